@@ -1,0 +1,119 @@
+"""PBLoraConfig: the configuration of a Preference-aware Bilinear LoRA (PBLoRA) adapter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from peft.config import PeftConfig
+
+from .peft_type import PBLORA_PEFT_TYPE
+
+
+@dataclass
+class PBLoraConfig(PeftConfig):
+    """Configuration of a [`PBLoraModel`] (PARM, arXiv 2505.06274).
+
+    Each adapted linear layer computes y = W0 x + s (B1 W1 A1 x + B2 W2(alpha) A2 x), where W1 (r1 x r1) is shared
+    by every preference and W2(alpha) = reshape(alpha^T G, r2 x r2) is a linear map of the preference vector alpha
+    (k = `num_preferences` weights on the simplex). The defaults are the official PARM recipe: r1 = r2 = 4,
+    lora_alpha = 8 (s = 2), dropout 0.05.
+    """
+
+    r1: int = field(
+        default=4, metadata={"help": "Rank of the preference-agnostic part (B1 W1 A1). 0 disables that part."}
+    )
+    r2: int = field(default=4, metadata={"help": "Rank of the preference-aware part (B2 W2(alpha) A2); at least 1."})
+    num_preferences: int = field(
+        default=2, metadata={"help": "Number of objectives k: the length of every preference vector alpha."}
+    )
+    objective_names: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": (
+                "Names of the objectives in alpha order (alpha[i] weights objective_names[i]). Saved with the adapter "
+                "so inference uses the order training used. Defaults to objective_0 ... objective_{k-1}."
+            )
+        },
+    )
+    lora_alpha: float = field(
+        default=8, metadata={"help": "Scale numerator: s = lora_alpha / r2 unless `scaling` is set (official code)."}
+    )
+    scaling: float | None = field(
+        default=None, metadata={"help": "Explicit scale s of the adapter output; overrides lora_alpha / r2."}
+    )
+    lora_dropout: float = field(default=0.05, metadata={"help": "Dropout probability on the adapter's input."})
+    target_modules: list[str] | str | None = field(
+        default=None,
+        metadata={
+            "help": (
+                "Module names or a regex of the modules to adapt, e.g. ['q_proj', 'k_proj', 'v_proj'] (the official "
+                "PARM targets). nn.Linear and GPT-2's Conv1D are supported. Defaults to PEFT's LoRA targets for "
+                "known architectures."
+            )
+        },
+    )
+    exclude_modules: list[str] | str | None = field(
+        default=None, metadata={"help": "Module names or a regex of the modules not to adapt."}
+    )
+    fan_in_fan_out: bool = field(
+        default=False,
+        metadata={"help": "True if the adapted layer stores its weight as (fan_in, fan_out), like GPT-2's Conv1D."},
+    )
+    bias: str = field(default="none", metadata={"help": "Bias to train: 'none', 'all' or 'pblora_only'."})
+    modules_to_save: list[str] | None = field(
+        default=None,
+        metadata={"help": "Modules apart from the PBLoRA layers to train and save, e.g. a classification head."},
+    )
+    layers_to_transform: list[int] | int | None = field(
+        default=None, metadata={"help": "Only adapt the layers with these indices."}
+    )
+    layers_pattern: list[str] | str | None = field(
+        default=None,
+        metadata={"help": "Name of the nn.ModuleList holding the layers, used with `layers_to_transform`."},
+    )
+    init_weights: bool = field(
+        default=True,
+        metadata={
+            "help": (
+                "True (official): B is zero-initialised so a new adapter leaves the model unchanged. False: B is "
+                "random too, so the adapter changes the output from the start (useful for tests)."
+            )
+        },
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.peft_type = PBLORA_PEFT_TYPE
+        if isinstance(self.target_modules, list):
+            self.target_modules = set(self.target_modules)
+        if isinstance(self.exclude_modules, list):
+            self.exclude_modules = set(self.exclude_modules)
+        if self.r1 < 0:
+            raise ValueError(f"r1 must be >= 0, got {self.r1}")
+        if self.r2 < 1:
+            raise ValueError(f"r2 must be >= 1, got {self.r2}")
+        if self.num_preferences < 1:
+            raise ValueError(f"num_preferences must be >= 1, got {self.num_preferences}")
+        if not 0.0 <= self.lora_dropout < 1.0:
+            raise ValueError(f"lora_dropout must be in [0, 1), got {self.lora_dropout}")
+        if self.bias not in ("none", "all", "pblora_only"):
+            raise ValueError(f"bias must be 'none', 'all' or 'pblora_only', got {self.bias!r}")
+        if self.objective_names is None:
+            self.objective_names = [f"objective_{index}" for index in range(self.num_preferences)]
+        else:
+            self.objective_names = list(self.objective_names)
+        if len(self.objective_names) != self.num_preferences:
+            raise ValueError(
+                f"objective_names has {len(self.objective_names)} names but num_preferences={self.num_preferences}"
+            )
+        if len(set(self.objective_names)) != len(self.objective_names):
+            raise ValueError(f"objective_names must be distinct, got {self.objective_names}")
+        if isinstance(self.target_modules, str) and self.layers_to_transform is not None:
+            raise ValueError("`layers_to_transform` cannot be used when `target_modules` is a str.")
+        if self.layers_pattern and self.layers_to_transform is None:
+            raise ValueError("When `layers_pattern` is specified, `layers_to_transform` must also be specified.")
+
+    @property
+    def adapter_scaling(self) -> float:
+        """The scale s applied to the adapter output: `scaling` if set, else lora_alpha / r2."""
+        return self.scaling if self.scaling is not None else self.lora_alpha / self.r2

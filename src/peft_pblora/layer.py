@@ -1,0 +1,224 @@
+"""PBLoRA layers: a frozen linear layer plus s * B blockdiag(W1, W2(alpha)) A, computed on the low-rank path."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from peft.tuners.tuners_utils import BaseTunerLayer, check_adapters_to_merge
+from peft.utils.other import transpose
+from torch import nn
+from transformers.pytorch_utils import Conv1D
+
+from .config import PBLoraConfig
+from .preference import expand_preference_rows
+
+
+class BilinearPreferenceCore(nn.Module):
+    """The (r1+r2) x (r1+r2) core blockdiag(W1, reshape(alpha^T G, r2 x r2)) of one PBLoRA layer.
+
+    W1 is preference-agnostic; G (k x r2^2, no bias) maps a preference linearly to the preference-aware block W2.
+    Kept as a module so its parameters are named `pblora_core.<adapter>.W1` / `.G` like other PEFT adapter weights.
+    """
+
+    def __init__(self, r1: int, r2: int, num_preferences: int) -> None:
+        super().__init__()
+        self.r1, self.r2 = r1, r2
+        self.W1 = nn.Parameter(torch.empty(r1, r1))
+        self.G = nn.Parameter(torch.empty(num_preferences, r2 * r2))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Kaiming-uniform(a=sqrt 5) for W1 and G, as the official PARM code."""
+        if self.r1 > 0:
+            nn.init.kaiming_uniform_(self.W1, a=math.sqrt(5))
+        nn.init.kaiming_uniform_(self.G, a=math.sqrt(5))
+
+    def forward(self, preference: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
+        """Core for a preference of shape (k,) -> (r, r), or one core per row for (rows, k) -> (rows, r, r).
+
+        With `dtype`, the core is computed from copies of W1 and G in that dtype (merging computes in float32).
+        """
+        weight_W1, weight_G = (self.W1, self.G) if dtype is None else (self.W1.to(dtype), self.G.to(dtype))
+        preference_aware = (preference.to(weight_G.dtype) @ weight_G).unflatten(-1, (self.r2, self.r2))
+        preference_aware = F.pad(preference_aware, (self.r1, 0, self.r1, 0))
+        if self.r1 == 0:
+            return preference_aware
+        return preference_aware + F.pad(weight_W1, (0, self.r2, 0, self.r2))
+
+
+class PBLoraLayer(BaseTunerLayer):
+    """Adapter state of a PBLoRA layer; the current preference is plain run-time state, never saved or trained.
+
+    The preference persists on the layer until replaced, so activation checkpointing, which re-runs the forward in
+    the backward pass, sees the same preference as the original forward.
+    """
+
+    adapter_layer_names = ("pblora_A", "pblora_B", "pblora_core")
+    other_param_names = ("r1", "r2", "num_preferences", "scaling", "pblora_dropout", "pblora_preference")
+
+    def __init__(self, base_layer: nn.Module, **kwargs: Any) -> None:
+        self.base_layer = base_layer
+        self.r1: dict[str, int] = {}
+        self.r2: dict[str, int] = {}
+        self.num_preferences: dict[str, int] = {}
+        self.scaling: dict[str, float] = {}
+        self.pblora_dropout = nn.ModuleDict({})
+        self.pblora_A = nn.ModuleDict({})
+        self.pblora_B = nn.ModuleDict({})
+        self.pblora_core = nn.ModuleDict({})
+        self.pblora_preference: dict[str, torch.Tensor] = {}
+        self.merged_preference: dict[str, torch.Tensor] = {}
+        self._weight_before_merge: torch.Tensor | None = None
+        self._disable_adapters = False
+        self.merged_adapters: list[str] = []
+        self.kwargs = kwargs
+
+        base_layer = self.get_base_layer()
+        if isinstance(base_layer, nn.Linear):
+            self.in_features, self.out_features = base_layer.in_features, base_layer.out_features
+        elif isinstance(base_layer, Conv1D):
+            weight = base_layer.weight
+            self.in_features, self.out_features = weight.ds_shape if hasattr(weight, "ds_shape") else weight.shape
+        else:
+            raise TypeError(f"PBLoRA supports nn.Linear and transformers' Conv1D, got {type(base_layer).__name__}")
+
+    def update_layer(self, adapter_name: str, config: PBLoraConfig, **kwargs: Any) -> None:
+        """Create the weights of adapter `adapter_name` from `config`."""
+        r1, r2, k = config.r1, config.r2, config.num_preferences
+        self.r1[adapter_name] = r1
+        self.r2[adapter_name] = r2
+        self.num_preferences[adapter_name] = k
+        self.scaling[adapter_name] = config.adapter_scaling
+        dropout = nn.Dropout(p=config.lora_dropout) if config.lora_dropout > 0.0 else nn.Identity()
+        self.pblora_dropout[adapter_name] = dropout
+        self.pblora_A[adapter_name] = nn.Linear(self.in_features, r1 + r2, bias=False)
+        self.pblora_B[adapter_name] = nn.Linear(r1 + r2, self.out_features, bias=False)
+        self.pblora_core[adapter_name] = BilinearPreferenceCore(r1, r2, k)
+        self.reset_pblora_parameters(adapter_name, zero_init_B=config.init_weights)
+        self._move_adapter_to_device_of_base_layer(adapter_name)
+        self.set_adapter(self.active_adapters, inference_mode=config.inference_mode)
+
+    @torch.no_grad()
+    def reset_pblora_parameters(self, adapter_name: str, zero_init_B: bool = True) -> None:
+        """A, W1 and G kaiming-uniform(a=sqrt 5); B zero (the adapter starts as the identity) or kaiming too."""
+        nn.init.kaiming_uniform_(self.pblora_A[adapter_name].weight, a=math.sqrt(5))
+        if zero_init_B:
+            nn.init.zeros_(self.pblora_B[adapter_name].weight)
+        else:
+            nn.init.kaiming_uniform_(self.pblora_B[adapter_name].weight, a=math.sqrt(5))
+        self.pblora_core[adapter_name].reset_parameters()
+
+    def set_preference(self, adapter_name: str, preference: torch.Tensor) -> None:
+        """Store an already validated preference, (k,) or (rows, k), on the adapter's device and dtype."""
+        if adapter_name in self.merged_preference and not torch.equal(
+            self.merged_preference[adapter_name], preference.to(self.merged_preference[adapter_name])
+        ):
+            raise ValueError(
+                f"PBLoRA adapter '{adapter_name}' is merged for preference "
+                f"{self.merged_preference[adapter_name].tolist()}; call unmerge_adapter() before changing it"
+            )
+        weight = self.pblora_core[adapter_name].G
+        self.pblora_preference[adapter_name] = preference.to(device=weight.device, dtype=weight.dtype)
+
+    def _preference_for_batch(self, adapter_name: str, batch_size: int) -> torch.Tensor:
+        preference = self.pblora_preference.get(adapter_name)
+        if preference is None:
+            raise ValueError(
+                f"No preference is set for PBLoRA adapter '{adapter_name}': call model.set_preference(alpha) or pass "
+                "preference=alpha to the forward or generate call"
+            )
+        return expand_preference_rows(preference, batch_size)
+
+    def get_delta_weight(self, adapter_name: str) -> torch.Tensor:
+        """delta-W = s * B core(alpha) A for the adapter's single preference, in the base weight's layout and dtype."""
+        preference = self._preference_for_batch(adapter_name, batch_size=1)
+        if preference.dim() == 2:
+            raise ValueError(
+                f"Cannot merge PBLoRA adapter '{adapter_name}' with per-row preferences ({preference.shape[0]} rows): "
+                "merging needs one preference vector; call set_preference with a single vector first"
+            )
+        weight_A = self.pblora_A[adapter_name].weight.float()
+        weight_B = self.pblora_B[adapter_name].weight.float()
+        core = self.pblora_core[adapter_name](preference, dtype=torch.float32)
+        delta = (weight_B @ core @ weight_A) * self.scaling[adapter_name]
+        return transpose(delta, self.fan_in_fan_out).to(self.get_base_layer().weight.dtype)
+
+    def _adapter_output(self, adapter_name: str, x: torch.Tensor) -> torch.Tensor:
+        """s * B core(alpha) A dropout(x), one core per batch row when the preference has rows."""
+        layer_A = self.pblora_A[adapter_name]
+        x = self._cast_input_dtype(x, layer_A.weight.dtype)
+        hidden = layer_A(self.pblora_dropout[adapter_name](x))
+        preference = self._preference_for_batch(adapter_name, batch_size=x.shape[0])
+        core = self.pblora_core[adapter_name](preference)
+        if core.dim() == 2:
+            hidden = hidden @ core.T
+        else:
+            rank = hidden.shape[-1]
+            hidden = torch.bmm(hidden.reshape(x.shape[0], -1, rank), core.transpose(1, 2)).reshape(hidden.shape)
+        return self.pblora_B[adapter_name](hidden) * self.scaling[adapter_name]
+
+
+class PBLoraLinear(nn.Module, PBLoraLayer):
+    """PBLoRA around an nn.Linear or a GPT-2 Conv1D."""
+
+    def __init__(
+        self, base_layer: nn.Module, adapter_name: str, config: PBLoraConfig, fan_in_fan_out: bool = False, **kwargs
+    ) -> None:
+        super().__init__()
+        PBLoraLayer.__init__(self, base_layer, **kwargs)
+        self.fan_in_fan_out = fan_in_fan_out
+        self._active_adapter = adapter_name
+        self.update_layer(adapter_name, config)
+
+    def merge(self, safe_merge: bool = False, adapter_names: list[str] | None = None) -> None:
+        """Add delta-W(alpha) of each adapter to W0 for its current (single) preference.
+
+        The unmerged W0 is kept so that `unmerge` restores it bit for bit rather than by subtraction.
+        """
+        adapter_names = check_adapters_to_merge(self, adapter_names)
+        if not adapter_names:
+            return
+        base_layer = self.get_base_layer()
+        deltas = {name: self.get_delta_weight(name) for name in adapter_names if name in self.pblora_A}
+        merged_weight = base_layer.weight.data.clone()
+        for delta in deltas.values():
+            merged_weight += delta
+        if safe_merge and not torch.isfinite(merged_weight).all():
+            raise ValueError(f"NaNs detected in the merged weights of adapters {list(deltas)}")
+        if self._weight_before_merge is None:
+            self._weight_before_merge = base_layer.weight.data
+        base_layer.weight.data = merged_weight
+        for name in deltas:
+            self.merged_preference[name] = self.pblora_preference[name].clone()
+            self.merged_adapters.append(name)
+
+    def unmerge(self) -> None:
+        """Restore the exact W0 saved by `merge`."""
+        if not self.merged:
+            warnings.warn("Already unmerged. Nothing to do.", stacklevel=2)
+            return
+        self.get_base_layer().weight.data = self._weight_before_merge
+        self._weight_before_merge = None
+        self.merged_adapters.clear()
+        self.merged_preference.clear()
+
+    def forward(self, x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        if self.disable_adapters:
+            if self.merged:
+                self.unmerge()
+            return self.base_layer(x, *args, **kwargs)
+        result = self.base_layer(x, *args, **kwargs)
+        if self.merged:
+            return result
+        result_dtype = result.dtype
+        for active_adapter in self.active_adapters:
+            if active_adapter in self.pblora_A:
+                result = result + self._adapter_output(active_adapter, x)
+        return result.to(result_dtype)
+
+    def __repr__(self) -> str:
+        return "pblora." + super().__repr__()

@@ -1,0 +1,176 @@
+"""PBLoraModel: the PEFT tuner that injects PBLoRA layers and carries the preference to them."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+from peft.tuners.tuners_utils import BaseTuner, BaseTunerLayer
+from peft.utils import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING
+from torch import nn
+from transformers.pytorch_utils import Conv1D
+
+from .config import PBLoraConfig
+from .layer import PBLoraLayer, PBLoraLinear
+from .preference import PreferenceLike, validate_preference
+
+
+def pblora_layers(model: nn.Module) -> Iterator[PBLoraLayer]:
+    """Every PBLoRA layer inside `model`."""
+    return (module for module in model.modules() if isinstance(module, PBLoraLayer))
+
+
+def set_preference(
+    model: nn.Module,
+    preference: PreferenceLike,
+    adapter_name: str | list[str] | None = None,
+    batch_size: int | None = None,
+) -> torch.Tensor:
+    """Validate `preference` and store it on every PBLoRA layer of `model` until it is replaced.
+
+    Works on a PeftModel and on a transformers model that loaded a PBLoRA adapter with `load_adapter`.
+    `adapter_name` defaults to the active adapter(s); `batch_size` checks the number of preference rows.
+    Returns the validated preference.
+    """
+    layers = list(pblora_layers(model))
+    if not layers:
+        raise ValueError("The model has no PBLoRA layers; wrap it with get_peft_model(model, PBLoraConfig(...))")
+    if adapter_name is None:
+        adapter_names = list(layers[0].active_adapters)
+    else:
+        adapter_names = [adapter_name] if isinstance(adapter_name, str) else list(adapter_name)
+    available = {name for layer in layers for name in layer.pblora_A}
+    unknown = [name for name in adapter_names if name not in available]
+    if unknown:
+        raise ValueError(f"Unknown PBLoRA adapter(s) {unknown}; the model has {sorted(available)}")
+    validated = None
+    for name in adapter_names:
+        num_preferences = next(layer.num_preferences[name] for layer in layers if name in layer.num_preferences)
+        validated = validate_preference(preference, num_preferences, batch_size=batch_size)
+        for layer in layers:
+            if name in layer.pblora_A:
+                layer.set_preference(name, validated)
+    return validated
+
+
+def _batch_size_of_call(args: tuple, kwargs: dict) -> int | None:
+    """Number of examples in a forward or generate call, from input_ids or inputs_embeds."""
+    for candidate in (kwargs.get("input_ids"), kwargs.get("inputs_embeds"), args[0] if args else None):
+        if isinstance(candidate, torch.Tensor) and candidate.dim() >= 2:
+            return candidate.shape[0]
+    return None
+
+
+class PBLoraModel(BaseTuner):
+    """Creates a PBLoRA (Preference-aware Bilinear LoRA, PARM arXiv 2505.06274) model from a transformers model.
+
+    The preference alpha reaches the layers through `set_preference` or the `preference=` keyword of a forward or
+    generate call on the PeftModel; either way it stays on the layers until replaced.
+    """
+
+    prefix: str = "pblora_"
+    tuner_layer_cls = PBLoraLayer
+    target_module_mapping = TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING
+
+    def _create_and_replace(
+        self,
+        pblora_config: PBLoraConfig,
+        adapter_name: str,
+        target: nn.Module,
+        target_name: str,
+        parent: nn.Module,
+        current_key: str,
+        **optional_kwargs: Any,
+    ) -> None:
+        if current_key is None:
+            raise ValueError("Current Key shouldn't be `None`")
+        if isinstance(target, PBLoraLayer):
+            target.update_layer(adapter_name, pblora_config)
+            return
+        new_module = self._create_new_module(pblora_config, adapter_name, target)
+        if adapter_name not in self.active_adapters:
+            # an additional adapter is not trainable until it is made active
+            new_module.requires_grad_(False)
+        self._replace_module(parent, target_name, new_module, target)
+
+    @staticmethod
+    def _create_new_module(pblora_config: PBLoraConfig, adapter_name: str, target: nn.Module) -> PBLoraLinear:
+        target_base_layer = target.get_base_layer() if isinstance(target, BaseTunerLayer) else target
+        if isinstance(target_base_layer, nn.Linear):
+            if pblora_config.fan_in_fan_out:
+                warnings.warn("fan_in_fan_out is True but the target is nn.Linear; setting it to False.", stacklevel=2)
+                pblora_config.fan_in_fan_out = False
+        elif isinstance(target_base_layer, Conv1D):
+            if not pblora_config.fan_in_fan_out:
+                warnings.warn("fan_in_fan_out is False but the target is Conv1D; setting it to True.", stacklevel=2)
+                pblora_config.fan_in_fan_out = True
+        else:
+            raise TypeError(
+                f"Target module {target} is not supported: PBLoRA adapts torch.nn.Linear and transformers' Conv1D."
+            )
+        return PBLoraLinear(target, adapter_name, config=pblora_config, fan_in_fan_out=pblora_config.fan_in_fan_out)
+
+    def set_preference(
+        self, preference: PreferenceLike, adapter_name: str | list[str] | None = None
+    ) -> torch.Tensor:
+        """Set the preference alpha, (k,) for the whole batch or (batch, k) one row per example, until replaced."""
+        return set_preference(self.model, preference, adapter_name=adapter_name or self.active_adapters)
+
+    @contextmanager
+    def _enable_peft_forward_hooks(self, *args: Any, **kwargs: Any) -> Iterator[None]:
+        """Every PeftModel forward and generate path enters here: store `preference=` and check it fits the batch."""
+        preference = kwargs.get("preference")
+        batch_size = _batch_size_of_call(args, kwargs)
+        if preference is not None:
+            set_preference(self.model, preference, adapter_name=self.active_adapters, batch_size=batch_size)
+        elif batch_size is not None:
+            self._check_preference_fits_batch(batch_size)
+        yield
+
+    def _check_preference_fits_batch(self, batch_size: int) -> None:
+        unchecked = set(self.active_adapters)
+        for layer in pblora_layers(self.model):
+            for name in unchecked & set(layer.pblora_A):
+                unchecked.discard(name)
+                stored = layer.pblora_preference.get(name)
+                if stored is None and not (layer.merged or layer.disable_adapters):
+                    raise ValueError(
+                        f"No preference is set for PBLoRA adapter '{name}': call model.set_preference(alpha) or "
+                        "pass preference=alpha to the forward or generate call"
+                    )
+                if stored is not None and stored.dim() == 2 and stored.shape[0] not in (1, batch_size):
+                    raise ValueError(
+                        f"The preference of adapter '{name}' has {stored.shape[0]} rows but the batch has "
+                        f"{batch_size} examples; pass one row per example or a single vector"
+                    )
+            if not unchecked:
+                return
+
+    def merge_and_unload(
+        self,
+        progressbar: bool = False,
+        safe_merge: bool = False,
+        adapter_names: list[str] | None = None,
+        preference: PreferenceLike | None = None,
+    ) -> nn.Module:
+        """Merge delta-W(alpha) into the base weights and return the plain transformers model.
+
+        `preference` sets the single alpha to merge for; without it the current preference is used.
+        """
+        if preference is not None:
+            self.set_preference(preference, adapter_name=adapter_names)
+        return super().merge_and_unload(progressbar=progressbar, safe_merge=safe_merge, adapter_names=adapter_names)
+
+    def merge_adapter(
+        self,
+        adapter_names: list[str] | None = None,
+        safe_merge: bool = False,
+        preference: PreferenceLike | None = None,
+    ) -> None:
+        """Merge for one fixed preference (set here or before); `unmerge_adapter` restores W0 exactly."""
+        if preference is not None:
+            self.set_preference(preference, adapter_name=adapter_names)
+        super().merge_adapter(adapter_names=adapter_names, safe_merge=safe_merge)
