@@ -124,18 +124,20 @@ class PBLoraLayer(BaseTunerLayer):
         weight = self.pblora_core[adapter_name].G
         self.pblora_preference[adapter_name] = preference.to(device=weight.device, dtype=weight.dtype)
 
-    def _preference_for_batch(self, adapter_name: str, batch_size: int) -> torch.Tensor:
+    def _stored_preference(self, adapter_name: str) -> torch.Tensor:
         preference = self.pblora_preference.get(adapter_name)
         if preference is None:
             raise ValueError(
                 f"No preference is set for PBLoRA adapter '{adapter_name}': call model.set_preference(alpha) or pass "
                 "preference=alpha to the forward or generate call"
             )
-        return expand_preference_rows(preference, batch_size)
+        return preference
 
     def get_delta_weight(self, adapter_name: str) -> torch.Tensor:
         """delta-W = s * B core(alpha) A for the adapter's single preference, in the base weight's layout and dtype."""
-        preference = self._preference_for_batch(adapter_name, batch_size=1)
+        preference = self._stored_preference(adapter_name)
+        if preference.dim() == 2 and preference.shape[0] == 1:
+            preference = preference[0]
         if preference.dim() == 2:
             raise ValueError(
                 f"Cannot merge PBLoRA adapter '{adapter_name}' with per-row preferences ({preference.shape[0]} rows): "
@@ -152,7 +154,7 @@ class PBLoraLayer(BaseTunerLayer):
         layer_A = self.pblora_A[adapter_name]
         x = self._cast_input_dtype(x, layer_A.weight.dtype)
         hidden = layer_A(self.pblora_dropout[adapter_name](x))
-        preference = self._preference_for_batch(adapter_name, batch_size=x.shape[0])
+        preference = expand_preference_rows(self._stored_preference(adapter_name), batch_size=x.shape[0])
         core = self.pblora_core[adapter_name](preference)
         if core.dim() == 2:
             hidden = hidden @ core.T

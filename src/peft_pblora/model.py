@@ -113,22 +113,35 @@ class PBLoraModel(BaseTuner):
             )
         return PBLoraLinear(target, adapter_name, config=pblora_config, fan_in_fan_out=pblora_config.fan_in_fan_out)
 
-    def set_preference(
-        self, preference: PreferenceLike, adapter_name: str | list[str] | None = None
-    ) -> torch.Tensor:
+    def set_preference(self, preference: PreferenceLike, adapter_name: str | list[str] | None = None) -> torch.Tensor:
         """Set the preference alpha, (k,) for the whole batch or (batch, k) one row per example, until replaced."""
         return set_preference(self.model, preference, adapter_name=adapter_name or self.active_adapters)
 
     @contextmanager
     def _enable_peft_forward_hooks(self, *args: Any, **kwargs: Any) -> Iterator[None]:
-        """Every PeftModel forward and generate path enters here: store `preference=` and check it fits the batch."""
+        """Every PeftModel forward and generate path enters here: store `preference=` and check it fits the batch.
+
+        When the call's inputs are not visible here (PeftModelForCausalLM.forward keeps input_ids to itself), a
+        one-call pre-hook on the wrapped model checks the batch instead.
+        """
         preference = kwargs.get("preference")
         batch_size = _batch_size_of_call(args, kwargs)
         if preference is not None:
             set_preference(self.model, preference, adapter_name=self.active_adapters, batch_size=batch_size)
-        elif batch_size is not None:
+        if batch_size is not None:
             self._check_preference_fits_batch(batch_size)
-        yield
+            yield
+            return
+        handle = self.model.register_forward_pre_hook(self._check_batch_before_forward, with_kwargs=True)
+        try:
+            yield
+        finally:
+            handle.remove()
+
+    def _check_batch_before_forward(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
+        batch_size = _batch_size_of_call(args, kwargs)
+        if batch_size is not None:
+            self._check_preference_fits_batch(batch_size)
 
     def _check_preference_fits_batch(self, batch_size: int) -> None:
         unchecked = set(self.active_adapters)

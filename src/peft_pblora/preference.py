@@ -27,7 +27,8 @@ def validate_preference(
     try:
         tensor = torch.as_tensor(preference)
     except (TypeError, ValueError) as error:
-        raise ValueError(f"{name} must be a sequence of numbers or a tensor, got {type(preference).__name__}") from error
+        kind = type(preference).__name__
+        raise ValueError(f"{name} must be a sequence of numbers or a tensor, got {kind}") from error
     if tensor.dtype == torch.bool or tensor.is_complex():
         raise ValueError(f"{name} must hold real numbers, got dtype {tensor.dtype}")
     tensor = tensor.detach().to(torch.float32)

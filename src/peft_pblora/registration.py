@@ -1,7 +1,7 @@
 """Registration of PBLoRA with PEFT, done once when `peft_pblora` is imported.
 
-PEFT has no plugin discovery: `import peft_pblora` must run before PeftModel.from_pretrained, PeftConfig.from_pretrained
-or transformers' load_adapter meets an adapter_config.json with "peft_type": "PBLORA".
+PEFT has no plugin discovery: `import peft_pblora` must run before PeftModel.from_pretrained,
+PeftConfig.from_pretrained or transformers' load_adapter meets an adapter_config.json with "peft_type": "PBLORA".
 """
 
 from __future__ import annotations

@@ -1,0 +1,131 @@
+"""PBLoRA's output against the paper's formula computed by hand from the adapter's tensors."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from torch import nn
+from transformers.pytorch_utils import Conv1D
+
+from peft_pblora import PBLoraConfig, PBLoraLinear, pblora_layers
+
+from .conftest import make_peft_model, random_ids
+
+
+def hand_delta_weight(layer: PBLoraLinear, alpha: torch.Tensor, adapter: str = "default") -> torch.Tensor:
+    """s (B1 W1 A1 + B2 reshape(alpha^T G) A2), shape (out, in), from the blocks of A and B."""
+    r1, r2 = layer.r1[adapter], layer.r2[adapter]
+    weight_A = layer.pblora_A[adapter].weight
+    weight_B = layer.pblora_B[adapter].weight
+    core = layer.pblora_core[adapter]
+    A1, A2 = weight_A[:r1], weight_A[r1:]
+    B1, B2 = weight_B[:, :r1], weight_B[:, r1:]
+    W2 = (alpha @ core.G).reshape(r2, r2)
+    return layer.scaling[adapter] * (B1 @ core.W1 @ A1 + B2 @ W2 @ A2)
+
+
+def reference_with_weights_added(reference: nn.Module, peft_model, alpha: torch.Tensor) -> nn.Module:
+    """A copy of the base model whose adapted weights are W0 + the hand-computed delta-W(alpha)."""
+    patched = copy.deepcopy(reference)
+    modules = dict(patched.named_modules())
+    with torch.no_grad():
+        for name, module in peft_model.base_model.model.named_modules():
+            if isinstance(module, PBLoraLinear):
+                delta = hand_delta_weight(module, alpha)
+                target = modules[name]
+                target.weight += delta.T if isinstance(target, Conv1D) else delta
+    return patched
+
+
+def test_new_adapter_leaves_the_model_unchanged(arch):
+    peft_model, reference = make_peft_model(arch, init_weights=True)
+    ids = random_ids()
+    out = peft_model(ids, preference=[0.2, 0.8]).logits
+    torch.testing.assert_close(out, reference(ids).logits, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("alpha", [[1.0, 0.0], [0.0, 1.0], [0.3, 0.7]])
+def test_model_output_equals_the_formula(arch, alpha):
+    peft_model, reference = make_peft_model(arch)
+    alpha_tensor = torch.tensor(alpha)
+    ids = random_ids()
+    out = peft_model(ids, preference=alpha).logits
+    expected = reference_with_weights_added(reference, peft_model, alpha_tensor)(ids).logits
+    assert not torch.allclose(out, reference(ids).logits, atol=1e-3), "the adapter must change the output"
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("base_kind", ["linear", "conv1d"])
+def test_layer_output_equals_the_formula_per_row(base_kind):
+    torch.manual_seed(0)
+    in_features, out_features = 12, 10
+    if base_kind == "linear":
+        base = nn.Linear(in_features, out_features)
+        weight_0 = base.weight
+    else:
+        base = Conv1D(out_features, in_features)
+        nn.init.normal_(base.weight)
+        nn.init.normal_(base.bias)
+        weight_0 = base.weight.T
+    config = PBLoraConfig(r1=3, r2=2, num_preferences=3, lora_dropout=0.0, init_weights=False, scaling=1.7)
+    layer = PBLoraLinear(base, "default", config, fan_in_fan_out=base_kind == "conv1d")
+    alphas = torch.tensor([[1.0, 0.0, 0.0], [0.2, 0.3, 0.5], [0.0, 0.5, 0.5]])
+    layer.set_preference("default", alphas)
+    x = torch.randn(3, 5, in_features)
+    out = layer(x)
+    for row in range(3):
+        expected = x[row] @ (weight_0 + hand_delta_weight(layer, alphas[row])).T + base.bias
+        torch.testing.assert_close(out[row], expected, rtol=1e-5, atol=1e-5)
+
+
+def test_trainable_parameters_per_layer_match_the_paper():
+    peft_model, _ = make_peft_model("llama", r1=2, r2=3, num_preferences=4)
+    layers = list(pblora_layers(peft_model))
+    expected = sum((2 + 3) * (layer.in_features + layer.out_features) + 2**2 + 4 * 3**2 for layer in layers)
+    trainable = sum(p.numel() for p in peft_model.parameters() if p.requires_grad)
+    assert len(layers) == 2 * 3
+    assert trainable == expected
+
+
+def test_preference_agnostic_rank_zero_is_pure_preference_aware():
+    peft_model, reference = make_peft_model("llama", r1=0, r2=3)
+    ids = random_ids()
+    alpha = torch.tensor([0.4, 0.6])
+    out = peft_model(ids, preference=alpha).logits
+    expected = reference_with_weights_added(reference, peft_model, alpha)(ids).logits
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_scaling_defaults_to_lora_alpha_over_r2():
+    assert PBLoraConfig(r2=4, lora_alpha=8).adapter_scaling == 2.0
+    assert PBLoraConfig(r2=4, lora_alpha=8, scaling=0.5).adapter_scaling == 0.5
+
+
+def test_dropout_is_applied_in_training_only():
+    peft_model, _ = make_peft_model("llama", lora_dropout=0.5)
+    peft_model.set_preference([0.5, 0.5])
+    ids = random_ids()
+    peft_model.eval()
+    eval_a, eval_b = peft_model(ids).logits, peft_model(ids).logits
+    torch.testing.assert_close(eval_a, eval_b, rtol=0, atol=0)
+    peft_model.train()
+    torch.manual_seed(1)
+    train_a = peft_model(ids).logits
+    torch.manual_seed(2)
+    train_b = peft_model(ids).logits
+    assert not torch.allclose(train_a, train_b)
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_half_precision_bases_match_float32(dtype):
+    peft_model, _ = make_peft_model("llama")
+    ids = random_ids()
+    expected = peft_model(ids, preference=[0.3, 0.7]).logits
+    peft_model_half, _ = make_peft_model("llama", dtype=dtype)
+    adapter_dtypes = {p.dtype for n, p in peft_model_half.named_parameters() if "pblora_" in n}
+    assert adapter_dtypes == {torch.float32}, "PEFT keeps adapter weights of a half-precision base in float32"
+    out = peft_model_half(ids, preference=[0.3, 0.7]).logits
+    assert out.dtype == dtype
+    torch.testing.assert_close(out.float(), expected, rtol=0.05, atol=0.05)
