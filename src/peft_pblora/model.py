@@ -50,9 +50,14 @@ def set_preference(
     for name in adapter_names:
         num_preferences = next(layer.num_preferences[name] for layer in layers if name in layer.num_preferences)
         validated = validate_preference(preference, num_preferences, batch_size=batch_size)
+        on_device: dict[tuple[torch.device, torch.dtype], torch.Tensor] = {}
         for layer in layers:
             if name in layer.pblora_A:
-                layer.set_preference(name, validated)
+                weight = layer.pblora_core[name].G
+                key = (weight.device, weight.dtype)
+                if key not in on_device:
+                    on_device[key] = validated.to(device=weight.device, dtype=weight.dtype)
+                layer.set_preference(name, on_device[key])
     return validated
 
 

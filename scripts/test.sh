@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# README command 2: install, lint, then run the test suite (tiny random models, no download).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install.sh
+"${PYTHON:-python3}" -m ruff check .
+"${PYTHON:-python3}" -m ruff format --check .
+"${PYTHON:-python3}" -m pytest -q tests
