@@ -56,7 +56,7 @@ def main() -> None:
         num_beams=2,
         pad_token_id=0,
     )
-    for alpha, tokens in zip(alphas, out[:, prompts.shape[1] :].tolist()):
+    for alpha, tokens in zip(alphas, out[:, prompts.shape[1] :].tolist(), strict=True):
         print(f"alpha={alpha}: {tokens}")
 
     model.set_preference([0.3, 0.7])
