@@ -84,3 +84,16 @@ def random_ids(batch: int = 3, length: int = 6, seed: int = 0) -> torch.Tensor:
 @pytest.fixture(params=["llama", "gpt2"])
 def arch(request) -> str:
     return request.param
+
+
+def tiny_tokenizer(vocab_size: int = VOCAB_SIZE):
+    """A word-level tokenizer built locally: '<pad>'=0, '</s>'=1, '<s>'=2, then 'w3' ... 'w{vocab_size-1}'."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {"<pad>": 0, "</s>": 1, "<s>": 2, **{f"w{index}": index for index in range(3, vocab_size)}}
+    backend = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<pad>"))
+    backend.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend, pad_token="<pad>", eos_token="</s>", bos_token="<s>", unk_token="<pad>"
+    )

@@ -4,11 +4,14 @@ Importing this package registers the PBLoRA tuner with PEFT (`get_peft_model(mod
 """
 
 from .config import PBLoraConfig
+from .guidance import GenARMGuidance, PARMGuidance, guided_generate, validate_beta
+from .guide_cache import CachedGuide
 from .layer import BilinearPreferenceCore, PBLoraLayer, PBLoraLinear
 from .model import PBLoraModel, pblora_layers, set_preference
 from .peft_type import PBLORA_PEFT_TYPE
 from .preference import validate_preference
 from .registration import register_pblora
+from .vocabulary import shared_vocabulary_size
 
 __version__ = "0.1.0"
 
@@ -17,13 +20,19 @@ register_pblora()
 __all__ = [
     "PBLORA_PEFT_TYPE",
     "BilinearPreferenceCore",
+    "CachedGuide",
+    "GenARMGuidance",
+    "PARMGuidance",
     "PBLoraConfig",
     "PBLoraLayer",
     "PBLoraLinear",
     "PBLoraModel",
     "__version__",
+    "guided_generate",
     "pblora_layers",
     "register_pblora",
     "set_preference",
+    "shared_vocabulary_size",
+    "validate_beta",
     "validate_preference",
 ]
