@@ -15,7 +15,7 @@ from peft import PeftModel
 from torch import nn
 from transformers import LogitsProcessor, LogitsProcessorList
 
-from .guide_cache import CachedGuide
+from .guide_cache import CachedGuide, CompiledCachedGuide
 from .model import pblora_layers, set_preference
 from .preference import PreferenceLike, expand_preference_rows, validate_preference
 from .vocabulary import shared_vocabulary_size
@@ -57,11 +57,20 @@ class _GuidedDecodingProcessor(LogitsProcessor):
         num_prompts: int | None,
         tokenizer: Any | None,
         guide_tokenizer: Any | None,
+        compile: bool = False,
+        max_new_tokens: int | None = None,
+        compile_options: dict[str, Any] | None = None,
     ) -> None:
         self.beta = validate_beta(beta)
         attention_mask = _check_prompt_mask(attention_mask)
         self.tokenizer, self.guide_tokenizer = tokenizer, guide_tokenizer
-        self.guides = [CachedGuide(_bare_model(guide), attention_mask, num_prompts) for guide in guides]
+        if compile:
+            self.guides = [
+                CompiledCachedGuide(_bare_model(guide), attention_mask, num_prompts, max_new_tokens, compile_options)
+                for guide in guides
+            ]
+        else:
+            self.guides = [CachedGuide(_bare_model(guide), attention_mask, num_prompts) for guide in guides]
         self.pad_token_id = getattr(getattr(self.guides[0].model, "config", None), "pad_token_id", None)
         self.attention_mask = attention_mask
         self._shared_vocab: int | None = None
@@ -124,7 +133,9 @@ class PARMGuidance(_GuidedDecodingProcessor):
 
     `parm` is a PeftModel with a PBLoRA adapter (alpha: one vector (k,) for the batch or one row per prompt
     (batch, k)) or a plain model merged for one alpha (alpha=None). Pass the tokenized batch's `attention_mask` for
-    padded prompts. The PARM keeps its own KV cache: one cached forward per generated token.
+    padded prompts. The PARM keeps its own KV cache: one cached forward per generated token. `compile=True` runs
+    that step compiled on a static cache sized for `max_new_tokens` (CUDA graphs on a GPU); `compile_options` go
+    to torch.compile (default mode="reduce-overhead", dynamic=False).
     """
 
     def __init__(
@@ -136,6 +147,9 @@ class PARMGuidance(_GuidedDecodingProcessor):
         tokenizer: Any | None = None,
         parm_tokenizer: Any | None = None,
         adapter_name: str | None = None,
+        compile: bool = False,
+        max_new_tokens: int | None = None,
+        compile_options: dict[str, Any] | None = None,
     ) -> None:
         self.parm = parm
         self.adapter_name = adapter_name
@@ -156,7 +170,10 @@ class PARMGuidance(_GuidedDecodingProcessor):
         else:
             self.alpha = None
         num_prompts = self.alpha.shape[0] if self.alpha is not None and self.alpha.dim() == 2 else None
-        super().__init__([parm], beta, attention_mask, num_prompts, tokenizer, parm_tokenizer)
+        super().__init__(
+            [parm], beta, attention_mask, num_prompts, tokenizer, parm_tokenizer,
+            compile=compile, max_new_tokens=max_new_tokens, compile_options=compile_options,
+        )  # fmt: skip
 
     def _on_new_generation(self, input_ids: torch.Tensor) -> None:
         super()._on_new_generation(input_ids)
@@ -186,13 +203,19 @@ class GenARMGuidance(_GuidedDecodingProcessor):
         attention_mask: torch.Tensor | None = None,
         tokenizer: Any | None = None,
         arm_tokenizer: Any | None = None,
+        compile: bool = False,
+        max_new_tokens: int | None = None,
+        compile_options: dict[str, Any] | None = None,
     ) -> None:
         if len(arms) == 0:
             raise ValueError("GenARMGuidance needs at least one reward model")
         prompts = attention_mask.shape[0] if isinstance(attention_mask, torch.Tensor) else None
         self.alpha = validate_preference(alpha, len(arms), batch_size=prompts, name="alpha")
         num_prompts = self.alpha.shape[0] if self.alpha.dim() == 2 else None
-        super().__init__(arms, beta, attention_mask, num_prompts, tokenizer, arm_tokenizer)
+        super().__init__(
+            arms, beta, attention_mask, num_prompts, tokenizer, arm_tokenizer,
+            compile=compile, max_new_tokens=max_new_tokens, compile_options=compile_options,
+        )  # fmt: skip
 
     def _row_weights(self, rows: int) -> torch.Tensor:
         weights = expand_preference_rows(self.alpha, rows, name="alpha")

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import inspect
+import weakref
+from typing import Any
 
 import torch
 from torch import nn
+from transformers import StaticCache
 
 
 def _accepts_logits_to_keep(model: nn.Module) -> bool:
@@ -101,7 +104,9 @@ class CachedGuide:
                 "processor for each generate call, or call reset()"
             )
         offsets = torch.arange(prompts, device=input_ids.device).unsqueeze(1) * group
-        source_rows = (same.int().argmax(-1) + offsets).reshape(-1)
+        self._reorder_rows((same.int().argmax(-1) + offsets).reshape(-1))
+
+    def _reorder_rows(self, source_rows: torch.Tensor) -> None:
         self.cache.reorder_cache(source_rows)
         self.attention_mask = self.attention_mask[source_rows]
         self.next_position = self.next_position[source_rows]
@@ -119,3 +124,98 @@ class CachedGuide:
         self.sequences = input_ids
         self.next_position = self.next_position + 1
         return output.logits[:, -1]
+
+
+_COMPILED_FORWARDS: weakref.WeakKeyDictionary[nn.Module, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def compiled_forward(model: nn.Module, **compile_options: Any) -> Any:
+    """torch.compile(model) with these options, compiled once per model and reused by every processor."""
+    per_model = _COMPILED_FORWARDS.setdefault(model, {})
+    key = repr(sorted(compile_options.items()))
+    if key not in per_model:
+        per_model[key] = torch.compile(model, **compile_options)
+    return per_model[key]
+
+
+class CompiledCachedGuide(CachedGuide):
+    """CachedGuide whose one-token step runs a compiled model on a static KV cache.
+
+    At small batch a GPU spends a guided step launching kernels; a static cache (fixed shapes, fixed addresses)
+    lets torch.compile fuse the step and, with mode="reduce-overhead", replay it as a CUDA graph. The prompt runs
+    eagerly. The cache, attention mask and positions are updated in place; beam reordering copies rows in place.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        prompt_attention_mask: torch.Tensor | None = None,
+        num_prompts: int | None = None,
+        max_new_tokens: int | None = None,
+        compile_options: dict[str, Any] | None = None,
+    ) -> None:
+        if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
+            raise ValueError("A compiled guide needs max_new_tokens (>= 1) to size its static cache")
+        self.max_new_tokens = max_new_tokens
+        options = {"dynamic": False, **(compile_options or {})}
+        if options.get("backend", "inductor") == "inductor":
+            options.setdefault("mode", "reduce-overhead")
+        self.step_forward = compiled_forward(model, **options)
+        self.static_cache: StaticCache | None = None
+        super().__init__(model, prompt_attention_mask, num_prompts)
+
+    def _prefill(self, input_ids: torch.Tensor) -> torch.Tensor:
+        self.reset()
+        rows, prompt_length = input_ids.shape
+        max_length = prompt_length + self.max_new_tokens
+        if self.static_cache is None or self._static_shape != (rows, max_length):
+            self.static_cache = StaticCache(config=self.model.config, max_cache_len=max_length)
+            self._static_shape = (rows, max_length)
+        else:
+            for layer in self.static_cache.layers:
+                if layer.is_initialized:
+                    layer.cumulative_length.zero_()
+        prompt_mask = self._prompt_mask_for(input_ids)
+        self.attention_mask = prompt_mask.new_zeros(rows, max_length)
+        self.attention_mask[:, :prompt_length] = prompt_mask
+        positions = (prompt_mask.long().cumsum(-1) - 1).clamp(min=0)
+        output = self.model(
+            input_ids=input_ids,
+            attention_mask=self.attention_mask,
+            position_ids=positions,
+            cache=self.static_cache,
+            use_cache=True,
+            **self._logits_to_keep,
+        )
+        self.cache = self.static_cache
+        self.prompt = input_ids
+        self.sequences = input_ids
+        self.next_position = positions[:, -1:] + 1
+        return output.logits[:, -1]
+
+    def _reorder_rows(self, source_rows: torch.Tensor) -> None:
+        for layer in self.static_cache.layers:
+            if layer.is_initialized:
+                layer.keys.copy_(layer.keys.index_select(0, source_rows))
+                layer.values.copy_(layer.values.index_select(0, source_rows))
+        self.attention_mask.copy_(self.attention_mask[source_rows])
+        self.next_position = self.next_position[source_rows]
+
+    def _step(self, input_ids: torch.Tensor) -> torch.Tensor:
+        length = input_ids.shape[1] - 1
+        if length >= self.attention_mask.shape[1]:
+            raise ValueError(
+                f"The compiled guide's static cache holds {self.max_new_tokens} new tokens; pass max_new_tokens of "
+                "at least the generate call's"
+            )
+        self.attention_mask[:, length] = 1
+        output = self.step_forward(
+            input_ids=input_ids[:, -1:],
+            attention_mask=self.attention_mask,
+            position_ids=self.next_position,
+            cache=self.static_cache,
+            use_cache=True,
+        )
+        self.sequences = input_ids
+        self.next_position = self.next_position + 1
+        return output.logits[:, -1].clone()  # a CUDA graph overwrites its outputs on the next replay

@@ -31,7 +31,7 @@ def validate_preference(
         raise ValueError(f"{name} must be a sequence of numbers or a tensor, got {kind}") from error
     if tensor.dtype == torch.bool or tensor.is_complex():
         raise ValueError(f"{name} must hold real numbers, got dtype {tensor.dtype}")
-    tensor = tensor.detach().to(torch.float32)
+    tensor = tensor.detach().to(torch.float32, copy=True)  # never alias the caller's tensor
     if tensor.dim() not in (1, 2):
         raise ValueError(
             f"{name} must have shape (k,) or (batch, k) with k={num_preferences}, got shape {tuple(tensor.shape)}"

@@ -1,0 +1,235 @@
+"""Decoding speed of guided generation, measured in one run on the same models and prompts.
+
+Prints tokens/s (generated tokens over wall time, prompt included) of:
+- plain generate of the base model;
+- generate with PARMGuidance (a PBLoRA PARM, one preference row per prompt);
+- a hand-written lockstep loop where base and PARM each run one cached forward per token (the practical floor);
+- generate with GenARMGuidance, k = 2 and 3 single-objective ARMs (1 + k forwards per token);
+and the time of one batch holding 16 different preference vectors against 16 separate calls.
+Greedy decoding with a fixed number of new tokens, so every variant does the same work.
+
+    python benchmarks/bench_guidance.py --preset cpu
+    python benchmarks/bench_guidance.py --preset gpu     # CUDA, bf16: 1.1B base, ~150M PARM
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+from peft import get_peft_model
+from transformers import LlamaConfig, LlamaForCausalLM, LogitsProcessorList
+
+import peft_pblora  # noqa: F401  (registers PBLoRA)
+from peft_pblora import GenARMGuidance, PARMGuidance, PBLoraConfig
+
+PRESETS = {
+    "cpu": dict(
+        base=dict(hidden_size=512, intermediate_size=1376, num_hidden_layers=8, num_attention_heads=8),
+        guide=dict(hidden_size=256, intermediate_size=688, num_hidden_layers=4, num_attention_heads=4),
+        vocab=8000, prompt=32, new_tokens=32, batches=[1, 8], compiled_batches=[1], dtype="float32", rounds=3,
+    ),
+    "gpu": dict(
+        base=dict(hidden_size=2048, intermediate_size=5632, num_hidden_layers=22, num_attention_heads=32,
+                  num_key_value_heads=4),
+        guide=dict(hidden_size=768, intermediate_size=2048, num_hidden_layers=12, num_attention_heads=12),
+        vocab=32000, prompt=128, new_tokens=64, batches=[1, 8, 32], compiled_batches=[1, 8], dtype="bfloat16",
+        rounds=3,
+    ),
+}  # fmt: skip
+
+
+def build(shape: dict, vocab: int, device: torch.device, dtype: torch.dtype, seed: int) -> LlamaForCausalLM:
+    torch.manual_seed(seed)
+    config = LlamaConfig(vocab_size=vocab, max_position_embeddings=4096, pad_token_id=0, eos_token_id=1, **shape)
+    with torch.device(device):
+        model = LlamaForCausalLM(config)
+    return model.to(dtype).eval()
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def median_seconds(task: Callable[[], object], rounds: int, device: torch.device) -> float:
+    task()  # warm-up
+    times = []
+    for _ in range(rounds):
+        synchronize(device)
+        start = time.perf_counter()
+        task()
+        synchronize(device)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+@torch.inference_mode()
+def lockstep_greedy(base, parm, ids, mask, new_tokens: int, beta: float) -> torch.Tensor:
+    """Base and PARM each run one cached forward per token; no generate() machinery: the floor to compare with."""
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    base_out = base(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1)
+    parm_out = parm(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1)
+    position = positions[:, -1:]
+    tokens = []
+    for _ in range(new_tokens):
+        scores = (
+            torch.log_softmax(base_out.logits[:, -1].float(), -1)
+            + torch.log_softmax(parm_out.logits[:, -1].float(), -1) / beta
+        )
+        next_token = scores.argmax(-1, keepdim=True)
+        tokens.append(next_token)
+        mask = torch.cat([mask, mask.new_ones(mask.shape[0], 1)], 1)
+        position = position + 1
+        base_out = base(
+            input_ids=next_token, attention_mask=mask, position_ids=position, cache=base_out.cache, use_cache=True
+        )
+        parm_out = parm(
+            input_ids=next_token, attention_mask=mask, position_ids=position, cache=parm_out.cache, use_cache=True
+        )
+    return torch.cat(tokens, 1)
+
+
+class GuidanceBench:
+    """The models, prompts and timing of one benchmark run."""
+
+    def __init__(self, preset: dict, new_tokens: int, rounds: int, device: torch.device) -> None:
+        self.preset, self.new_tokens, self.rounds, self.device = preset, new_tokens, rounds, device
+        dtype, vocab = getattr(torch, preset["dtype"]), preset["vocab"]
+        self.base = build(preset["base"], vocab, device, dtype, seed=0)
+        self.parm = get_peft_model(
+            build(preset["guide"], vocab, device, dtype, seed=1),
+            PBLoraConfig(
+                r1=4, r2=4, num_preferences=3, target_modules=["q_proj", "k_proj", "v_proj"], init_weights=False
+            ),
+        ).eval()
+        self.arms = [build(preset["guide"], vocab, device, dtype, seed=10 + index) for index in range(3)]
+        self.generator = torch.Generator().manual_seed(0)
+        self.dirichlet = torch.distributions.Dirichlet(torch.full((3,), 0.5))
+
+    def inputs(self, batch: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        ids = torch.randint(2, self.preset["vocab"], (batch, self.preset["prompt"]), generator=self.generator)
+        return ids.to(self.device), torch.ones_like(ids).to(self.device), self.dirichlet.sample((batch,))
+
+    def generate(self, ids, mask, processor=None, **kwargs) -> torch.Tensor:
+        processors = LogitsProcessorList([processor]) if processor is not None else None
+        with torch.inference_mode():
+            return self.base.generate(
+                input_ids=ids, attention_mask=mask, logits_processor=processors, do_sample=False,
+                max_new_tokens=self.new_tokens, min_new_tokens=self.new_tokens, pad_token_id=0, **kwargs,
+            )  # fmt: skip
+
+    def lockstep(self, ids, mask, alphas) -> torch.Tensor:
+        peft_pblora.set_preference(self.parm, alphas)
+        return lockstep_greedy(self.base, self.parm.get_base_model(), ids, mask, self.new_tokens, 1.0)
+
+    def variants(self, batch: int, compiled: bool) -> dict[str, Callable[[], object]]:
+        ids, mask, alphas = self.inputs(batch)
+        two = alphas[:, :2] / alphas[:, :2].sum(1, keepdim=True)
+        variants = {
+            "plain generate": lambda: self.generate(ids, mask),
+            "PARMGuidance": lambda: self.generate(ids, mask, PARMGuidance(self.parm, alphas, attention_mask=mask)),
+            "lockstep loop (floor)": lambda: self.lockstep(ids, mask, alphas),
+            "GenARM k=2": lambda: self.generate(ids, mask, GenARMGuidance(self.arms[:2], two, 1.0, mask)),
+            "GenARM k=3": lambda: self.generate(ids, mask, GenARMGuidance(self.arms, alphas, 1.0, mask)),
+        }
+        if compiled:
+            guidance = PARMGuidance(
+                self.parm, alphas, attention_mask=mask, compile=True, max_new_tokens=self.new_tokens
+            )
+            variants["plain generate, compiled (static cache)"] = lambda: self.generate(
+                ids, mask, cache_implementation="static"
+            )
+            variants["PARMGuidance compiled, base compiled"] = lambda: self.generate(
+                ids, mask, guidance, cache_implementation="static"
+            )
+        return variants
+
+    def many_preferences(self, many: int) -> tuple[float, float]:
+        """Seconds for `many` preference vectors in one batch, and as `many` separate calls."""
+        ids, mask, alphas = self.inputs(1)
+        ids, mask, alphas = ids.repeat(many, 1), mask.repeat(many, 1), self.dirichlet.sample((many,))
+        one_batch = median_seconds(
+            lambda: self.generate(ids, mask, PARMGuidance(self.parm, alphas, attention_mask=mask)),
+            self.rounds,
+            self.device,
+        )
+        separate = median_seconds(
+            lambda: [
+                self.generate(ids[:1], mask[:1], PARMGuidance(self.parm, alphas[row], attention_mask=mask[:1]))
+                for row in range(many)
+            ],
+            max(1, self.rounds - 1),
+            self.device,
+        )
+        return one_batch, separate
+
+
+def report(row: dict) -> None:
+    if "ratio" in row:
+        print(f"  batch {row['batch']:>3}  {row['variant']:<42} {row['ratio']:.3f}x", flush=True)
+    else:
+        print(f"  batch {row['batch']:>3}  {row['variant']:<42} {row['tokens_per_s']:9.1f} tokens/s", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
+    parser.add_argument("--new-tokens", type=int)
+    parser.add_argument("--rounds", type=int)
+    parser.add_argument("--compiled", action="store_true", help="also time the compiled paths (static cache)")
+    parser.add_argument("--json", help="write the results to this JSON file too")
+    args = parser.parse_args()
+    preset = PRESETS[args.preset]
+    device = torch.device("cuda" if torch.cuda.is_available() and args.preset == "gpu" else "cpu")
+    bench = GuidanceBench(preset, args.new_tokens or preset["new_tokens"], args.rounds or preset["rounds"], device)
+
+    threads = f"CPU ({torch.get_num_threads()} threads)"
+    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else threads
+    base_params = sum(p.numel() for p in bench.base.parameters()) / 1e6
+    guide_params = sum(p.numel() for p in bench.arms[0].parameters()) / 1e6
+    print(f"device: {device_name}; torch {torch.__version__}; dtype {preset['dtype']}", flush=True)
+    print(
+        f"base Llama {base_params:.0f}M; PARM Llama {guide_params:.0f}M + PBLoRA (k=3); ARMs {guide_params:.0f}M "
+        f"each; prompt {preset['prompt']} tokens, {bench.new_tokens} new tokens, greedy, median of {bench.rounds}",
+        flush=True,
+    )
+    rows = []
+    for batch in preset["batches"]:
+        compiled = args.compiled and batch in preset["compiled_batches"]
+        seconds = {}
+        for name, task in bench.variants(batch, compiled).items():
+            seconds[name] = median_seconds(task, bench.rounds, device)
+            rows.append(
+                dict(
+                    batch=batch,
+                    variant=name,
+                    seconds=seconds[name],
+                    tokens_per_s=batch * bench.new_tokens / seconds[name],
+                )
+            )
+            report(rows[-1])
+        ratio = seconds["PARMGuidance"] / seconds["lockstep loop (floor)"]
+        rows.append(dict(batch=batch, variant="PARMGuidance / lockstep (target <= 1.15)", ratio=ratio))
+        report(rows[-1])
+
+    many = 16
+    one_batch, separate = bench.many_preferences(many)
+    speedup = separate / one_batch
+    print(
+        f"  {many} preference vectors: one batch {one_batch:.2f} s, {many} separate calls {separate:.2f} s "
+        f"-> {speedup:.1f}x faster in one batch (target >= 8x)",
+        flush=True,
+    )
+    if args.json:
+        with open(args.json, "w") as handle:
+            result = {"device": device_name, "preset": args.preset, "rows": rows, "batch_speedup_16": speedup}
+            json.dump(result, handle, indent=2)
+
+
+if __name__ == "__main__":
+    main()
