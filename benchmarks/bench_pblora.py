@@ -160,12 +160,16 @@ def main() -> None:
     def set_per_row_preferences() -> None:
         pblora.set_preference(dirichlet.sample((args.batch,)))
 
+    def set_one_preference() -> None:
+        pblora.set_preference(dirichlet.sample())
+
     lora.train()
     pblora.train()
     training = time_round_robin(
         {
             "LoRA training step": lambda: training_step(lora, ids, None),
             "PBLoRA training step (per-row alpha)": lambda: training_step(pblora, ids, set_per_row_preferences),
+            "PBLoRA training step (one alpha per batch)": lambda: training_step(pblora, ids, set_one_preference),
         },
         args.rounds,
         args.warmup,
@@ -195,6 +199,10 @@ def main() -> None:
     results = {**training, **inference}
     ratios = {
         "training step PBLoRA / LoRA (target <= 1.10)": results["PBLoRA training step (per-row alpha)"].median_ms
+        / results["LoRA training step"].median_ms,
+        "training step, one alpha per batch, PBLoRA / LoRA": results[
+            "PBLoRA training step (one alpha per batch)"
+        ].median_ms
         / results["LoRA training step"].median_ms,
         "unmerged forward PBLoRA / LoRA (target <= 1.10)": results[
             "PBLoRA forward (unmerged, per-row alpha)"

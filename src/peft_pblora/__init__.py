@@ -4,10 +4,14 @@ Importing this package registers the PBLoRA tuner with PEFT (`get_peft_model(mod
 """
 
 from .config import PBLoraConfig
+from .data_loaders import load_hh_rlhf, load_pku_saferlhf
 from .guidance import GenARMGuidance, PARMGuidance, guided_generate, validate_beta
 from .guide_cache import CachedGuide
 from .layer import BilinearPreferenceCore, PBLoraLayer, PBLoraLinear
 from .model import PBLoraModel, pblora_layers, set_preference
+from .parm_config import PARMConfig
+from .parm_data import PARMDataCollator
+from .parm_trainer import PARMTrainer
 from .peft_type import PBLORA_PEFT_TYPE
 from .preference import validate_preference
 from .registration import register_pblora
@@ -22,13 +26,18 @@ __all__ = [
     "BilinearPreferenceCore",
     "CachedGuide",
     "GenARMGuidance",
+    "PARMConfig",
+    "PARMDataCollator",
     "PARMGuidance",
+    "PARMTrainer",
     "PBLoraConfig",
     "PBLoraLayer",
     "PBLoraLinear",
     "PBLoraModel",
     "__version__",
     "guided_generate",
+    "load_hh_rlhf",
+    "load_pku_saferlhf",
     "pblora_layers",
     "register_pblora",
     "set_preference",

@@ -157,6 +157,10 @@ class CompiledCachedGuide(CachedGuide):
         if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
             raise ValueError("A compiled guide needs max_new_tokens (>= 1) to size its static cache")
         self.max_new_tokens = max_new_tokens
+        # base and guide usually share their forward's code (e.g. two Llamas), and dynamo keeps one cache of
+        # compiled entries per code object: the default limit of 8 entries is soon reached, after which the step
+        # silently falls back to eager
+        torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
         options = {"dynamic": False, **(compile_options or {})}
         if options.get("backend", "inductor") == "inductor":
             options.setdefault("mode", "reduce-overhead")

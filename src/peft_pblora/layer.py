@@ -17,6 +17,15 @@ from .config import PBLoraConfig
 from .preference import expand_preference_rows
 
 
+def bilinear_core(weight_W1: torch.Tensor, weight_G: torch.Tensor, preference: torch.Tensor) -> torch.Tensor:
+    """blockdiag(W1, reshape(alpha^T G, r2 x r2)): (r, r) for a preference (k,), (rows, r, r) for (rows, k)."""
+    r1 = weight_W1.shape[0]
+    r2 = math.isqrt(weight_G.shape[1])
+    preference_aware = (preference.to(weight_G.dtype) @ weight_G).unflatten(-1, (r2, r2))
+    core = F.pad(preference_aware, (r1, 0, r1, 0))
+    return core + F.pad(weight_W1, (0, r2, 0, r2)) if r1 else core
+
+
 class BilinearPreferenceCore(nn.Module):
     """The (r1+r2) x (r1+r2) core blockdiag(W1, reshape(alpha^T G, r2 x r2)) of one PBLoRA layer.
 
@@ -42,12 +51,9 @@ class BilinearPreferenceCore(nn.Module):
 
         With `dtype`, the core is computed from copies of W1 and G in that dtype (merging computes in float32).
         """
-        weight_W1, weight_G = (self.W1, self.G) if dtype is None else (self.W1.to(dtype), self.G.to(dtype))
-        preference_aware = (preference.to(weight_G.dtype) @ weight_G).unflatten(-1, (self.r2, self.r2))
-        preference_aware = F.pad(preference_aware, (self.r1, 0, self.r1, 0))
-        if self.r1 == 0:
-            return preference_aware
-        return preference_aware + F.pad(weight_W1, (0, self.r2, 0, self.r2))
+        if dtype is None:
+            return bilinear_core(self.W1, self.G, preference)
+        return bilinear_core(self.W1.to(dtype), self.G.to(dtype), preference)
 
 
 class PBLoraLayer(BaseTunerLayer):
@@ -150,18 +156,22 @@ class PBLoraLayer(BaseTunerLayer):
         return transpose(delta, self.fan_in_fan_out).to(self.get_base_layer().weight.dtype)
 
     def _adapter_output(self, adapter_name: str, x: torch.Tensor) -> torch.Tensor:
-        """s * B core(alpha) A dropout(x), one core per batch row when the preference has rows."""
-        layer_A = self.pblora_A[adapter_name]
-        x = self._cast_input_dtype(x, layer_A.weight.dtype)
-        hidden = layer_A(self.pblora_dropout[adapter_name](x))
+        """s * B core(alpha) A dropout(x), one core per batch row when the preference has rows.
+
+        Written with functional calls and no reshapes for the usual (batch, tokens, features) input: at realistic
+        sizes the adapter's small kernels are bound by dispatch overhead, not arithmetic.
+        """
+        weight_A = self.pblora_A[adapter_name].weight
+        x = self._cast_input_dtype(x, weight_A.dtype)
+        hidden = F.linear(self.pblora_dropout[adapter_name](x), weight_A)
+        core_module = self.pblora_core[adapter_name]
         preference = expand_preference_rows(self._stored_preference(adapter_name), batch_size=x.shape[0])
-        core = self.pblora_core[adapter_name](preference)
-        if core.dim() == 2:
-            hidden = hidden @ core.T
+        core_T = bilinear_core(core_module.W1, core_module.G, preference).mT
+        if core_T.dim() == 2 or hidden.dim() == 3:
+            hidden = torch.matmul(hidden, core_T)
         else:
-            rank = hidden.shape[-1]
-            hidden = torch.bmm(hidden.reshape(x.shape[0], -1, rank), core.transpose(1, 2)).reshape(hidden.shape)
-        return self.pblora_B[adapter_name](hidden) * self.scaling[adapter_name]
+            hidden = torch.bmm(hidden.reshape(x.shape[0], -1, hidden.shape[-1]), core_T).reshape(hidden.shape)
+        return F.linear(hidden, self.pblora_B[adapter_name].weight) * self.scaling[adapter_name]
 
 
 class PBLoraLinear(nn.Module, PBLoraLayer):

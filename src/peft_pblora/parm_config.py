@@ -1,0 +1,106 @@
+"""PARMConfig: training arguments of the PARMTrainer, TRL style."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from transformers import TrainingArguments
+
+from .parm_loss import SCALARIZATIONS
+
+PREFERENCE_SAMPLING = ("batch", "example")
+
+
+@dataclass
+class PARMConfig(TrainingArguments):
+    """Configuration of the [`PARMTrainer`]: TrainingArguments plus the PARM objective.
+
+    Defaults differ from TrainingArguments as TRL's trainers do: logging every 10 steps, activation checkpointing on,
+    bf16 on where a CUDA device is present (and fp16 is not asked for), unused columns kept.
+    """
+
+    beta_r: float | list[float] = field(
+        default=0.01,
+        metadata={
+            "help": "Bradley-Terry temperature of the reward margin, one value or one per objective in alpha order "
+            "(PARM: 0.01; GenARM: 0.5 helpful / 0.01 harmless on PKU-SafeRLHF)."
+        },
+    )
+    dirichlet_concentration: float = field(
+        default=0.5,
+        metadata={"help": "alpha ~ Dirichlet(c * ones(k)); 0.5 (official) puts mass near the simplex vertices."},
+    )
+    preference_sampling: str = field(
+        default="batch",
+        metadata={"help": "'batch': one alpha per micro-batch for all its examples (paper); 'example': one each."},
+    )
+    scalarization: str = field(
+        default="linear",
+        metadata={
+            "help": "'linear': sum_i alpha_i L_i (the paper); 'tchebycheff': max_i alpha_i L_i, which also reaches "
+            "non-convex parts of a Pareto front."
+        },
+    )
+    objective_names: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "Objectives in alpha order. Defaults to the train_dataset dict's key order, or label_columns' "
+            "order for a multi-label dataset. Saved in the adapter config so inference uses the same order."
+        },
+    )
+    label_columns: dict[str, str] | None = field(
+        default=None,
+        metadata={
+            "help": "For one multi-label dataset (prompt, response_0, response_1): objective -> column holding the "
+            "index (0/1) of the preferred response, e.g. {'helpful': 'better_response_id', "
+            "'harmless': 'safer_response_id'}."
+        },
+    )
+    max_prompt_length: int | None = field(
+        default=512, metadata={"help": "Prompt tokens kept (the last ones); None keeps all."}
+    )
+    max_length: int | None = field(
+        default=1024, metadata={"help": "Prompt + response tokens kept; the response is cut to fit. None keeps all."}
+    )
+    eval_preferences: list[list[float]] | None = field(
+        default=None,
+        metadata={"help": "Preferences to evaluate at; defaults to the simplex vertices and its centre."},
+    )
+    model_init_kwargs: dict | None = field(
+        default=None, metadata={"help": "Keyword arguments for from_pretrained when `model` is a name or path."}
+    )
+    logging_steps: float = field(default=10, metadata={"help": "Log every X update steps."})
+    bf16: bool | None = field(
+        default=None,
+        metadata={"help": "bf16 mixed precision; defaults to True where CUDA is available and fp16 is not set."},
+    )
+    remove_unused_columns: bool = field(
+        default=False, metadata={"help": "Kept False: the PARM collator needs its own columns."}
+    )
+
+    def __post_init__(self) -> None:
+        if self.activation_checkpointing is None and self.gradient_checkpointing is None:
+            self.activation_checkpointing = True  # TRL's default: recompute activations in backward to save memory
+        if self.bf16 is None:
+            self.bf16 = torch.cuda.is_available() and not self.fp16
+        super().__post_init__()
+        values = self.beta_r if isinstance(self.beta_r, (list, tuple)) else [self.beta_r]
+        if not values or any(not isinstance(value, (int, float)) or not value > 0 for value in values):
+            raise ValueError(f"beta_r must be positive, got {self.beta_r}")
+        if not self.dirichlet_concentration > 0:
+            raise ValueError(f"dirichlet_concentration must be positive, got {self.dirichlet_concentration}")
+        if self.preference_sampling not in PREFERENCE_SAMPLING:
+            raise ValueError(
+                f"preference_sampling must be one of {PREFERENCE_SAMPLING}, got {self.preference_sampling!r}"
+            )
+        if self.scalarization not in SCALARIZATIONS:
+            raise ValueError(f"scalarization must be one of {SCALARIZATIONS}, got {self.scalarization!r}")
+
+    def beta_r_per_objective(self, num_objectives: int) -> list[float]:
+        """beta_r as one value per objective; raises if a list has the wrong length."""
+        if isinstance(self.beta_r, (list, tuple)):
+            if len(self.beta_r) != num_objectives:
+                raise ValueError(f"beta_r has {len(self.beta_r)} values but there are {num_objectives} objectives")
+            return [float(value) for value in self.beta_r]
+        return [float(self.beta_r)] * num_objectives

@@ -1,0 +1,73 @@
+"""The PARM objective: autoregressive rewards, one Bradley-Terry loss per objective, and their scalarisation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+SCALARIZATIONS = ("linear", "tchebycheff")
+
+
+def sequence_log_probs(logits: torch.Tensor, input_ids: torch.Tensor, completion_mask: torch.Tensor) -> torch.Tensor:
+    """Reward of each sequence: the sum of log pi(token | prefix) over its completion tokens (EOS included).
+
+    `logits` (S, L, V) are the model's outputs for the last L positions of `input_ids` (S, T); the logits at
+    position t predict the token at t + 1. No length normalisation (GenARM / PARM).
+    """
+    length = logits.shape[1]
+    targets = input_ids[:, -length + 1 :] if length > 1 else input_ids[:, :0]
+    mask = completion_mask[:, -length + 1 :].to(logits.dtype) if length > 1 else completion_mask[:, :0]
+    logits = logits[:, :-1].float()
+    token_log_probs = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
+    return (token_log_probs * mask).sum(-1)
+
+
+@dataclass
+class ObjectiveStatistics:
+    """Per-objective results for one batch; each tensor has one entry per objective."""
+
+    losses: torch.Tensor  # mean BT loss over the pairs labelled for the objective (0 where none)
+    weighted_losses: torch.Tensor  # mean of alpha_i * loss over those pairs: what the scalarisation combines
+    accuracies: torch.Tensor  # share of labelled pairs whose preferred response gets the higher reward
+    margins: torch.Tensor  # mean reward(preferred) - reward(other)
+    counts: torch.Tensor  # number of labelled pairs
+
+
+def objective_statistics(
+    first_rewards: torch.Tensor,
+    second_rewards: torch.Tensor,
+    labels: torch.Tensor,
+    beta_r: torch.Tensor,
+    pair_preferences: torch.Tensor,
+) -> ObjectiveStatistics:
+    """Bradley-Terry statistics per objective for P pairs.
+
+    labels (P, k): +1 where the first response is preferred for objective i, -1 where the second is, 0 where the
+    pair carries no label for i. beta_r (k,). pair_preferences (P, k): the alpha each pair was scored at.
+    Loss_i = -log sigmoid(beta_r_i * (r_preferred - r_other)).
+    """
+    labels = labels.to(first_rewards.dtype)
+    labelled = labels != 0
+    counts = labelled.sum(0)
+    denominator = counts.clamp(min=1).to(first_rewards.dtype)
+    margins = labels * (first_rewards - second_rewards).unsqueeze(1)  # (P, k), preferred minus other
+    losses = -F.logsigmoid(beta_r.to(margins.dtype) * margins) * labelled
+    pair_preferences = pair_preferences.to(losses.dtype)
+    return ObjectiveStatistics(
+        losses=losses.sum(0) / denominator,
+        weighted_losses=(pair_preferences * losses).sum(0) / denominator,
+        accuracies=((margins > 0) & labelled).sum(0).to(losses.dtype) / denominator,
+        margins=(margins * labelled).sum(0) / denominator,
+        counts=counts,
+    )
+
+
+def scalarize(weighted_losses: torch.Tensor, method: str = "linear") -> torch.Tensor:
+    """Combine the alpha-weighted objective losses: their sum (linear) or their maximum (Tchebycheff, ideal 0)."""
+    if method == "linear":
+        return weighted_losses.sum()
+    if method == "tchebycheff":
+        return weighted_losses.max()
+    raise ValueError(f"scalarization must be one of {SCALARIZATIONS}, got {method!r}")

@@ -1,0 +1,258 @@
+"""PARMTrainer: one preference-aware autoregressive reward model trained across all objectives (PARM)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+from datasets import Dataset
+from peft import PeftModel, get_peft_model
+from torch import nn
+from transformers import AutoModelForCausalLM, PreTrainedModel, Trainer
+
+from .config import PBLoraConfig
+from .model import set_preference
+from .parm_config import PARMConfig
+from .parm_data import (
+    PARMDataCollator,
+    PreferenceTokenizer,
+    build_grouped_dataset,
+    resolve_objectives,
+)
+from .parm_loss import ObjectiveStatistics, objective_statistics, scalarize, sequence_log_probs
+
+
+def simplex_vertices_and_centre(k: int) -> list[list[float]]:
+    """The k one-hot preferences and the uniform one: where each objective's accuracy is evaluated by default."""
+    vertices = [[1.0 if index == objective else 0.0 for index in range(k)] for objective in range(k)]
+    return vertices + ([[1.0 / k] * k] if k > 1 else [])
+
+
+def preference_label(alpha: list[float]) -> str:
+    return "alpha=(" + ",".join(f"{weight:.3g}" for weight in alpha) + ")"
+
+
+class PARMTrainer(Trainer):
+    """Trains a PBLoRA reward model with PARM's scalarised Bradley-Terry loss, in any TRL / transformers pipeline.
+
+    Each micro-batch (or example, see `PARMConfig.preference_sampling`) draws alpha ~ Dirichlet, scores every
+    response by its summed log-probability under the model at alpha, and minimises sum_i alpha_i L_i (or the
+    Tchebycheff max). `train_dataset` is {objective: preference Dataset} or one multi-label Dataset (see
+    `peft_pblora.parm_data`). The objectives' order is alpha's order and is saved with the adapter.
+    """
+
+    loss_is_scaled_for_ga = False  # the Trainer divides each micro-batch loss by the accumulation steps
+
+    def __init__(
+        self,
+        model: str | PreTrainedModel | PeftModel,
+        args: PARMConfig | None = None,
+        train_dataset: Dataset | Mapping[str, Dataset] | None = None,
+        eval_dataset: Dataset | Mapping[str, Dataset] | None = None,
+        processing_class: Any | None = None,
+        peft_config: PBLoraConfig | None = None,
+        data_collator: Any | None = None,
+        callbacks: list | None = None,
+        optimizers: tuple = (None, None),
+    ) -> None:
+        args = args if args is not None else PARMConfig(output_dir="parm")
+        if not isinstance(args, PARMConfig):
+            raise ValueError(f"args must be a PARMConfig, got {type(args).__name__}")
+        if train_dataset is None:
+            raise ValueError("train_dataset is required: {objective: Dataset} or one multi-label Dataset")
+        if processing_class is None:
+            raise ValueError("processing_class (the tokenizer) is required")
+        objectives = self._objectives_in_alpha_order(train_dataset, args)
+        if eval_dataset is not None:
+            eval_objectives = resolve_objectives(eval_dataset, args.label_columns, "eval_dataset")
+            if sorted(eval_objectives) != sorted(objectives):
+                raise ValueError(f"eval_dataset has objectives {eval_objectives} but train_dataset has {objectives}")
+        self.objectives = objectives
+        self.beta_r = torch.tensor(args.beta_r_per_objective(len(objectives)))
+        self.eval_preferences = args.eval_preferences or simplex_vertices_and_centre(len(objectives))
+        for alpha in self.eval_preferences:
+            if len(alpha) != len(objectives) or abs(sum(alpha) - 1) > 1e-4 or min(alpha) < 0:
+                raise ValueError(f"eval_preferences entry {alpha} is not a point of the {len(objectives)}-simplex")
+
+        model = self._prepare_model(model, args, peft_config, objectives)
+        tokenizer = PreferenceTokenizer(processing_class, args.max_prompt_length, args.max_length)
+        train_grouped = build_grouped_dataset(train_dataset, objectives, args.label_columns, tokenizer)
+        eval_grouped = (
+            build_grouped_dataset(eval_dataset, objectives, args.label_columns, tokenizer)
+            if eval_dataset is not None
+            else None
+        )
+        if data_collator is None:
+            pad = processing_class.pad_token_id
+            data_collator = PARMDataCollator(pad if pad is not None else processing_class.eos_token_id)
+        super().__init__(
+            model=model,
+            args=args,
+            data_collator=data_collator,
+            train_dataset=train_grouped,
+            eval_dataset=eval_grouped,
+            processing_class=processing_class,
+            callbacks=callbacks,
+            optimizers=optimizers,
+        )
+        self._train_statistics: dict[str, list[float]] = defaultdict(list)
+        self._sampling_step = -1
+        self._micro_batch_index = 0
+
+    @staticmethod
+    def _objectives_in_alpha_order(train_dataset: Any, args: PARMConfig) -> list[str]:
+        objectives = resolve_objectives(train_dataset, args.label_columns, "train_dataset")
+        if args.objective_names is None:
+            return objectives
+        if sorted(args.objective_names) != sorted(objectives):
+            raise ValueError(f"objective_names {args.objective_names} do not match the dataset's {objectives}")
+        return list(args.objective_names)
+
+    @staticmethod
+    def _prepare_model(
+        model: Any, args: PARMConfig, peft_config: PBLoraConfig | None, objectives: list[str]
+    ) -> PeftModel:
+        if isinstance(model, str):
+            model = AutoModelForCausalLM.from_pretrained(model, **(args.model_init_kwargs or {}))
+        if not isinstance(model, PeftModel):
+            if not isinstance(peft_config, PBLoraConfig):
+                raise ValueError("Pass peft_config=PBLoraConfig(...) or a PeftModel that holds a PBLoRA adapter")
+            config = peft_config
+        else:
+            config = model.active_peft_config
+            if not isinstance(config, PBLoraConfig):
+                raise ValueError(f"The PeftModel's active adapter is {type(config).__name__}, not PBLoRA")
+        if config.num_preferences != len(objectives):
+            raise ValueError(
+                f"PBLoraConfig.num_preferences={config.num_preferences} but the data has {len(objectives)} "
+                f"objectives {objectives}"
+            )
+        default_names = [f"objective_{index}" for index in range(len(objectives))]
+        if config.objective_names not in (default_names, objectives):
+            raise ValueError(
+                f"PBLoraConfig.objective_names {config.objective_names} differ from the data's objectives {objectives}"
+            )
+        config.objective_names = list(objectives)
+        if not isinstance(model, PeftModel):
+            model = get_peft_model(model, config)
+        if args.activation_checkpointing:
+            model.enable_input_require_grads()
+        return model
+
+    def _draw_preference(self, rows: int) -> torch.Tensor:
+        """alpha for this micro-batch, from (seed, optimizer step, micro-batch): reproducible and resumable.
+
+        One alpha per batch is the same on every process; one per example also mixes in the process index.
+        """
+        step = self.state.global_step
+        if step != self._sampling_step:
+            self._sampling_step, self._micro_batch_index = step, 0
+        seed = [self.args.seed, step, self._micro_batch_index]
+        self._micro_batch_index += 1
+        k = len(self.objectives)
+        concentration = [self.args.dirichlet_concentration] * k
+        if self.args.preference_sampling == "example":
+            rng = np.random.default_rng(seed + [self.args.process_index])
+            return torch.tensor(rng.dirichlet(concentration, size=rows), dtype=torch.float32)
+        return torch.tensor(np.random.default_rng(seed).dirichlet(concentration), dtype=torch.float32)
+
+    def batch_statistics(
+        self, model: nn.Module, inputs: dict[str, torch.Tensor], preference: torch.Tensor
+    ) -> ObjectiveStatistics:
+        """Score both responses of every pair at `preference` ((k,) or one row per batch row) and compare them."""
+        pair_rows = inputs["pair_rows"]
+        pairs = pair_rows.shape[0]
+        preference = preference.to(pair_rows.device)
+        if preference.dim() == 2:
+            pair_preferences = preference[pair_rows]
+            set_preference(model, torch.cat([pair_preferences, pair_preferences]).cpu())
+        else:
+            pair_preferences = preference.expand(pairs, -1)
+            set_preference(model, preference.cpu())
+        outputs = model(
+            input_ids=inputs["input_ids"],
+            attention_mask=inputs["attention_mask"],
+            position_ids=inputs["position_ids"],
+            logits_to_keep=int(inputs["completion_length"]) + 1,
+            use_cache=False,
+        )
+        rewards = sequence_log_probs(outputs.logits, inputs["input_ids"], inputs["completion_mask"])
+        return objective_statistics(
+            rewards[:pairs],
+            rewards[pairs:],
+            inputs["preference_labels"],
+            self.beta_r.to(rewards.device),
+            pair_preferences,
+        )
+
+    def compute_loss(
+        self,
+        model: nn.Module,
+        inputs: dict[str, torch.Tensor],
+        return_outputs: bool = False,
+        num_items_in_batch: Any = None,
+    ) -> torch.Tensor | tuple[torch.Tensor, ObjectiveStatistics]:
+        preference = self._draw_preference(int(inputs["num_rows"]))
+        statistics = self.batch_statistics(model, inputs, preference)
+        loss = scalarize(statistics.weighted_losses, self.args.scalarization)
+        if model.training:
+            self._record(statistics)
+        return (loss, statistics) if return_outputs else loss
+
+    def _record(self, statistics: ObjectiveStatistics) -> None:
+        for index, name in enumerate(self.objectives):
+            if statistics.counts[index] > 0:
+                self._train_statistics[f"{name}/loss"].append(statistics.losses[index].item())
+                self._train_statistics[f"{name}/accuracy"].append(statistics.accuracies[index].item())
+                self._train_statistics[f"{name}/margin"].append(statistics.margins[index].item())
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        """Adds the per-objective training loss, preference accuracy and reward margin since the last log."""
+        if "loss" in logs and self._train_statistics:
+            for key, values in self._train_statistics.items():
+                logs[f"objective/{key}"] = float(np.mean(values))
+            self._train_statistics.clear()
+        super().log(logs, start_time)
+
+    def evaluate(
+        self,
+        eval_dataset: Dataset | None = None,
+        ignore_keys: list[str] | None = None,
+        metric_key_prefix: str = "eval",
+    ) -> dict[str, float]:
+        """Per-objective loss, accuracy and margin at each of `eval_preferences`; `<prefix>_loss` at the centre."""
+        dataloader = self.get_eval_dataloader(eval_dataset)
+        model = self.model
+        was_training = model.training
+        model.eval()
+        metrics: dict[str, float] = {}
+        k = len(self.objectives)
+        scalarized = []
+        for alpha in self.eval_preferences:
+            preference = torch.tensor(alpha, dtype=torch.float32)
+            totals = torch.zeros(4, k, device=self.args.device)
+            for inputs in dataloader:
+                inputs = self._prepare_inputs(inputs)
+                with torch.no_grad():
+                    statistics = self.batch_statistics(model, inputs, preference)
+                counts = statistics.counts.to(totals.dtype)
+                totals += torch.stack(
+                    [statistics.losses * counts, statistics.accuracies * counts, statistics.margins * counts, counts]
+                )
+            totals = self.accelerator.reduce(totals, reduction="sum")
+            counts = totals[3].clamp(min=1)
+            label = preference_label(alpha)
+            for index, name in enumerate(self.objectives):
+                metrics[f"{metric_key_prefix}_{name}_loss@{label}"] = (totals[0, index] / counts[index]).item()
+                metrics[f"{metric_key_prefix}_{name}_accuracy@{label}"] = (totals[1, index] / counts[index]).item()
+                metrics[f"{metric_key_prefix}_{name}_margin@{label}"] = (totals[2, index] / counts[index]).item()
+            weighted = preference.to(totals.device) * totals[0] / counts
+            scalarized.append(scalarize(weighted, self.args.scalarization).item())
+        metrics[f"{metric_key_prefix}_loss"] = scalarized[-1]
+        model.train(was_training)
+        self.log(metrics)
+        self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
+        return metrics

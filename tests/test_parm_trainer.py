@@ -1,0 +1,285 @@
+"""PARMTrainer: the loss against a hand computation, learning, reproducibility, checkpointing, resume, save/load."""
+
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from datasets import Dataset
+from peft import PeftModel
+
+from peft_pblora import PARMConfig, PARMTrainer, PBLoraConfig, pblora_layers, set_preference
+
+from .conftest import tiny_llama, tiny_tokenizer
+
+OBJECTIVES = ["first_word", "second_word"]
+
+
+def disagreeing_datasets(rows: int = 8, seed: int = 0) -> dict[str, Dataset]:
+    """Objective 'first_word' prefers answers made of w5, 'second_word' the same answers made of w6."""
+    generator = torch.Generator().manual_seed(seed)
+    prompts = [" ".join(f"w{int(t)}" for t in torch.randint(10, 90, (4,), generator=generator)) for _ in range(rows)]
+    five, six = "w5 w5 w5", "w6 w6 w6"
+    return {
+        "first_word": Dataset.from_dict({"prompt": prompts, "chosen": [five] * rows, "rejected": [six] * rows}),
+        "second_word": Dataset.from_dict({"prompt": prompts, "chosen": [six] * rows, "rejected": [five] * rows}),
+    }
+
+
+def pblora(**overrides) -> PBLoraConfig:
+    settings = dict(r1=2, r2=2, num_preferences=2, lora_alpha=2, lora_dropout=0.0, target_modules=["q_proj", "v_proj"])
+    settings.update(overrides)
+    return PBLoraConfig(**settings)
+
+
+def parm_args(tmp_path, **overrides) -> PARMConfig:
+    settings = dict(
+        output_dir=str(tmp_path / "parm"),
+        per_device_train_batch_size=2,
+        learning_rate=5e-3,
+        num_train_epochs=1,
+        beta_r=0.5,
+        activation_checkpointing=False,
+        report_to="none",
+        save_strategy="no",
+        logging_steps=1,
+        seed=3,
+        use_cpu=True,
+        dataloader_num_workers=0,
+    )
+    settings.update(overrides)
+    return PARMConfig(**settings)
+
+
+def make_trainer(tmp_path, datasets=None, peft_config=None, **overrides) -> PARMTrainer:
+    return PARMTrainer(
+        model=tiny_llama(seed=1),
+        args=parm_args(tmp_path, **overrides),
+        train_dataset=datasets if datasets is not None else disagreeing_datasets(),
+        processing_class=tiny_tokenizer(),
+        peft_config=peft_config if peft_config is not None else pblora(init_weights=False),
+    )
+
+
+def hand_reward(model, prompt_ids: list[int], response_ids: list[int], alpha: torch.Tensor) -> torch.Tensor:
+    """Sum of log pi(response token | prefix), EOS included, from one unpadded forward of the whole sequence."""
+    set_preference(model, alpha)
+    ids = torch.tensor([prompt_ids + response_ids])
+    log_probs = torch.log_softmax(model(input_ids=ids).logits[0, :-1].float(), dim=-1)
+    targets = ids[0, 1:]
+    per_token = log_probs[torch.arange(len(targets)), targets]
+    return per_token[len(prompt_ids) - 1 :].sum()
+
+
+def test_loss_of_one_batch_equals_the_hand_computation(tmp_path):
+    trainer = make_trainer(tmp_path, beta_r=[0.5, 0.2])
+    tokenizer = tiny_tokenizer()
+    rows = [trainer.train_dataset[index] for index in range(2)]
+    batch = trainer.data_collator(rows)
+    alpha = torch.tensor([0.3, 0.7])
+    trainer._draw_preference = lambda rows: alpha
+    model = trainer.model.eval()
+    loss = trainer.compute_loss(model, batch)
+
+    data = disagreeing_datasets()
+    beta_r = torch.tensor([0.5, 0.2])
+    expected = torch.tensor(0.0)
+    with torch.no_grad():
+        for objective, name in enumerate(OBJECTIVES):
+            losses = []
+            for index in range(2):
+                example = data[name][index]
+                prompt = tokenizer(example["prompt"])["input_ids"]
+                eos = [tokenizer.eos_token_id]
+                chosen = tokenizer(example["chosen"], add_special_tokens=False)["input_ids"] + eos
+                rejected = tokenizer(example["rejected"], add_special_tokens=False)["input_ids"] + eos
+                margin = hand_reward(model, prompt, chosen, alpha) - hand_reward(model, prompt, rejected, alpha)
+                losses.append(-F.logsigmoid(beta_r[objective] * margin))
+            expected = expected + alpha[objective] * torch.stack(losses).mean()
+    torch.testing.assert_close(loss.detach(), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_multi_label_pairs_cost_one_forward_for_all_objectives(tmp_path):
+    data = Dataset.from_dict(
+        {
+            "prompt": ["w10 w11", "w12 w13 w14"],
+            "response_0": ["w5 w5", "w6"],
+            "response_1": ["w6 w6", "w5 w7"],
+            "better": [0, 1],
+            "safer": [1, 1],
+        }
+    )
+    trainer = make_trainer(tmp_path, datasets=data, label_columns={"helpful": "better", "harmless": "safer"})
+    assert trainer.objectives == ["helpful", "harmless"]
+    batch = trainer.data_collator([trainer.train_dataset[0], trainer.train_dataset[1]])
+    assert batch["input_ids"].shape[0] == 4, "two pairs: one forward over 2 x 2 responses for both objectives"
+    torch.testing.assert_close(batch["preference_labels"], torch.tensor([[1, -1], [-1, -1]]))
+
+    alpha = torch.tensor([0.6, 0.4])
+    trainer._draw_preference = lambda rows: alpha
+    model = trainer.model.eval()
+    calls = []
+    handle = model.get_base_model().register_forward_hook(lambda *args: calls.append(1))
+    loss = trainer.compute_loss(model, batch)
+    handle.remove()
+    assert len(calls) == 1
+    tokenizer = tiny_tokenizer()
+    eos = [tokenizer.eos_token_id]
+    with torch.no_grad():
+        margins = []
+        for row in range(2):
+            prompt = tokenizer(data[row]["prompt"])["input_ids"]
+            first = tokenizer(data[row]["response_0"], add_special_tokens=False)["input_ids"] + eos
+            second = tokenizer(data[row]["response_1"], add_special_tokens=False)["input_ids"] + eos
+            margins.append(hand_reward(model, prompt, first, alpha) - hand_reward(model, prompt, second, alpha))
+        margins = torch.stack(margins)
+        helpful = -F.logsigmoid(0.5 * torch.tensor([1.0, -1.0]) * margins).mean()
+        harmless = -F.logsigmoid(0.5 * torch.tensor([-1.0, -1.0]) * margins).mean()
+    torch.testing.assert_close(loss.detach(), 0.6 * helpful + 0.4 * harmless, rtol=1e-4, atol=1e-5)
+
+
+def test_tchebycheff_takes_the_largest_weighted_loss(tmp_path):
+    trainer = make_trainer(tmp_path, scalarization="tchebycheff")
+    batch = trainer.data_collator([trainer.train_dataset[0], trainer.train_dataset[1]])
+    alpha = torch.tensor([0.3, 0.7])
+    trainer._draw_preference = lambda rows: alpha
+    model = trainer.model.eval()
+    loss, statistics = trainer.compute_loss(model, batch, return_outputs=True)
+    torch.testing.assert_close(loss, (alpha * statistics.losses).max())
+
+
+def test_preference_draws_are_reproducible_from_the_seed(tmp_path):
+    def draws(seed, sampling="batch"):
+        trainer = make_trainer(tmp_path, seed=seed, preference_sampling=sampling)
+        result = []
+        for step in range(3):
+            trainer.state.global_step = step
+            result.append(trainer._draw_preference(rows=4))
+            result.append(trainer._draw_preference(rows=4))  # a second micro-batch of the same step
+        return torch.stack(result)
+
+    first, again, other = draws(3), draws(3), draws(4)
+    torch.testing.assert_close(first, again, rtol=0, atol=0)
+    assert not torch.allclose(first, other)
+    assert not torch.allclose(first[0], first[1]), "each micro-batch gets its own alpha"
+    torch.testing.assert_close(first.sum(-1), torch.ones(6))
+    per_example = draws(3, "example")
+    assert per_example.shape == (6, 4, 2)
+
+
+def test_training_separates_the_objectives_by_alpha(tmp_path):
+    trainer = make_trainer(
+        tmp_path,
+        datasets=disagreeing_datasets(rows=16),
+        num_train_epochs=6,
+        per_device_train_batch_size=4,
+        learning_rate=2e-2,
+        beta_r=1.0,
+        peft_config=pblora(init_weights=True, lora_alpha=4),
+    )
+    trainer.train()
+    model = trainer.model.eval()
+    tokenizer = tiny_tokenizer()
+    prompt = tokenizer("w40 w41 w42 w43")["input_ids"]
+    eos = [tokenizer.eos_token_id]
+    five = tokenizer("w5 w5 w5", add_special_tokens=False)["input_ids"] + eos
+    six = tokenizer("w6 w6 w6", add_special_tokens=False)["input_ids"] + eos
+    margins = []
+    with torch.no_grad():
+        for weight in torch.linspace(1, 0, 5):
+            alpha = torch.stack([weight, 1 - weight])
+            margins.append((hand_reward(model, prompt, five, alpha) - hand_reward(model, prompt, six, alpha)).item())
+    assert margins[0] > 0, f"at alpha=(1,0) objective 1's chosen answer must rank first: {margins}"
+    assert margins[-1] < 0, f"at alpha=(0,1) objective 2's chosen answer must rank first: {margins}"
+    assert all(a > b for a, b in zip(margins, margins[1:], strict=False)), f"margin must fall monotonically: {margins}"
+    history = [entry for entry in trainer.state.log_history if "objective/first_word/accuracy" in entry]
+    assert history and {"objective/first_word/loss", "objective/second_word/margin"} <= history[-1].keys()
+
+
+def adapter_weights(model) -> dict[str, torch.Tensor]:
+    return {name: p.detach().clone() for name, p in model.named_parameters() if "pblora_" in name}
+
+
+def test_activation_checkpointing_gives_the_same_training(tmp_path):
+    results = []
+    for checkpointing in (False, True):
+        trainer = make_trainer(tmp_path, activation_checkpointing=checkpointing, max_steps=3)
+        trainer.train()
+        assert trainer.model.base_model.model.is_activation_checkpointing == checkpointing
+        results.append(adapter_weights(trainer.model))
+    for name in results[0]:
+        torch.testing.assert_close(results[1][name], results[0][name], rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_gradient_accumulation_runs_one_optimizer_step_per_accumulation(tmp_path):
+    trainer = make_trainer(tmp_path, gradient_accumulation_steps=2, per_device_train_batch_size=1, max_steps=2)
+    trainer.train()
+    assert trainer.state.global_step == 2
+    assert trainer._micro_batch_index == 2, "two micro-batches, two alphas, in the last optimizer step"
+
+
+def test_resume_from_a_checkpoint_gives_the_uninterrupted_result(tmp_path):
+    straight = make_trainer(tmp_path / "a", max_steps=4)
+    straight.train()
+    expected = adapter_weights(straight.model)
+
+    first = make_trainer(tmp_path / "b", max_steps=4, save_strategy="steps", save_steps=2)
+    first.train()
+    resumed = make_trainer(tmp_path / "b", max_steps=4, save_strategy="steps", save_steps=2)
+    resumed.train(resume_from_checkpoint=str(tmp_path / "b" / "parm" / "checkpoint-2"))
+    for name, value in adapter_weights(resumed.model).items():
+        torch.testing.assert_close(value, expected[name], rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_saved_adapter_loads_with_peft_and_knows_its_objectives(tmp_path):
+    trainer = make_trainer(tmp_path, max_steps=1)
+    trainer.train()
+    trainer.save_model(str(tmp_path / "adapter"))
+    loaded = PeftModel.from_pretrained(tiny_llama(seed=1), str(tmp_path / "adapter"))
+    assert loaded.peft_config["default"].objective_names == OBJECTIVES
+    assert list(pblora_layers(loaded))
+    ids = torch.tensor([[5, 6, 7]])
+    trained = copy.deepcopy(trainer.model).eval()
+    torch.testing.assert_close(loaded(ids, preference=[0.5, 0.5]).logits, trained(ids, preference=[0.5, 0.5]).logits)
+
+
+def test_evaluation_reports_each_objective_at_the_vertices_and_centre(tmp_path):
+    data = disagreeing_datasets()
+    trainer = PARMTrainer(
+        model=tiny_llama(seed=1),
+        args=parm_args(tmp_path),
+        train_dataset=data,
+        eval_dataset=disagreeing_datasets(rows=4, seed=1),
+        processing_class=tiny_tokenizer(),
+        peft_config=pblora(init_weights=False),
+    )
+    metrics = trainer.evaluate()
+    for alpha in ("(1,0)", "(0,1)", "(0.5,0.5)"):
+        for name in OBJECTIVES:
+            for stat in ("loss", "accuracy", "margin"):
+                assert f"eval_{name}_{stat}@alpha={alpha}" in metrics
+    assert all(torch.isfinite(torch.tensor(value)) for value in metrics.values())
+    # the two objectives are exact opposites, so their accuracies at any alpha add up to one
+    for alpha in ("(1,0)", "(0,1)", "(0.5,0.5)"):
+        first = metrics[f"eval_first_word_accuracy@alpha={alpha}"]
+        assert first + metrics[f"eval_second_word_accuracy@alpha={alpha}"] == pytest.approx(1.0)
+
+
+def test_multi_process_training_keeps_the_ranks_identical(tmp_path):
+    script = Path(__file__).parent / "ddp_parm_train.py"
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", str(script), str(tmp_path)]
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_PORT": "29531"}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=environment)
+    assert result.returncode == 0, result.stderr[-3000:]
+    ranks = [torch.load(tmp_path / f"rank{rank}.pt") for rank in range(2)]
+    assert all(rank["world_size"] == 2 for rank in ranks)
+    torch.testing.assert_close(ranks[0]["alphas"], ranks[1]["alphas"], rtol=0, atol=0)
+    for name, value in ranks[0]["weights"].items():
+        torch.testing.assert_close(ranks[1]["weights"][name], value, rtol=0, atol=0, msg=name)
+    assert any(not torch.equal(value, torch.zeros_like(value)) for value in ranks[0]["weights"].values())
