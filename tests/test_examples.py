@@ -15,3 +15,18 @@ def test_quickstart_runs(capsys):
     assert "objectives in alpha order: ['helpful', 'harmless']" in printed
     gap = float(printed.split("max |merged - unmerged| = ")[1].split()[0])
     assert gap < 1e-4
+
+
+def test_train_and_steer_separates_the_objectives_and_steers(capsys):
+    runpy.run_path(str(EXAMPLES / "train_and_steer.py"), run_name="__main__")
+    lines = capsys.readouterr().out.splitlines()
+    accuracy = {
+        line.split(":")[0]: {
+            part.split()[0]: float(part.split()[1]) for part in line.split(": accuracy ")[1].split(", ")
+        }
+        for line in lines
+        if ": accuracy " in line
+    }
+    assert accuracy["alpha=(1,0)"]["fives"] >= 0.75 and accuracy["alpha=(0,1)"]["sixes"] >= 0.75
+    gaps = [float(line.split("= ")[1].split(";")[0]) for line in lines if line.startswith("guided at alpha=")]
+    assert len(gaps) == 3 and gaps[0] > gaps[1] > gaps[2], f"guidance must shift towards w6 as alpha does: {gaps}"
