@@ -129,3 +129,31 @@ def test_half_precision_bases_match_float32(dtype):
     out = peft_model_half(ids, preference=[0.3, 0.7]).logits
     assert out.dtype == dtype
     torch.testing.assert_close(out.float(), expected, rtol=0.05, atol=0.05)
+
+
+def test_layer_gradients_equal_autograd_through_the_formula():
+    torch.manual_seed(0)
+    base = nn.Linear(8, 6).requires_grad_(False)
+    config = PBLoraConfig(r1=2, r2=3, num_preferences=2, lora_dropout=0.0, init_weights=False, scaling=1.3)
+    layer = PBLoraLinear(base, "default", config)
+    alphas = torch.tensor([[1.0, 0.0], [0.4, 0.6]])
+    layer.set_preference("default", alphas)
+    x = torch.randn(2, 5, 8, requires_grad=True)
+    layer(x).pow(2).sum().backward()
+    trained = {name: p.grad.clone() for name, p in layer.named_parameters() if p.requires_grad}
+    x_grad = x.grad.clone()
+
+    parameters = {name: p.detach().clone().requires_grad_() for name, p in layer.named_parameters() if p.requires_grad}
+    x_reference = x.detach().clone().requires_grad_()
+    weight_A = parameters["pblora_A.default.weight"]
+    weight_B = parameters["pblora_B.default.weight"]
+    weight_W1, weight_G = parameters["pblora_core.default.W1"], parameters["pblora_core.default.G"]
+    outputs = []
+    for row in range(2):
+        W2 = (alphas[row] @ weight_G).reshape(3, 3)
+        delta = 1.3 * (weight_B[:, :2] @ weight_W1 @ weight_A[:2] + weight_B[:, 2:] @ W2 @ weight_A[2:])
+        outputs.append(x_reference[row] @ (base.weight + delta).T + base.bias)
+    torch.stack(outputs).pow(2).sum().backward()
+    torch.testing.assert_close(x_grad, x_reference.grad, rtol=1e-5, atol=1e-5)
+    for name, grad in trained.items():
+        torch.testing.assert_close(grad, parameters[name].grad, rtol=1e-4, atol=1e-5, msg=name)
