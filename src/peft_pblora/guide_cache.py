@@ -77,17 +77,27 @@ class CachedGuide:
 
     def _prefill(self, input_ids: torch.Tensor) -> torch.Tensor:
         self.reset()
-        mask = self._prompt_mask_for(input_ids)
-        positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
+        prompt_mask = self._prompt_mask_for(input_ids)
+        positions = (prompt_mask.long().cumsum(-1) - 1).clamp(min=0)
+        cache, self.attention_mask = self._empty_cache_and_mask(input_ids, prompt_mask)
         output = self.model(
-            input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True, **self._logits_to_keep
+            input_ids=input_ids,
+            attention_mask=self.attention_mask,
+            position_ids=positions,
+            cache=cache,
+            use_cache=True,
+            **self._logits_to_keep,
         )
         self.cache = output.cache
-        self.prompt = input_ids
-        self.sequences = input_ids
-        self.attention_mask = mask
+        self.prompt = self.sequences = input_ids
         self.next_position = positions[:, -1:] + 1
         return output.logits[:, -1]
+
+    def _empty_cache_and_mask(
+        self, input_ids: torch.Tensor, prompt_mask: torch.Tensor
+    ) -> tuple[Any | None, torch.Tensor]:
+        """The cache to run the prompt into (None: the model starts a dynamic one) and the mask to run it with."""
+        return None, prompt_mask
 
     def _follow_reordered_rows(self, input_ids: torch.Tensor) -> None:
         prefix, previous = input_ids[:, :-1], self.sequences
@@ -168,8 +178,8 @@ class CompiledCachedGuide(CachedGuide):
         self.static_cache: StaticCache | None = None
         super().__init__(model, prompt_attention_mask, num_prompts)
 
-    def _prefill(self, input_ids: torch.Tensor) -> torch.Tensor:
-        self.reset()
+    def _empty_cache_and_mask(self, input_ids: torch.Tensor, prompt_mask: torch.Tensor) -> tuple[Any, torch.Tensor]:
+        """The static cache (reused while the batch shape stays) and a mask sized for every position it holds."""
         rows, prompt_length = input_ids.shape
         max_length = prompt_length + self.max_new_tokens
         if self.static_cache is None or self._static_shape != (rows, max_length):
@@ -179,23 +189,9 @@ class CompiledCachedGuide(CachedGuide):
             for layer in self.static_cache.layers:
                 if layer.is_initialized:
                     layer.cumulative_length.zero_()
-        prompt_mask = self._prompt_mask_for(input_ids)
-        self.attention_mask = prompt_mask.new_zeros(rows, max_length)
-        self.attention_mask[:, :prompt_length] = prompt_mask
-        positions = (prompt_mask.long().cumsum(-1) - 1).clamp(min=0)
-        output = self.model(
-            input_ids=input_ids,
-            attention_mask=self.attention_mask,
-            position_ids=positions,
-            cache=self.static_cache,
-            use_cache=True,
-            **self._logits_to_keep,
-        )
-        self.cache = self.static_cache
-        self.prompt = input_ids
-        self.sequences = input_ids
-        self.next_position = positions[:, -1:] + 1
-        return output.logits[:, -1]
+        attention_mask = prompt_mask.new_zeros(rows, max_length)
+        attention_mask[:, :prompt_length] = prompt_mask
+        return self.static_cache, attention_mask
 
     def _reorder_rows(self, source_rows: torch.Tensor) -> None:
         for layer in self.static_cache.layers:
