@@ -5,6 +5,7 @@ Importing this package registers the PBLoRA tuner with PEFT (`get_peft_model(mod
 
 from .config import PBLoraConfig
 from .data_loaders import load_hh_rlhf, load_pku_saferlhf
+from .evaluation import hypervolume, mean_inner_product, non_dominated, normalise, pareto_plot, preference_grid
 from .guidance import GenARMGuidance, PARMGuidance, guided_generate, validate_beta
 from .guide_cache import CachedGuide
 from .layer import BilinearPreferenceCore, PBLoraLayer, PBLoraLinear
@@ -15,6 +16,7 @@ from .parm_trainer import PARMTrainer
 from .peft_type import PBLORA_PEFT_TYPE
 from .preference import validate_preference
 from .registration import register_pblora
+from .scorers import Conciseness, PromptRelevance, Scorer, SequenceClassifierScorer, VaderPositivity
 from .vocabulary import shared_vocabulary_size
 
 __version__ = "0.1.0"
@@ -25,6 +27,7 @@ __all__ = [
     "PBLORA_PEFT_TYPE",
     "BilinearPreferenceCore",
     "CachedGuide",
+    "Conciseness",
     "GenARMGuidance",
     "PARMConfig",
     "PARMDataCollator",
@@ -34,11 +37,21 @@ __all__ = [
     "PBLoraLayer",
     "PBLoraLinear",
     "PBLoraModel",
+    "PromptRelevance",
+    "Scorer",
+    "SequenceClassifierScorer",
+    "VaderPositivity",
     "__version__",
     "guided_generate",
+    "hypervolume",
     "load_hh_rlhf",
     "load_pku_saferlhf",
+    "mean_inner_product",
+    "non_dominated",
+    "normalise",
+    "pareto_plot",
     "pblora_layers",
+    "preference_grid",
     "register_pblora",
     "set_preference",
     "shared_vocabulary_size",

@@ -1,0 +1,129 @@
+"""Multi-objective evaluation of a preference sweep: preference grids, hypervolume, MIP, Pareto sets and plots.
+
+A sweep gives one point per preference alpha: the mean score of each objective over the test prompts. Scores are
+"higher is better" throughout.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import moocore
+import numpy as np
+
+ArrayLike = Sequence[Sequence[float]] | np.ndarray
+
+
+def preference_grid(num_objectives: int, step: float = 0.1) -> list[list[float]]:
+    """Every point of the k-simplex whose weights are multiples of `step` (k = 2, step 0.1: 11 vectors).
+
+    Ordered from the first objective's vertex towards the last objective's.
+    """
+    if num_objectives < 1:
+        raise ValueError(f"num_objectives must be >= 1, got {num_objectives}")
+    divisions = round(1 / step)
+    if divisions < 1 or abs(divisions * step - 1) > 1e-9:
+        raise ValueError(f"step must divide 1 evenly (0.1, 0.25, 0.5, ...), got {step}")
+    grid = []
+    for counts in itertools.product(range(divisions, -1, -1), repeat=num_objectives - 1):
+        if sum(counts) <= divisions:
+            grid.append([count / divisions for count in counts] + [(divisions - sum(counts)) / divisions])
+    return grid
+
+
+def _as_points(points: ArrayLike, name: str = "points") -> np.ndarray:
+    array = np.asarray(points, dtype=float)
+    if array.ndim != 2 or array.shape[0] == 0:
+        raise ValueError(f"{name} must be a non-empty (points, objectives) array, got shape {array.shape}")
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} must be finite")
+    return array
+
+
+def hypervolume(points: ArrayLike, reference_point: Sequence[float]) -> float:
+    """Hypervolume (maximisation) dominated by `points` and bounded below by `reference_point` (moocore).
+
+    Points that do not strictly dominate the reference point in every objective add nothing.
+    """
+    array = _as_points(points)
+    reference = np.asarray(reference_point, dtype=float)
+    if reference.shape != (array.shape[1],):
+        raise ValueError(f"reference_point has {reference.size} values but the points have {array.shape[1]}")
+    inside = (array > reference).all(axis=1)
+    if not inside.any():
+        return 0.0
+    return float(moocore.hypervolume(array[inside], ref=reference, maximise=True))
+
+
+def non_dominated(points: ArrayLike) -> np.ndarray:
+    """Boolean mask of the points no other point dominates (maximisation)."""
+    return np.asarray(moocore.is_nondominated(_as_points(points), maximise=True))
+
+
+def normalise(points: ArrayLike, low: Sequence[float], high: Sequence[float]) -> np.ndarray:
+    """Min-max normalisation per objective: (points - low) / (high - low); a constant objective maps to 0."""
+    array = _as_points(points)
+    low_array, high_array = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
+    span = np.where(high_array > low_array, high_array - low_array, 1.0)
+    return (array - low_array) / span
+
+
+def mean_inner_product(alphas: ArrayLike, points: ArrayLike) -> float:
+    """MIP: the mean over preferences of <alpha, reward vector at alpha>; higher means outputs follow the request.
+
+    Pass normalised points (see `normalise`) so objectives on different scales weigh alike.
+    """
+    alpha_array, point_array = _as_points(alphas, "alphas"), _as_points(points)
+    if alpha_array.shape != point_array.shape:
+        raise ValueError(f"alphas {alpha_array.shape} and points {point_array.shape} must have the same shape")
+    return float((alpha_array * point_array).sum(axis=1).mean())
+
+
+def pareto_plot(
+    fronts: Mapping[str, tuple[ArrayLike, ArrayLike]],
+    path: str | Path,
+    objective_names: Sequence[str],
+    base_point: Sequence[float] | None = None,
+    title: str | None = None,
+) -> Path:
+    """Save a Pareto plot as PNG: one front per method (points labelled by alpha), the base model's own point.
+
+    `fronts` maps a method's name to (alphas, points). Two objectives give a 2-D plot, three a 3-D scatter; more are
+    refused.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    k = len(objective_names)
+    if k not in (2, 3):
+        raise ValueError(f"pareto_plot draws 2 or 3 objectives, got {k}")
+    figure = plt.figure(figsize=(7, 6))
+    axes = figure.add_subplot(projection="3d" if k == 3 else None)
+    for method, (alphas, points) in fronts.items():
+        alpha_array, point_array = _as_points(alphas, "alphas"), _as_points(points)
+        if point_array.shape[1] != k:
+            raise ValueError(f"{method}: points have {point_array.shape[1]} objectives, expected {k}")
+        if k == 2:
+            order = np.argsort(point_array[:, 0])
+            axes.plot(point_array[order, 0], point_array[order, 1], marker="o", label=method)
+            for alpha, point in zip(alpha_array, point_array, strict=True):
+                axes.annotate(f"{alpha[0]:.1f}", point, textcoords="offset points", xytext=(4, 4), fontsize=7)
+        else:
+            axes.scatter(*point_array.T, label=method)
+    if base_point is not None:
+        axes.scatter(*np.asarray(base_point, dtype=float), marker="*", s=200, color="black", label="base model")
+    axes.set_xlabel(objective_names[0])
+    axes.set_ylabel(objective_names[1])
+    if k == 3:
+        axes.set_zlabel(objective_names[2])
+    axes.set_title(title or "Mean score per preference (labels: weight of the first objective)")
+    axes.legend()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(figure)
+    return path

@@ -1,0 +1,128 @@
+"""Scorers: callables (prompts, responses) -> one score per response, higher is better.
+
+Built in: offline programmatic scorers that need no download (VADER positivity, conciseness, prompt relevance) and an
+adapter for Hugging Face sequence-classification reward models (Beaver reward/cost, gpt2-large helpful/harmless...).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import torch
+
+WORD = re.compile(r"[A-Za-z']+")
+STOPWORDS = frozenset(
+    "a an the and or but if then else of to in on at for with by from as is are was were be been being it its this "
+    "that these those i you he she we they me my your our their what which who whom how why when where can could "
+    "would should will shall may might must do does did have has had not no so than too very just about into over "
+    "please tell give some any all more most other such only own same also explain describe write list make help "
+    "show suggest need want like know think".split()
+)
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    """Scores each (prompt, response) pair; `name` labels the objective in reports."""
+
+    name: str
+
+    def __call__(self, prompts: Sequence[str], responses: Sequence[str]) -> list[float]: ...
+
+
+def _check_lengths(prompts: Sequence[str], responses: Sequence[str]) -> None:
+    if len(prompts) != len(responses):
+        raise ValueError(f"got {len(prompts)} prompts but {len(responses)} responses")
+
+
+class VaderPositivity:
+    """Sentiment of the response: VADER's compound score in [-1, 1] (lexicon shipped in vaderSentiment)."""
+
+    name = "positivity"
+
+    def __init__(self) -> None:
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+        self.analyzer = SentimentIntensityAnalyzer()
+
+    def __call__(self, prompts: Sequence[str], responses: Sequence[str]) -> list[float]:
+        _check_lengths(prompts, responses)
+        return [self.analyzer.polarity_scores(response)["compound"] for response in responses]
+
+
+class Conciseness:
+    """Brevity in [0, 1]: 1 - words / max_words, floored at 0; an empty response scores 0 (nothing was said)."""
+
+    name = "conciseness"
+
+    def __init__(self, max_words: int = 100) -> None:
+        if max_words < 1:
+            raise ValueError(f"max_words must be >= 1, got {max_words}")
+        self.max_words = max_words
+
+    def __call__(self, prompts: Sequence[str], responses: Sequence[str]) -> list[float]:
+        _check_lengths(prompts, responses)
+        scores = []
+        for response in responses:
+            words = len(WORD.findall(response))
+            scores.append(0.0 if words == 0 else max(0.0, 1.0 - words / self.max_words))
+        return scores
+
+
+def content_words(text: str) -> set[str]:
+    return {word for word in (match.lower() for match in WORD.findall(text)) if len(word) > 2} - STOPWORDS
+
+
+class PromptRelevance:
+    """Staying on topic, in [0, 1]: the share of the prompt's content words that the response uses."""
+
+    name = "relevance"
+
+    def __call__(self, prompts: Sequence[str], responses: Sequence[str]) -> list[float]:
+        _check_lengths(prompts, responses)
+        scores = []
+        for prompt, response in zip(prompts, responses, strict=True):
+            asked = content_words(prompt)
+            scores.append(len(asked & content_words(response)) / len(asked) if asked else 0.0)
+        return scores
+
+
+class SequenceClassifierScorer:
+    """A Hugging Face sequence-classification reward model as a scorer: the logit `label_index` of
+    `template.format(prompt=..., response=...)`; `sign=-1` turns a cost model into a reward."""
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        name: str = "reward",
+        template: str = "{prompt}{response}",
+        label_index: int = 0,
+        sign: float = 1.0,
+        batch_size: int = 8,
+        max_length: int = 1024,
+    ) -> None:
+        self.model, self.tokenizer, self.name = model.eval(), tokenizer, name
+        self.template, self.label_index, self.sign = template, label_index, sign
+        self.batch_size, self.max_length = batch_size, max_length
+        if tokenizer.pad_token_id is None:
+            raise ValueError("The reward model's tokenizer has no pad token: set tokenizer.pad_token first")
+
+    @torch.no_grad()
+    def __call__(self, prompts: Sequence[str], responses: Sequence[str]) -> list[float]:
+        _check_lengths(prompts, responses)
+        texts = [self.template.format(prompt=p, response=r) for p, r in zip(prompts, responses, strict=True)]
+        device = next(self.model.parameters()).device
+        scores: list[float] = []
+        for start in range(0, len(texts), self.batch_size):
+            encoded = self.tokenizer(
+                texts[start : start + self.batch_size],
+                return_tensors="pt",
+                padding=True,
+                truncation=True,
+                max_length=self.max_length,
+            ).to(device)
+            logits = self.model(**encoded).logits[:, self.label_index]
+            scores.extend((self.sign * logits.float()).tolist())
+        return scores

@@ -1,0 +1,103 @@
+"""The Pareto harness against hand-computed values, and the scorers."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from transformers import LlamaForSequenceClassification
+
+from peft_pblora import (
+    Conciseness,
+    PromptRelevance,
+    Scorer,
+    SequenceClassifierScorer,
+    VaderPositivity,
+    hypervolume,
+    mean_inner_product,
+    non_dominated,
+    normalise,
+    pareto_plot,
+    preference_grid,
+)
+
+from .conftest import tiny_llama, tiny_tokenizer
+
+
+def test_preference_grid():
+    grid = preference_grid(2, 0.1)
+    assert len(grid) == 11 and grid[0] == [1.0, 0.0] and grid[-1] == [0.0, 1.0]
+    assert all(abs(sum(alpha) - 1) < 1e-12 and min(alpha) >= 0 for alpha in grid)
+    three = preference_grid(3, 0.5)
+    assert sorted(map(tuple, three)) == sorted(
+        [(1, 0, 0), (0.5, 0.5, 0), (0.5, 0, 0.5), (0, 1, 0), (0, 0.5, 0.5), (0, 0, 1)]
+    )
+    assert len(preference_grid(3, 0.1)) == 66
+    with pytest.raises(ValueError, match="step must divide 1"):
+        preference_grid(2, 0.3)
+
+
+def test_hypervolume_by_hand():
+    # two rectangles 1 x 2 and 2 x 1 overlapping in a 1 x 1 square
+    assert hypervolume([[1, 2], [2, 1]], [0, 0]) == pytest.approx(3.0)
+    assert hypervolume([[1, 2, 3]], [0, 0, 0]) == pytest.approx(6.0)
+    assert hypervolume([[1, 2], [-1, 5]], [0, 0]) == pytest.approx(2.0), "a point below the reference adds nothing"
+    assert hypervolume([[-1, -1]], [0, 0]) == 0.0
+    with pytest.raises(ValueError, match="reference_point has 3 values"):
+        hypervolume([[1, 2]], [0, 0, 0])
+
+
+def test_non_dominated_mip_and_normalise():
+    points = [[1.0, 2.0], [2.0, 1.0], [1.5, 1.5], [0.5, 0.5]]
+    assert non_dominated(points).tolist() == [True, True, True, False]
+    alphas = [[1.0, 0.0], [0.0, 1.0]]
+    assert mean_inner_product(alphas, [[0.8, 0.1], [0.2, 0.6]]) == pytest.approx((0.8 + 0.6) / 2)
+    normalised = normalise([[2.0, 10.0], [4.0, 10.0]], low=[2.0, 10.0], high=[4.0, 10.0])
+    assert normalised.tolist() == [[0.0, 0.0], [1.0, 0.0]]
+
+
+def test_pareto_plots_are_written(tmp_path):
+    alphas = preference_grid(2, 0.5)
+    path = pareto_plot(
+        {"PARM": (alphas, [[0.1, 0.9], [0.5, 0.5], [0.9, 0.1]])},
+        tmp_path / "front.png",
+        ["positivity", "conciseness"],
+        base_point=[0.3, 0.3],
+    )
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    alphas3 = preference_grid(3, 0.5)
+    points3 = [[a * 2, b, c] for a, b, c in alphas3]
+    path3 = pareto_plot({"PARM": (alphas3, points3)}, tmp_path / "front3.png", ["a", "b", "c"])
+    assert path3.stat().st_size > 1000
+    with pytest.raises(ValueError, match="2 or 3 objectives"):
+        pareto_plot({}, tmp_path / "x.png", ["a", "b", "c", "d"])
+
+
+def test_offline_scorers():
+    prompts = ["Tell me about gardening tomatoes", "Tell me about gardening tomatoes"]
+    responses = ["I love gardening, tomatoes are wonderful and great!", "This is awful. Terrible tomatoes."]
+    positivity = VaderPositivity()(prompts, responses)
+    assert positivity[0] > 0.5 > -0.5 > positivity[1]
+    assert Conciseness(max_words=10)(["q", "q", "q"], ["one two", "", " ".join(["w"] * 20)]) == [0.8, 0.0, 0.0]
+    relevance = PromptRelevance()(["Explain photosynthesis in plants"], ["Plants use photosynthesis for energy."])
+    assert relevance == [pytest.approx(1.0)]
+    assert PromptRelevance()(["Explain photosynthesis in plants"], ["Cats sleep a lot."]) == [0.0]
+    for scorer in (VaderPositivity(), Conciseness(), PromptRelevance()):
+        assert isinstance(scorer, Scorer)
+        with pytest.raises(ValueError, match="2 prompts but 1 responses"):
+            scorer(["a", "b"], ["c"])
+
+
+def test_sequence_classifier_scorer_returns_the_models_logit():
+    torch.manual_seed(0)
+    config = tiny_llama().config
+    config.num_labels = 1
+    model = LlamaForSequenceClassification(config).eval()
+    tokenizer = tiny_tokenizer()
+    scorer = SequenceClassifierScorer(model, tokenizer, name="harmless", template="{prompt} {response}", sign=-1.0)
+    prompts, responses = ["w5 w6", "w7"], ["w8", "w9 w10 w11"]
+    scores = scorer(prompts, responses)
+    with torch.no_grad():
+        for prompt, response, score in zip(prompts, responses, scores, strict=True):
+            logit = model(**tokenizer(f"{prompt} {response}", return_tensors="pt")).logits[0, 0]
+            assert score == pytest.approx(-logit.item(), abs=1e-5)
+    assert scorer.name == "harmless" and isinstance(scorer, Scorer)
