@@ -97,3 +97,15 @@ def tiny_tokenizer(vocab_size: int = VOCAB_SIZE):
     return PreTrainedTokenizerFast(
         tokenizer_object=backend, pad_token="<pad>", eos_token="</s>", bos_token="<s>", unk_token="<pad>"
     )
+
+
+SIMPLE_CHAT_TEMPLATE = (
+    "{% for message in messages %}{{ message['content'] }} {% endfor %}{% if add_generation_prompt %}w4 {% endif %}"
+)
+
+
+def tiny_chat_tokenizer(vocab_size: int = VOCAB_SIZE):
+    """tiny_tokenizer with a chat template: the user's words, then 'w4' as the assistant marker."""
+    tokenizer = tiny_tokenizer(vocab_size)
+    tokenizer.chat_template = SIMPLE_CHAT_TEMPLATE
+    return tokenizer

@@ -15,6 +15,7 @@ from peft import PeftModel
 from torch import nn
 from transformers import LogitsProcessor, LogitsProcessorList
 
+from .chat import chat_texts
 from .guide_cache import CachedGuide, CompiledCachedGuide
 from .model import pblora_layers, set_preference
 from .preference import PreferenceLike, expand_preference_rows, validate_preference
@@ -245,12 +246,7 @@ def guided_generate(
         raise ValueError("The tokenizer has no pad token: set tokenizer.pad_token (e.g. to its eos_token) first")
     texts = list(prompts)
     if use_chat_template:
-        texts = [
-            tokenizer.apply_chat_template(
-                [{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True
-            )
-            for text in texts
-        ]
+        texts = chat_texts(tokenizer, texts)
     padding_side = tokenizer.padding_side
     tokenizer.padding_side = "left"
     try:

