@@ -1,0 +1,380 @@
+"""The end-to-end run: make preference data, train a PARM, sweep alpha with guided decoding, report the trade-off.
+
+Each stage writes its artefacts into one folder and is skipped when they are already there, so a re-run resumes.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from peft import PeftModel
+from scipy.stats import spearmanr
+from tqdm.auto import tqdm
+
+from .chat import chat_texts
+from .config import PBLoraConfig
+from .evaluation import hypervolume, mean_inner_product, normalise, pareto_plot, preference_grid
+from .guidance import PARMGuidance
+from .models import first_layers, load_model_and_tokenizer
+from .parm_config import PARMConfig
+from .parm_trainer import PARMTrainer
+from .preference_data import build_preference_data
+from .scorers import Conciseness, PromptRelevance, Scorer, VaderPositivity
+
+logger = logging.getLogger("peft_pblora.pipeline")
+
+SCORERS: dict[str, Callable[[], Scorer]] = {
+    "positivity": VaderPositivity,
+    "conciseness": Conciseness,
+    "relevance": PromptRelevance,
+}
+
+
+def builtin_prompts() -> list[str]:
+    """The project's 340 varied user requests (advice, explanations, encouragement, everyday how-tos)."""
+    text = resources.files("peft_pblora").joinpath("data/prompts.txt").read_text(encoding="utf-8")
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+@dataclass
+class RunSettings:
+    """Everything a run depends on; saved as settings.json in the output folder."""
+
+    output_dir: str = "runs/default"
+    base_model: str = "smollm2"
+    parm_layers: int | None = None  # a PARM made of the base's first layers (weak-to-strong); None: the whole base
+    objectives: list[str] = field(default_factory=lambda: ["positivity", "conciseness"])
+    train_prompts: int = 96
+    test_prompts: int = 24
+    samples_per_prompt: int = 4
+    sample_tokens: int = 48
+    sample_batch_size: int = 16
+    epochs: float = 2.0
+    batch_size: int = 4
+    learning_rate: float = 5e-4
+    beta_r: float = 0.1
+    r1: int = 4
+    r2: int = 4
+    lora_alpha: float = 4.0
+    target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+    dirichlet_concentration: float = 0.5
+    preference_sampling: str = "example"
+    max_length: int = 192
+    grid_step: float = 0.25
+    guidance_beta: float = 0.5
+    sweep_tokens: int = 48
+    sweep_batch_size: int = 32
+    seed: int = 0
+    show_progress: bool = True
+
+    def __post_init__(self) -> None:
+        unknown = [name for name in self.objectives if name not in SCORERS]
+        if unknown:
+            raise ValueError(f"unknown objective(s) {unknown}; built in: {sorted(SCORERS)}")
+        if len(self.objectives) < 2:
+            raise ValueError("a multi-objective run needs at least two objectives")
+        if self.train_prompts < 1 or self.test_prompts < 1:
+            raise ValueError("train_prompts and test_prompts must be >= 1")
+
+    @property
+    def path(self) -> Path:
+        return Path(self.output_dir)
+
+
+def split_prompts(settings: RunSettings) -> tuple[list[str], list[str]]:
+    """A seeded split of the built-in prompts into train and held-out test prompts."""
+    prompts = builtin_prompts()
+    if settings.train_prompts + settings.test_prompts > len(prompts):
+        raise ValueError(f"only {len(prompts)} prompts are shipped")
+    random.Random(settings.seed).shuffle(prompts)
+    return prompts[: settings.train_prompts], prompts[len(prompts) - settings.test_prompts :]
+
+
+class Run:
+    """One run folder: its settings, its models (loaded once, when a stage needs them) and its stages."""
+
+    def __init__(self, settings: RunSettings) -> None:
+        self.settings = settings
+        self.path = settings.path
+        self.path.mkdir(parents=True, exist_ok=True)
+        (self.path / "settings.json").write_text(json.dumps(asdict(settings), indent=2))
+        self.scorers = [SCORERS[name]() for name in settings.objectives]
+        self.train_prompts, self.test_prompts = split_prompts(settings)
+        self._base: tuple[Any, Any] | None = None
+
+    def base(self) -> tuple[Any, Any]:
+        if self._base is None:
+            logger.info("loading base model %s", self.settings.base_model)
+            self._base = load_model_and_tokenizer(self.settings.base_model)
+        return self._base
+
+    def timed(self, name: str, stage: Callable[[], Any]) -> Any:
+        start = time.perf_counter()
+        result = stage()
+        seconds = time.perf_counter() - start
+        timings_path = self.path / "timings.json"
+        timings = json.loads(timings_path.read_text()) if timings_path.is_file() else {}
+        timings[name] = round(seconds, 1)
+        timings_path.write_text(json.dumps(timings, indent=2))
+        print(f"[{name}] {seconds:.1f} s", flush=True)
+        return result
+
+    # -- stages ------------------------------------------------------------------------------------------------------
+
+    def make_data(self) -> Any:
+        model, tokenizer = self.base()
+        settings = self.settings
+        return build_preference_data(
+            model, tokenizer, self.train_prompts, self.scorers, self.path / "preference_data",
+            num_samples=settings.samples_per_prompt, max_new_tokens=settings.sample_tokens,
+            batch_size=settings.sample_batch_size, seed=settings.seed, show_progress=settings.show_progress,
+        )  # fmt: skip
+
+    def _fresh_parm_base(self) -> Any:
+        """A new copy of the model the PARM is built on: the base, or its first `parm_layers` layers."""
+        model, _ = self.base()
+        layers = self.settings.parm_layers
+        if layers:
+            return first_layers(model, layers)
+        copy = type(model)(model.config)
+        copy.load_state_dict(model.state_dict())
+        return copy.eval()
+
+    def train(self) -> Path:
+        adapter_dir = self.path / "parm_adapter"
+        if (adapter_dir / "adapter_config.json").is_file():
+            return adapter_dir
+        data = self.make_data()
+        _, tokenizer = self.base()
+        settings = self.settings
+        args = PARMConfig(
+            output_dir=str(self.path / "trainer"), per_device_train_batch_size=settings.batch_size,
+            num_train_epochs=settings.epochs, learning_rate=settings.learning_rate, lr_scheduler_type="cosine",
+            warmup_steps=2, weight_decay=0.05, beta_r=settings.beta_r,
+            dirichlet_concentration=settings.dirichlet_concentration,
+            preference_sampling=settings.preference_sampling, max_prompt_length=settings.max_length // 2,
+            max_length=settings.max_length, logging_steps=5, save_strategy="no", report_to="none",
+            activation_checkpointing=False, use_cpu=not torch.cuda.is_available(), seed=settings.seed,
+            disable_tqdm=not settings.show_progress,
+        )  # fmt: skip
+        peft_config = PBLoraConfig(
+            r1=settings.r1, r2=settings.r2, num_preferences=len(settings.objectives), lora_alpha=settings.lora_alpha,
+            lora_dropout=0.0, target_modules=settings.target_modules, task_type="CAUSAL_LM",
+        )  # fmt: skip
+        trainer = PARMTrainer(
+            model=self._fresh_parm_base(),
+            args=args,
+            train_dataset={name: data[name] for name in settings.objectives},
+            processing_class=tokenizer,
+            peft_config=peft_config,
+        )
+        trainer.train()
+        trainer.save_model(str(adapter_dir))
+        (self.path / "train_log.json").write_text(json.dumps(trainer.state.log_history, indent=2))
+        return adapter_dir
+
+    def sweep(self) -> dict:
+        sweep_path = self.path / "sweep.json"
+        if sweep_path.is_file():
+            return json.loads(sweep_path.read_text())
+        adapter_dir = self.train()
+        base, tokenizer = self.base()
+        parm = PeftModel.from_pretrained(self._fresh_parm_base(), str(adapter_dir)).eval()
+        objectives = parm.peft_config["default"].objective_names
+        if objectives != self.settings.objectives:
+            raise ValueError(f"the adapter's objectives {objectives} differ from the run's {self.settings.objectives}")
+        alphas = preference_grid(len(objectives), self.settings.grid_step)
+        rows = [(alpha, prompt) for alpha in alphas for prompt in self.test_prompts]
+        responses = self._guided_responses(base, parm, tokenizer, rows)
+        unguided = self._guided_responses(base, None, tokenizer, [(None, prompt) for prompt in self.test_prompts])
+        result = {"objectives": objectives, "alphas": alphas, "prompts": self.test_prompts, "points": [], "base": {}}
+        for alpha in alphas:
+            texts = [response for (row_alpha, _), response in zip(rows, responses, strict=True) if row_alpha == alpha]
+            result["points"].append({"alpha": alpha, **self._score(self.test_prompts, texts)})
+        result["base"] = self._score(self.test_prompts, unguided)
+        sweep_path.write_text(json.dumps(result, indent=2))
+        return result
+
+    def _guided_responses(self, base, parm, tokenizer, rows: Sequence[tuple]) -> list[dict]:
+        """Generate for (alpha, prompt) rows in batches: one batch may hold many preferences (per-row alpha)."""
+        settings = self.settings
+        outputs = []
+        padding_side = tokenizer.padding_side
+        tokenizer.padding_side = "left"
+        try:
+            for start in tqdm(
+                range(0, len(rows), settings.sweep_batch_size), desc="sweep", disable=not settings.show_progress
+            ):
+                batch = rows[start : start + settings.sweep_batch_size]
+                encoded = tokenizer(
+                    chat_texts(tokenizer, [prompt for _, prompt in batch]),
+                    return_tensors="pt",
+                    padding=True,
+                    add_special_tokens=False,
+                )
+                processors = None
+                if parm is not None:
+                    guidance = PARMGuidance(
+                        parm, [alpha for alpha, _ in batch], beta=settings.guidance_beta,
+                        attention_mask=encoded["attention_mask"], tokenizer=tokenizer,
+                    )  # fmt: skip
+                    processors = [guidance]
+                with torch.no_grad():
+                    generated = base.generate(
+                        **encoded, logits_processor=processors, do_sample=False,
+                        max_new_tokens=settings.sweep_tokens, pad_token_id=tokenizer.pad_token_id,
+                    )  # fmt: skip
+                new_tokens = generated[:, encoded["input_ids"].shape[1] :]
+                for tokens in new_tokens:
+                    finished = bool((tokens == tokenizer.eos_token_id).any())
+                    text = tokenizer.decode(tokens, skip_special_tokens=True).strip()
+                    outputs.append({"text": text, "finished": finished})
+        finally:
+            tokenizer.padding_side = padding_side
+        return outputs
+
+    def _score(self, prompts: Sequence[str], responses: Sequence[dict]) -> dict:
+        texts = [response["text"] for response in responses]
+        scores = {scorer.name: float(np.mean(scorer(prompts, texts))) for scorer in self.scorers}
+        return {"scores": scores, "quality": response_quality(responses), "examples": texts[:3]}
+
+    def report(self) -> dict:
+        sweep = self.sweep()
+        metrics = summarise_sweep(sweep)
+        (self.path / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        objectives = sweep["objectives"]
+        with open(self.path / "scores.csv", "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["alpha", *objectives, "empty", "unfinished", "repetitive"])
+            for point in sweep["points"]:
+                quality = point["quality"]
+                writer.writerow(
+                    [json.dumps(point["alpha"]), *(point["scores"][name] for name in objectives)]
+                    + [quality["empty"], quality["unfinished"], quality["repetitive"]]
+                )
+        if len(objectives) in (2, 3):
+            pareto_plot(
+                {"PARM guided": (sweep["alphas"], [[p["scores"][n] for n in objectives] for p in sweep["points"]])},
+                self.path / "pareto.png",
+                objectives,
+                base_point=[sweep["base"]["scores"][name] for name in objectives],
+            )
+        (self.path / "report.md").write_text(markdown_report(self.settings, sweep, metrics, self.path))
+        return metrics
+
+
+def response_quality(responses: Sequence[dict]) -> dict[str, float]:
+    """Shares of responses that are empty, unfinished (stopped by the token limit, so cut mid-thought or mid-word)
+    or repetitive (a word 3-gram repeated three times or more)."""
+    total = max(1, len(responses))
+    empty = sum(1 for response in responses if not response["text"])
+    unfinished = sum(1 for response in responses if not response["finished"])
+    repetitive = 0
+    for response in responses:
+        words = response["text"].split()
+        trigrams = [tuple(words[index : index + 3]) for index in range(len(words) - 2)]
+        if trigrams and max(trigrams.count(trigram) for trigram in set(trigrams)) >= 3:
+            repetitive += 1
+    return {"empty": empty / total, "unfinished": unfinished / total, "repetitive": repetitive / total}
+
+
+def summarise_sweep(sweep: dict) -> dict:
+    """HV, MIP and per-objective Spearman correlations of a sweep, with the normalisation and reference point used.
+
+    Scores are min-max normalised per objective over the sweep's points and the base point together; the reference
+    point for hypervolume is -0.1 in every normalised objective (just below the worst point).
+    """
+    objectives = sweep["objectives"]
+    alphas = np.asarray(sweep["alphas"], dtype=float)
+    raw = np.asarray([[point["scores"][name] for name in objectives] for point in sweep["points"]])
+    base_raw = np.asarray([[sweep["base"]["scores"][name] for name in objectives]])
+    everything = np.vstack([raw, base_raw])
+    low, high = everything.min(0), everything.max(0)
+    points, base = normalise(raw, low, high), normalise(base_raw, low, high)
+    reference = [-0.1] * len(objectives)
+    spearman = {}
+    for index, name in enumerate(objectives):
+        constant = np.ptp(raw[:, index]) == 0 or np.ptp(alphas[:, index]) == 0
+        spearman[name] = None if constant else float(spearmanr(alphas[:, index], raw[:, index]).statistic)
+    return {
+        "objectives": objectives,
+        "normalisation": {
+            "method": "min-max over sweep points and base point",
+            "low": low.tolist(),
+            "high": high.tolist(),
+        },
+        "reference_point": reference,
+        "hypervolume_parm": hypervolume(points, reference),
+        "hypervolume_base": hypervolume(base, reference),
+        "mip_parm": mean_inner_product(alphas, points),
+        "mip_base": mean_inner_product(alphas, np.repeat(base, len(alphas), axis=0)),
+        "spearman_score_vs_weight": spearman,
+    }
+
+
+def markdown_report(settings: RunSettings, sweep: dict, metrics: dict, path: Path) -> str:
+    objectives = sweep["objectives"]
+    timings_path = path / "timings.json"
+    timings = json.loads(timings_path.read_text()) if timings_path.is_file() else {}
+    lines = [
+        "# PARM run report",
+        "",
+        f"Base model `{settings.base_model}`; PARM = "
+        + (f"its first {settings.parm_layers} layers" if settings.parm_layers else "a copy of the base")
+        + f" + PBLoRA (r1={settings.r1}, r2={settings.r2}); objectives {objectives}; "
+        f"{settings.train_prompts} train / {settings.test_prompts} held-out test prompts; guidance 1/beta = "
+        f"{1 / settings.guidance_beta:g}; greedy, {settings.sweep_tokens} new tokens.",
+        "",
+        "| alpha | " + " | ".join(objectives) + " | empty | unfinished | repetitive |",
+        "|---|" + "---|" * (len(objectives) + 3),
+    ]
+    for point in sweep["points"]:
+        quality = point["quality"]
+        lines.append(
+            f"| {point['alpha']} | "
+            + " | ".join(f"{point['scores'][name]:.3f}" for name in objectives)
+            + f" | {quality['empty']:.2f} | {quality['unfinished']:.2f} | {quality['repetitive']:.2f} |"
+        )
+    base, base_quality = sweep["base"], sweep["base"]["quality"]
+    lines.append(
+        "| base, unguided | "
+        + " | ".join(f"{base['scores'][name]:.3f}" for name in objectives)
+        + f" | {base_quality['empty']:.2f} | {base_quality['unfinished']:.2f} | {base_quality['repetitive']:.2f} |"
+    )
+    spearman = ", ".join(
+        f"{name} {'undefined (constant)' if value is None else f'{value:.2f}'}"
+        for name, value in metrics["spearman_score_vs_weight"].items()
+    )
+    lines += [
+        "",
+        f"- Spearman correlation of each objective's mean score with its weight (target >= 0.9): {spearman}",
+        f"- Hypervolume (normalised scores, reference point {metrics['reference_point']}): PARM "
+        f"{metrics['hypervolume_parm']:.3f} vs base {metrics['hypervolume_base']:.3f}",
+        f"- MIP (normalised): PARM {metrics['mip_parm']:.3f} vs base {metrics['mip_base']:.3f}",
+        f"- Normalisation: {metrics['normalisation']['method']}",
+        f"- Stage times (s): {timings}",
+        "",
+        "![Pareto plot](pareto.png)",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def run_all(settings: RunSettings) -> dict:
+    """All stages in order, each skipped when its artefacts exist; prints each stage's time."""
+    run = Run(settings)
+    run.timed("make-data", run.make_data)
+    run.timed("train", run.train)
+    run.timed("sweep", run.sweep)
+    return run.timed("report", run.report)

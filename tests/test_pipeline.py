@@ -1,0 +1,98 @@
+"""The whole pipeline (make-data, train, sweep, report) on a tiny random model, and the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from peft_pblora import pipeline, preference_data
+from peft_pblora.cli import main
+from peft_pblora.pipeline import RunSettings, builtin_prompts, response_quality, run_all
+
+from .conftest import tiny_chat_tokenizer, tiny_llama
+
+
+class WordCount:
+    """Objectives the tiny model's word-level vocabulary can vary: how often a given word appears."""
+
+    def __init__(self, word: str) -> None:
+        self.name, self.word = f"count_{word}", word
+
+    def __call__(self, prompts, responses):
+        return [float(response.split().count(self.word)) for response in responses]
+
+
+@pytest.fixture
+def tiny_run(tmp_path, monkeypatch):
+    model_dir = tmp_path / "tiny-model"
+    tiny_llama(seed=2).save_pretrained(model_dir)
+    tiny_chat_tokenizer().save_pretrained(model_dir)
+    monkeypatch.setitem(pipeline.SCORERS, "count_w5", lambda: WordCount("w5"))
+    monkeypatch.setitem(pipeline.SCORERS, "conciseness", lambda: pipeline.Conciseness(max_words=8))
+    return dict(
+        output_dir=str(tmp_path / "run"), base_model=str(model_dir), objectives=["count_w5", "conciseness"],
+        train_prompts=6, test_prompts=3, samples_per_prompt=4, sample_tokens=8, sample_batch_size=8, epochs=1,
+        batch_size=2, learning_rate=1e-3, grid_step=0.5, sweep_tokens=5, sweep_batch_size=4, max_length=64,
+        target_modules=["q_proj", "v_proj"], show_progress=False,
+    )  # fmt: skip
+
+
+def test_the_whole_pipeline_writes_every_artefact(tiny_run, monkeypatch):
+    metrics = run_all(RunSettings(**tiny_run, parm_layers=1))
+    run = RunSettings(**tiny_run).path
+    artefacts = ["preference_data/dataset_dict.json", "parm_adapter/adapter_config.json", "sweep.json"]
+    artefacts += ["metrics.json", "scores.csv", "pareto.png", "report.md", "timings.json", "settings.json"]
+    for artefact in artefacts:
+        assert (run / artefact).is_file(), artefact
+    assert set(json.loads((run / "timings.json").read_text())) == {"make-data", "train", "sweep", "report"}
+    for key in ("hypervolume_parm", "hypervolume_base", "mip_parm", "mip_base"):
+        assert math.isfinite(metrics[key])
+    sweep = json.loads((run / "sweep.json").read_text())
+    assert [point["alpha"] for point in sweep["points"]] == [[1.0, 0.0], [0.5, 0.5], [0.0, 1.0]]
+    assert json.loads((run / "parm_adapter/adapter_config.json").read_text())["objective_names"] == [
+        "count_w5",
+        "conciseness",
+    ]
+    assert "Spearman" in (run / "report.md").read_text()
+
+    def no_sampling(*args, **kwargs):
+        raise AssertionError("a finished run must not sample again")
+
+    monkeypatch.setattr(preference_data, "sample_responses", no_sampling)
+    assert run_all(RunSettings(**tiny_run, parm_layers=1)) == metrics
+
+
+def test_the_cli_runs_one_stage(tiny_run):
+    arguments = []
+    for key, value in tiny_run.items():
+        if isinstance(value, list):
+            arguments += [f"--{key}", *map(str, value)]
+        elif isinstance(value, bool):
+            arguments += [] if value else [f"--no_{key}"]
+        else:
+            arguments += [f"--{key}", str(value)]
+    assert main(["make-data", *arguments]) == 0
+    run = RunSettings(**tiny_run).path
+    assert (run / "preference_data" / "dataset_dict.json").is_file()
+    assert not (run / "parm_adapter").exists()
+
+
+def test_settings_and_prompts():
+    prompts = builtin_prompts()
+    assert len(prompts) >= 300 and len(set(prompts)) == len(prompts)
+    with pytest.raises(ValueError, match="unknown objective"):
+        RunSettings(objectives=["positivity", "humour"])
+    with pytest.raises(ValueError, match="at least two objectives"):
+        RunSettings(objectives=["positivity"])
+
+
+def test_response_quality():
+    responses = [
+        {"text": "", "finished": True},
+        {"text": "a b c a b c a b c", "finished": False},
+        {"text": "fine answer here", "finished": True},
+        {"text": "cut off mid", "finished": False},
+    ]
+    assert response_quality(responses) == {"empty": 0.25, "unfinished": 0.5, "repetitive": 0.25}
