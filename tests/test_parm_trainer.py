@@ -283,3 +283,29 @@ def test_multi_process_training_keeps_the_ranks_identical(tmp_path):
     for name, value in ranks[0]["weights"].items():
         torch.testing.assert_close(ranks[1]["weights"][name], value, rtol=0, atol=0, msg=name)
     assert any(not torch.equal(value, torch.zeros_like(value)) for value in ranks[0]["weights"].values())
+
+
+def test_conversational_preference_data_goes_through_the_chat_template(tmp_path):
+    from .conftest import tiny_chat_tokenizer
+
+    def conversational(chosen: str, rejected: str) -> Dataset:
+        return Dataset.from_dict(
+            {
+                "prompt": [[{"role": "user", "content": "w10 w11"}]],
+                "chosen": [[{"role": "assistant", "content": chosen}]],
+                "rejected": [[{"role": "assistant", "content": rejected}]],
+            }
+        )
+
+    tokenizer = tiny_chat_tokenizer()
+    trainer = PARMTrainer(
+        model=tiny_llama(seed=1),
+        args=parm_args(tmp_path, max_steps=1),
+        train_dataset={"first_word": conversational("w5", "w6"), "second_word": conversational("w6", "w5")},
+        processing_class=tokenizer,
+        peft_config=pblora(),
+    )
+    row = trainer.train_dataset[0]
+    assert row["prompt_input_ids"][0] == tokenizer("w10 w11 w4", add_special_tokens=False)["input_ids"]
+    assert row["first_input_ids"] == [[5, tokenizer.eos_token_id], [6, tokenizer.eos_token_id]]
+    trainer.train()
