@@ -53,16 +53,16 @@ class RunSettings:
 
     output_dir: str = "runs/default"
     base_model: str = "smollm2"
-    parm_layers: int | None = None  # a PARM made of the base's first layers (weak-to-strong); None: the whole base
+    parm_layers: int | None = None  # a PARM of the base's first layers; None: the whole base (see models.first_layers)
     objectives: list[str] = field(default_factory=lambda: ["positivity", "conciseness"])
     train_prompts: int = 96
     test_prompts: int = 24
     samples_per_prompt: int = 4
-    sample_tokens: int = 48
+    sample_tokens: int = 96
     sample_batch_size: int = 16
     epochs: float = 2.0
     batch_size: int = 4
-    learning_rate: float = 5e-4
+    learning_rate: float = 1e-3
     beta_r: float = 0.1
     r1: int = 4
     r2: int = 4
@@ -70,10 +70,10 @@ class RunSettings:
     target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
     dirichlet_concentration: float = 0.5
     preference_sampling: str = "example"
-    max_length: int = 192
+    max_length: int = 256
     grid_step: float = 0.25
-    guidance_beta: float = 0.5
-    sweep_tokens: int = 48
+    guidance_beta: float = 0.25
+    sweep_tokens: int = 96
     sweep_batch_size: int = 32
     seed: int = 0
     show_progress: bool = True
