@@ -63,3 +63,32 @@ def test_preference_data_is_cached_on_disk(tmp_path, monkeypatch):
     assert again["count_w5"]["chosen"] == first["count_w5"]["chosen"]
     with pytest.raises(ValueError, match="remove it to rebuild"):
         build_preference_data(tiny_llama(), tiny_chat_tokenizer(), ["w5"], [CountWord("w7")], tmp_path, **settings)
+
+
+def test_sentence_helpers():
+    from peft_pblora.preference_data import first_sentence, trim_to_last_sentence, with_first_sentence_variants
+
+    assert trim_to_last_sentence("One. Two! Three is cut") == "One. Two!"
+    assert trim_to_last_sentence("no sentence end") == "no sentence end"
+    assert trim_to_last_sentence("Version 2.5 is out. More") == "Version 2.5 is out."
+    assert first_sentence("Short answer. More detail here.") == "Short answer."
+    assert first_sentence("Only one sentence.") is None
+    variants = with_first_sentence_variants([["A. B.", "A. B.", "C. D. E."], ["single"]])
+    assert variants == [["A. B.", "C. D. E.", "A.", "C."], ["single"]]
+
+
+def test_sentence_variants_become_candidates(tmp_path, monkeypatch):
+    samples = [["Long answer first. And more words follow here.", "Another long one. With detail."]]
+    monkeypatch.setattr(preference_data, "sample_responses", lambda *args, **kwargs: samples)
+
+    class Shortness:
+        name = "shortness"
+
+        def __call__(self, prompts, responses):
+            return [-float(len(response)) for response in responses]
+
+    data = build_preference_data(
+        None, None, ["p"], [Shortness()], tmp_path, sentence_variants=True, show_progress=False
+    )
+    assert data["shortness"]["chosen"] == ["Another long one."]
+    assert data["shortness"]["rejected"] == ["Long answer first. And more words follow here."]

@@ -60,6 +60,7 @@ class RunSettings:
     samples_per_prompt: int = 4
     sample_tokens: int = 96
     sample_batch_size: int = 16
+    sentence_variants: bool = True  # add each sample's first sentence as a short, complete candidate answer
     epochs: float = 2.0
     batch_size: int = 4
     learning_rate: float = 1e-3
@@ -139,6 +140,7 @@ class Run:
             model, tokenizer, self.train_prompts, self.scorers, self.path / "preference_data",
             num_samples=settings.samples_per_prompt, max_new_tokens=settings.sample_tokens,
             batch_size=settings.sample_batch_size, seed=settings.seed, show_progress=settings.show_progress,
+            sentence_variants=settings.sentence_variants,
         )  # fmt: skip
 
     def _fresh_parm_base(self) -> Any:

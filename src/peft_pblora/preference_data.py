@@ -6,6 +6,7 @@ The result is one prompt/chosen/rejected dataset per objective, the first form P
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,37 @@ from tqdm.auto import tqdm
 
 from .chat import chat_texts
 from .scorers import Scorer
+
+SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
+
+
+def trim_to_last_sentence(text: str) -> str:
+    """The text up to its last sentence end; a text with none is returned whole.
+
+    A sample cut by the token limit would otherwise end mid-sentence, and the trainer appends EOS to every response:
+    trimmed, it ends where an answer may end.
+    """
+    ends = [match.end() for match in SENTENCE_END.finditer(text)]
+    return text[: ends[-1]] if ends else text
+
+
+def first_sentence(text: str) -> str | None:
+    """The first sentence of a text of two or more sentences: a complete, shorter answer; None otherwise."""
+    ends = [match.end() for match in SENTENCE_END.finditer(text)]
+    return text[: ends[0]] if len(ends) >= 2 else None
+
+
+def with_first_sentence_variants(responses: Sequence[Sequence[str]]) -> list[list[str]]:
+    """Each prompt's samples plus the first sentence of each multi-sentence sample (distinct candidates only)."""
+    result = []
+    for samples in responses:
+        candidates = list(dict.fromkeys(samples))
+        for sample in samples:
+            short = first_sentence(sample)
+            if short and short not in candidates:
+                candidates.append(short)
+        result.append(candidates)
+    return result
 
 
 @torch.no_grad()
@@ -30,8 +62,12 @@ def sample_responses(
     top_p: float = 0.95,
     seed: int = 0,
     show_progress: bool = True,
+    trim_unfinished: bool = True,
 ) -> list[list[str]]:
-    """`num_samples` sampled responses per prompt (chat template, left-padded batches, seeded)."""
+    """`num_samples` sampled responses per prompt (chat template, left-padded batches, seeded).
+
+    With `trim_unfinished`, a response stopped by the token limit is cut back to its last complete sentence.
+    """
     if num_samples < 2:
         raise ValueError(f"num_samples must be >= 2 to make pairs, got {num_samples}")
     texts = chat_texts(tokenizer, prompts)
@@ -53,9 +89,12 @@ def sample_responses(
                 max_new_tokens=max_new_tokens,
                 pad_token_id=tokenizer.pad_token_id,
             )
-            decoded = tokenizer.batch_decode(output[:, encoded["input_ids"].shape[1] :], skip_special_tokens=True)
-            for (index, _), response in zip(batch, decoded, strict=True):
-                responses[index].append(response.strip())
+            new_tokens = output[:, encoded["input_ids"].shape[1] :]
+            decoded = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+            finished = (new_tokens == tokenizer.eos_token_id).any(dim=1).tolist()
+            for (index, _), response, done in zip(batch, decoded, finished, strict=True):
+                response = response.strip()
+                responses[index].append(response if done or not trim_unfinished else trim_to_last_sentence(response))
     finally:
         tokenizer.padding_side = padding_side
     return responses
@@ -118,8 +157,13 @@ def build_preference_data(
     seed: int = 0,
     min_gap: float = 0.0,
     show_progress: bool = True,
+    sentence_variants: bool = False,
 ) -> DatasetDict:
-    """Sample, score and pair, or load the pairs a previous run cached in `cache_dir`."""
+    """Sample, score and pair, or load the pairs a previous run cached in `cache_dir`.
+
+    `sentence_variants` adds each multi-sentence sample's first sentence as a candidate: complete short answers the
+    sampler rarely produces, so that an objective such as conciseness sees where an answer may end.
+    """
     cache_dir = Path(cache_dir)
     if (cache_dir / "dataset_dict.json").is_file():
         cached = load_from_disk(str(cache_dir))
@@ -129,6 +173,8 @@ def build_preference_data(
     responses = sample_responses(
         model, tokenizer, prompts, num_samples, max_new_tokens, batch_size, seed=seed, show_progress=show_progress
     )
+    if sentence_variants:
+        responses = with_first_sentence_variants(responses)
     data = best_and_worst_pairs(prompts, responses, score_responses(prompts, responses, scorers), min_gap)
     data.save_to_disk(str(cache_dir))
     return data
