@@ -75,6 +75,7 @@ class _GuidedDecodingProcessor(LogitsProcessor):
         self.pad_token_id = getattr(getattr(self.guides[0].model, "config", None), "pad_token_id", None)
         self.attention_mask = attention_mask
         self._shared_vocab: int | None = None
+        self._weights: torch.Tensor | None = None
         if tokenizer is not None or guide_tokenizer is not None:
             for guide in guides:
                 size = _vocab_size(guide)
@@ -113,10 +114,10 @@ class _GuidedDecodingProcessor(LogitsProcessor):
         if self.guides[0].is_new_generation(input_ids):
             self._shared_vocab = self.check_base_vocabulary(scores.shape[-1])
             self._on_new_generation(input_ids)
+            self._weights = self._row_weights(input_ids.shape[0]).to(scores.device)  # fixed for the whole call
         guide_logits = [guide.next_token_logits(input_ids) for guide in self.guides]
-        shared = self._shared_vocab
+        shared, weights = self._shared_vocab, self._weights
         guided = torch.log_softmax(scores.float(), dim=-1)
-        weights = self._row_weights(input_ids.shape[0]).to(guided.device)
         bonus = sum(
             weights[:, index : index + 1] * torch.log_softmax(logits[:, :shared].float(), dim=-1)
             for index, logits in enumerate(guide_logits)
