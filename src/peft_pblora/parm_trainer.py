@@ -115,8 +115,6 @@ class PARMTrainer(Trainer):
     def _prepare_model(
         model: Any, args: PARMConfig, peft_config: PBLoraConfig | None, objectives: list[str]
     ) -> PeftModel:
-        if isinstance(model, str):
-            model = AutoModelForCausalLM.from_pretrained(model, **(args.model_init_kwargs or {}))
         if not isinstance(model, PeftModel):
             if not isinstance(peft_config, PBLoraConfig):
                 raise ValueError("Pass peft_config=PBLoraConfig(...) or a PeftModel that holds a PBLoRA adapter")
@@ -136,6 +134,8 @@ class PARMTrainer(Trainer):
                 f"PBLoraConfig.objective_names {config.objective_names} differ from the data's objectives {objectives}"
             )
         config.objective_names = list(objectives)
+        if isinstance(model, str):  # loaded only once every check has passed
+            model = AutoModelForCausalLM.from_pretrained(model, **(args.model_init_kwargs or {}))
         if not isinstance(model, PeftModel):
             model = get_peft_model(model, config)
         if args.activation_checkpointing:
