@@ -309,3 +309,16 @@ def test_conversational_preference_data_goes_through_the_chat_template(tmp_path)
     assert row["prompt_input_ids"][0] == tokenizer("w10 w11 w4", add_special_tokens=False)["input_ids"]
     assert row["first_input_ids"] == [[5, tokenizer.eos_token_id], [6, tokenizer.eos_token_id]]
     trainer.train()
+
+
+def test_a_model_given_by_path_is_loaded(tmp_path):
+    tiny_llama(seed=1).save_pretrained(tmp_path / "base")
+    trainer = PARMTrainer(
+        model=str(tmp_path / "base"),
+        args=parm_args(tmp_path, max_steps=1),
+        train_dataset=disagreeing_datasets(),
+        processing_class=tiny_tokenizer(),
+        peft_config=pblora(),
+    )
+    trainer.train()
+    assert isinstance(trainer.model, PeftModel)
