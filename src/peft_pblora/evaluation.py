@@ -111,7 +111,7 @@ def pareto_plot(
             order = np.argsort(point_array[:, 0])
             axes.plot(point_array[order, 0], point_array[order, 1], marker="o", label=method)
             for alpha, point in zip(alpha_array, point_array, strict=True):
-                axes.annotate(f"{alpha[0]:.1f}", point, textcoords="offset points", xytext=(4, 4), fontsize=7)
+                axes.annotate(f"{alpha[0]:g}", point, textcoords="offset points", xytext=(4, 4), fontsize=7)
         else:
             axes.scatter(*point_array.T, label=method)
     if base_point is not None:
