@@ -1,9 +1,12 @@
-"""Prompts as chat turns: the one place that applies a tokenizer's chat template to user requests."""
+"""Prompts for generation: chat turns, left padding and the positions that follow from the padding mask."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
+
+import torch
 
 
 def chat_texts(tokenizer: Any, prompts: Sequence[str]) -> list[str]:
@@ -14,3 +17,19 @@ def chat_texts(tokenizer: Any, prompts: Sequence[str]) -> list[str]:
         )
         for prompt in prompts
     ]
+
+
+@contextmanager
+def left_padding(tokenizer: Any) -> Iterator[Any]:
+    """Pad on the left inside the block (generation continues every row at its end), then restore the setting."""
+    padding_side = tokenizer.padding_side
+    tokenizer.padding_side = "left"
+    try:
+        yield tokenizer
+    finally:
+        tokenizer.padding_side = padding_side
+
+
+def position_ids_from_mask(attention_mask: torch.Tensor) -> torch.Tensor:
+    """Position of every token counted over the unpadded ones (Llama and GPT-2 do not derive it from the mask)."""
+    return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)

@@ -15,7 +15,7 @@ from peft import PeftModel
 from torch import nn
 from transformers import LogitsProcessor, LogitsProcessorList
 
-from .chat import chat_texts
+from .chat import chat_texts, left_padding
 from .guide_cache import CachedGuide, CompiledCachedGuide
 from .model import pblora_layers, set_preference
 from .preference import PreferenceLike, expand_preference_rows, validate_preference
@@ -248,12 +248,8 @@ def guided_generate(
     texts = list(prompts)
     if use_chat_template:
         texts = chat_texts(tokenizer, texts)
-    padding_side = tokenizer.padding_side
-    tokenizer.padding_side = "left"
-    try:
+    with left_padding(tokenizer):
         encoded = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=not use_chat_template)
-    finally:
-        tokenizer.padding_side = padding_side
     device = next(base.parameters()).device
     encoded = {key: value.to(device) for key, value in encoded.items()}
     processor = PARMGuidance(

@@ -10,6 +10,8 @@ import torch
 from torch import nn
 from transformers import StaticCache
 
+from .chat import position_ids_from_mask
+
 
 def _accepts_logits_to_keep(model: nn.Module) -> bool:
     return "logits_to_keep" in inspect.signature(model.forward).parameters
@@ -78,7 +80,7 @@ class CachedGuide:
     def _prefill(self, input_ids: torch.Tensor) -> torch.Tensor:
         self.reset()
         prompt_mask = self._prompt_mask_for(input_ids)
-        positions = (prompt_mask.long().cumsum(-1) - 1).clamp(min=0)
+        positions = position_ids_from_mask(prompt_mask)
         cache, self.attention_mask = self._empty_cache_and_mask(input_ids, prompt_mask)
         output = self.model(
             input_ids=input_ids,

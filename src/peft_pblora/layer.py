@@ -14,7 +14,7 @@ from torch import nn
 from transformers.pytorch_utils import Conv1D
 
 from .config import PBLoraConfig
-from .preference import expand_preference_rows
+from .preference import expand_preference_rows, missing_preference_error
 
 
 def bilinear_core(weight_W1: torch.Tensor, weight_G: torch.Tensor, preference: torch.Tensor) -> torch.Tensor:
@@ -133,10 +133,7 @@ class PBLoraLayer(BaseTunerLayer):
     def _stored_preference(self, adapter_name: str) -> torch.Tensor:
         preference = self.pblora_preference.get(adapter_name)
         if preference is None:
-            raise ValueError(
-                f"No preference is set for PBLoRA adapter '{adapter_name}': call model.set_preference(alpha) or pass "
-                "preference=alpha to the forward or generate call"
-            )
+            raise missing_preference_error(adapter_name)
         return preference
 
     def get_delta_weight(self, adapter_name: str) -> torch.Tensor:

@@ -15,7 +15,7 @@ from transformers.pytorch_utils import Conv1D
 
 from .config import PBLoraConfig
 from .layer import PBLoraLayer, PBLoraLinear
-from .preference import PreferenceLike, validate_preference
+from .preference import PreferenceLike, missing_preference_error, validate_preference
 
 
 def pblora_layers(model: nn.Module) -> Iterator[PBLoraLayer]:
@@ -155,10 +155,7 @@ class PBLoraModel(BaseTuner):
                 unchecked.discard(name)
                 stored = layer.pblora_preference.get(name)
                 if stored is None and not (layer.merged or layer.disable_adapters):
-                    raise ValueError(
-                        f"No preference is set for PBLoRA adapter '{name}': call model.set_preference(alpha) or "
-                        "pass preference=alpha to the forward or generate call"
-                    )
+                    raise missing_preference_error(name)
                 if stored is not None and stored.dim() == 2 and stored.shape[0] not in (1, batch_size):
                     raise ValueError(
                         f"The preference of adapter '{name}' has {stored.shape[0]} rows but the batch has "

@@ -19,6 +19,8 @@ from typing import Any
 import torch
 from datasets import Dataset
 
+from .chat import position_ids_from_mask
+
 PREFERENCE_COLUMNS = ("prompt", "chosen", "rejected")
 MULTI_LABEL_COLUMNS = ("prompt", "response_0", "response_1")
 
@@ -153,7 +155,7 @@ class PARMDataCollator:
         return {
             "input_ids": input_ids,
             "attention_mask": attention_mask,
-            "position_ids": (attention_mask.cumsum(-1) - 1).clamp(min=0),
+            "position_ids": position_ids_from_mask(attention_mask),
             "completion_mask": completion_mask,
             "preference_labels": torch.tensor(labels, dtype=torch.long),
             "pair_rows": torch.tensor(pair_rows, dtype=torch.long),

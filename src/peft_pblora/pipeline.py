@@ -22,7 +22,7 @@ from peft import PeftModel
 from scipy.stats import spearmanr
 from tqdm.auto import tqdm
 
-from .chat import chat_texts
+from .chat import chat_texts, left_padding
 from .config import PBLoraConfig
 from .evaluation import hypervolume, mean_inner_product, normalise, pareto_plot, preference_grid
 from .guidance import PARMGuidance
@@ -212,9 +212,7 @@ class Run:
         """Generate for (alpha, prompt) rows in batches: one batch may hold many preferences (per-row alpha)."""
         settings = self.settings
         outputs = []
-        padding_side = tokenizer.padding_side
-        tokenizer.padding_side = "left"
-        try:
+        with left_padding(tokenizer):
             for start in tqdm(
                 range(0, len(rows), settings.sweep_batch_size), desc="sweep", disable=not settings.show_progress
             ):
@@ -242,8 +240,6 @@ class Run:
                     finished = bool((tokens == tokenizer.eos_token_id).any())
                     text = tokenizer.decode(tokens, skip_special_tokens=True).strip()
                     outputs.append({"text": text, "finished": finished})
-        finally:
-            tokenizer.padding_side = padding_side
         return outputs
 
     def _score(self, prompts: Sequence[str], responses: Sequence[dict]) -> dict:

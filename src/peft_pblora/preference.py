@@ -81,3 +81,11 @@ def expand_preference_rows(preference: torch.Tensor, batch_size: int, name: str 
         f"{name} has {rows} rows but the layer received a batch of {batch_size}; "
         "pass one row per example or a single vector for the whole batch"
     )
+
+
+def missing_preference_error(adapter_name: str) -> ValueError:
+    """The error for a forward or generate call on a PBLoRA adapter that has no preference yet."""
+    return ValueError(
+        f"No preference is set for PBLoRA adapter '{adapter_name}': call model.set_preference(alpha) or pass "
+        "preference=alpha to the forward or generate call"
+    )

@@ -15,7 +15,7 @@ import torch
 from datasets import Dataset, DatasetDict, load_from_disk
 from tqdm.auto import tqdm
 
-from .chat import chat_texts
+from .chat import chat_texts, left_padding
 from .scorers import Scorer
 
 SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
@@ -74,9 +74,7 @@ def sample_responses(
     jobs = [(index, text) for index, text in enumerate(texts) for _ in range(num_samples)]
     responses: list[list[str]] = [[] for _ in prompts]
     torch.manual_seed(seed)
-    padding_side = tokenizer.padding_side
-    tokenizer.padding_side = "left"
-    try:
+    with left_padding(tokenizer):
         for start in tqdm(range(0, len(jobs), batch_size), desc="sampling responses", disable=not show_progress):
             batch = jobs[start : start + batch_size]
             texts_in_batch = [text for _, text in batch]
@@ -95,8 +93,6 @@ def sample_responses(
             for (index, _), response, done in zip(batch, decoded, finished, strict=True):
                 response = response.strip()
                 responses[index].append(response if done or not trim_unfinished else trim_to_last_sentence(response))
-    finally:
-        tokenizer.padding_side = padding_side
     return responses
 
 
