@@ -67,18 +67,33 @@ def make_trainer(tmp_path, datasets=None, peft_config=None, **overrides) -> PARM
     )
 
 
-def hand_reward(model, prompt_ids: list[int], response_ids: list[int], alpha: torch.Tensor) -> torch.Tensor:
-    """Sum of log pi(response token | prefix), EOS included, from one unpadded forward of the whole sequence."""
+def hand_reward(
+    model, prompt_ids: list[int], response_ids: list[int], alpha: torch.Tensor, length_normalized: bool = False
+) -> torch.Tensor:
+    """Sum (or mean) of log pi(response token | prefix), EOS included, from one unpadded forward of the sequence."""
     set_preference(model, alpha)
     ids = torch.tensor([prompt_ids + response_ids])
     log_probs = torch.log_softmax(model(input_ids=ids).logits[0, :-1].float(), dim=-1)
     targets = ids[0, 1:]
-    per_token = log_probs[torch.arange(len(targets)), targets]
-    return per_token[len(prompt_ids) - 1 :].sum()
+    per_token = log_probs[torch.arange(len(targets)), targets][len(prompt_ids) - 1 :]
+    return per_token.mean() if length_normalized else per_token.sum()
 
 
-def test_loss_of_one_batch_equals_the_hand_computation(tmp_path):
-    trainer = make_trainer(tmp_path, beta_r=[0.5, 0.2])
+def uneven_datasets() -> dict[str, Dataset]:
+    """Pairs whose responses differ in length, so summed and length-normalised rewards disagree."""
+    prompts = ["w11 w12 w13", "w21 w22"]
+    short, long = ["w5 w5", "w7"], ["w6 w6 w6 w6", "w8 w8 w8"]
+    return {
+        "first_word": Dataset.from_dict({"prompt": prompts, "chosen": short, "rejected": long}),
+        "second_word": Dataset.from_dict({"prompt": prompts, "chosen": long, "rejected": short}),
+    }
+
+
+@pytest.mark.parametrize("length_normalized", [False, True])
+def test_loss_of_one_batch_equals_the_hand_computation(tmp_path, length_normalized):
+    trainer = make_trainer(
+        tmp_path, datasets=uneven_datasets(), beta_r=[0.5, 0.2], length_normalized_rewards=length_normalized
+    )
     tokenizer = tiny_tokenizer()
     rows = [trainer.train_dataset[index] for index in range(2)]
     batch = trainer.data_collator(rows)
@@ -87,7 +102,7 @@ def test_loss_of_one_batch_equals_the_hand_computation(tmp_path):
     model = trainer.model.eval()
     loss = trainer.compute_loss(model, batch)
 
-    data = disagreeing_datasets()
+    data = uneven_datasets()
     beta_r = torch.tensor([0.5, 0.2])
     expected = torch.tensor(0.0)
     with torch.no_grad():
@@ -99,7 +114,9 @@ def test_loss_of_one_batch_equals_the_hand_computation(tmp_path):
                 eos = [tokenizer.eos_token_id]
                 chosen = tokenizer(example["chosen"], add_special_tokens=False)["input_ids"] + eos
                 rejected = tokenizer(example["rejected"], add_special_tokens=False)["input_ids"] + eos
-                margin = hand_reward(model, prompt, chosen, alpha) - hand_reward(model, prompt, rejected, alpha)
+                margin = hand_reward(model, prompt, chosen, alpha, length_normalized) - hand_reward(
+                    model, prompt, rejected, alpha, length_normalized
+                )
                 losses.append(-F.logsigmoid(beta_r[objective] * margin))
             expected = expected + alpha[objective] * torch.stack(losses).mean()
     torch.testing.assert_close(loss.detach(), expected, rtol=1e-4, atol=1e-5)

@@ -92,3 +92,43 @@ def test_sentence_variants_become_candidates(tmp_path, monkeypatch):
     )
     assert data["shortness"]["chosen"] == ["Another long one."]
     assert data["shortness"]["rejected"] == ["Long answer first. And more words follow here."]
+
+
+def test_length_matched_pairs_take_the_largest_gap_among_equally_long_answers():
+    prompts = ["p"]
+    responses = [["w5 w5 w5 w6 w6 w6", "w6", "w5 w6 w6 w6 w6 w6", "w5"]]
+    scores = score_responses(prompts, responses, [CountWord("w5"), CountWord("w6")])
+    free = best_and_worst_pairs(prompts, responses, scores)
+    assert (free["count_w5"]["chosen"], free["count_w5"]["rejected"]) == (["w5 w5 w5 w6 w6 w6"], ["w6"])
+    matched = best_and_worst_pairs(prompts, responses, scores, length_matched=["count_w5"], max_length_ratio=1.5)
+    assert (matched["count_w5"]["chosen"], matched["count_w5"]["rejected"]) == (
+        ["w5 w5 w5 w6 w6 w6"],
+        ["w5 w6 w6 w6 w6 w6"],
+    )
+    assert matched["count_w6"]["chosen"] == free["count_w6"]["chosen"]  # objectives not named pair freely
+    with pytest.raises(ValueError, match="not among the objectives"):
+        best_and_worst_pairs(prompts, responses, scores, length_matched=["brevity"])
+    with pytest.raises(ValueError, match="max_length_ratio must be >= 1"):
+        best_and_worst_pairs(prompts, responses, scores, length_matched=["count_w5"], max_length_ratio=0.5)
+
+
+def test_scored_candidates_are_cached_so_pairs_can_be_remade_without_sampling(tmp_path, monkeypatch):
+    scorers = [CountWord("w5"), CountWord("w6")]
+    samples = [["w5 w5 w5 w6 w6 w6", "w6", "w5 w6 w6 w6 w6 w6", "w5"]]
+    monkeypatch.setattr(preference_data, "sample_responses", lambda *args, **kwargs: samples)
+    free = build_preference_data(None, None, ["p"], scorers, tmp_path / "free", show_progress=False)
+
+    def no_sampling(*args, **kwargs):
+        raise AssertionError("cached candidates must not be sampled again")
+
+    monkeypatch.setattr(preference_data, "sample_responses", no_sampling)
+    (tmp_path / "matched").mkdir()
+    (tmp_path / "free" / "candidates").rename(tmp_path / "matched" / "candidates")
+    matched = build_preference_data(
+        None, None, ["p"], scorers, tmp_path / "matched", show_progress=False, length_matched=["count_w5"]
+    )
+    assert free["count_w5"]["rejected"] == ["w6"] and matched["count_w5"]["rejected"] == ["w5 w6 w6 w6 w6 w6"]
+    with pytest.raises(ValueError, match="other prompts"):
+        preference_data.sample_and_score(None, None, ["q"], scorers, tmp_path / "matched" / "candidates")
+    with pytest.raises(ValueError, match="no scores for"):
+        preference_data.sample_and_score(None, None, ["p"], [CountWord("w7")], tmp_path / "matched" / "candidates")

@@ -27,6 +27,13 @@ class PARMConfig(TrainingArguments):
             "(PARM: 0.01; GenARM: 0.5 helpful / 0.01 harmless on PKU-SafeRLHF)."
         },
     )
+    length_normalized_rewards: bool = field(
+        default=False,
+        metadata={
+            "help": "Reward = mean instead of sum of the response's token log-probabilities. The paper sums; with "
+            "objectives correlated with length (conciseness) a summed margin is set by length alone and saturates."
+        },
+    )
     dirichlet_concentration: float = field(
         default=0.5,
         metadata={"help": "alpha ~ Dirichlet(c * ones(k)); 0.5 (official) puts mass near the simplex vertices."},

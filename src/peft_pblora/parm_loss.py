@@ -10,18 +10,22 @@ import torch.nn.functional as F
 SCALARIZATIONS = ("linear", "tchebycheff")
 
 
-def sequence_log_probs(logits: torch.Tensor, input_ids: torch.Tensor, completion_mask: torch.Tensor) -> torch.Tensor:
+def sequence_log_probs(
+    logits: torch.Tensor, input_ids: torch.Tensor, completion_mask: torch.Tensor, length_normalized: bool = False
+) -> torch.Tensor:
     """Reward of each sequence: the sum of log pi(token | prefix) over its completion tokens (EOS included).
 
     `logits` (S, L, V) are the model's outputs for the last L positions of `input_ids` (S, T); the logits at
-    position t predict the token at t + 1. No length normalisation (GenARM / PARM).
+    position t predict the token at t + 1. The paper sums (GenARM / PARM); `length_normalized` takes the mean over
+    the completion tokens instead, so a pair's margin no longer grows with the difference of the responses' lengths.
     """
     length = logits.shape[1]
     targets = input_ids[:, -length + 1 :] if length > 1 else input_ids[:, :0]
     mask = completion_mask[:, -length + 1 :].to(logits.dtype) if length > 1 else completion_mask[:, :0]
     logits = logits[:, :-1].float()
     token_log_probs = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
-    return (token_log_probs * mask).sum(-1)
+    summed = (token_log_probs * mask).sum(-1)
+    return summed / mask.sum(-1).clamp(min=1) if length_normalized else summed
 
 
 @dataclass

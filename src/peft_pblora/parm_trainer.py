@@ -179,7 +179,9 @@ class PARMTrainer(Trainer):
             logits_to_keep=int(inputs["completion_length"]) + 1,
             use_cache=False,
         )
-        rewards = sequence_log_probs(outputs.logits, inputs["input_ids"], inputs["completion_mask"])
+        rewards = sequence_log_probs(
+            outputs.logits, inputs["input_ids"], inputs["completion_mask"], self.args.length_normalized_rewards
+        )
         return objective_statistics(
             rewards[:pairs],
             rewards[pairs:],

@@ -61,10 +61,13 @@ class RunSettings:
     sample_tokens: int = 96
     sample_batch_size: int = 16
     sentence_variants: bool = True  # add each sample's first sentence as a short, complete candidate answer
+    length_matched: list[str] = field(default_factory=list)  # objectives paired among equally long answers only
+    max_length_ratio: float = 1.5
     epochs: float = 2.0
     batch_size: int = 4
     learning_rate: float = 1e-3
     beta_r: float = 0.1
+    length_normalized_rewards: bool = False
     r1: int = 4
     r2: int = 4
     lora_alpha: float = 4.0
@@ -140,7 +143,8 @@ class Run:
             model, tokenizer, self.train_prompts, self.scorers, self.path / "preference_data",
             num_samples=settings.samples_per_prompt, max_new_tokens=settings.sample_tokens,
             batch_size=settings.sample_batch_size, seed=settings.seed, show_progress=settings.show_progress,
-            sentence_variants=settings.sentence_variants,
+            sentence_variants=settings.sentence_variants, length_matched=settings.length_matched,
+            max_length_ratio=settings.max_length_ratio,
         )  # fmt: skip
 
     def _fresh_parm_base(self) -> Any:
@@ -164,6 +168,7 @@ class Run:
             output_dir=str(self.path / "trainer"), per_device_train_batch_size=settings.batch_size,
             num_train_epochs=settings.epochs, learning_rate=settings.learning_rate, lr_scheduler_type="cosine",
             warmup_steps=2, weight_decay=0.05, beta_r=settings.beta_r,
+            length_normalized_rewards=settings.length_normalized_rewards,
             dirichlet_concentration=settings.dirichlet_concentration,
             preference_sampling=settings.preference_sampling, max_prompt_length=settings.max_length // 2,
             max_length=settings.max_length, logging_steps=5, save_strategy="no", report_to="none",

@@ -113,23 +113,47 @@ def score_responses(
     return result
 
 
+def word_count(text: str) -> int:
+    return len(text.split())
+
+
+def lengths_match(first: str, second: str, max_length_ratio: float) -> bool:
+    """Whether the longer text has at most `max_length_ratio` times the words of the shorter (empty texts: 1 word)."""
+    short, long = sorted((max(word_count(first), 1), max(word_count(second), 1)))
+    return long <= max_length_ratio * short
+
+
 def best_and_worst_pairs(
     prompts: Sequence[str],
     responses: Sequence[Sequence[str]],
     scores: dict[str, list[list[float]]],
     min_gap: float = 0.0,
+    length_matched: Sequence[str] = (),
+    max_length_ratio: float = 1.5,
 ) -> DatasetDict:
     """One pair per prompt and objective: the best-scored response as chosen, the worst as rejected.
 
-    Prompts whose best and worst differ by no more than `min_gap` give no pair for that objective.
+    For the objectives named in `length_matched`, the pair is the one of largest score gap among responses whose
+    lengths match (within `max_length_ratio`), so that length cannot stand in for the objective: a summed reward
+    otherwise learns "longer" for any objective whose best answers happen to be longer. Prompts whose pair differs
+    by no more than `min_gap` give no pair for that objective.
     """
+    unknown = [name for name in length_matched if name not in scores]
+    if unknown:
+        raise ValueError(f"length_matched names {unknown}, which are not among the objectives {sorted(scores)}")
+    if max_length_ratio < 1:
+        raise ValueError(f"max_length_ratio must be >= 1, got {max_length_ratio}")
     datasets = {}
     for name, per_prompt in scores.items():
         rows: dict[str, list] = {"prompt": [], "chosen": [], "rejected": [], "score_gap": []}
         for prompt, samples, values in zip(prompts, responses, per_prompt, strict=True):
-            best = max(range(len(values)), key=values.__getitem__)
-            worst = min(range(len(values)), key=values.__getitem__)
-            gap = values[best] - values[worst]
+            candidates = [
+                (values[best] - values[worst], best, worst)
+                for best in range(len(values))
+                for worst in range(len(values))
+                if name not in length_matched or lengths_match(samples[best], samples[worst], max_length_ratio)
+            ]
+            gap, best, worst = max(candidates, key=lambda candidate: candidate[0])  # first of equal gaps
             if gap > min_gap:
                 rows["prompt"].append(prompt)
                 rows["chosen"].append(samples[best])
@@ -139,6 +163,46 @@ def best_and_worst_pairs(
             raise ValueError(f"objective {name!r} gave no pair: every prompt's responses score alike")
         datasets[name] = Dataset.from_dict(rows)
     return DatasetDict(datasets)
+
+
+def sample_and_score(
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[str],
+    scorers: Sequence[Scorer],
+    cache_dir: str | Path,
+    num_samples: int = 4,
+    max_new_tokens: int = 64,
+    batch_size: int = 8,
+    seed: int = 0,
+    show_progress: bool = True,
+    sentence_variants: bool = False,
+) -> tuple[list[list[str]], dict[str, list[list[float]]]]:
+    """Every prompt's candidate responses and their scores, or those a previous run cached in `cache_dir`.
+
+    Cached as one row per prompt (prompt, responses, one score list per objective), so that pairs can be remade
+    with other settings without sampling again. `sentence_variants` adds each multi-sentence sample's first sentence
+    as a candidate: complete short answers the sampler rarely produces, so that an objective such as conciseness
+    sees where an answer may end.
+    """
+    cache_dir = Path(cache_dir)
+    names = [scorer.name for scorer in scorers]
+    if (cache_dir / "dataset_info.json").is_file():
+        cached = load_from_disk(str(cache_dir))
+        if list(cached["prompt"]) != list(prompts):
+            raise ValueError(f"{cache_dir} holds candidates for other prompts; remove it to sample again")
+        missing = [name for name in names if name not in cached.column_names]
+        if missing:
+            raise ValueError(f"{cache_dir} has no scores for {missing}; remove it to sample and score again")
+        return [list(row) for row in cached["responses"]], {name: [list(r) for r in cached[name]] for name in names}
+    responses = sample_responses(
+        model, tokenizer, prompts, num_samples, max_new_tokens, batch_size, seed=seed, show_progress=show_progress
+    )
+    if sentence_variants:
+        responses = with_first_sentence_variants(responses)
+    scores = score_responses(prompts, responses, scorers)
+    Dataset.from_dict({"prompt": list(prompts), "responses": responses, **scores}).save_to_disk(str(cache_dir))
+    return responses, scores
 
 
 def build_preference_data(
@@ -154,11 +218,13 @@ def build_preference_data(
     min_gap: float = 0.0,
     show_progress: bool = True,
     sentence_variants: bool = False,
+    length_matched: Sequence[str] = (),
+    max_length_ratio: float = 1.5,
 ) -> DatasetDict:
     """Sample, score and pair, or load the pairs a previous run cached in `cache_dir`.
 
-    `sentence_variants` adds each multi-sentence sample's first sentence as a candidate: complete short answers the
-    sampler rarely produces, so that an objective such as conciseness sees where an answer may end.
+    The scored candidates are cached in `cache_dir/candidates` (see `sample_and_score`), the pairs in `cache_dir`;
+    `length_matched` and `max_length_ratio` choose the pairs (see `best_and_worst_pairs`).
     """
     cache_dir = Path(cache_dir)
     if (cache_dir / "dataset_dict.json").is_file():
@@ -166,11 +232,10 @@ def build_preference_data(
         if sorted(cached) != sorted(scorer.name for scorer in scorers):
             raise ValueError(f"{cache_dir} holds objectives {sorted(cached)}; remove it to rebuild for these scorers")
         return cached
-    responses = sample_responses(
-        model, tokenizer, prompts, num_samples, max_new_tokens, batch_size, seed=seed, show_progress=show_progress
-    )
-    if sentence_variants:
-        responses = with_first_sentence_variants(responses)
-    data = best_and_worst_pairs(prompts, responses, score_responses(prompts, responses, scorers), min_gap)
+    responses, scores = sample_and_score(
+        model, tokenizer, prompts, scorers, cache_dir / "candidates", num_samples, max_new_tokens, batch_size, seed,
+        show_progress, sentence_variants,
+    )  # fmt: skip
+    data = best_and_worst_pairs(prompts, responses, scores, min_gap, length_matched, max_length_ratio)
     data.save_to_disk(str(cache_dir))
     return data
