@@ -255,11 +255,16 @@ def test_resume_from_a_checkpoint_gives_the_uninterrupted_result(tmp_path):
 
 
 def test_saved_adapter_loads_with_peft_and_knows_its_objectives(tmp_path):
-    trainer = make_trainer(tmp_path, max_steps=1)
+    trainer = make_trainer(tmp_path, max_steps=1, beta_r=[0.5, 0.25])
     trainer.train()
     trainer.save_model(str(tmp_path / "adapter"))
     loaded = PeftModel.from_pretrained(tiny_llama(seed=1), str(tmp_path / "adapter"))
     assert loaded.peft_config["default"].objective_names == OBJECTIVES
+    assert loaded.peft_config["default"].beta_r == [0.5, 0.25]
+    card = (tmp_path / "adapter" / "README.md").read_text()
+    assert "Objectives in alpha order: `first_word`, `second_word`" in card
+    assert "beta_r (training): first_word: 0.5, second_word: 0.25" in card
+    assert "import peft_pblora" in card and "PARMGuidance(parm, alpha" in card
     assert list(pblora_layers(loaded))
     ids = torch.tensor([[5, 6, 7]])
     trained = copy.deepcopy(trainer.model).eval()

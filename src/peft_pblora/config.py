@@ -35,6 +35,13 @@ class PBLoraConfig(PeftConfig):
             )
         },
     )
+    beta_r: list[float] | None = field(
+        default=None,
+        metadata={
+            "help": "Bradley-Terry temperature per objective the adapter was trained with, recorded by PARMTrainer "
+            "for the model card; the model does not use it."
+        },
+    )
     lora_alpha: float = field(
         default=8, metadata={"help": "Scale numerator: s = lora_alpha / r2 unless `scaling` is set (official code)."}
     )

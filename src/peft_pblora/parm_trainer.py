@@ -134,6 +134,7 @@ class PARMTrainer(Trainer):
                 f"PBLoraConfig.objective_names {config.objective_names} differ from the data's objectives {objectives}"
             )
         config.objective_names = list(objectives)
+        config.beta_r = args.beta_r_per_objective(len(objectives))
         if isinstance(model, str):  # loaded only once every check has passed
             model = AutoModelForCausalLM.from_pretrained(model, **(args.model_init_kwargs or {}))
         if not isinstance(model, PeftModel):

@@ -7,6 +7,7 @@ PeftConfig.from_pretrained or transformers' load_adapter meets an adapter_config
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 from peft import PeftModel
 from peft.mapping import PEFT_TYPE_TO_CONFIG_MAPPING
@@ -14,6 +15,7 @@ from peft.utils import register_peft_method
 
 from .config import PBLoraConfig
 from .model import PBLoraModel
+from .model_card import add_pblora_sections
 from .peft_type import PBLORA_PEFT_TYPE
 
 PREFERENCE_KWARG = "preference"
@@ -39,8 +41,27 @@ def _strip_preference_from_base_model_kwargs() -> None:
     PeftModel.__init__ = __init__
 
 
+def _describe_pblora_adapters_in_model_cards() -> None:
+    """Append a PBLoRA section (objectives, beta_r, how to steer) to the README.md that save_pretrained writes."""
+    if getattr(PeftModel.create_or_update_model_card, "_pblora_patched", False):
+        return
+    original = PeftModel.create_or_update_model_card
+
+    @functools.wraps(original)
+    def create_or_update_model_card(self, output_dir: str) -> None:
+        original(self, output_dir)
+        card_path = Path(output_dir) / "README.md"
+        if card_path.is_file():
+            text = card_path.read_text(encoding="utf-8")
+            card_path.write_text(add_pblora_sections(text, self.peft_config), encoding="utf-8")
+
+    create_or_update_model_card._pblora_patched = True
+    PeftModel.create_or_update_model_card = create_or_update_model_card
+
+
 def register_pblora() -> None:
     """Register the PBLORA peft type, its config and its tuner with PEFT; safe to call more than once."""
     if PEFT_TYPE_TO_CONFIG_MAPPING.get(PBLORA_PEFT_TYPE) is not PBLoraConfig:
         register_peft_method(name="pblora", config_cls=PBLoraConfig, model_cls=PBLoraModel)
     _strip_preference_from_base_model_kwargs()
+    _describe_pblora_adapters_in_model_cards()
