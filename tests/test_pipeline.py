@@ -96,3 +96,14 @@ def test_response_quality():
         {"text": "cut off mid", "finished": False},
     ]
     assert response_quality(responses) == {"empty": 0.25, "unfinished": 0.5, "repetitive": 0.25}
+
+
+def test_training_settings_reach_the_data_and_the_adapter(tiny_run):
+    settings = RunSettings(
+        **tiny_run, parm_layers=1, beta_r=[0.5, 0.2], length_normalized_rewards=True, length_matched=["count_w5"]
+    )
+    adapter_dir = pipeline.Run(settings).train()
+    assert json.loads((adapter_dir / "adapter_config.json").read_text())["beta_r"] == [0.5, 0.2]
+    pairs = preference_data.load_from_disk(str(settings.path / "preference_data"))["count_w5"]
+    for chosen, rejected in zip(pairs["chosen"], pairs["rejected"], strict=True):
+        assert preference_data.lengths_match(chosen, rejected, settings.max_length_ratio)
