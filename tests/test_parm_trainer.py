@@ -89,10 +89,16 @@ def uneven_datasets() -> dict[str, Dataset]:
     }
 
 
-@pytest.mark.parametrize("length_normalized", [False, True])
-def test_loss_of_one_batch_equals_the_hand_computation(tmp_path, length_normalized):
+@pytest.mark.parametrize(
+    ("length_normalized", "reference_free"), [(False, True), (True, True), (False, False), (True, False)]
+)
+def test_loss_of_one_batch_equals_the_hand_computation(tmp_path, length_normalized, reference_free):
     trainer = make_trainer(
-        tmp_path, datasets=uneven_datasets(), beta_r=[0.5, 0.2], length_normalized_rewards=length_normalized
+        tmp_path,
+        datasets=uneven_datasets(),
+        beta_r=[0.5, 0.2],
+        length_normalized_rewards=length_normalized,
+        reference_free=reference_free,
     )
     tokenizer = tiny_tokenizer()
     rows = [trainer.train_dataset[index] for index in range(2)]
@@ -117,6 +123,11 @@ def test_loss_of_one_batch_equals_the_hand_computation(tmp_path, length_normaliz
                 margin = hand_reward(model, prompt, chosen, alpha, length_normalized) - hand_reward(
                     model, prompt, rejected, alpha, length_normalized
                 )
+                if not reference_free:  # the reference: the same model with its adapter disabled
+                    with model.disable_adapter():
+                        margin -= hand_reward(model, prompt, chosen, alpha, length_normalized) - hand_reward(
+                            model, prompt, rejected, alpha, length_normalized
+                        )
                 losses.append(-F.logsigmoid(beta_r[objective] * margin))
             expected = expected + alpha[objective] * torch.stack(losses).mean()
     torch.testing.assert_close(loss.detach(), expected, rtol=1e-4, atol=1e-5)
@@ -190,9 +201,11 @@ def test_preference_draws_are_reproducible_from_the_seed(tmp_path):
     assert per_example.shape == (6, 4, 2)
 
 
-def test_training_separates_the_objectives_by_alpha(tmp_path):
+@pytest.mark.parametrize("reference_free", [True, False])
+def test_training_separates_the_objectives_by_alpha(tmp_path, reference_free):
     trainer = make_trainer(
         tmp_path,
+        reference_free=reference_free,
         datasets=disagreeing_datasets(rows=16),
         num_train_epochs=6,
         per_device_train_batch_size=4,

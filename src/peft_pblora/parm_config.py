@@ -27,6 +27,15 @@ class PARMConfig(TrainingArguments):
             "(PARM: 0.01; GenARM: 0.5 helpful / 0.01 harmless on PKU-SafeRLHF)."
         },
     )
+    reference_free: bool = field(
+        default=True,
+        metadata={
+            "help": "True (the paper): reward = summed log pi_PARM(response). False: reward = summed log pi_PARM - "
+            "log pi_ref, the reference being the PARM's own model with the adapter disabled (DPO's implicit reward): "
+            "every response starts at reward 0, so the prior's preference for short answers does not decide a "
+            "margin before training. One extra forward without gradients per step."
+        },
+    )
     length_normalized_rewards: bool = field(
         default=False,
         metadata={

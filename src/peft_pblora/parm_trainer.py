@@ -173,6 +173,21 @@ class PARMTrainer(Trainer):
         else:
             pair_preferences = preference.expand(pairs, -1)
             set_preference(model, preference.cpu())
+        rewards = self._rewards(model, inputs)
+        if not self.args.reference_free:
+            with torch.no_grad(), self.accelerator.unwrap_model(model).disable_adapter():
+                reference_rewards = self._rewards(model, inputs)
+            rewards = rewards - reference_rewards
+        return objective_statistics(
+            rewards[:pairs],
+            rewards[pairs:],
+            inputs["preference_labels"],
+            self.beta_r.to(rewards.device),
+            pair_preferences,
+        )
+
+    def _rewards(self, model: nn.Module, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The reward of every response in the batch: the sum (or mean) of its token log-probabilities."""
         outputs = model(
             input_ids=inputs["input_ids"],
             attention_mask=inputs["attention_mask"],
@@ -180,15 +195,8 @@ class PARMTrainer(Trainer):
             logits_to_keep=int(inputs["completion_length"]) + 1,
             use_cache=False,
         )
-        rewards = sequence_log_probs(
+        return sequence_log_probs(
             outputs.logits, inputs["input_ids"], inputs["completion_mask"], self.args.length_normalized_rewards
-        )
-        return objective_statistics(
-            rewards[:pairs],
-            rewards[pairs:],
-            inputs["preference_labels"],
-            self.beta_r.to(rewards.device),
-            pair_preferences,
         )
 
     def compute_loss(

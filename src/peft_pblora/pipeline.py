@@ -68,6 +68,7 @@ class RunSettings:
     learning_rate: float = 1e-3
     beta_r: list[float] = field(default_factory=lambda: [0.1])  # one value for all objectives or one per objective
     length_normalized_rewards: bool = False
+    reference_free: bool = True
     r1: int = 4
     r2: int = 4
     lora_alpha: float = 4.0
@@ -169,7 +170,7 @@ class Run:
             num_train_epochs=settings.epochs, learning_rate=settings.learning_rate, lr_scheduler_type="cosine",
             warmup_steps=2, weight_decay=0.05,
             beta_r=settings.beta_r[0] if len(settings.beta_r) == 1 else settings.beta_r,
-            length_normalized_rewards=settings.length_normalized_rewards,
+            length_normalized_rewards=settings.length_normalized_rewards, reference_free=settings.reference_free,
             dirichlet_concentration=settings.dirichlet_concentration,
             preference_sampling=settings.preference_sampling, max_prompt_length=settings.max_length // 2,
             max_length=settings.max_length, logging_steps=5, save_strategy="no", report_to="none",
