@@ -77,6 +77,21 @@ def test_a_beta_r_list_of_the_wrong_length_is_refused(tmp_path):
         make_trainer(tmp_path, beta_r=[0.1, 0.2, 0.3])
 
 
+def test_length_normalized_rewards_naming_no_objective_is_refused(tmp_path):
+    with pytest.raises(ValueError, match=r"length_normalized_rewards names \['brevity'\]"):
+        make_trainer(tmp_path, length_normalized_rewards=["brevity"])
+
+
+def test_parm_config_parses_from_the_command_line_like_trl_configs(tmp_path):
+    from transformers import HfArgumentParser
+
+    (args,) = HfArgumentParser(PARMConfig).parse_args_into_dataclasses(
+        ["--output_dir", str(tmp_path), "--beta_r", "0.5", "0.1", "--length_normalized_rewards", "second_word"]
+    )
+    assert args.beta_r == [0.5, 0.1] and args.length_normalized_rewards == ["second_word"]
+    assert PARMConfig(output_dir=str(tmp_path), beta_r=0.2).beta_r == [0.2]
+
+
 def test_order_of_objectives_follows_objective_names(tmp_path):
     trainer = make_trainer(
         tmp_path, objective_names=["second_word", "first_word"], peft_config=pblora(init_weights=False)

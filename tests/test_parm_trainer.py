@@ -90,7 +90,8 @@ def uneven_datasets() -> dict[str, Dataset]:
 
 
 @pytest.mark.parametrize(
-    ("length_normalized", "reference_free"), [(False, True), (True, True), (False, False), (True, False)]
+    ("length_normalized", "reference_free"),
+    [([], True), (OBJECTIVES, True), (["second_word"], True), ([], False), (["first_word"], False)],
 )
 def test_loss_of_one_batch_equals_the_hand_computation(tmp_path, length_normalized, reference_free):
     trainer = make_trainer(
@@ -114,19 +115,20 @@ def test_loss_of_one_batch_equals_the_hand_computation(tmp_path, length_normaliz
     with torch.no_grad():
         for objective, name in enumerate(OBJECTIVES):
             losses = []
+            normalized = name in length_normalized
             for index in range(2):
                 example = data[name][index]
                 prompt = tokenizer(example["prompt"])["input_ids"]
                 eos = [tokenizer.eos_token_id]
                 chosen = tokenizer(example["chosen"], add_special_tokens=False)["input_ids"] + eos
                 rejected = tokenizer(example["rejected"], add_special_tokens=False)["input_ids"] + eos
-                margin = hand_reward(model, prompt, chosen, alpha, length_normalized) - hand_reward(
-                    model, prompt, rejected, alpha, length_normalized
+                margin = hand_reward(model, prompt, chosen, alpha, normalized) - hand_reward(
+                    model, prompt, rejected, alpha, normalized
                 )
                 if not reference_free:  # the reference: the same model with its adapter disabled
                     with model.disable_adapter():
-                        margin -= hand_reward(model, prompt, chosen, alpha, length_normalized) - hand_reward(
-                            model, prompt, rejected, alpha, length_normalized
+                        margin -= hand_reward(model, prompt, chosen, alpha, normalized) - hand_reward(
+                            model, prompt, rejected, alpha, normalized
                         )
                 losses.append(-F.logsigmoid(beta_r[objective] * margin))
             expected = expected + alpha[objective] * torch.stack(losses).mean()

@@ -100,7 +100,11 @@ def test_response_quality():
 
 def test_training_settings_reach_the_data_and_the_adapter(tiny_run):
     settings = RunSettings(
-        **tiny_run, parm_layers=1, beta_r=[0.5, 0.2], length_normalized_rewards=True, length_matched=["count_w5"]
+        **tiny_run,
+        parm_layers=1,
+        beta_r=[0.5, 0.2],
+        length_normalized_rewards=["conciseness"],
+        length_matched=["count_w5"],
     )
     adapter_dir = pipeline.Run(settings).train()
     assert json.loads((adapter_dir / "adapter_config.json").read_text())["beta_r"] == [0.5, 0.2]

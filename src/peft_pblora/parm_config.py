@@ -20,11 +20,12 @@ class PARMConfig(TrainingArguments):
     bf16 on where a CUDA device is present (and fp16 is not asked for), unused columns kept.
     """
 
-    beta_r: float | list[float] = field(
-        default=0.01,
+    beta_r: list[float] = field(
+        default_factory=lambda: [0.01],
         metadata={
-            "help": "Bradley-Terry temperature of the reward margin, one value or one per objective in alpha order "
-            "(PARM: 0.01; GenARM: 0.5 helpful / 0.01 harmless on PKU-SafeRLHF)."
+            "help": "Bradley-Terry temperature of the reward margin: one value for every objective, or one per "
+            "objective in alpha order (PARM: 0.01; GenARM: 0.5 helpful / 0.01 harmless on PKU-SafeRLHF). A float is "
+            "taken as a one-value list."
         },
     )
     reference_free: bool = field(
@@ -36,11 +37,12 @@ class PARMConfig(TrainingArguments):
             "margin before training. One extra forward without gradients per step."
         },
     )
-    length_normalized_rewards: bool = field(
-        default=False,
+    length_normalized_rewards: list[str] | None = field(
+        default=None,
         metadata={
-            "help": "Reward = mean instead of sum of the response's token log-probabilities. The paper sums; with "
-            "objectives correlated with length (conciseness) a summed margin is set by length alone and saturates."
+            "help": "Objectives whose reward is the mean instead of the sum of the response's token log-probabilities "
+            "(the paper sums for all). A summed reward favours short answers before any training, so for an "
+            "objective correlated with length (conciseness) its margin is set by length alone and saturates."
         },
     )
     dirichlet_concentration: float = field(
@@ -101,9 +103,11 @@ class PARMConfig(TrainingArguments):
         if self.bf16 is None:
             self.bf16 = torch.cuda.is_available() and not self.fp16
         super().__post_init__()
-        values = self.beta_r if isinstance(self.beta_r, (list, tuple)) else [self.beta_r]
-        if not values or any(not isinstance(value, (int, float)) or not value > 0 for value in values):
+        self.beta_r = list(self.beta_r) if isinstance(self.beta_r, (list, tuple)) else [self.beta_r]
+        if not self.beta_r or any(not isinstance(value, (int, float)) or not value > 0 for value in self.beta_r):
             raise ValueError(f"beta_r must be positive, got {self.beta_r}")
+        if isinstance(self.length_normalized_rewards, str):
+            self.length_normalized_rewards = [self.length_normalized_rewards]
         if not self.dirichlet_concentration > 0:
             raise ValueError(f"dirichlet_concentration must be positive, got {self.dirichlet_concentration}")
         if self.preference_sampling not in PREFERENCE_SAMPLING:
@@ -114,9 +118,17 @@ class PARMConfig(TrainingArguments):
             raise ValueError(f"scalarization must be one of {SCALARIZATIONS}, got {self.scalarization!r}")
 
     def beta_r_per_objective(self, num_objectives: int) -> list[float]:
-        """beta_r as one value per objective; raises if a list has the wrong length."""
-        if isinstance(self.beta_r, (list, tuple)):
-            if len(self.beta_r) != num_objectives:
-                raise ValueError(f"beta_r has {len(self.beta_r)} values but there are {num_objectives} objectives")
-            return [float(value) for value in self.beta_r]
-        return [float(self.beta_r)] * num_objectives
+        """beta_r as one value per objective; raises if it has neither one value nor one per objective."""
+        if len(self.beta_r) == 1:
+            return [float(self.beta_r[0])] * num_objectives
+        if len(self.beta_r) != num_objectives:
+            raise ValueError(f"beta_r has {len(self.beta_r)} values but there are {num_objectives} objectives")
+        return [float(value) for value in self.beta_r]
+
+    def length_normalized_per_objective(self, objectives: list[str]) -> list[bool]:
+        """Whether each objective's reward is length-normalised; raises on a name that is not an objective."""
+        names = list(self.length_normalized_rewards or [])
+        unknown = [name for name in names if name not in objectives]
+        if unknown:
+            raise ValueError(f"length_normalized_rewards names {unknown}, which are not objectives {objectives}")
+        return [name in names for name in objectives]

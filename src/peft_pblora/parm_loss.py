@@ -10,22 +10,45 @@ import torch.nn.functional as F
 SCALARIZATIONS = ("linear", "tchebycheff")
 
 
-def sequence_log_probs(
-    logits: torch.Tensor, input_ids: torch.Tensor, completion_mask: torch.Tensor, length_normalized: bool = False
-) -> torch.Tensor:
-    """Reward of each sequence: the sum of log pi(token | prefix) over its completion tokens (EOS included).
+def completion_log_probs(
+    logits: torch.Tensor, input_ids: torch.Tensor, completion_mask: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sum of log pi(token | prefix) over each sequence's completion tokens (EOS included), and their count.
 
     `logits` (S, L, V) are the model's outputs for the last L positions of `input_ids` (S, T); the logits at
-    position t predict the token at t + 1. The paper sums (GenARM / PARM); `length_normalized` takes the mean over
-    the completion tokens instead, so a pair's margin no longer grows with the difference of the responses' lengths.
+    position t predict the token at t + 1.
     """
     length = logits.shape[1]
     targets = input_ids[:, -length + 1 :] if length > 1 else input_ids[:, :0]
     mask = completion_mask[:, -length + 1 :].to(logits.dtype) if length > 1 else completion_mask[:, :0]
     logits = logits[:, :-1].float()
     token_log_probs = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
-    summed = (token_log_probs * mask).sum(-1)
-    return summed / mask.sum(-1).clamp(min=1) if length_normalized else summed
+    mask = mask.float()
+    return (token_log_probs * mask).sum(-1), mask.sum(-1)
+
+
+def sequence_log_probs(
+    logits: torch.Tensor, input_ids: torch.Tensor, completion_mask: torch.Tensor, length_normalized: bool = False
+) -> torch.Tensor:
+    """Reward of each sequence: the sum of log pi(token | prefix) over its completion tokens (GenARM / PARM).
+
+    `length_normalized` takes the mean over the completion tokens instead, so a pair's margin no longer grows with
+    the difference of the responses' lengths.
+    """
+    summed, counts = completion_log_probs(logits, input_ids, completion_mask)
+    return summed / counts.clamp(min=1) if length_normalized else summed
+
+
+def objective_rewards(
+    logits: torch.Tensor,
+    input_ids: torch.Tensor,
+    completion_mask: torch.Tensor,
+    length_normalized: list[bool],
+) -> torch.Tensor:
+    """(S, k) rewards: column i is each sequence's reward as objective i measures it (summed or mean log-probs)."""
+    summed, counts = completion_log_probs(logits, input_ids, completion_mask)
+    normalized = torch.tensor(length_normalized, device=summed.device)
+    return torch.where(normalized, (summed / counts.clamp(min=1)).unsqueeze(1), summed.unsqueeze(1))
 
 
 @dataclass
@@ -48,6 +71,7 @@ def objective_statistics(
 ) -> ObjectiveStatistics:
     """Bradley-Terry statistics per objective for P pairs.
 
+    Rewards are (P,), or (P, k) where each objective measures rewards its own way.
     labels (P, k): +1 where the first response is preferred for objective i, -1 where the second is, 0 where the
     pair carries no label for i. beta_r (k,). pair_preferences (P, k): the alpha each pair was scored at.
     Loss_i = -log sigmoid(beta_r_i * (r_preferred - r_other)).
@@ -56,7 +80,8 @@ def objective_statistics(
     labelled = labels != 0
     counts = labelled.sum(0)
     denominator = counts.clamp(min=1).to(first_rewards.dtype)
-    margins = labels * (first_rewards - second_rewards).unsqueeze(1)  # (P, k), preferred minus other
+    differences = first_rewards - second_rewards
+    margins = labels * (differences if differences.dim() == 2 else differences.unsqueeze(1))  # (P, k)
     losses = -F.logsigmoid(beta_r.to(margins.dtype) * margins) * labelled
     pair_preferences = pair_preferences.to(losses.dtype)
     return ObjectiveStatistics(

@@ -22,7 +22,7 @@ from .parm_data import (
     build_grouped_dataset,
     resolve_objectives,
 )
-from .parm_loss import ObjectiveStatistics, objective_statistics, scalarize, sequence_log_probs
+from .parm_loss import ObjectiveStatistics, objective_rewards, objective_statistics, scalarize
 
 
 def simplex_vertices_and_centre(k: int) -> list[list[float]]:
@@ -72,6 +72,7 @@ class PARMTrainer(Trainer):
                 raise ValueError(f"eval_dataset has objectives {eval_objectives} but train_dataset has {objectives}")
         self.objectives = objectives
         self.beta_r = torch.tensor(args.beta_r_per_objective(len(objectives)))
+        self.length_normalized = args.length_normalized_per_objective(objectives)
         self.eval_preferences = args.eval_preferences or simplex_vertices_and_centre(len(objectives))
         for alpha in self.eval_preferences:
             if len(alpha) != len(objectives) or abs(sum(alpha) - 1) > 1e-4 or min(alpha) < 0:
@@ -187,7 +188,7 @@ class PARMTrainer(Trainer):
         )
 
     def _rewards(self, model: nn.Module, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        """The reward of every response in the batch: the sum (or mean) of its token log-probabilities."""
+        """(S, k): every response's reward per objective, the sum (or mean) of its token log-probabilities."""
         outputs = model(
             input_ids=inputs["input_ids"],
             attention_mask=inputs["attention_mask"],
@@ -195,8 +196,8 @@ class PARMTrainer(Trainer):
             logits_to_keep=int(inputs["completion_length"]) + 1,
             use_cache=False,
         )
-        return sequence_log_probs(
-            outputs.logits, inputs["input_ids"], inputs["completion_mask"], self.args.length_normalized_rewards
+        return objective_rewards(
+            outputs.logits, inputs["input_ids"], inputs["completion_mask"], self.length_normalized
         )
 
     def compute_loss(

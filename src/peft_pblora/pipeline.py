@@ -67,7 +67,7 @@ class RunSettings:
     batch_size: int = 4
     learning_rate: float = 1e-3
     beta_r: list[float] = field(default_factory=lambda: [0.1])  # one value for all objectives or one per objective
-    length_normalized_rewards: bool = False
+    length_normalized_rewards: list[str] = field(default_factory=list)  # objectives rewarded by mean log-probs
     reference_free: bool = True
     r1: int = 4
     r2: int = 4
@@ -169,7 +169,7 @@ class Run:
             output_dir=str(self.path / "trainer"), per_device_train_batch_size=settings.batch_size,
             num_train_epochs=settings.epochs, learning_rate=settings.learning_rate, lr_scheduler_type="cosine",
             warmup_steps=2, weight_decay=0.05,
-            beta_r=settings.beta_r[0] if len(settings.beta_r) == 1 else settings.beta_r,
+            beta_r=settings.beta_r,
             length_normalized_rewards=settings.length_normalized_rewards, reference_free=settings.reference_free,
             dirichlet_concentration=settings.dirichlet_concentration,
             preference_sampling=settings.preference_sampling, max_prompt_length=settings.max_length // 2,
