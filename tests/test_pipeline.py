@@ -56,6 +56,10 @@ def test_the_whole_pipeline_writes_every_artefact(tiny_run, monkeypatch):
         "conciseness",
     ]
     assert "Spearman" in (run / "report.md").read_text()
+    assert set(metrics["steering_effect"]) == {"count_w5", "conciseness"}
+    for effect in metrics["steering_effect"].values():
+        assert math.isfinite(effect["effect"]) and effect["standard_error"] >= 0
+    assert all(len(point["per_prompt"]["conciseness"]) == 3 for point in sweep["points"])
 
     def no_sampling(*args, **kwargs):
         raise AssertionError("a finished run must not sample again")
@@ -111,3 +115,17 @@ def test_training_settings_reach_the_data_and_the_adapter(tiny_run):
     pairs = preference_data.load_from_disk(str(settings.path / "preference_data"))["count_w5"]
     for chosen, rejected in zip(pairs["chosen"], pairs["rejected"], strict=True):
         assert preference_data.lengths_match(chosen, rejected, settings.max_length_ratio)
+
+
+def test_steering_effect_is_the_paired_vertex_difference_by_hand():
+    sweep = {
+        "objectives": ["a", "b"],
+        "points": [
+            {"alpha": [1.0, 0.0], "per_prompt": {"a": [3.0, 5.0], "b": [0.0, 0.0]}},
+            {"alpha": [0.5, 0.5], "per_prompt": {"a": [9.0, 9.0], "b": [9.0, 9.0]}},
+            {"alpha": [0.0, 1.0], "per_prompt": {"a": [1.0, 1.0], "b": [2.0, 6.0]}},
+        ],
+    }
+    effects = pipeline.steering_effects(sweep)
+    assert effects["a"] == {"effect": 3.0, "standard_error": pytest.approx(1.0)}  # differences 2 and 4
+    assert effects["b"] == {"effect": 4.0, "standard_error": pytest.approx(2.0)}  # differences 2 and 6

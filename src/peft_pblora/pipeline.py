@@ -251,8 +251,15 @@ class Run:
 
     def _score(self, prompts: Sequence[str], responses: Sequence[dict]) -> dict:
         texts = [response["text"] for response in responses]
-        scores = {scorer.name: float(np.mean(scorer(prompts, texts))) for scorer in self.scorers}
-        return {"scores": scores, "quality": response_quality(responses), "examples": texts[:3]}
+        per_prompt = {scorer.name: [float(value) for value in scorer(prompts, texts)] for scorer in self.scorers}
+        return {
+            "scores": {name: float(np.mean(values)) for name, values in per_prompt.items()},
+            "standard_errors": {name: standard_error(values) for name, values in per_prompt.items()},
+            "per_prompt": per_prompt,
+            "quality": response_quality(responses),
+            "examples": texts[:3],
+            "texts": texts,
+        }
 
     def report(self) -> dict:
         sweep = self.sweep()
@@ -294,6 +301,28 @@ def response_quality(responses: Sequence[dict]) -> dict[str, float]:
     return {"empty": empty / total, "unfinished": unfinished / total, "repetitive": repetitive / total}
 
 
+def standard_error(values: Sequence[float]) -> float:
+    """Standard error of a mean over prompts (0 for fewer than two values)."""
+    return float(np.std(values, ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
+
+
+def steering_effects(sweep: dict) -> dict[str, dict[str, float]]:
+    """Per objective: mean over prompts of score(alpha = its vertex) - score(points giving it weight 0), with its
+    paired standard error. An effect several standard errors above 0 is steering, not prompt-sampling noise."""
+    objectives = sweep["objectives"]
+    effects = {}
+    for index, name in enumerate(objectives):
+        vertex = [point for point in sweep["points"] if point["alpha"][index] == 1.0]
+        others = [point for point in sweep["points"] if point["alpha"][index] == 0.0]
+        if not vertex or not others or "per_prompt" not in vertex[0]:
+            continue
+        at_vertex = np.asarray(vertex[0]["per_prompt"][name])
+        elsewhere = np.mean([point["per_prompt"][name] for point in others], axis=0)
+        differences = at_vertex - elsewhere
+        effects[name] = {"effect": float(differences.mean()), "standard_error": standard_error(differences)}
+    return effects
+
+
 def summarise_sweep(sweep: dict) -> dict:
     """HV, MIP and per-objective Spearman correlations of a sweep, with the normalisation and reference point used.
 
@@ -325,7 +354,14 @@ def summarise_sweep(sweep: dict) -> dict:
         "mip_parm": mean_inner_product(alphas, points),
         "mip_base": mean_inner_product(alphas, np.repeat(base, len(alphas), axis=0)),
         "spearman_score_vs_weight": spearman,
+        "steering_effect": steering_effects(sweep),
     }
+
+
+def mean_with_error(point: dict, name: str) -> str:
+    """'mean +/- standard error' of one objective at one sweep point (the mean alone for older sweeps)."""
+    error = point.get("standard_errors", {}).get(name)
+    return f"{point['scores'][name]:.3f}" + ("" if error is None else f" +/- {error:.3f}")
 
 
 def markdown_report(settings: RunSettings, sweep: dict, metrics: dict, path: Path) -> str:
@@ -348,13 +384,13 @@ def markdown_report(settings: RunSettings, sweep: dict, metrics: dict, path: Pat
         quality = point["quality"]
         lines.append(
             f"| {point['alpha']} | "
-            + " | ".join(f"{point['scores'][name]:.3f}" for name in objectives)
+            + " | ".join(mean_with_error(point, name) for name in objectives)
             + f" | {quality['empty']:.2f} | {quality['unfinished']:.2f} | {quality['repetitive']:.2f} |"
         )
     base, base_quality = sweep["base"], sweep["base"]["quality"]
     lines.append(
         "| base, unguided | "
-        + " | ".join(f"{base['scores'][name]:.3f}" for name in objectives)
+        + " | ".join(mean_with_error(base, name) for name in objectives)
         + f" | {base_quality['empty']:.2f} | {base_quality['unfinished']:.2f} | {base_quality['repetitive']:.2f} |"
     )
     spearman = ", ".join(
@@ -367,6 +403,14 @@ def markdown_report(settings: RunSettings, sweep: dict, metrics: dict, path: Pat
         f"- Hypervolume (normalised scores, reference point {metrics['reference_point']}): PARM "
         f"{metrics['hypervolume_parm']:.3f} vs base {metrics['hypervolume_base']:.3f}",
         f"- MIP (normalised): PARM {metrics['mip_parm']:.3f} vs base {metrics['mip_base']:.3f}",
+        "- Steering effect (score at the objective's vertex minus where its weight is 0, paired over prompts): "
+        + (
+            ", ".join(
+                f"{name} {value['effect']:+.3f} +/- {value['standard_error']:.3f}"
+                for name, value in metrics["steering_effect"].items()
+            )
+            or "not available"
+        ),
         f"- Normalisation: {metrics['normalisation']['method']}",
         f"- Stage times (s): {timings}",
         "",
