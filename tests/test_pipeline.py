@@ -129,3 +129,15 @@ def test_steering_effect_is_the_paired_vertex_difference_by_hand():
     effects = pipeline.steering_effects(sweep)
     assert effects["a"] == {"effect": 3.0, "standard_error": pytest.approx(1.0)}  # differences 2 and 4
     assert effects["b"] == {"effect": 4.0, "standard_error": pytest.approx(2.0)}  # differences 2 and 6
+
+
+def test_length_based_objectives_get_mean_rewards_and_their_own_beta_r_by_default():
+    default = RunSettings()
+    assert default.length_normalized_rewards == ["conciseness"]
+    assert default.beta_r == [pipeline.BETA_R_SUM, pipeline.BETA_R_MEAN]
+    other = RunSettings(objectives=["positivity", "relevance"])
+    assert other.length_normalized_rewards == [] and other.beta_r == [pipeline.BETA_R_SUM] * 2
+    chosen = RunSettings(length_normalized_rewards=[], beta_r=[0.3])
+    assert chosen.length_normalized_rewards == [] and chosen.beta_r == [0.3]
+    with pytest.raises(ValueError, match="not objectives"):
+        RunSettings(length_normalized_rewards=["relevance"])

@@ -34,6 +34,9 @@ from .scorers import Conciseness, PromptRelevance, Scorer, VaderPositivity
 
 logger = logging.getLogger("peft_pblora.pipeline")
 
+BETA_R_SUM = 0.1  # for a summed reward: margins of tens of nats
+BETA_R_MEAN = 4.0  # for a length-normalised reward: margins of a fraction of a nat per token
+
 SCORERS: dict[str, Callable[[], Scorer]] = {
     "positivity": VaderPositivity,
     "conciseness": Conciseness,
@@ -66,12 +69,14 @@ class RunSettings:
     epochs: float = 2.0
     batch_size: int = 4
     learning_rate: float = 1e-3
-    beta_r: list[float] = field(default_factory=lambda: [0.1])  # one value for all objectives or one per objective
-    length_normalized_rewards: list[str] = field(default_factory=list)  # objectives rewarded by mean log-probs
+    # objectives rewarded by mean (not summed) log-probs; None: those whose scorer is length_based (conciseness)
+    length_normalized_rewards: list[str] | None = None
+    # one value for all objectives or one per objective; None: 0.1 for summed rewards, 4 for length-normalised ones
+    beta_r: list[float] | None = None
     reference_free: bool = True
-    r1: int = 4
-    r2: int = 4
-    lora_alpha: float = 4.0
+    r1: int = 0  # no preference-agnostic part: every change the adapter makes depends on alpha
+    r2: int = 8
+    lora_alpha: float = 8.0
     target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
     dirichlet_concentration: float = 0.5
     preference_sampling: str = "example"
@@ -89,6 +94,17 @@ class RunSettings:
             raise ValueError(f"unknown objective(s) {unknown}; built in: {sorted(SCORERS)}")
         if len(self.objectives) < 2:
             raise ValueError("a multi-objective run needs at least two objectives")
+        if self.length_normalized_rewards is None:
+            self.length_normalized_rewards = [
+                name for name in self.objectives if getattr(SCORERS[name], "length_based", False)
+            ]
+        not_objectives = [name for name in self.length_normalized_rewards if name not in self.objectives]
+        if not_objectives:
+            raise ValueError(f"length_normalized_rewards names {not_objectives}, not objectives {self.objectives}")
+        if self.beta_r is None:
+            self.beta_r = [
+                BETA_R_MEAN if name in self.length_normalized_rewards else BETA_R_SUM for name in self.objectives
+            ]
         if self.train_prompts < 1 or self.test_prompts < 1:
             raise ValueError("train_prompts and test_prompts must be >= 1")
 

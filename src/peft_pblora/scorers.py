@@ -52,9 +52,14 @@ class VaderPositivity:
 
 
 class Conciseness:
-    """Brevity in [0, 1]: 1 - words / max_words, floored at 0; an empty response scores 0 (nothing was said)."""
+    """Brevity in [0, 1]: 1 - words / max_words, floored at 0; an empty response scores 0 (nothing was said).
+
+    `length_based`: the score is a function of the response's length, which a summed log-probability reward
+    already favours before training; the end-to-end run rewards such objectives by mean log-probability instead.
+    """
 
     name = "conciseness"
+    length_based = True
 
     def __init__(self, max_words: int = 100) -> None:
         if max_words < 1:
