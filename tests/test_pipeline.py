@@ -141,3 +141,18 @@ def test_length_based_objectives_get_mean_rewards_and_their_own_beta_r_by_defaul
     assert chosen.length_normalized_rewards == [] and chosen.beta_r == [0.3]
     with pytest.raises(ValueError, match="not objectives"):
         RunSettings(length_normalized_rewards=["relevance"])
+
+
+def test_default_settings_start_from_the_shipped_candidates_without_loading_a_model(tmp_path, monkeypatch):
+    settings = RunSettings(output_dir=str(tmp_path / "run"), show_progress=False)
+    assert pipeline.shipped_candidates_fit(settings)
+    run = pipeline.Run(settings)
+    monkeypatch.setattr(run, "base", lambda: pytest.fail("the shipped candidates need no model"))
+    data = run.make_data()
+    assert sorted(data) == ["conciseness", "positivity"]
+    assert len(data["positivity"]) == len(data["conciseness"]) == settings.train_prompts
+    assert set(data["positivity"]["prompt"]) <= set(run.train_prompts)
+    assert not pipeline.shipped_candidates_fit(RunSettings(output_dir=str(tmp_path / "b"), sample_tokens=48))
+    assert not pipeline.shipped_candidates_fit(
+        RunSettings(output_dir=str(tmp_path / "c"), objectives=["relevance", "positivity"])
+    )
