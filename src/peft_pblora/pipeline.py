@@ -60,7 +60,7 @@ class RunSettings:
     parm_layers: int | None = None  # a PARM of the base's first layers; None: the whole base (see models.first_layers)
     objectives: list[str] = field(default_factory=lambda: ["positivity", "conciseness"])
     train_prompts: int = 96
-    test_prompts: int = 24
+    test_prompts: int = 48
     samples_per_prompt: int = 4
     sample_tokens: int = 96
     sample_batch_size: int = 16
