@@ -137,7 +137,7 @@ def test_length_based_objectives_get_mean_rewards_and_their_own_beta_r_by_defaul
     assert default.beta_r == [pipeline.BETA_R_SUM, pipeline.BETA_R_MEAN]
     other = RunSettings(objectives=["positivity", "relevance"])
     assert other.length_normalized_rewards == [] and other.beta_r == [pipeline.BETA_R_SUM] * 2
-    chosen = RunSettings(length_normalized_rewards=[], beta_r=[0.3])
+    chosen = RunSettings(length_normalized_rewards=["none"], beta_r=[0.3])
     assert chosen.length_normalized_rewards == [] and chosen.beta_r == [0.3]
     with pytest.raises(ValueError, match="not objectives"):
         RunSettings(length_normalized_rewards=["relevance"])

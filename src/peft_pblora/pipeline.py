@@ -71,7 +71,8 @@ class RunSettings:
     epochs: float = 2.0
     batch_size: int = 4
     learning_rate: float = 1e-3
-    # objectives rewarded by mean (not summed) log-probs; None: those whose scorer is length_based (conciseness)
+    # objectives rewarded by mean (not summed) log-probs; None: those whose scorer is length_based (conciseness);
+    # ["none"]: every reward summed
     length_normalized_rewards: list[str] | None = None
     # one value for all objectives or one per objective; None: 0.1 for summed rewards, 4 for length-normalised ones
     beta_r: list[float] | None = None
@@ -96,6 +97,8 @@ class RunSettings:
             raise ValueError(f"unknown objective(s) {unknown}; built in: {sorted(SCORERS)}")
         if len(self.objectives) < 2:
             raise ValueError("a multi-objective run needs at least two objectives")
+        if self.length_normalized_rewards == ["none"]:  # the command line's way to say "sum every reward"
+            self.length_normalized_rewards = []
         if self.length_normalized_rewards is None:
             self.length_normalized_rewards = [
                 name for name in self.objectives if getattr(SCORERS[name], "length_based", False)
