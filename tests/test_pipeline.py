@@ -156,3 +156,33 @@ def test_default_settings_start_from_the_shipped_candidates_without_loading_a_mo
     assert not pipeline.shipped_candidates_fit(
         RunSettings(output_dir=str(tmp_path / "c"), objectives=["relevance", "positivity"])
     )
+
+
+def test_a_separate_parm_model_with_the_base_tokenizer_is_trained_and_used(tiny_run, tmp_path):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    base_dir = tiny_run["base_model"]
+    small = LlamaForCausalLM(LlamaConfig.from_pretrained(base_dir, num_hidden_layers=1))
+    small.save_pretrained(tmp_path / "small-parm")
+    tiny_chat_tokenizer().save_pretrained(tmp_path / "small-parm")
+    metrics = run_all(RunSettings(**tiny_run, parm_model=str(tmp_path / "small-parm")))
+    assert math.isfinite(metrics["hypervolume_parm"])
+    adapter = json.loads((RunSettings(**tiny_run).path / "parm_adapter/adapter_config.json").read_text())
+    assert adapter["base_model_name_or_path"].endswith("small-parm")
+    with pytest.raises(ValueError, match="not both"):
+        RunSettings(**tiny_run, parm_model="x", parm_layers=1)
+
+
+def test_a_parm_model_with_another_tokenizer_is_refused_before_training(tiny_run, tmp_path):
+    from transformers import AutoTokenizer
+
+    other = tmp_path / "other-tokenizer"
+    tiny_llama(seed=3).save_pretrained(other)
+    tokenizer = tiny_chat_tokenizer()
+    tokenizer.add_tokens(["extra_token"])
+    tokenizer.save_pretrained(other)
+    assert AutoTokenizer.from_pretrained(other).get_vocab() != tiny_chat_tokenizer().get_vocab()
+    run = pipeline.Run(RunSettings(**tiny_run, parm_model=str(other)))
+    with pytest.raises(ValueError, match="another tokenizer than the base"):
+        run.train()
+    assert not (run.path / "parm_adapter").exists()

@@ -57,6 +57,7 @@ class RunSettings:
 
     output_dir: str = "runs/default"
     base_model: str = "smollm2"
+    parm_model: str | None = None  # the PARM's own model (id or path, the base's tokenizer); None: built from the base
     parm_layers: int | None = None  # a PARM of the base's first layers; None: the whole base (see models.first_layers)
     objectives: list[str] = field(default_factory=lambda: ["positivity", "conciseness"])
     train_prompts: int = 96
@@ -110,6 +111,8 @@ class RunSettings:
             self.beta_r = [
                 BETA_R_MEAN if name in self.length_normalized_rewards else BETA_R_SUM for name in self.objectives
             ]
+        if self.parm_model and self.parm_layers:
+            raise ValueError("give parm_model or parm_layers, not both")
         if self.train_prompts < 1 or self.test_prompts < 1:
             raise ValueError("train_prompts and test_prompts must be >= 1")
 
@@ -196,8 +199,16 @@ class Run:
         )  # fmt: skip
 
     def _fresh_parm_base(self) -> Any:
-        """A new copy of the model the PARM is built on: the base, or its first `parm_layers` layers."""
-        model, _ = self.base()
+        """A new copy of the PARM's starting model: `parm_model`, or the base, or its first `parm_layers` layers."""
+        model, tokenizer = self.base()
+        if self.settings.parm_model:
+            parm, parm_tokenizer = load_model_and_tokenizer(self.settings.parm_model)
+            if parm_tokenizer.get_vocab() != tokenizer.get_vocab():
+                raise ValueError(
+                    f"parm_model {self.settings.parm_model!r} has another tokenizer than the base "
+                    f"{self.settings.base_model!r}: token-level guidance needs the same vocabulary"
+                )
+            return parm
         layers = self.settings.parm_layers
         if layers:
             return first_layers(model, layers)
@@ -419,7 +430,13 @@ def markdown_report(settings: RunSettings, sweep: dict, metrics: dict, path: Pat
         "# PARM run report",
         "",
         f"Base model `{settings.base_model}`; PARM = "
-        + (f"its first {settings.parm_layers} layers" if settings.parm_layers else "a copy of the base")
+        + (
+            f"`{settings.parm_model}`"
+            if settings.parm_model
+            else f"its first {settings.parm_layers} layers"
+            if settings.parm_layers
+            else "a copy of the base"
+        )
         + f" + PBLoRA (r1={settings.r1}, r2={settings.r2}); objectives {objectives}; "
         f"{settings.train_prompts} train / {settings.test_prompts} held-out test prompts; guidance 1/beta = "
         f"{1 / settings.guidance_beta:g}; greedy, {settings.sweep_tokens} new tokens.",
