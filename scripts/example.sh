@@ -7,4 +7,5 @@ bash scripts/install.sh
 "${PYTHON:-python3}" examples/train_and_steer.py
 "${PYTHON:-python3}" examples/serve_many_preferences.py
 "${PYTHON:-python3}" examples/merge_for_fixed_preference.py
+"${PYTHON:-python3}" examples/genarm_baseline.py
 "${PYTHON:-python3}" examples/pareto_evaluation.py "$(mktemp -d)/pareto.png"

@@ -55,3 +55,10 @@ def test_pareto_evaluation_example_writes_the_plot_and_beats_the_base(tmp_path, 
         float(part.split()[-1]) for part in printed.split("hypervolume: ")[1].split(" (")[0].split(",")
     )
     assert sweep_hv > base_hv
+
+
+def test_genarm_example_reduces_to_one_arm_at_a_vertex(capsys):
+    runpy.run_path(str(EXAMPLES / "genarm_baseline.py"), run_name="__main__")
+    printed = capsys.readouterr().out
+    assert "alpha=(1, 0) equals the helpful ARM alone: True" in printed
+    assert printed.count("alpha=[") == 3
