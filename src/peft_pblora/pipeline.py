@@ -69,7 +69,7 @@ class RunSettings:
     shipped_data: bool = True  # start from the shipped candidates where they fit these settings; False: sample anew
     length_matched: list[str] = field(default_factory=list)  # objectives paired among equally long answers only
     max_length_ratio: float = 1.5
-    epochs: float = 2.0
+    epochs: float = 3.0
     batch_size: int = 4
     learning_rate: float = 1e-3
     # objectives rewarded by mean (not summed) log-probs; None: those whose scorer is length_based (conciseness);
