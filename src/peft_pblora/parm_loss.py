@@ -20,23 +20,10 @@ def completion_log_probs(
     """
     length = logits.shape[1]
     targets = input_ids[:, -length + 1 :] if length > 1 else input_ids[:, :0]
-    mask = completion_mask[:, -length + 1 :].to(logits.dtype) if length > 1 else completion_mask[:, :0]
+    mask = (completion_mask[:, -length + 1 :] if length > 1 else completion_mask[:, :0]).float()
     logits = logits[:, :-1].float()
     token_log_probs = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
-    mask = mask.float()
     return (token_log_probs * mask).sum(-1), mask.sum(-1)
-
-
-def sequence_log_probs(
-    logits: torch.Tensor, input_ids: torch.Tensor, completion_mask: torch.Tensor, length_normalized: bool = False
-) -> torch.Tensor:
-    """Reward of each sequence: the sum of log pi(token | prefix) over its completion tokens (GenARM / PARM).
-
-    `length_normalized` takes the mean over the completion tokens instead, so a pair's margin no longer grows with
-    the difference of the responses' lengths.
-    """
-    summed, counts = completion_log_probs(logits, input_ids, completion_mask)
-    return summed / counts.clamp(min=1) if length_normalized else summed
 
 
 def objective_rewards(
@@ -45,7 +32,11 @@ def objective_rewards(
     completion_mask: torch.Tensor,
     length_normalized: list[bool],
 ) -> torch.Tensor:
-    """(S, k) rewards: column i is each sequence's reward as objective i measures it (summed or mean log-probs)."""
+    """(S, k) rewards: column i is each sequence's reward as objective i measures it.
+
+    Summed log-probabilities (GenARM / PARM), or their mean over the completion tokens where `length_normalized[i]`,
+    so that objective's margin no longer grows with the difference of the responses' lengths.
+    """
     summed, counts = completion_log_probs(logits, input_ids, completion_mask)
     normalized = torch.tensor(length_normalized, device=summed.device)
     return torch.where(normalized, (summed / counts.clamp(min=1)).unsqueeze(1), summed.unsqueeze(1))
