@@ -30,7 +30,7 @@ from .guidance import PARMGuidance
 from .models import first_layers, load_model_and_tokenizer
 from .parm_config import PARMConfig
 from .parm_trainer import PARMTrainer
-from .preference_data import build_preference_data
+from .preference_data import build_preference_data, needs_sampling
 from .scorers import Conciseness, PromptRelevance, Scorer, VaderPositivity
 
 logger = logging.getLogger("peft_pblora.pipeline")
@@ -188,8 +188,7 @@ class Run:
         if settings.shipped_data and not candidates_dir.exists() and shipped_candidates_fit(settings):
             shutil.copytree(shipped_candidates_dir(), candidates_dir)
             logger.info("using the shipped sampled and scored answers (--no_shipped_data samples them again)")
-        sampled = (candidates_dir / "dataset_info.json").is_file() or (data_dir / "dataset_dict.json").is_file()
-        model, tokenizer = (None, None) if sampled else self.base()
+        model, tokenizer = self.base() if needs_sampling(data_dir) else (None, None)
         return build_preference_data(
             model, tokenizer, self.train_prompts, self.scorers, data_dir,
             num_samples=settings.samples_per_prompt, max_new_tokens=settings.sample_tokens,

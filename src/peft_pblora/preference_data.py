@@ -165,6 +165,21 @@ def best_and_worst_pairs(
     return DatasetDict(datasets)
 
 
+def candidates_cached(cache_dir: str | Path) -> bool:
+    """Whether `cache_dir` (a `sample_and_score` cache) holds scored candidates."""
+    return (Path(cache_dir) / "dataset_info.json").is_file()
+
+
+def pairs_cached(cache_dir: str | Path) -> bool:
+    """Whether `cache_dir` (a `build_preference_data` cache) holds pairs."""
+    return (Path(cache_dir) / "dataset_dict.json").is_file()
+
+
+def needs_sampling(cache_dir: str | Path) -> bool:
+    """Whether `build_preference_data(..., cache_dir)` would sample, and so needs the model."""
+    return not (pairs_cached(cache_dir) or candidates_cached(Path(cache_dir) / "candidates"))
+
+
 def sample_and_score(
     model: Any,
     tokenizer: Any,
@@ -187,7 +202,7 @@ def sample_and_score(
     """
     cache_dir = Path(cache_dir)
     names = [scorer.name for scorer in scorers]
-    if (cache_dir / "dataset_info.json").is_file():
+    if candidates_cached(cache_dir):
         cached = load_from_disk(str(cache_dir))
         if list(cached["prompt"]) != list(prompts):
             raise ValueError(f"{cache_dir} holds candidates for other prompts; remove it to sample again")
@@ -227,7 +242,7 @@ def build_preference_data(
     `length_matched` and `max_length_ratio` choose the pairs (see `best_and_worst_pairs`).
     """
     cache_dir = Path(cache_dir)
-    if (cache_dir / "dataset_dict.json").is_file():
+    if pairs_cached(cache_dir):
         cached = load_from_disk(str(cache_dir))
         if sorted(cached) != sorted(scorer.name for scorer in scorers):
             raise ValueError(f"{cache_dir} holds objectives {sorted(cached)}; remove it to rebuild for these scorers")
