@@ -30,7 +30,7 @@ from .guidance import PARMGuidance
 from .models import first_layers, load_model_and_tokenizer
 from .parm_config import PARMConfig
 from .parm_trainer import PARMTrainer
-from .preference_data import build_preference_data, needs_sampling
+from .preference_data import build_preference_data, candidates_dir, needs_sampling
 from .scorers import Conciseness, PromptRelevance, Scorer, VaderPositivity
 
 logger = logging.getLogger("peft_pblora.pipeline")
@@ -184,9 +184,9 @@ class Run:
     def make_data(self) -> Any:
         settings = self.settings
         data_dir = self.path / "preference_data"
-        candidates_dir = data_dir / "candidates"
-        if settings.shipped_data and not candidates_dir.exists() and shipped_candidates_fit(settings):
-            shutil.copytree(shipped_candidates_dir(), candidates_dir)
+        candidates = candidates_dir(data_dir)
+        if settings.shipped_data and not candidates.exists() and shipped_candidates_fit(settings):
+            shutil.copytree(shipped_candidates_dir(), candidates)
             logger.info("using the shipped sampled and scored answers (--no_shipped_data samples them again)")
         model, tokenizer = self.base() if needs_sampling(data_dir) else (None, None)
         return build_preference_data(

@@ -175,9 +175,14 @@ def pairs_cached(cache_dir: str | Path) -> bool:
     return (Path(cache_dir) / "dataset_dict.json").is_file()
 
 
+def candidates_dir(cache_dir: str | Path) -> Path:
+    """Where `build_preference_data(..., cache_dir)` keeps its scored candidates."""
+    return Path(cache_dir) / "candidates"
+
+
 def needs_sampling(cache_dir: str | Path) -> bool:
     """Whether `build_preference_data(..., cache_dir)` would sample, and so needs the model."""
-    return not (pairs_cached(cache_dir) or candidates_cached(Path(cache_dir) / "candidates"))
+    return not (pairs_cached(cache_dir) or candidates_cached(candidates_dir(cache_dir)))
 
 
 def sample_and_score(
@@ -248,8 +253,9 @@ def build_preference_data(
             raise ValueError(f"{cache_dir} holds objectives {sorted(cached)}; remove it to rebuild for these scorers")
         return cached
     responses, scores = sample_and_score(
-        model, tokenizer, prompts, scorers, cache_dir / "candidates", num_samples, max_new_tokens, batch_size, seed,
-        show_progress, sentence_variants,
+        model, tokenizer, prompts, scorers, candidates_dir(cache_dir), num_samples=num_samples,
+        max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed, show_progress=show_progress,
+        sentence_variants=sentence_variants,
     )  # fmt: skip
     data = best_and_worst_pairs(prompts, responses, scores, min_gap, length_matched, max_length_ratio)
     data.save_to_disk(str(cache_dir))
