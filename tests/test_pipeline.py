@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
+import tarfile
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +15,8 @@ from peft_pblora.cli import main
 from peft_pblora.pipeline import RunSettings, builtin_prompts, response_quality, run_all
 
 from .conftest import tiny_chat_tokenizer, tiny_llama
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 class WordCount:
@@ -186,3 +191,40 @@ def test_a_parm_model_with_another_tokenizer_is_refused_before_training(tiny_run
     with pytest.raises(ValueError, match="another tokenizer than the base"):
         run.train()
     assert not (run.path / "parm_adapter").exists()
+
+
+def test_a_grid_of_runs_shares_the_base_candidates_and_adapters(tiny_run, tmp_path, monkeypatch):
+    sampled = []
+    sample_responses = preference_data.sample_responses
+    monkeypatch.setattr(
+        preference_data,
+        "sample_responses",
+        lambda *args, **kwargs: sampled.append(1) or sample_responses(*args, **kwargs),
+    )
+    run_grid_script = importlib.util.spec_from_file_location("run_grid", REPO / "scripts" / "run_grid.py")
+    run_grid_module = importlib.util.module_from_spec(run_grid_script)
+    run_grid_script.loader.exec_module(run_grid_module)
+    common = {key: value for key, value in tiny_run.items() if key != "output_dir"}
+    grid = {
+        "common": common,
+        "runs": {
+            "first": {},
+            "other_beta": {"adapter_from": "first", "guidance_beta": 0.5},
+            "more_epochs": {"epochs": 2},
+        },
+    }
+    output_dir, archive_path = tmp_path / "grid", tmp_path / "grid.tar.gz"
+    summary = run_grid_module.run_grid(grid, output_dir, archive_path=archive_path)
+    assert list(summary) == ["first", "other_beta", "more_epochs"]
+    assert summary["other_beta"]["settings"]["guidance_beta"] == 0.5
+    assert not (output_dir / "other_beta" / "train_log.json").exists()  # reused the adapter, did not train
+    assert (output_dir / "more_epochs" / "train_log.json").is_file()
+    assert len(sampled) == 1  # the three runs sample alike: the later two reuse the first's candidates
+    assert preference_data.candidates_cached(
+        preference_data.candidates_dir(output_dir / "more_epochs" / "preference_data")
+    )
+    for run in summary.values():
+        assert math.isfinite(run["metrics"]["hypervolume_parm"])
+    with tarfile.open(archive_path) as tar:
+        names = tar.getnames()
+    assert "summary.json" in names and "more_epochs/report.md" in names and "first/sweep.json" in names

@@ -90,6 +90,7 @@ class RunSettings:
     sweep_tokens: int = 96
     sweep_batch_size: int = 32
     seed: int = 0
+    device: str | None = None  # where models run: "cpu", "cuda", "cuda:1"...; None: the first GPU if any, else CPU
     show_progress: bool = True
 
     def __post_init__(self) -> None:
@@ -115,6 +116,8 @@ class RunSettings:
             raise ValueError("give parm_model or parm_layers, not both")
         if self.train_prompts < 1 or self.test_prompts < 1:
             raise ValueError("train_prompts and test_prompts must be >= 1")
+        if self.device is None:
+            self.device = "cuda" if torch.cuda.is_available() else "cpu"
 
     @property
     def path(self) -> Path:
@@ -165,7 +168,8 @@ class Run:
     def base(self) -> tuple[Any, Any]:
         if self._base is None:
             logger.info("loading base model %s", self.settings.base_model)
-            self._base = load_model_and_tokenizer(self.settings.base_model)
+            model, tokenizer = load_model_and_tokenizer(self.settings.base_model)
+            self._base = (model.to(self.settings.device), tokenizer)
         return self._base
 
     def timed(self, name: str, stage: Callable[[], Any]) -> Any:
@@ -207,13 +211,13 @@ class Run:
                     f"parm_model {self.settings.parm_model!r} has another tokenizer than the base "
                     f"{self.settings.base_model!r}: token-level guidance needs the same vocabulary"
                 )
-            return parm
+            return parm.to(self.settings.device)
         layers = self.settings.parm_layers
         if layers:
-            return first_layers(model, layers)
+            return first_layers(model, layers).to(self.settings.device)
         copy = type(model)(model.config)
         copy.load_state_dict(model.state_dict())
-        return copy.eval()
+        return copy.to(self.settings.device).eval()
 
     def train(self) -> Path:
         adapter_dir = self.path / "parm_adapter"
@@ -231,7 +235,7 @@ class Run:
             dirichlet_concentration=settings.dirichlet_concentration,
             preference_sampling=settings.preference_sampling, max_prompt_length=settings.max_length // 2,
             max_length=settings.max_length, logging_steps=5, save_strategy="no", report_to="none",
-            activation_checkpointing=False, use_cpu=not torch.cuda.is_available(), seed=settings.seed,
+            activation_checkpointing=False, use_cpu=settings.device == "cpu", seed=settings.seed,
             disable_tqdm=not settings.show_progress,
         )  # fmt: skip
         peft_config = PBLoraConfig(
@@ -286,7 +290,7 @@ class Run:
                     return_tensors="pt",
                     padding=True,
                     add_special_tokens=False,
-                )
+                ).to(settings.device)
                 processors = None
                 if parm is not None:
                     guidance = PARMGuidance(

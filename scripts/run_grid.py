@@ -1,0 +1,113 @@
+"""Run a grid of end-to-end PARM runs that share one loaded base model, and summarise each one's steering.
+
+    python scripts/run_grid.py scripts/grids/positivity.json --output_dir runs/grid --time_budget 600
+
+The grid file holds `common` settings and named `runs`, each a dict of RunSettings overrides; a run may also say
+`"adapter_from": "<earlier run>"` to reuse that run's trained adapter (e.g. to sweep another guidance beta without
+training again). Runs that would sample the same candidates share them. After each run, one line and
+`summary.json` give its Spearman correlations, steering effects, HV, MIP and stage times; `--archive` also packs
+every run's report, metrics, sweep and training log into one .tar.gz (the form a remote GPU job brings back).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tarfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from peft_pblora.pipeline import Run, RunSettings
+from peft_pblora.preference_data import candidates_dir
+
+RESULT_FILES = (
+    "settings.json",
+    "report.md",
+    "metrics.json",
+    "scores.csv",
+    "sweep.json",
+    "train_log.json",
+    "timings.json",
+)
+SAMPLING_KEYS = ("base_model", "seed", "train_prompts", "samples_per_prompt", "sample_tokens", "sentence_variants")
+
+
+def summary_line(name: str, metrics: dict, timings: dict) -> str:
+    spearman = {
+        key: None if value is None else round(value, 2) for key, value in metrics["spearman_score_vs_weight"].items()
+    }
+    effects = {
+        key: f"{value['effect']:+.3f}+/-{value['standard_error']:.3f}"
+        for key, value in metrics["steering_effect"].items()
+    }
+    return (
+        f"{name}: spearman {spearman} effects {effects} HV {metrics['hypervolume_parm']:.3f}/"
+        f"{metrics['hypervolume_base']:.3f} MIP {metrics['mip_parm']:.3f}/{metrics['mip_base']:.3f} times {timings}"
+    )
+
+
+def archive(root: Path, names: list[str], destination: Path) -> None:
+    with tarfile.open(destination, "w:gz") as tar:
+        tar.add(root / "summary.json", arcname="summary.json")
+        for name in names:
+            for file_name in RESULT_FILES:
+                path = root / name / file_name
+                if path.is_file():
+                    tar.add(path, arcname=f"{name}/{file_name}")
+
+
+def run_grid(
+    grid: dict, output_dir: Path, time_budget: float = float("inf"), archive_path: Path | None = None
+) -> dict:
+    """Run every run of `grid` in order (one base model load), returning {run name: settings, metrics, timings}."""
+    start = time.perf_counter()
+    shared_base = None
+    candidates_by_sampling: dict[tuple, Path] = {}
+    summary: dict[str, dict] = {}
+    output_dir.mkdir(parents=True, exist_ok=True)
+    for name, overrides in grid["runs"].items():
+        if time.perf_counter() - start > time_budget:
+            print(f"{name}: skipped, time budget of {time_budget:.0f} s spent", flush=True)
+            continue
+        overrides = dict(overrides)
+        adapter_from = overrides.pop("adapter_from", None)
+        settings = RunSettings(**{**grid.get("common", {}), **overrides, "output_dir": str(output_dir / name)})
+        run = Run(settings)
+        if shared_base is not None:
+            run._base = shared_base
+        sampling_key = tuple(json.dumps(getattr(settings, key)) for key in SAMPLING_KEYS)
+        candidates = candidates_dir(settings.path / "preference_data")
+        if sampling_key in candidates_by_sampling and not candidates.exists():
+            shutil.copytree(candidates_by_sampling[sampling_key], candidates)
+        if adapter_from and not (settings.path / "parm_adapter").exists():
+            shutil.copytree(output_dir / adapter_from / "parm_adapter", settings.path / "parm_adapter")
+        run.timed("make-data", run.make_data)
+        run.timed("train", run.train)
+        run.timed("sweep", run.sweep)
+        metrics = run.timed("report", run.report)
+        shared_base = run._base
+        if candidates.exists():
+            candidates_by_sampling.setdefault(sampling_key, candidates)
+        timings = json.loads((settings.path / "timings.json").read_text())
+        summary[name] = {"settings": asdict(settings), "metrics": metrics, "timings": timings}
+        (output_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+        print(summary_line(name, metrics, timings), flush=True)
+        if archive_path:
+            archive(output_dir, list(summary), archive_path)
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("grid", type=Path)
+    parser.add_argument("--output_dir", type=Path, default=Path("runs/grid"))
+    parser.add_argument("--time_budget", type=float, default=float("inf"), help="start no run after this many seconds")
+    parser.add_argument("--archive", type=Path, default=None, help="a .tar.gz to pack the results into after each run")
+    args = parser.parse_args()
+    run_grid(json.loads(args.grid.read_text()), args.output_dir, args.time_budget, args.archive)
+
+
+if __name__ == "__main__":
+    main()
