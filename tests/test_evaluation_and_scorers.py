@@ -76,15 +76,36 @@ def test_offline_scorers():
     prompts = ["Tell me about gardening tomatoes", "Tell me about gardening tomatoes"]
     responses = ["I love gardening, tomatoes are wonderful and great!", "This is awful. Terrible tomatoes."]
     positivity = VaderPositivity()(prompts, responses)
-    assert positivity[0] > 0.5 > -0.5 > positivity[1]
+    assert positivity[0] > 0.5 and positivity[1] < -0.4
     assert Conciseness(max_words=10)(["q", "q", "q"], ["one two", "", " ".join(["w"] * 20)]) == [0.8, 0.0, 0.0]
     relevance = PromptRelevance()(["Explain photosynthesis in plants"], ["Plants use photosynthesis for energy."])
     assert relevance == [pytest.approx(1.0)]
     assert PromptRelevance()(["Explain photosynthesis in plants"], ["Cats sleep a lot."]) == [0.0]
-    for scorer in (VaderPositivity(), Conciseness(), PromptRelevance()):
+    for scorer in (VaderPositivity(), VaderPositivity(per_sentence=False), Conciseness(), PromptRelevance()):
         assert isinstance(scorer, Scorer)
         with pytest.raises(ValueError, match="2 prompts but 1 responses"):
             scorer(["a", "b"], ["c"])
+
+
+def test_positivity_is_the_mean_of_sentence_compounds_so_length_does_not_raise_it():
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    compound = lambda text: SentimentIntensityAnalyzer().polarity_scores(text)["compound"]  # noqa: E731
+    short = "Great question, I am happy to help!"
+    long = short + " Water is good for you. Drink it daily! Happy and healthy days are wonderful."
+    listed = "Tips:\n1. Rest well.\n2. Smile, it is lovely!"
+    per_sentence = VaderPositivity()(["q"] * 4, [short, long, listed, ""])
+    assert per_sentence[0] == pytest.approx(compound(short))
+    expected_long = [compound(short), compound("Water is good for you."), compound("Drink it daily!")]
+    expected_long.append(compound("Happy and healthy days are wonderful."))
+    assert per_sentence[1] == pytest.approx(sum(expected_long) / 4)
+    expected_listed = [compound("Tips:"), compound("Rest well."), compound("Smile, it is lovely!")]  # "1." dropped
+    assert per_sentence[2] == pytest.approx(sum(expected_listed) / 3)
+    assert per_sentence[3] == 0.0
+    whole = VaderPositivity(per_sentence=False)(["q"] * 2, [short, long])
+    assert whole == [pytest.approx(compound(short)), pytest.approx(compound(long))]
+    assert whole[1] > whole[0]  # the whole-text compound grows with more positive sentences
+    assert per_sentence[1] < per_sentence[0]  # the per-sentence mean does not
 
 
 def test_sequence_classifier_scorer_returns_the_models_logit():

@@ -158,9 +158,9 @@ def test_default_settings_start_from_the_shipped_candidates_without_loading_a_mo
     assert len(data["positivity"]) == len(data["conciseness"]) == settings.train_prompts
     assert set(data["positivity"]["prompt"]) <= set(run.train_prompts)
     assert not pipeline.shipped_candidates_fit(RunSettings(output_dir=str(tmp_path / "b"), sample_tokens=48))
-    assert not pipeline.shipped_candidates_fit(
+    assert pipeline.shipped_candidates_fit(
         RunSettings(output_dir=str(tmp_path / "c"), objectives=["relevance", "positivity"])
-    )
+    )  # scored again by the run's scorers
 
 
 def test_a_separate_parm_model_with_the_base_tokenizer_is_trained_and_used(tiny_run, tmp_path):

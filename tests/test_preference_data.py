@@ -130,5 +130,7 @@ def test_scored_candidates_are_cached_so_pairs_can_be_remade_without_sampling(tm
     assert free["count_w5"]["rejected"] == ["w6"] and matched["count_w5"]["rejected"] == ["w5 w6 w6 w6 w6 w6"]
     with pytest.raises(ValueError, match="other prompts"):
         preference_data.sample_and_score(None, None, ["q"], scorers, tmp_path / "matched" / "candidates")
-    with pytest.raises(ValueError, match="no scores for"):
-        preference_data.sample_and_score(None, None, ["p"], [CountWord("w7")], tmp_path / "matched" / "candidates")
+    responses, rescored = preference_data.sample_and_score(
+        None, None, ["p"], [CountWord("w5"), CountWord("w7")], tmp_path / "matched" / "candidates"
+    )  # cached answers, scored by the scorers given: a new objective needs no sampling
+    assert responses == samples and rescored == {"count_w5": [[3.0, 0.0, 1.0, 1.0]], "count_w7": [[0.0] * 4]}

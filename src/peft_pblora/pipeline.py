@@ -134,14 +134,14 @@ def shipped_candidates_dir() -> Path:
 
 
 def shipped_candidates_fit(settings: RunSettings) -> bool:
-    """Whether the shipped candidates are what sampling with these settings would produce."""
+    """Whether the shipped candidates are what sampling with these settings would produce (any objectives: cached
+    answers are scored again by the run's scorers)."""
     generation_path = shipped_candidates_dir() / "generation.json"
     if not generation_path.is_file():
         return False
     generation = json.loads(generation_path.read_text())
     keys = ("base_model", "train_prompts", "samples_per_prompt", "sample_tokens", "sentence_variants", "seed")
-    same = all(generation[key] == getattr(settings, key) for key in keys)
-    return same and set(settings.objectives) <= set(generation["objectives"])
+    return all(generation[key] == getattr(settings, key) for key in keys)
 
 
 def split_prompts(settings: RunSettings) -> tuple[list[str], list[str]]:

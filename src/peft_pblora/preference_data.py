@@ -6,7 +6,6 @@ The result is one prompt/chosen/rejected dataset per objective, the first form P
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,9 +15,7 @@ from datasets import Dataset, DatasetDict, load_from_disk
 from tqdm.auto import tqdm
 
 from .chat import chat_texts, left_padding
-from .scorers import Scorer
-
-SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
+from .scorers import SENTENCE_END, Scorer
 
 
 def trim_to_last_sentence(text: str) -> str:
@@ -198,23 +195,22 @@ def sample_and_score(
     show_progress: bool = True,
     sentence_variants: bool = False,
 ) -> tuple[list[list[str]], dict[str, list[list[float]]]]:
-    """Every prompt's candidate responses and their scores, or those a previous run cached in `cache_dir`.
+    """Every prompt's candidate responses, sampled or loaded from a previous run's cache in `cache_dir`, and their
+    scores by `scorers`.
 
     Cached as one row per prompt (prompt, responses, one score list per objective), so that pairs can be remade
-    with other settings without sampling again. `sentence_variants` adds each multi-sentence sample's first sentence
-    as a candidate: complete short answers the sampler rarely produces, so that an objective such as conciseness
-    sees where an answer may end.
+    with other settings without sampling again. Cached answers are scored again by the scorers given, so that a
+    changed scorer or a new objective never meets stale scores. `sentence_variants` adds each multi-sentence
+    sample's first sentence as a candidate: complete short answers the sampler rarely produces, so that an objective
+    such as conciseness sees where an answer may end.
     """
     cache_dir = Path(cache_dir)
-    names = [scorer.name for scorer in scorers]
     if candidates_cached(cache_dir):
         cached = load_from_disk(str(cache_dir))
         if list(cached["prompt"]) != list(prompts):
             raise ValueError(f"{cache_dir} holds candidates for other prompts; remove it to sample again")
-        missing = [name for name in names if name not in cached.column_names]
-        if missing:
-            raise ValueError(f"{cache_dir} has no scores for {missing}; remove it to sample and score again")
-        return [list(row) for row in cached["responses"]], {name: [list(r) for r in cached[name]] for name in names}
+        responses = [list(row) for row in cached["responses"]]
+        return responses, score_responses(prompts, responses, scorers)
     responses = sample_responses(
         model, tokenizer, prompts, num_samples, max_new_tokens, batch_size, seed=seed, show_progress=show_progress
     )

@@ -13,6 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 import torch
 
 WORD = re.compile(r"[A-Za-z']+")
+SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
 STOPWORDS = frozenset(
     "a an the and or but if then else of to in on at for with by from as is are was were be been being it its this "
     "that these those i you he she we they me my your our their what which who whom how why when where can could "
@@ -36,19 +37,47 @@ def _check_lengths(prompts: Sequence[str], responses: Sequence[str]) -> None:
         raise ValueError(f"got {len(prompts)} prompts but {len(responses)} responses")
 
 
+def sentences(text: str) -> list[str]:
+    """The text's sentences and lines that hold words (list numbers and bare punctuation dropped)."""
+    pieces = []
+    for line in text.splitlines():
+        start = 0
+        for match in SENTENCE_END.finditer(line):
+            pieces.append(line[start : match.end()])
+            start = match.end()
+        pieces.append(line[start:])
+    return [piece.strip() for piece in pieces if WORD.search(piece)]
+
+
 class VaderPositivity:
-    """Sentiment of the response: VADER's compound score in [-1, 1] (lexicon shipped in vaderSentiment)."""
+    """Tone of the response in [-1, 1]: VADER's compound score averaged over its sentences (lexicon shipped in
+    vaderSentiment); an empty response scores 0.
+
+    Per sentence, because the compound score of a whole text grows with the number of sentiment words: a long
+    cheerful answer out-scores a short cheerful one, which ties positivity to length and so to conciseness (measured
+    in docs/evaluation.md). `per_sentence=False` scores the whole response at once (VADER's usual use).
+    """
 
     name = "positivity"
 
-    def __init__(self) -> None:
+    def __init__(self, per_sentence: bool = True) -> None:
         from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
         self.analyzer = SentimentIntensityAnalyzer()
+        self.per_sentence = per_sentence
+
+    def compound(self, text: str) -> float:
+        return self.analyzer.polarity_scores(text)["compound"]
 
     def __call__(self, prompts: Sequence[str], responses: Sequence[str]) -> list[float]:
         _check_lengths(prompts, responses)
-        return [self.analyzer.polarity_scores(response)["compound"] for response in responses]
+        if not self.per_sentence:
+            return [self.compound(response) for response in responses]
+        scores = []
+        for response in responses:
+            parts = sentences(response)
+            scores.append(sum(self.compound(part) for part in parts) / len(parts) if parts else 0.0)
+        return scores
 
 
 class Conciseness:
