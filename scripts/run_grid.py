@@ -42,8 +42,13 @@ def summary_line(name: str, metrics: dict, timings: dict) -> str:
         key: f"{value['effect']:+.3f}+/-{value['standard_error']:.3f}"
         for key, value in metrics["steering_effect"].items()
     }
+    gains = {
+        key: f"{value['gain_over_base']['effect']:+.3f}+/-{value['gain_over_base']['standard_error']:.3f}"
+        for key, value in metrics["steering_effect"].items()
+        if "gain_over_base" in value
+    }
     return (
-        f"{name}: spearman {spearman} effects {effects} HV {metrics['hypervolume_parm']:.3f}/"
+        f"{name}: spearman {spearman} effects {effects} gains over base {gains} HV {metrics['hypervolume_parm']:.3f}/"
         f"{metrics['hypervolume_base']:.3f} MIP {metrics['mip_parm']:.3f}/{metrics['mip_base']:.3f} times {timings}"
     )
 

@@ -64,6 +64,7 @@ def test_the_whole_pipeline_writes_every_artefact(tiny_run, monkeypatch):
     assert set(metrics["steering_effect"]) == {"count_w5", "conciseness"}
     for effect in metrics["steering_effect"].values():
         assert math.isfinite(effect["effect"]) and effect["standard_error"] >= 0
+        assert math.isfinite(effect["gain_over_base"]["effect"])
     assert all(len(point["per_prompt"]["conciseness"]) == 3 for point in sweep["points"])
 
     def no_sampling(*args, **kwargs):
@@ -134,6 +135,10 @@ def test_steering_effect_is_the_paired_vertex_difference_by_hand():
     effects = pipeline.steering_effects(sweep)
     assert effects["a"] == {"effect": 3.0, "standard_error": pytest.approx(1.0)}  # differences 2 and 4
     assert effects["b"] == {"effect": 4.0, "standard_error": pytest.approx(2.0)}  # differences 2 and 6
+    sweep["base"] = {"per_prompt": {"a": [4.0, 4.0], "b": [1.0, 1.0]}}
+    with_base = pipeline.steering_effects(sweep)
+    assert with_base["a"]["gain_over_base"] == {"effect": 0.0, "standard_error": pytest.approx(1.0)}  # -1 and 1
+    assert with_base["b"]["gain_over_base"] == {"effect": 3.0, "standard_error": pytest.approx(2.0)}  # 1 and 5
 
 
 def test_length_based_objectives_get_mean_rewards_and_their_own_beta_r_by_default():

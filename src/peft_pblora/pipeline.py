@@ -367,20 +367,29 @@ def standard_error(values: Sequence[float]) -> float:
     return float(np.std(values, ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
 
 
+def paired_difference(first: Sequence[float], second: Sequence[float]) -> dict[str, float]:
+    """Mean over prompts of first - second, with its paired standard error."""
+    differences = np.asarray(first, dtype=float) - np.asarray(second, dtype=float)
+    return {"effect": float(differences.mean()), "standard_error": standard_error(differences)}
+
+
 def steering_effects(sweep: dict) -> dict[str, dict[str, float]]:
     """Per objective: mean over prompts of score(alpha = its vertex) - score(points giving it weight 0), with its
-    paired standard error. An effect several standard errors above 0 is steering, not prompt-sampling noise."""
+    paired standard error, and the same against the unguided base (`gain_over_base`, when the sweep has the base's
+    per-prompt scores). An effect several standard errors above 0 is steering, not prompt-sampling noise; the gain
+    over the base tells a real rise at the vertex from a fall elsewhere caused by another objective."""
     objectives = sweep["objectives"]
+    base_scores = sweep.get("base", {}).get("per_prompt")
     effects = {}
     for index, name in enumerate(objectives):
         vertex = [point for point in sweep["points"] if point["alpha"][index] == 1.0]
         others = [point for point in sweep["points"] if point["alpha"][index] == 0.0]
         if not vertex or not others or "per_prompt" not in vertex[0]:
             continue
-        at_vertex = np.asarray(vertex[0]["per_prompt"][name])
-        elsewhere = np.mean([point["per_prompt"][name] for point in others], axis=0)
-        differences = at_vertex - elsewhere
-        effects[name] = {"effect": float(differences.mean()), "standard_error": standard_error(differences)}
+        at_vertex = vertex[0]["per_prompt"][name]
+        effects[name] = paired_difference(at_vertex, np.mean([point["per_prompt"][name] for point in others], axis=0))
+        if base_scores:
+            effects[name]["gain_over_base"] = paired_difference(at_vertex, base_scores[name])
     return effects
 
 
@@ -475,6 +484,15 @@ def markdown_report(settings: RunSettings, sweep: dict, metrics: dict, path: Pat
             ", ".join(
                 f"{name} {value['effect']:+.3f} +/- {value['standard_error']:.3f}"
                 for name, value in metrics["steering_effect"].items()
+            )
+            or "not available"
+        ),
+        "- Gain over the base at the objective's vertex (paired over prompts): "
+        + (
+            ", ".join(
+                f"{name} {value['gain_over_base']['effect']:+.3f} +/- {value['gain_over_base']['standard_error']:.3f}"
+                for name, value in metrics["steering_effect"].items()
+                if "gain_over_base" in value
             )
             or "not available"
         ),
