@@ -102,6 +102,8 @@ def test_positivity_is_the_mean_of_sentence_compounds_so_length_does_not_raise_i
     expected_listed = [compound("Tips:"), compound("Rest well."), compound("Smile, it is lovely!")]  # "1." dropped
     assert per_sentence[2] == pytest.approx(sum(expected_listed) / 3)
     assert per_sentence[3] == 0.0
+    assert VaderPositivity().name == "positivity"
+    assert VaderPositivity(per_sentence=False).name == "positivity_whole_text"
     whole = VaderPositivity(per_sentence=False)(["q"] * 2, [short, long])
     assert whole == [pytest.approx(compound(short)), pytest.approx(compound(long))]
     assert whole[1] > whole[0]  # the whole-text compound grows with more positive sentences

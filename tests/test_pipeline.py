@@ -233,3 +233,23 @@ def test_a_grid_of_runs_shares_the_base_candidates_and_adapters(tiny_run, tmp_pa
     with tarfile.open(archive_path) as tar:
         names = tar.getnames()
     assert "summary.json" in names and "more_epochs/report.md" in names and "first/sweep.json" in names
+
+
+def test_rescoring_a_sweep_reports_recorded_and_current_scores_and_lengths():
+    spec = importlib.util.spec_from_file_location("rescore_sweep", REPO / "scripts" / "rescore_sweep.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    texts = ["Great! Lovely day.", "Bad."]
+    point = {"scores": {"positivity": 0.9, "conciseness": 0.5}, "texts": texts}
+    sweep = {
+        "objectives": ["positivity", "conciseness"],
+        "prompts": ["p", "q"],
+        "points": [{"alpha": [1.0, 0.0], **point}],
+    }
+    sweep["base"] = point
+    table = module.rescore(sweep)
+    assert [row["alpha"] for row in table] == [[1.0, 0.0], "base"]
+    assert table[0]["words"] == 2.0 and table[0]["positivity (recorded)"] == 0.9
+    positivity = pipeline.VaderPositivity()(["p", "q"], texts)
+    assert table[0]["positivity (now)"] == pytest.approx(sum(positivity) / 2)
+    assert table[0]["conciseness (now)"] == pytest.approx((0.98 + 0.99) / 2)

@@ -40,6 +40,7 @@ BETA_R_MEAN = 4.0  # for a length-normalised reward: margins of a fraction of a 
 
 SCORERS: dict[str, Callable[[], Scorer]] = {
     "positivity": VaderPositivity,
+    "positivity_whole_text": lambda: VaderPositivity(per_sentence=False),
     "conciseness": Conciseness,
     "relevance": PromptRelevance,
 }

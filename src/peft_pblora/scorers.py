@@ -55,16 +55,16 @@ class VaderPositivity:
 
     Per sentence, because the compound score of a whole text grows with the number of sentiment words: a long
     cheerful answer out-scores a short cheerful one, which ties positivity to length and so to conciseness (measured
-    in docs/evaluation.md). `per_sentence=False` scores the whole response at once (VADER's usual use).
+    in docs/evaluation.md). `per_sentence=False` scores the whole response at once (VADER's usual use, and the
+    positivity of this project's earlier runs), named "positivity_whole_text" so the two are never mixed up.
     """
-
-    name = "positivity"
 
     def __init__(self, per_sentence: bool = True) -> None:
         from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
         self.analyzer = SentimentIntensityAnalyzer()
         self.per_sentence = per_sentence
+        self.name = "positivity" if per_sentence else "positivity_whole_text"
 
     def compound(self, text: str) -> float:
         return self.analyzer.polarity_scores(text)["compound"]
