@@ -87,3 +87,16 @@ def test_unknown_adapter_name_is_refused():
 def test_invalid_configs_are_refused(overrides, message):
     with pytest.raises(ValueError, match=message):
         PBLoraConfig(**overrides)
+
+
+def test_merging_into_a_quantized_base_layer_is_refused_and_leaves_it_untouched():
+    from peft_pblora import pblora_layers
+
+    peft_model, _ = make_peft_model("llama")
+    layer = next(pblora_layers(peft_model))
+    weight = layer.get_base_layer().weight
+    before = weight.detach().clone()
+    weight.quant_state = object()  # what bitsandbytes' Params4bit carries
+    with pytest.raises(ValueError, match="cannot merge PBLoRA into the quantized layer"):
+        peft_model.merge_adapter(preference=[0.5, 0.5])
+    assert torch.equal(layer.get_base_layer().weight, before) and not layer.merged

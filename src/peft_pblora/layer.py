@@ -26,6 +26,11 @@ def bilinear_core(weight_W1: torch.Tensor, weight_G: torch.Tensor, preference: t
     return core + F.pad(weight_W1, (0, r2, 0, r2)) if r1 else core
 
 
+def is_quantized(weight: torch.Tensor) -> bool:
+    """Whether a base weight is stored quantized (bitsandbytes 4-bit/8-bit, integer dtypes): no delta can be added."""
+    return hasattr(weight, "quant_state") or hasattr(weight, "SCB") or not weight.dtype.is_floating_point
+
+
 class BilinearPreferenceCore(nn.Module):
     """The (r1+r2) x (r1+r2) core blockdiag(W1, reshape(alpha^T G, r2 x r2)) of one PBLoRA layer.
 
@@ -192,6 +197,11 @@ class PBLoraLinear(nn.Module, PBLoraLayer):
         if not adapter_names:
             return
         base_layer = self.get_base_layer()
+        if is_quantized(base_layer.weight):
+            raise ValueError(
+                f"cannot merge PBLoRA into the quantized layer {type(base_layer).__name__} (e.g. a 4-bit QLoRA base): "
+                "load the base in bf16/fp32 and merge there, or keep the adapter unmerged"
+            )
         deltas = {name: self.get_delta_weight(name) for name in adapter_names if name in self.pblora_A}
         merged_weight = base_layer.weight.data.clone()
         for delta in deltas.values():

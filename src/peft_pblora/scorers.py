@@ -124,7 +124,8 @@ class PromptRelevance:
 
 class SequenceClassifierScorer:
     """A Hugging Face sequence-classification reward model as a scorer: the logit `label_index` of
-    `template.format(prompt=..., response=...)`; `sign=-1` turns a cost model into a reward."""
+    `template.format(prompt=..., response=...)`; `sign=-1` turns a cost model into a reward. Score models whose
+    output has `end_scores` instead of logits (safe-rlhf's Beaver reward and cost models) are read the same way."""
 
     def __init__(
         self,
@@ -157,6 +158,8 @@ class SequenceClassifierScorer:
                 truncation=True,
                 max_length=self.max_length,
             ).to(device)
-            logits = self.model(**encoded).logits[:, self.label_index]
+            output = self.model(**encoded)
+            end_scores = getattr(output, "end_scores", None)
+            logits = (end_scores if end_scores is not None else output.logits)[:, self.label_index]
             scores.extend((self.sign * logits.float()).tolist())
         return scores

@@ -1,0 +1,138 @@
+"""Relabelling and splitting pairs, and the recipe scripts end to end on tiny local models and data."""
+
+from __future__ import annotations
+
+import json
+import runpy
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from datasets import Dataset, load_from_disk
+from transformers import HfArgumentParser, LlamaForSequenceClassification
+
+from peft_pblora import PARMConfig
+from peft_pblora.relabel import relabel_pairs, split_dataset
+
+from .conftest import tiny_llama, tiny_tokenizer
+
+RECIPES = Path(__file__).resolve().parent.parent / "recipes"
+
+
+class CountWord:
+    def __init__(self, word: str) -> None:
+        self.name, self.word = f"count_{word}", word
+
+    def __call__(self, prompts, responses):
+        return [float(response.split().count(self.word)) for response in responses]
+
+
+def pairs() -> Dataset:
+    return Dataset.from_dict(
+        {
+            "prompt": ["p1", "p2", "p3"],
+            "response_0": ["w5 w5", "w6", "w5 w6"],
+            "response_1": ["w6", "w5 w6 w6", "w6 w5"],
+        }
+    )
+
+
+def test_relabelling_marks_the_higher_scored_response_per_objective():
+    relabelled, label_columns = relabel_pairs(pairs(), [CountWord("w5"), CountWord("w6")])
+    assert label_columns == {"count_w5": "count_w5_better_response_id", "count_w6": "count_w6_better_response_id"}
+    assert relabelled["count_w5_better_response_id"] == [0, 1, 0]  # 2 > 0, 0 < 1, tie -> response 0
+    assert relabelled["count_w6_better_response_id"] == [1, 1, 0]
+    assert relabelled["count_w6_score_1"] == [1.0, 2.0, 1.0]
+    with pytest.raises(ValueError, match=r"no column\(s\) \['response_1'\]"):
+        relabel_pairs(pairs().remove_columns("response_1"), [CountWord("w5")])
+    with pytest.raises(ValueError, match="distinct names"):
+        relabel_pairs(pairs(), [CountWord("w5"), CountWord("w5")])
+
+
+def test_splits_are_disjoint_sized_and_fixed_by_the_seed():
+    dataset = Dataset.from_dict({"index": list(range(20))})
+    splits = split_dataset(dataset, {"train": 12, "dev": 3, "test": 5}, seed=7)
+    assert {name: len(split) for name, split in splits.items()} == {"train": 12, "dev": 3, "test": 5}
+    seen = [index for split in splits.values() for index in split["index"]]
+    assert sorted(seen) == list(range(20))
+    assert (
+        split_dataset(dataset, {"train": 12, "dev": 3, "test": 5}, seed=7)["test"]["index"] == splits["test"]["index"]
+    )
+    assert (
+        split_dataset(dataset, {"train": 12, "dev": 3, "test": 5}, seed=8)["test"]["index"] != splits["test"]["index"]
+    )
+    with pytest.raises(ValueError, match="splits of 21 rows asked from a dataset of 20"):
+        split_dataset(dataset, {"train": 20, "test": 1})
+
+
+def test_relabel_and_train_recipes_run_end_to_end_on_tiny_models(tmp_path, monkeypatch, capsys):
+    pku_rows = [
+        {"prompt": f"w{3 + i % 5} w{10 + i}", "response_0": f"w5 w{20 + i}", "response_1": f"w6 w{30 + i}",
+         "better_response_id": i % 2, "safer_response_id": 1 - i % 2}
+        for i in range(12)
+    ]  # fmt: skip
+    data_file = tmp_path / "pku.jsonl"
+    data_file.write_text("\n".join(json.dumps(row) for row in pku_rows))
+    reward_dir = tmp_path / "reward"
+    torch.manual_seed(0)
+    config = tiny_llama().config
+    config.num_labels = 1
+    LlamaForSequenceClassification(config).save_pretrained(reward_dir)
+    tiny_tokenizer().save_pretrained(reward_dir)
+    data_dir = tmp_path / "data"
+    relabel_argv = ["--source", "pku_saferlhf", "--data_files", str(data_file), "--output_dir", str(data_dir)]
+    relabel_argv += ["--scorer", f"helpful={reward_dir}", "--scorer", f"harmless={reward_dir}:-1"]
+    relabel_argv += ["--splits", "train=8", "dev=2", "test=2", "--device", "cpu", "--dtype", "float32"]
+    monkeypatch.setattr(sys, "argv", ["relabel_pairs.py", *relabel_argv])
+    runpy.run_path(str(RECIPES / "relabel_pairs.py"), run_name="__main__")
+    splits = load_from_disk(str(data_dir))
+    assert {name: len(split) for name, split in splits.items()} == {"train": 8, "dev": 2, "test": 2}
+    train = splits["train"]
+    assert train["harmless_score_0"] == [-score for score in train["helpful_score_0"]]  # the same model, sign -1
+    assert [1 - label for label in train["helpful_better_response_id"]] == train["harmless_better_response_id"]
+    label_columns = json.loads((data_dir / "label_columns.json").read_text())
+    assert label_columns == {"helpful": "helpful_better_response_id", "harmless": "harmless_better_response_id"}
+
+    model_dir = tmp_path / "parm-start"
+    tiny_llama(seed=1).save_pretrained(model_dir)
+    tiny_tokenizer().save_pretrained(model_dir)
+    recipe_yaml = tmp_path / "train.yaml"
+    recipe_yaml.write_text(
+        yaml.safe_dump(
+            {
+                "model_name_or_path": str(model_dir), "dataset_dir": str(data_dir),
+                "output_dir": str(tmp_path / "parm"),
+                "r1": 2, "r2": 2, "target_modules": ["q_proj", "v_proj"], "dtype": "float32", "max_steps": 2,
+                "per_device_train_batch_size": 2, "max_length": 32, "report_to": "none", "use_cpu": True,
+                "eval_preferences": [[1.0, 0.0], [0.0, 1.0]], "save_strategy": "no",
+            }
+        )
+    )  # fmt: skip
+    monkeypatch.setattr(sys, "argv", ["train_parm.py", str(recipe_yaml)])
+    runpy.run_path(str(RECIPES / "train_parm.py"), run_name="__main__")
+    adapter = json.loads((tmp_path / "parm" / "adapter_config.json").read_text())
+    assert adapter["objective_names"] == ["helpful", "harmless"] and adapter["peft_type"] == "PBLORA"
+    printed = capsys.readouterr().out
+    assert "eval_" in printed and "helpful" in printed
+
+
+@pytest.mark.parametrize("recipe", ["pku_saferlhf", "hh_rlhf_three_objectives"])
+def test_shipped_recipe_configs_parse_into_the_recipe_and_trainer_settings(recipe):
+    namespace = runpy.run_path(str(RECIPES / "train_parm.py"))
+    settings = yaml.safe_load((RECIPES / recipe / "train.yaml").read_text())
+    settings.update(bf16=False, use_cpu=True)  # the configs ask for bf16 on a GPU; parse them on the CPU
+    recipe_arguments, parm_config = HfArgumentParser((namespace["RecipeArguments"], PARMConfig)).parse_dict(settings)
+    assert parm_config.learning_rate == 5e-4 and parm_config.num_train_epochs == 2
+    assert parm_config.per_device_train_batch_size * parm_config.gradient_accumulation_steps == 32
+    assert len(parm_config.eval_preferences[0]) == (2 if recipe == "pku_saferlhf" else 3)
+    assert recipe_arguments.r1 == recipe_arguments.r2 == 4
+
+
+def test_accelerate_configs_name_their_strategy():
+    expected = {"ddp": "MULTI_GPU", "zero2": "DEEPSPEED", "zero3": "DEEPSPEED", "fsdp": "FSDP"}
+    for name, strategy in expected.items():
+        config = yaml.safe_load((RECIPES / "accelerate" / f"{name}.yaml").read_text())
+        assert config["distributed_type"] == strategy and config["mixed_precision"] == "bf16"
+    assert yaml.safe_load((RECIPES / "accelerate" / "zero3.yaml").read_text())["deepspeed_config"]["zero_stage"] == 3
