@@ -48,8 +48,8 @@ def summary_line(name: str, metrics: dict, timings: dict) -> str:
         if "gain_over_base" in value
     }
     return (
-        f"{name}: spearman {spearman} effects {effects} gains over base {gains} HV {metrics['hypervolume_parm']:.3f}/"
-        f"{metrics['hypervolume_base']:.3f} MIP {metrics['mip_parm']:.3f}/{metrics['mip_base']:.3f} times {timings}"
+        f"{name}: spearman {spearman} effects {effects} gains over base {gains} HV {metrics['hypervolume_sweep']:.3f}/"
+        f"{metrics['hypervolume_base']:.3f} MIP {metrics['mip_sweep']:.3f}/{metrics['mip_base']:.3f} times {timings}"
     )
 
 

@@ -9,6 +9,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+import torch
 
 from peft_pblora import pipeline, preference_data
 from peft_pblora.cli import main
@@ -52,7 +53,7 @@ def test_the_whole_pipeline_writes_every_artefact(tiny_run, monkeypatch):
     for artefact in artefacts:
         assert (run / artefact).is_file(), artefact
     assert set(json.loads((run / "timings.json").read_text())) == {"make-data", "train", "sweep", "report"}
-    for key in ("hypervolume_parm", "hypervolume_base", "mip_parm", "mip_base"):
+    for key in ("hypervolume_sweep", "hypervolume_base", "mip_sweep", "mip_base"):
         assert math.isfinite(metrics[key])
     sweep = json.loads((run / "sweep.json").read_text())
     assert [point["alpha"] for point in sweep["points"]] == [[1.0, 0.0], [0.5, 0.5], [0.0, 1.0]]
@@ -176,7 +177,7 @@ def test_a_separate_parm_model_with_the_base_tokenizer_is_trained_and_used(tiny_
     small.save_pretrained(tmp_path / "small-parm")
     tiny_chat_tokenizer().save_pretrained(tmp_path / "small-parm")
     metrics = run_all(RunSettings(**tiny_run, parm_model=str(tmp_path / "small-parm")))
-    assert math.isfinite(metrics["hypervolume_parm"])
+    assert math.isfinite(metrics["hypervolume_sweep"])
     adapter = json.loads((RunSettings(**tiny_run).path / "parm_adapter/adapter_config.json").read_text())
     assert adapter["base_model_name_or_path"].endswith("small-parm")
     with pytest.raises(ValueError, match="not both"):
@@ -229,7 +230,7 @@ def test_a_grid_of_runs_shares_the_base_candidates_and_adapters(tiny_run, tmp_pa
         preference_data.candidates_dir(output_dir / "more_epochs" / "preference_data")
     )
     for run in summary.values():
-        assert math.isfinite(run["metrics"]["hypervolume_parm"])
+        assert math.isfinite(run["metrics"]["hypervolume_sweep"])
     with tarfile.open(archive_path) as tar:
         names = tar.getnames()
     assert "summary.json" in names and "more_epochs/report.md" in names and "first/sweep.json" in names
@@ -253,3 +254,43 @@ def test_rescoring_a_sweep_reports_recorded_and_current_scores_and_lengths():
     positivity = pipeline.VaderPositivity()(["p", "q"], texts)
     assert table[0]["positivity (now)"] == pytest.approx(sum(positivity) / 2)
     assert table[0]["conciseness (now)"] == pytest.approx((0.97 + 0.99) / 2)  # 3 and 1 words of at most 100
+
+
+@pytest.mark.parametrize("method", ["genarm", "rewarded_soups"])
+def test_baselines_train_one_arm_per_objective_with_the_parms_low_rank_budget(tiny_run, method):
+    from safetensors.torch import load_file
+
+    settings = RunSettings(**{**tiny_run, "output_dir": tiny_run["output_dir"] + method}, method=method)
+    metrics = run_all(settings)
+    sweep = json.loads((settings.path / "sweep.json").read_text())
+    assert sweep["method"] == method and metrics["method"] == method
+    assert [point["alpha"] for point in sweep["points"]] == [[1.0, 0.0], [0.5, 0.5], [0.0, 1.0]]
+    for key in ("hypervolume_sweep", "mip_sweep", "decoding_tokens_per_second", "peak_resident_memory_gib"):
+        assert math.isfinite(metrics[key]) and metrics[key] >= 0
+    low_rank = 0
+    for name in settings.objectives:
+        arm_dir = settings.path / "arm_adapters" / name
+        assert json.loads((arm_dir / "adapter_config.json").read_text())["objective_names"] == [name]
+        weights = load_file(arm_dir / "adapter_model.safetensors")
+        low_rank += sum(value.numel() for key, value in weights.items() if "pblora_A" in key or "pblora_B" in key)
+    parm = RunSettings(**{**tiny_run, "output_dir": tiny_run["output_dir"] + method + "-parm"})
+    run_all(parm)
+    parm_weights = load_file(parm.path / "parm_adapter" / "adapter_model.safetensors")
+    parm_low_rank = sum(value.numel() for key, value in parm_weights.items() if "pblora_A" in key or "pblora_B" in key)
+    assert low_rank == parm_low_rank  # k ARMs of rank r2 / k: the PARM's A and B budget
+    assert f"# {pipeline.METHOD_LABELS[method]} run report" in (settings.path / "report.md").read_text()
+
+
+def test_a_weight_soup_is_the_alpha_weighted_average_of_the_models():
+    first, second = tiny_llama(seed=1), tiny_llama(seed=2)
+    weights = [first.state_dict(), second.state_dict()]
+    for alpha in ([1.0, 0.0], [0.25, 0.75]):
+        soup = pipeline.weight_soup(first, weights, alpha).state_dict()
+        for key, value in soup.items():
+            expected = alpha[0] * weights[0][key] + alpha[1] * weights[1][key]
+            assert torch.allclose(value, expected, atol=1e-6), key
+
+
+def test_an_unknown_method_is_refused():
+    with pytest.raises(ValueError, match="unknown method 'soups'"):
+        RunSettings(method="soups")

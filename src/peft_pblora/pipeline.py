@@ -10,6 +10,7 @@ import json
 import logging
 import random
 import shutil
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -26,7 +27,7 @@ from tqdm.auto import tqdm
 from .chat import chat_texts, left_padding
 from .config import PBLoraConfig
 from .evaluation import hypervolume, mean_inner_product, normalise, pareto_plot, preference_grid
-from .guidance import PARMGuidance
+from .guidance import GenARMGuidance, PARMGuidance
 from .models import first_layers, load_model_and_tokenizer
 from .parm_config import PARMConfig
 from .parm_trainer import PARMTrainer
@@ -37,6 +38,9 @@ logger = logging.getLogger("peft_pblora.pipeline")
 
 BETA_R_SUM = 0.1  # for a summed reward: margins of tens of nats
 BETA_R_MEAN = 4.0  # for a length-normalised reward: margins of a fraction of a nat per token
+
+METHODS = ("parm", "genarm", "rewarded_soups")
+METHOD_LABELS = {"parm": "PARM guided", "genarm": "GenARM guided", "rewarded_soups": "Rewarded Soups"}
 
 SCORERS: dict[str, Callable[[], Scorer]] = {
     "positivity": VaderPositivity,
@@ -90,6 +94,7 @@ class RunSettings:
     guidance_beta: float = 0.25
     sweep_tokens: int = 96
     sweep_batch_size: int = 32
+    method: str = "parm"  # or a baseline: genarm (k ARMs guide together), rewarded_soups (k ARMs' weights mixed)
     seed: int = 0
     device: str | None = None  # where models run: "cpu", "cuda", "cuda:1"...; None: the first GPU if any, else CPU
     show_progress: bool = True
@@ -113,6 +118,8 @@ class RunSettings:
             self.beta_r = [
                 BETA_R_MEAN if name in self.length_normalized_rewards else BETA_R_SUM for name in self.objectives
             ]
+        if self.method not in METHODS:
+            raise ValueError(f"unknown method {self.method!r}; choose one of {METHODS}")
         if self.parm_model and self.parm_layers:
             raise ValueError("give parm_model or parm_layers, not both")
         if self.train_prompts < 1 or self.test_prompts < 1:
@@ -221,18 +228,35 @@ class Run:
         return copy.to(self.settings.device).eval()
 
     def train(self) -> Path:
-        adapter_dir = self.path / "parm_adapter"
+        """PARM: one adapter for all objectives (`parm_adapter/`). GenARM and Rewarded Soups: one single-objective
+        ARM per objective (`arm_adapters/<objective>/`), of rank r2 / k so the total trainable parameters match."""
+        settings = self.settings
+        if settings.method == "parm":
+            return self._train_adapter(self.path / "parm_adapter", settings.objectives, settings.r2)
+        rank = max(1, settings.r2 // len(settings.objectives))
+        for name in settings.objectives:
+            self._train_adapter(self.arm_dir(name), [name], rank)
+        return self.path / "arm_adapters"
+
+    def arm_dir(self, objective: str) -> Path:
+        return self.path / "arm_adapters" / objective
+
+    def _train_adapter(self, adapter_dir: Path, objectives: list[str], r2: int) -> Path:
         if (adapter_dir / "adapter_config.json").is_file():
             return adapter_dir
         data = self.make_data()
         _, tokenizer = self.base()
         settings = self.settings
+        beta_r = settings.beta_r if len(settings.beta_r) == 1 else [
+            settings.beta_r[settings.objectives.index(name)] for name in objectives
+        ]  # fmt: skip
         args = PARMConfig(
             output_dir=str(self.path / "trainer"), per_device_train_batch_size=settings.batch_size,
             num_train_epochs=settings.epochs, learning_rate=settings.learning_rate, lr_scheduler_type="cosine",
             warmup_steps=2, weight_decay=0.05,
-            beta_r=settings.beta_r,
-            length_normalized_rewards=settings.length_normalized_rewards, reference_free=settings.reference_free,
+            beta_r=beta_r,
+            length_normalized_rewards=[name for name in settings.length_normalized_rewards if name in objectives],
+            reference_free=settings.reference_free,
             dirichlet_concentration=settings.dirichlet_concentration,
             preference_sampling=settings.preference_sampling, max_prompt_length=settings.max_length // 2,
             max_length=settings.max_length, logging_steps=5, save_strategy="no", report_to="none",
@@ -240,36 +264,69 @@ class Run:
             disable_tqdm=not settings.show_progress,
         )  # fmt: skip
         peft_config = PBLoraConfig(
-            r1=settings.r1, r2=settings.r2, num_preferences=len(settings.objectives), lora_alpha=settings.lora_alpha,
+            r1=settings.r1, r2=r2, num_preferences=len(objectives), lora_alpha=settings.lora_alpha,
             lora_dropout=0.0, target_modules=settings.target_modules, task_type="CAUSAL_LM",
         )  # fmt: skip
         trainer = PARMTrainer(
             model=self._fresh_parm_base(),
             args=args,
-            train_dataset={name: data[name] for name in settings.objectives},
+            train_dataset={name: data[name] for name in objectives},
             processing_class=tokenizer,
             peft_config=peft_config,
         )
+        trainable = sum(parameter.numel() for parameter in trainer.model.parameters() if parameter.requires_grad)
         trainer.train()
         trainer.save_model(str(adapter_dir))
-        (self.path / "train_log.json").write_text(json.dumps(trainer.state.log_history, indent=2))
+        log_dir = self.path if settings.method == "parm" else adapter_dir
+        (log_dir / "train_log.json").write_text(json.dumps(trainer.state.log_history, indent=2))
+        (adapter_dir / "trainable_parameters.json").write_text(json.dumps({"trainable_parameters": trainable}))
         return adapter_dir
+
+    def trainable_parameters(self) -> int:
+        """Trainable parameters of the trained adapter(s): the PARM's, or all k ARMs' together."""
+        directories = (
+            [self.path / "parm_adapter"]
+            if self.settings.method == "parm"
+            else [self.arm_dir(name) for name in self.settings.objectives]
+        )
+        counts = [directory / "trainable_parameters.json" for directory in directories]
+        return sum(json.loads(path.read_text())["trainable_parameters"] for path in counts if path.is_file())
 
     def sweep(self) -> dict:
         sweep_path = self.path / "sweep.json"
         if sweep_path.is_file():
             return json.loads(sweep_path.read_text())
-        adapter_dir = self.train()
+        self.train()
         base, tokenizer = self.base()
-        parm = PeftModel.from_pretrained(self._fresh_parm_base(), str(adapter_dir)).eval()
-        objectives = parm.peft_config["default"].objective_names
-        if objectives != self.settings.objectives:
-            raise ValueError(f"the adapter's objectives {objectives} differ from the run's {self.settings.objectives}")
-        alphas = preference_grid(len(objectives), self.settings.grid_step)
+        settings = self.settings
+        objectives = settings.objectives
+        alphas = preference_grid(len(objectives), settings.grid_step)
         rows = [(alpha, prompt) for alpha in alphas for prompt in self.test_prompts]
-        responses = self._guided_responses(base, parm, tokenizer, rows)
-        unguided = self._guided_responses(base, None, tokenizer, [(None, prompt) for prompt in self.test_prompts])
-        result = {"objectives": objectives, "alphas": alphas, "prompts": self.test_prompts, "points": [], "base": {}}
+        start = time.perf_counter()
+        if settings.method == "parm":
+            parm = PeftModel.from_pretrained(self._fresh_parm_base(), str(self.path / "parm_adapter")).eval()
+            adapter_objectives = parm.peft_config["default"].objective_names
+            if adapter_objectives != objectives:
+                raise ValueError(f"the adapter's objectives {adapter_objectives} differ from the run's {objectives}")
+            responses = self._generate(base, tokenizer, rows, lambda alphas, mask: PARMGuidance(
+                parm, alphas, beta=settings.guidance_beta, attention_mask=mask, tokenizer=tokenizer
+            ))  # fmt: skip
+        elif settings.method == "genarm":
+            arms = [self._merged_arm(name) for name in objectives]
+            responses = self._generate(base, tokenizer, rows, lambda alphas, mask: GenARMGuidance(
+                arms, alphas, beta=settings.guidance_beta, attention_mask=mask, tokenizer=tokenizer
+            ))  # fmt: skip
+        else:  # rewarded_soups: the ARMs' weights averaged with weights alpha, decoded without guidance
+            arm_weights = [self._merged_arm(name).state_dict() for name in objectives]
+            responses = []
+            for alpha in alphas:
+                soup = weight_soup(base, arm_weights, alpha)
+                responses += self._generate(soup, tokenizer, [(alpha, prompt) for prompt in self.test_prompts], None)
+        decoding = {"seconds": time.perf_counter() - start, "new_tokens": sum(r["new_tokens"] for r in responses)}
+        decoding["peak_resident_memory_gib"] = peak_resident_memory_gib()  # training and decoding, this process
+        unguided = self._generate(base, tokenizer, [(None, prompt) for prompt in self.test_prompts], None)
+        result = {"objectives": objectives, "method": settings.method, "alphas": alphas, "prompts": self.test_prompts}
+        result.update(points=[], decoding=decoding)
         for alpha in alphas:
             texts = [response for (row_alpha, _), response in zip(rows, responses, strict=True) if row_alpha == alpha]
             result["points"].append({"alpha": alpha, **self._score(self.test_prompts, texts)})
@@ -277,8 +334,14 @@ class Run:
         sweep_path.write_text(json.dumps(result, indent=2))
         return result
 
-    def _guided_responses(self, base, parm, tokenizer, rows: Sequence[tuple]) -> list[dict]:
-        """Generate for (alpha, prompt) rows in batches: one batch may hold many preferences (per-row alpha)."""
+    def _merged_arm(self, objective: str) -> Any:
+        """One objective's ARM as a plain model: its single-objective adapter merged at preference (1,)."""
+        arm = PeftModel.from_pretrained(self._fresh_parm_base(), str(self.arm_dir(objective)))
+        return arm.merge_and_unload(preference=[1.0]).eval()
+
+    def _generate(self, model, tokenizer, rows: Sequence[tuple], processor: Callable | None) -> list[dict]:
+        """Greedy answers for (alpha, prompt) rows in batches; `processor(alphas, attention_mask)` makes the batch's
+        logits processor (one batch may hold many preferences: per-row alpha), None decodes unguided."""
         settings = self.settings
         outputs = []
         with left_padding(tokenizer):
@@ -293,22 +356,20 @@ class Run:
                     add_special_tokens=False,
                 ).to(settings.device)
                 processors = None
-                if parm is not None:
-                    guidance = PARMGuidance(
-                        parm, [alpha for alpha, _ in batch], beta=settings.guidance_beta,
-                        attention_mask=encoded["attention_mask"], tokenizer=tokenizer,
-                    )  # fmt: skip
-                    processors = [guidance]
+                if processor is not None:
+                    processors = [processor([alpha for alpha, _ in batch], encoded["attention_mask"])]
                 with torch.no_grad():
-                    generated = base.generate(
+                    generated = model.generate(
                         **encoded, logits_processor=processors, do_sample=False,
                         max_new_tokens=settings.sweep_tokens, pad_token_id=tokenizer.pad_token_id,
                     )  # fmt: skip
                 new_tokens = generated[:, encoded["input_ids"].shape[1] :]
                 for tokens in new_tokens:
-                    finished = bool((tokens == tokenizer.eos_token_id).any())
+                    ends = (tokens == tokenizer.eos_token_id).nonzero()
+                    finished = len(ends) > 0
                     text = tokenizer.decode(tokens, skip_special_tokens=True).strip()
-                    outputs.append({"text": text, "finished": finished})
+                    count = int(ends[0, 0]) + 1 if finished else len(tokens)
+                    outputs.append({"text": text, "finished": finished, "new_tokens": count})
         return outputs
 
     def _score(self, prompts: Sequence[str], responses: Sequence[dict]) -> dict:
@@ -326,6 +387,12 @@ class Run:
     def report(self) -> dict:
         sweep = self.sweep()
         metrics = summarise_sweep(sweep)
+        metrics["method"] = sweep.get("method", "parm")
+        metrics["trainable_parameters"] = self.trainable_parameters()
+        if "decoding" in sweep:
+            decoding = sweep["decoding"]
+            metrics["decoding_tokens_per_second"] = decoding["new_tokens"] / max(decoding["seconds"], 1e-9)
+            metrics["peak_resident_memory_gib"] = decoding["peak_resident_memory_gib"]
         (self.path / "metrics.json").write_text(json.dumps(metrics, indent=2))
         objectives = sweep["objectives"]
         with open(self.path / "scores.csv", "w", newline="") as handle:
@@ -339,13 +406,41 @@ class Run:
                 )
         if len(objectives) in (2, 3):
             pareto_plot(
-                {"PARM guided": (sweep["alphas"], [[p["scores"][n] for n in objectives] for p in sweep["points"]])},
+                {
+                    METHOD_LABELS[sweep.get("method", "parm")]: (
+                        sweep["alphas"],
+                        [[p["scores"][n] for n in objectives] for p in sweep["points"]],
+                    )
+                },
                 self.path / "pareto.png",
                 objectives,
                 base_point=[sweep["base"]["scores"][name] for name in objectives],
             )
         (self.path / "report.md").write_text(markdown_report(self.settings, sweep, metrics, self.path))
         return metrics
+
+
+def peak_resident_memory_gib() -> float:
+    """The process's peak resident memory so far (Linux / macOS; NaN where unknown)."""
+    try:
+        import resource
+    except ImportError:
+        return float("nan")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**30 if sys.platform == "darwin" else peak / 2**20  # bytes on macOS, KiB on Linux
+
+
+def weight_soup(model: Any, weights: Sequence[dict], alpha: Sequence[float]) -> Any:
+    """A copy of `model` whose floating-point weights are sum_i alpha_i weights_i (Rewarded Soups' interpolation)."""
+    soup = type(model)(model.config)
+    mixed = {}
+    for key, value in weights[0].items():
+        if value.is_floating_point():
+            mixed[key] = sum(float(weight) * state[key] for weight, state in zip(alpha, weights, strict=True))
+        else:
+            mixed[key] = value
+    soup.load_state_dict(mixed)
+    return soup.to(next(model.parameters()).device).eval()
 
 
 def response_quality(responses: Sequence[dict]) -> dict[str, float]:
@@ -420,9 +515,9 @@ def summarise_sweep(sweep: dict) -> dict:
             "high": high.tolist(),
         },
         "reference_point": reference,
-        "hypervolume_parm": hypervolume(points, reference),
+        "hypervolume_sweep": hypervolume(points, reference),
         "hypervolume_base": hypervolume(base, reference),
-        "mip_parm": mean_inner_product(alphas, points),
+        "mip_sweep": mean_inner_product(alphas, points),
         "mip_base": mean_inner_product(alphas, np.repeat(base, len(alphas), axis=0)),
         "spearman_score_vs_weight": spearman,
         "steering_effect": steering_effects(sweep),
@@ -439,18 +534,25 @@ def markdown_report(settings: RunSettings, sweep: dict, metrics: dict, path: Pat
     objectives = sweep["objectives"]
     timings_path = path / "timings.json"
     timings = json.loads(timings_path.read_text()) if timings_path.is_file() else {}
+    method = sweep.get("method", "parm")
+    label = METHOD_LABELS[method]
+    starting_model = (
+        f"`{settings.parm_model}`"
+        if settings.parm_model
+        else f"its first {settings.parm_layers} layers"
+        if settings.parm_layers
+        else "a copy of the base"
+    )
+    reward_models = (
+        f"PARM = {starting_model} + PBLoRA (r1={settings.r1}, r2={settings.r2})"
+        if method == "parm"
+        else f"{len(objectives)} single-objective ARMs, each {starting_model} + PBLoRA (r1={settings.r1}, "
+        f"r2={max(1, settings.r2 // len(objectives))}, k=1)"
+    )
     lines = [
-        "# PARM run report",
+        f"# {label} run report",
         "",
-        f"Base model `{settings.base_model}`; PARM = "
-        + (
-            f"`{settings.parm_model}`"
-            if settings.parm_model
-            else f"its first {settings.parm_layers} layers"
-            if settings.parm_layers
-            else "a copy of the base"
-        )
-        + f" + PBLoRA (r1={settings.r1}, r2={settings.r2}); objectives {objectives}; "
+        f"Method `{method}`; base model `{settings.base_model}`; {reward_models}; objectives {objectives}; "
         f"{settings.train_prompts} train / {settings.test_prompts} held-out test prompts; guidance 1/beta = "
         f"{1 / settings.guidance_beta:g}; greedy, {settings.sweep_tokens} new tokens.",
         "",
@@ -477,9 +579,12 @@ def markdown_report(settings: RunSettings, sweep: dict, metrics: dict, path: Pat
     lines += [
         "",
         f"- Spearman correlation of each objective's mean score with its weight (target >= 0.9): {spearman}",
-        f"- Hypervolume (normalised scores, reference point {metrics['reference_point']}): PARM "
-        f"{metrics['hypervolume_parm']:.3f} vs base {metrics['hypervolume_base']:.3f}",
-        f"- MIP (normalised): PARM {metrics['mip_parm']:.3f} vs base {metrics['mip_base']:.3f}",
+        f"- Hypervolume (normalised scores, reference point {metrics['reference_point']}): {label} "
+        f"{metrics['hypervolume_sweep']:.3f} vs base {metrics['hypervolume_base']:.3f}",
+        f"- MIP (normalised): {label} {metrics['mip_sweep']:.3f} vs base {metrics['mip_base']:.3f}",
+        f"- Cost: {metrics.get('trainable_parameters', 0):,} trainable parameters; decoding "
+        f"{metrics.get('decoding_tokens_per_second', float('nan')):.1f} new tokens/s over the sweep; peak resident "
+        f"memory {metrics.get('peak_resident_memory_gib', float('nan')):.2f} GiB",
         "- Steering effect (score at the objective's vertex minus where its weight is 0, paired over prompts): "
         + (
             ", ".join(
