@@ -9,3 +9,4 @@ bash scripts/install.sh
 "${PYTHON:-python3}" examples/merge_for_fixed_preference.py
 "${PYTHON:-python3}" examples/genarm_baseline.py
 "${PYTHON:-python3}" examples/pareto_evaluation.py "$(mktemp -d)/pareto.png"
+"${PYTHON:-python3}" examples/end_to_end_api.py

@@ -62,3 +62,14 @@ def test_genarm_example_reduces_to_one_arm_at_a_vertex(capsys):
     printed = capsys.readouterr().out
     assert "alpha=(1, 0) equals the helpful ARM alone: True" in printed
     assert printed.count("alpha=[") == 3
+
+
+def test_the_end_to_end_api_example_writes_every_artefact(capsys, monkeypatch):
+    from peft_pblora import pipeline
+
+    monkeypatch.setattr(pipeline, "SCORERS", dict(pipeline.SCORERS))  # the example registers its own objectives
+    runpy.run_path(str(EXAMPLES / "end_to_end_api.py"), run_name="__main__")
+    printed = capsys.readouterr().out
+    for artefact in ("parm_adapter", "preference_data", "report.md", "metrics.json", "pareto.png", "sweep.json"):
+        assert f"'{artefact}'" in printed
+    assert int(printed.split("trainable parameters: ")[1].split()[0]) > 0
