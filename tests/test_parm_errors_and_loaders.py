@@ -80,6 +80,8 @@ def test_a_beta_r_list_of_the_wrong_length_is_refused(tmp_path):
 def test_length_normalized_rewards_naming_no_objective_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"length_normalized_rewards names \['brevity'\]"):
         make_trainer(tmp_path, length_normalized_rewards=["brevity"])
+    with pytest.raises(ValueError, match=r"reference_relative_rewards names \['tone'\]"):
+        make_trainer(tmp_path, reference_relative_rewards=["tone"])
 
 
 def test_parm_config_parses_from_the_command_line_like_trl_configs(tmp_path):

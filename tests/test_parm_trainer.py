@@ -90,16 +90,27 @@ def uneven_datasets() -> dict[str, Dataset]:
 
 
 @pytest.mark.parametrize(
-    ("length_normalized", "reference_free"),
-    [([], True), (OBJECTIVES, True), (["second_word"], True), ([], False), (["first_word"], False)],
+    ("length_normalized", "reference_free", "reference_relative"),
+    [
+        ([], True, []),
+        (OBJECTIVES, True, []),
+        (["second_word"], True, []),
+        ([], False, []),
+        (["first_word"], False, []),
+        ([], True, ["second_word"]),
+        (["first_word"], True, ["first_word"]),
+    ],
 )
-def test_loss_of_one_batch_equals_the_hand_computation(tmp_path, length_normalized, reference_free):
+def test_loss_of_one_batch_equals_the_hand_computation(
+    tmp_path, length_normalized, reference_free, reference_relative
+):
     trainer = make_trainer(
         tmp_path,
         datasets=uneven_datasets(),
         beta_r=[0.5, 0.2],
         length_normalized_rewards=length_normalized,
         reference_free=reference_free,
+        reference_relative_rewards=reference_relative,
     )
     tokenizer = tiny_tokenizer()
     rows = [trainer.train_dataset[index] for index in range(2)]
@@ -125,7 +136,7 @@ def test_loss_of_one_batch_equals_the_hand_computation(tmp_path, length_normaliz
                 margin = hand_reward(model, prompt, chosen, alpha, normalized) - hand_reward(
                     model, prompt, rejected, alpha, normalized
                 )
-                if not reference_free:  # the reference: the same model with its adapter disabled
+                if not reference_free or name in reference_relative:  # the reference: the adapter disabled
                     with model.disable_adapter():
                         margin -= hand_reward(model, prompt, chosen, alpha, normalized) - hand_reward(
                             model, prompt, rejected, alpha, normalized

@@ -37,6 +37,14 @@ class PARMConfig(TrainingArguments):
             "margin before training. One extra forward without gradients per step."
         },
     )
+    reference_relative_rewards: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "Objectives whose reward subtracts the reference (as reference_free=False does for all): for "
+            "an objective whose pairs differ in many ways besides it (tone between two different answers), the "
+            "reference cancels the likelihood differences that would otherwise set its margins."
+        },
+    )
     length_normalized_rewards: list[str] | None = field(
         default=None,
         metadata={
@@ -108,6 +116,8 @@ class PARMConfig(TrainingArguments):
             raise ValueError(f"beta_r must be positive, got {self.beta_r}")
         if isinstance(self.length_normalized_rewards, str):
             self.length_normalized_rewards = [self.length_normalized_rewards]
+        if isinstance(self.reference_relative_rewards, str):
+            self.reference_relative_rewards = [self.reference_relative_rewards]
         if not self.dirichlet_concentration > 0:
             raise ValueError(f"dirichlet_concentration must be positive, got {self.dirichlet_concentration}")
         if self.preference_sampling not in PREFERENCE_SAMPLING:
@@ -127,8 +137,19 @@ class PARMConfig(TrainingArguments):
 
     def length_normalized_per_objective(self, objectives: list[str]) -> list[bool]:
         """Whether each objective's reward is length-normalised; raises on a name that is not an objective."""
-        names = list(self.length_normalized_rewards or [])
-        unknown = [name for name in names if name not in objectives]
-        if unknown:
-            raise ValueError(f"length_normalized_rewards names {unknown}, which are not objectives {objectives}")
-        return [name in names for name in objectives]
+        return objectives_named(self.length_normalized_rewards, objectives, "length_normalized_rewards")
+
+    def reference_relative_per_objective(self, objectives: list[str]) -> list[bool]:
+        """Whether each objective's reward subtracts the reference (all of them when reference_free is False)."""
+        if not self.reference_free:
+            return [True] * len(objectives)
+        return objectives_named(self.reference_relative_rewards, objectives, "reference_relative_rewards")
+
+
+def objectives_named(names: list[str] | None, objectives: list[str], setting: str) -> list[bool]:
+    """One flag per objective: whether `names` lists it; raises on a name that is not an objective."""
+    names = list(names or [])
+    unknown = [name for name in names if name not in objectives]
+    if unknown:
+        raise ValueError(f"{setting} names {unknown}, which are not objectives {objectives}")
+    return [name in names for name in objectives]

@@ -73,6 +73,7 @@ class PARMTrainer(Trainer):
         self.objectives = objectives
         self.beta_r = torch.tensor(args.beta_r_per_objective(len(objectives)))
         self.length_normalized = args.length_normalized_per_objective(objectives)
+        self.reference_relative = torch.tensor(args.reference_relative_per_objective(objectives))
         self.eval_preferences = args.eval_preferences or simplex_vertices_and_centre(len(objectives))
         for alpha in self.eval_preferences:
             if len(alpha) != len(objectives) or abs(sum(alpha) - 1) > 1e-4 or min(alpha) < 0:
@@ -175,10 +176,10 @@ class PARMTrainer(Trainer):
             pair_preferences = preference.expand(pairs, -1)
             set_preference(model, preference.cpu())
         rewards = self._rewards(model, inputs)
-        if not self.args.reference_free:
+        if self.reference_relative.any():
             with torch.no_grad(), self.accelerator.unwrap_model(model).disable_adapter():
                 reference_rewards = self._rewards(model, inputs)
-            rewards = rewards - reference_rewards
+            rewards = rewards - reference_rewards * self.reference_relative.to(rewards.device, rewards.dtype)
         return objective_statistics(
             rewards[:pairs],
             rewards[pairs:],

@@ -83,6 +83,7 @@ class RunSettings:
     # one value for all objectives or one per objective; None: 0.1 for summed rewards, 4 for length-normalised ones
     beta_r: list[float] | None = None
     reference_free: bool = True
+    reference_relative_rewards: list[str] = field(default_factory=list)  # objectives rewarded relative to the base
     r1: int = 0  # no preference-agnostic part: every change the adapter makes depends on alpha
     r2: int = 8
     lora_alpha: float = 8.0
@@ -114,6 +115,9 @@ class RunSettings:
         not_objectives = [name for name in self.length_normalized_rewards if name not in self.objectives]
         if not_objectives:
             raise ValueError(f"length_normalized_rewards names {not_objectives}, not objectives {self.objectives}")
+        not_objectives = [name for name in self.reference_relative_rewards if name not in self.objectives]
+        if not_objectives:
+            raise ValueError(f"reference_relative_rewards names {not_objectives}, not objectives {self.objectives}")
         if self.beta_r is None:
             self.beta_r = [
                 BETA_R_MEAN if name in self.length_normalized_rewards else BETA_R_SUM for name in self.objectives
@@ -257,6 +261,7 @@ class Run:
             beta_r=beta_r,
             length_normalized_rewards=[name for name in settings.length_normalized_rewards if name in objectives],
             reference_free=settings.reference_free,
+            reference_relative_rewards=[name for name in settings.reference_relative_rewards if name in objectives],
             dirichlet_concentration=settings.dirichlet_concentration,
             preference_sampling=settings.preference_sampling, max_prompt_length=settings.max_length // 2,
             max_length=settings.max_length, logging_steps=5, save_strategy="no", report_to="none",
