@@ -294,3 +294,34 @@ def test_a_weight_soup_is_the_alpha_weighted_average_of_the_models():
 def test_an_unknown_method_is_refused():
     with pytest.raises(ValueError, match="unknown method 'soups'"):
         RunSettings(method="soups")
+
+
+def test_comparing_runs_normalises_them_together():
+    spec = importlib.util.spec_from_file_location("compare_runs", REPO / "scripts" / "compare_runs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    def run(name, method, points):
+        alphas = [[1.0, 0.0], [0.0, 1.0]]
+        sweep = {"objectives": ["a", "b"], "prompts": ["p"], "method": method, "alphas": alphas}
+        sweep["points"] = [
+            {"alpha": alpha, "scores": {"a": x, "b": y}} for alpha, (x, y) in zip(alphas, points, strict=True)
+        ]
+        sweep["base"] = {"scores": {"a": 0.0, "b": 0.0}}
+        metrics = {"spearman_score_vs_weight": {"a": 1.0, "b": 1.0}, "steering_effect": {}}
+        return {"name": name, "sweep": sweep, "metrics": metrics, "timings": {"train": 1.0}}
+
+    rows, shared = module.compare(
+        [run("wide", "parm", [(4.0, 0.0), (0.0, 2.0)]), run("narrow", "genarm", [(2.0, 0.0), (0.0, 1.0)])]
+    )
+    assert shared["low"] == [0.0, 0.0] and shared["high"] == [4.0, 2.0]  # over both runs and the base
+    # wide: normalised (1, 0) and (0, 1); narrow: (0.5, 0) and (0, 0.5); reference (-0.1, -0.1)
+    assert rows[0]["hypervolume"] == pytest.approx(1.1 * 0.1 + 0.1 * 1.0)
+    assert rows[1]["hypervolume"] == pytest.approx(0.6 * 0.1 + 0.1 * 0.5)
+    assert rows[0]["mip"] == pytest.approx(1.0) and rows[1]["mip"] == pytest.approx(0.5)
+    assert [row["method"] for row in rows] == ["PARM guided", "GenARM guided"]
+    assert "| narrow | GenARM guided |" in module.markdown(rows, shared)
+    with pytest.raises(ValueError, match="other objectives or prompts"):
+        other = run("other", "parm", [(1.0, 0.0), (0.0, 1.0)])
+        other["sweep"]["prompts"] = ["q"]
+        module.compare([run("wide", "parm", [(4.0, 0.0), (0.0, 2.0)]), other])

@@ -1,0 +1,137 @@
+"""Compare finished runs (PARM and baselines) on one normalisation: a Markdown table and one Pareto plot.
+
+    python scripts/compare_runs.py runs/default runs/genarm runs/soups --output_dir docs/results
+
+Each run's own report normalises over its own sweep, so its HV and MIP cannot be set beside another run's. Here
+every run's points and the unguided base are min-max normalised together, HV uses the reference point -0.1 in every
+objective, and the table adds each run's Spearman correlations, steering effects, trainable parameters, stage times,
+decoding speed and peak memory (from its metrics.json and timings.json). The runs must share objectives and prompts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from peft_pblora.evaluation import hypervolume, mean_inner_product, normalise, pareto_plot
+from peft_pblora.pipeline import METHOD_LABELS
+
+
+def load(run_dir: Path) -> dict:
+    sweep = json.loads((run_dir / "sweep.json").read_text())
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    timings = json.loads((run_dir / "timings.json").read_text())
+    return {"name": run_dir.name, "sweep": sweep, "metrics": metrics, "timings": timings}
+
+
+def compare(runs: list[dict]) -> tuple[list[dict], dict]:
+    """Rows of the comparison table and the shared normalisation."""
+    objectives = runs[0]["sweep"]["objectives"]
+    for run in runs[1:]:
+        if run["sweep"]["objectives"] != objectives or run["sweep"]["prompts"] != runs[0]["sweep"]["prompts"]:
+            raise ValueError(f"{run['name']} has other objectives or prompts than {runs[0]['name']}")
+
+    def points(run: dict) -> np.ndarray:
+        return np.asarray([[point["scores"][name] for name in objectives] for point in run["sweep"]["points"]])
+
+    base = np.asarray([[runs[0]["sweep"]["base"]["scores"][name] for name in objectives]])
+    everything = np.vstack([base, *(points(run) for run in runs)])
+    low, high = everything.min(0), everything.max(0)
+    reference = [-0.1] * len(objectives)
+    rows = []
+    for run in runs:
+        alphas = np.asarray(run["sweep"]["alphas"], dtype=float)
+        normalised = normalise(points(run), low, high)
+        metrics = run["metrics"]
+        rows.append(
+            {
+                "run": run["name"],
+                "method": METHOD_LABELS[run["sweep"].get("method", "parm")],
+                "hypervolume": hypervolume(normalised, reference),
+                "mip": mean_inner_product(alphas, normalised),
+                "spearman": metrics["spearman_score_vs_weight"],
+                "effects": {name: value["effect"] for name, value in metrics["steering_effect"].items()},
+                "effect_errors": {name: value["standard_error"] for name, value in metrics["steering_effect"].items()},
+                "trainable_parameters": metrics.get("trainable_parameters"),
+                "train_seconds": run["timings"].get("train"),
+                "tokens_per_second": metrics.get("decoding_tokens_per_second"),
+                "peak_memory_gib": metrics.get("peak_resident_memory_gib"),
+            }
+        )
+    base_normalised = normalise(base, low, high)
+    alphas = np.asarray(runs[0]["sweep"]["alphas"], dtype=float)
+    shared = {
+        "objectives": objectives,
+        "low": low.tolist(),
+        "high": high.tolist(),
+        "reference_point": reference,
+        "hypervolume_base": hypervolume(base_normalised, reference),
+        "mip_base": mean_inner_product(alphas, np.repeat(base_normalised, len(alphas), axis=0)),
+    }
+    return rows, shared
+
+
+def markdown(rows: list[dict], shared: dict) -> str:
+    objectives = shared["objectives"]
+
+    def number(value, digits: int = 3) -> str:
+        return "n/a" if value is None else f"{value:,.{digits}f}"
+
+    lines = [
+        "| run | method | HV | MIP | "
+        + " | ".join(f"Spearman {name}" for name in objectives)
+        + " | "
+        + " | ".join(f"effect {name}" for name in objectives)
+        + " | trainable parameters | train (s) | decoding (new tokens/s) | peak memory (GiB) |",
+        "|---" * (8 + 2 * len(objectives)) + "|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['run']} | {row['method']} | {number(row['hypervolume'])} | {number(row['mip'])} | "
+            + " | ".join(number(row["spearman"].get(name), 2) for name in objectives)
+            + " | "
+            + " | ".join(
+                f"{row['effects'][name]:+.3f} +/- {row['effect_errors'][name]:.3f}"
+                if name in row["effects"]
+                else "n/a"
+                for name in objectives
+            )
+            + f" | {number(row['trainable_parameters'], 0)} | {number(row['train_seconds'], 0)} | "
+            f"{number(row['tokens_per_second'], 1)} | {number(row['peak_memory_gib'], 2)} |"
+        )
+    lines.append(
+        f"| base, unguided | | {shared['hypervolume_base']:.3f} | {shared['mip_base']:.3f} |"
+        + " |" * (4 + 2 * len(objectives))
+    )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs", type=Path, nargs="+")
+    parser.add_argument("--output_dir", type=Path, required=True)
+    args = parser.parse_args()
+    runs = [load(run_dir) for run_dir in args.runs]
+    rows, shared = compare(runs)
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    table = markdown(rows, shared)
+    (args.output_dir / "comparison.md").write_text(table + "\n")
+    (args.output_dir / "comparison.json").write_text(json.dumps({"rows": rows, "shared": shared}, indent=2))
+    objectives = shared["objectives"]
+    fronts = {
+        f"{row['method']} ({row['run']})": (
+            run["sweep"]["alphas"],
+            [[point["scores"][name] for name in objectives] for point in run["sweep"]["points"]],
+        )
+        for row, run in zip(rows, runs, strict=True)
+    }
+    base_point = [runs[0]["sweep"]["base"]["scores"][name] for name in objectives]
+    pareto_plot(fronts, args.output_dir / "pareto_methods.png", objectives, base_point=base_point)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
