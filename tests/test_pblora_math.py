@@ -157,3 +157,47 @@ def test_layer_gradients_equal_autograd_through_the_formula():
     torch.testing.assert_close(x_grad, x_reference.grad, rtol=1e-5, atol=1e-5)
     for name, grad in trained.items():
         torch.testing.assert_close(grad, parameters[name].grad, rtol=1e-4, atol=1e-5, msg=name)
+
+
+def test_svd_lora_core_is_panaceas_diagonal_and_merges_saves_and_batches_exactly(arch, tmp_path):
+    from peft import PeftModel
+
+    peft_model, reference = make_peft_model(arch, core="diagonal", r1=3, r2=2)
+    torch.manual_seed(5)
+    for layer in pblora_layers(peft_model):
+        core = layer.pblora_core["default"]
+        with torch.no_grad():
+            core.sigma.copy_(torch.randn(3))
+            core.c.copy_(torch.randn(1))
+    ids = random_ids()
+    alpha = torch.tensor([0.3, 0.7])
+    patched = copy.deepcopy(reference)
+    modules = dict(patched.named_modules())
+    with torch.no_grad():
+        for name, layer in peft_model.base_model.model.named_modules():
+            if isinstance(layer, PBLoraLinear):
+                core = layer.pblora_core["default"]
+                diagonal = torch.diag(torch.cat([core.sigma, core.c * alpha]))  # diag(sigma, c alpha)
+                delta = (
+                    layer.scaling["default"]
+                    * layer.pblora_B["default"].weight
+                    @ diagonal
+                    @ layer.pblora_A["default"].weight
+                )
+                target = modules[name]
+                target.weight += delta.T if isinstance(target, Conv1D) else delta
+    out = peft_model(ids, preference=alpha).logits
+    torch.testing.assert_close(out, patched(ids).logits, rtol=1e-5, atol=1e-5)
+    rows = peft_model(ids, preference=[[0.3, 0.7], [1.0, 0.0], [0.0, 1.0]]).logits
+    torch.testing.assert_close(rows[0], out[0], rtol=1e-5, atol=1e-5)
+    peft_model.merge_adapter(preference=alpha)
+    torch.testing.assert_close(peft_model(ids).logits, out, rtol=1e-4, atol=1e-4)
+    peft_model.unmerge_adapter()
+    peft_model.save_pretrained(tmp_path)
+    reloaded = PeftModel.from_pretrained(copy.deepcopy(reference), tmp_path)
+    torch.testing.assert_close(reloaded(ids, preference=alpha).logits, out, rtol=0, atol=0)
+    assert reloaded.peft_config["default"].core == "diagonal"
+    with pytest.raises(ValueError, match="r2 must equal num_preferences=2, got 3"):
+        PBLoraConfig(core="diagonal", r2=3, num_preferences=2)
+    with pytest.raises(ValueError, match="core must be 'bilinear' or 'diagonal'"):
+        PBLoraConfig(core="svd")

@@ -325,3 +325,12 @@ def test_comparing_runs_normalises_them_together():
         other = run("other", "parm", [(1.0, 0.0), (0.0, 1.0)])
         other["sweep"]["prompts"] = ["q"]
         module.compare([run("wide", "parm", [(4.0, 0.0), (0.0, 2.0)]), other])
+
+
+def test_the_svd_lora_baseline_is_a_diagonal_core_with_the_parms_rank(tiny_run):
+    settings = RunSettings(**{**tiny_run, "output_dir": tiny_run["output_dir"] + "svd"}, method="svd_lora")
+    metrics = run_all(settings)
+    adapter = json.loads((settings.path / "parm_adapter" / "adapter_config.json").read_text())
+    assert adapter["core"] == "diagonal" and adapter["r2"] == 2 and adapter["r1"] == settings.r1 + settings.r2 - 2
+    assert metrics["method"] == "svd_lora" and math.isfinite(metrics["hypervolume_sweep"])
+    assert "SVD-LoRA" in (settings.path / "report.md").read_text()

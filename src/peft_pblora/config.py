@@ -23,6 +23,14 @@ class PBLoraConfig(PeftConfig):
         default=4, metadata={"help": "Rank of the preference-agnostic part (B1 W1 A1). 0 disables that part."}
     )
     r2: int = field(default=4, metadata={"help": "Rank of the preference-aware part (B2 W2(alpha) A2); at least 1."})
+    core: str = field(
+        default="bilinear",
+        metadata={
+            "help": "'bilinear': PBLoRA's W2(alpha) = reshape(alpha^T G). 'diagonal': Panacea's SVD-LoRA baseline, "
+            "core diag(sigma_1..sigma_r1, c alpha_1..c alpha_k) with learnable sigma and c; needs r2 = "
+            "num_preferences (one rank-1 direction per objective)."
+        },
+    )
     num_preferences: int = field(
         default=2, metadata={"help": "Number of objectives k: the length of every preference vector alpha."}
     )
@@ -99,6 +107,13 @@ class PBLoraConfig(PeftConfig):
             raise ValueError(f"r1 must be >= 0, got {self.r1}")
         if self.r2 < 1:
             raise ValueError(f"r2 must be >= 1, got {self.r2}")
+        if self.core not in ("bilinear", "diagonal"):
+            raise ValueError(f"core must be 'bilinear' or 'diagonal', got {self.core!r}")
+        if self.core == "diagonal" and self.r2 != self.num_preferences:
+            raise ValueError(
+                f"core='diagonal' (SVD-LoRA) gives each objective one direction: r2 must equal num_preferences="
+                f"{self.num_preferences}, got {self.r2}"
+            )
         if self.num_preferences < 1:
             raise ValueError(f"num_preferences must be >= 1, got {self.num_preferences}")
         if not 0.0 <= self.lora_dropout < 1.0:

@@ -61,6 +61,30 @@ class BilinearPreferenceCore(nn.Module):
         return bilinear_core(self.W1.to(dtype), self.G.to(dtype), preference)
 
 
+class DiagonalPreferenceCore(nn.Module):
+    """Panacea's SVD-LoRA core diag(sigma_1..sigma_r1, c alpha_1..c alpha_k): learnable singular values and one
+    learnable scale c per layer, each objective owning one rank-1 direction (the baseline PBLoRA generalises)."""
+
+    def __init__(self, r1: int, num_preferences: int) -> None:
+        super().__init__()
+        self.r1, self.r2 = r1, num_preferences
+        self.sigma = nn.Parameter(torch.empty(r1))
+        self.c = nn.Parameter(torch.empty(1))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """sigma = 1 and c = 1: with B zero, training starts at the base model and every direction gets gradient."""
+        nn.init.ones_(self.sigma)
+        nn.init.ones_(self.c)
+
+    def forward(self, preference: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
+        """Core for a preference (k,) -> (r, r), or one per row for (rows, k) -> (rows, r, r)."""
+        sigma, c = (self.sigma, self.c) if dtype is None else (self.sigma.to(dtype), self.c.to(dtype))
+        preference = preference.to(sigma.dtype)
+        singular_values = sigma.expand(*preference.shape[:-1], -1)
+        return torch.diag_embed(torch.cat([singular_values, c * preference], dim=-1))
+
+
 class PBLoraLayer(BaseTunerLayer):
     """Adapter state of a PBLoRA layer; the current preference is plain run-time state, never saved or trained.
 
@@ -108,7 +132,10 @@ class PBLoraLayer(BaseTunerLayer):
         self.pblora_dropout[adapter_name] = dropout
         self.pblora_A[adapter_name] = nn.Linear(self.in_features, r1 + r2, bias=False)
         self.pblora_B[adapter_name] = nn.Linear(r1 + r2, self.out_features, bias=False)
-        self.pblora_core[adapter_name] = BilinearPreferenceCore(r1, r2, k)
+        if config.core == "diagonal":
+            self.pblora_core[adapter_name] = DiagonalPreferenceCore(r1, k)
+        else:
+            self.pblora_core[adapter_name] = BilinearPreferenceCore(r1, r2, k)
         self.reset_pblora_parameters(adapter_name, zero_init_B=config.init_weights)
         self._move_adapter_to_device_of_base_layer(adapter_name)
         self.set_adapter(self.active_adapters, inference_mode=config.inference_mode)
@@ -132,7 +159,7 @@ class PBLoraLayer(BaseTunerLayer):
                 f"PBLoRA adapter '{adapter_name}' is merged for preference "
                 f"{self.merged_preference[adapter_name].tolist()}; call unmerge_adapter() before changing it"
             )
-        weight = self.pblora_core[adapter_name].G
+        weight = next(self.pblora_core[adapter_name].parameters())
         self.pblora_preference[adapter_name] = preference.to(device=weight.device, dtype=weight.dtype)
 
     def _stored_preference(self, adapter_name: str) -> torch.Tensor:
@@ -168,7 +195,10 @@ class PBLoraLayer(BaseTunerLayer):
         hidden = F.linear(self.pblora_dropout[adapter_name](x), weight_A)
         core_module = self.pblora_core[adapter_name]
         preference = expand_preference_rows(self._stored_preference(adapter_name), batch_size=x.shape[0])
-        core_T = bilinear_core(core_module.W1, core_module.G, preference).mT
+        if isinstance(core_module, BilinearPreferenceCore):
+            core_T = bilinear_core(core_module.W1, core_module.G, preference).mT
+        else:
+            core_T = core_module(preference).mT
         if core_T.dim() == 2 or hidden.dim() == 3:
             hidden = torch.matmul(hidden, core_T)
         else:

@@ -53,7 +53,7 @@ def set_preference(
         on_device: dict[tuple[torch.device, torch.dtype], torch.Tensor] = {}
         for layer in layers:
             if name in layer.pblora_A:
-                weight = layer.pblora_core[name].G
+                weight = next(layer.pblora_core[name].parameters())
                 key = (weight.device, weight.dtype)
                 if key not in on_device:
                     on_device[key] = validated.to(device=weight.device, dtype=weight.dtype)

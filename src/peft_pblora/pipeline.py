@@ -39,8 +39,13 @@ logger = logging.getLogger("peft_pblora.pipeline")
 BETA_R_SUM = 0.1  # for a summed reward: margins of tens of nats
 BETA_R_MEAN = 4.0  # for a length-normalised reward: margins of a fraction of a nat per token
 
-METHODS = ("parm", "genarm", "rewarded_soups")
-METHOD_LABELS = {"parm": "PARM guided", "genarm": "GenARM guided", "rewarded_soups": "Rewarded Soups"}
+METHODS = ("parm", "svd_lora", "genarm", "rewarded_soups")
+METHOD_LABELS = {
+    "parm": "PARM guided",
+    "svd_lora": "SVD-LoRA (Panacea) guided",
+    "genarm": "GenARM guided",
+    "rewarded_soups": "Rewarded Soups",
+}
 
 SCORERS: dict[str, Callable[[], Scorer]] = {
     "positivity": VaderPositivity,
@@ -237,6 +242,10 @@ class Run:
         settings = self.settings
         if settings.method == "parm":
             return self._train_adapter(self.path / "parm_adapter", settings.objectives, settings.r2)
+        if settings.method == "svd_lora":  # diag(sigma_1..sigma_r1, c alpha): r1 + k directions, the PARM's r1 + r2
+            k = len(settings.objectives)
+            rank = max(1, settings.r1 + settings.r2 - k)
+            return self._train_adapter(self.path / "parm_adapter", settings.objectives, k, core="diagonal", r1=rank)
         rank = max(1, settings.r2 // len(settings.objectives))
         for name in settings.objectives:
             self._train_adapter(self.arm_dir(name), [name], rank)
@@ -245,7 +254,9 @@ class Run:
     def arm_dir(self, objective: str) -> Path:
         return self.path / "arm_adapters" / objective
 
-    def _train_adapter(self, adapter_dir: Path, objectives: list[str], r2: int) -> Path:
+    def _train_adapter(
+        self, adapter_dir: Path, objectives: list[str], r2: int, core: str = "bilinear", r1: int | None = None
+    ) -> Path:
         if (adapter_dir / "adapter_config.json").is_file():
             return adapter_dir
         data = self.make_data()
@@ -269,8 +280,9 @@ class Run:
             disable_tqdm=not settings.show_progress,
         )  # fmt: skip
         peft_config = PBLoraConfig(
-            r1=settings.r1, r2=r2, num_preferences=len(objectives), lora_alpha=settings.lora_alpha,
-            lora_dropout=0.0, target_modules=settings.target_modules, task_type="CAUSAL_LM",
+            r1=settings.r1 if r1 is None else r1, r2=r2, num_preferences=len(objectives), core=core,
+            lora_alpha=settings.lora_alpha, lora_dropout=0.0, target_modules=settings.target_modules,
+            task_type="CAUSAL_LM",
         )  # fmt: skip
         trainer = PARMTrainer(
             model=self._fresh_parm_base(),
@@ -282,7 +294,7 @@ class Run:
         trainable = sum(parameter.numel() for parameter in trainer.model.parameters() if parameter.requires_grad)
         trainer.train()
         trainer.save_model(str(adapter_dir))
-        log_dir = self.path if settings.method == "parm" else adapter_dir
+        log_dir = adapter_dir if adapter_dir.parent.name == "arm_adapters" else self.path
         (log_dir / "train_log.json").write_text(json.dumps(trainer.state.log_history, indent=2))
         (adapter_dir / "trainable_parameters.json").write_text(json.dumps({"trainable_parameters": trainable}))
         return adapter_dir
@@ -291,7 +303,7 @@ class Run:
         """Trainable parameters of the trained adapter(s): the PARM's, or all k ARMs' together."""
         directories = (
             [self.path / "parm_adapter"]
-            if self.settings.method == "parm"
+            if self.settings.method in ("parm", "svd_lora")
             else [self.arm_dir(name) for name in self.settings.objectives]
         )
         counts = [directory / "trainable_parameters.json" for directory in directories]
@@ -308,7 +320,7 @@ class Run:
         alphas = preference_grid(len(objectives), settings.grid_step)
         rows = [(alpha, prompt) for alpha in alphas for prompt in self.test_prompts]
         start = time.perf_counter()
-        if settings.method == "parm":
+        if settings.method in ("parm", "svd_lora"):
             parm = PeftModel.from_pretrained(self._fresh_parm_base(), str(self.path / "parm_adapter")).eval()
             adapter_objectives = parm.peft_config["default"].objective_names
             if adapter_objectives != objectives:
@@ -548,9 +560,13 @@ def markdown_report(settings: RunSettings, sweep: dict, metrics: dict, path: Pat
         if settings.parm_layers
         else "a copy of the base"
     )
+    k = len(objectives)
     reward_models = (
         f"PARM = {starting_model} + PBLoRA (r1={settings.r1}, r2={settings.r2})"
         if method == "parm"
+        else f"PARM = {starting_model} + SVD-LoRA (diag of {max(1, settings.r1 + settings.r2 - k)} singular values "
+        f"and c alpha)"
+        if method == "svd_lora"
         else f"{len(objectives)} single-objective ARMs, each {starting_model} + PBLoRA (r1={settings.r1}, "
         f"r2={max(1, settings.r2 // len(objectives))}, k=1)"
     )
