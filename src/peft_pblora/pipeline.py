@@ -29,7 +29,7 @@ from .config import PBLoraConfig
 from .evaluation import hypervolume, mean_inner_product, normalise, pareto_plot, preference_grid
 from .guidance import GenARMGuidance, PARMGuidance
 from .models import first_layers, load_model_and_tokenizer
-from .parm_config import PARMConfig
+from .parm_config import PARMConfig, objectives_named
 from .parm_trainer import PARMTrainer
 from .preference_data import build_preference_data, candidates_dir, needs_sampling
 from .scorers import Conciseness, PromptRelevance, Scorer, VaderPositivity
@@ -40,6 +40,10 @@ BETA_R_SUM = 0.1  # for a summed reward: margins of tens of nats
 BETA_R_MEAN = 4.0  # for a length-normalised reward: margins of a fraction of a nat per token
 
 METHODS = ("parm", "svd_lora", "genarm", "rewarded_soups")
+ONE_REWARD_MODEL_METHODS = (
+    "parm",
+    "svd_lora",
+)  # one preference-conditioned adapter; the others train one per objective
 METHOD_LABELS = {
     "parm": "PARM guided",
     "svd_lora": "SVD-LoRA (Panacea) guided",
@@ -117,12 +121,9 @@ class RunSettings:
             self.length_normalized_rewards = [
                 name for name in self.objectives if getattr(SCORERS[name], "length_based", False)
             ]
-        not_objectives = [name for name in self.length_normalized_rewards if name not in self.objectives]
-        if not_objectives:
-            raise ValueError(f"length_normalized_rewards names {not_objectives}, not objectives {self.objectives}")
-        not_objectives = [name for name in self.reference_relative_rewards if name not in self.objectives]
-        if not_objectives:
-            raise ValueError(f"reference_relative_rewards names {not_objectives}, not objectives {self.objectives}")
+        # checked here too, so that a bad name fails before any model is loaded
+        objectives_named(self.length_normalized_rewards, self.objectives, "length_normalized_rewards")
+        objectives_named(self.reference_relative_rewards, self.objectives, "reference_relative_rewards")
         if self.beta_r is None:
             self.beta_r = [
                 BETA_R_MEAN if name in self.length_normalized_rewards else BETA_R_SUM for name in self.objectives
@@ -237,26 +238,36 @@ class Run:
         return copy.to(self.settings.device).eval()
 
     def train(self) -> Path:
-        """PARM: one adapter for all objectives (`parm_adapter/`). GenARM and Rewarded Soups: one single-objective
-        ARM per objective (`arm_adapters/<objective>/`), of rank r2 / k so the total trainable parameters match."""
+        """PARM and SVD-LoRA: one adapter for all objectives (`parm_adapter/`). GenARM and Rewarded Soups: one
+        single-objective ARM per objective (`arm_adapters/<objective>/`), of rank r2 / k so the A and B budget
+        matches the PARM's."""
         settings = self.settings
         if settings.method == "parm":
-            return self._train_adapter(self.path / "parm_adapter", settings.objectives, settings.r2)
+            return self._train_adapter(self.path / "parm_adapter", settings.objectives, settings.r2, self.path)
         if settings.method == "svd_lora":  # diag(sigma_1..sigma_r1, c alpha): r1 + k directions, the PARM's r1 + r2
             k = len(settings.objectives)
             rank = max(1, settings.r1 + settings.r2 - k)
-            return self._train_adapter(self.path / "parm_adapter", settings.objectives, k, core="diagonal", r1=rank)
+            adapter_dir = self.path / "parm_adapter"
+            return self._train_adapter(adapter_dir, settings.objectives, k, self.path, core="diagonal", r1=rank)
         rank = max(1, settings.r2 // len(settings.objectives))
         for name in settings.objectives:
-            self._train_adapter(self.arm_dir(name), [name], rank)
+            self._train_adapter(self.arm_dir(name), [name], rank, self.arm_dir(name))
         return self.path / "arm_adapters"
 
     def arm_dir(self, objective: str) -> Path:
         return self.path / "arm_adapters" / objective
 
     def _train_adapter(
-        self, adapter_dir: Path, objectives: list[str], r2: int, core: str = "bilinear", r1: int | None = None
+        self,
+        adapter_dir: Path,
+        objectives: list[str],
+        r2: int,
+        log_dir: Path,
+        core: str = "bilinear",
+        r1: int | None = None,
     ) -> Path:
+        """Train one PBLoRA adapter on `objectives`' pairs into `adapter_dir` (skipped when it exists); the training
+        log goes to `log_dir`/train_log.json."""
         if (adapter_dir / "adapter_config.json").is_file():
             return adapter_dir
         data = self.make_data()
@@ -294,7 +305,6 @@ class Run:
         trainable = sum(parameter.numel() for parameter in trainer.model.parameters() if parameter.requires_grad)
         trainer.train()
         trainer.save_model(str(adapter_dir))
-        log_dir = adapter_dir if adapter_dir.parent.name == "arm_adapters" else self.path
         (log_dir / "train_log.json").write_text(json.dumps(trainer.state.log_history, indent=2))
         (adapter_dir / "trainable_parameters.json").write_text(json.dumps({"trainable_parameters": trainable}))
         return adapter_dir
@@ -303,7 +313,7 @@ class Run:
         """Trainable parameters of the trained adapter(s): the PARM's, or all k ARMs' together."""
         directories = (
             [self.path / "parm_adapter"]
-            if self.settings.method in ("parm", "svd_lora")
+            if self.settings.method in ONE_REWARD_MODEL_METHODS
             else [self.arm_dir(name) for name in self.settings.objectives]
         )
         counts = [directory / "trainable_parameters.json" for directory in directories]
@@ -320,7 +330,7 @@ class Run:
         alphas = preference_grid(len(objectives), settings.grid_step)
         rows = [(alpha, prompt) for alpha in alphas for prompt in self.test_prompts]
         start = time.perf_counter()
-        if settings.method in ("parm", "svd_lora"):
+        if settings.method in ONE_REWARD_MODEL_METHODS:
             parm = PeftModel.from_pretrained(self._fresh_parm_base(), str(self.path / "parm_adapter")).eval()
             adapter_objectives = parm.peft_config["default"].objective_names
             if adapter_objectives != objectives:
