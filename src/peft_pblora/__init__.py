@@ -8,7 +8,7 @@ from .data_loaders import load_hh_rlhf, load_pku_saferlhf
 from .evaluation import hypervolume, mean_inner_product, non_dominated, normalise, pareto_plot, preference_grid
 from .guidance import GenARMGuidance, PARMGuidance, guided_generate, validate_beta
 from .guide_cache import CachedGuide
-from .layer import BilinearPreferenceCore, PBLoraLayer, PBLoraLinear
+from .layer import BilinearPreferenceCore, DiagonalPreferenceCore, PBLoraLayer, PBLoraLinear
 from .model import PBLoraModel, pblora_layers, set_preference
 from .parm_config import PARMConfig
 from .parm_data import PARMDataCollator
@@ -28,6 +28,7 @@ __all__ = [
     "BilinearPreferenceCore",
     "CachedGuide",
     "Conciseness",
+    "DiagonalPreferenceCore",
     "GenARMGuidance",
     "PARMConfig",
     "PARMDataCollator",
