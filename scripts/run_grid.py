@@ -79,9 +79,7 @@ def run_grid(
         overrides = dict(overrides)
         adapter_from = overrides.pop("adapter_from", None)
         settings = RunSettings(**{**grid.get("common", {}), **overrides, "output_dir": str(output_dir / name)})
-        run = Run(settings)
-        if shared_base is not None:
-            run._base = shared_base
+        run = Run(settings, base=shared_base)
         sampling_key = tuple(json.dumps(getattr(settings, key)) for key in SAMPLING_KEYS)
         candidates = candidates_dir(settings.path / "preference_data")
         if sampling_key in candidates_by_sampling and not candidates.exists():
@@ -92,7 +90,7 @@ def run_grid(
         run.timed("train", run.train)
         run.timed("sweep", run.sweep)
         metrics = run.timed("report", run.report)
-        shared_base = run._base
+        shared_base = run.loaded_base or shared_base
         if candidates.exists():
             candidates_by_sampling.setdefault(sampling_key, candidates)
         timings = json.loads((settings.path / "timings.json").read_text())

@@ -174,14 +174,20 @@ def split_prompts(settings: RunSettings) -> tuple[list[str], list[str]]:
 class Run:
     """One run folder: its settings, its models (loaded once, when a stage needs them) and its stages."""
 
-    def __init__(self, settings: RunSettings) -> None:
+    def __init__(self, settings: RunSettings, base: tuple[Any, Any] | None = None) -> None:
+        """`base`: an already loaded (model, tokenizer) for `settings.base_model`, e.g. shared by a grid of runs."""
         self.settings = settings
         self.path = settings.path
         self.path.mkdir(parents=True, exist_ok=True)
         (self.path / "settings.json").write_text(json.dumps(asdict(settings), indent=2))
         self.scorers = [SCORERS[name]() for name in settings.objectives]
         self.train_prompts, self.test_prompts = split_prompts(settings)
-        self._base: tuple[Any, Any] | None = None
+        self._base = base
+
+    @property
+    def loaded_base(self) -> tuple[Any, Any] | None:
+        """The base (model, tokenizer) if a stage has loaded it, without loading it."""
+        return self._base
 
     def base(self) -> tuple[Any, Any]:
         if self._base is None:
