@@ -97,6 +97,9 @@ def test_settings_and_prompts():
         RunSettings(objectives=["positivity", "humour"])
     with pytest.raises(ValueError, match="at least two objectives"):
         RunSettings(objectives=["positivity"])
+    for setting in ("length_matched", "whole_samples_only"):  # a typo fails before any model is loaded
+        with pytest.raises(ValueError, match=f"{setting} names"):
+            RunSettings(**{setting: ["positvity"]})
 
 
 def test_response_quality():
@@ -122,6 +125,22 @@ def test_training_settings_reach_the_data_and_the_adapter(tiny_run):
     pairs = preference_data.load_from_disk(str(settings.path / "preference_data"))["count_w5"]
     for chosen, rejected in zip(pairs["chosen"], pairs["rejected"], strict=True):
         assert preference_data.lengths_match(chosen, rejected, settings.max_length_ratio)
+
+
+def test_scalarization_reaches_the_trainer(tiny_run, monkeypatch):
+    seen = {}
+
+    class RecordingTrainer:
+        def __init__(self, model, args, **kwargs):
+            seen["scalarization"] = args.scalarization
+            raise RuntimeError("recorded")
+
+    monkeypatch.setattr(pipeline, "PARMTrainer", RecordingTrainer)
+    with pytest.raises(RuntimeError, match="recorded"):
+        pipeline.Run(RunSettings(**tiny_run, scalarization="tchebycheff")).train()
+    assert seen == {"scalarization": "tchebycheff"}
+    with pytest.raises(ValueError, match="unknown scalarization"):
+        RunSettings(scalarization="max")
 
 
 def test_steering_effect_is_the_paired_vertex_difference_by_hand():

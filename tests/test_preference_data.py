@@ -134,3 +134,41 @@ def test_scored_candidates_are_cached_so_pairs_can_be_remade_without_sampling(tm
         None, None, ["p"], [CountWord("w5"), CountWord("w7")], tmp_path / "matched" / "candidates"
     )  # cached answers, scored by the scorers given: a new objective needs no sampling
     assert responses == samples and rescored == {"count_w5": [[3.0, 0.0, 1.0, 1.0]], "count_w7": [[0.0] * 4]}
+
+
+def test_system_prompts_add_candidates_sampled_after_that_system_turn(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_sampling(model, tokenizer, prompts, num_samples, *args, seed=0, system_prompt=None, **kwargs):
+        calls.append((system_prompt, seed))
+        return [["plain answer.", "shared answer."]] if system_prompt is None else [["shared answer.", "warm answer!"]]
+
+    monkeypatch.setattr(preference_data, "sample_responses", fake_sampling)
+    responses, scores = preference_data.sample_and_score(
+        None, None, ["p"], [CountWord("answer!")], tmp_path, num_samples=2, seed=3, system_prompts=["Be warm."]
+    )
+    assert calls == [(None, 3), ("Be warm.", 4)]
+    assert responses == [["plain answer.", "shared answer.", "warm answer!"]]  # each distinct answer once
+    assert scores == {"count_answer!": [[0.0, 0.0, 1.0]]}
+
+
+def test_chat_texts_put_the_system_turn_first():
+    from peft_pblora.chat import chat_texts
+
+    tokenizer = tiny_chat_tokenizer()
+    plain, with_system = chat_texts(tokenizer, ["w5"])[0], chat_texts(tokenizer, ["w5"], "w9 w9")[0]
+    assert "w9 w9" not in plain and with_system.index("w9 w9") < with_system.index("w5")
+    assert with_system.endswith(plain.split("w5", 1)[1])  # the same user turn and generation prompt follow
+
+
+def test_whole_samples_only_leaves_first_sentence_variants_out_of_that_objectives_pairs():
+    prompts = ["p"]
+    responses = [["w5 w5. w6 w7.", "w5 w5.", "w6. w6 w7 w7.", "w6."]]  # two samples, then their first sentences
+    scores = {"short_w5": [[1.0, 5.0, 0.0, -5.0]], "other": [[1.0, 5.0, 0.0, -5.0]]}
+    free = best_and_worst_pairs(prompts, responses, scores)
+    assert (free["short_w5"]["chosen"], free["short_w5"]["rejected"]) == (["w5 w5."], ["w6."])
+    whole = best_and_worst_pairs(prompts, responses, scores, whole_samples_only=["short_w5"])
+    assert (whole["short_w5"]["chosen"], whole["short_w5"]["rejected"]) == (["w5 w5. w6 w7."], ["w6. w6 w7 w7."])
+    assert whole["other"]["chosen"] == ["w5 w5."]  # objectives not named keep every candidate
+    with pytest.raises(ValueError, match="whole_samples_only names"):
+        best_and_worst_pairs(prompts, responses, scores, whole_samples_only=["tone"])

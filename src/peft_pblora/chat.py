@@ -9,11 +9,13 @@ from typing import Any
 import torch
 
 
-def chat_texts(tokenizer: Any, prompts: Sequence[str]) -> list[str]:
-    """Each prompt as a user turn in the tokenizer's chat template, ready for the assistant's answer."""
+def chat_texts(tokenizer: Any, prompts: Sequence[str], system_prompt: str | None = None) -> list[str]:
+    """Each prompt as a user turn in the tokenizer's chat template, ready for the assistant's answer; with
+    `system_prompt`, after that system turn."""
+    system = [{"role": "system", "content": system_prompt}] if system_prompt else []
     return [
         tokenizer.apply_chat_template(
-            [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+            [*system, {"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
         )
         for prompt in prompts
     ]

@@ -30,6 +30,7 @@ from .evaluation import hypervolume, mean_inner_product, normalise, pareto_plot,
 from .guidance import GenARMGuidance, PARMGuidance
 from .models import first_layers, load_model_and_tokenizer
 from .parm_config import PARMConfig, objectives_named
+from .parm_loss import SCALARIZATIONS
 from .parm_trainer import PARMTrainer
 from .preference_data import build_preference_data, candidates_dir, needs_sampling
 from .scorers import Conciseness, PromptRelevance, Scorer, VaderPositivity
@@ -80,9 +81,12 @@ class RunSettings:
     sample_tokens: int = 96
     sample_batch_size: int = 16
     sentence_variants: bool = True  # add each sample's first sentence as a short, complete candidate answer
+    # system prompts under which samples_per_prompt more candidates per prompt are sampled (pairs keep the bare prompt)
+    sampling_system_prompts: list[str] = field(default_factory=list)
     shipped_data: bool = True  # start from the shipped candidates where they fit these settings; False: sample anew
     length_matched: list[str] = field(default_factory=list)  # objectives paired among equally long answers only
     max_length_ratio: float = 1.5
+    whole_samples_only: list[str] = field(default_factory=list)  # objectives paired without first-sentence variants
     epochs: float = 3.0
     batch_size: int = 4
     learning_rate: float = 1e-3
@@ -93,6 +97,7 @@ class RunSettings:
     beta_r: list[float] | None = None
     reference_free: bool = True
     reference_relative_rewards: list[str] = field(default_factory=list)  # objectives rewarded relative to the base
+    scalarization: str = "linear"  # or "tchebycheff": how the alpha-weighted objective losses are combined
     r1: int = 0  # no preference-agnostic part: every change the adapter makes depends on alpha
     r2: int = 8
     lora_alpha: float = 8.0
@@ -124,10 +129,14 @@ class RunSettings:
         # checked here too, so that a bad name fails before any model is loaded
         objectives_named(self.length_normalized_rewards, self.objectives, "length_normalized_rewards")
         objectives_named(self.reference_relative_rewards, self.objectives, "reference_relative_rewards")
+        objectives_named(self.length_matched, self.objectives, "length_matched")
+        objectives_named(self.whole_samples_only, self.objectives, "whole_samples_only")
         if self.beta_r is None:
             self.beta_r = [
                 BETA_R_MEAN if name in self.length_normalized_rewards else BETA_R_SUM for name in self.objectives
             ]
+        if self.scalarization not in SCALARIZATIONS:
+            raise ValueError(f"unknown scalarization {self.scalarization!r}; choose one of {SCALARIZATIONS}")
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; choose one of {METHODS}")
         if self.parm_model and self.parm_layers:
@@ -159,7 +168,9 @@ def shipped_candidates_fit(settings: RunSettings) -> bool:
         return False
     generation = json.loads(generation_path.read_text())
     keys = ("base_model", "train_prompts", "samples_per_prompt", "sample_tokens", "sentence_variants", "seed")
-    return all(generation[key] == getattr(settings, key) for key in keys)
+    return all(generation[key] == getattr(settings, key) for key in keys) and generation.get(
+        "sampling_system_prompts", []
+    ) == list(settings.sampling_system_prompts)
 
 
 def split_prompts(settings: RunSettings) -> tuple[list[str], list[str]]:
@@ -222,7 +233,8 @@ class Run:
             num_samples=settings.samples_per_prompt, max_new_tokens=settings.sample_tokens,
             batch_size=settings.sample_batch_size, seed=settings.seed, show_progress=settings.show_progress,
             sentence_variants=settings.sentence_variants, length_matched=settings.length_matched,
-            max_length_ratio=settings.max_length_ratio,
+            max_length_ratio=settings.max_length_ratio, system_prompts=settings.sampling_system_prompts,
+            whole_samples_only=settings.whole_samples_only,
         )  # fmt: skip
 
     def _fresh_parm_base(self) -> Any:
@@ -290,7 +302,7 @@ class Run:
             length_normalized_rewards=[name for name in settings.length_normalized_rewards if name in objectives],
             reference_free=settings.reference_free,
             reference_relative_rewards=[name for name in settings.reference_relative_rewards if name in objectives],
-            dirichlet_concentration=settings.dirichlet_concentration,
+            dirichlet_concentration=settings.dirichlet_concentration, scalarization=settings.scalarization,
             preference_sampling=settings.preference_sampling, max_prompt_length=settings.max_length // 2,
             max_length=settings.max_length, logging_steps=5, save_strategy="no", report_to="none",
             activation_checkpointing=False, use_cpu=settings.device == "cpu", seed=settings.seed,

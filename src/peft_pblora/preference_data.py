@@ -34,6 +34,11 @@ def first_sentence(text: str) -> str | None:
     return text[: ends[0]] if len(ends) >= 2 else None
 
 
+def merge_candidates(groups: Sequence[Sequence[Sequence[str]]]) -> list[list[str]]:
+    """Each prompt's candidates from several sampling groups, in group order, each distinct answer once."""
+    return [list(dict.fromkeys(answer for group in per_prompt for answer in group)) for per_prompt in zip(*groups)]
+
+
 def with_first_sentence_variants(responses: Sequence[Sequence[str]]) -> list[list[str]]:
     """Each prompt's samples plus the first sentence of each multi-sentence sample (distinct candidates only)."""
     result = []
@@ -60,19 +65,22 @@ def sample_responses(
     seed: int = 0,
     show_progress: bool = True,
     trim_unfinished: bool = True,
+    system_prompt: str | None = None,
 ) -> list[list[str]]:
     """`num_samples` sampled responses per prompt (chat template, left-padded batches, seeded).
 
-    With `trim_unfinished`, a response stopped by the token limit is cut back to its last complete sentence.
+    With `trim_unfinished`, a response stopped by the token limit is cut back to its last complete sentence. With
+    `system_prompt`, the model answers after that system turn (the responses are still paired with the bare prompt).
     """
     if num_samples < 2:
         raise ValueError(f"num_samples must be >= 2 to make pairs, got {num_samples}")
-    texts = chat_texts(tokenizer, prompts)
+    texts = chat_texts(tokenizer, prompts, system_prompt)
     jobs = [(index, text) for index, text in enumerate(texts) for _ in range(num_samples)]
     responses: list[list[str]] = [[] for _ in prompts]
     torch.manual_seed(seed)
     with left_padding(tokenizer):
-        for start in tqdm(range(0, len(jobs), batch_size), desc="sampling responses", disable=not show_progress):
+        description = "sampling responses" + (" (system prompt)" if system_prompt else "")
+        for start in tqdm(range(0, len(jobs), batch_size), desc=description, disable=not show_progress):
             batch = jobs[start : start + batch_size]
             texts_in_batch = [text for _, text in batch]
             encoded = tokenizer(texts_in_batch, return_tensors="pt", padding=True, add_special_tokens=False)
@@ -114,6 +122,11 @@ def word_count(text: str) -> int:
     return len(text.split())
 
 
+def cut_from_another(candidate: str, candidates: Sequence[str]) -> bool:
+    """Whether `candidate` is the beginning of another candidate, as a first-sentence variant is of its sample."""
+    return any(other != candidate and other.startswith(candidate) for other in candidates)
+
+
 def lengths_match(first: str, second: str, max_length_ratio: float) -> bool:
     """Whether the longer text has at most `max_length_ratio` times the words of the shorter (empty texts: 1 word)."""
     short, long = sorted((max(word_count(first), 1), max(word_count(second), 1)))
@@ -127,27 +140,36 @@ def best_and_worst_pairs(
     min_gap: float = 0.0,
     length_matched: Sequence[str] = (),
     max_length_ratio: float = 1.5,
+    whole_samples_only: Sequence[str] = (),
 ) -> DatasetDict:
     """One pair per prompt and objective: the best-scored response as chosen, the worst as rejected.
 
     For the objectives named in `length_matched`, the pair is the one of largest score gap among responses whose
     lengths match (within `max_length_ratio`), so that length cannot stand in for the objective: a summed reward
     otherwise learns "longer" for any objective whose best answers happen to be longer. Prompts whose pair differs
-    by no more than `min_gap` give no pair for that objective.
+    by no more than `min_gap` give no pair for that objective. For the objectives named in `whole_samples_only`,
+    candidates cut from another candidate (first-sentence variants) are left out: a score averaged over sentences
+    is at its noisiest on one sentence, so the largest gaps would otherwise be between single sentences.
     """
-    unknown = [name for name in length_matched if name not in scores]
-    if unknown:
-        raise ValueError(f"length_matched names {unknown}, which are not among the objectives {sorted(scores)}")
+    for option, names in (("length_matched", length_matched), ("whole_samples_only", whole_samples_only)):
+        unknown = [name for name in names if name not in scores]
+        if unknown:
+            raise ValueError(f"{option} names {unknown}, which are not among the objectives {sorted(scores)}")
     if max_length_ratio < 1:
         raise ValueError(f"max_length_ratio must be >= 1, got {max_length_ratio}")
     datasets = {}
     for name, per_prompt in scores.items():
         rows: dict[str, list] = {"prompt": [], "chosen": [], "rejected": [], "score_gap": []}
         for prompt, samples, values in zip(prompts, responses, per_prompt, strict=True):
+            allowed = [
+                index
+                for index, sample in enumerate(samples)
+                if name not in whole_samples_only or not cut_from_another(sample, samples)
+            ]
             candidates = [
                 (values[best] - values[worst], best, worst)
-                for best in range(len(values))
-                for worst in range(len(values))
+                for best in allowed
+                for worst in allowed
                 if name not in length_matched or lengths_match(samples[best], samples[worst], max_length_ratio)
             ]
             gap, best, worst = max(candidates, key=lambda candidate: candidate[0])  # first of equal gaps
@@ -194,6 +216,7 @@ def sample_and_score(
     seed: int = 0,
     show_progress: bool = True,
     sentence_variants: bool = False,
+    system_prompts: Sequence[str] = (),
 ) -> tuple[list[list[str]], dict[str, list[list[float]]]]:
     """Every prompt's candidate responses, sampled or loaded from a previous run's cache in `cache_dir`, and their
     scores by `scorers`.
@@ -202,7 +225,9 @@ def sample_and_score(
     with other settings without sampling again. Cached answers are scored again by the scorers given, so that a
     changed scorer or a new objective never meets stale scores. `sentence_variants` adds each multi-sentence
     sample's first sentence as a candidate: complete short answers the sampler rarely produces, so that an objective
-    such as conciseness sees where an answer may end.
+    such as conciseness sees where an answer may end. Each of `system_prompts` adds `num_samples` more answers per
+    prompt, sampled after that system turn (seed + its position): a way to widen the spread of an objective the model
+    rarely varies on its own, such as tone, while the pairs keep the bare prompt the PARM will see.
     """
     cache_dir = Path(cache_dir)
     if candidates_cached(cache_dir):
@@ -211,11 +236,14 @@ def sample_and_score(
             raise ValueError(f"{cache_dir} holds candidates for other prompts; remove it to sample again")
         responses = [list(row) for row in cached["responses"]]
         return responses, score_responses(prompts, responses, scorers)
-    responses = sample_responses(
-        model, tokenizer, prompts, num_samples, max_new_tokens, batch_size, seed=seed, show_progress=show_progress
-    )
-    if sentence_variants:
-        responses = with_first_sentence_variants(responses)
+    groups = []
+    for offset, system_prompt in enumerate([None, *system_prompts]):
+        group = sample_responses(
+            model, tokenizer, prompts, num_samples, max_new_tokens, batch_size, seed=seed + offset,
+            show_progress=show_progress, system_prompt=system_prompt,
+        )  # fmt: skip
+        groups.append(with_first_sentence_variants(group) if sentence_variants else group)
+    responses = merge_candidates(groups)
     scores = score_responses(prompts, responses, scorers)
     Dataset.from_dict({"prompt": list(prompts), "responses": responses, **scores}).save_to_disk(str(cache_dir))
     return responses, scores
@@ -236,11 +264,13 @@ def build_preference_data(
     sentence_variants: bool = False,
     length_matched: Sequence[str] = (),
     max_length_ratio: float = 1.5,
+    system_prompts: Sequence[str] = (),
+    whole_samples_only: Sequence[str] = (),
 ) -> DatasetDict:
     """Sample, score and pair, or load the pairs a previous run cached in `cache_dir`.
 
     The scored candidates are cached in `cache_dir/candidates` (see `sample_and_score`), the pairs in `cache_dir`;
-    `length_matched` and `max_length_ratio` choose the pairs (see `best_and_worst_pairs`).
+    `length_matched`, `max_length_ratio` and `whole_samples_only` choose the pairs (see `best_and_worst_pairs`).
     """
     cache_dir = Path(cache_dir)
     if pairs_cached(cache_dir):
@@ -251,8 +281,10 @@ def build_preference_data(
     responses, scores = sample_and_score(
         model, tokenizer, prompts, scorers, candidates_dir(cache_dir), num_samples=num_samples,
         max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed, show_progress=show_progress,
-        sentence_variants=sentence_variants,
+        sentence_variants=sentence_variants, system_prompts=system_prompts,
     )  # fmt: skip
-    data = best_and_worst_pairs(prompts, responses, scores, min_gap, length_matched, max_length_ratio)
+    data = best_and_worst_pairs(
+        prompts, responses, scores, min_gap, length_matched, max_length_ratio, whole_samples_only
+    )
     data.save_to_disk(str(cache_dir))
     return data
