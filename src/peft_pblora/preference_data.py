@@ -36,7 +36,8 @@ def first_sentence(text: str) -> str | None:
 
 def merge_candidates(groups: Sequence[Sequence[Sequence[str]]]) -> list[list[str]]:
     """Each prompt's candidates from several sampling groups, in group order, each distinct answer once."""
-    return [list(dict.fromkeys(answer for group in per_prompt for answer in group)) for per_prompt in zip(*groups)]
+    by_prompt = zip(*groups, strict=True)
+    return [list(dict.fromkeys(answer for group in per_prompt for answer in group)) for per_prompt in by_prompt]
 
 
 def with_first_sentence_variants(responses: Sequence[Sequence[str]]) -> list[list[str]]:
