@@ -150,6 +150,24 @@ def test_system_prompts_add_candidates_sampled_after_that_system_turn(tmp_path, 
     assert calls == [(None, 3), ("Be warm.", 4)]
     assert responses == [["plain answer.", "shared answer.", "warm answer!"]]  # each distinct answer once
     assert scores == {"count_answer!": [[0.0, 0.0, 1.0]]}
+    assert preference_data.system_prompts_of_candidates(tmp_path) == [["", "", "Be warm."]]
+
+
+def test_only_the_system_prompted_objectives_pair_system_prompted_candidates(tmp_path, monkeypatch):
+    def fake_sampling(model, tokenizer, prompts, num_samples, *args, system_prompt=None, **kwargs):
+        return [["plain answer.", "plain plain answer."]] if system_prompt is None else [["warm answer!", "warm."]]
+
+    monkeypatch.setattr(preference_data, "sample_responses", fake_sampling)
+    scorers = [CountWord("answer!"), CountWord("plain")]
+    settings = dict(show_progress=False, system_prompts=["Be warm."], min_gap=-1.0)
+    everyone = build_preference_data(None, None, ["p"], scorers, tmp_path / "all", **settings)
+    assert everyone["count_plain"]["rejected"] == ["warm answer!"]  # the first of the zero-scored candidates
+    only_tone = build_preference_data(
+        None, None, ["p"], scorers, tmp_path / "tone", system_prompted_objectives=["count_answer!"], **settings
+    )
+    assert only_tone["count_answer!"]["chosen"] == ["warm answer!"]
+    assert only_tone["count_plain"]["chosen"] == ["plain plain answer."]
+    assert only_tone["count_plain"]["rejected"] == ["plain answer."]  # the warm answers are not candidates here
 
 
 def test_chat_texts_put_the_system_turn_first():

@@ -83,6 +83,8 @@ class RunSettings:
     sentence_variants: bool = True  # add each sample's first sentence as a short, complete candidate answer
     # system prompts under which samples_per_prompt more candidates per prompt are sampled (pairs keep the bare prompt)
     sampling_system_prompts: list[str] = field(default_factory=list)
+    # objectives whose pairs may use the candidates sampled under those system prompts; None: every objective
+    system_prompted_objectives: list[str] | None = None
     shipped_data: bool = True  # start from the shipped candidates where they fit these settings; False: sample anew
     length_matched: list[str] = field(default_factory=list)  # objectives paired among equally long answers only
     max_length_ratio: float = 1.5
@@ -131,6 +133,7 @@ class RunSettings:
         objectives_named(self.reference_relative_rewards, self.objectives, "reference_relative_rewards")
         objectives_named(self.length_matched, self.objectives, "length_matched")
         objectives_named(self.whole_samples_only, self.objectives, "whole_samples_only")
+        objectives_named(self.system_prompted_objectives, self.objectives, "system_prompted_objectives")
         if self.beta_r is None:
             self.beta_r = [
                 BETA_R_MEAN if name in self.length_normalized_rewards else BETA_R_SUM for name in self.objectives
@@ -235,6 +238,7 @@ class Run:
             sentence_variants=settings.sentence_variants, length_matched=settings.length_matched,
             max_length_ratio=settings.max_length_ratio, system_prompts=settings.sampling_system_prompts,
             whole_samples_only=settings.whole_samples_only,
+            system_prompted_objectives=settings.system_prompted_objectives,
         )  # fmt: skip
 
     def _fresh_parm_base(self) -> Any:

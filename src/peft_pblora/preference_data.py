@@ -6,7 +6,7 @@ The result is one prompt/chosen/rejected dataset per objective, the first form P
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +142,7 @@ def best_and_worst_pairs(
     length_matched: Sequence[str] = (),
     max_length_ratio: float = 1.5,
     whole_samples_only: Sequence[str] = (),
+    usable: Mapping[str, Sequence[Sequence[bool]]] | None = None,
 ) -> DatasetDict:
     """One pair per prompt and objective: the best-scored response as chosen, the worst as rejected.
 
@@ -151,8 +152,14 @@ def best_and_worst_pairs(
     by no more than `min_gap` give no pair for that objective. For the objectives named in `whole_samples_only`,
     candidates cut from another candidate (first-sentence variants) are left out: a score averaged over sentences
     is at its noisiest on one sentence, so the largest gaps would otherwise be between single sentences.
+    `usable[objective][prompt][candidate]`, where given, says which candidates that objective's pairs may use.
     """
-    for option, names in (("length_matched", length_matched), ("whole_samples_only", whole_samples_only)):
+    usable = usable or {}
+    for option, names in (
+        ("length_matched", length_matched),
+        ("whole_samples_only", whole_samples_only),
+        ("usable", list(usable)),
+    ):
         unknown = [name for name in names if name not in scores]
         if unknown:
             raise ValueError(f"{option} names {unknown}, which are not among the objectives {sorted(scores)}")
@@ -161,11 +168,12 @@ def best_and_worst_pairs(
     datasets = {}
     for name, per_prompt in scores.items():
         rows: dict[str, list] = {"prompt": [], "chosen": [], "rejected": [], "score_gap": []}
-        for prompt, samples, values in zip(prompts, responses, per_prompt, strict=True):
+        masks = usable.get(name, [[True] * len(samples) for samples in responses])
+        for prompt, samples, values, mask in zip(prompts, responses, per_prompt, masks, strict=True):
             allowed = [
                 index
                 for index, sample in enumerate(samples)
-                if name not in whole_samples_only or not cut_from_another(sample, samples)
+                if mask[index] and (name not in whole_samples_only or not cut_from_another(sample, samples))
             ]
             candidates = [
                 (values[best] - values[worst], best, worst)
@@ -173,8 +181,8 @@ def best_and_worst_pairs(
                 for worst in allowed
                 if name not in length_matched or lengths_match(samples[best], samples[worst], max_length_ratio)
             ]
-            gap, best, worst = max(candidates, key=lambda candidate: candidate[0])  # first of equal gaps
-            if gap > min_gap:
+            gap, best, worst = max(candidates, key=lambda candidate: candidate[0], default=(0.0, 0, 0))
+            if candidates and gap > min_gap:  # the first of equal gaps
                 rows["prompt"].append(prompt)
                 rows["chosen"].append(samples[best])
                 rows["rejected"].append(samples[worst])
@@ -237,17 +245,34 @@ def sample_and_score(
             raise ValueError(f"{cache_dir} holds candidates for other prompts; remove it to sample again")
         responses = [list(row) for row in cached["responses"]]
         return responses, score_responses(prompts, responses, scorers)
-    groups = []
-    for offset, system_prompt in enumerate([None, *system_prompts]):
+    groups, labels = [], ["", *system_prompts]
+    for offset, system_prompt in enumerate(labels):
         group = sample_responses(
             model, tokenizer, prompts, num_samples, max_new_tokens, batch_size, seed=seed + offset,
-            show_progress=show_progress, system_prompt=system_prompt,
+            show_progress=show_progress, system_prompt=system_prompt or None,
         )  # fmt: skip
         groups.append(with_first_sentence_variants(group) if sentence_variants else group)
     responses = merge_candidates(groups)
+    sampled_under = []  # the system prompt of the first group that gave each answer
+    for index, answers in enumerate(responses):
+        first_label = {}
+        for label, group in zip(labels, groups, strict=True):
+            for answer in group[index]:
+                first_label.setdefault(answer, label)
+        sampled_under.append([first_label[answer] for answer in answers])
     scores = score_responses(prompts, responses, scorers)
-    Dataset.from_dict({"prompt": list(prompts), "responses": responses, **scores}).save_to_disk(str(cache_dir))
+    columns = {"prompt": list(prompts), "responses": responses, "sampled_under": sampled_under, **scores}
+    Dataset.from_dict(columns).save_to_disk(str(cache_dir))
     return responses, scores
+
+
+def system_prompts_of_candidates(cache_dir: str | Path) -> list[list[str]]:
+    """The system prompt each cached candidate was sampled under ("" for none), per prompt; a cache written before
+    system prompts existed holds plain samples only."""
+    cached = load_from_disk(str(cache_dir))
+    if "sampled_under" in cached.column_names:
+        return [list(row) for row in cached["sampled_under"]]
+    return [[""] * len(row) for row in cached["responses"]]
 
 
 def build_preference_data(
@@ -267,11 +292,13 @@ def build_preference_data(
     max_length_ratio: float = 1.5,
     system_prompts: Sequence[str] = (),
     whole_samples_only: Sequence[str] = (),
+    system_prompted_objectives: Sequence[str] | None = None,
 ) -> DatasetDict:
     """Sample, score and pair, or load the pairs a previous run cached in `cache_dir`.
 
     The scored candidates are cached in `cache_dir/candidates` (see `sample_and_score`), the pairs in `cache_dir`;
-    `length_matched`, `max_length_ratio` and `whole_samples_only` choose the pairs (see `best_and_worst_pairs`).
+    `length_matched`, `max_length_ratio` and `whole_samples_only` choose the pairs (see `best_and_worst_pairs`);
+    only the objectives in `system_prompted_objectives` (None: all) pair candidates sampled under a system prompt.
     """
     cache_dir = Path(cache_dir)
     if pairs_cached(cache_dir):
@@ -284,8 +311,13 @@ def build_preference_data(
         max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed, show_progress=show_progress,
         sentence_variants=sentence_variants, system_prompts=system_prompts,
     )  # fmt: skip
+    if system_prompted_objectives is None:
+        usable = None
+    else:
+        plain = [[name == "" for name in row] for row in system_prompts_of_candidates(candidates_dir(cache_dir))]
+        usable = {name: plain for name in scores if name not in system_prompted_objectives}
     data = best_and_worst_pairs(
-        prompts, responses, scores, min_gap, length_matched, max_length_ratio, whole_samples_only
+        prompts, responses, scores, min_gap, length_matched, max_length_ratio, whole_samples_only, usable
     )
     data.save_to_disk(str(cache_dir))
     return data
