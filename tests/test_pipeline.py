@@ -14,6 +14,7 @@ import torch
 from peft_pblora import pipeline, preference_data
 from peft_pblora.cli import main
 from peft_pblora.pipeline import RunSettings, builtin_prompts, response_quality, run_all
+from peft_pblora.scorers import VaderPositivity
 
 from .conftest import tiny_chat_tokenizer, tiny_llama
 
@@ -184,8 +185,25 @@ def test_default_settings_start_from_the_shipped_candidates_without_loading_a_mo
     assert set(data["positivity"]["prompt"]) <= set(run.train_prompts)
     assert not pipeline.shipped_candidates_fit(RunSettings(output_dir=str(tmp_path / "b"), sample_tokens=48))
     assert pipeline.shipped_candidates_fit(
-        RunSettings(output_dir=str(tmp_path / "c"), objectives=["relevance", "positivity"])
+        RunSettings(output_dir=str(tmp_path / "c"), objectives=["positivity", "relevance"])
     )  # scored again by the run's scorers
+    plain = RunSettings(output_dir=str(tmp_path / "d"), sampling_system_prompts=["none"])
+    assert plain.sampling_system_prompts == [] and not pipeline.shipped_candidates_fit(plain)
+    assert not pipeline.shipped_candidates_fit(
+        RunSettings(output_dir=str(tmp_path / "e"), objectives=["relevance", "conciseness"])
+    )  # no objective elicits the warm candidates the shipped data holds
+
+
+def test_pairing_defaults_come_from_what_each_scorer_declares():
+    default = RunSettings()
+    assert default.sampling_system_prompts == [VaderPositivity.eliciting_system_prompt]
+    assert default.system_prompted_objectives == ["positivity"]
+    assert default.length_matched == default.whole_samples_only == ["positivity"]  # averaged over sentences
+    neither = RunSettings(objectives=["relevance", "conciseness"])
+    assert neither.sampling_system_prompts == [] and neither.length_matched == neither.whole_samples_only == []
+    assert neither.system_prompted_objectives == ["relevance", "conciseness"]  # any system prompt given serves all
+    chosen = RunSettings(length_matched=["none"], whole_samples_only=["conciseness"], system_prompted_objectives=None)
+    assert chosen.length_matched == [] and chosen.whole_samples_only == ["conciseness"]
 
 
 def test_a_separate_parm_model_with_the_base_tokenizer_is_trained_and_used(tiny_run, tmp_path):

@@ -81,14 +81,18 @@ class RunSettings:
     sample_tokens: int = 96
     sample_batch_size: int = 16
     sentence_variants: bool = True  # add each sample's first sentence as a short, complete candidate answer
-    # system prompts under which samples_per_prompt more candidates per prompt are sampled (pairs keep the bare prompt)
-    sampling_system_prompts: list[str] = field(default_factory=list)
-    # objectives whose pairs may use the candidates sampled under those system prompts; None: every objective
+    # For the four list settings below, None takes what each objective's scorer declares and ["none"] means none.
+    # system prompts under which samples_per_prompt more candidates per prompt are sampled (pairs keep the bare
+    # prompt); None: the scorers' eliciting_system_prompt (positivity: a warm assistant)
+    sampling_system_prompts: list[str] | None = None
+    # objectives whose pairs may use those candidates; None: the objectives whose scorer elicits them (or all)
     system_prompted_objectives: list[str] | None = None
     shipped_data: bool = True  # start from the shipped candidates where they fit these settings; False: sample anew
-    length_matched: list[str] = field(default_factory=list)  # objectives paired among equally long answers only
+    # objectives paired among equally long answers only; None: the sentence-averaged ones (positivity)
+    length_matched: list[str] | None = None
     max_length_ratio: float = 1.5
-    whole_samples_only: list[str] = field(default_factory=list)  # objectives paired without first-sentence variants
+    # objectives paired without first-sentence variants; None: the sentence-averaged ones (positivity)
+    whole_samples_only: list[str] | None = None
     epochs: float = 3.0
     batch_size: int = 4
     learning_rate: float = 1e-3
@@ -122,12 +126,20 @@ class RunSettings:
             raise ValueError(f"unknown objective(s) {unknown}; built in: {sorted(SCORERS)}")
         if len(self.objectives) < 2:
             raise ValueError("a multi-objective run needs at least two objectives")
-        if self.length_normalized_rewards == ["none"]:  # the command line's way to say "sum every reward"
-            self.length_normalized_rewards = []
-        if self.length_normalized_rewards is None:
-            self.length_normalized_rewards = [
-                name for name in self.objectives if getattr(SCORERS[name], "length_based", False)
-            ]
+        scorers = [SCORERS[name]() for name in self.objectives]
+
+        def declaring(attribute: str) -> list[str]:
+            return [scorer.name for scorer in scorers if getattr(scorer, attribute, None)]
+
+        self.length_normalized_rewards = settled(self.length_normalized_rewards, declaring("length_based"))
+        self.length_matched = settled(self.length_matched, declaring("sentence_averaged"))
+        self.whole_samples_only = settled(self.whole_samples_only, declaring("sentence_averaged"))
+        eliciting = [
+            scorer.eliciting_system_prompt for scorer in scorers if getattr(scorer, "eliciting_system_prompt", None)
+        ]
+        self.sampling_system_prompts = settled(self.sampling_system_prompts, list(dict.fromkeys(eliciting)))
+        elicited = declaring("eliciting_system_prompt")
+        self.system_prompted_objectives = settled(self.system_prompted_objectives, elicited or list(self.objectives))
         # checked here too, so that a bad name fails before any model is loaded
         objectives_named(self.length_normalized_rewards, self.objectives, "length_normalized_rewards")
         objectives_named(self.reference_relative_rewards, self.objectives, "reference_relative_rewards")
@@ -154,6 +166,13 @@ class RunSettings:
         return Path(self.output_dir)
 
 
+def settled(value: list[str] | None, default: list[str]) -> list[str]:
+    """A list setting as given, `default` for None, or empty for ["none"] (the command line's way to say none)."""
+    if value is None:
+        return list(default)
+    return [] if value == ["none"] else list(value)
+
+
 def shipped_candidates_dir() -> Path:
     """The sampled, scored answers of SmolLM2-135M-Instruct for the default train prompts, shipped with the package.
 
@@ -171,9 +190,8 @@ def shipped_candidates_fit(settings: RunSettings) -> bool:
         return False
     generation = json.loads(generation_path.read_text())
     keys = ("base_model", "train_prompts", "samples_per_prompt", "sample_tokens", "sentence_variants", "seed")
-    return all(generation[key] == getattr(settings, key) for key in keys) and generation.get(
-        "sampling_system_prompts", []
-    ) == list(settings.sampling_system_prompts)
+    keys += ("sampling_system_prompts",)
+    return all(generation.get(key, []) == getattr(settings, key) for key in keys)
 
 
 def split_prompts(settings: RunSettings) -> tuple[list[str], list[str]]:

@@ -49,6 +49,11 @@ def sentences(text: str) -> list[str]:
     return [piece.strip() for piece in pieces if WORD.search(piece)]
 
 
+WARM_TONE_SYSTEM_PROMPT = (
+    "You are a warm, cheerful and encouraging assistant. Answer with kindness, enthusiasm and positive words."
+)
+
+
 class VaderPositivity:
     """Tone of the response in [-1, 1]: VADER's compound score averaged over its sentences (lexicon shipped in
     vaderSentiment); an empty response scores 0.
@@ -57,13 +62,19 @@ class VaderPositivity:
     cheerful answer out-scores a short cheerful one, which ties positivity to length and so to conciseness (measured
     in docs/evaluation.md). `per_sentence=False` scores the whole response at once (VADER's usual use, and the
     positivity of this project's earlier runs), named "positivity_whole_text" so the two are never mixed up.
+
+    `eliciting_system_prompt`: a system turn under which a chat model answers more warmly at the same length, used
+    to sample candidates that differ from the plain ones in tone (see `preference_data.sample_and_score`);
+    `sentence_averaged`: the score is a mean over sentences, so pairs should contrast whole answers of similar length.
     """
+
+    eliciting_system_prompt = WARM_TONE_SYSTEM_PROMPT
 
     def __init__(self, per_sentence: bool = True) -> None:
         from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
         self.analyzer = SentimentIntensityAnalyzer()
-        self.per_sentence = per_sentence
+        self.per_sentence = self.sentence_averaged = per_sentence
         self.name = "positivity" if per_sentence else "positivity_whole_text"
 
     def compound(self, text: str) -> float:
