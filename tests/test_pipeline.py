@@ -128,18 +128,19 @@ def test_training_settings_reach_the_data_and_the_adapter(tiny_run):
         assert preference_data.lengths_match(chosen, rejected, settings.max_length_ratio)
 
 
-def test_scalarization_reaches_the_trainer(tiny_run, monkeypatch):
+def test_scalarization_and_train_seed_reach_the_trainer(tiny_run, monkeypatch):
     seen = {}
 
     class RecordingTrainer:
         def __init__(self, model, args, **kwargs):
-            seen["scalarization"] = args.scalarization
+            seen.update(scalarization=args.scalarization, seed=args.seed)
             raise RuntimeError("recorded")
 
     monkeypatch.setattr(pipeline, "PARMTrainer", RecordingTrainer)
     with pytest.raises(RuntimeError, match="recorded"):
-        pipeline.Run(RunSettings(**tiny_run, scalarization="tchebycheff")).train()
-    assert seen == {"scalarization": "tchebycheff"}
+        pipeline.Run(RunSettings(**tiny_run, scalarization="tchebycheff", train_seed=7)).train()
+    assert seen == {"scalarization": "tchebycheff", "seed": 7}
+    assert pipeline.shipped_candidates_fit(RunSettings(output_dir=str(tiny_run["output_dir"]) + "-2", train_seed=7))
     with pytest.raises(ValueError, match="unknown scalarization"):
         RunSettings(scalarization="max")
 

@@ -116,7 +116,8 @@ class RunSettings:
     sweep_tokens: int = 96
     sweep_batch_size: int = 32
     method: str = "parm"  # or a baseline: genarm (k ARMs guide together), rewarded_soups (k ARMs' weights mixed)
-    seed: int = 0
+    seed: int = 0  # the prompt split, the sampling and (unless train_seed is given) the training
+    train_seed: int | None = None  # another training seed on the same data (the shipped candidates still fit)
     device: str | None = None  # where models run: "cpu", "cuda", "cuda:1"...; None: the first GPU if any, else CPU
     show_progress: bool = True
 
@@ -327,7 +328,8 @@ class Run:
             dirichlet_concentration=settings.dirichlet_concentration, scalarization=settings.scalarization,
             preference_sampling=settings.preference_sampling, max_prompt_length=settings.max_length // 2,
             max_length=settings.max_length, logging_steps=5, save_strategy="no", report_to="none",
-            activation_checkpointing=False, use_cpu=settings.device == "cpu", seed=settings.seed,
+            activation_checkpointing=False, use_cpu=settings.device == "cpu",
+            seed=settings.seed if settings.train_seed is None else settings.train_seed,
             disable_tqdm=not settings.show_progress,
         )  # fmt: skip
         peft_config = PBLoraConfig(
