@@ -112,7 +112,7 @@ class RunSettings:
     preference_sampling: str = "example"
     max_length: int = 256
     grid_step: float = 0.25
-    guidance_beta: float = 0.25
+    guidance_beta: float = 0.125  # 1/beta = 8: the strength e15 steered tone at (docs/evaluation.md)
     sweep_tokens: int = 96
     sweep_batch_size: int = 32
     method: str = "parm"  # or a baseline: genarm (k ARMs guide together), rewarded_soups (k ARMs' weights mixed)
