@@ -6,6 +6,8 @@ Each run's own report normalises over its own sweep, so its HV and MIP cannot be
 every run's points and the unguided base are min-max normalised together, HV uses the reference point -0.1 in every
 objective, and the table adds each run's Spearman correlations, steering effects, trainable parameters, stage times,
 decoding speed and peak memory (from its metrics.json and timings.json). The runs must share objectives and prompts.
+Runs of the same method (several seeds) are also summarised: mean and sample standard deviation of HV, MIP, the
+Spearman correlations and the steering effects.
 """
 
 from __future__ import annotations
@@ -74,6 +76,35 @@ def compare(runs: list[dict]) -> tuple[list[dict], dict]:
     return rows, shared
 
 
+def method_summaries(rows: list[dict], objectives: list[str]) -> list[dict]:
+    """Per method with two or more runs: n, and the mean and sample standard deviation of each headline number."""
+    summaries = []
+    for method in dict.fromkeys(row["method"] for row in rows):
+        group = [row for row in rows if row["method"] == method]
+        if len(group) < 2:
+            continue
+        values = {"HV": [row["hypervolume"] for row in group], "MIP": [row["mip"] for row in group]}
+        for name in objectives:
+            values[f"Spearman {name}"] = [row["spearman"][name] for row in group]
+            values[f"effect {name}"] = [row["effects"][name] for row in group]
+        summary = {"method": method, "runs": len(group)}
+        for key, numbers in values.items():
+            summary[key] = {"mean": float(np.mean(numbers)), "std": float(np.std(numbers, ddof=1))}
+        summaries.append(summary)
+    return summaries
+
+
+def summaries_markdown(summaries: list[dict]) -> str:
+    if not summaries:
+        return ""
+    keys = [key for key in summaries[0] if key not in ("method", "runs")]
+    lines = ["| method | runs | " + " | ".join(keys) + " |", "|---" * (2 + len(keys)) + "|"]
+    for summary in summaries:
+        cells = [f"{summary[key]['mean']:+.3f} +/- {summary[key]['std']:.3f}" for key in keys]
+        lines.append(f"| {summary['method']} | {summary['runs']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def markdown(rows: list[dict], shared: dict) -> str:
     objectives = shared["objectives"]
 
@@ -117,9 +148,13 @@ def main() -> None:
     runs = [load(run_dir) for run_dir in args.runs]
     rows, shared = compare(runs)
     args.output_dir.mkdir(parents=True, exist_ok=True)
+    summaries = method_summaries(rows, shared["objectives"])
     table = markdown(rows, shared)
+    if summaries:
+        table += "\n\nMean +/- standard deviation over the runs of each method:\n\n" + summaries_markdown(summaries)
     (args.output_dir / "comparison.md").write_text(table + "\n")
-    (args.output_dir / "comparison.json").write_text(json.dumps({"rows": rows, "shared": shared}, indent=2))
+    comparison = {"rows": rows, "shared": shared, "method_summaries": summaries}
+    (args.output_dir / "comparison.json").write_text(json.dumps(comparison, indent=2))
     objectives = shared["objectives"]
     fronts = {
         f"{row['method']} ({row['run']})": (

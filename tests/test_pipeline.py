@@ -346,7 +346,8 @@ def test_comparing_runs_normalises_them_together():
             {"alpha": alpha, "scores": {"a": x, "b": y}} for alpha, (x, y) in zip(alphas, points, strict=True)
         ]
         sweep["base"] = {"scores": {"a": 0.0, "b": 0.0}}
-        metrics = {"spearman_score_vs_weight": {"a": 1.0, "b": 1.0}, "steering_effect": {}}
+        effects = {name: {"effect": points[0][0] - points[1][0], "standard_error": 0.1} for name in ("a", "b")}
+        metrics = {"spearman_score_vs_weight": {"a": 1.0, "b": 1.0}, "steering_effect": effects}
         return {"name": name, "sweep": sweep, "metrics": metrics, "timings": {"train": 1.0}}
 
     rows, shared = module.compare(
@@ -359,6 +360,14 @@ def test_comparing_runs_normalises_them_together():
     assert rows[0]["mip"] == pytest.approx(1.0) and rows[1]["mip"] == pytest.approx(0.5)
     assert [row["method"] for row in rows] == ["PARM guided", "GenARM guided"]
     assert "| narrow | GenARM guided |" in module.markdown(rows, shared)
+    assert module.method_summaries(rows, ["a", "b"]) == []  # one run per method: nothing to summarise
+    seeds, _ = module.compare(
+        [run("s0", "parm", [(4.0, 0.0), (0.0, 2.0)]), run("s1", "parm", [(2.0, 0.0), (0.0, 2.0)])]
+    )
+    (summary,) = module.method_summaries(seeds, ["a", "b"])
+    assert summary["runs"] == 2 and summary["effect a"] == {"mean": 3.0, "std": pytest.approx(2**0.5)}  # 4 and 2
+    assert summary["MIP"]["mean"] == pytest.approx((1.0 + 0.75) / 2)  # s1 normalised: (0.5, 0), (0, 1)
+    assert "| PARM guided | 2 |" in module.summaries_markdown([summary])
     with pytest.raises(ValueError, match="other objectives or prompts"):
         other = run("other", "parm", [(1.0, 0.0), (0.0, 1.0)])
         other["sweep"]["prompts"] = ["q"]
