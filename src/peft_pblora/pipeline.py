@@ -127,17 +127,15 @@ class RunSettings:
             raise ValueError(f"unknown objective(s) {unknown}; built in: {sorted(SCORERS)}")
         if len(self.objectives) < 2:
             raise ValueError("a multi-objective run needs at least two objectives")
-        scorers = [SCORERS[name]() for name in self.objectives]
+        scorers = {name: SCORERS[name]() for name in self.objectives}
 
         def declaring(attribute: str) -> list[str]:
-            return [scorer.name for scorer in scorers if getattr(scorer, attribute, None)]
+            return [name for name, scorer in scorers.items() if getattr(scorer, attribute, None)]
 
         self.length_normalized_rewards = settled(self.length_normalized_rewards, declaring("length_based"))
         self.length_matched = settled(self.length_matched, declaring("sentence_averaged"))
         self.whole_samples_only = settled(self.whole_samples_only, declaring("sentence_averaged"))
-        eliciting = [
-            scorer.eliciting_system_prompt for scorer in scorers if getattr(scorer, "eliciting_system_prompt", None)
-        ]
+        eliciting = [scorers[name].eliciting_system_prompt for name in declaring("eliciting_system_prompt")]
         self.sampling_system_prompts = settled(self.sampling_system_prompts, list(dict.fromkeys(eliciting)))
         elicited = declaring("eliciting_system_prompt")
         self.system_prompted_objectives = settled(self.system_prompted_objectives, elicited or list(self.objectives))
