@@ -135,9 +135,9 @@ class RunSettings:
         self.length_normalized_rewards = settled(self.length_normalized_rewards, declaring("length_based"))
         self.length_matched = settled(self.length_matched, declaring("sentence_averaged"))
         self.whole_samples_only = settled(self.whole_samples_only, declaring("sentence_averaged"))
-        eliciting = [scorers[name].eliciting_system_prompt for name in declaring("eliciting_system_prompt")]
-        self.sampling_system_prompts = settled(self.sampling_system_prompts, list(dict.fromkeys(eliciting)))
         elicited = declaring("eliciting_system_prompt")
+        eliciting = dict.fromkeys(scorers[name].eliciting_system_prompt for name in elicited)
+        self.sampling_system_prompts = settled(self.sampling_system_prompts, list(eliciting))
         self.system_prompted_objectives = settled(self.system_prompted_objectives, elicited or list(self.objectives))
         # checked here too, so that a bad name fails before any model is loaded
         objectives_named(self.length_normalized_rewards, self.objectives, "length_normalized_rewards")
