@@ -34,10 +34,20 @@ def first_sentence(text: str) -> str | None:
     return text[: ends[0]] if len(ends) >= 2 else None
 
 
-def merge_candidates(groups: Sequence[Sequence[Sequence[str]]]) -> list[list[str]]:
-    """Each prompt's candidates from several sampling groups, in group order, each distinct answer once."""
-    by_prompt = zip(*groups, strict=True)
-    return [list(dict.fromkeys(answer for group in per_prompt for answer in group)) for per_prompt in by_prompt]
+def merge_candidates(
+    groups: Sequence[Sequence[Sequence[str]]], labels: Sequence[str]
+) -> tuple[list[list[str]], list[list[str]]]:
+    """Each prompt's candidates from several labelled sampling groups, in group order, each distinct answer once, and
+    the label of the first group that gave each answer."""
+    candidates, candidate_labels = [], []
+    for per_prompt in zip(*groups, strict=True):
+        first_label: dict[str, str] = {}
+        for label, answers in zip(labels, per_prompt, strict=True):
+            for answer in answers:
+                first_label.setdefault(answer, label)
+        candidates.append(list(first_label))
+        candidate_labels.append(list(first_label.values()))
+    return candidates, candidate_labels
 
 
 def with_first_sentence_variants(responses: Sequence[Sequence[str]]) -> list[list[str]]:
@@ -252,14 +262,7 @@ def sample_and_score(
             show_progress=show_progress, system_prompt=system_prompt or None,
         )  # fmt: skip
         groups.append(with_first_sentence_variants(group) if sentence_variants else group)
-    responses = merge_candidates(groups)
-    sampled_under = []  # the system prompt of the first group that gave each answer
-    for index, answers in enumerate(responses):
-        first_label = {}
-        for label, group in zip(labels, groups, strict=True):
-            for answer in group[index]:
-                first_label.setdefault(answer, label)
-        sampled_under.append([first_label[answer] for answer in answers])
+    responses, sampled_under = merge_candidates(groups, labels)  # sampled_under: each answer's system prompt
     scores = score_responses(prompts, responses, scorers)
     columns = {"prompt": list(prompts), "responses": responses, "sampled_under": sampled_under, **scores}
     Dataset.from_dict(columns).save_to_disk(str(cache_dir))
