@@ -90,19 +90,21 @@ def uneven_datasets() -> dict[str, Dataset]:
 
 
 @pytest.mark.parametrize(
-    ("length_normalized", "reference_free", "reference_relative"),
+    ("length_normalized", "reference_free", "reference_relative", "precompute"),
     [
-        ([], True, []),
-        (OBJECTIVES, True, []),
-        (["second_word"], True, []),
-        ([], False, []),
-        (["first_word"], False, []),
-        ([], True, ["second_word"]),
-        (["first_word"], True, ["first_word"]),
+        ([], True, [], True),
+        (OBJECTIVES, True, [], True),
+        (["second_word"], True, [], True),
+        ([], False, [], True),
+        ([], False, [], False),
+        (["first_word"], False, [], True),
+        ([], True, ["second_word"], True),
+        (["first_word"], True, ["first_word"], True),
+        (["first_word"], True, ["first_word"], False),
     ],
 )
 def test_loss_of_one_batch_equals_the_hand_computation(
-    tmp_path, length_normalized, reference_free, reference_relative
+    tmp_path, length_normalized, reference_free, reference_relative, precompute
 ):
     trainer = make_trainer(
         tmp_path,
@@ -111,9 +113,12 @@ def test_loss_of_one_batch_equals_the_hand_computation(
         length_normalized_rewards=length_normalized,
         reference_free=reference_free,
         reference_relative_rewards=reference_relative,
+        precompute_reference_rewards=precompute,
     )
     tokenizer = tiny_tokenizer()
     rows = [trainer.train_dataset[index] for index in range(2)]
+    uses_reference = not reference_free or bool(reference_relative)
+    assert ("reference_first_rewards" in rows[0]) == (uses_reference and precompute)
     batch = trainer.data_collator(rows)
     alpha = torch.tensor([0.3, 0.7])
     trainer._draw_preference = lambda rows: alpha
@@ -370,3 +375,20 @@ def test_a_model_given_by_path_is_loaded(tmp_path):
     )
     trainer.train()
     assert isinstance(trainer.model, PeftModel)
+
+
+def test_precomputed_reference_rewards_train_the_same_adapter_as_per_step_ones(tmp_path):
+    adapters = []
+    for precompute in (True, False):
+        trainer = make_trainer(
+            tmp_path / str(precompute),
+            reference_relative_rewards=["second_word"],
+            precompute_reference_rewards=precompute,
+        )
+        trainer.train()
+        adapters.append(
+            {name: value.detach().clone() for name, value in trainer.model.named_parameters() if value.requires_grad}
+        )
+    assert adapters[0].keys() == adapters[1].keys()
+    for name in adapters[0]:
+        torch.testing.assert_close(adapters[0][name], adapters[1][name], rtol=1e-4, atol=1e-6)

@@ -34,7 +34,7 @@ class PARMConfig(TrainingArguments):
             "help": "True (the paper): reward = summed log pi_PARM(response). False: reward = summed log pi_PARM - "
             "log pi_ref, the reference being the PARM's own model with the adapter disabled (DPO's implicit reward): "
             "every response starts at reward 0, so the prior's preference for short answers does not decide a "
-            "margin before training. One extra forward without gradients per step."
+            "margin before training. Costs one forward without gradients per response (precompute_reference_rewards)."
         },
     )
     reference_relative_rewards: list[str] | None = field(
@@ -43,6 +43,14 @@ class PARMConfig(TrainingArguments):
             "help": "Objectives whose reward subtracts the reference (as reference_free=False does for all): for "
             "an objective whose pairs differ in many ways besides it (tone between two different answers), the "
             "reference cancels the likelihood differences that would otherwise set its margins."
+        },
+    )
+    precompute_reference_rewards: bool = field(
+        default=True,
+        metadata={
+            "help": "Where a reward subtracts the reference, score every response under it (the adapter disabled, a "
+            "frozen model) once before training and keep the rewards as dataset columns, instead of one extra "
+            "forward per step (TRL's precompute_ref_log_probs). Exact: the reference does not change in training."
         },
     )
     length_normalized_rewards: list[str] | None = field(

@@ -23,6 +23,7 @@ from .chat import position_ids_from_mask
 
 PREFERENCE_COLUMNS = ("prompt", "chosen", "rejected")
 MULTI_LABEL_COLUMNS = ("prompt", "response_0", "response_1")
+REFERENCE_REWARD_COLUMNS = ("reference_first_rewards", "reference_second_rewards")  # (pairs, k) per row and side
 
 
 def _check_columns(dataset: Dataset, required: tuple[str, ...], what: str) -> None:
@@ -127,7 +128,8 @@ class PARMDataCollator:
     """Flattens the pairs of a batch into 2P left-padded sequences (every first response, then every second).
 
     Left padding puts every completion at the end, so the trainer only computes logits for the last
-    (longest completion + 1) positions. Position ids follow the mask.
+    (longest completion + 1) positions. Position ids follow the mask. Precomputed reference rewards, where the rows
+    hold them, come out in the same order as `reference_rewards` (2P, k).
     """
 
     pad_token_id: int
@@ -143,6 +145,9 @@ class PARMDataCollator:
                         pair_rows.append(row_index)
         for row in rows:
             labels.extend(row["preference_labels"])
+        reference_rewards = [
+            rewards for side in REFERENCE_REWARD_COLUMNS if side in rows[0] for row in rows for rewards in row[side]
+        ]
         length = max(len(prompt) + len(completion) for prompt, completion in zip(prompts, completions, strict=True))
         input_ids = torch.full((len(prompts), length), self.pad_token_id, dtype=torch.long)
         attention_mask = torch.zeros((len(prompts), length), dtype=torch.long)
@@ -152,7 +157,7 @@ class PARMDataCollator:
             input_ids[index, length - len(sequence) :] = torch.tensor(sequence)
             attention_mask[index, length - len(sequence) :] = 1
             completion_mask[index, length - len(completion) :] = 1
-        return {
+        batch = {
             "input_ids": input_ids,
             "attention_mask": attention_mask,
             "position_ids": position_ids_from_mask(attention_mask),
@@ -162,3 +167,6 @@ class PARMDataCollator:
             "num_rows": torch.tensor(len(rows)),
             "completion_length": torch.tensor(max(len(completion) for completion in completions)),
         }
+        if reference_rewards:
+            batch["reference_rewards"] = torch.tensor(reference_rewards, dtype=torch.float32)
+        return batch

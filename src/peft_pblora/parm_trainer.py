@@ -17,6 +17,7 @@ from .config import PBLoraConfig
 from .model import set_preference
 from .parm_config import PARMConfig
 from .parm_data import (
+    REFERENCE_REWARD_COLUMNS,
     PARMDataCollator,
     PreferenceTokenizer,
     build_grouped_dataset,
@@ -100,6 +101,10 @@ class PARMTrainer(Trainer):
             callbacks=callbacks,
             optimizers=optimizers,
         )
+        if args.precompute_reference_rewards and self.reference_relative.any():
+            self.train_dataset = self._with_reference_rewards(self.train_dataset)
+            if self.eval_dataset is not None:
+                self.eval_dataset = self._with_reference_rewards(self.eval_dataset)
         self._train_statistics: dict[str, list[float]] = defaultdict(list)
         self._sampling_step = -1
         self._micro_batch_index = 0
@@ -177,8 +182,10 @@ class PARMTrainer(Trainer):
             set_preference(model, preference.cpu())
         rewards = self._rewards(model, inputs)
         if self.reference_relative.any():
-            with torch.no_grad(), self.accelerator.unwrap_model(model).disable_adapter():
-                reference_rewards = self._rewards(model, inputs)
+            reference_rewards = inputs.get("reference_rewards")
+            if reference_rewards is None:
+                with torch.no_grad(), self.accelerator.unwrap_model(model).disable_adapter():
+                    reference_rewards = self._rewards(model, inputs)
             rewards = rewards - reference_rewards * self.reference_relative.to(rewards.device, rewards.dtype)
         return objective_statistics(
             rewards[:pairs],
@@ -187,6 +194,28 @@ class PARMTrainer(Trainer):
             self.beta_r.to(rewards.device),
             pair_preferences,
         )
+
+    def _with_reference_rewards(self, dataset: Dataset) -> Dataset:
+        """Each response's reward under the reference (the adapter disabled), once: the reference never changes."""
+        model = self.accelerator.unwrap_model(self.model)
+        was_training = model.training
+        model.eval()
+        columns: dict[str, list] = {column: [] for column in REFERENCE_REWARD_COLUMNS}
+        batch_size = self.args.per_device_eval_batch_size
+        with torch.no_grad(), model.disable_adapter():
+            for start in range(0, len(dataset), batch_size):
+                rows = [dataset[index] for index in range(start, min(start + batch_size, len(dataset)))]
+                inputs = self._prepare_inputs(self.data_collator(rows))
+                rewards = self._rewards(model, inputs).float().cpu()
+                pair_rows = inputs["pair_rows"].cpu()
+                first, second = rewards[: len(pair_rows)], rewards[len(pair_rows) :]
+                for row_index in range(len(rows)):
+                    columns["reference_first_rewards"].append(first[pair_rows == row_index].tolist())
+                    columns["reference_second_rewards"].append(second[pair_rows == row_index].tolist())
+        model.train(was_training)
+        for column, values in columns.items():
+            dataset = dataset.add_column(column, values)
+        return dataset
 
     def _rewards(self, model: nn.Module, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         """(S, k): every response's reward per objective, the sum (or mean) of its token log-probabilities."""
