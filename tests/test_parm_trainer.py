@@ -378,17 +378,24 @@ def test_a_model_given_by_path_is_loaded(tmp_path):
 
 
 def test_precomputed_reference_rewards_train_the_same_adapter_as_per_step_ones(tmp_path):
-    adapters = []
+    adapters, forwards_per_step = [], []
     for precompute in (True, False):
         trainer = make_trainer(
             tmp_path / str(precompute),
             reference_relative_rewards=["second_word"],
             precompute_reference_rewards=precompute,
         )
+        forwards = []
+        score = trainer._rewards
+        trainer._rewards = lambda model, inputs, forwards=forwards, score=score: (
+            forwards.append(1) or score(model, inputs)
+        )
         trainer.train()
+        forwards_per_step.append(len(forwards) / trainer.state.global_step)
         adapters.append(
             {name: value.detach().clone() for name, value in trainer.model.named_parameters() if value.requires_grad}
         )
+    assert forwards_per_step == [1, 2], "precomputed: no reference forward during training"
     assert adapters[0].keys() == adapters[1].keys()
     for name in adapters[0]:
         torch.testing.assert_close(adapters[0][name], adapters[1][name], rtol=1e-4, atol=1e-6)
