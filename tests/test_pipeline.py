@@ -98,7 +98,7 @@ def test_settings_and_prompts():
         RunSettings(objectives=["positivity", "humour"])
     with pytest.raises(ValueError, match="at least two objectives"):
         RunSettings(objectives=["positivity"])
-    for setting in ("length_matched", "whole_samples_only"):  # a typo fails before any model is loaded
+    for setting in ("length_matched", "whole_samples_only", "score_matched"):  # typos fail before loading a model
         with pytest.raises(ValueError, match=f"{setting} names"):
             RunSettings(**{setting: ["positvity"]})
 
@@ -126,6 +126,23 @@ def test_training_settings_reach_the_data_and_the_adapter(tiny_run):
     pairs = preference_data.load_from_disk(str(settings.path / "preference_data"))["count_w5"]
     for chosen, rejected in zip(pairs["chosen"], pairs["rejected"], strict=True):
         assert preference_data.lengths_match(chosen, rejected, settings.max_length_ratio)
+
+
+def test_pairing_settings_reach_the_preference_data(tiny_run, monkeypatch):
+    seen = {}
+
+    def recording_build(*args, **kwargs):
+        seen.update(kwargs)
+        raise RuntimeError("recorded")
+
+    monkeypatch.setattr(pipeline, "build_preference_data", recording_build)
+    settings = RunSettings(
+        **tiny_run, score_matched=["conciseness"], max_score_difference=0.25, length_matched=["none"]
+    )
+    with pytest.raises(RuntimeError, match="recorded"):
+        pipeline.Run(settings).make_data()
+    assert seen["score_matched"] == ["conciseness"] and seen["max_score_difference"] == 0.25
+    assert seen["length_matched"] == []
 
 
 def test_scalarization_and_train_seed_reach_the_trainer(tiny_run, monkeypatch):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from peft_pblora import preference_data
@@ -112,6 +114,24 @@ def test_length_matched_pairs_take_the_largest_gap_among_equally_long_answers():
         best_and_worst_pairs(prompts, responses, scores, length_matched=["count_w5"], max_length_ratio=0.5)
 
 
+def test_score_matched_pairs_take_the_largest_gap_among_answers_alike_on_the_other_objectives():
+    prompts = ["p"]
+    responses = [["w5 w5 w5", "w6 w6", "w5 w5 w6 w6", "w7"]]
+    scores = score_responses(prompts, responses, [CountWord("w5"), CountWord("w6")])
+    assert scores == {"count_w5": [[3, 0, 2, 0]], "count_w6": [[0, 2, 2, 0]]}
+    free = best_and_worst_pairs(prompts, responses, scores)
+    assert (free["count_w5"]["chosen"], free["count_w5"]["rejected"]) == (["w5 w5 w5"], ["w6 w6"])
+    matched = best_and_worst_pairs(prompts, responses, scores, score_matched=["count_w5"], max_score_difference=0.5)
+    assert (matched["count_w5"]["chosen"], matched["count_w5"]["rejected"]) == (["w5 w5 w5"], ["w7"])
+    assert matched["count_w6"]["chosen"] == free["count_w6"]["chosen"]  # objectives not named pair freely
+    loose = best_and_worst_pairs(prompts, responses, scores, score_matched=["count_w5"], max_score_difference=2)
+    assert loose["count_w5"]["rejected"] == free["count_w5"]["rejected"]
+    with pytest.raises(ValueError, match=r"score_matched names \['brevity'\]"):
+        best_and_worst_pairs(prompts, responses, scores, score_matched=["brevity"])
+    with pytest.raises(ValueError, match="max_score_difference must be >= 0"):
+        best_and_worst_pairs(prompts, responses, scores, score_matched=["count_w5"], max_score_difference=-1)
+
+
 def test_scored_candidates_are_cached_so_pairs_can_be_remade_without_sampling(tmp_path, monkeypatch):
     scorers = [CountWord("w5"), CountWord("w6")]
     samples = [["w5 w5 w5 w6 w6 w6", "w6", "w5 w6 w6 w6 w6 w6", "w5"]]
@@ -128,6 +148,13 @@ def test_scored_candidates_are_cached_so_pairs_can_be_remade_without_sampling(tm
         None, None, ["p"], scorers, tmp_path / "matched", show_progress=False, length_matched=["count_w5"]
     )
     assert free["count_w5"]["rejected"] == ["w6"] and matched["count_w5"]["rejected"] == ["w5 w6 w6 w6 w6 w6"]
+    (tmp_path / "alike").mkdir()
+    shutil.copytree(tmp_path / "matched" / "candidates", tmp_path / "alike" / "candidates")
+    alike = build_preference_data(
+        None, None, ["p"], scorers, tmp_path / "alike", show_progress=False, score_matched=["count_w5"],
+        max_score_difference=1,
+    )  # fmt: skip
+    assert (alike["count_w5"]["chosen"], alike["count_w5"]["rejected"]) == (["w5"], ["w6"])  # w6 counts 0 and 1
     with pytest.raises(ValueError, match="other prompts"):
         preference_data.sample_and_score(None, None, ["q"], scorers, tmp_path / "matched" / "candidates")
     responses, rescored = preference_data.sample_and_score(

@@ -91,6 +91,9 @@ class RunSettings:
     # objectives paired among equally long answers only; None: the sentence-averaged ones (positivity)
     length_matched: list[str] | None = None
     max_length_ratio: float = 1.5
+    # objectives paired among answers that score alike (within max_score_difference) on every other objective
+    score_matched: list[str] = field(default_factory=list)
+    max_score_difference: float = 0.1
     # objectives paired without first-sentence variants; None: the sentence-averaged ones (positivity)
     whole_samples_only: list[str] | None = None
     epochs: float = 3.0
@@ -144,6 +147,7 @@ class RunSettings:
         objectives_named(self.reference_relative_rewards, self.objectives, "reference_relative_rewards")
         objectives_named(self.length_matched, self.objectives, "length_matched")
         objectives_named(self.whole_samples_only, self.objectives, "whole_samples_only")
+        objectives_named(self.score_matched, self.objectives, "score_matched")
         objectives_named(self.system_prompted_objectives, self.objectives, "system_prompted_objectives")
         if self.beta_r is None:
             self.beta_r = [
@@ -255,7 +259,8 @@ class Run:
             sentence_variants=settings.sentence_variants, length_matched=settings.length_matched,
             max_length_ratio=settings.max_length_ratio, system_prompts=settings.sampling_system_prompts,
             whole_samples_only=settings.whole_samples_only,
-            system_prompted_objectives=settings.system_prompted_objectives,
+            system_prompted_objectives=settings.system_prompted_objectives, score_matched=settings.score_matched,
+            max_score_difference=settings.max_score_difference,
         )  # fmt: skip
 
     def _fresh_parm_base(self) -> Any:

@@ -153,6 +153,8 @@ def best_and_worst_pairs(
     max_length_ratio: float = 1.5,
     whole_samples_only: Sequence[str] = (),
     usable: Mapping[str, Sequence[Sequence[bool]]] | None = None,
+    score_matched: Sequence[str] = (),
+    max_score_difference: float = 0.1,
 ) -> DatasetDict:
     """One pair per prompt and objective: the best-scored response as chosen, the worst as rejected.
 
@@ -163,33 +165,44 @@ def best_and_worst_pairs(
     candidates cut from another candidate (first-sentence variants) are left out: a score averaged over sentences
     is at its noisiest on one sentence, so the largest gaps would otherwise be between single sentences.
     `usable[objective][prompt][candidate]`, where given, says which candidates that objective's pairs may use.
+    For the objectives named in `score_matched`, both answers of a pair score within `max_score_difference` of each
+    other on every other objective, so the pair cannot teach another objective on the side (the shortest answers
+    of a chat model are often its friendliest: "Absolutely, I'd be happy to help!").
     """
     usable = usable or {}
     for option, names in (
         ("length_matched", length_matched),
         ("whole_samples_only", whole_samples_only),
         ("usable", list(usable)),
+        ("score_matched", score_matched),
     ):
         unknown = [name for name in names if name not in scores]
         if unknown:
             raise ValueError(f"{option} names {unknown}, which are not among the objectives {sorted(scores)}")
     if max_length_ratio < 1:
         raise ValueError(f"max_length_ratio must be >= 1, got {max_length_ratio}")
+    if not max_score_difference >= 0:
+        raise ValueError(f"max_score_difference must be >= 0, got {max_score_difference}")
     datasets = {}
     for name, per_prompt in scores.items():
         rows: dict[str, list] = {"prompt": [], "chosen": [], "rejected": [], "score_gap": []}
         masks = usable.get(name, [[True] * len(samples) for samples in responses])
-        for prompt, samples, values, mask in zip(prompts, responses, per_prompt, masks, strict=True):
+        others = [other for other in scores if other != name] if name in score_matched else []
+        for index, (prompt, samples, values, mask) in enumerate(
+            zip(prompts, responses, per_prompt, masks, strict=True)
+        ):
+            other_values = [scores[other][index] for other in others]
             allowed = [
-                index
-                for index, sample in enumerate(samples)
-                if mask[index] and (name not in whole_samples_only or not cut_from_another(sample, samples))
+                position
+                for position, sample in enumerate(samples)
+                if mask[position] and (name not in whole_samples_only or not cut_from_another(sample, samples))
             ]
             candidates = [
                 (values[best] - values[worst], best, worst)
                 for best in allowed
                 for worst in allowed
-                if name not in length_matched or lengths_match(samples[best], samples[worst], max_length_ratio)
+                if (name not in length_matched or lengths_match(samples[best], samples[worst], max_length_ratio))
+                and all(abs(other[best] - other[worst]) <= max_score_difference for other in other_values)
             ]
             gap, best, worst = max(candidates, key=lambda candidate: candidate[0], default=(0.0, 0, 0))
             if candidates and gap > min_gap:  # the first of equal gaps
@@ -296,11 +309,14 @@ def build_preference_data(
     system_prompts: Sequence[str] = (),
     whole_samples_only: Sequence[str] = (),
     system_prompted_objectives: Sequence[str] | None = None,
+    score_matched: Sequence[str] = (),
+    max_score_difference: float = 0.1,
 ) -> DatasetDict:
     """Sample, score and pair, or load the pairs a previous run cached in `cache_dir`.
 
     The scored candidates are cached in `cache_dir/candidates` (see `sample_and_score`), the pairs in `cache_dir`;
-    `length_matched`, `max_length_ratio` and `whole_samples_only` choose the pairs (see `best_and_worst_pairs`);
+    `length_matched`, `max_length_ratio`, `whole_samples_only`, `score_matched` and `max_score_difference` choose
+    the pairs (see `best_and_worst_pairs`);
     only the objectives in `system_prompted_objectives` (None: all) pair candidates sampled under a system prompt.
     """
     cache_dir = Path(cache_dir)
@@ -320,7 +336,8 @@ def build_preference_data(
         plain = [[name == "" for name in row] for row in system_prompts_of_candidates(candidates_dir(cache_dir))]
         usable = {name: plain for name in scores if name not in system_prompted_objectives}
     data = best_and_worst_pairs(
-        prompts, responses, scores, min_gap, length_matched, max_length_ratio, whole_samples_only, usable
-    )
+        prompts, responses, scores, min_gap, length_matched, max_length_ratio, whole_samples_only, usable,
+        score_matched, max_score_difference,
+    )  # fmt: skip
     data.save_to_disk(str(cache_dir))
     return data
