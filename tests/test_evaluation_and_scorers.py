@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+import scipy.stats
 import torch
 from transformers import LlamaForSequenceClassification
 
@@ -18,6 +20,7 @@ from peft_pblora import (
     normalise,
     pareto_plot,
     preference_grid,
+    spearman_over_resampled_prompts,
 )
 
 from .conftest import tiny_llama, tiny_tokenizer
@@ -53,6 +56,31 @@ def test_non_dominated_mip_and_normalise():
     assert mean_inner_product(alphas, [[0.8, 0.1], [0.2, 0.6]]) == pytest.approx((0.8 + 0.6) / 2)
     normalised = normalise([[2.0, 10.0], [4.0, 10.0]], low=[2.0, 10.0], high=[4.0, 10.0])
     assert normalised.tolist() == [[0.0, 0.0], [1.0, 0.0]]
+
+
+def test_spearman_over_resampled_prompts_against_a_hand_written_resampling():
+    weights = [1.0, 0.75, 0.5, 0.25, 0.0]
+    rng = np.random.default_rng(1)
+    rising = np.outer(weights, np.ones(30)) + np.arange(30)  # prompts differ, but every one rises with the weight
+    result = spearman_over_resampled_prompts(weights, rising)
+    assert result["spearman"] == pytest.approx(1.0) and result["share_at_least_threshold"] == 1.0
+    assert result["interval_low"] == pytest.approx(1.0)
+    assert spearman_over_resampled_prompts(weights, -rising)["interval_high"] == pytest.approx(-1.0)
+
+    noisy = 0.1 * np.outer(weights, np.ones(40)) + rng.normal(0, 0.3, (5, 40))  # a trend within the noise
+    result = spearman_over_resampled_prompts(weights, noisy, threshold=0.9, resamples=4000)
+    hand = []
+    for _ in range(4000):
+        prompts = rng.integers(0, 40, 40)
+        hand.append(scipy.stats.spearmanr(weights, noisy[:, prompts].mean(axis=1)).statistic)
+    hand = np.asarray(hand)
+    assert 0.05 < result["share_at_least_threshold"] < 0.95, "the case must be one where resampling matters"
+    assert result["share_at_least_threshold"] == pytest.approx(np.mean(hand >= 0.9 - 1e-9), abs=0.04)
+    assert result["interval_low"] == pytest.approx(np.quantile(hand, 0.05), abs=0.11)
+    with pytest.raises(ValueError, match="weights has 2 values"):
+        spearman_over_resampled_prompts([1.0, 0.0], noisy)
+    with pytest.raises(ValueError, match="at least two prompts"):
+        spearman_over_resampled_prompts(weights, noisy[:, :1])
 
 
 def test_pareto_plots_are_written(tmp_path):

@@ -5,7 +5,15 @@ Importing this package registers the PBLoRA tuner with PEFT (`get_peft_model(mod
 
 from .config import PBLoraConfig
 from .data_loaders import load_hh_rlhf, load_pku_saferlhf
-from .evaluation import hypervolume, mean_inner_product, non_dominated, normalise, pareto_plot, preference_grid
+from .evaluation import (
+    hypervolume,
+    mean_inner_product,
+    non_dominated,
+    normalise,
+    pareto_plot,
+    preference_grid,
+    spearman_over_resampled_prompts,
+)
 from .guidance import GenARMGuidance, PARMGuidance, guided_generate, validate_beta
 from .guide_cache import CachedGuide
 from .layer import BilinearPreferenceCore, DiagonalPreferenceCore, PBLoraLayer, PBLoraLinear
@@ -56,6 +64,7 @@ __all__ = [
     "register_pblora",
     "set_preference",
     "shared_vocabulary_size",
+    "spearman_over_resampled_prompts",
     "validate_beta",
     "validate_preference",
 ]

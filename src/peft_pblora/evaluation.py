@@ -12,6 +12,7 @@ from pathlib import Path
 
 import moocore
 import numpy as np
+import scipy.stats
 
 ArrayLike = Sequence[Sequence[float]] | np.ndarray
 
@@ -79,6 +80,55 @@ def mean_inner_product(alphas: ArrayLike, points: ArrayLike) -> float:
     if alpha_array.shape != point_array.shape:
         raise ValueError(f"alphas {alpha_array.shape} and points {point_array.shape} must have the same shape")
     return float((alpha_array * point_array).sum(axis=1).mean())
+
+
+def spearman_over_resampled_prompts(
+    weights: Sequence[float],
+    per_prompt_scores: ArrayLike,
+    threshold: float = 0.9,
+    resamples: int = 2000,
+    confidence_level: float = 0.9,
+    seed: int = 0,
+) -> dict[str, float]:
+    """How robust a sweep's Spearman(weight, mean score) is to which test prompts were drawn (scipy's bootstrap).
+
+    `per_prompt_scores` is (points, prompts): one objective's score per sweep point and prompt, `weights` that
+    objective's weight at each point. Prompts are resampled with replacement; returns the share of resamples whose
+    Spearman correlation reaches `threshold` and a percentile interval. A correlation of 1.0 whose share is low was
+    drawn by luck: the trend is within the prompt-to-prompt noise.
+    """
+    scores = _as_points(per_prompt_scores, "per_prompt_scores")
+    weight_array = np.asarray(weights, dtype=float)
+    if weight_array.shape != (scores.shape[0],):
+        raise ValueError(f"weights has {weight_array.size} values but per_prompt_scores has {scores.shape[0]} points")
+    if scores.shape[1] < 2:
+        raise ValueError("resampling needs at least two prompts")
+
+    def correlation(resampled: np.ndarray, axis: int = -1) -> np.ndarray:
+        means = np.moveaxis(resampled.mean(axis=axis), 0, -1)  # (resamples..., points)
+        rows = means.reshape(-1, means.shape[-1])
+        return np.array([spearman_or_zero(weight_array, row) for row in rows]).reshape(means.shape[:-1])
+
+    result = scipy.stats.bootstrap(
+        (scores,), correlation, n_resamples=resamples, confidence_level=confidence_level, method="percentile",
+        rng=np.random.default_rng(seed), axis=-1,
+    )  # fmt: skip
+    distribution = np.asarray(result.bootstrap_distribution)
+    return {
+        "spearman": float(spearman_or_zero(weight_array, scores.mean(axis=1))),
+        "share_at_least_threshold": float((distribution >= threshold - 1e-9).mean()),  # 0.8999... is 0.9
+        "threshold": threshold,
+        "interval_low": float(result.confidence_interval.low),
+        "interval_high": float(result.confidence_interval.high),
+        "confidence_level": confidence_level,
+    }
+
+
+def spearman_or_zero(first: np.ndarray, second: np.ndarray) -> float:
+    """Spearman correlation, 0 where either side is constant (no ranking to agree with)."""
+    if np.ptp(first) == 0 or np.ptp(second) == 0:
+        return 0.0
+    return float(scipy.stats.spearmanr(first, second).statistic)
 
 
 def pareto_plot(

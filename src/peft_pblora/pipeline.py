@@ -26,7 +26,14 @@ from tqdm.auto import tqdm
 
 from .chat import chat_texts, left_padding
 from .config import PBLoraConfig
-from .evaluation import hypervolume, mean_inner_product, normalise, pareto_plot, preference_grid
+from .evaluation import (
+    hypervolume,
+    mean_inner_product,
+    normalise,
+    pareto_plot,
+    preference_grid,
+    spearman_over_resampled_prompts,
+)
 from .guidance import GenARMGuidance, PARMGuidance
 from .models import first_layers, load_model_and_tokenizer
 from .parm_config import PARMConfig, objectives_named
@@ -592,6 +599,13 @@ def summarise_sweep(sweep: dict) -> dict:
         "mip_sweep": mean_inner_product(alphas, points),
         "mip_base": mean_inner_product(alphas, np.repeat(base, len(alphas), axis=0)),
         "spearman_score_vs_weight": spearman,
+        "spearman_over_resampled_prompts": {
+            name: spearman_over_resampled_prompts(
+                alphas[:, index], [point["per_prompt"][name] for point in sweep["points"]]
+            )
+            for index, name in enumerate(objectives)
+            if spearman[name] is not None and "per_prompt" in sweep["points"][0]
+        },
         "steering_effect": steering_effects(sweep),
     }
 
@@ -655,6 +669,15 @@ def markdown_report(settings: RunSettings, sweep: dict, metrics: dict, path: Pat
     lines += [
         "",
         f"- Spearman correlation of each objective's mean score with its weight (target >= 0.9): {spearman}",
+        "- The same over test prompts resampled with replacement (2000 resamples): "
+        + (
+            ", ".join(
+                f"{name} reaches 0.9 in {value['share_at_least_threshold']:.0%} of resamples, 90% interval "
+                f"[{value['interval_low']:.2f}, {value['interval_high']:.2f}]"
+                for name, value in metrics.get("spearman_over_resampled_prompts", {}).items()
+            )
+            or "not available"
+        ),
         f"- Hypervolume (normalised scores, reference point {metrics['reference_point']}): {label} "
         f"{metrics['hypervolume_sweep']:.3f} vs base {metrics['hypervolume_base']:.3f}",
         f"- MIP (normalised): {label} {metrics['mip_sweep']:.3f} vs base {metrics['mip_base']:.3f}",
