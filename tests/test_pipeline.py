@@ -69,7 +69,7 @@ def test_the_whole_pipeline_writes_every_artefact(tiny_run, monkeypatch):
         assert math.isfinite(effect["gain_over_base"]["effect"])
     assert all(len(point["per_prompt"]["conciseness"]) == 3 for point in sweep["points"])
     defined = {name for name, value in metrics["spearman_score_vs_weight"].items() if value is not None}
-    assert set(metrics["spearman_over_resampled_prompts"]) == defined
+    assert defined and set(metrics["spearman_over_resampled_prompts"]) == defined
     for name, robustness in metrics["spearman_over_resampled_prompts"].items():
         assert robustness["spearman"] == pytest.approx(metrics["spearman_score_vs_weight"][name])
         assert 0 <= robustness["share_at_least_threshold"] <= 1
