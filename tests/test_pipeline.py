@@ -8,10 +8,11 @@ import math
 import tarfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
-from peft_pblora import pipeline, preference_data
+from peft_pblora import pipeline, preference_data, spearman_over_resampled_prompts
 from peft_pblora.cli import main
 from peft_pblora.pipeline import RunSettings, builtin_prompts, response_quality, run_all
 from peft_pblora.scorers import VaderPositivity
@@ -69,7 +70,7 @@ def test_the_whole_pipeline_writes_every_artefact(tiny_run, monkeypatch):
         assert math.isfinite(effect["gain_over_base"]["effect"])
     assert all(len(point["per_prompt"]["conciseness"]) == 3 for point in sweep["points"])
     defined = {name for name, value in metrics["spearman_score_vs_weight"].items() if value is not None}
-    assert defined and set(metrics["spearman_over_resampled_prompts"]) == defined
+    assert set(metrics["spearman_over_resampled_prompts"]) == defined
     for name, robustness in metrics["spearman_over_resampled_prompts"].items():
         assert robustness["spearman"] == pytest.approx(metrics["spearman_score_vs_weight"][name])
         assert 0 <= robustness["share_at_least_threshold"] <= 1
@@ -184,6 +185,23 @@ def test_steering_effect_is_the_paired_vertex_difference_by_hand():
     with_base = pipeline.steering_effects(sweep)
     assert with_base["a"]["gain_over_base"] == {"effect": 0.0, "standard_error": pytest.approx(1.0)}  # -1 and 1
     assert with_base["b"]["gain_over_base"] == {"effect": 3.0, "standard_error": pytest.approx(2.0)}  # 1 and 5
+
+
+def test_sweep_summary_resamples_the_prompts_of_each_objective_with_a_trend():
+    per_prompt = {"a": [[3.0, 5.0, 4.0], [2.0, 6.0, 1.0], [1.0, 1.0, 2.0]], "b": [[0.0] * 3, [0.0] * 3, [0.0] * 3]}
+    alphas = [[1.0, 0.0], [0.5, 0.5], [0.0, 1.0]]
+    points = [
+        {"alpha": alpha, "per_prompt": {name: per_prompt[name][index] for name in per_prompt}}
+        | {"scores": {name: float(np.mean(per_prompt[name][index])) for name in per_prompt}}
+        for index, alpha in enumerate(alphas)
+    ]
+    sweep = {"objectives": ["a", "b"], "alphas": alphas, "points": points, "base": {"scores": {"a": 0.0, "b": 0.0}}}
+    summary = pipeline.summarise_sweep(sweep)
+    assert summary["spearman_score_vs_weight"] == {"a": pytest.approx(1.0), "b": None}
+    assert list(summary["spearman_over_resampled_prompts"]) == ["a"]  # b is constant: nothing to rank
+    assert summary["spearman_over_resampled_prompts"]["a"] == spearman_over_resampled_prompts(
+        [1.0, 0.5, 0.0], per_prompt["a"]
+    )
 
 
 def test_length_based_objectives_get_mean_rewards_and_their_own_beta_r_by_default():
