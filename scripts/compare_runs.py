@@ -4,7 +4,8 @@
 
 Each run's own report normalises over its own sweep, so its HV and MIP cannot be set beside another run's. Here
 every run's points and the unguided base are min-max normalised together, HV uses the reference point -0.1 in every
-objective, and the table adds each run's Spearman correlations, steering effects, trainable parameters, stage times,
+objective, and the table adds each run's Spearman correlations (with the share of prompt resamples reaching 0.9,
+where the run measured it), steering effects, trainable parameters, stage times,
 decoding speed and peak memory (from its metrics.json and timings.json). The runs must share objectives and prompts.
 Runs of the same method (several seeds) are also summarised: mean and sample standard deviation of HV, MIP, the
 Spearman correlations and the steering effects.
@@ -55,6 +56,10 @@ def compare(runs: list[dict]) -> tuple[list[dict], dict]:
                 "hypervolume": hypervolume(normalised, reference),
                 "mip": mean_inner_product(alphas, normalised),
                 "spearman": metrics["spearman_score_vs_weight"],
+                "spearman_share_at_least_threshold": {
+                    name: value["share_at_least_threshold"]
+                    for name, value in metrics.get("spearman_over_resampled_prompts", {}).items()
+                },
                 "effects": {name: value["effect"] for name, value in metrics["steering_effect"].items()},
                 "effect_errors": {name: value["standard_error"] for name, value in metrics["steering_effect"].items()},
                 "trainable_parameters": metrics.get("trainable_parameters"),
@@ -105,6 +110,13 @@ def summaries_markdown(summaries: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def spearman_cell(row: dict, name: str) -> str:
+    """'1.00 (41%)': the Spearman correlation and, where measured, the share of prompt resamples reaching 0.9."""
+    value, share = row["spearman"].get(name), row.get("spearman_share_at_least_threshold", {}).get(name)
+    text = "n/a" if value is None else f"{value:.2f}"
+    return text if share is None else f"{text} ({share:.0%})"
+
+
 def markdown(rows: list[dict], shared: dict) -> str:
     objectives = shared["objectives"]
 
@@ -122,7 +134,7 @@ def markdown(rows: list[dict], shared: dict) -> str:
     for row in rows:
         lines.append(
             f"| {row['run']} | {row['method']} | {number(row['hypervolume'])} | {number(row['mip'])} | "
-            + " | ".join(number(row["spearman"].get(name), 2) for name in objectives)
+            + " | ".join(spearman_cell(row, name) for name in objectives)
             + " | "
             + " | ".join(
                 f"{row['effects'][name]:+.3f} +/- {row['effect_errors'][name]:.3f}"

@@ -401,6 +401,11 @@ def test_comparing_runs_normalises_them_together():
     assert rows[0]["mip"] == pytest.approx(1.0) and rows[1]["mip"] == pytest.approx(0.5)
     assert [row["method"] for row in rows] == ["PARM guided", "GenARM guided"]
     assert "| narrow | GenARM guided |" in module.markdown(rows, shared)
+    assert "| 1.00 | 1.00 |" in module.markdown(rows, shared)  # no resampling measured: the correlation alone
+    resampled = run("resampled", "parm", [(4.0, 0.0), (0.0, 2.0)])
+    resampled["metrics"]["spearman_over_resampled_prompts"] = {"a": {"share_at_least_threshold": 0.41}}
+    resampled_rows, resampled_shared = module.compare([resampled])
+    assert "| 1.00 (41%) | 1.00 |" in module.markdown(resampled_rows, resampled_shared)
     assert module.method_summaries(rows, ["a", "b"]) == []  # one run per method: nothing to summarise
     seeds, _ = module.compare(
         [run("s0", "parm", [(4.0, 0.0), (0.0, 2.0)]), run("s1", "parm", [(2.0, 0.0), (0.0, 2.0)])]
