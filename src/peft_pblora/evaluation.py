@@ -118,6 +118,7 @@ def spearman_over_resampled_prompts(
         "spearman": float(spearman_or_zero(weight_array, scores.mean(axis=1))),
         "share_at_least_threshold": float((distribution >= threshold - 1e-9).mean()),  # 0.8999... is 0.9
         "threshold": threshold,
+        "resamples": resamples,
         "interval_low": float(result.confidence_interval.low),
         "interval_high": float(result.confidence_interval.high),
         "confidence_level": confidence_level,

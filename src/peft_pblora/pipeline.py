@@ -669,10 +669,11 @@ def markdown_report(settings: RunSettings, sweep: dict, metrics: dict, path: Pat
     lines += [
         "",
         f"- Spearman correlation of each objective's mean score with its weight (target >= 0.9): {spearman}",
-        "- The same over test prompts resampled with replacement (2000 resamples): "
+        "- The same over test prompts resampled with replacement: "
         + (
             ", ".join(
-                f"{name} reaches 0.9 in {value['share_at_least_threshold']:.0%} of resamples, 90% interval "
+                f"{name} reaches {value['threshold']:g} in {value['share_at_least_threshold']:.0%} of "
+                f"{value['resamples']} resamples, {value['confidence_level']:.0%} interval "
                 f"[{value['interval_low']:.2f}, {value['interval_high']:.2f}]"
                 for name, value in metrics.get("spearman_over_resampled_prompts", {}).items()
             )
