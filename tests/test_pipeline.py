@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from peft_pblora import pipeline, preference_data, spearman_over_resampled_prompts
-from peft_pblora.cli import main
+from peft_pblora.cli import main, settings_of_existing_run
 from peft_pblora.pipeline import RunSettings, builtin_prompts, response_quality, run_all
 from peft_pblora.scorers import VaderPositivity
 
@@ -83,19 +83,41 @@ def test_the_whole_pipeline_writes_every_artefact(tiny_run, monkeypatch):
     assert run_all(RunSettings(**tiny_run, parm_layers=1)) == metrics
 
 
-def test_the_cli_runs_one_stage(tiny_run):
+def cli_arguments(settings: dict) -> list[str]:
+    """Run settings as `peft-pblora` command-line options."""
     arguments = []
-    for key, value in tiny_run.items():
+    for key, value in settings.items():
         if isinstance(value, list):
             arguments += [f"--{key}", *map(str, value)]
         elif isinstance(value, bool):
             arguments += [] if value else [f"--no_{key}"]
         else:
             arguments += [f"--{key}", str(value)]
-    assert main(["make-data", *arguments]) == 0
+    return arguments
+
+
+def test_the_cli_runs_one_stage(tiny_run):
+    assert main(["make-data", *cli_arguments(tiny_run)]) == 0
     run = RunSettings(**tiny_run).path
     assert (run / "preference_data" / "dataset_dict.json").is_file()
     assert not (run / "parm_adapter").exists()
+
+
+def test_a_run_folder_continues_with_its_own_settings_and_refuses_others(tiny_run):
+    assert main(["make-data", *cli_arguments(tiny_run)]) == 0
+    assert json.loads((RunSettings(**tiny_run).path / "settings.json").read_text())["train_prompts"] == 6
+    # only --output_dir: the folder's settings, not the defaults (96 train prompts), and they are not overwritten
+    arguments = settings_of_existing_run(["--output_dir", tiny_run["output_dir"], "--epochs", "2"])
+    assert arguments["train_prompts"] == 6 and arguments["base_model"] == tiny_run["base_model"]
+    assert "show_progress" not in arguments and "device" not in arguments
+    assert settings_of_existing_run(["--output_dir", tiny_run["output_dir"] + "-new"]) == {}
+    assert main(["make-data", "--output_dir", tiny_run["output_dir"]]) == 0
+    assert json.loads((RunSettings(**tiny_run).path / "settings.json").read_text())["train_prompts"] == 6
+    with pytest.raises(
+        ValueError, match=r"other settings \(epochs: 1(\.0)? there, 2(\.0)? now; sweep_tokens: 5 there"
+    ):
+        pipeline.Run(RunSettings(**{**tiny_run, "epochs": 2, "sweep_tokens": 7}))
+    pipeline.Run(RunSettings(**{**tiny_run, "show_progress": True, "sweep_batch_size": 2}))  # results unchanged
 
 
 def test_settings_and_prompts():

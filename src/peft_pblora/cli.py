@@ -10,12 +10,25 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from dataclasses import fields
+from typing import Any
 
 from transformers import HfArgumentParser
 
-from .pipeline import Run, RunSettings, run_all
+from .pipeline import RESULT_NEUTRAL_SETTINGS, Run, RunSettings, run_all, saved_settings
 
 STAGES = {"make-data": "make_data", "train": "train", "sweep": "sweep", "report": "report"}
+
+
+def settings_of_existing_run(arguments: list[str]) -> dict[str, Any]:
+    """The saved settings of the run folder that `--output_dir` names, as defaults: `peft-pblora report
+    --output_dir runs/x` continues runs/x as it was made, without repeating its options."""
+    output_dir_parser = argparse.ArgumentParser(add_help=False)
+    output_dir_parser.add_argument("--output_dir", default=RunSettings.output_dir)
+    output_dir = output_dir_parser.parse_known_args(arguments)[0].output_dir
+    saved = saved_settings(output_dir) or {}
+    known = {field.name for field in fields(RunSettings)} - set(RESULT_NEUTRAL_SETTINGS)
+    return {name: value for name, value in saved.items() if name in known}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("stage", choices=["run", *STAGES], help="'run' does every stage")
     stage_arguments, rest = parser.parse_known_args(argv)
     settings_parser = HfArgumentParser(RunSettings, prog=f"peft-pblora {stage_arguments.stage}")
+    settings_parser.set_defaults(**settings_of_existing_run(rest))
     (settings,) = settings_parser.parse_args_into_dataclasses(rest)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     if stage_arguments.stage == "run":

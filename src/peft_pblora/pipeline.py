@@ -213,11 +213,41 @@ def split_prompts(settings: RunSettings) -> tuple[list[str], list[str]]:
     return prompts[: settings.train_prompts], prompts[len(prompts) - settings.test_prompts :]
 
 
+RESULT_NEUTRAL_SETTINGS = ("show_progress", "device", "sample_batch_size", "sweep_batch_size")
+
+
+def saved_settings(output_dir: str | Path) -> dict[str, Any] | None:
+    """The settings a run folder was made with (its settings.json), or None for a new folder."""
+    path = Path(output_dir) / "settings.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def check_same_settings(settings: RunSettings) -> None:
+    """Refuses to continue a run folder with other settings than it was made with: its finished stages would be
+    skipped, and their artefacts mixed with the new settings' results. Progress bars, device and batch sizes may
+    differ (`RESULT_NEUTRAL_SETTINGS`); a setting absent from an older settings.json counts as unchanged."""
+    saved = saved_settings(settings.output_dir)
+    if saved is None:
+        return
+    current = json.loads(json.dumps(asdict(settings)))
+    changed = [
+        f"{name}: {saved[name]!r} there, {value!r} now"
+        for name, value in current.items()
+        if name in saved and name not in RESULT_NEUTRAL_SETTINGS and saved[name] != value
+    ]
+    if changed:
+        raise ValueError(
+            f"{settings.output_dir} was made with other settings ({'; '.join(changed)}). Give a new --output_dir, "
+            "or leave those settings out to continue the run as it was made"
+        )
+
+
 class Run:
     """One run folder: its settings, its models (loaded once, when a stage needs them) and its stages."""
 
     def __init__(self, settings: RunSettings, base: tuple[Any, Any] | None = None) -> None:
         """`base`: an already loaded (model, tokenizer) for `settings.base_model`, e.g. shared by a grid of runs."""
+        check_same_settings(settings)
         self.settings = settings
         self.path = settings.path
         self.path.mkdir(parents=True, exist_ok=True)
