@@ -5,6 +5,7 @@ Importing this package registers the PBLoRA tuner with PEFT (`get_peft_model(mod
 
 from .config import PBLoraConfig
 from .data_loaders import load_hh_rlhf, load_pku_saferlhf
+from .distillation import TextDistillationTrainer, distil_on_texts
 from .evaluation import (
     hypervolume,
     mean_inner_product,
@@ -49,8 +50,10 @@ __all__ = [
     "PromptRelevance",
     "Scorer",
     "SequenceClassifierScorer",
+    "TextDistillationTrainer",
     "VaderPositivity",
     "__version__",
+    "distil_on_texts",
     "guided_generate",
     "hypervolume",
     "load_hh_rlhf",
