@@ -166,12 +166,18 @@ def test_pairing_settings_reach_the_preference_data(tiny_run, monkeypatch):
 
     monkeypatch.setattr(pipeline, "build_preference_data", recording_build)
     settings = RunSettings(
-        **tiny_run, score_matched=["conciseness"], max_score_difference=0.25, length_matched=["none"]
+        **tiny_run,
+        score_matched=["conciseness"],
+        max_score_difference=0.25,
+        length_matched=["none"],
+        pairs_per_prompt=2,
     )
     with pytest.raises(RuntimeError, match="recorded"):
         pipeline.Run(settings).make_data()
     assert seen["score_matched"] == ["conciseness"] and seen["max_score_difference"] == 0.25
-    assert seen["length_matched"] == []
+    assert seen["length_matched"] == [] and seen["pairs_per_prompt"] == 2
+    with pytest.raises(ValueError, match="pairs_per_prompt must be >= 1"):
+        RunSettings(**tiny_run, pairs_per_prompt=0)
 
 
 def test_scalarization_and_train_seed_reach_the_trainer(tiny_run, monkeypatch):

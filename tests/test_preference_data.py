@@ -132,6 +132,25 @@ def test_score_matched_pairs_take_the_largest_gap_among_answers_alike_on_the_oth
         best_and_worst_pairs(prompts, responses, scores, score_matched=["count_w5"], max_score_difference=-1)
 
 
+def test_several_pairs_per_prompt_share_no_answer_and_come_largest_gap_first():
+    prompts = ["p", "q"]
+    responses = [["w5 w5 w5 w5", "w5", "w5 w5 w5", "", "w5 w5", "w6 w6"], ["w5", "w6 w6"]]
+    scores = score_responses(prompts, responses, [CountWord("w5"), CountWord("w6")])
+    assert scores["count_w5"] == [[4, 1, 3, 0, 2, 0], [1, 0]]
+    # by hand: 4 vs 0 (gap 4; the first answer without w5, ""), then 3 vs the other 0 ("w6 w6"), then 2 vs 1
+    pairs = best_and_worst_pairs(prompts, responses, scores, pairs_per_prompt=3)["count_w5"]
+    assert pairs["chosen"] == ["w5 w5 w5 w5", "w5 w5 w5", "w5 w5", "w5"]
+    assert pairs["rejected"] == ["", "w6 w6", "w5", "w6 w6"]
+    assert pairs["score_gap"] == [4, 3, 1, 1] and pairs["prompt"] == ["p", "p", "p", "q"]
+    two = best_and_worst_pairs(prompts, responses, scores, pairs_per_prompt=2, min_gap=1.5)
+    assert two["count_w5"]["score_gap"] == [4, 3]  # gaps must exceed min_gap: q's only gap (1) does not
+    one = best_and_worst_pairs(prompts, responses, scores)["count_w5"]
+    assert one["chosen"] == ["w5 w5 w5 w5", "w5"] and one["rejected"] == ["", "w6 w6"]
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match="pairs_per_prompt must be an integer >= 1"):
+            best_and_worst_pairs(prompts, responses, scores, pairs_per_prompt=bad)
+
+
 def test_scored_candidates_are_cached_so_pairs_can_be_remade_without_sampling(tmp_path, monkeypatch):
     scorers = [CountWord("w5"), CountWord("w6")]
     samples = [["w5 w5 w5 w6 w6 w6", "w6", "w5 w6 w6 w6 w6 w6", "w5"]]

@@ -101,6 +101,7 @@ class RunSettings:
     # objectives paired among answers that score alike (within max_score_difference) on every other objective
     score_matched: list[str] = field(default_factory=list)
     max_score_difference: float = 0.1
+    pairs_per_prompt: int = 1  # up to this many pairs per prompt and objective that share no answer
     # objectives paired without first-sentence variants; None: the sentence-averaged ones (positivity)
     whole_samples_only: list[str] | None = None
     epochs: float = 3.0
@@ -166,6 +167,8 @@ class RunSettings:
             raise ValueError(f"unknown method {self.method!r}; choose one of {METHODS}")
         if self.parm_model and self.parm_layers:
             raise ValueError("give parm_model or parm_layers, not both")
+        if self.pairs_per_prompt < 1:
+            raise ValueError(f"pairs_per_prompt must be >= 1, got {self.pairs_per_prompt}")
         if self.train_prompts < 1 or self.test_prompts < 1:
             raise ValueError("train_prompts and test_prompts must be >= 1")
         if self.device is None:
@@ -297,7 +300,7 @@ class Run:
             max_length_ratio=settings.max_length_ratio, system_prompts=settings.sampling_system_prompts,
             whole_samples_only=settings.whole_samples_only,
             system_prompted_objectives=settings.system_prompted_objectives, score_matched=settings.score_matched,
-            max_score_difference=settings.max_score_difference,
+            max_score_difference=settings.max_score_difference, pairs_per_prompt=settings.pairs_per_prompt,
         )  # fmt: skip
 
     def _fresh_parm_base(self) -> Any:

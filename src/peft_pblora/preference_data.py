@@ -155,6 +155,7 @@ def best_and_worst_pairs(
     usable: Mapping[str, Sequence[Sequence[bool]]] | None = None,
     score_matched: Sequence[str] = (),
     max_score_difference: float = 0.1,
+    pairs_per_prompt: int = 1,
 ) -> DatasetDict:
     """One pair per prompt and objective: the best-scored response as chosen, the worst as rejected.
 
@@ -168,6 +169,8 @@ def best_and_worst_pairs(
     For the objectives named in `score_matched`, both answers of a pair score within `max_score_difference` of each
     other on every other objective, so the pair cannot teach another objective on the side (the shortest answers
     of a chat model are often its friendliest: "Absolutely, I'd be happy to help!").
+    With `pairs_per_prompt` m > 1, each prompt gives up to m pairs that share no answer, largest gaps first: more
+    distinct contrasts from the same candidates.
     """
     usable = usable or {}
     for option, names in (
@@ -183,6 +186,8 @@ def best_and_worst_pairs(
         raise ValueError(f"max_length_ratio must be >= 1, got {max_length_ratio}")
     if not max_score_difference >= 0:
         raise ValueError(f"max_score_difference must be >= 0, got {max_score_difference}")
+    if isinstance(pairs_per_prompt, bool) or not isinstance(pairs_per_prompt, int) or pairs_per_prompt < 1:
+        raise ValueError(f"pairs_per_prompt must be an integer >= 1, got {pairs_per_prompt!r}")
     datasets = {}
     for name, per_prompt in scores.items():
         rows: dict[str, list] = {"prompt": [], "chosen": [], "rejected": [], "score_gap": []}
@@ -204,8 +209,7 @@ def best_and_worst_pairs(
                 if (name not in length_matched or lengths_match(samples[best], samples[worst], max_length_ratio))
                 and all(abs(other[best] - other[worst]) <= max_score_difference for other in other_values)
             ]
-            gap, best, worst = max(candidates, key=lambda candidate: candidate[0], default=(0.0, 0, 0))
-            if candidates and gap > min_gap:  # the first of equal gaps
+            for gap, best, worst in disjoint_largest_gaps(candidates, pairs_per_prompt, min_gap):
                 rows["prompt"].append(prompt)
                 rows["chosen"].append(samples[best])
                 rows["rejected"].append(samples[worst])
@@ -214,6 +218,22 @@ def best_and_worst_pairs(
             raise ValueError(f"objective {name!r} gave no pair: every prompt's responses score alike")
         datasets[name] = Dataset.from_dict(rows)
     return DatasetDict(datasets)
+
+
+def disjoint_largest_gaps(
+    candidates: Sequence[tuple[float, int, int]], count: int, min_gap: float
+) -> list[tuple[float, int, int]]:
+    """Up to `count` (gap, best, worst) pairs with gap > `min_gap`, largest first (the first of equal gaps), no
+    answer in two pairs."""
+    taken: list[tuple[float, int, int]] = []
+    used: set[int] = set()
+    for gap, best, worst in sorted(candidates, key=lambda candidate: -candidate[0]):  # stable: keeps the order
+        if len(taken) == count or not gap > min_gap:
+            break
+        if best not in used and worst not in used:
+            taken.append((gap, best, worst))
+            used.update((best, worst))
+    return taken
 
 
 def candidates_cached(cache_dir: str | Path) -> bool:
@@ -311,12 +331,13 @@ def build_preference_data(
     system_prompted_objectives: Sequence[str] | None = None,
     score_matched: Sequence[str] = (),
     max_score_difference: float = 0.1,
+    pairs_per_prompt: int = 1,
 ) -> DatasetDict:
     """Sample, score and pair, or load the pairs a previous run cached in `cache_dir`.
 
     The scored candidates are cached in `cache_dir/candidates` (see `sample_and_score`), the pairs in `cache_dir`;
-    `length_matched`, `max_length_ratio`, `whole_samples_only`, `score_matched` and `max_score_difference` choose
-    the pairs (see `best_and_worst_pairs`);
+    `length_matched`, `max_length_ratio`, `whole_samples_only`, `score_matched`, `max_score_difference` and
+    `pairs_per_prompt` choose the pairs (see `best_and_worst_pairs`);
     only the objectives in `system_prompted_objectives` (None: all) pair candidates sampled under a system prompt.
     """
     cache_dir = Path(cache_dir)
@@ -337,7 +358,7 @@ def build_preference_data(
         usable = {name: plain for name in scores if name not in system_prompted_objectives}
     data = best_and_worst_pairs(
         prompts, responses, scores, min_gap, length_matched, max_length_ratio, whole_samples_only, usable,
-        score_matched, max_score_difference,
+        score_matched, max_score_difference, pairs_per_prompt,
     )  # fmt: skip
     data.save_to_disk(str(cache_dir))
     return data
