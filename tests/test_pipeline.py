@@ -64,6 +64,7 @@ def test_the_whole_pipeline_writes_every_artefact(tiny_run, monkeypatch):
         "conciseness",
     ]
     assert "Spearman" in (run / "report.md").read_text()
+    assert "--parm_layers 1" in (run / "report.md").read_text()
     assert set(metrics["steering_effect"]) == {"count_w5", "conciseness"}
     for effect in metrics["steering_effect"].values():
         assert math.isfinite(effect["effect"]) and effect["standard_error"] >= 0
@@ -130,6 +131,21 @@ def test_settings_and_prompts():
     for setting in ("length_matched", "whole_samples_only", "score_matched"):  # typos fail before loading a model
         with pytest.raises(ValueError, match=f"{setting} names"):
             RunSettings(**{setting: ["positvity"]})
+
+
+def test_the_report_names_the_options_that_differ_from_the_defaults():
+    settings = RunSettings(score_matched=["conciseness"], length_matched=["none"], train_seed=1, show_progress=False)
+    assert pipeline.options_other_than_defaults(settings) == [
+        "--length_matched none",
+        "--score_matched conciseness",
+        "--train_seed 1",
+    ]
+    three = RunSettings(objectives=["positivity", "conciseness", "relevance"], shipped_data=False, device="cpu")
+    assert pipeline.options_other_than_defaults(three) == [
+        "--objectives positivity conciseness relevance",
+        "--no_shipped_data",
+    ]
+    assert pipeline.options_other_than_defaults(RunSettings(output_dir="elsewhere", sweep_batch_size=3)) == []
 
 
 def test_response_quality():

@@ -13,7 +13,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -649,6 +649,25 @@ def mean_with_error(point: dict, name: str) -> str:
     return f"{point['scores'][name]:.3f}" + ("" if error is None else f" +/- {error:.3f}")
 
 
+def options_other_than_defaults(settings: RunSettings) -> list[str]:
+    """The command-line options that make `settings` from the defaults for its objectives (output folder and the
+    result-neutral settings left out): the run's recipe in one line."""
+    defaults = asdict(RunSettings(objectives=list(settings.objectives), device=settings.device))
+    default_objectives = next(item for item in fields(RunSettings) if item.name == "objectives").default_factory()
+    defaults["objectives"] = default_objectives  # the other list defaults follow from the objectives
+    options = []
+    for name, value in asdict(settings).items():
+        if name == "output_dir" or name in RESULT_NEUTRAL_SETTINGS or value == defaults[name]:
+            continue
+        if isinstance(value, bool):
+            options.append(f"--{name}" if value else f"--no_{name}")
+        elif isinstance(value, list):
+            options.append(" ".join([f"--{name}", *(map(str, value) if value else ["none"])]))
+        else:
+            options.append(f"--{name} {value}")
+    return options
+
+
 def markdown_report(settings: RunSettings, sweep: dict, metrics: dict, path: Path) -> str:
     objectives = sweep["objectives"]
     timings_path = path / "timings.json"
@@ -678,6 +697,10 @@ def markdown_report(settings: RunSettings, sweep: dict, metrics: dict, path: Pat
         f"Method `{method}`; base model `{settings.base_model}`; {reward_models}; objectives {objectives}; "
         f"{settings.train_prompts} train / {settings.test_prompts} held-out test prompts; guidance 1/beta = "
         f"{1 / settings.guidance_beta:g}; greedy, {settings.sweep_tokens} new tokens.",
+        "",
+        "Options other than the defaults: "
+        + (f"`{' '.join(options_other_than_defaults(settings))}`" if options_other_than_defaults(settings) else "none")
+        + ".",
         "",
         "| alpha | " + " | ".join(objectives) + " | empty | unfinished | repetitive |",
         "|---|" + "---|" * (len(objectives) + 3),
