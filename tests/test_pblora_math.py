@@ -199,5 +199,51 @@ def test_svd_lora_core_is_panaceas_diagonal_and_merges_saves_and_batches_exactly
     assert reloaded.peft_config["default"].core == "diagonal"
     with pytest.raises(ValueError, match="r2 must equal num_preferences=2, got 3"):
         PBLoraConfig(core="diagonal", r2=3, num_preferences=2)
-    with pytest.raises(ValueError, match="core must be 'bilinear' or 'diagonal'"):
+    with pytest.raises(ValueError, match="core must be one of"):
         PBLoraConfig(core="svd")
+
+
+def test_per_objective_core_is_a_sum_of_one_low_rank_delta_per_objective_and_merges_saves_and_batches(arch, tmp_path):
+    from peft import PeftModel
+
+    peft_model, reference = make_peft_model(arch, core="per_objective", r1=1, r2=4, num_preferences=2)
+    ids = random_ids()
+    alpha = torch.tensor([0.3, 0.7])
+    patched = copy.deepcopy(reference)
+    modules = dict(patched.named_modules())
+    with torch.no_grad():
+        for name, layer in peft_model.base_model.model.named_modules():
+            if isinstance(layer, PBLoraLinear):
+                core = layer.pblora_core["default"]
+                weight_A, weight_B = layer.pblora_A["default"].weight, layer.pblora_B["default"].weight
+                G = core.G.reshape(2, 4, 4)  # objective i owns directions 2i, 2i+1 (after r1's one)
+                delta = weight_B[:, :1] @ core.W1 @ weight_A[:1]
+                for index, owned in enumerate((slice(1, 3), slice(3, 5))):
+                    block = G[index, owned.start - 1 : owned.stop - 1, owned.start - 1 : owned.stop - 1]
+                    delta = delta + alpha[index] * weight_B[:, owned] @ block @ weight_A[owned]
+                target = modules[name]
+                target.weight += layer.scaling["default"] * (delta.T if isinstance(target, Conv1D) else delta)
+    out = peft_model(ids, preference=alpha).logits
+    torch.testing.assert_close(out, patched(ids).logits, rtol=1e-5, atol=1e-5)
+    rows = peft_model(ids, preference=[[0.3, 0.7], [1.0, 0.0], [0.0, 1.0]]).logits
+    torch.testing.assert_close(rows[0], out[0], rtol=1e-5, atol=1e-5)
+    peft_model.merge_adapter(preference=alpha)
+    torch.testing.assert_close(peft_model(ids).logits, out, rtol=1e-4, atol=1e-4)
+    peft_model.unmerge_adapter()
+    peft_model.save_pretrained(tmp_path)
+    reloaded = PeftModel.from_pretrained(copy.deepcopy(reference), tmp_path)
+    torch.testing.assert_close(reloaded(ids, preference=alpha).logits, out, rtol=0, atol=0)
+    assert reloaded.peft_config["default"].core == "per_objective"
+    with pytest.raises(ValueError, match="r2=3 is not divisible by num_preferences=2"):
+        PBLoraConfig(core="per_objective", r2=3, num_preferences=2)
+
+
+def test_at_a_vertex_the_per_objective_core_trains_only_that_objectives_directions():
+    peft_model, _ = make_peft_model("llama", core="per_objective", r1=0, r2=4, num_preferences=2)
+    peft_model(random_ids(), preference=[1.0, 0.0]).logits.square().mean().backward()
+    for layer in pblora_layers(peft_model):
+        grad_A, grad_B = layer.pblora_A["default"].weight.grad, layer.pblora_B["default"].weight.grad
+        grad_G = layer.pblora_core["default"].G.grad.reshape(2, 4, 4)
+        assert grad_A[:2].abs().sum() > 0 and grad_B[:, :2].abs().sum() > 0 and grad_G[0, :2, :2].abs().sum() > 0
+        assert not grad_A[2:].any() and not grad_B[:, 2:].any() and not grad_G[1].any()
+        assert not grad_G[0, 2:].any() and not grad_G[0, :, 2:].any()  # entries outside the block do nothing

@@ -201,13 +201,17 @@ def test_scalarization_and_train_seed_reach_the_trainer(tiny_run, monkeypatch):
 
     class RecordingTrainer:
         def __init__(self, model, args, **kwargs):
-            seen.update(scalarization=args.scalarization, seed=args.seed)
+            seen.update(scalarization=args.scalarization, seed=args.seed, core=kwargs["peft_config"].core)
             raise RuntimeError("recorded")
 
     monkeypatch.setattr(pipeline, "PARMTrainer", RecordingTrainer)
     with pytest.raises(RuntimeError, match="recorded"):
-        pipeline.Run(RunSettings(**tiny_run, scalarization="tchebycheff", train_seed=7)).train()
-    assert seen == {"scalarization": "tchebycheff", "seed": 7}
+        pipeline.Run(RunSettings(**tiny_run, scalarization="tchebycheff", train_seed=7, core="per_objective")).train()
+    assert seen == {"scalarization": "tchebycheff", "seed": 7, "core": "per_objective"}
+    with pytest.raises(ValueError, match="core 'per_objective' needs r2 divisible by the 2 objectives"):
+        RunSettings(core="per_objective", r2=5)
+    with pytest.raises(ValueError, match="SVD-LoRA's is --method svd_lora"):
+        RunSettings(core="diagonal")
     assert pipeline.shipped_candidates_fit(RunSettings(output_dir=str(tiny_run["output_dir"]) + "-2", train_seed=7))
     with pytest.raises(ValueError, match="unknown scalarization"):
         RunSettings(scalarization="max")

@@ -17,7 +17,13 @@ from .evaluation import (
 )
 from .guidance import GenARMGuidance, PARMGuidance, guided_generate, validate_beta
 from .guide_cache import CachedGuide
-from .layer import BilinearPreferenceCore, DiagonalPreferenceCore, PBLoraLayer, PBLoraLinear
+from .layer import (
+    BilinearPreferenceCore,
+    DiagonalPreferenceCore,
+    PBLoraLayer,
+    PBLoraLinear,
+    PerObjectivePreferenceCore,
+)
 from .model import PBLoraModel, pblora_layers, set_preference
 from .parm_config import PARMConfig
 from .parm_data import PARMDataCollator
@@ -47,6 +53,7 @@ __all__ = [
     "PBLoraLayer",
     "PBLoraLinear",
     "PBLoraModel",
+    "PerObjectivePreferenceCore",
     "PromptRelevance",
     "Scorer",
     "SequenceClassifierScorer",

@@ -8,6 +8,8 @@ from peft.config import PeftConfig
 
 from .peft_type import PBLORA_PEFT_TYPE
 
+PREFERENCE_CORES = ("bilinear", "per_objective", "diagonal")
+
 
 @dataclass
 class PBLoraConfig(PeftConfig):
@@ -26,9 +28,12 @@ class PBLoraConfig(PeftConfig):
     core: str = field(
         default="bilinear",
         metadata={
-            "help": "'bilinear': PBLoRA's W2(alpha) = reshape(alpha^T G). 'diagonal': Panacea's SVD-LoRA baseline, "
-            "core diag(sigma_1..sigma_r1, c alpha_1..c alpha_k) with learnable sigma and c; needs r2 = "
-            "num_preferences (one rank-1 direction per objective)."
+            "help": "'bilinear': PBLoRA's W2(alpha) = reshape(alpha^T G). 'per_objective': the same with G held to "
+            "k diagonal blocks, W2(alpha) = blockdiag(alpha_1 G_1, ..., alpha_k G_k), so each objective has its own "
+            "rank-r2/k directions and no objective's loss moves another's directions at a vertex; needs r2 "
+            "divisible by num_preferences. 'diagonal': Panacea's SVD-LoRA baseline, core diag(sigma_1..sigma_r1, "
+            "c alpha_1..c alpha_k) with learnable sigma and c; needs r2 = num_preferences (one rank-1 direction per "
+            "objective)."
         },
     )
     num_preferences: int = field(
@@ -107,8 +112,13 @@ class PBLoraConfig(PeftConfig):
             raise ValueError(f"r1 must be >= 0, got {self.r1}")
         if self.r2 < 1:
             raise ValueError(f"r2 must be >= 1, got {self.r2}")
-        if self.core not in ("bilinear", "diagonal"):
-            raise ValueError(f"core must be 'bilinear' or 'diagonal', got {self.core!r}")
+        if self.core not in PREFERENCE_CORES:
+            raise ValueError(f"core must be one of {PREFERENCE_CORES}, got {self.core!r}")
+        if self.core == "per_objective" and self.r2 % self.num_preferences:
+            raise ValueError(
+                f"core='per_objective' splits r2 into one block per objective: r2={self.r2} is not divisible by "
+                f"num_preferences={self.num_preferences}"
+            )
         if self.core == "diagonal" and self.r2 != self.num_preferences:
             raise ValueError(
                 f"core='diagonal' (SVD-LoRA) gives each objective one direction: r2 must equal num_preferences="

@@ -51,14 +51,38 @@ class BilinearPreferenceCore(nn.Module):
             nn.init.kaiming_uniform_(self.W1, a=math.sqrt(5))
         nn.init.kaiming_uniform_(self.G, a=math.sqrt(5))
 
+    def preference_map(self) -> torch.Tensor:
+        """The (k, r2^2) map from alpha to the flattened W2(alpha): G."""
+        return self.G
+
     def forward(self, preference: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
         """Core for a preference of shape (k,) -> (r, r), or one core per row for (rows, k) -> (rows, r, r).
 
         With `dtype`, the core is computed from copies of W1 and G in that dtype (merging computes in float32).
         """
         if dtype is None:
-            return bilinear_core(self.W1, self.G, preference)
-        return bilinear_core(self.W1.to(dtype), self.G.to(dtype), preference)
+            return bilinear_core(self.W1, self.preference_map(), preference)
+        return bilinear_core(self.W1.to(dtype), self.preference_map().to(dtype), preference)
+
+
+class PerObjectivePreferenceCore(BilinearPreferenceCore):
+    """PBLoRA's core with G held to k diagonal blocks: W2(alpha) = blockdiag(alpha_1 G_1, ..., alpha_k G_k).
+
+    Each objective owns r2 / k of the A and B directions, so at a vertex only that objective's directions act and
+    learn; G keeps the bilinear core's shape (and checkpoint layout), its entries outside the blocks masked out.
+    """
+
+    def __init__(self, r1: int, r2: int, num_preferences: int) -> None:
+        super().__init__(r1, r2, num_preferences)
+        block = r2 // num_preferences
+        owner = torch.arange(r2) // block
+        in_own_block = (owner[:, None] == owner[None, :]).flatten()
+        mask = torch.stack([in_own_block & (owner.repeat_interleave(r2) == index) for index in range(num_preferences)])
+        self.register_buffer("block_mask", mask.to(self.G.dtype), persistent=False)
+
+    def preference_map(self) -> torch.Tensor:
+        """G with each objective's row zero outside its own diagonal block."""
+        return self.G * self.block_mask.to(self.G.dtype)
 
 
 class DiagonalPreferenceCore(nn.Module):
@@ -134,6 +158,8 @@ class PBLoraLayer(BaseTunerLayer):
         self.pblora_B[adapter_name] = nn.Linear(r1 + r2, self.out_features, bias=False)
         if config.core == "diagonal":
             self.pblora_core[adapter_name] = DiagonalPreferenceCore(r1, k)
+        elif config.core == "per_objective":
+            self.pblora_core[adapter_name] = PerObjectivePreferenceCore(r1, r2, k)
         else:
             self.pblora_core[adapter_name] = BilinearPreferenceCore(r1, r2, k)
         self.reset_pblora_parameters(adapter_name, zero_init_B=config.init_weights)
@@ -196,7 +222,7 @@ class PBLoraLayer(BaseTunerLayer):
         core_module = self.pblora_core[adapter_name]
         preference = expand_preference_rows(self._stored_preference(adapter_name), batch_size=x.shape[0])
         if isinstance(core_module, BilinearPreferenceCore):
-            core_T = bilinear_core(core_module.W1, core_module.G, preference).mT
+            core_T = bilinear_core(core_module.W1, core_module.preference_map(), preference).mT
         else:
             core_T = core_module(preference).mT
         if core_T.dim() == 2 or hidden.dim() == 3:

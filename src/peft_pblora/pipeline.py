@@ -117,6 +117,9 @@ class RunSettings:
     scalarization: str = "linear"  # or "tchebycheff": how the alpha-weighted objective losses are combined
     r1: int = 0  # no preference-agnostic part: every change the adapter makes depends on alpha
     r2: int = 8
+    core: str = (
+        "bilinear"  # the PARM's core: PBLoRA's bilinear W2(alpha), or "per_objective" blocks (PBLoraConfig.core)
+    )
     lora_alpha: float = 8.0
     target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
     dirichlet_concentration: float = 0.5
@@ -167,6 +170,12 @@ class RunSettings:
             raise ValueError(f"unknown method {self.method!r}; choose one of {METHODS}")
         if self.parm_model and self.parm_layers:
             raise ValueError("give parm_model or parm_layers, not both")
+        if self.core not in ("bilinear", "per_objective"):
+            raise ValueError(
+                f"core must be 'bilinear' or 'per_objective' (SVD-LoRA's is --method svd_lora), got {self.core!r}"
+            )
+        if self.core == "per_objective" and self.r2 % len(self.objectives):
+            raise ValueError(f"core 'per_objective' needs r2 divisible by the {len(self.objectives)} objectives")
         if self.pairs_per_prompt < 1:
             raise ValueError(f"pairs_per_prompt must be >= 1, got {self.pairs_per_prompt}")
         if self.train_prompts < 1 or self.test_prompts < 1:
@@ -327,7 +336,8 @@ class Run:
         matches the PARM's."""
         settings = self.settings
         if settings.method == "parm":
-            return self._train_adapter(self.path / "parm_adapter", settings.objectives, settings.r2, self.path)
+            adapter_dir = self.path / "parm_adapter"
+            return self._train_adapter(adapter_dir, settings.objectives, settings.r2, self.path, core=settings.core)
         if settings.method == "svd_lora":  # diag(sigma_1..sigma_r1, c alpha): r1 + k directions, the PARM's r1 + r2
             k = len(settings.objectives)
             rank = max(1, settings.r1 + settings.r2 - k)
@@ -683,7 +693,8 @@ def markdown_report(settings: RunSettings, sweep: dict, metrics: dict, path: Pat
     )
     k = len(objectives)
     reward_models = (
-        f"PARM = {starting_model} + PBLoRA (r1={settings.r1}, r2={settings.r2})"
+        f"PARM = {starting_model} + PBLoRA (r1={settings.r1}, r2={settings.r2}"
+        + (", one block per objective)" if settings.core == "per_objective" else ")")
         if method == "parm"
         else f"PARM = {starting_model} + SVD-LoRA (diag of {max(1, settings.r1 + settings.r2 - k)} singular values "
         f"and c alpha)"
