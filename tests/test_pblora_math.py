@@ -9,7 +9,13 @@ import torch
 from torch import nn
 from transformers.pytorch_utils import Conv1D
 
-from peft_pblora import PBLoraConfig, PBLoraLinear, pblora_layers
+from peft_pblora import (
+    BilinearPreferenceCore,
+    PBLoraConfig,
+    PBLoraLinear,
+    PerObjectivePreferenceCore,
+    pblora_layers,
+)
 
 from .conftest import make_peft_model, random_ids
 
@@ -247,3 +253,12 @@ def test_at_a_vertex_the_per_objective_core_trains_only_that_objectives_directio
         assert grad_A[:2].abs().sum() > 0 and grad_B[:, :2].abs().sum() > 0 and grad_G[0, :2, :2].abs().sum() > 0
         assert not grad_A[2:].any() and not grad_B[:, 2:].any() and not grad_G[1].any()
         assert not grad_G[0, 2:].any() and not grad_G[0, :, 2:].any()  # entries outside the block do nothing
+
+
+def test_each_per_objective_block_starts_at_the_scale_of_a_one_objective_core_of_its_rank():
+    torch.manual_seed(0)
+    blocks = PerObjectivePreferenceCore(r1=0, r2=8, num_preferences=2).G
+    one_objective = BilinearPreferenceCore(r1=0, r2=4, num_preferences=1).G  # kaiming: bound 1 / 4
+    assert blocks.abs().max() <= 0.25 and one_objective.abs().max() <= 0.25
+    assert blocks.abs().max() > 0.2 and one_objective.abs().max() > 0.2
+    assert BilinearPreferenceCore(r1=0, r2=8, num_preferences=2).G.abs().max() <= 0.125  # PBLoRA's: 1 / r2

@@ -73,12 +73,19 @@ class PerObjectivePreferenceCore(BilinearPreferenceCore):
     """
 
     def __init__(self, r1: int, r2: int, num_preferences: int) -> None:
+        self.block = r2 // num_preferences
         super().__init__(r1, r2, num_preferences)
-        block = r2 // num_preferences
-        owner = torch.arange(r2) // block
+        owner = torch.arange(r2) // self.block
         in_own_block = (owner[:, None] == owner[None, :]).flatten()
         mask = torch.stack([in_own_block & (owner.repeat_interleave(r2) == index) for index in range(num_preferences)])
         self.register_buffer("block_mask", mask.to(self.G.dtype), persistent=False)
+
+    def reset_parameters(self) -> None:
+        """W1 as in PBLoRA; each block of G as a one-objective core of rank r2 / k would be (kaiming-uniform with
+        fan-in block^2: bound 1 / block), so a block starts at the scale of a single-objective adapter's core."""
+        if self.r1 > 0:
+            nn.init.kaiming_uniform_(self.W1, a=math.sqrt(5))
+        nn.init.uniform_(self.G, -1.0 / self.block, 1.0 / self.block)
 
     def preference_map(self) -> torch.Tensor:
         """G with each objective's row zero outside its own diagonal block."""
