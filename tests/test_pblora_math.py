@@ -165,9 +165,26 @@ def test_layer_gradients_equal_autograd_through_the_formula():
         torch.testing.assert_close(grad, parameters[name].grad, rtol=1e-4, atol=1e-5, msg=name)
 
 
-def test_svd_lora_core_is_panaceas_diagonal_and_merges_saves_and_batches_exactly(arch, tmp_path):
+def assert_matches_hand_model_per_row_merged_and_reloaded(peft_model, reference, patched, tmp_path):
+    """At alpha = (0.3, 0.7): the adapter equals `patched` (the base with delta-W added by hand), in a batch of
+    per-row preferences, merged, and reloaded from disk; returns the reloaded model."""
     from peft import PeftModel
 
+    ids, alpha = random_ids(), torch.tensor([0.3, 0.7])
+    out = peft_model(ids, preference=alpha).logits
+    torch.testing.assert_close(out, patched(ids).logits, rtol=1e-5, atol=1e-5)
+    rows = peft_model(ids, preference=[[0.3, 0.7], [1.0, 0.0], [0.0, 1.0]]).logits
+    torch.testing.assert_close(rows[0], out[0], rtol=1e-5, atol=1e-5)
+    peft_model.merge_adapter(preference=alpha)
+    torch.testing.assert_close(peft_model(ids).logits, out, rtol=1e-4, atol=1e-4)
+    peft_model.unmerge_adapter()
+    peft_model.save_pretrained(tmp_path)
+    reloaded = PeftModel.from_pretrained(copy.deepcopy(reference), tmp_path)
+    torch.testing.assert_close(reloaded(ids, preference=alpha).logits, out, rtol=0, atol=0)
+    return reloaded
+
+
+def test_svd_lora_core_is_panaceas_diagonal_and_merges_saves_and_batches_exactly(arch, tmp_path):
     peft_model, reference = make_peft_model(arch, core="diagonal", r1=3, r2=2)
     torch.manual_seed(5)
     for layer in pblora_layers(peft_model):
@@ -175,7 +192,6 @@ def test_svd_lora_core_is_panaceas_diagonal_and_merges_saves_and_batches_exactly
         with torch.no_grad():
             core.sigma.copy_(torch.randn(3))
             core.c.copy_(torch.randn(1))
-    ids = random_ids()
     alpha = torch.tensor([0.3, 0.7])
     patched = copy.deepcopy(reference)
     modules = dict(patched.named_modules())
@@ -192,16 +208,7 @@ def test_svd_lora_core_is_panaceas_diagonal_and_merges_saves_and_batches_exactly
                 )
                 target = modules[name]
                 target.weight += delta.T if isinstance(target, Conv1D) else delta
-    out = peft_model(ids, preference=alpha).logits
-    torch.testing.assert_close(out, patched(ids).logits, rtol=1e-5, atol=1e-5)
-    rows = peft_model(ids, preference=[[0.3, 0.7], [1.0, 0.0], [0.0, 1.0]]).logits
-    torch.testing.assert_close(rows[0], out[0], rtol=1e-5, atol=1e-5)
-    peft_model.merge_adapter(preference=alpha)
-    torch.testing.assert_close(peft_model(ids).logits, out, rtol=1e-4, atol=1e-4)
-    peft_model.unmerge_adapter()
-    peft_model.save_pretrained(tmp_path)
-    reloaded = PeftModel.from_pretrained(copy.deepcopy(reference), tmp_path)
-    torch.testing.assert_close(reloaded(ids, preference=alpha).logits, out, rtol=0, atol=0)
+    reloaded = assert_matches_hand_model_per_row_merged_and_reloaded(peft_model, reference, patched, tmp_path)
     assert reloaded.peft_config["default"].core == "diagonal"
     with pytest.raises(ValueError, match="r2 must equal num_preferences=2, got 3"):
         PBLoraConfig(core="diagonal", r2=3, num_preferences=2)
@@ -210,10 +217,7 @@ def test_svd_lora_core_is_panaceas_diagonal_and_merges_saves_and_batches_exactly
 
 
 def test_per_objective_core_is_a_sum_of_one_low_rank_delta_per_objective_and_merges_saves_and_batches(arch, tmp_path):
-    from peft import PeftModel
-
     peft_model, reference = make_peft_model(arch, core="per_objective", r1=1, r2=4, num_preferences=2)
-    ids = random_ids()
     alpha = torch.tensor([0.3, 0.7])
     patched = copy.deepcopy(reference)
     modules = dict(patched.named_modules())
@@ -229,16 +233,7 @@ def test_per_objective_core_is_a_sum_of_one_low_rank_delta_per_objective_and_mer
                     delta = delta + alpha[index] * weight_B[:, owned] @ block @ weight_A[owned]
                 target = modules[name]
                 target.weight += layer.scaling["default"] * (delta.T if isinstance(target, Conv1D) else delta)
-    out = peft_model(ids, preference=alpha).logits
-    torch.testing.assert_close(out, patched(ids).logits, rtol=1e-5, atol=1e-5)
-    rows = peft_model(ids, preference=[[0.3, 0.7], [1.0, 0.0], [0.0, 1.0]]).logits
-    torch.testing.assert_close(rows[0], out[0], rtol=1e-5, atol=1e-5)
-    peft_model.merge_adapter(preference=alpha)
-    torch.testing.assert_close(peft_model(ids).logits, out, rtol=1e-4, atol=1e-4)
-    peft_model.unmerge_adapter()
-    peft_model.save_pretrained(tmp_path)
-    reloaded = PeftModel.from_pretrained(copy.deepcopy(reference), tmp_path)
-    torch.testing.assert_close(reloaded(ids, preference=alpha).logits, out, rtol=0, atol=0)
+    reloaded = assert_matches_hand_model_per_row_merged_and_reloaded(peft_model, reference, patched, tmp_path)
     assert reloaded.peft_config["default"].core == "per_objective"
     with pytest.raises(ValueError, match="r2=3 is not divisible by num_preferences=2"):
         PBLoraConfig(core="per_objective", r2=3, num_preferences=2)
