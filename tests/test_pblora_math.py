@@ -32,14 +32,17 @@ def hand_delta_weight(layer: PBLoraLinear, alpha: torch.Tensor, adapter: str = "
     return layer.scaling[adapter] * (B1 @ core.W1 @ A1 + B2 @ W2 @ A2)
 
 
-def reference_with_weights_added(reference: nn.Module, peft_model, alpha: torch.Tensor) -> nn.Module:
-    """A copy of the base model whose adapted weights are W0 + the hand-computed delta-W(alpha)."""
+def reference_with_weights_added(
+    reference: nn.Module, peft_model, alpha: torch.Tensor, delta_weight=hand_delta_weight
+) -> nn.Module:
+    """A copy of the base model whose adapted weights are W0 + the hand-computed delta-W(alpha) of each layer
+    (`delta_weight(layer, alpha)`, (out, in); PBLoRA's bilinear formula unless given)."""
     patched = copy.deepcopy(reference)
     modules = dict(patched.named_modules())
     with torch.no_grad():
         for name, module in peft_model.base_model.model.named_modules():
             if isinstance(module, PBLoraLinear):
-                delta = hand_delta_weight(module, alpha)
+                delta = delta_weight(module, alpha)
                 target = modules[name]
                 target.weight += delta.T if isinstance(target, Conv1D) else delta
     return patched
@@ -192,22 +195,14 @@ def test_svd_lora_core_is_panaceas_diagonal_and_merges_saves_and_batches_exactly
         with torch.no_grad():
             core.sigma.copy_(torch.randn(3))
             core.c.copy_(torch.randn(1))
-    alpha = torch.tensor([0.3, 0.7])
-    patched = copy.deepcopy(reference)
-    modules = dict(patched.named_modules())
-    with torch.no_grad():
-        for name, layer in peft_model.base_model.model.named_modules():
-            if isinstance(layer, PBLoraLinear):
-                core = layer.pblora_core["default"]
-                diagonal = torch.diag(torch.cat([core.sigma, core.c * alpha]))  # diag(sigma, c alpha)
-                delta = (
-                    layer.scaling["default"]
-                    * layer.pblora_B["default"].weight
-                    @ diagonal
-                    @ layer.pblora_A["default"].weight
-                )
-                target = modules[name]
-                target.weight += delta.T if isinstance(target, Conv1D) else delta
+
+    def svd_lora_delta(layer, alpha):
+        core = layer.pblora_core["default"]
+        diagonal = torch.diag(torch.cat([core.sigma, core.c * alpha]))  # diag(sigma, c alpha)
+        weight_A, weight_B = layer.pblora_A["default"].weight, layer.pblora_B["default"].weight
+        return layer.scaling["default"] * weight_B @ diagonal @ weight_A
+
+    patched = reference_with_weights_added(reference, peft_model, torch.tensor([0.3, 0.7]), svd_lora_delta)
     reloaded = assert_matches_hand_model_per_row_merged_and_reloaded(peft_model, reference, patched, tmp_path)
     assert reloaded.peft_config["default"].core == "diagonal"
     with pytest.raises(ValueError, match="r2 must equal num_preferences=2, got 3"):
@@ -218,21 +213,19 @@ def test_svd_lora_core_is_panaceas_diagonal_and_merges_saves_and_batches_exactly
 
 def test_per_objective_core_is_a_sum_of_one_low_rank_delta_per_objective_and_merges_saves_and_batches(arch, tmp_path):
     peft_model, reference = make_peft_model(arch, core="per_objective", r1=1, r2=4, num_preferences=2)
+
+    def sum_of_per_objective_deltas(layer, alpha):
+        core = layer.pblora_core["default"]
+        weight_A, weight_B = layer.pblora_A["default"].weight, layer.pblora_B["default"].weight
+        G = core.G.reshape(2, 4, 4)  # objective i owns directions 2i, 2i+1 (after r1's one)
+        delta = weight_B[:, :1] @ core.W1 @ weight_A[:1]
+        for index, owned in enumerate((slice(1, 3), slice(3, 5))):
+            block = G[index, owned.start - 1 : owned.stop - 1, owned.start - 1 : owned.stop - 1]
+            delta = delta + alpha[index] * weight_B[:, owned] @ block @ weight_A[owned]
+        return layer.scaling["default"] * delta
+
     alpha = torch.tensor([0.3, 0.7])
-    patched = copy.deepcopy(reference)
-    modules = dict(patched.named_modules())
-    with torch.no_grad():
-        for name, layer in peft_model.base_model.model.named_modules():
-            if isinstance(layer, PBLoraLinear):
-                core = layer.pblora_core["default"]
-                weight_A, weight_B = layer.pblora_A["default"].weight, layer.pblora_B["default"].weight
-                G = core.G.reshape(2, 4, 4)  # objective i owns directions 2i, 2i+1 (after r1's one)
-                delta = weight_B[:, :1] @ core.W1 @ weight_A[:1]
-                for index, owned in enumerate((slice(1, 3), slice(3, 5))):
-                    block = G[index, owned.start - 1 : owned.stop - 1, owned.start - 1 : owned.stop - 1]
-                    delta = delta + alpha[index] * weight_B[:, owned] @ block @ weight_A[owned]
-                target = modules[name]
-                target.weight += layer.scaling["default"] * (delta.T if isinstance(target, Conv1D) else delta)
+    patched = reference_with_weights_added(reference, peft_model, alpha, sum_of_per_objective_deltas)
     reloaded = assert_matches_hand_model_per_row_merged_and_reloaded(peft_model, reference, patched, tmp_path)
     assert reloaded.peft_config["default"].core == "per_objective"
     with pytest.raises(ValueError, match="r2=3 is not divisible by num_preferences=2"):
