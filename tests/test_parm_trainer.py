@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -15,6 +16,7 @@ from datasets import Dataset
 from peft import PeftModel
 
 from peft_pblora import PARMConfig, PARMTrainer, PBLoraConfig, pblora_layers, set_preference
+from peft_pblora.parm_trainer import objective_tilted_preferences
 
 from .conftest import tiny_llama, tiny_tokenizer
 
@@ -219,11 +221,70 @@ def test_preference_draws_are_reproducible_from_the_seed(tmp_path):
     assert per_example.shape == (6, 4, 2)
 
 
-@pytest.mark.parametrize("reference_free", [True, False])
-def test_training_separates_the_objectives_by_alpha(tmp_path, reference_free):
+def test_objective_tilted_draws_keep_the_expected_parm_loss():
+    """E over tilted draws of weight_i * f(alpha) equals E over Dirichlet(c) draws of alpha_i * f(alpha)."""
+    draws, concentration = 200_000, 0.5
+    patterns = torch.tensor([[1, 0, 0], [0, -1, 0], [1, -1, 0]])
+    alphas, weights = objective_tilted_preferences(
+        patterns.repeat_interleave(draws, 0), concentration, np.random.default_rng(0)
+    )
+    torch.testing.assert_close(alphas.sum(1), torch.ones(3 * draws))
+    torch.testing.assert_close(weights[:draws, 0], torch.full((draws,), 1 / 3), msg="one objective: weight 1/k")
+    own_mean = (concentration + 1) / (3 * concentration + 1)
+    assert abs(alphas[:draws, 0].mean().item() - own_mean) < 0.005, "drawn from Dirichlet(c + e_own)"
+
+    def loss_at(alpha):  # any loss that depends on alpha
+        return alpha[:, 0] ** 2 + torch.sin(3 * alpha[:, 1])
+
+    reference = torch.tensor(np.random.default_rng(1).dirichlet([concentration] * 3, size=draws), dtype=torch.float32)
+    expected = reference * loss_at(reference)[:, None]  # alpha_i * loss(alpha) under the paper's draw
+    for index, pattern in enumerate(patterns):
+        rows = slice(index * draws, (index + 1) * draws)
+        estimate = (weights[rows] * loss_at(alphas[rows])[:, None]).mean(0)
+        for objective in torch.nonzero(pattern).flatten().tolist():
+            target = expected[:, objective].mean().item()
+            assert abs(estimate[objective].item() - target) < 0.01 * max(abs(target), 0.1), (pattern, objective)
+
+
+def test_importance_sampling_scores_each_pair_at_its_own_alpha(tmp_path):
+    trainer = make_trainer(tmp_path, datasets=uneven_datasets(), beta_r=[0.5, 0.2], preference_sampling="importance")
+    batch = trainer.data_collator([trainer.train_dataset[0], trainer.train_dataset[1]])
+    labels, pair_rows = batch["preference_labels"], batch["pair_rows"]
+    pairs = len(pair_rows)
+    alphas = torch.stack([torch.tensor([0.9, 0.1]), torch.tensor([0.2, 0.8]), torch.tensor([0.6, 0.4]),
+                          torch.tensor([0.35, 0.65])])[:pairs]  # fmt: skip
+    weights = torch.tensor([[0.5, 0.7], [0.3, 0.2], [0.25, 0.9], [0.6, 0.45]])[:pairs]
+    trainer._draw_pair_preferences = lambda labels: (alphas, weights)
+    model = trainer.model.eval()
+    loss = trainer.compute_loss(model, batch)
+
+    data, tokenizer = uneven_datasets(), tiny_tokenizer()
+    eos = [tokenizer.eos_token_id]
+    beta_r = torch.tensor([0.5, 0.2])
+    expected = torch.tensor(0.0)
+    with torch.no_grad():
+        for objective, name in enumerate(OBJECTIVES):
+            losses = []
+            for row in range(2):
+                (pair,) = [p for p in range(pairs) if pair_rows[p] == row and labels[p, objective] != 0]
+                example = data[name][row]
+                prompt = tokenizer(example["prompt"])["input_ids"]
+                chosen = tokenizer(example["chosen"], add_special_tokens=False)["input_ids"] + eos
+                rejected = tokenizer(example["rejected"], add_special_tokens=False)["input_ids"] + eos
+                margin = hand_reward(model, prompt, chosen, alphas[pair]) - hand_reward(
+                    model, prompt, rejected, alphas[pair]
+                )
+                losses.append(weights[pair, objective] * -F.logsigmoid(beta_r[objective] * margin))
+            expected = expected + torch.stack(losses).mean()
+    torch.testing.assert_close(loss.detach(), expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize(("reference_free", "sampling"), [(True, "batch"), (False, "batch"), (True, "importance")])
+def test_training_separates_the_objectives_by_alpha(tmp_path, reference_free, sampling):
     trainer = make_trainer(
         tmp_path,
         reference_free=reference_free,
+        preference_sampling=sampling,
         datasets=disagreeing_datasets(rows=16),
         num_train_epochs=6,
         per_device_train_batch_size=4,

@@ -9,7 +9,7 @@ from transformers import TrainingArguments
 
 from .parm_loss import SCALARIZATIONS
 
-PREFERENCE_SAMPLING = ("batch", "example")
+PREFERENCE_SAMPLING = ("batch", "example", "importance")
 
 
 @dataclass
@@ -67,7 +67,11 @@ class PARMConfig(TrainingArguments):
     )
     preference_sampling: str = field(
         default="batch",
-        metadata={"help": "'batch': one alpha per micro-batch for all its examples (paper); 'example': one each."},
+        metadata={
+            "help": "'batch': one alpha per micro-batch for all its examples (paper); 'example': one each; "
+            "'importance': one per pair, drawn tilted towards the pair's own objective and importance-weighted, so "
+            "the expected linear loss is the paper's but no pair is drawn at a weight near 0."
+        },
     )
     scalarization: str = field(
         default="linear",
@@ -134,6 +138,11 @@ class PARMConfig(TrainingArguments):
             )
         if self.scalarization not in SCALARIZATIONS:
             raise ValueError(f"scalarization must be one of {SCALARIZATIONS}, got {self.scalarization!r}")
+        if self.preference_sampling == "importance" and self.scalarization != "linear":
+            raise ValueError(
+                "preference_sampling='importance' keeps the expected loss only for a linear scalarization, "
+                f"got scalarization={self.scalarization!r}"
+            )
 
     def beta_r_per_objective(self, num_objectives: int) -> list[float]:
         """beta_r as one value per objective; raises if it has neither one value nor one per objective."""

@@ -47,7 +47,7 @@ class ObjectiveStatistics:
     """Per-objective results for one batch; each tensor has one entry per objective."""
 
     losses: torch.Tensor  # mean BT loss over the pairs labelled for the objective (0 where none)
-    weighted_losses: torch.Tensor  # mean of alpha_i * loss over those pairs: what the scalarisation combines
+    weighted_losses: torch.Tensor  # mean of weight_i * loss (weight: alpha_i, or an importance weight): scalarised
     accuracies: torch.Tensor  # share of labelled pairs whose preferred response gets the higher reward
     margins: torch.Tensor  # mean reward(preferred) - reward(other)
     counts: torch.Tensor  # number of labelled pairs
@@ -58,13 +58,14 @@ def objective_statistics(
     second_rewards: torch.Tensor,
     labels: torch.Tensor,
     beta_r: torch.Tensor,
-    pair_preferences: torch.Tensor,
+    loss_weights: torch.Tensor,
 ) -> ObjectiveStatistics:
     """Bradley-Terry statistics per objective for P pairs.
 
     Rewards are (P,), or (P, k) where each objective measures rewards its own way.
     labels (P, k): +1 where the first response is preferred for objective i, -1 where the second is, 0 where the
-    pair carries no label for i. beta_r (k,). pair_preferences (P, k): the alpha each pair was scored at.
+    pair carries no label for i. beta_r (k,). loss_weights (P, k): each pair's weight per objective, the alpha it
+    was scored at (or an importance weight, see PARMTrainer's preference_sampling='importance').
     Loss_i = -log sigmoid(beta_r_i * (r_preferred - r_other)).
     """
     labels = labels.to(first_rewards.dtype)
@@ -74,10 +75,10 @@ def objective_statistics(
     differences = first_rewards - second_rewards
     margins = labels * (differences if differences.dim() == 2 else differences.unsqueeze(1))  # (P, k)
     losses = -F.logsigmoid(beta_r.to(margins.dtype) * margins) * labelled
-    pair_preferences = pair_preferences.to(losses.dtype)
+    loss_weights = loss_weights.to(losses.dtype)
     return ObjectiveStatistics(
         losses=losses.sum(0) / denominator,
-        weighted_losses=(pair_preferences * losses).sum(0) / denominator,
+        weighted_losses=(loss_weights * losses).sum(0) / denominator,
         accuracies=((margins > 0) & labelled).sum(0).to(losses.dtype) / denominator,
         margins=(margins * labelled).sum(0) / denominator,
         counts=counts,

@@ -36,6 +36,31 @@ def preference_label(alpha: list[float]) -> str:
     return "alpha=(" + ",".join(f"{weight:.3g}" for weight in alpha) + ")"
 
 
+def objective_tilted_preferences(
+    labels: torch.Tensor, concentration: float, rng: np.random.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One alpha per pair, drawn towards the pair's own objectives, and loss weights that keep PARM's expected loss.
+
+    A pair labelled for the objectives S draws j uniformly from S and alpha ~ Dirichlet(c + e_j). Weighting its
+    loss for objective i by alpha_i |S| / (k sum_{j in S} alpha_j) (1/k when S = {i}) makes the expected weighted
+    loss E_{alpha ~ Dirichlet(c)}[alpha_i loss_i(alpha)], the paper's objective, while every pair is trained where
+    its own objective counts instead of half the time at a weight near 0. Returns (alphas, weights), both (P, k).
+    """
+    labelled = (labels != 0).cpu().numpy()
+    pairs, k = labelled.shape
+    has_label = labelled.any(1)
+    own = np.argmax(rng.random((pairs, k)) * labelled, axis=1)  # uniform among each pair's objectives
+    tilt = np.full((pairs, k), float(concentration))
+    tilt[np.arange(pairs), own] += has_label
+    gammas = rng.gamma(tilt)
+    alphas = np.where(has_label[:, None], gammas / gammas.sum(1, keepdims=True), 1.0 / k)
+    own_weight = (alphas * labelled).sum(1, keepdims=True)
+    weights = np.where(
+        has_label[:, None], alphas * labelled.sum(1, keepdims=True) / (k * np.maximum(own_weight, 1e-300)), 0.0
+    )
+    return torch.tensor(alphas, dtype=torch.float32), torch.tensor(weights, dtype=torch.float32)
+
+
 class PARMTrainer(Trainer):
     """Trains a PBLoRA reward model with PARM's scalarised Bradley-Terry loss, in any TRL / transformers pipeline.
 
@@ -150,35 +175,61 @@ class PARMTrainer(Trainer):
             model.enable_input_require_grads()
         return model
 
-    def _draw_preference(self, rows: int) -> torch.Tensor:
-        """alpha for this micro-batch, from (seed, optimizer step, micro-batch): reproducible and resumable.
-
-        One alpha per batch is the same on every process; one per example also mixes in the process index.
-        """
+    def _draw_seed(self) -> list[int]:
+        """(seed, optimizer step, micro-batch) of this micro-batch's draw: reproducible and resumable."""
         step = self.state.global_step
         if step != self._sampling_step:
             self._sampling_step, self._micro_batch_index = step, 0
         seed = [self.args.seed, step, self._micro_batch_index]
         self._micro_batch_index += 1
-        k = len(self.objectives)
-        concentration = [self.args.dirichlet_concentration] * k
+        return seed
+
+    def _draw_preference(self, rows: int) -> torch.Tensor:
+        """alpha for this micro-batch: one (k,) for all rows, or one per row with preference_sampling='example'.
+
+        One alpha per batch is the same on every process; one per example also mixes in the process index.
+        """
+        seed = self._draw_seed()
+        concentration = [self.args.dirichlet_concentration] * len(self.objectives)
         if self.args.preference_sampling == "example":
             rng = np.random.default_rng(seed + [self.args.process_index])
             return torch.tensor(rng.dirichlet(concentration, size=rows), dtype=torch.float32)
         return torch.tensor(np.random.default_rng(seed).dirichlet(concentration), dtype=torch.float32)
 
+    def _draw_pair_preferences(self, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """preference_sampling='importance': per-pair (alphas, loss weights), see objective_tilted_preferences."""
+        rng = np.random.default_rng(self._draw_seed() + [self.args.process_index])
+        return objective_tilted_preferences(labels, self.args.dirichlet_concentration, rng)
+
     def batch_statistics(
-        self, model: nn.Module, inputs: dict[str, torch.Tensor], preference: torch.Tensor
+        self,
+        model: nn.Module,
+        inputs: dict[str, torch.Tensor],
+        preference: torch.Tensor,
+        loss_weights: torch.Tensor | None = None,
     ) -> ObjectiveStatistics:
-        """Score both responses of every pair at `preference` ((k,) or one row per batch row) and compare them."""
+        """Score both responses of every pair at `preference` and compare them.
+
+        `preference` is (k,) or one row per batch row, and each loss is weighted by its alpha; with `loss_weights`
+        (P, k), `preference` holds one row per pair and the losses are weighted by `loss_weights` instead.
+        """
         pair_rows = inputs["pair_rows"]
         pairs = pair_rows.shape[0]
         preference = preference.to(pair_rows.device)
-        if preference.dim() == 2:
+        if loss_weights is not None:
+            if preference.shape != loss_weights.shape or preference.shape[0] != pairs:
+                raise ValueError(
+                    f"per-pair preference {tuple(preference.shape)} and loss_weights {tuple(loss_weights.shape)} "
+                    f"must both have one row per pair ({pairs})"
+                )
+            pair_preferences = preference
+        elif preference.dim() == 2:
             pair_preferences = preference[pair_rows]
-            set_preference(model, torch.cat([pair_preferences, pair_preferences]).cpu())
         else:
             pair_preferences = preference.expand(pairs, -1)
+        if preference.dim() == 2:
+            set_preference(model, torch.cat([pair_preferences, pair_preferences]).cpu())
+        else:
             set_preference(model, preference.cpu())
         rewards = self._rewards(model, inputs)
         if self.reference_relative.any():
@@ -192,7 +243,7 @@ class PARMTrainer(Trainer):
             rewards[pairs:],
             inputs["preference_labels"],
             self.beta_r.to(rewards.device),
-            pair_preferences,
+            pair_preferences if loss_weights is None else loss_weights.to(pair_preferences.device),
         )
 
     def _with_reference_rewards(self, dataset: Dataset) -> Dataset:
@@ -237,8 +288,11 @@ class PARMTrainer(Trainer):
         return_outputs: bool = False,
         num_items_in_batch: Any = None,
     ) -> torch.Tensor | tuple[torch.Tensor, ObjectiveStatistics]:
-        preference = self._draw_preference(int(inputs["num_rows"]))
-        statistics = self.batch_statistics(model, inputs, preference)
+        if self.args.preference_sampling == "importance":
+            preference, loss_weights = self._draw_pair_preferences(inputs["preference_labels"])
+            statistics = self.batch_statistics(model, inputs, preference, loss_weights)
+        else:
+            statistics = self.batch_statistics(model, inputs, self._draw_preference(int(inputs["num_rows"])))
         loss = scalarize(statistics.weighted_losses, self.args.scalarization)
         if model.training:
             self._record(statistics)
