@@ -3,8 +3,9 @@
     python scripts/run_grid.py scripts/grids/positivity.json --output_dir runs/grid --time_budget 600
 
 The grid file holds `common` settings and named `runs`, each a dict of RunSettings overrides; a run may also say
-`"adapter_from": "<earlier run>"` to reuse that run's trained adapter (e.g. to sweep another guidance beta without
-training again). Runs that would sample the same candidates share them. After each run, one line and
+`"adapter_from": "<earlier run>"` to reuse that run's trained adapters (e.g. to sweep another guidance beta without
+training again, or Rewarded Soups on GenARM's ARMs). `--runs a,b` runs only those (one shard of a grid run by
+several processes on one GPU). Runs that would sample the same candidates share them. After each run, one line and
 `summary.json` give its Spearman correlations, steering effects, HV, MIP and stage times; `--archive` also packs
 every run's report, metrics, sweep and training log into one .tar.gz (the form a remote GPU job brings back).
 """
@@ -84,8 +85,10 @@ def run_grid(
         candidates = candidates_dir(settings.path / "preference_data")
         if sampling_key in candidates_by_sampling and not candidates.exists():
             shutil.copytree(candidates_by_sampling[sampling_key], candidates)
-        if adapter_from and not (settings.path / "parm_adapter").exists():
-            shutil.copytree(output_dir / adapter_from / "parm_adapter", settings.path / "parm_adapter")
+        for adapters in ("parm_adapter", "arm_adapters") if adapter_from else ():
+            source, destination = output_dir / adapter_from / adapters, settings.path / adapters
+            if source.exists() and not destination.exists():
+                shutil.copytree(source, destination)
         run.timed("make-data", run.make_data)
         run.timed("train", run.train)
         run.timed("sweep", run.sweep)
@@ -102,14 +105,26 @@ def run_grid(
     return summary
 
 
+def select_runs(grid: dict, names: list[str]) -> dict:
+    """The grid with only the named runs, in the order named; unknown names are refused before any run starts."""
+    unknown = [name for name in names if name not in grid["runs"]]
+    if unknown:
+        raise ValueError(f"the grid has no runs named {unknown}; it has {list(grid['runs'])}")
+    return {**grid, "runs": {name: grid["runs"][name] for name in names}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("grid", type=Path)
     parser.add_argument("--output_dir", type=Path, default=Path("runs/grid"))
     parser.add_argument("--time_budget", type=float, default=float("inf"), help="start no run after this many seconds")
     parser.add_argument("--archive", type=Path, default=None, help="a .tar.gz to pack the results into after each run")
+    parser.add_argument("--runs", default=None, help="comma-separated run names: run only these, in this order")
     args = parser.parse_args()
-    run_grid(json.loads(args.grid.read_text()), args.output_dir, args.time_budget, args.archive)
+    grid = json.loads(args.grid.read_text())
+    if args.runs:
+        grid = select_runs(grid, args.runs.split(","))
+    run_grid(grid, args.output_dir, args.time_budget, args.archive)
 
 
 if __name__ == "__main__":

@@ -344,11 +344,18 @@ def test_a_grid_of_runs_shares_the_base_candidates_and_adapters(tiny_run, tmp_pa
             "first": {},
             "other_beta": {"adapter_from": "first", "guidance_beta": 0.5},
             "more_epochs": {"epochs": 2},
+            "genarm": {"method": "genarm"},
+            "soups": {"method": "rewarded_soups", "adapter_from": "genarm"},
         },
     }
+    with pytest.raises(ValueError, match=r"no runs named \['missing'\]"):
+        run_grid_module.select_runs(grid, ["first", "missing"])
+    assert list(run_grid_module.select_runs(grid, ["soups", "genarm"])["runs"]) == ["soups", "genarm"]
     output_dir, archive_path = tmp_path / "grid", tmp_path / "grid.tar.gz"
     summary = run_grid_module.run_grid(grid, output_dir, archive_path=archive_path)
-    assert list(summary) == ["first", "other_beta", "more_epochs"]
+    assert list(summary) == ["first", "other_beta", "more_epochs", "genarm", "soups"]
+    assert (output_dir / "soups" / "arm_adapters").is_dir()  # Rewarded Soups reused GenARM's ARMs
+    assert not (output_dir / "soups" / "train_log.json").exists()
     assert summary["other_beta"]["settings"]["guidance_beta"] == 0.5
     assert not (output_dir / "other_beta" / "train_log.json").exists()  # reused the adapter, did not train
     assert (output_dir / "more_epochs" / "train_log.json").is_file()
