@@ -55,13 +55,16 @@ def summary_line(name: str, metrics: dict, timings: dict) -> str:
 
 
 def archive(root: Path, names: list[str], destination: Path) -> None:
-    with tarfile.open(destination, "w:gz") as tar:
+    """Pack the runs' result files; written in `root` first, so a job killed mid-way leaves the last whole archive."""
+    partial = root / (destination.name + ".partial")
+    with tarfile.open(partial, "w:gz") as tar:
         tar.add(root / "summary.json", arcname="summary.json")
         for name in names:
             for file_name in RESULT_FILES:
                 path = root / name / file_name
                 if path.is_file():
                     tar.add(path, arcname=f"{name}/{file_name}")
+    shutil.move(partial, destination)
 
 
 def run_grid(
