@@ -8,13 +8,15 @@ objective, and the table adds each run's Spearman correlations (with the share o
 where the run measured it), steering effects, trainable parameters, stage times,
 decoding speed and peak memory (from its metrics.json and timings.json). The runs must share objectives and prompts.
 Runs of the same method (several seeds) are also summarised: mean and sample standard deviation of HV, MIP, the
-Spearman correlations and the steering effects.
+Spearman correlations and the steering effects; `--group_by recipe` groups by run name without its `_s<seed>`
+suffix instead (several PARM recipes side by side).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -81,18 +83,28 @@ def compare(runs: list[dict]) -> tuple[list[dict], dict]:
     return rows, shared
 
 
-def method_summaries(rows: list[dict], objectives: list[str]) -> list[dict]:
-    """Per method with two or more runs: n, and the mean and sample standard deviation of each headline number."""
+def recipe_of(run_name: str) -> str:
+    """A run's name without its seed suffix: 'importance_s2' -> 'importance'."""
+    return re.sub(r"_s\d+$", "", run_name)
+
+
+def method_summaries(rows: list[dict], objectives: list[str], group_by: str = "method") -> list[dict]:
+    """Per method (or recipe) with two or more runs: n, and the mean and sample standard deviation of each headline
+    number, the share of prompt resamples whose Spearman reaches 0.9 included where measured."""
+    key_of = (lambda row: row["method"]) if group_by == "method" else (lambda row: recipe_of(row["run"]))
     summaries = []
-    for method in dict.fromkeys(row["method"] for row in rows):
-        group = [row for row in rows if row["method"] == method]
+    for key in dict.fromkeys(key_of(row) for row in rows):
+        group = [row for row in rows if key_of(row) == key]
         if len(group) < 2:
             continue
         values = {"HV": [row["hypervolume"] for row in group], "MIP": [row["mip"] for row in group]}
         for name in objectives:
             values[f"Spearman {name}"] = [row["spearman"][name] for row in group]
+            shares = [row["spearman_share_at_least_threshold"].get(name) for row in group]
+            if None not in shares:
+                values[f"share >= 0.9 {name}"] = shares
             values[f"effect {name}"] = [row["effects"][name] for row in group]
-        summary = {"method": method, "runs": len(group)}
+        summary = {"method": key, "runs": len(group)}
         for key, numbers in values.items():
             summary[key] = {"mean": float(np.mean(numbers)), "std": float(np.std(numbers, ddof=1))}
         summaries.append(summary)
@@ -156,14 +168,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", type=Path, nargs="+")
     parser.add_argument("--output_dir", type=Path, required=True)
+    parser.add_argument("--group_by", choices=["method", "recipe"], default="method", help="what the summary groups")
     args = parser.parse_args()
     runs = [load(run_dir) for run_dir in args.runs]
     rows, shared = compare(runs)
     args.output_dir.mkdir(parents=True, exist_ok=True)
-    summaries = method_summaries(rows, shared["objectives"])
+    summaries = method_summaries(rows, shared["objectives"], args.group_by)
     table = markdown(rows, shared)
     if summaries:
-        table += "\n\nMean +/- standard deviation over the runs of each method:\n\n" + summaries_markdown(summaries)
+        table += f"\n\nMean +/- standard deviation over the runs of each {args.group_by}:\n\n" + summaries_markdown(
+            summaries
+        )
     (args.output_dir / "comparison.md").write_text(table + "\n")
     comparison = {"rows": rows, "shared": shared, "method_summaries": summaries}
     (args.output_dir / "comparison.json").write_text(json.dumps(comparison, indent=2))

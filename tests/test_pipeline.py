@@ -469,6 +469,16 @@ def test_comparing_runs_normalises_them_together():
     assert summary["runs"] == 2 and summary["effect a"] == {"mean": 3.0, "std": pytest.approx(2**0.5)}  # 4 and 2
     assert summary["MIP"]["mean"] == pytest.approx((1.0 + 0.75) / 2)  # s1 normalised: (0.5, 0), (0, 1)
     assert "| PARM guided | 2 |" in module.summaries_markdown([summary])
+    recipes, _ = module.compare(
+        [run(name, "parm", [(4.0, 0.0), (0.0, 2.0)]) for name in ("plain_s0", "plain_s1", "tilted_s0", "tilted_s1")]
+        + [resampled]
+    )
+    recipes[2]["spearman_share_at_least_threshold"] = {"a": 0.2}
+    recipes[3]["spearman_share_at_least_threshold"] = {"a": 0.6}
+    by_recipe = module.method_summaries(recipes, ["a", "b"], group_by="recipe")
+    assert [(summary["method"], summary["runs"]) for summary in by_recipe] == [("plain", 2), ("tilted", 2)]
+    assert by_recipe[1]["share >= 0.9 a"]["mean"] == pytest.approx(0.4) and "share >= 0.9 a" not in by_recipe[0]
+    assert [summary["runs"] for summary in module.method_summaries(recipes, ["a", "b"])] == [5]
     with pytest.raises(ValueError, match="other objectives or prompts"):
         other = run("other", "parm", [(1.0, 0.0), (0.0, 1.0)])
         other["sweep"]["prompts"] = ["q"]
