@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import shutil
 import tarfile
 from pathlib import Path
 
@@ -119,6 +120,10 @@ def test_a_run_folder_continues_with_its_own_settings_and_refuses_others(tiny_ru
     ):
         pipeline.Run(RunSettings(**{**tiny_run, "epochs": 2, "sweep_tokens": 7}))
     pipeline.Run(RunSettings(**{**tiny_run, "show_progress": True, "sweep_batch_size": 2}))  # results unchanged
+    moved = tiny_run["output_dir"] + "-moved"
+    shutil.copytree(tiny_run["output_dir"], moved)
+    assert main(["make-data", "--output_dir", moved]) == 0  # a moved folder continues as it was made
+    assert json.loads((Path(moved) / "settings.json").read_text())["train_prompts"] == 6
 
 
 def test_settings_and_prompts():

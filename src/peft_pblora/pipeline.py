@@ -226,6 +226,7 @@ def split_prompts(settings: RunSettings) -> tuple[list[str], list[str]]:
 
 
 RESULT_NEUTRAL_SETTINGS = ("show_progress", "device", "sample_batch_size", "sweep_batch_size")
+FOLDER_SETTINGS = ("output_dir",)  # where a run folder is: a moved or renamed folder continues as it was made
 
 
 def saved_settings(output_dir: str | Path) -> dict[str, Any] | None:
@@ -237,7 +238,8 @@ def saved_settings(output_dir: str | Path) -> dict[str, Any] | None:
 def check_same_settings(settings: RunSettings) -> None:
     """Refuses to continue a run folder with other settings than it was made with: its finished stages would be
     skipped, and their artefacts mixed with the new settings' results. Progress bars, device and batch sizes may
-    differ (`RESULT_NEUTRAL_SETTINGS`); a setting absent from an older settings.json counts as unchanged."""
+    differ (`RESULT_NEUTRAL_SETTINGS`), and so may the folder's own path (a moved folder); a setting absent from an
+    older settings.json counts as unchanged."""
     saved = saved_settings(settings.output_dir)
     if saved is None:
         return
@@ -245,7 +247,7 @@ def check_same_settings(settings: RunSettings) -> None:
     changed = [
         f"{name}: {saved[name]!r} there, {value!r} now"
         for name, value in current.items()
-        if name in saved and name not in RESULT_NEUTRAL_SETTINGS and saved[name] != value
+        if name in saved and name not in RESULT_NEUTRAL_SETTINGS + FOLDER_SETTINGS and saved[name] != value
     ]
     if changed:
         raise ValueError(
@@ -667,7 +669,7 @@ def options_other_than_defaults(settings: RunSettings) -> list[str]:
     defaults["objectives"] = default_objectives  # the other list defaults follow from the objectives
     options = []
     for name, value in asdict(settings).items():
-        if name == "output_dir" or name in RESULT_NEUTRAL_SETTINGS or value == defaults[name]:
+        if name in FOLDER_SETTINGS + RESULT_NEUTRAL_SETTINGS or value == defaults[name]:
             continue
         if isinstance(value, bool):
             options.append(f"--{name}" if value else f"--no_{name}")
