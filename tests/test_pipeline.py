@@ -151,6 +151,23 @@ def test_the_report_names_the_options_that_differ_from_the_defaults():
         "--no_shipped_data",
     ]
     assert pipeline.options_other_than_defaults(RunSettings(output_dir="elsewhere", sweep_batch_size=3)) == []
+    assert pipeline.options_other_than_defaults(RunSettings(core="bilinear")) == ["--core bilinear"]  # lora_alpha 8
+    assert pipeline.options_other_than_defaults(RunSettings(scalarization="tchebycheff")) == [
+        "--scalarization tchebycheff"  # its default sampling is "example", not the linear loss's "importance"
+    ]
+
+
+def test_defaults_that_follow_from_other_settings():
+    default = RunSettings()
+    assert (default.core, default.r2, default.lora_alpha) == ("per_objective", 8, 16.0)  # 4 directions, scaling 2
+    assert (default.preference_sampling, default.dirichlet_concentration) == ("importance", 0.1)
+    assert default.reference_relative_rewards == ["positivity"] == default.length_matched
+    three = RunSettings(objectives=["positivity", "conciseness", "relevance"])
+    assert (three.r2, three.lora_alpha) == (12, 24.0)
+    assert RunSettings(core="bilinear").lora_alpha == 8.0 and RunSettings(method="genarm").lora_alpha == 8.0
+    assert RunSettings(scalarization="tchebycheff").preference_sampling == "example"
+    assert RunSettings(length_matched=["none"]).reference_relative_rewards == []
+    assert RunSettings(reference_relative_rewards=["none"]).reference_relative_rewards == []
 
 
 def test_response_quality():

@@ -113,17 +113,22 @@ class RunSettings:
     # one value for all objectives or one per objective; None: 0.1 for summed rewards, 4 for length-normalised ones
     beta_r: list[float] | None = None
     reference_free: bool = True
-    reference_relative_rewards: list[str] = field(default_factory=list)  # objectives rewarded relative to the base
+    # objectives rewarded relative to the base; None: the length-matched ones (positivity), whose equally long pairs
+    # then start at margin 0; ["none"]: none
+    reference_relative_rewards: list[str] | None = None
     scalarization: str = "linear"  # or "tchebycheff": how the alpha-weighted objective losses are combined
     r1: int = 0  # no preference-agnostic part: every change the adapter makes depends on alpha
-    r2: int = 8
-    core: str = (
-        "bilinear"  # the PARM's core: PBLoRA's bilinear W2(alpha), or "per_objective" blocks (PBLoraConfig.core)
-    )
-    lora_alpha: float = 8.0
+    r2: int | None = None  # None: 4 per objective (GenARM's ARMs get r2 / k = 4 each)
+    # the PARM's core: one block of G per objective (PBLoraConfig.core), or PBLoRA's "bilinear" W2(alpha)
+    core: str = "per_objective"
+    # None: 2 r2 for the per-objective core (each objective's block scaled like GenARM's rank-4 ARMs: lora_alpha / r
+    # = 2), else 8
+    lora_alpha: float | None = None
     target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
-    dirichlet_concentration: float = 0.5
-    preference_sampling: str = "example"
+    dirichlet_concentration: float = 0.1
+    # None: "importance" (each pair's alpha drawn towards its own objective, its loss importance-weighted; see
+    # PARMConfig) for the linear scalarisation, "example" (one alpha per prompt) for Tchebycheff
+    preference_sampling: str | None = None
     max_length: int = 256
     grid_step: float = 0.25
     guidance_beta: float = 0.125  # 1/beta = 8: the strength e15 steered tone at (docs/evaluation.md)
@@ -155,8 +160,9 @@ class RunSettings:
         self.system_prompted_objectives = settled(self.system_prompted_objectives, elicited or list(self.objectives))
         # checked here too, so that a bad name fails before any model is loaded
         objectives_named(self.length_normalized_rewards, self.objectives, "length_normalized_rewards")
-        objectives_named(self.reference_relative_rewards, self.objectives, "reference_relative_rewards")
         objectives_named(self.length_matched, self.objectives, "length_matched")
+        self.reference_relative_rewards = settled(self.reference_relative_rewards, self.length_matched)
+        objectives_named(self.reference_relative_rewards, self.objectives, "reference_relative_rewards")
         objectives_named(self.whole_samples_only, self.objectives, "whole_samples_only")
         objectives_named(self.score_matched, self.objectives, "score_matched")
         objectives_named(self.system_prompted_objectives, self.objectives, "system_prompted_objectives")
@@ -174,6 +180,12 @@ class RunSettings:
             raise ValueError(
                 f"core must be 'bilinear' or 'per_objective' (SVD-LoRA's is --method svd_lora), got {self.core!r}"
             )
+        if self.preference_sampling is None:
+            self.preference_sampling = "importance" if self.scalarization == "linear" else "example"
+        if self.r2 is None:
+            self.r2 = 4 * len(self.objectives)
+        if self.lora_alpha is None:
+            self.lora_alpha = 2.0 * self.r2 if self.core == "per_objective" and self.method == "parm" else 8.0
         if self.core == "per_objective" and self.r2 % len(self.objectives):
             raise ValueError(f"core 'per_objective' needs r2 divisible by the {len(self.objectives)} objectives")
         if self.pairs_per_prompt < 1:
@@ -663,8 +675,16 @@ def mean_with_error(point: dict, name: str) -> str:
 
 def options_other_than_defaults(settings: RunSettings) -> list[str]:
     """The command-line options that make `settings` from the defaults for its objectives (output folder and the
-    result-neutral settings left out): the run's recipe in one line."""
-    defaults = asdict(RunSettings(objectives=list(settings.objectives), device=settings.device))
+    result-neutral settings left out): the run's recipe in one line. Settings whose default follows from others
+    (lora_alpha from the method, core and r2; preference_sampling from the scalarisation; reference_relative_rewards
+    from length_matched) are compared with the default for those."""
+    deciding = ("method", "core", "r2", "scalarization", "length_matched")
+    plain = asdict(RunSettings(objectives=list(settings.objectives), device=settings.device))
+    derived = RunSettings(
+        objectives=list(settings.objectives), device=settings.device,
+        **{name: getattr(settings, name) for name in deciding},
+    )  # fmt: skip
+    defaults = {**asdict(derived), **{name: plain[name] for name in deciding}}
     default_objectives = next(item for item in fields(RunSettings) if item.name == "objectives").default_factory()
     defaults["objectives"] = default_objectives  # the other list defaults follow from the objectives
     options = []
