@@ -98,11 +98,13 @@ def main() -> None:
         **encoded, logits_processor=LogitsProcessorList([guidance]), max_new_tokens=6, do_sample=False,
         pad_token_id=0, output_scores=True, return_dict_in_generate=True,
     )  # fmt: skip
-    first_step = output.scores[0]
+    steps = torch.stack(output.scores, dim=1)  # (rows, new tokens, vocabulary): the guided scores at every step
+    mean_gaps = (steps[:, :, 5] - steps[:, :, 6]).mean(dim=1)
     texts = tokenizer.batch_decode(output.sequences[:, encoded.input_ids.shape[1] :], skip_special_tokens=True)
-    for alpha, scores, text in zip(alphas, first_step, texts, strict=True):
-        gap = (scores[5] - scores[6]).item()
-        print(f"guided at alpha={alpha}: log p(w5) - log p(w6) for the first token = {gap:+.2f}; text {text!r}")
+    for alpha, gap, text in zip(alphas, mean_gaps.tolist(), texts, strict=True):
+        print(
+            f"guided at alpha={alpha}: log p(w5) - log p(w6), mean over the answer's steps = {gap:+.2f}; text {text!r}"
+        )
 
 
 if __name__ == "__main__":

@@ -315,6 +315,25 @@ def adapter_weights(model) -> dict[str, torch.Tensor]:
     return {name: p.detach().clone() for name, p in model.named_parameters() if "pblora_" in name}
 
 
+def test_the_adapter_starts_from_the_seed_whatever_ran_before(tmp_path):
+    def adapter_start(seed: int, draws_before: int) -> dict[str, torch.Tensor]:
+        model = tiny_llama(seed=1)
+        torch.rand(draws_before)  # another history of the global generator, as another pipeline path leaves
+        trainer = PARMTrainer(
+            model=model,
+            args=parm_args(tmp_path, seed=seed),
+            train_dataset=disagreeing_datasets(),
+            processing_class=tiny_tokenizer(),
+            peft_config=pblora(init_weights=False),
+        )
+        return adapter_weights(trainer.model)
+
+    first, second, other_seed = adapter_start(3, 0), adapter_start(3, 1000), adapter_start(4, 0)
+    for name in first:
+        torch.testing.assert_close(second[name], first[name], rtol=0, atol=0, msg=name)
+    assert any(not torch.equal(other_seed[name], first[name]) for name in first)
+
+
 def test_activation_checkpointing_gives_the_same_training(tmp_path):
     results = []
     for checkpointing in (False, True):

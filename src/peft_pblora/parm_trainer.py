@@ -11,7 +11,7 @@ import torch
 from datasets import Dataset
 from peft import PeftModel, get_peft_model
 from torch import nn
-from transformers import AutoModelForCausalLM, PreTrainedModel, Trainer
+from transformers import AutoModelForCausalLM, PreTrainedModel, Trainer, set_seed
 
 from .config import PBLoraConfig
 from .model import set_preference
@@ -170,6 +170,7 @@ class PARMTrainer(Trainer):
         if isinstance(model, str):  # loaded only once every check has passed
             model = AutoModelForCausalLM.from_pretrained(model, **(args.model_init_kwargs or {}))
         if not isinstance(model, PeftModel):
+            set_seed(args.seed)  # the adapter's random start comes from the run's seed, not from what ran before
             model = get_peft_model(model, config)
         if args.activation_checkpointing:
             model.enable_input_require_grads()
