@@ -93,8 +93,8 @@ def method_summaries(rows: list[dict], objectives: list[str], group_by: str = "m
     number, the share of prompt resamples whose Spearman reaches 0.9 included where measured."""
     key_of = (lambda row: row["method"]) if group_by == "method" else (lambda row: recipe_of(row["run"]))
     summaries = []
-    for key in dict.fromkeys(key_of(row) for row in rows):
-        group = [row for row in rows if key_of(row) == key]
+    for group_name in dict.fromkeys(key_of(row) for row in rows):
+        group = [row for row in rows if key_of(row) == group_name]
         if len(group) < 2:
             continue
         values = {"HV": [row["hypervolume"] for row in group], "MIP": [row["mip"] for row in group]}
@@ -104,7 +104,7 @@ def method_summaries(rows: list[dict], objectives: list[str], group_by: str = "m
             if None not in shares:
                 values[f"share >= 0.9 {name}"] = shares
             values[f"effect {name}"] = [row["effects"][name] for row in group]
-        summary = {"method": key, "runs": len(group)}
+        summary = {"method": group_name, "runs": len(group)}
         for key, numbers in values.items():
             summary[key] = {"mean": float(np.mean(numbers)), "std": float(np.std(numbers, ddof=1))}
         summaries.append(summary)
