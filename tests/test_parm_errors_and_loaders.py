@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 from datasets import Dataset
 
 from peft_pblora import PARMConfig, PARMTrainer, load_hh_rlhf, load_pku_saferlhf
@@ -124,3 +125,13 @@ def test_hh_rlhf_loader_splits_the_transcripts(tmp_path):
     assert example["rejected"] == "A poor answer 0."
     with pytest.raises(ValueError, match="no entry for objective 'humour'"):
         load_hh_rlhf(objectives=("humour",), data_files=files)
+
+
+def test_per_pair_preferences_of_the_wrong_shape_are_refused(tmp_path):
+    trainer = make_trainer(tmp_path, preference_sampling="importance")
+    batch = trainer.data_collator([trainer.train_dataset[0], trainer.train_dataset[1]])
+    pairs = len(batch["pair_rows"])
+    with pytest.raises(ValueError, match=f"must both have one row per pair \\({pairs}\\)"):
+        trainer.batch_statistics(trainer.model, batch, torch.full((pairs + 1, 2), 0.5), torch.ones(pairs + 1, 2))
+    with pytest.raises(ValueError, match="one row per pair"):
+        trainer.batch_statistics(trainer.model, batch, torch.full((pairs, 2), 0.5), torch.ones(pairs, 3))
