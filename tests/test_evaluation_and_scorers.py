@@ -13,8 +13,10 @@ from peft_pblora import (
     PromptRelevance,
     Scorer,
     SequenceClassifierScorer,
+    Thoroughness,
     VaderPositivity,
     hypervolume,
+    linearly_supported,
     mean_inner_product,
     non_dominated,
     normalise,
@@ -56,6 +58,27 @@ def test_non_dominated_mip_and_normalise():
     assert mean_inner_product(alphas, [[0.8, 0.1], [0.2, 0.6]]) == pytest.approx((0.8 + 0.6) / 2)
     normalised = normalise([[2.0, 10.0], [4.0, 10.0]], low=[2.0, 10.0], high=[4.0, 10.0])
     assert normalised.tolist() == [[0.0, 0.0], [1.0, 0.0]]
+
+
+def test_linearly_supported_points_against_hand_cases_and_a_dense_weight_scan():
+    # (0.6, 0.6) beats both vertices at equal weights; (0.4, 0.4) loses to one of them at every weighting
+    assert linearly_supported([[1, 0], [0, 1], [0.6, 0.6]]).tolist() == [True, True, True]
+    assert linearly_supported([[1, 0], [0, 1], [0.4, 0.4]]).tolist() == [True, True, False]
+    assert linearly_supported([[0.3, 0.3], [0.5, 0.5]]).tolist() == [False, True], "a dominated point"
+    assert linearly_supported([[0.2, 0.7]]).tolist() == [True]
+    lengths = np.linspace(0, 1, 11)
+    bowed_in = np.c_[1 - lengths, lengths**2]  # conciseness vs thoroughness over answer lengths
+    bowed_out = np.c_[np.cos(lengths * np.pi / 2), np.sin(lengths * np.pi / 2)]
+    assert linearly_supported(bowed_in).tolist() == [True] + [False] * 9 + [True]
+    assert linearly_supported(bowed_out).all()
+    rng = np.random.default_rng(0)
+    cloud = rng.random((25, 3))
+    weights = rng.dirichlet(np.ones(3), 20000)
+    picked = np.zeros(25, dtype=bool)
+    picked[np.unique((weights @ cloud.T).argmax(axis=1))] = True
+    mask = linearly_supported(cloud)
+    assert mask.sum() >= 3 and (~mask).sum() >= 3, "the case must have both kinds"
+    assert (mask == picked).all(), "the linear programmes agree with picking by many random weightings"
 
 
 def test_spearman_over_resampled_prompts_against_a_hand_written_resampling():
@@ -109,7 +132,21 @@ def test_offline_scorers():
     relevance = PromptRelevance()(["Explain photosynthesis in plants"], ["Plants use photosynthesis for energy."])
     assert relevance == [pytest.approx(1.0)]
     assert PromptRelevance()(["Explain photosynthesis in plants"], ["Cats sleep a lot."]) == [0.0]
-    for scorer in (VaderPositivity(), VaderPositivity(per_sentence=False), Conciseness(), PromptRelevance()):
+    assert Thoroughness(max_words=10)(["q"] * 3, ["one two", "", " ".join(["w"] * 20)]) == [
+        pytest.approx(0.04),
+        0.0,
+        1.0,
+    ]
+    with pytest.raises(ValueError, match="max_words must be >= 1"):
+        Thoroughness(max_words=0)
+    scorers = (
+        VaderPositivity(),
+        VaderPositivity(per_sentence=False),
+        Conciseness(),
+        PromptRelevance(),
+        Thoroughness(),
+    )
+    for scorer in scorers:
         assert isinstance(scorer, Scorer)
         with pytest.raises(ValueError, match="2 prompts but 1 responses"):
             scorer(["a", "b"], ["c"])

@@ -274,6 +274,22 @@ def test_sweep_summary_resamples_the_prompts_of_each_objective_with_a_trend():
     )
 
 
+def test_sweep_summary_names_the_front_points_no_linear_weighting_picks():
+    alphas = [[1.0, 0.0], [0.75, 0.25], [0.5, 0.5], [0.25, 0.75], [0.0, 1.0]]
+    # answers of 10, 30, 40, 50 and 90 words scored by conciseness and thoroughness lie on the bowed-in curve
+    # (1 - x, x^2): each is Pareto-optimal, but only the two ends maximise some weighted sum
+    words = np.array([10, 30, 40, 50, 90]) / 100
+    raw = np.c_[1 - words, words**2]
+    points = [{"alpha": alpha, "scores": {"c": c, "t": t}} for alpha, (c, t) in zip(alphas, raw, strict=True)]
+    sweep = {"objectives": ["c", "t"], "alphas": alphas, "points": points, "base": {"scores": {"c": 0.2, "t": 0.1}}}
+    summary = pipeline.summarise_sweep(sweep)
+    assert summary["front_alphas_no_linear_weighting_picks"] == [[0.75, 0.25], [0.5, 0.5], [0.25, 0.75]]
+    convex = [
+        {"alpha": alpha, "scores": {"c": 1 - w, "t": 1 - (1 - w) ** 2}} for alpha, w in zip(alphas, words, strict=True)
+    ]
+    assert pipeline.summarise_sweep(sweep | {"points": convex})["front_alphas_no_linear_weighting_picks"] == []
+
+
 def test_length_based_objectives_get_mean_rewards_and_their_own_beta_r_by_default():
     default = RunSettings()
     assert default.length_normalized_rewards == ["conciseness"]

@@ -8,6 +8,7 @@ from .data_loaders import load_hh_rlhf, load_pku_saferlhf
 from .distillation import TextDistillationTrainer, distil_on_texts
 from .evaluation import (
     hypervolume,
+    linearly_supported,
     mean_inner_product,
     non_dominated,
     normalise,
@@ -31,7 +32,14 @@ from .parm_trainer import PARMTrainer
 from .peft_type import PBLORA_PEFT_TYPE
 from .preference import validate_preference
 from .registration import register_pblora
-from .scorers import Conciseness, PromptRelevance, Scorer, SequenceClassifierScorer, VaderPositivity
+from .scorers import (
+    Conciseness,
+    PromptRelevance,
+    Scorer,
+    SequenceClassifierScorer,
+    Thoroughness,
+    VaderPositivity,
+)
 from .vocabulary import shared_vocabulary_size
 
 __version__ = "0.1.0"
@@ -58,11 +66,13 @@ __all__ = [
     "Scorer",
     "SequenceClassifierScorer",
     "TextDistillationTrainer",
+    "Thoroughness",
     "VaderPositivity",
     "__version__",
     "distil_on_texts",
     "guided_generate",
     "hypervolume",
+    "linearly_supported",
     "load_hh_rlhf",
     "load_pku_saferlhf",
     "mean_inner_product",

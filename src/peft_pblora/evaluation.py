@@ -12,6 +12,7 @@ from pathlib import Path
 
 import moocore
 import numpy as np
+import scipy.optimize
 import scipy.stats
 
 ArrayLike = Sequence[Sequence[float]] | np.ndarray
@@ -61,6 +62,33 @@ def hypervolume(points: ArrayLike, reference_point: Sequence[float]) -> float:
 def non_dominated(points: ArrayLike) -> np.ndarray:
     """Boolean mask of the points no other point dominates (maximisation)."""
     return np.asarray(moocore.is_nondominated(_as_points(points), maximise=True))
+
+
+def linearly_supported(points: ArrayLike, tolerance: float = 1e-9) -> np.ndarray:
+    """Boolean mask of the points that maximise some weighted sum sum_i w_i s_i (w >= 0, sum w = 1) over the set.
+
+    A Pareto point that no weighting picks lies in a non-convex part of the front, which linear scalarisation
+    cannot target and Tchebycheff scalarisation can. One linear programme per point (scipy's HiGHS): maximise the
+    margin t subject to w . (p - q) >= t for every other point q; the point is supported where t reaches 0.
+    """
+    array = _as_points(points)
+    count, objectives = array.shape
+    supported = np.ones(count, dtype=bool)
+    if count == 1:
+        return supported
+    cost = np.zeros(objectives + 1)
+    cost[-1] = -1.0  # linprog minimises: maximise t
+    weights_sum_to_one = np.append(np.ones(objectives), 0.0)[None, :]
+    bounds = [(0.0, None)] * objectives + [(None, None)]
+    for index in range(count):
+        others = np.delete(array, index, axis=0)
+        margin_rows = np.hstack([others - array[index], np.ones((count - 1, 1))])  # w . (q - p) + t <= 0
+        result = scipy.optimize.linprog(
+            cost, A_ub=margin_rows, b_ub=np.zeros(count - 1), A_eq=weights_sum_to_one, b_eq=[1.0], bounds=bounds,
+            method="highs",
+        )  # fmt: skip
+        supported[index] = bool(result.status == 0 and -result.fun >= -tolerance)
+    return supported
 
 
 def normalise(points: ArrayLike, low: Sequence[float], high: Sequence[float]) -> np.ndarray:

@@ -28,7 +28,9 @@ from .chat import chat_texts, left_padding
 from .config import PBLoraConfig
 from .evaluation import (
     hypervolume,
+    linearly_supported,
     mean_inner_product,
+    non_dominated,
     normalise,
     pareto_plot,
     preference_grid,
@@ -40,7 +42,7 @@ from .parm_config import PARMConfig, objectives_named
 from .parm_loss import SCALARIZATIONS
 from .parm_trainer import PARMTrainer
 from .preference_data import build_preference_data, candidates_dir, needs_sampling
-from .scorers import Conciseness, PromptRelevance, Scorer, VaderPositivity
+from .scorers import Conciseness, PromptRelevance, Scorer, Thoroughness, VaderPositivity
 
 logger = logging.getLogger("peft_pblora.pipeline")
 
@@ -64,6 +66,7 @@ SCORERS: dict[str, Callable[[], Scorer]] = {
     "positivity_whole_text": lambda: VaderPositivity(per_sentence=False),
     "conciseness": Conciseness,
     "relevance": PromptRelevance,
+    "thoroughness": Thoroughness,
 }
 
 
@@ -664,7 +667,15 @@ def summarise_sweep(sweep: dict) -> dict:
             if spearman[name] is not None and "per_prompt" in sweep["points"][0]
         },
         "steering_effect": steering_effects(sweep),
+        "front_alphas_no_linear_weighting_picks": front_alphas_no_linear_weighting_picks(sweep["alphas"], raw),
     }
+
+
+def front_alphas_no_linear_weighting_picks(alphas: Sequence[Sequence[float]], points: np.ndarray) -> list:
+    """The preferences whose sweep point is Pareto-optimal among the sweep's points but maximises no weighted sum of
+    the scores: the non-convex parts of the front the sweep reached (per-objective rescaling changes neither)."""
+    unsupported = non_dominated(points) & ~linearly_supported(points)
+    return [list(alpha) for alpha, flag in zip(alphas, unsupported, strict=True) if flag]
 
 
 def mean_with_error(point: dict, name: str) -> str:
@@ -771,6 +782,12 @@ def markdown_report(settings: RunSettings, sweep: dict, metrics: dict, path: Pat
         f"- Hypervolume (normalised scores, reference point {metrics['reference_point']}): {label} "
         f"{metrics['hypervolume_sweep']:.3f} vs base {metrics['hypervolume_base']:.3f}",
         f"- MIP (normalised): {label} {metrics['mip_sweep']:.3f} vs base {metrics['mip_base']:.3f}",
+        "- Pareto points no linear weighting of the scores picks (a non-convex part of the front): "
+        + (
+            ", ".join(f"alpha {alpha}" for alpha in metrics["front_alphas_no_linear_weighting_picks"]) or "none"
+            if "front_alphas_no_linear_weighting_picks" in metrics
+            else "not measured"
+        ),
         f"- Cost: {metrics.get('trainable_parameters', 0):,} trainable parameters; decoding "
         f"{metrics.get('decoding_tokens_per_second', float('nan')):.1f} new tokens/s over the sweep; peak resident "
         f"memory {metrics.get('peak_resident_memory_gib', float('nan')):.2f} GiB",

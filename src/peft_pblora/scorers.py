@@ -1,7 +1,8 @@
 """Scorers: callables (prompts, responses) -> one score per response, higher is better.
 
-Built in: offline programmatic scorers that need no download (VADER positivity, conciseness, prompt relevance) and an
-adapter for Hugging Face sequence-classification reward models (Beaver reward/cost, gpt2-large helpful/harmless...).
+Built in: offline programmatic scorers that need no download (VADER positivity, conciseness, thoroughness, prompt
+relevance) and an adapter for Hugging Face sequence-classification reward models (Beaver reward/cost, gpt2-large
+helpful/harmless...).
 """
 
 from __future__ import annotations
@@ -113,6 +114,27 @@ class Conciseness:
             words = len(WORD.findall(response))
             scores.append(0.0 if words == 0 else max(0.0, 1.0 - words / self.max_words))
         return scores
+
+
+class Thoroughness:
+    """Thoroughness in [0, 1]: (words / max_words) squared, capped at 1: each extra word is worth more than the last.
+
+    With `Conciseness` (1 - words / max_words) it makes an objective pair whose Pareto front, the curve
+    (1 - x, x^2) over answer lengths x, is not convex: an answer of middle length scores below the line between the
+    two extremes, so no linear weighting of the two scores picks it (the Tchebycheff comparison in docs/results.md).
+    """
+
+    name = "thoroughness"
+    length_based = True
+
+    def __init__(self, max_words: int = 100) -> None:
+        if max_words < 1:
+            raise ValueError(f"max_words must be >= 1, got {max_words}")
+        self.max_words = max_words
+
+    def __call__(self, prompts: Sequence[str], responses: Sequence[str]) -> list[float]:
+        _check_lengths(prompts, responses)
+        return [min(1.0, len(WORD.findall(response)) / self.max_words) ** 2 for response in responses]
 
 
 def content_words(text: str) -> set[str]:
