@@ -5,7 +5,8 @@
 Each run's own report normalises over its own sweep, so its HV and MIP cannot be set beside another run's. Here
 every run's points and the unguided base are min-max normalised together, HV uses the reference point -0.1 in every
 objective, and the table adds each run's Spearman correlations (with the share of prompt resamples reaching 0.9,
-where the run measured it), steering effects, trainable parameters, stage times,
+where the run measured it), steering effects, how many of its Pareto points no linear weighting of the scores picks
+(a non-convex part of its front), trainable parameters, stage times,
 decoding speed and peak memory (from its metrics.json and timings.json). The runs must share objectives and prompts.
 Runs of the same method (several seeds) are also summarised: mean and sample standard deviation of HV, MIP, the
 Spearman correlations and the steering effects; `--group_by recipe` groups by run name without its `_s<seed>`
@@ -21,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from peft_pblora.evaluation import hypervolume, mean_inner_product, normalise, pareto_plot
-from peft_pblora.pipeline import METHOD_LABELS
+from peft_pblora.evaluation import hypervolume, mean_inner_product, non_dominated, normalise, pareto_plot
+from peft_pblora.pipeline import METHOD_LABELS, front_alphas_no_linear_weighting_picks
 
 
 def load(run_dir: Path) -> dict:
@@ -57,6 +58,10 @@ def compare(runs: list[dict]) -> tuple[list[dict], dict]:
                 "method": METHOD_LABELS[run["sweep"].get("method", "parm")],
                 "hypervolume": hypervolume(normalised, reference),
                 "mip": mean_inner_product(alphas, normalised),
+                "pareto_points": int(non_dominated(normalised).sum()),
+                "pareto_points_no_linear_weighting_picks": len(
+                    front_alphas_no_linear_weighting_picks(alphas, normalised)
+                ),
                 "spearman": metrics["spearman_score_vs_weight"],
                 "spearman_share_at_least_threshold": {
                     name: value["share_at_least_threshold"]
@@ -140,8 +145,9 @@ def markdown(rows: list[dict], shared: dict) -> str:
         + " | ".join(f"Spearman {name}" for name in objectives)
         + " | "
         + " | ".join(f"effect {name}" for name in objectives)
-        + " | trainable parameters | train (s) | decoding (new tokens/s) | peak memory (GiB) |",
-        "|---" * (8 + 2 * len(objectives)) + "|",
+        + " | Pareto points no linear weighting picks | trainable parameters | train (s) | decoding (new tokens/s) "
+        "| peak memory (GiB) |",
+        "|---" * (9 + 2 * len(objectives)) + "|",
     ]
     for row in rows:
         lines.append(
@@ -154,12 +160,13 @@ def markdown(rows: list[dict], shared: dict) -> str:
                 else "n/a"
                 for name in objectives
             )
-            + f" | {number(row['trainable_parameters'], 0)} | {number(row['train_seconds'], 0)} | "
+            + f" | {row['pareto_points_no_linear_weighting_picks']} of {row['pareto_points']}"
+            f" | {number(row['trainable_parameters'], 0)} | {number(row['train_seconds'], 0)} | "
             f"{number(row['tokens_per_second'], 1)} | {number(row['peak_memory_gib'], 2)} |"
         )
     lines.append(
         f"| base, unguided | | {shared['hypervolume_base']:.3f} | {shared['mip_base']:.3f} |"
-        + " |" * (4 + 2 * len(objectives))
+        + " |" * (5 + 2 * len(objectives))
     )
     return "\n".join(lines)
 

@@ -499,6 +499,12 @@ def test_comparing_runs_normalises_them_together():
     resampled["metrics"]["spearman_over_resampled_prompts"] = {"a": {"share_at_least_threshold": 0.41}}
     resampled_rows, resampled_shared = module.compare([resampled])
     assert "| 1.00 (41%) | 1.00 |" in module.markdown(resampled_rows, resampled_shared)
+    assert "| 0 of 2 |" in module.markdown(rows, shared)
+    bowed = run("bowed", "parm", [(4.0, 0.0), (0.0, 2.0)])
+    bowed["sweep"]["alphas"].insert(1, [0.5, 0.5])
+    bowed["sweep"]["points"].insert(1, {"alpha": [0.5, 0.5], "scores": {"a": 1.0, "b": 0.5}})  # below the chord
+    (bowed_row,), _ = module.compare([bowed])
+    assert (bowed_row["pareto_points"], bowed_row["pareto_points_no_linear_weighting_picks"]) == (3, 1)
     assert module.method_summaries(rows, ["a", "b"]) == []  # one run per method: nothing to summarise
     seeds, _ = module.compare(
         [run("s0", "parm", [(4.0, 0.0), (0.0, 2.0)]), run("s1", "parm", [(2.0, 0.0), (0.0, 2.0)])]
