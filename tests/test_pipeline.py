@@ -315,11 +315,32 @@ def test_default_settings_start_from_the_shipped_candidates_without_loading_a_mo
     assert pipeline.shipped_candidates_fit(
         RunSettings(output_dir=str(tmp_path / "c"), objectives=["positivity", "relevance"])
     )  # scored again by the run's scorers
-    plain = RunSettings(output_dir=str(tmp_path / "d"), sampling_system_prompts=["none"])
-    assert plain.sampling_system_prompts == [] and not pipeline.shipped_candidates_fit(plain)
     assert not pipeline.shipped_candidates_fit(
-        RunSettings(output_dir=str(tmp_path / "e"), objectives=["relevance", "conciseness"])
-    )  # no objective elicits the warm candidates the shipped data holds
+        RunSettings(output_dir=str(tmp_path / "c2"), sampling_system_prompts=["Answer like a pirate."])
+    )
+
+
+def test_a_run_without_system_prompts_pairs_only_the_shipped_plain_answers(tmp_path, monkeypatch):
+    from datasets import load_from_disk
+
+    settings = RunSettings(output_dir=str(tmp_path / "run"), objectives=["conciseness", "thoroughness"])
+    assert settings.sampling_system_prompts == []  # no objective elicits the warm candidates the shipped data holds
+    assert pipeline.shipped_candidates_fit(settings)
+    run = pipeline.Run(settings)
+    monkeypatch.setattr(run, "base", lambda: pytest.fail("the shipped candidates need no model"))
+    data = run.make_data()
+    candidates = load_from_disk(str(pipeline.shipped_candidates_dir()))
+    plain = {
+        answer
+        for answers, sampled_under in zip(candidates["responses"], candidates["sampled_under"], strict=True)
+        for answer, system_prompt in zip(answers, sampled_under, strict=True)
+        if system_prompt == ""
+    }
+    warm = {answer for answers in candidates["responses"] for answer in answers} - plain
+    assert warm, "the shipped candidates hold warm answers this run must leave out"
+    for name in ("conciseness", "thoroughness"):
+        assert len(data[name]) == settings.train_prompts
+        assert set(data[name]["chosen"]) | set(data[name]["rejected"]) <= plain
 
 
 def test_pairing_defaults_come_from_what_each_scorer_declares():

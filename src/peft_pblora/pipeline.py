@@ -220,15 +220,15 @@ def shipped_candidates_dir() -> Path:
 
 
 def shipped_candidates_fit(settings: RunSettings) -> bool:
-    """Whether the shipped candidates are what sampling with these settings would produce (any objectives: cached
-    answers are scored again by the run's scorers)."""
+    """Whether the shipped candidates hold what sampling with these settings would produce (any objectives: cached
+    answers are scored again by the run's scorers). A run without system prompts uses their plain answers only."""
     generation_path = shipped_candidates_dir() / "generation.json"
     if not generation_path.is_file():
         return False
     generation = json.loads(generation_path.read_text())
     keys = ("base_model", "train_prompts", "samples_per_prompt", "sample_tokens", "sentence_variants", "seed")
-    keys += ("sampling_system_prompts",)
-    return all(generation.get(key, []) == getattr(settings, key) for key in keys)
+    system_prompts_fit = settings.sampling_system_prompts in ([], generation.get("sampling_system_prompts", []))
+    return system_prompts_fit and all(generation.get(key) == getattr(settings, key) for key in keys)
 
 
 def split_prompts(settings: RunSettings) -> tuple[list[str], list[str]]:
@@ -325,7 +325,8 @@ class Run:
             sentence_variants=settings.sentence_variants, length_matched=settings.length_matched,
             max_length_ratio=settings.max_length_ratio, system_prompts=settings.sampling_system_prompts,
             whole_samples_only=settings.whole_samples_only,
-            system_prompted_objectives=settings.system_prompted_objectives, score_matched=settings.score_matched,
+            system_prompted_objectives=settings.system_prompted_objectives if settings.sampling_system_prompts else [],
+            score_matched=settings.score_matched,
             max_score_difference=settings.max_score_difference, pairs_per_prompt=settings.pairs_per_prompt,
         )  # fmt: skip
 
