@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -406,8 +407,12 @@ def test_evaluation_reports_each_objective_at_the_vertices_and_centre(tmp_path):
 
 def test_multi_process_training_keeps_the_ranks_identical(tmp_path):
     script = Path(__file__).parent / "ddp_parm_train.py"
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", str(script), str(tmp_path)]
-    environment = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_PORT": "29531"}
+    with socket.socket() as probe:  # a port no other process holds, so that parallel or leftover runs cannot clash
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(port)]
+    command += [str(script), str(tmp_path)]
+    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=environment)
     assert result.returncode == 0, result.stderr[-3000:]
     ranks = [torch.load(tmp_path / f"rank{rank}.pt") for rank in range(2)]
