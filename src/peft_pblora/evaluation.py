@@ -67,9 +67,9 @@ def non_dominated(points: ArrayLike) -> np.ndarray:
 def linearly_supported(points: ArrayLike, tolerance: float = 1e-9) -> np.ndarray:
     """Boolean mask of the points that maximise some weighted sum sum_i w_i s_i (w >= 0, sum w = 1) over the set.
 
-    A Pareto point that no weighting picks lies in a non-convex part of the front, which linear scalarisation
-    cannot target and Tchebycheff scalarisation can. One linear programme per point (scipy's HiGHS): maximise the
-    margin t subject to w . (p - q) >= t for every other point q; the point is supported where t reaches 0.
+    A Pareto point that no weighting picks lies in a non-convex part of the front, which a policy optimised for a
+    weighted sum of the scores never reaches. One linear programme per point (scipy's HiGHS): maximise the margin t
+    subject to w . (p - q) >= t for every other point q; the point is supported where t reaches 0.
     """
     array = _as_points(points)
     count, objectives = array.shape
