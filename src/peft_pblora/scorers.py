@@ -8,6 +8,7 @@ helpful/harmless...).
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -92,14 +93,14 @@ class VaderPositivity:
         return scores
 
 
-class Conciseness:
-    """Brevity in [0, 1]: 1 - words / max_words, floored at 0; an empty response scores 0 (nothing was said).
+class WordCountScorer(ABC):
+    """A score from each response's word count against a budget of `max_words` (`score_of_word_count`).
 
     `length_based`: the score is a function of the response's length, which a summed log-probability reward
     already favours before training; the end-to-end run rewards such objectives by mean log-probability instead.
     """
 
-    name = "conciseness"
+    name: str
     length_based = True
 
     def __init__(self, max_words: int = 100) -> None:
@@ -107,16 +108,24 @@ class Conciseness:
             raise ValueError(f"max_words must be >= 1, got {max_words}")
         self.max_words = max_words
 
+    @abstractmethod
+    def score_of_word_count(self, words: int) -> float: ...
+
     def __call__(self, prompts: Sequence[str], responses: Sequence[str]) -> list[float]:
         _check_lengths(prompts, responses)
-        scores = []
-        for response in responses:
-            words = len(WORD.findall(response))
-            scores.append(0.0 if words == 0 else max(0.0, 1.0 - words / self.max_words))
-        return scores
+        return [self.score_of_word_count(len(WORD.findall(response))) for response in responses]
 
 
-class Thoroughness:
+class Conciseness(WordCountScorer):
+    """Brevity in [0, 1]: 1 - words / max_words, floored at 0; an empty response scores 0 (nothing was said)."""
+
+    name = "conciseness"
+
+    def score_of_word_count(self, words: int) -> float:
+        return 0.0 if words == 0 else max(0.0, 1.0 - words / self.max_words)
+
+
+class Thoroughness(WordCountScorer):
     """Thoroughness in [0, 1]: (words / max_words) squared, capped at 1: each extra word is worth more than the last.
 
     With `Conciseness` (1 - words / max_words) it makes an objective pair whose Pareto front, the curve
@@ -125,16 +134,9 @@ class Thoroughness:
     """
 
     name = "thoroughness"
-    length_based = True
 
-    def __init__(self, max_words: int = 100) -> None:
-        if max_words < 1:
-            raise ValueError(f"max_words must be >= 1, got {max_words}")
-        self.max_words = max_words
-
-    def __call__(self, prompts: Sequence[str], responses: Sequence[str]) -> list[float]:
-        _check_lengths(prompts, responses)
-        return [min(1.0, len(WORD.findall(response)) / self.max_words) ** 2 for response in responses]
+    def score_of_word_count(self, words: int) -> float:
+        return min(1.0, words / self.max_words) ** 2
 
 
 def content_words(text: str) -> set[str]:
