@@ -784,11 +784,7 @@ def markdown_report(settings: RunSettings, sweep: dict, metrics: dict, path: Pat
         f"{metrics['hypervolume_sweep']:.3f} vs base {metrics['hypervolume_base']:.3f}",
         f"- MIP (normalised): {label} {metrics['mip_sweep']:.3f} vs base {metrics['mip_base']:.3f}",
         "- Pareto points no linear weighting of the scores picks (a non-convex part of the front): "
-        + (
-            ", ".join(f"alpha {alpha}" for alpha in metrics["front_alphas_no_linear_weighting_picks"]) or "none"
-            if "front_alphas_no_linear_weighting_picks" in metrics
-            else "not measured"
-        ),
+        + (", ".join(f"alpha {alpha}" for alpha in metrics["front_alphas_no_linear_weighting_picks"]) or "none"),
         f"- Cost: {metrics.get('trainable_parameters', 0):,} trainable parameters; decoding "
         f"{metrics.get('decoding_tokens_per_second', float('nan')):.1f} new tokens/s over the sweep; peak resident "
         f"memory {metrics.get('peak_resident_memory_gib', float('nan')):.2f} GiB",
