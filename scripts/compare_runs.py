@@ -1,4 +1,4 @@
-"""Compare finished runs (PARM and baselines) on one normalisation: a Markdown table and one Pareto plot.
+"""Compare finished runs (PARM and baselines) on one normalisation: a Markdown table and Pareto plots.
 
     python scripts/compare_runs.py runs/default runs/genarm runs/soups --output_dir docs/results
 
@@ -9,8 +9,9 @@ where the run measured it), steering effects, how many of its Pareto points no l
 (a non-convex part of its front), trainable parameters, stage times,
 decoding speed and peak memory (from its metrics.json and timings.json). The runs must share objectives and prompts.
 Runs of the same method (several seeds) are also summarised: mean and sample standard deviation of HV, MIP, the
-Spearman correlations and the steering effects; `--group_by recipe` groups by run name without its `_s<seed>`
-suffix instead (several PARM recipes side by side).
+Spearman correlations and the steering effects, and the range of each cost; `--group_by recipe` groups by run name
+without its `_s<seed>` suffix instead (several PARM recipes side by side). `pareto_methods.png` draws one front per
+group (each preference's scores averaged over its runs), `pareto_runs.png` every run's own.
 """
 
 from __future__ import annotations
@@ -93,10 +94,15 @@ def recipe_of(run_name: str) -> str:
     return re.sub(r"_s\d+$", "", run_name)
 
 
+def group_key(group_by: str):
+    """What groups a table row: its method's label, or its run name without the seed suffix."""
+    return (lambda row: row["method"]) if group_by == "method" else (lambda row: recipe_of(row["run"]))
+
+
 def method_summaries(rows: list[dict], objectives: list[str], group_by: str = "method") -> list[dict]:
     """Per method (or recipe) with two or more runs: n, and the mean and sample standard deviation of each headline
     number, the share of prompt resamples whose Spearman reaches 0.9 included where measured."""
-    key_of = (lambda row: row["method"]) if group_by == "method" else (lambda row: recipe_of(row["run"]))
+    key_of = group_key(group_by)
     summaries = []
     for group_name in dict.fromkeys(key_of(row) for row in rows):
         group = [row for row in rows if key_of(row) == group_name]
@@ -112,19 +118,65 @@ def method_summaries(rows: list[dict], objectives: list[str], group_by: str = "m
         summary = {"method": group_name, "runs": len(group)}
         for key, numbers in values.items():
             summary[key] = {"mean": float(np.mean(numbers)), "std": float(np.std(numbers, ddof=1))}
+        for key, row_key in COST_COLUMNS.items():
+            numbers = [row[row_key] for row in group if row.get(row_key) is not None]
+            if numbers:
+                summary[key] = {"min": float(min(numbers)), "max": float(max(numbers))}
         summaries.append(summary)
     return summaries
+
+
+COST_COLUMNS = {
+    "trainable parameters": "trainable_parameters",
+    "train (s)": "train_seconds",
+    "decoding (new tokens/s)": "tokens_per_second",
+    "peak memory (GiB)": "peak_memory_gib",
+}
+COST_DIGITS = {"trainable parameters": 0, "train (s)": 0, "decoding (new tokens/s)": 1, "peak memory (GiB)": 2}
+
+
+def summary_cell(key: str, value: dict | None) -> str:
+    """A score as 'mean +/- sd'; a cost (parameters, time, speed, memory) as its range over the runs."""
+    if value is None:
+        return "n/a"
+    if "mean" in value:
+        return f"{value['mean']:+.3f} +/- {value['std']:.3f}"
+    low, high = (f"{value[end]:,.{COST_DIGITS[key]}f}" for end in ("min", "max"))
+    return low if low == high else f"{low} to {high}"
 
 
 def summaries_markdown(summaries: list[dict]) -> str:
     if not summaries:
         return ""
-    keys = [key for key in summaries[0] if key not in ("method", "runs")]
+    keys = list(dict.fromkeys(key for summary in summaries for key in summary if key not in ("method", "runs")))
     lines = ["| method | runs | " + " | ".join(keys) + " |", "|---" * (2 + len(keys)) + "|"]
     for summary in summaries:
-        cells = [f"{summary[key]['mean']:+.3f} +/- {summary[key]['std']:.3f}" for key in keys]
+        cells = [summary_cell(key, summary.get(key)) for key in keys]
         lines.append(f"| {summary['method']} | {summary['runs']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def group_mean_fronts(rows: list[dict], runs: list[dict], group_by: str = "method") -> dict[str, tuple]:
+    """One front per method (or recipe): each preference's scores averaged over the group's runs (seeds).
+
+    The runs of a group must sweep the same preferences; a group of one run is its own sweep.
+    """
+    key_of = group_key(group_by)
+    objectives = runs[0]["sweep"]["objectives"]
+    fronts = {}
+    for group_name in dict.fromkeys(key_of(row) for row in rows):
+        group = [run for row, run in zip(rows, runs, strict=True) if key_of(row) == group_name]
+        alphas = group[0]["sweep"]["alphas"]
+        for run in group[1:]:
+            if run["sweep"]["alphas"] != alphas:
+                raise ValueError(f"{run['name']} sweeps other preferences than {group[0]['name']}")
+        scores = np.mean(
+            [[[point["scores"][name] for name in objectives] for point in run["sweep"]["points"]] for run in group],
+            axis=0,
+        )
+        label = group_name if len(group) == 1 else f"{group_name} (mean of {len(group)} runs)"
+        fronts[label] = (alphas, scores.tolist())
+    return fronts
 
 
 def spearman_cell(row: dict, name: str) -> str:
@@ -190,7 +242,7 @@ def main() -> None:
     comparison = {"rows": rows, "shared": shared, "method_summaries": summaries}
     (args.output_dir / "comparison.json").write_text(json.dumps(comparison, indent=2))
     objectives = shared["objectives"]
-    fronts = {
+    run_fronts = {
         f"{row['method']} ({row['run']})": (
             run["sweep"]["alphas"],
             [[point["scores"][name] for name in objectives] for point in run["sweep"]["points"]],
@@ -198,7 +250,14 @@ def main() -> None:
         for row, run in zip(rows, runs, strict=True)
     }
     base_point = [runs[0]["sweep"]["base"]["scores"][name] for name in objectives]
-    pareto_plot(fronts, args.output_dir / "pareto_methods.png", objectives, base_point=base_point)
+    pareto_plot(run_fronts, args.output_dir / "pareto_runs.png", objectives, base_point=base_point)
+    pareto_plot(
+        group_mean_fronts(rows, runs, args.group_by),
+        args.output_dir / "pareto_methods.png",
+        objectives,
+        base_point=base_point,
+        title=f"Mean score per preference over each {args.group_by}'s runs",
+    )
     print(table)
 
 

@@ -534,6 +534,19 @@ def test_comparing_runs_normalises_them_together():
     assert summary["runs"] == 2 and summary["effect a"] == {"mean": 3.0, "std": pytest.approx(2**0.5)}  # 4 and 2
     assert summary["MIP"]["mean"] == pytest.approx((1.0 + 0.75) / 2)  # s1 normalised: (0.5, 0), (0, 1)
     assert "| PARM guided | 2 |" in module.summaries_markdown([summary])
+    assert summary["train (s)"] == {"min": 1.0, "max": 1.0} and "trainable parameters" not in summary
+    seeds[1]["train_seconds"] = 1234.0
+    (ranged,) = module.method_summaries(seeds, ["a", "b"])
+    assert "| 1 to 1,234 |" in module.summaries_markdown([ranged])  # a cost as its range, not a mean
+    two_seeds = [run("s0", "parm", [(4.0, 0.0), (0.0, 2.0)]), run("s1", "parm", [(2.0, 0.0), (0.0, 1.0)])]
+    solo = run("g", "genarm", [(1.0, 1.0), (3.0, 3.0)])
+    two_seed_rows, _ = module.compare([*two_seeds, solo])
+    fronts = module.group_mean_fronts(two_seed_rows, [*two_seeds, solo])
+    assert fronts["PARM guided (mean of 2 runs)"] == ([[1.0, 0.0], [0.0, 1.0]], [[3.0, 0.0], [0.0, 1.5]])
+    assert fronts["GenARM guided"][1] == [[1.0, 1.0], [3.0, 3.0]]
+    two_seeds[1]["sweep"]["alphas"] = [[0.0, 1.0], [1.0, 0.0]]
+    with pytest.raises(ValueError, match="s1 sweeps other preferences than s0"):
+        module.group_mean_fronts(two_seed_rows, [*two_seeds, solo])
     recipes, _ = module.compare(
         [run(name, "parm", [(4.0, 0.0), (0.0, 2.0)]) for name in ("plain_s0", "plain_s1", "tilted_s0", "tilted_s1")]
         + [resampled]
