@@ -353,6 +353,28 @@ def test_gradient_accumulation_runs_one_optimizer_step_per_accumulation(tmp_path
     assert trainer._micro_batch_index == 2, "two micro-batches, two alphas, in the last optimizer step"
 
 
+def test_half_the_batch_accumulated_twice_takes_the_same_step(tmp_path, monkeypatch):
+    """The way to lower PARM's peak memory (every row holds k pairs): the gradient, hence the step, is unchanged."""
+    monkeypatch.setattr(PARMTrainer, "_draw_preference", lambda self, rows: torch.tensor([0.7, 0.3]))
+    steps = {}
+    for name, batch, accumulation in (("whole", 2, 1), ("halves", 1, 2)):
+        trainer = make_trainer(
+            tmp_path / name,
+            per_device_train_batch_size=batch,
+            gradient_accumulation_steps=accumulation,
+            max_steps=1,
+            preference_sampling="batch",
+            optim="sgd",
+            learning_rate=1.0,
+        )  # plain SGD: a loss scaled twice over would take a step twice as long
+        before = adapter_weights(trainer.model)
+        trainer.train()
+        steps[name] = {key: value - before[key] for key, value in adapter_weights(trainer.model).items()}
+    assert any(step.abs().max() > 1e-4 for step in steps["whole"].values())
+    for key, step in steps["whole"].items():
+        torch.testing.assert_close(steps["halves"][key], step, rtol=1e-4, atol=1e-6, msg=key)
+
+
 def test_resume_from_a_checkpoint_gives_the_uninterrupted_result(tmp_path):
     straight = make_trainer(tmp_path / "a", max_steps=4)
     straight.train()

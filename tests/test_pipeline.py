@@ -484,6 +484,17 @@ def test_a_weight_soup_is_the_alpha_weighted_average_of_the_models():
             assert torch.allclose(value, expected, atol=1e-6), key
 
 
+def test_the_run_trains_with_the_batch_and_accumulation_it_was_given(tmp_path):
+    settings = RunSettings(output_dir=str(tmp_path / "run"), batch_size=2, gradient_accumulation_steps=3)
+    args = pipeline.Run(settings).trainer_arguments(["positivity", "conciseness"])
+    assert (args.per_device_train_batch_size, args.gradient_accumulation_steps) == (2, 3)
+    assert args.length_normalized_rewards == ["conciseness"] and args.beta_r == [0.1, 4.0]
+    arm = pipeline.Run(settings).trainer_arguments(["conciseness"])
+    assert arm.length_normalized_rewards == ["conciseness"] and arm.beta_r == [4.0]
+    with pytest.raises(ValueError, match="gradient_accumulation_steps must be >= 1, got 4 and 0"):
+        RunSettings(gradient_accumulation_steps=0)
+
+
 def test_an_unknown_method_is_refused():
     with pytest.raises(ValueError, match="unknown method 'soups'"):
         RunSettings(method="soups")

@@ -108,7 +108,9 @@ class RunSettings:
     # objectives paired without first-sentence variants; None: the sentence-averaged ones (positivity)
     whole_samples_only: list[str] | None = None
     epochs: float = 3.0
-    batch_size: int = 4
+    batch_size: int = 4  # prompts per micro-batch; a PARM's row holds one pair per objective, an ARM's one
+    # micro-batches per optimizer step: halve batch_size and double this to lower peak memory, same gradient
+    gradient_accumulation_steps: int = 1
     learning_rate: float = 1e-3
     # objectives rewarded by mean (not summed) log-probs; None: those whose scorer is length_based (conciseness);
     # ["none"]: every reward summed
@@ -191,6 +193,11 @@ class RunSettings:
             self.lora_alpha = 2.0 * self.r2 if self.core == "per_objective" and self.method == "parm" else 8.0
         if self.core == "per_objective" and self.r2 % len(self.objectives):
             raise ValueError(f"core 'per_objective' needs r2 divisible by the {len(self.objectives)} objectives")
+        if self.batch_size < 1 or self.gradient_accumulation_steps < 1:
+            raise ValueError(
+                f"batch_size and gradient_accumulation_steps must be >= 1, got {self.batch_size} and "
+                f"{self.gradient_accumulation_steps}"
+            )
         if self.pairs_per_prompt < 1:
             raise ValueError(f"pairs_per_prompt must be >= 1, got {self.pairs_per_prompt}")
         if self.train_prompts < 1 or self.test_prompts < 1:
@@ -369,6 +376,29 @@ class Run:
     def arm_dir(self, objective: str) -> Path:
         return self.path / "arm_adapters" / objective
 
+    def trainer_arguments(self, objectives: list[str]) -> PARMConfig:
+        """The PARMConfig that trains one adapter on `objectives` (all of them for a PARM, one for an ARM)."""
+        settings = self.settings
+        beta_r = settings.beta_r if len(settings.beta_r) == 1 else [
+            settings.beta_r[settings.objectives.index(name)] for name in objectives
+        ]  # fmt: skip
+        return PARMConfig(
+            output_dir=str(self.path / "trainer"), per_device_train_batch_size=settings.batch_size,
+            gradient_accumulation_steps=settings.gradient_accumulation_steps,
+            num_train_epochs=settings.epochs, learning_rate=settings.learning_rate, lr_scheduler_type="cosine",
+            warmup_steps=2, weight_decay=0.05,
+            beta_r=beta_r,
+            length_normalized_rewards=[name for name in settings.length_normalized_rewards if name in objectives],
+            reference_free=settings.reference_free,
+            reference_relative_rewards=[name for name in settings.reference_relative_rewards if name in objectives],
+            dirichlet_concentration=settings.dirichlet_concentration, scalarization=settings.scalarization,
+            preference_sampling=settings.preference_sampling, max_prompt_length=settings.max_length // 2,
+            max_length=settings.max_length, logging_steps=5, save_strategy="no", report_to="none",
+            activation_checkpointing=False, use_cpu=settings.device == "cpu",
+            seed=settings.seed if settings.train_seed is None else settings.train_seed,
+            disable_tqdm=not settings.show_progress,
+        )  # fmt: skip
+
     def _train_adapter(
         self,
         adapter_dir: Path,
@@ -385,24 +415,7 @@ class Run:
         data = self.make_data()
         _, tokenizer = self.base()
         settings = self.settings
-        beta_r = settings.beta_r if len(settings.beta_r) == 1 else [
-            settings.beta_r[settings.objectives.index(name)] for name in objectives
-        ]  # fmt: skip
-        args = PARMConfig(
-            output_dir=str(self.path / "trainer"), per_device_train_batch_size=settings.batch_size,
-            num_train_epochs=settings.epochs, learning_rate=settings.learning_rate, lr_scheduler_type="cosine",
-            warmup_steps=2, weight_decay=0.05,
-            beta_r=beta_r,
-            length_normalized_rewards=[name for name in settings.length_normalized_rewards if name in objectives],
-            reference_free=settings.reference_free,
-            reference_relative_rewards=[name for name in settings.reference_relative_rewards if name in objectives],
-            dirichlet_concentration=settings.dirichlet_concentration, scalarization=settings.scalarization,
-            preference_sampling=settings.preference_sampling, max_prompt_length=settings.max_length // 2,
-            max_length=settings.max_length, logging_steps=5, save_strategy="no", report_to="none",
-            activation_checkpointing=False, use_cpu=settings.device == "cpu",
-            seed=settings.seed if settings.train_seed is None else settings.train_seed,
-            disable_tqdm=not settings.show_progress,
-        )  # fmt: skip
+        args = self.trainer_arguments(objectives)
         peft_config = PBLoraConfig(
             r1=settings.r1 if r1 is None else r1, r2=r2, num_preferences=len(objectives), core=core,
             lora_alpha=settings.lora_alpha, lora_dropout=0.0, target_modules=settings.target_modules,
