@@ -119,8 +119,13 @@ def test_pareto_plots_are_written(tmp_path):
     points3 = [[a * 2, b, c] for a, b, c in alphas3]
     path3 = pareto_plot({"PARM": (alphas3, points3)}, tmp_path / "front3.png", ["a", "b", "c"])
     assert path3.stat().st_size > 1000
-    with pytest.raises(ValueError, match="2 or 3 objectives"):
-        pareto_plot({}, tmp_path / "x.png", ["a", "b", "c", "d"])
+    alphas4 = preference_grid(4, 0.5)
+    path4 = pareto_plot({"PARM": (alphas4, alphas4)}, tmp_path / "front4.png", ["a", "b", "c", "d"], [0.2] * 4)
+    assert path4.stat().st_size > path3.stat().st_size  # six projections against three
+    with pytest.raises(ValueError, match="2 or more objectives, got 1"):
+        pareto_plot({}, tmp_path / "x.png", ["a"])
+    with pytest.raises(ValueError, match="PARM: points have 2 objectives, expected 3"):
+        pareto_plot({"PARM": (alphas, [[0.1, 0.9]] * 3)}, tmp_path / "y.png", ["a", "b", "c"])
 
 
 def test_offline_scorers():

@@ -167,10 +167,11 @@ def pareto_plot(
     base_point: Sequence[float] | None = None,
     title: str | None = None,
 ) -> Path:
-    """Save a Pareto plot as PNG: one front per method (points labelled by alpha), the base model's own point.
+    """Save a Pareto plot as PNG: one front per method, the base model's own point as a star.
 
-    `fronts` maps a method's name to (alphas, points). Two objectives give a 2-D plot, three a 3-D scatter; more are
-    refused.
+    `fronts` maps a method's name to (alphas, points). Two objectives give one panel, the points joined along the
+    front and labelled by the first objective's weight; k > 2 give one panel per pair of objectives (a projection),
+    each point labelled by its whole alpha, so any number of objectives can be read off flat axes.
     """
     import matplotlib
 
@@ -178,29 +179,39 @@ def pareto_plot(
     import matplotlib.pyplot as plt
 
     k = len(objective_names)
-    if k not in (2, 3):
-        raise ValueError(f"pareto_plot draws 2 or 3 objectives, got {k}")
-    figure = plt.figure(figsize=(7, 6))
-    axes = figure.add_subplot(projection="3d" if k == 3 else None)
+    if k < 2:
+        raise ValueError(f"pareto_plot draws 2 or more objectives, got {k}")
+    checked = {}
     for method, (alphas, points) in fronts.items():
         alpha_array, point_array = _as_points(alphas, "alphas"), _as_points(points)
         if point_array.shape[1] != k:
             raise ValueError(f"{method}: points have {point_array.shape[1]} objectives, expected {k}")
-        if k == 2:
-            order = np.argsort(point_array[:, 0])
-            axes.plot(point_array[order, 0], point_array[order, 1], marker="o", label=method)
+        checked[method] = (alpha_array, point_array)
+    pairs = list(itertools.combinations(range(k), 2))
+    columns = min(3, len(pairs))
+    rows = -(-len(pairs) // columns)
+    figure, grid = plt.subplots(rows, columns, figsize=(6.5 * columns, 5.5 * rows), squeeze=False)
+    for axes, (x, y) in zip(grid.flat, pairs, strict=False):
+        for method, (alpha_array, point_array) in checked.items():
+            if k == 2:
+                order = np.argsort(point_array[:, 0])
+                axes.plot(point_array[order, 0], point_array[order, 1], marker="o", label=method)
+            else:
+                axes.scatter(point_array[:, x], point_array[:, y], label=method)
             for alpha, point in zip(alpha_array, point_array, strict=True):
-                axes.annotate(f"{alpha[0]:g}", point, textcoords="offset points", xytext=(4, 4), fontsize=7)
-        else:
-            axes.scatter(*point_array.T, label=method)
-    if base_point is not None:
-        axes.scatter(*np.asarray(base_point, dtype=float), marker="*", s=200, color="black", label="base model")
-    axes.set_xlabel(objective_names[0])
-    axes.set_ylabel(objective_names[1])
-    if k == 3:
-        axes.set_zlabel(objective_names[2])
-    axes.set_title(title or "Mean score per preference (labels: weight of the first objective)")
-    axes.legend()
+                label = f"{alpha[0]:g}" if k == 2 else "/".join(f"{weight:g}" for weight in alpha)
+                axes.annotate(label, (point[x], point[y]), textcoords="offset points", xytext=(4, 4), fontsize=7)
+        if base_point is not None:
+            base = np.asarray(base_point, dtype=float)
+            axes.scatter(base[x], base[y], marker="*", s=200, color="black", label="base model")
+        axes.set_xlabel(objective_names[x])
+        axes.set_ylabel(objective_names[y])
+    for unused in list(grid.flat)[len(pairs) :]:
+        unused.set_visible(False)
+    grid.flat[0].legend(fontsize=8)
+    labels = "the first objective's weight" if k == 2 else "alpha, in the order " + "/".join(objective_names)
+    figure.suptitle(title or f"Mean score per preference (labels: {labels})")
+    figure.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=120, bbox_inches="tight")
