@@ -34,6 +34,12 @@ def load(run_dir: Path) -> dict:
     return {"name": run_dir.name, "sweep": sweep, "metrics": metrics, "timings": timings}
 
 
+def sweep_scores(run: dict) -> np.ndarray:
+    """(preferences, objectives): a run's mean score per swept preference, in its objectives' order."""
+    objectives = run["sweep"]["objectives"]
+    return np.asarray([[point["scores"][name] for name in objectives] for point in run["sweep"]["points"]])
+
+
 def compare(runs: list[dict]) -> tuple[list[dict], dict]:
     """Rows of the comparison table and the shared normalisation."""
     objectives = runs[0]["sweep"]["objectives"]
@@ -41,17 +47,14 @@ def compare(runs: list[dict]) -> tuple[list[dict], dict]:
         if run["sweep"]["objectives"] != objectives or run["sweep"]["prompts"] != runs[0]["sweep"]["prompts"]:
             raise ValueError(f"{run['name']} has other objectives or prompts than {runs[0]['name']}")
 
-    def points(run: dict) -> np.ndarray:
-        return np.asarray([[point["scores"][name] for name in objectives] for point in run["sweep"]["points"]])
-
     base = np.asarray([[runs[0]["sweep"]["base"]["scores"][name] for name in objectives]])
-    everything = np.vstack([base, *(points(run) for run in runs)])
+    everything = np.vstack([base, *(sweep_scores(run) for run in runs)])
     low, high = everything.min(0), everything.max(0)
     reference = [-0.1] * len(objectives)
     rows = []
     for run in runs:
         alphas = np.asarray(run["sweep"]["alphas"], dtype=float)
-        normalised = normalise(points(run), low, high)
+        normalised = normalise(sweep_scores(run), low, high)
         metrics = run["metrics"]
         rows.append(
             {
@@ -162,7 +165,6 @@ def group_mean_fronts(rows: list[dict], runs: list[dict], group_by: str = "metho
     The runs of a group must sweep the same preferences; a group of one run is its own sweep.
     """
     key_of = group_key(group_by)
-    objectives = runs[0]["sweep"]["objectives"]
     fronts = {}
     for group_name in dict.fromkeys(key_of(row) for row in rows):
         group = [run for row, run in zip(rows, runs, strict=True) if key_of(row) == group_name]
@@ -170,10 +172,7 @@ def group_mean_fronts(rows: list[dict], runs: list[dict], group_by: str = "metho
         for run in group[1:]:
             if run["sweep"]["alphas"] != alphas:
                 raise ValueError(f"{run['name']} sweeps other preferences than {group[0]['name']}")
-        scores = np.mean(
-            [[[point["scores"][name] for name in objectives] for point in run["sweep"]["points"]] for run in group],
-            axis=0,
-        )
+        scores = np.mean([sweep_scores(run) for run in group], axis=0)
         label = group_name if len(group) == 1 else f"{group_name} (mean of {len(group)} runs)"
         fronts[label] = (alphas, scores.tolist())
     return fronts
@@ -243,10 +242,7 @@ def main() -> None:
     (args.output_dir / "comparison.json").write_text(json.dumps(comparison, indent=2))
     objectives = shared["objectives"]
     run_fronts = {
-        f"{row['method']} ({row['run']})": (
-            run["sweep"]["alphas"],
-            [[point["scores"][name] for name in objectives] for point in run["sweep"]["points"]],
-        )
+        f"{row['method']} ({row['run']})": (run["sweep"]["alphas"], sweep_scores(run))
         for row, run in zip(rows, runs, strict=True)
     }
     base_point = [runs[0]["sweep"]["base"]["scores"][name] for name in objectives]
