@@ -16,8 +16,8 @@ import torch
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-from peft_pblora import pipeline
-from peft_pblora.pipeline import RunSettings, run_all
+from peft_pblora.pipeline import stages as pipeline
+from peft_pblora.pipeline.stages import RunSettings, run_all
 
 VOCAB = 64
 

@@ -24,7 +24,7 @@ from datasets import Dataset
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
 from peft_pblora import SequenceClassifierScorer, load_hh_rlhf, load_pku_saferlhf
-from peft_pblora.relabel import relabel_pairs, split_dataset
+from peft_pblora.data.relabel import relabel_pairs, split_dataset
 
 TEMPLATES = {"pku_saferlhf": "{prompt}{response}", "hh_rlhf": "{prompt} {response}"}
 

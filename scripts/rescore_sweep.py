@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from peft_pblora.pipeline import SCORERS
-from peft_pblora.preference_data import word_count
+from peft_pblora.data.preference_pairs import word_count
+from peft_pblora.pipeline.stages import SCORERS
 
 
 def rescore(sweep: dict) -> list[dict]:

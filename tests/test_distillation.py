@@ -15,14 +15,14 @@ from datasets import Dataset
 from torch.distributions import Categorical, kl_divergence
 from transformers import LlamaForCausalLM, TrainingArguments
 
-from peft_pblora.distillation import (
+from peft_pblora.pipeline.model_loading import first_layers
+from peft_pblora.trainer.distillation import (
     TextDistillationTrainer,
     candidate_answer_texts,
     distil_on_texts,
     forward_kl_per_token,
     tokenize_texts,
 )
-from peft_pblora.models import first_layers
 
 from .conftest import VOCAB_SIZE, tiny_chat_tokenizer, tiny_llama, tiny_tokenizer
 

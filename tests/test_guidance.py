@@ -8,7 +8,7 @@ from peft import get_peft_model
 from transformers import LlamaConfig, LlamaForCausalLM, LogitsProcessor, LogitsProcessorList
 
 from peft_pblora import GenARMGuidance, PARMGuidance, guided_generate
-from peft_pblora.preference import expand_preference_rows
+from peft_pblora.tuners.pblora.preference import expand_preference_rows
 
 from .conftest import BASE_MODELS, VOCAB_SIZE, make_peft_model, pblora_config, tiny_llama, tiny_tokenizer
 

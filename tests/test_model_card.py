@@ -5,7 +5,7 @@ from __future__ import annotations
 from peft import LoraConfig, get_peft_model
 
 from peft_pblora import PBLoraConfig
-from peft_pblora.model_card import SECTION_HEADING
+from peft_pblora.tuners.pblora.model_card import SECTION_HEADING
 
 from .conftest import tiny_llama
 

@@ -48,7 +48,7 @@ def test_the_wheel_carries_version_dependencies_extras_entry_point_and_data(tmp_
     )
     assert any(requirement.startswith("gguf") and 'extra == "demo"' in requirement for requirement in requires)
     assert any(requirement.startswith("mkdocs") and 'extra == "docs"' in requirement for requirement in requires)
-    assert "peft-pblora = peft_pblora.cli:main" in entry_points
+    assert "peft-pblora = peft_pblora.pipeline.cli:main" in entry_points
     assert "peft_pblora/data/prompts.txt" in names
     assert "peft_pblora/data/smollm2_candidates/generation.json" in names
     assert not any(name.startswith(("tests/", "recipes/", "benchmarks/")) for name in names)

@@ -17,7 +17,7 @@ from datasets import Dataset
 from peft import PeftModel
 
 from peft_pblora import PARMConfig, PARMTrainer, PBLoraConfig, pblora_layers, set_preference
-from peft_pblora.parm_trainer import objective_tilted_preferences
+from peft_pblora.trainer.parm_trainer import objective_tilted_preferences
 
 from .conftest import tiny_llama, tiny_tokenizer
 

@@ -13,10 +13,12 @@ import numpy as np
 import pytest
 import torch
 
-from peft_pblora import pipeline, preference_data, spearman_over_resampled_prompts
-from peft_pblora.cli import main, settings_of_existing_run
-from peft_pblora.pipeline import RunSettings, builtin_prompts, response_quality, run_all
-from peft_pblora.scorers import VaderPositivity
+from peft_pblora import spearman_over_resampled_prompts
+from peft_pblora.data import preference_pairs as preference_data
+from peft_pblora.evaluation.scorers import VaderPositivity
+from peft_pblora.pipeline import stages as pipeline
+from peft_pblora.pipeline.cli import main, settings_of_existing_run
+from peft_pblora.pipeline.stages import RunSettings, builtin_prompts, response_quality, run_all
 
 from .conftest import tiny_chat_tokenizer, tiny_llama
 

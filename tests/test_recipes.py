@@ -14,7 +14,7 @@ from datasets import Dataset, load_from_disk
 from transformers import HfArgumentParser, LlamaForSequenceClassification
 
 from peft_pblora import PARMConfig
-from peft_pblora.relabel import relabel_pairs, split_dataset
+from peft_pblora.data.relabel import relabel_pairs, split_dataset
 
 from .conftest import tiny_llama, tiny_tokenizer
 

@@ -3,10 +3,14 @@
 Importing this package registers the PBLoRA tuner with PEFT (`get_peft_model(model, PBLoraConfig(...))`).
 """
 
-from .config import PBLoraConfig
-from .data_loaders import load_hh_rlhf, load_pku_saferlhf
-from .distillation import TextDistillationTrainer, distil_on_texts
+from .data import load_hh_rlhf, load_pku_saferlhf
 from .evaluation import (
+    Conciseness,
+    PromptRelevance,
+    Scorer,
+    SequenceClassifierScorer,
+    Thoroughness,
+    VaderPositivity,
     hypervolume,
     linearly_supported,
     mean_inner_product,
@@ -16,35 +20,24 @@ from .evaluation import (
     preference_grid,
     spearman_over_resampled_prompts,
 )
-from .guidance import GenARMGuidance, PARMGuidance, guided_generate, validate_beta
-from .guide_cache import CachedGuide
-from .layer import (
+from .guidance import CachedGuide, GenARMGuidance, PARMGuidance, guided_generate, shared_vocabulary_size, validate_beta
+from .trainer import PARMConfig, PARMDataCollator, PARMTrainer, TextDistillationTrainer, distil_on_texts
+from .tuners.pblora import (
+    PBLORA_PEFT_TYPE,
     BilinearPreferenceCore,
     DiagonalPreferenceCore,
+    PBLoraConfig,
     PBLoraLayer,
     PBLoraLinear,
+    PBLoraModel,
     PerObjectivePreferenceCore,
+    pblora_layers,
+    register_pblora,
+    set_preference,
+    validate_preference,
 )
-from .model import PBLoraModel, pblora_layers, set_preference
-from .parm_config import PARMConfig
-from .parm_data import PARMDataCollator
-from .parm_trainer import PARMTrainer
-from .peft_type import PBLORA_PEFT_TYPE
-from .preference import validate_preference
-from .registration import register_pblora
-from .scorers import (
-    Conciseness,
-    PromptRelevance,
-    Scorer,
-    SequenceClassifierScorer,
-    Thoroughness,
-    VaderPositivity,
-)
-from .vocabulary import shared_vocabulary_size
 
 __version__ = "0.1.0"
-
-register_pblora()
 
 __all__ = [
     "PBLORA_PEFT_TYPE",

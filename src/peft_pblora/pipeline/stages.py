@@ -24,9 +24,9 @@ from peft import PeftModel
 from scipy.stats import spearmanr
 from tqdm.auto import tqdm
 
-from .chat import chat_texts, left_padding
-from .config import PBLoraConfig
-from .evaluation import (
+from ..data.chat import chat_texts, left_padding
+from ..data.preference_pairs import build_preference_data, candidates_dir, needs_sampling
+from ..evaluation.metrics import (
     hypervolume,
     linearly_supported,
     mean_inner_product,
@@ -36,13 +36,13 @@ from .evaluation import (
     preference_grid,
     spearman_over_resampled_prompts,
 )
-from .guidance import GenARMGuidance, PARMGuidance
-from .models import first_layers, load_model_and_tokenizer
-from .parm_config import PARMConfig, objectives_named
-from .parm_loss import SCALARIZATIONS
-from .parm_trainer import PARMTrainer
-from .preference_data import build_preference_data, candidates_dir, needs_sampling
-from .scorers import Conciseness, PromptRelevance, Scorer, Thoroughness, VaderPositivity
+from ..evaluation.scorers import Conciseness, PromptRelevance, Scorer, Thoroughness, VaderPositivity
+from ..guidance.processors import GenARMGuidance, PARMGuidance
+from ..trainer.loss import SCALARIZATIONS
+from ..trainer.parm_config import PARMConfig, objectives_named
+from ..trainer.parm_trainer import PARMTrainer
+from ..tuners.pblora.config import PBLoraConfig
+from .model_loading import first_layers, load_model_and_tokenizer
 
 logger = logging.getLogger("peft_pblora.pipeline")
 

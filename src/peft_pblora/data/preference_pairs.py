@@ -14,8 +14,8 @@ import torch
 from datasets import Dataset, DatasetDict, load_from_disk
 from tqdm.auto import tqdm
 
+from ..evaluation.scorers import SENTENCE_END, Scorer
 from .chat import chat_texts, left_padding
-from .scorers import SENTENCE_END, Scorer
 
 
 def trim_to_last_sentence(text: str) -> str:

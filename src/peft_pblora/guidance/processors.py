@@ -15,10 +15,10 @@ from peft import PeftModel
 from torch import nn
 from transformers import LogitsProcessor, LogitsProcessorList
 
-from .chat import chat_texts, left_padding
+from ..data.chat import chat_texts, left_padding
+from ..tuners.pblora.model import pblora_layers, set_preference
+from ..tuners.pblora.preference import PreferenceLike, expand_preference_rows, validate_preference
 from .guide_cache import CachedGuide, CompiledCachedGuide
-from .model import pblora_layers, set_preference
-from .preference import PreferenceLike, expand_preference_rows, validate_preference
 from .vocabulary import shared_vocabulary_size
 
 

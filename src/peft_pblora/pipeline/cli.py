@@ -15,7 +15,7 @@ from typing import Any
 
 from transformers import HfArgumentParser
 
-from .pipeline import RESULT_NEUTRAL_SETTINGS, Run, RunSettings, run_all, saved_settings
+from .stages import RESULT_NEUTRAL_SETTINGS, Run, RunSettings, run_all, saved_settings
 
 STAGES = {"make-data": "make_data", "train": "train", "sweep": "sweep", "report": "report"}
 

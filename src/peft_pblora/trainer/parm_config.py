@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import torch
 from transformers import TrainingArguments
 
-from .parm_loss import SCALARIZATIONS
+from .loss import SCALARIZATIONS
 
 PREFERENCE_SAMPLING = ("batch", "example", "importance")
 

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from datasets import Dataset
 
-from .chat import position_ids_from_mask
+from ..data.chat import position_ids_from_mask
 
 PREFERENCE_COLUMNS = ("prompt", "chosen", "rejected")
 MULTI_LABEL_COLUMNS = ("prompt", "response_0", "response_1")

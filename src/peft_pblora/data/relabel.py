@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 
 from datasets import Dataset, DatasetDict
 
-from .scorers import Scorer
+from ..evaluation.scorers import Scorer
 
 
 def relabel_pairs(

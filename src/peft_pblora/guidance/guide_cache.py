@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from transformers import StaticCache
 
-from .chat import position_ids_from_mask
+from ..data.chat import position_ids_from_mask
 
 
 def _accepts_logits_to_keep(model: nn.Module) -> bool:

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from datasets import Dataset
 from transformers import DataCollatorWithPadding, PreTrainedModel, Trainer, TrainingArguments
 
-from .chat import chat_texts
+from ..data.chat import chat_texts
 
 
 def forward_kl_per_token(

@@ -13,17 +13,17 @@ from peft import PeftModel, get_peft_model
 from torch import nn
 from transformers import AutoModelForCausalLM, PreTrainedModel, Trainer, set_seed
 
-from .config import PBLoraConfig
-from .model import set_preference
-from .parm_config import PARMConfig
-from .parm_data import (
+from ..tuners.pblora.config import PBLoraConfig
+from ..tuners.pblora.model import set_preference
+from .data_collator import (
     REFERENCE_REWARD_COLUMNS,
     PARMDataCollator,
     PreferenceTokenizer,
     build_grouped_dataset,
     resolve_objectives,
 )
-from .parm_loss import ObjectiveStatistics, objective_rewards, objective_statistics, scalarize
+from .loss import ObjectiveStatistics, objective_rewards, objective_statistics, scalarize
+from .parm_config import PARMConfig
 
 
 def simplex_vertices_and_centre(k: int) -> list[list[float]]:

@@ -1,0 +1,14 @@
+"""Guided decoding: logits processors that steer a base model's `generate` with a PARM or GenARM's ARMs."""
+
+from .guide_cache import CachedGuide
+from .processors import GenARMGuidance, PARMGuidance, guided_generate, validate_beta
+from .vocabulary import shared_vocabulary_size
+
+__all__ = [
+    "CachedGuide",
+    "GenARMGuidance",
+    "PARMGuidance",
+    "guided_generate",
+    "shared_vocabulary_size",
+    "validate_beta",
+]

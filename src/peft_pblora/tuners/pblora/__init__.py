@@ -1,0 +1,35 @@
+"""PBLoRA, the preference-aware bilinear LoRA: config, layer, model and its registration with PEFT.
+
+Importing this package registers the PBLORA PEFT type, so `get_peft_model(model, PBLoraConfig(...))` and
+`PeftModel.from_pretrained(...)` find the tuner.
+"""
+
+from .config import PBLoraConfig
+from .layer import (
+    BilinearPreferenceCore,
+    DiagonalPreferenceCore,
+    PBLoraLayer,
+    PBLoraLinear,
+    PerObjectivePreferenceCore,
+)
+from .model import PBLoraModel, pblora_layers, set_preference
+from .peft_type import PBLORA_PEFT_TYPE
+from .preference import validate_preference
+from .registration import register_pblora
+
+__all__ = [
+    "PBLORA_PEFT_TYPE",
+    "BilinearPreferenceCore",
+    "DiagonalPreferenceCore",
+    "PBLoraConfig",
+    "PBLoraLayer",
+    "PBLoraLinear",
+    "PBLoraModel",
+    "PerObjectivePreferenceCore",
+    "pblora_layers",
+    "register_pblora",
+    "set_preference",
+    "validate_preference",
+]
+
+register_pblora()
