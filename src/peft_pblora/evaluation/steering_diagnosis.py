@@ -1,0 +1,160 @@
+"""Diagnosis of steering before the sweep: does each objective's score follow its own weight?
+
+Two measurements per objective, each cheap next to the sweep:
+- held-out pair accuracy at the objective's own vertex and at the other vertices (`PARMTrainer.evaluate`): near
+  chance at its own vertex, the PARM did not learn the objective's pairs; no higher there than at the other vertices,
+  it learned "better" but not "better for this objective";
+- a guided probe: a few prompts outside the train and test split decoded at every vertex and scored by the run's
+  own scorers: the objective's score at its own vertex minus its mean at the other vertices, paired over prompts.
+Pair accuracy can look fine while guided decoding moves an objective against its weight (the reward is learned on
+whole sequences, decoding is steered token by token), so the probe's verdict is the one that decides.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+CHANCE = 0.5
+
+
+@dataclass
+class ObjectiveDiagnosis:
+    """One objective's diagnosis: the measurements, the problems found (`flags`, empty when it steers) and what to
+    try for each."""
+
+    objective: str
+    held_out_pairs: int
+    pair_accuracy_at_own_vertex: float | None
+    pair_accuracy_at_other_vertices: float | None
+    probe_effect: float | None
+    probe_standard_error: float | None
+    flags: list[str]
+
+    @property
+    def steers(self) -> bool:
+        return not self.flags
+
+    @property
+    def advice(self) -> list[str]:
+        return [ADVICE[flag] for flag in self.flags]
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "steers": self.steers, "advice": self.advice}
+
+
+ADVICE = {
+    "no_pair_signal": (
+        "held-out pair accuracy at its own vertex is near chance: the PARM did not learn this objective's pairs. "
+        "Check that the scorer separates the chosen from the rejected answers (more candidates per prompt, pairs "
+        "with a larger score gap), or give more pairs or epochs."
+    ),
+    "not_separated": (
+        "held-out pairs are ranked as well at the other objectives' vertices as at its own: the PARM learned a "
+        "preference shared by all objectives, not one conditioned on alpha. Try pairs where the objectives "
+        "disagree, a per-objective core, or importance-sampled preferences."
+    ),
+    "does_not_steer": (
+        "the guided probe does not score this objective higher at its own vertex than at the others: guided "
+        "decoding does not follow its weight. Try another guidance strength (--guidance_beta), reference-relative "
+        "rewards (--reference_relative_rewards), or more training."
+    ),
+    "steers_backwards": (
+        "the guided probe scores this objective lower at its own vertex than at the others: alpha moves it against "
+        "its weight. Do not trust the sweep's trade-off for it; try another guidance strength, reference-relative "
+        "rewards, or pairs that contrast this objective alone."
+    ),
+}
+
+
+def binomial_standard_error(count: int, probability: float = CHANCE) -> float:
+    """Standard error of an accuracy over `count` independent pairs (inf for none)."""
+    return math.sqrt(probability * (1 - probability) / count) if count > 0 else math.inf
+
+
+def vertex_label(index: int, k: int) -> str:
+    """The label `PARMTrainer.evaluate` gives the `index`-th vertex of the k-simplex, e.g. 'alpha=(1,0)'."""
+    return "alpha=(" + ",".join("1" if position == index else "0" for position in range(k)) + ")"
+
+
+def pair_accuracy_at_vertices(
+    eval_metrics: Mapping[str, float], objectives: Sequence[str], prefix: str = "eval"
+) -> dict[str, dict[str, float]]:
+    """Per objective, its held-out pair accuracy at its own vertex and the mean over the other vertices, read from
+    `PARMTrainer.evaluate`'s metrics (evaluated at the vertices, its default `eval_preferences`)."""
+    k = len(objectives)
+    table = {}
+    for index, name in enumerate(objectives):
+        at = [eval_metrics.get(f"{prefix}_{name}_accuracy@{vertex_label(vertex, k)}") for vertex in range(k)]
+        if at[index] is None:
+            continue
+        others = [value for vertex, value in enumerate(at) if vertex != index and value is not None]
+        table[name] = {"own": float(at[index]), "others": float(np.mean(others)) if others else math.nan}
+    return table
+
+
+def probe_effects(
+    vertex_scores: Sequence[Mapping[str, Sequence[float]]], objectives: Sequence[str]
+) -> dict[str, dict[str, float]]:
+    """Per objective: mean over probe prompts of its score at its own vertex minus its mean score at the other
+    vertices, with the paired standard error. `vertex_scores[i]` holds every objective's per-prompt scores of the
+    answers decoded at vertex i."""
+    if len(vertex_scores) != len(objectives):
+        raise ValueError(f"got probe scores at {len(vertex_scores)} vertices for {len(objectives)} objectives")
+    effects = {}
+    for index, name in enumerate(objectives):
+        own = np.asarray(vertex_scores[index][name], dtype=float)
+        others = np.mean(
+            [np.asarray(scores[name], dtype=float) for vertex, scores in enumerate(vertex_scores) if vertex != index],
+            axis=0,
+        )
+        differences = own - others
+        error = float(np.std(differences, ddof=1) / np.sqrt(len(differences))) if len(differences) > 1 else math.inf
+        effects[name] = {"effect": float(differences.mean()), "standard_error": error}
+    return effects
+
+
+def diagnose(
+    objectives: Sequence[str],
+    pair_accuracy: Mapping[str, Mapping[str, float]],
+    held_out_pairs: Mapping[str, int],
+    probe: Mapping[str, Mapping[str, float]],
+    significance: float = 2.0,
+) -> list[ObjectiveDiagnosis]:
+    """Flags per objective: "steers_backwards" (probe effect below minus `significance` standard errors) or
+    "does_not_steer" (not above plus `significance` standard errors); "no_pair_signal" (held-out accuracy at its own
+    vertex within `significance` standard errors of chance) or "not_separated" (no higher at its own vertex than at
+    the others). Measurements that are missing raise no flag."""
+    diagnoses = []
+    for name in objectives:
+        accuracy = pair_accuracy.get(name, {})
+        own, others = accuracy.get("own"), accuracy.get("others")
+        pairs = int(held_out_pairs.get(name, 0))
+        effect = probe.get(name, {}).get("effect")
+        error = probe.get(name, {}).get("standard_error")
+        flags = []
+        if effect is not None and error is not None:
+            if effect < 0 and effect <= -significance * error:
+                flags.append("steers_backwards")
+            elif not effect > significance * error:
+                flags.append("does_not_steer")
+        if own is not None and pairs > 0:
+            if own <= CHANCE + significance * binomial_standard_error(pairs):
+                flags.append("no_pair_signal")
+            elif others is not None and not math.isnan(others) and own <= others:
+                flags.append("not_separated")
+        diagnoses.append(
+            ObjectiveDiagnosis(
+                objective=name,
+                held_out_pairs=pairs,
+                pair_accuracy_at_own_vertex=own,
+                pair_accuracy_at_other_vertices=others,
+                probe_effect=effect,
+                probe_standard_error=error,
+                flags=flags,
+            )
+        )
+    return diagnoses

@@ -1,0 +1,99 @@
+"""The steering diagnosis: per-objective pair accuracy at the vertices, the guided probe's effects and the flags."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from peft_pblora.evaluation.benchmark_objectives import ListFormat, PlainWords, SecondPerson
+from peft_pblora.evaluation.steering_diagnosis import (
+    ADVICE,
+    diagnose,
+    pair_accuracy_at_vertices,
+    probe_effects,
+    vertex_label,
+)
+
+
+def test_vertex_labels_match_the_trainer_evaluation_labels():
+    from peft_pblora.trainer.parm_trainer import preference_label
+
+    for k in (2, 3):
+        for index in range(k):
+            vertex = [1.0 if position == index else 0.0 for position in range(k)]
+            assert vertex_label(index, k) == preference_label(vertex)
+
+
+def test_pair_accuracy_is_read_per_vertex():
+    metrics = {
+        "eval_a_accuracy@alpha=(1,0,0)": 0.9,
+        "eval_a_accuracy@alpha=(0,1,0)": 0.6,
+        "eval_a_accuracy@alpha=(0,0,1)": 0.4,
+        "eval_b_accuracy@alpha=(0,1,0)": 0.7,
+        "eval_a_accuracy@alpha=(0.333,0.333,0.333)": 0.1,  # the centre is not a vertex
+    }
+    table = pair_accuracy_at_vertices(metrics, ["a", "b", "c"])
+    assert table["a"] == {"own": 0.9, "others": pytest.approx(0.5)}
+    assert table["b"]["own"] == 0.7 and math.isnan(table["b"]["others"])
+    assert "c" not in table
+
+
+def test_probe_effects_are_paired_differences_against_the_other_vertices():
+    at_a = {"a": [1.0, 0.8, 0.6], "b": [0.0, 0.0, 0.3]}
+    at_b = {"a": [0.0, 0.2, 0.6], "b": [1.0, 0.5, 0.3]}
+    effects = probe_effects([at_a, at_b], ["a", "b"])
+    differences_a = [1.0, 0.6, 0.0]
+    mean = sum(differences_a) / 3
+    sd = math.sqrt(sum((value - mean) ** 2 for value in differences_a) / 2)
+    assert effects["a"]["effect"] == pytest.approx(mean)
+    assert effects["a"]["standard_error"] == pytest.approx(sd / math.sqrt(3))
+    assert effects["b"]["effect"] == pytest.approx((1.0 + 0.5 + 0.0) / 3)
+    with pytest.raises(ValueError, match="2 vertices for 3 objectives"):
+        probe_effects([at_a, at_b], ["a", "b", "c"])
+
+
+def test_flags_name_each_problem():
+    accuracy = {
+        "learned": {"own": 0.95, "others": 0.3},
+        "random": {"own": 0.55, "others": 0.5},
+        "shared": {"own": 0.8, "others": 0.85},
+        "backwards": {"own": 0.95, "others": 0.2},
+    }
+    pairs = dict.fromkeys(accuracy, 40)
+    probe = {
+        "learned": {"effect": 0.2, "standard_error": 0.05},
+        "random": {"effect": 0.01, "standard_error": 0.05},
+        "shared": {"effect": 0.3, "standard_error": 0.05},
+        "backwards": {"effect": -0.2, "standard_error": 0.05},
+    }
+    verdicts = {item.objective: item for item in diagnose(list(accuracy), accuracy, pairs, probe)}
+    assert verdicts["learned"].steers and verdicts["learned"].flags == []
+    assert verdicts["random"].flags == ["does_not_steer", "no_pair_signal"]
+    assert verdicts["shared"].flags == ["not_separated"]
+    assert verdicts["backwards"].flags == ["steers_backwards"]
+    assert verdicts["backwards"].advice == [ADVICE["steers_backwards"]]
+    assert verdicts["random"].to_dict()["steers"] is False
+
+
+def test_missing_measurements_raise_no_flag():
+    (only_probe,) = diagnose(["a"], {}, {}, {"a": {"effect": 0.3, "standard_error": 0.1}})
+    assert only_probe.steers and only_probe.pair_accuracy_at_own_vertex is None
+    (only_pairs,) = diagnose(["a"], {"a": {"own": 0.5, "others": 0.5}}, {"a": 10}, {})
+    assert only_pairs.flags == ["no_pair_signal"]
+
+
+def test_benchmark_objectives_score_what_they_name():
+    prompts = ["p"] * 3
+    listed = ["Steps:\n1. Boil water\n2. Add tea\n- Serve", "One line only.", "- a\n- b"]
+    assert ListFormat()(prompts, listed) == [1.0, 0.0, pytest.approx(2 / 3)]
+    assert SecondPerson()(prompts, ["You can do it. It works.", "It rains.", ""]) == [0.5, 0.0, 0.0]
+    assert PlainWords(max_letters=4)(prompts, ["a big elephant", "", "tiny elephants"]) == [
+        pytest.approx(2 / 3),
+        0.0,
+        0.5,
+    ]
+    with pytest.raises(ValueError, match="got 1 prompts but 3 responses"):
+        ListFormat()(["p"], listed)
+    with pytest.raises(ValueError, match="max_letters"):
+        PlainWords(max_letters=0)
