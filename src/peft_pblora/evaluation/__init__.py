@@ -6,10 +6,10 @@ from .metrics import (
     mean_inner_product,
     non_dominated,
     normalise,
-    pareto_plot,
     preference_grid,
     spearman_over_resampled_prompts,
 )
+from .plots import pareto_plot
 from .scorers import (
     Conciseness,
     PromptRelevance,

@@ -1,4 +1,4 @@
-"""Multi-objective evaluation of a preference sweep: preference grids, hypervolume, MIP, Pareto sets and plots.
+"""Multi-objective evaluation of a preference sweep: preference grids, hypervolume, MIP and Pareto sets.
 
 A sweep gives one point per preference alpha: the mean score of each objective over the test prompts. Scores are
 "higher is better" throughout.
@@ -7,8 +7,7 @@ A sweep gives one point per preference alpha: the mean score of each objective o
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 
 import moocore
 import numpy as np
@@ -19,9 +18,26 @@ ArrayLike = Sequence[Sequence[float]] | np.ndarray
 
 
 def preference_grid(num_objectives: int, step: float = 0.1) -> list[list[float]]:
-    """Every point of the k-simplex whose weights are multiples of `step` (k = 2, step 0.1: 11 vectors).
+    """Every preference on the k-simplex whose weights are multiples of `step`: the alphas a sweep evaluates at.
 
-    Ordered from the first objective's vertex towards the last objective's.
+    Ordered from the first objective's vertex towards the last objective's (k = 2, step 0.1: 11 vectors).
+
+    Args:
+        num_objectives (int): Number of objectives k, at least 1.
+        step (float, optional): Grid spacing; must divide 1 evenly (0.1, 0.25, 0.5, ...). Defaults to `0.1`.
+
+    Returns:
+        list[list[float]]: The preferences, each k weights summing to 1.
+
+    Raises:
+        ValueError: If `num_objectives` < 1 or `step` does not divide 1.
+
+    Examples:
+        >>> from peft_pblora import preference_grid
+        >>> preference_grid(2, step=0.25)
+        [[1.0, 0.0], [0.75, 0.25], [0.5, 0.5], [0.25, 0.75], [0.0, 1.0]]
+        >>> len(preference_grid(3, step=0.1))
+        66
     """
     if num_objectives < 1:
         raise ValueError(f"num_objectives must be >= 1, got {num_objectives}")
@@ -45,9 +61,26 @@ def _as_points(points: ArrayLike, name: str = "points") -> np.ndarray:
 
 
 def hypervolume(points: ArrayLike, reference_point: Sequence[float]) -> float:
-    """Hypervolume (maximisation) dominated by `points` and bounded below by `reference_point` (moocore).
+    """Hypervolume of a Pareto front (maximisation): the area / volume the points dominate above `reference_point`.
 
-    Points that do not strictly dominate the reference point in every objective add nothing.
+    One number for a whole trade-off curve: it grows as the front moves out and as it covers more of the trade-off.
+    Points that do not strictly dominate the reference point in every objective add nothing. Computed by moocore.
+
+    Args:
+        points (ArrayLike): One score vector per preference, higher is better. Shape (points, objectives).
+        reference_point (Sequence[float]): The lower corner, one value per objective (e.g. the normalised
+            worst scores).
+
+    Returns:
+        float: The dominated hypervolume; 0.0 when no point dominates the reference point.
+
+    Raises:
+        ValueError: If `points` is empty or not finite, or `reference_point` has the wrong length.
+
+    Examples:
+        >>> from peft_pblora import hypervolume
+        >>> hypervolume([[0.2, 0.9], [0.6, 0.6], [0.9, 0.1]], reference_point=[0.0, 0.0])
+        0.45
     """
     array = _as_points(points)
     reference = np.asarray(reference_point, dtype=float)
@@ -60,16 +93,41 @@ def hypervolume(points: ArrayLike, reference_point: Sequence[float]) -> float:
 
 
 def non_dominated(points: ArrayLike) -> np.ndarray:
-    """Boolean mask of the points no other point dominates (maximisation)."""
+    """Mask of the Pareto-optimal points: those no other point dominates (maximisation).
+
+    Args:
+        points (ArrayLike): Score vectors, higher is better. Shape (points, objectives).
+
+    Returns:
+        np.ndarray: A boolean mask, True for each non-dominated point.
+
+    Examples:
+        >>> from peft_pblora import non_dominated
+        >>> non_dominated([[0.2, 0.9], [0.6, 0.6], [0.9, 0.1], [0.5, 0.5]])
+        array([ True,  True,  True, False])
+    """
     return np.asarray(moocore.is_nondominated(_as_points(points), maximise=True))
 
 
 def linearly_supported(points: ArrayLike, tolerance: float = 1e-9) -> np.ndarray:
-    """Boolean mask of the points that maximise some weighted sum sum_i w_i s_i (w >= 0, sum w = 1) over the set.
+    """Mask of the points that maximise some weighted sum sum_i w_i s_i (w >= 0, sum w = 1) over the set.
 
     A Pareto point that no weighting picks lies in a non-convex part of the front, which a policy optimised for a
     weighted sum of the scores never reaches. One linear programme per point (scipy's HiGHS): maximise the margin t
     subject to w . (p - q) >= t for every other point q; the point is supported where t reaches 0.
+
+    Args:
+        points (ArrayLike): Score vectors, higher is better. Shape (points, objectives).
+        tolerance (float, optional): Slack on the margin t. Defaults to `1e-9`.
+
+    Returns:
+        np.ndarray: A boolean mask, True for each point some linear weighting picks.
+
+    Examples:
+        >>> from peft_pblora import linearly_supported, non_dominated
+        >>> front = [[0.0, 1.0], [0.45, 0.45], [1.0, 0.0]]  # the middle point is below the line x + y = 1
+        >>> non_dominated(front), linearly_supported(front)
+        (array([ True,  True,  True]), array([ True, False,  True]))
     """
     array = _as_points(points)
     count, objectives = array.shape
@@ -92,7 +150,24 @@ def linearly_supported(points: ArrayLike, tolerance: float = 1e-9) -> np.ndarray
 
 
 def normalise(points: ArrayLike, low: Sequence[float], high: Sequence[float]) -> np.ndarray:
-    """Min-max normalisation per objective: (points - low) / (high - low); a constant objective maps to 0."""
+    """Min-max normalise each objective to [0, 1] so objectives on different scales weigh alike in HV and MIP.
+
+    Computes (points - low) / (high - low) per objective; a constant objective (high == low) maps to 0.
+
+    Args:
+        points (ArrayLike): Score vectors. Shape (points, objectives).
+        low (Sequence[float]): The value mapped to 0, per objective.
+        high (Sequence[float]): The value mapped to 1, per objective.
+
+    Returns:
+        np.ndarray: The normalised points, same shape as `points`.
+
+    Examples:
+        >>> from peft_pblora import normalise
+        >>> normalise([[1.0, 10.0], [2.0, 30.0]], low=[1.0, 10.0], high=[3.0, 30.0])
+        array([[0. , 0. ],
+               [0.5, 1. ]])
+    """
     array = _as_points(points)
     low_array, high_array = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
     span = np.where(high_array > low_array, high_array - low_array, 1.0)
@@ -100,9 +175,25 @@ def normalise(points: ArrayLike, low: Sequence[float], high: Sequence[float]) ->
 
 
 def mean_inner_product(alphas: ArrayLike, points: ArrayLike) -> float:
-    """MIP: the mean over preferences of <alpha, reward vector at alpha>; higher means outputs follow the request.
+    """Mean inner product (MIP) of a sweep: how closely the scores follow the requested preferences.
 
-    Pass normalised points (see `normalise`) so objectives on different scales weigh alike.
+    The mean over the sweep of alpha . scores(alpha); higher means the scores move towards whichever objective alpha
+    weights. Pass normalised points (see `normalise`) so objectives on different scales weigh alike.
+
+    Args:
+        alphas (ArrayLike): The preference of each sweep point. Shape (points, objectives).
+        points (ArrayLike): The (normalised) scores at each preference. Shape (points, objectives).
+
+    Returns:
+        float: The mean over sweep points of alpha . scores.
+
+    Raises:
+        ValueError: If `alphas` and `points` differ in shape.
+
+    Examples:
+        >>> from peft_pblora import mean_inner_product
+        >>> mean_inner_product([[1.0, 0.0], [0.5, 0.5], [0.0, 1.0]], [[0.9, 0.1], [0.5, 0.6], [0.2, 0.8]])
+        0.75
     """
     alpha_array, point_array = _as_points(alphas, "alphas"), _as_points(points)
     if alpha_array.shape != point_array.shape:
@@ -120,10 +211,33 @@ def spearman_over_resampled_prompts(
 ) -> dict[str, float]:
     """How robust a sweep's Spearman(weight, mean score) is to which test prompts were drawn (scipy's bootstrap).
 
-    `per_prompt_scores` is (points, prompts): one objective's score per sweep point and prompt, `weights` that
-    objective's weight at each point. Prompts are resampled with replacement; returns the share of resamples whose
-    Spearman correlation reaches `threshold` and a percentile interval. A correlation of 1.0 whose share is low was
-    drawn by luck: the trend is within the prompt-to-prompt noise.
+    Prompts are resampled with replacement; a correlation of 1.0 reached by few resamples was drawn by luck: the
+    trend is within the prompt-to-prompt noise.
+
+    Args:
+        weights (Sequence[float]): The objective's weight alpha_i at each sweep point.
+        per_prompt_scores (ArrayLike): The objective's score per sweep point and
+            prompt (at least two prompts). Shape (points, prompts).
+        threshold (float, optional): The correlation a resample must reach to count. Defaults to `0.9`.
+        resamples (int, optional): Number of bootstrap resamples. Defaults to `2000`.
+        confidence_level (float, optional): Level of the percentile interval. Defaults to `0.9`.
+        seed (int, optional): Seed of the resampling. Defaults to `0`.
+
+    Returns:
+        dict[str, float]: `spearman` (on all prompts), `share_at_least_threshold` (the share of resamples whose
+        correlation reaches `threshold`), `interval_low` / `interval_high` (the percentile interval), and the
+        settings `threshold`, `resamples`, `confidence_level`.
+
+    Raises:
+        ValueError: If `weights` does not have one value per sweep point or there are fewer than two prompts.
+
+    Examples:
+        >>> from peft_pblora import spearman_over_resampled_prompts
+        >>> weights = [0.0, 0.5, 1.0]
+        >>> scores = [[0.1, 0.9, 0.2, 0.2], [0.3, 0.8, 0.4, 0.3], [0.6, 0.1, 0.7, 0.5]]  # prompt 2 disagrees
+        >>> result = spearman_over_resampled_prompts(weights, scores, resamples=1000)
+        >>> result["spearman"], round(result["share_at_least_threshold"], 2)
+        (1.0, 0.65)
     """
     scores = _as_points(per_prompt_scores, "per_prompt_scores")
     weight_array = np.asarray(weights, dtype=float)
@@ -158,62 +272,3 @@ def spearman_or_zero(first: np.ndarray, second: np.ndarray) -> float:
     if np.ptp(first) == 0 or np.ptp(second) == 0:
         return 0.0
     return float(scipy.stats.spearmanr(first, second).statistic)
-
-
-def pareto_plot(
-    fronts: Mapping[str, tuple[ArrayLike, ArrayLike]],
-    path: str | Path,
-    objective_names: Sequence[str],
-    base_point: Sequence[float] | None = None,
-    title: str | None = None,
-) -> Path:
-    """Save a Pareto plot as PNG: one front per method, the base model's own point as a star.
-
-    `fronts` maps a method's name to (alphas, points). Two objectives give one panel, the points joined along the
-    front and labelled by the first objective's weight; k > 2 give one panel per pair of objectives (a projection),
-    each point labelled by its whole alpha, so any number of objectives can be read off flat axes.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    k = len(objective_names)
-    if k < 2:
-        raise ValueError(f"pareto_plot draws 2 or more objectives, got {k}")
-    checked = {}
-    for method, (alphas, points) in fronts.items():
-        alpha_array, point_array = _as_points(alphas, "alphas"), _as_points(points)
-        if point_array.shape[1] != k:
-            raise ValueError(f"{method}: points have {point_array.shape[1]} objectives, expected {k}")
-        checked[method] = (alpha_array, point_array)
-    pairs = list(itertools.combinations(range(k), 2))
-    columns = min(3, len(pairs))
-    rows = -(-len(pairs) // columns)
-    figure, grid = plt.subplots(rows, columns, figsize=(6.5 * columns, 5.5 * rows), squeeze=False)
-    for axes, (x, y) in zip(grid.flat, pairs, strict=False):
-        for method, (alpha_array, point_array) in checked.items():
-            if k == 2:
-                order = np.argsort(point_array[:, 0])
-                axes.plot(point_array[order, 0], point_array[order, 1], marker="o", label=method)
-            else:
-                axes.scatter(point_array[:, x], point_array[:, y], label=method)
-            for alpha, point in zip(alpha_array, point_array, strict=True):
-                label = f"{alpha[0]:g}" if k == 2 else "/".join(f"{weight:g}" for weight in alpha)
-                axes.annotate(label, (point[x], point[y]), textcoords="offset points", xytext=(4, 4), fontsize=7)
-        if base_point is not None:
-            base = np.asarray(base_point, dtype=float)
-            axes.scatter(base[x], base[y], marker="*", s=200, color="black", label="base model")
-        axes.set_xlabel(objective_names[x])
-        axes.set_ylabel(objective_names[y])
-    for unused in list(grid.flat)[len(pairs) :]:
-        unused.set_visible(False)
-    grid.flat[0].legend(fontsize=8)
-    labels = "the first objective's weight" if k == 2 else "alpha, in the order " + "/".join(objective_names)
-    figure.suptitle(title or f"Mean score per preference (labels: {labels})")
-    figure.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(figure)
-    return path

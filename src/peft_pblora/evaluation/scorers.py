@@ -27,7 +27,22 @@ STOPWORDS = frozenset(
 
 @runtime_checkable
 class Scorer(Protocol):
-    """Scores each (prompt, response) pair; `name` labels the objective in reports."""
+    """What an objective's scorer is: a callable (prompts, responses) -> one float per response, higher is better.
+
+    Any object with a `name` (which labels the objective in reports) and this call signature is a scorer; the
+    built-in ones need no download.
+
+    Examples:
+        >>> from peft_pblora import Scorer
+        >>> class Politeness:
+        ...     name = "politeness"
+        ...     def __call__(self, prompts, responses):
+        ...         return [float("please" in response.lower()) for response in responses]
+        >>> isinstance(Politeness(), Scorer)
+        True
+        >>> Politeness()(["Pass the salt"], ["Please pass the salt."])
+        [1.0]
+    """
 
     name: str
 
@@ -57,17 +72,27 @@ WARM_TONE_SYSTEM_PROMPT = (
 
 
 class VaderPositivity:
-    """Tone of the response in [-1, 1]: VADER's compound score averaged over its sentences (lexicon shipped in
-    vaderSentiment); an empty response scores 0.
+    """Tone of the response in [-1, 1]: VADER's compound score averaged over its sentences; offline.
 
     Per sentence, because the compound score of a whole text grows with the number of sentiment words: a long
     cheerful answer out-scores a short cheerful one, which ties positivity to length and so to conciseness (measured
-    in docs/evaluation.md). `per_sentence=False` scores the whole response at once (VADER's usual use, and the
-    positivity of this project's earlier runs), named "positivity_whole_text" so the two are never mixed up.
+    in docs/evaluation.md). An empty response scores 0. The lexicon ships with vaderSentiment.
 
-    `eliciting_system_prompt`: a system turn under which a chat model answers more warmly at the same length, used
-    to sample candidates that differ from the plain ones in tone (see `preference_data.sample_and_score`);
-    `sentence_averaged`: the score is a mean over sentences, so pairs should contrast whole answers of similar length.
+    Attributes `eliciting_system_prompt` (a system turn under which a chat model answers more warmly at the same
+    length, used to sample candidates that differ in tone, see `peft_pblora.data.sample_and_score`) and
+    `sentence_averaged` (pairs should contrast whole answers of similar length) guide how preference data is made.
+
+    Args:
+        per_sentence (bool, optional):
+            `False` scores the whole response at once (VADER's usual use, and the positivity of this project's
+            earlier runs), named `"positivity_whole_text"` so the two are never mixed up. Defaults to `True`.
+
+    Examples:
+        >>> from peft_pblora import VaderPositivity
+        >>> scorer = VaderPositivity()
+        >>> scores = scorer(["Any tips?"] * 2, ["What a wonderful idea! I love it.", "That is a terrible plan."])
+        >>> scorer.name, [round(score, 2) for score in scores]
+        ('positivity', [0.62, -0.48])
     """
 
     eliciting_system_prompt = WARM_TONE_SYSTEM_PROMPT
@@ -117,7 +142,16 @@ class WordCountScorer(ABC):
 
 
 class Conciseness(WordCountScorer):
-    """Brevity in [0, 1]: 1 - words / max_words, floored at 0; an empty response scores 0 (nothing was said)."""
+    """Brevity in [0, 1]: 1 - words / max_words, floored at 0; an empty response scores 0 (nothing was said).
+
+    Args:
+        max_words (int, optional): The word budget at which the score reaches 0. Defaults to `100`.
+
+    Examples:
+        >>> from peft_pblora import Conciseness
+        >>> Conciseness(max_words=10)(["q"] * 3, ["one two three", "", "word " * 12])
+        [0.7, 0.0, 0.0]
+    """
 
     name = "conciseness"
 
@@ -131,6 +165,14 @@ class Thoroughness(WordCountScorer):
     With `Conciseness` (1 - words / max_words) it makes an objective pair whose Pareto front, the curve
     (1 - x, x^2) over answer lengths x, is not convex: an answer of middle length scores below the line between the
     two extremes, so no linear weighting of the two scores picks it (the Tchebycheff comparison in docs/results.md).
+
+    Args:
+        max_words (int, optional): The word count at which the score reaches 1. Defaults to `100`.
+
+    Examples:
+        >>> from peft_pblora import Thoroughness
+        >>> Thoroughness(max_words=10)(["q"] * 2, ["one two three", "word " * 12])
+        [0.09, 1.0]
     """
 
     name = "thoroughness"
@@ -144,7 +186,17 @@ def content_words(text: str) -> set[str]:
 
 
 class PromptRelevance:
-    """Staying on topic, in [0, 1]: the share of the prompt's content words that the response uses."""
+    """Staying on topic, in [0, 1]: the share of the prompt's content words that the response uses.
+
+    Content words are words of three or more letters that are not stopwords, compared case-insensitively; a prompt
+    without any scores 0.
+
+    Examples:
+        >>> from peft_pblora import PromptRelevance
+        >>> scores = PromptRelevance()(["How do I bake sourdough bread?"], ["Feed the starter, then bake the bread."])
+        >>> [round(score, 3) for score in scores]  # 'bake' and 'bread' of 'bake', 'sourdough', 'bread'
+        [0.667]
+    """
 
     name = "relevance"
 
@@ -158,9 +210,43 @@ class PromptRelevance:
 
 
 class SequenceClassifierScorer:
-    """A Hugging Face sequence-classification reward model as a scorer: the logit `label_index` of
-    `template.format(prompt=..., response=...)`; `sign=-1` turns a cost model into a reward. Score models whose
-    output has `end_scores` instead of logits (safe-rlhf's Beaver reward and cost models) are read the same way."""
+    """A Hugging Face sequence-classification reward model as a scorer (Beaver reward / cost, gpt2 helpful...).
+
+    Scores the logit `label_index` of `template.format(prompt=..., response=...)`. Score models whose output has
+    `end_scores` instead of logits (safe-rlhf's Beaver reward and cost models) are read the same way.
+
+    Args:
+        model (PreTrainedModel): The sequence-classification model; put in eval mode.
+        tokenizer (PreTrainedTokenizerBase): Its tokenizer; it needs a pad token.
+        name (str, optional): The objective's name in reports. Defaults to `"reward"`.
+        template (str, optional): How a pair becomes the model's text. Defaults to `"{prompt}{response}"`.
+        label_index (int, optional): Which output logit is the score. Defaults to `0`.
+        sign (float, optional): Multiplies the score; `-1` turns a cost model into a reward. Defaults to `1.0`.
+        batch_size (int, optional): Texts scored per forward. Defaults to `8`.
+        max_length (int, optional): Tokens kept per text. Defaults to `1024`.
+
+    Raises:
+        ValueError: If the tokenizer has no pad token.
+
+    Examples:
+        >>> import torch
+        >>> from tokenizers import Tokenizer, models, pre_tokenizers
+        >>> from transformers import LlamaConfig, LlamaForSequenceClassification, PreTrainedTokenizerFast
+        >>> from peft_pblora import SequenceClassifierScorer
+        >>> _ = torch.manual_seed(0)
+        >>> model = LlamaForSequenceClassification(LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32,
+        ...     num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2, num_labels=1, pad_token_id=0))
+        >>> vocab = {"<pad>": 0, **{f"w{i}": i for i in range(1, 64)}}
+        >>> backend = Tokenizer(models.WordLevel(vocab, unk_token="<pad>"))
+        >>> backend.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+        >>> tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, pad_token="<pad>")
+        >>> reward = SequenceClassifierScorer(model, tokenizer, name="helpful", template="{prompt} {response}")
+        >>> cost = SequenceClassifierScorer(model, tokenizer, name="harmless", template="{prompt} {response}", sign=-1)
+        >>> prompts, responses = ["w3 w4", "w5"], ["w6 w7 w8", "w9"]
+        >>> rewards, costs = reward(prompts, responses), cost(prompts, responses)
+        >>> len(rewards), [round(r + c, 6) for r, c in zip(rewards, costs)]
+        (2, [0.0, 0.0])
+    """
 
     def __init__(
         self,

@@ -23,7 +23,22 @@ from .vocabulary import shared_vocabulary_size
 
 
 def validate_beta(beta: float) -> float:
-    """beta must be a finite positive number: guidance weight is 1/beta."""
+    """Check the guidance temperature beta, a finite positive number: each guide's log-probabilities weigh 1/beta.
+
+    Args:
+        beta (float): The temperature to check.
+
+    Returns:
+        float: `beta` as a float.
+
+    Raises:
+        ValueError: If `beta` is not a finite number > 0.
+
+    Examples:
+        >>> from peft_pblora import validate_beta
+        >>> validate_beta(2)
+        2.0
+    """
     if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not math.isfinite(beta) or beta <= 0:
         raise ValueError(f"beta must be a finite number > 0 (the guide's weight is 1/beta), got {beta!r}")
     return float(beta)
@@ -131,13 +146,59 @@ class _GuidedDecodingProcessor(LogitsProcessor):
 
 
 class PARMGuidance(_GuidedDecodingProcessor):
-    """Steers generate() with a preference-aware reward model: log pi_base + (1/beta) log pi_PARM(alpha).
+    """Logits processor that steers `generate` with a preference-aware reward model: one PARM for every alpha.
 
-    `parm` is a PeftModel with a PBLoRA adapter (alpha: one vector (k,) for the batch or one row per prompt
-    (batch, k)) or a plain model merged for one alpha (alpha=None). Pass the tokenized batch's `attention_mask` for
-    padded prompts. The PARM keeps its own KV cache: one cached forward per generated token. `compile=True` runs
-    that step compiled on a static cache sized for `max_new_tokens` (CUDA graphs on a GPU); `compile_options` go
-    to torch.compile (default mode="reduce-overhead", dynamic=False).
+    At every step the base model's scores become log pi_base + (1/beta) log pi_PARM(alpha): two forwards per token
+    whatever the number of objectives k. The PARM keeps its own KV cache in step with `generate` (greedy, sampling
+    and beam search). Create one processor per `generate` call (or call `reset()`).
+
+    Args:
+        parm (nn.Module):
+            A `PeftModel` with a PBLoRA adapter, or a plain model merged for one alpha (then `alpha=None`).
+        alpha (list[float] | list[list[float]] | torch.Tensor, optional):
+            The preference: one vector (k,) for the batch or one row per prompt (batch, k), on the simplex.
+            Required for a PBLoRA adapter, `None` for a merged PARM.
+        beta (float, optional):
+            Temperature: the PARM's log-probabilities weigh 1/beta; smaller steers harder. Defaults to `1.0`.
+        attention_mask (torch.Tensor, optional):
+            The tokenized prompts' (batch, prompt length) attention mask; required for left-padded prompts.
+        tokenizer (PreTrainedTokenizerBase, optional):
+            The base model's tokenizer, used to check it matches `parm_tokenizer` and to reconcile vocabulary sizes
+            padded differently.
+        parm_tokenizer (PreTrainedTokenizerBase, optional):
+            The PARM's tokenizer, if it differs from `tokenizer`'s object (it must have the same vocabulary).
+        adapter_name (str, optional):
+            The PBLoRA adapter to steer with; defaults to the active one.
+        compile (bool, optional):
+            Run the PARM's per-token step compiled on a static KV cache sized for `max_new_tokens` (CUDA graphs on
+            a GPU). Defaults to `False`.
+        max_new_tokens (int, optional):
+            Length of the static cache when `compile=True`.
+        compile_options (dict, optional):
+            Keyword arguments for `torch.compile` (default `mode="reduce-overhead", dynamic=False`).
+
+    Raises:
+        ValueError: If `alpha` is missing for a PBLoRA adapter (or given for a merged PARM), is not on the simplex,
+            has the wrong length or number of rows, or `beta` is not positive; during `generate`, if the base and
+            PARM vocabularies differ or the prompts are left-padded without an `attention_mask`.
+
+    Examples:
+        >>> import torch
+        >>> from peft import get_peft_model
+        >>> from transformers import LlamaConfig, LlamaForCausalLM, LogitsProcessorList
+        >>> from peft_pblora import PARMGuidance, PBLoraConfig
+        >>> _ = torch.manual_seed(0)
+        >>> tiny = LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+        ...     num_attention_heads=2, num_key_value_heads=2, pad_token_id=0, eos_token_id=1)
+        >>> base = LlamaForCausalLM(tiny)
+        >>> parm = get_peft_model(LlamaForCausalLM(tiny), PBLoraConfig(r1=2, r2=2, target_modules=["q_proj"]))
+        >>> prompts = torch.tensor([[5, 6, 7], [0, 8, 9]])  # the second prompt is left-padded
+        >>> mask = (prompts != 0).long()
+        >>> guidance = PARMGuidance(parm, alpha=[[1.0, 0.0], [0.3, 0.7]], beta=0.5, attention_mask=mask)
+        >>> output = base.generate(prompts, attention_mask=mask, logits_processor=LogitsProcessorList([guidance]),
+        ...     max_new_tokens=4, do_sample=False)
+        >>> output.shape  # 3 prompt tokens + 4 new ones per prompt
+        torch.Size([2, 7])
     """
 
     def __init__(
@@ -192,9 +253,49 @@ class PARMGuidance(_GuidedDecodingProcessor):
 
 
 class GenARMGuidance(_GuidedDecodingProcessor):
-    """GenARM's multi-objective decoding: log pi_base + sum_i (alpha_i / beta) log pi_ARM_i, 1 + k forwards a token.
+    """Logits processor for GenARM's multi-objective decoding: one autoregressive reward model (ARM) per objective.
 
-    One single-objective autoregressive reward model per objective; alpha is one vector (k,) or one row per prompt.
+    At every step the base model's scores become log pi_base + sum_i (alpha_i / beta) log pi_ARM_i: 1 + k forwards
+    per token, the baseline a single PARM replaces. Each ARM keeps its own KV cache in step with `generate`.
+
+    Args:
+        arms (Sequence[nn.Module]):
+            One causal LM per objective, in alpha order.
+        alpha (list[float] | list[list[float]] | torch.Tensor):
+            The preference: one vector (k,) for the batch or one row per prompt (batch, k), on the simplex.
+        beta (float, optional):
+            Temperature: ARM i's log-probabilities weigh alpha_i / beta. Defaults to `1.0`.
+        attention_mask (torch.Tensor, optional):
+            The tokenized prompts' (batch, prompt length) attention mask; required for left-padded prompts.
+        tokenizer (PreTrainedTokenizerBase, optional):
+            The base model's tokenizer, used to check it matches `arm_tokenizer` and to reconcile vocabulary sizes.
+        arm_tokenizer (PreTrainedTokenizerBase, optional):
+            The ARMs' tokenizer (it must have the same vocabulary as `tokenizer`).
+        compile (bool, optional):
+            Run each ARM's per-token step compiled on a static KV cache sized for `max_new_tokens`.
+            Defaults to `False`.
+        max_new_tokens (int, optional):
+            Length of the static cache when `compile=True`.
+        compile_options (dict, optional):
+            Keyword arguments for `torch.compile`.
+
+    Raises:
+        ValueError: If `arms` is empty, `alpha` does not have one weight per ARM or is not on the simplex, or
+            `beta` is not positive.
+
+    Examples:
+        >>> import torch
+        >>> from transformers import LlamaConfig, LlamaForCausalLM, LogitsProcessorList
+        >>> from peft_pblora import GenARMGuidance
+        >>> _ = torch.manual_seed(0)
+        >>> tiny = LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+        ...     num_attention_heads=2, num_key_value_heads=2, pad_token_id=0, eos_token_id=1)
+        >>> base, helpful_arm, harmless_arm = (LlamaForCausalLM(tiny) for _ in range(3))
+        >>> guidance = GenARMGuidance([helpful_arm, harmless_arm], alpha=[0.7, 0.3], beta=1.0)
+        >>> output = base.generate(torch.tensor([[5, 6, 7]]), logits_processor=LogitsProcessorList([guidance]),
+        ...     max_new_tokens=4, do_sample=False)
+        >>> output.shape
+        torch.Size([1, 7])
     """
 
     def __init__(
@@ -235,11 +336,59 @@ def guided_generate(
     use_chat_template: bool = False,
     **generate_kwargs: Any,
 ) -> list[str]:
-    """Generate a response for every prompt with `base`, steered by `parm` at `alpha`; returns the new texts.
+    """Generate a response to every prompt with `base`, steered by a PARM at the preference `alpha`.
 
-    Prompts are left-padded into one batch; `use_chat_template` wraps each as a user message first. `alpha` is one
-    vector or one row per prompt. Extra keyword arguments go to `base.generate` (max_new_tokens, do_sample, ...).
-    Every input is checked before the base model runs.
+    The convenience path around `PARMGuidance`: prompts are left-padded into one batch (optionally wrapped as
+    user messages by the chat template), every input is checked before the base model runs, and only the new text
+    of each response is returned.
+
+    Args:
+        base (nn.Module):
+            The causal LM that writes the responses (any size: the PARM can be a smaller model of the same
+            tokenizer, weak-to-strong guidance).
+        parm (nn.Module):
+            A `PeftModel` with a PBLoRA adapter, or a model merged for one alpha (then `alpha=None`).
+        tokenizer (PreTrainedTokenizerBase):
+            The base model's tokenizer; it needs a pad token.
+        prompts (Sequence[str]):
+            The prompts, a non-empty list of strings.
+        alpha (list[float] | list[list[float]] | torch.Tensor | None):
+            One preference vector for every prompt, or one row per prompt.
+        beta (float, optional):
+            Temperature: the PARM's log-probabilities weigh 1/beta. Defaults to `1.0`.
+        parm_tokenizer (PreTrainedTokenizerBase, optional):
+            The PARM's tokenizer, checked to have the base's vocabulary.
+        use_chat_template (bool, optional):
+            Wrap each prompt as a user message with the tokenizer's chat template. Defaults to `False`.
+        **generate_kwargs:
+            Passed to `base.generate` (`max_new_tokens`, `do_sample`, ...).
+
+    Returns:
+        list[str]: The generated text of each prompt, special tokens removed.
+
+    Raises:
+        ValueError: If `prompts` is empty or a string, the tokenizer has no pad token, or `alpha` / `beta` / the
+            vocabularies are invalid (see `PARMGuidance`).
+
+    Examples:
+        >>> import torch
+        >>> from peft import get_peft_model
+        >>> from tokenizers import Tokenizer, models, pre_tokenizers
+        >>> from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+        >>> from peft_pblora import PBLoraConfig, guided_generate
+        >>> _ = torch.manual_seed(0)
+        >>> tiny = LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+        ...     num_attention_heads=2, num_key_value_heads=2, pad_token_id=0, eos_token_id=1)
+        >>> base = LlamaForCausalLM(tiny)
+        >>> parm = get_peft_model(LlamaForCausalLM(tiny), PBLoraConfig(r1=2, r2=2, target_modules=["q_proj"]))
+        >>> backend = Tokenizer(models.WordLevel({"<pad>": 0, "</s>": 1, **{f"w{i}": i for i in range(2, 64)}},
+        ...     unk_token="<pad>"))
+        >>> backend.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+        >>> tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, pad_token="<pad>", eos_token="</s>")
+        >>> texts = guided_generate(base, parm, tokenizer, ["w3 w4 w5", "w6"], alpha=[0.7, 0.3], beta=0.5,
+        ...     max_new_tokens=4, do_sample=False)
+        >>> len(texts), all(isinstance(text, str) for text in texts)
+        (2, True)
     """
     if isinstance(prompts, str) or len(prompts) == 0:
         raise ValueError("prompts must be a non-empty list of strings")

@@ -14,10 +14,72 @@ PREFERENCE_SAMPLING = ("batch", "example", "importance")
 
 @dataclass
 class PARMConfig(TrainingArguments):
-    """Configuration of the [`PARMTrainer`]: TrainingArguments plus the PARM objective.
+    """Configuration of the `PARMTrainer`: `transformers.TrainingArguments` plus the PARM objective.
 
-    Defaults differ from TrainingArguments as TRL's trainers do: logging every 10 steps, activation checkpointing on,
-    bf16 on where a CUDA device is present (and fp16 is not asked for), unused columns kept.
+    This class holds only the settings specific to PARM training; for the rest (learning rate, batch size, epochs,
+    saving, logging...) see `transformers.TrainingArguments`. Defaults differ from TrainingArguments as TRL's trainers
+    do: logging every 10 steps, activation checkpointing on, bf16 on where a CUDA device is present (and fp16 is not
+    asked for), unused columns kept. With `transformers.HfArgumentParser` it becomes command-line arguments.
+
+    Args:
+        beta_r (list[float] | float, optional):
+            Bradley-Terry temperature of the reward margin: one value for every objective, or one per objective in
+            alpha order (PARM: 0.01; GenARM: 0.5 helpful / 0.01 harmless on PKU-SafeRLHF). Defaults to `[0.01]`.
+        reference_free (bool, optional):
+            `True` (the paper): reward = summed log pi_PARM(response). `False`: reward = summed log pi_PARM -
+            log pi_ref, the reference being the PARM's own model with the adapter disabled (DPO's implicit reward).
+            Defaults to `True`.
+        reference_relative_rewards (list[str], optional):
+            Objectives whose reward subtracts the reference (as `reference_free=False` does for all), for an
+            objective whose pairs differ in many ways besides it.
+        precompute_reference_rewards (bool, optional):
+            Score every response under the reference once before training and keep the rewards as dataset columns,
+            instead of one extra forward per step (TRL's `precompute_ref_log_probs`). Defaults to `True`.
+        length_normalized_rewards (list[str], optional):
+            Objectives whose reward is the mean instead of the sum of the response's token log-probabilities, for an
+            objective correlated with length (conciseness).
+        dirichlet_concentration (float, optional):
+            Training preferences are drawn as alpha ~ Dirichlet(c * ones(k)); 0.5 (official) favours the vertices.
+            Defaults to `0.5`.
+        preference_sampling (str, optional):
+            `"batch"`: one alpha per micro-batch (the paper); `"example"`: one per example; `"importance"`: one per
+            pair, tilted towards the pair's own objective and importance-weighted (linear scalarization only).
+            Defaults to `"batch"`.
+        scalarization (str, optional):
+            `"linear"`: sum_i alpha_i L_i (the paper); `"tchebycheff"`: max_i alpha_i L_i, which also reaches
+            non-convex parts of a Pareto front. Defaults to `"linear"`.
+        objective_names (list[str], optional):
+            Objectives in alpha order. Defaults to the `train_dataset` dict's key order, or `label_columns`' order for
+            a multi-label dataset. Saved in the adapter config so inference uses the same order.
+        label_columns (dict[str, str], optional):
+            For one multi-label dataset (prompt, response_0, response_1): objective -> column holding the index (0/1)
+            of the preferred response, e.g. `{"helpful": "better_response_id", "harmless": "safer_response_id"}`.
+        max_prompt_length (int | None, optional):
+            Prompt tokens kept (the last ones); `None` keeps all. Defaults to `512`.
+        max_length (int | None, optional):
+            Prompt + response tokens kept; the response is cut to fit. `None` keeps all. Defaults to `1024`.
+        eval_preferences (list[list[float]], optional):
+            Preferences to evaluate at; defaults to the simplex vertices and its centre.
+        model_init_kwargs (dict, optional):
+            Keyword arguments for `from_pretrained` when the trainer's `model` is a name or path.
+        logging_steps (float, optional):
+            Log every X update steps. Defaults to `10`.
+        bf16 (bool, optional):
+            bf16 mixed precision; defaults to `True` where CUDA is available and fp16 is not set.
+        remove_unused_columns (bool, optional):
+            Kept `False`: the PARM collator needs its own columns. Defaults to `False`.
+
+    Raises:
+        ValueError: If `beta_r` or `dirichlet_concentration` is not positive, or `preference_sampling` /
+            `scalarization` is unknown or the two do not go together.
+
+    Examples:
+        >>> from peft_pblora import PARMConfig
+        >>> args = PARMConfig(output_dir="parm", beta_r=[0.5, 0.01], preference_sampling="importance")
+        >>> args.beta_r_per_objective(2), args.activation_checkpointing, args.logging_steps
+        ([0.5, 0.01], True, 10)
+        >>> PARMConfig(output_dir="parm", beta_r=0.1).beta_r_per_objective(3)  # one value for every objective
+        [0.1, 0.1, 0.1]
     """
 
     beta_r: list[float] = field(

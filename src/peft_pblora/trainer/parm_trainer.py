@@ -62,12 +62,70 @@ def objective_tilted_preferences(
 
 
 class PARMTrainer(Trainer):
-    """Trains a PBLoRA reward model with PARM's scalarised Bradley-Terry loss, in any TRL / transformers pipeline.
+    """Trainer for one preference-aware reward model (PARM) that serves every trade-off between k objectives.
 
     Each micro-batch (or example, see `PARMConfig.preference_sampling`) draws alpha ~ Dirichlet, scores every
-    response by its summed log-probability under the model at alpha, and minimises sum_i alpha_i L_i (or the
-    Tchebycheff max). `train_dataset` is {objective: preference Dataset} or one multi-label Dataset (see
-    `peft_pblora.parm_data`). The objectives' order is alpha's order and is saved with the adapter.
+    response by its summed log-probability under the PBLoRA model at alpha, and minimises sum_i alpha_i L_i of the
+    objectives' Bradley-Terry losses (or their Tchebycheff max). A `transformers.Trainer`, so it fits any TRL /
+    transformers pipeline (accelerate, DDP, callbacks, checkpoints). The objectives' order is alpha's order and is
+    saved with the adapter; `evaluate` reports each objective's loss, accuracy and margin at `eval_preferences`.
+
+    Args:
+        model (str | PreTrainedModel | PeftModel):
+            The model to train: a causal LM (or its name / path, loaded with `PARMConfig.model_init_kwargs`) that
+            `peft_config` wraps, or a `PeftModel` that already holds a PBLoRA adapter.
+        args (PARMConfig, optional):
+            Training arguments. Defaults to `PARMConfig(output_dir="parm")`.
+        train_dataset (dict[str, Dataset] | Dataset):
+            `{objective: Dataset}` of preference pairs (`prompt`, `chosen`, `rejected`), one dataset per objective,
+            or one multi-label `Dataset` (`prompt`, `response_0`, `response_1` and one label column per objective,
+            named by `PARMConfig.label_columns`).
+        eval_dataset (dict[str, Dataset] | Dataset, optional):
+            Pairs in the same form as `train_dataset`, with the same objectives.
+        processing_class (PreTrainedTokenizerBase):
+            The tokenizer; its pad token (or else its EOS token) pads the batches.
+        peft_config (PBLoraConfig, optional):
+            The adapter to add when `model` is not a `PeftModel`. Its `num_preferences` must equal the number of
+            objectives; `objective_names` and `beta_r` are filled in from the data and `args`.
+        data_collator (Callable, optional):
+            Defaults to a `PARMDataCollator` padding with the tokenizer's pad token.
+        callbacks (list[TrainerCallback], optional):
+            Passed to `transformers.Trainer`.
+        optimizers (tuple, optional):
+            (optimizer, scheduler), passed to `transformers.Trainer`. Defaults to `(None, None)`.
+
+    Raises:
+        ValueError: If `args` is not a `PARMConfig`, `train_dataset` or `processing_class` is missing, the
+            datasets' objectives disagree, or the PBLoRA config does not match the objectives.
+
+    Examples:
+        >>> import tempfile
+        >>> import torch
+        >>> from datasets import Dataset
+        >>> from tokenizers import Tokenizer, models, pre_tokenizers
+        >>> from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+        >>> from peft_pblora import PARMConfig, PARMTrainer, PBLoraConfig
+        >>> _ = torch.manual_seed(0)
+        >>> model = LlamaForCausalLM(LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32,
+        ...     num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2))
+        >>> backend = Tokenizer(models.WordLevel({"<pad>": 0, "</s>": 1, **{f"w{i}": i for i in range(2, 64)}},
+        ...     unk_token="<pad>"))
+        >>> backend.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+        >>> tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, pad_token="<pad>", eos_token="</s>")
+        >>> pairs = Dataset.from_dict({"prompt": ["w3 w4", "w5 w6"], "chosen": ["w7 w7", "w8"],
+        ...     "rejected": ["w9", "w10 w10"]})
+        >>> args = PARMConfig(output_dir=tempfile.mkdtemp(), per_device_train_batch_size=2, num_train_epochs=1,
+        ...     beta_r=0.5, use_cpu=True, report_to="none", save_strategy="no", disable_tqdm=True)
+        >>> trainer = PARMTrainer(model=model, args=args, train_dataset={"helpful": pairs, "harmless": pairs},
+        ...     processing_class=tokenizer, peft_config=PBLoraConfig(r1=2, r2=2, target_modules=["q_proj", "v_proj"]))
+        >>> trainer.objectives  # alpha's order
+        ['helpful', 'harmless']
+        >>> result = trainer.train()
+        {...'train_loss': ...}
+        >>> result.global_step
+        1
+        >>> trainer.model.peft_config["default"].objective_names  # saved with the adapter
+        ['helpful', 'harmless']
     """
 
     loss_is_scaled_for_ga = False  # the Trainer divides each micro-batch loss by the accumulation steps

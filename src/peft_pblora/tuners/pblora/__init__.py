@@ -1,17 +1,12 @@
-"""PBLoRA, the preference-aware bilinear LoRA: config, layer, model and its registration with PEFT.
+"""PBLoRA, the preference-aware bilinear LoRA: config, preference cores, layer, model and its registration with PEFT.
 
 Importing this package registers the PBLORA PEFT type, so `get_peft_model(model, PBLoraConfig(...))` and
 `PeftModel.from_pretrained(...)` find the tuner.
 """
 
 from .config import PBLoraConfig
-from .layer import (
-    BilinearPreferenceCore,
-    DiagonalPreferenceCore,
-    PBLoraLayer,
-    PBLoraLinear,
-    PerObjectivePreferenceCore,
-)
+from .cores import PREFERENCE_CORES, BilinearPreferenceCore, DiagonalPreferenceCore, PerObjectivePreferenceCore
+from .layer import PBLoraLayer, PBLoraLinear
 from .model import PBLoraModel, pblora_layers, set_preference
 from .peft_type import PBLORA_PEFT_TYPE
 from .preference import validate_preference
@@ -19,6 +14,7 @@ from .registration import register_pblora
 
 __all__ = [
     "PBLORA_PEFT_TYPE",
+    "PREFERENCE_CORES",
     "BilinearPreferenceCore",
     "DiagonalPreferenceCore",
     "PBLoraConfig",

@@ -6,19 +6,86 @@ from dataclasses import dataclass, field
 
 from peft.config import PeftConfig
 
+from .cores import PREFERENCE_CORES
 from .peft_type import PBLORA_PEFT_TYPE
-
-PREFERENCE_CORES = ("bilinear", "per_objective", "diagonal")
 
 
 @dataclass
 class PBLoraConfig(PeftConfig):
-    """Configuration of a [`PBLoraModel`] (PARM, arXiv 2505.06274).
+    """Configuration of a PBLoRA adapter (`PBLoraModel`): one set of weights that serves every preference alpha.
 
     Each adapted linear layer computes y = W0 x + s (B1 W1 A1 x + B2 W2(alpha) A2 x), where W1 (r1 x r1) is shared
     by every preference and W2(alpha) = reshape(alpha^T G, r2 x r2) is a linear map of the preference vector alpha
-    (k = `num_preferences` weights on the simplex). The defaults are the official PARM recipe: r1 = r2 = 4,
-    lora_alpha = 8 (s = 2), dropout 0.05.
+    (k = `num_preferences` weights on the simplex), so one adapter is steered at inference by passing alpha. The
+    defaults are the official PARM recipe (arXiv 2505.06274): r1 = r2 = 4, lora_alpha = 8 (s = 2), dropout 0.05.
+    Besides these fields, PEFT's own `PeftConfig` fields (`task_type`, `inference_mode`, ...) apply.
+
+    Args:
+        r1 (int, optional):
+            Rank of the preference-agnostic part B1 W1 A1. `0` disables that part. Defaults to `4`.
+        r2 (int, optional):
+            Rank of the preference-aware part B2 W2(alpha) A2; at least 1. Defaults to `4`.
+        core (str, optional):
+            Which preference core the layers build, a key of `PREFERENCE_CORES`: `"bilinear"` (PBLoRA's
+            W2(alpha) = reshape(alpha^T G)), `"per_objective"` (G held to k diagonal blocks, one block of r2 / k
+            directions per objective; needs r2 divisible by `num_preferences`) or `"diagonal"` (Panacea's SVD-LoRA
+            baseline diag(sigma, c alpha); needs r2 = `num_preferences`). Defaults to `"bilinear"`.
+        num_preferences (int, optional):
+            Number of objectives k: the length of every preference vector alpha. Defaults to `2`.
+        objective_names (list[str], optional):
+            Names of the objectives in alpha order (alpha[i] weights objective_names[i]), saved with the adapter so
+            inference uses the order training used. Defaults to `objective_0` ... `objective_{k-1}`.
+        beta_r (list[float], optional):
+            Bradley-Terry temperature per objective the adapter was trained with; recorded by `PARMTrainer` for
+            the model card, not used by the model.
+        lora_alpha (float, optional):
+            Scale numerator: s = lora_alpha / r2 unless `scaling` is set (as the official code). Defaults to `8`.
+        scaling (float, optional):
+            Explicit scale s of the adapter output; overrides lora_alpha / r2.
+        lora_dropout (float, optional):
+            Dropout probability on the adapter's input, in [0, 1). Defaults to `0.05`.
+        target_modules (list[str] | str, optional):
+            Module names or a regex of the modules to adapt, e.g. `["q_proj", "k_proj", "v_proj"]` (the official
+            PARM targets). `nn.Linear` and GPT-2's `Conv1D` are supported. Defaults to PEFT's LoRA targets for
+            known architectures.
+        exclude_modules (list[str] | str, optional):
+            Module names or a regex of the modules not to adapt.
+        fan_in_fan_out (bool, optional):
+            `True` if the adapted layer stores its weight as (fan_in, fan_out), like GPT-2's `Conv1D`.
+            Defaults to `False`.
+        bias (str, optional):
+            Bias to train: `"none"`, `"all"` or `"pblora_only"`. Defaults to `"none"`.
+        modules_to_save (list[str], optional):
+            Modules apart from the PBLoRA layers to train and save, e.g. a classification head.
+        layers_to_transform (list[int] | int, optional):
+            Only adapt the layers with these indices.
+        layers_pattern (list[str] | str, optional):
+            Name of the `nn.ModuleList` holding the layers, used with `layers_to_transform`.
+        init_weights (bool, optional):
+            `True` (official): B starts at zero, so a new adapter leaves the model unchanged. `False`: B is random
+            too, so the adapter changes the output from the start (useful for tests). Defaults to `True`.
+
+    Raises:
+        ValueError: If a rank, the core, the dropout, the bias or the objective names are invalid, or the ranks do
+            not fit the chosen core.
+
+    Examples:
+        >>> import torch
+        >>> from peft import get_peft_model
+        >>> from transformers import LlamaConfig, LlamaForCausalLM
+        >>> from peft_pblora import PBLoraConfig
+        >>> _ = torch.manual_seed(0)
+        >>> base = LlamaForCausalLM(LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32,
+        ...     num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2))
+        >>> config = PBLoraConfig(r1=2, r2=2, num_preferences=2, objective_names=["helpful", "harmless"],
+        ...     target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM")
+        >>> config.adapter_scaling  # lora_alpha / r2
+        4.0
+        >>> model = get_peft_model(base, config)
+        >>> model.print_trainable_parameters()
+        trainable params: 280 || all params: 4,936 || trainable%: 5.6726
+        >>> model(torch.tensor([[3, 4, 5]]), preference=[0.7, 0.3]).logits.shape  # alpha for this call
+        torch.Size([1, 3, 64])
     """
 
     r1: int = field(
@@ -113,17 +180,8 @@ class PBLoraConfig(PeftConfig):
         if self.r2 < 1:
             raise ValueError(f"r2 must be >= 1, got {self.r2}")
         if self.core not in PREFERENCE_CORES:
-            raise ValueError(f"core must be one of {PREFERENCE_CORES}, got {self.core!r}")
-        if self.core == "per_objective" and self.r2 % self.num_preferences:
-            raise ValueError(
-                f"core='per_objective' splits r2 into one block per objective: r2={self.r2} is not divisible by "
-                f"num_preferences={self.num_preferences}"
-            )
-        if self.core == "diagonal" and self.r2 != self.num_preferences:
-            raise ValueError(
-                f"core='diagonal' (SVD-LoRA) gives each objective one direction: r2 must equal num_preferences="
-                f"{self.num_preferences}, got {self.r2}"
-            )
+            raise ValueError(f"core must be one of {tuple(PREFERENCE_CORES)}, got {self.core!r}")
+        PREFERENCE_CORES[self.core].check_ranks(self.r1, self.r2, self.num_preferences)
         if self.num_preferences < 1:
             raise ValueError(f"num_preferences must be >= 1, got {self.num_preferences}")
         if not 0.0 <= self.lora_dropout < 1.0:

@@ -14,106 +14,13 @@ from torch import nn
 from transformers.pytorch_utils import Conv1D
 
 from .config import PBLoraConfig
+from .cores import PREFERENCE_CORES, BilinearPreferenceCore, bilinear_core
 from .preference import expand_preference_rows, missing_preference_error
-
-
-def bilinear_core(weight_W1: torch.Tensor, weight_G: torch.Tensor, preference: torch.Tensor) -> torch.Tensor:
-    """blockdiag(W1, reshape(alpha^T G, r2 x r2)): (r, r) for a preference (k,), (rows, r, r) for (rows, k)."""
-    r1 = weight_W1.shape[0]
-    r2 = math.isqrt(weight_G.shape[1])
-    preference_aware = (preference.to(weight_G.dtype) @ weight_G).unflatten(-1, (r2, r2))
-    core = F.pad(preference_aware, (r1, 0, r1, 0))
-    return core + F.pad(weight_W1, (0, r2, 0, r2)) if r1 else core
 
 
 def is_quantized(weight: torch.Tensor) -> bool:
     """Whether a base weight is stored quantized (bitsandbytes 4-bit/8-bit, integer dtypes): no delta can be added."""
     return hasattr(weight, "quant_state") or hasattr(weight, "SCB") or not weight.dtype.is_floating_point
-
-
-class BilinearPreferenceCore(nn.Module):
-    """The (r1+r2) x (r1+r2) core blockdiag(W1, reshape(alpha^T G, r2 x r2)) of one PBLoRA layer.
-
-    W1 is preference-agnostic; G (k x r2^2, no bias) maps a preference linearly to the preference-aware block W2.
-    Kept as a module so its parameters are named `pblora_core.<adapter>.W1` / `.G` like other PEFT adapter weights.
-    """
-
-    def __init__(self, r1: int, r2: int, num_preferences: int) -> None:
-        super().__init__()
-        self.r1, self.r2 = r1, r2
-        self.W1 = nn.Parameter(torch.empty(r1, r1))
-        self.G = nn.Parameter(torch.empty(num_preferences, r2 * r2))
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        """Kaiming-uniform(a=sqrt 5) for W1 and G, as the official PARM code."""
-        if self.r1 > 0:
-            nn.init.kaiming_uniform_(self.W1, a=math.sqrt(5))
-        nn.init.kaiming_uniform_(self.G, a=math.sqrt(5))
-
-    def preference_map(self) -> torch.Tensor:
-        """The (k, r2^2) map from alpha to the flattened W2(alpha): G."""
-        return self.G
-
-    def forward(self, preference: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
-        """Core for a preference of shape (k,) -> (r, r), or one core per row for (rows, k) -> (rows, r, r).
-
-        With `dtype`, the core is computed from copies of W1 and G in that dtype (merging computes in float32).
-        """
-        if dtype is None:
-            return bilinear_core(self.W1, self.preference_map(), preference)
-        return bilinear_core(self.W1.to(dtype), self.preference_map().to(dtype), preference)
-
-
-class PerObjectivePreferenceCore(BilinearPreferenceCore):
-    """PBLoRA's core with G held to k diagonal blocks: W2(alpha) = blockdiag(alpha_1 G_1, ..., alpha_k G_k).
-
-    Each objective owns r2 / k of the A and B directions, so at a vertex only that objective's directions act and
-    learn; G keeps the bilinear core's shape (and checkpoint layout), its entries outside the blocks masked out.
-    """
-
-    def __init__(self, r1: int, r2: int, num_preferences: int) -> None:
-        self.block = r2 // num_preferences
-        super().__init__(r1, r2, num_preferences)
-        owner = torch.arange(r2) // self.block
-        in_own_block = (owner[:, None] == owner[None, :]).flatten()
-        mask = torch.stack([in_own_block & (owner.repeat_interleave(r2) == index) for index in range(num_preferences)])
-        self.register_buffer("block_mask", mask.to(self.G.dtype), persistent=False)
-
-    def reset_parameters(self) -> None:
-        """W1 as in PBLoRA; each block of G as a one-objective core of rank r2 / k would be (kaiming-uniform with
-        fan-in block^2: bound 1 / block), so a block starts at the scale of a single-objective adapter's core."""
-        if self.r1 > 0:
-            nn.init.kaiming_uniform_(self.W1, a=math.sqrt(5))
-        nn.init.uniform_(self.G, -1.0 / self.block, 1.0 / self.block)
-
-    def preference_map(self) -> torch.Tensor:
-        """G with each objective's row zero outside its own diagonal block."""
-        return self.G * self.block_mask.to(self.G.dtype)
-
-
-class DiagonalPreferenceCore(nn.Module):
-    """Panacea's SVD-LoRA core diag(sigma_1..sigma_r1, c alpha_1..c alpha_k): learnable singular values and one
-    learnable scale c per layer, each objective owning one rank-1 direction (the baseline PBLoRA generalises)."""
-
-    def __init__(self, r1: int, num_preferences: int) -> None:
-        super().__init__()
-        self.r1, self.r2 = r1, num_preferences
-        self.sigma = nn.Parameter(torch.empty(r1))
-        self.c = nn.Parameter(torch.empty(1))
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        """sigma = 1 and c = 1: with B zero, training starts at the base model and every direction gets gradient."""
-        nn.init.ones_(self.sigma)
-        nn.init.ones_(self.c)
-
-    def forward(self, preference: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
-        """Core for a preference (k,) -> (r, r), or one per row for (rows, k) -> (rows, r, r)."""
-        sigma, c = (self.sigma, self.c) if dtype is None else (self.sigma.to(dtype), self.c.to(dtype))
-        preference = preference.to(sigma.dtype)
-        singular_values = sigma.expand(*preference.shape[:-1], -1)
-        return torch.diag_embed(torch.cat([singular_values, c * preference], dim=-1))
 
 
 class PBLoraLayer(BaseTunerLayer):
@@ -153,7 +60,7 @@ class PBLoraLayer(BaseTunerLayer):
             raise TypeError(f"PBLoRA supports nn.Linear and transformers' Conv1D, got {type(base_layer).__name__}")
 
     def update_layer(self, adapter_name: str, config: PBLoraConfig, **kwargs: Any) -> None:
-        """Create the weights of adapter `adapter_name` from `config`."""
+        """Create the weights of adapter `adapter_name` from `config`; its core is `PREFERENCE_CORES[config.core]`."""
         r1, r2, k = config.r1, config.r2, config.num_preferences
         self.r1[adapter_name] = r1
         self.r2[adapter_name] = r2
@@ -163,12 +70,7 @@ class PBLoraLayer(BaseTunerLayer):
         self.pblora_dropout[adapter_name] = dropout
         self.pblora_A[adapter_name] = nn.Linear(self.in_features, r1 + r2, bias=False)
         self.pblora_B[adapter_name] = nn.Linear(r1 + r2, self.out_features, bias=False)
-        if config.core == "diagonal":
-            self.pblora_core[adapter_name] = DiagonalPreferenceCore(r1, k)
-        elif config.core == "per_objective":
-            self.pblora_core[adapter_name] = PerObjectivePreferenceCore(r1, r2, k)
-        else:
-            self.pblora_core[adapter_name] = BilinearPreferenceCore(r1, r2, k)
+        self.pblora_core[adapter_name] = PREFERENCE_CORES[config.core].from_ranks(r1, r2, k)
         self.reset_pblora_parameters(adapter_name, zero_init_B=config.init_weights)
         self._move_adapter_to_device_of_base_layer(adapter_name)
         self.set_adapter(self.active_adapters, inference_mode=config.inference_mode)

@@ -34,6 +34,24 @@ def set_preference(
     Works on a PeftModel and on a transformers model that loaded a PBLoRA adapter with `load_adapter`.
     `adapter_name` defaults to the active adapter(s); `batch_size` checks the number of preference rows.
     Returns the validated preference.
+
+    Examples:
+        >>> import torch
+        >>> from peft import get_peft_model
+        >>> from transformers import LlamaConfig, LlamaForCausalLM
+        >>> from peft_pblora import PBLoraConfig, set_preference
+        >>> _ = torch.manual_seed(0)
+        >>> base = LlamaForCausalLM(LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32,
+        ...     num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2))
+        >>> config = PBLoraConfig(r1=2, r2=2, target_modules=["q_proj"], init_weights=False)
+        >>> model = get_peft_model(base, config).eval()
+        >>> ids = torch.tensor([[3, 4, 5], [6, 7, 8]])
+        >>> _ = set_preference(model, [1.0, 0.0])  # one alpha for the whole batch
+        >>> helpful = model(ids).logits
+        >>> _ = set_preference(model, [[1.0, 0.0], [0.0, 1.0]])  # or one row per example
+        >>> mixed = model(ids).logits
+        >>> torch.allclose(helpful[0], mixed[0]), torch.allclose(helpful[1], mixed[1])
+        (True, False)
     """
     layers = list(pblora_layers(model))
     if not layers:

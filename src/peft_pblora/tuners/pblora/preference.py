@@ -23,6 +23,17 @@ def validate_preference(
     A preference is one vector for the whole batch, shape (k,), or one row per example, shape (rows, k). Every row
     must be finite, non-negative and sum to 1 within `SIMPLEX_TOLERANCE`. With `batch_size`, a 2-D preference must
     have 1 or `batch_size` rows. Raises a ValueError naming the problem.
+
+    Examples:
+        >>> from peft_pblora import validate_preference
+        >>> validate_preference([0.25, 0.75], num_preferences=2)
+        tensor([0.2500, 0.7500])
+        >>> validate_preference([[1, 0], [0.5, 0.5]], num_preferences=2, batch_size=2).shape
+        torch.Size([2, 2])
+        >>> validate_preference([0.5, 0.6], num_preferences=2)
+        Traceback (most recent call last):
+        ...
+        ValueError: preference must sum to 1 (tolerance 0.0001); row sums are [1.1...]
     """
     try:
         tensor = torch.as_tensor(preference)
