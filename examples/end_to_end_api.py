@@ -16,8 +16,8 @@ import torch
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-from peft_pblora.pipeline import stages as pipeline
-from peft_pblora.pipeline.stages import RunSettings, run_all
+from peft_pblora.pipeline import RunSettings, run_all
+from peft_pblora.pipeline.settings import SCORERS
 
 VOCAB = 64
 
@@ -50,8 +50,8 @@ def save_tiny_chat_model(directory: Path) -> None:
 
 
 def main() -> None:
-    pipeline.SCORERS["count_w5"] = lambda: WordCount("w5")
-    pipeline.SCORERS["count_w6"] = lambda: WordCount("w6")
+    SCORERS["count_w5"] = lambda: WordCount("w5")  # added to the built-in objectives, by name
+    SCORERS["count_w6"] = lambda: WordCount("w6")
     with tempfile.TemporaryDirectory() as workspace:
         save_tiny_chat_model(Path(workspace) / "model")
         settings = RunSettings(

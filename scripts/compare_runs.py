@@ -23,8 +23,15 @@ from pathlib import Path
 
 import numpy as np
 
-from peft_pblora.evaluation.metrics import hypervolume, mean_inner_product, non_dominated, normalise, pareto_plot
-from peft_pblora.pipeline.stages import METHOD_LABELS, front_alphas_no_linear_weighting_picks
+from peft_pblora.evaluation import (
+    front_alphas_no_linear_weighting_picks,
+    hypervolume,
+    mean_inner_product,
+    non_dominated,
+    normalise,
+    pareto_plot,
+)
+from peft_pblora.pipeline.settings import METHOD_LABELS
 
 
 def load(run_dir: Path) -> dict:

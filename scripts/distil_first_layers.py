@@ -20,7 +20,7 @@ import torch
 from datasets import load_from_disk
 
 from peft_pblora.pipeline.model_loading import first_layers, load_model_and_tokenizer
-from peft_pblora.pipeline.stages import shipped_candidates_dir
+from peft_pblora.pipeline.prompts import shipped_candidates_dir
 from peft_pblora.trainer.distillation import candidate_answer_texts, distil_on_texts, forward_kl_per_token
 
 

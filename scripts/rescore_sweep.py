@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from peft_pblora.data.preference_pairs import word_count
-from peft_pblora.pipeline.stages import SCORERS
+from peft_pblora.data.pairing import word_count
+from peft_pblora.pipeline.settings import SCORERS
 
 
 def rescore(sweep: dict) -> list[dict]:

@@ -21,7 +21,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from peft_pblora.data.preference_pairs import candidates_dir
-from peft_pblora.pipeline.stages import Run, RunSettings
+from peft_pblora.pipeline import Run, RunSettings
 
 RESULT_FILES = (
     "settings.json",

@@ -65,9 +65,9 @@ def test_genarm_example_reduces_to_one_arm_at_a_vertex(capsys):
 
 
 def test_the_end_to_end_api_example_writes_every_artefact(capsys, monkeypatch):
-    from peft_pblora.pipeline import stages as pipeline
+    from peft_pblora.pipeline import settings
 
-    monkeypatch.setattr(pipeline, "SCORERS", dict(pipeline.SCORERS))  # the example registers its own objectives
+    monkeypatch.setattr(settings, "SCORERS", dict(settings.SCORERS))  # the example registers its own objectives
     runpy.run_path(str(EXAMPLES / "end_to_end_api.py"), run_name="__main__")
     printed = capsys.readouterr().out
     for artefact in ("parm_adapter", "preference_data", "report.md", "metrics.json", "pareto.png", "sweep.json"):

@@ -7,18 +7,29 @@ import json
 import math
 import shutil
 import tarfile
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from peft_pblora import spearman_over_resampled_prompts
+from peft_pblora.data import pairing
 from peft_pblora.data import preference_pairs as preference_data
-from peft_pblora.evaluation.scorers import VaderPositivity
-from peft_pblora.pipeline import stages as pipeline
+from peft_pblora.evaluation import (
+    Conciseness,
+    VaderPositivity,
+    response_quality,
+    spearman_over_resampled_prompts,
+    steering_effects,
+    summarise_sweep,
+)
+from peft_pblora.pipeline import Run, RunSettings, run_all, stages
+from peft_pblora.pipeline.baselines import weight_soup
 from peft_pblora.pipeline.cli import main, settings_of_existing_run
-from peft_pblora.pipeline.stages import RunSettings, builtin_prompts, response_quality, run_all
+from peft_pblora.pipeline.prompts import builtin_prompts, shipped_candidates_dir, shipped_candidates_fit
+from peft_pblora.pipeline.report import options_other_than_defaults
+from peft_pblora.pipeline.settings import BETA_R_MEAN, BETA_R_SUM, METHOD_LABELS, SCORERS
 
 from .conftest import tiny_chat_tokenizer, tiny_llama
 
@@ -40,8 +51,8 @@ def tiny_run(tmp_path, monkeypatch):
     model_dir = tmp_path / "tiny-model"
     tiny_llama(seed=2).save_pretrained(model_dir)
     tiny_chat_tokenizer().save_pretrained(model_dir)
-    monkeypatch.setitem(pipeline.SCORERS, "count_w5", lambda: WordCount("w5"))
-    monkeypatch.setitem(pipeline.SCORERS, "conciseness", lambda: pipeline.Conciseness(max_words=8))
+    monkeypatch.setitem(SCORERS, "count_w5", lambda: WordCount("w5"))
+    monkeypatch.setitem(SCORERS, "conciseness", lambda: Conciseness(max_words=8))
     return dict(
         output_dir=str(tmp_path / "run"), base_model=str(model_dir), objectives=["count_w5", "conciseness"],
         train_prompts=6, test_prompts=3, samples_per_prompt=4, sample_tokens=8, sample_batch_size=8, epochs=1,
@@ -120,8 +131,8 @@ def test_a_run_folder_continues_with_its_own_settings_and_refuses_others(tiny_ru
     with pytest.raises(
         ValueError, match=r"other settings \(epochs: 1(\.0)? there, 2(\.0)? now; sweep_tokens: 5 there"
     ):
-        pipeline.Run(RunSettings(**{**tiny_run, "epochs": 2, "sweep_tokens": 7}))
-    pipeline.Run(RunSettings(**{**tiny_run, "show_progress": True, "sweep_batch_size": 2}))  # results unchanged
+        Run(RunSettings(**{**tiny_run, "epochs": 2, "sweep_tokens": 7}))
+    Run(RunSettings(**{**tiny_run, "show_progress": True, "sweep_batch_size": 2}))  # results unchanged
     moved = tiny_run["output_dir"] + "-moved"
     shutil.copytree(tiny_run["output_dir"], moved)
     assert main(["make-data", "--output_dir", moved]) == 0  # a moved folder continues as it was made
@@ -140,21 +151,30 @@ def test_settings_and_prompts():
             RunSettings(**{setting: ["positvity"]})
 
 
+def test_every_setting_explains_itself_on_the_command_line(capsys):
+    names = [item.name for item in fields(RunSettings)]
+    assert all(item.metadata.get("help") for item in fields(RunSettings)), "a setting without help"
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    printed = capsys.readouterr().out
+    assert all(f"--{name}" in printed for name in names) and "(default: per_objective)" in printed
+
+
 def test_the_report_names_the_options_that_differ_from_the_defaults():
     settings = RunSettings(score_matched=["conciseness"], length_matched=["none"], train_seed=1, show_progress=False)
-    assert pipeline.options_other_than_defaults(settings) == [
+    assert options_other_than_defaults(settings) == [
         "--length_matched none",
         "--score_matched conciseness",
         "--train_seed 1",
     ]
     three = RunSettings(objectives=["positivity", "conciseness", "relevance"], shipped_data=False, device="cpu")
-    assert pipeline.options_other_than_defaults(three) == [
+    assert options_other_than_defaults(three) == [
         "--objectives positivity conciseness relevance",
         "--no_shipped_data",
     ]
-    assert pipeline.options_other_than_defaults(RunSettings(output_dir="elsewhere", sweep_batch_size=3)) == []
-    assert pipeline.options_other_than_defaults(RunSettings(core="bilinear")) == ["--core bilinear"]  # lora_alpha 8
-    assert pipeline.options_other_than_defaults(RunSettings(scalarization="tchebycheff")) == [
+    assert options_other_than_defaults(RunSettings(output_dir="elsewhere", sweep_batch_size=3)) == []
+    assert options_other_than_defaults(RunSettings(core="bilinear")) == ["--core bilinear"]  # lora_alpha 8
+    assert options_other_than_defaults(RunSettings(scalarization="tchebycheff")) == [
         "--scalarization tchebycheff"  # its default sampling is "example", not the linear loss's "importance"
     ]
 
@@ -190,21 +210,22 @@ def test_training_settings_reach_the_data_and_the_adapter(tiny_run):
         length_normalized_rewards=["conciseness"],
         length_matched=["count_w5"],
     )
-    adapter_dir = pipeline.Run(settings).train()
+    adapter_dir = Run(settings).train()
     assert json.loads((adapter_dir / "adapter_config.json").read_text())["beta_r"] == [0.5, 0.2]
     pairs = preference_data.load_from_disk(str(settings.path / "preference_data"))["count_w5"]
     for chosen, rejected in zip(pairs["chosen"], pairs["rejected"], strict=True):
-        assert preference_data.lengths_match(chosen, rejected, settings.max_length_ratio)
+        assert pairing.lengths_match(chosen, rejected, settings.max_length_ratio)
 
 
 def test_pairing_settings_reach_the_preference_data(tiny_run, monkeypatch):
     seen = {}
 
     def recording_build(*args, **kwargs):
+        assert not args, "every argument by keyword"
         seen.update(kwargs)
         raise RuntimeError("recorded")
 
-    monkeypatch.setattr(pipeline, "build_preference_data", recording_build)
+    monkeypatch.setattr(stages, "build_preference_data", recording_build)
     settings = RunSettings(
         **tiny_run,
         score_matched=["conciseness"],
@@ -213,9 +234,15 @@ def test_pairing_settings_reach_the_preference_data(tiny_run, monkeypatch):
         pairs_per_prompt=2,
     )
     with pytest.raises(RuntimeError, match="recorded"):
-        pipeline.Run(settings).make_data()
-    assert seen["score_matched"] == ["conciseness"] and seen["max_score_difference"] == 0.25
-    assert seen["length_matched"] == [] and seen["pairs_per_prompt"] == 2
+        Run(settings).make_data()
+    options = seen["pairing"]
+    assert options.score_matched == ("conciseness",) and options.max_score_difference == 0.25
+    assert options.length_matched == () and options.pairs_per_prompt == 2
+    assert options.whole_samples_only == () and options.system_prompted_objectives == ()  # no sentence-averaged one
+    assert seen["num_samples"] == 4 and seen["system_prompts"] == []
+    default_pairing = RunSettings().pairing()
+    assert default_pairing.whole_samples_only == ("positivity",) == default_pairing.system_prompted_objectives
+    assert RunSettings(sampling_system_prompts=["none"]).pairing().system_prompted_objectives == ()
     with pytest.raises(ValueError, match="pairs_per_prompt must be >= 1"):
         RunSettings(**tiny_run, pairs_per_prompt=0)
 
@@ -228,15 +255,15 @@ def test_scalarization_and_train_seed_reach_the_trainer(tiny_run, monkeypatch):
             seen.update(scalarization=args.scalarization, seed=args.seed, core=kwargs["peft_config"].core)
             raise RuntimeError("recorded")
 
-    monkeypatch.setattr(pipeline, "PARMTrainer", RecordingTrainer)
+    monkeypatch.setattr(stages, "PARMTrainer", RecordingTrainer)
     with pytest.raises(RuntimeError, match="recorded"):
-        pipeline.Run(RunSettings(**tiny_run, scalarization="tchebycheff", train_seed=7, core="per_objective")).train()
+        Run(RunSettings(**tiny_run, scalarization="tchebycheff", train_seed=7, core="per_objective")).train()
     assert seen == {"scalarization": "tchebycheff", "seed": 7, "core": "per_objective"}
     with pytest.raises(ValueError, match="core 'per_objective' needs r2 divisible by the 2 objectives"):
         RunSettings(core="per_objective", r2=5)
     with pytest.raises(ValueError, match="SVD-LoRA's is --method svd_lora"):
         RunSettings(core="diagonal")
-    assert pipeline.shipped_candidates_fit(RunSettings(output_dir=str(tiny_run["output_dir"]) + "-2", train_seed=7))
+    assert shipped_candidates_fit(RunSettings(output_dir=str(tiny_run["output_dir"]) + "-2", train_seed=7))
     with pytest.raises(ValueError, match="unknown scalarization"):
         RunSettings(scalarization="max")
 
@@ -250,11 +277,11 @@ def test_steering_effect_is_the_paired_vertex_difference_by_hand():
             {"alpha": [0.0, 1.0], "per_prompt": {"a": [1.0, 1.0], "b": [2.0, 6.0]}},
         ],
     }
-    effects = pipeline.steering_effects(sweep)
+    effects = steering_effects(sweep)
     assert effects["a"] == {"effect": 3.0, "standard_error": pytest.approx(1.0)}  # differences 2 and 4
     assert effects["b"] == {"effect": 4.0, "standard_error": pytest.approx(2.0)}  # differences 2 and 6
     sweep["base"] = {"per_prompt": {"a": [4.0, 4.0], "b": [1.0, 1.0]}}
-    with_base = pipeline.steering_effects(sweep)
+    with_base = steering_effects(sweep)
     assert with_base["a"]["gain_over_base"] == {"effect": 0.0, "standard_error": pytest.approx(1.0)}  # -1 and 1
     assert with_base["b"]["gain_over_base"] == {"effect": 3.0, "standard_error": pytest.approx(2.0)}  # 1 and 5
 
@@ -268,7 +295,7 @@ def test_sweep_summary_resamples_the_prompts_of_each_objective_with_a_trend():
         for index, alpha in enumerate(alphas)
     ]
     sweep = {"objectives": ["a", "b"], "alphas": alphas, "points": points, "base": {"scores": {"a": 0.0, "b": 0.0}}}
-    summary = pipeline.summarise_sweep(sweep)
+    summary = summarise_sweep(sweep)
     assert summary["spearman_score_vs_weight"] == {"a": pytest.approx(1.0), "b": None}
     assert list(summary["spearman_over_resampled_prompts"]) == ["a"]  # b is constant: nothing to rank
     assert summary["spearman_over_resampled_prompts"]["a"] == spearman_over_resampled_prompts(
@@ -284,20 +311,20 @@ def test_sweep_summary_names_the_front_points_no_linear_weighting_picks():
     raw = np.c_[1 - words, words**2]
     points = [{"alpha": alpha, "scores": {"c": c, "t": t}} for alpha, (c, t) in zip(alphas, raw, strict=True)]
     sweep = {"objectives": ["c", "t"], "alphas": alphas, "points": points, "base": {"scores": {"c": 0.2, "t": 0.1}}}
-    summary = pipeline.summarise_sweep(sweep)
+    summary = summarise_sweep(sweep)
     assert summary["front_alphas_no_linear_weighting_picks"] == [[0.75, 0.25], [0.5, 0.5], [0.25, 0.75]]
     convex = [
         {"alpha": alpha, "scores": {"c": 1 - w, "t": 1 - (1 - w) ** 2}} for alpha, w in zip(alphas, words, strict=True)
     ]
-    assert pipeline.summarise_sweep(sweep | {"points": convex})["front_alphas_no_linear_weighting_picks"] == []
+    assert summarise_sweep(sweep | {"points": convex})["front_alphas_no_linear_weighting_picks"] == []
 
 
 def test_length_based_objectives_get_mean_rewards_and_their_own_beta_r_by_default():
     default = RunSettings()
     assert default.length_normalized_rewards == ["conciseness"]
-    assert default.beta_r == [pipeline.BETA_R_SUM, pipeline.BETA_R_MEAN]
+    assert default.beta_r == [BETA_R_SUM, BETA_R_MEAN]
     other = RunSettings(objectives=["positivity", "relevance"])
-    assert other.length_normalized_rewards == [] and other.beta_r == [pipeline.BETA_R_SUM] * 2
+    assert other.length_normalized_rewards == [] and other.beta_r == [BETA_R_SUM] * 2
     chosen = RunSettings(length_normalized_rewards=["none"], beta_r=[0.3])
     assert chosen.length_normalized_rewards == [] and chosen.beta_r == [0.3]
     with pytest.raises(ValueError, match="not objectives"):
@@ -306,18 +333,18 @@ def test_length_based_objectives_get_mean_rewards_and_their_own_beta_r_by_defaul
 
 def test_default_settings_start_from_the_shipped_candidates_without_loading_a_model(tmp_path, monkeypatch):
     settings = RunSettings(output_dir=str(tmp_path / "run"), show_progress=False)
-    assert pipeline.shipped_candidates_fit(settings)
-    run = pipeline.Run(settings)
+    assert shipped_candidates_fit(settings)
+    run = Run(settings)
     monkeypatch.setattr(run, "base", lambda: pytest.fail("the shipped candidates need no model"))
     data = run.make_data()
     assert sorted(data) == ["conciseness", "positivity"]
     assert len(data["positivity"]) == len(data["conciseness"]) == settings.train_prompts
     assert set(data["positivity"]["prompt"]) <= set(run.train_prompts)
-    assert not pipeline.shipped_candidates_fit(RunSettings(output_dir=str(tmp_path / "b"), sample_tokens=48))
-    assert pipeline.shipped_candidates_fit(
+    assert not shipped_candidates_fit(RunSettings(output_dir=str(tmp_path / "b"), sample_tokens=48))
+    assert shipped_candidates_fit(
         RunSettings(output_dir=str(tmp_path / "c"), objectives=["positivity", "relevance"])
     )  # scored again by the run's scorers
-    assert not pipeline.shipped_candidates_fit(
+    assert not shipped_candidates_fit(
         RunSettings(output_dir=str(tmp_path / "c2"), sampling_system_prompts=["Answer like a pirate."])
     )
 
@@ -327,11 +354,11 @@ def test_a_run_without_system_prompts_pairs_only_the_shipped_plain_answers(tmp_p
 
     settings = RunSettings(output_dir=str(tmp_path / "run"), objectives=["conciseness", "thoroughness"])
     assert settings.sampling_system_prompts == []  # no objective elicits the warm candidates the shipped data holds
-    assert pipeline.shipped_candidates_fit(settings)
-    run = pipeline.Run(settings)
+    assert shipped_candidates_fit(settings)
+    run = Run(settings)
     monkeypatch.setattr(run, "base", lambda: pytest.fail("the shipped candidates need no model"))
     data = run.make_data()
-    candidates = load_from_disk(str(pipeline.shipped_candidates_dir()))
+    candidates = load_from_disk(str(shipped_candidates_dir()))
     plain = {
         answer
         for answers, sampled_under in zip(candidates["responses"], candidates["sampled_under"], strict=True)
@@ -381,7 +408,7 @@ def test_a_parm_model_with_another_tokenizer_is_refused_before_training(tiny_run
     tokenizer.add_tokens(["extra_token"])
     tokenizer.save_pretrained(other)
     assert AutoTokenizer.from_pretrained(other).get_vocab() != tiny_chat_tokenizer().get_vocab()
-    run = pipeline.Run(RunSettings(**tiny_run, parm_model=str(other)))
+    run = Run(RunSettings(**tiny_run, parm_model=str(other)))
     with pytest.raises(ValueError, match="another tokenizer than the base"):
         run.train()
     assert not (run.path / "parm_adapter").exists()
@@ -446,7 +473,7 @@ def test_rescoring_a_sweep_reports_recorded_and_current_scores_and_lengths():
     table = module.rescore(sweep)
     assert [row["alpha"] for row in table] == [[1.0, 0.0], "base"]
     assert table[0]["words"] == 2.0 and table[0]["positivity (recorded)"] == 0.9
-    positivity = pipeline.VaderPositivity()(["p", "q"], texts)
+    positivity = VaderPositivity()(["p", "q"], texts)
     assert table[0]["positivity (now)"] == pytest.approx(sum(positivity) / 2)
     assert table[0]["conciseness (now)"] == pytest.approx((0.97 + 0.99) / 2)  # 3 and 1 words of at most 100
 
@@ -473,14 +500,14 @@ def test_baselines_train_one_arm_per_objective_with_the_parms_low_rank_budget(ti
     parm_weights = load_file(parm.path / "parm_adapter" / "adapter_model.safetensors")
     parm_low_rank = sum(value.numel() for key, value in parm_weights.items() if "pblora_A" in key or "pblora_B" in key)
     assert low_rank == parm_low_rank  # k ARMs of rank r2 / k: the PARM's A and B budget
-    assert f"# {pipeline.METHOD_LABELS[method]} run report" in (settings.path / "report.md").read_text()
+    assert f"# {METHOD_LABELS[method]} run report" in (settings.path / "report.md").read_text()
 
 
 def test_a_weight_soup_is_the_alpha_weighted_average_of_the_models():
     first, second = tiny_llama(seed=1), tiny_llama(seed=2)
     weights = [first.state_dict(), second.state_dict()]
     for alpha in ([1.0, 0.0], [0.25, 0.75]):
-        soup = pipeline.weight_soup(first, weights, alpha).state_dict()
+        soup = weight_soup(first, weights, alpha).state_dict()
         for key, value in soup.items():
             expected = alpha[0] * weights[0][key] + alpha[1] * weights[1][key]
             assert torch.allclose(value, expected, atol=1e-6), key
@@ -488,10 +515,10 @@ def test_a_weight_soup_is_the_alpha_weighted_average_of_the_models():
 
 def test_the_run_trains_with_the_batch_and_accumulation_it_was_given(tmp_path):
     settings = RunSettings(output_dir=str(tmp_path / "run"), batch_size=2, gradient_accumulation_steps=3)
-    args = pipeline.Run(settings).trainer_arguments(["positivity", "conciseness"])
+    args = Run(settings).trainer_arguments(["positivity", "conciseness"])
     assert (args.per_device_train_batch_size, args.gradient_accumulation_steps) == (2, 3)
     assert args.length_normalized_rewards == ["conciseness"] and args.beta_r == [0.1, 4.0]
-    arm = pipeline.Run(settings).trainer_arguments(["conciseness"])
+    arm = Run(settings).trainer_arguments(["conciseness"])
     assert arm.length_normalized_rewards == ["conciseness"] and arm.beta_r == [4.0]
     with pytest.raises(ValueError, match="gradient_accumulation_steps must be >= 1, got 4 and 0"):
         RunSettings(gradient_accumulation_steps=0)

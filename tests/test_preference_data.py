@@ -6,13 +6,8 @@ import shutil
 
 import pytest
 
-from peft_pblora.data import preference_pairs
-from peft_pblora.data.preference_pairs import (
-    best_and_worst_pairs,
-    build_preference_data,
-    sample_responses,
-    score_responses,
-)
+from peft_pblora.data import PairingOptions, best_and_worst_pairs, build_preference_data, preference_pairs
+from peft_pblora.data.preference_pairs import sample_responses, score_responses
 
 from .conftest import tiny_chat_tokenizer, tiny_llama
 
@@ -46,15 +41,16 @@ def test_best_and_worst_pairs_by_hand():
     data = best_and_worst_pairs(prompts, responses, scores)
     assert data["count_w5"]["chosen"] == ["w5 w5", "w5"] and data["count_w5"]["rejected"] == ["w6", "w6 w6"]
     assert data["count_w6"]["chosen"] == ["w6", "w6 w6"] and data["count_w6"]["rejected"] == ["w5 w5", "w5"]
-    narrow = best_and_worst_pairs(prompts, responses, scores, min_gap=1.5)
+    narrow = best_and_worst_pairs(prompts, responses, scores, PairingOptions(min_gap=1.5))
     assert narrow["count_w5"]["prompt"] == ["p1"]
     with pytest.raises(ValueError, match="gave no pair"):
-        best_and_worst_pairs(prompts, responses, scores, min_gap=5)
+        best_and_worst_pairs(prompts, responses, scores, PairingOptions(min_gap=5))
 
 
 def test_preference_data_is_cached_on_disk(tmp_path, monkeypatch):
     scorers = [CountWord("w5"), CountWord("w6")]
-    settings = dict(num_samples=4, max_new_tokens=6, batch_size=8, show_progress=False, min_gap=-1.0)
+    settings = dict(num_samples=4, max_new_tokens=6, batch_size=8, show_progress=False)
+    settings["pairing"] = PairingOptions(min_gap=-1.0)
     first = build_preference_data(
         tiny_llama(), tiny_chat_tokenizer(), ["w5 w6", "w7 w8"], scorers, tmp_path, **settings
     )
@@ -107,16 +103,20 @@ def test_length_matched_pairs_take_the_largest_gap_among_equally_long_answers():
     scores = score_responses(prompts, responses, [CountWord("w5"), CountWord("w6")])
     free = best_and_worst_pairs(prompts, responses, scores)
     assert (free["count_w5"]["chosen"], free["count_w5"]["rejected"]) == (["w5 w5 w5 w6 w6 w6"], ["w6"])
-    matched = best_and_worst_pairs(prompts, responses, scores, length_matched=["count_w5"], max_length_ratio=1.5)
+    matched = best_and_worst_pairs(
+        prompts, responses, scores, PairingOptions(length_matched=["count_w5"], max_length_ratio=1.5)
+    )
     assert (matched["count_w5"]["chosen"], matched["count_w5"]["rejected"]) == (
         ["w5 w5 w5 w6 w6 w6"],
         ["w5 w6 w6 w6 w6 w6"],
     )
     assert matched["count_w6"]["chosen"] == free["count_w6"]["chosen"]  # objectives not named pair freely
     with pytest.raises(ValueError, match="not among the objectives"):
-        best_and_worst_pairs(prompts, responses, scores, length_matched=["brevity"])
+        best_and_worst_pairs(prompts, responses, scores, PairingOptions(length_matched=["brevity"]))
     with pytest.raises(ValueError, match="max_length_ratio must be >= 1"):
-        best_and_worst_pairs(prompts, responses, scores, length_matched=["count_w5"], max_length_ratio=0.5)
+        PairingOptions(length_matched=["count_w5"], max_length_ratio=0.5)
+    with pytest.raises(TypeError, match="a list of objective names, got the string 'count_w5'"):
+        PairingOptions(length_matched="count_w5")
 
 
 def test_score_matched_pairs_take_the_largest_gap_among_answers_alike_on_the_other_objectives():
@@ -126,15 +126,19 @@ def test_score_matched_pairs_take_the_largest_gap_among_answers_alike_on_the_oth
     assert scores == {"count_w5": [[3, 0, 2, 0]], "count_w6": [[0, 2, 2, 0]]}
     free = best_and_worst_pairs(prompts, responses, scores)
     assert (free["count_w5"]["chosen"], free["count_w5"]["rejected"]) == (["w5 w5 w5"], ["w6 w6"])
-    matched = best_and_worst_pairs(prompts, responses, scores, score_matched=["count_w5"], max_score_difference=0.5)
+    matched = best_and_worst_pairs(
+        prompts, responses, scores, PairingOptions(score_matched=["count_w5"], max_score_difference=0.5)
+    )
     assert (matched["count_w5"]["chosen"], matched["count_w5"]["rejected"]) == (["w5 w5 w5"], ["w7"])
     assert matched["count_w6"]["chosen"] == free["count_w6"]["chosen"]  # objectives not named pair freely
-    loose = best_and_worst_pairs(prompts, responses, scores, score_matched=["count_w5"], max_score_difference=2)
+    loose = best_and_worst_pairs(
+        prompts, responses, scores, PairingOptions(score_matched=["count_w5"], max_score_difference=2)
+    )
     assert loose["count_w5"]["rejected"] == free["count_w5"]["rejected"]
     with pytest.raises(ValueError, match=r"score_matched names \['brevity'\]"):
-        best_and_worst_pairs(prompts, responses, scores, score_matched=["brevity"])
+        best_and_worst_pairs(prompts, responses, scores, PairingOptions(score_matched=["brevity"]))
     with pytest.raises(ValueError, match="max_score_difference must be >= 0"):
-        best_and_worst_pairs(prompts, responses, scores, score_matched=["count_w5"], max_score_difference=-1)
+        PairingOptions(score_matched=["count_w5"], max_score_difference=-1)
 
 
 def test_several_pairs_per_prompt_share_no_answer_and_come_largest_gap_first():
@@ -143,17 +147,17 @@ def test_several_pairs_per_prompt_share_no_answer_and_come_largest_gap_first():
     scores = score_responses(prompts, responses, [CountWord("w5"), CountWord("w6")])
     assert scores["count_w5"] == [[4, 1, 3, 0, 2, 0], [1, 0]]
     # by hand: 4 vs 0 (gap 4; the first answer without w5, ""), then 3 vs the other 0 ("w6 w6"), then 2 vs 1
-    pairs = best_and_worst_pairs(prompts, responses, scores, pairs_per_prompt=3)["count_w5"]
+    pairs = best_and_worst_pairs(prompts, responses, scores, PairingOptions(pairs_per_prompt=3))["count_w5"]
     assert pairs["chosen"] == ["w5 w5 w5 w5", "w5 w5 w5", "w5 w5", "w5"]
     assert pairs["rejected"] == ["", "w6 w6", "w5", "w6 w6"]
     assert pairs["score_gap"] == [4, 3, 1, 1] and pairs["prompt"] == ["p", "p", "p", "q"]
-    two = best_and_worst_pairs(prompts, responses, scores, pairs_per_prompt=2, min_gap=1.5)
+    two = best_and_worst_pairs(prompts, responses, scores, PairingOptions(pairs_per_prompt=2, min_gap=1.5))
     assert two["count_w5"]["score_gap"] == [4, 3]  # gaps must exceed min_gap: q's only gap (1) does not
     one = best_and_worst_pairs(prompts, responses, scores)["count_w5"]
     assert one["chosen"] == ["w5 w5 w5 w5", "w5"] and one["rejected"] == ["", "w6 w6"]
     for bad in (0, 1.5, True):
         with pytest.raises(ValueError, match="pairs_per_prompt must be an integer >= 1"):
-            best_and_worst_pairs(prompts, responses, scores, pairs_per_prompt=bad)
+            PairingOptions(pairs_per_prompt=bad)
 
 
 def test_scored_candidates_are_cached_so_pairs_can_be_remade_without_sampling(tmp_path, monkeypatch):
@@ -169,14 +173,15 @@ def test_scored_candidates_are_cached_so_pairs_can_be_remade_without_sampling(tm
     (tmp_path / "matched").mkdir()
     (tmp_path / "free" / "candidates").rename(tmp_path / "matched" / "candidates")
     matched = build_preference_data(
-        None, None, ["p"], scorers, tmp_path / "matched", show_progress=False, length_matched=["count_w5"]
-    )
+        None, None, ["p"], scorers, tmp_path / "matched", show_progress=False,
+        pairing=PairingOptions(length_matched=["count_w5"]),
+    )  # fmt: skip
     assert free["count_w5"]["rejected"] == ["w6"] and matched["count_w5"]["rejected"] == ["w5 w6 w6 w6 w6 w6"]
     (tmp_path / "alike").mkdir()
     shutil.copytree(tmp_path / "matched" / "candidates", tmp_path / "alike" / "candidates")
     alike = build_preference_data(
-        None, None, ["p"], scorers, tmp_path / "alike", show_progress=False, score_matched=["count_w5"],
-        max_score_difference=1,
+        None, None, ["p"], scorers, tmp_path / "alike", show_progress=False,
+        pairing=PairingOptions(score_matched=["count_w5"], max_score_difference=1),
     )  # fmt: skip
     assert (alike["count_w5"]["chosen"], alike["count_w5"]["rejected"]) == (["w5"], ["w6"])  # w6 counts 0 and 1
     with pytest.raises(ValueError, match="other prompts"):
@@ -210,12 +215,15 @@ def test_only_the_system_prompted_objectives_pair_system_prompted_candidates(tmp
 
     monkeypatch.setattr(preference_pairs, "sample_responses", fake_sampling)
     scorers = [CountWord("answer!"), CountWord("plain")]
-    settings = dict(show_progress=False, system_prompts=["Be warm."], min_gap=-1.0)
-    everyone = build_preference_data(None, None, ["p"], scorers, tmp_path / "all", **settings)
+    settings = dict(show_progress=False, system_prompts=["Be warm."])
+    everyone = build_preference_data(
+        None, None, ["p"], scorers, tmp_path / "all", pairing=PairingOptions(min_gap=-1.0), **settings
+    )
     assert everyone["count_plain"]["rejected"] == ["warm answer!"]  # the first of the zero-scored candidates
     only_tone = build_preference_data(
-        None, None, ["p"], scorers, tmp_path / "tone", system_prompted_objectives=["count_answer!"], **settings
-    )
+        None, None, ["p"], scorers, tmp_path / "tone", **settings,
+        pairing=PairingOptions(min_gap=-1.0, system_prompted_objectives=["count_answer!"]),
+    )  # fmt: skip
     assert only_tone["count_answer!"]["chosen"] == ["warm answer!"]
     assert only_tone["count_plain"]["chosen"] == ["plain plain answer."]
     assert only_tone["count_plain"]["rejected"] == ["plain answer."]  # the warm answers are not candidates here
@@ -236,8 +244,18 @@ def test_whole_samples_only_leaves_first_sentence_variants_out_of_that_objective
     scores = {"short_w5": [[1.0, 5.0, 0.0, -5.0]], "other": [[1.0, 5.0, 0.0, -5.0]]}
     free = best_and_worst_pairs(prompts, responses, scores)
     assert (free["short_w5"]["chosen"], free["short_w5"]["rejected"]) == (["w5 w5."], ["w6."])
-    whole = best_and_worst_pairs(prompts, responses, scores, whole_samples_only=["short_w5"])
+    whole = best_and_worst_pairs(prompts, responses, scores, PairingOptions(whole_samples_only=["short_w5"]))
     assert (whole["short_w5"]["chosen"], whole["short_w5"]["rejected"]) == (["w5 w5. w6 w7."], ["w6. w6 w7 w7."])
     assert whole["other"]["chosen"] == ["w5 w5."]  # objectives not named keep every candidate
     with pytest.raises(ValueError, match="whole_samples_only names"):
-        best_and_worst_pairs(prompts, responses, scores, whole_samples_only=["tone"])
+        best_and_worst_pairs(prompts, responses, scores, PairingOptions(whole_samples_only=["tone"]))
+
+
+def test_pairing_options_are_checked_and_passed_by_keyword(tmp_path):
+    options = PairingOptions(length_matched=["count_w5"], score_matched=("count_w6",))
+    assert options.length_matched == ("count_w5",) and options.score_matched == ("count_w6",)
+    assert options.system_prompted_objectives is None  # None: every objective may use system-prompted answers
+    with pytest.raises(ValueError, match=r"system_prompted_objectives names \['tone'\]"):
+        PairingOptions(system_prompted_objectives=["tone"]).check_objectives(["count_w5"])
+    with pytest.raises(TypeError, match="positional"):
+        build_preference_data(None, None, ["p"], [CountWord("w5")], tmp_path, 4)  # past cache_dir: keywords only

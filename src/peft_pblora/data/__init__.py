@@ -4,5 +4,14 @@ The folder also holds the package's data files: the built-in prompts and the shi
 """
 
 from .loaders import load_hh_rlhf, load_pku_saferlhf
+from .pairing import PairingOptions, best_and_worst_pairs
+from .preference_pairs import build_preference_data, sample_and_score
 
-__all__ = ["load_hh_rlhf", "load_pku_saferlhf"]
+__all__ = [
+    "PairingOptions",
+    "best_and_worst_pairs",
+    "build_preference_data",
+    "load_hh_rlhf",
+    "load_pku_saferlhf",
+    "sample_and_score",
+]

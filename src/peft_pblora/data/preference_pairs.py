@@ -1,12 +1,13 @@
 """Building multi-objective preference data: sample responses, score them per objective, pair best with worst.
 
 The result is one prompt/chosen/rejected dataset per objective, the first form PARMTrainer takes, cached on disk as a
-`datasets.DatasetDict` so a re-run skips the sampling.
+`datasets.DatasetDict` so a re-run skips the sampling. Which pairs are chosen is the `pairing` module's part
+(`PairingOptions`, `best_and_worst_pairs`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from tqdm.auto import tqdm
 
 from ..evaluation.scorers import SENTENCE_END, Scorer
 from .chat import chat_texts, left_padding
+from .pairing import PairingOptions, best_and_worst_pairs
 
 
 def trim_to_last_sentence(text: str) -> str:
@@ -129,113 +131,6 @@ def score_responses(
     return result
 
 
-def word_count(text: str) -> int:
-    return len(text.split())
-
-
-def cut_from_another(candidate: str, candidates: Sequence[str]) -> bool:
-    """Whether `candidate` is the beginning of another candidate, as a first-sentence variant is of its sample."""
-    return any(other != candidate and other.startswith(candidate) for other in candidates)
-
-
-def lengths_match(first: str, second: str, max_length_ratio: float) -> bool:
-    """Whether the longer text has at most `max_length_ratio` times the words of the shorter (empty texts: 1 word)."""
-    short, long = sorted((max(word_count(first), 1), max(word_count(second), 1)))
-    return long <= max_length_ratio * short
-
-
-def best_and_worst_pairs(
-    prompts: Sequence[str],
-    responses: Sequence[Sequence[str]],
-    scores: dict[str, list[list[float]]],
-    min_gap: float = 0.0,
-    length_matched: Sequence[str] = (),
-    max_length_ratio: float = 1.5,
-    whole_samples_only: Sequence[str] = (),
-    usable: Mapping[str, Sequence[Sequence[bool]]] | None = None,
-    score_matched: Sequence[str] = (),
-    max_score_difference: float = 0.1,
-    pairs_per_prompt: int = 1,
-) -> DatasetDict:
-    """One pair per prompt and objective: the best-scored response as chosen, the worst as rejected.
-
-    For the objectives named in `length_matched`, the pair is the one of largest score gap among responses whose
-    lengths match (within `max_length_ratio`), so that length cannot stand in for the objective: a summed reward
-    otherwise learns "longer" for any objective whose best answers happen to be longer. Prompts whose pair differs
-    by no more than `min_gap` give no pair for that objective. For the objectives named in `whole_samples_only`,
-    candidates cut from another candidate (first-sentence variants) are left out: a score averaged over sentences
-    is at its noisiest on one sentence, so the largest gaps would otherwise be between single sentences.
-    `usable[objective][prompt][candidate]`, where given, says which candidates that objective's pairs may use.
-    For the objectives named in `score_matched`, both answers of a pair score within `max_score_difference` of each
-    other on every other objective, so the pair cannot teach another objective on the side (the shortest answers
-    of a chat model are often its friendliest: "Absolutely, I'd be happy to help!").
-    With `pairs_per_prompt` m > 1, each prompt gives up to m pairs that share no answer, largest gaps first: more
-    distinct contrasts from the same candidates.
-    """
-    usable = usable or {}
-    for option, names in (
-        ("length_matched", length_matched),
-        ("whole_samples_only", whole_samples_only),
-        ("usable", list(usable)),
-        ("score_matched", score_matched),
-    ):
-        unknown = [name for name in names if name not in scores]
-        if unknown:
-            raise ValueError(f"{option} names {unknown}, which are not among the objectives {sorted(scores)}")
-    if max_length_ratio < 1:
-        raise ValueError(f"max_length_ratio must be >= 1, got {max_length_ratio}")
-    if not max_score_difference >= 0:
-        raise ValueError(f"max_score_difference must be >= 0, got {max_score_difference}")
-    if isinstance(pairs_per_prompt, bool) or not isinstance(pairs_per_prompt, int) or pairs_per_prompt < 1:
-        raise ValueError(f"pairs_per_prompt must be an integer >= 1, got {pairs_per_prompt!r}")
-    datasets = {}
-    for name, per_prompt in scores.items():
-        rows: dict[str, list] = {"prompt": [], "chosen": [], "rejected": [], "score_gap": []}
-        masks = usable.get(name, [[True] * len(samples) for samples in responses])
-        others = [other for other in scores if other != name] if name in score_matched else []
-        for index, (prompt, samples, values, mask) in enumerate(
-            zip(prompts, responses, per_prompt, masks, strict=True)
-        ):
-            other_values = [scores[other][index] for other in others]
-            allowed = [
-                position
-                for position, sample in enumerate(samples)
-                if mask[position] and (name not in whole_samples_only or not cut_from_another(sample, samples))
-            ]
-            candidates = [
-                (values[best] - values[worst], best, worst)
-                for best in allowed
-                for worst in allowed
-                if (name not in length_matched or lengths_match(samples[best], samples[worst], max_length_ratio))
-                and all(abs(other[best] - other[worst]) <= max_score_difference for other in other_values)
-            ]
-            for gap, best, worst in disjoint_largest_gaps(candidates, pairs_per_prompt, min_gap):
-                rows["prompt"].append(prompt)
-                rows["chosen"].append(samples[best])
-                rows["rejected"].append(samples[worst])
-                rows["score_gap"].append(gap)
-        if not rows["prompt"]:
-            raise ValueError(f"objective {name!r} gave no pair: every prompt's responses score alike")
-        datasets[name] = Dataset.from_dict(rows)
-    return DatasetDict(datasets)
-
-
-def disjoint_largest_gaps(
-    candidates: Sequence[tuple[float, int, int]], count: int, min_gap: float
-) -> list[tuple[float, int, int]]:
-    """Up to `count` (gap, best, worst) pairs with gap > `min_gap`, largest first (the first of equal gaps), no
-    answer in two pairs."""
-    taken: list[tuple[float, int, int]] = []
-    used: set[int] = set()
-    for gap, best, worst in sorted(candidates, key=lambda candidate: -candidate[0]):  # stable: keeps the order
-        if len(taken) == count or not gap > min_gap:
-            break
-        if best not in used and worst not in used:
-            taken.append((gap, best, worst))
-            used.update((best, worst))
-    return taken
-
-
 def candidates_cached(cache_dir: str | Path) -> bool:
     """Whether `cache_dir` (a `sample_and_score` cache) holds scored candidates."""
     return (Path(cache_dir) / "dataset_info.json").is_file()
@@ -317,29 +212,23 @@ def build_preference_data(
     prompts: Sequence[str],
     scorers: Sequence[Scorer],
     cache_dir: str | Path,
+    *,
     num_samples: int = 4,
     max_new_tokens: int = 64,
     batch_size: int = 8,
     seed: int = 0,
-    min_gap: float = 0.0,
     show_progress: bool = True,
     sentence_variants: bool = False,
-    length_matched: Sequence[str] = (),
-    max_length_ratio: float = 1.5,
     system_prompts: Sequence[str] = (),
-    whole_samples_only: Sequence[str] = (),
-    system_prompted_objectives: Sequence[str] | None = None,
-    score_matched: Sequence[str] = (),
-    max_score_difference: float = 0.1,
-    pairs_per_prompt: int = 1,
+    pairing: PairingOptions | None = None,
 ) -> DatasetDict:
     """Sample, score and pair, or load the pairs a previous run cached in `cache_dir`.
 
-    The scored candidates are cached in `cache_dir/candidates` (see `sample_and_score`), the pairs in `cache_dir`;
-    `length_matched`, `max_length_ratio`, `whole_samples_only`, `score_matched`, `max_score_difference` and
-    `pairs_per_prompt` choose the pairs (see `best_and_worst_pairs`);
-    only the objectives in `system_prompted_objectives` (None: all) pair candidates sampled under a system prompt.
+    The scored candidates are cached in `cache_dir/candidates` (see `sample_and_score`, which the sampling arguments
+    go to), the pairs in `cache_dir`; `pairing` chooses the pairs (see `PairingOptions`; None: its defaults). Only
+    the objectives in `pairing.system_prompted_objectives` (None: all) pair candidates sampled under a system prompt.
     """
+    pairing = pairing or PairingOptions()
     cache_dir = Path(cache_dir)
     if pairs_cached(cache_dir):
         cached = load_from_disk(str(cache_dir))
@@ -351,14 +240,11 @@ def build_preference_data(
         max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed, show_progress=show_progress,
         sentence_variants=sentence_variants, system_prompts=system_prompts,
     )  # fmt: skip
-    if system_prompted_objectives is None:
+    if pairing.system_prompted_objectives is None:
         usable = None
     else:
         plain = [[name == "" for name in row] for row in system_prompts_of_candidates(candidates_dir(cache_dir))]
-        usable = {name: plain for name in scores if name not in system_prompted_objectives}
-    data = best_and_worst_pairs(
-        prompts, responses, scores, min_gap, length_matched, max_length_ratio, whole_samples_only, usable,
-        score_matched, max_score_difference, pairs_per_prompt,
-    )  # fmt: skip
+        usable = {name: plain for name in scores if name not in pairing.system_prompted_objectives}
+    data = best_and_worst_pairs(prompts, responses, scores, pairing=pairing, usable=usable)
     data.save_to_disk(str(cache_dir))
     return data

