@@ -13,6 +13,7 @@ import torch
 
 from ..data import PairingOptions
 from ..evaluation import Conciseness, PromptRelevance, Scorer, Thoroughness, VaderPositivity
+from ..evaluation.benchmark_objectives import ListFormat, PlainWords, SecondPerson
 from ..trainer.loss import SCALARIZATIONS
 from ..trainer.parm_config import objectives_named
 from ..tuners.pblora.config import PREFERENCE_CORES
@@ -41,6 +42,9 @@ SCORERS: dict[str, Callable[[], Scorer]] = {
     "conciseness": Conciseness,
     "relevance": PromptRelevance,
     "thoroughness": Thoroughness,
+    "list_format": ListFormat,
+    "second_person": SecondPerson,
+    "plain_words": PlainWords,
 }
 """The built-in objectives: name -> a factory of its scorer. A program may add its own before making RunSettings."""
 

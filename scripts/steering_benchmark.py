@@ -1,0 +1,130 @@
+"""The steering benchmark: does alpha steer on objectives nobody tuned the recipe for?
+
+    python scripts/steering_benchmark.py --preset cpu --output_dir runs/steering-benchmark
+    python scripts/steering_benchmark.py --preset gpu --seeds 0 1 2 --recipe '{"guidance_beta": 0.25}'
+
+Runs the end-to-end run on every pair of a fixed set of objective pairs drawn from six rule-based objectives of
+different kinds (length: conciseness; layout: list_format; tone: positivity; content: relevance; address:
+second_person; style: plain_words), for each seed, sharing one loaded base model (`scripts/run_grid.py`). Every
+pair starts from the shipped candidate answers, rescored by the pair's scorers, so no sampling is needed. Writes
+`table.md` and `table.json`: per pair and objective the Spearman correlation of its mean score with its weight,
+its steering effect +/- standard error, whether it steers (Spearman >= 0.9 and effect above two standard errors),
+the pair's guided HV and MIP against the unguided model's, and the diagnosis's flags when the run made one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+from pathlib import Path
+
+from run_grid import run_grid
+
+OBJECTIVES = ("conciseness", "list_format", "positivity", "relevance", "second_person", "plain_words")
+PAIRS = (
+    ("conciseness", "relevance"),
+    ("conciseness", "list_format"),
+    ("list_format", "second_person"),
+    ("positivity", "relevance"),
+    ("positivity", "plain_words"),
+    ("second_person", "plain_words"),
+    ("relevance", "plain_words"),
+    ("list_format", "positivity"),
+)
+PRESETS = {
+    "cpu": {"epochs": 1.0, "test_prompts": 12, "grid_step": 0.25, "sweep_tokens": 48, "show_progress": False},
+    "gpu": {"test_prompts": 48, "grid_step": 0.25, "sweep_batch_size": 240, "show_progress": False},
+}
+SPEARMAN_TARGET = 0.9
+
+
+def benchmark_grid(pairs: list[tuple[str, str]], seeds: list[int], common: dict) -> dict:
+    """The run_grid grid: one run per pair and seed, named `<first>__<second>_s<seed>`."""
+    runs = {
+        f"{first}__{second}_s{seed}": {"objectives": [first, second], "train_seed": seed}
+        for (first, second), seed in itertools.product(pairs, seeds)
+    }
+    return {"common": common, "runs": runs}
+
+
+def objective_row(name: str, metrics: dict) -> dict:
+    """One objective's steering in one run: Spearman, effect and whether both reach the target."""
+    spearman = metrics["spearman_score_vs_weight"].get(name)
+    effect = metrics["steering_effect"].get(name, {})
+    value, error = effect.get("effect"), effect.get("standard_error")
+    steers = spearman is not None and spearman >= SPEARMAN_TARGET and value is not None and value > 2 * error
+    return {"spearman": spearman, "effect": value, "standard_error": error, "steers": steers}
+
+
+def benchmark_table(summary: dict) -> list[dict]:
+    """One row per run: each objective's steering, the pair's HV / MIP against the base and the diagnosis flags."""
+    rows = []
+    for name, run in summary.items():
+        metrics = run["metrics"]
+        objectives = metrics["objectives"]
+        diagnosis = {item["objective"]: item["flags"] for item in metrics.get("steering_diagnosis", [])}
+        rows.append(
+            {
+                "run": name,
+                "objectives": {objective: objective_row(objective, metrics) for objective in objectives},
+                "hypervolume": [metrics["hypervolume_sweep"], metrics["hypervolume_base"]],
+                "mip": [metrics["mip_sweep"], metrics["mip_base"]],
+                "diagnosis_flags": diagnosis,
+            }
+        )
+    return rows
+
+
+def markdown_table(rows: list[dict]) -> str:
+    lines = [
+        "| run | objective | Spearman | effect +/- se | steers | flags before the sweep | HV guided / base "
+        "| MIP guided / base |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        for objective, result in row["objectives"].items():
+            spearman = "undefined" if result["spearman"] is None else f"{result['spearman']:.2f}"
+            effect = "" if result["effect"] is None else f"{result['effect']:+.3f} +/- {result['standard_error']:.3f}"
+            flags = ", ".join(row["diagnosis_flags"].get(objective, [])) or ("none" if row["diagnosis_flags"] else "")
+            lines.append(
+                f"| {row['run']} | {objective} | {spearman} | {effect} | {'yes' if result['steers'] else 'no'} | "
+                f"{flags} | {row['hypervolume'][0]:.3f} / {row['hypervolume'][1]:.3f} | {row['mip'][0]:.3f} / "
+                f"{row['mip'][1]:.3f} |"
+            )
+    steered = [result["steers"] for row in rows for result in row["objectives"].values()]
+    lines += ["", f"{sum(steered)} of {len(steered)} objective-runs steer (Spearman >= 0.9, effect > 2 se)."]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--output_dir", type=Path, default=Path("runs/steering-benchmark"))
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu", help="run size: cpu (small) or gpu")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds, each on every pair")
+    parser.add_argument(
+        "--pairs", nargs="+", default=None, help="pairs as first:second (default: the fixed set of eight)"
+    )
+    parser.add_argument("--all_pairs", action="store_true", help="every pair of the six objectives (15 pairs)")
+    parser.add_argument(
+        "--recipe", default="{}", help="JSON of run settings that override the preset's, e.g. a recipe"
+    )
+    parser.add_argument("--time_budget", type=float, default=float("inf"), help="start no run after this many seconds")
+    args = parser.parse_args()
+    if args.pairs:
+        pairs = [tuple(pair.split(":")) for pair in args.pairs]
+        malformed = [pair for pair in pairs if len(pair) != 2]
+        if malformed:
+            parser.error(f"--pairs takes first:second, got {[':'.join(pair) for pair in malformed]}")
+    else:
+        pairs = list(itertools.combinations(OBJECTIVES, 2)) if args.all_pairs else list(PAIRS)
+    common = {**PRESETS[args.preset], **json.loads(args.recipe)}
+    summary = run_grid(benchmark_grid(pairs, args.seeds, common), args.output_dir, args.time_budget)
+    rows = benchmark_table(summary)
+    (args.output_dir / "table.json").write_text(json.dumps(rows, indent=2))
+    (args.output_dir / "table.md").write_text(markdown_table(rows))
+    print(markdown_table(rows))
+
+
+if __name__ == "__main__":
+    main()
