@@ -1,16 +1,33 @@
-"""Tiny randomly initialised models built from a config: fast, exact and offline."""
+"""Helpers shared by the test modules (which import them from here, never from one another).
+
+Tiny randomly initialised models and tokenizers built from a config (fast, exact and offline), the small PARM
+trainer the trainer and data tests build, and the cache-free reference the guidance tests compare against.
+"""
 
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pytest
 import torch
+from datasets import Dataset
 from peft import get_peft_model
-from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
+from transformers import (
+    GPT2Config,
+    GPT2LMHeadModel,
+    LlamaConfig,
+    LlamaForCausalLM,
+    LogitsProcessor,
+    LogitsProcessorList,
+)
 
 import peft_pblora  # noqa: F401  (registers PBLoRA with PEFT)
-from peft_pblora import PBLoraConfig
+from peft_pblora import PARMConfig, PARMTrainer, PBLoraConfig
+from peft_pblora.tuners.pblora.preference import expand_preference_rows
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"  # small local copies of the public datasets' schemas
 
 VOCAB_SIZE = 97
 
@@ -109,3 +126,122 @@ def tiny_chat_tokenizer(vocab_size: int = VOCAB_SIZE):
     tokenizer = tiny_tokenizer(vocab_size)
     tokenizer.chat_template = SIMPLE_CHAT_TEMPLATE
     return tokenizer
+
+
+class CountWord:
+    """A scorer counting one word, a reward the tiny vocabulary can vary: deterministic, so checkable by hand."""
+
+    def __init__(self, word: str) -> None:
+        self.name, self.word = f"count_{word}", word
+
+    def __call__(self, prompts, responses):
+        return [float(response.split().count(self.word)) for response in responses]
+
+
+# The PARM trainer on a tiny model: two objectives that disagree on every pair.
+
+
+def disagreeing_datasets(rows: int = 8, seed: int = 0) -> dict[str, Dataset]:
+    """Objective 'first_word' prefers answers made of w5, 'second_word' the same answers made of w6."""
+    generator = torch.Generator().manual_seed(seed)
+    prompts = [" ".join(f"w{int(t)}" for t in torch.randint(10, 90, (4,), generator=generator)) for _ in range(rows)]
+    five, six = "w5 w5 w5", "w6 w6 w6"
+    return {
+        "first_word": Dataset.from_dict({"prompt": prompts, "chosen": [five] * rows, "rejected": [six] * rows}),
+        "second_word": Dataset.from_dict({"prompt": prompts, "chosen": [six] * rows, "rejected": [five] * rows}),
+    }
+
+
+def trainer_pblora_config(**overrides) -> PBLoraConfig:
+    """The small PBLoRA config the trainer tests train: ranks 2 and 2 on q_proj and v_proj, two preferences."""
+    settings = dict(r1=2, r2=2, num_preferences=2, lora_alpha=2, lora_dropout=0.0, target_modules=["q_proj", "v_proj"])
+    settings.update(overrides)
+    return PBLoraConfig(**settings)
+
+
+def parm_args(tmp_path, **overrides) -> PARMConfig:
+    """A PARMConfig for one quick epoch on the CPU that logs every step and saves nothing."""
+    settings = dict(
+        output_dir=str(tmp_path / "parm"),
+        per_device_train_batch_size=2,
+        learning_rate=5e-3,
+        num_train_epochs=1,
+        beta_r=0.5,
+        activation_checkpointing=False,
+        report_to="none",
+        save_strategy="no",
+        logging_steps=1,
+        seed=3,
+        use_cpu=True,
+        dataloader_num_workers=0,
+    )
+    settings.update(overrides)
+    return PARMConfig(**settings)
+
+
+def make_trainer(tmp_path, datasets=None, peft_config=None, **overrides) -> PARMTrainer:
+    """A PARMTrainer on tiny_llama(seed=1) and disagreeing_datasets(); overrides go to parm_args."""
+    return PARMTrainer(
+        model=tiny_llama(seed=1),
+        args=parm_args(tmp_path, **overrides),
+        train_dataset=datasets if datasets is not None else disagreeing_datasets(),
+        processing_class=tiny_tokenizer(),
+        peft_config=peft_config if peft_config is not None else trainer_pblora_config(init_weights=False),
+    )
+
+
+# Guided decoding: a cache-free reference, prompts and a guide strong enough to change the tokens.
+
+ALPHAS = [[1.0, 0.0], [0.5, 0.5], [0.0, 1.0]]
+
+
+def left_padded_batch() -> tuple[torch.Tensor, torch.Tensor]:
+    """Three prompts of lengths 5, 3 and 4, left-padded with id 0."""
+    generator = torch.Generator().manual_seed(3)
+    ids = torch.randint(3, VOCAB_SIZE, (3, 5), generator=generator)
+    mask = torch.ones_like(ids)
+    mask[1, :2] = 0
+    mask[2, :1] = 0
+    return ids.masked_fill(mask == 0, 0), mask
+
+
+class CacheFreeGuidance(LogitsProcessor):
+    """Reference: every step re-runs each guide over the full sequence, no cache, positions from the mask."""
+
+    def __init__(self, guides, weights_per_prompt, prompt_mask, beta, preferences=None):
+        self.guides = guides
+        self.weights_per_prompt = torch.as_tensor(weights_per_prompt, dtype=torch.float32)  # (prompts, guides)
+        self.prompt_mask = prompt_mask
+        self.beta = beta
+        self.preferences = preferences
+
+    @torch.no_grad()
+    def __call__(self, input_ids, scores):
+        rows, length = input_ids.shape
+        expand = rows // self.prompt_mask.shape[0]
+        prompt_mask = self.prompt_mask.repeat_interleave(expand, dim=0)
+        mask = torch.cat([prompt_mask, torch.ones(rows, length - prompt_mask.shape[1], dtype=prompt_mask.dtype)], 1)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        weights = self.weights_per_prompt.repeat_interleave(expand, dim=0) / self.beta
+        result = torch.log_softmax(scores.float(), dim=-1)
+        for index, guide in enumerate(self.guides):
+            kwargs = {}
+            if self.preferences is not None:
+                kwargs["preference"] = expand_preference_rows(torch.as_tensor(self.preferences), rows)
+            logits = guide(input_ids=input_ids, attention_mask=mask, position_ids=positions, **kwargs).logits[:, -1]
+            result = result + weights[:, index : index + 1] * torch.log_softmax(logits.float(), dim=-1)
+        return result
+
+
+def strong_parm(arch: str, seed: int = 0, **overrides):
+    """A PBLoRA model whose adapter (lora_alpha 30) is strong enough to change the guided tokens."""
+    parm, _ = make_peft_model(arch, seed=seed, lora_alpha=30, **overrides)
+    return parm.eval()
+
+
+def generate(base, ids, mask, processor, **kwargs):
+    """base.generate of six new tokens with the logits processor (or none); kwargs override the decoding."""
+    settings = dict(max_new_tokens=6, min_new_tokens=6, pad_token_id=0)
+    settings.update(kwargs)
+    processors = LogitsProcessorList([processor]) if processor is not None else None
+    return base.generate(input_ids=ids, attention_mask=mask, logits_processor=processors, **settings)

@@ -7,7 +7,7 @@ import torch
 from peft import PeftModel, get_peft_model
 from transformers import LlamaForSequenceClassification
 
-from .conftest import make_peft_model, pblora_config, random_ids, tiny_llama
+from ..conftest import make_peft_model, pblora_config, random_ids, tiny_llama
 
 ALPHAS = [[1.0, 0.0], [0.25, 0.75], [0.0, 1.0]]
 

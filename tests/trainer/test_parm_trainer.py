@@ -16,58 +16,20 @@ import torch.nn.functional as F
 from datasets import Dataset
 from peft import PeftModel
 
-from peft_pblora import PARMConfig, PARMTrainer, PBLoraConfig, pblora_layers, set_preference
+from peft_pblora import PARMTrainer, pblora_layers, set_preference
 from peft_pblora.trainer.parm_trainer import objective_tilted_preferences
 
-from .conftest import tiny_llama, tiny_tokenizer
+from ..conftest import (
+    disagreeing_datasets,
+    make_trainer,
+    parm_args,
+    tiny_chat_tokenizer,
+    tiny_llama,
+    tiny_tokenizer,
+    trainer_pblora_config,
+)
 
 OBJECTIVES = ["first_word", "second_word"]
-
-
-def disagreeing_datasets(rows: int = 8, seed: int = 0) -> dict[str, Dataset]:
-    """Objective 'first_word' prefers answers made of w5, 'second_word' the same answers made of w6."""
-    generator = torch.Generator().manual_seed(seed)
-    prompts = [" ".join(f"w{int(t)}" for t in torch.randint(10, 90, (4,), generator=generator)) for _ in range(rows)]
-    five, six = "w5 w5 w5", "w6 w6 w6"
-    return {
-        "first_word": Dataset.from_dict({"prompt": prompts, "chosen": [five] * rows, "rejected": [six] * rows}),
-        "second_word": Dataset.from_dict({"prompt": prompts, "chosen": [six] * rows, "rejected": [five] * rows}),
-    }
-
-
-def pblora(**overrides) -> PBLoraConfig:
-    settings = dict(r1=2, r2=2, num_preferences=2, lora_alpha=2, lora_dropout=0.0, target_modules=["q_proj", "v_proj"])
-    settings.update(overrides)
-    return PBLoraConfig(**settings)
-
-
-def parm_args(tmp_path, **overrides) -> PARMConfig:
-    settings = dict(
-        output_dir=str(tmp_path / "parm"),
-        per_device_train_batch_size=2,
-        learning_rate=5e-3,
-        num_train_epochs=1,
-        beta_r=0.5,
-        activation_checkpointing=False,
-        report_to="none",
-        save_strategy="no",
-        logging_steps=1,
-        seed=3,
-        use_cpu=True,
-        dataloader_num_workers=0,
-    )
-    settings.update(overrides)
-    return PARMConfig(**settings)
-
-
-def make_trainer(tmp_path, datasets=None, peft_config=None, **overrides) -> PARMTrainer:
-    return PARMTrainer(
-        model=tiny_llama(seed=1),
-        args=parm_args(tmp_path, **overrides),
-        train_dataset=datasets if datasets is not None else disagreeing_datasets(),
-        processing_class=tiny_tokenizer(),
-        peft_config=peft_config if peft_config is not None else pblora(init_weights=False),
-    )
 
 
 def hand_reward(
@@ -291,7 +253,7 @@ def test_training_separates_the_objectives_by_alpha(tmp_path, reference_free, sa
         per_device_train_batch_size=4,
         learning_rate=2e-2,
         beta_r=1.0,
-        peft_config=pblora(init_weights=True, lora_alpha=4),
+        peft_config=trainer_pblora_config(init_weights=True, lora_alpha=4),
     )
     trainer.train()
     model = trainer.model.eval()
@@ -325,7 +287,7 @@ def test_the_adapter_starts_from_the_seed_whatever_ran_before(tmp_path):
             args=parm_args(tmp_path, seed=seed),
             train_dataset=disagreeing_datasets(),
             processing_class=tiny_tokenizer(),
-            peft_config=pblora(init_weights=False),
+            peft_config=trainer_pblora_config(init_weights=False),
         )
         return adapter_weights(trainer.model)
 
@@ -413,7 +375,7 @@ def test_evaluation_reports_each_objective_at_the_vertices_and_centre(tmp_path):
         train_dataset=data,
         eval_dataset=disagreeing_datasets(rows=4, seed=1),
         processing_class=tiny_tokenizer(),
-        peft_config=pblora(init_weights=False),
+        peft_config=trainer_pblora_config(init_weights=False),
     )
     metrics = trainer.evaluate()
     for alpha in ("(1,0)", "(0,1)", "(0.5,0.5)"):
@@ -446,8 +408,6 @@ def test_multi_process_training_keeps_the_ranks_identical(tmp_path):
 
 
 def test_conversational_preference_data_goes_through_the_chat_template(tmp_path):
-    from .conftest import tiny_chat_tokenizer
-
     def conversational(chosen: str, rejected: str) -> Dataset:
         return Dataset.from_dict(
             {
@@ -463,7 +423,7 @@ def test_conversational_preference_data_goes_through_the_chat_template(tmp_path)
         args=parm_args(tmp_path, max_steps=1),
         train_dataset={"first_word": conversational("w5", "w6"), "second_word": conversational("w6", "w5")},
         processing_class=tokenizer,
-        peft_config=pblora(),
+        peft_config=trainer_pblora_config(),
     )
     row = trainer.train_dataset[0]
     assert row["prompt_input_ids"][0] == tokenizer("w10 w11 w4", add_special_tokens=False)["input_ids"]
@@ -478,7 +438,7 @@ def test_a_model_given_by_path_is_loaded(tmp_path):
         args=parm_args(tmp_path, max_steps=1),
         train_dataset=disagreeing_datasets(),
         processing_class=tiny_tokenizer(),
-        peft_config=pblora(),
+        peft_config=trainer_pblora_config(),
     )
     trainer.train()
     assert isinstance(trainer.model, PeftModel)

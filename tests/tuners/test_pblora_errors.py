@@ -7,7 +7,7 @@ import torch
 
 from peft_pblora import PBLoraConfig, validate_preference
 
-from .conftest import make_peft_model, random_ids
+from ..conftest import make_peft_model, random_ids
 
 
 @pytest.mark.parametrize(

@@ -9,17 +9,7 @@ import pytest
 from peft_pblora.data import PairingOptions, best_and_worst_pairs, build_preference_data, preference_pairs
 from peft_pblora.data.preference_pairs import sample_responses, score_responses
 
-from .conftest import tiny_chat_tokenizer, tiny_llama
-
-
-class CountWord:
-    """A scorer counting one word: deterministic, so pairs can be checked by hand."""
-
-    def __init__(self, word: str) -> None:
-        self.name, self.word = f"count_{word}", word
-
-    def __call__(self, prompts, responses):
-        return [float(response.split().count(self.word)) for response in responses]
+from ..conftest import CountWord, tiny_chat_tokenizer, tiny_llama
 
 
 def test_sampling_gives_num_samples_responses_per_prompt():

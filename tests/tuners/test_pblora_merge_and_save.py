@@ -12,7 +12,7 @@ from transformers import AutoModelForCausalLM
 import peft_pblora
 from peft_pblora import PBLoraConfig, pblora_layers
 
-from .conftest import make_peft_model, pblora_config, random_ids, tiny_llama
+from ..conftest import make_peft_model, pblora_config, random_ids, tiny_llama
 
 
 def test_merged_equals_unmerged_and_unmerge_restores_w0_exactly(arch):

@@ -8,8 +8,7 @@ from torch._dynamo.utils import counters
 
 from peft_pblora import GenARMGuidance, PARMGuidance
 
-from .conftest import BASE_MODELS, tiny_llama
-from .test_guidance import ALPHAS, CacheFreeGuidance, generate, left_padded_batch, strong_parm
+from ..conftest import ALPHAS, BASE_MODELS, CacheFreeGuidance, generate, left_padded_batch, strong_parm, tiny_llama
 
 EAGER_GRAPH = {"backend": "eager"}  # dynamo captures the step as a graph; no code generation, so the suite stays fast
 

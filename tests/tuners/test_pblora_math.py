@@ -17,7 +17,7 @@ from peft_pblora import (
     pblora_layers,
 )
 
-from .conftest import make_peft_model, random_ids
+from ..conftest import make_peft_model, random_ids
 
 
 def hand_delta_weight(layer: PBLoraLinear, alpha: torch.Tensor, adapter: str = "default") -> torch.Tensor:

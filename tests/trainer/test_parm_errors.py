@@ -1,19 +1,14 @@
-"""PARMTrainer refuses bad input before training; the dataset loaders map the public schemas."""
+"""PARMTrainer and PARMConfig refuse bad input before training, and parse and order what they are given."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 import torch
 from datasets import Dataset
 
-from peft_pblora import PARMConfig, PARMTrainer, load_hh_rlhf, load_pku_saferlhf
+from peft_pblora import PARMConfig, PARMTrainer
 
-from .conftest import tiny_llama, tiny_tokenizer
-from .test_parm_trainer import disagreeing_datasets, make_trainer, parm_args, pblora
-
-FIXTURES = Path(__file__).parent / "fixtures"
+from ..conftest import disagreeing_datasets, make_trainer, parm_args, tiny_llama, tiny_tokenizer, trainer_pblora_config
 
 
 @pytest.mark.parametrize(
@@ -38,9 +33,9 @@ def test_a_multi_label_dataset_missing_a_label_column(tmp_path):
 
 def test_objectives_must_match_num_preferences(tmp_path):
     with pytest.raises(ValueError, match="num_preferences=3 but the data has 2 objectives"):
-        make_trainer(tmp_path, peft_config=pblora(num_preferences=3))
+        make_trainer(tmp_path, peft_config=trainer_pblora_config(num_preferences=3))
     with pytest.raises(ValueError, match="objective_names"):
-        make_trainer(tmp_path, peft_config=pblora(objective_names=["x", "y"]))
+        make_trainer(tmp_path, peft_config=trainer_pblora_config(objective_names=["x", "y"]))
     with pytest.raises(ValueError, match="do not match the dataset"):
         make_trainer(tmp_path, objective_names=["first_word", "third"])
 
@@ -54,7 +49,7 @@ def test_eval_dataset_objectives_must_match(tmp_path):
             train_dataset=disagreeing_datasets(),
             eval_dataset=eval_data,
             processing_class=tiny_tokenizer(),
-            peft_config=pblora(),
+            peft_config=trainer_pblora_config(),
         )
 
 
@@ -98,33 +93,11 @@ def test_parm_config_parses_from_the_command_line_like_trl_configs(tmp_path):
 
 def test_order_of_objectives_follows_objective_names(tmp_path):
     trainer = make_trainer(
-        tmp_path, objective_names=["second_word", "first_word"], peft_config=pblora(init_weights=False)
+        tmp_path, objective_names=["second_word", "first_word"], peft_config=trainer_pblora_config(init_weights=False)
     )
     assert trainer.objectives == ["second_word", "first_word"]
     assert trainer.model.peft_config["default"].objective_names == ["second_word", "first_word"]
     assert trainer.train_dataset[0]["preference_labels"] == [[1, 0], [0, 1]]
-
-
-def test_pku_saferlhf_loader_maps_the_schema(tmp_path):
-    dataset, label_columns = load_pku_saferlhf(data_files=str(FIXTURES / "pku_saferlhf.jsonl"))
-    assert label_columns == {"helpful": "better_response_id", "harmless": "safer_response_id"}
-    assert set(dataset.column_names) == {"prompt", "response_0", "response_1", *label_columns.values()}
-    assert dataset[0]["prompt"] == "BEGINNING OF CONVERSATION: USER: How do I handle situation 0? ASSISTANT:"
-    trainer = make_trainer(tmp_path, datasets=dataset, label_columns=label_columns, max_steps=1)
-    trainer.train()
-    assert trainer.objectives == ["helpful", "harmless"]
-
-
-def test_hh_rlhf_loader_splits_the_transcripts(tmp_path):
-    files = {name: str(FIXTURES / "hh_rlhf" / f"{name}.jsonl") for name in ("harmless", "helpful")}
-    data = load_hh_rlhf(data_files=files)
-    assert list(data) == ["harmless", "helpful"]
-    example = data["helpful"][0]
-    assert example["prompt"] == "\n\nHuman: Question 0 about helpful?\n\nAssistant:"
-    assert example["chosen"] == "A good helpful answer 0."
-    assert example["rejected"] == "A poor answer 0."
-    with pytest.raises(ValueError, match="no entry for objective 'humour'"):
-        load_hh_rlhf(objectives=("humour",), data_files=files)
 
 
 def test_per_pair_preferences_of_the_wrong_shape_are_refused(tmp_path):

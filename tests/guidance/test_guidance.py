@@ -5,65 +5,22 @@ from __future__ import annotations
 import pytest
 import torch
 from peft import get_peft_model
-from transformers import LlamaConfig, LlamaForCausalLM, LogitsProcessor, LogitsProcessorList
+from transformers import LlamaConfig, LlamaForCausalLM, LogitsProcessorList
 
 from peft_pblora import GenARMGuidance, PARMGuidance, guided_generate
-from peft_pblora.tuners.pblora.preference import expand_preference_rows
 
-from .conftest import BASE_MODELS, VOCAB_SIZE, make_peft_model, pblora_config, tiny_llama, tiny_tokenizer
-
-ALPHAS = [[1.0, 0.0], [0.5, 0.5], [0.0, 1.0]]
-
-
-def left_padded_batch() -> tuple[torch.Tensor, torch.Tensor]:
-    """Three prompts of lengths 5, 3 and 4, left-padded with id 0."""
-    generator = torch.Generator().manual_seed(3)
-    ids = torch.randint(3, VOCAB_SIZE, (3, 5), generator=generator)
-    mask = torch.ones_like(ids)
-    mask[1, :2] = 0
-    mask[2, :1] = 0
-    return ids.masked_fill(mask == 0, 0), mask
-
-
-class CacheFreeGuidance(LogitsProcessor):
-    """Reference: every step re-runs each guide over the full sequence, no cache, positions from the mask."""
-
-    def __init__(self, guides, weights_per_prompt, prompt_mask, beta, preferences=None):
-        self.guides = guides
-        self.weights_per_prompt = torch.as_tensor(weights_per_prompt, dtype=torch.float32)  # (prompts, guides)
-        self.prompt_mask = prompt_mask
-        self.beta = beta
-        self.preferences = preferences
-
-    @torch.no_grad()
-    def __call__(self, input_ids, scores):
-        rows, length = input_ids.shape
-        expand = rows // self.prompt_mask.shape[0]
-        prompt_mask = self.prompt_mask.repeat_interleave(expand, dim=0)
-        mask = torch.cat([prompt_mask, torch.ones(rows, length - prompt_mask.shape[1], dtype=prompt_mask.dtype)], 1)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        weights = self.weights_per_prompt.repeat_interleave(expand, dim=0) / self.beta
-        result = torch.log_softmax(scores.float(), dim=-1)
-        for index, guide in enumerate(self.guides):
-            kwargs = {}
-            if self.preferences is not None:
-                kwargs["preference"] = expand_preference_rows(torch.as_tensor(self.preferences), rows)
-            logits = guide(input_ids=input_ids, attention_mask=mask, position_ids=positions, **kwargs).logits[:, -1]
-            result = result + weights[:, index : index + 1] * torch.log_softmax(logits.float(), dim=-1)
-        return result
-
-
-def strong_parm(arch: str, seed: int = 0, **overrides):
-    parm, _ = make_peft_model(arch, seed=seed, lora_alpha=30, **overrides)
-    return parm.eval()
-
-
-def generate(base, ids, mask, processor, **kwargs):
-    settings = dict(max_new_tokens=6, min_new_tokens=6, pad_token_id=0)
-    settings.update(kwargs)
-    processors = LogitsProcessorList([processor]) if processor is not None else None
-    return base.generate(input_ids=ids, attention_mask=mask, logits_processor=processors, **settings)
-
+from ..conftest import (
+    ALPHAS,
+    BASE_MODELS,
+    VOCAB_SIZE,
+    CacheFreeGuidance,
+    generate,
+    left_padded_batch,
+    pblora_config,
+    strong_parm,
+    tiny_llama,
+    tiny_tokenizer,
+)
 
 DECODING = {
     "greedy": dict(do_sample=False),

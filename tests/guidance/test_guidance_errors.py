@@ -8,7 +8,7 @@ from transformers import LlamaConfig, LlamaForCausalLM, LogitsProcessorList
 
 from peft_pblora import GenARMGuidance, PARMGuidance, guided_generate, shared_vocabulary_size
 
-from .conftest import VOCAB_SIZE, make_peft_model, tiny_llama, tiny_tokenizer
+from ..conftest import VOCAB_SIZE, make_peft_model, tiny_llama, tiny_tokenizer
 
 ALPHAS = [[1.0, 0.0], [0.0, 1.0]]
 

@@ -10,11 +10,10 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root
 
 from peft_pblora import PARMConfig, PARMTrainer  # noqa: E402
-from tests.conftest import tiny_llama, tiny_tokenizer  # noqa: E402
-from tests.test_parm_trainer import disagreeing_datasets, pblora  # noqa: E402
+from tests.conftest import disagreeing_datasets, tiny_llama, tiny_tokenizer, trainer_pblora_config  # noqa: E402
 
 
 def main(output_dir: str) -> None:
@@ -36,7 +35,7 @@ def main(output_dir: str) -> None:
         args=args,
         train_dataset=disagreeing_datasets(rows=8),
         processing_class=tiny_tokenizer(),
-        peft_config=pblora(init_weights=False),
+        peft_config=trainer_pblora_config(init_weights=False),
     )
     drawn = []
     draw = trainer._draw_preference

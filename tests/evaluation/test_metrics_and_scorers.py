@@ -25,7 +25,7 @@ from peft_pblora import (
     spearman_over_resampled_prompts,
 )
 
-from .conftest import tiny_llama, tiny_tokenizer
+from ..conftest import tiny_llama, tiny_tokenizer
 
 
 def test_preference_grid():

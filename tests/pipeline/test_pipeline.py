@@ -10,20 +10,12 @@ import tarfile
 from dataclasses import fields
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
 from peft_pblora.data import pairing
 from peft_pblora.data import preference_pairs as preference_data
-from peft_pblora.evaluation import (
-    Conciseness,
-    VaderPositivity,
-    response_quality,
-    spearman_over_resampled_prompts,
-    steering_effects,
-    summarise_sweep,
-)
+from peft_pblora.evaluation import Conciseness, VaderPositivity
 from peft_pblora.pipeline import Run, RunSettings, run_all, stages
 from peft_pblora.pipeline.baselines import weight_soup
 from peft_pblora.pipeline.cli import main, settings_of_existing_run
@@ -31,19 +23,7 @@ from peft_pblora.pipeline.prompts import builtin_prompts, shipped_candidates_dir
 from peft_pblora.pipeline.report import options_other_than_defaults
 from peft_pblora.pipeline.settings import BETA_R_MEAN, BETA_R_SUM, METHOD_LABELS, SCORERS
 
-from .conftest import tiny_chat_tokenizer, tiny_llama
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-class WordCount:
-    """Objectives the tiny model's word-level vocabulary can vary: how often a given word appears."""
-
-    def __init__(self, word: str) -> None:
-        self.name, self.word = f"count_{word}", word
-
-    def __call__(self, prompts, responses):
-        return [float(response.split().count(self.word)) for response in responses]
+from ..conftest import REPO, CountWord, tiny_chat_tokenizer, tiny_llama
 
 
 @pytest.fixture
@@ -51,7 +31,7 @@ def tiny_run(tmp_path, monkeypatch):
     model_dir = tmp_path / "tiny-model"
     tiny_llama(seed=2).save_pretrained(model_dir)
     tiny_chat_tokenizer().save_pretrained(model_dir)
-    monkeypatch.setitem(SCORERS, "count_w5", lambda: WordCount("w5"))
+    monkeypatch.setitem(SCORERS, "count_w5", lambda: CountWord("w5"))
     monkeypatch.setitem(SCORERS, "conciseness", lambda: Conciseness(max_words=8))
     return dict(
         output_dir=str(tmp_path / "run"), base_model=str(model_dir), objectives=["count_w5", "conciseness"],
@@ -192,16 +172,6 @@ def test_defaults_that_follow_from_other_settings():
     assert RunSettings(reference_relative_rewards=["none"]).reference_relative_rewards == []
 
 
-def test_response_quality():
-    responses = [
-        {"text": "", "finished": True},
-        {"text": "a b c a b c a b c", "finished": False},
-        {"text": "fine answer here", "finished": True},
-        {"text": "cut off mid", "finished": False},
-    ]
-    assert response_quality(responses) == {"empty": 0.25, "unfinished": 0.5, "repetitive": 0.25}
-
-
 def test_training_settings_reach_the_data_and_the_adapter(tiny_run):
     settings = RunSettings(
         **tiny_run,
@@ -266,57 +236,6 @@ def test_scalarization_and_train_seed_reach_the_trainer(tiny_run, monkeypatch):
     assert shipped_candidates_fit(RunSettings(output_dir=str(tiny_run["output_dir"]) + "-2", train_seed=7))
     with pytest.raises(ValueError, match="unknown scalarization"):
         RunSettings(scalarization="max")
-
-
-def test_steering_effect_is_the_paired_vertex_difference_by_hand():
-    sweep = {
-        "objectives": ["a", "b"],
-        "points": [
-            {"alpha": [1.0, 0.0], "per_prompt": {"a": [3.0, 5.0], "b": [0.0, 0.0]}},
-            {"alpha": [0.5, 0.5], "per_prompt": {"a": [9.0, 9.0], "b": [9.0, 9.0]}},
-            {"alpha": [0.0, 1.0], "per_prompt": {"a": [1.0, 1.0], "b": [2.0, 6.0]}},
-        ],
-    }
-    effects = steering_effects(sweep)
-    assert effects["a"] == {"effect": 3.0, "standard_error": pytest.approx(1.0)}  # differences 2 and 4
-    assert effects["b"] == {"effect": 4.0, "standard_error": pytest.approx(2.0)}  # differences 2 and 6
-    sweep["base"] = {"per_prompt": {"a": [4.0, 4.0], "b": [1.0, 1.0]}}
-    with_base = steering_effects(sweep)
-    assert with_base["a"]["gain_over_base"] == {"effect": 0.0, "standard_error": pytest.approx(1.0)}  # -1 and 1
-    assert with_base["b"]["gain_over_base"] == {"effect": 3.0, "standard_error": pytest.approx(2.0)}  # 1 and 5
-
-
-def test_sweep_summary_resamples_the_prompts_of_each_objective_with_a_trend():
-    per_prompt = {"a": [[3.0, 5.0, 4.0], [2.0, 6.0, 1.0], [1.0, 1.0, 2.0]], "b": [[0.0] * 3, [0.0] * 3, [0.0] * 3]}
-    alphas = [[1.0, 0.0], [0.5, 0.5], [0.0, 1.0]]
-    points = [
-        {"alpha": alpha, "per_prompt": {name: per_prompt[name][index] for name in per_prompt}}
-        | {"scores": {name: float(np.mean(per_prompt[name][index])) for name in per_prompt}}
-        for index, alpha in enumerate(alphas)
-    ]
-    sweep = {"objectives": ["a", "b"], "alphas": alphas, "points": points, "base": {"scores": {"a": 0.0, "b": 0.0}}}
-    summary = summarise_sweep(sweep)
-    assert summary["spearman_score_vs_weight"] == {"a": pytest.approx(1.0), "b": None}
-    assert list(summary["spearman_over_resampled_prompts"]) == ["a"]  # b is constant: nothing to rank
-    assert summary["spearman_over_resampled_prompts"]["a"] == spearman_over_resampled_prompts(
-        [1.0, 0.5, 0.0], per_prompt["a"]
-    )
-
-
-def test_sweep_summary_names_the_front_points_no_linear_weighting_picks():
-    alphas = [[1.0, 0.0], [0.75, 0.25], [0.5, 0.5], [0.25, 0.75], [0.0, 1.0]]
-    # answers of 10, 30, 40, 50 and 90 words scored by conciseness and thoroughness lie on the bowed-in curve
-    # (1 - x, x^2): each is Pareto-optimal, but only the two ends maximise some weighted sum
-    words = np.array([10, 30, 40, 50, 90]) / 100
-    raw = np.c_[1 - words, words**2]
-    points = [{"alpha": alpha, "scores": {"c": c, "t": t}} for alpha, (c, t) in zip(alphas, raw, strict=True)]
-    sweep = {"objectives": ["c", "t"], "alphas": alphas, "points": points, "base": {"scores": {"c": 0.2, "t": 0.1}}}
-    summary = summarise_sweep(sweep)
-    assert summary["front_alphas_no_linear_weighting_picks"] == [[0.75, 0.25], [0.5, 0.5], [0.25, 0.75]]
-    convex = [
-        {"alpha": alpha, "scores": {"c": 1 - w, "t": 1 - (1 - w) ** 2}} for alpha, w in zip(alphas, words, strict=True)
-    ]
-    assert summarise_sweep(sweep | {"points": convex})["front_alphas_no_linear_weighting_picks"] == []
 
 
 def test_length_based_objectives_get_mean_rewards_and_their_own_beta_r_by_default():
@@ -458,26 +377,6 @@ def test_a_grid_of_runs_shares_the_base_candidates_and_adapters(tiny_run, tmp_pa
     assert "summary.json" in names and "more_epochs/report.md" in names and "first/sweep.json" in names
 
 
-def test_rescoring_a_sweep_reports_recorded_and_current_scores_and_lengths():
-    spec = importlib.util.spec_from_file_location("rescore_sweep", REPO / "scripts" / "rescore_sweep.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    texts = ["Great! Lovely day.", "Bad."]
-    point = {"scores": {"positivity": 0.9, "conciseness": 0.5}, "texts": texts}
-    sweep = {
-        "objectives": ["positivity", "conciseness"],
-        "prompts": ["p", "q"],
-        "points": [{"alpha": [1.0, 0.0], **point}],
-    }
-    sweep["base"] = point
-    table = module.rescore(sweep)
-    assert [row["alpha"] for row in table] == [[1.0, 0.0], "base"]
-    assert table[0]["words"] == 2.0 and table[0]["positivity (recorded)"] == 0.9
-    positivity = VaderPositivity()(["p", "q"], texts)
-    assert table[0]["positivity (now)"] == pytest.approx(sum(positivity) / 2)
-    assert table[0]["conciseness (now)"] == pytest.approx((0.97 + 0.99) / 2)  # 3 and 1 words of at most 100
-
-
 @pytest.mark.parametrize("method", ["genarm", "rewarded_soups"])
 def test_baselines_train_one_arm_per_objective_with_the_parms_low_rank_budget(tiny_run, method):
     from safetensors.torch import load_file
@@ -527,80 +426,6 @@ def test_the_run_trains_with_the_batch_and_accumulation_it_was_given(tmp_path):
 def test_an_unknown_method_is_refused():
     with pytest.raises(ValueError, match="unknown method 'soups'"):
         RunSettings(method="soups")
-
-
-def test_comparing_runs_normalises_them_together():
-    spec = importlib.util.spec_from_file_location("compare_runs", REPO / "scripts" / "compare_runs.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-
-    def run(name, method, points):
-        alphas = [[1.0, 0.0], [0.0, 1.0]]
-        sweep = {"objectives": ["a", "b"], "prompts": ["p"], "method": method, "alphas": alphas}
-        sweep["points"] = [
-            {"alpha": alpha, "scores": {"a": x, "b": y}} for alpha, (x, y) in zip(alphas, points, strict=True)
-        ]
-        sweep["base"] = {"scores": {"a": 0.0, "b": 0.0}}
-        effects = {name: {"effect": points[0][0] - points[1][0], "standard_error": 0.1} for name in ("a", "b")}
-        metrics = {"spearman_score_vs_weight": {"a": 1.0, "b": 1.0}, "steering_effect": effects}
-        return {"name": name, "sweep": sweep, "metrics": metrics, "timings": {"train": 1.0}}
-
-    rows, shared = module.compare(
-        [run("wide", "parm", [(4.0, 0.0), (0.0, 2.0)]), run("narrow", "genarm", [(2.0, 0.0), (0.0, 1.0)])]
-    )
-    assert shared["low"] == [0.0, 0.0] and shared["high"] == [4.0, 2.0]  # over both runs and the base
-    # wide: normalised (1, 0) and (0, 1); narrow: (0.5, 0) and (0, 0.5); reference (-0.1, -0.1)
-    assert rows[0]["hypervolume"] == pytest.approx(1.1 * 0.1 + 0.1 * 1.0)
-    assert rows[1]["hypervolume"] == pytest.approx(0.6 * 0.1 + 0.1 * 0.5)
-    assert rows[0]["mip"] == pytest.approx(1.0) and rows[1]["mip"] == pytest.approx(0.5)
-    assert [row["method"] for row in rows] == ["PARM guided", "GenARM guided"]
-    assert "| narrow | GenARM guided |" in module.markdown(rows, shared)
-    assert "| 1.00 | 1.00 |" in module.markdown(rows, shared)  # no resampling measured: the correlation alone
-    resampled = run("resampled", "parm", [(4.0, 0.0), (0.0, 2.0)])
-    resampled["metrics"]["spearman_over_resampled_prompts"] = {"a": {"share_at_least_threshold": 0.41}}
-    resampled_rows, resampled_shared = module.compare([resampled])
-    assert "| 1.00 (41%) | 1.00 |" in module.markdown(resampled_rows, resampled_shared)
-    assert "| 0 of 2 |" in module.markdown(rows, shared)
-    bowed = run("bowed", "parm", [(4.0, 0.0), (0.0, 2.0)])
-    bowed["sweep"]["alphas"].insert(1, [0.5, 0.5])
-    bowed["sweep"]["points"].insert(1, {"alpha": [0.5, 0.5], "scores": {"a": 1.0, "b": 0.5}})  # below the chord
-    (bowed_row,), _ = module.compare([bowed])
-    assert (bowed_row["pareto_points"], bowed_row["pareto_points_no_linear_weighting_picks"]) == (3, 1)
-    assert module.method_summaries(rows, ["a", "b"]) == []  # one run per method: nothing to summarise
-    seeds, _ = module.compare(
-        [run("s0", "parm", [(4.0, 0.0), (0.0, 2.0)]), run("s1", "parm", [(2.0, 0.0), (0.0, 2.0)])]
-    )
-    (summary,) = module.method_summaries(seeds, ["a", "b"])
-    assert summary["runs"] == 2 and summary["effect a"] == {"mean": 3.0, "std": pytest.approx(2**0.5)}  # 4 and 2
-    assert summary["MIP"]["mean"] == pytest.approx((1.0 + 0.75) / 2)  # s1 normalised: (0.5, 0), (0, 1)
-    assert "| PARM guided | 2 |" in module.summaries_markdown([summary])
-    assert summary["train (s)"] == {"min": 1.0, "max": 1.0} and "trainable parameters" not in summary
-    seeds[1]["train_seconds"] = 1234.0
-    (ranged,) = module.method_summaries(seeds, ["a", "b"])
-    assert "| 1 to 1,234 |" in module.summaries_markdown([ranged])  # a cost as its range, not a mean
-    two_seeds = [run("s0", "parm", [(4.0, 0.0), (0.0, 2.0)]), run("s1", "parm", [(2.0, 0.0), (0.0, 1.0)])]
-    solo = run("g", "genarm", [(1.0, 1.0), (3.0, 3.0)])
-    two_seed_rows, _ = module.compare([*two_seeds, solo])
-    fronts = module.group_mean_fronts(two_seed_rows, [*two_seeds, solo])
-    assert fronts["PARM guided (mean of 2 runs)"] == ([[1.0, 0.0], [0.0, 1.0]], [[3.0, 0.0], [0.0, 1.5]])
-    assert fronts["GenARM guided"][1] == [[1.0, 1.0], [3.0, 3.0]]
-    two_seeds[1]["sweep"]["alphas"] = [[0.0, 1.0], [1.0, 0.0]]
-    with pytest.raises(ValueError, match="s1 sweeps other preferences than s0"):
-        module.group_mean_fronts(two_seed_rows, [*two_seeds, solo])
-    recipes, _ = module.compare(
-        [run(name, "parm", [(4.0, 0.0), (0.0, 2.0)]) for name in ("plain_s0", "plain_s1", "tilted_s0", "tilted_s1")]
-        + [resampled]
-    )
-    recipes[2]["spearman_share_at_least_threshold"] = {"a": 0.2}
-    recipes[3]["spearman_share_at_least_threshold"] = {"a": 0.6}
-    by_recipe = module.method_summaries(recipes, ["a", "b"], group_by="recipe")
-    assert [(summary["method"], summary["runs"]) for summary in by_recipe] == [("plain", 2), ("tilted", 2)]
-    assert by_recipe[1]["share >= 0.9 a"]["mean"] == pytest.approx(0.4) and "share >= 0.9 a" not in by_recipe[0]
-    assert [summary["runs"] for summary in module.method_summaries(recipes, ["a", "b"])] == [5]
-    with pytest.raises(ValueError, match="other objectives or prompts"):
-        other = run("other", "parm", [(1.0, 0.0), (0.0, 1.0)])
-        other["sweep"]["prompts"] = ["q"]
-        module.compare([run("wide", "parm", [(4.0, 0.0), (0.0, 2.0)]), other])
 
 
 def test_the_svd_lora_baseline_is_a_diagonal_core_with_the_parms_rank(tiny_run):

@@ -7,7 +7,7 @@ from peft import LoraConfig, get_peft_model
 from peft_pblora import PBLoraConfig
 from peft_pblora.tuners.pblora.model_card import SECTION_HEADING
 
-from .conftest import tiny_llama
+from ..conftest import tiny_llama
 
 
 def test_save_pretrained_writes_one_section_per_pblora_adapter_and_updates_it(tmp_path):

@@ -7,7 +7,6 @@ import json
 import random
 import runpy
 import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -24,9 +23,7 @@ from peft_pblora.trainer.distillation import (
     tokenize_texts,
 )
 
-from .conftest import VOCAB_SIZE, tiny_chat_tokenizer, tiny_llama, tiny_tokenizer
-
-REPO = Path(__file__).resolve().parents[1]
+from ..conftest import REPO, VOCAB_SIZE, tiny_chat_tokenizer, tiny_llama, tiny_tokenizer
 
 
 def random_texts(count: int, seed: int = 0) -> list[str]:

@@ -1,0 +1,69 @@
+"""The sweep metrics against hand-computed values: steering effects, the sweep summary and response quality."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from peft_pblora.evaluation import response_quality, spearman_over_resampled_prompts, steering_effects, summarise_sweep
+
+
+def test_steering_effect_is_the_paired_vertex_difference_by_hand():
+    sweep = {
+        "objectives": ["a", "b"],
+        "points": [
+            {"alpha": [1.0, 0.0], "per_prompt": {"a": [3.0, 5.0], "b": [0.0, 0.0]}},
+            {"alpha": [0.5, 0.5], "per_prompt": {"a": [9.0, 9.0], "b": [9.0, 9.0]}},
+            {"alpha": [0.0, 1.0], "per_prompt": {"a": [1.0, 1.0], "b": [2.0, 6.0]}},
+        ],
+    }
+    effects = steering_effects(sweep)
+    assert effects["a"] == {"effect": 3.0, "standard_error": pytest.approx(1.0)}  # differences 2 and 4
+    assert effects["b"] == {"effect": 4.0, "standard_error": pytest.approx(2.0)}  # differences 2 and 6
+    sweep["base"] = {"per_prompt": {"a": [4.0, 4.0], "b": [1.0, 1.0]}}
+    with_base = steering_effects(sweep)
+    assert with_base["a"]["gain_over_base"] == {"effect": 0.0, "standard_error": pytest.approx(1.0)}  # -1 and 1
+    assert with_base["b"]["gain_over_base"] == {"effect": 3.0, "standard_error": pytest.approx(2.0)}  # 1 and 5
+
+
+def test_sweep_summary_resamples_the_prompts_of_each_objective_with_a_trend():
+    per_prompt = {"a": [[3.0, 5.0, 4.0], [2.0, 6.0, 1.0], [1.0, 1.0, 2.0]], "b": [[0.0] * 3, [0.0] * 3, [0.0] * 3]}
+    alphas = [[1.0, 0.0], [0.5, 0.5], [0.0, 1.0]]
+    points = [
+        {"alpha": alpha, "per_prompt": {name: per_prompt[name][index] for name in per_prompt}}
+        | {"scores": {name: float(np.mean(per_prompt[name][index])) for name in per_prompt}}
+        for index, alpha in enumerate(alphas)
+    ]
+    sweep = {"objectives": ["a", "b"], "alphas": alphas, "points": points, "base": {"scores": {"a": 0.0, "b": 0.0}}}
+    summary = summarise_sweep(sweep)
+    assert summary["spearman_score_vs_weight"] == {"a": pytest.approx(1.0), "b": None}
+    assert list(summary["spearman_over_resampled_prompts"]) == ["a"]  # b is constant: nothing to rank
+    assert summary["spearman_over_resampled_prompts"]["a"] == spearman_over_resampled_prompts(
+        [1.0, 0.5, 0.0], per_prompt["a"]
+    )
+
+
+def test_sweep_summary_names_the_front_points_no_linear_weighting_picks():
+    alphas = [[1.0, 0.0], [0.75, 0.25], [0.5, 0.5], [0.25, 0.75], [0.0, 1.0]]
+    # answers of 10, 30, 40, 50 and 90 words scored by conciseness and thoroughness lie on the bowed-in curve
+    # (1 - x, x^2): each is Pareto-optimal, but only the two ends maximise some weighted sum
+    words = np.array([10, 30, 40, 50, 90]) / 100
+    raw = np.c_[1 - words, words**2]
+    points = [{"alpha": alpha, "scores": {"c": c, "t": t}} for alpha, (c, t) in zip(alphas, raw, strict=True)]
+    sweep = {"objectives": ["c", "t"], "alphas": alphas, "points": points, "base": {"scores": {"c": 0.2, "t": 0.1}}}
+    summary = summarise_sweep(sweep)
+    assert summary["front_alphas_no_linear_weighting_picks"] == [[0.75, 0.25], [0.5, 0.5], [0.25, 0.75]]
+    convex = [
+        {"alpha": alpha, "scores": {"c": 1 - w, "t": 1 - (1 - w) ** 2}} for alpha, w in zip(alphas, words, strict=True)
+    ]
+    assert summarise_sweep(sweep | {"points": convex})["front_alphas_no_linear_weighting_picks"] == []
+
+
+def test_response_quality():
+    responses = [
+        {"text": "", "finished": True},
+        {"text": "a b c a b c a b c", "finished": False},
+        {"text": "fine answer here", "finished": True},
+        {"text": "cut off mid", "finished": False},
+    ]
+    assert response_quality(responses) == {"empty": 0.25, "unfinished": 0.5, "repetitive": 0.25}

@@ -1,0 +1,105 @@
+"""The scripts that rescore a sweep and compare runs, on hand-written sweeps."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from peft_pblora.evaluation import VaderPositivity
+
+from .conftest import REPO
+
+
+def test_rescoring_a_sweep_reports_recorded_and_current_scores_and_lengths():
+    spec = importlib.util.spec_from_file_location("rescore_sweep", REPO / "scripts" / "rescore_sweep.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    texts = ["Great! Lovely day.", "Bad."]
+    point = {"scores": {"positivity": 0.9, "conciseness": 0.5}, "texts": texts}
+    sweep = {
+        "objectives": ["positivity", "conciseness"],
+        "prompts": ["p", "q"],
+        "points": [{"alpha": [1.0, 0.0], **point}],
+    }
+    sweep["base"] = point
+    table = module.rescore(sweep)
+    assert [row["alpha"] for row in table] == [[1.0, 0.0], "base"]
+    assert table[0]["words"] == 2.0 and table[0]["positivity (recorded)"] == 0.9
+    positivity = VaderPositivity()(["p", "q"], texts)
+    assert table[0]["positivity (now)"] == pytest.approx(sum(positivity) / 2)
+    assert table[0]["conciseness (now)"] == pytest.approx((0.97 + 0.99) / 2)  # 3 and 1 words of at most 100
+
+
+def test_comparing_runs_normalises_them_together():
+    spec = importlib.util.spec_from_file_location("compare_runs", REPO / "scripts" / "compare_runs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    def run(name, method, points):
+        alphas = [[1.0, 0.0], [0.0, 1.0]]
+        sweep = {"objectives": ["a", "b"], "prompts": ["p"], "method": method, "alphas": alphas}
+        sweep["points"] = [
+            {"alpha": alpha, "scores": {"a": x, "b": y}} for alpha, (x, y) in zip(alphas, points, strict=True)
+        ]
+        sweep["base"] = {"scores": {"a": 0.0, "b": 0.0}}
+        effects = {name: {"effect": points[0][0] - points[1][0], "standard_error": 0.1} for name in ("a", "b")}
+        metrics = {"spearman_score_vs_weight": {"a": 1.0, "b": 1.0}, "steering_effect": effects}
+        return {"name": name, "sweep": sweep, "metrics": metrics, "timings": {"train": 1.0}}
+
+    rows, shared = module.compare(
+        [run("wide", "parm", [(4.0, 0.0), (0.0, 2.0)]), run("narrow", "genarm", [(2.0, 0.0), (0.0, 1.0)])]
+    )
+    assert shared["low"] == [0.0, 0.0] and shared["high"] == [4.0, 2.0]  # over both runs and the base
+    # wide: normalised (1, 0) and (0, 1); narrow: (0.5, 0) and (0, 0.5); reference (-0.1, -0.1)
+    assert rows[0]["hypervolume"] == pytest.approx(1.1 * 0.1 + 0.1 * 1.0)
+    assert rows[1]["hypervolume"] == pytest.approx(0.6 * 0.1 + 0.1 * 0.5)
+    assert rows[0]["mip"] == pytest.approx(1.0) and rows[1]["mip"] == pytest.approx(0.5)
+    assert [row["method"] for row in rows] == ["PARM guided", "GenARM guided"]
+    assert "| narrow | GenARM guided |" in module.markdown(rows, shared)
+    assert "| 1.00 | 1.00 |" in module.markdown(rows, shared)  # no resampling measured: the correlation alone
+    resampled = run("resampled", "parm", [(4.0, 0.0), (0.0, 2.0)])
+    resampled["metrics"]["spearman_over_resampled_prompts"] = {"a": {"share_at_least_threshold": 0.41}}
+    resampled_rows, resampled_shared = module.compare([resampled])
+    assert "| 1.00 (41%) | 1.00 |" in module.markdown(resampled_rows, resampled_shared)
+    assert "| 0 of 2 |" in module.markdown(rows, shared)
+    bowed = run("bowed", "parm", [(4.0, 0.0), (0.0, 2.0)])
+    bowed["sweep"]["alphas"].insert(1, [0.5, 0.5])
+    bowed["sweep"]["points"].insert(1, {"alpha": [0.5, 0.5], "scores": {"a": 1.0, "b": 0.5}})  # below the chord
+    (bowed_row,), _ = module.compare([bowed])
+    assert (bowed_row["pareto_points"], bowed_row["pareto_points_no_linear_weighting_picks"]) == (3, 1)
+    assert module.method_summaries(rows, ["a", "b"]) == []  # one run per method: nothing to summarise
+    seeds, _ = module.compare(
+        [run("s0", "parm", [(4.0, 0.0), (0.0, 2.0)]), run("s1", "parm", [(2.0, 0.0), (0.0, 2.0)])]
+    )
+    (summary,) = module.method_summaries(seeds, ["a", "b"])
+    assert summary["runs"] == 2 and summary["effect a"] == {"mean": 3.0, "std": pytest.approx(2**0.5)}  # 4 and 2
+    assert summary["MIP"]["mean"] == pytest.approx((1.0 + 0.75) / 2)  # s1 normalised: (0.5, 0), (0, 1)
+    assert "| PARM guided | 2 |" in module.summaries_markdown([summary])
+    assert summary["train (s)"] == {"min": 1.0, "max": 1.0} and "trainable parameters" not in summary
+    seeds[1]["train_seconds"] = 1234.0
+    (ranged,) = module.method_summaries(seeds, ["a", "b"])
+    assert "| 1 to 1,234 |" in module.summaries_markdown([ranged])  # a cost as its range, not a mean
+    two_seeds = [run("s0", "parm", [(4.0, 0.0), (0.0, 2.0)]), run("s1", "parm", [(2.0, 0.0), (0.0, 1.0)])]
+    solo = run("g", "genarm", [(1.0, 1.0), (3.0, 3.0)])
+    two_seed_rows, _ = module.compare([*two_seeds, solo])
+    fronts = module.group_mean_fronts(two_seed_rows, [*two_seeds, solo])
+    assert fronts["PARM guided (mean of 2 runs)"] == ([[1.0, 0.0], [0.0, 1.0]], [[3.0, 0.0], [0.0, 1.5]])
+    assert fronts["GenARM guided"][1] == [[1.0, 1.0], [3.0, 3.0]]
+    two_seeds[1]["sweep"]["alphas"] = [[0.0, 1.0], [1.0, 0.0]]
+    with pytest.raises(ValueError, match="s1 sweeps other preferences than s0"):
+        module.group_mean_fronts(two_seed_rows, [*two_seeds, solo])
+    recipes, _ = module.compare(
+        [run(name, "parm", [(4.0, 0.0), (0.0, 2.0)]) for name in ("plain_s0", "plain_s1", "tilted_s0", "tilted_s1")]
+        + [resampled]
+    )
+    recipes[2]["spearman_share_at_least_threshold"] = {"a": 0.2}
+    recipes[3]["spearman_share_at_least_threshold"] = {"a": 0.6}
+    by_recipe = module.method_summaries(recipes, ["a", "b"], group_by="recipe")
+    assert [(summary["method"], summary["runs"]) for summary in by_recipe] == [("plain", 2), ("tilted", 2)]
+    assert by_recipe[1]["share >= 0.9 a"]["mean"] == pytest.approx(0.4) and "share >= 0.9 a" not in by_recipe[0]
+    assert [summary["runs"] for summary in module.method_summaries(recipes, ["a", "b"])] == [5]
+    with pytest.raises(ValueError, match="other objectives or prompts"):
+        other = run("other", "parm", [(1.0, 0.0), (0.0, 1.0)])
+        other["sweep"]["prompts"] = ["q"]
+        module.compare([run("wide", "parm", [(4.0, 0.0), (0.0, 2.0)]), other])
