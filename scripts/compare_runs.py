@@ -1,6 +1,6 @@
 """Compare finished runs (PARM and baselines) on one normalisation: a Markdown table and Pareto plots.
 
-    python scripts/compare_runs.py runs/default runs/genarm runs/soups --output_dir docs/results
+    python scripts/compare_runs.py runs/default runs/genarm runs/soups --output_dir research/runs/<name>
 
 Each run's own report normalises over its own sweep, so its HV and MIP cannot be set beside another run's. Here
 every run's points and the unguided base are min-max normalised together, HV uses the reference point -0.1 in every

@@ -9,5 +9,5 @@ peft-pblora run --output_dir runs/weak-to-strong \
     --train_prompts 240 --samples_per_prompt 8 --test_prompts 96 \
     --sample_batch_size 64 --sweep_batch_size 96
 # Offline, on the packaged SmolLM2-135M-Instruct, a PARM from the base's first layers is the only smaller model at
-# hand; docs/evaluation.md (calibration) shows why that fails without language-model training:
+# hand; research/log.md (section 1, calibration) shows why that fails without language-model training:
 #   peft-pblora run --output_dir runs/first-layers --parm_layers 10

@@ -76,7 +76,7 @@ class VaderPositivity:
 
     Per sentence, because the compound score of a whole text grows with the number of sentiment words: a long
     cheerful answer out-scores a short cheerful one, which ties positivity to length and so to conciseness (measured
-    in docs/evaluation.md). An empty response scores 0. The lexicon ships with vaderSentiment.
+    in research/log.md, section 4). An empty response scores 0. The lexicon ships with vaderSentiment.
 
     Attributes `eliciting_system_prompt` (a system turn under which a chat model answers more warmly at the same
     length, used to sample candidates that differ in tone, see `peft_pblora.data.sample_and_score`) and
