@@ -7,8 +7,10 @@ import json
 import random
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .settings import RunSettings
+if TYPE_CHECKING:  # settings imports this module
+    from .settings import RunSettings
 
 
 def builtin_prompts() -> list[str]:
@@ -17,11 +19,34 @@ def builtin_prompts() -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
+def prompt_pool(settings: RunSettings) -> list[str]:
+    """The prompts a run draws its train and test prompts from: its own (`--prompts`) or the built-in ones."""
+    return list(settings.own_prompts) if settings.own_prompts is not None else builtin_prompts()
+
+
 def split_prompts(settings: RunSettings) -> tuple[list[str], list[str]]:
-    """A seeded split of the built-in prompts into train and held-out test prompts."""
-    prompts = builtin_prompts()
+    """A seeded split of the prompts (`--prompts` or the built-in ones) into train and held-out test prompts. With
+    the user's preference pairs (`--preference_pairs`), the train prompts are the pairs' prompts and the test prompts
+    are drawn from the prompts no pair uses."""
+    prompts = prompt_pool(settings)
+    source = f"--prompts {settings.prompts}" if settings.prompts else "the built-in prompts"
+    pairs = settings.own_preference_pairs
+    if pairs is not None:
+        train = list(dict.fromkeys(prompt for data in pairs.values() for prompt in data["prompt"]))
+        paired = set(train)
+        prompts = [prompt for prompt in prompts if prompt not in paired]
+        if settings.test_prompts > len(prompts):
+            raise ValueError(
+                f"{source} hold {len(prompts)} prompts that no preference pair uses, fewer than test_prompts "
+                f"({settings.test_prompts})"
+            )
+        random.Random(settings.seed).shuffle(prompts)
+        return train, prompts[len(prompts) - settings.test_prompts :]
     if settings.train_prompts + settings.test_prompts > len(prompts):
-        raise ValueError(f"only {len(prompts)} prompts are shipped")
+        raise ValueError(
+            f"{source} hold {len(prompts)} prompts, fewer than train_prompts + test_prompts "
+            f"({settings.train_prompts} + {settings.test_prompts})"
+        )
     random.Random(settings.seed).shuffle(prompts)
     return prompts[: settings.train_prompts], prompts[len(prompts) - settings.test_prompts :]
 
@@ -37,7 +62,10 @@ def shipped_candidates_dir() -> Path:
 
 def shipped_candidates_fit(settings: RunSettings) -> bool:
     """Whether the shipped candidates hold what sampling with these settings would produce (any objectives: cached
-    answers are scored again by the run's scorers). A run without system prompts uses their plain answers only."""
+    answers are scored again by the run's scorers). A run without system prompts uses their plain answers only. They
+    never fit the user's own prompts or pairs (`--prompts`, `--preference_pairs`)."""
+    if settings.prompts or settings.preference_pairs:
+        return False
     generation_path = shipped_candidates_dir() / "generation.json"
     if not generation_path.is_file():
         return False

@@ -17,6 +17,9 @@ from ..evaluation.benchmark_objectives import ListFormat, PlainWords, SecondPers
 from ..trainer.loss import SCALARIZATIONS
 from ..trainer.parm_config import objectives_named
 from ..tuners.pblora.config import PREFERENCE_CORES
+from .objectives import resolve_objectives
+from .prompts import split_prompts
+from .user_data import load_preference_pairs, load_prompts
 
 BETA_R_SUM = 0.1  # for a summed reward: margins of tens of nats
 BETA_R_MEAN = 4.0  # for a length-normalised reward: margins of a fraction of a nat per token
@@ -90,12 +93,40 @@ class RunSettings:
     )
     objectives: list[str] = field(
         default_factory=lambda: ["positivity", "conciseness"],
-        metadata={"help": f"Two or more objectives, each a built-in scorer: {', '.join(SCORERS)}."},
+        metadata={
+            "help": f"Two or more objectives, each a built-in scorer ({', '.join(SCORERS)}), a scorer by import path "
+            "(module:attribute: a Scorer, or a class or zero-argument function that makes one) or a Hugging Face "
+            "sequence-classification reward model (an id with a '/' or a local folder); name=spec renames one. "
+            "An objective's name (its scorer's) is what the other settings, the adapters and the results call it "
+            "(docs/own-objectives.md)."
+        },
     )
     train_prompts: int = field(
-        default=96, metadata={"help": "Built-in prompts the preference pairs are made from (a seeded split)."}
+        default=96, metadata={"help": "Prompts the preference pairs are made from (a seeded split of the prompts)."}
     )
-    test_prompts: int = field(default=48, metadata={"help": "Held-out built-in prompts the sweep answers and scores."})
+    test_prompts: int = field(default=48, metadata={"help": "Held-out prompts the sweep answers and scores."})
+    prompts: str | None = field(
+        default=None,
+        metadata={
+            "help": "Your own prompts instead of the built-in ones: a .txt file (one prompt a line), a .jsonl or "
+            ".json file (a 'prompt' field per record), a folder saved by datasets' save_to_disk or a Hugging Face "
+            "dataset name (column 'prompt'); blank and repeated prompts are dropped. The train and test prompts are "
+            "a seeded split of them, and the shipped candidates are not used."
+        },
+    )
+    prompts_split: str = field(
+        default="train",
+        metadata={"help": "The split of a --prompts dataset (a Hugging Face name, or a saved DatasetDict)."},
+    )
+    preference_pairs: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "Your own preference pairs instead of sampled ones, objective=FILE for every objective (TRL's "
+            "preference format: prompt, chosen and rejected in a .jsonl, .json or .csv file or a saved dataset "
+            "folder). make-data writes them as the run's preference data without loading a model; the test prompts "
+            "are drawn from the prompts (--prompts or built in) that no pair uses."
+        },
+    )
     samples_per_prompt: int = field(
         default=4,
         metadata={"help": "Answers sampled per prompt, and as many per sampling system prompt (at least 2)."},
@@ -302,12 +333,14 @@ class RunSettings:
     show_progress: bool = field(default=True, metadata={"help": "Progress bars; --no_show_progress hides them."})
 
     def __post_init__(self) -> None:
-        unknown = [name for name in self.objectives if name not in SCORERS]
-        if unknown:
-            raise ValueError(f"unknown objective(s) {unknown}; built in: {sorted(SCORERS)}")
         if len(self.objectives) < 2:
             raise ValueError("a multi-objective run needs at least two objectives")
-        scorers = {name: SCORERS[name]() for name in self.objectives}
+        if self.device is None:
+            self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        # the objectives' scorers, resolved once (a reward model loads here); named by their scorers
+        self._scorers = resolve_objectives(self.objectives, SCORERS, self.device)
+        scorers = {scorer.name: scorer for scorer in self._scorers}
+        names = list(scorers)
 
         def declaring(attribute: str) -> list[str]:
             return [name for name, scorer in scorers.items() if getattr(scorer, attribute, None)]
@@ -318,19 +351,17 @@ class RunSettings:
         elicited = declaring("eliciting_system_prompt")
         eliciting = dict.fromkeys(scorers[name].eliciting_system_prompt for name in elicited)
         self.sampling_system_prompts = settled(self.sampling_system_prompts, list(eliciting))
-        self.system_prompted_objectives = settled(self.system_prompted_objectives, elicited or list(self.objectives))
+        self.system_prompted_objectives = settled(self.system_prompted_objectives, elicited or names)
         # checked here too, so that a bad name fails before any model is loaded
-        objectives_named(self.length_normalized_rewards, self.objectives, "length_normalized_rewards")
-        objectives_named(self.length_matched, self.objectives, "length_matched")
+        objectives_named(self.length_normalized_rewards, names, "length_normalized_rewards")
+        objectives_named(self.length_matched, names, "length_matched")
         self.reference_relative_rewards = settled(self.reference_relative_rewards, self.length_matched)
-        objectives_named(self.reference_relative_rewards, self.objectives, "reference_relative_rewards")
-        objectives_named(self.whole_samples_only, self.objectives, "whole_samples_only")
-        objectives_named(self.score_matched, self.objectives, "score_matched")
-        objectives_named(self.system_prompted_objectives, self.objectives, "system_prompted_objectives")
+        objectives_named(self.reference_relative_rewards, names, "reference_relative_rewards")
+        objectives_named(self.whole_samples_only, names, "whole_samples_only")
+        objectives_named(self.score_matched, names, "score_matched")
+        objectives_named(self.system_prompted_objectives, names, "system_prompted_objectives")
         if self.beta_r is None:
-            self.beta_r = [
-                BETA_R_MEAN if name in self.length_normalized_rewards else BETA_R_SUM for name in self.objectives
-            ]
+            self.beta_r = [BETA_R_MEAN if name in self.length_normalized_rewards else BETA_R_SUM for name in names]
         if self.scalarization not in SCALARIZATIONS:
             raise ValueError(f"unknown scalarization {self.scalarization!r}; choose one of {SCALARIZATIONS}")
         if self.method not in METHODS:
@@ -361,16 +392,34 @@ class RunSettings:
             raise ValueError(f"pairs_per_prompt must be >= 1, got {self.pairs_per_prompt}")
         if self.train_prompts < 1 or self.test_prompts < 1:
             raise ValueError("train_prompts and test_prompts must be >= 1")
-        if self.device is None:
-            self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        self._own_prompts = load_prompts(self.prompts, self.prompts_split) if self.prompts else None
+        pairs = self.preference_pairs
+        self._own_pairs = load_preference_pairs(pairs, names) if pairs is not None else None
+        split_prompts(self)  # enough prompts for the split, checked before anything is written
 
     @property
     def path(self) -> Path:
         return Path(self.output_dir)
 
+    @property
+    def objective_names(self) -> list[str]:
+        """The objectives' names (their scorers' `name`), in order: what the other objective settings, the adapters
+        and the results call them. `objectives` keeps the specs as given (a built-in's name is its spec)."""
+        return [scorer.name for scorer in self._scorers]
+
+    @property
+    def own_prompts(self) -> list[str] | None:
+        """The prompts `--prompts` gives (each once), or None for the built-in prompts."""
+        return self._own_prompts
+
+    @property
+    def own_preference_pairs(self) -> dict[str, Any] | None:
+        """{objective: Dataset of prompt / chosen / rejected} from `--preference_pairs`, or None (sampled pairs)."""
+        return self._own_pairs
+
     def make_scorers(self) -> list[Scorer]:
-        """One scorer per objective, in the objectives' order."""
-        return [SCORERS[name]() for name in self.objectives]
+        """One scorer per objective, in the objectives' order (resolved once, when the settings were made)."""
+        return list(self._scorers)
 
     def pairing(self) -> PairingOptions:
         """How the preference pairs are chosen; system-prompted candidates only exist with sampling system prompts."""

@@ -34,6 +34,7 @@ from .model_loading import first_layers, load_model_and_tokenizer
 from .prompts import shipped_candidates_dir, shipped_candidates_fit, split_prompts
 from .report import write_report_files
 from .settings import ONE_REWARD_MODEL_METHODS, SVD_LORA_CORE, RunSettings, check_same_settings
+from .user_data import user_preference_data
 
 logger = logging.getLogger("peft_pblora.pipeline")
 
@@ -79,9 +80,12 @@ class Run:
 
     def make_data(self) -> Any:
         """The preference pairs (`preference_data/`): the train prompts' candidate answers, from the shipped ones
-        where they fit the settings or sampled from the base, scored and paired per objective."""
+        where they fit the settings or sampled from the base, scored and paired per objective; or the user's own
+        pairs (`--preference_pairs`), written as they are without loading a model."""
         settings = self.settings
         data_dir = self.path / "preference_data"
+        if settings.own_preference_pairs is not None:
+            return user_preference_data(settings.own_preference_pairs, data_dir)
         candidates = candidates_dir(data_dir)
         if settings.shipped_data and not candidates.exists() and shipped_candidates_fit(settings):
             shutil.copytree(shipped_candidates_dir(), candidates)
@@ -128,14 +132,16 @@ class Run:
         settings = self.settings
         if settings.method == "parm":
             adapter_dir = self.path / "parm_adapter"
-            return self._train_adapter(adapter_dir, settings.objectives, settings.r2, self.path, core=settings.core)
+            return self._train_adapter(
+                adapter_dir, settings.objective_names, settings.r2, self.path, core=settings.core
+            )
         if settings.method == "svd_lora":  # diag(sigma_1..sigma_r1, c alpha): r1 + k directions, the PARM's r1 + r2
             k = len(settings.objectives)
             adapter_dir = self.path / "parm_adapter"
             return self._train_adapter(
-                adapter_dir, settings.objectives, k, self.path, core=SVD_LORA_CORE, r1=svd_lora_rank(settings)
+                adapter_dir, settings.objective_names, k, self.path, core=SVD_LORA_CORE, r1=svd_lora_rank(settings)
             )
-        for name in settings.objectives:
+        for name in settings.objective_names:
             self._train_adapter(self.arm_dir(name), [name], arm_rank(settings), self.arm_dir(name))
         return self.path / "arm_adapters"
 
@@ -146,7 +152,7 @@ class Run:
         """The PARMConfig that trains one adapter on `objectives` (all of them for a PARM, one for an ARM)."""
         settings = self.settings
         beta_r = settings.beta_r if len(settings.beta_r) == 1 else [
-            settings.beta_r[settings.objectives.index(name)] for name in objectives
+            settings.beta_r[settings.objective_names.index(name)] for name in objectives
         ]  # fmt: skip
         return PARMConfig(
             output_dir=str(self.path / "trainer"), per_device_train_batch_size=settings.batch_size,
@@ -206,7 +212,7 @@ class Run:
         directories = (
             [self.path / "parm_adapter"]
             if self.settings.method in ONE_REWARD_MODEL_METHODS
-            else [self.arm_dir(name) for name in self.settings.objectives]
+            else [self.arm_dir(name) for name in self.settings.objective_names]
         )
         counts = [directory / "trainable_parameters.json" for directory in directories]
         return sum(json.loads(path.read_text())["trainable_parameters"] for path in counts if path.is_file())
@@ -220,7 +226,7 @@ class Run:
         self.train()
         base, tokenizer = self.base()
         settings = self.settings
-        objectives = settings.objectives
+        objectives = settings.objective_names
         alphas = preference_grid(len(objectives), settings.grid_step)
         rows = [(alpha, prompt) for alpha in alphas for prompt in self.test_prompts]
         start = time.perf_counter()
