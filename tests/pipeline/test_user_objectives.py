@@ -19,9 +19,9 @@ from peft_pblora.pipeline.objectives import BUILTIN, IMPORT_PATH, REWARD_MODEL, 
 from peft_pblora.pipeline.prompts import shipped_candidates_fit, split_prompts
 from peft_pblora.pipeline.settings import SCORERS
 
-from .conftest import VOCAB_SIZE, tiny_chat_tokenizer, tiny_llama, tiny_tokenizer
+from ..conftest import VOCAB_SIZE, tiny_chat_tokenizer, tiny_llama, tiny_tokenizer
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 @pytest.fixture(autouse=True)
