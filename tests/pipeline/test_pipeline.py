@@ -48,7 +48,7 @@ def test_the_whole_pipeline_writes_every_artefact(tiny_run, monkeypatch):
     artefacts += ["metrics.json", "scores.csv", "pareto.png", "report.md", "timings.json", "settings.json"]
     for artefact in artefacts:
         assert (run / artefact).is_file(), artefact
-    assert set(json.loads((run / "timings.json").read_text())) == {"make-data", "train", "sweep", "report"}
+    assert set(json.loads((run / "timings.json").read_text())) == {"make-data", "train", "diagnose", "sweep", "report"}
     for key in ("hypervolume_sweep", "hypervolume_base", "mip_sweep", "mip_base"):
         assert math.isfinite(metrics[key])
     sweep = json.loads((run / "sweep.json").read_text())

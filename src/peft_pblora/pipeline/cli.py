@@ -18,7 +18,7 @@ from transformers import HfArgumentParser
 from .settings import RESULT_NEUTRAL_SETTINGS, RunSettings, saved_settings
 from .stages import Run, run_all
 
-STAGES = {"make-data": "make_data", "train": "train", "sweep": "sweep", "report": "report"}
+STAGES = {"make-data": "make_data", "train": "train", "diagnose": "diagnose", "sweep": "sweep", "report": "report"}
 
 
 def settings_of_existing_run(arguments: list[str]) -> dict[str, Any]:

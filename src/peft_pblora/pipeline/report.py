@@ -159,6 +159,37 @@ def steering_lines(metrics: dict) -> list[str]:
     ]
 
 
+def diagnosis_section(metrics: dict) -> list[str]:
+    """The diagnosis made before the sweep: per objective its held-out pair accuracy at its own vertex and at the
+    others, the guided probe's effect, and the flags with what to try."""
+    diagnoses = metrics.get("steering_diagnosis")
+    if not diagnoses:
+        return []
+
+    def number(value: float | None) -> str:
+        return "" if value is None else f"{value:.2f}"
+
+    lines = [
+        "Diagnosis before the sweep (held-out pairs; a guided probe at the vertices on prompts outside the split):",
+        "",
+        "| objective | held-out pairs | pair accuracy at its vertex / at the others | probe effect | flags |",
+        "|---|---|---|---|---|",
+    ]
+    for item in diagnoses:
+        probe = (
+            ""
+            if item["probe_effect"] is None
+            else f"{item['probe_effect']:+.3f} +/- {item['probe_standard_error']:.3f}"
+        )
+        accuracy = f"{number(item['pair_accuracy_at_own_vertex'])} / {number(item['pair_accuracy_at_other_vertices'])}"
+        lines.append(
+            f"| {item['objective']} | {item['held_out_pairs']} | {accuracy} | {probe} | "
+            f"{', '.join(item['flags']) or 'none: steers'} |"
+        )
+    advice = [f"- {item['objective']}: {text}" for item in diagnoses for text in item["advice"]]
+    return lines + ([""] + advice if advice else [])
+
+
 def metrics_section(metrics: dict, label: str, timings: dict) -> list[str]:
     """The sweep's metrics (metrics.json) as a list: correlations, front, cost, steering, normalisation, times."""
     return [
@@ -181,9 +212,10 @@ def markdown_report(settings: RunSettings, sweep: dict, metrics: dict, path: Pat
         options_section(settings),
         scores_section(sweep),
         metrics_section(metrics, label, timings),
+        diagnosis_section(metrics),
         ["![Pareto plot](pareto.png)"],
     ]
-    return "\n\n".join("\n".join(section) for section in sections) + "\n"
+    return "\n\n".join("\n".join(section) for section in sections if section) + "\n"
 
 
 # -- scores.csv and pareto.png ---------------------------------------------------------------------------------------

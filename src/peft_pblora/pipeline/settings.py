@@ -300,7 +300,7 @@ class RunSettings:
         metadata={
             "help": "Guided decoding scores tokens by log pi_base + (1/beta) log pi_reward_model. 1/8: the strength "
             "at which the default run's tone steered clearly (about twice its effect at 1/beta = 4) while "
-            "conciseness still steered (docs/evaluation.md)."
+            "conciseness still steered (research/log.md, sections 4 and 6)."
         },
     )
     sweep_tokens: int = field(default=96, metadata={"help": "Most new tokens of a greedy answer in the sweep."})
@@ -309,6 +309,25 @@ class RunSettings:
         metadata={
             "help": "Answers decoded per sweep batch (speed and memory; may change when a run folder continues)."
         },
+    )
+    held_out_pair_share: float = field(
+        default=0.1,
+        metadata={
+            "help": "Share of the train prompts whose pairs are kept out of training, to measure each objective's "
+            "pair accuracy at its own vertex and at the others before the sweep (0: none)."
+        },
+    )
+    probe_prompts: int = field(
+        default=8,
+        metadata={
+            "help": "Prompts outside the train and test split that a guided probe answers at every vertex before the "
+            "sweep, scored by the run's scorers: an objective that does not score higher at its own vertex is "
+            "flagged (0: no probe)."
+        },
+    )
+    stop_on_flags: bool = field(
+        default=False,
+        metadata={"help": "Stop before the sweep when the diagnosis flags an objective (default: warn and go on)."},
     )
     method: str = field(
         default="parm",
@@ -390,6 +409,10 @@ class RunSettings:
             )
         if self.pairs_per_prompt < 1:
             raise ValueError(f"pairs_per_prompt must be >= 1, got {self.pairs_per_prompt}")
+        if not 0 <= self.held_out_pair_share < 1:
+            raise ValueError(f"held_out_pair_share must be in [0, 1), got {self.held_out_pair_share}")
+        if self.probe_prompts < 0:
+            raise ValueError(f"probe_prompts must be >= 0, got {self.probe_prompts}")
         if self.train_prompts < 1 or self.test_prompts < 1:
             raise ValueError("train_prompts and test_prompts must be >= 1")
         self._own_prompts = load_prompts(self.prompts, self.prompts_split) if self.prompts else None
@@ -441,7 +464,7 @@ def settled(value: list[str] | None, default: list[str]) -> list[str]:
     return [] if value == ["none"] else list(value)
 
 
-RESULT_NEUTRAL_SETTINGS = ("show_progress", "device", "sample_batch_size", "sweep_batch_size")
+RESULT_NEUTRAL_SETTINGS = ("show_progress", "device", "sample_batch_size", "sweep_batch_size", "stop_on_flags")
 FOLDER_SETTINGS = ("output_dir",)  # where a run folder is: a moved or renamed folder continues as it was made
 
 

@@ -30,8 +30,17 @@ from ..trainer.parm_config import PARMConfig
 from ..trainer.parm_trainer import PARMTrainer
 from ..tuners.pblora.config import PBLoraConfig
 from .baselines import ARM_CORE, arm_rank, svd_lora_rank, weight_soup
+from .diagnosis import (
+    choose_probe_prompts,
+    diagnosis_record,
+    held_out_prompts,
+    read_held_out_evaluation,
+    split_pairs,
+    warn_about_flags,
+    write_held_out_evaluation,
+)
 from .model_loading import first_layers, load_model_and_tokenizer
-from .prompts import shipped_candidates_dir, shipped_candidates_fit, split_prompts
+from .prompts import prompt_pool, shipped_candidates_dir, shipped_candidates_fit, split_prompts
 from .report import write_report_files
 from .settings import ONE_REWARD_MODEL_METHODS, SVD_LORA_CORE, RunSettings, check_same_settings
 from .user_data import user_preference_data
@@ -51,6 +60,9 @@ class Run:
         (self.path / "settings.json").write_text(json.dumps(asdict(settings), indent=2))
         self.scorers = settings.make_scorers()
         self.train_prompts, self.test_prompts = split_prompts(settings)
+        self.probe_prompts = choose_probe_prompts(
+            prompt_pool(settings), self.train_prompts + self.test_prompts, settings.probe_prompts, settings.seed
+        )
         self._base = base
 
     @property
@@ -193,16 +205,25 @@ class Run:
             lora_alpha=settings.lora_alpha, lora_dropout=0.0, target_modules=settings.target_modules,
             task_type="CAUSAL_LM",
         )  # fmt: skip
+        held_out = held_out_prompts(self.train_prompts, settings.held_out_pair_share, settings.seed)
+        train_pairs, held_out_pairs = split_pairs(data, objectives, held_out)
+        if held_out and len(held_out_pairs) < len(objectives):
+            logger.warning("no held-out pairs for %s: no pair accuracy before the sweep", sorted(
+                set(objectives) - set(held_out_pairs)))  # fmt: skip
         trainer = PARMTrainer(
             model=self._fresh_parm_base(),
             args=args,
-            train_dataset={name: data[name] for name in objectives},
+            train_dataset=train_pairs,
+            eval_dataset=held_out_pairs if len(held_out_pairs) == len(objectives) else None,
             processing_class=tokenizer,
             peft_config=peft_config,
         )
         trainable = sum(parameter.numel() for parameter in trainer.model.parameters() if parameter.requires_grad)
         trainer.train()
         trainer.save_model(str(adapter_dir))
+        if trainer.eval_dataset is not None:
+            counts = {name: len(pairs) for name, pairs in held_out_pairs.items()}
+            write_held_out_evaluation(adapter_dir, trainer.evaluate(), counts)
         (log_dir / "train_log.json").write_text(json.dumps(trainer.state.log_history, indent=2))
         (adapter_dir / "trainable_parameters.json").write_text(json.dumps({"trainable_parameters": trainable}))
         return adapter_dir
@@ -223,32 +244,16 @@ class Run:
         sweep_path = self.path / "sweep.json"
         if sweep_path.is_file():
             return json.loads(sweep_path.read_text())
-        self.train()
+        diagnosis = self.diagnose()
+        if self.settings.stop_on_flags and any(item["flags"] for item in diagnosis["objectives"]):
+            raise RuntimeError("stopped before the sweep (--stop_on_flags): " + "; ".join(warn_about_flags(diagnosis)))
         base, tokenizer = self.base()
         settings = self.settings
         objectives = settings.objective_names
         alphas = preference_grid(len(objectives), settings.grid_step)
         rows = [(alpha, prompt) for alpha in alphas for prompt in self.test_prompts]
         start = time.perf_counter()
-        if settings.method in ONE_REWARD_MODEL_METHODS:
-            parm = PeftModel.from_pretrained(self._fresh_parm_base(), str(self.path / "parm_adapter")).eval()
-            adapter_objectives = parm.peft_config["default"].objective_names
-            if adapter_objectives != objectives:
-                raise ValueError(f"the adapter's objectives {adapter_objectives} differ from the run's {objectives}")
-            responses = self._generate(base, tokenizer, rows, lambda alphas, mask: PARMGuidance(
-                parm, alphas, beta=settings.guidance_beta, attention_mask=mask, tokenizer=tokenizer
-            ))  # fmt: skip
-        elif settings.method == "genarm":
-            arms = [self._merged_arm(name) for name in objectives]
-            responses = self._generate(base, tokenizer, rows, lambda alphas, mask: GenARMGuidance(
-                arms, alphas, beta=settings.guidance_beta, attention_mask=mask, tokenizer=tokenizer
-            ))  # fmt: skip
-        else:  # rewarded_soups: the ARMs' weights averaged with weights alpha, decoded without guidance
-            arm_weights = [self._merged_arm(name).state_dict() for name in objectives]
-            responses = []
-            for alpha in alphas:
-                soup = weight_soup(base, arm_weights, alpha)
-                responses += self._generate(soup, tokenizer, [(alpha, prompt) for prompt in self.test_prompts], None)
+        responses = self._answers(rows)
         decoding = {"seconds": time.perf_counter() - start, "new_tokens": sum(r["new_tokens"] for r in responses)}
         decoding["peak_resident_memory_gib"] = peak_resident_memory_gib()  # training and decoding, this process
         unguided = self._generate(base, tokenizer, [(None, prompt) for prompt in self.test_prompts], None)
@@ -260,6 +265,67 @@ class Run:
         result["base"] = self._score(self.test_prompts, unguided)
         sweep_path.write_text(json.dumps(result, indent=2))
         return result
+
+    def diagnose(self) -> dict:
+        """`diagnosis.json`, before the sweep: each objective's held-out pair accuracy at the vertices (from training)
+        and a guided probe (the probe prompts answered at every vertex, scored by the run's scorers); objectives that
+        do not steer are flagged with what to try, as warnings."""
+        path = self.path / "diagnosis.json"
+        if path.is_file():
+            return json.loads(path.read_text())
+        self.train()
+        objectives = self.settings.objective_names
+        k = len(objectives)
+        vertices = [[1.0 if index == vertex else 0.0 for index in range(k)] for vertex in range(k)]
+        points = []
+        if self.probe_prompts:
+            rows = [(vertex, prompt) for vertex in vertices for prompt in self.probe_prompts]
+            responses = self._answers(rows)
+            size = len(self.probe_prompts)
+            points = [
+                {"alpha": vertex, **self._score(self.probe_prompts, responses[index * size : (index + 1) * size])}
+                for index, vertex in enumerate(vertices)
+            ]
+        adapters = (
+            {"": self.path / "parm_adapter"}
+            if self.settings.method in ONE_REWARD_MODEL_METHODS
+            else {name: self.arm_dir(name) for name in objectives}
+        )
+        record = diagnosis_record(
+            objectives, self.probe_prompts, points, read_held_out_evaluation(adapters, objectives)
+        )
+        path.write_text(json.dumps(record, indent=2))
+        warn_about_flags(record)
+        return record
+
+    def _answers(self, rows: Sequence[tuple]) -> list[dict]:
+        """Greedy answers for (alpha, prompt) rows by the run's method: guided by the PARM or the ARMs, or decoded
+        by the ARMs' weights mixed at each alpha (Rewarded Soups)."""
+        self.train()
+        base, tokenizer = self.base()
+        settings = self.settings
+        objectives = settings.objective_names
+        if settings.method in ONE_REWARD_MODEL_METHODS:
+            parm = PeftModel.from_pretrained(self._fresh_parm_base(), str(self.path / "parm_adapter")).eval()
+            adapter_objectives = parm.peft_config["default"].objective_names
+            if adapter_objectives != objectives:
+                raise ValueError(f"the adapter's objectives {adapter_objectives} differ from the run's {objectives}")
+            return self._generate(base, tokenizer, rows, lambda alphas, mask: PARMGuidance(
+                parm, alphas, beta=settings.guidance_beta, attention_mask=mask, tokenizer=tokenizer
+            ))  # fmt: skip
+        if settings.method == "genarm":
+            arms = [self._merged_arm(name) for name in objectives]
+            return self._generate(base, tokenizer, rows, lambda alphas, mask: GenARMGuidance(
+                arms, alphas, beta=settings.guidance_beta, attention_mask=mask, tokenizer=tokenizer
+            ))  # fmt: skip
+        arm_weights = [self._merged_arm(name).state_dict() for name in objectives]  # rewarded_soups
+        answers: dict[int, dict] = {}
+        for alpha in dict.fromkeys(tuple(alpha) for alpha, _ in rows):
+            indices = [index for index, (row_alpha, _) in enumerate(rows) if tuple(row_alpha) == alpha]
+            soup = weight_soup(base, arm_weights, list(alpha))
+            decoded = self._generate(soup, tokenizer, [rows[index] for index in indices], None)
+            answers.update(zip(indices, decoded, strict=True))
+        return [answers[index] for index in range(len(rows))]
 
     def _merged_arm(self, objective: str) -> Any:
         """One objective's ARM as a plain model: its single-objective adapter merged at preference (1,)."""
@@ -322,6 +388,9 @@ class Run:
             decoding = sweep["decoding"]
             metrics["decoding_tokens_per_second"] = decoding["new_tokens"] / max(decoding["seconds"], 1e-9)
             metrics["peak_resident_memory_gib"] = decoding["peak_resident_memory_gib"]
+        diagnosis_path = self.path / "diagnosis.json"
+        if diagnosis_path.is_file():
+            metrics["steering_diagnosis"] = json.loads(diagnosis_path.read_text())["objectives"]
         (self.path / "metrics.json").write_text(json.dumps(metrics, indent=2))
         write_report_files(self.settings, sweep, metrics, self.path)
         return metrics
@@ -342,5 +411,6 @@ def run_all(settings: RunSettings) -> dict:
     run = Run(settings)
     run.timed("make-data", run.make_data)
     run.timed("train", run.train)
+    run.timed("diagnose", run.diagnose)
     run.timed("sweep", run.sweep)
     return run.timed("report", run.report)

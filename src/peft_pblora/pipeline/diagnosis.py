@@ -1,0 +1,99 @@
+"""The run's diagnosis before the sweep: held-out pairs for the trainer's evaluation, the guided probe's prompts and
+the flags it raises (see `peft_pblora.evaluation.steering_diagnosis`)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from datasets import DatasetDict
+
+from ..evaluation.steering_diagnosis import diagnose, pair_accuracy_at_vertices, probe_effects
+
+logger = logging.getLogger("peft_pblora.pipeline")
+
+HELD_OUT_EVALUATION_FILE = "held_out_evaluation.json"
+
+
+def held_out_prompts(train_prompts: Sequence[str], share: float, seed: int) -> list[str]:
+    """A seeded `share` of the train prompts whose pairs are kept out of training (at least one when share > 0)."""
+    if share <= 0:
+        return []
+    count = max(1, round(share * len(train_prompts)))
+    return random.Random(seed).sample(list(train_prompts), min(count, len(train_prompts) - 1))
+
+
+def choose_probe_prompts(pool: Sequence[str], taken: Sequence[str], count: int, seed: int) -> list[str]:
+    """`count` prompts of `pool` that are neither train nor test prompts (a seeded choice); fewer where the pool has
+    fewer left."""
+    unused = [prompt for prompt in dict.fromkeys(pool) if prompt not in set(taken)]
+    return random.Random(seed).sample(unused, min(count, len(unused)))
+
+
+def split_pairs(data: DatasetDict, objectives: Sequence[str], held_out: Sequence[str]) -> tuple[dict, dict]:
+    """Each objective's pairs split by prompt into (train, held out); an objective without held-out pairs gets none."""
+    held = set(held_out)
+    train, evaluation = {}, {}
+    for name in objectives:
+        pairs = data[name]
+        train[name] = pairs.filter(lambda row: row["prompt"] not in held)
+        kept_out = pairs.filter(lambda row: row["prompt"] in held)
+        if len(kept_out):
+            evaluation[name] = kept_out
+    return train, evaluation
+
+
+def write_held_out_evaluation(adapter_dir: Path, metrics: dict, pairs: dict[str, int]) -> None:
+    (adapter_dir / HELD_OUT_EVALUATION_FILE).write_text(json.dumps({"metrics": metrics, "pairs": pairs}, indent=2))
+
+
+def read_held_out_evaluation(adapter_dirs: dict[str, Path], objectives: Sequence[str]) -> tuple[dict, dict]:
+    """Pair accuracy at the vertices and held-out pair counts per objective, from one adapter for all objectives
+    (`adapter_dirs` = {"": dir}) or one single-objective adapter per objective ({objective: dir}: its accuracy at
+    its own vertex only)."""
+    accuracy: dict[str, dict[str, float]] = {}
+    pairs: dict[str, int] = {}
+    for owner, directory in adapter_dirs.items():
+        path = directory / HELD_OUT_EVALUATION_FILE
+        if not path.is_file():
+            continue
+        record = json.loads(path.read_text())
+        names = list(objectives) if owner == "" else [owner]
+        accuracy.update(pair_accuracy_at_vertices(record["metrics"], names))
+        pairs.update({name: int(count) for name, count in record["pairs"].items()})
+    return accuracy, pairs
+
+
+def vertex_scores(objectives: Sequence[str], probe_points: Sequence[dict]) -> list[dict[str, list[float]]]:
+    """Per vertex, in objective order, every objective's per-prompt scores (the probe's scored answers)."""
+    return [point["per_prompt"] for point in probe_points]
+
+
+def diagnosis_record(
+    objectives: Sequence[str], probe_prompts: Sequence[str], probe_points: Sequence[dict], held_out: tuple[dict, dict]
+) -> dict[str, Any]:
+    """diagnosis.json: the probe's answers and effects, the held-out pair accuracy and each objective's flags."""
+    accuracy, pairs = held_out
+    effects = probe_effects(vertex_scores(objectives, probe_points), objectives) if probe_points else {}
+    diagnoses = diagnose(objectives, accuracy, pairs, effects)
+    return {
+        "objectives": [item.to_dict() for item in diagnoses],
+        "probe": {"prompts": list(probe_prompts), "effects": effects, "vertices": list(probe_points)},
+        "pair_accuracy": accuracy,
+        "held_out_pairs": pairs,
+    }
+
+
+def warn_about_flags(record: dict) -> list[str]:
+    """One line per flagged objective, logged as a warning before the sweep starts; returns the lines."""
+    lines = []
+    for item in record["objectives"]:
+        for flag, advice in zip(item["flags"], item["advice"], strict=True):
+            lines.append(f"objective {item['objective']!r}: {flag}: {advice}")
+    for line in lines:
+        logger.warning(line)
+    return lines

@@ -1,0 +1,178 @@
+"""The diagnosis before the sweep: held-out pair accuracy from the trainer, the guided probe, flags in the run."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from datasets import Dataset
+
+from peft_pblora import PARMConfig, PARMTrainer, PBLoraConfig
+from peft_pblora.evaluation import Conciseness
+from peft_pblora.evaluation.steering_diagnosis import diagnose, pair_accuracy_at_vertices
+from peft_pblora.pipeline import Run, RunSettings, run_all
+from peft_pblora.pipeline.diagnosis import choose_probe_prompts, held_out_prompts, split_pairs
+from peft_pblora.pipeline.settings import SCORERS
+
+from ..conftest import tiny_chat_tokenizer, tiny_llama, tiny_tokenizer
+
+
+def word_prompts(count: int, seed: int) -> list[str]:
+    generator = torch.Generator().manual_seed(seed)
+    return [" ".join(f"w{int(t)}" for t in torch.randint(10, 90, (4,), generator=generator)) for _ in range(count)]
+
+
+def signal_and_random_pairs(count: int, seed: int) -> dict[str, Dataset]:
+    """'signal' always prefers the answer made of w5 over the one made of w6; 'random' prefers one of two random
+    answers at random, so nothing it teaches carries over to other prompts."""
+    generator = torch.Generator().manual_seed(seed + 100)
+    prompts = word_prompts(count, seed)
+    random_answers = [
+        [" ".join(f"w{int(t)}" for t in torch.randint(10, 90, (3,), generator=generator)) for _ in range(2)]
+        for _ in range(count)
+    ]
+    return {
+        "signal": Dataset.from_dict(
+            {"prompt": prompts, "chosen": ["w5 w5 w5"] * count, "rejected": ["w6 w6 w6"] * count}
+        ),
+        "random": Dataset.from_dict(
+            {
+                "prompt": prompts,
+                "chosen": [answers[0] for answers in random_answers],
+                "rejected": [answers[1] for answers in random_answers],
+            }
+        ),
+    }
+
+
+def test_held_out_pair_accuracy_flags_pairs_without_signal_and_passes_pairs_with_one(tmp_path):
+    train, held_out = signal_and_random_pairs(32, seed=0), signal_and_random_pairs(16, seed=1)
+    trainer = PARMTrainer(
+        model=tiny_llama(seed=1),
+        args=PARMConfig(
+            output_dir=str(tmp_path / "parm"),
+            per_device_train_batch_size=4,
+            num_train_epochs=3,
+            learning_rate=1e-2,
+            beta_r=0.5,
+            activation_checkpointing=False,
+            report_to="none",
+            save_strategy="no",
+            use_cpu=True,
+            seed=3,
+        ),  # fmt: skip
+        train_dataset=train,
+        eval_dataset=held_out,
+        processing_class=tiny_tokenizer(),
+        peft_config=PBLoraConfig(
+            r1=0,
+            r2=4,
+            num_preferences=2,
+            core="per_objective",
+            lora_alpha=8,
+            lora_dropout=0.0,
+            target_modules=["q_proj", "v_proj"],
+        ),  # fmt: skip
+    )
+    trainer.train()
+    objectives = trainer.objectives
+    accuracy = pair_accuracy_at_vertices(trainer.evaluate(), objectives)
+    verdicts = {item.objective: item for item in diagnose(objectives, accuracy, dict.fromkeys(objectives, 16), {})}
+    assert accuracy["signal"]["own"] > 0.9
+    assert verdicts["signal"].flags == []
+    assert "no_pair_signal" in verdicts["random"].flags
+
+
+def test_held_out_prompts_and_probe_prompts_stay_out_of_the_split():
+    train = [f"t{index}" for index in range(20)]
+    held = held_out_prompts(train, 0.1, seed=0)
+    assert len(held) == 2 and set(held) <= set(train)
+    assert held == held_out_prompts(train, 0.1, seed=0) and held_out_prompts(train, 0.0, seed=0) == []
+    assert len(held_out_prompts(train[:3], 0.01, seed=0)) == 1  # at least one, never all of them
+    pool = train + [f"x{index}" for index in range(5)]
+    probe = choose_probe_prompts(pool, train, 3, seed=0)
+    assert len(probe) == 3 and not set(probe) & set(train)
+    assert sorted(choose_probe_prompts(pool, train, 50, seed=0)) == sorted(pool[20:])
+    pairs = signal_and_random_pairs(4, seed=0)
+    kept, out = split_pairs(pairs, ["signal", "random"], pairs["signal"]["prompt"][:1])
+    assert len(kept["signal"]) == 3 and len(out["signal"]) == 1 and out["random"]["prompt"] == out["signal"]["prompt"]
+
+
+def even_numbered(word: str) -> bool:
+    return word[1:].isdigit() and int(word[1:]) % 2 == 0
+
+
+class FrozenAfterPairing:
+    """An objective the sampled answers vary (how many of their words have an even number) but no guided answer
+    can: once `frozen` is set, after the pairs are made, every answer scores 0.5. The probe must flag it."""
+
+    name = "frozen"
+    frozen = False
+
+    def __call__(self, prompts, responses):
+        if FrozenAfterPairing.frozen:
+            return [0.5] * len(responses)
+        return [
+            float(sum(word[1:].isdigit() and int(word[1:]) % 2 == 0 for word in response.split()))
+            for response in responses
+        ]
+
+
+@pytest.fixture
+def tiny_settings(tmp_path, monkeypatch):
+    model_dir = tmp_path / "tiny-model"
+    tiny_llama(seed=2).save_pretrained(model_dir)
+    tiny_chat_tokenizer().save_pretrained(model_dir)
+    monkeypatch.setitem(SCORERS, "frozen", FrozenAfterPairing)
+    monkeypatch.setattr(FrozenAfterPairing, "frozen", False)
+    monkeypatch.setitem(SCORERS, "conciseness", lambda: Conciseness(max_words=8))
+    return dict(
+        output_dir=str(tmp_path / "run"), base_model=str(model_dir), objectives=["conciseness", "frozen"],
+        train_prompts=10, test_prompts=2, samples_per_prompt=4, sample_tokens=8, sample_batch_size=8, epochs=1,
+        batch_size=2, learning_rate=1e-3, grid_step=1.0, sweep_tokens=5, sweep_batch_size=8, max_length=64,
+        target_modules=["q_proj", "v_proj"], show_progress=False, held_out_pair_share=0.2, probe_prompts=4,
+    )  # fmt: skip
+
+
+def pairs_then_frozen(settings: dict) -> None:
+    Run(RunSettings(**settings)).make_data()
+    FrozenAfterPairing.frozen = True
+
+
+def test_the_run_diagnoses_before_the_sweep_and_reports_it(tiny_settings, caplog):
+    pairs_then_frozen(tiny_settings)
+    metrics = run_all(RunSettings(**tiny_settings))
+    run = RunSettings(**tiny_settings).path
+    diagnosis = json.loads((run / "diagnosis.json").read_text())
+    assert len(diagnosis["probe"]["prompts"]) == 4 and len(diagnosis["probe"]["vertices"]) == 2
+    assert not set(diagnosis["probe"]["prompts"]) & set(json.loads((run / "sweep.json").read_text())["prompts"])
+    frozen = next(item for item in diagnosis["objectives"] if item["objective"] == "frozen")
+    assert frozen["probe_effect"] == 0.0 and "does_not_steer" in frozen["flags"]
+    assert any("'frozen': does_not_steer" in record.message for record in caplog.records)
+    evaluation = json.loads((run / "parm_adapter/held_out_evaluation.json").read_text())
+    assert set(evaluation["pairs"]) == {"conciseness", "frozen"} and sum(evaluation["pairs"].values()) > 0
+    assert frozen["held_out_pairs"] == evaluation["pairs"]["frozen"]
+    assert frozen["pair_accuracy_at_own_vertex"] == evaluation["metrics"]["eval_frozen_accuracy@alpha=(0,1)"]
+    assert metrics["steering_diagnosis"] == diagnosis["objectives"]
+    report = (run / "report.md").read_text()
+    assert "Diagnosis before the sweep" in report and "does_not_steer" in report
+    timings = json.loads((run / "timings.json").read_text())
+    assert list(timings)[:4] == ["make-data", "train", "diagnose", "sweep"]
+
+
+def test_stop_on_flags_stops_before_the_sweep(tiny_settings):
+    pairs_then_frozen(tiny_settings)
+    with pytest.raises(RuntimeError, match="stopped before the sweep .*'frozen': does_not_steer"):
+        run_all(RunSettings(**tiny_settings, stop_on_flags=True))
+    run = RunSettings(**tiny_settings).path
+    assert (run / "diagnosis.json").is_file() and not (run / "sweep.json").exists()
+    metrics = run_all(RunSettings(**tiny_settings))  # the same folder continues without the flag
+    assert (run / "sweep.json").is_file() and metrics["steering_diagnosis"]
+
+
+def test_diagnosis_settings_are_checked(tiny_settings):
+    with pytest.raises(ValueError, match="held_out_pair_share"):
+        RunSettings(**{**tiny_settings, "held_out_pair_share": 1.0})
+    with pytest.raises(ValueError, match="probe_prompts"):
+        RunSettings(**{**tiny_settings, "probe_prompts": -1})
