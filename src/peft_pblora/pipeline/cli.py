@@ -15,7 +15,8 @@ from typing import Any
 
 from transformers import HfArgumentParser
 
-from .settings import RESULT_NEUTRAL_SETTINGS, RunSettings, saved_settings
+from .run_folder import RESULT_NEUTRAL_SETTINGS, saved_settings
+from .settings import RunSettings
 from .stages import Run, run_all
 
 STAGES = {"make-data": "make_data", "train": "train", "diagnose": "diagnose", "sweep": "sweep", "report": "report"}

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from ..evaluation import pareto_plot
 from .baselines import arm_rank, svd_lora_rank
-from .settings import FOLDER_SETTINGS, METHOD_LABELS, PER_OBJECTIVE_CORE, RESULT_NEUTRAL_SETTINGS, RunSettings
+from .run_folder import FOLDER_SETTINGS, RESULT_NEUTRAL_SETTINGS
+from .settings import METHOD_LABELS, PER_OBJECTIVE_CORE, RunSettings
 
 
 def options_other_than_defaults(settings: RunSettings) -> list[str]:

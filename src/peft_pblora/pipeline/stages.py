@@ -42,7 +42,8 @@ from .diagnosis import (
 from .model_loading import first_layers, load_model_and_tokenizer
 from .prompts import prompt_pool, shipped_candidates_dir, shipped_candidates_fit, split_prompts
 from .report import write_report_files
-from .settings import ONE_REWARD_MODEL_METHODS, SVD_LORA_CORE, RunSettings, check_same_settings
+from .run_folder import check_same_settings
+from .settings import ONE_REWARD_MODEL_METHODS, SVD_LORA_CORE, RunSettings
 from .user_data import user_preference_data
 
 logger = logging.getLogger("peft_pblora.pipeline")
