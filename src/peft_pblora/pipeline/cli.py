@@ -1,6 +1,6 @@
 """The `peft-pblora` command: the end-to-end PARM run, whole or stage by stage.
 
-peft-pblora run                        # make-data, train, sweep, report into runs/default
+peft-pblora run                        # make-data, train, diagnose, sweep, report into runs/default
 peft-pblora sweep --output_dir runs/x  # one stage (the stages it needs run first unless already done)
 peft-pblora run --help                 # every setting
 """
