@@ -10,15 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from .scorers import WORD, sentences
+from .scorers import WORD, _check_lengths, sentences
 
 LIST_ITEM = re.compile(r"^\s*(?:[-*\u2022]|\d{1,2}[.)])\s+\S")
 SECOND_PERSON = re.compile(r"\b(?:you|your|yours|yourself|yourselves)\b", re.IGNORECASE)
-
-
-def _check_lengths(prompts: Sequence[str], responses: Sequence[str]) -> None:
-    if len(prompts) != len(responses):
-        raise ValueError(f"got {len(prompts)} prompts but {len(responses)} responses")
 
 
 class ListFormat:
