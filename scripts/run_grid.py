@@ -31,6 +31,7 @@ RESULT_FILES = (
     "sweep.json",
     "train_log.json",
     "timings.json",
+    "diagnosis.json",
 )
 SAMPLING_KEYS = ("base_model", "seed", "train_prompts", "samples_per_prompt", "sample_tokens", "sentence_variants")
 

@@ -79,8 +79,24 @@ def test_flags_name_each_problem():
 def test_missing_measurements_raise_no_flag():
     (only_probe,) = diagnose(["a"], {}, {}, {"a": {"effect": 0.3, "standard_error": 0.1}})
     assert only_probe.steers and only_probe.pair_accuracy_at_own_vertex is None
-    (only_pairs,) = diagnose(["a"], {"a": {"own": 0.5, "others": 0.5}}, {"a": 10}, {})
-    assert only_pairs.flags == ["no_pair_signal"]
+    (only_pairs,) = diagnose(["a"], {"a": {"own": 0.5, "others": 0.5}}, {"a": 20}, {})
+    assert only_pairs.flags == ["no_pair_signal"] and not only_pairs.steers
+    (too_few,) = diagnose(["a"], {"a": {"own": 0.5, "others": 0.5}}, {"a": 15}, {})
+    assert too_few.flags == [] and too_few.steers  # 15 pairs: two standard errors above chance exceed 0.75
+    one_prompt_probe = probe_effects([{"a": [1.0], "b": [0.0]}, {"a": [0.0], "b": [1.0]}], ["a", "b"])
+    assert one_prompt_probe["a"] == {"effect": 1.0, "standard_error": None}
+    (one_prompt, _) = diagnose(["a", "b"], {}, {}, one_prompt_probe)
+    assert one_prompt.flags == [] and one_prompt.to_dict()["probe_standard_error"] is None
+
+
+def test_the_probe_decides_whether_an_objective_steers():
+    accuracy = {"a": {"own": 0.5, "others": 0.5}}
+    (probe_passes,) = diagnose(["a"], accuracy, {"a": 40}, {"a": {"effect": 0.3, "standard_error": 0.05}})
+    assert probe_passes.flags == ["no_pair_signal"] and probe_passes.steers  # pair flags are advice
+    (probe_fails,) = diagnose(
+        ["a"], {"a": {"own": 0.9, "others": 0.1}}, {"a": 40}, {"a": {"effect": 0.0, "standard_error": 0.05}}
+    )
+    assert probe_fails.flags == ["does_not_steer"] and not probe_fails.steers
 
 
 def test_benchmark_objectives_score_what_they_name():

@@ -11,7 +11,8 @@ from datasets import Dataset
 from peft_pblora import PARMConfig, PARMTrainer, PBLoraConfig
 from peft_pblora.evaluation import Conciseness
 from peft_pblora.evaluation.steering_diagnosis import diagnose, pair_accuracy_at_vertices
-from peft_pblora.pipeline import Run, RunSettings, run_all
+from peft_pblora.pipeline import Run, RunSettings, run_all, stages
+from peft_pblora.pipeline.cli import settings_of_existing_run
 from peft_pblora.pipeline.diagnosis import choose_probe_prompts, held_out_prompts, split_pairs
 from peft_pblora.pipeline.settings import SCORERS
 
@@ -174,5 +175,56 @@ def test_stop_on_flags_stops_before_the_sweep(tiny_settings):
 def test_diagnosis_settings_are_checked(tiny_settings):
     with pytest.raises(ValueError, match="held_out_pair_share"):
         RunSettings(**{**tiny_settings, "held_out_pair_share": 1.0})
-    with pytest.raises(ValueError, match="probe_prompts"):
-        RunSettings(**{**tiny_settings, "probe_prompts": -1})
+    for probe_prompts in (-1, 1):
+        with pytest.raises(ValueError, match="probe_prompts"):
+            RunSettings(**{**tiny_settings, "probe_prompts": probe_prompts})
+
+
+def test_held_out_pairs_stay_out_of_training(tiny_settings, monkeypatch):
+    seen = {}
+
+    class RecordingTrainer(stages.PARMTrainer):
+        def __init__(self, *args, train_dataset, eval_dataset, **kwargs):
+            seen["train"], seen["eval"] = train_dataset, eval_dataset
+            super().__init__(*args, train_dataset=train_dataset, eval_dataset=eval_dataset, **kwargs)
+
+    monkeypatch.setattr(stages, "PARMTrainer", RecordingTrainer)
+    run = Run(RunSettings(**tiny_settings))
+    run.train()
+    held = set(held_out_prompts(run.train_prompts, 0.2, seed=0))
+    assert len(held) == 2
+    for name, pairs in seen["train"].items():
+        assert not held & set(pairs["prompt"])
+        assert set(seen["eval"][name]["prompt"]) <= held and len(seen["eval"][name])
+
+
+def test_the_probe_scores_each_vertex_with_its_own_answers(tiny_settings, monkeypatch):
+    """Answers that name their vertex: one word at conciseness's, six at the other's. A swapped vertex order would
+    give both objectives negative effects."""
+    pairs_then_frozen(tiny_settings)
+    FrozenAfterPairing.frozen = False  # from here it counts even-numbered words: 'w6' six times at its vertex
+    run = Run(RunSettings(**tiny_settings))
+    run.train()
+
+    def answers(rows):
+        return [
+            {"text": "w6" if alpha[0] == 1.0 else "w6 w6 w6 w6 w6 w6", "finished": True, "new_tokens": 2}
+            for alpha, _ in rows
+        ]
+
+    monkeypatch.setattr(run, "_answers", answers)
+    effects = {item["objective"]: item for item in run.diagnose()["objectives"]}
+    assert effects["conciseness"]["probe_effect"] == pytest.approx((1 - 1 / 8) - (1 - 6 / 8))
+    assert effects["frozen"]["probe_effect"] == pytest.approx(6 - 1)
+    assert effects["conciseness"]["steers"] and effects["frozen"]["steers"]
+
+
+def test_a_folder_made_before_the_held_out_split_continues_without_it(tiny_settings):
+    settings = RunSettings(**tiny_settings)
+    Run(settings)
+    saved = json.loads((settings.path / "settings.json").read_text())
+    del saved["held_out_pair_share"]
+    (settings.path / "settings.json").write_text(json.dumps(saved))
+    with pytest.raises(ValueError, match="held_out_pair_share: 0.0 there, 0.2 now"):
+        Run(settings)
+    assert settings_of_existing_run(["--output_dir", str(settings.path)])["held_out_pair_share"] == 0.0

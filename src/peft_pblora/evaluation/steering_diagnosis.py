@@ -19,12 +19,15 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 CHANCE = 0.5
+MIN_HELD_OUT_PAIRS = 16  # fewer: two standard errors above chance exceed 0.75, and a pair-accuracy flag means little
+PROBE_FLAGS = ("steers_backwards", "does_not_steer")
 
 
 @dataclass
 class ObjectiveDiagnosis:
-    """One objective's diagnosis: the measurements, the problems found (`flags`, empty when it steers) and what to
-    try for each."""
+    """One objective's diagnosis: the measurements, the problems found (`flags`) and what to try for each. It
+    `steers` when the guided probe raised no flag (the probe decides; pair-accuracy flags are advice), or, without a
+    probe, when nothing was flagged."""
 
     objective: str
     held_out_pairs: int
@@ -36,6 +39,8 @@ class ObjectiveDiagnosis:
 
     @property
     def steers(self) -> bool:
+        if self.probe_effect is not None:
+            return not any(flag in PROBE_FLAGS for flag in self.flags)
         return not self.flags
 
     @property
@@ -43,7 +48,12 @@ class ObjectiveDiagnosis:
         return [ADVICE[flag] for flag in self.flags]
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "steers": self.steers, "advice": self.advice}
+        """The diagnosis as plain JSON (NaN and infinite measurements as None)."""
+        record = {
+            key: None if isinstance(value, float) and not math.isfinite(value) else value
+            for key, value in asdict(self).items()
+        }
+        return {**record, "steers": self.steers, "advice": self.advice}
 
 
 ADVICE = {
@@ -53,9 +63,10 @@ ADVICE = {
         "with a larger score gap), or give more pairs or epochs."
     ),
     "not_separated": (
-        "held-out pairs are ranked as well at the other objectives' vertices as at its own: the PARM learned a "
-        "preference shared by all objectives, not one conditioned on alpha. Try pairs where the objectives "
-        "disagree, a per-objective core, or importance-sampled preferences."
+        "held-out pairs are ranked as well at the other objectives' vertices as at its own: either the objectives "
+        "agree on these pairs, or the PARM learned a preference shared by all objectives rather than one conditioned "
+        "on alpha. If they should conflict, try pairs where they disagree, a per-objective core, or "
+        "importance-sampled preferences."
     ),
     "does_not_steer": (
         "the guided probe does not score this objective higher at its own vertex than at the others: guided "
@@ -112,7 +123,7 @@ def probe_effects(
             axis=0,
         )
         differences = own - others
-        error = float(np.std(differences, ddof=1) / np.sqrt(len(differences))) if len(differences) > 1 else math.inf
+        error = float(np.std(differences, ddof=1) / np.sqrt(len(differences))) if len(differences) > 1 else None
         effects[name] = {"effect": float(differences.mean()), "standard_error": error}
     return effects
 
@@ -125,9 +136,10 @@ def diagnose(
     significance: float = 2.0,
 ) -> list[ObjectiveDiagnosis]:
     """Flags per objective: "steers_backwards" (probe effect below minus `significance` standard errors) or
-    "does_not_steer" (not above plus `significance` standard errors); "no_pair_signal" (held-out accuracy at its own
-    vertex within `significance` standard errors of chance) or "not_separated" (no higher at its own vertex than at
-    the others). Measurements that are missing raise no flag."""
+    "does_not_steer" (not above plus `significance` standard errors); with at least `MIN_HELD_OUT_PAIRS` held-out
+    pairs, "no_pair_signal" (accuracy at its own vertex within `significance` standard errors of chance) or
+    "not_separated" (no higher at its own vertex than at the others). Missing measurements, too few held-out pairs
+    and a probe of fewer than two prompts (no standard error) raise no flag."""
     diagnoses = []
     for name in objectives:
         accuracy = pair_accuracy.get(name, {})
@@ -136,12 +148,12 @@ def diagnose(
         effect = probe.get(name, {}).get("effect")
         error = probe.get(name, {}).get("standard_error")
         flags = []
-        if effect is not None and error is not None:
+        if effect is not None and error is not None and math.isfinite(error):
             if effect < 0 and effect <= -significance * error:
                 flags.append("steers_backwards")
             elif not effect > significance * error:
                 flags.append("does_not_steer")
-        if own is not None and pairs > 0:
+        if own is not None and pairs >= MIN_HELD_OUT_PAIRS:
             if own <= CHANCE + significance * binomial_standard_error(pairs):
                 flags.append("no_pair_signal")
             elif others is not None and not math.isnan(others) and own <= others:

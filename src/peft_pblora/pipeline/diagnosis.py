@@ -20,7 +20,8 @@ HELD_OUT_EVALUATION_FILE = "held_out_evaluation.json"
 
 
 def held_out_prompts(train_prompts: Sequence[str], share: float, seed: int) -> list[str]:
-    """A seeded `share` of the train prompts whose pairs are kept out of training (at least one when share > 0)."""
+    """A seeded `share` of the train prompts whose pairs are kept out of training: at least one when share > 0 and
+    there are two or more train prompts, never all of them."""
     if share <= 0:
         return []
     count = max(1, round(share * len(train_prompts)))
@@ -35,7 +36,8 @@ def choose_probe_prompts(pool: Sequence[str], taken: Sequence[str], count: int, 
 
 
 def split_pairs(data: DatasetDict, objectives: Sequence[str], held_out: Sequence[str]) -> tuple[dict, dict]:
-    """Each objective's pairs split by prompt into (train, held out); an objective without held-out pairs gets none."""
+    """Each objective's pairs split by prompt into (train, held out); an objective without held-out pairs gets none.
+    Raises a ValueError where holding out would leave an objective no pair to train on."""
     held = set(held_out)
     train, evaluation = {}, {}
     for name in objectives:
@@ -44,6 +46,11 @@ def split_pairs(data: DatasetDict, objectives: Sequence[str], held_out: Sequence
         kept_out = pairs.filter(lambda row: row["prompt"] in held)
         if len(kept_out):
             evaluation[name] = kept_out
+        if len(pairs) and not len(train[name]):
+            raise ValueError(
+                f"every pair of objective {name!r} is on a held-out prompt: lower --held_out_pair_share (0 keeps "
+                "every pair for training) or give the objective pairs on more prompts"
+            )
     return train, evaluation
 
 

@@ -410,8 +410,10 @@ class RunSettings:
             raise ValueError(f"pairs_per_prompt must be >= 1, got {self.pairs_per_prompt}")
         if not 0 <= self.held_out_pair_share < 1:
             raise ValueError(f"held_out_pair_share must be in [0, 1), got {self.held_out_pair_share}")
-        if self.probe_prompts < 0:
-            raise ValueError(f"probe_prompts must be >= 0, got {self.probe_prompts}")
+        if self.probe_prompts < 0 or self.probe_prompts == 1:
+            raise ValueError(
+                f"probe_prompts must be 0 (no probe) or at least 2 (for a standard error), got {self.probe_prompts}"
+            )
         if self.train_prompts < 1 or self.test_prompts < 1:
             raise ValueError("train_prompts and test_prompts must be >= 1")
         self._own_prompts = load_prompts(self.prompts, self.prompts_split) if self.prompts else None

@@ -209,22 +209,29 @@ class Run:
         held_out = held_out_prompts(self.train_prompts, settings.held_out_pair_share, settings.seed)
         train_pairs, held_out_pairs = split_pairs(data, objectives, held_out)
         if held_out and len(held_out_pairs) < len(objectives):
-            logger.warning("no held-out pairs for %s: no pair accuracy before the sweep", sorted(
-                set(objectives) - set(held_out_pairs)))  # fmt: skip
+            logger.warning(
+                "no held-out pairs for %s: every pair trains, and no pair accuracy is measured before the sweep",
+                sorted(set(objectives) - set(held_out_pairs)),
+            )
+            train_pairs, held_out_pairs = {name: data[name] for name in objectives}, {}
         trainer = PARMTrainer(
             model=self._fresh_parm_base(),
             args=args,
             train_dataset=train_pairs,
-            eval_dataset=held_out_pairs if len(held_out_pairs) == len(objectives) else None,
+            eval_dataset=held_out_pairs or None,
             processing_class=tokenizer,
             peft_config=peft_config,
         )
         trainable = sum(parameter.numel() for parameter in trainer.model.parameters() if parameter.requires_grad)
         trainer.train()
+        evaluation = (
+            trainer.evaluate() if held_out_pairs else None
+        )  # before saving: a saved adapter is never retrained
         trainer.save_model(str(adapter_dir))
-        if trainer.eval_dataset is not None:
-            counts = {name: len(pairs) for name, pairs in held_out_pairs.items()}
-            write_held_out_evaluation(adapter_dir, trainer.evaluate(), counts)
+        if evaluation is not None:
+            write_held_out_evaluation(
+                adapter_dir, evaluation, {name: len(pairs) for name, pairs in held_out_pairs.items()}
+            )
         (log_dir / "train_log.json").write_text(json.dumps(trainer.state.log_history, indent=2))
         (adapter_dir / "trainable_parameters.json").write_text(json.dumps({"trainable_parameters": trainable}))
         return adapter_dir
@@ -279,7 +286,12 @@ class Run:
         k = len(objectives)
         vertices = [[1.0 if index == vertex else 0.0 for index in range(k)] for vertex in range(k)]
         points = []
-        if self.probe_prompts:
+        if len(self.probe_prompts) < self.settings.probe_prompts:
+            logger.warning(
+                "only %d prompts outside the train / test split for the probe (%d asked)",
+                len(self.probe_prompts), self.settings.probe_prompts,
+            )  # fmt: skip
+        if len(self.probe_prompts) >= 2:
             rows = [(vertex, prompt) for vertex in vertices for prompt in self.probe_prompts]
             responses = self._answers(rows)
             size = len(self.probe_prompts)
