@@ -326,7 +326,7 @@ class RunSettings:
     )
     stop_on_flags: bool = field(
         default=False,
-        metadata={"help": "Stop before the sweep when the diagnosis flags an objective (default: warn and go on)."},
+        metadata={"help": "Stop before the sweep when the guided probe finds an objective that does not steer."},
     )
     method: str = field(
         default="parm",

@@ -253,7 +253,7 @@ class Run:
         if sweep_path.is_file():
             return json.loads(sweep_path.read_text())
         diagnosis = self.diagnose()
-        if self.settings.stop_on_flags and any(item["flags"] for item in diagnosis["objectives"]):
+        if self.settings.stop_on_flags and not all(item["steers"] for item in diagnosis["objectives"]):
             raise RuntimeError("stopped before the sweep (--stop_on_flags): " + "; ".join(warn_about_flags(diagnosis)))
         base, tokenizer = self.base()
         settings = self.settings
