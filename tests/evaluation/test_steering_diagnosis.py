@@ -63,7 +63,7 @@ def test_flags_name_each_problem():
     pairs = dict.fromkeys(accuracy, 40)
     probe = {
         "learned": {"effect": 0.2, "standard_error": 0.05},
-        "random": {"effect": 0.01, "standard_error": 0.05},
+        "random": {"effect": -0.01, "standard_error": 0.05},
         "shared": {"effect": 0.3, "standard_error": 0.05},
         "backwards": {"effect": -0.2, "standard_error": 0.05},
     }
@@ -97,6 +97,8 @@ def test_the_probe_decides_whether_an_objective_steers():
         ["a"], {"a": {"own": 0.9, "others": 0.1}}, {"a": 40}, {"a": {"effect": 0.0, "standard_error": 0.05}}
     )
     assert probe_fails.flags == ["does_not_steer"] and not probe_fails.steers
+    (small_rise,) = diagnose(["a"], {}, {}, {"a": {"effect": 0.05, "standard_error": 0.05}})
+    assert small_rise.flags == ["probe_inconclusive"] and small_rise.steers  # advice: more probe prompts tell
 
 
 def test_benchmark_objectives_score_what_they_name():

@@ -73,6 +73,10 @@ ADVICE = {
         "decoding does not follow its weight. Try another guidance strength (--guidance_beta), reference-relative "
         "rewards (--reference_relative_rewards), or more training."
     ),
+    "probe_inconclusive": (
+        "the guided probe scores this objective higher at its own vertex, but by less than two standard errors: too "
+        "few probe prompts to tell a small effect from noise. Give more --probe_prompts, or read the sweep's effect."
+    ),
     "steers_backwards": (
         "the guided probe scores this objective lower at its own vertex than at the others: alpha moves it against "
         "its weight. Do not trust the sweep's trade-off for it; try another guidance strength, reference-relative "
@@ -135,9 +139,10 @@ def diagnose(
     probe: Mapping[str, Mapping[str, float]],
     significance: float = 2.0,
 ) -> list[ObjectiveDiagnosis]:
-    """Flags per objective: "steers_backwards" (probe effect below minus `significance` standard errors) or
-    "does_not_steer" (not above plus `significance` standard errors); with at least `MIN_HELD_OUT_PAIRS` held-out
-    pairs, "no_pair_signal" (accuracy at its own vertex within `significance` standard errors of chance) or
+    """Flags per objective: "steers_backwards" (probe effect below minus `significance` standard errors),
+    "does_not_steer" (no rise at its own vertex) or "probe_inconclusive" (a rise within `significance` standard
+    errors: advice, a few probe prompts cannot tell a small effect from noise); with at least `MIN_HELD_OUT_PAIRS`
+    held-out pairs, "no_pair_signal" (accuracy at its own vertex within `significance` standard errors of chance) or
     "not_separated" (no higher at its own vertex than at the others). Missing measurements, too few held-out pairs
     and a probe of fewer than two prompts (no standard error) raise no flag."""
     diagnoses = []
@@ -151,8 +156,10 @@ def diagnose(
         if effect is not None and error is not None and math.isfinite(error):
             if effect < 0 and effect <= -significance * error:
                 flags.append("steers_backwards")
-            elif not effect > significance * error:
+            elif not effect > 0:
                 flags.append("does_not_steer")
+            elif not effect > significance * error:
+                flags.append("probe_inconclusive")
         if own is not None and pairs >= MIN_HELD_OUT_PAIRS:
             if own <= CHANCE + significance * binomial_standard_error(pairs):
                 flags.append("no_pair_signal")
