@@ -245,3 +245,16 @@ def generate(base, ids, mask, processor, **kwargs):
     settings.update(kwargs)
     processors = LogitsProcessorList([processor]) if processor is not None else None
     return base.generate(input_ids=ids, attention_mask=mask, logits_processor=processors, **settings)
+
+
+def cli_arguments(settings: dict) -> list[str]:
+    """Run settings as `peft-pblora` command-line options."""
+    arguments = []
+    for key, value in settings.items():
+        if isinstance(value, list):
+            arguments += [f"--{key}", *map(str, value)]
+        elif isinstance(value, bool):
+            arguments += [] if value else [f"--no_{key}"]
+        else:
+            arguments += [f"--{key}", str(value)]
+    return arguments

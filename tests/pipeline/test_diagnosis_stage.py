@@ -8,7 +8,7 @@ import pytest
 import torch
 from datasets import Dataset
 
-from peft_pblora import PARMConfig, PARMTrainer, PBLoraConfig
+from peft_pblora import PARMTrainer, PBLoraConfig
 from peft_pblora.evaluation import Conciseness
 from peft_pblora.evaluation.steering_diagnosis import diagnose, pair_accuracy_at_vertices
 from peft_pblora.pipeline import Run, RunSettings, run_all, stages
@@ -16,7 +16,7 @@ from peft_pblora.pipeline.cli import settings_of_existing_run
 from peft_pblora.pipeline.diagnosis import choose_probe_prompts, held_out_prompts, split_pairs
 from peft_pblora.pipeline.settings import SCORERS
 
-from ..conftest import tiny_chat_tokenizer, tiny_llama, tiny_tokenizer
+from ..conftest import parm_args, tiny_chat_tokenizer, tiny_llama, tiny_tokenizer
 
 
 def word_prompts(count: int, seed: int) -> list[str]:
@@ -51,18 +51,7 @@ def test_held_out_pair_accuracy_flags_pairs_without_signal_and_passes_pairs_with
     train, held_out = signal_and_random_pairs(32, seed=0), signal_and_random_pairs(16, seed=1)
     trainer = PARMTrainer(
         model=tiny_llama(seed=1),
-        args=PARMConfig(
-            output_dir=str(tmp_path / "parm"),
-            per_device_train_batch_size=4,
-            num_train_epochs=3,
-            learning_rate=1e-2,
-            beta_r=0.5,
-            activation_checkpointing=False,
-            report_to="none",
-            save_strategy="no",
-            use_cpu=True,
-            seed=3,
-        ),  # fmt: skip
+        args=parm_args(tmp_path, per_device_train_batch_size=4, num_train_epochs=3, learning_rate=1e-2),
         train_dataset=train,
         eval_dataset=held_out,
         processing_class=tiny_tokenizer(),

@@ -23,7 +23,7 @@ from peft_pblora.pipeline.prompts import builtin_prompts, shipped_candidates_dir
 from peft_pblora.pipeline.report import options_other_than_defaults
 from peft_pblora.pipeline.settings import BETA_R_MEAN, BETA_R_SUM, METHOD_LABELS, SCORERS
 
-from ..conftest import REPO, CountWord, tiny_chat_tokenizer, tiny_llama
+from ..conftest import REPO, CountWord, cli_arguments, tiny_chat_tokenizer, tiny_llama
 
 
 @pytest.fixture
@@ -76,19 +76,6 @@ def test_the_whole_pipeline_writes_every_artefact(tiny_run, monkeypatch):
 
     monkeypatch.setattr(preference_data, "sample_responses", no_sampling)
     assert run_all(RunSettings(**tiny_run, parm_layers=1)) == metrics
-
-
-def cli_arguments(settings: dict) -> list[str]:
-    """Run settings as `peft-pblora` command-line options."""
-    arguments = []
-    for key, value in settings.items():
-        if isinstance(value, list):
-            arguments += [f"--{key}", *map(str, value)]
-        elif isinstance(value, bool):
-            arguments += [] if value else [f"--no_{key}"]
-        else:
-            arguments += [f"--{key}", str(value)]
-    return arguments
 
 
 def test_the_cli_runs_one_stage(tiny_run):

@@ -19,7 +19,7 @@ from peft_pblora.pipeline.objectives import BUILTIN, IMPORT_PATH, REWARD_MODEL, 
 from peft_pblora.pipeline.prompts import shipped_candidates_fit, split_prompts
 from peft_pblora.pipeline.settings import SCORERS
 
-from ..conftest import VOCAB_SIZE, tiny_chat_tokenizer, tiny_llama, tiny_tokenizer
+from ..conftest import VOCAB_SIZE, cli_arguments, tiny_chat_tokenizer, tiny_llama, tiny_tokenizer
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -73,18 +73,6 @@ def small_run(tmp_path: Path, **settings) -> dict:
         sample_batch_size=9, epochs=1, batch_size=2, grid_step=0.5, sweep_tokens=4, sweep_batch_size=6,
         max_length=48, target_modules=["q_proj", "v_proj"], show_progress=False, device="cpu",
     ) | settings  # fmt: skip
-
-
-def cli_arguments(settings: dict) -> list[str]:
-    arguments = []
-    for key, value in settings.items():
-        if isinstance(value, list):
-            arguments += [f"--{key}", *map(str, value)]
-        elif isinstance(value, bool):
-            arguments += [] if value else [f"--no_{key}"]
-        else:
-            arguments += [f"--{key}", str(value)]
-    return arguments
 
 
 def write_jsonl(path: Path, records: list[dict]) -> str:
