@@ -2,6 +2,8 @@
 
 PARM: scores = log_softmax(base) + (1/beta) log_softmax(PARM(alpha)), two forwards per token whatever k is.
 GenARM: scores = log_softmax(base) + sum_i (alpha_i/beta) log_softmax(ARM_i), 1 + k forwards per token.
+With a `reference`, each guide adds its log-ratio to the reference instead of its log-probabilities: the reward a
+guide learned relative to its starting model (`PARMConfig(reference_free=False)`).
 """
 
 from __future__ import annotations
@@ -54,6 +56,18 @@ def _vocab_size(model: nn.Module) -> int | None:
     return getattr(config, "vocab_size", None)
 
 
+REFERENCE_BASE = "base"
+
+
+def _check_reference(reference: nn.Module | str | None) -> nn.Module | str | None:
+    if reference is None or isinstance(reference, nn.Module) or reference == REFERENCE_BASE:
+        return reference
+    raise ValueError(
+        f"reference must be None (the guides' log-probabilities are the reward), {REFERENCE_BASE!r} (their log-ratio "
+        f"to the base model being guided) or a model (their log-ratio to it), got {reference!r}"
+    )
+
+
 def _check_prompt_mask(attention_mask: torch.Tensor | None) -> torch.Tensor | None:
     if attention_mask is None:
         return None
@@ -76,10 +90,15 @@ class _GuidedDecodingProcessor(LogitsProcessor):
         compile: bool = False,
         max_new_tokens: int | None = None,
         compile_options: dict[str, Any] | None = None,
+        reference: nn.Module | str | None = None,
     ) -> None:
         self.beta = validate_beta(beta)
         attention_mask = _check_prompt_mask(attention_mask)
+        self.reference = _check_reference(reference)
         self.tokenizer, self.guide_tokenizer = tokenizer, guide_tokenizer
+        self.num_reward_guides = len(guides)
+        if isinstance(self.reference, nn.Module):
+            guides = [*guides, self.reference]  # one more cached forward: the reference's log-probabilities
         if compile:
             self.guides = [
                 CompiledCachedGuide(_bare_model(guide), attention_mask, num_prompts, max_new_tokens, compile_options)
@@ -114,8 +133,15 @@ class _GuidedDecodingProcessor(LogitsProcessor):
             guide.reset()
 
     def _row_weights(self, rows: int) -> torch.Tensor:
-        """(rows, number of guides) weights of each guide's log-probabilities."""
+        """(rows, number of reward guides) weights of each guide's log-probabilities."""
         raise NotImplementedError
+
+    def _all_row_weights(self, rows: int) -> torch.Tensor:
+        """(rows, number of guides) weights, a reference model's being minus the sum of the others."""
+        weights = self._row_weights(rows)
+        if isinstance(self.reference, nn.Module):
+            weights = torch.cat([weights, -weights.sum(1, keepdim=True)], dim=1)
+        return weights
 
     def _on_new_generation(self, input_ids: torch.Tensor) -> None:
         if self.attention_mask is None and self.pad_token_id is not None and input_ids.shape[0] > 1:
@@ -129,7 +155,7 @@ class _GuidedDecodingProcessor(LogitsProcessor):
         if self.guides[0].is_new_generation(input_ids):
             self._shared_vocab = self.check_base_vocabulary(scores.shape[-1])
             self._on_new_generation(input_ids)
-            self._weights = self._row_weights(input_ids.shape[0]).to(scores.device)  # fixed for the whole call
+            self._weights = self._all_row_weights(input_ids.shape[0]).to(scores.device)  # fixed for the whole call
         guide_logits = [guide.next_token_logits(input_ids) for guide in self.guides]
         shared, weights = self._shared_vocab, self._weights
         guided = torch.log_softmax(scores.float(), dim=-1)
@@ -137,6 +163,10 @@ class _GuidedDecodingProcessor(LogitsProcessor):
             weights[:, index : index + 1] * torch.log_softmax(logits[:, :shared].float(), dim=-1)
             for index, logits in enumerate(guide_logits)
         )
+        if self.reference == REFERENCE_BASE:
+            base_log_probs = guided[:, :shared]
+            allowed = base_log_probs.masked_fill(torch.isinf(base_log_probs), 0.0)  # a forbidden token stays so
+            bonus = bonus - weights.sum(1, keepdim=True) * allowed
         if shared == guided.shape[-1]:
             return guided + bonus
         guided = guided.clone()
@@ -176,6 +206,12 @@ class PARMGuidance(_GuidedDecodingProcessor):
             Length of the static cache when `compile=True`.
         compile_options (dict, optional):
             Keyword arguments for `torch.compile` (default `mode="reduce-overhead", dynamic=False`).
+        reference (nn.Module | str, optional):
+            What the PARM's reward is relative to. `None` (the paper): its log-probabilities. `"base"`: its log-ratio
+            to the base model being guided, for a PARM trained with `PARMConfig(reference_free=False)` whose
+            starting model is that base (a PBLoRA adapter on it): scores become log pi_base + (1/beta)
+            (log pi_PARM - log pi_base), no extra forward. A model: the log-ratio to that model (the PARM's starting
+            model when it differs from the base, weak-to-strong), one more forward per token. Defaults to `None`.
 
     Raises:
         ValueError: If `alpha` is missing for a PBLoRA adapter (or given for a merged PARM), is not on the simplex,
@@ -213,6 +249,7 @@ class PARMGuidance(_GuidedDecodingProcessor):
         compile: bool = False,
         max_new_tokens: int | None = None,
         compile_options: dict[str, Any] | None = None,
+        reference: nn.Module | str | None = None,
     ) -> None:
         self.parm = parm
         self.adapter_name = adapter_name
@@ -235,7 +272,7 @@ class PARMGuidance(_GuidedDecodingProcessor):
         num_prompts = self.alpha.shape[0] if self.alpha is not None and self.alpha.dim() == 2 else None
         super().__init__(
             [parm], beta, attention_mask, num_prompts, tokenizer, parm_tokenizer,
-            compile=compile, max_new_tokens=max_new_tokens, compile_options=compile_options,
+            compile=compile, max_new_tokens=max_new_tokens, compile_options=compile_options, reference=reference,
         )  # fmt: skip
 
     def _on_new_generation(self, input_ids: torch.Tensor) -> None:
@@ -278,6 +315,9 @@ class GenARMGuidance(_GuidedDecodingProcessor):
             Length of the static cache when `compile=True`.
         compile_options (dict, optional):
             Keyword arguments for `torch.compile`.
+        reference (nn.Module | str, optional):
+            What the ARMs' rewards are relative to: `None` (their log-probabilities), `"base"` (their log-ratios to
+            the base model) or a model (their log-ratios to it); see `PARMGuidance`. Defaults to `None`.
 
     Raises:
         ValueError: If `arms` is empty, `alpha` does not have one weight per ARM or is not on the simplex, or
@@ -309,6 +349,7 @@ class GenARMGuidance(_GuidedDecodingProcessor):
         compile: bool = False,
         max_new_tokens: int | None = None,
         compile_options: dict[str, Any] | None = None,
+        reference: nn.Module | str | None = None,
     ) -> None:
         if len(arms) == 0:
             raise ValueError("GenARMGuidance needs at least one reward model")
@@ -317,7 +358,7 @@ class GenARMGuidance(_GuidedDecodingProcessor):
         num_prompts = self.alpha.shape[0] if self.alpha.dim() == 2 else None
         super().__init__(
             arms, beta, attention_mask, num_prompts, tokenizer, arm_tokenizer,
-            compile=compile, max_new_tokens=max_new_tokens, compile_options=compile_options,
+            compile=compile, max_new_tokens=max_new_tokens, compile_options=compile_options, reference=reference,
         )  # fmt: skip
 
     def _row_weights(self, rows: int) -> torch.Tensor:
@@ -334,6 +375,7 @@ def guided_generate(
     beta: float = 1.0,
     parm_tokenizer: Any | None = None,
     use_chat_template: bool = False,
+    reference: nn.Module | str | None = None,
     **generate_kwargs: Any,
 ) -> list[str]:
     """Generate a response to every prompt with `base`, steered by a PARM at the preference `alpha`.
@@ -360,6 +402,9 @@ def guided_generate(
             The PARM's tokenizer, checked to have the base's vocabulary.
         use_chat_template (bool, optional):
             Wrap each prompt as a user message with the tokenizer's chat template. Defaults to `False`.
+        reference (nn.Module | str, optional):
+            What the PARM's reward is relative to (see `PARMGuidance`); `"base"` for a PARM trained with
+            `reference_free=False` on this base. Defaults to `None`.
         **generate_kwargs:
             Passed to `base.generate` (`max_new_tokens`, `do_sample`, ...).
 
@@ -402,7 +447,13 @@ def guided_generate(
     device = next(base.parameters()).device
     encoded = {key: value.to(device) for key, value in encoded.items()}
     processor = PARMGuidance(
-        parm, alpha, beta, attention_mask=encoded["attention_mask"], tokenizer=tokenizer, parm_tokenizer=parm_tokenizer
+        parm,
+        alpha,
+        beta,
+        attention_mask=encoded["attention_mask"],
+        tokenizer=tokenizer,
+        parm_tokenizer=parm_tokenizer,
+        reference=reference,
     )
     base_vocab = _vocab_size(base)
     if base_vocab is not None:

@@ -302,6 +302,15 @@ class RunSettings:
             "conciseness still steered (research/log.md, sections 4 and 6)."
         },
     )
+    guide_by_log_ratio: bool | None = field(
+        default=None,
+        metadata={
+            "help": "Guided decoding adds (1/beta) times the reward model's log-ratio to its starting model "
+            "(log pi_reward_model - log pi_start; the start is the base unless parm_model / parm_layers) instead of "
+            "its log-probability: the reward it learned when its rewards are relative to that model. None: on when "
+            "every objective's reward is reference-relative."
+        },
+    )
     sweep_tokens: int = field(default=96, metadata={"help": "Most new tokens of a greedy answer in the sweep."})
     sweep_batch_size: int = field(
         default=32,
@@ -379,6 +388,8 @@ class RunSettings:
         objectives_named(self.whole_samples_only, names, "whole_samples_only")
         objectives_named(self.score_matched, names, "score_matched")
         objectives_named(self.system_prompted_objectives, names, "system_prompted_objectives")
+        if self.guide_by_log_ratio is None:
+            self.guide_by_log_ratio = not self.reference_free or set(names) <= set(self.reference_relative_rewards)
         if self.beta_r is None:
             self.beta_r = [BETA_R_MEAN if name in self.length_normalized_rewards else BETA_R_SUM for name in names]
         if self.scalarization not in SCALARIZATIONS:

@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 from ..data.chat import chat_texts, left_padding
 from ..data.preference_pairs import build_preference_data, candidates_dir, needs_sampling
 from ..evaluation import preference_grid, response_quality, standard_error, summarise_sweep
-from ..guidance.processors import GenARMGuidance, PARMGuidance
+from ..guidance.processors import REFERENCE_BASE, GenARMGuidance, PARMGuidance
 from ..trainer.parm_config import PARMConfig
 from ..trainer.parm_trainer import PARMTrainer
 from ..tuners.pblora.config import PBLoraConfig
@@ -318,18 +318,21 @@ class Run:
         base, tokenizer = self.base()
         settings = self.settings
         objectives = settings.objective_names
+        reference = self.guidance_reference()
         if settings.method in ONE_REWARD_MODEL_METHODS:
             parm = PeftModel.from_pretrained(self._fresh_parm_base(), str(self.path / "parm_adapter")).eval()
             adapter_objectives = parm.peft_config["default"].objective_names
             if adapter_objectives != objectives:
                 raise ValueError(f"the adapter's objectives {adapter_objectives} differ from the run's {objectives}")
             return self._generate(base, tokenizer, rows, lambda alphas, mask: PARMGuidance(
-                parm, alphas, beta=settings.guidance_beta, attention_mask=mask, tokenizer=tokenizer
+                parm, alphas, beta=settings.guidance_beta, attention_mask=mask, tokenizer=tokenizer,
+                reference=reference,
             ))  # fmt: skip
         if settings.method == "genarm":
             arms = [self._merged_arm(name) for name in objectives]
             return self._generate(base, tokenizer, rows, lambda alphas, mask: GenARMGuidance(
-                arms, alphas, beta=settings.guidance_beta, attention_mask=mask, tokenizer=tokenizer
+                arms, alphas, beta=settings.guidance_beta, attention_mask=mask, tokenizer=tokenizer,
+                reference=reference,
             ))  # fmt: skip
         arm_weights = [self._merged_arm(name).state_dict() for name in objectives]  # rewarded_soups
         answers: dict[int, dict] = {}
@@ -339,6 +342,15 @@ class Run:
             decoded = self._generate(soup, tokenizer, [rows[index] for index in indices], None)
             answers.update(zip(indices, decoded, strict=True))
         return [answers[index] for index in range(len(rows))]
+
+    def guidance_reference(self) -> Any:
+        """What guided decoding takes the reward models' log-ratio to: nothing (their log-probabilities are the
+        reward), the base ("base": they are adapters on it) or, for a smaller reward model, its starting model."""
+        if not self.settings.guide_by_log_ratio:
+            return None
+        if self.settings.parm_model or self.settings.parm_layers:
+            return self._fresh_parm_base().eval()
+        return REFERENCE_BASE
 
     def _merged_arm(self, objective: str) -> Any:
         """One objective's ARM as a plain model: its single-objective adapter merged at preference (1,)."""
