@@ -302,6 +302,13 @@ class RunSettings:
             "conciseness still steered (research/log.md, sections 4 and 6)."
         },
     )
+    train_in_chat_format: bool = field(
+        default=False,
+        metadata={
+            "help": "Train on each prompt as a user turn of the tokenizer's chat template, the context the sweep and "
+            "the probe answer in; off: on the plain prompt text."
+        },
+    )
     guide_by_log_ratio: bool | None = field(
         default=None,
         metadata={

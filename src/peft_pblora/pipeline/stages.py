@@ -214,6 +214,8 @@ class Run:
                 sorted(set(objectives) - set(held_out_pairs)),
             )
             train_pairs, held_out_pairs = {name: data[name] for name in objectives}, {}
+        if settings.train_in_chat_format:
+            train_pairs, held_out_pairs = as_user_turns(train_pairs), as_user_turns(held_out_pairs)
         trainer = PARMTrainer(
             model=self._fresh_parm_base(),
             args=args,
@@ -419,6 +421,16 @@ class Run:
         (self.path / "metrics.json").write_text(json.dumps(metrics, indent=2))
         write_report_files(self.settings, sweep, metrics, self.path)
         return metrics
+
+
+def as_user_turns(pairs: dict[str, Any]) -> dict[str, Any]:
+    """Each objective's pairs with the prompt as one user message: the trainer then renders it by the chat template,
+    as guided decoding does."""
+
+    def user_turn(row: dict) -> dict:
+        return {"prompt": [{"role": "user", "content": row["prompt"]}]}
+
+    return {name: dataset.map(user_turn, remove_columns="prompt") for name, dataset in pairs.items()}
 
 
 def peak_resident_memory_gib() -> float:
