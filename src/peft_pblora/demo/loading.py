@@ -1,0 +1,104 @@
+"""A run folder made into a `DemoSession`: its settings, base model, trained PARM adapter and sweep, read only.
+
+The folder is not written to (a `pipeline.Run` would rewrite its settings.json), so a read-only copy, such as a
+Hugging Face Space's, serves as well. The PARM's starting model and the guidance reference follow the run's own
+rules (`pipeline.stages.Run._fresh_parm_base` and `guidance_reference`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from peft import PeftModel
+
+from ..evaluation import preference_grid
+from ..guidance.processors import REFERENCE_BASE
+from ..pipeline.model_loading import first_layers, load_model_and_tokenizer
+from ..pipeline.run_folder import saved_settings
+from ..pipeline.settings import ONE_REWARD_MODEL_METHODS, RunSettings
+from .errors import RunFolderError
+from .session import DemoSession
+
+ADAPTER = "parm_adapter"
+
+
+def run_settings(run_dir: str | Path, device: str | None = None) -> RunSettings:
+    """The settings a run folder was made with; refuses a folder without settings.json or a trained PARM adapter."""
+    path = Path(run_dir)
+    if not path.is_dir():
+        raise RunFolderError(f"{path} is not a folder: give the run folder of a trained PARM (--output_dir).")
+    saved = saved_settings(path)
+    if saved is None:
+        raise RunFolderError(
+            f"{path} has no settings.json, so it is not a peft-pblora run folder: make one with "
+            f"`peft-pblora train --output_dir {path}`."
+        )
+    if saved.get("method", "parm") not in ONE_REWARD_MODEL_METHODS:
+        raise RunFolderError(
+            f"{path} was made with --method {saved['method']}; the demo steers one preference-aware reward model "
+            f"({' or '.join(ONE_REWARD_MODEL_METHODS)})."
+        )
+    if not (path / ADAPTER / "adapter_config.json").is_file():
+        raise RunFolderError(
+            f"{path} has no trained PARM adapter ({ADAPTER}/adapter_config.json): train it first with "
+            f"`peft-pblora train --output_dir {path}`."
+        )
+    known = {item.name for item in fields(RunSettings)}
+    values = {name: value for name, value in saved.items() if name in known}
+    values.update(output_dir=str(path), device=device, show_progress=False)
+    return RunSettings(**values)
+
+
+def parm_start(settings: RunSettings, base: Any, tokenizer: Any) -> Any:
+    """A new copy of the PARM's starting model: `parm_model`, the base's first `parm_layers` layers, or the base."""
+    if settings.parm_model:
+        parm, parm_tokenizer = load_model_and_tokenizer(settings.parm_model)
+        if parm_tokenizer.get_vocab() != tokenizer.get_vocab():
+            raise RunFolderError(f"parm_model {settings.parm_model!r} has another tokenizer than the base model")
+        return parm.to(settings.device).eval()
+    if settings.parm_layers:
+        return first_layers(base, settings.parm_layers).to(settings.device)
+    copy = type(base)(base.config)
+    copy.load_state_dict(base.state_dict())
+    return copy.to(settings.device).eval()
+
+
+def load_session(
+    run_dir: str | Path,
+    device: str | None = None,
+    max_new_tokens: int | None = None,
+    base: tuple[Any, Any] | None = None,
+) -> DemoSession:
+    """The demo of a run folder; `base` is an already loaded (model, tokenizer) for its base model, if at hand."""
+    settings = run_settings(run_dir, device)
+    path = settings.path
+    model, tokenizer = base if base is not None else load_model_and_tokenizer(settings.base_model)
+    model = model.to(settings.device).eval()
+    parm = PeftModel.from_pretrained(parm_start(settings, model, tokenizer), str(path / ADAPTER)).eval()
+    adapter_objectives = parm.peft_config["default"].objective_names
+    if adapter_objectives and list(adapter_objectives) != settings.objective_names:
+        raise RunFolderError(
+            f"the adapter's objectives {adapter_objectives} differ from the run's {settings.objective_names}"
+        )
+    reference: Any = None
+    if settings.guide_by_log_ratio:
+        use_start = settings.parm_model or settings.parm_layers
+        reference = parm_start(settings, model, tokenizer) if use_start else REFERENCE_BASE
+    sweep_path = path / "sweep.json"
+    return DemoSession(
+        base=model,
+        tokenizer=tokenizer,
+        parm=parm,
+        objectives=settings.objective_names,
+        guidance_beta=settings.guidance_beta,
+        reference=reference,
+        scorers=settings.make_scorers(),
+        grid=preference_grid(len(settings.objective_names), settings.grid_step),
+        max_new_tokens=max_new_tokens or settings.sweep_tokens,
+        sweep=json.loads(sweep_path.read_text()) if sweep_path.is_file() else None,
+        title=f"PARM steering demo: {path.name}",
+        details={"run folder": str(path), "base model": settings.base_model, "method": settings.method},
+    )
