@@ -34,6 +34,11 @@ def settings_of_existing_run(arguments: list[str]) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if arguments[:1] == ["demo"]:  # the web demo; Gradio is imported only for it
+        from ..demo.cli import main as demo_main
+
+        return demo_main(arguments[1:])
     parser = argparse.ArgumentParser(
         prog="peft-pblora", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, add_help=False
     )
