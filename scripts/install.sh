@@ -7,4 +7,4 @@ PYTHON="${PYTHON:-python3}"
 if ! "$PYTHON" -c "import torch" >/dev/null 2>&1; then
     "$PYTHON" -m pip install --quiet "torch==2.13.0"
 fi
-"$PYTHON" -m pip install --quiet -e ".[dev,docs]"
+"$PYTHON" -m pip install --quiet -e ".[dev,docs,demo]"
