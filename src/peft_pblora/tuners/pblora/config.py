@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from peft.config import PeftConfig
 
+from .checks import check_bool, check_choice, check_int, check_names, check_positive_reals, check_real
 from .cores import PREFERENCE_CORES
 from .peft_type import PBLORA_PEFT_TYPE
 
@@ -66,8 +67,9 @@ class PBLoraConfig(PeftConfig):
             too, so the adapter changes the output from the start (useful for tests). Defaults to `True`.
 
     Raises:
-        ValueError: If a rank, the core, the dropout, the bias or the objective names are invalid, or the ranks do
-            not fit the chosen core.
+        TypeError: If a field has the wrong type (`r2="4"`, `num_preferences=2.5`, `objective_names="ab"`), naming it.
+        ValueError: If a rank, the core, the dropout, the bias, the scale (NaN or infinite) or the objective names are
+            invalid, or the ranks do not fit the chosen core.
 
     Examples:
         >>> import torch
@@ -175,29 +177,29 @@ class PBLoraConfig(PeftConfig):
             self.target_modules = set(self.target_modules)
         if isinstance(self.exclude_modules, list):
             self.exclude_modules = set(self.exclude_modules)
-        if self.r1 < 0:
-            raise ValueError(f"r1 must be >= 0, got {self.r1}")
-        if self.r2 < 1:
-            raise ValueError(f"r2 must be >= 1, got {self.r2}")
-        if self.core not in PREFERENCE_CORES:
-            raise ValueError(f"core must be one of {tuple(PREFERENCE_CORES)}, got {self.core!r}")
+        self.r1 = check_int(self.r1, "r1", minimum=0)
+        self.r2 = check_int(self.r2, "r2", minimum=1)
+        self.num_preferences = check_int(self.num_preferences, "num_preferences", minimum=1)
+        self.core = check_choice(self.core, "core", PREFERENCE_CORES)
         PREFERENCE_CORES[self.core].check_ranks(self.r1, self.r2, self.num_preferences)
-        if self.num_preferences < 1:
-            raise ValueError(f"num_preferences must be >= 1, got {self.num_preferences}")
-        if not 0.0 <= self.lora_dropout < 1.0:
+        check_real(self.lora_alpha, "lora_alpha")
+        if self.scaling is not None:
+            check_real(self.scaling, "scaling")  # inf or NaN times the zero-initialised B makes every logit NaN
+        if not 0.0 <= check_real(self.lora_dropout, "lora_dropout") < 1.0:
             raise ValueError(f"lora_dropout must be in [0, 1), got {self.lora_dropout}")
-        if self.bias not in ("none", "all", "pblora_only"):
-            raise ValueError(f"bias must be 'none', 'all' or 'pblora_only', got {self.bias!r}")
+        self.bias = check_choice(self.bias, "bias", ("none", "all", "pblora_only"))
+        self.fan_in_fan_out = check_bool(self.fan_in_fan_out, "fan_in_fan_out")
+        self.init_weights = check_bool(self.init_weights, "init_weights")
+        if self.beta_r is not None:
+            self.beta_r = check_positive_reals(self.beta_r, "beta_r")
         if self.objective_names is None:
             self.objective_names = [f"objective_{index}" for index in range(self.num_preferences)]
         else:
-            self.objective_names = list(self.objective_names)
+            self.objective_names = check_names(self.objective_names, "objective_names")
         if len(self.objective_names) != self.num_preferences:
             raise ValueError(
                 f"objective_names has {len(self.objective_names)} names but num_preferences={self.num_preferences}"
             )
-        if len(set(self.objective_names)) != len(self.objective_names):
-            raise ValueError(f"objective_names must be distinct, got {self.objective_names}")
         if isinstance(self.target_modules, str) and self.layers_to_transform is not None:
             raise ValueError("`layers_to_transform` cannot be used when `target_modules` is a str.")
         if self.layers_pattern and self.layers_to_transform is None:

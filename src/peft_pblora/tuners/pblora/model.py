@@ -64,10 +64,20 @@ def set_preference(
     unknown = [name for name in adapter_names if name not in available]
     if unknown:
         raise ValueError(f"Unknown PBLoRA adapter(s) {unknown}; the model has {sorted(available)}")
-    validated = None
+    # every check runs before any layer changes, so a refused preference leaves the stored one in place
+    validated_per_adapter = {}
     for name in adapter_names:
         num_preferences = next(layer.num_preferences[name] for layer in layers if name in layer.num_preferences)
-        validated = validate_preference(preference, num_preferences, batch_size=batch_size)
+        validated_per_adapter[name] = validate_preference(preference, num_preferences, batch_size=batch_size)
+        for layer in layers:
+            merged = layer.merged_preference.get(name)
+            if merged is not None and not torch.equal(merged, validated_per_adapter[name].to(merged)):
+                raise ValueError(
+                    f"PBLoRA adapter '{name}' is merged for preference {merged.tolist()}; call unmerge_adapter() "
+                    "before changing it"
+                )
+    validated = None
+    for name, validated in validated_per_adapter.items():
         on_device: dict[tuple[torch.device, torch.dtype], torch.Tensor] = {}
         for layer in layers:
             if name in layer.pblora_A:
@@ -87,6 +97,28 @@ def _batch_size_of_call(args: tuple, kwargs: dict) -> int | None:
     return None
 
 
+def _take_preference_argument(module: nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict] | None:
+    """Forward pre-hook of the wrapped transformers model: honour `preference=` on a call that bypasses PeftModel.
+
+    transformers models drop unknown keyword arguments silently, so without this hook
+    `peft_model.get_base_model()(ids, preference=alpha)` (or a model that loaded the adapter with `load_adapter`)
+    would run at the stored preference. PeftModel strips the keyword before this hook sees the call.
+    """
+    if "preference" not in kwargs:
+        return None
+    kwargs = dict(kwargs)
+    preference = kwargs.pop("preference")
+    if preference is not None:
+        set_preference(module, preference, batch_size=_batch_size_of_call(args, kwargs))
+    return args, kwargs
+
+
+def add_preference_argument(model: nn.Module) -> None:
+    """Make `model(..., preference=alpha)` set alpha on the model's PBLoRA layers; idempotent."""
+    if not any(hook is _take_preference_argument for hook in model._forward_pre_hooks.values()):
+        model.register_forward_pre_hook(_take_preference_argument, with_kwargs=True)
+
+
 class PBLoraModel(BaseTuner):
     """Creates a PBLoRA (Preference-aware Bilinear LoRA, PARM arXiv 2505.06274) model from a transformers model.
 
@@ -97,6 +129,11 @@ class PBLoraModel(BaseTuner):
     prefix: str = "pblora_"
     tuner_layer_cls = PBLoraLayer
     target_module_mapping = TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING
+
+    def inject_adapter(self, model: nn.Module, adapter_name: str, *args: Any, **kwargs: Any) -> None:
+        """PEFT's injection, then the hook that lets the bare transformers model take `preference=` too."""
+        super().inject_adapter(model, adapter_name, *args, **kwargs)
+        add_preference_argument(model)
 
     def _create_and_replace(
         self,

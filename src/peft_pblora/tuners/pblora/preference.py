@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 
 PreferenceLike = Sequence[float] | Sequence[Sequence[float]] | torch.Tensor
 
 SIMPLEX_TOLERANCE = 1e-4
+
+
+def simplex_tolerance(dtype: torch.dtype, num_preferences: int) -> float:
+    """How far a row sum may be from 1: `SIMPLEX_TOLERANCE`, or the rounding k weights of a coarse dtype can make.
+
+    A bf16 or fp16 alpha cannot hold 1/3 exactly, so its rows may sum to 0.998 (bf16) though the caller meant 1.
+    """
+    if not dtype.is_floating_point:
+        return SIMPLEX_TOLERANCE
+    return max(SIMPLEX_TOLERANCE, num_preferences * torch.finfo(dtype).eps)
 
 
 def validate_preference(
@@ -21,8 +31,9 @@ def validate_preference(
     """Check a preference and return it as a float32 tensor of shape (k,) or (rows, k).
 
     A preference is one vector for the whole batch, shape (k,), or one row per example, shape (rows, k). Every row
-    must be finite, non-negative and sum to 1 within `SIMPLEX_TOLERANCE`. With `batch_size`, a 2-D preference must
-    have 1 or `batch_size` rows. Raises a ValueError naming the problem.
+    must be finite, non-negative and sum to 1 within `SIMPLEX_TOLERANCE` (or k times the machine epsilon of a bf16 /
+    fp16 input, whose weights cannot sum to 1 exactly). With `batch_size`, a 2-D preference must have 1 or
+    `batch_size` rows. Raises a ValueError naming the problem; never changes or aliases the caller's object.
 
     Examples:
         >>> from peft_pblora import validate_preference
@@ -35,13 +46,18 @@ def validate_preference(
         ...
         ValueError: preference must sum to 1 (tolerance 0.0001); row sums are [1.1...]
     """
+    kind = type(preference).__name__
+    if preference is None or isinstance(preference, (str, bytes, Mapping)):
+        raise ValueError(f"{name} must be a sequence of numbers or a tensor, got {kind}")
     try:
         tensor = torch.as_tensor(preference)
-    except (TypeError, ValueError) as error:
-        kind = type(preference).__name__
+    except (TypeError, ValueError, RuntimeError, OverflowError) as error:
         raise ValueError(f"{name} must be a sequence of numbers or a tensor, got {kind}") from error
+    if tensor.device.type == "meta" or tensor.layout != torch.strided:
+        raise ValueError(f"{name} must be a dense tensor holding values, got a {tensor.device.type} {tensor.layout}")
     if tensor.dtype == torch.bool or tensor.is_complex():
         raise ValueError(f"{name} must hold real numbers, got dtype {tensor.dtype}")
+    tolerance = simplex_tolerance(tensor.dtype, num_preferences)
     tensor = tensor.detach().to(torch.float32, copy=True)  # never alias the caller's tensor
     if tensor.dim() not in (1, 2):
         raise ValueError(
@@ -60,11 +76,9 @@ def validate_preference(
     if (tensor < 0).any():
         raise ValueError(f"{name} has a negative weight: {tensor.tolist()}; weights must lie on the simplex")
     sums = tensor.sum(dim=-1)
-    off_simplex = (sums - 1).abs() > SIMPLEX_TOLERANCE
+    off_simplex = (sums - 1).abs() > tolerance
     if off_simplex.any():
-        raise ValueError(
-            f"{name} must sum to 1 (tolerance {SIMPLEX_TOLERANCE}); row sums are {sums.reshape(-1).tolist()}"
-        )
+        raise ValueError(f"{name} must sum to 1 (tolerance {tolerance:g}); row sums are {sums.reshape(-1).tolist()}")
     if batch_size is not None and tensor.dim() == 2 and tensor.shape[0] not in (1, batch_size):
         raise ValueError(
             f"{name} has {tensor.shape[0]} rows but the batch has {batch_size} examples; "

@@ -7,7 +7,9 @@ PeftConfig.from_pretrained or transformers' load_adapter meets an adapter_config
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
+from typing import Any
 
 from peft import PeftModel
 from peft.mapping import PEFT_TYPE_TO_CONFIG_MAPPING
@@ -59,9 +61,57 @@ def _describe_pblora_adapters_in_model_cards() -> None:
     PeftModel.create_or_update_model_card = create_or_update_model_card
 
 
+SIZE_MISMATCH = re.compile(
+    r"size mismatch for (\S+): copying a param with shape torch\.Size\(\[([\d, ]*)\]\) from checkpoint, "
+    r"the shape in current model is torch\.Size\(\[([\d, ]*)\]\)"
+)
+
+
+def describe_size_mismatch(error: Exception, config: Any, source: str) -> str | None:
+    """A readable account of a state-dict size mismatch for a PBLoRA adapter: the ranks, objectives and sizes.
+
+    Returns None when the error is not a size mismatch (so the caller re-raises it unchanged).
+    """
+    mismatches = SIZE_MISMATCH.findall(str(error))
+    if not mismatches:
+        return None
+    parameter, saved, current = mismatches[0]
+    return (
+        f"The PBLoRA adapter from {source} (objectives {config.objective_names}, r1={config.r1}, r2={config.r2}, "
+        f"num_preferences={config.num_preferences}, core={config.core!r}) does not fit this model: {parameter} has "
+        f"shape ({saved}) in the adapter but ({current}) here, {len(mismatches)} tensor(s) in all. pblora_A is "
+        "(r1 + r2, in_features), pblora_B is (out_features, r1 + r2) and the core holds r1, r2 and num_preferences: "
+        "load the adapter into the base model it was trained on, with the PBLoraConfig it was saved with."
+    )
+
+
+def _explain_size_mismatches_on_load() -> None:
+    """Make PeftModel.load_adapter (from_pretrained, Trainer resume) name the ranks and sizes of a PBLoRA mismatch."""
+    if getattr(PeftModel.load_adapter, "_pblora_patched", False):
+        return
+    original = PeftModel.load_adapter
+
+    @functools.wraps(original)
+    def load_adapter(self, model_id, adapter_name, *args, **kwargs):
+        try:
+            return original(self, model_id, adapter_name, *args, **kwargs)
+        except RuntimeError as error:
+            config = self.peft_config.get(adapter_name)
+            if not isinstance(config, PBLoraConfig):
+                raise
+            message = describe_size_mismatch(error, config, str(model_id))
+            if message is None:
+                raise
+            raise ValueError(message) from error
+
+    load_adapter._pblora_patched = True
+    PeftModel.load_adapter = load_adapter
+
+
 def register_pblora() -> None:
     """Register the PBLORA peft type, its config and its tuner with PEFT; safe to call more than once."""
     if PEFT_TYPE_TO_CONFIG_MAPPING.get(PBLORA_PEFT_TYPE) is not PBLoraConfig:
         register_peft_method(name="pblora", config_cls=PBLoraConfig, model_cls=PBLoraModel)
     _strip_preference_from_base_model_kwargs()
     _describe_pblora_adapters_in_model_cards()
+    _explain_size_mismatches_on_load()
