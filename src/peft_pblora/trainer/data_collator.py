@@ -20,6 +20,7 @@ import torch
 from datasets import Dataset
 
 from ..data.chat import position_ids_from_mask
+from ..tuners.pblora.checks import check_optional_length
 
 PREFERENCE_COLUMNS = ("prompt", "chosen", "rejected")
 MULTI_LABEL_COLUMNS = ("prompt", "response_0", "response_1")
@@ -64,8 +65,8 @@ class PreferenceTokenizer:
         if tokenizer.eos_token_id is None:
             raise ValueError("The tokenizer has no eos_token: the reward includes the EOS token")
         self.tokenizer = tokenizer
-        self.max_prompt_length = max_prompt_length
-        self.max_length = max_length
+        self.max_prompt_length = check_optional_length(max_prompt_length, "max_prompt_length")
+        self.max_length = check_optional_length(max_length, "max_length")
 
     def prompt_ids(self, prompt: str | list[dict]) -> list[int]:
         if isinstance(prompt, list):
@@ -75,13 +76,71 @@ class PreferenceTokenizer:
             ids = self.tokenizer(prompt)["input_ids"]
         return ids[-self.max_prompt_length :] if self.max_prompt_length else ids
 
-    def response_ids(self, response: str | list[dict], prompt_length: int) -> list[int]:
+    def full_response_ids(self, response: str | list[dict]) -> list[int]:
+        """The response's tokens and EOS, before any cut."""
         if isinstance(response, list):
             response = "".join(message["content"] for message in response if message.get("role") == "assistant")
-        ids = self.tokenizer(response, add_special_tokens=False)["input_ids"] + [self.tokenizer.eos_token_id]
+        return self.tokenizer(response, add_special_tokens=False)["input_ids"] + [self.tokenizer.eos_token_id]
+
+    def response_ids(self, response: str | list[dict], prompt_length: int) -> list[int]:
+        ids = self.full_response_ids(response)
         if self.max_length:
             ids = ids[: max(1, self.max_length - prompt_length)]
         return ids
+
+    def pair_ids(
+        self, example: Mapping[str, Any], columns: tuple[str, str, str], where: str
+    ) -> tuple[list[int], list[int], list[int]]:
+        """(prompt, first response, second response) ids of one example; refuses a pair the cut would ruin.
+
+        A prompt of no tokens leaves the first response token unpredicted; a prompt of `max_length` tokens or more
+        leaves no room for the responses; two different responses cut to the same tokens make a pair whose margin
+        is 0 whatever the model does. Each is a ValueError naming the dataset, row and columns.
+        """
+        prompt_column, first_column, second_column = columns
+        for column in columns:
+            check_text_field(example[column], column, where)
+        prompt = self.prompt_ids(example[prompt_column])
+        if not prompt:
+            raise ValueError(
+                f"{where}: column {prompt_column!r} tokenizes to no tokens; the first response token would be scored "
+                "without a prefix. Give every pair a non-empty prompt"
+            )
+        if self.max_length is not None and len(prompt) >= self.max_length:
+            raise ValueError(
+                f"{where}: the prompt keeps {len(prompt)} tokens (max_prompt_length={self.max_prompt_length}) but "
+                f"max_length={self.max_length} leaves no room for the responses; raise max_length or set a "
+                "max_prompt_length below it"
+            )
+        first_full = self.full_response_ids(example[first_column])
+        second_full = self.full_response_ids(example[second_column])
+        if self.max_length is None:
+            return prompt, first_full, second_full
+        room = self.max_length - len(prompt)
+        first, second = first_full[:room], second_full[:room]
+        if first == second and first_full != second_full:
+            raise ValueError(
+                f"{where}: columns {first_column!r} and {second_column!r} become identical when cut to "
+                f"max_length={self.max_length} ({room} response tokens after a {len(prompt)}-token prompt), so the "
+                "pair could not be told apart; raise max_length or drop the row"
+            )
+        return prompt, first, second
+
+
+def check_text_field(value: Any, column: str, where: str) -> None:
+    """A prompt or response must be a string or a list of chat messages with string contents."""
+    if isinstance(value, str):
+        return
+    if (
+        isinstance(value, list)
+        and value
+        and all(isinstance(message, Mapping) and isinstance(message.get("content"), str) for message in value)
+    ):
+        return
+    shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+    raise ValueError(
+        f"{where}: column {column!r} must hold text or a list of chat messages, got {type(value).__name__} {shown}"
+    )
 
 
 def build_grouped_dataset(
@@ -89,8 +148,13 @@ def build_grouped_dataset(
     objectives: list[str],
     label_columns: Mapping[str, str] | None,
     tokenizer: PreferenceTokenizer,
+    what: str = "train_dataset",
 ) -> Dataset:
-    """Tokenize into rows of pairs: prompt_input_ids, first_input_ids, second_input_ids and preference_labels."""
+    """Tokenize into rows of pairs: prompt_input_ids, first_input_ids, second_input_ids and preference_labels.
+
+    Every row is checked before the dataset is built: a bad field raises a ValueError naming `what`, the objective,
+    the row and the column.
+    """
     k = len(objectives)
     columns = ("prompt_input_ids", "first_input_ids", "second_input_ids", "preference_labels")
     rows: dict[str, list] = {column: [] for column in columns}
@@ -98,27 +162,31 @@ def build_grouped_dataset(
         parts = [dataset[name] for name in objectives]
         for index in range(max(len(part) for part in parts)):
             prompts, firsts, seconds, labels = [], [], [], []
-            for objective, part in enumerate(parts):
-                example = part[index % len(part)]
-                prompt = tokenizer.prompt_ids(example["prompt"])
+            for objective, (name, part) in enumerate(zip(objectives, parts, strict=True)):
+                row = index % len(part)
+                where = f"{what}[{name!r}] row {row}"
+                prompt, first, second = tokenizer.pair_ids(part[row], PREFERENCE_COLUMNS, where)
                 prompts.append(prompt)
-                firsts.append(tokenizer.response_ids(example["chosen"], len(prompt)))
-                seconds.append(tokenizer.response_ids(example["rejected"], len(prompt)))
+                firsts.append(first)
+                seconds.append(second)
                 labels.append([1 if other == objective else 0 for other in range(k)])
             for key, value in zip(rows, (prompts, firsts, seconds, labels), strict=True):
                 rows[key].append(value)
         return Dataset.from_dict(rows)
-    for example in dataset:
-        prompt = tokenizer.prompt_ids(example["prompt"])
+    for index, example in enumerate(dataset):
+        where = f"{what} row {index}"
+        prompt, first, second = tokenizer.pair_ids(example, MULTI_LABEL_COLUMNS, where)
         label = []
         for objective in objectives:
             preferred = example[label_columns[objective]]
-            if preferred not in (0, 1):
-                raise ValueError(f"label column {label_columns[objective]!r} must hold 0 or 1, got {preferred!r}")
+            if isinstance(preferred, bool) or preferred not in (0, 1):
+                raise ValueError(
+                    f"{where}: label column {label_columns[objective]!r} must hold 0 or 1, got {preferred!r}"
+                )
             label.append(1 if preferred == 0 else -1)
         rows["prompt_input_ids"].append([prompt])
-        rows["first_input_ids"].append([tokenizer.response_ids(example["response_0"], len(prompt))])
-        rows["second_input_ids"].append([tokenizer.response_ids(example["response_1"], len(prompt))])
+        rows["first_input_ids"].append([first])
+        rows["second_input_ids"].append([second])
         rows["preference_labels"].append([label])
     return Dataset.from_dict(rows)
 

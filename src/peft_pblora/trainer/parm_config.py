@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import torch
 from transformers import TrainingArguments
 
+from ..tuners.pblora.checks import (
+    check_choice,
+    check_names,
+    check_optional_length,
+    check_positive_reals,
+    check_real,
+)
+from ..tuners.pblora.preference import validate_preference
 from .loss import SCALARIZATIONS
 
 PREFERENCE_SAMPLING = ("batch", "example", "importance")
@@ -55,9 +64,11 @@ class PARMConfig(TrainingArguments):
             For one multi-label dataset (prompt, response_0, response_1): objective -> column holding the index (0/1)
             of the preferred response, e.g. `{"helpful": "better_response_id", "harmless": "safer_response_id"}`.
         max_prompt_length (int | None, optional):
-            Prompt tokens kept (the last ones); `None` keeps all. Defaults to `512`.
+            Prompt tokens kept (the last ones); `None` keeps all, else at least 1. Defaults to `512`.
         max_length (int | None, optional):
-            Prompt + response tokens kept; the response is cut to fit. `None` keeps all. Defaults to `1024`.
+            Prompt + response tokens kept; the response is cut to fit. `None` keeps all, else at least 1 and more
+            than `max_prompt_length`; a pair whose prompt leaves no room, or whose responses become identical when
+            cut, is refused when the trainer tokenizes the data. Defaults to `1024`.
         eval_preferences (list[list[float]], optional):
             Preferences to evaluate at; defaults to the simplex vertices and its centre.
         model_init_kwargs (dict, optional):
@@ -70,8 +81,10 @@ class PARMConfig(TrainingArguments):
             Kept `False`: the PARM collator needs its own columns. Defaults to `False`.
 
     Raises:
-        ValueError: If `beta_r` or `dirichlet_concentration` is not positive, or `preference_sampling` /
-            `scalarization` is unknown or the two do not go together.
+        TypeError: If a PARM field has the wrong type (`beta_r="0.1"`, `max_length=2.5`, `objective_names="ab"`).
+        ValueError: If `beta_r` or `dirichlet_concentration` is not positive and finite, a length is below 1 or
+            `max_length` does not exceed `max_prompt_length`, or `preference_sampling` / `scalarization` is unknown
+            or the two do not go together.
 
     Examples:
         >>> from peft_pblora import PARMConfig
@@ -158,10 +171,15 @@ class PARMConfig(TrainingArguments):
         },
     )
     max_prompt_length: int | None = field(
-        default=512, metadata={"help": "Prompt tokens kept (the last ones); None keeps all."}
+        default=512, metadata={"help": "Prompt tokens kept (the last ones), at least 1; None keeps all."}
     )
     max_length: int | None = field(
-        default=1024, metadata={"help": "Prompt + response tokens kept; the response is cut to fit. None keeps all."}
+        default=1024,
+        metadata={
+            "help": "Prompt + response tokens kept; the response is cut to fit. At least 1 and more than "
+            "max_prompt_length; None keeps all. A pair left with no response token, or whose responses become "
+            "identical when cut, is refused when the data is tokenized."
+        },
     )
     eval_preferences: list[list[float]] | None = field(
         default=None,
@@ -185,21 +203,39 @@ class PARMConfig(TrainingArguments):
         if self.bf16 is None:
             self.bf16 = torch.cuda.is_available() and not self.fp16
         super().__post_init__()
-        self.beta_r = list(self.beta_r) if isinstance(self.beta_r, (list, tuple)) else [self.beta_r]
-        if not self.beta_r or any(not isinstance(value, (int, float)) or not value > 0 for value in self.beta_r):
-            raise ValueError(f"beta_r must be positive, got {self.beta_r}")
-        if isinstance(self.length_normalized_rewards, str):
-            self.length_normalized_rewards = [self.length_normalized_rewards]
-        if isinstance(self.reference_relative_rewards, str):
-            self.reference_relative_rewards = [self.reference_relative_rewards]
-        if not self.dirichlet_concentration > 0:
-            raise ValueError(f"dirichlet_concentration must be positive, got {self.dirichlet_concentration}")
-        if self.preference_sampling not in PREFERENCE_SAMPLING:
-            raise ValueError(
-                f"preference_sampling must be one of {PREFERENCE_SAMPLING}, got {self.preference_sampling!r}"
+        self.beta_r = check_positive_reals(self.beta_r, "beta_r")
+        self.dirichlet_concentration = check_real(
+            self.dirichlet_concentration, "dirichlet_concentration", positive=True
+        )
+        self.max_prompt_length = check_optional_length(self.max_prompt_length, "max_prompt_length")
+        self.max_length = check_optional_length(self.max_length, "max_length")
+        if self.max_length is not None and self.max_prompt_length is not None:
+            if self.max_length <= self.max_prompt_length:
+                raise ValueError(
+                    f"max_length={self.max_length} must exceed max_prompt_length={self.max_prompt_length}: a prompt "
+                    "of max_prompt_length tokens would leave no room for the responses"
+                )
+        if self.objective_names is not None:
+            self.objective_names = check_names(self.objective_names, "objective_names")
+        if self.length_normalized_rewards is not None:
+            self.length_normalized_rewards = check_names(
+                self.length_normalized_rewards, "length_normalized_rewards", allow_str=True
             )
-        if self.scalarization not in SCALARIZATIONS:
-            raise ValueError(f"scalarization must be one of {SCALARIZATIONS}, got {self.scalarization!r}")
+        if self.reference_relative_rewards is not None:
+            self.reference_relative_rewards = check_names(
+                self.reference_relative_rewards, "reference_relative_rewards", allow_str=True
+            )
+        if self.label_columns is not None:
+            if not isinstance(self.label_columns, Mapping) or not all(
+                isinstance(key, str) and isinstance(value, str) for key, value in self.label_columns.items()
+            ):
+                raise TypeError(f"label_columns must map objective names to column names, got {self.label_columns!r}")
+            if not self.label_columns:
+                raise ValueError("label_columns must name at least one objective, got {}")
+        if self.eval_preferences is not None:
+            check_eval_preferences(self.eval_preferences)
+        check_choice(self.preference_sampling, "preference_sampling", PREFERENCE_SAMPLING)
+        check_choice(self.scalarization, "scalarization", SCALARIZATIONS)
         if self.preference_sampling == "importance" and self.scalarization != "linear":
             raise ValueError(
                 "preference_sampling='importance' keeps the expected loss only for a linear scalarization, "
@@ -223,6 +259,20 @@ class PARMConfig(TrainingArguments):
         if not self.reference_free:
             return [True] * len(objectives)
         return objectives_named(self.reference_relative_rewards, objectives, "reference_relative_rewards")
+
+
+def check_eval_preferences(eval_preferences: object) -> None:
+    """Each entry of eval_preferences must be a point of one simplex (same k for all)."""
+    if isinstance(eval_preferences, (str, bytes)) or not isinstance(eval_preferences, (list, tuple)):
+        raise TypeError(f"eval_preferences must be a list of preference vectors, got {eval_preferences!r}")
+    if not eval_preferences:
+        raise ValueError("eval_preferences must hold at least one preference vector, got []")
+    first = eval_preferences[0]
+    k = len(first) if isinstance(first, (list, tuple)) else 0
+    for entry in eval_preferences:
+        if not isinstance(entry, (list, tuple)) or any(isinstance(w, bool) for w in entry):
+            raise TypeError(f"eval_preferences entries must be lists of numbers, got {entry!r}")
+        validate_preference(entry, max(k, 1), name=f"eval_preferences entry {list(entry)}")
 
 
 def objectives_named(names: list[str] | None, objectives: list[str], setting: str) -> list[bool]:

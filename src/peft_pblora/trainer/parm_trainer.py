@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,9 +14,11 @@ from datasets import Dataset
 from peft import PeftModel, get_peft_model
 from torch import nn
 from transformers import AutoModelForCausalLM, PreTrainedModel, Trainer, set_seed
+from transformers.trainer_utils import get_last_checkpoint
 
 from ..tuners.pblora.config import PBLoraConfig
 from ..tuners.pblora.model import set_preference
+from ..tuners.pblora.peft_type import PBLORA_PEFT_TYPE
 from .data_collator import (
     REFERENCE_REWARD_COLUMNS,
     PARMDataCollator,
@@ -167,7 +171,7 @@ class PARMTrainer(Trainer):
         tokenizer = PreferenceTokenizer(processing_class, args.max_prompt_length, args.max_length)
         train_grouped = build_grouped_dataset(train_dataset, objectives, args.label_columns, tokenizer)
         eval_grouped = (
-            build_grouped_dataset(eval_dataset, objectives, args.label_columns, tokenizer)
+            build_grouped_dataset(eval_dataset, objectives, args.label_columns, tokenizer, what="eval_dataset")
             if eval_dataset is not None
             else None
         )
@@ -191,6 +195,62 @@ class PARMTrainer(Trainer):
         self._train_statistics: dict[str, list[float]] = defaultdict(list)
         self._sampling_step = -1
         self._micro_batch_index = 0
+
+    def train(
+        self,
+        resume_from_checkpoint: str | bool | None = None,
+        trial: Any = None,
+        ignore_keys_for_eval: list[str] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """transformers' train, after checking that a checkpoint to resume from holds this run's adapter.
+
+        Resuming with the objectives in another order (or other names) would make each alpha weight mean another
+        objective and rewrite the saved `objective_names`; another k, r1, r2 or core would fail deep in loading.
+        """
+        if resume_from_checkpoint:
+            checkpoint = resume_from_checkpoint
+            if isinstance(checkpoint, bool):
+                checkpoint = get_last_checkpoint(self.args.output_dir)
+            if checkpoint is not None:
+                self._check_checkpoint_adapter(Path(checkpoint))
+        return super().train(
+            resume_from_checkpoint=resume_from_checkpoint,
+            trial=trial,
+            ignore_keys_for_eval=ignore_keys_for_eval,
+            **kwargs,
+        )
+
+    def _check_checkpoint_adapter(self, checkpoint: Path) -> None:
+        """Refuse a checkpoint whose PBLoRA adapter has other objectives (or order), k, ranks or core than this run."""
+        model = self.accelerator.unwrap_model(self.model)
+        adapter_name = model.active_adapter if isinstance(model, PeftModel) else "default"
+        folder = checkpoint if adapter_name == "default" else checkpoint / adapter_name
+        config_file = folder / "adapter_config.json"
+        if not config_file.is_file():
+            return  # not a PEFT checkpoint: transformers reports what it cannot load
+        saved = json.loads(config_file.read_text(encoding="utf-8"))
+        current = model.peft_config.get(adapter_name) if isinstance(model, PeftModel) else None
+        if not isinstance(current, PBLoraConfig) or saved.get("peft_type") != PBLORA_PEFT_TYPE.value:
+            return
+        saved_names = saved.get("objective_names")
+        if saved_names is not None and list(saved_names) != list(self.objectives):
+            raise ValueError(
+                f"resume_from_checkpoint {checkpoint} was trained with objective_names {saved_names} (alpha order) "
+                f"but this run has {self.objectives}: each alpha weight would mean another objective. Resume with the "
+                "same objectives in the same order (PARMConfig.objective_names), or start a new run"
+            )
+        differing = [
+            f"{field}={saved.get(field)!r} in the checkpoint, {getattr(current, field)!r} here"
+            for field in ("num_preferences", "r1", "r2", "core")
+            if field in saved and saved[field] != getattr(current, field)
+        ]
+        if differing:
+            raise ValueError(
+                f"resume_from_checkpoint {checkpoint} holds a PBLoRA adapter of another shape: "
+                f"{'; '.join(differing)}. Resume with the PBLoraConfig the checkpoint was trained with, or start a "
+                "new run"
+            )
 
     @staticmethod
     def _objectives_in_alpha_order(train_dataset: Any, args: PARMConfig) -> list[str]:
