@@ -4,10 +4,11 @@
 
 The grid file holds `common` settings and named `runs`, each a dict of RunSettings overrides; a run may also say
 `"adapter_from": "<earlier run>"` to reuse that run's trained adapters (e.g. to sweep another guidance beta without
-training again, or Rewarded Soups on GenARM's ARMs). `--runs a,b` runs only those (one shard of a grid run by
-several processes on one GPU). Runs that would sample the same candidates share them. After each run, one line and
-`summary.json` give its Spearman correlations, steering effects, HV, MIP and stage times; `--archive` also packs
-every run's report, metrics, sweep and training log into one .tar.gz (the form a remote GPU job brings back).
+training again, or Rewarded Soups on GenARM's ARMs; a run whose pairs or training settings differ trains anew).
+`--runs a,b` runs only those (one shard of a grid run by several processes on one GPU). Runs that would sample the
+same candidates share them. After each run, one line and `summary.json` give its Spearman correlations, steering
+effects, HV, MIP and stage times; `--archive` also packs every run's report, metrics, sweep and training log into
+one .tar.gz (the form a remote GPU job brings back).
 """
 
 from __future__ import annotations
@@ -68,6 +69,16 @@ def archive(root: Path, names: list[str], destination: Path) -> None:
     shutil.move(partial, destination)
 
 
+def reuse_adapters(source: Path, destination: Path) -> None:
+    """Copies a run's trained adapters and their fingerprint into another run folder: its train stage keeps them
+    where they were trained from the same pairs and training settings, and trains anew otherwise."""
+    for name in ("parm_adapter", "arm_adapters", "fingerprints/train.json"):
+        if (source / name).exists() and not (destination / name).exists():
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+            copy = shutil.copytree if (source / name).is_dir() else shutil.copy2
+            copy(source / name, destination / name)
+
+
 def run_grid(
     grid: dict, output_dir: Path, time_budget: float = float("inf"), archive_path: Path | None = None
 ) -> dict:
@@ -89,10 +100,8 @@ def run_grid(
         candidates = candidates_dir(settings.path / "preference_data")
         if sampling_key in candidates_by_sampling and not candidates.exists():
             shutil.copytree(candidates_by_sampling[sampling_key], candidates)
-        for adapters in ("parm_adapter", "arm_adapters") if adapter_from else ():
-            source, destination = output_dir / adapter_from / adapters, settings.path / adapters
-            if source.exists() and not destination.exists():
-                shutil.copytree(source, destination)
+        if adapter_from:
+            reuse_adapters(output_dir / adapter_from, settings.path)
         run.timed("make-data", run.make_data)
         run.timed("train", run.train)
         run.timed("sweep", run.sweep)

@@ -24,13 +24,27 @@ STAGES = {"make-data": "make_data", "train": "train", "diagnose": "diagnose", "s
 
 def settings_of_existing_run(arguments: list[str]) -> dict[str, Any]:
     """The saved settings of the run folder that `--output_dir` names, as defaults: `peft-pblora report
-    --output_dir runs/x` continues runs/x as it was made, without repeating its options."""
+    --output_dir runs/x` continues runs/x as it was last run, without repeating its options (an option given
+    changes that setting; the stages it concerns are redone)."""
     output_dir_parser = argparse.ArgumentParser(add_help=False)
     output_dir_parser.add_argument("--output_dir", default=RunSettings.output_dir)
     output_dir = output_dir_parser.parse_known_args(arguments)[0].output_dir
     saved = saved_settings(output_dir) or {}
     known = {field.name for field in fields(RunSettings)} - set(RESULT_NEUTRAL_SETTINGS)
     return {name: value for name, value in saved.items() if name in known}
+
+
+def parse_settings(arguments: list[str], prog: str = "peft-pblora run") -> RunSettings:
+    """The run's settings from its options (an existing run folder's saved settings as defaults), every one checked
+    before anything is written; a setting that fails its check exits with the usage and the error, as a bad option
+    does."""
+    settings_parser = HfArgumentParser(RunSettings, prog=prog)
+    settings_parser.set_defaults(**settings_of_existing_run(arguments))
+    try:
+        (settings,) = settings_parser.parse_args_into_dataclasses(arguments)
+    except (ValueError, TypeError) as error:
+        settings_parser.error(str(error))
+    return settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,9 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("stage", choices=["run", *STAGES], help="'run' does every stage")
     stage_arguments, rest = parser.parse_known_args(argv)
-    settings_parser = HfArgumentParser(RunSettings, prog=f"peft-pblora {stage_arguments.stage}")
-    settings_parser.set_defaults(**settings_of_existing_run(rest))
-    (settings,) = settings_parser.parse_args_into_dataclasses(rest)
+    settings = parse_settings(rest, prog=f"peft-pblora {stage_arguments.stage}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     if stage_arguments.stage == "run":
         metrics = run_all(settings)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..evaluation import pareto_plot
 from .baselines import arm_rank, svd_lora_rank
-from .run_folder import FOLDER_SETTINGS, RESULT_NEUTRAL_SETTINGS
+from .run_folder import FOLDER_SETTINGS, RESULT_NEUTRAL_SETTINGS, atomic_path, write_text_atomic
 from .settings import METHOD_LABELS, PER_OBJECTIVE_CORE, RunSettings
 
 
@@ -251,7 +251,10 @@ def plot_sweep(sweep: dict, path: Path) -> None:
 
 
 def write_report_files(settings: RunSettings, sweep: dict, metrics: dict, path: Path) -> None:
-    """scores.csv, pareto.png and report.md in the run folder `path`."""
-    write_scores_csv(sweep, path / "scores.csv")
-    plot_sweep(sweep, path / "pareto.png")
-    (path / "report.md").write_text(markdown_report(settings, sweep, metrics, path))
+    """scores.csv, pareto.png and report.md in the run folder `path`, each written atomically."""
+    with atomic_path(path / "scores.csv") as scores_path:
+        write_scores_csv(sweep, scores_path)
+    if len(sweep["objectives"]) in (2, 3):
+        with atomic_path(path / "pareto.png") as plot_path:
+            plot_sweep(sweep, plot_path)
+    write_text_atomic(path / "report.md", markdown_report(settings, sweep, metrics, path))

@@ -1,9 +1,12 @@
-"""A run folder's settings.json: the settings a folder was made with, and the check that refuses to continue it with
-others."""
+"""A run folder's settings.json (the settings the folder was last run with) and its atomic writes."""
 
 from __future__ import annotations
 
 import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -13,33 +16,41 @@ from .settings import RunSettings
 RESULT_NEUTRAL_SETTINGS = ("show_progress", "device", "sample_batch_size", "sweep_batch_size", "stop_on_flags")
 FOLDER_SETTINGS = ("output_dir",)  # where a run folder is: a moved or renamed folder continues as it was made
 # settings added after run folders were made, with the value those folders were made with
-LEGACY_SETTINGS = {"held_out_pair_share": 0.0, "guide_by_log_ratio": False, "train_in_chat_format": False}
+LEGACY_SETTINGS = {"held_out_pair_share": 0.0, "guide_by_log_ratio": False}
 
 
 def saved_settings(output_dir: str | Path) -> dict[str, Any] | None:
-    """The settings a run folder was made with (its settings.json; a setting added since then as it was before,
+    """The settings a run folder was last run with (its settings.json; a setting added since then as it was before,
     `LEGACY_SETTINGS`), or None for a new folder."""
     path = Path(output_dir) / "settings.json"
     return {**LEGACY_SETTINGS, **json.loads(path.read_text())} if path.is_file() else None
 
 
-def check_same_settings(settings: RunSettings) -> None:
-    """Refuses to continue a run folder with other settings than it was made with: its finished stages would be
-    skipped, and their artefacts mixed with the new settings' results. Progress bars, device and batch sizes may
-    differ (`RESULT_NEUTRAL_SETTINGS`), and so may the folder's own path (a moved folder); a setting absent from an
-    older settings.json counts as unchanged, unless it changes training (`LEGACY_SETTINGS`: then it must keep the
-    value the folder was made with)."""
-    saved = saved_settings(settings.output_dir)
-    if saved is None:
-        return
-    current = json.loads(json.dumps(asdict(settings)))
-    changed = [
-        f"{name}: {saved[name]!r} there, {value!r} now"
-        for name, value in current.items()
-        if name in saved and name not in RESULT_NEUTRAL_SETTINGS + FOLDER_SETTINGS and saved[name] != value
-    ]
-    if changed:
-        raise ValueError(
-            f"{settings.output_dir} was made with other settings ({'; '.join(changed)}). Give a new --output_dir, "
-            "or leave those settings out to continue the run as it was made"
-        )
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary path in `path`'s folder (same suffix, for writers that choose a format by it) that replaces
+    `path` when the block ends without error, so that a reader or a crash never sees a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(descriptor)
+    try:
+        yield Path(temporary)
+        os.replace(temporary, path)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Writes `text` to `path` atomically (`atomic_path`)."""
+    with atomic_path(path) as temporary:
+        temporary.write_text(text, encoding="utf-8")
+
+
+def write_json_atomic(path: Path, value: Any) -> None:
+    """`value` as indented JSON in `path`, written atomically (`write_text_atomic`)."""
+    write_text_atomic(path, json.dumps(value, indent=2))
+
+
+def save_settings(settings: RunSettings) -> None:
+    """settings.json: the settings the folder is run with now (checked when they were made), written atomically."""
+    write_json_atomic(settings.path / "settings.json", asdict(settings))

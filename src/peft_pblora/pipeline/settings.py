@@ -3,8 +3,13 @@ check that a run folder continues only with the settings it was made with."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import math
+import numbers
+import types
+import typing
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +19,7 @@ from ..data import PairingOptions
 from ..evaluation import Conciseness, PromptRelevance, Scorer, Thoroughness, VaderPositivity
 from ..evaluation.benchmark_objectives import ListFormat, PlainWords, SecondPerson
 from ..trainer.loss import SCALARIZATIONS
-from ..trainer.parm_config import objectives_named
+from ..trainer.parm_config import PREFERENCE_SAMPLING, objectives_named
 from ..tuners.pblora.config import PREFERENCE_CORES
 from .objectives import resolve_objectives
 from .prompts import split_prompts
@@ -37,6 +42,9 @@ METHOD_LABELS = {
 # SVD-LoRA's, which `--method svd_lora` chooses and `--core` does not offer.
 PER_OBJECTIVE_CORE = "per_objective"
 SVD_LORA_CORE = "diagonal"
+
+MAX_GRID_PREFERENCES = 10_000  # a sweep decodes every test prompt at each: more is a typo, not a plan
+MAX_SEED = 2**32 - 1  # numpy's seeds, which the trainer sets
 
 SCORERS: dict[str, Callable[[], Scorer]] = {
     "positivity": VaderPositivity,
@@ -368,12 +376,17 @@ class RunSettings:
     show_progress: bool = field(default=True, metadata={"help": "Progress bars; --no_show_progress hides them."})
 
     def __post_init__(self) -> None:
+        """Checks every setting, before anything is written or loaded (but an objective's reward model), and fills in
+        the defaults that follow from the others. Raises a TypeError or ValueError that names the setting."""
+        check_types(self)
+        check_values(self)
         if len(self.objectives) < 2:
-            raise ValueError("a multi-objective run needs at least two objectives")
+            raise ValueError("a multi-objective run needs at least two objectives (objectives)")
         if self.device is None:
             self.device = "cuda" if torch.cuda.is_available() else "cpu"
         # the objectives' scorers, resolved once (a reward model loads here); named by their scorers
-        self._scorers = resolve_objectives(self.objectives, SCORERS, self.device)
+        with naming("objectives"):
+            self._scorers = resolve_objectives(self.objectives, SCORERS, self.device)
         scorers = {scorer.name: scorer for scorer in self._scorers}
         names = list(scorers)
 
@@ -399,6 +412,11 @@ class RunSettings:
             self.guide_by_log_ratio = not self.reference_free or set(names) <= set(self.reference_relative_rewards)
         if self.beta_r is None:
             self.beta_r = [BETA_R_MEAN if name in self.length_normalized_rewards else BETA_R_SUM for name in names]
+        if len(self.beta_r) not in (1, len(names)):
+            raise ValueError(
+                f"beta_r takes one value for all objectives or one per objective ({len(names)}), got {self.beta_r}"
+            )
+        check_grid(self.grid_step, len(names))
         if self.scalarization not in SCALARIZATIONS:
             raise ValueError(f"unknown scalarization {self.scalarization!r}; choose one of {SCALARIZATIONS}")
         if self.method not in METHODS:
@@ -411,6 +429,11 @@ class RunSettings:
             )
         if self.preference_sampling is None:
             self.preference_sampling = "importance" if self.scalarization == "linear" else "example"
+        if self.preference_sampling == "importance" and self.scalarization != "linear":
+            raise ValueError(
+                "preference_sampling 'importance' keeps the expected loss only for the linear scalarization; choose "
+                f"'example' or 'batch' for scalarization {self.scalarization!r}"
+            )
         if self.r2 is None:
             self.r2 = 4 * len(self.objectives)
         per_objective = self.core == PER_OBJECTIVE_CORE
@@ -435,9 +458,11 @@ class RunSettings:
             )
         if self.train_prompts < 1 or self.test_prompts < 1:
             raise ValueError("train_prompts and test_prompts must be >= 1")
-        self._own_prompts = load_prompts(self.prompts, self.prompts_split) if self.prompts else None
+        with naming("prompts"):
+            self._own_prompts = load_prompts(self.prompts, self.prompts_split) if self.prompts else None
         pairs = self.preference_pairs
-        self._own_pairs = load_preference_pairs(pairs, names) if pairs is not None else None
+        with naming("preference_pairs"):
+            self._own_pairs = load_preference_pairs(pairs, names) if pairs is not None else None
         split_prompts(self)  # enough prompts for the split, checked before anything is written
 
     @property
@@ -475,6 +500,154 @@ class RunSettings:
             pairs_per_prompt=self.pairs_per_prompt,
             system_prompted_objectives=self.system_prompted_objectives if self.sampling_system_prompts else [],
         )
+
+
+@contextmanager
+def naming(setting: str) -> Iterator[None]:
+    """Lets a ValueError or TypeError raised in the block name `setting` (prefixed where its message does not)."""
+    try:
+        yield
+    except (ValueError, TypeError) as error:
+        if setting in str(error):
+            raise
+        raise type(error)(f"{setting}: {error}") from error
+
+
+def type_name(hint: Any) -> str:
+    """A field's type in words, for errors: 'a whole number', 'a list of texts or None'..."""
+    if isinstance(hint, types.UnionType):
+        return " or ".join(type_name(option) for option in typing.get_args(hint))
+    if typing.get_origin(hint) is list:
+        return f"a list of {type_name(typing.get_args(hint)[0]).removeprefix('a ')}s"
+    words = {bool: "true or false", int: "a whole number", float: "a number", str: "a text", type(None): "None"}
+    return words[hint]
+
+
+def typed(name: str, value: Any, hint: Any) -> Any:
+    """`value` as the type `hint` declares (whole numbers become floats where a float is declared, a tuple a list);
+    a TypeError naming the setting where it is not of that type."""
+    if isinstance(hint, types.UnionType):
+        for option in typing.get_args(hint):
+            try:
+                return typed(name, value, option)
+            except TypeError:
+                continue
+    elif typing.get_origin(hint) is list:
+        if isinstance(value, list | tuple):
+            return [typed(name, item, typing.get_args(hint)[0]) for item in value]
+    elif hint is type(None):
+        if value is None:
+            return None
+    elif hint is bool:
+        if isinstance(value, bool):
+            return value
+    elif hint in (int, float):
+        number = numbers.Real if hint is float else numbers.Integral
+        if isinstance(value, number) and not isinstance(value, bool):
+            return hint(value)
+    elif isinstance(value, hint):
+        return value
+    raise TypeError(f"{name} must be {type_name(hint)}, got {type(value).__name__} {value!r:.80}")
+
+
+def check_types(settings: RunSettings) -> None:
+    """Every setting of the type its field declares (see `typed`), converted in place."""
+    hints = typing.get_type_hints(type(settings))
+    for item in fields(settings):
+        setattr(settings, item.name, typed(item.name, getattr(settings, item.name), hints[item.name]))
+
+
+def finite(value: float) -> bool:
+    return isinstance(value, int) or math.isfinite(value)
+
+
+def check_range(name: str, value: float | None, low: float, above: bool = False, high: float | None = None) -> None:
+    """`value` (unless None) finite, at least `low` (above it, with `above`) and at most `high`."""
+    if value is None:
+        return
+    low_ok = value > low if above else value >= low
+    if not (finite(value) and low_ok and (high is None or value <= high)):
+        bounds = f"{'>' if above else '>='} {low!r}" + (f" and <= {high!r}" if high is not None else "")
+        kind = "a finite number " if isinstance(value, float) else ""
+        raise ValueError(f"{name} must be {kind}{bounds}, got {value!r}")
+
+
+def check_texts(name: str, value: str | list[str] | None) -> None:
+    """A text setting (or each text of a list setting) is not empty, and a list names nothing twice."""
+    texts = [value] if isinstance(value, str) else value or []
+    if any(not text.strip() for text in texts):
+        raise ValueError(f"{name} must not be empty or blank, got {value!r}")
+    repeated = sorted({text for text in texts if texts.count(text) > 1})
+    if repeated:
+        raise ValueError(f"{name} gives {repeated} twice")
+
+
+def check_output_dir(output_dir: str) -> None:
+    """The run folder is a folder or can be made one: neither it nor a folder above it is a file."""
+    if "\0" in output_dir:
+        raise ValueError(f"output_dir {output_dir!r} holds a NUL character")
+    with naming("output_dir"):
+        path = Path(output_dir)
+        for place in (path, *path.parents):
+            if place.exists() and not place.is_dir():
+                raise ValueError(f"output_dir {output_dir!r}: {str(place)!r} is a file, not a folder")
+
+
+def check_device(device: str | None) -> None:
+    """A device torch knows, and for CUDA one this machine has."""
+    if device is None:
+        return
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError, TypeError) as error:
+        raise ValueError(f"device {device!r} is not a device: 'cpu', 'cuda', 'cuda:1'... ({error})") from None
+    if parsed.type == "cuda" and (not torch.cuda.is_available() or (parsed.index or 0) >= torch.cuda.device_count()):
+        raise ValueError(f"device {device!r}: no such CUDA device here ({torch.cuda.device_count()} visible)")
+
+
+def check_grid(step: float, num_objectives: int) -> None:
+    """grid_step divides 1 into whole steps, and the sweep's grid is of a size that can be decoded."""
+    divisions = round(1 / step)
+    if abs(divisions * step - 1) > 1e-9:
+        raise ValueError(f"grid_step must divide 1 into whole steps (0.5, 0.25, 0.2, 0.1...), got {step}")
+    size = math.comb(divisions + num_objectives - 1, num_objectives - 1)
+    if size > MAX_GRID_PREFERENCES:
+        raise ValueError(
+            f"grid_step {step} gives {size} preferences for {num_objectives} objectives, more than "
+            f"{MAX_GRID_PREFERENCES}; take a larger step"
+        )
+
+
+def check_values(settings: RunSettings) -> None:
+    """The checks one setting at a time (ranges, choices, texts); those between settings are in __post_init__."""
+    check_texts("output_dir", settings.output_dir)
+    check_output_dir(settings.output_dir)
+    for name in ("base_model", "parm_model", "prompts", "prompts_split", "objectives", "target_modules"):
+        check_texts(name, getattr(settings, name))
+    for name in ("preference_pairs", "sampling_system_prompts"):
+        check_texts(name, getattr(settings, name))
+    if not settings.target_modules:
+        raise ValueError("target_modules must name at least one layer")
+    for name in ("train_prompts", "test_prompts", "sample_tokens", "sample_batch_size", "sweep_tokens"):
+        check_range(name, getattr(settings, name), 1)
+    for name in ("sweep_batch_size", "parm_layers", "r2", "max_length"):
+        check_range(name, getattr(settings, name), 2 if name == "max_length" else 1)
+    check_range("samples_per_prompt", settings.samples_per_prompt, 2)
+    check_range("r1", settings.r1, 0)
+    check_range("seed", settings.seed, 0, high=MAX_SEED)
+    check_range("train_seed", settings.train_seed, 0, high=MAX_SEED)
+    for name in ("epochs", "learning_rate", "dirichlet_concentration", "lora_alpha", "guidance_beta"):
+        check_range(name, getattr(settings, name), 0, above=True)
+    check_range("grid_step", settings.grid_step, 0, above=True, high=1)
+    check_range("max_length_ratio", settings.max_length_ratio, 1)
+    check_range("max_score_difference", settings.max_score_difference, 0)
+    for value in settings.beta_r or []:
+        check_range("beta_r", value, 0, above=True)
+    if settings.preference_sampling is not None and settings.preference_sampling not in PREFERENCE_SAMPLING:
+        raise ValueError(
+            f"preference_sampling must be one of {PREFERENCE_SAMPLING} (or None), got {settings.preference_sampling!r}"
+        )
+    check_device(settings.device)
 
 
 def settled(value: list[str] | None, default: list[str]) -> list[str]:

@@ -1,8 +1,9 @@
 """The end-to-end run: make preference data, train a PARM, sweep alpha with guided decoding, report the trade-off.
 
-Each stage writes its artefacts into one folder and is skipped when they are already there, so a re-run resumes.
-The settings are in `settings`, the prompts in `prompts`, the baselines' parts in `baselines`, the report's files in
-`report`; the sweep's metrics come from `peft_pblora.evaluation`.
+Each stage writes its artefacts into one folder and is skipped when they are already there and were made from its
+current inputs (`fingerprints`), so a re-run resumes; a stage whose inputs changed is redone, and so are the stages
+that read what it wrote. The settings are in `settings`, the prompts in `prompts`, the baselines' parts in
+`baselines`, the report's files in `report`; the sweep's metrics come from `peft_pblora.evaluation`.
 """
 
 from __future__ import annotations
@@ -19,11 +20,18 @@ from typing import Any
 
 import numpy as np
 import torch
+from datasets import load_from_disk
 from peft import PeftModel
 from tqdm.auto import tqdm
 
 from ..data.chat import chat_texts, left_padding
-from ..data.preference_pairs import build_preference_data, candidates_dir, needs_sampling
+from ..data.preference_pairs import (
+    build_preference_data,
+    candidates_cached,
+    candidates_dir,
+    needs_sampling,
+    pairs_cached,
+)
 from ..evaluation import preference_grid, response_quality, standard_error, summarise_sweep
 from ..guidance.processors import REFERENCE_BASE, GenARMGuidance, PARMGuidance
 from ..trainer.parm_config import PARMConfig
@@ -39,32 +47,43 @@ from .diagnosis import (
     warn_about_flags,
     write_held_out_evaluation,
 )
+from .fingerprints import Fingerprints, data_hash, differences, files_hash, fingerprint, texts_hash
 from .model_loading import first_layers, load_model_and_tokenizer
 from .prompts import prompt_pool, shipped_candidates_dir, shipped_candidates_fit, split_prompts
 from .report import write_report_files
-from .run_folder import check_same_settings
+from .run_folder import save_settings, saved_settings, write_json_atomic
 from .settings import ONE_REWARD_MODEL_METHODS, SVD_LORA_CORE, RunSettings
 from .user_data import user_preference_data
 
 logger = logging.getLogger("peft_pblora.pipeline")
+
+FINGERPRINTED_STAGES = ("candidates", "make-data", "train", "diagnose", "sweep")  # in the order they run
 
 
 class Run:
     """One run folder: its settings, its models (loaded once, when a stage needs them) and its stages."""
 
     def __init__(self, settings: RunSettings, base: tuple[Any, Any] | None = None) -> None:
-        """`base`: an already loaded (model, tokenizer) for `settings.base_model`, e.g. shared by a grid of runs."""
-        check_same_settings(settings)
+        """`base`: an already loaded (model, tokenizer) for `settings.base_model`, e.g. shared by a grid of runs.
+
+        The settings were checked when they were made; the folder's settings.json becomes them. Artefacts found
+        without a fingerprint (a folder made before fingerprints) are taken as made with the folder's saved
+        settings, before any stage changes what they read."""
         self.settings = settings
         self.path = settings.path
-        self.path.mkdir(parents=True, exist_ok=True)
-        (self.path / "settings.json").write_text(json.dumps(asdict(settings), indent=2))
         self.scorers = settings.make_scorers()
         self.train_prompts, self.test_prompts = split_prompts(settings)
         self.probe_prompts = choose_probe_prompts(
             prompt_pool(settings), self.train_prompts + self.test_prompts, settings.probe_prompts, settings.seed
         )
         self._base = base
+        self.fingerprints = Fingerprints(self.path)
+        self._results: dict[str, Any] = {}  # the stages this Run has checked or made: what each returned
+        self._expected: dict[str, dict] = {}  # the fingerprint each stage to be made will record
+        previous = saved_settings(self.path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._adopt_unrecorded_stages({**asdict(settings), **(previous or {})})
+        save_settings(settings)
 
     @property
     def loaded_base(self) -> tuple[Any, Any] | None:
@@ -85,16 +104,121 @@ class Run:
         timings_path = self.path / "timings.json"
         timings = json.loads(timings_path.read_text()) if timings_path.is_file() else {}
         timings[name] = round(seconds, 1)
-        timings_path.write_text(json.dumps(timings, indent=2))
+        write_json_atomic(timings_path, timings)
         print(f"[{name}] {seconds:.1f} s", flush=True)
         return result
+
+    # -- fingerprints: which stages are current ----------------------------------------------------------------------
+
+    def adapter_dirs(self) -> list[Path]:
+        """The trained adapters: the PARM's, or one ARM per objective."""
+        if self.settings.method in ONE_REWARD_MODEL_METHODS:
+            return [self.path / "parm_adapter"]
+        return [self.arm_dir(name) for name in self.settings.objective_names]
+
+    def _has_artefacts(self, stage: str) -> bool:
+        """Whether `stage`'s artefacts are in the folder (whole: every adapter of the run's method)."""
+        data_dir = self.path / "preference_data"
+        if stage == "candidates":
+            return candidates_cached(candidates_dir(data_dir))
+        if stage == "make-data":
+            return pairs_cached(data_dir)
+        if stage == "train":
+            return all((directory / "adapter_config.json").is_file() for directory in self.adapter_dirs())
+        return (self.path / {"diagnose": "diagnosis.json", "sweep": "sweep.json"}[stage]).is_file()
+
+    def _remove_artefacts(self, stage: str) -> None:
+        """Removes `stage`'s artefacts (stale or unfinished) and its fingerprint, so that it is made anew."""
+        data_dir = self.path / "preference_data"
+        if stage == "candidates":
+            paths = [candidates_dir(data_dir)]
+        elif stage == "make-data":
+            paths = [path for path in data_dir.iterdir() if path.name != "candidates"] if data_dir.is_dir() else []
+        elif stage == "train":
+            paths = [self.path / "parm_adapter", self.path / "arm_adapters", self.path / "train_log.json"]
+        else:
+            paths = [self.path / {"diagnose": "diagnosis.json", "sweep": "sweep.json"}[stage]]
+        for path in paths:
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+        self.fingerprints.remove(stage)
+
+    def _inputs(self, stage: str) -> dict[str, str | None]:
+        """The hashes of what `stage` reads, as they are in the folder now (None: absent)."""
+        if stage in ("candidates", "make-data"):
+            inputs = {"prompts": texts_hash(self.train_prompts)}
+            if stage == "make-data":
+                pairs = self.settings.own_preference_pairs
+                inputs["own_pairs"] = data_hash(pairs) if pairs is not None else None
+            return inputs
+        if stage == "train":
+            data_dir = self.path / "preference_data"
+            return {"preference_data": data_hash(load_from_disk(str(data_dir))) if pairs_cached(data_dir) else None}
+        prompts = self.probe_prompts if stage == "diagnose" else self.test_prompts
+        return {"adapters": files_hash(self.adapter_dirs()), "prompts": texts_hash(prompts)}
+
+    def _adopt_unrecorded_stages(self, previous: dict[str, Any]) -> None:
+        """Records a fingerprint for each stage whose artefacts are here without one (a folder made before
+        fingerprints, or artefacts copied in): made with the folder's previous settings from what is here now."""
+        for stage in FINGERPRINTED_STAGES:
+            if self.fingerprints.read(stage) is None and self._has_artefacts(stage):
+                self.fingerprints.write(stage, fingerprint(stage, previous, self._inputs(stage)))
+
+    def _is_current(self, stage: str) -> bool:
+        """Whether `stage`'s artefacts are here and were made from its current inputs. If not, they are removed
+        (and the reason logged) and the stage is to be made: `_started` before, `_finished` after."""
+        expected = fingerprint(stage, asdict(self.settings), self._inputs(stage))
+        recorded = self.fingerprints.read(stage)
+        if self._has_artefacts(stage):
+            if recorded is None:  # copied in after this Run started: taken as made with these settings
+                logger.info("%s: found without a fingerprint, taken as made with these settings", stage)
+                self.fingerprints.write(stage, expected)
+                return True
+            if recorded == expected:
+                return True
+            logger.warning("%s is redone: %s", stage, "; ".join(differences(recorded, expected)))
+        elif recorded is not None and not recorded.get("unfinished"):
+            logger.warning("%s is redone: its artefacts are gone", stage)
+        self._remove_artefacts(stage)
+        self._expected[stage] = expected
+        return False
+
+    def _started(self, stage: str) -> None:
+        self.fingerprints.mark_unfinished(stage, self._expected[stage])
+
+    def _finished(self, stage: str) -> None:
+        self.fingerprints.write(stage, self._expected.pop(stage))
 
     # -- stages ------------------------------------------------------------------------------------------------------
 
     def make_data(self) -> Any:
         """The preference pairs (`preference_data/`): the train prompts' candidate answers, from the shipped ones
         where they fit the settings or sampled from the base, scored and paired per objective; or the user's own
-        pairs (`--preference_pairs`), written as they are without loading a model."""
+        pairs (`--preference_pairs`), written as they are without loading a model. Candidates or pairs made from
+        other inputs are made anew."""
+        if "make-data" not in self._results:
+            sampled = self.settings.own_preference_pairs is None
+            candidates_current = self._is_current("candidates") if sampled else True
+            pairs_current = self._is_current("make-data")
+            for stage, current in (("candidates", candidates_current), ("make-data", pairs_current)):
+                if not current:
+                    self._started(stage)
+            data = self._make_data()
+            if not candidates_current:
+                if self._has_artefacts("candidates"):
+                    self._finished("candidates")
+                else:  # not sampled: the pairs were all there was to make
+                    self.fingerprints.remove("candidates")
+            if not pairs_current:
+                self._finished("make-data")
+            self._results["make-data"] = data
+        return self._results["make-data"]
+
+    def _make_data(self) -> Any:
+        """make-data's work: the pairs loaded where they are current, else made (and the candidates sampled where
+        they are missing)."""
         settings = self.settings
         data_dir = self.path / "preference_data"
         if settings.own_preference_pairs is not None:
@@ -142,21 +266,35 @@ class Run:
         """PARM and SVD-LoRA: one adapter for all objectives (`parm_adapter/`). GenARM and Rewarded Soups: one
         single-objective ARM per objective (`arm_adapters/<objective>/`), of rank r2 / k so the A and B budget
         matches the PARM's."""
+        if "train" not in self._results:
+            self.make_data()
+            if not self._is_current("train"):
+                self._started("train")
+                self._train(self.make_data())
+                self._finished("train")
+            one = self.settings.method in ONE_REWARD_MODEL_METHODS
+            self._results["train"] = self.path / ("parm_adapter" if one else "arm_adapters")
+        return self._results["train"]
+
+    def _train(self, data: Any) -> None:
+        """train's work: the method's adapter(s) trained on `data`, the run's preference pairs."""
         settings = self.settings
         if settings.method == "parm":
             adapter_dir = self.path / "parm_adapter"
-            return self._train_adapter(
-                adapter_dir, settings.objective_names, settings.r2, self.path, core=settings.core
+            self._train_adapter(
+                adapter_dir, data, settings.objective_names, settings.r2, self.path, core=settings.core
             )
+            return
         if settings.method == "svd_lora":  # diag(sigma_1..sigma_r1, c alpha): r1 + k directions, the PARM's r1 + r2
             k = len(settings.objectives)
             adapter_dir = self.path / "parm_adapter"
-            return self._train_adapter(
-                adapter_dir, settings.objective_names, k, self.path, core=SVD_LORA_CORE, r1=svd_lora_rank(settings)
-            )
+            self._train_adapter(
+                adapter_dir, data, settings.objective_names, k, self.path, core=SVD_LORA_CORE,
+                r1=svd_lora_rank(settings),
+            )  # fmt: skip
+            return
         for name in settings.objective_names:
-            self._train_adapter(self.arm_dir(name), [name], arm_rank(settings), self.arm_dir(name))
-        return self.path / "arm_adapters"
+            self._train_adapter(self.arm_dir(name), data, [name], arm_rank(settings), self.arm_dir(name))
 
     def arm_dir(self, objective: str) -> Path:
         return self.path / "arm_adapters" / objective
@@ -187,17 +325,15 @@ class Run:
     def _train_adapter(
         self,
         adapter_dir: Path,
+        data: Any,
         objectives: list[str],
         r2: int,
         log_dir: Path,
         core: str = ARM_CORE,
         r1: int | None = None,
     ) -> Path:
-        """Train one PBLoRA adapter on `objectives`' pairs into `adapter_dir` (skipped when it exists); the training
-        log goes to `log_dir`/train_log.json."""
-        if (adapter_dir / "adapter_config.json").is_file():
-            return adapter_dir
-        data = self.make_data()
+        """Train one PBLoRA adapter on `objectives`' pairs of `data` into `adapter_dir`; the training log goes to
+        `log_dir`/train_log.json."""
         _, tokenizer = self.base()
         settings = self.settings
         args = self.trainer_arguments(objectives)
@@ -234,29 +370,37 @@ class Run:
             write_held_out_evaluation(
                 adapter_dir, evaluation, {name: len(pairs) for name, pairs in held_out_pairs.items()}
             )
-        (log_dir / "train_log.json").write_text(json.dumps(trainer.state.log_history, indent=2))
-        (adapter_dir / "trainable_parameters.json").write_text(json.dumps({"trainable_parameters": trainable}))
+        write_json_atomic(log_dir / "train_log.json", trainer.state.log_history)
+        write_json_atomic(adapter_dir / "trainable_parameters.json", {"trainable_parameters": trainable})
         return adapter_dir
 
     def trainable_parameters(self) -> int:
         """Trainable parameters of the trained adapter(s): the PARM's, or all k ARMs' together."""
-        directories = (
-            [self.path / "parm_adapter"]
-            if self.settings.method in ONE_REWARD_MODEL_METHODS
-            else [self.arm_dir(name) for name in self.settings.objective_names]
-        )
-        counts = [directory / "trainable_parameters.json" for directory in directories]
+        counts = [directory / "trainable_parameters.json" for directory in self.adapter_dirs()]
         return sum(json.loads(path.read_text())["trainable_parameters"] for path in counts if path.is_file())
 
     def sweep(self) -> dict:
         """`sweep.json`: greedy answers to the test prompts at every preference of the grid, guided by the trained
-        reward model(s) (Rewarded Soups: decoded by the mixed model), and the unguided base's, each scored."""
-        sweep_path = self.path / "sweep.json"
-        if sweep_path.is_file():
-            return json.loads(sweep_path.read_text())
-        diagnosis = self.diagnose()
-        if self.settings.stop_on_flags and not all(item["steers"] for item in diagnosis["objectives"]):
-            raise RuntimeError("stopped before the sweep (--stop_on_flags): " + "; ".join(warn_about_flags(diagnosis)))
+        reward model(s) (Rewarded Soups: decoded by the mixed model), and the unguided base's, each scored. A sweep
+        already made from the same inputs is kept, its answers scored again by the run's scorers."""
+        if "sweep" not in self._results:
+            diagnosis = self.diagnose()
+            sweep_path = self.path / "sweep.json"
+            if self._is_current("sweep"):
+                result = self._rescored_sweep(json.loads(sweep_path.read_text()))
+            else:
+                if self.settings.stop_on_flags and not all(item["steers"] for item in diagnosis["objectives"]):
+                    flags = "; ".join(warn_about_flags(diagnosis))
+                    raise RuntimeError(f"stopped before the sweep (--stop_on_flags): {flags}")
+                self._started("sweep")
+                result = self._sweep()
+                write_json_atomic(sweep_path, result)
+                self._finished("sweep")
+            self._results["sweep"] = result
+        return self._results["sweep"]
+
+    def _sweep(self) -> dict:
+        """sweep's work: the grid's answers decoded and scored."""
         base, tokenizer = self.base()
         settings = self.settings
         objectives = settings.objective_names
@@ -273,17 +417,61 @@ class Run:
             texts = [response for (row_alpha, _), response in zip(rows, responses, strict=True) if row_alpha == alpha]
             result["points"].append({"alpha": alpha, **self._score(self.test_prompts, texts)})
         result["base"] = self._score(self.test_prompts, unguided)
-        sweep_path.write_text(json.dumps(result, indent=2))
         return result
+
+    def _rescored_sweep(self, sweep: dict) -> dict:
+        """A kept sweep with its answers scored by the run's scorers (a scorer may have changed since), written back
+        where a score changed."""
+        prompts = sweep["prompts"]
+        rescored = {**sweep, "points": [self._rescored(prompts, point) for point in sweep["points"]]}
+        rescored["base"] = self._rescored(prompts, sweep["base"])
+        return self._written_if_changed(self.path / "sweep.json", sweep, rescored)
+
+    def _rescored(self, prompts: Sequence[str], point: dict) -> dict:
+        """One scored point (a preference's or the base's answers) scored again; a point without its texts (an older
+        sweep) as it is."""
+        return {**point, **self._scores(prompts, point["texts"])} if "texts" in point else point
+
+    def _written_if_changed(self, path: Path, old: dict, new: dict) -> dict:
+        new = json.loads(json.dumps(new))
+        if new != old:
+            logger.warning("%s: scored again by the run's scorers, which score its answers otherwise now", path.name)
+            write_json_atomic(path, new)
+        return new
 
     def diagnose(self) -> dict:
         """`diagnosis.json`, before the sweep: each objective's held-out pair accuracy at the vertices (from training)
         and a guided probe (the probe prompts answered at every vertex, scored by the run's scorers); objectives that
-        do not steer are flagged with what to try, as warnings."""
-        path = self.path / "diagnosis.json"
-        if path.is_file():
-            return json.loads(path.read_text())
-        self.train()
+        do not steer are flagged with what to try, as warnings. A diagnosis already made from the same inputs is
+        kept, its answers scored again by the run's scorers."""
+        if "diagnose" not in self._results:
+            self.train()
+            path = self.path / "diagnosis.json"
+            if self._is_current("diagnose"):
+                record = self._rescored_diagnosis(json.loads(path.read_text()))
+            else:
+                self._started("diagnose")
+                record = self._diagnose()
+                write_json_atomic(path, record)
+                self._finished("diagnose")
+                warn_about_flags(record)
+            self._results["diagnose"] = record
+        return self._results["diagnose"]
+
+    def _held_out_evaluation(self) -> tuple[dict, dict]:
+        objectives = self.settings.objective_names
+        owners = [""] if self.settings.method in ONE_REWARD_MODEL_METHODS else objectives
+        return read_held_out_evaluation(dict(zip(owners, self.adapter_dirs(), strict=True)), objectives)
+
+    def _rescored_diagnosis(self, record: dict) -> dict:
+        """A kept diagnosis with the probe's answers scored by the run's scorers and its flags drawn again."""
+        prompts = record["probe"]["prompts"]
+        points = [self._rescored(prompts, point) for point in record["probe"]["vertices"]]
+        rescored = diagnosis_record(self.settings.objective_names, prompts, points, self._held_out_evaluation())
+        return self._written_if_changed(self.path / "diagnosis.json", record, rescored)
+
+    def _diagnose(self) -> dict:
+        """diagnose's work: the probe's answers at the vertices, scored, and the flags."""
         objectives = self.settings.objective_names
         k = len(objectives)
         vertices = [[1.0 if index == vertex else 0.0 for index in range(k)] for vertex in range(k)]
@@ -301,17 +489,7 @@ class Run:
                 {"alpha": vertex, **self._score(self.probe_prompts, responses[index * size : (index + 1) * size])}
                 for index, vertex in enumerate(vertices)
             ]
-        adapters = (
-            {"": self.path / "parm_adapter"}
-            if self.settings.method in ONE_REWARD_MODEL_METHODS
-            else {name: self.arm_dir(name) for name in objectives}
-        )
-        record = diagnosis_record(
-            objectives, self.probe_prompts, points, read_held_out_evaluation(adapters, objectives)
-        )
-        path.write_text(json.dumps(record, indent=2))
-        warn_about_flags(record)
-        return record
+        return diagnosis_record(objectives, self.probe_prompts, points, self._held_out_evaluation())
 
     def _answers(self, rows: Sequence[tuple]) -> list[dict]:
         """Greedy answers for (alpha, prompt) rows by the run's method: guided by the PARM or the ARMs, or decoded
@@ -392,13 +570,19 @@ class Run:
                     outputs.append({"text": text, "finished": finished, "new_tokens": count})
         return outputs
 
-    def _score(self, prompts: Sequence[str], responses: Sequence[dict]) -> dict:
-        texts = [response["text"] for response in responses]
+    def _scores(self, prompts: Sequence[str], texts: Sequence[str]) -> dict:
+        """Each objective's mean score, its standard error and the per-prompt scores of `texts` (one per prompt)."""
         per_prompt = {scorer.name: [float(value) for value in scorer(prompts, texts)] for scorer in self.scorers}
         return {
             "scores": {name: float(np.mean(values)) for name, values in per_prompt.items()},
             "standard_errors": {name: standard_error(values) for name, values in per_prompt.items()},
             "per_prompt": per_prompt,
+        }
+
+    def _score(self, prompts: Sequence[str], responses: Sequence[dict]) -> dict:
+        texts = [response["text"] for response in responses]
+        return {
+            **self._scores(prompts, texts),
             "quality": response_quality(responses),
             "examples": texts[:3],
             "texts": texts,
@@ -418,7 +602,7 @@ class Run:
         diagnosis_path = self.path / "diagnosis.json"
         if diagnosis_path.is_file():
             metrics["steering_diagnosis"] = json.loads(diagnosis_path.read_text())["objectives"]
-        (self.path / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        write_json_atomic(self.path / "metrics.json", metrics)
         write_report_files(self.settings, sweep, metrics, self.path)
         return metrics
 

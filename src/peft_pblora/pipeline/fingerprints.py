@@ -1,0 +1,150 @@
+"""What each stage of a run was made from: the settings that concern it and hashes of what it reads.
+
+A stage records its fingerprint in `fingerprints/<stage>.json` when it finishes (and an unfinished mark before it
+starts). A later run redoes a stage whose fingerprint differs from the one its inputs give now; the stages that
+read its artefacts then see another hash and are redone too. A folder made before fingerprints existed is taken as
+made with its saved settings (`adopted_fingerprint`).
+
+The stages and what they read: `candidates` (the sampled, scored answers; the train prompts), `make-data` (the
+pairs; the train prompts and the user's own pairs), `train` (the adapters; the pairs), `diagnose` (diagnosis.json;
+the adapters and the probe prompts) and `sweep` (sweep.json; the adapters and the test prompts). The report is made
+anew each time from the sweep and the diagnosis; their scores are recomputed by the run's current scorers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .run_folder import write_json_atomic
+
+SAMPLING_SETTINGS = (
+    "base_model", "prompts", "prompts_split", "train_prompts", "seed", "samples_per_prompt", "sample_tokens",
+    "sentence_variants", "sampling_system_prompts", "shipped_data",
+)  # fmt: skip
+PAIRING_SETTINGS = (
+    "objectives", "preference_pairs", "system_prompted_objectives", "length_matched", "max_length_ratio",
+    "score_matched", "max_score_difference", "pairs_per_prompt", "whole_samples_only",
+)  # fmt: skip
+TRAINING_SETTINGS = (
+    "base_model", "parm_model", "parm_layers", "objectives", "prompts", "prompts_split", "train_prompts",
+    "preference_pairs", "epochs", "batch_size", "gradient_accumulation_steps", "learning_rate",
+    "length_normalized_rewards", "beta_r", "reference_free", "reference_relative_rewards", "scalarization", "r1", "r2",
+    "core", "lora_alpha", "target_modules", "dirichlet_concentration", "preference_sampling", "max_length", "method",
+    "seed", "train_seed", "held_out_pair_share",
+)  # fmt: skip
+DECODING_SETTINGS = (
+    "base_model", "parm_model", "parm_layers", "objectives", "method", "guidance_beta", "guide_by_log_ratio",
+    "sweep_tokens", "prompts", "prompts_split", "test_prompts", "preference_pairs", "seed",
+)  # fmt: skip
+
+STAGE_SETTINGS: dict[str, tuple[str, ...]] = {
+    "candidates": SAMPLING_SETTINGS,
+    "make-data": SAMPLING_SETTINGS + PAIRING_SETTINGS,
+    "train": TRAINING_SETTINGS,
+    "diagnose": DECODING_SETTINGS + ("train_prompts", "probe_prompts"),  # the probe avoids the train prompts
+    "sweep": DECODING_SETTINGS + ("grid_step",),
+}
+"""The settings that concern each stage; the result-neutral ones (`run_folder.RESULT_NEUTRAL_SETTINGS`) and the
+folder's path concern none."""
+
+# GenARM and Rewarded Soups train the same single-objective ARMs: a folder's ARMs serve either method
+TRAINED_BY_METHOD = {"parm": "parm", "svd_lora": "svd_lora", "genarm": "arms", "rewarded_soups": "arms"}
+
+
+def canonical(value: Any) -> Any:
+    """A setting's value as compared: numbers as floats (1 and 1.0 are one value), lists element by element."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, list | tuple):
+        return [canonical(item) for item in value]
+    return repr(value)
+
+
+def stage_settings(stage: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings that concern `stage`, from a run's settings as a dict (`asdict(settings)` or a settings.json)."""
+    chosen = {name: canonical(values.get(name)) for name in STAGE_SETTINGS[stage]}
+    if stage == "train":
+        chosen["method"] = TRAINED_BY_METHOD.get(values.get("method"), values.get("method"))
+    return chosen
+
+
+def fingerprint(stage: str, values: Mapping[str, Any], inputs: Mapping[str, str | None]) -> dict[str, Any]:
+    """A stage's fingerprint: the settings that concern it and the hashes of what it reads (None: absent)."""
+    return {"settings": stage_settings(stage, values), "inputs": dict(inputs)}
+
+
+def texts_hash(texts: Sequence[str]) -> str:
+    """The hash of a list of texts, in order (e.g. the prompts a stage answers)."""
+    return hashlib.sha256(json.dumps(list(texts)).encode()).hexdigest()
+
+
+def data_hash(data: Mapping[str, Any]) -> str:
+    """The hash of a DatasetDict's rows, objective by objective: the same pairs give the same hash however they were
+    saved."""
+    rows = {name: data[name].to_dict() for name in sorted(data)}
+    return hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()
+
+
+def files_hash(paths: Iterable[Path]) -> str | None:
+    """The hash of every file under `paths` (files or folders: relative names and bytes), or None if none exists."""
+    digest, found = hashlib.sha256(), False
+    for root in paths:
+        files = sorted(root.rglob("*")) if root.is_dir() else [root] if root.is_file() else []
+        for path in files:
+            if path.is_file():
+                found = True
+                digest.update(f"{root.name}/{path.relative_to(root) if root.is_dir() else ''}\0".encode())
+                digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest() if found else None
+
+
+def differences(recorded: Mapping[str, Any], expected: Mapping[str, Any]) -> list[str]:
+    """What differs between a recorded and an expected fingerprint, one phrase per setting or input."""
+    if recorded.get("unfinished"):
+        return ["it did not finish"]
+    changed = [
+        f"{name}: {value!r} then, {expected['settings'].get(name)!r} now"
+        for name, value in recorded.get("settings", {}).items()
+        if expected["settings"].get(name) != value
+    ]
+    changed += [f"{name} is new" for name in expected["settings"] if name not in recorded.get("settings", {})]
+    changed += [
+        f"its input {name} changed"
+        for name in expected["inputs"]
+        if recorded.get("inputs", {}).get(name) != expected["inputs"][name]
+    ]
+    return changed or ["its fingerprint changed"]
+
+
+class Fingerprints:
+    """A run folder's `fingerprints/` folder: one JSON file per stage."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.folder = run_dir / "fingerprints"
+
+    def exists(self) -> bool:
+        """Whether the folder was made by a version that fingerprints its stages (else: an older folder)."""
+        return self.folder.is_dir()
+
+    def path(self, stage: str) -> Path:
+        return self.folder / f"{stage}.json"
+
+    def read(self, stage: str) -> dict[str, Any] | None:
+        path = self.path(stage)
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    def write(self, stage: str, value: Mapping[str, Any]) -> None:
+        write_json_atomic(self.path(stage), dict(value))
+
+    def mark_unfinished(self, stage: str, value: Mapping[str, Any]) -> None:
+        """Written before a stage starts: a stage interrupted half-way is redone, never taken as finished."""
+        self.write(stage, {**value, "unfinished": True})
+
+    def remove(self, stage: str) -> None:
+        self.path(stage).unlink(missing_ok=True)
