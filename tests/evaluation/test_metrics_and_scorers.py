@@ -124,7 +124,7 @@ def test_pareto_plots_are_written(tmp_path):
     assert path4.stat().st_size > path3.stat().st_size  # six projections against three
     with pytest.raises(ValueError, match="2 or more objectives, got 1"):
         pareto_plot({}, tmp_path / "x.png", ["a"])
-    with pytest.raises(ValueError, match="PARM: points have 2 objectives, expected 3"):
+    with pytest.raises(ValueError, match=r"fronts\['PARM'\]: points have 2 objectives, expected 3"):
         pareto_plot({"PARM": (alphas, [[0.1, 0.9]] * 3)}, tmp_path / "y.png", ["a", "b", "c"])
 
 

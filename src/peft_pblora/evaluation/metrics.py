@@ -14,6 +14,8 @@ import numpy as np
 import scipy.optimize
 import scipy.stats
 
+from ..tuners.pblora.checks import check_int, check_real
+
 ArrayLike = Sequence[Sequence[float]] | np.ndarray
 
 
@@ -30,7 +32,8 @@ def preference_grid(num_objectives: int, step: float = 0.1) -> list[list[float]]
         list[list[float]]: The preferences, each k weights summing to 1.
 
     Raises:
-        ValueError: If `num_objectives` < 1 or `step` does not divide 1.
+        TypeError: If `num_objectives` is not an integer or `step` not a number.
+        ValueError: If `num_objectives` < 1 or `step` is not a positive number that divides 1.
 
     Examples:
         >>> from peft_pblora import preference_grid
@@ -39,8 +42,8 @@ def preference_grid(num_objectives: int, step: float = 0.1) -> list[list[float]]
         >>> len(preference_grid(3, step=0.1))
         66
     """
-    if num_objectives < 1:
-        raise ValueError(f"num_objectives must be >= 1, got {num_objectives}")
+    num_objectives = check_int(num_objectives, "num_objectives", minimum=1)
+    step = check_real(step, "step", positive=True)
     divisions = round(1 / step)
     if divisions < 1 or abs(divisions * step - 1) > 1e-9:
         raise ValueError(f"step must divide 1 evenly (0.1, 0.25, 0.5, ...), got {step}")
@@ -52,7 +55,10 @@ def preference_grid(num_objectives: int, step: float = 0.1) -> list[list[float]]
 
 
 def _as_points(points: ArrayLike, name: str = "points") -> np.ndarray:
-    array = np.asarray(points, dtype=float)
+    try:
+        array = np.asarray(points, dtype=float)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name} must be a (points, objectives) array of numbers: {error}") from error
     if array.ndim != 2 or array.shape[0] == 0:
         raise ValueError(f"{name} must be a non-empty (points, objectives) array, got shape {array.shape}")
     if not np.isfinite(array).all():
@@ -226,7 +232,9 @@ def spearman_over_resampled_prompts(
     Returns:
         dict[str, float]: `spearman` (on all prompts), `share_at_least_threshold` (the share of resamples whose
         correlation reaches `threshold`), `interval_low` / `interval_high` (the percentile interval), and the
-        settings `threshold`, `resamples`, `confidence_level`.
+        settings `threshold`, `resamples`, `confidence_level`. Where the weights or the mean scores are constant
+        there is no ranking: `spearman` and the interval are None (undefined, as in `summarise_sweep`) and the share
+        is 0; a resample whose means tie everywhere counts as correlation 0.
 
     Raises:
         ValueError: If `weights` does not have one value per sweep point or there are fewer than two prompts.
@@ -246,10 +254,24 @@ def spearman_over_resampled_prompts(
     if scores.shape[1] < 2:
         raise ValueError("resampling needs at least two prompts")
 
+    if not np.isfinite(weight_array).all():
+        raise ValueError(f"weights must be finite, got {weight_array.tolist()}")
+    settings = {"threshold": threshold, "resamples": resamples, "confidence_level": confidence_level}
+    overall = spearman_or_none(weight_array, scores.mean(axis=1))
+    if overall is None:
+        return {
+            "spearman": None,
+            "share_at_least_threshold": 0.0,
+            "interval_low": None,
+            "interval_high": None,
+            **settings,
+        }
+
     def correlation(resampled: np.ndarray, axis: int = -1) -> np.ndarray:
         means = np.moveaxis(resampled.mean(axis=axis), 0, -1)  # (resamples..., points)
         rows = means.reshape(-1, means.shape[-1])
-        return np.array([spearman_or_zero(weight_array, row) for row in rows]).reshape(means.shape[:-1])
+        values = [spearman_or_none(weight_array, row) for row in rows]
+        return np.array([0.0 if value is None else value for value in values]).reshape(means.shape[:-1])
 
     result = scipy.stats.bootstrap(
         (scores,), correlation, n_resamples=resamples, confidence_level=confidence_level, method="percentile",
@@ -257,7 +279,7 @@ def spearman_over_resampled_prompts(
     )  # fmt: skip
     distribution = np.asarray(result.bootstrap_distribution)
     return {
-        "spearman": float(spearman_or_zero(weight_array, scores.mean(axis=1))),
+        "spearman": overall,
         "share_at_least_threshold": float((distribution >= threshold - 1e-9).mean()),  # 0.8999... is 0.9
         "threshold": threshold,
         "resamples": resamples,
@@ -267,8 +289,8 @@ def spearman_over_resampled_prompts(
     }
 
 
-def spearman_or_zero(first: np.ndarray, second: np.ndarray) -> float:
-    """Spearman correlation, 0 where either side is constant (no ranking to agree with)."""
+def spearman_or_none(first: np.ndarray, second: np.ndarray) -> float | None:
+    """Spearman correlation, None (undefined) where either side is constant: there is no ranking to agree with."""
     if np.ptp(first) == 0 or np.ptp(second) == 0:
-        return 0.0
+        return None
     return float(scipy.stats.spearmanr(first, second).statistic)

@@ -44,8 +44,10 @@ def pareto_plot(
         Path: The written file.
 
     Raises:
-        ValueError: If there are fewer than two objectives, or a front's points do not have one score per
-            objective.
+        TypeError: If `objective_names` is not a list of strings.
+        ValueError: If there are fewer than two objectives or no front, a front's points do not have one score per
+            objective or one alpha per point, or `base_point` does not have one finite score per objective; all
+            checked before anything is drawn or written.
 
     Examples:
         >>> import tempfile
@@ -63,15 +65,32 @@ def pareto_plot(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    if isinstance(objective_names, str) or not all(isinstance(name, str) for name in objective_names):
+        raise TypeError(f"objective_names must be a list of strings, got {objective_names!r}")
     k = len(objective_names)
     if k < 2:
-        raise ValueError(f"pareto_plot draws 2 or more objectives, got {k}")
+        raise ValueError(f"pareto_plot draws 2 or more objectives, got {k}: objective_names={list(objective_names)}")
+    if not isinstance(fronts, Mapping) or not fronts:
+        raise ValueError(f"fronts must map at least one method to (alphas, points), got {fronts!r}")
     checked = {}
-    for method, (alphas, points) in fronts.items():
-        alpha_array, point_array = _as_points(alphas, "alphas"), _as_points(points)
+    for method, front in fronts.items():
+        if not isinstance(front, (tuple, list)) or len(front) != 2:
+            raise ValueError(f"fronts[{method!r}] must be a pair (alphas, points), got {type(front).__name__}")
+        alphas, points = front
+        alpha_array = _as_points(alphas, f"fronts[{method!r}] alphas")
+        point_array = _as_points(points, f"fronts[{method!r}] points")
         if point_array.shape[1] != k:
-            raise ValueError(f"{method}: points have {point_array.shape[1]} objectives, expected {k}")
+            raise ValueError(f"fronts[{method!r}]: points have {point_array.shape[1]} objectives, expected {k}")
+        if alpha_array.shape != point_array.shape:
+            raise ValueError(
+                f"fronts[{method!r}]: alphas {alpha_array.shape} and points {point_array.shape} must have the same "
+                "shape (one preference per point)"
+            )
         checked[method] = (alpha_array, point_array)
+    if base_point is not None:
+        base = _as_points([base_point], "base_point")[0]
+        if base.shape != (k,):
+            raise ValueError(f"base_point must be {k} finite scores, got {base_point!r}")
     pairs = list(itertools.combinations(range(k), 2))
     columns = min(3, len(pairs))
     rows = -(-len(pairs) // columns)
@@ -87,7 +106,6 @@ def pareto_plot(
                 label = f"{alpha[0]:g}" if k == 2 else "/".join(f"{weight:g}" for weight in alpha)
                 axes.annotate(label, (point[x], point[y]), textcoords="offset points", xytext=(4, 4), fontsize=7)
         if base_point is not None:
-            base = np.asarray(base_point, dtype=float)
             axes.scatter(base[x], base[y], marker="*", s=200, color="black", label="base model")
         axes.set_xlabel(objective_names[x])
         axes.set_ylabel(objective_names[y])
