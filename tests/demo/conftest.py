@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from peft_pblora import preference_grid
 from peft_pblora.demo import DemoSession
@@ -34,6 +35,16 @@ def tiny_demo_session(reference="base", max_new_tokens: int = 8) -> DemoSession:
             "base": {"scores": {"count_w5": 0.3, "count_w6": 0.3}},
         },
     )
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """One intra-op thread for the tiny models: on a loaded 2-core machine two threads made a 12-token answer take
+    seconds instead of a fraction of one (the same answers either way)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture

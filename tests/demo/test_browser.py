@@ -1,0 +1,120 @@
+"""The demo page in a real headless Chromium (Selenium): refuse an empty prompt, type a prompt, move the slider to each
+end, and see the guided answers differ while the base model's answer stays; a screenshot is kept as an artefact.
+
+Chromium and chromedriver come from Debian's packages (install_browser.sh installs them when missing); the test is
+skipped, saying why, only where they cannot be installed. A tiny random model keeps it fast.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("gradio", reason="the demo extra (gradio) is not installed: pip install 'peft-pblora[demo]'")
+pytest.importorskip("selenium", reason="the demo extra (selenium) is not installed: pip install 'peft-pblora[demo]'")
+
+from selenium import webdriver  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+from peft_pblora.demo.app import build_app  # noqa: E402
+
+from .conftest import PROMPT, tiny_demo_session  # noqa: E402
+
+INSTALL_BROWSER = Path(__file__).with_name("install_browser.sh")
+SCREENSHOT_COPY = "PEFT_PBLORA_DEMO_SCREENSHOT"  # set to a path to keep a copy of the screenshot (the docs' image)
+
+
+def browser_paths() -> tuple[str, str]:
+    """Chromium and chromedriver, installed from Debian's packages if missing; skips saying why if impossible."""
+    if not (shutil.which("chromium") and shutil.which("chromedriver")):
+        done = subprocess.run(["bash", str(INSTALL_BROWSER)], capture_output=True, text=True, timeout=1200)
+        if done.returncode != 0:
+            pytest.skip(f"no Chromium and it could not be installed: {done.stderr.strip()[-500:]}")
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and driver):
+        pytest.skip("chromium or chromedriver is still missing after install_browser.sh")
+    return chromium, driver
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def browser():
+    chromium, driver_path = browser_paths()
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1700"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def page_url():
+    session = tiny_demo_session(max_new_tokens=12)
+    page = build_app(session, max_batch_size=4)
+    port = free_port()
+    page.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, ssr_mode=False, quiet=True)
+    yield f"http://127.0.0.1:{port}", session
+    page.close()
+    page.batcher.close()
+
+
+def text_of(driver, selector: str) -> str:
+    return driver.find_element(By.CSS_SELECTOR, selector).get_property("value")
+
+
+def generate_at_end(driver, wait: WebDriverWait, key: str, label: str) -> tuple[str, str]:
+    """Move the slider to one end with the keyboard, press Generate, wait until the answers are done."""
+    driver.find_element(By.CSS_SELECTOR, "#alpha input[type=range]").send_keys(key)
+    wait.until(lambda d: label in d.find_element(By.ID, "alpha-label").text)
+    driver.find_element(By.ID, "generate").click()
+    wait.until(
+        lambda d: "Done" in d.find_element(By.ID, "status").text and label in d.find_element(By.ID, "status").text
+    )
+    return text_of(driver, "#guided textarea"), text_of(driver, "#base textarea")
+
+
+def test_the_page_steers_the_answer_with_the_slider_and_keeps_the_base_answer(browser, page_url, tmp_path):
+    url, session = page_url
+    wait = WebDriverWait(browser, 30)
+    browser.get(url)
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#prompt textarea"))
+
+    browser.find_element(By.ID, "generate").click()  # no prompt yet: refused in the page
+    wait.until(lambda d: "Type a prompt first" in d.find_element(By.TAG_NAME, "body").text)
+
+    browser.find_element(By.CSS_SELECTOR, "#prompt textarea").send_keys(PROMPT)
+    first_guided, first_base = generate_at_end(browser, wait, Keys.END, "count_w5 1.00, count_w6 0.00")
+    last_guided, last_base = generate_at_end(browser, wait, Keys.HOME, "count_w5 0.00, count_w6 1.00")
+    assert first_guided and last_guided and first_base
+    assert first_guided != last_guided  # the trade-off moved the answer
+    assert first_base == last_base  # the unguided answer does not depend on alpha
+    assert [first_guided, first_base] == session.generate(
+        [session.unguided_row(PROMPT).__class__(PROMPT, (1.0, 0.0), 8.0), session.unguided_row(PROMPT)]
+    )
+
+    browser.find_element(By.ID, "front").click()  # every grid alpha in one batch, with scores
+    wait.until(lambda d: "base (unguided)" in d.find_element(By.ID, "front-table").text)
+    table = browser.find_element(By.ID, "front-table").text
+    assert "count_w5 0.50, count_w6 0.50" in table and last_base in table
+
+    screenshot = tmp_path / "demo.png"
+    browser.save_screenshot(str(screenshot))
+    assert screenshot.stat().st_size > 10_000
+    if os.environ.get(SCREENSHOT_COPY):
+        shutil.copy(screenshot, os.environ[SCREENSHOT_COPY])
+    print(f"screenshot: {screenshot}")
