@@ -4,6 +4,7 @@ it cannot serve with a clear message, and `peft-pblora demo` reaches it without 
 from __future__ import annotations
 
 import json
+import runpy
 import subprocess
 import sys
 from dataclasses import asdict
@@ -17,7 +18,7 @@ from peft_pblora.pipeline import RunSettings
 from peft_pblora.pipeline.cli import main as peft_pblora_main
 from peft_pblora.pipeline.settings import SCORERS
 
-from ..conftest import CountWord, make_peft_model, tiny_chat_tokenizer
+from ..conftest import REPO, CountWord, make_peft_model, tiny_chat_tokenizer
 from .conftest import PROMPT, tiny_demo_session
 
 
@@ -96,3 +97,14 @@ def test_gradio_is_imported_only_by_the_demo_page():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_the_space_entry_point_shows_why_a_folder_cannot_be_served(run_folder, monkeypatch):
+    gradio = pytest.importorskip("gradio", reason="the demo extra (gradio) is not installed")
+    (run_folder / "parm_adapter" / "adapter_config.json").unlink()
+    monkeypatch.setenv("PEFT_PBLORA_RUN", str(run_folder))
+    space = runpy.run_path(str(REPO / "app.py"))
+    page = space["demo"]
+    assert isinstance(page, gradio.Blocks)
+    messages = [block.value for block in page.blocks.values() if isinstance(block, gradio.Markdown)]
+    assert any("no trained PARM adapter" in message for message in messages)
