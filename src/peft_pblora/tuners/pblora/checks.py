@@ -41,7 +41,7 @@ def check_real(value: Any, name: str, *, positive: bool = False) -> float:
 
 def check_positive_reals(value: Any, name: str) -> list[float]:
     """One positive finite number, or a non-empty list of them (a bare number becomes a one-value list)."""
-    if isinstance(value, (str, bytes)) or not isinstance(value, (numbers.Real, list, tuple)):
+    if isinstance(value, (str, bytes, bool)) or not isinstance(value, (numbers.Real, list, tuple)):
         raise TypeError(f"{name} must be a number or a list of numbers, got {type(value).__name__} {value!r}")
     values = list(value) if isinstance(value, (list, tuple)) else [value]
     if not values:
