@@ -624,7 +624,9 @@ def check_values(settings: RunSettings) -> None:
     check_output_dir(settings.output_dir)
     for name in ("base_model", "parm_model", "prompts", "prompts_split", "objectives", "target_modules"):
         check_texts(name, getattr(settings, name))
-    for name in ("preference_pairs", "sampling_system_prompts"):
+    for name in ("preference_pairs", "sampling_system_prompts", "length_normalized_rewards", "length_matched"):
+        check_texts(name, getattr(settings, name))
+    for name in ("reference_relative_rewards", "whole_samples_only", "score_matched", "system_prompted_objectives"):
         check_texts(name, getattr(settings, name))
     if not settings.target_modules:
         raise ValueError("target_modules must name at least one layer")

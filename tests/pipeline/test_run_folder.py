@@ -1,0 +1,181 @@
+"""A run folder's stages: redone when what they were made from changes, with the stages that read them (issue 19,
+reproducer 11); settings checked before anything is written, and no folder locked by them (reproducer 12)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+
+from peft_pblora.evaluation import Conciseness
+from peft_pblora.pipeline import RunSettings, run_all, stages
+from peft_pblora.pipeline.cli import main
+from peft_pblora.pipeline.fingerprints import STAGE_SETTINGS, Fingerprints, files_hash
+from peft_pblora.pipeline.run_folder import FOLDER_SETTINGS, RESULT_NEUTRAL_SETTINGS, atomic_path
+from peft_pblora.pipeline.settings import SCORERS
+
+from ..conftest import cli_arguments
+
+
+class Reversed:
+    """A changed scorer under the same name: the opposite of the scorer it wraps (whose declarations it keeps, so
+    that no setting that follows from them changes)."""
+
+    def __init__(self, scorer) -> None:
+        self.scorer, self.name = scorer, scorer.name
+
+    def __getattr__(self, attribute: str):
+        if attribute == "scorer":
+            raise AttributeError(attribute)
+        return getattr(self.scorer, attribute)
+
+    def __call__(self, prompts, responses):
+        return [-score for score in self.scorer(prompts, responses)]
+
+
+@pytest.fixture
+def trainings(monkeypatch) -> list[int]:
+    """Counts the trainings the run starts."""
+    started: list[int] = []
+
+    class CountingTrainer(stages.PARMTrainer):
+        def train(self, *args, **kwargs):
+            started.append(1)
+            return super().train(*args, **kwargs)
+
+    monkeypatch.setattr(stages, "PARMTrainer", CountingTrainer)
+    return started
+
+
+def test_reproducer_11_a_rebuilt_stage_redoes_the_stages_after_it(tiny_run, trainings, monkeypatch):
+    run_all(RunSettings(**tiny_run))
+    folder = Path(tiny_run["output_dir"])
+    old_pairs = json.loads((folder / "preference_data/conciseness/state.json").read_text())
+    assert trainings == [1] and old_pairs
+    # the scorer changes; as the troubleshooting page says, the preference data is deleted and the run continued
+    monkeypatch.setitem(SCORERS, "conciseness", lambda: Reversed(Conciseness(max_words=8)))
+    shutil.rmtree(folder / "preference_data")
+    metrics = run_all(RunSettings(**tiny_run))
+    assert trainings == [1, 1], "the adapter was trained on the old pairs: it must be trained again"
+    sweep = json.loads((folder / "sweep.json").read_text())
+    for point in [*sweep["points"], sweep["base"]]:
+        assert all(score <= 0 for score in point["per_prompt"]["conciseness"]), "scores of the old scorer"
+    assert (
+        metrics["steering_effect"]["conciseness"]
+        == json.loads((folder / "metrics.json").read_text())["steering_effect"]["conciseness"]
+    )
+    assert sweep["base"]["scores"]["conciseness"] <= 0
+    assert "-" in (folder / "scores.csv").read_text().splitlines()[1]  # the report's scores are the new scorer's
+    # a deleted adapter is trained again, and the sweep follows the adapter it is trained into
+    shutil.rmtree(folder / "parm_adapter")
+    run_all(RunSettings(**tiny_run))
+    assert trainings == [1, 1, 1]
+    recorded = Fingerprints(folder).read("sweep")
+    assert recorded["inputs"]["adapters"] == files_hash([folder / "parm_adapter"])
+    assert Fingerprints(folder).read("diagnose")["inputs"]["adapters"] == recorded["inputs"]["adapters"]
+
+
+def test_a_changed_scorer_rescores_a_kept_sweep(tiny_run, trainings, monkeypatch):
+    run_all(RunSettings(**tiny_run))
+    folder = Path(tiny_run["output_dir"])
+    texts = json.loads((folder / "sweep.json").read_text())["points"][0]["texts"]
+    monkeypatch.setitem(SCORERS, "conciseness", lambda: Reversed(Conciseness(max_words=8)))
+    run_all(RunSettings(**tiny_run))  # nothing deleted: the pairs and the adapter are kept, the scores are not
+    assert trainings == [1]
+    point = json.loads((folder / "sweep.json").read_text())["points"][0]
+    assert point["texts"] == texts
+    assert point["per_prompt"]["conciseness"] == Reversed(Conciseness(max_words=8))(["p"] * len(texts), texts)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["--grid_step", "0.3"],
+        ["--grid_step", "0"],
+        ["--guidance_beta", "0"],
+        ["--sweep_tokens", "0"],
+        ["--test_prompts", "400"],
+        ["--objectives", "count_w5", "conciseness", "count_w5"],
+        ["--seed", "-1"],
+    ],
+)
+def test_reproducer_12_settings_are_checked_before_anything_is_written(tiny_run, options, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", *cli_arguments(tiny_run), *options])
+    assert exit_info.value.code == 2
+    assert options[0].removeprefix("--") in capsys.readouterr().err
+    assert not Path(tiny_run["output_dir"]).exists()
+
+
+def test_reproducer_12_a_refused_setting_never_locks_the_folder(tiny_run, tmp_path, capsys):
+    assert main(["make-data", *cli_arguments(tiny_run)]) == 0
+    settings_path = Path(tiny_run["output_dir"]) / "settings.json"
+    saved = settings_path.read_text()
+    with pytest.raises(SystemExit):
+        main(["make-data", "--output_dir", tiny_run["output_dir"], "--grid_step", "0.3"])
+    assert settings_path.read_text() == saved
+    # a corrected or other setting continues the same folder
+    assert main(["make-data", "--output_dir", tiny_run["output_dir"], "--grid_step", "0.25"]) == 0
+    assert json.loads(settings_path.read_text())["grid_step"] == 0.25
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    for output_dir in (a_file, a_file / "run"):
+        with pytest.raises(SystemExit):
+            main(["make-data", *cli_arguments({**tiny_run, "output_dir": str(output_dir)})])
+        assert "is a file" in capsys.readouterr().err
+
+
+def test_a_changed_setting_redoes_only_the_stages_it_concerns(tiny_run, trainings):
+    folder = Path(tiny_run["output_dir"])
+    run_all(RunSettings(**tiny_run))
+    pairs, sweep = (folder / "preference_data/dataset_dict.json").stat().st_mtime_ns, (folder / "sweep.json")
+    first_sweep = sweep.read_bytes()
+    run_all(RunSettings(**{**tiny_run, "sweep_batch_size": 2, "show_progress": True}))  # result-neutral
+    assert trainings == [1] and sweep.read_bytes() == first_sweep
+    run_all(RunSettings(**{**tiny_run, "guidance_beta": 0.5}))  # the decoding's: diagnose and sweep again
+    assert trainings == [1] and sweep.read_bytes() != first_sweep
+    assert Fingerprints(folder).read("sweep")["settings"]["guidance_beta"] == 0.5
+    assert (folder / "preference_data/dataset_dict.json").stat().st_mtime_ns == pairs
+    run_all(RunSettings(**{**tiny_run, "guidance_beta": 0.5, "epochs": 2}))  # training's: trained again
+    assert trainings == [1, 1]
+    assert (folder / "preference_data/dataset_dict.json").stat().st_mtime_ns == pairs
+
+
+def test_a_folder_without_fingerprints_is_taken_as_made_with_its_saved_settings(tiny_run, trainings):
+    folder = Path(tiny_run["output_dir"])
+    run_all(RunSettings(**tiny_run))
+    sweep = (folder / "sweep.json").read_bytes()
+    shutil.rmtree(folder / "fingerprints")  # as a folder made before fingerprints
+    run_all(RunSettings(**tiny_run))
+    assert trainings == [1] and (folder / "sweep.json").read_bytes() == sweep
+    shutil.rmtree(folder / "fingerprints")
+    run_all(RunSettings(**{**tiny_run, "epochs": 2}))  # the saved settings said 1 epoch
+    assert trainings == [1, 1] and (folder / "sweep.json").read_bytes() != sweep
+
+
+def test_an_interrupted_stage_is_redone(tiny_run, trainings):
+    folder = Path(tiny_run["output_dir"])
+    run_all(RunSettings(**tiny_run))
+    records = Fingerprints(folder)
+    records.mark_unfinished("train", records.read("train"))  # as if killed while saving the adapter
+    run_all(RunSettings(**tiny_run))
+    assert trainings == [1, 1] and not records.read("train").get("unfinished")
+
+
+def test_every_setting_concerns_a_stage_or_none():
+    names = {item.name for item in fields(RunSettings)}
+    concerned = {name for settings in STAGE_SETTINGS.values() for name in settings}
+    assert concerned <= names
+    assert names - concerned == set(RESULT_NEUTRAL_SETTINGS + FOLDER_SETTINGS)
+
+
+def test_an_atomic_write_leaves_the_old_file_when_it_fails(tmp_path):
+    path = tmp_path / "sweep.json"
+    path.write_text("old")
+    with pytest.raises(RuntimeError), atomic_path(path) as temporary:
+        temporary.write_text("half")
+        raise RuntimeError("killed")
+    assert path.read_text() == "old" and [item.name for item in tmp_path.iterdir()] == ["sweep.json"]
