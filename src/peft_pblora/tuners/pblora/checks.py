@@ -32,11 +32,24 @@ def check_real(value: Any, name: str, *, positive: bool = False) -> float:
     """A finite real number (bools and strings refused), strictly positive with `positive`."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
-    if not math.isfinite(value):
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an int beyond float range
+        finite = False
+    if not finite:
         raise ValueError(f"{name} must be finite, got {value}")
     if positive and not value > 0:
         raise ValueError(f"{name} must be positive, got {value}")
     return float(value)
+
+
+def check_finite(value: numbers.Real) -> float | None:
+    """The value as a float, or None where it is NaN, infinite or an int beyond float range."""
+    try:
+        result = float(value)
+    except OverflowError:
+        return None
+    return result if math.isfinite(result) else None
 
 
 def check_positive_reals(value: Any, name: str) -> list[float]:
@@ -49,7 +62,7 @@ def check_positive_reals(value: Any, name: str) -> list[float]:
     for item in values:
         if isinstance(item, bool) or not isinstance(item, numbers.Real):
             raise TypeError(f"{name} must hold numbers, got {type(item).__name__} {item!r} in {value!r}")
-        if not math.isfinite(item) or not item > 0:
+        if not item > 0 or check_finite(item) is None:
             raise ValueError(f"{name} must be positive and finite, got {values}")
     return [float(item) for item in values]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -186,20 +187,28 @@ class PBLoraModel(BaseTuner):
         """
         preference = kwargs.get("preference")
         batch_size = _batch_size_of_call(args, kwargs)
-        if preference is not None:
-            set_preference(self.model, preference, adapter_name=self.active_adapters, batch_size=batch_size)
         if batch_size is not None:
+            if preference is not None:
+                set_preference(self.model, preference, adapter_name=self.active_adapters, batch_size=batch_size)
             self._check_preference_fits_batch(batch_size)
             yield
             return
-        handle = self.model.register_forward_pre_hook(self._check_batch_before_forward, with_kwargs=True)
+        if preference is not None:  # checked now, stored once the batch size is known: a refusal changes nothing
+            for name in self.active_adapters:
+                validate_preference(preference, self.peft_config[name].num_preferences)
+        check = functools.partial(self._check_batch_before_forward, preference=preference)
+        handle = self.model.register_forward_pre_hook(check, with_kwargs=True)
         try:
             yield
         finally:
             handle.remove()
 
-    def _check_batch_before_forward(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
+    def _check_batch_before_forward(
+        self, module: nn.Module, args: tuple, kwargs: dict, preference: PreferenceLike | None = None
+    ) -> None:
         batch_size = _batch_size_of_call(args, kwargs)
+        if preference is not None:
+            set_preference(self.model, preference, adapter_name=self.active_adapters, batch_size=batch_size)
         if batch_size is not None:
             self._check_preference_fits_batch(batch_size)
 
