@@ -64,10 +64,14 @@ def benchmark_table(summary: dict) -> list[dict]:
         metrics = run["metrics"]
         objectives = metrics["objectives"]
         diagnosis = {item["objective"]: item["flags"] for item in metrics.get("steering_diagnosis", [])}
+        probe_says = {item["objective"]: item["steers"] for item in metrics.get("steering_diagnosis", [])}
         rows.append(
             {
                 "run": name,
-                "objectives": {objective: objective_row(objective, metrics) for objective in objectives},
+                "objectives": {
+                    objective: {**objective_row(objective, metrics), "probe_says_steers": probe_says.get(objective)}
+                    for objective in objectives
+                },
                 "hypervolume": [metrics["hypervolume_sweep"], metrics["hypervolume_base"]],
                 "mip": [metrics["mip_sweep"], metrics["mip_base"]],
                 "diagnosis_flags": diagnosis,
@@ -94,7 +98,31 @@ def markdown_table(rows: list[dict]) -> str:
             )
     steered = [result["steers"] for row in rows for result in row["objectives"].values()]
     lines += ["", f"{sum(steered)} of {len(steered)} objective-runs steer (Spearman >= 0.9, effect > 2 se)."]
+    agreement = probe_agreement(rows)
+    if sum(agreement.values()):
+        lines.append(
+            "The probe before the sweep against the sweep: "
+            + "; ".join(f"{label}: {count}" for label, count in agreement.items())
+            + "."
+        )
     return "\n".join(lines) + "\n"
+
+
+def probe_agreement(rows: list[dict]) -> dict[str, int]:
+    """How often the guided probe's verdict (no steers_backwards / does_not_steer flag) agreed with the sweep's, over
+    the objective-runs that have a probe."""
+    labels = {
+        (True, True): "both steer",
+        (False, False): "neither steers",
+        (True, False): "probe passes, sweep fails",
+        (False, True): "probe flags, sweep steers",
+    }
+    counts = dict.fromkeys(labels.values(), 0)
+    for row in rows:
+        for result in row["objectives"].values():
+            if result.get("probe_says_steers") is not None:
+                counts[labels[(result["probe_says_steers"], result["steers"])]] += 1
+    return counts
 
 
 def main() -> None:

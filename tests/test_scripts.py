@@ -103,3 +103,41 @@ def test_comparing_runs_normalises_them_together():
         other = run("other", "parm", [(1.0, 0.0), (0.0, 1.0)])
         other["sweep"]["prompts"] = ["q"]
         module.compare([run("wide", "parm", [(4.0, 0.0), (0.0, 2.0)]), other])
+
+
+def test_the_steering_benchmark_counts_where_the_probe_agreed_with_the_sweep(monkeypatch):
+    spec = importlib.util.spec_from_file_location("steering_benchmark", REPO / "scripts" / "steering_benchmark.py")
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.syspath_prepend(str(REPO / "scripts"))  # the benchmark imports run_grid from its own folder
+    spec.loader.exec_module(module)
+
+    def metrics(spearman, effects, probe):
+        return {
+            "objectives": list(spearman),
+            "spearman_score_vs_weight": spearman,
+            "steering_effect": {name: {"effect": value, "standard_error": 0.01} for name, value in effects.items()},
+            "steering_diagnosis": [
+                {"objective": name, "flags": [] if steers else ["does_not_steer"], "steers": steers}
+                for name, steers in probe.items()
+            ],
+            "hypervolume_sweep": 0.5, "hypervolume_base": 0.1, "mip_sweep": 0.4, "mip_base": 0.0,
+        }  # fmt: skip
+
+    summary = {
+        "a__b": {"metrics": metrics({"a": 1.0, "b": 0.5}, {"a": 0.3, "b": 0.3}, {"a": True, "b": True})},
+        "a__c": {"metrics": metrics({"a": 0.9, "c": -1.0}, {"a": 0.005, "c": -0.2}, {"a": False, "c": False})},
+        "b__c": {"metrics": metrics({"b": 1.0, "c": 1.0}, {"b": 0.1, "c": 0.1}, {"b": False, "c": True})},
+    }
+    rows = module.benchmark_table(summary)
+    assert [result["steers"] for row in rows for result in row["objectives"].values()] == [
+        True, False, False, False, True, True
+    ]  # fmt: skip
+    assert module.probe_agreement(rows) == {
+        "both steer": 2,
+        "neither steers": 2,
+        "probe passes, sweep fails": 1,
+        "probe flags, sweep steers": 1,
+    }
+    table = module.markdown_table(rows)
+    assert "2 of 6 objective-runs steer" not in table and "3 of 6 objective-runs steer" in table
+    assert "probe passes, sweep fails: 1" in table
