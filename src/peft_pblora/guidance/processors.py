@@ -9,6 +9,7 @@ guide learned relative to its starting model (`PARMConfig(reference_free=False)`
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,14 +19,27 @@ from torch import nn
 from transformers import LogitsProcessor, LogitsProcessorList
 
 from ..data.chat import chat_texts, left_padding
-from ..tuners.pblora.model import pblora_layers, set_preference
+from ..tuners.pblora.model import pblora_layers
 from ..tuners.pblora.preference import PreferenceLike, expand_preference_rows, validate_preference
 from .guide_cache import CachedGuide, CompiledCachedGuide
+from .guide_state import (
+    GenerateCall,
+    GuideState,
+    find_generate_call,
+    looks_left_padded,
+    pblora_layer_ids,
+    shares_pblora_layers,
+)
 from .vocabulary import shared_vocabulary_size
+
+MIN_BETA = 1e-30  # 1/beta times a log-probability must stay finite in float32 (max 3.4e38)
 
 
 def validate_beta(beta: float) -> float:
     """Check the guidance temperature beta, a finite positive number: each guide's log-probabilities weigh 1/beta.
+
+    Any real scalar is accepted: a Python or NumPy number, a 0-d NumPy array or tensor. Booleans, strings and
+    tensors of more than one element are not numbers here.
 
     Args:
         beta (float): The temperature to check.
@@ -34,16 +48,49 @@ def validate_beta(beta: float) -> float:
         float: `beta` as a float.
 
     Raises:
-        ValueError: If `beta` is not a finite number > 0.
+        ValueError: If `beta` is not a real scalar, or not finite, or below `MIN_BETA` (1e-30).
 
     Examples:
+        >>> import numpy as np
+        >>> import torch
         >>> from peft_pblora import validate_beta
         >>> validate_beta(2)
         2.0
+        >>> validate_beta(np.float32(0.5)), validate_beta(torch.tensor(0.25))
+        (0.5, 0.25)
+        >>> validate_beta(0)
+        Traceback (most recent call last):
+        ...
+        ValueError: beta must be a finite number > 0 (the guide's weight is 1/beta), got 0
     """
-    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not math.isfinite(beta) or beta <= 0:
+    value = _real_scalar(beta)
+    if value is None or not math.isfinite(value) or value <= 0:
         raise ValueError(f"beta must be a finite number > 0 (the guide's weight is 1/beta), got {beta!r}")
-    return float(beta)
+    if value < MIN_BETA:
+        raise ValueError(
+            f"beta must be at least {MIN_BETA:g}: the guide's weight 1/beta must stay within float32's range, "
+            f"got {beta!r}"
+        )
+    return value
+
+
+def _real_scalar(value: Any) -> float | None:
+    """`value` as a float if it is one real number (not a bool), else None."""
+    if isinstance(value, (bool, str, bytes)):
+        return None
+    if isinstance(value, torch.Tensor):
+        if value.dim() != 0 or value.dtype == torch.bool or value.is_complex() or value.is_meta:
+            return None
+        return float(value.item())
+    if hasattr(value, "dtype") and hasattr(value, "shape") and getattr(value, "shape", None) == ():
+        kind = getattr(value.dtype, "kind", "")
+        return float(value) if kind in ("i", "u", "f") else None  # a 0-d NumPy array or NumPy scalar
+    if isinstance(value, numbers.Real):
+        try:
+            return float(value)
+        except (TypeError, ValueError, OverflowError):
+            return None
+    return None
 
 
 def _bare_model(model: nn.Module) -> nn.Module:
@@ -79,6 +126,9 @@ def _check_prompt_mask(attention_mask: torch.Tensor | None) -> torch.Tensor | No
 class _GuidedDecodingProcessor(LogitsProcessor):
     """Adds weighted guide log-probabilities to the base model's log-probabilities at every step."""
 
+    alpha: torch.Tensor | None = None
+    guides_argument = "guides"  # the argument that gave the guides, named in errors
+
     def __init__(
         self,
         guides: Sequence[nn.Module],
@@ -99,6 +149,16 @@ class _GuidedDecodingProcessor(LogitsProcessor):
         self.num_reward_guides = len(guides)
         if isinstance(self.reference, nn.Module):
             guides = [*guides, self.reference]  # one more cached forward: the reference's log-probabilities
+        if isinstance(self.reference, nn.Module):
+            shared = pblora_layer_ids(_bare_model(self.reference)) & {
+                layer for guide in guides[: self.num_reward_guides] for layer in pblora_layer_ids(_bare_model(guide))
+            }
+            if shared:
+                raise ValueError(
+                    "reference shares its PBLoRA layers with a guide (e.g. parm.get_base_model()): it would run with "
+                    "the adapter on. Pass reference='base' when the base is the PARM's starting model, or a separate "
+                    "copy of the starting model"
+                )
         if compile:
             self.guides = [
                 CompiledCachedGuide(_bare_model(guide), attention_mask, num_prompts, max_new_tokens, compile_options)
@@ -106,6 +166,8 @@ class _GuidedDecodingProcessor(LogitsProcessor):
             ]
         else:
             self.guides = [CachedGuide(_bare_model(guide), attention_mask, num_prompts) for guide in guides]
+        self.guide_states = [GuideState(guide.model) for guide in self.guides]
+        self._guide_layer_ids = set().union(*(pblora_layer_ids(guide.model) for guide in self.guides))
         self.pad_token_id = getattr(getattr(self.guides[0].model, "config", None), "pad_token_id", None)
         self.attention_mask = attention_mask
         self._shared_vocab: int | None = None
@@ -143,20 +205,86 @@ class _GuidedDecodingProcessor(LogitsProcessor):
             weights = torch.cat([weights, -weights.sum(1, keepdim=True)], dim=1)
         return weights
 
-    def _on_new_generation(self, input_ids: torch.Tensor) -> None:
-        if self.attention_mask is None and self.pad_token_id is not None and input_ids.shape[0] > 1:
-            if (input_ids[:, 0] == self.pad_token_id).any():
+    def _pad_token_ids(self, call: GenerateCall | None) -> set[int]:
+        """Every pad token id known: the guide's config, the tokenizers' and generate's."""
+        candidates = {self.pad_token_id}
+        candidates.update(getattr(tok, "pad_token_id", None) for tok in (self.tokenizer, self.guide_tokenizer))
+        if call is not None:
+            candidates.add(getattr(getattr(call.model, "config", None), "pad_token_id", None))
+            candidates.update(call.pad_token_ids())
+        return {pad for pad in candidates if isinstance(pad, int)}
+
+    def _num_prompts(self, rows: int, call: GenerateCall | None) -> int | None:
+        """The number of prompts behind generate's `rows` rows, when it can be known."""
+        if self.attention_mask is not None:
+            return self.attention_mask.shape[0]
+        if call is not None and rows % call.rows_per_prompt == 0:
+            return rows // call.rows_per_prompt
+        return None
+
+    def _on_new_generation(self, input_ids: torch.Tensor, call: GenerateCall | None) -> None:
+        """Checks at the first step of a generation, before any guide runs; subclasses add theirs."""
+        if call is not None and shares_pblora_layers(call.model, self._guide_layer_ids):
+            raise ValueError(
+                f"{self.guides_argument}: the model generating is the guide itself (they share their PBLoRA layers), "
+                "so the base would decode with the adapter on: guide a separate copy of the base"
+            )
+        self._check_alpha_rows(input_ids, call)
+        if self.attention_mask is not None:
+            prompts = self._num_prompts(input_ids.shape[0], call)
+            if call is not None and input_ids.shape[0] != prompts * call.rows_per_prompt:
+                passed = input_ids.shape[0] / call.rows_per_prompt
                 raise ValueError(
-                    f"The prompts look left-padded (a row starts with pad token id {self.pad_token_id}) but no "
-                    "attention_mask was given: pass attention_mask=enc.attention_mask"
+                    f"attention_mask has {prompts} rows but generate passed {passed:g} prompts: pass the attention "
+                    "mask of the same tokenized batch"
                 )
+            return
+        if call is not None and call.prompts_are_padded(input_ids.shape[1]):
+            raise ValueError(
+                "attention_mask: the prompts look left-padded (generate's attention mask has zeros) but the guidance "
+                "was given no attention_mask: pass attention_mask=enc.attention_mask to the processor too"
+            )
+        pads = self._pad_token_ids(call)
+        if looks_left_padded(input_ids, pads):
+            raise ValueError(
+                f"attention_mask: the prompts look left-padded (rows start with different numbers of pad tokens, ids "
+                f"{sorted(pads)}) but no attention_mask was given: pass attention_mask=enc.attention_mask"
+            )
+
+    def _check_alpha_rows(self, input_ids: torch.Tensor, call: GenerateCall | None) -> None:
+        """alpha has one row per prompt: generate's rows are the prompts, each repeated for beams or samples."""
+        if self.alpha is None or self.alpha.dim() == 1 or self.alpha.shape[0] == 1:
+            return
+        rows, alpha_rows = input_ids.shape[0], self.alpha.shape[0]
+        prompts = self._num_prompts(rows, call)
+        if prompts is None:  # no attention mask and no generate call seen: rows of one prompt start identical
+            if rows % alpha_rows == 0:
+                groups = input_ids.view(alpha_rows, rows // alpha_rows, -1)
+                prompts = alpha_rows if bool((groups == groups[:, :1]).all()) else rows
+            else:
+                prompts = rows
+        if prompts != alpha_rows or rows % alpha_rows != 0:
+            raise ValueError(
+                f"alpha has {alpha_rows} rows but generate passed {prompts} prompts ({rows} sequences): pass one row "
+                "per prompt or a single vector"
+            )
+
+    def _prepare_guide_states(self, rows: int) -> None:
+        """Record each guide's modes (and preference rows) for this generation's `rows` rows."""
+        for state in self.guide_states:
+            state.prepare(None, [], rows)
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         if self.guides[0].is_new_generation(input_ids):
-            self._shared_vocab = self.check_base_vocabulary(scores.shape[-1])
-            self._on_new_generation(input_ids)
+            shared_vocab = self.check_base_vocabulary(scores.shape[-1])
+            self._on_new_generation(input_ids, find_generate_call())
             self._weights = self._all_row_weights(input_ids.shape[0]).to(scores.device)  # fixed for the whole call
-        guide_logits = [guide.next_token_logits(input_ids) for guide in self.guides]
+            self._prepare_guide_states(input_ids.shape[0])
+            self._shared_vocab = shared_vocab
+        guide_logits = []
+        for guide, state in zip(self.guides, self.guide_states, strict=True):
+            with state.active():
+                guide_logits.append(guide.next_token_logits(input_ids))
         shared, weights = self._shared_vocab, self._weights
         guided = torch.log_softmax(scores.float(), dim=-1)
         bonus = sum(
@@ -237,6 +365,8 @@ class PARMGuidance(_GuidedDecodingProcessor):
         torch.Size([2, 7])
     """
 
+    guides_argument = "parm"
+
     def __init__(
         self,
         parm: nn.Module,
@@ -262,6 +392,13 @@ class PARMGuidance(_GuidedDecodingProcessor):
                 raise ValueError(f"Unknown PBLoRA adapter {name!r}; the PARM has {sorted(layers[0].num_preferences)}")
             prompts = attention_mask.shape[0] if isinstance(attention_mask, torch.Tensor) else None
             self.alpha = validate_preference(alpha, layers[0].num_preferences[name], batch_size=prompts, name="alpha")
+            merged = next((layer.merged_preference[name] for layer in layers if name in layer.merged_preference), None)
+            single = self.alpha if self.alpha.dim() == 1 else self.alpha[0] if self.alpha.shape[0] == 1 else None
+            if merged is not None and (single is None or not torch.equal(merged, single.to(merged))):
+                raise ValueError(
+                    f"alpha: PBLoRA adapter '{name}' is merged for preference {merged.tolist()}; call "
+                    "parm.unmerge_adapter() to steer at another alpha (or per row)"
+                )
         elif alpha is not None:
             raise ValueError(
                 "The PARM has no PBLoRA adapter (a merged PARM is fixed to one alpha): pass alpha=None, or pass the "
@@ -275,15 +412,16 @@ class PARMGuidance(_GuidedDecodingProcessor):
             compile=compile, max_new_tokens=max_new_tokens, compile_options=compile_options, reference=reference,
         )  # fmt: skip
 
-    def _on_new_generation(self, input_ids: torch.Tensor) -> None:
-        super()._on_new_generation(input_ids)
-        if self.alpha is None:
-            return
-        rows = input_ids.shape[0]
-        if self.alpha.dim() == 2 and rows % self.alpha.shape[0] != 0:
-            raise ValueError(f"alpha has {self.alpha.shape[0]} rows but generate passed {rows} sequences")
-        adapter = self.adapter_name or None
-        set_preference(self.parm, expand_preference_rows(self.alpha, rows, name="alpha"), adapter_name=adapter)
+    def _prepare_guide_states(self, rows: int) -> None:
+        super()._prepare_guide_states(rows)
+        if self.alpha is not None:
+            self.guide_states[0].prepare(self.alpha, self._adapter_names(), rows)
+
+    def _adapter_names(self) -> list[str]:
+        if self.adapter_name is not None:
+            return [self.adapter_name]
+        layers = list(pblora_layers(self.parm))
+        return list(layers[0].active_adapters) if layers else []
 
     def _row_weights(self, rows: int) -> torch.Tensor:
         return torch.full((rows, 1), 1.0 / self.beta)
@@ -337,6 +475,8 @@ class GenARMGuidance(_GuidedDecodingProcessor):
         >>> output.shape
         torch.Size([1, 7])
     """
+
+    guides_argument = "arms"
 
     def __init__(
         self,
@@ -437,6 +577,11 @@ def guided_generate(
     """
     if isinstance(prompts, str) or len(prompts) == 0:
         raise ValueError("prompts must be a non-empty list of strings")
+    if shares_pblora_layers(_bare_model(base), pblora_layer_ids(_bare_model(parm))):
+        raise ValueError(
+            "parm: the base model is the PARM itself (they share their PBLoRA layers), so the base would decode with "
+            "the adapter on; guide a separate copy of the base"
+        )
     if tokenizer.pad_token_id is None:
         raise ValueError("The tokenizer has no pad token: set tokenizer.pad_token (e.g. to its eos_token) first")
     texts = list(prompts)
