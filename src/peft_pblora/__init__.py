@@ -20,7 +20,15 @@ from .evaluation import (
     preference_grid,
     spearman_over_resampled_prompts,
 )
-from .guidance import CachedGuide, GenARMGuidance, PARMGuidance, guided_generate, shared_vocabulary_size, validate_beta
+from .guidance import (
+    CachedGuide,
+    GenARMGuidance,
+    PARMGuidance,
+    PARMGuidedModel,
+    guided_generate,
+    shared_vocabulary_size,
+    validate_beta,
+)
 from .trainer import PARMConfig, PARMDataCollator, PARMTrainer, TextDistillationTrainer, distil_on_texts
 from .tuners.pblora import (
     PBLORA_PEFT_TYPE,
@@ -49,6 +57,7 @@ __all__ = [
     "PARMConfig",
     "PARMDataCollator",
     "PARMGuidance",
+    "PARMGuidedModel",
     "PARMTrainer",
     "PBLoraConfig",
     "PBLoraLayer",

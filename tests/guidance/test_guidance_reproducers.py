@@ -151,7 +151,14 @@ def test_beta_that_is_not_one_real_number_is_refused(beta):
         validate_beta(beta)
 
 
-def test_guided_generate_with_the_parm_as_its_own_base_is_refused_before_generating():
+def test_reproducer_1_guided_generate_with_the_parm_as_its_own_base_steers_that_base():
+    """guided_generate(parm, parm, ...) takes the fused path: the base rows decode without the adapter."""
     parm = strong_parm("llama")
-    with pytest.raises(ValueError, match="parm: the base model is the PARM itself"):
-        guided_generate(parm, parm, tiny_tokenizer(), ["w5 w6", "w7"], [0.5, 0.5], max_new_tokens=2)
+    base_copy = tiny_llama(seed=0)  # strong_parm's base before the adapter
+    assert torch.equal(base_copy.lm_head.weight, parm.get_base_model().lm_head.weight)
+    tokenizer, prompts = tiny_tokenizer(), ["w5 w6 w7", "w8", "w9 w10"]
+    settings = dict(beta=0.5, max_new_tokens=4, do_sample=False)
+    separate = guided_generate(base_copy, parm, tokenizer, prompts, ALPHAS, **settings)
+    assert guided_generate(parm, parm, tokenizer, prompts, ALPHAS, **settings) == separate
+    unguided = guided_generate(base_copy, parm, tokenizer, prompts, ALPHAS, **{**settings, "beta": 1e9})
+    assert separate != unguided, "the guide must change the tokens, or the test proves nothing"

@@ -1,5 +1,6 @@
 """Guided decoding: logits processors that steer a base model's `generate` with a PARM or GenARM's ARMs."""
 
+from .fused import PARMGuidedModel
 from .guide_cache import CachedGuide
 from .processors import GenARMGuidance, PARMGuidance, guided_generate, validate_beta
 from .vocabulary import shared_vocabulary_size
@@ -8,6 +9,7 @@ __all__ = [
     "CachedGuide",
     "GenARMGuidance",
     "PARMGuidance",
+    "PARMGuidedModel",
     "guided_generate",
     "shared_vocabulary_size",
     "validate_beta",

@@ -227,7 +227,9 @@ class _GuidedDecodingProcessor(LogitsProcessor):
         if call is not None and shares_pblora_layers(call.model, self._guide_layer_ids):
             raise ValueError(
                 f"{self.guides_argument}: the model generating is the guide itself (they share their PBLoRA layers), "
-                "so the base would decode with the adapter on: guide a separate copy of the base"
+                "so the base would decode with the adapter on. Use guided_generate(parm, parm, ...) or "
+                "PARMGuidedModel(parm, alpha, beta).generate(...), which switch the adapter off for the base rows "
+                "(one forward for both), or guide a separate copy of the base"
             )
         self._check_alpha_rows(input_ids, call)
         if self.attention_mask is not None:
@@ -516,6 +518,7 @@ def guided_generate(
     parm_tokenizer: Any | None = None,
     use_chat_template: bool = False,
     reference: nn.Module | str | None = None,
+    fused: bool | None = None,
     **generate_kwargs: Any,
 ) -> list[str]:
     """Generate a response to every prompt with `base`, steered by a PARM at the preference `alpha`.
@@ -545,6 +548,10 @@ def guided_generate(
         reference (nn.Module | str, optional):
             What the PARM's reward is relative to (see `PARMGuidance`); `"base"` for a PARM trained with
             `reference_free=False` on this base. Defaults to `None`.
+        fused (bool, optional):
+            Decode base and PARM in one batched forward (`PARMGuidedModel`): needs the PARM to be `base` plus its
+            PBLoRA adapter, e.g. the same PeftModel passed as both. `None` (the default) takes the fused path exactly
+            then, `False` refuses it, `True` requires it.
         **generate_kwargs:
             Passed to `base.generate` (`max_new_tokens`, `do_sample`, ...).
 
@@ -577,10 +584,18 @@ def guided_generate(
     """
     if isinstance(prompts, str) or len(prompts) == 0:
         raise ValueError("prompts must be a non-empty list of strings")
-    if shares_pblora_layers(_bare_model(base), pblora_layer_ids(_bare_model(parm))):
+    same_model = shares_pblora_layers(_bare_model(base), pblora_layer_ids(_bare_model(parm)))
+    if fused is None:
+        fused = same_model
+    if fused and not same_model:
         raise ValueError(
-            "parm: the base model is the PARM itself (they share their PBLoRA layers), so the base would decode with "
-            "the adapter on; guide a separate copy of the base"
+            "fused=True: the PARM must be the base model plus its PBLoRA adapter (pass the same PeftModel as base "
+            "and parm)"
+        )
+    if same_model and not fused:
+        raise ValueError(
+            "fused=False: the base model is the PARM itself (they share their PBLoRA layers), so the base would "
+            "decode with the adapter on; let guided_generate fuse them (fused=None) or guide a separate copy"
         )
     if tokenizer.pad_token_id is None:
         raise ValueError("The tokenizer has no pad token: set tokenizer.pad_token (e.g. to its eos_token) first")
@@ -591,6 +606,16 @@ def guided_generate(
         encoded = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=not use_chat_template)
     device = next(base.parameters()).device
     encoded = {key: value.to(device) for key, value in encoded.items()}
+    generate_kwargs.setdefault("pad_token_id", tokenizer.pad_token_id)
+    if fused:
+        from .fused import PARMGuidedModel
+
+        if parm_tokenizer is not None:
+            shared_vocabulary_size(len(tokenizer), len(tokenizer), tokenizer, parm_tokenizer)
+        guided = PARMGuidedModel(parm, alpha, beta, reference=reference)
+        guided.check_batch(encoded["input_ids"])
+        output = guided.generate(**encoded, **generate_kwargs)
+        return tokenizer.batch_decode(output[:, encoded["input_ids"].shape[1] :], skip_special_tokens=True)
     processor = PARMGuidance(
         parm,
         alpha,
@@ -603,6 +628,5 @@ def guided_generate(
     base_vocab = _vocab_size(base)
     if base_vocab is not None:
         processor.check_base_vocabulary(base_vocab)
-    generate_kwargs.setdefault("pad_token_id", tokenizer.pad_token_id)
     output = base.generate(**encoded, logits_processor=LogitsProcessorList([processor]), **generate_kwargs)
     return tokenizer.batch_decode(output[:, encoded["input_ids"].shape[1] :], skip_special_tokens=True)

@@ -44,6 +44,9 @@ class PBLoraLayer(BaseTunerLayer):
         self.pblora_B = nn.ModuleDict({})
         self.pblora_core = nn.ModuleDict({})
         self.pblora_preference: dict[str, torch.Tensor] = {}
+        # run-time, like the preference: which batch rows the adapter applies to (bool, one per row); rows switched
+        # off are exactly the base layer, whatever the core (fused guided decoding runs base and PARM rows together)
+        self.pblora_rows_on: dict[str, torch.Tensor] = {}
         self.merged_preference: dict[str, torch.Tensor] = {}
         self._weight_before_merge: torch.Tensor | None = None
         self._disable_adapters = False
@@ -201,7 +204,11 @@ class PBLoraLinear(nn.Module, PBLoraLayer):
         result_dtype = result.dtype
         for active_adapter in self.active_adapters:
             if active_adapter in self.pblora_A:
-                result = result + self._adapter_output(active_adapter, x)
+                output = self._adapter_output(active_adapter, x)
+                rows_on = self.pblora_rows_on.get(active_adapter)
+                if rows_on is not None:
+                    output = torch.where(rows_on.view(-1, *[1] * (output.dim() - 1)), output, 0.0)
+                result = result + output
         return result.to(result_dtype)
 
     def __repr__(self) -> str:
