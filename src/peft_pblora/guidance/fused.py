@@ -281,6 +281,8 @@ class PARMGuidedModel:
             if args:
                 raise ValueError("The fused guided path passes the model's inputs by keyword")
             ids = kwargs.get("input_ids")
+            if not isinstance(ids, torch.Tensor):
+                raise ValueError("input_ids: the fused guided path runs on token ids")
             rows = ids.shape[0]
             if state["rows"] != rows:
                 self._set_rows(rows)
