@@ -525,7 +525,8 @@ def guided_generate(
 
     The convenience path around `PARMGuidance`: prompts are left-padded into one batch (optionally wrapped as
     user messages by the chat template), every input is checked before the base model runs, and only the new text
-    of each response is returned.
+    of each response is returned. When the PARM is `base` plus its PBLoRA adapter (the same PeftModel passed as both),
+    base and PARM decode in one batched forward (`PARMGuidedModel`) with the adapter off for the base.
 
     Args:
         base (nn.Module):
@@ -559,8 +560,8 @@ def guided_generate(
         list[str]: The generated text of each prompt, special tokens removed.
 
     Raises:
-        ValueError: If `prompts` is empty or a string, the tokenizer has no pad token, or `alpha` / `beta` / the
-            vocabularies are invalid (see `PARMGuidance`).
+        ValueError: If `prompts` is empty or a string, the tokenizer has no pad token, `alpha` / `beta` / the
+            vocabularies are invalid (see `PARMGuidance`), or `fused` does not fit `base` and `parm`.
 
     Examples:
         >>> import torch
