@@ -55,3 +55,24 @@ def test_the_guidance_reference_is_the_reward_models_starting_model(tiny_run):
     assert Run(RunSettings(**tiny_run, reference_free=False)).guidance_reference() == "base"
     smaller = Run(RunSettings(**tiny_run, reference_free=False, parm_layers=1)).guidance_reference()
     assert smaller.config.num_hidden_layers == 1 and not smaller.training
+
+
+@pytest.mark.parametrize("reference_free", [True, False])
+def test_the_sweep_guides_by_the_fused_path_with_the_separate_paths_answers(tiny_run, monkeypatch, reference_free):
+    strong = {**tiny_run, "learning_rate": 5e-2, "lora_alpha": 64.0}  # an adapter that changes greedy answers
+    run = Run(RunSettings(**strong, reference_free=reference_free))
+    assert run.guidance_path == "fused"
+    rows = [(alpha, prompt) for alpha in ([1.0, 0.0], [0.0, 1.0]) for prompt in run.test_prompts]
+    fused = run._answers(rows)
+    monkeypatch.setattr(Run, "guidance_path", property(lambda self: "separate"))
+    assert run._answers(rows) == fused
+    base, tokenizer = run.base()
+    unguided = run._generate(base, tokenizer, [(None, prompt) for _, prompt in rows], None)
+    assert fused != unguided, "the adapter must change the answers, or the comparison proves nothing"
+
+
+def test_the_guidance_path_follows_where_the_reward_model_lives(tiny_run):
+    assert Run(RunSettings(**tiny_run, method="svd_lora")).guidance_path == "fused"
+    assert Run(RunSettings(**tiny_run, parm_layers=1)).guidance_path == "separate"
+    assert Run(RunSettings(**tiny_run, method="genarm")).guidance_path == "separate"
+    assert Run(RunSettings(**tiny_run, method="rewarded_soups")).guidance_path is None

@@ -138,9 +138,16 @@ def front_lines(metrics: dict, label: str) -> list[str]:
 def cost_line(metrics: dict) -> str:
     return (
         f"- Cost: {metrics.get('trainable_parameters', 0):,} trainable parameters; decoding "
-        f"{metrics.get('decoding_tokens_per_second', float('nan')):.1f} new tokens/s over the sweep; peak resident "
+        f"{metrics.get('decoding_tokens_per_second', float('nan')):.1f} new tokens/s over the sweep"
+        f"{GUIDANCE_PATH_NOTES.get(metrics.get('guidance_path'), '')}; peak resident "
         f"memory {metrics.get('peak_resident_memory_gib', float('nan')):.2f} GiB"
     )
+
+
+GUIDANCE_PATH_NOTES = {
+    "fused": " (fused: base and PARM rows in one forward)",
+    "separate": " (the reward model's forward beside the base's)",
+}
 
 
 def steering_lines(metrics: dict) -> list[str]:

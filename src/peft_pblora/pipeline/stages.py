@@ -33,6 +33,7 @@ from ..data.preference_pairs import (
     pairs_cached,
 )
 from ..evaluation import preference_grid, response_quality, standard_error, summarise_sweep
+from ..guidance.fused import PARMGuidedModel
 from ..guidance.processors import REFERENCE_BASE, GenARMGuidance, PARMGuidance
 from ..trainer.parm_config import PARMConfig
 from ..trainer.parm_trainer import PARMTrainer
@@ -410,6 +411,7 @@ class Run:
         responses = self._answers(rows)
         decoding = {"seconds": time.perf_counter() - start, "new_tokens": sum(r["new_tokens"] for r in responses)}
         decoding["peak_resident_memory_gib"] = peak_resident_memory_gib()  # training and decoding, this process
+        decoding["guidance_path"] = self.guidance_path
         unguided = self._generate(base, tokenizer, [(None, prompt) for prompt in self.test_prompts], None)
         result = {"objectives": objectives, "method": settings.method, "alphas": alphas, "prompts": self.test_prompts}
         result.update(points=[], decoding=decoding)
@@ -504,6 +506,10 @@ class Run:
             adapter_objectives = parm.peft_config["default"].objective_names
             if adapter_objectives != objectives:
                 raise ValueError(f"the adapter's objectives {adapter_objectives} differ from the run's {objectives}")
+            if self.guidance_path == "fused":  # the PARM is the base plus its adapter: one forward over 2B rows
+                return self._generate(parm, tokenizer, rows, None, guided_model_for=lambda alphas: PARMGuidedModel(
+                    parm, alphas, beta=settings.guidance_beta, reference=reference
+                ))  # fmt: skip
             return self._generate(base, tokenizer, rows, lambda alphas, mask: PARMGuidance(
                 parm, alphas, beta=settings.guidance_beta, attention_mask=mask, tokenizer=tokenizer,
                 reference=reference,
@@ -523,6 +529,17 @@ class Run:
             answers.update(zip(indices, decoded, strict=True))
         return [answers[index] for index in range(len(rows))]
 
+    @property
+    def guidance_path(self) -> str | None:
+        """How the sweep guides: "fused" (the PARM is the base plus its adapter, so base and PARM rows share one
+        forward, `PARMGuidedModel`), "separate" (a reward model of its own: PARMGuidance / GenARMGuidance beside the
+        base's generate) or None (Rewarded Soups decodes without guidance)."""
+        settings = self.settings
+        if settings.method == "rewarded_soups":
+            return None
+        shares_the_base = not (settings.parm_model or settings.parm_layers)
+        return "fused" if settings.method in ONE_REWARD_MODEL_METHODS and shares_the_base else "separate"
+
     def guidance_reference(self) -> Any:
         """What guided decoding takes the reward models' log-ratio to: nothing (their log-probabilities are the
         reward), the base ("base": they are adapters on it) or, for a smaller reward model, its starting model."""
@@ -537,9 +554,17 @@ class Run:
         arm = PeftModel.from_pretrained(self._fresh_parm_base(), str(self.arm_dir(objective)))
         return arm.merge_and_unload(preference=[1.0]).eval()
 
-    def _generate(self, model, tokenizer, rows: Sequence[tuple], processor: Callable | None) -> list[dict]:
+    def _generate(
+        self,
+        model,
+        tokenizer,
+        rows: Sequence[tuple],
+        processor: Callable | None,
+        guided_model_for: Callable | None = None,
+    ) -> list[dict]:
         """Greedy answers for (alpha, prompt) rows in batches; `processor(alphas, attention_mask)` makes the batch's
-        logits processor (one batch may hold many preferences: per-row alpha), None decodes unguided."""
+        logits processor (one batch may hold many preferences: per-row alpha), None decodes unguided;
+        `guided_model_for(alphas)`, instead, makes the batch's fused guided model."""
         settings = self.settings
         outputs = []
         with left_padding(tokenizer):
@@ -556,9 +581,10 @@ class Run:
                 processors = None
                 if processor is not None:
                     processors = [processor([alpha for alpha, _ in batch], encoded["attention_mask"])]
+                decoder = model if guided_model_for is None else guided_model_for([alpha for alpha, _ in batch])
                 with torch.no_grad():
-                    generated = model.generate(
-                        **encoded, logits_processor=processors, do_sample=False,
+                    generated = decoder.generate(
+                        **encoded, logits_processor=processors, do_sample=False, use_cache=True,
                         max_new_tokens=settings.sweep_tokens, pad_token_id=tokenizer.pad_token_id,
                     )  # fmt: skip
                 new_tokens = generated[:, encoded["input_ids"].shape[1] :]
@@ -599,6 +625,7 @@ class Run:
             decoding = sweep["decoding"]
             metrics["decoding_tokens_per_second"] = decoding["new_tokens"] / max(decoding["seconds"], 1e-9)
             metrics["peak_resident_memory_gib"] = decoding["peak_resident_memory_gib"]
+            metrics["guidance_path"] = decoding.get("guidance_path")
         diagnosis_path = self.path / "diagnosis.json"
         if diagnosis_path.is_file():
             metrics["steering_diagnosis"] = json.loads(diagnosis_path.read_text())["objectives"]
