@@ -53,7 +53,7 @@ def objective_row(name: str, metrics: dict) -> dict:
     spearman = metrics["spearman_score_vs_weight"].get(name)
     effect = metrics["steering_effect"].get(name, {})
     value, error = effect.get("effect"), effect.get("standard_error")
-    steers = spearman is not None and spearman >= SPEARMAN_TARGET and value is not None and value > 2 * error
+    steers = spearman is not None and round(spearman, 9) >= SPEARMAN_TARGET and value is not None and value > 2 * error
     return {"spearman": spearman, "effect": value, "standard_error": error, "steers": steers}
 
 

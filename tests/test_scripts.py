@@ -141,3 +141,6 @@ def test_the_steering_benchmark_counts_where_the_probe_agreed_with_the_sweep(mon
     table = module.markdown_table(rows)
     assert "2 of 6 objective-runs steer" not in table and "3 of 6 objective-runs steer" in table
     assert "probe passes, sweep fails: 1" in table
+    spearman_of_five_points_one_swap = 0.8999999999999998  # scipy's 1 - 6 * 2 / (5 * 24), the target itself
+    nearly = metrics({"a": spearman_of_five_points_one_swap, "b": 1.0}, {"a": 0.3, "b": 0.3}, {"a": True, "b": True})
+    assert module.objective_row("a", nearly)["steers"]
