@@ -173,15 +173,7 @@ class PARMGuidedModel:
             raise ValueError(
                 f"Unknown PBLoRA adapter {self.adapter_name!r}; the PARM has {sorted(self.layers[0].num_preferences)}"
             )
-        if self.adapter_name not in active:
-            raise ValueError(f"adapter_name: PBLoRA adapter {self.adapter_name!r} is not active (active: {active})")
-        if any(layer.merged for layer in self.layers):
-            raise ValueError(
-                "parm: its PBLoRA adapter is merged, so the base rows cannot switch it off: call "
-                "parm.unmerge_adapter() first"
-            )
-        if any(layer.disable_adapters for layer in self.layers):
-            raise ValueError("parm: its adapters are disabled (disable_adapter()), so there is no PARM to guide with")
+        self.check_model_state()
         self.alpha = validate_preference(alpha, self.layers[0].num_preferences[self.adapter_name], name="alpha")
         self.beta = validate_beta(beta)
         if reference is not None and not (isinstance(reference, str) and reference == REFERENCE_BASE):
@@ -190,6 +182,29 @@ class PARMGuidedModel:
                 "for a reference model use PARMGuidance with a separate base"
             )
         self.reference = reference
+
+    def check_model_state(self) -> None:
+        """Raise a ValueError unless the adapter alone is active, unmerged and enabled: else base rows see an adapter.
+
+        Run at construction and again by each `generate`, since the model can be merged, disabled or given more
+        active adapters in between.
+        """
+        active = sorted({name for layer in self.layers for name in layer.active_adapters if name in layer.pblora_A})
+        if self.adapter_name not in active:
+            raise ValueError(f"adapter_name: PBLoRA adapter {self.adapter_name!r} is not active (active: {active})")
+        if len(active) > 1:
+            raise ValueError(
+                f"parm: several PBLoRA adapters are active ({active}); the fused path switches off only "
+                f"{self.adapter_name!r} for the base rows, so they would decode with the others on: activate "
+                f"{self.adapter_name!r} alone (set_adapter)"
+            )
+        if any(layer.merged for layer in self.layers):
+            raise ValueError(
+                "parm: its PBLoRA adapter is merged, so the base rows cannot switch it off: call "
+                "parm.unmerge_adapter() first"
+            )
+        if any(layer.disable_adapters for layer in self.layers):
+            raise ValueError("parm: its adapters are disabled (disable_adapter()), so there is no PARM to guide with")
 
     def check_batch(self, input_ids: torch.Tensor) -> None:
         """Raise a ValueError if alpha's rows do not match the prompts of `input_ids`."""
@@ -227,6 +242,7 @@ class PARMGuidedModel:
         The guidance runs first among the logits processors; `logits_processor` runs after it, as do temperature,
         top-k and top-p. Returns what `generate` returns; a returned cache is dropped (it holds the 2B fused rows).
         """
+        self.check_model_state()
         input_ids = kwargs.pop("inputs", input_ids)
         if not isinstance(input_ids, torch.Tensor) or input_ids.dim() != 2 or input_ids.shape[0] == 0:
             raise ValueError("input_ids must be the (batch, prompt length) tensor of the tokenized prompts")
