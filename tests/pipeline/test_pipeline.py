@@ -404,3 +404,12 @@ def test_the_svd_lora_baseline_is_a_diagonal_core_with_the_parms_rank(tiny_run):
     assert adapter["core"] == "diagonal" and adapter["r2"] == 2 and adapter["r1"] == settings.r1 + settings.r2 - 2
     assert metrics["method"] == "svd_lora" and math.isfinite(metrics["hypervolume_sweep"])
     assert "SVD-LoRA" in (settings.path / "report.md").read_text()
+
+
+def test_training_the_parm_leaves_the_base_models_config_as_it_was(tiny_run):
+    run = Run(RunSettings(**tiny_run))
+    base, _ = run.base()
+    assert base.config.use_cache is True
+    run.train()
+    assert run.loaded_base[0] is base and base.config.use_cache is True
+    assert run._fresh_parm_base().config is not base.config

@@ -2,7 +2,7 @@
 
 The folder is not written to (a `pipeline.Run` would rewrite its settings.json), so a read-only copy, such as a
 Hugging Face Space's, serves as well. The PARM's starting model and the guidance reference follow the run's own
-rules (`pipeline.stages.Run._fresh_parm_base` and `guidance_reference`).
+rules (`pipeline.model_loading.parm_start` and `guidance_reference`, as `pipeline.Run` uses them).
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ from typing import Any
 from peft import PeftModel
 
 from ..evaluation import preference_grid
-from ..guidance.processors import REFERENCE_BASE
-from ..pipeline.model_loading import first_layers, load_model_and_tokenizer
+from ..pipeline.model_loading import guidance_reference, load_model_and_tokenizer, parm_start
 from ..pipeline.run_folder import saved_settings
 from ..pipeline.settings import ONE_REWARD_MODEL_METHODS, RunSettings
 from .errors import RunFolderError
@@ -52,20 +51,6 @@ def run_settings(run_dir: str | Path, device: str | None = None) -> RunSettings:
     return RunSettings(**values)
 
 
-def parm_start(settings: RunSettings, base: Any, tokenizer: Any) -> Any:
-    """A new copy of the PARM's starting model: `parm_model`, the base's first `parm_layers` layers, or the base."""
-    if settings.parm_model:
-        parm, parm_tokenizer = load_model_and_tokenizer(settings.parm_model)
-        if parm_tokenizer.get_vocab() != tokenizer.get_vocab():
-            raise RunFolderError(f"parm_model {settings.parm_model!r} has another tokenizer than the base model")
-        return parm.to(settings.device).eval()
-    if settings.parm_layers:
-        return first_layers(base, settings.parm_layers).to(settings.device)
-    copy = type(base)(base.config)
-    copy.load_state_dict(base.state_dict())
-    return copy.to(settings.device).eval()
-
-
 def load_session(
     run_dir: str | Path,
     device: str | None = None,
@@ -77,16 +62,17 @@ def load_session(
     path = settings.path
     model, tokenizer = base if base is not None else load_model_and_tokenizer(settings.base_model)
     model = model.to(settings.device).eval()
-    parm = PeftModel.from_pretrained(parm_start(settings, model, tokenizer), str(path / ADAPTER)).eval()
+    try:
+        start = parm_start(settings, model, tokenizer)
+    except ValueError as error:  # a parm_model whose tokenizer is not the base's
+        raise RunFolderError(str(error)) from error
+    parm = PeftModel.from_pretrained(start, str(path / ADAPTER)).eval()
     adapter_objectives = parm.peft_config["default"].objective_names
     if adapter_objectives and list(adapter_objectives) != settings.objective_names:
         raise RunFolderError(
             f"the adapter's objectives {adapter_objectives} differ from the run's {settings.objective_names}"
         )
-    reference: Any = None
-    if settings.guide_by_log_ratio:
-        use_start = settings.parm_model or settings.parm_layers
-        reference = parm_start(settings, model, tokenizer) if use_start else REFERENCE_BASE
+    reference = guidance_reference(settings, model, tokenizer)
     sweep_path = path / "sweep.json"
     return DemoSession(
         base=model,

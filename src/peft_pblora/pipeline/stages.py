@@ -34,7 +34,7 @@ from ..data.preference_pairs import (
 )
 from ..evaluation import preference_grid, response_quality, standard_error, summarise_sweep
 from ..guidance.fused import PARMGuidedModel
-from ..guidance.processors import REFERENCE_BASE, GenARMGuidance, PARMGuidance
+from ..guidance.processors import GenARMGuidance, PARMGuidance
 from ..trainer.parm_config import PARMConfig
 from ..trainer.parm_trainer import PARMTrainer
 from ..tuners.pblora.config import PBLoraConfig
@@ -49,7 +49,7 @@ from .diagnosis import (
     write_held_out_evaluation,
 )
 from .fingerprints import Fingerprints, data_hash, differences, files_hash, fingerprint, texts_hash
-from .model_loading import first_layers, load_model_and_tokenizer
+from .model_loading import guidance_reference, load_model_and_tokenizer, parm_start
 from .prompts import prompt_pool, shipped_candidates_dir, shipped_candidates_fit, split_prompts
 from .report import write_report_files
 from .run_folder import save_settings, saved_settings, write_json_atomic
@@ -247,21 +247,7 @@ class Run:
 
     def _fresh_parm_base(self) -> Any:
         """A new copy of the PARM's starting model: `parm_model`, or the base, or its first `parm_layers` layers."""
-        model, tokenizer = self.base()
-        if self.settings.parm_model:
-            parm, parm_tokenizer = load_model_and_tokenizer(self.settings.parm_model)
-            if parm_tokenizer.get_vocab() != tokenizer.get_vocab():
-                raise ValueError(
-                    f"parm_model {self.settings.parm_model!r} has another tokenizer than the base "
-                    f"{self.settings.base_model!r}: token-level guidance needs the same vocabulary"
-                )
-            return parm.to(self.settings.device)
-        layers = self.settings.parm_layers
-        if layers:
-            return first_layers(model, layers).to(self.settings.device)
-        copy = type(model)(model.config)
-        copy.load_state_dict(model.state_dict())
-        return copy.to(self.settings.device).eval()
+        return parm_start(self.settings, *self.base())
 
     def train(self) -> Path:
         """PARM and SVD-LoRA: one adapter for all objectives (`parm_adapter/`). GenARM and Rewarded Soups: one
@@ -541,13 +527,8 @@ class Run:
         return "fused" if settings.method in ONE_REWARD_MODEL_METHODS and shares_the_base else "separate"
 
     def guidance_reference(self) -> Any:
-        """What guided decoding takes the reward models' log-ratio to: nothing (their log-probabilities are the
-        reward), the base ("base": they are adapters on it) or, for a smaller reward model, its starting model."""
-        if not self.settings.guide_by_log_ratio:
-            return None
-        if self.settings.parm_model or self.settings.parm_layers:
-            return self._fresh_parm_base().eval()
-        return REFERENCE_BASE
+        """What guided decoding takes the reward models' log-ratio to (`model_loading.guidance_reference`)."""
+        return guidance_reference(self.settings, *self.base())
 
     def _merged_arm(self, objective: str) -> Any:
         """One objective's ARM as a plain model: its single-objective adapter merged at preference (1,)."""
