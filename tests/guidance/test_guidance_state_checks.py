@@ -6,11 +6,14 @@ construction); the processors refuse assisted decoding and warn when they cannot
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
+import torch
 
-from peft_pblora import PARMGuidedModel
+from peft_pblora import GenARMGuidance, PARMGuidance, PARMGuidedModel
 
-from ..conftest import ALPHAS, left_padded_batch, pblora_config, strong_parm
+from ..conftest import ALPHAS, generate, left_padded_batch, pblora_config, strong_parm, tiny_llama
 
 SETTINGS = dict(max_new_tokens=2, pad_token_id=0, do_sample=False)
 
@@ -38,3 +41,30 @@ def test_fused_rechecks_merged_and_disabled_adapters_in_generate():
     with parm.disable_adapter(), pytest.raises(ValueError, match="adapters are disabled"):
         guided.generate(input_ids=ids, attention_mask=mask, **SETTINGS)
     guided.generate(input_ids=ids, attention_mask=mask, **SETTINGS)  # back as it was: runs
+
+
+def _processors():
+    parm = strong_parm("llama")
+    return [PARMGuidance(parm, [0.5, 0.5]), GenARMGuidance([parm.get_base_model()], [1.0])]
+
+
+@pytest.mark.parametrize("index", [0, 1])
+def test_processors_refuse_assisted_decoding(index):
+    processor = _processors()[index]
+    base, assistant = tiny_llama(1), tiny_llama(2)
+    ids = torch.tensor([[5, 6, 7, 8]])
+    with pytest.raises(ValueError, match="assistant_model: assisted decoding is not supported"):
+        generate(base, ids, None, processor, assistant_model=assistant, do_sample=False)
+
+
+def test_processor_warns_once_when_no_generate_call_is_found():
+    processor = _processors()[0]
+    base = tiny_llama(1)
+    ids = torch.tensor([[5, 6, 7, 8]])
+    scores = base(ids).logits[:, -1]
+    with pytest.warns(UserWarning, match="found no transformers generate call.*not the guide itself"):
+        processor(ids, scores)
+    processor.reset()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        processor(ids, scores)

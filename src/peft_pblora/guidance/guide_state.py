@@ -25,6 +25,7 @@ from ..tuners.pblora.layer import PBLoraLayer
 from ..tuners.pblora.preference import expand_preference_rows
 
 _MISSING = object()
+_ASSISTED_LOCALS = ("assistant_model", "candidate_generator")  # generate's locals when it decodes assisted
 
 
 @dataclass
@@ -34,6 +35,7 @@ class GenerateCall:
     model: nn.Module
     generation_config: GenerationConfig
     model_kwargs: dict[str, Any] = field(default_factory=dict)
+    assisted: bool = False  # an enclosing generate decodes with an assistant model or candidate generator
 
     @property
     def rows_per_prompt(self) -> int:
@@ -60,19 +62,28 @@ class GenerateCall:
 
 
 def find_generate_call(max_depth: int = 64) -> GenerateCall | None:
-    """The innermost `generate` decoding loop on the call stack (a GenerationMixin method with a generation config)."""
+    """The innermost `generate` decoding loop on the call stack (a GenerationMixin method with a generation config).
+
+    The frames above it are searched too for assisted decoding (an `assistant_model` or a `candidate_generator`):
+    the assistant's generate runs the same logits processors, so the innermost call is then not the model guided.
+    """
     frame = sys._getframe(1)
+    call = None
     try:
         for _ in range(max_depth):
             if frame is None:
-                return None
+                break
             local = frame.f_locals
             owner, config = local.get("self"), local.get("generation_config")
-            if isinstance(owner, GenerationMixin) and isinstance(config, GenerationConfig):
-                kwargs = local.get("model_kwargs")
-                return GenerateCall(owner, config, kwargs if isinstance(kwargs, dict) else {})
+            if isinstance(owner, GenerationMixin):
+                if call is None and isinstance(config, GenerationConfig):
+                    kwargs = local.get("model_kwargs")
+                    call = GenerateCall(owner, config, kwargs if isinstance(kwargs, dict) else {})
+                if call is not None and any(local.get(name) is not None for name in _ASSISTED_LOCALS):
+                    call.assisted = True
+                    break
             frame = frame.f_back
-        return None
+        return call
     finally:
         del frame
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -128,6 +129,7 @@ class _GuidedDecodingProcessor(LogitsProcessor):
 
     alpha: torch.Tensor | None = None
     guides_argument = "guides"  # the argument that gave the guides, named in errors
+    _warned_no_generate_call = False  # warn once per processor that the generate call's checks were skipped
 
     def __init__(
         self,
@@ -224,6 +226,20 @@ class _GuidedDecodingProcessor(LogitsProcessor):
 
     def _on_new_generation(self, input_ids: torch.Tensor, call: GenerateCall | None) -> None:
         """Checks at the first step of a generation, before any guide runs; subclasses add theirs."""
+        if call is None and not self._warned_no_generate_call:
+            self._warned_no_generate_call = True
+            warnings.warn(
+                f"{type(self).__name__} found no transformers generate call on the call stack, so it cannot check "
+                "that the model generating is not the guide itself, that generate's attention mask has no padding "
+                "the guidance was not given, how many rows generate made of each prompt, or that decoding is not "
+                "assisted: call it from model.generate(logits_processor=...)",
+                stacklevel=3,
+            )
+        if call is not None and call.assisted:
+            raise ValueError(
+                "assistant_model: assisted decoding is not supported by the guidance (the assistant's generate runs "
+                "the same logits processors, and the guides' caches follow one model's tokens): generate without it"
+            )
         if call is not None and shares_pblora_layers(call.model, self._guide_layer_ids):
             raise ValueError(
                 f"{self.guides_argument}: the model generating is the guide itself (they share their PBLoRA layers), "
