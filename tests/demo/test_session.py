@@ -11,6 +11,7 @@ import torch
 from peft_pblora import guided_generate
 from peft_pblora.data.chat import chat_texts
 from peft_pblora.demo import DemoInputError, GenerationBatcher, Row
+from peft_pblora.demo.batcher import Job
 from peft_pblora.demo.handlers import answer_front, stream_answers
 
 from .conftest import PROMPT, tiny_demo_session
@@ -139,3 +140,44 @@ def test_concurrent_requests_from_threads_are_batched(session):
     assert batcher.batch_sizes == [2]
     assert results[0] == session.generate([Row(PROMPT, (1.0, 0.0), 8.0)])
     assert results[1] == session.generate([Row(PROMPT, (0.0, 1.0), 8.0)])
+
+
+class WorkerKilled(BaseException):
+    """Not an Exception: what `_decode` does not catch, so the worker thread ends."""
+
+
+def test_closing_the_worker_tells_the_jobs_still_waiting(session):
+    batcher = GenerationBatcher(session, start=False)
+    job = batcher.submit([Row(PROMPT, (1.0, 0.0), 8.0)])
+    batcher.close()
+    with pytest.raises(RuntimeError, match="closed before this request ran"):
+        job.result(timeout_s=5)
+
+
+def test_a_worker_that_dies_tells_its_batch_and_the_waiting_jobs_and_refuses_new_ones(session, monkeypatch):
+    def killed(rows, **kwargs):
+        raise WorkerKilled
+
+    monkeypatch.setattr(session, "generate", killed)
+    batcher = GenerationBatcher(session, max_batch_size=1, start=False)
+    jobs = [batcher.submit([Row(PROMPT, (1.0, 0.0), 8.0)]) for _ in range(2)]
+    batcher.start()
+    for job in jobs:
+        with pytest.raises(RuntimeError, match="worker stopped: WorkerKilled"):
+            job.result(timeout_s=5)
+    with pytest.raises(RuntimeError, match="closed"):
+        batcher.submit([Row(PROMPT, (1.0, 0.0), 8.0)])
+    batcher.close()
+
+
+def test_a_job_that_gets_no_answer_in_time_says_so():
+    with pytest.raises(TimeoutError, match="no answer from the demo's generation worker in 0.01 s"):
+        Job([Row(PROMPT, (1.0, 0.0), 8.0)]).result(timeout_s=0.01)
+
+
+def test_a_full_batch_is_decoded_without_waiting_for_more_requests(session):
+    batcher = GenerationBatcher(session, max_batch_size=2, wait_s=60.0, start=False)
+    job = batcher.submit([Row(PROMPT, (1.0, 0.0), 8.0), session.unguided_row(PROMPT)])
+    batcher.start()
+    assert len(job.result(timeout_s=30)) == 2
+    batcher.close()

@@ -2,12 +2,15 @@
 
 Each page event submits a job (its guided and base rows, or a prompt at every grid alpha) and reads its rows' text
 as it streams. The worker takes the jobs that arrived within `wait_s` of the first, while their rows fit in
-`max_batch_size` (a larger job runs alone), and decodes them in one `generate` call: different users' alphas in one
-batch. One worker also keeps the PARM's preference, set on its layers for a call, from being changed mid-call.
+`max_batch_size` (a larger job runs alone; jobs that already fill a batch are not kept waiting), and decodes them in
+one `generate` call: different users' alphas in one batch. One worker also keeps the PARM's preference, set on its
+layers for a call, from being changed mid-call. Jobs the worker will not decode (it was closed, or it stopped on an
+error) are told so at once rather than left to time out.
 """
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -17,6 +20,8 @@ from collections.abc import Iterator, Sequence
 from .session import DemoSession, Row
 
 JOB_TIMEOUT_S = 600.0
+
+logger = logging.getLogger("peft_pblora.demo")
 
 
 class Job:
@@ -29,10 +34,14 @@ class Job:
         self._events: queue.Queue = queue.Queue()
 
     def stream(self, timeout_s: float = JOB_TIMEOUT_S) -> Iterator[list[str]]:
-        """The rows' texts after each change, until every row is done; raises the worker's error, if any."""
+        """The rows' texts after each change, until every row is done; raises the worker's error, if any, and
+        TimeoutError when nothing comes for `timeout_s` seconds."""
         pending = set(range(len(self.rows)))
         while pending:
-            kind, row, value = self._events.get(timeout=timeout_s)
+            try:
+                kind, row, value = self._events.get(timeout=timeout_s)
+            except queue.Empty:
+                raise TimeoutError(f"no answer from the demo's generation worker in {timeout_s:g} s") from None
             if kind == "error":
                 raise value
             if kind == "text":
@@ -86,12 +95,25 @@ class GenerationBatcher:
             self._thread.start()
 
     def close(self) -> None:
-        """Stop the worker after the batch it is decoding."""
+        """Stop the worker after the batch it is decoding; the jobs still waiting get an error."""
         with self._condition:
             self._closed = True
             self._condition.notify()
         if self._thread is not None:
             self._thread.join(timeout=JOB_TIMEOUT_S)
+        self._refuse_waiting([], RuntimeError("the demo's generation worker was closed before this request ran"))
+
+    def _refuse_waiting(self, batch: list[Job], error: BaseException) -> None:
+        """Closes the batcher and posts `error` to `batch` and every waiting job: none of them will be decoded."""
+        with self._condition:
+            self._closed = True
+            jobs = batch + list(self._waiting)
+            self._waiting.clear()
+        for job in jobs:
+            job._events.put(("error", None, error))
+
+    def _waiting_rows(self) -> int:
+        return sum(len(job.rows) for job in self._waiting)
 
     def _next_batch(self) -> list[Job]:
         with self._condition:
@@ -100,9 +122,10 @@ class GenerationBatcher:
             if self._closed:
                 return []
             deadline = time.monotonic() + self.wait_s
-            while time.monotonic() < deadline:  # let other users' requests arrive
+            while time.monotonic() < deadline and self._waiting_rows() < self.max_batch_size and not self._closed:
+                # let other users' requests arrive, while they would still fit
                 self._condition.wait(timeout=max(deadline - time.monotonic(), 0.0))
-            batch, rows = [self._waiting.popleft()], None
+            batch = [self._waiting.popleft()]
             rows = len(batch[0].rows)
             while self._waiting and rows + len(self._waiting[0].rows) <= self.max_batch_size:
                 job = self._waiting.popleft()
@@ -111,11 +134,18 @@ class GenerationBatcher:
             return batch
 
     def _work(self) -> None:
-        while True:
-            batch = self._next_batch()
-            if not batch:
-                return
-            self._decode(batch)
+        """Decodes batches until closed; if it dies (an error `_decode` does not catch), no job is left waiting."""
+        batch: list[Job] = []
+        try:
+            while True:
+                batch = self._next_batch()
+                if not batch:
+                    return
+                self._decode(batch)
+                batch = []
+        except BaseException as error:  # noqa: BLE001 - the thread ends here; its jobs and the page are told
+            logger.exception("the demo's generation worker stopped")
+            self._refuse_waiting(batch, RuntimeError(f"the demo's generation worker stopped: {error!r}"))
 
     def _decode(self, batch: list[Job]) -> None:
         owners = [(job, index) for job in batch for index in range(len(job.rows))]
