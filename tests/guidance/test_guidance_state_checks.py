@@ -68,3 +68,16 @@ def test_processor_warns_once_when_no_generate_call_is_found():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         processor(ids, scores)
+
+
+def test_fused_refuses_left_padding_without_a_mask_before_the_model_runs():
+    parm = strong_parm("llama")
+    ids, _ = left_padded_batch()
+    calls = []
+    handle = parm.get_base_model().register_forward_pre_hook(lambda module, args: calls.append(1))
+    try:
+        with pytest.raises(ValueError, match="attention_mask: the prompts look left-padded"):
+            PARMGuidedModel(parm, ALPHAS).generate(input_ids=ids, **SETTINGS)
+    finally:
+        handle.remove()
+    assert not calls, "the model ran before the left padding was refused"

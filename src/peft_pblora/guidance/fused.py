@@ -21,7 +21,7 @@ from transformers import DynamicCache, GenerationConfig, LogitsProcessorList
 
 from ..tuners.pblora.layer import PBLoraLayer
 from ..tuners.pblora.preference import PreferenceLike, expand_preference_rows, validate_preference
-from .guide_state import GuideState
+from .guide_state import GuideState, looks_left_padded
 from .processors import REFERENCE_BASE, _GuidedDecodingProcessor, validate_beta
 
 # generate's keyword arguments the fused path cannot honour: it owns the cache and the model's forward
@@ -239,8 +239,10 @@ class PARMGuidedModel:
     ) -> Any:
         """`model.generate` with the guidance: same arguments, same outputs (B rows), one forward of 2B rows a token.
 
-        The guidance runs first among the logits processors; `logits_processor` runs after it, as do temperature,
-        top-k and top-p. Returns what `generate` returns; a returned cache is dropped (it holds the 2B fused rows).
+        The guidance heads the `logits_processor` list, so it runs after the processors transformers builds from the
+        generation config (repetition_penalty, min_new_tokens, bad_words_ids, ...) and before your `logits_processor`
+        and the sampling warpers (temperature, top-k, top-p): the same order as PARMGuidance in `model.generate`.
+        Returns what `generate` returns; a returned cache is dropped (it holds the 2B fused rows).
         """
         self.check_model_state()
         input_ids = kwargs.pop("inputs", input_ids)
@@ -263,6 +265,14 @@ class PARMGuidedModel:
         if kwargs.get("use_cache", getattr(config, "use_cache", True)) is False:
             raise ValueError("use_cache=False: the fused path decodes from its KV cache")
         self.check_batch(input_ids)
+        if attention_mask is None:
+            pads = {kwargs.get("pad_token_id"), getattr(config, "pad_token_id", None), self.config.pad_token_id}
+            pads = {pad for pad in pads if isinstance(pad, int)}
+            if looks_left_padded(input_ids, pads):
+                raise ValueError(
+                    f"attention_mask: the prompts look left-padded (rows start with different numbers of pad tokens, "
+                    f"ids {sorted(pads)}) but no attention_mask was given: pass attention_mask=enc.attention_mask"
+                )
         processor = _FusedPARMGuidance(self.model, self.alpha, self.beta, attention_mask, self.reference)
         processors = LogitsProcessorList([processor, *(logits_processor or [])])
         cache = FusedCache(config=self.model.config.get_text_config(decoder=True))
