@@ -21,7 +21,7 @@ from transformers import DynamicCache, GenerationConfig, LogitsProcessorList
 
 from ..tuners.pblora.layer import PBLoraLayer
 from ..tuners.pblora.preference import PreferenceLike, expand_preference_rows, validate_preference
-from .guide_state import GuideState, looks_left_padded
+from .guide_state import looks_left_padded
 from .processors import REFERENCE_BASE, _GuidedDecodingProcessor, validate_beta
 
 # generate's keyword arguments the fused path cannot honour: it owns the cache and the model's forward
@@ -85,18 +85,10 @@ class _FusedPARMGuidance(_GuidedDecodingProcessor):
         reference: str | None,
     ) -> None:
         self.alpha = alpha
-        self.beta = validate_beta(beta)
-        self.reference = reference
-        self.tokenizer = self.guide_tokenizer = None
-        self.num_reward_guides = 1
         self.fused_rows = _FusedRows(model)
-        self.guides = [self.fused_rows]
-        self.guide_states = [GuideState(model)]  # nothing to switch: PARMGuidedModel sets the model's state
-        self._guide_layer_ids: set[int] = set()  # the model generating is the PARM by design
-        self.pad_token_id = getattr(getattr(model, "config", None), "pad_token_id", None)
-        self.attention_mask = attention_mask
-        self._shared_vocab: int | None = None
-        self._weights: torch.Tensor | None = None
+        # no guide layers to refuse (the model generating is the PARM by design) and no state for the guide state to
+        # switch: PARMGuidedModel sets the model's mode and preference for the whole generate call
+        self._init_state([self.fused_rows], beta, reference, attention_mask, None, None, num_reward_guides=1)
 
     def _prepare_guide_states(self, rows: int) -> None:
         """The model's mode and preference are set for the whole generate call by PARMGuidedModel."""

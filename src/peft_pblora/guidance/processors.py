@@ -144,16 +144,14 @@ class _GuidedDecodingProcessor(LogitsProcessor):
         compile_options: dict[str, Any] | None = None,
         reference: nn.Module | str | None = None,
     ) -> None:
-        self.beta = validate_beta(beta)
+        beta = validate_beta(beta)
         attention_mask = _check_prompt_mask(attention_mask)
-        self.reference = _check_reference(reference)
-        self.tokenizer, self.guide_tokenizer = tokenizer, guide_tokenizer
-        self.num_reward_guides = len(guides)
-        if isinstance(self.reference, nn.Module):
-            guides = [*guides, self.reference]  # one more cached forward: the reference's log-probabilities
-        if isinstance(self.reference, nn.Module):
-            shared = pblora_layer_ids(_bare_model(self.reference)) & {
-                layer for guide in guides[: self.num_reward_guides] for layer in pblora_layer_ids(_bare_model(guide))
+        reference = _check_reference(reference)
+        num_reward_guides = len(guides)
+        if isinstance(reference, nn.Module):
+            guides = [*guides, reference]  # one more cached forward: the reference's log-probabilities
+            shared = pblora_layer_ids(_bare_model(reference)) & {
+                layer for guide in guides[:num_reward_guides] for layer in pblora_layer_ids(_bare_model(guide))
             }
             if shared:
                 raise ValueError(
@@ -162,23 +160,42 @@ class _GuidedDecodingProcessor(LogitsProcessor):
                     "copy of the starting model"
                 )
         if compile:
-            self.guides = [
+            cached = [
                 CompiledCachedGuide(_bare_model(guide), attention_mask, num_prompts, max_new_tokens, compile_options)
                 for guide in guides
             ]
         else:
-            self.guides = [CachedGuide(_bare_model(guide), attention_mask, num_prompts) for guide in guides]
-        self.guide_states = [GuideState(guide.model) for guide in self.guides]
-        self._guide_layer_ids = set().union(*(pblora_layer_ids(guide.model) for guide in self.guides))
-        self.pad_token_id = getattr(getattr(self.guides[0].model, "config", None), "pad_token_id", None)
-        self.attention_mask = attention_mask
-        self._shared_vocab: int | None = None
-        self._weights: torch.Tensor | None = None
+            cached = [CachedGuide(_bare_model(guide), attention_mask, num_prompts) for guide in guides]
+        self._init_state(cached, beta, reference, attention_mask, tokenizer, guide_tokenizer, num_reward_guides)
+        self._guide_layer_ids = set().union(*(pblora_layer_ids(guide.model) for guide in cached))
         if tokenizer is not None or guide_tokenizer is not None:
             for guide in guides:
                 size = _vocab_size(guide)
                 if size is not None:
                     shared_vocabulary_size(size, size, tokenizer, guide_tokenizer)
+
+    def _init_state(
+        self,
+        guides: list[Any],
+        beta: float,
+        reference: nn.Module | str | None,
+        attention_mask: torch.Tensor | None,
+        tokenizer: Any | None,
+        guide_tokenizer: Any | None,
+        num_reward_guides: int,
+    ) -> None:
+        """Set every attribute `__call__` reads, in one place, so a subclass that builds its own guides misses none."""
+        self.beta = validate_beta(beta)
+        self.reference = _check_reference(reference)
+        self.tokenizer, self.guide_tokenizer = tokenizer, guide_tokenizer
+        self.num_reward_guides = num_reward_guides
+        self.guides = guides
+        self.guide_states = [GuideState(guide.model) for guide in guides]
+        self._guide_layer_ids: set[int] = set()  # the guides' PBLoRA layers, refused in the model generating
+        self.pad_token_id = getattr(getattr(guides[0].model, "config", None), "pad_token_id", None)
+        self.attention_mask = attention_mask
+        self._shared_vocab: int | None = None
+        self._weights: torch.Tensor | None = None
 
     def check_base_vocabulary(self, base_vocab_size: int) -> int:
         """Number of token ids shared by the base and every guide; raises if the vocabularies differ."""
