@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from peft_pblora.evaluation import Conciseness
-from peft_pblora.pipeline import RunSettings, run_all, stages
+from peft_pblora.pipeline import Run, RunSettings, run_all, stages
 from peft_pblora.pipeline.cli import main
 from peft_pblora.pipeline.fingerprints import STAGE_SETTINGS, Fingerprints, files_hash
 from peft_pblora.pipeline.run_folder import FOLDER_SETTINGS, RESULT_NEUTRAL_SETTINGS, atomic_path
@@ -163,6 +163,23 @@ def test_an_interrupted_stage_is_redone(tiny_run, trainings):
     records.mark_unfinished("train", records.read("train"))  # as if killed while saving the adapter
     run_all(RunSettings(**tiny_run))
     assert trainings == [1, 1] and not records.read("train").get("unfinished")
+
+
+def test_redone_candidates_redo_the_pairs(tiny_run, monkeypatch):
+    folder = Path(tiny_run["output_dir"])
+    Run(RunSettings(**tiny_run)).make_data()
+    pairs = folder / "preference_data/dataset_dict.json"
+    first = pairs.stat().st_mtime_ns
+    # the scorer changes and only the candidates are deleted: they are sampled and scored again
+    monkeypatch.setitem(SCORERS, "conciseness", lambda: Reversed(Conciseness(max_words=8)))
+    shutil.rmtree(folder / "preference_data/candidates")
+    Run(RunSettings(**tiny_run)).make_data()
+    assert pairs.stat().st_mtime_ns != first, "the pairs were kept although the candidates they came from changed"
+    recorded = Fingerprints(folder).read("make-data")["inputs"]["candidates"]
+    assert recorded == files_hash([folder / "preference_data/candidates"])
+    second = pairs.stat().st_mtime_ns
+    Run(RunSettings(**tiny_run)).make_data()
+    assert pairs.stat().st_mtime_ns == second  # current now: kept
 
 
 def test_every_setting_concerns_a_stage_or_none():

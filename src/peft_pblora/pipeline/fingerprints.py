@@ -6,9 +6,10 @@ read its artefacts then see another hash and are redone too. A folder made befor
 made with its saved settings (`adopted_fingerprint`).
 
 The stages and what they read: `candidates` (the sampled, scored answers; the train prompts), `make-data` (the
-pairs; the train prompts and the user's own pairs), `train` (the adapters; the pairs), `diagnose` (diagnosis.json;
-the adapters and the probe prompts) and `sweep` (sweep.json; the adapters and the test prompts). The report is made
-anew each time from the sweep and the diagnosis; their scores are recomputed by the run's current scorers.
+pairs; the train prompts, the candidates and the user's own pairs), `train` (the adapters; the pairs), `diagnose`
+(diagnosis.json; the adapters and the probe prompts) and `sweep` (sweep.json; the adapters and the test prompts). The
+report is made anew each time from the sweep and the diagnosis; their scores are recomputed by the run's current
+scorers.
 """
 
 from __future__ import annotations

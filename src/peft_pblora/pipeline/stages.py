@@ -153,6 +153,7 @@ class Run:
             if stage == "make-data":
                 pairs = self.settings.own_preference_pairs
                 inputs["own_pairs"] = data_hash(pairs) if pairs is not None else None
+                inputs["candidates"] = files_hash([candidates_dir(self.path / "preference_data")])
             return inputs
         if stage == "train":
             data_dir = self.path / "preference_data"
@@ -212,7 +213,9 @@ class Run:
                     self._finished("candidates")
                 else:  # not sampled: the pairs were all there was to make
                     self.fingerprints.remove("candidates")
-            if not pairs_current:
+            if not pairs_current:  # its inputs now: the candidates it read were made (or copied) just now
+                inputs = self._inputs("make-data")
+                self._expected["make-data"] = fingerprint("make-data", asdict(self.settings), inputs)
                 self._finished("make-data")
             self._results["make-data"] = data
         return self._results["make-data"]
