@@ -64,14 +64,10 @@ def benchmark_table(summary: dict) -> list[dict]:
         metrics = run["metrics"]
         objectives = metrics["objectives"]
         diagnosis = {item["objective"]: item["flags"] for item in metrics.get("steering_diagnosis", [])}
-        probe_says = {item["objective"]: item["steers"] for item in metrics.get("steering_diagnosis", [])}
         rows.append(
             {
                 "run": name,
-                "objectives": {
-                    objective: {**objective_row(objective, metrics), "probe_says_steers": probe_says.get(objective)}
-                    for objective in objectives
-                },
+                "objectives": {objective: objective_row(objective, metrics) for objective in objectives},
                 "hypervolume": [metrics["hypervolume_sweep"], metrics["hypervolume_base"]],
                 "mip": [metrics["mip_sweep"], metrics["mip_base"]],
                 "diagnosis_flags": diagnosis,
@@ -99,29 +95,34 @@ def markdown_table(rows: list[dict]) -> str:
     steered = [result["steers"] for row in rows for result in row["objectives"].values()]
     lines += ["", f"{sum(steered)} of {len(steered)} objective-runs steer (Spearman >= 0.9, effect > 2 se)."]
     agreement = probe_agreement(rows)
-    if sum(agreement.values()):
+    if any(sum(outcomes.values()) for outcomes in agreement.values()):
         lines.append(
             "The probe before the sweep against the sweep: "
-            + "; ".join(f"{label}: {count}" for label, count in agreement.items())
+            + "; ".join(
+                f"probe {verdict}: sweep steers {outcomes['sweep steers']}, does not {outcomes['sweep does not']}"
+                for verdict, outcomes in agreement.items()
+            )
             + "."
         )
     return "\n".join(lines) + "\n"
 
 
-def probe_agreement(rows: list[dict]) -> dict[str, int]:
-    """How often the guided probe's verdict (no steers_backwards / does_not_steer flag) agreed with the sweep's, over
-    the objective-runs that have a probe."""
-    labels = {
-        (True, True): "both steer",
-        (False, False): "neither steers",
-        (True, False): "probe passes, sweep fails",
-        (False, True): "probe flags, sweep steers",
-    }
-    counts = dict.fromkeys(labels.values(), 0)
+def probe_verdict(flags: list[str]) -> str:
+    """The guided probe's reading of one objective: "flags" (it does not steer or steers backwards),
+    "inconclusive" (a rise within the probe's noise) or "passes"."""
+    if any(flag in ("steers_backwards", "does_not_steer") for flag in flags):
+        return "flags"
+    return "inconclusive" if "probe_inconclusive" in flags else "passes"
+
+
+def probe_agreement(rows: list[dict]) -> dict[str, dict[str, int]]:
+    """For each reading of the probe before the sweep, how many objective-runs the sweep then steered or not."""
+    counts = {verdict: {"sweep steers": 0, "sweep does not": 0} for verdict in ("passes", "inconclusive", "flags")}
     for row in rows:
-        for result in row["objectives"].values():
-            if result.get("probe_says_steers") is not None:
-                counts[labels[(result["probe_says_steers"], result["steers"])]] += 1
+        for objective, result in row["objectives"].items():
+            if objective in row["diagnosis_flags"]:
+                verdict = probe_verdict(row["diagnosis_flags"][objective])
+                counts[verdict]["sweep steers" if result["steers"] else "sweep does not"] += 1
     return counts
 
 

@@ -116,31 +116,33 @@ def test_the_steering_benchmark_counts_where_the_probe_agreed_with_the_sweep(mon
             "objectives": list(spearman),
             "spearman_score_vs_weight": spearman,
             "steering_effect": {name: {"effect": value, "standard_error": 0.01} for name, value in effects.items()},
-            "steering_diagnosis": [
-                {"objective": name, "flags": [] if steers else ["does_not_steer"], "steers": steers}
-                for name, steers in probe.items()
-            ],
+            "steering_diagnosis": [{"objective": name, "flags": flags} for name, flags in probe.items()],
             "hypervolume_sweep": 0.5, "hypervolume_base": 0.1, "mip_sweep": 0.4, "mip_base": 0.0,
         }  # fmt: skip
 
     summary = {
-        "a__b": {"metrics": metrics({"a": 1.0, "b": 0.5}, {"a": 0.3, "b": 0.3}, {"a": True, "b": True})},
-        "a__c": {"metrics": metrics({"a": 0.9, "c": -1.0}, {"a": 0.005, "c": -0.2}, {"a": False, "c": False})},
-        "b__c": {"metrics": metrics({"b": 1.0, "c": 1.0}, {"b": 0.1, "c": 0.1}, {"b": False, "c": True})},
+        "a__b": {"metrics": metrics({"a": 1.0, "b": 0.5}, {"a": 0.3, "b": 0.3}, {"a": [], "b": []})},
+        "a__c": {
+            "metrics": metrics(
+                {"a": 0.9, "c": -1.0},
+                {"a": 0.005, "c": -0.2},
+                {"a": ["probe_inconclusive"], "c": ["steers_backwards"]},
+            )
+        },
+        "b__c": {"metrics": metrics({"b": 1.0, "c": 1.0}, {"b": 0.1, "c": 0.1}, {"b": ["does_not_steer"], "c": []})},
     }
     rows = module.benchmark_table(summary)
     assert [result["steers"] for row in rows for result in row["objectives"].values()] == [
         True, False, False, False, True, True
     ]  # fmt: skip
     assert module.probe_agreement(rows) == {
-        "both steer": 2,
-        "neither steers": 2,
-        "probe passes, sweep fails": 1,
-        "probe flags, sweep steers": 1,
+        "passes": {"sweep steers": 2, "sweep does not": 1},
+        "inconclusive": {"sweep steers": 0, "sweep does not": 1},
+        "flags": {"sweep steers": 1, "sweep does not": 1},
     }
     table = module.markdown_table(rows)
-    assert "2 of 6 objective-runs steer" not in table and "3 of 6 objective-runs steer" in table
-    assert "probe passes, sweep fails: 1" in table
+    assert "3 of 6 objective-runs steer" in table
+    assert "probe inconclusive: sweep steers 0, does not 1" in table
     spearman_of_five_points_one_swap = 0.8999999999999998  # scipy's 1 - 6 * 2 / (5 * 24), the target itself
-    nearly = metrics({"a": spearman_of_five_points_one_swap, "b": 1.0}, {"a": 0.3, "b": 0.3}, {"a": True, "b": True})
+    nearly = metrics({"a": spearman_of_five_points_one_swap, "b": 1.0}, {"a": 0.3, "b": 0.3}, {"a": [], "b": []})
     assert module.objective_row("a", nearly)["steers"]
