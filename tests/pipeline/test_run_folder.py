@@ -156,6 +156,19 @@ def test_a_folder_without_fingerprints_is_taken_as_made_with_its_saved_settings(
     assert trainings == [1, 1] and (folder / "sweep.json").read_bytes() != sweep
 
 
+def test_a_folder_without_fingerprints_is_taken_as_made_from_the_prompts_it_answered(tiny_run, monkeypatch):
+    folder = Path(tiny_run["output_dir"])
+    run_all(RunSettings(**tiny_run))
+    shutil.rmtree(folder / "fingerprints")  # as a folder made before fingerprints, whose prompts are now drawn anew
+    split, probe = stages.split_prompts, stages.choose_probe_prompts
+    monkeypatch.setattr(stages, "split_prompts", lambda settings: tuple(part[::-1] for part in split(settings)))
+    monkeypatch.setattr(stages, "choose_probe_prompts", lambda *args: probe(*args)[::-1])
+    run = Run(RunSettings(**tiny_run))
+    run.sweep()
+    assert json.loads((folder / "sweep.json").read_text())["prompts"] == run.test_prompts
+    assert json.loads((folder / "diagnosis.json").read_text())["probe"]["prompts"] == run.probe_prompts
+
+
 def test_an_interrupted_stage_is_redone(tiny_run, trainings):
     folder = Path(tiny_run["output_dir"])
     run_all(RunSettings(**tiny_run))

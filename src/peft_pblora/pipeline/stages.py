@@ -163,10 +163,23 @@ class Run:
 
     def _adopt_unrecorded_stages(self, previous: dict[str, Any]) -> None:
         """Records a fingerprint for each stage whose artefacts are here without one (a folder made before
-        fingerprints, or artefacts copied in): made with the folder's previous settings from what is here now."""
+        fingerprints, or artefacts copied in): made with the folder's previous settings from what is here now, and
+        from the prompts the diagnosis and the sweep record they answered (the prompts drawn now may differ)."""
         for stage in FINGERPRINTED_STAGES:
             if self.fingerprints.read(stage) is None and self._has_artefacts(stage):
-                self.fingerprints.write(stage, fingerprint(stage, previous, self._inputs(stage)))
+                inputs = self._inputs(stage)
+                answered = self._answered_prompts(stage)
+                if answered is not None:
+                    inputs["prompts"] = texts_hash(answered)
+                self.fingerprints.write(stage, fingerprint(stage, previous, inputs))
+
+    def _answered_prompts(self, stage: str) -> list[str] | None:
+        """The prompts the folder's diagnosis (its probe) or sweep answered, as recorded there (None: not recorded)."""
+        if stage not in ("diagnose", "sweep"):
+            return None
+        record = json.loads((self.path / {"diagnose": "diagnosis.json", "sweep": "sweep.json"}[stage]).read_text())
+        prompts = record.get("probe", {}).get("prompts") if stage == "diagnose" else record.get("prompts")
+        return list(prompts) if prompts is not None else None
 
     def _is_current(self, stage: str) -> bool:
         """Whether `stage`'s artefacts are here and were made from its current inputs. If not, they are removed
