@@ -70,8 +70,8 @@ ADVICE = {
     ),
     "does_not_steer": (
         "the guided probe does not score this objective higher at its own vertex than at the others: guided "
-        "decoding does not follow its weight. Try another guidance strength (--guidance_beta), reference-relative "
-        "rewards (--reference_relative_rewards), or more training."
+        "decoding does not follow its weight. Try a stronger guidance (a smaller --guidance_beta), every reward "
+        "relative to the starting model and guidance by that log-ratio (--no_reference_free), or more training."
     ),
     "probe_inconclusive": (
         "the guided probe scores this objective higher at its own vertex, but by less than two standard errors: too "
@@ -79,8 +79,9 @@ ADVICE = {
     ),
     "steers_backwards": (
         "the guided probe scores this objective lower at its own vertex than at the others: alpha moves it against "
-        "its weight. Do not trust the sweep's trade-off for it; try another guidance strength, reference-relative "
-        "rewards, or pairs that contrast this objective alone."
+        "its weight. Do not trust the sweep's trade-off for it; try every reward relative to the starting model and "
+        "guidance by that log-ratio (--no_reference_free), another guidance strength, or pairs that contrast this "
+        "objective alone."
     ),
 }
 
