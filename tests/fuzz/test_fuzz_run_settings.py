@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from peft_pblora.evaluation import preference_grid
+from peft_pblora.guidance.processors import validate_beta
 from peft_pblora.pipeline import RunSettings
 from peft_pblora.pipeline.settings import METHODS, SCORERS, parm_cores
 from peft_pblora.pipeline.stages import Run
@@ -72,6 +73,7 @@ def late_checks(made: RunSettings, tmp_path: Path) -> None:
     names = made.objective_names
     assert preference_grid(len(names), made.grid_step)
     assert math.isfinite(1 / made.guidance_beta)
+    validate_beta(made.guidance_beta)  # guided decoding takes every beta the settings take
     run = types.SimpleNamespace(settings=made, path=tmp_path)
     Run.trainer_arguments(run, names)
 
@@ -104,3 +106,18 @@ def test_an_output_dir_that_is_a_file_is_refused(tmp_path, below):
     with pytest.raises(ValueError, match="output_dir"):
         RunSettings(output_dir=str(a_file / "run" if below else a_file), device="cpu")
     assert a_file.read_text() == "kept"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("guidance_beta", 1e-31, "guidance_beta must be a finite number >= 1e-30"),
+        ("learning_rate", 10**400, "learning_rate must be a finite number, got an int of 401 digits"),
+        ("r2", 10**400, "r2 must be a finite number >= 1"),
+    ],
+    ids=["beta_below_guidances_bound", "int_past_float_range", "int_setting_past_float_range"],
+)
+def test_a_number_past_what_the_run_can_use_is_refused_by_name(tmp_path, name, value, message):
+    with pytest.raises(ValueError, match=message):
+        RunSettings(output_dir=str(tmp_path / "run"), device="cpu", **{name: value})
+    assert not (tmp_path / "run").exists()

@@ -18,6 +18,7 @@ import torch
 from ..data import PairingOptions
 from ..evaluation import Conciseness, PromptRelevance, Scorer, Thoroughness, VaderPositivity
 from ..evaluation.benchmark_objectives import ListFormat, PlainWords, SecondPerson
+from ..guidance.processors import MIN_BETA
 from ..trainer.loss import SCALARIZATIONS
 from ..trainer.parm_config import PREFERENCE_SAMPLING, objectives_named
 from ..tuners.pblora.config import PREFERENCE_CORES
@@ -456,8 +457,6 @@ class RunSettings:
             raise ValueError(
                 f"probe_prompts must be 0 (no probe) or at least 2 (for a standard error), got {self.probe_prompts}"
             )
-        if self.train_prompts < 1 or self.test_prompts < 1:
-            raise ValueError("train_prompts and test_prompts must be >= 1")
         with naming("prompts"):
             self._own_prompts = load_prompts(self.prompts, self.prompts_split) if self.prompts else None
         pairs = self.preference_pairs
@@ -544,7 +543,10 @@ def typed(name: str, value: Any, hint: Any) -> Any:
     elif hint in (int, float):
         number = numbers.Real if hint is float else numbers.Integral
         if isinstance(value, number) and not isinstance(value, bool):
-            return hint(value)
+            try:
+                return hint(value)
+            except OverflowError:  # an int beyond float's range
+                raise ValueError(f"{name} must be a finite number, got an int of {len(str(value))} digits") from None
     elif isinstance(value, hint):
         return value
     raise TypeError(f"{name} must be {type_name(hint)}, got {type(value).__name__} {value!r:.80}")
@@ -558,7 +560,11 @@ def check_types(settings: RunSettings) -> None:
 
 
 def finite(value: float) -> bool:
-    return isinstance(value, int) or math.isfinite(value)
+    """Whether `value` is a finite real; an int beyond float's range is not (as `tuners.pblora.checks.check_real`)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def check_range(name: str, value: float | None, low: float, above: bool = False, high: float | None = None) -> None:
@@ -568,8 +574,8 @@ def check_range(name: str, value: float | None, low: float, above: bool = False,
     low_ok = value > low if above else value >= low
     if not (finite(value) and low_ok and (high is None or value <= high)):
         bounds = f"{'>' if above else '>='} {low!r}" + (f" and <= {high!r}" if high is not None else "")
-        kind = "a finite number " if isinstance(value, float) else ""
-        raise ValueError(f"{name} must be {kind}{bounds}, got {value!r}")
+        kind = "a finite number " if isinstance(value, float) or not finite(value) else ""
+        raise ValueError(f"{name} must be {kind}{bounds}, got {value!r:.80}")
 
 
 def check_texts(name: str, value: str | list[str] | None) -> None:
@@ -638,8 +644,9 @@ def check_values(settings: RunSettings) -> None:
     check_range("r1", settings.r1, 0)
     check_range("seed", settings.seed, 0, high=MAX_SEED)
     check_range("train_seed", settings.train_seed, 0, high=MAX_SEED)
-    for name in ("epochs", "learning_rate", "dirichlet_concentration", "lora_alpha", "guidance_beta"):
+    for name in ("epochs", "learning_rate", "dirichlet_concentration", "lora_alpha"):
         check_range(name, getattr(settings, name), 0, above=True)
+    check_range("guidance_beta", settings.guidance_beta, MIN_BETA)  # guided decoding's own lower bound on beta
     check_range("grid_step", settings.grid_step, 0, above=True, high=1)
     check_range("max_length_ratio", settings.max_length_ratio, 1)
     check_range("max_score_difference", settings.max_score_difference, 0)
