@@ -39,7 +39,6 @@ def test_reproducer_4_infinite_beta_r_and_concentration_are_refused(tmp_path, ov
         (dict(max_prompt_length=0), ValueError, "max_prompt_length must be >= 1, got 0"),
         (dict(max_prompt_length=-1), ValueError, "max_prompt_length must be >= 1"),
         (dict(max_length=2.5), TypeError, "max_length must be an integer"),
-        (dict(max_length=8, max_prompt_length=8), ValueError, "max_length=8 must exceed max_prompt_length=8"),
     ],
 )
 def test_reproducer_5_invalid_lengths_are_refused_at_config_time(tmp_path, overrides, error, message):
@@ -63,9 +62,22 @@ def test_reproducer_5_a_cut_that_makes_chosen_equal_rejected_is_refused_naming_t
         make_trainer(tmp_path, datasets=shared_first_token_datasets(), max_length=5, max_prompt_length=None)
 
 
-def test_reproducer_5_a_prompt_that_leaves_no_room_for_the_responses_is_refused(tmp_path):
+@pytest.mark.parametrize("max_prompt_length", [None, 512])
+def test_reproducer_5_a_prompt_that_leaves_no_room_for_the_responses_is_refused(tmp_path, max_prompt_length):
     with pytest.raises(ValueError, match=r"row 0: the prompt keeps 4 tokens .* max_length=4 leaves no room"):
-        make_trainer(tmp_path, datasets=shared_first_token_datasets(), max_length=4, max_prompt_length=None)
+        make_trainer(
+            tmp_path, datasets=shared_first_token_datasets(), max_length=4, max_prompt_length=max_prompt_length
+        )
+
+
+def test_a_max_length_below_the_default_max_prompt_length_trains_prompts_that_fit(tmp_path):
+    """As in TRL, max_length may be below max_prompt_length (512 by default): only rows without room are refused."""
+    trainer = make_trainer(tmp_path, datasets=shared_first_token_datasets(), max_length=7, max_prompt_length=512)
+    for row in trainer.train_dataset:
+        for prompt, first, second in zip(
+            row["prompt_input_ids"], row["first_input_ids"], row["second_input_ids"], strict=True
+        ):
+            assert len(prompt) == 4 and len(prompt + first) <= 7 and first != second
 
 
 def test_reproducer_5_sequences_never_exceed_max_length(tmp_path):

@@ -66,9 +66,10 @@ class PARMConfig(TrainingArguments):
         max_prompt_length (int | None, optional):
             Prompt tokens kept (the last ones); `None` keeps all, else at least 1. Defaults to `512`.
         max_length (int | None, optional):
-            Prompt + response tokens kept; the response is cut to fit. `None` keeps all, else at least 1 and more
-            than `max_prompt_length`; a pair whose prompt leaves no room, or whose responses become identical when
-            cut, is refused when the trainer tokenizes the data. Defaults to `1024`.
+            Prompt + response tokens kept; the response is cut to fit. `None` keeps all, else at least 1 (it may be
+            below `max_prompt_length`, as with TRL: prompts are often shorter); a pair whose prompt leaves no room,
+            or whose responses become identical when cut, is refused when the trainer tokenizes the data, naming
+            the row. Defaults to `1024`.
         eval_preferences (list[list[float]], optional):
             Preferences to evaluate at; defaults to the simplex vertices and its centre.
         model_init_kwargs (dict, optional):
@@ -209,12 +210,6 @@ class PARMConfig(TrainingArguments):
         )
         self.max_prompt_length = check_optional_length(self.max_prompt_length, "max_prompt_length")
         self.max_length = check_optional_length(self.max_length, "max_length")
-        if self.max_length is not None and self.max_prompt_length is not None:
-            if self.max_length <= self.max_prompt_length:
-                raise ValueError(
-                    f"max_length={self.max_length} must exceed max_prompt_length={self.max_prompt_length}: a prompt "
-                    "of max_prompt_length tokens would leave no room for the responses"
-                )
         if self.objective_names is not None:
             self.objective_names = check_names(self.objective_names, "objective_names")
         if self.length_normalized_rewards is not None:
