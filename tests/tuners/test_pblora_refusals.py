@@ -7,6 +7,7 @@ import copy
 import pytest
 import torch
 from peft import PeftModel
+from torch import nn
 from transformers import LlamaConfig, LlamaForCausalLM
 from transformers.pytorch_utils import Conv1D
 
@@ -175,6 +176,8 @@ def test_loading_an_adapter_into_a_base_of_another_size_names_the_ranks_and_obje
     ) as info:
         PeftModel.from_pretrained(bigger, tmp_path)
     assert "shape (5, 32) in the adapter but (5, 64) here" in str(info.value)
+    assert not list(pblora_layers(bigger)), "the refused load must leave the user's base as it was"
+    assert type(bigger.model.layers[0].self_attn.q_proj) is nn.Linear
 
 
 def test_a_huge_but_finite_scale_with_the_zero_b_gives_finite_logits():

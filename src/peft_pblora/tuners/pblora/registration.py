@@ -102,10 +102,19 @@ def _explain_size_mismatches_on_load() -> None:
             message = describe_size_mismatch(error, config, str(model_id))
             if message is None:
                 raise
+            _forget_failed_adapter(self, adapter_name)
             raise ValueError(message) from error
 
     load_adapter._pblora_patched = True
     PeftModel.load_adapter = load_adapter
+
+
+def _forget_failed_adapter(model: PeftModel, adapter_name: str) -> None:
+    """Undo a refused load: its layers leave the model, so a base wrapped for it alone is the user's model again."""
+    if list(model.peft_config) == [adapter_name]:
+        model.unload()
+    else:
+        model.delete_adapter(adapter_name)
 
 
 def register_pblora() -> None:
