@@ -32,11 +32,11 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"  # small local copies of
 VOCAB_SIZE = 97
 
 
-def tiny_llama(seed: int = 0) -> LlamaForCausalLM:
+def tiny_llama(seed: int = 0, hidden_size: int = 32) -> LlamaForCausalLM:
     torch.manual_seed(seed)
     config = LlamaConfig(
         vocab_size=VOCAB_SIZE,
-        hidden_size=32,
+        hidden_size=hidden_size,
         intermediate_size=64,
         num_hidden_layers=2,
         num_attention_heads=4,

@@ -8,12 +8,11 @@ import pytest
 import torch
 from peft import PeftModel
 from torch import nn
-from transformers import LlamaConfig, LlamaForCausalLM
 from transformers.pytorch_utils import Conv1D
 
 from peft_pblora import PBLoraConfig, PBLoraLinear, pblora_layers, validate_preference
 
-from ..conftest import VOCAB_SIZE, make_peft_model, random_ids, tiny_llama
+from ..conftest import make_peft_model, random_ids, tiny_llama
 
 
 def formula_model(reference: torch.nn.Module, peft_model: PeftModel, alpha: list[float]) -> torch.nn.Module:
@@ -161,16 +160,7 @@ def test_dicts_and_meta_tensors_are_refused_with_a_clear_error(preference, messa
 def test_loading_an_adapter_into_a_base_of_another_size_names_the_ranks_and_objectives(tmp_path):
     peft_model, _ = make_peft_model("llama", objective_names=["helpful", "harmless"])
     peft_model.save_pretrained(tmp_path)
-    bigger = LlamaForCausalLM(
-        LlamaConfig(
-            vocab_size=VOCAB_SIZE,
-            hidden_size=64,
-            intermediate_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-        )
-    )
+    bigger = tiny_llama(hidden_size=64)
     with pytest.raises(
         ValueError, match=r"objectives \['helpful', 'harmless'\], r1=2, r2=3, num_preferences=2"
     ) as info:
