@@ -20,6 +20,7 @@ from torch import nn
 from transformers import DynamicCache, GenerationConfig, LogitsProcessorList
 
 from ..tuners.pblora.layer import PBLoraLayer
+from ..tuners.pblora.model import preference_per_layer
 from ..tuners.pblora.preference import PreferenceLike, expand_preference_rows, validate_preference
 from .guide_state import looks_left_padded
 from .processors import REFERENCE_BASE, _GuidedDecodingProcessor, validate_beta
@@ -350,12 +351,6 @@ class PARMGuidedModel:
         if preference.dim() == 2:
             preference = torch.cat([preference, preference])
         rows_on = torch.arange(2 * rows) >= rows
-        converted: dict[tuple[torch.device, torch.dtype], tuple[torch.Tensor, torch.Tensor]] = {}
-        for layer in self.layers:
-            if self.adapter_name not in layer.pblora_A:
-                continue
-            weight = next(layer.pblora_core[self.adapter_name].parameters())
-            key = (weight.device, weight.dtype)
-            if key not in converted:
-                converted[key] = (preference.to(weight.device, weight.dtype), rows_on.to(weight.device))
-            layer.pblora_preference[self.adapter_name], layer.pblora_rows_on[self.adapter_name] = converted[key]
+        for layer, on_device in preference_per_layer(self.layers, self.adapter_name, preference):
+            layer.pblora_preference[self.adapter_name] = on_device
+            layer.pblora_rows_on[self.adapter_name] = rows_on.to(on_device.device)

@@ -22,6 +22,7 @@ from torch import nn
 from transformers import GenerationConfig, GenerationMixin
 
 from ..tuners.pblora.layer import PBLoraLayer
+from ..tuners.pblora.model import pblora_layers, preference_per_layer
 from ..tuners.pblora.preference import expand_preference_rows
 
 _MISSING = object()
@@ -137,18 +138,10 @@ class GuideState:
         if preference is None:
             return
         rows_preference = expand_preference_rows(preference, rows, name="alpha")
-        on_device: dict[tuple[torch.device, torch.dtype], torch.Tensor] = {}
-        for module in self.model.modules():
-            if not isinstance(module, PBLoraLayer):
-                continue
-            for name in adapter_names:
-                if name not in module.pblora_core:
-                    continue
-                weight = next(module.pblora_core[name].parameters())
-                key = (weight.device, weight.dtype)
-                if key not in on_device:
-                    on_device[key] = rows_preference.to(device=weight.device, dtype=weight.dtype)
-                self.preferences.append((module, name, on_device[key]))
+        layers = list(pblora_layers(self.model))
+        for name in adapter_names:
+            for module, on_device in preference_per_layer(layers, name, rows_preference):
+                self.preferences.append((module, name, on_device))
 
     @contextmanager
     def active(self) -> Iterator[None]:

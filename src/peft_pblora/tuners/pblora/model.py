@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -22,6 +22,21 @@ from .preference import PreferenceLike, missing_preference_error, validate_prefe
 def pblora_layers(model: nn.Module) -> Iterator[PBLoraLayer]:
     """Every PBLoRA layer inside `model`."""
     return (module for module in model.modules() if isinstance(module, PBLoraLayer))
+
+
+def preference_per_layer(
+    layers: Iterable[PBLoraLayer], adapter_name: str, preference: torch.Tensor
+) -> Iterator[tuple[PBLoraLayer, torch.Tensor]]:
+    """Each layer holding `adapter_name`, with `preference` on its core's device and dtype (converted once each)."""
+    converted: dict[tuple[torch.device, torch.dtype], torch.Tensor] = {}
+    for layer in layers:
+        if adapter_name not in layer.pblora_core:
+            continue
+        weight = next(layer.pblora_core[adapter_name].parameters())
+        key = (weight.device, weight.dtype)
+        if key not in converted:
+            converted[key] = preference.to(device=weight.device, dtype=weight.dtype)
+        yield layer, converted[key]
 
 
 def set_preference(
@@ -79,14 +94,8 @@ def set_preference(
                 )
     validated = None
     for name, validated in validated_per_adapter.items():
-        on_device: dict[tuple[torch.device, torch.dtype], torch.Tensor] = {}
-        for layer in layers:
-            if name in layer.pblora_A:
-                weight = next(layer.pblora_core[name].parameters())
-                key = (weight.device, weight.dtype)
-                if key not in on_device:
-                    on_device[key] = validated.to(device=weight.device, dtype=weight.dtype)
-                layer.set_preference(name, on_device[key])
+        for layer, on_device in preference_per_layer(layers, name, validated):
+            layer.set_preference(name, on_device)
     return validated
 
 
