@@ -38,6 +38,11 @@ def objective_rewards(
     so that objective's margin no longer grows with the difference of the responses' lengths.
     """
     summed, counts = completion_log_probs(logits, input_ids, completion_mask)
+    return rewards_from_log_probs(summed, counts, length_normalized)
+
+
+def rewards_from_log_probs(summed: torch.Tensor, counts: torch.Tensor, length_normalized: list[bool]) -> torch.Tensor:
+    """(S, k) rewards from each sequence's summed completion log-probability and its number of completion tokens."""
     normalized = torch.tensor(length_normalized, device=summed.device)
     return torch.where(normalized, (summed / counts.clamp(min=1)).unsqueeze(1), summed.unsqueeze(1))
 
