@@ -172,7 +172,7 @@ def test_a_none_in_a_multi_label_dataset_names_the_row(tmp_path):
         (dict(dirichlet_concentration="0.5"), "dirichlet_concentration must be a number"),
         (dict(objective_names="ab"), "objective_names must be a list of strings"),
         (dict(label_columns=["helpful"]), "label_columns must map objective names to column names"),
-        (dict(eval_preferences=[0.5, 0.5]), "eval_preferences entries must be lists of numbers"),
+        (dict(eval_preferences=[[0.5, 0.5], 0.5]), "eval_preferences entries must be lists of numbers"),
     ],
 )
 def test_parm_config_fields_of_the_wrong_type_are_refused(tmp_path, overrides, message):

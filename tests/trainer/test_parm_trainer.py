@@ -78,7 +78,7 @@ def test_loss_of_one_batch_equals_the_hand_computation(
         length_normalized_rewards=length_normalized,
         reference_free=reference_free,
         reference_relative_rewards=reference_relative,
-        precompute_reference_rewards=precompute,
+        precompute_ref_log_probs=precompute,
     )
     tokenizer = tiny_tokenizer()
     rows = [trainer.train_dataset[index] for index in range(2)]
@@ -450,7 +450,7 @@ def test_precomputed_reference_rewards_train_the_same_adapter_as_per_step_ones(t
         trainer = make_trainer(
             tmp_path / str(precompute),
             reference_relative_rewards=["second_word"],
-            precompute_reference_rewards=precompute,
+            precompute_ref_log_probs=precompute,
         )
         forwards = []
         score = trainer._rewards

@@ -1,15 +1,19 @@
-"""PARMConfig: training arguments of the PARMTrainer, TRL style."""
+"""PARMConfig: training arguments of the PARMTrainer, on TRL's configuration base."""
 
 from __future__ import annotations
 
+import json
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
-from transformers import TrainingArguments
+from trl.trainer.base_config import _BaseConfig
 
 from ..tuners.pblora.checks import (
     check_choice,
+    check_int,
     check_names,
     check_optional_length,
     check_positive_reals,
@@ -22,13 +26,19 @@ PREFERENCE_SAMPLING = ("batch", "example", "importance")
 
 
 @dataclass
-class PARMConfig(TrainingArguments):
-    """Configuration of the `PARMTrainer`: `transformers.TrainingArguments` plus the PARM objective.
+class PARMConfig(_BaseConfig):
+    """Configuration of the `PARMTrainer`: TRL's configuration base (`transformers.TrainingArguments` with TRL's
+    defaults) plus the PARM objective.
 
     This class holds only the settings specific to PARM training; for the rest (learning rate, batch size, epochs,
-    saving, logging...) see `transformers.TrainingArguments`. Defaults differ from TrainingArguments as TRL's trainers
-    do: logging every 10 steps, activation checkpointing on, bf16 on where a CUDA device is present (and fp16 is not
-    asked for), unused columns kept. With `transformers.HfArgumentParser` it becomes command-line arguments.
+    saving, logging...) see `transformers.TrainingArguments`. Fields TRL's `DPOConfig` / `RewardConfig` also have
+    keep TRL's names and defaults (`model_init_kwargs`, `disable_dropout`, `dataset_num_proc`, `max_length`,
+    `precompute_ref_log_probs`, `precompute_ref_batch_size`), except `precompute_ref_log_probs`, on by default here.
+    Defaults differ from TrainingArguments as TRL's trainers do: logging every 10 steps, activation checkpointing on,
+    unused columns kept; bf16 is on only where a CUDA device is present (TRL: wherever fp16 is not set). With
+    `trl.TrlParser` (or `transformers.HfArgumentParser`) it becomes command-line arguments: dict fields take a JSON
+    string (`--label_columns '{"helpful": "better_response_id"}'`), `eval_preferences` takes numbers read k at a time
+    (`--eval_preferences 1 0 0.5 0.5`), comma-joined vectors (`1,0 0.5,0.5`) or JSON (`'[[1, 0], [0.5, 0.5]]'`).
 
     Args:
         beta_r (list[float] | float, optional):
@@ -41,9 +51,14 @@ class PARMConfig(TrainingArguments):
         reference_relative_rewards (list[str], optional):
             Objectives whose reward subtracts the reference (as `reference_free=False` does for all), for an
             objective whose pairs differ in many ways besides it.
-        precompute_reference_rewards (bool, optional):
-            Score every response under the reference once before training and keep the rewards as dataset columns,
-            instead of one extra forward per step (TRL's `precompute_ref_log_probs`). Defaults to `True`.
+        precompute_ref_log_probs (bool, optional):
+            Where a reward subtracts the reference, score every response under it once before training and keep the
+            rewards as dataset columns, instead of one extra forward per step. Defaults to `True` (TRL: `False`): the
+            reference is the PARM's own model with the adapter disabled, so precomputing costs no extra memory and is
+            exact.
+        precompute_ref_batch_size (int, optional):
+            Batch size of that pass; defaults to `per_device_train_batch_size` for the training set and
+            `per_device_eval_batch_size` for evaluation sets, as in TRL.
         length_normalized_rewards (list[str], optional):
             Objectives whose reward is the mean instead of the sum of the response's token log-probabilities, for an
             objective correlated with length (conciseness).
@@ -60,9 +75,10 @@ class PARMConfig(TrainingArguments):
         objective_names (list[str], optional):
             Objectives in alpha order. Defaults to the `train_dataset` dict's key order, or `label_columns`' order for
             a multi-label dataset. Saved in the adapter config so inference uses the same order.
-        label_columns (dict[str, str], optional):
+        label_columns (dict[str, str] | str, optional):
             For one multi-label dataset (prompt, response_0, response_1): objective -> column holding the index (0/1)
-            of the preferred response, e.g. `{"helpful": "better_response_id", "harmless": "safer_response_id"}`.
+            of the preferred response, e.g. `{"helpful": "better_response_id", "harmless": "safer_response_id"}`; a
+            JSON string of that mapping on the command line.
         max_prompt_length (int | None, optional):
             Prompt tokens kept (the last ones); `None` keeps all, else at least 1. Defaults to `512`.
         max_length (int | None, optional):
@@ -70,22 +86,34 @@ class PARMConfig(TrainingArguments):
             below `max_prompt_length`, as with TRL: prompts are often shorter); a pair whose prompt leaves no room,
             or whose responses become identical when cut, is refused when the trainer tokenizes the data, naming
             the row. Defaults to `1024`.
-        eval_preferences (list[list[float]], optional):
-            Preferences to evaluate at; defaults to the simplex vertices and its centre.
-        model_init_kwargs (dict, optional):
-            Keyword arguments for `from_pretrained` when the trainer's `model` is a name or path.
+        eval_preferences (list[list[float]] | list[float] | str, optional):
+            Preferences to evaluate at; defaults to the simplex vertices and its centre. A flat list of numbers is
+            read k at a time (k: `objective_names` or `label_columns` where given, else the trainer's objectives); a
+            string is JSON or such numbers.
+        model_init_kwargs (dict | str, optional):
+            Keyword arguments for `from_pretrained` when the trainer's `model` is a name or path (a JSON string on
+            the command line); `dtype` defaults to float32, as in TRL.
+        disable_dropout (bool, optional):
+            Turn every dropout of the model off, PBLoRA's `lora_dropout` included, so that the two responses of a
+            pair are scored by the same function (as TRL's DPO and reward trainers). Defaults to `True`.
+        dataset_num_proc (int, optional):
+            Processes of `datasets.map` when the trainer tokenizes the data. Defaults to `None` (one).
         logging_steps (float, optional):
             Log every X update steps. Defaults to `10`.
         bf16 (bool, optional):
-            bf16 mixed precision; defaults to `True` where CUDA is available and fp16 is not set.
+            bf16 mixed precision; defaults to `True` where CUDA is available and fp16 is not set (TRL: wherever fp16
+            is not set, which would make CPU runs bf16).
+        activation_checkpointing (bool, optional):
+            Defaults to `True`, as TRL; set through this name (TRL's base still sets the deprecated
+            `gradient_checkpointing`, which warns on transformers 5).
         remove_unused_columns (bool, optional):
             Kept `False`: the PARM collator needs its own columns. Defaults to `False`.
 
     Raises:
         TypeError: If a PARM field has the wrong type (`beta_r="0.1"`, `max_length=2.5`, `objective_names="ab"`).
-        ValueError: If `beta_r` or `dirichlet_concentration` is not positive and finite, a length is below 1 or
-            `max_length` does not exceed `max_prompt_length`, or `preference_sampling` / `scalarization` is unknown
-            or the two do not go together.
+        ValueError: If `beta_r` or `dirichlet_concentration` is not positive and finite, a length is below 1,
+            `preference_sampling` / `scalarization` is unknown or the two do not go together, a dict field's string
+            is not a JSON object, or `eval_preferences` are not points of one simplex.
 
     Examples:
         >>> from peft_pblora import PARMConfig
@@ -94,7 +122,13 @@ class PARMConfig(TrainingArguments):
         ([0.5, 0.01], True, 10)
         >>> PARMConfig(output_dir="parm", beta_r=0.1).beta_r_per_objective(3)  # one value for every objective
         [0.1, 0.1, 0.1]
+        >>> args = PARMConfig(output_dir="parm",
+        ...     label_columns='{"a": "a_id", "b": "b_id"}', eval_preferences="1 0 .5 .5")
+        >>> args.label_columns, args.eval_preferences  # the command line's forms; k = 2 from label_columns
+        ({'a': 'a_id', 'b': 'b_id'}, [[1.0, 0.0], [0.5, 0.5]])
     """
+
+    _VALID_DICT_FIELDS = _BaseConfig._VALID_DICT_FIELDS + ["model_init_kwargs"]
 
     beta_r: list[float] = field(
         default_factory=lambda: [0.01],
@@ -110,7 +144,7 @@ class PARMConfig(TrainingArguments):
             "help": "True (the paper): reward = summed log pi_PARM(response). False: reward = summed log pi_PARM - "
             "log pi_ref, the reference being the PARM's own model with the adapter disabled (DPO's implicit reward): "
             "every response starts at reward 0, so the prior's preference for short answers does not decide a "
-            "margin before training. Costs one forward without gradients per response (precompute_reference_rewards)."
+            "margin before training. Costs one forward without gradients per response (precompute_ref_log_probs)."
         },
     )
     reference_relative_rewards: list[str] | None = field(
@@ -121,12 +155,19 @@ class PARMConfig(TrainingArguments):
             "reference cancels the likelihood differences that would otherwise set its margins."
         },
     )
-    precompute_reference_rewards: bool = field(
+    precompute_ref_log_probs: bool = field(
         default=True,
         metadata={
             "help": "Where a reward subtracts the reference, score every response under it (the adapter disabled, a "
             "frozen model) once before training and keep the rewards as dataset columns, instead of one extra "
-            "forward per step (TRL's precompute_ref_log_probs). Exact: the reference does not change in training."
+            "forward per step. Exact: the reference does not change in training. TRL's name; on by default here."
+        },
+    )
+    precompute_ref_batch_size: int | None = field(
+        default=None,
+        metadata={
+            "help": "Batch size of the reference pass; None: per_device_train_batch_size for the training set, "
+            "per_device_eval_batch_size for evaluation sets."
         },
     )
     length_normalized_rewards: list[str] | None = field(
@@ -163,12 +204,12 @@ class PARMConfig(TrainingArguments):
             "order for a multi-label dataset. Saved in the adapter config so inference uses the same order."
         },
     )
-    label_columns: dict[str, str] | None = field(
+    label_columns: dict[str, str] | str | None = field(
         default=None,
         metadata={
             "help": "For one multi-label dataset (prompt, response_0, response_1): objective -> column holding the "
-            "index (0/1) of the preferred response, e.g. {'helpful': 'better_response_id', "
-            "'harmless': 'safer_response_id'}."
+            "index (0/1) of the preferred response, as a JSON string on the command line, e.g. "
+            '\'{"helpful": "better_response_id", "harmless": "safer_response_id"}\'.'
         },
     )
     max_prompt_length: int | None = field(
@@ -177,19 +218,47 @@ class PARMConfig(TrainingArguments):
     max_length: int | None = field(
         default=1024,
         metadata={
-            "help": "Prompt + response tokens kept; the response is cut to fit. At least 1 and more than "
-            "max_prompt_length; None keeps all. A pair left with no response token, or whose responses become "
-            "identical when cut, is refused when the data is tokenized."
+            "help": "Prompt + response tokens kept; the response is cut to fit. At least 1; None keeps all. A pair "
+            "left with no response token, or whose responses become identical when cut, is refused when the data "
+            "is tokenized."
         },
     )
-    eval_preferences: list[list[float]] | None = field(
+    eval_preferences: list[list[float]] | str | None = field(
         default=None,
-        metadata={"help": "Preferences to evaluate at; defaults to the simplex vertices and its centre."},
+        metadata={
+            "help": "Preferences to evaluate at (default: the simplex vertices and its centre): numbers read k at a "
+            "time (1 0 0.5 0.5), comma-joined vectors (1,0 0.5,0.5) or JSON ('[[1, 0], [0.5, 0.5]]').",
+            "nargs": "+",  # several words on the command line; HfArgumentParser passes metadata to add_argument
+        },
     )
-    model_init_kwargs: dict | None = field(
-        default=None, metadata={"help": "Keyword arguments for from_pretrained when `model` is a name or path."}
+    model_init_kwargs: dict[str, Any] | str | None = field(
+        default=None,
+        metadata={
+            "help": "Keyword arguments for from_pretrained when the trainer's `model` is a name or path, as a JSON "
+            "string on the command line; dtype defaults to float32."
+        },
+    )
+    disable_dropout: bool = field(
+        default=True,
+        metadata={
+            "help": "Turn every dropout of the model off (PBLoRA's lora_dropout included), so both responses of a "
+            "pair are scored by the same function."
+        },
+    )
+    dataset_num_proc: int | None = field(
+        default=None, metadata={"help": "Number of processes of datasets.map when the data is tokenized."}
     )
     logging_steps: float = field(default=10, metadata={"help": "Log every X update steps."})
+    activation_checkpointing: bool | None = field(
+        default=None,
+        metadata={
+            "help": "Recompute activations in backward to save memory (~20%% slower). Defaults to True, as TRL."
+        },
+    )
+    gradient_checkpointing: bool | None = field(
+        default=None,
+        metadata={"help": "Deprecated alias of activation_checkpointing (transformers 5), will be removed in v6."},
+    )
     bf16: bool | None = field(
         default=None,
         metadata={"help": "bf16 mixed precision; defaults to True where CUDA is available and fp16 is not set."},
@@ -210,6 +279,12 @@ class PARMConfig(TrainingArguments):
         )
         self.max_prompt_length = check_optional_length(self.max_prompt_length, "max_prompt_length")
         self.max_length = check_optional_length(self.max_length, "max_length")
+        if self.dataset_num_proc is not None:
+            self.dataset_num_proc = check_int(self.dataset_num_proc, "dataset_num_proc", minimum=1)
+        if self.precompute_ref_batch_size is not None:
+            self.precompute_ref_batch_size = check_int(
+                self.precompute_ref_batch_size, "precompute_ref_batch_size", minimum=1
+            )
         if self.objective_names is not None:
             self.objective_names = check_names(self.objective_names, "objective_names")
         if self.length_normalized_rewards is not None:
@@ -220,6 +295,10 @@ class PARMConfig(TrainingArguments):
             self.reference_relative_rewards = check_names(
                 self.reference_relative_rewards, "reference_relative_rewards", allow_str=True
             )
+        if isinstance(self.model_init_kwargs, str):  # a JSON object was parsed by TrainingArguments
+            raise ValueError(f"model_init_kwargs must be a dict or a JSON object, got {self.model_init_kwargs!r}")
+        if isinstance(self.label_columns, str):
+            self.label_columns = parse_json_object(self.label_columns, "label_columns")
         if self.label_columns is not None:
             if not isinstance(self.label_columns, Mapping) or not all(
                 isinstance(key, str) and isinstance(value, str) for key, value in self.label_columns.items()
@@ -228,7 +307,8 @@ class PARMConfig(TrainingArguments):
             if not self.label_columns:
                 raise ValueError("label_columns must name at least one objective, got {}")
         if self.eval_preferences is not None:
-            check_eval_preferences(self.eval_preferences)
+            known_k = len(self.objective_names or self.label_columns or []) or None
+            self.eval_preferences = parse_eval_preferences(self.eval_preferences, known_k)
         check_choice(self.preference_sampling, "preference_sampling", PREFERENCE_SAMPLING)
         check_choice(self.scalarization, "scalarization", SCALARIZATIONS)
         if self.preference_sampling == "importance" and self.scalarization != "linear":
@@ -236,6 +316,12 @@ class PARMConfig(TrainingArguments):
                 "preference_sampling='importance' keeps the expected loss only for a linear scalarization, "
                 f"got scalarization={self.scalarization!r}"
             )
+
+    def eval_preferences_for(self, num_objectives: int) -> list[list[float]] | None:
+        """eval_preferences as k-vectors (a flat list is read k at a time); None where they are not set."""
+        if self.eval_preferences is None:
+            return None
+        return parse_eval_preferences(self.eval_preferences, num_objectives)
 
     def beta_r_per_objective(self, num_objectives: int) -> list[float]:
         """beta_r as one value per objective; raises if it has neither one value nor one per objective."""
@@ -254,6 +340,68 @@ class PARMConfig(TrainingArguments):
         if not self.reference_free:
             return [True] * len(objectives)
         return objectives_named(self.reference_relative_rewards, objectives, "reference_relative_rewards")
+
+
+def parse_json_object(value: str, name: str) -> dict:
+    """A dict field given as a string (the command line's form): it must be a JSON object."""
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError as error:
+        raise ValueError(f'{name} must be a JSON object such as \'{{"a": "b"}}\', got {value!r}: {error}') from None
+    if not isinstance(parsed, dict):
+        raise ValueError(f"{name} must be a JSON object, got {value!r}")
+    return parsed
+
+
+def _words_to_numbers(words: list[str], name: str) -> list[float]:
+    numbers_ = []
+    for word in words:
+        try:
+            numbers_.append(float(word))
+        except ValueError:
+            raise ValueError(f"{name}: {word!r} is not a number") from None
+    return numbers_
+
+
+def parse_eval_preferences(value: Any, num_objectives: int | None) -> list[list[float]] | list[float]:
+    """eval_preferences in any accepted form, as k-vectors checked to lie on one simplex.
+
+    Forms: a list of vectors; a flat list of numbers, read `num_objectives` at a time (kept flat, checked as numbers
+    only, while k is unknown); a string holding JSON or numbers; the command line's words (`["1", "0", "0.5", "0.5"]`,
+    `["1,0", "0.5,0.5"]` or one JSON word).
+    """
+    name = "eval_preferences"
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, (list, tuple)) and value and all(isinstance(item, str) for item in value):
+        if len(value) == 1 and value[0].strip().startswith("["):
+            try:
+                value = json.loads(value[0])
+            except json.JSONDecodeError as error:
+                raise ValueError(
+                    f"{name} must be JSON such as '[[1, 0], [0.5, 0.5]]', got {value[0]!r}: {error}"
+                ) from None
+        elif any("," in word for word in value):
+            value = [_words_to_numbers(word.replace(",", " ").split(), name) for word in value]
+        else:
+            value = _words_to_numbers(" ".join(value).split(), name)
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+        raise TypeError(f"{name} must be a list of preference vectors, got {value!r}")
+    if not value:
+        raise ValueError(f"{name} must hold at least one preference vector, got []")
+    if all(isinstance(item, numbers.Real) and not isinstance(item, bool) for item in value):
+        flat = [float(item) for item in value]
+        if num_objectives is None:
+            return flat  # read k at a time once the trainer knows the objectives
+        if len(flat) % num_objectives:
+            raise ValueError(
+                f"{name} holds {len(flat)} numbers, not a whole number of preferences of {num_objectives} objectives"
+            )
+        value = [flat[start : start + num_objectives] for start in range(0, len(flat), num_objectives)]
+    check_eval_preferences(value)
+    if num_objectives is not None and len(value[0]) != num_objectives:
+        raise ValueError(f"{name} entries have {len(value[0])} weights but there are {num_objectives} objectives")
+    return [[float(weight) for weight in entry] for entry in value]
 
 
 def check_eval_preferences(eval_preferences: object) -> None:

@@ -26,8 +26,9 @@ from .data_collator import (
     build_grouped_dataset,
     resolve_objectives,
 )
-from .loss import ObjectiveStatistics, objective_rewards, objective_statistics, scalarize
+from .loss import ObjectiveStatistics, objective_statistics, rewards_from_log_probs, scalarize
 from .parm_config import PARMConfig
+from .sequence_log_probs import full_logits_requested, sequence_log_probs
 
 
 def simplex_vertices_and_centre(k: int) -> list[list[float]]:
@@ -162,7 +163,7 @@ class PARMTrainer(Trainer):
         self.beta_r = torch.tensor(args.beta_r_per_objective(len(objectives)))
         self.length_normalized = args.length_normalized_per_objective(objectives)
         self.reference_relative = torch.tensor(args.reference_relative_per_objective(objectives))
-        self.eval_preferences = args.eval_preferences or simplex_vertices_and_centre(len(objectives))
+        self.eval_preferences = args.eval_preferences_for(len(objectives)) or simplex_vertices_and_centre(len(objectives))
         for alpha in self.eval_preferences:
             if len(alpha) != len(objectives) or abs(sum(alpha) - 1) > 1e-4 or min(alpha) < 0:
                 raise ValueError(f"eval_preferences entry {alpha} is not a point of the {len(objectives)}-simplex")
@@ -188,7 +189,7 @@ class PARMTrainer(Trainer):
             callbacks=callbacks,
             optimizers=optimizers,
         )
-        if args.precompute_reference_rewards and self.reference_relative.any():
+        if args.precompute_ref_log_probs and self.reference_relative.any():
             self.train_dataset = self._with_reference_rewards(self.train_dataset)
             if self.eval_dataset is not None:
                 self.eval_dataset = self._with_reference_rewards(self.eval_dataset)
@@ -388,17 +389,21 @@ class PARMTrainer(Trainer):
         return dataset
 
     def _rewards(self, model: nn.Module, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        """(S, k): every response's reward per objective, the sum (or mean) of its token log-probabilities."""
-        outputs = model(
+        """(S, k): every response's reward per objective, the sum (or mean) of its token log-probabilities.
+
+        Only the completion positions are projected onto the vocabulary, a chunk of tokens at a time (see
+        `sequence_log_probs`); PEFT_PBLORA_FULL_LOGITS=1 takes the full-logits reference path instead.
+        """
+        summed, counts = sequence_log_probs(
+            model,
             input_ids=inputs["input_ids"],
             attention_mask=inputs["attention_mask"],
             position_ids=inputs["position_ids"],
+            completion_mask=inputs["completion_mask"],
             logits_to_keep=int(inputs["completion_length"]) + 1,
-            use_cache=False,
+            full_logits=full_logits_requested(),
         )
-        return objective_rewards(
-            outputs.logits, inputs["input_ids"], inputs["completion_mask"], self.length_normalized
-        )
+        return rewards_from_log_probs(summed, counts, self.length_normalized)
 
     def compute_loss(
         self,
