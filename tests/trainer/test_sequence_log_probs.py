@@ -6,6 +6,7 @@ import logging
 
 import pytest
 import torch
+from datasets import Dataset
 from peft import get_peft_model
 from transformers import CohereConfig, CohereForCausalLM, Gemma2Config, Gemma2ForCausalLM
 
@@ -19,7 +20,7 @@ from peft_pblora.trainer.sequence_log_probs import (
     token_log_probs,
 )
 
-from ..conftest import VOCAB_SIZE, make_peft_model, pblora_config, tiny_llama
+from ..conftest import VOCAB_SIZE, make_peft_model, make_trainer, pblora_config, tiny_llama
 
 # (prompt length, completion length) per row: uneven, so rows are left-padded and the completions end-aligned
 SHAPES = [(3, 4), (5, 1), (2, 6), (4, 3)]
@@ -236,3 +237,27 @@ def test_split_head_builds_only_one_position_of_model_logits():
     chunked_sums(model, left_padded_rows())
     handle.remove()
     assert calls == [(len(SHAPES), 1, VOCAB_SIZE)]
+
+
+def test_trainer_rewards_equal_the_full_logits_switch(tmp_path, monkeypatch):
+    """PARMTrainer._rewards on a collated batch, per-row alpha, a summed and a mean objective: both paths agree."""
+    prompts = ["w11 w12 w13", "w21", "w31 w32 w33 w34 w35"]  # uneven prompts and answers: left padding
+    short, long = ["w5 w5", "w7", "w9 w9 w9"], ["w6 w6 w6 w6", "w8 w8 w8", "w10"]
+    datasets = {
+        "first_word": Dataset.from_dict({"prompt": prompts, "chosen": short, "rejected": long}),
+        "second_word": Dataset.from_dict({"prompt": prompts, "chosen": long, "rejected": short}),
+    }
+    trainer = make_trainer(tmp_path, datasets, length_normalized_rewards=["second_word"])
+    model = trainer.model
+    inputs = trainer._prepare_inputs(trainer.data_collator([trainer.train_dataset[index] for index in range(3)]))
+    rows = inputs["input_ids"].shape[0]
+    assert (inputs["attention_mask"][:, 0] == 0).any()  # some rows are left-padded
+    set_preference(model, torch.linspace(0, 1, rows).unsqueeze(1) * torch.tensor([[1.0, -1.0]]) + torch.tensor([0, 1]))
+    results = {}
+    for full in ("1", "0"):
+        monkeypatch.setenv(FULL_LOGITS_ENV, full)
+        rewards = trainer._rewards(model, inputs)
+        results[full] = (rewards.detach(), adapter_gradients(model, rewards.sum()))
+    torch.testing.assert_close(results["0"][0], results["1"][0], rtol=1e-5, atol=1e-5)
+    for name, expected in results["1"][1].items():
+        torch.testing.assert_close(results["0"][1][name], expected, rtol=1e-4, atol=1e-6, msg=name)
