@@ -96,6 +96,8 @@ def test_a_changed_scorer_rescores_a_kept_sweep(tiny_run, trainings, monkeypatch
         ["--grid_step", "0.3"],
         ["--grid_step", "0"],
         ["--guidance_beta", "0"],
+        ["--guidance_plausibility", "0"],
+        ["--guidance_plausibility", "1.5"],
         ["--sweep_tokens", "0"],
         ["--test_prompts", "400"],
         ["--objectives", "count_w5", "conciseness", "count_w5"],
@@ -139,7 +141,11 @@ def test_a_changed_setting_redoes_only_the_stages_it_concerns(tiny_run, training
     assert trainings == [1] and sweep.read_bytes() != first_sweep
     assert Fingerprints(folder).read("sweep")["settings"]["guidance_beta"] == 0.5
     assert (folder / "preference_data/dataset_dict.json").stat().st_mtime_ns == pairs
-    run_all(RunSettings(**{**tiny_run, "guidance_beta": 0.5, "epochs": 2}))  # training's: trained again
+    beta_sweep = sweep.read_bytes()
+    run_all(RunSettings(**{**tiny_run, "guidance_beta": 0.5, "guidance_plausibility": 0.5}))  # decoding's too
+    assert trainings == [1] and sweep.read_bytes() != beta_sweep
+    assert "at least 0.5 as likely as the base's top token" in (folder / "report.md").read_text()
+    run_all(RunSettings(**{**tiny_run, "guidance_beta": 0.5, "guidance_plausibility": 0.5, "epochs": 2}))  # training's: trained again
     assert trainings == [1, 1]
     assert (folder / "preference_data/dataset_dict.json").stat().st_mtime_ns == pairs
 

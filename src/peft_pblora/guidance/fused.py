@@ -23,7 +23,7 @@ from ..tuners.pblora.layer import PBLoraLayer
 from ..tuners.pblora.model import preference_per_layer
 from ..tuners.pblora.preference import PreferenceLike, expand_preference_rows, validate_preference
 from .guide_state import looks_left_padded
-from .processors import REFERENCE_BASE, _GuidedDecodingProcessor, validate_beta
+from .processors import REFERENCE_BASE, _GuidedDecodingProcessor, validate_beta, validate_plausibility
 
 # generate's keyword arguments the fused path cannot honour: it owns the cache and the model's forward
 _REFUSED_GENERATE_KWARGS = {
@@ -84,12 +84,22 @@ class _FusedPARMGuidance(_GuidedDecodingProcessor):
         beta: float,
         attention_mask: torch.Tensor | None,
         reference: str | None,
+        plausibility: float | None = None,
     ) -> None:
         self.alpha = alpha
         self.fused_rows = _FusedRows(model)
         # no guide layers to refuse (the model generating is the PARM by design) and no state for the guide state to
         # switch: PARMGuidedModel sets the model's mode and preference for the whole generate call
-        self._init_state([self.fused_rows], beta, reference, attention_mask, None, None, num_reward_guides=1)
+        self._init_state(
+            [self.fused_rows],
+            beta,
+            reference,
+            attention_mask,
+            None,
+            None,
+            num_reward_guides=1,
+            plausibility=plausibility,
+        )
 
     def _prepare_guide_states(self, rows: int) -> None:
         """The model's mode and preference are set for the whole generate call by PARMGuidedModel."""
@@ -124,9 +134,13 @@ class PARMGuidedModel:
             `PARMGuidance` for it. Defaults to `None`.
         adapter_name (str, optional):
             The PBLoRA adapter to steer with; defaults to the active one.
+        plausibility (float, optional):
+            Write only tokens the base finds at least this share as likely as its most likely token; see
+            `PARMGuidance`. Defaults to `None`.
 
     Raises:
-        ValueError: If the model has no PBLoRA adapter or it is merged or disabled, `alpha` or `beta` is invalid,
+        ValueError: If the model has no PBLoRA adapter or it is merged or disabled, `alpha`, `beta` or
+            `plausibility` is invalid,
             `reference` is a model; in `generate`, if alpha's rows do not match the prompts, the prompts are
             left-padded without an attention mask, or an option the fused path cannot honour is passed (its own
             cache, a static cache, `use_cache=False`, assisted decoding, `inputs_embeds`).
@@ -154,6 +168,7 @@ class PARMGuidedModel:
         beta: float = 1.0,
         reference: str | None = None,
         adapter_name: str | None = None,
+        plausibility: float | None = None,
     ) -> None:
         self.parm = parm
         self.model = parm.get_base_model() if isinstance(parm, PeftModel) else parm
@@ -175,6 +190,7 @@ class PARMGuidedModel:
                 "for a reference model use PARMGuidance with a separate base"
             )
         self.reference = reference
+        self.plausibility = validate_plausibility(plausibility)
 
     def check_model_state(self) -> None:
         """Raise a ValueError unless the adapter alone is active, unmerged and enabled: else base rows see an adapter.
@@ -266,7 +282,9 @@ class PARMGuidedModel:
                     f"attention_mask: the prompts look left-padded (rows start with different numbers of pad tokens, "
                     f"ids {sorted(pads)}) but no attention_mask was given: pass attention_mask=enc.attention_mask"
                 )
-        processor = _FusedPARMGuidance(self.model, self.alpha, self.beta, attention_mask, self.reference)
+        processor = _FusedPARMGuidance(
+            self.model, self.alpha, self.beta, attention_mask, self.reference, self.plausibility
+        )
         processors = LogitsProcessorList([processor, *(logits_processor or [])])
         cache = FusedCache(config=self.model.config.get_text_config(decoder=True))
         with self._fused(processor.fused_rows):

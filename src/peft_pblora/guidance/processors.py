@@ -75,6 +75,19 @@ def validate_beta(beta: float) -> float:
     return value
 
 
+def validate_plausibility(plausibility: float | None) -> float | None:
+    """None, or the share (0, 1] of the base's top-token probability below which a token is not written."""
+    if plausibility is None:
+        return None
+    value = _real_scalar(plausibility)
+    if value is None or not 0.0 < value <= 1.0:
+        raise ValueError(
+            f"plausibility must be None or a number in (0, 1] (keep tokens at least that share as likely as the "
+            f"base's most likely one), got {plausibility!r}"
+        )
+    return value
+
+
 def _real_scalar(value: Any) -> float | None:
     """`value` as a float if it is one real number (not a bool), else None."""
     if isinstance(value, (bool, str, bytes)):
@@ -143,8 +156,10 @@ class _GuidedDecodingProcessor(LogitsProcessor):
         max_new_tokens: int | None = None,
         compile_options: dict[str, Any] | None = None,
         reference: nn.Module | str | None = None,
+        plausibility: float | None = None,
     ) -> None:
         beta = validate_beta(beta)
+        plausibility = validate_plausibility(plausibility)
         attention_mask = _check_prompt_mask(attention_mask)
         reference = _check_reference(reference)
         num_reward_guides = len(guides)
@@ -166,7 +181,9 @@ class _GuidedDecodingProcessor(LogitsProcessor):
             ]
         else:
             cached = [CachedGuide(_bare_model(guide), attention_mask, num_prompts) for guide in guides]
-        self._init_state(cached, beta, reference, attention_mask, tokenizer, guide_tokenizer, num_reward_guides)
+        self._init_state(
+            cached, beta, reference, attention_mask, tokenizer, guide_tokenizer, num_reward_guides, plausibility
+        )
         self._guide_layer_ids = set().union(*(pblora_layer_ids(guide.model) for guide in cached))
         if tokenizer is not None or guide_tokenizer is not None:
             for guide in guides:
@@ -183,9 +200,11 @@ class _GuidedDecodingProcessor(LogitsProcessor):
         tokenizer: Any | None,
         guide_tokenizer: Any | None,
         num_reward_guides: int,
+        plausibility: float | None = None,
     ) -> None:
         """Set every attribute `__call__` reads, in one place, so a subclass that builds its own guides misses none."""
         self.beta = validate_beta(beta)
+        self.plausibility = validate_plausibility(plausibility)
         self.reference = _check_reference(reference)
         self.tokenizer, self.guide_tokenizer = tokenizer, guide_tokenizer
         self.num_reward_guides = num_reward_guides
@@ -330,11 +349,18 @@ class _GuidedDecodingProcessor(LogitsProcessor):
             base_log_probs = guided[:, :shared]
             allowed = base_log_probs.masked_fill(torch.isinf(base_log_probs), 0.0)  # a forbidden token stays so
             bonus = bonus - weights.sum(1, keepdim=True) * allowed
+        implausible = None
+        if self.plausibility is not None:
+            top = guided.max(dim=-1, keepdim=True).values
+            implausible = guided < top + math.log(self.plausibility)
         if shared == guided.shape[-1]:
-            return guided + bonus
-        guided = guided.clone()
-        guided[:, :shared] += bonus
-        guided[:, shared:] = -math.inf  # the guides cannot score these ids
+            guided = guided + bonus
+        else:
+            guided = guided.clone()
+            guided[:, :shared] += bonus
+            guided[:, shared:] = -math.inf  # the guides cannot score these ids
+        if implausible is not None:
+            guided = guided.masked_fill(implausible, -math.inf)
         return guided
 
 
@@ -375,6 +401,10 @@ class PARMGuidance(_GuidedDecodingProcessor):
             starting model is that base (a PBLoRA adapter on it): scores become log pi_base + (1/beta)
             (log pi_PARM - log pi_base), no extra forward. A model: the log-ratio to that model (the PARM's starting
             model when it differs from the base, weak-to-strong), one more forward per token. Defaults to `None`.
+        plausibility (float, optional):
+            Write only tokens the base finds at least this share (0, 1] as likely as its most likely token:
+            guidance then chooses among the base's fluent continuations, which keeps a strong 1/beta from writing
+            text the base would not (contrastive decoding's plausibility constraint). Defaults to `None`: every token.
 
     Raises:
         ValueError: If `alpha` is missing for a PBLoRA adapter (or given for a merged PARM), is not on the simplex,
@@ -415,6 +445,7 @@ class PARMGuidance(_GuidedDecodingProcessor):
         max_new_tokens: int | None = None,
         compile_options: dict[str, Any] | None = None,
         reference: nn.Module | str | None = None,
+        plausibility: float | None = None,
     ) -> None:
         self.parm = parm
         self.adapter_name = adapter_name
@@ -445,6 +476,7 @@ class PARMGuidance(_GuidedDecodingProcessor):
         super().__init__(
             [parm], beta, attention_mask, num_prompts, tokenizer, parm_tokenizer,
             compile=compile, max_new_tokens=max_new_tokens, compile_options=compile_options, reference=reference,
+            plausibility=plausibility,
         )  # fmt: skip
 
     def _prepare_guide_states(self, rows: int) -> None:
@@ -491,6 +523,9 @@ class GenARMGuidance(_GuidedDecodingProcessor):
         reference (nn.Module | str, optional):
             What the ARMs' rewards are relative to: `None` (their log-probabilities), `"base"` (their log-ratios to
             the base model) or a model (their log-ratios to it); see `PARMGuidance`. Defaults to `None`.
+        plausibility (float, optional):
+            Write only tokens the base finds at least this share as likely as its most likely token; see
+            `PARMGuidance`. Defaults to `None`.
 
     Raises:
         ValueError: If `arms` is empty, `alpha` does not have one weight per ARM or is not on the simplex, or
@@ -525,6 +560,7 @@ class GenARMGuidance(_GuidedDecodingProcessor):
         max_new_tokens: int | None = None,
         compile_options: dict[str, Any] | None = None,
         reference: nn.Module | str | None = None,
+        plausibility: float | None = None,
     ) -> None:
         if len(arms) == 0:
             raise ValueError("GenARMGuidance needs at least one reward model")
@@ -534,6 +570,7 @@ class GenARMGuidance(_GuidedDecodingProcessor):
         super().__init__(
             arms, beta, attention_mask, num_prompts, tokenizer, arm_tokenizer,
             compile=compile, max_new_tokens=max_new_tokens, compile_options=compile_options, reference=reference,
+            plausibility=plausibility,
         )  # fmt: skip
 
     def _row_weights(self, rows: int) -> torch.Tensor:
@@ -552,6 +589,7 @@ def guided_generate(
     use_chat_template: bool = False,
     reference: nn.Module | str | None = None,
     fused: bool | None = None,
+    plausibility: float | None = None,
     **generate_kwargs: Any,
 ) -> list[str]:
     """Generate a response to every prompt with `base`, steered by a PARM at the preference `alpha`.
@@ -586,6 +624,9 @@ def guided_generate(
             Decode base and PARM in one batched forward (`PARMGuidedModel`): needs the PARM to be `base` plus its
             PBLoRA adapter, e.g. the same PeftModel passed as both. `None` (the default) takes the fused path exactly
             then, `False` refuses it, `True` requires it.
+        plausibility (float, optional):
+            Write only tokens the base finds at least this share as likely as its most likely token (see
+            `PARMGuidance`). Defaults to `None`: every token.
         **generate_kwargs:
             Passed to `base.generate` (`max_new_tokens`, `do_sample`, ...).
 
@@ -618,6 +659,7 @@ def guided_generate(
     """
     if isinstance(prompts, str) or len(prompts) == 0:
         raise ValueError("prompts must be a non-empty list of strings")
+    validate_plausibility(plausibility)
     same_model = shares_pblora_layers(_bare_model(base), pblora_layer_ids(_bare_model(parm)))
     if fused is None:
         fused = same_model
@@ -646,7 +688,7 @@ def guided_generate(
 
         if parm_tokenizer is not None:
             shared_vocabulary_size(len(tokenizer), len(tokenizer), tokenizer, parm_tokenizer)
-        guided = PARMGuidedModel(parm, alpha, beta, reference=reference)
+        guided = PARMGuidedModel(parm, alpha, beta, reference=reference, plausibility=plausibility)
         guided.check_batch(encoded["input_ids"])
         output = guided.generate(**encoded, **generate_kwargs)
         return tokenizer.batch_decode(output[:, encoded["input_ids"].shape[1] :], skip_special_tokens=True)
@@ -658,6 +700,7 @@ def guided_generate(
         tokenizer=tokenizer,
         parm_tokenizer=parm_tokenizer,
         reference=reference,
+        plausibility=plausibility,
     )
     base_vocab = _vocab_size(base)
     if base_vocab is not None:

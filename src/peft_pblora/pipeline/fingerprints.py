@@ -39,7 +39,7 @@ TRAINING_SETTINGS = (
 )  # fmt: skip
 DECODING_SETTINGS = (
     "base_model", "parm_model", "parm_layers", "objectives", "method", "guidance_beta", "guide_by_log_ratio",
-    "sweep_tokens", "prompts", "prompts_split", "test_prompts", "preference_pairs", "seed",
+    "guidance_plausibility", "sweep_tokens", "prompts", "prompts_split", "test_prompts", "preference_pairs", "seed",
 )  # fmt: skip
 
 STAGE_SETTINGS: dict[str, tuple[str, ...]] = {

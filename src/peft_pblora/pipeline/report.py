@@ -62,6 +62,11 @@ def reward_models(settings: RunSettings, method: str) -> str:
     )
 
 
+def plausibility_note(settings: RunSettings) -> str:
+    share = settings.guidance_plausibility
+    return "" if share is None else f" among tokens at least {share:g} as likely as the base's top token"
+
+
 def setup_section(settings: RunSettings, sweep: dict) -> list[str]:
     """The title and one line on the method, models, objectives, prompts and decoding."""
     method = sweep.get("method", "parm")
@@ -70,7 +75,8 @@ def setup_section(settings: RunSettings, sweep: dict) -> list[str]:
         "",
         f"Method `{method}`; base model `{settings.base_model}`; {reward_models(settings, method)}; objectives "
         f"{sweep['objectives']}; {settings.train_prompts} train / {settings.test_prompts} held-out test prompts; "
-        f"guidance 1/beta = {1 / settings.guidance_beta:g}; greedy, {settings.sweep_tokens} new tokens.",
+        f"guidance 1/beta = {1 / settings.guidance_beta:g}{plausibility_note(settings)}; greedy, "
+        f"{settings.sweep_tokens} new tokens.",
     ]
 
 

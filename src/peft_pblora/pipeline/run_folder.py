@@ -16,7 +16,12 @@ from .settings import RunSettings
 RESULT_NEUTRAL_SETTINGS = ("show_progress", "device", "sample_batch_size", "sweep_batch_size", "stop_on_flags")
 FOLDER_SETTINGS = ("output_dir",)  # where a run folder is: a moved or renamed folder continues as it was made
 # settings added after run folders were made, with the value those folders were made with
-LEGACY_SETTINGS = {"held_out_pair_share": 0.0, "guide_by_log_ratio": False, "train_in_chat_format": False}
+LEGACY_SETTINGS = {
+    "held_out_pair_share": 0.0,
+    "guide_by_log_ratio": False,
+    "train_in_chat_format": False,
+    "guidance_plausibility": None,
+}
 
 
 def saved_settings(output_dir: str | Path) -> dict[str, Any] | None:

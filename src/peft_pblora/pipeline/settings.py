@@ -327,6 +327,13 @@ class RunSettings:
             "every objective's reward is reference-relative."
         },
     )
+    guidance_plausibility: float | None = field(
+        default=None,
+        metadata={
+            "help": "Guided decoding writes only tokens the base finds at least this share (0, 1] as likely as its "
+            "most likely token, so a strong 1/beta chooses among the base's fluent continuations. None: every token."
+        },
+    )
     sweep_tokens: int = field(default=96, metadata={"help": "Most new tokens of a greedy answer in the sweep."})
     sweep_batch_size: int = field(
         default=32,
@@ -647,6 +654,8 @@ def check_values(settings: RunSettings) -> None:
     for name in ("epochs", "learning_rate", "dirichlet_concentration", "lora_alpha"):
         check_range(name, getattr(settings, name), 0, above=True)
     check_range("guidance_beta", settings.guidance_beta, MIN_BETA)  # guided decoding's own lower bound on beta
+    if settings.guidance_plausibility is not None:
+        check_range("guidance_plausibility", settings.guidance_plausibility, 0, above=True, high=1)
     check_range("grid_step", settings.grid_step, 0, above=True, high=1)
     check_range("max_length_ratio", settings.max_length_ratio, 1)
     check_range("max_score_difference", settings.max_score_difference, 0)

@@ -510,17 +510,18 @@ class Run:
                 raise ValueError(f"the adapter's objectives {adapter_objectives} differ from the run's {objectives}")
             if self.guidance_path == "fused":  # the PARM is the base plus its adapter: one forward over 2B rows
                 return self._generate(parm, tokenizer, rows, None, guided_model_for=lambda alphas: PARMGuidedModel(
-                    parm, alphas, beta=settings.guidance_beta, reference=reference
+                    parm, alphas, beta=settings.guidance_beta, reference=reference,
+                    plausibility=settings.guidance_plausibility,
                 ))  # fmt: skip
             return self._generate(base, tokenizer, rows, lambda alphas, mask: PARMGuidance(
                 parm, alphas, beta=settings.guidance_beta, attention_mask=mask, tokenizer=tokenizer,
-                reference=reference,
+                reference=reference, plausibility=settings.guidance_plausibility,
             ))  # fmt: skip
         if settings.method == "genarm":
             arms = [self._merged_arm(name) for name in objectives]
             return self._generate(base, tokenizer, rows, lambda alphas, mask: GenARMGuidance(
                 arms, alphas, beta=settings.guidance_beta, attention_mask=mask, tokenizer=tokenizer,
-                reference=reference,
+                reference=reference, plausibility=settings.guidance_plausibility,
             ))  # fmt: skip
         arm_weights = [self._merged_arm(name).state_dict() for name in objectives]  # rewarded_soups
         answers: dict[int, dict] = {}
