@@ -11,9 +11,10 @@ import pytest
 import torch
 import yaml
 from datasets import load_from_disk
-from transformers import HfArgumentParser, LlamaForSequenceClassification
+from transformers import LlamaForSequenceClassification
 
-from peft_pblora import PARMConfig
+from peft_pblora.scripts.parm import main as train_parm
+from peft_pblora.scripts.parm import make_parser
 
 from .conftest import tiny_llama, tiny_tokenizer
 
@@ -55,16 +56,15 @@ def test_relabel_and_train_recipes_run_end_to_end_on_tiny_models(tmp_path, monke
     recipe_yaml.write_text(
         yaml.safe_dump(
             {
-                "model_name_or_path": str(model_dir), "dataset_dir": str(data_dir),
-                "output_dir": str(tmp_path / "parm"),
-                "r1": 2, "r2": 2, "target_modules": ["q_proj", "v_proj"], "dtype": "float32", "max_steps": 2,
+                "model_name_or_path": str(model_dir), "dataset_name": str(data_dir), "dataset_test_split": "dev",
+                "do_eval": True, "output_dir": str(tmp_path / "parm"), "r1": 2, "r2": 2,
+                "lora_target_modules": ["q_proj", "v_proj"], "dtype": "float32", "max_steps": 2,
                 "per_device_train_batch_size": 2, "max_length": 32, "report_to": "none", "use_cpu": True,
-                "eval_preferences": [[1.0, 0.0], [0.0, 1.0]], "save_strategy": "no",
+                "bf16": False, "eval_preferences": [[1.0, 0.0], [0.0, 1.0]], "save_strategy": "no",
             }
         )
     )  # fmt: skip
-    monkeypatch.setattr(sys, "argv", ["train_parm.py", str(recipe_yaml)])
-    runpy.run_path(str(RECIPES / "train_parm.py"), run_name="__main__")
+    train_parm(["--config", str(recipe_yaml)])  # what run.sh runs, `python -m peft_pblora.scripts.parm --config`
     adapter = json.loads((tmp_path / "parm" / "adapter_config.json").read_text())
     assert adapter["objective_names"] == ["helpful", "harmless"] and adapter["peft_type"] == "PBLORA"
     printed = capsys.readouterr().out
@@ -72,15 +72,18 @@ def test_relabel_and_train_recipes_run_end_to_end_on_tiny_models(tmp_path, monke
 
 
 @pytest.mark.parametrize("recipe", ["pku_saferlhf", "hh_rlhf_three_objectives"])
-def test_shipped_recipe_configs_parse_into_the_recipe_and_trainer_settings(recipe):
-    namespace = runpy.run_path(str(RECIPES / "train_parm.py"))
-    settings = yaml.safe_load((RECIPES / recipe / "train.yaml").read_text())
-    settings.update(bf16=False, use_cpu=True)  # the configs ask for bf16 on a GPU; parse them on the CPU
-    recipe_arguments, parm_config = HfArgumentParser((namespace["RecipeArguments"], PARMConfig)).parse_dict(settings)
+def test_shipped_recipe_configs_parse_into_the_launch_script_settings(recipe):
+    config = str(RECIPES / recipe / "train.yaml")
+    flags = ["--config", config, "--bf16", "false", "--use_cpu", "true"]  # the configs ask for bf16 on a GPU
+    script_arguments, parm_config, model_config, pblora_arguments = make_parser().parse_args_and_config(flags)
+    assert script_arguments.dataset_name.startswith("data/") and script_arguments.dataset_test_split == "dev"
+    assert parm_config.do_eval and model_config.dtype == "bfloat16"
+    assert model_config.lora_target_modules == ["q_proj", "k_proj", "v_proj", "o_proj"]
+    assert model_config.load_in_4bit == (recipe == "pku_saferlhf")
     assert parm_config.learning_rate == 5e-4 and parm_config.num_train_epochs == 2
     assert parm_config.per_device_train_batch_size * parm_config.gradient_accumulation_steps == 32
     assert len(parm_config.eval_preferences[0]) == (2 if recipe == "pku_saferlhf" else 3)
-    assert recipe_arguments.r1 == recipe_arguments.r2 == 4
+    assert pblora_arguments.r1 == pblora_arguments.r2 == 4 and model_config.lora_alpha == 8
 
 
 def test_accelerate_configs_name_their_strategy():
@@ -88,4 +91,5 @@ def test_accelerate_configs_name_their_strategy():
     for name, strategy in expected.items():
         config = yaml.safe_load((RECIPES / "accelerate" / f"{name}.yaml").read_text())
         assert config["distributed_type"] == strategy and config["mixed_precision"] == "bf16"
+    assert yaml.safe_load((RECIPES / "accelerate" / "fsdp.yaml").read_text())["fsdp_config"]["fsdp_version"] == 2
     assert yaml.safe_load((RECIPES / "accelerate" / "zero3.yaml").read_text())["deepspeed_config"]["zero_stage"] == 3

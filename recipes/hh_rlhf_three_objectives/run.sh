@@ -8,4 +8,4 @@ python recipes/relabel_pairs.py --source hh_rlhf --hh_subset helpful --output_di
     --scorer helpful=Ray2333/gpt2-large-helpful-reward_model \
     --scorer humour=mohameddhiab/humor-no-humor:1:1 \
     --splits train=20000 dev=500 test=1500 --seed 42
-python recipes/train_parm.py recipes/hh_rlhf_three_objectives/train.yaml
+python -m peft_pblora.scripts.parm --config recipes/hh_rlhf_three_objectives/train.yaml

@@ -8,5 +8,5 @@ python recipes/relabel_pairs.py --source pku_saferlhf --output_dir data/pku10k \
     --scorer helpful=PKU-Alignment/beaver-7b-v1.0-reward \
     --scorer harmless=PKU-Alignment/beaver-7b-v1.0-cost:-1 \
     --splits train=8000 dev=500 test=1500 --seed 42
-# one GPU; for several: accelerate launch --config_file recipes/accelerate/{ddp,zero2,zero3,fsdp}.yaml ...
-python recipes/train_parm.py recipes/pku_saferlhf/train.yaml
+# one GPU; for several: accelerate launch --config_file recipes/accelerate/{ddp,zero2,zero3,fsdp}.yaml -m ...
+python -m peft_pblora.scripts.parm --config recipes/pku_saferlhf/train.yaml

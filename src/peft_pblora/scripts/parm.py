@@ -94,6 +94,8 @@ def train(
     trainer.log_metrics("train", result.metrics)
     trainer.save_metrics("train", result.metrics)
     trainer.save_state()
+    if trainer.is_fsdp_enabled:  # with a sharded state dict save_model writes no adapter: gather it (as TRL's SFT)
+        trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
     trainer.save_model(training_args.output_dir)
     trainer.accelerator.print(f"Adapter saved to {training_args.output_dir}")
     if eval_dataset is not None:
