@@ -14,8 +14,9 @@ from ..trainer.parm_config import PARMConfig
 from .arguments import PARMScriptArguments
 
 FILE_BUILDERS = {".json": "json", ".jsonl": "json", ".csv": "csv", ".parquet": "parquet", ".arrow": "arrow"}
-PAIR_COLUMNS = ("chosen", "rejected")  # a prompt column too, unless the trainer reads the prompt from the pair
-MULTI_LABEL_COLUMNS = ("prompt", "response_0", "response_1")
+# the prompt column is the trainer's to check: TRL's implicit-prompt format has none (the responses' shared prefix)
+PAIR_COLUMNS = ("chosen", "rejected")
+MULTI_LABEL_COLUMNS = ("response_0", "response_1")
 LABEL_COLUMNS_FILE = "label_columns.json"  # written by recipes/relabel_pairs.py beside the saved dataset
 
 
