@@ -357,10 +357,9 @@ def test_saved_adapter_loads_with_peft_and_knows_its_objectives(tmp_path):
     loaded = PeftModel.from_pretrained(tiny_llama(seed=1), str(tmp_path / "adapter"))
     assert loaded.peft_config["default"].objective_names == OBJECTIVES
     assert loaded.peft_config["default"].beta_r == [0.5, 0.25]
-    card = (tmp_path / "adapter" / "README.md").read_text()
-    assert "Objectives in alpha order: `first_word`, `second_word`" in card
-    assert "beta_r (training): first_word: 0.5, second_word: 0.25" in card
-    assert "import peft_pblora" in card and "PARMGuidance(parm, alpha" in card
+    card = (tmp_path / "adapter" / "README.md").read_text()  # the trainer's TRL card (test_parm_trl_card.py)
+    assert "| 0 | first_word | 0.5 |" in card and "| 1 | second_word | 0.25 |" in card
+    assert "import peft_pblora" in card and "PARMGuidance(" in card
     assert list(pblora_layers(loaded))
     ids = torch.tensor([[5, 6, 7]])
     trained = copy.deepcopy(trainer.model).eval()
@@ -407,27 +406,38 @@ def test_multi_process_training_keeps_the_ranks_identical(tmp_path):
     assert any(not torch.equal(value, torch.zeros_like(value)) for value in ranks[0]["weights"].values())
 
 
-def test_conversational_preference_data_goes_through_the_chat_template(tmp_path):
+TURN_TEMPLATE = (  # user turns 'w3 ...', assistant turns 'w4 ... </s>': a header and an end of turn, as real ones
+    "{% for message in messages %}{% if message['role'] == 'user' %}w3 {{ message['content'] }} "
+    "{% else %}w4 {{ message['content'] }} </s> {% endif %}{% endfor %}{% if add_generation_prompt %}w4 {% endif %}"
+)
+
+
+@pytest.mark.parametrize("chat_responses", [True, False])
+def test_conversational_preference_data_goes_through_the_chat_template(tmp_path, chat_responses):
+    """Chat responses keep the template's end-of-turn token (TRL's rendering, no EOS added); plain-text responses
+    after a chat prompt (PARM's own form) end with EOS."""
+
     def conversational(chosen: str, rejected: str) -> Dataset:
+        if chat_responses:
+            chosen, rejected = [{"role": "assistant", "content": chosen}], [{"role": "assistant", "content": rejected}]
         return Dataset.from_dict(
-            {
-                "prompt": [[{"role": "user", "content": "w10 w11"}]],
-                "chosen": [[{"role": "assistant", "content": chosen}]],
-                "rejected": [[{"role": "assistant", "content": rejected}]],
-            }
+            {"prompt": [[{"role": "user", "content": "w10 w11"}]], "chosen": [chosen], "rejected": [rejected]}
         )
 
     tokenizer = tiny_chat_tokenizer()
+    tokenizer.chat_template = TURN_TEMPLATE
     trainer = PARMTrainer(
         model=tiny_llama(seed=1),
         args=parm_args(tmp_path, max_steps=1),
-        train_dataset={"first_word": conversational("w5", "w6"), "second_word": conversational("w6", "w5")},
+        train_dataset={"first_word": conversational("w5 w7", "w6"), "second_word": conversational("w6", "w5 w7")},
         processing_class=tokenizer,
         peft_config=trainer_pblora_config(),
     )
     row = trainer.train_dataset[0]
-    assert row["prompt_input_ids"][0] == tokenizer("w10 w11 w4", add_special_tokens=False)["input_ids"]
-    assert row["first_input_ids"] == [[5, tokenizer.eos_token_id], [6, tokenizer.eos_token_id]]
+    assert row["prompt_input_ids"][0] == [3, 10, 11, 4]
+    end_of_turn = tokenizer.convert_tokens_to_ids("</s>")
+    assert end_of_turn == tokenizer.eos_token_id == 1  # here the end-of-turn token is EOS, once, either way
+    assert row["first_input_ids"] == [[5, 7, 1], [6, 1]] and row["second_input_ids"] == [[6, 1], [5, 7, 1]]
     trainer.train()
 
 

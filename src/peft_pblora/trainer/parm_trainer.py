@@ -13,21 +13,19 @@ import torch
 from datasets import Dataset
 from peft import PeftModel, get_peft_model
 from torch import nn
-from transformers import AutoModelForCausalLM, PreTrainedModel, Trainer, set_seed
+from transformers import PreTrainedModel, set_seed
 from transformers.trainer_utils import get_last_checkpoint
+from trl.trainer.base_trainer import _BaseTrainer
+from trl.trainer.utils import create_model_from_path, disable_dropout_in_model, get_config_model_id
 
 from ..tuners.pblora.config import PBLoraConfig
 from ..tuners.pblora.model import set_preference
 from ..tuners.pblora.peft_type import PBLORA_PEFT_TYPE
-from .data_collator import (
-    REFERENCE_REWARD_COLUMNS,
-    PARMDataCollator,
-    PreferenceTokenizer,
-    build_grouped_dataset,
-    resolve_objectives,
-)
+from .data_collator import REFERENCE_REWARD_COLUMNS, PARMDataCollator
 from .loss import ObjectiveStatistics, objective_statistics, rewards_from_log_probs, scalarize
+from .model_card import PARM_PAPER, parm_model_card
 from .parm_config import PARMConfig
+from .preference_data import PreferenceTokenizer, build_grouped_dataset, is_prepared, resolve_objectives
 from .sequence_log_probs import full_logits_requested, sequence_log_probs
 
 
@@ -66,14 +64,17 @@ def objective_tilted_preferences(
     return torch.tensor(alphas, dtype=torch.float32), torch.tensor(weights, dtype=torch.float32)
 
 
-class PARMTrainer(Trainer):
+class PARMTrainer(_BaseTrainer):
     """Trainer for one preference-aware reward model (PARM) that serves every trade-off between k objectives.
 
     Each micro-batch (or example, see `PARMConfig.preference_sampling`) draws alpha ~ Dirichlet, scores every
     response by its summed log-probability under the PBLoRA model at alpha, and minimises sum_i alpha_i L_i of the
-    objectives' Bradley-Terry losses (or their Tchebycheff max). A `transformers.Trainer`, so it fits any TRL /
-    transformers pipeline (accelerate, DDP, callbacks, checkpoints). The objectives' order is alpha's order and is
-    saved with the adapter; `evaluate` reports each objective's loss, accuracy and margin at `eval_preferences`.
+    objectives' Bradley-Terry losses (or their Tchebycheff max). A TRL trainer (on TRL's trainer base, itself a
+    `transformers.Trainer`), so it fits any TRL / transformers pipeline (accelerate, DDP, callbacks, checkpoints)
+    and writes TRL's model card, with the PARM paper and the set-up, on `save_model` and `push_to_hub`. The data
+    goes through TRL's data utilities (standard or conversational, explicit or implicit prompt, see
+    `preference_data`). The objectives' order is alpha's order and is saved with the adapter; `evaluate` reports
+    each objective's loss, accuracy and margin at `eval_preferences`.
 
     Args:
         model (str | PreTrainedModel | PeftModel):
@@ -82,11 +83,14 @@ class PARMTrainer(Trainer):
         args (PARMConfig, optional):
             Training arguments. Defaults to `PARMConfig(output_dir="parm")`.
         train_dataset (dict[str, Dataset] | Dataset):
-            `{objective: Dataset}` of preference pairs (`prompt`, `chosen`, `rejected`), one dataset per objective,
-            or one multi-label `Dataset` (`prompt`, `response_0`, `response_1` and one label column per objective,
-            named by `PARMConfig.label_columns`).
-        eval_dataset (dict[str, Dataset] | Dataset, optional):
-            Pairs in the same form as `train_dataset`, with the same objectives.
+            `{objective: Dataset}` of preference pairs in TRL's preference format (`prompt`, `chosen`, `rejected`;
+            or `chosen`, `rejected` with the prompt implicit), one dataset per objective, or one multi-label
+            `Dataset` (`prompt`, `response_0`, `response_1` and one label column per objective, named by
+            `PARMConfig.label_columns`).
+        eval_dataset (Dataset | dict, optional):
+            One eval set in `train_dataset`'s forms: a multi-label `Dataset`, or a dict keyed by the objectives. A
+            dict none of whose keys is an objective holds named eval sets, as in TRL and transformers (`{"dev": ...,
+            "test": ...}`, each in those forms), reported as `eval_<name>_...`.
         processing_class (PreTrainedTokenizerBase):
             The tokenizer; its pad token (or else its EOS token) pads the batches.
         peft_config (PBLoraConfig, optional):
@@ -98,6 +102,9 @@ class PARMTrainer(Trainer):
             Passed to `transformers.Trainer`.
         optimizers (tuple, optional):
             (optimizer, scheduler), passed to `transformers.Trainer`. Defaults to `(None, None)`.
+        quantization_config (BitsAndBytesConfig, optional):
+            Quantization of the base when `model` is a name or path (QLoRA: the frozen base in 4 bits, the PBLoRA
+            weights in full precision), as TRL's trainers take it. Refused with a model already loaded.
 
     Raises:
         ValueError: If `args` is not a `PARMConfig`, `train_dataset` or `processing_class` is missing, the
@@ -135,6 +142,10 @@ class PARMTrainer(Trainer):
 
     loss_is_scaled_for_ga = False  # the Trainer divides each micro-batch loss by the accumulation steps
 
+    _tag_names = ["trl", "parm", "pblora", "peft-pblora"]
+    _name = "PARM"
+    _paper = PARM_PAPER
+
     def __init__(
         self,
         model: str | PreTrainedModel | PeftModel,
@@ -146,6 +157,7 @@ class PARMTrainer(Trainer):
         data_collator: Any | None = None,
         callbacks: list | None = None,
         optimizers: tuple = (None, None),
+        quantization_config: Any | None = None,
     ) -> None:
         args = args if args is not None else PARMConfig(output_dir="parm")
         if not isinstance(args, PARMConfig):
@@ -155,27 +167,28 @@ class PARMTrainer(Trainer):
         if processing_class is None:
             raise ValueError("processing_class (the tokenizer) is required")
         objectives = self._objectives_in_alpha_order(train_dataset, args)
-        if eval_dataset is not None:
-            eval_objectives = resolve_objectives(eval_dataset, args.label_columns, "eval_dataset")
-            if sorted(eval_objectives) != sorted(objectives):
-                raise ValueError(f"eval_dataset has objectives {eval_objectives} but train_dataset has {objectives}")
         self.objectives = objectives
+        eval_sets = self._eval_sets(eval_dataset, args.label_columns) if eval_dataset is not None else None
         self.beta_r = torch.tensor(args.beta_r_per_objective(len(objectives)))
         self.length_normalized = args.length_normalized_per_objective(objectives)
         self.reference_relative = torch.tensor(args.reference_relative_per_objective(objectives))
-        self.eval_preferences = args.eval_preferences_for(len(objectives)) or simplex_vertices_and_centre(len(objectives))
+        self.eval_preferences = args.eval_preferences_for(len(objectives)) or simplex_vertices_and_centre(
+            len(objectives)
+        )
         for alpha in self.eval_preferences:
             if len(alpha) != len(objectives) or abs(sum(alpha) - 1) > 1e-4 or min(alpha) < 0:
                 raise ValueError(f"eval_preferences entry {alpha} is not a point of the {len(objectives)}-simplex")
 
-        model = self._prepare_model(model, args, peft_config, objectives)
-        tokenizer = PreferenceTokenizer(processing_class, args.max_prompt_length, args.max_length)
-        train_grouped = build_grouped_dataset(train_dataset, objectives, args.label_columns, tokenizer)
-        eval_grouped = (
-            build_grouped_dataset(eval_dataset, objectives, args.label_columns, tokenizer, what="eval_dataset")
-            if eval_dataset is not None
-            else None
-        )
+        model = self._prepare_model(model, args, peft_config, objectives, quantization_config)
+        self._preference_tokenizer = PreferenceTokenizer(processing_class, args.max_prompt_length, args.max_length)
+        self._label_columns = args.label_columns
+        self._dataset_num_proc = args.dataset_num_proc
+        train_grouped = self._tokenize(train_dataset, "train_dataset")
+        eval_grouped = None
+        if eval_sets is not None:
+            eval_grouped = {name: self._tokenize(part, what) for name, (what, part) in eval_sets.items()}
+            if None in eval_grouped:
+                eval_grouped = eval_grouped[None]
         if data_collator is None:
             pad = processing_class.pad_token_id
             data_collator = PARMDataCollator(pad if pad is not None else processing_class.eos_token_id)
@@ -190,8 +203,12 @@ class PARMTrainer(Trainer):
             optimizers=optimizers,
         )
         if args.precompute_ref_log_probs and self.reference_relative.any():
-            self.train_dataset = self._with_reference_rewards(self.train_dataset)
-            if self.eval_dataset is not None:
+            self.train_dataset = self._with_reference_rewards(self.train_dataset, args.per_device_train_batch_size)
+            if isinstance(self.eval_dataset, Mapping):
+                self.eval_dataset = {
+                    name: self._with_reference_rewards(part) for name, part in self.eval_dataset.items()
+                }
+            elif self.eval_dataset is not None:
                 self.eval_dataset = self._with_reference_rewards(self.eval_dataset)
         self._train_statistics: dict[str, list[float]] = defaultdict(list)
         self._sampling_step = -1
@@ -253,6 +270,90 @@ class PARMTrainer(Trainer):
                 "new run"
             )
 
+    def _send_telemetry(self) -> None:
+        """No usage ping: TRL's base reports its own trainers; this plugin sends nothing, as before it used TRL."""
+
+    def _eval_sets(self, eval_dataset: Any, label_columns: Mapping[str, str] | None) -> dict[Any, tuple[str, Any]]:
+        """{name: (what, data)} of the eval sets `eval_dataset` holds, the name None for a single one.
+
+        A Dataset, or a dict keyed by objectives, is one eval set (PARM's forms); a dict none of whose keys is an
+        objective holds named eval sets (TRL's meaning), each in those forms. Each set must have the training
+        objectives.
+        """
+        named = isinstance(eval_dataset, Mapping) and not set(eval_dataset) & set(self.objectives)
+        sets = (
+            {name: (f"eval_dataset[{name!r}]", part) for name, part in eval_dataset.items()}
+            if named
+            else {None: ("eval_dataset", eval_dataset)}
+        )
+        for what, part in sets.values():
+            if is_prepared(part):
+                continue
+            eval_objectives = resolve_objectives(part, label_columns, what)
+            if sorted(eval_objectives) != sorted(self.objectives):
+                raise ValueError(
+                    f"{what} has objectives {eval_objectives} but train_dataset has {self.objectives} (a dict keyed "
+                    "by objectives is one eval set; name eval sets with keys that are not objectives)"
+                )
+        return sets
+
+    def _tokenize(self, dataset: Any, what: str) -> Dataset:
+        """Raw preference data in any accepted form as the trainer's tokenized rows; tokenized rows pass through."""
+        if is_prepared(dataset):
+            return dataset
+        return build_grouped_dataset(
+            dataset,
+            self.objectives,
+            self._label_columns,
+            self._preference_tokenizer,
+            what=what,
+            num_proc=self._dataset_num_proc,
+        )
+
+    def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
+        """transformers' save_model, then the PARM model card (README.md) next to the adapter, as TRL's trainers."""
+        super().save_model(output_dir, _internal_call)
+        if self.is_world_process_zero():
+            self._write_model_card(output_dir or self.args.output_dir)
+
+    def create_model_card(
+        self,
+        model_name: str | None = None,
+        dataset_name: str | None = None,
+        tags: str | list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """TRL's model card for this PARM in `args.output_dir` (what `push_to_hub` uploads); see `parm_model_card`."""
+        if self.is_world_process_zero():
+            self._write_model_card(self.args.output_dir, model_name, dataset_name, tags)
+
+    def _write_model_card(
+        self,
+        output_dir: str,
+        model_name: str | None = None,
+        dataset_name: str | None = None,
+        tags: str | list[str] | None = None,
+    ) -> None:
+        model = self.accelerator.unwrap_model(self.model)
+        base_model = get_config_model_id(model.config)
+        tags = {tags} if isinstance(tags, str) else set(tags or [])
+        config = model.active_peft_config if isinstance(model, PeftModel) else None
+        card = parm_model_card(
+            args=self.args,
+            objectives=self.objectives,
+            beta_r=self.beta_r.tolist(),
+            length_normalized=self.length_normalized,
+            reference_relative=self.reference_relative.tolist(),
+            pblora_config=config,
+            base_model=base_model if base_model and not Path(base_model).is_dir() else None,
+            model_name=model_name or Path(output_dir).name,
+            hub_model_id=self.hub_model_id,
+            dataset_name=dataset_name,
+            tags=sorted(tags | set(self._tag_names)),
+        )
+        Path(output_dir).mkdir(parents=True, exist_ok=True)
+        card.save(str(Path(output_dir) / "README.md"))
+
     @staticmethod
     def _objectives_in_alpha_order(train_dataset: Any, args: PARMConfig) -> list[str]:
         objectives = resolve_objectives(train_dataset, args.label_columns, "train_dataset")
@@ -264,7 +365,11 @@ class PARMTrainer(Trainer):
 
     @staticmethod
     def _prepare_model(
-        model: Any, args: PARMConfig, peft_config: PBLoraConfig | None, objectives: list[str]
+        model: Any,
+        args: PARMConfig,
+        peft_config: PBLoraConfig | None,
+        objectives: list[str],
+        quantization_config: Any | None = None,
     ) -> PeftModel:
         if not isinstance(model, PeftModel):
             if not isinstance(peft_config, PBLoraConfig):
@@ -286,11 +391,28 @@ class PARMTrainer(Trainer):
             )
         config.objective_names = list(objectives)
         config.beta_r = args.beta_r_per_objective(len(objectives))
-        if isinstance(model, str):  # loaded only once every check has passed
-            model = AutoModelForCausalLM.from_pretrained(model, **(args.model_init_kwargs or {}))
+        if isinstance(model, str):  # loaded only once every check has passed, as TRL's trainers load it
+            model_init_kwargs = dict(args.model_init_kwargs or {})
+            if quantization_config is not None:
+                if "quantization_config" in model_init_kwargs:
+                    raise ValueError(
+                        "quantization_config is set both as a trainer argument and in args.model_init_kwargs; "
+                        "set it in one place"
+                    )
+                model_init_kwargs["quantization_config"] = quantization_config
+            if args.distributed_state.distributed_type in ("MULTI_GPU", "DEEPSPEED"):
+                model_init_kwargs["device_map"] = None  # each process holds its replica
+            model = create_model_from_path(model, **model_init_kwargs)
+        elif quantization_config is not None:
+            raise ValueError(
+                "quantization_config applies when the model is loaded from a name or path; this model is already "
+                "loaded: pass its name, or load it quantized yourself"
+            )
         if not isinstance(model, PeftModel):
             set_seed(args.seed)  # the adapter's random start comes from the run's seed, not from what ran before
             model = get_peft_model(model, config)
+        if args.disable_dropout:
+            disable_dropout_in_model(model)
         if args.activation_checkpointing:
             model.enable_input_require_grads()
         return model
@@ -366,13 +488,18 @@ class PARMTrainer(Trainer):
             pair_preferences if loss_weights is None else loss_weights.to(pair_preferences.device),
         )
 
-    def _with_reference_rewards(self, dataset: Dataset) -> Dataset:
-        """Each response's reward under the reference (the adapter disabled), once: the reference never changes."""
+    def _with_reference_rewards(self, dataset: Dataset, batch_size: int | None = None) -> Dataset:
+        """Each response's reward under the reference (the adapter disabled), once: the reference never changes.
+
+        Batches of `precompute_ref_batch_size`, else `batch_size`, else `per_device_eval_batch_size` (as TRL).
+        """
+        if REFERENCE_REWARD_COLUMNS[0] in dataset.column_names:
+            return dataset
         model = self.accelerator.unwrap_model(self.model)
         was_training = model.training
         model.eval()
         columns: dict[str, list] = {column: [] for column in REFERENCE_REWARD_COLUMNS}
-        batch_size = self.args.per_device_eval_batch_size
+        batch_size = self.args.precompute_ref_batch_size or batch_size or self.args.per_device_eval_batch_size
         with torch.no_grad(), model.disable_adapter():
             for start in range(0, len(dataset), batch_size):
                 rows = [dataset[index] for index in range(start, min(start + batch_size, len(dataset)))]
@@ -439,11 +566,36 @@ class PARMTrainer(Trainer):
 
     def evaluate(
         self,
-        eval_dataset: Dataset | None = None,
+        eval_dataset: Dataset | Mapping[str, Any] | str | None = None,
         ignore_keys: list[str] | None = None,
         metric_key_prefix: str = "eval",
     ) -> dict[str, float]:
-        """Per-objective loss, accuracy and margin at each of `eval_preferences`; `<prefix>_loss` at the centre."""
+        """Per-objective loss, accuracy and margin at each of `eval_preferences`; `<prefix>_loss` at the last one
+        (the centre by default).
+
+        `eval_dataset` may be raw data in any form the constructor takes (it is tokenized here), tokenized rows, the
+        name of one of the constructor's named eval sets, or None for the constructor's eval set(s). Named eval sets
+        report `<prefix>_<name>_...`.
+        """
+        if eval_dataset is None:
+            eval_dataset = self.eval_dataset
+            if eval_dataset is None:
+                raise ValueError("evaluate needs an eval_dataset: pass one here or to the PARMTrainer")
+        elif isinstance(eval_dataset, str):
+            if not isinstance(self.eval_dataset, Mapping) or eval_dataset not in self.eval_dataset:
+                raise ValueError(f"evaluate: no named eval set {eval_dataset!r} was given to the PARMTrainer")
+            eval_dataset = self.eval_dataset[eval_dataset]
+        else:
+            sets = self._eval_sets(eval_dataset, self._label_columns)
+            eval_dataset = {name: self._tokenize(part, what) for name, (what, part) in sets.items()}
+            if self.args.precompute_ref_log_probs and self.reference_relative.any():
+                eval_dataset = {name: self._with_reference_rewards(part) for name, part in eval_dataset.items()}
+            eval_dataset = eval_dataset.pop(None) if None in eval_dataset else eval_dataset
+        if isinstance(eval_dataset, Mapping):  # named eval sets
+            metrics = {}
+            for name, part in eval_dataset.items():
+                metrics.update(self.evaluate(part, ignore_keys, f"{metric_key_prefix}_{name}"))
+            return metrics
         dataloader = self.get_eval_dataloader(eval_dataset)
         model = self.model
         was_training = model.training
