@@ -186,7 +186,7 @@ def test_eval_preferences_off_the_simplex_are_refused_at_config_time(tmp_path):
 
 
 def test_the_tokenizer_of_the_data_refuses_bad_lengths_too():
-    from peft_pblora.trainer.data_collator import PreferenceTokenizer
+    from peft_pblora.trainer.preference_data import PreferenceTokenizer
 
     with pytest.raises(ValueError, match="max_length must be >= 1, got 0"):
         PreferenceTokenizer(tiny_tokenizer(), None, 0)
