@@ -91,5 +91,7 @@ def test_accelerate_configs_name_their_strategy():
     for name, strategy in expected.items():
         config = yaml.safe_load((RECIPES / "accelerate" / f"{name}.yaml").read_text())
         assert config["distributed_type"] == strategy and config["mixed_precision"] == "bf16"
-    assert yaml.safe_load((RECIPES / "accelerate" / "fsdp.yaml").read_text())["fsdp_config"]["fsdp_version"] == 2
+    fsdp = yaml.safe_load((RECIPES / "accelerate" / "fsdp.yaml").read_text())["fsdp_config"]
+    assert fsdp["fsdp_version"] == 2 and fsdp["fsdp_state_dict_type"] == "FULL_STATE_DICT"  # one adapter file
+    assert fsdp["fsdp_activation_checkpointing"] is False  # its wrapper hides the adapter from PEFT 0.21's save
     assert yaml.safe_load((RECIPES / "accelerate" / "zero3.yaml").read_text())["deepspeed_config"]["zero_stage"] == 3
