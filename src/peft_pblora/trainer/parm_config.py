@@ -354,13 +354,13 @@ def parse_json_object(value: str, name: str) -> dict:
 
 
 def _words_to_numbers(words: list[str], name: str) -> list[float]:
-    numbers_ = []
+    values = []
     for word in words:
         try:
-            numbers_.append(float(word))
+            values.append(float(word))
         except ValueError:
             raise ValueError(f"{name}: {word!r} is not a number") from None
-    return numbers_
+    return values
 
 
 def parse_eval_preferences(value: Any, num_objectives: int | None) -> list[list[float]] | list[float]:
