@@ -6,6 +6,7 @@ import logging
 
 import pytest
 import torch
+import torch.nn.functional as F
 from datasets import Dataset
 from peft import get_peft_model
 from transformers import CohereConfig, CohereForCausalLM, Gemma2Config, Gemma2ForCausalLM
@@ -239,7 +240,29 @@ def test_split_head_builds_only_one_position_of_model_logits():
     assert calls == [(len(SHAPES), 1, VOCAB_SIZE)]
 
 
-def test_trainer_rewards_equal_the_full_logits_switch(tmp_path, monkeypatch):
+@pytest.mark.parametrize("precision", ["bfloat16 model", "bfloat16 autocast"])
+def test_low_precision_runs_and_stays_close(precision):
+    """bf16 weights, or fp32 weights under CPU autocast: the head runs in bf16 like the model's, values close."""
+    model, _ = make_peft_model("llama", dtype=torch.bfloat16 if precision == "bfloat16 model" else torch.float32)
+    set_preference(model, [0.3, 0.7])
+    rows = left_padded_rows(seed=6)
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bfloat16 autocast")
+    with autocast:
+        expected_summed, _ = hand_sums(model, rows)
+    expected = adapter_gradients(model, expected_summed.sum())
+    with autocast:
+        summed, _ = chunked_sums(model, rows, chunk_tokens=3)
+    assert summed.dtype == torch.float32
+    torch.testing.assert_close(summed, expected_summed, rtol=2e-2, atol=5e-2)
+    got = adapter_gradients(model, summed.sum())
+    for name in expected:
+        assert got[name].dtype == expected[name].dtype
+        cosine = F.cosine_similarity(got[name].float().flatten(), expected[name].float().flatten(), dim=0)
+        assert cosine > 0.99, (name, cosine)
+
+
+@pytest.mark.parametrize("activation_checkpointing", [False, True])
+def test_trainer_rewards_equal_the_full_logits_switch(tmp_path, monkeypatch, activation_checkpointing):
     """PARMTrainer._rewards on a collated batch, per-row alpha, a summed and a mean objective: both paths agree."""
     prompts = ["w11 w12 w13", "w21", "w31 w32 w33 w34 w35"]  # uneven prompts and answers: left padding
     short, long = ["w5 w5", "w7", "w9 w9 w9"], ["w6 w6 w6 w6", "w8 w8 w8", "w10"]
@@ -247,7 +270,13 @@ def test_trainer_rewards_equal_the_full_logits_switch(tmp_path, monkeypatch):
         "first_word": Dataset.from_dict({"prompt": prompts, "chosen": short, "rejected": long}),
         "second_word": Dataset.from_dict({"prompt": prompts, "chosen": long, "rejected": short}),
     }
-    trainer = make_trainer(tmp_path, datasets, length_normalized_rewards=["second_word"])
+    trainer = make_trainer(
+        tmp_path,
+        datasets,
+        length_normalized_rewards=["second_word"],
+        activation_checkpointing=activation_checkpointing,
+    )
+    trainer.model.train()
     model = trainer.model
     inputs = trainer._prepare_inputs(trainer.data_collator([trainer.train_dataset[index] for index in range(3)]))
     rows = inputs["input_ids"].shape[0]
