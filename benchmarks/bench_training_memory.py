@@ -59,7 +59,7 @@ def word_tokenizer(vocab_size: int):
 
 
 def peak_growth_and_step(
-    preset: str, objectives: int, batch_factor: float, accumulation: int, steps: int
+    preset: str, objectives: int, batch_factor: float, accumulation: int, steps: int, checkpointing: bool = False
 ) -> tuple[float, float]:
     """Train `steps` optimizer steps in this process: the peak memory they add over the loaded model (GiB), and the
     median seconds of the steps after the first."""
@@ -107,7 +107,7 @@ def peak_growth_and_step(
         args = PARMConfig(
             output_dir=output_dir, per_device_train_batch_size=int(shape["batch"] * batch_factor),
             gradient_accumulation_steps=accumulation, max_steps=steps, learning_rate=1e-4, beta_r=0.1,
-            activation_checkpointing=False, report_to="none", save_strategy="no", use_cpu=not cuda,
+            activation_checkpointing=checkpointing, report_to="none", save_strategy="no", use_cpu=not cuda,
             bf16=cuda, dataloader_num_workers=0, disable_tqdm=True,
         )  # fmt: skip
         peft_config = PBLoraConfig(
@@ -137,9 +137,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1, help="runs of every (variant, path); the medians count")
     parser.add_argument("--variant", choices=sorted(VARIANTS), help="measure one variant here (used internally)")
     parser.add_argument("--no-accumulation", action="store_true", help="skip the accumulated variant")
+    parser.add_argument("--activation-checkpointing", action="store_true", help="recompute the decoder layers")
     args = parser.parse_args()
     if args.variant:
-        growth, step = peak_growth_and_step(args.preset, steps=args.steps, **VARIANTS[args.variant])
+        growth, step = peak_growth_and_step(
+            args.preset, steps=args.steps, checkpointing=args.activation_checkpointing, **VARIANTS[args.variant]
+        )
         print(json.dumps({"variant": args.variant, "peak_growth_gib": growth, "step_seconds": step}))
         return
     names = [name for name in VARIANTS if not (args.no_accumulation and "accumulated" in name)]
@@ -148,6 +151,7 @@ def main() -> None:
         for name in names:
             for path, full_logits in PATHS.items():  # before and after alternate, so drifting load hits both
                 command = [sys.executable, __file__, "--preset", args.preset, "--steps", str(args.steps)]
+                command += ["--activation-checkpointing"] if args.activation_checkpointing else []
                 environment = {**os.environ, "PEFT_PBLORA_FULL_LOGITS": full_logits}
                 output = subprocess.run(
                     [*command, "--variant", name], check=True, capture_output=True, text=True, env=environment
