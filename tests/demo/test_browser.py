@@ -9,68 +9,26 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-from pathlib import Path
 
 import pytest
 
 pytest.importorskip("gradio", reason="the demo extra (gradio) is not installed: pip install 'peft-pblora[demo]'")
 pytest.importorskip("selenium", reason="the demo extra (selenium) is not installed: pip install 'peft-pblora[demo]'")
 
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-from peft_pblora.demo.app import build_app  # noqa: E402
+from .conftest import PROMPT, served, tiny_demo_session  # noqa: E402
 
-from .conftest import PROMPT, tiny_demo_session  # noqa: E402
-
-INSTALL_BROWSER = Path(__file__).with_name("install_browser.sh")
 SCREENSHOT_COPY = "PEFT_PBLORA_DEMO_SCREENSHOT"  # set to a path to keep a copy of the screenshot (the docs' image)
-
-
-def browser_paths() -> tuple[str, str]:
-    """Chromium and chromedriver, installed from Debian's packages if missing; skips saying why if impossible."""
-    if not (shutil.which("chromium") and shutil.which("chromedriver")):
-        done = subprocess.run(["bash", str(INSTALL_BROWSER)], capture_output=True, text=True, timeout=1200)
-        if done.returncode != 0:
-            pytest.skip(f"no Chromium and it could not be installed: {done.stderr.strip()[-500:]}")
-    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (chromium and driver):
-        pytest.skip("chromium or chromedriver is still missing after install_browser.sh")
-    return chromium, driver
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def browser():
-    chromium, driver_path = browser_paths()
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1700"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
-    yield driver
-    driver.quit()
 
 
 @pytest.fixture
 def page_url():
     session = tiny_demo_session(max_new_tokens=12)
-    page = build_app(session, max_batch_size=4)
-    port = free_port()
-    page.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, ssr_mode=False, quiet=True)
-    yield f"http://127.0.0.1:{port}", session
-    page.close()
-    page.batcher.close()
+    with served(session) as url:
+        yield url, session
 
 
 def text_of(driver, selector: str) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 from .batcher import GenerationBatcher
 from .errors import DemoInputError
-from .handlers import alpha_label, alpha_of, answer_front, stream_answers
+from .handlers import alpha_label, alpha_line, alpha_of, answer_front, stream_answers
 from .plot import front_figure
 from .session import DemoSession
 
@@ -68,7 +68,10 @@ def build_app(session: DemoSession, batcher: GenerationBatcher | None = None, ma
     def plot(*values: Any) -> Any:
         *weights, prompt_front = values
         front = prompt_front or {}
-        alpha = alpha_of(session, weights)
+        try:
+            alpha = alpha_of(session, weights)
+        except DemoInputError:  # every weight at 0: the alpha line says so; the plot keeps its last alpha
+            return gr.skip()
         return front_figure(objectives, session.sweep, alpha, front.get("points"), front.get("base"))
 
     def generate(prompt: str, *values: Any) -> Iterator[tuple[str, str, str]]:
@@ -109,7 +112,7 @@ def build_app(session: DemoSession, batcher: GenerationBatcher | None = None, ma
         )  # fmt: skip
 
         for weight in weights:
-            weight.change(lambda *values: alpha_label(session, values), weights, alpha_text, queue=False)
+            weight.change(lambda *values: alpha_line(session, values), weights, alpha_text, queue=False)
             weight.change(plot, [*weights, prompt_front], pareto, trigger_mode="always_last")
         gr.on(
             [generate_button.click, prompt.submit],

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator, Sequence
 
 from .batcher import GenerationBatcher
+from .errors import DemoInputError
 from .session import DemoSession, Row, check_prompt, check_strength
 from .simplex import alpha_from_first_weight, alpha_from_weights, format_alpha
 
@@ -23,6 +24,15 @@ def alpha_of(session: DemoSession, weights: Sequence[float]) -> list[float]:
 def alpha_label(session: DemoSession, weights: Sequence[float]) -> str:
     """The page's line under the controls: the alpha the guided answer uses."""
     return f"alpha: {format_alpha(alpha_of(session, weights), session.objectives)}"
+
+
+def alpha_line(session: DemoSession, weights: Sequence[float]) -> str:
+    """`alpha_label`, or for controls that give no alpha (every weight at 0) what is wrong: the line updates on
+    every slider move, outside the events whose errors the page shows as messages."""
+    try:
+        return alpha_label(session, weights)
+    except DemoInputError as error:
+        return f"alpha: none. {error}"
 
 
 def stream_answers(
