@@ -22,6 +22,7 @@ MODULES_WITH_EXAMPLES = [
     "peft_pblora.trainer.parm_trainer",
     "peft_pblora.guidance.processors",
     "peft_pblora.guidance.fused",
+    "peft_pblora.guidance.generate",
     "peft_pblora.evaluation.metrics",
     "peft_pblora.evaluation.plots",
     "peft_pblora.evaluation.scorers",

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from peft_pblora.evaluation import preference_grid
-from peft_pblora.guidance.processors import validate_beta
+from peft_pblora.guidance.arguments import validate_beta
 from peft_pblora.pipeline import RunSettings
 from peft_pblora.pipeline.settings import METHODS, SCORERS, parm_cores
 from peft_pblora.pipeline.stages import Run

@@ -22,8 +22,9 @@ from transformers import DynamicCache, GenerationConfig, LogitsProcessorList
 from ..tuners.pblora.layer import PBLoraLayer
 from ..tuners.pblora.model import preference_per_layer
 from ..tuners.pblora.preference import PreferenceLike, expand_preference_rows, validate_preference
+from .arguments import REFERENCE_BASE, validate_beta, validate_plausibility
 from .guide_state import looks_left_padded
-from .processors import REFERENCE_BASE, _GuidedDecodingProcessor, validate_beta, validate_plausibility
+from .processors import _GuidedDecodingProcessor
 
 # generate's keyword arguments the fused path cannot honour: it owns the cache and the model's forward
 _REFUSED_GENERATE_KWARGS = {

@@ -9,7 +9,6 @@ guide learned relative to its starting model (`PARMConfig(reference_free=False)`
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -17,11 +16,17 @@ from typing import Any
 import torch
 from peft import PeftModel
 from torch import nn
-from transformers import LogitsProcessor, LogitsProcessorList
+from transformers import LogitsProcessor
 
-from ..data.chat import chat_texts, left_padding
 from ..tuners.pblora.model import pblora_layers
 from ..tuners.pblora.preference import PreferenceLike, expand_preference_rows, validate_preference
+from .arguments import (
+    REFERENCE_BASE,
+    check_prompt_mask,
+    check_reference,
+    validate_beta,
+    validate_plausibility,
+)
 from .guide_cache import CachedGuide, CompiledCachedGuide
 from .guide_state import (
     GenerateCall,
@@ -33,79 +38,6 @@ from .guide_state import (
 )
 from .vocabulary import shared_vocabulary_size
 
-MIN_BETA = 1e-30  # 1/beta times a log-probability must stay finite in float32 (max 3.4e38)
-
-
-def validate_beta(beta: float) -> float:
-    """Check the guidance temperature beta, a finite positive number: each guide's log-probabilities weigh 1/beta.
-
-    Any real scalar is accepted: a Python or NumPy number, a 0-d NumPy array or tensor. Booleans, strings and
-    tensors of more than one element are not numbers here.
-
-    Args:
-        beta (float): The temperature to check.
-
-    Returns:
-        float: `beta` as a float.
-
-    Raises:
-        ValueError: If `beta` is not a real scalar, or not finite, or below `MIN_BETA` (1e-30).
-
-    Examples:
-        >>> import numpy as np
-        >>> import torch
-        >>> from peft_pblora import validate_beta
-        >>> validate_beta(2)
-        2.0
-        >>> validate_beta(np.float32(0.5)), validate_beta(torch.tensor(0.25))
-        (0.5, 0.25)
-        >>> validate_beta(0)
-        Traceback (most recent call last):
-        ...
-        ValueError: beta must be a finite number > 0 (the guide's weight is 1/beta), got 0
-    """
-    value = _real_scalar(beta)
-    if value is None or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"beta must be a finite number > 0 (the guide's weight is 1/beta), got {beta!r}")
-    if value < MIN_BETA:
-        raise ValueError(
-            f"beta must be at least {MIN_BETA:g}: the guide's weight 1/beta must stay within float32's range, "
-            f"got {beta!r}"
-        )
-    return value
-
-
-def validate_plausibility(plausibility: float | None) -> float | None:
-    """None, or the share (0, 1] of the base's top-token probability below which a token is not written."""
-    if plausibility is None:
-        return None
-    value = _real_scalar(plausibility)
-    if value is None or not 0.0 < value <= 1.0:
-        raise ValueError(
-            f"plausibility must be None or a number in (0, 1] (keep tokens at least that share as likely as the "
-            f"base's most likely one), got {plausibility!r}"
-        )
-    return value
-
-
-def _real_scalar(value: Any) -> float | None:
-    """`value` as a float if it is one real number (not a bool), else None."""
-    if isinstance(value, (bool, str, bytes)):
-        return None
-    if isinstance(value, torch.Tensor):
-        if value.dim() != 0 or value.dtype == torch.bool or value.is_complex() or value.is_meta:
-            return None
-        return float(value.item())
-    if hasattr(value, "dtype") and hasattr(value, "shape") and getattr(value, "shape", None) == ():
-        kind = getattr(value.dtype, "kind", "")
-        return float(value) if kind in ("i", "u", "f") else None  # a 0-d NumPy array or NumPy scalar
-    if isinstance(value, numbers.Real):
-        try:
-            return float(value)
-        except (TypeError, ValueError, OverflowError):
-            return None
-    return None
-
 
 def _bare_model(model: nn.Module) -> nn.Module:
     """The transformers model inside a PeftModel: its PBLoRA layers carry the preference, without PEFT's wrappers."""
@@ -115,26 +47,6 @@ def _bare_model(model: nn.Module) -> nn.Module:
 def _vocab_size(model: nn.Module) -> int | None:
     config = getattr(model, "config", None)
     return getattr(config, "vocab_size", None)
-
-
-REFERENCE_BASE = "base"
-
-
-def _check_reference(reference: nn.Module | str | None) -> nn.Module | str | None:
-    if reference is None or isinstance(reference, nn.Module) or reference == REFERENCE_BASE:
-        return reference
-    raise ValueError(
-        f"reference must be None (the guides' log-probabilities are the reward), {REFERENCE_BASE!r} (their log-ratio "
-        f"to the base model being guided) or a model (their log-ratio to it), got {reference!r}"
-    )
-
-
-def _check_prompt_mask(attention_mask: torch.Tensor | None) -> torch.Tensor | None:
-    if attention_mask is None:
-        return None
-    if not isinstance(attention_mask, torch.Tensor) or attention_mask.dim() != 2:
-        raise ValueError("attention_mask must be the (batch, prompt length) mask of the tokenized prompts")
-    return attention_mask
 
 
 class _GuidedDecodingProcessor(LogitsProcessor):
@@ -160,8 +72,8 @@ class _GuidedDecodingProcessor(LogitsProcessor):
     ) -> None:
         beta = validate_beta(beta)
         plausibility = validate_plausibility(plausibility)
-        attention_mask = _check_prompt_mask(attention_mask)
-        reference = _check_reference(reference)
+        attention_mask = check_prompt_mask(attention_mask)
+        reference = check_reference(reference)
         num_reward_guides = len(guides)
         if isinstance(reference, nn.Module):
             guides = [*guides, reference]  # one more cached forward: the reference's log-probabilities
@@ -205,7 +117,7 @@ class _GuidedDecodingProcessor(LogitsProcessor):
         """Set every attribute `__call__` reads, in one place, so a subclass that builds its own guides misses none."""
         self.beta = validate_beta(beta)
         self.plausibility = validate_plausibility(plausibility)
-        self.reference = _check_reference(reference)
+        self.reference = check_reference(reference)
         self.tokenizer, self.guide_tokenizer = tokenizer, guide_tokenizer
         self.num_reward_guides = num_reward_guides
         self.guides = guides
@@ -576,134 +488,3 @@ class GenARMGuidance(_GuidedDecodingProcessor):
     def _row_weights(self, rows: int) -> torch.Tensor:
         weights = expand_preference_rows(self.alpha, rows, name="alpha")
         return (weights if weights.dim() == 2 else weights.expand(rows, -1)) / self.beta
-
-
-def guided_generate(
-    base: nn.Module,
-    parm: nn.Module,
-    tokenizer: Any,
-    prompts: Sequence[str],
-    alpha: PreferenceLike | None,
-    beta: float = 1.0,
-    parm_tokenizer: Any | None = None,
-    use_chat_template: bool = False,
-    reference: nn.Module | str | None = None,
-    fused: bool | None = None,
-    plausibility: float | None = None,
-    **generate_kwargs: Any,
-) -> list[str]:
-    """Generate a response to every prompt with `base`, steered by a PARM at the preference `alpha`.
-
-    The convenience path around `PARMGuidance`: prompts are left-padded into one batch (optionally wrapped as
-    user messages by the chat template), every input is checked before the base model runs, and only the new text
-    of each response is returned. When the PARM is `base` plus its PBLoRA adapter (the same PeftModel passed as both),
-    base and PARM decode in one batched forward (`PARMGuidedModel`) with the adapter off for the base.
-
-    Args:
-        base (nn.Module):
-            The causal LM that writes the responses (any size: the PARM can be a smaller model of the same
-            tokenizer, weak-to-strong guidance).
-        parm (nn.Module):
-            A `PeftModel` with a PBLoRA adapter, or a model merged for one alpha (then `alpha=None`).
-        tokenizer (PreTrainedTokenizerBase):
-            The base model's tokenizer; it needs a pad token.
-        prompts (Sequence[str]):
-            The prompts, a non-empty list of strings.
-        alpha (list[float] | list[list[float]] | torch.Tensor | None):
-            One preference vector for every prompt, or one row per prompt.
-        beta (float, optional):
-            Temperature: the PARM's log-probabilities weigh 1/beta. Defaults to `1.0`.
-        parm_tokenizer (PreTrainedTokenizerBase, optional):
-            The PARM's tokenizer, checked to have the base's vocabulary.
-        use_chat_template (bool, optional):
-            Wrap each prompt as a user message with the tokenizer's chat template. Defaults to `False`.
-        reference (nn.Module | str, optional):
-            What the PARM's reward is relative to (see `PARMGuidance`); `"base"` for a PARM trained with
-            `reference_free=False` on this base. Defaults to `None`.
-        fused (bool, optional):
-            Decode base and PARM in one batched forward (`PARMGuidedModel`): needs the PARM to be `base` plus its
-            PBLoRA adapter, e.g. the same PeftModel passed as both. `None` (the default) takes the fused path exactly
-            then, `False` refuses it, `True` requires it.
-        plausibility (float, optional):
-            Write only tokens the base finds at least this share as likely as its most likely token (see
-            `PARMGuidance`). Defaults to `None`: every token.
-        **generate_kwargs:
-            Passed to `base.generate` (`max_new_tokens`, `do_sample`, ...).
-
-    Returns:
-        list[str]: The generated text of each prompt, special tokens removed.
-
-    Raises:
-        ValueError: If `prompts` is empty or a string, the tokenizer has no pad token, `alpha` / `beta` / the
-            vocabularies are invalid (see `PARMGuidance`), or `fused` does not fit `base` and `parm`.
-
-    Examples:
-        >>> import torch
-        >>> from peft import get_peft_model
-        >>> from tokenizers import Tokenizer, models, pre_tokenizers
-        >>> from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-        >>> from peft_pblora import PBLoraConfig, guided_generate
-        >>> _ = torch.manual_seed(0)
-        >>> tiny = LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-        ...     num_attention_heads=2, num_key_value_heads=2, pad_token_id=0, eos_token_id=1)
-        >>> base = LlamaForCausalLM(tiny)
-        >>> parm = get_peft_model(LlamaForCausalLM(tiny), PBLoraConfig(r1=2, r2=2, target_modules=["q_proj"]))
-        >>> backend = Tokenizer(models.WordLevel({"<pad>": 0, "</s>": 1, **{f"w{i}": i for i in range(2, 64)}},
-        ...     unk_token="<pad>"))
-        >>> backend.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-        >>> tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, pad_token="<pad>", eos_token="</s>")
-        >>> texts = guided_generate(base, parm, tokenizer, ["w3 w4 w5", "w6"], alpha=[0.7, 0.3], beta=0.5,
-        ...     max_new_tokens=4, do_sample=False)
-        >>> len(texts), all(isinstance(text, str) for text in texts)
-        (2, True)
-    """
-    if isinstance(prompts, str) or len(prompts) == 0:
-        raise ValueError("prompts must be a non-empty list of strings")
-    validate_plausibility(plausibility)
-    same_model = shares_pblora_layers(_bare_model(base), pblora_layer_ids(_bare_model(parm)))
-    if fused is None:
-        fused = same_model
-    if fused and not same_model:
-        raise ValueError(
-            "fused=True: the PARM must be the base model plus its PBLoRA adapter (pass the same PeftModel as base "
-            "and parm)"
-        )
-    if same_model and not fused:
-        raise ValueError(
-            "fused=False: the base model is the PARM itself (they share their PBLoRA layers), so the base would "
-            "decode with the adapter on; let guided_generate fuse them (fused=None) or guide a separate copy"
-        )
-    if tokenizer.pad_token_id is None:
-        raise ValueError("The tokenizer has no pad token: set tokenizer.pad_token (e.g. to its eos_token) first")
-    texts = list(prompts)
-    if use_chat_template:
-        texts = chat_texts(tokenizer, texts)
-    with left_padding(tokenizer):
-        encoded = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=not use_chat_template)
-    device = next(base.parameters()).device
-    encoded = {key: value.to(device) for key, value in encoded.items()}
-    generate_kwargs.setdefault("pad_token_id", tokenizer.pad_token_id)
-    if fused:
-        from .fused import PARMGuidedModel
-
-        if parm_tokenizer is not None:
-            shared_vocabulary_size(len(tokenizer), len(tokenizer), tokenizer, parm_tokenizer)
-        guided = PARMGuidedModel(parm, alpha, beta, reference=reference, plausibility=plausibility)
-        guided.check_batch(encoded["input_ids"])
-        output = guided.generate(**encoded, **generate_kwargs)
-        return tokenizer.batch_decode(output[:, encoded["input_ids"].shape[1] :], skip_special_tokens=True)
-    processor = PARMGuidance(
-        parm,
-        alpha,
-        beta,
-        attention_mask=encoded["attention_mask"],
-        tokenizer=tokenizer,
-        parm_tokenizer=parm_tokenizer,
-        reference=reference,
-        plausibility=plausibility,
-    )
-    base_vocab = _vocab_size(base)
-    if base_vocab is not None:
-        processor.check_base_vocabulary(base_vocab)
-    output = base.generate(**encoded, logits_processor=LogitsProcessorList([processor]), **generate_kwargs)
-    return tokenizer.batch_decode(output[:, encoded["input_ids"].shape[1] :], skip_special_tokens=True)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
-from ..guidance.processors import REFERENCE_BASE
+from ..guidance.arguments import REFERENCE_BASE
 
 if TYPE_CHECKING:
     from .settings import RunSettings

@@ -18,7 +18,7 @@ import torch
 from ..data import PairingOptions
 from ..evaluation import Conciseness, PromptRelevance, Scorer, Thoroughness, VaderPositivity
 from ..evaluation.benchmark_objectives import ListFormat, PlainWords, SecondPerson
-from ..guidance.processors import MIN_BETA
+from ..guidance.arguments import MIN_BETA
 from ..trainer.loss import SCALARIZATIONS
 from ..trainer.parm_config import PREFERENCE_SAMPLING, objectives_named
 from ..tuners.pblora.config import PREFERENCE_CORES
