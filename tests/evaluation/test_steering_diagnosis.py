@@ -9,9 +9,11 @@ import pytest
 from peft_pblora.evaluation.benchmark_objectives import ListFormat, PlainWords, SecondPerson
 from peft_pblora.evaluation.steering_diagnosis import (
     ADVICE,
+    LEARNED_MARGIN,
     diagnose,
     pair_accuracy_at_vertices,
     probe_effects,
+    training_margins,
     vertex_label,
 )
 
@@ -99,6 +101,28 @@ def test_the_probe_decides_whether_an_objective_steers():
     assert probe_fails.flags == ["does_not_steer"] and not probe_fails.steers
     (small_rise,) = diagnose(["a"], {}, {}, {"a": {"effect": 0.05, "standard_error": 0.05}})
     assert small_rise.flags == ["probe_inconclusive"] and small_rise.steers  # advice: more probe prompts tell
+
+
+def test_training_margins_average_the_last_third_of_each_objectives_log():
+    log = [{"loss": 0.7, "objective/a/margin": value, "objective/b/margin": 0.1 * index} for index, value in
+           enumerate([0.0, 0.5, 1.0, 2.0, 3.0, 4.0])]  # fmt: skip
+    log.append({"train_runtime": 10.0})  # the trainer's closing entry carries no margin
+    margins = training_margins(log, ["a", "b", "never_logged"])
+    assert margins == {"a": pytest.approx(3.5), "b": pytest.approx(0.45)}
+    assert training_margins([{"objective/a/margin": "0.25"}], ["a"]) == {"a": 0.25}  # one entry, logged as text
+
+
+def test_an_objective_its_training_did_not_separate_is_flagged_not_learned_whatever_the_probe():
+    margin = {"unlearned": LEARNED_MARGIN - 0.5, "learned": LEARNED_MARGIN + 5, "nan": math.nan}
+    probe = dict.fromkeys(margin, {"effect": 0.3, "standard_error": 0.05})  # the probe passes for all
+    verdicts = {item.objective: item for item in diagnose(list(margin), {}, {}, probe, training_margin=margin)}
+    assert verdicts["unlearned"].flags == ["not_learned"] and not verdicts["unlearned"].steers
+    assert verdicts["unlearned"].advice == [ADVICE["not_learned"]] and "--epochs" in ADVICE["not_learned"]
+    assert verdicts["learned"].flags == [] and verdicts["learned"].steers
+    assert verdicts["nan"].flags == ["not_learned"]
+    assert verdicts["unlearned"].to_dict()["training_margin"] == LEARNED_MARGIN - 0.5
+    (no_log,) = diagnose(["a"], {}, {}, {"a": {"effect": 0.3, "standard_error": 0.05}})
+    assert no_log.flags == [] and no_log.training_margin is None
 
 
 def test_benchmark_objectives_score_what_they_name():

@@ -12,7 +12,7 @@ from typing import Any
 
 from datasets import DatasetDict
 
-from ..evaluation.steering_diagnosis import diagnose, pair_accuracy_at_vertices, probe_effects
+from ..evaluation.steering_diagnosis import diagnose, pair_accuracy_at_vertices, probe_effects, training_margins
 
 logger = logging.getLogger("peft_pblora.pipeline")
 
@@ -80,18 +80,34 @@ def vertex_scores(objectives: Sequence[str], probe_points: Sequence[dict]) -> li
     return [point["per_prompt"] for point in probe_points]
 
 
+def read_training_margins(log_paths: Sequence[Path], objectives: Sequence[str]) -> dict[str, float]:
+    """Each objective's reward margin over the last third of training, from the training logs (train_log.json of
+    the PARM, or of each ARM); a missing log gives none."""
+    margins: dict[str, float] = {}
+    for path in log_paths:
+        if path.is_file():
+            margins.update(training_margins(json.loads(path.read_text()), objectives))
+    return margins
+
+
 def diagnosis_record(
-    objectives: Sequence[str], probe_prompts: Sequence[str], probe_points: Sequence[dict], held_out: tuple[dict, dict]
+    objectives: Sequence[str],
+    probe_prompts: Sequence[str],
+    probe_points: Sequence[dict],
+    held_out: tuple[dict, dict],
+    margins: dict[str, float] | None = None,
 ) -> dict[str, Any]:
-    """diagnosis.json: the probe's answers and effects, the held-out pair accuracy and each objective's flags."""
+    """diagnosis.json: the probe's answers and effects, the held-out pair accuracy, the training margins and each
+    objective's flags."""
     accuracy, pairs = held_out
     effects = probe_effects(vertex_scores(objectives, probe_points), objectives) if probe_points else {}
-    diagnoses = diagnose(objectives, accuracy, pairs, effects)
+    diagnoses = diagnose(objectives, accuracy, pairs, effects, training_margin=margins)
     return {
         "objectives": [item.to_dict() for item in diagnoses],
         "probe": {"prompts": list(probe_prompts), "effects": effects, "vertices": list(probe_points)},
         "pair_accuracy": accuracy,
         "held_out_pairs": pairs,
+        "training_margins": margins or {},
     }
 
 

@@ -184,10 +184,12 @@ def diagnosis_section(metrics: dict) -> list[str]:
         return "" if value is None else f"{value:.2f}"
 
     lines = [
-        "Diagnosis before the sweep (held-out pairs; a guided probe at the vertices on prompts outside the split):",
+        "Diagnosis before the sweep (the reward margin over the last third of training; held-out pairs; a guided "
+        "probe at the vertices on prompts outside the split):",
         "",
-        "| objective | held-out pairs | pair accuracy at its vertex / at the others | probe effect | flags |",
-        "|---|---|---|---|---|",
+        "| objective | training margin | held-out pairs | pair accuracy at its vertex / at the others | probe effect "
+        "| flags |",
+        "|---|---|---|---|---|---|",
     ]
     for item in diagnoses:
         probe = (
@@ -197,7 +199,8 @@ def diagnosis_section(metrics: dict) -> list[str]:
         )
         accuracy = f"{number(item['pair_accuracy_at_own_vertex'])} / {number(item['pair_accuracy_at_other_vertices'])}"
         lines.append(
-            f"| {item['objective']} | {item['held_out_pairs']} | {accuracy} | {probe} | "
+            f"| {item['objective']} | {number(item.get('training_margin'))} | {item['held_out_pairs']} | {accuracy} | "
+            f"{probe} | "
             f"{', '.join(item['flags']) or 'none: steers'} |"
         )
     advice = [f"- {item['objective']}: {text}" for item in diagnoses for text in item["advice"]]

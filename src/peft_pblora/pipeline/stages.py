@@ -44,6 +44,7 @@ from .diagnosis import (
     diagnosis_record,
     held_out_prompts,
     read_held_out_evaluation,
+    read_training_margins,
     split_pairs,
     warn_about_flags,
     write_held_out_evaluation,
@@ -319,7 +320,7 @@ class Run:
             reference_relative_rewards=[name for name in settings.reference_relative_rewards if name in objectives],
             dirichlet_concentration=settings.dirichlet_concentration, scalarization=settings.scalarization,
             preference_sampling=settings.preference_sampling, max_prompt_length=settings.max_length // 2,
-            max_length=settings.max_length, logging_steps=5, save_strategy="no", report_to="none",
+            max_length=settings.max_length, logging_steps=1, save_strategy="no", report_to="none",
             activation_checkpointing=False, use_cpu=settings.device == "cpu",
             seed=settings.seed if settings.train_seed is None else settings.train_seed,
             disable_tqdm=not settings.show_progress,
@@ -467,11 +468,22 @@ class Run:
         owners = [""] if self.settings.method in ONE_REWARD_MODEL_METHODS else objectives
         return read_held_out_evaluation(dict(zip(owners, self.adapter_dirs(), strict=True)), objectives)
 
+    def _training_margins(self) -> dict[str, float]:
+        """Each objective's reward margin over the last third of its training log."""
+        objectives = self.settings.objective_names
+        if self.settings.method in ONE_REWARD_MODEL_METHODS:
+            logs = [self.path / "train_log.json"]
+        else:
+            logs = [self.arm_dir(name) / "train_log.json" for name in objectives]
+        return read_training_margins(logs, objectives)
+
     def _rescored_diagnosis(self, record: dict) -> dict:
         """A kept diagnosis with the probe's answers scored by the run's scorers and its flags drawn again."""
         prompts = record["probe"]["prompts"]
         points = [self._rescored(prompts, point) for point in record["probe"]["vertices"]]
-        rescored = diagnosis_record(self.settings.objective_names, prompts, points, self._held_out_evaluation())
+        rescored = diagnosis_record(
+            self.settings.objective_names, prompts, points, self._held_out_evaluation(), self._training_margins()
+        )
         return self._written_if_changed(self.path / "diagnosis.json", record, rescored)
 
     def _diagnose(self) -> dict:
@@ -493,7 +505,9 @@ class Run:
                 {"alpha": vertex, **self._score(self.probe_prompts, responses[index * size : (index + 1) * size])}
                 for index, vertex in enumerate(vertices)
             ]
-        return diagnosis_record(objectives, self.probe_prompts, points, self._held_out_evaluation())
+        return diagnosis_record(
+            objectives, self.probe_prompts, points, self._held_out_evaluation(), self._training_margins()
+        )
 
     def _answers(self, rows: Sequence[tuple]) -> list[dict]:
         """Greedy answers for (alpha, prompt) rows by the run's method: guided by the PARM or the ARMs, or decoded
