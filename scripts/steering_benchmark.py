@@ -104,6 +104,16 @@ def markdown_table(rows: list[dict]) -> str:
             )
             + "."
         )
+        margins = margin_agreement(rows)
+        lines.append(
+            "The training margin against the sweep: "
+            + "; ".join(
+                f"margin {'flags not_learned' if verdict == 'flags' else 'passes'}: sweep steers "
+                f"{outcomes['sweep steers']}, does not {outcomes['sweep does not']}"
+                for verdict, outcomes in margins.items()
+            )
+            + "."
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -113,6 +123,17 @@ def probe_verdict(flags: list[str]) -> str:
     if any(flag in ("steers_backwards", "does_not_steer") for flag in flags):
         return "flags"
     return "inconclusive" if "probe_inconclusive" in flags else "passes"
+
+
+def margin_agreement(rows: list[dict]) -> dict[str, dict[str, int]]:
+    """How many objective-runs the sweep steered among those the training margin flagged (`not_learned`) and not."""
+    counts = {verdict: {"sweep steers": 0, "sweep does not": 0} for verdict in ("flags", "passes")}
+    for row in rows:
+        for objective, result in row["objectives"].items():
+            if objective in row["diagnosis_flags"]:
+                verdict = "flags" if "not_learned" in row["diagnosis_flags"][objective] else "passes"
+                counts[verdict]["sweep steers" if result["steers"] else "sweep does not"] += 1
+    return counts
 
 
 def probe_agreement(rows: list[dict]) -> dict[str, dict[str, int]]:

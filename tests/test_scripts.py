@@ -126,7 +126,7 @@ def test_the_steering_benchmark_counts_where_the_probe_agreed_with_the_sweep(mon
             "metrics": metrics(
                 {"a": 0.9, "c": -1.0},
                 {"a": 0.005, "c": -0.2},
-                {"a": ["probe_inconclusive"], "c": ["steers_backwards"]},
+                {"a": ["probe_inconclusive"], "c": ["steers_backwards", "not_learned"]},
             )
         },
         "b__c": {"metrics": metrics({"b": 1.0, "c": 1.0}, {"b": 0.1, "c": 0.1}, {"b": ["does_not_steer"], "c": []})},
@@ -140,8 +140,13 @@ def test_the_steering_benchmark_counts_where_the_probe_agreed_with_the_sweep(mon
         "inconclusive": {"sweep steers": 0, "sweep does not": 1},
         "flags": {"sweep steers": 1, "sweep does not": 1},
     }
+    assert module.margin_agreement(rows) == {
+        "flags": {"sweep steers": 0, "sweep does not": 1},
+        "passes": {"sweep steers": 3, "sweep does not": 2},
+    }
     table = module.markdown_table(rows)
     assert "3 of 6 objective-runs steer" in table
+    assert "margin flags not_learned: sweep steers 0, does not 1" in table
     assert "probe inconclusive: sweep steers 0, does not 1" in table
     spearman_of_five_points_one_swap = 0.8999999999999998  # scipy's 1 - 6 * 2 / (5 * 24), the target itself
     nearly = metrics({"a": spearman_of_five_points_one_swap, "b": 1.0}, {"a": 0.3, "b": 0.3}, {"a": [], "b": []})
