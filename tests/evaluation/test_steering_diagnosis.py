@@ -112,11 +112,11 @@ def test_training_margins_average_the_last_third_of_each_objectives_log():
     assert training_margins([{"objective/a/margin": "0.25"}], ["a"]) == {"a": 0.25}  # one entry, logged as text
 
 
-def test_an_objective_its_training_did_not_separate_is_flagged_not_learned_whatever_the_probe():
+def test_an_objective_its_training_did_not_separate_is_flagged_not_learned_as_advice():
     margin = {"unlearned": LEARNED_MARGIN - 0.5, "learned": LEARNED_MARGIN + 5, "nan": math.nan}
     probe = dict.fromkeys(margin, {"effect": 0.3, "standard_error": 0.05})  # the probe passes for all
     verdicts = {item.objective: item for item in diagnose(list(margin), {}, {}, probe, training_margin=margin)}
-    assert verdicts["unlearned"].flags == ["not_learned"] and not verdicts["unlearned"].steers
+    assert verdicts["unlearned"].flags == ["not_learned"] and verdicts["unlearned"].steers  # the probe decides
     assert verdicts["unlearned"].advice == [ADVICE["not_learned"]] and "--epochs" in ADVICE["not_learned"]
     assert verdicts["learned"].flags == [] and verdicts["learned"].steers
     assert verdicts["nan"].flags == ["not_learned"]

@@ -211,8 +211,7 @@ def test_the_probe_scores_each_vertex_with_its_own_answers(tiny_settings, monkey
     effects = {item["objective"]: item for item in run.diagnose()["objectives"]}
     assert effects["conciseness"]["probe_effect"] == pytest.approx((1 - 1 / 8) - (1 - 6 / 8))
     assert effects["frozen"]["probe_effect"] == pytest.approx(6 - 1)
-    for item in effects.values():  # the probe passes both (a tiny run's margins may still flag not_learned)
-        assert not {"does_not_steer", "steers_backwards", "probe_inconclusive"} & set(item["flags"])
+    assert effects["conciseness"]["steers"] and effects["frozen"]["steers"]  # margin flags, if any, are advice
 
 
 def test_a_folder_made_before_the_held_out_split_continues_without_it(tiny_settings):

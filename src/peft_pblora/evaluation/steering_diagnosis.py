@@ -23,17 +23,17 @@ import numpy as np
 CHANCE = 0.5
 MIN_HELD_OUT_PAIRS = 16  # fewer: two standard errors above chance exceed 0.75, and a pair-accuracy flag means little
 PROBE_FLAGS = ("steers_backwards", "does_not_steer")
-DECISIVE_FLAGS = (*PROBE_FLAGS, "not_learned")  # flags that say the objective will not steer, probe or no probe
 # a mean reward margin of 1 is the PARM giving the chosen answer 73% (sigmoid(1)) where chance is 50%; on the steering
-# benchmark every objective trained to less did not steer, while most trained to more did
+# benchmark (summed log-ratio rewards, beta_r 0.1) every objective trained to less did not steer, while most trained
+# to more did. Other reward forms and beta_r scale the margin otherwise, so the flag is advice, not a verdict
 LEARNED_MARGIN = 1.0
 
 
 @dataclass
 class ObjectiveDiagnosis:
     """One objective's diagnosis: the measurements, the problems found (`flags`) and what to try for each. It
-    `steers` when neither the guided probe nor the training margin raised a flag (pair-accuracy flags and an
-    inconclusive probe are advice), or, without a probe, when nothing was flagged."""
+    `steers` when the guided probe raised no flag (the probe decides; pair-accuracy and training-margin flags are
+    advice), or, without a probe, when nothing was flagged."""
 
     objective: str
     held_out_pairs: int
@@ -47,7 +47,7 @@ class ObjectiveDiagnosis:
     @property
     def steers(self) -> bool:
         if self.probe_effect is not None:
-            return not any(flag in DECISIVE_FLAGS for flag in self.flags)
+            return not any(flag in PROBE_FLAGS for flag in self.flags)
         return not self.flags
 
     @property
