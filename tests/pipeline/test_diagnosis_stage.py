@@ -132,7 +132,7 @@ def pairs_then_frozen(settings: dict) -> None:
 
 def test_the_run_diagnoses_before_the_sweep_and_reports_it(tiny_settings, caplog):
     pairs_then_frozen(tiny_settings)
-    metrics = run_all(RunSettings(**tiny_settings))
+    metrics = run_all(RunSettings(**tiny_settings, reference_free=False))  # frozen summed log-ratio, conciseness mean
     run = RunSettings(**tiny_settings).path
     diagnosis = json.loads((run / "diagnosis.json").read_text())
     assert len(diagnosis["probe"]["prompts"]) == 4 and len(diagnosis["probe"]["vertices"]) == 2
@@ -150,6 +150,8 @@ def test_the_run_diagnoses_before_the_sweep_and_reports_it(tiny_settings, caplog
     last_third = logged[-max(1, len(logged) // 3) :]
     assert frozen["training_margin"] == pytest.approx(sum(map(float, last_third)) / len(last_third))
     assert diagnosis["training_margins"]["frozen"] == frozen["training_margin"]
+    conciseness = next(item for item in diagnosis["objectives"] if item["objective"] == "conciseness")
+    assert conciseness["training_margin"] is None and "not_learned" not in conciseness["flags"]  # a per-token margin
     assert ("not_learned" in frozen["flags"]) == (frozen["training_margin"] < 1.0)
     report = (run / "report.md").read_text()
     assert "Diagnosis before the sweep" in report and "does_not_steer" in report and "training margin" in report

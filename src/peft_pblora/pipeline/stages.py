@@ -469,13 +469,21 @@ class Run:
         return read_held_out_evaluation(dict(zip(owners, self.adapter_dirs(), strict=True)), objectives)
 
     def _training_margins(self) -> dict[str, float]:
-        """Each objective's reward margin over the last third of its training log."""
-        objectives = self.settings.objective_names
-        if self.settings.method in ONE_REWARD_MODEL_METHODS:
+        """The reward margin over the last third of its training log of each objective rewarded by its summed
+        log-ratio to the starting model, the form the `not_learned` threshold was measured on (a mean reward's
+        margin is per token, and a reference-free one starts from the frozen model's own preference)."""
+        settings = self.settings
+        summed_log_ratio = [
+            name
+            for name in settings.objective_names
+            if name not in settings.length_normalized_rewards
+            and (not settings.reference_free or name in settings.reference_relative_rewards)
+        ]
+        if settings.method in ONE_REWARD_MODEL_METHODS:
             logs = [self.path / "train_log.json"]
         else:
-            logs = [self.arm_dir(name) / "train_log.json" for name in objectives]
-        return read_training_margins(logs, objectives)
+            logs = [self.arm_dir(name) / "train_log.json" for name in settings.objective_names]
+        return read_training_margins(logs, summed_log_ratio)
 
     def _rescored_diagnosis(self, record: dict) -> dict:
         """A kept diagnosis with the probe's answers scored by the run's scorers and its flags drawn again."""
