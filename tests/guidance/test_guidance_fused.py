@@ -168,6 +168,7 @@ def test_the_model_is_left_as_it_was():
     layers = [module for module in parm.modules() if hasattr(module, "pblora_rows_on")]
     assert all(torch.equal(layer.pblora_preference["default"], torch.tensor([0.5, 0.5])) for layer in layers)
     assert all("default" not in layer.pblora_rows_on for layer in layers)
+    assert all("default" not in layer.pblora_row_cores for layer in layers)
     assert (dict(model._forward_pre_hooks), dict(model._forward_hooks)) == hooks
     torch.testing.assert_close(fused_generate(parm, ids, mask, num_beams=2), first, rtol=0, atol=0)  # no dropout
 
@@ -214,13 +215,15 @@ def test_bad_input_is_refused_before_generating():
         PARMGuidedModel(base, [0.5, 0.5])
     guided = PARMGuidedModel(parm, ALPHAS)
     for kwargs, message in [
-        (dict(cache_implementation="static"), "cache_implementation='static'"),
+        (dict(cache_implementation="offloaded"), "cache_implementation='offloaded'"),
         (dict(use_cache=False), "use_cache=False"),
         (dict(assistant_model=base), "assistant_model: not supported"),
         (dict(preference=[0.5, 0.5]), "preference: not supported"),
     ]:
         with pytest.raises(ValueError, match=message):
             guided.generate(input_ids=ids, attention_mask=mask, max_new_tokens=2, **kwargs)
+    with pytest.raises(ValueError, match="cache_implementation='static': pass max_new_tokens"):
+        guided.generate(input_ids=ids, attention_mask=mask, cache_implementation="static")
     with pytest.raises(ValueError, match="attention_mask must have the shape of input_ids"):
         guided.generate(input_ids=ids, attention_mask=mask[:, 1:], max_new_tokens=2)
     with pytest.raises(ValueError, match="attention_mask: the prompts look left-padded"):

@@ -141,3 +141,42 @@ def test_the_preference_persists_until_replaced():
     torch.testing.assert_close(peft_model(ids).logits, with_kwarg)
     peft_model.set_preference([0.9, 0.1])
     assert not torch.allclose(peft_model(ids).logits, with_kwarg, atol=1e-4)
+
+
+@pytest.mark.parametrize("core", ["bilinear", "per_objective"])
+def test_frozen_row_cores_equal_the_formula_and_leave_rows_switched_off_exactly_the_base(arch, core):
+    peft_model, _ = make_peft_model(arch, core=core, r2=4)
+    peft_model.eval()
+    layers = [module for module in peft_model.modules() if hasattr(module, "pblora_row_cores")]
+    layer = layers[0]
+    x = torch.randn(4, 3, layer.in_features)
+    preference = torch.tensor(ALPHAS + [[0.5, 0.5]])
+    rows_on = torch.tensor([False, True, True, False])
+    layer.set_row_cores("default", preference, rows_on)
+    with torch.no_grad():
+        frozen = layer(x)
+        base = layer.get_base_layer()(x)
+        scaling = layer.scaling["default"]
+        weight_A, weight_B = layer.pblora_A["default"].weight, layer.pblora_B["default"].weight
+        for row in range(4):
+            core = layer.pblora_core["default"](preference[row])
+            by_hand = base[row] + scaling * (x[row] @ weight_A.T @ core.T @ weight_B.T) * rows_on[row]
+            torch.testing.assert_close(frozen[row], by_hand, rtol=1e-5, atol=1e-6)
+    assert torch.equal(frozen[~rows_on], base[~rows_on])
+    layer.clear_row_cores("default")
+    assert "default" not in layer.pblora_row_cores
+
+
+def test_frozen_row_cores_are_used_only_for_their_batch_size_and_in_eval_mode():
+    peft_model, _ = make_peft_model("llama")
+    layer = next(module for module in peft_model.modules() if hasattr(module, "pblora_row_cores"))
+    peft_model.set_preference([0.3, 0.7])
+    x = torch.randn(2, 3, layer.in_features)
+    with torch.no_grad():
+        expected = layer(x)
+        layer.set_row_cores("default", torch.tensor([[1.0, 0.0], [0.0, 1.0]]), torch.tensor([False, False]))
+        layer.eval()
+        assert torch.equal(layer(x), layer.get_base_layer()(x))  # the frozen cores apply: both rows off
+        torch.testing.assert_close(layer(x[:1]), expected[:1])  # another batch size: the stored preference
+        layer.train()
+        torch.testing.assert_close(layer(x), expected)  # training mode never uses frozen cores

@@ -10,6 +10,7 @@ logits of the same forward instead of a second model's.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 import torch
 from peft import PeftModel
 from torch import nn
-from transformers import DynamicCache, GenerationConfig, LogitsProcessorList
+from transformers import DynamicCache, GenerationConfig, LogitsProcessorList, StaticCache
 
 from ..tuners.pblora.layer import PBLoraLayer
 from ..tuners.pblora.model import preference_per_layer
@@ -38,14 +39,26 @@ _REFUSED_GENERATE_KWARGS = {
 _ROW_INPUTS = ("input_ids", "attention_mask", "position_ids", "token_type_ids")
 
 
-class FusedCache(DynamicCache):
-    """A DynamicCache of 2B rows, [base rows; PARM rows], that generate reorders as if it held B rows.
+def _fused_beam_idx(beam_idx: torch.LongTensor) -> torch.LongTensor:
+    """Beam search's B row indices as 2B: each base row and its PARM row (B rows further) move together."""
+    return torch.cat([beam_idx, beam_idx + beam_idx.shape[0]])
 
-    Beam search reorders the cache with B row indices; each base row and its PARM row (B rows further) move together.
+
+class FusedCache(DynamicCache):
+    """A DynamicCache of 2B rows, [base rows; PARM rows], that generate reorders as if it held B rows."""
+
+    def reorder_cache(self, beam_idx: torch.LongTensor) -> None:
+        super().reorder_cache(_fused_beam_idx(beam_idx))
+
+
+class FusedStaticCache(StaticCache):
+    """A StaticCache of 2B rows, [base rows; PARM rows], reordered as if it held B rows.
+
+    A static cache lets `generate` compile the decoding step (on CUDA by default; `CompileConfig` sets how).
     """
 
     def reorder_cache(self, beam_idx: torch.LongTensor) -> None:
-        super().reorder_cache(torch.cat([beam_idx, beam_idx + beam_idx.shape[0]]))
+        super().reorder_cache(_fused_beam_idx(beam_idx))
 
 
 class _FusedRows:
@@ -144,7 +157,8 @@ class PARMGuidedModel:
             `plausibility` is invalid,
             `reference` is a model; in `generate`, if alpha's rows do not match the prompts, the prompts are
             left-padded without an attention mask, or an option the fused path cannot honour is passed (its own
-            cache, a static cache, `use_cache=False`, assisted decoding, `inputs_embeds`).
+            cache, `use_cache=False`, assisted decoding, `inputs_embeds`), or a static cache without
+            `max_new_tokens`.
 
     Examples:
         >>> import torch
@@ -266,12 +280,16 @@ class PARMGuidedModel:
             if kwargs.get(name) is not None:
                 raise ValueError(f"{name}: not supported by the fused guided path ({reason})")
         config = generation_config if generation_config is not None else self.model.generation_config
-        cache_implementation = kwargs.get("cache_implementation", getattr(config, "cache_implementation", None))
-        if cache_implementation not in (None, "dynamic"):
+        cache_implementation = kwargs.pop("cache_implementation", getattr(config, "cache_implementation", None))
+        if cache_implementation not in (None, "dynamic", "static"):
             raise ValueError(
-                f"cache_implementation={cache_implementation!r}: the fused path keeps a dynamic cache of 2B rows; "
-                "use PARMGuidance(compile=True) with a separate base for a static cache"
+                f"cache_implementation={cache_implementation!r}: the fused path keeps a dynamic or a static cache of "
+                "2B rows"
             )
+        if getattr(config, "cache_implementation", None) is not None:
+            config = copy.deepcopy(config)  # the fused path builds the cache itself; generate refuses both
+            config.cache_implementation = None
+            generation_config = config
         if kwargs.get("use_cache", getattr(config, "use_cache", True)) is False:
             raise ValueError("use_cache=False: the fused path decodes from its KV cache")
         self.check_batch(input_ids)
@@ -287,7 +305,7 @@ class PARMGuidedModel:
             self.model, self.alpha, self.beta, attention_mask, self.reference, self.plausibility
         )
         processors = LogitsProcessorList([processor, *(logits_processor or [])])
-        cache = FusedCache(config=self.model.config.get_text_config(decoder=True))
+        cache = self._fused_cache(cache_implementation, input_ids, config, kwargs)
         with self._fused(processor.fused_rows):
             output = self.model.generate(
                 input_ids=input_ids,
@@ -303,16 +321,27 @@ class PARMGuidedModel:
                     output[name] = None
         return output
 
+    def _fused_cache(
+        self, cache_implementation: str | None, input_ids: torch.Tensor, config: GenerationConfig, kwargs: dict
+    ) -> DynamicCache | StaticCache:
+        """The cache of the 2B fused rows: dynamic, or static (sized for the prompt and the new tokens) to compile."""
+        text_config = self.model.config.get_text_config(decoder=True)
+        if cache_implementation != "static":
+            return FusedCache(config=text_config)
+        max_new_tokens = kwargs.get("max_new_tokens", config.max_new_tokens)
+        if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
+            raise ValueError(
+                "cache_implementation='static': pass max_new_tokens (>= 1) to size the fused path's static cache"
+            )
+        return FusedStaticCache(config=text_config, max_cache_len=input_ids.shape[1] + max_new_tokens)
+
     @contextmanager
     def _fused(self, fused_rows: _FusedRows) -> Iterator[None]:
         """During the block every forward of the model runs 2B rows; afterwards the model is exactly as it was."""
         name = self.adapter_name
         training = [module for module in self.model.modules() if module.training]
-        saved = [
-            (layer, layer.pblora_preference.get(name), layer.pblora_rows_on.get(name))
-            for layer in self.layers
-            if name in layer.pblora_A
-        ]
+        stores = ("pblora_preference", "pblora_rows_on", "pblora_row_cores")
+        saved = [(layer, [getattr(layer, store).get(name) for store in stores]) for layer in self.layers]
         state = {"rows": None}
 
         def before_forward(module: nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
@@ -355,8 +384,9 @@ class PARMGuidedModel:
         finally:
             for handle in handles:
                 handle.remove()
-            for layer, preference, rows_on in saved:
-                for store, value in ((layer.pblora_preference, preference), (layer.pblora_rows_on, rows_on)):
+            for layer, values in saved:
+                for store_name, value in zip(stores, values, strict=True):
+                    store = getattr(layer, store_name)
                     if value is None:
                         store.pop(name, None)
                     else:
@@ -365,7 +395,11 @@ class PARMGuidedModel:
                 module.training = True
 
     def _set_rows(self, rows: int) -> None:
-        """Preference rows and the adapter switch for [rows base rows; rows PARM rows] on every layer."""
+        """Preference rows and the adapter switch for [rows base rows; rows PARM rows] on every layer.
+
+        Each layer also freezes its per-row cores for the call (the preference is fixed while generate runs), so a
+        decoding step does not rebuild them.
+        """
         preference = expand_preference_rows(self.alpha, rows, name="alpha")
         if preference.dim() == 2:
             preference = torch.cat([preference, preference])
@@ -373,3 +407,4 @@ class PARMGuidedModel:
         for layer, on_device in preference_per_layer(self.layers, self.adapter_name, preference):
             layer.pblora_preference[self.adapter_name] = on_device
             layer.pblora_rows_on[self.adapter_name] = rows_on.to(on_device.device)
+            layer.set_row_cores(self.adapter_name, on_device, rows_on)

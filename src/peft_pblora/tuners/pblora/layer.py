@@ -47,6 +47,9 @@ class PBLoraLayer(BaseTunerLayer):
         # run-time, like the preference: which batch rows the adapter applies to (bool, one per row); rows switched
         # off are exactly the base layer, whatever the core (fused guided decoding runs base and PARM rows together)
         self.pblora_rows_on: dict[str, torch.Tensor] = {}
+        # run-time, set by fused guided decoding for a whole generate call: each row's scaled, transposed core with
+        # the rows switched off zeroed, so a decoding step runs three small kernels instead of rebuilding the cores
+        self.pblora_row_cores: dict[str, torch.Tensor] = {}
         self.merged_preference: dict[str, torch.Tensor] = {}
         self._weight_before_merge: torch.Tensor | None = None
         self._disable_adapters = False
@@ -122,6 +125,30 @@ class PBLoraLayer(BaseTunerLayer):
         delta = (weight_B @ core @ weight_A) * self.scaling[adapter_name]
         return transpose(delta, self.fan_in_fan_out).to(self.get_base_layer().weight.dtype)
 
+    def _core_transposed(self, adapter_name: str, preference: torch.Tensor) -> torch.Tensor:
+        """core(alpha)^T: (r, r) for one preference vector, (rows, r, r) for one per row."""
+        core_module = self.pblora_core[adapter_name]
+        if isinstance(core_module, BilinearPreferenceCore):
+            return bilinear_core(core_module.W1, core_module.preference_map(), preference).mT
+        return core_module(preference).mT
+
+    @torch.no_grad()
+    def set_row_cores(self, adapter_name: str, preference: torch.Tensor, rows_on: torch.Tensor) -> None:
+        """Freeze s * core(alpha_row)^T per row, zero where `rows_on` is False, for inference with fixed preferences.
+
+        While set, a forward whose batch has exactly these rows uses them instead of the stored preference and row
+        switch. Clear with `clear_row_cores`: they are not updated when the core's weights change.
+        """
+        rows = rows_on.shape[0]
+        core_T = self._core_transposed(adapter_name, expand_preference_rows(preference, batch_size=rows))
+        core_T = core_T.expand(rows, *core_T.shape[-2:]) if core_T.dim() == 2 else core_T
+        row_cores = core_T * self.scaling[adapter_name]
+        self.pblora_row_cores[adapter_name] = torch.where(rows_on.view(-1, 1, 1).to(row_cores.device), row_cores, 0.0)
+
+    def clear_row_cores(self, adapter_name: str) -> None:
+        """Drop the frozen row cores of `set_row_cores`; forwards use the stored preference again."""
+        self.pblora_row_cores.pop(adapter_name, None)
+
     def _adapter_output(self, adapter_name: str, x: torch.Tensor) -> torch.Tensor:
         """s * B core(alpha) A dropout(x), one core per batch row when the preference has rows.
 
@@ -131,17 +158,36 @@ class PBLoraLayer(BaseTunerLayer):
         weight_A = self.pblora_A[adapter_name].weight
         x = self._cast_input_dtype(x, weight_A.dtype)
         hidden = F.linear(self.pblora_dropout[adapter_name](x), weight_A)
-        core_module = self.pblora_core[adapter_name]
         preference = expand_preference_rows(self._stored_preference(adapter_name), batch_size=x.shape[0])
-        if isinstance(core_module, BilinearPreferenceCore):
-            core_T = bilinear_core(core_module.W1, core_module.preference_map(), preference).mT
-        else:
-            core_T = core_module(preference).mT
+        core_T = self._core_transposed(adapter_name, preference)
         if core_T.dim() == 2 or hidden.dim() == 3:
             hidden = torch.matmul(hidden, core_T)
         else:
             hidden = torch.bmm(hidden.reshape(x.shape[0], -1, hidden.shape[-1]), core_T).reshape(hidden.shape)
         return F.linear(hidden, self.pblora_B[adapter_name].weight) * self.scaling[adapter_name]
+
+    def _adapter_output_from_row_cores(
+        self, adapter_name: str, x: torch.Tensor, row_cores: torch.Tensor
+    ) -> torch.Tensor:
+        """B (A x) (s core_row^T) per row from the frozen row cores: no core rebuilt, no row switch, no dropout."""
+        weight_A = self.pblora_A[adapter_name].weight
+        hidden = F.linear(self._cast_input_dtype(x, weight_A.dtype), weight_A)
+        if hidden.dim() == 3:
+            hidden = torch.matmul(hidden, row_cores)
+        else:
+            hidden = torch.bmm(hidden.reshape(x.shape[0], -1, hidden.shape[-1]), row_cores).reshape(hidden.shape)
+        return F.linear(hidden, self.pblora_B[adapter_name].weight)
+
+    def _adapter_output_for_rows(self, adapter_name: str, x: torch.Tensor) -> torch.Tensor:
+        """The adapter's output with each row's preference, zero for rows switched off (fused guided decoding)."""
+        row_cores = self.pblora_row_cores.get(adapter_name)
+        if row_cores is not None and row_cores.shape[0] == x.shape[0] and not self.training:
+            return self._adapter_output_from_row_cores(adapter_name, x, row_cores)
+        output = self._adapter_output(adapter_name, x)
+        rows_on = self.pblora_rows_on.get(adapter_name)
+        if rows_on is not None:
+            output = torch.where(rows_on.view(-1, *[1] * (output.dim() - 1)), output, 0.0)
+        return output
 
 
 class PBLoraLinear(nn.Module, PBLoraLayer):
@@ -204,11 +250,7 @@ class PBLoraLinear(nn.Module, PBLoraLayer):
         result_dtype = result.dtype
         for active_adapter in self.active_adapters:
             if active_adapter in self.pblora_A:
-                output = self._adapter_output(active_adapter, x)
-                rows_on = self.pblora_rows_on.get(active_adapter)
-                if rows_on is not None:
-                    output = torch.where(rows_on.view(-1, *[1] * (output.dim() - 1)), output, 0.0)
-                result = result + output
+                result = result + self._adapter_output_for_rows(active_adapter, x)
         return result.to(result_dtype)
 
     def __repr__(self) -> str:
