@@ -7,7 +7,9 @@ Prints tokens/s (generated tokens over wall time, prompt included) of:
   the hand-written lockstep loop on the same two models;
 - with a smaller PARM (presets cpu and gpu): generate with PARMGuidance, the lockstep loop, and GenARMGuidance with
   k = 2 and 3 single-objective ARMs (1 + k forwards per token);
-and the time of one batch holding 16 different preference vectors against 16 separate calls.
+and the time of one batch holding 16 different preference vectors against 16 separate calls. `--compiled` adds,
+at the preset's compiled batch sizes, the compiled paths on a static cache (generate compiles them on CUDA): plain
+generate at the batch and at twice the batch, the fused path, and PARMGuidance with a compiled base.
 Greedy decoding with a fixed number of new tokens, so every variant does the same work; every PARM has one
 preference row per prompt.
 
@@ -52,6 +54,8 @@ PRESETS = {
     ),
 }  # fmt: skip
 FUSED = "fused (PARMGuidedModel)"
+FUSED_COMPILED = "fused, compiled (static cache of 2B rows)"
+PLAIN_TWICE_COMPILED = "plain generate at twice the batch, compiled"
 PLAIN_TWICE = "plain generate, twice the batch (tokens/s of all 2B rows)"
 ADAPTER = dict(r1=4, r2=4, num_preferences=3, target_modules=["q_proj", "k_proj", "v_proj"], init_weights=False)
 
@@ -148,11 +152,11 @@ class GuidanceBench:
         peft_pblora.set_preference(parm, alphas)
         return lockstep_greedy(self.base, parm.get_base_model(), ids, mask, self.new_tokens, 1.0)
 
-    def fused(self, ids, mask, alphas) -> torch.Tensor:
+    def fused(self, ids, mask, alphas, **kwargs) -> torch.Tensor:
         with torch.inference_mode():
             return PARMGuidedModel(self.same_size_parm, alphas).generate(
                 input_ids=ids, attention_mask=mask, do_sample=False, max_new_tokens=self.new_tokens,
-                min_new_tokens=self.new_tokens, pad_token_id=0,
+                min_new_tokens=self.new_tokens, pad_token_id=0, **kwargs,
             )  # fmt: skip
 
     def variants(self, batch: int, compiled: bool) -> dict[str, Callable[[], object]]:
@@ -179,6 +183,11 @@ class GuidanceBench:
                     "GenARM k=2": lambda: self.generate(ids, mask, GenARMGuidance(self.arms[:2], two, 1.0, mask)),
                     "GenARM k=3": lambda: self.generate(ids, mask, GenARMGuidance(self.arms, alphas, 1.0, mask)),
                 })  # fmt: skip
+        if compiled:
+            variants[FUSED_COMPILED] = lambda: self.fused(ids, mask, alphas, cache_implementation="static")
+            variants[PLAIN_TWICE_COMPILED] = lambda: self.generate(
+                double_ids, double_mask, cache_implementation="static"
+            )
         if compiled and self.parm is not None:
             guidance = PARMGuidance(
                 self.parm, alphas, attention_mask=mask, compile=True, max_new_tokens=self.new_tokens
@@ -263,7 +272,8 @@ def main() -> None:
         seconds = {}
         for name, task in bench.variants(batch, compiled).items():
             seconds[name] = median_seconds(task, bench.rounds, device)
-            generated = (2 if name == PLAIN_TWICE else 1) * batch * bench.new_tokens  # rows actually decoded
+            doubled = name in (PLAIN_TWICE, PLAIN_TWICE_COMPILED)
+            generated = (2 if doubled else 1) * batch * bench.new_tokens  # rows actually decoded
             rows.append(dict(batch=batch, variant=name, seconds=seconds[name], tokens_per_s=generated / seconds[name]))
             report(rows[-1])
         ratios = {
@@ -272,6 +282,11 @@ def main() -> None:
             "fused / PARMGuidance, same-size PARM": (FUSED, "PARMGuidance, same-size PARM"),
             "fused / lockstep, same-size PARM": (FUSED, "lockstep loop, same-size PARM"),
             "PARMGuidance / lockstep (target <= 1.15)": ("PARMGuidance", "lockstep loop (floor)"),
+            "fused compiled / plain compiled at twice the batch": (FUSED_COMPILED, PLAIN_TWICE_COMPILED),
+            "fused compiled / plain compiled at the batch (target <= 1.15)": (
+                FUSED_COMPILED,
+                "plain generate, compiled (static cache)",
+            ),
         }
         for label, (numerator, denominator) in ratios.items():
             if numerator in seconds and denominator in seconds:
