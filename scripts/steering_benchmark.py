@@ -1,6 +1,7 @@
 """The steering benchmark: does alpha steer on objectives nobody tuned the recipe for?
 
     python scripts/steering_benchmark.py --preset cpu --output_dir runs/steering-benchmark
+    python scripts/steering_benchmark.py --preset cpu --recipe log-ratio --output_dir runs/steering-log-ratio
     python scripts/steering_benchmark.py --preset gpu --seeds 0 1 2 --recipe '{"guidance_beta": 0.25}'
 
 Runs the end-to-end run on every pair of a fixed set of objective pairs drawn from six rule-based objectives of
@@ -37,6 +38,31 @@ PRESETS = {
     "gpu": {"test_prompts": 48, "grid_step": 0.25, "sweep_batch_size": 240, "show_progress": False},
 }
 SPEARMAN_TARGET = 0.9
+# named recipes for --recipe: "default" is the library's defaults; "log-ratio" rewards every objective by its summed
+# log-ratio to the starting model and guides by that log-ratio at 1/beta = 4 (docs/own-objectives.md)
+RECIPES = {
+    "default": {},
+    "log-ratio": {
+        "reference_free": False,
+        "length_normalized_rewards": ["none"],
+        "beta_r": [0.1],
+        "learning_rate": 3e-3,
+        "guidance_beta": 0.25,
+    },
+}
+
+
+def recipe_settings(recipe: str) -> dict:
+    """A recipe's run settings: a name of `RECIPES`, or a JSON object of settings."""
+    if recipe in RECIPES:
+        return dict(RECIPES[recipe])
+    try:
+        settings = json.loads(recipe)
+    except json.JSONDecodeError:
+        settings = None
+    if not isinstance(settings, dict):
+        raise ValueError(f"--recipe must be one of {sorted(RECIPES)} or a JSON object of run settings, got {recipe!r}")
+    return settings
 
 
 def benchmark_grid(pairs: list[tuple[str, str]], seeds: list[int], common: dict) -> dict:
@@ -157,7 +183,9 @@ def main() -> None:
     )
     parser.add_argument("--all_pairs", action="store_true", help="every pair of the six objectives (15 pairs)")
     parser.add_argument(
-        "--recipe", default="{}", help="JSON of run settings that override the preset's, e.g. a recipe"
+        "--recipe",
+        default="default",
+        help=f"run settings that override the preset's: a named recipe ({', '.join(RECIPES)}) or a JSON object",
     )
     parser.add_argument("--time_budget", type=float, default=float("inf"), help="start no run after this many seconds")
     args = parser.parse_args()
@@ -168,7 +196,11 @@ def main() -> None:
             parser.error(f"--pairs takes first:second, got {[':'.join(pair) for pair in malformed]}")
     else:
         pairs = list(itertools.combinations(OBJECTIVES, 2)) if args.all_pairs else list(PAIRS)
-    common = {**PRESETS[args.preset], **json.loads(args.recipe)}
+    try:
+        recipe = recipe_settings(args.recipe)
+    except ValueError as error:
+        parser.error(str(error))
+    common = {**PRESETS[args.preset], **recipe}
     summary = run_grid(benchmark_grid(pairs, args.seeds, common), args.output_dir, args.time_budget)
     rows = benchmark_table(summary)
     (args.output_dir / "table.json").write_text(json.dumps(rows, indent=2))

@@ -151,3 +151,19 @@ def test_the_steering_benchmark_counts_where_the_probe_agreed_with_the_sweep(mon
     spearman_of_five_points_one_swap = 0.8999999999999998  # scipy's 1 - 6 * 2 / (5 * 24), the target itself
     nearly = metrics({"a": spearman_of_five_points_one_swap, "b": 1.0}, {"a": 0.3, "b": 0.3}, {"a": [], "b": []})
     assert module.objective_row("a", nearly)["steers"]
+
+
+def test_the_steering_benchmark_takes_a_named_recipe_or_json(monkeypatch):
+    spec = importlib.util.spec_from_file_location("steering_benchmark", REPO / "scripts" / "steering_benchmark.py")
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.syspath_prepend(str(REPO / "scripts"))
+    spec.loader.exec_module(module)
+    from peft_pblora.pipeline import RunSettings
+
+    log_ratio = module.recipe_settings("log-ratio")
+    RunSettings(output_dir="unused", **log_ratio)  # every key is a run setting with a valid value
+    assert log_ratio["reference_free"] is False and module.recipe_settings("default") == {}
+    assert module.recipe_settings('{"guidance_beta": 0.5}') == {"guidance_beta": 0.5}
+    for bad in ("log_ratio", "[1, 2]"):
+        with pytest.raises(ValueError, match="--recipe must be one of"):
+            module.recipe_settings(bad)
