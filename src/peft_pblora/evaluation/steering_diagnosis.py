@@ -66,8 +66,9 @@ class ObjectiveDiagnosis:
 ADVICE = {
     "not_learned": (
         f"the reward margin on its own training pairs stayed below {LEARNED_MARGIN:g} over the last third of "
-        "training: the PARM barely learned this objective, and guided decoding has little to follow. Train longer "
-        "(--epochs), give more pairs, or pairs with a larger score gap; a margin that is learned is necessary, not "
+        "training: the PARM barely learned this objective, and guided decoding has little to follow. Raise the "
+        "learning rate (on the steering benchmark 3e-3 made tone and second person steer after one epoch), train "
+        "longer (--epochs), or give more pairs with a larger score gap; a learned margin is necessary, not "
         "sufficient, so read the probe too."
     ),
     "no_pair_signal": (
