@@ -22,6 +22,8 @@ from pathlib import Path
 
 from run_grid import run_grid
 
+from peft_pblora.evaluation.steering_diagnosis import PROBE_FLAGS
+
 OBJECTIVES = ("conciseness", "list_format", "positivity", "relevance", "second_person", "plain_words")
 PAIRS = (
     ("conciseness", "relevance"),
@@ -144,9 +146,10 @@ def markdown_table(rows: list[dict]) -> str:
 
 
 def probe_verdict(flags: list[str]) -> str:
-    """The guided probe's reading of one objective: "flags" (it does not steer or steers backwards),
-    "inconclusive" (a rise within the probe's noise) or "passes"."""
-    if any(flag in ("steers_backwards", "does_not_steer") for flag in flags):
+    """The guided probe's reading of one objective: "flags" (it does not steer, steers backwards or its answers at
+    the objective's vertex are mostly empty or repetitive), "inconclusive" (a rise within the probe's noise) or
+    "passes"."""
+    if any(flag in PROBE_FLAGS for flag in flags):
         return "flags"
     return "inconclusive" if "probe_inconclusive" in flags else "passes"
 

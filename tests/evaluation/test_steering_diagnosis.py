@@ -9,13 +9,16 @@ import pytest
 from peft_pblora.evaluation.benchmark_objectives import ListFormat, PlainWords, SecondPerson
 from peft_pblora.evaluation.steering_diagnosis import (
     ADVICE,
+    DEGENERATE_SHARE,
     LEARNED_MARGIN,
+    degenerate_shares,
     diagnose,
     pair_accuracy_at_vertices,
     probe_effects,
     training_margins,
     vertex_label,
 )
+from peft_pblora.pipeline.diagnosis import diagnosis_record
 
 
 def test_vertex_labels_match_the_trainer_evaluation_labels():
@@ -123,6 +126,34 @@ def test_an_objective_its_training_did_not_separate_is_flagged_not_learned_as_ad
     assert verdicts["unlearned"].to_dict()["training_margin"] == LEARNED_MARGIN - 0.5
     (no_log,) = diagnose(["a"], {}, {}, {"a": {"effect": 0.3, "standard_error": 0.05}})
     assert no_log.flags == [] and no_log.training_margin is None
+
+
+def test_answers_pushed_off_the_text_at_a_vertex_are_flagged_and_do_not_steer():
+    shares = {"degenerate": DEGENERATE_SHARE, "mostly_fine": DEGENERATE_SHARE - 0.125, "unrecorded": None}
+    probe = dict.fromkeys(shares, {"effect": 0.3, "standard_error": 0.05})  # the probe's effect passes for all
+    degenerate_share = {name: share for name, share in shares.items() if share is not None}
+    verdicts = {
+        item.objective: item for item in diagnose(list(shares), {}, {}, probe, degenerate_share=degenerate_share)
+    }
+    assert verdicts["degenerate"].flags == ["degenerate_at_vertex"] and not verdicts["degenerate"].steers
+    assert "--guidance_beta" in verdicts["degenerate"].advice[0]
+    assert verdicts["degenerate"].to_dict()["degenerate_share_at_vertex"] == DEGENERATE_SHARE
+    assert verdicts["mostly_fine"].flags == [] and verdicts["mostly_fine"].steers
+    assert verdicts["unrecorded"].flags == [] and verdicts["unrecorded"].degenerate_share_at_vertex is None
+
+
+def test_the_degenerate_share_is_read_at_each_objectives_own_vertex():
+    points = [
+        {"alpha": [1.0, 0.0], "quality": {"empty": 0.25, "unfinished": 1.0, "repetitive": 0.375}},
+        {"alpha": [0.0, 1.0], "quality": {"empty": 0.0, "unfinished": 0.0, "repetitive": 0.125}},
+    ]
+    assert degenerate_shares(points, ["a", "b"]) == {"a": 0.625, "b": 0.125}
+    assert degenerate_shares([{"alpha": [1.0, 0.0]}, points[1]], ["a", "b"]) == {"b": 0.125}
+    per_prompt = [{"a": [0.9, 0.8], "b": [0.1, 0.2]}, {"a": [0.1, 0.2], "b": [0.9, 0.7]}]
+    scored = [{**point, "per_prompt": scores} for point, scores in zip(points, per_prompt, strict=True)]
+    record = diagnosis_record(["a", "b"], ["p1", "p2"], scored, ({}, {}))
+    flags = {item["objective"]: item["flags"] for item in record["objectives"]}
+    assert flags == {"a": ["degenerate_at_vertex"], "b": []}
 
 
 def test_benchmark_objectives_score_what_they_name():

@@ -196,16 +196,16 @@ def test_held_out_pairs_stay_out_of_training(tiny_settings, monkeypatch):
 
 
 def test_the_probe_scores_each_vertex_with_its_own_answers(tiny_settings, monkeypatch):
-    """Answers that name their vertex: one word at conciseness's, six at the other's. A swapped vertex order would
-    give both objectives negative effects."""
+    """Answers that name their vertex: one word at conciseness's, six at the other's (six different even-numbered
+    words: no phrase repeated). A swapped vertex order would give both objectives negative effects."""
     pairs_then_frozen(tiny_settings)
-    FrozenAfterPairing.frozen = False  # from here it counts even-numbered words: 'w6' six times at its vertex
+    FrozenAfterPairing.frozen = False  # from here it counts even-numbered words: six at its vertex
     run = Run(RunSettings(**tiny_settings))
     run.train()
 
     def answers(rows):
         return [
-            {"text": "w6" if alpha[0] == 1.0 else "w6 w6 w6 w6 w6 w6", "finished": True, "new_tokens": 2}
+            {"text": "w6" if alpha[0] == 1.0 else "w2 w4 w6 w8 w10 w12", "finished": True, "new_tokens": 2}
             for alpha, _ in rows
         ]
 
@@ -214,6 +214,26 @@ def test_the_probe_scores_each_vertex_with_its_own_answers(tiny_settings, monkey
     assert effects["conciseness"]["probe_effect"] == pytest.approx((1 - 1 / 8) - (1 - 6 / 8))
     assert effects["frozen"]["probe_effect"] == pytest.approx(6 - 1)
     assert effects["conciseness"]["steers"] and effects["frozen"]["steers"]  # margin flags, if any, are advice
+    assert effects["frozen"]["degenerate_share_at_vertex"] == 0.0
+
+
+def test_a_probe_whose_answers_repeat_themselves_at_a_vertex_flags_that_objective(tiny_settings, monkeypatch):
+    pairs_then_frozen(tiny_settings)
+    FrozenAfterPairing.frozen = False
+    run = Run(RunSettings(**tiny_settings))
+    run.train()
+
+    def answers(rows):
+        return [
+            {"text": "w6" if alpha[0] == 1.0 else "w6 w6 w6 w6 w6 w6", "finished": True, "new_tokens": 6}
+            for alpha, _ in rows
+        ]
+
+    monkeypatch.setattr(run, "_answers", answers)
+    effects = {item["objective"]: item for item in run.diagnose()["objectives"]}
+    assert effects["frozen"]["probe_effect"] == pytest.approx(6 - 1)  # it rises at its vertex, by repeating itself
+    assert "degenerate_at_vertex" in effects["frozen"]["flags"] and not effects["frozen"]["steers"]
+    assert "degenerate_at_vertex" not in effects["conciseness"]["flags"]
 
 
 def test_a_folder_made_before_the_held_out_split_continues_without_it(tiny_settings):

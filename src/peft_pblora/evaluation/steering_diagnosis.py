@@ -7,7 +7,9 @@ Three measurements per objective, each cheap next to the sweep:
   chance at its own vertex, the PARM did not learn the objective's pairs; no higher there than at the other vertices,
   it learned "better" but not "better for this objective";
 - a guided probe: a few prompts outside the train and test split decoded at every vertex and scored by the run's
-  own scorers: the objective's score at its own vertex minus its mean at the other vertices, paired over prompts.
+  own scorers: the objective's score at its own vertex minus its mean at the other vertices, paired over prompts;
+  and how many of the answers at its own vertex are empty or repeat themselves (guidance strong enough to push the
+  answers off the base's text there does not give a usable trade-off).
 Pair accuracy can look fine while guided decoding moves an objective against its weight (the reward is learned on
 whole sequences, decoding is steered token by token), so the probe's verdict is the one that decides.
 """
@@ -22,11 +24,14 @@ import numpy as np
 
 CHANCE = 0.5
 MIN_HELD_OUT_PAIRS = 16  # fewer: two standard errors above chance exceed 0.75, and a pair-accuracy flag means little
-PROBE_FLAGS = ("steers_backwards", "does_not_steer")
+PROBE_FLAGS = ("steers_backwards", "does_not_steer", "degenerate_at_vertex")
 # a mean reward margin of 1 is the PARM giving the chosen answer 73% (sigmoid(1)) where chance is 50%; on the steering
 # benchmark (summed log-ratio rewards, beta_r 0.1) every objective trained to less did not steer, while most trained
 # to more did. Other reward forms and beta_r scale the margin otherwise, so the flag is advice, not a verdict
 LEARNED_MARGIN = 1.0
+# the share of the probe's answers at an objective's own vertex that are empty or repetitive from which it is flagged;
+# on the steering benchmark no objective-run at or above it steered in the sweep (nine of forty-eight)
+DEGENERATE_SHARE = 0.5
 
 
 @dataclass
@@ -43,6 +48,7 @@ class ObjectiveDiagnosis:
     probe_standard_error: float | None
     flags: list[str]
     training_margin: float | None = None
+    degenerate_share_at_vertex: float | None = None
 
     @property
     def steers(self) -> bool:
@@ -86,6 +92,12 @@ ADVICE = {
         "the guided probe does not score this objective higher at its own vertex than at the others: guided "
         "decoding does not follow its weight. Try a stronger guidance (a smaller --guidance_beta), every reward "
         "relative to the starting model and guidance by that log-ratio (--no_reference_free), or more training."
+    ),
+    "degenerate_at_vertex": (
+        f"at least {DEGENERATE_SHARE:.0%} of the guided probe's answers at this objective's own vertex are empty or "
+        "repeat a phrase: guidance this strong pushes the answers off the base's text. Lower the strength (a "
+        "larger --guidance_beta, e.g. 0.5 for 1/beta = 2; `peft-pblora diagnose --guidance_beta 0.5` redoes only "
+        "the probe), or a lower learning rate if the training margin is far above the other objectives'."
     ),
     "probe_inconclusive": (
         "the guided probe scores this objective higher at its own vertex, but by less than two standard errors: too "
@@ -160,6 +172,17 @@ def probe_effects(
     return effects
 
 
+def degenerate_shares(probe_points: Sequence[Mapping], objectives: Sequence[str]) -> dict[str, float]:
+    """Per objective, the share of the probe's answers at its own vertex that are empty or repetitive, from each
+    vertex's `quality` (`response_quality`); objectives whose vertex has no quality recorded are left out."""
+    shares = {}
+    for name, point in zip(objectives, probe_points, strict=False):
+        quality = point.get("quality")
+        if quality:
+            shares[name] = float(quality.get("empty", 0.0)) + float(quality.get("repetitive", 0.0))
+    return shares
+
+
 def diagnose(
     objectives: Sequence[str],
     pair_accuracy: Mapping[str, Mapping[str, float]],
@@ -167,14 +190,16 @@ def diagnose(
     probe: Mapping[str, Mapping[str, float]],
     significance: float = 2.0,
     training_margin: Mapping[str, float] | None = None,
+    degenerate_share: Mapping[str, float] | None = None,
 ) -> list[ObjectiveDiagnosis]:
     """Flags per objective: "steers_backwards" (probe effect below minus `significance` standard errors),
     "does_not_steer" (no rise at its own vertex) or "probe_inconclusive" (a rise within `significance` standard
     errors: advice, a few probe prompts cannot tell a small effect from noise); with at least `MIN_HELD_OUT_PAIRS`
     held-out pairs, "no_pair_signal" (accuracy at its own vertex within `significance` standard errors of chance) or
     "not_separated" (no higher at its own vertex than at the others); with its `training_margin`, "not_learned"
-    (below `LEARNED_MARGIN`). Missing measurements, too few held-out pairs
-    and a probe of fewer than two prompts (no standard error) raise no flag."""
+    (below `LEARNED_MARGIN`); with the share of the probe's answers at its own vertex that are empty or repetitive
+    (`degenerate_share`), "degenerate_at_vertex" (at least `DEGENERATE_SHARE`). Missing measurements, too few held-out
+    pairs and a probe of fewer than two prompts (no standard error) raise no flag."""
     diagnoses = []
     for name in objectives:
         accuracy = pair_accuracy.get(name, {})
@@ -193,6 +218,9 @@ def diagnose(
                 flags.append("does_not_steer")
             elif not effect > significance * error:
                 flags.append("probe_inconclusive")
+        degenerate = (degenerate_share or {}).get(name)
+        if degenerate is not None and degenerate >= DEGENERATE_SHARE:
+            flags.append("degenerate_at_vertex")
         if own is not None and pairs >= MIN_HELD_OUT_PAIRS:
             if own <= CHANCE + significance * binomial_standard_error(pairs):
                 flags.append("no_pair_signal")
@@ -208,6 +236,7 @@ def diagnose(
                 probe_standard_error=error,
                 flags=flags,
                 training_margin=margin,
+                degenerate_share_at_vertex=degenerate,
             )
         )
     return diagnoses

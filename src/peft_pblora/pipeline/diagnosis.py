@@ -12,7 +12,13 @@ from typing import Any
 
 from datasets import DatasetDict
 
-from ..evaluation.steering_diagnosis import diagnose, pair_accuracy_at_vertices, probe_effects, training_margins
+from ..evaluation.steering_diagnosis import (
+    degenerate_shares,
+    diagnose,
+    pair_accuracy_at_vertices,
+    probe_effects,
+    training_margins,
+)
 
 logger = logging.getLogger("peft_pblora.pipeline")
 
@@ -98,10 +104,11 @@ def diagnosis_record(
     margins: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """diagnosis.json: the probe's answers and effects, the held-out pair accuracy, the training margins and each
-    objective's flags."""
+    objective's flags (the probe's vertices are in objective order, as `Run._diagnose` decodes them)."""
     accuracy, pairs = held_out
     effects = probe_effects(vertex_scores(objectives, probe_points), objectives) if probe_points else {}
-    diagnoses = diagnose(objectives, accuracy, pairs, effects, training_margin=margins)
+    degenerate = degenerate_shares(probe_points, objectives) if probe_points else {}
+    diagnoses = diagnose(objectives, accuracy, pairs, effects, training_margin=margins, degenerate_share=degenerate)
     return {
         "objectives": [item.to_dict() for item in diagnoses],
         "probe": {"prompts": list(probe_prompts), "effects": effects, "vertices": list(probe_points)},
