@@ -30,7 +30,7 @@ PROBE_FLAGS = ("steers_backwards", "does_not_steer", "degenerate_at_vertex")
 # to more did. Other reward forms and beta_r scale the margin otherwise, so the flag is advice, not a verdict
 LEARNED_MARGIN = 1.0
 # the share of the probe's answers at an objective's own vertex that are empty or repetitive from which it is flagged;
-# on the steering benchmark no objective-run at or above it steered in the sweep (nine of forty-eight)
+# on the steering benchmark one of the fifteen objective-runs at or above it steered in the sweep (of sixty-four)
 DEGENERATE_SHARE = 0.5
 
 
