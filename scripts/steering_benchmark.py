@@ -3,6 +3,7 @@
     python scripts/steering_benchmark.py --preset cpu --output_dir runs/steering-benchmark
     python scripts/steering_benchmark.py --preset cpu --recipe log-ratio --output_dir runs/steering-log-ratio
     python scripts/steering_benchmark.py --preset gpu --seeds 0 1 2 --recipe '{"guidance_beta": 0.25}'
+    python scripts/steering_benchmark.py --output_dir research/runs/lr3 --table_only   # the table of finished runs
 
 Runs the end-to-end run on every pair of a fixed set of objective pairs drawn from six rule-based objectives of
 different kinds (length: conciseness; layout: list_format; tone: positivity; content: relevance; address:
@@ -23,6 +24,7 @@ from pathlib import Path
 from run_grid import run_grid
 
 from peft_pblora.evaluation.steering_diagnosis import PROBE_FLAGS
+from peft_pblora.pipeline.diagnosis import diagnosis_record, read_training_margins
 
 OBJECTIVES = ("conciseness", "list_format", "positivity", "relevance", "second_person", "plain_words")
 PAIRS = (
@@ -176,6 +178,36 @@ def probe_agreement(rows: list[dict]) -> dict[str, dict[str, int]]:
     return counts
 
 
+def summary_from_run_folders(root: Path) -> dict:
+    """The run_grid summary of every finished run folder under `root` (any depth), each run's diagnosis drawn again
+    from its stored probe answers and training log by the current diagnosis (flags added since it ran included). A
+    decoding-only run without a training log (`<run>_w2`, from `adapter_from`) reads its sibling `<run>`'s."""
+    summary = {}
+    for metrics_path in sorted(root.rglob("metrics.json")):
+        folder = metrics_path.parent
+        metrics = json.loads(metrics_path.read_text())
+        diagnosis_path = folder / "diagnosis.json"
+        if diagnosis_path.is_file():
+            stored = json.loads(diagnosis_path.read_text())
+            logs = [folder / "train_log.json", folder.parent / folder.name.rsplit("_", 1)[0] / "train_log.json"]
+            log = next((path for path in logs if path.is_file()), logs[0])
+            margins = read_training_margins([log], metrics["objectives"])
+            probe = stored["probe"]
+            record = diagnosis_record(metrics["objectives"], probe["prompts"], probe["vertices"], ({}, {}), margins)
+            metrics["steering_diagnosis"] = record["objectives"]
+        summary[folder.relative_to(root).as_posix()] = {"metrics": metrics}
+    return summary
+
+
+def write_tables(rows: list[dict], output_dir: Path) -> str:
+    """table.json and table.md in `output_dir`; returns the markdown."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    text = markdown_table(rows)
+    (output_dir / "table.json").write_text(json.dumps(rows, indent=2))
+    (output_dir / "table.md").write_text(text)
+    return text
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output_dir", type=Path, default=Path("runs/steering-benchmark"))
@@ -191,7 +223,15 @@ def main() -> None:
         help=f"run settings that override the preset's: a named recipe ({', '.join(RECIPES)}) or a JSON object",
     )
     parser.add_argument("--time_budget", type=float, default=float("inf"), help="start no run after this many seconds")
+    parser.add_argument(
+        "--table_only",
+        action="store_true",
+        help="run nothing: rebuild the table of the finished runs under --output_dir, diagnoses drawn again",
+    )
     args = parser.parse_args()
+    if args.table_only:
+        print(write_tables(benchmark_table(summary_from_run_folders(args.output_dir)), args.output_dir))
+        return
     if args.pairs:
         pairs = [tuple(pair.split(":")) for pair in args.pairs]
         malformed = [pair for pair in pairs if len(pair) != 2]
@@ -205,10 +245,7 @@ def main() -> None:
         parser.error(str(error))
     common = {**PRESETS[args.preset], **recipe}
     summary = run_grid(benchmark_grid(pairs, args.seeds, common), args.output_dir, args.time_budget)
-    rows = benchmark_table(summary)
-    (args.output_dir / "table.json").write_text(json.dumps(rows, indent=2))
-    (args.output_dir / "table.md").write_text(markdown_table(rows))
-    print(markdown_table(rows))
+    print(write_tables(benchmark_table(summary), args.output_dir))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 
 import pytest
 
@@ -167,3 +168,35 @@ def test_the_steering_benchmark_takes_a_named_recipe_or_json(monkeypatch):
     for bad in ("log_ratio", "[1, 2]"):
         with pytest.raises(ValueError, match="--recipe must be one of"):
             module.recipe_settings(bad)
+
+
+def test_the_steering_benchmark_rebuilds_its_table_from_run_folders_with_current_flags(monkeypatch, tmp_path):
+    spec = importlib.util.spec_from_file_location("steering_benchmark", REPO / "scripts" / "steering_benchmark.py")
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.syspath_prepend(str(REPO / "scripts"))
+    spec.loader.exec_module(module)
+    metrics = {
+        "objectives": ["a", "b"],
+        "spearman_score_vs_weight": {"a": 1.0, "b": 1.0},
+        "steering_effect": {name: {"effect": 0.3, "standard_error": 0.01} for name in "ab"},
+        "steering_diagnosis": [{"objective": name, "flags": []} for name in "ab"],  # drawn before the new flags
+        "hypervolume_sweep": 0.5, "hypervolume_base": 0.1, "mip_sweep": 0.4, "mip_base": 0.0,
+    }  # fmt: skip
+    vertices = [
+        {"alpha": [1.0, 0.0], "per_prompt": {"a": [0.9, 0.8], "b": [0.1, 0.2]}, "quality": {"empty": 0.5}},
+        {"alpha": [0.0, 1.0], "per_prompt": {"a": [0.1, 0.2], "b": [0.9, 0.7]}, "quality": {"empty": 0.0}},
+    ]
+    trained, decoded = tmp_path / "pair" / "a__b_s0", tmp_path / "pair" / "a__b_s0_w2"
+    for folder in (trained, decoded):
+        folder.mkdir(parents=True)
+        (folder / "metrics.json").write_text(json.dumps(metrics))
+        (folder / "diagnosis.json").write_text(json.dumps({"probe": {"prompts": ["p", "q"], "vertices": vertices}}))
+    (trained / "train_log.json").write_text(json.dumps([{"objective/a/margin": 5.0, "objective/b/margin": 0.2}]))
+    summary = module.summary_from_run_folders(tmp_path)
+    assert list(summary) == ["pair/a__b_s0", "pair/a__b_s0_w2"]
+    for run in summary.values():  # the decoding-only run reads its sibling's training log
+        flags = {item["objective"]: item["flags"] for item in run["metrics"]["steering_diagnosis"]}
+        assert flags == {"a": ["degenerate_at_vertex"], "b": ["not_learned"]}
+    text = module.write_tables(module.benchmark_table(summary), tmp_path)
+    assert (tmp_path / "table.json").is_file() and "4 of 4 objective-runs steer" in text
+    assert "probe flags: sweep steers 2, does not 0" in text  # a's degenerate vertex, though its sweep steered
