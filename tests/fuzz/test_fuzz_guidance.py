@@ -23,7 +23,7 @@ from peft_pblora.tuners.pblora.preference import expand_preference_rows
 from ..conftest import ALPHAS, CacheFreeGuidance, left_padded_batch, strong_parm, tiny_llama, tiny_tokenizer
 
 FUZZ = settings(
-    max_examples=30, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=30, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 ARGUMENT_NAMES = ("alpha", "beta", "attention_mask", "tokenizer", "parm")
 

@@ -78,7 +78,9 @@ def late_checks(made: RunSettings, tmp_path: Path) -> None:
     Run.trainer_arguments(run, names)
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=EXAMPLES, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.data())
 def test_any_setting_is_valid_or_refused_by_name_and_nothing_is_written(tmp_path, data, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
