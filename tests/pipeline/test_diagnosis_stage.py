@@ -195,29 +195,9 @@ def test_held_out_pairs_stay_out_of_training(tiny_settings, monkeypatch):
         assert set(seen["eval"][name]["prompt"]) <= held and len(seen["eval"][name])
 
 
-def test_the_probe_scores_each_vertex_with_its_own_answers(tiny_settings, monkeypatch):
-    """Answers that name their vertex: one word at conciseness's, six at the other's (six different even-numbered
-    words: no phrase repeated). A swapped vertex order would give both objectives negative effects."""
-    pairs_then_frozen(tiny_settings)
-    FrozenAfterPairing.frozen = False  # from here it counts even-numbered words: six at its vertex
-    run = Run(RunSettings(**tiny_settings))
-    run.train()
-
-    def answers(rows):
-        return [
-            {"text": "w6" if alpha[0] == 1.0 else "w2 w4 w6 w8 w10 w12", "finished": True, "new_tokens": 2}
-            for alpha, _ in rows
-        ]
-
-    monkeypatch.setattr(run, "_answers", answers)
-    effects = {item["objective"]: item for item in run.diagnose()["objectives"]}
-    assert effects["conciseness"]["probe_effect"] == pytest.approx((1 - 1 / 8) - (1 - 6 / 8))
-    assert effects["frozen"]["probe_effect"] == pytest.approx(6 - 1)
-    assert effects["conciseness"]["steers"] and effects["frozen"]["steers"]  # margin flags, if any, are advice
-    assert effects["frozen"]["degenerate_share_at_vertex"] == 0.0
-
-
-def test_a_probe_whose_answers_repeat_themselves_at_a_vertex_flags_that_objective(tiny_settings, monkeypatch):
+def diagnosis_with_probe_answers(tiny_settings, monkeypatch, frozen_vertex_answer: str) -> dict:
+    """The diagnosis of a trained run whose probe answers "w6" at conciseness's vertex and `frozen_vertex_answer` at
+    the other's; from then on the frozen objective counts even-numbered words."""
     pairs_then_frozen(tiny_settings)
     FrozenAfterPairing.frozen = False
     run = Run(RunSettings(**tiny_settings))
@@ -225,12 +205,26 @@ def test_a_probe_whose_answers_repeat_themselves_at_a_vertex_flags_that_objectiv
 
     def answers(rows):
         return [
-            {"text": "w6" if alpha[0] == 1.0 else "w6 w6 w6 w6 w6 w6", "finished": True, "new_tokens": 6}
+            {"text": "w6" if alpha[0] == 1.0 else frozen_vertex_answer, "finished": True, "new_tokens": 6}
             for alpha, _ in rows
         ]
 
     monkeypatch.setattr(run, "_answers", answers)
-    effects = {item["objective"]: item for item in run.diagnose()["objectives"]}
+    return {item["objective"]: item for item in run.diagnose()["objectives"]}
+
+
+def test_the_probe_scores_each_vertex_with_its_own_answers(tiny_settings, monkeypatch):
+    """Answers that name their vertex: one word at conciseness's, six at the other's (six different even-numbered
+    words: no phrase repeated). A swapped vertex order would give both objectives negative effects."""
+    effects = diagnosis_with_probe_answers(tiny_settings, monkeypatch, "w2 w4 w6 w8 w10 w12")
+    assert effects["conciseness"]["probe_effect"] == pytest.approx((1 - 1 / 8) - (1 - 6 / 8))
+    assert effects["frozen"]["probe_effect"] == pytest.approx(6 - 1)
+    assert effects["conciseness"]["steers"] and effects["frozen"]["steers"]  # margin flags, if any, are advice
+    assert effects["frozen"]["degenerate_share_at_vertex"] == 0.0
+
+
+def test_a_probe_whose_answers_repeat_themselves_at_a_vertex_flags_that_objective(tiny_settings, monkeypatch):
+    effects = diagnosis_with_probe_answers(tiny_settings, monkeypatch, "w6 w6 w6 w6 w6 w6")
     assert effects["frozen"]["probe_effect"] == pytest.approx(6 - 1)  # it rises at its vertex, by repeating itself
     assert "degenerate_at_vertex" in effects["frozen"]["flags"] and not effects["frozen"]["steers"]
     assert "degenerate_at_vertex" not in effects["conciseness"]["flags"]
