@@ -149,6 +149,13 @@ class PBLoraLayer(BaseTunerLayer):
         """Drop the frozen row cores of `set_row_cores`; forwards use the stored preference again."""
         self.pblora_row_cores.pop(adapter_name, None)
 
+    @staticmethod
+    def _times_core(hidden: torch.Tensor, core_T: torch.Tensor, rows: int) -> torch.Tensor:
+        """hidden @ core^T: one core (r, r) for every row, or one per batch row (rows, r, r) whatever hidden's rank."""
+        if core_T.dim() == 2 or hidden.dim() == 3:
+            return torch.matmul(hidden, core_T)
+        return torch.bmm(hidden.reshape(rows, -1, hidden.shape[-1]), core_T).reshape(hidden.shape)
+
     def _adapter_output(self, adapter_name: str, x: torch.Tensor) -> torch.Tensor:
         """s * B core(alpha) A dropout(x), one core per batch row when the preference has rows.
 
@@ -159,11 +166,7 @@ class PBLoraLayer(BaseTunerLayer):
         x = self._cast_input_dtype(x, weight_A.dtype)
         hidden = F.linear(self.pblora_dropout[adapter_name](x), weight_A)
         preference = expand_preference_rows(self._stored_preference(adapter_name), batch_size=x.shape[0])
-        core_T = self._core_transposed(adapter_name, preference)
-        if core_T.dim() == 2 or hidden.dim() == 3:
-            hidden = torch.matmul(hidden, core_T)
-        else:
-            hidden = torch.bmm(hidden.reshape(x.shape[0], -1, hidden.shape[-1]), core_T).reshape(hidden.shape)
+        hidden = self._times_core(hidden, self._core_transposed(adapter_name, preference), rows=x.shape[0])
         return F.linear(hidden, self.pblora_B[adapter_name].weight) * self.scaling[adapter_name]
 
     def _adapter_output_from_row_cores(
@@ -172,11 +175,7 @@ class PBLoraLayer(BaseTunerLayer):
         """B (A x) (s core_row^T) per row from the frozen row cores: no core rebuilt, no row switch, no dropout."""
         weight_A = self.pblora_A[adapter_name].weight
         hidden = F.linear(self._cast_input_dtype(x, weight_A.dtype), weight_A)
-        if hidden.dim() == 3:
-            hidden = torch.matmul(hidden, row_cores)
-        else:
-            hidden = torch.bmm(hidden.reshape(x.shape[0], -1, hidden.shape[-1]), row_cores).reshape(hidden.shape)
-        return F.linear(hidden, self.pblora_B[adapter_name].weight)
+        return F.linear(self._times_core(hidden, row_cores, rows=x.shape[0]), self.pblora_B[adapter_name].weight)
 
     def _adapter_output_for_rows(self, adapter_name: str, x: torch.Tensor) -> torch.Tensor:
         """The adapter's output with each row's preference, zero for rows switched off (fused guided decoding)."""
