@@ -180,8 +180,9 @@ def probe_agreement(rows: list[dict]) -> dict[str, dict[str, int]]:
 
 def summary_from_run_folders(root: Path) -> dict:
     """The run_grid summary of every finished run folder under `root` (any depth), each run's diagnosis drawn again
-    from its stored probe answers and training log by the current diagnosis (flags added since it ran included). A
-    decoding-only run without a training log (`<run>_w2`, from `adapter_from`) reads its sibling `<run>`'s."""
+    from its stored probe answers, held-out pair accuracy and training log by the current diagnosis (flags added
+    since it ran included). A decoding-only run without a training log (`<run>_w2`, from `adapter_from`) reads its
+    sibling `<run>`'s; a run's own log takes precedence."""
     summary = {}
     for metrics_path in sorted(root.rglob("metrics.json")):
         folder = metrics_path.parent
@@ -189,11 +190,11 @@ def summary_from_run_folders(root: Path) -> dict:
         diagnosis_path = folder / "diagnosis.json"
         if diagnosis_path.is_file():
             stored = json.loads(diagnosis_path.read_text())
-            logs = [folder / "train_log.json", folder.parent / folder.name.rsplit("_", 1)[0] / "train_log.json"]
-            log = next((path for path in logs if path.is_file()), logs[0])
-            margins = read_training_margins([log], metrics["objectives"])
+            sibling_log = folder.parent / folder.name.rsplit("_", 1)[0] / "train_log.json"
+            margins = read_training_margins([sibling_log, folder / "train_log.json"], metrics["objectives"])
+            held_out = (stored.get("pair_accuracy", {}), stored.get("held_out_pairs", {}))
             probe = stored["probe"]
-            record = diagnosis_record(metrics["objectives"], probe["prompts"], probe["vertices"], ({}, {}), margins)
+            record = diagnosis_record(metrics["objectives"], probe["prompts"], probe["vertices"], held_out, margins)
             metrics["steering_diagnosis"] = record["objectives"]
         summary[folder.relative_to(root).as_posix()] = {"metrics": metrics}
     return summary

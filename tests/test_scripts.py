@@ -12,10 +12,18 @@ from peft_pblora.evaluation import VaderPositivity
 from .conftest import REPO
 
 
-def test_rescoring_a_sweep_reports_recorded_and_current_scores_and_lengths():
-    spec = importlib.util.spec_from_file_location("rescore_sweep", REPO / "scripts" / "rescore_sweep.py")
+def load_script(name: str, monkeypatch=None):
+    """scripts/<name>.py as a module; with `monkeypatch`, scripts/ on the path for its sibling imports."""
+    if monkeypatch is not None:
+        monkeypatch.syspath_prepend(str(REPO / "scripts"))  # e.g. the benchmark imports run_grid from its folder
+    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def test_rescoring_a_sweep_reports_recorded_and_current_scores_and_lengths():
+    module = load_script("rescore_sweep")
     texts = ["Great! Lovely day.", "Bad."]
     point = {"scores": {"positivity": 0.9, "conciseness": 0.5}, "texts": texts}
     sweep = {
@@ -33,9 +41,7 @@ def test_rescoring_a_sweep_reports_recorded_and_current_scores_and_lengths():
 
 
 def test_comparing_runs_normalises_them_together():
-    spec = importlib.util.spec_from_file_location("compare_runs", REPO / "scripts" / "compare_runs.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script("compare_runs")
 
     def run(name, method, points):
         alphas = [[1.0, 0.0], [0.0, 1.0]]
@@ -107,10 +113,7 @@ def test_comparing_runs_normalises_them_together():
 
 
 def test_the_steering_benchmark_counts_where_the_probe_agreed_with_the_sweep(monkeypatch):
-    spec = importlib.util.spec_from_file_location("steering_benchmark", REPO / "scripts" / "steering_benchmark.py")
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.syspath_prepend(str(REPO / "scripts"))  # the benchmark imports run_grid from its own folder
-    spec.loader.exec_module(module)
+    module = load_script("steering_benchmark", monkeypatch)
 
     def metrics(spearman, effects, probe):
         return {
@@ -155,10 +158,7 @@ def test_the_steering_benchmark_counts_where_the_probe_agreed_with_the_sweep(mon
 
 
 def test_the_steering_benchmark_takes_a_named_recipe_or_json(monkeypatch):
-    spec = importlib.util.spec_from_file_location("steering_benchmark", REPO / "scripts" / "steering_benchmark.py")
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.syspath_prepend(str(REPO / "scripts"))
-    spec.loader.exec_module(module)
+    module = load_script("steering_benchmark", monkeypatch)
     from peft_pblora.pipeline import RunSettings
 
     log_ratio = module.recipe_settings("log-ratio")
@@ -171,10 +171,7 @@ def test_the_steering_benchmark_takes_a_named_recipe_or_json(monkeypatch):
 
 
 def test_the_steering_benchmark_rebuilds_its_table_from_run_folders_with_current_flags(monkeypatch, tmp_path):
-    spec = importlib.util.spec_from_file_location("steering_benchmark", REPO / "scripts" / "steering_benchmark.py")
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.syspath_prepend(str(REPO / "scripts"))
-    spec.loader.exec_module(module)
+    module = load_script("steering_benchmark", monkeypatch)
     metrics = {
         "objectives": ["a", "b"],
         "spearman_score_vs_weight": {"a": 1.0, "b": 1.0},
@@ -190,13 +187,20 @@ def test_the_steering_benchmark_rebuilds_its_table_from_run_folders_with_current
     for folder in (trained, decoded):
         folder.mkdir(parents=True)
         (folder / "metrics.json").write_text(json.dumps(metrics))
-        (folder / "diagnosis.json").write_text(json.dumps({"probe": {"prompts": ["p", "q"], "vertices": vertices}}))
+        stored = {"probe": {"prompts": ["p", "q"], "vertices": vertices}}
+        if folder == decoded:  # held-out pairs at chance for b, recorded when the run was diagnosed
+            stored.update(pair_accuracy={"b": {"own": 0.5, "others": 0.5}}, held_out_pairs={"b": 20})
+        (folder / "diagnosis.json").write_text(json.dumps(stored))
     (trained / "train_log.json").write_text(json.dumps([{"objective/a/margin": 5.0, "objective/b/margin": 0.2}]))
     summary = module.summary_from_run_folders(tmp_path)
     assert list(summary) == ["pair/a__b_s0", "pair/a__b_s0_w2"]
-    for run in summary.values():  # the decoding-only run reads its sibling's training log
-        flags = {item["objective"]: item["flags"] for item in run["metrics"]["steering_diagnosis"]}
-        assert flags == {"a": ["degenerate_at_vertex"], "b": ["not_learned"]}
+    flags = {
+        name: {item["objective"]: item["flags"] for item in run["metrics"]["steering_diagnosis"]}
+        for name, run in summary.items()
+    }
+    assert flags["pair/a__b_s0"] == {"a": ["degenerate_at_vertex"], "b": ["not_learned"]}
+    # the decoding-only run reads its sibling's training log and keeps its own held-out pair accuracy
+    assert flags["pair/a__b_s0_w2"] == {"a": ["degenerate_at_vertex"], "b": ["not_learned", "no_pair_signal"]}
     text = module.write_tables(module.benchmark_table(summary), tmp_path)
     assert (tmp_path / "table.json").is_file() and "4 of 4 objective-runs steer" in text
     assert "probe flags: sweep steers 2, does not 0" in text  # a's degenerate vertex, though its sweep steered
