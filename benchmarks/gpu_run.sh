@@ -4,7 +4,8 @@
 # batch), the fused path (PARMGuidedModel: the base plus a PBLoRA adapter, one forward of 2B rows a token), the
 # unfused paths with that same-size PARM (PARMGuidance on a separate copy, the lockstep loop), PARMGuidance with a
 # 134M PARM, and at batch 1 the compiled paths (static cache, CUDA graphs): plain compiled generate at the batch and
-# at twice the batch, the compiled fused path, and compiled PARMGuidance with a compiled base. Compile failures or fallbacks show in the log (TORCH_LOGS=recompiles).
+# at twice the batch, the compiled fused path, and compiled PARMGuidance with a compiled base. Compile failures or
+# fallbacks show in the log (TORCH_LOGS=recompiles).
 # Results go to $OUT (or ./bench-results). Needs torch with CUDA, transformers 5.24 and peft 0.21 importable; wheels
 # carried in .whl/ are installed to /tmp/site first when present. ALL=1 also runs the PBLoRA and training-memory
 # benchmarks (about 6 more minutes).
