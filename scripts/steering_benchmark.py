@@ -43,7 +43,8 @@ PRESETS = {
 }
 SPEARMAN_TARGET = 0.9
 # named recipes for --recipe: "default" is the library's defaults; "log-ratio" rewards every objective by its summed
-# log-ratio to the starting model and guides by that log-ratio at 1/beta = 4 (docs/own-objectives.md)
+# log-ratio to the starting model and guides by that log-ratio at 1/beta = 4 (docs/own-objectives.md); "ipo" is
+# "log-ratio" with IPO's squared loss, which holds each objective's learned margin near 1 / (2 beta_r) = 5
 RECIPES = {
     "default": {},
     "log-ratio": {
@@ -54,6 +55,7 @@ RECIPES = {
         "guidance_beta": 0.25,
     },
 }
+RECIPES["ipo"] = {**RECIPES["log-ratio"], "loss_type": "ipo"}
 
 
 def recipe_settings(recipe: str) -> dict:

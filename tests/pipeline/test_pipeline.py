@@ -191,13 +191,18 @@ def test_scalarization_and_train_seed_reach_the_trainer(tiny_run, monkeypatch):
 
     class RecordingTrainer:
         def __init__(self, model, args, **kwargs):
-            seen.update(scalarization=args.scalarization, seed=args.seed, core=kwargs["peft_config"].core)
+            seen.update(
+                scalarization=args.scalarization, loss_type=args.loss_type, seed=args.seed,
+                core=kwargs["peft_config"].core,
+            )  # fmt: skip
             raise RuntimeError("recorded")
 
     monkeypatch.setattr(stages, "PARMTrainer", RecordingTrainer)
     with pytest.raises(RuntimeError, match="recorded"):
-        Run(RunSettings(**tiny_run, scalarization="tchebycheff", train_seed=7, core="per_objective")).train()
-    assert seen == {"scalarization": "tchebycheff", "seed": 7, "core": "per_objective"}
+        Run(
+            RunSettings(**tiny_run, scalarization="tchebycheff", loss_type="ipo", train_seed=7, core="per_objective")
+        ).train()
+    assert seen == {"scalarization": "tchebycheff", "loss_type": "ipo", "seed": 7, "core": "per_objective"}
     with pytest.raises(ValueError, match="core 'per_objective' needs r2 divisible by the 2 objectives"):
         RunSettings(core="per_objective", r2=5)
     with pytest.raises(ValueError, match="SVD-LoRA's is --method svd_lora"):
@@ -205,6 +210,8 @@ def test_scalarization_and_train_seed_reach_the_trainer(tiny_run, monkeypatch):
     assert shipped_candidates_fit(RunSettings(output_dir=str(tiny_run["output_dir"]) + "-2", train_seed=7))
     with pytest.raises(ValueError, match="unknown scalarization"):
         RunSettings(scalarization="max")
+    with pytest.raises(ValueError, match="unknown loss_type 'dpo'"):
+        RunSettings(loss_type="dpo")
 
 
 def test_length_based_objectives_get_mean_rewards_and_their_own_beta_r_by_default():

@@ -61,6 +61,7 @@ def test_eval_dataset_objectives_must_match(tmp_path):
         (dict(dirichlet_concentration=0), "dirichlet_concentration"),
         (dict(preference_sampling="token"), "preference_sampling"),
         (dict(scalarization="chebyshev"), "scalarization"),
+        (dict(loss_type="hinge"), "loss_type"),
         (dict(preference_sampling="importance", scalarization="tchebycheff"), "only for a linear scalarization"),
     ],
 )

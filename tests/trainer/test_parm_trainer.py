@@ -55,21 +55,23 @@ def uneven_datasets() -> dict[str, Dataset]:
 
 
 @pytest.mark.parametrize(
-    ("length_normalized", "reference_free", "reference_relative", "precompute"),
+    ("length_normalized", "reference_free", "reference_relative", "precompute", "loss_type"),
     [
-        ([], True, [], True),
-        (OBJECTIVES, True, [], True),
-        (["second_word"], True, [], True),
-        ([], False, [], True),
-        ([], False, [], False),
-        (["first_word"], False, [], True),
-        ([], True, ["second_word"], True),
-        (["first_word"], True, ["first_word"], True),
-        (["first_word"], True, ["first_word"], False),
+        ([], True, [], True, "sigmoid"),
+        (OBJECTIVES, True, [], True, "sigmoid"),
+        (["second_word"], True, [], True, "sigmoid"),
+        ([], False, [], True, "sigmoid"),
+        ([], False, [], False, "sigmoid"),
+        (["first_word"], False, [], True, "sigmoid"),
+        ([], True, ["second_word"], True, "sigmoid"),
+        (["first_word"], True, ["first_word"], True, "sigmoid"),
+        (["first_word"], True, ["first_word"], False, "sigmoid"),
+        ([], True, [], True, "ipo"),
+        (["first_word"], False, [], True, "ipo"),
     ],
 )
 def test_loss_of_one_batch_equals_the_hand_computation(
-    tmp_path, length_normalized, reference_free, reference_relative, precompute
+    tmp_path, length_normalized, reference_free, reference_relative, precompute, loss_type
 ):
     trainer = make_trainer(
         tmp_path,
@@ -79,6 +81,7 @@ def test_loss_of_one_batch_equals_the_hand_computation(
         reference_free=reference_free,
         reference_relative_rewards=reference_relative,
         precompute_ref_log_probs=precompute,
+        loss_type=loss_type,
     )
     tokenizer = tiny_tokenizer()
     rows = [trainer.train_dataset[index] for index in range(2)]
@@ -111,7 +114,10 @@ def test_loss_of_one_batch_equals_the_hand_computation(
                         margin -= hand_reward(model, prompt, chosen, alpha, normalized) - hand_reward(
                             model, prompt, rejected, alpha, normalized
                         )
-                losses.append(-F.logsigmoid(beta_r[objective] * margin))
+                if loss_type == "ipo":  # IPO's squared distance of the margin to 1 / (2 beta_r)
+                    losses.append((margin - 1 / (2 * beta_r[objective])) ** 2)
+                else:
+                    losses.append(-F.logsigmoid(beta_r[objective] * margin))
             expected = expected + alpha[objective] * torch.stack(losses).mean()
     torch.testing.assert_close(loss.detach(), expected, rtol=1e-4, atol=1e-5)
 
@@ -272,6 +278,39 @@ def test_training_separates_the_objectives_by_alpha(tmp_path, reference_free, sa
     assert all(a > b for a, b in zip(margins, margins[1:], strict=False)), f"margin must fall monotonically: {margins}"
     history = [entry for entry in trainer.state.log_history if "objective/first_word/accuracy" in entry]
     assert history and {"objective/first_word/loss", "objective/second_word/margin"} <= history[-1].keys()
+
+
+def test_ipo_holds_the_learned_margin_near_its_target_where_the_sigmoid_widens_it(tmp_path):
+    def vertex_margins(loss_type: str) -> list[float]:
+        trainer = make_trainer(
+            tmp_path / loss_type,
+            loss_type=loss_type,
+            preference_sampling="importance",
+            datasets=disagreeing_datasets(rows=16),
+            num_train_epochs=8,
+            per_device_train_batch_size=4,
+            learning_rate=2e-2,
+            beta_r=1.0,
+            peft_config=trainer_pblora_config(init_weights=True, lora_alpha=4),
+        )
+        trainer.train()
+        model = trainer.model.eval()
+        tokenizer = tiny_tokenizer()
+        prompt = tokenizer("w40 w41 w42 w43")["input_ids"]
+        eos = [tokenizer.eos_token_id]
+        five = tokenizer("w5 w5 w5", add_special_tokens=False)["input_ids"] + eos
+        six = tokenizer("w6 w6 w6", add_special_tokens=False)["input_ids"] + eos
+        with torch.no_grad():
+            return [
+                (hand_reward(model, prompt, five, alpha) - hand_reward(model, prompt, six, alpha)).item()
+                for alpha in (torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0]))
+            ]
+
+    ipo, sigmoid = vertex_margins("ipo"), vertex_margins("sigmoid")
+    target = 1 / (2 * 1.0)
+    assert ipo[0] > 0 > ipo[1], f"IPO must still rank each objective's chosen answer first at its vertex: {ipo}"
+    assert abs(ipo[0] - target) < abs(sigmoid[0] - target), (ipo, sigmoid)
+    assert sigmoid[0] > 1.5 * ipo[0], f"the sigmoid keeps widening the margin past IPO's target: {sigmoid} vs {ipo}"
 
 
 def adapter_weights(model) -> dict[str, torch.Tensor]:

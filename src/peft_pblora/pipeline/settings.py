@@ -19,7 +19,7 @@ from ..data import PairingOptions
 from ..evaluation import Conciseness, PromptRelevance, Scorer, Thoroughness, VaderPositivity
 from ..evaluation.benchmark_objectives import ListFormat, PlainWords, SecondPerson
 from ..guidance.arguments import MIN_BETA
-from ..trainer.loss import SCALARIZATIONS
+from ..trainer.loss import LOSS_TYPES, SCALARIZATIONS
 from ..trainer.parm_config import PREFERENCE_SAMPLING, objectives_named
 from ..tuners.pblora.config import PREFERENCE_CORES
 from .objectives import resolve_objectives
@@ -252,6 +252,13 @@ class RunSettings:
             "margin 0. None: the length-matched objectives (positivity); 'none': no objective."
         },
     )
+    loss_type: str = field(
+        default="sigmoid",
+        metadata={
+            "help": "Each objective's loss: 'sigmoid' (Bradley-Terry, the paper) or 'ipo', (margin - 1/(2 beta_r))^2, "
+            "which holds every objective's learned reward margin near 1/(2 beta_r)."
+        },
+    )
     scalarization: str = field(
         default="linear",
         metadata={"help": f"How the alpha-weighted losses are combined: {', '.join(SCALARIZATIONS)}."},
@@ -427,6 +434,8 @@ class RunSettings:
         check_grid(self.grid_step, len(names))
         if self.scalarization not in SCALARIZATIONS:
             raise ValueError(f"unknown scalarization {self.scalarization!r}; choose one of {SCALARIZATIONS}")
+        if self.loss_type not in LOSS_TYPES:
+            raise ValueError(f"unknown loss_type {self.loss_type!r}; choose one of {LOSS_TYPES}")
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; choose one of {METHODS}")
         if self.parm_model and self.parm_layers:

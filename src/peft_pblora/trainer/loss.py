@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 SCALARIZATIONS = ("linear", "tchebycheff")
+LOSS_TYPES = ("sigmoid", "ipo")
 
 
 def completion_log_probs(
@@ -64,6 +65,7 @@ def objective_statistics(
     labels: torch.Tensor,
     beta_r: torch.Tensor,
     loss_weights: torch.Tensor,
+    loss_type: str = "sigmoid",
 ) -> ObjectiveStatistics:
     """Bradley-Terry statistics per objective for P pairs.
 
@@ -71,7 +73,10 @@ def objective_statistics(
     labels (P, k): +1 where the first response is preferred for objective i, -1 where the second is, 0 where the
     pair carries no label for i. beta_r (k,). loss_weights (P, k): each pair's weight per objective, the alpha it
     was scored at (or an importance weight, see PARMTrainer's preference_sampling='importance').
-    Loss_i = -log sigmoid(beta_r_i * (r_preferred - r_other)).
+    loss_type "sigmoid" (Bradley-Terry, the paper): loss_i = -log sigmoid(beta_r_i * margin_i), margin_i =
+    r_preferred - r_other. "ipo" (IPO's squared loss on the margin itself, not TRL's per-token average, so a summed
+    reward still decomposes over tokens): loss_i = (margin_i - 1 / (2 beta_r_i))^2, which holds every objective's
+    margin near 1 / (2 beta_r_i) where the sigmoid keeps widening the margin of an objective that is easy to learn.
     """
     labels = labels.to(first_rewards.dtype)
     labelled = labels != 0
@@ -79,7 +84,13 @@ def objective_statistics(
     denominator = counts.clamp(min=1).to(first_rewards.dtype)
     differences = first_rewards - second_rewards
     margins = labels * (differences if differences.dim() == 2 else differences.unsqueeze(1))  # (P, k)
-    losses = -F.logsigmoid(beta_r.to(margins.dtype) * margins) * labelled
+    beta_r = beta_r.to(margins.dtype)
+    if loss_type == "sigmoid":
+        losses = -F.logsigmoid(beta_r * margins) * labelled
+    elif loss_type == "ipo":
+        losses = (margins - 1 / (2 * beta_r)) ** 2 * labelled
+    else:
+        raise ValueError(f"loss_type must be one of {LOSS_TYPES}, got {loss_type!r}")
     loss_weights = loss_weights.to(losses.dtype)
     return ObjectiveStatistics(
         losses=losses.sum(0) / denominator,

@@ -20,7 +20,7 @@ from ..tuners.pblora.checks import (
     check_real,
 )
 from ..tuners.pblora.preference import validate_preference
-from .loss import SCALARIZATIONS
+from .loss import LOSS_TYPES, SCALARIZATIONS
 
 PREFERENCE_SAMPLING = ("batch", "example", "importance")
 
@@ -69,6 +69,12 @@ class PARMConfig(_BaseConfig):
             `"batch"`: one alpha per micro-batch (the paper); `"example"`: one per example; `"importance"`: one per
             pair, tilted towards the pair's own objective and importance-weighted (linear scalarization only).
             Defaults to `"batch"`.
+        loss_type (str, optional):
+            `"sigmoid"`: each objective's Bradley-Terry loss -log sigmoid(beta_r * margin) (the paper); `"ipo"`:
+            (margin - 1 / (2 beta_r))^2 on the summed rewards, which holds every objective's learned margin near
+            1 / (2 beta_r) instead of widening it without bound on an objective that is easy to learn. The names of
+            TRL's `DPOConfig.loss_type`, one type here.
+            Defaults to `"sigmoid"`.
         scalarization (str, optional):
             `"linear"`: sum_i alpha_i L_i (the paper); `"tchebycheff"`: max_i alpha_i L_i, which also reaches
             non-convex parts of a Pareto front. Defaults to `"linear"`.
@@ -188,6 +194,14 @@ class PARMConfig(_BaseConfig):
             "help": "'batch': one alpha per micro-batch for all its examples (paper); 'example': one each; "
             "'importance': one per pair, drawn tilted towards the pair's own objective and importance-weighted, so "
             "the expected linear loss is the paper's but no pair is drawn at a weight near 0."
+        },
+    )
+    loss_type: str = field(
+        default="sigmoid",
+        metadata={
+            "help": "'sigmoid': each objective's Bradley-Terry loss -log sigmoid(beta_r * margin) (the paper); "
+            "'ipo': (margin - 1/(2 beta_r))^2 on the summed rewards, which holds every objective's learned margin "
+            "near 1/(2 beta_r) instead of widening it without bound on an objective that is easy to learn."
         },
     )
     scalarization: str = field(
@@ -311,6 +325,7 @@ class PARMConfig(_BaseConfig):
             self.eval_preferences = parse_eval_preferences(self.eval_preferences, known_k)
         check_choice(self.preference_sampling, "preference_sampling", PREFERENCE_SAMPLING)
         check_choice(self.scalarization, "scalarization", SCALARIZATIONS)
+        check_choice(self.loss_type, "loss_type", LOSS_TYPES)
         if self.preference_sampling == "importance" and self.scalarization != "linear":
             raise ValueError(
                 "preference_sampling='importance' keeps the expected loss only for a linear scalarization, "

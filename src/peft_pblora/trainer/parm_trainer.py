@@ -486,6 +486,7 @@ class PARMTrainer(_BaseTrainer):
             inputs["preference_labels"],
             self.beta_r.to(rewards.device),
             pair_preferences if loss_weights is None else loss_weights.to(pair_preferences.device),
+            self.args.loss_type,
         )
 
     def _with_reference_rewards(self, dataset: Dataset, batch_size: int | None = None) -> Dataset:
