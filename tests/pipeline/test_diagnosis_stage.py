@@ -203,7 +203,7 @@ def diagnosis_with_probe_answers(tiny_settings, monkeypatch, frozen_vertex_answe
     run = Run(RunSettings(**tiny_settings))
     run.train()
 
-    def answers(rows):
+    def answers(rows, guidance_beta=None):
         return [
             {"text": "w6" if alpha[0] == 1.0 else frozen_vertex_answer, "finished": True, "new_tokens": 6}
             for alpha, _ in rows
@@ -228,6 +228,51 @@ def test_a_probe_whose_answers_repeat_themselves_at_a_vertex_flags_that_objectiv
     assert effects["frozen"]["probe_effect"] == pytest.approx(6 - 1)  # it rises at its vertex, by repeating itself
     assert "degenerate_at_vertex" in effects["frozen"]["flags"] and not effects["frozen"]["steers"]
     assert "degenerate_at_vertex" not in effects["conciseness"]["flags"]
+
+
+def test_a_probe_degenerate_at_a_vertex_makes_the_run_sweep_at_the_first_weaker_strength_that_is_not(
+    tiny_settings, monkeypatch
+):
+    """At 1/beta = 8 the frozen objective's vertex answers repeat themselves, at 4 and 2 they do not: the diagnosis
+    probes 8 then 4 (not 2), and the sweep guides at 4, the strength its fingerprint and report name."""
+    pairs_then_frozen(tiny_settings)
+    settings = RunSettings(**tiny_settings, guidance_beta=0.125, weaker_guidance_betas=[0.25, 0.5])
+    run = Run(settings)
+    run.train()
+    decoded_at = []
+
+    def answers(rows, guidance_beta=None):
+        beta = run.sweep_guidance_beta if guidance_beta is None else guidance_beta
+        decoded_at.append(beta)
+        frozen_answer = "w6 w6 w6 w6 w6 w6" if beta == 0.125 else "w2 w4 w6 w8 w10 w12"
+        return [
+            {"text": "w6" if alpha[0] == 1.0 else frozen_answer, "finished": True, "new_tokens": 6}
+            for alpha, _ in rows
+        ]
+
+    monkeypatch.setattr(run, "_answers", answers)
+    metrics = run.report()
+    diagnosis = json.loads((settings.path / "diagnosis.json").read_text())
+    assert diagnosis["strengths_tried"] == [
+        {"guidance_beta": 0.125, "degenerate_at_vertex": ["frozen"]},
+        {"guidance_beta": 0.25, "degenerate_at_vertex": []},
+    ]
+    assert diagnosis["guidance_beta"] == 0.25 and decoded_at == [0.125, 0.25, 0.25]  # probe, probe, sweep
+    frozen = next(item for item in diagnosis["objectives"] if item["objective"] == "frozen")
+    assert "degenerate_at_vertex" not in frozen["flags"]  # the flags are the chosen strength's
+    assert json.loads((settings.path / "sweep.json").read_text())["guidance_beta"] == 0.25
+    assert metrics["guidance_beta"] == 0.25
+    assert "1/beta = 4 (chosen by the probe: its answers degenerated at 1/beta = 8)" in (
+        settings.path / "report.md"
+    ).read_text()
+    again = Run(settings)
+    assert again._is_current("diagnose") and again._is_current("sweep")
+
+
+def test_weaker_guidance_betas_must_be_weaker_one_after_another(tiny_settings):
+    for weaker in ([0.1], [0.5, 0.25], [0.25, 0.25]):
+        with pytest.raises(ValueError, match="weaker_guidance_betas must increase from guidance_beta"):
+            RunSettings(**tiny_settings, guidance_beta=0.125, weaker_guidance_betas=weaker)
 
 
 def test_a_folder_made_before_the_held_out_split_continues_without_it(tiny_settings):

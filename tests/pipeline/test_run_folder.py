@@ -175,6 +175,21 @@ def test_a_folder_without_fingerprints_is_taken_as_made_from_the_prompts_it_answ
     assert json.loads((folder / "diagnosis.json").read_text())["probe"]["prompts"] == run.probe_prompts
 
 
+def test_a_setting_added_since_a_stage_was_recorded_redoes_it_only_away_from_its_old_value(tiny_run, trainings):
+    folder = Path(tiny_run["output_dir"])
+    run_all(RunSettings(**tiny_run))
+    records = Fingerprints(folder)
+    for stage, added in (("train", "loss_type"), ("sweep", "weaker_guidance_betas")):
+        record = records.read(stage)
+        del record["settings"][added]  # as recorded by a version without the setting
+        records.write(stage, record)
+    sweep = (folder / "sweep.json").read_bytes()
+    run_all(RunSettings(**tiny_run))  # both at the value older folders were made with
+    assert trainings == [1] and (folder / "sweep.json").read_bytes() == sweep
+    run_all(RunSettings(**{**tiny_run, "loss_type": "ipo"}))
+    assert trainings == [1, 1] and Fingerprints(folder).read("train")["settings"]["loss_type"] == "ipo"
+
+
 def test_an_interrupted_stage_is_redone(tiny_run, trainings):
     folder = Path(tiny_run["output_dir"])
     run_all(RunSettings(**tiny_run))

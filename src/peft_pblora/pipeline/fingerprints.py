@@ -40,6 +40,7 @@ TRAINING_SETTINGS = (
 DECODING_SETTINGS = (
     "base_model", "parm_model", "parm_layers", "objectives", "method", "guidance_beta", "guide_by_log_ratio",
     "guidance_plausibility", "sweep_tokens", "prompts", "prompts_split", "test_prompts", "preference_pairs", "seed",
+    "weaker_guidance_betas",
 )  # fmt: skip
 
 STAGE_SETTINGS: dict[str, tuple[str, ...]] = {
@@ -73,6 +74,15 @@ def stage_settings(stage: str, values: Mapping[str, Any]) -> dict[str, Any]:
     if stage == "train":
         chosen["method"] = TRAINED_BY_METHOD.get(values.get("method"), values.get("method"))
     return chosen
+
+
+def with_legacy_settings(stage: str, recorded: dict[str, Any] | None, legacy: Mapping[str, Any]) -> dict | None:
+    """A recorded fingerprint with the settings of `stage` added since it was recorded at the values it was made
+    with (`legacy`), so that a new setting left at that value does not redo the stage."""
+    if recorded is None or "settings" not in recorded:
+        return recorded
+    added = {name: canonical(value) for name, value in legacy.items() if name in STAGE_SETTINGS[stage]}
+    return {**recorded, "settings": {**added, **recorded["settings"]}}
 
 
 def fingerprint(stage: str, values: Mapping[str, Any], inputs: Mapping[str, str | None]) -> dict[str, Any]:

@@ -67,6 +67,15 @@ def plausibility_note(settings: RunSettings) -> str:
     return "" if share is None else f" among tokens at least {share:g} as likely as the base's top token"
 
 
+def guidance_strength(settings: RunSettings, sweep: dict) -> str:
+    """'1/beta = 4', and where the diagnosis chose it among weaker strengths, the one asked for."""
+    beta = sweep.get("guidance_beta") or settings.guidance_beta
+    chosen = f"1/beta = {1 / beta:g}"
+    if settings.weaker_guidance_betas and beta != settings.guidance_beta:
+        chosen += f" (chosen by the probe: its answers degenerated at 1/beta = {1 / settings.guidance_beta:g})"
+    return chosen
+
+
 def setup_section(settings: RunSettings, sweep: dict) -> list[str]:
     """The title and one line on the method, models, objectives, prompts and decoding."""
     method = sweep.get("method", "parm")
@@ -75,7 +84,7 @@ def setup_section(settings: RunSettings, sweep: dict) -> list[str]:
         "",
         f"Method `{method}`; base model `{settings.base_model}`; {reward_models(settings, method)}; objectives "
         f"{sweep['objectives']}; {settings.train_prompts} train / {settings.test_prompts} held-out test prompts; "
-        f"guidance 1/beta = {1 / settings.guidance_beta:g}{plausibility_note(settings)}; greedy, "
+        f"guidance {guidance_strength(settings, sweep)}{plausibility_note(settings)}; greedy, "
         f"{settings.sweep_tokens} new tokens.",
     ]
 

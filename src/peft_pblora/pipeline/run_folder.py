@@ -21,6 +21,8 @@ LEGACY_SETTINGS = {
     "guide_by_log_ratio": False,
     "train_in_chat_format": False,
     "guidance_plausibility": None,
+    "loss_type": "sigmoid",
+    "weaker_guidance_betas": [],
 }
 
 

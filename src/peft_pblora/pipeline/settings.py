@@ -318,6 +318,15 @@ class RunSettings:
             "conciseness still steered (research/log.md, sections 4 and 6)."
         },
     )
+    weaker_guidance_betas: list[float] = field(
+        default_factory=list,
+        metadata={
+            "help": "Weaker guidance strengths (betas above --guidance_beta, in increasing order) the diagnosis falls "
+            "back to when half the probe's answers at some objective's own vertex are empty or repetitive: it probes "
+            "each in turn and the sweep guides at the first with no such vertex (else the weakest). Empty: always "
+            "--guidance_beta."
+        },
+    )
     train_in_chat_format: bool = field(
         default=False,
         metadata={
@@ -663,6 +672,7 @@ def check_values(settings: RunSettings) -> None:
     for name in ("epochs", "learning_rate", "dirichlet_concentration", "lora_alpha"):
         check_range(name, getattr(settings, name), 0, above=True)
     check_range("guidance_beta", settings.guidance_beta, MIN_BETA)  # guided decoding's own lower bound on beta
+    check_weaker_guidance_betas(settings.guidance_beta, settings.weaker_guidance_betas)
     if settings.guidance_plausibility is not None:
         check_range("guidance_plausibility", settings.guidance_plausibility, 0, above=True, high=1)
     check_range("grid_step", settings.grid_step, 0, above=True, high=1)
@@ -675,6 +685,19 @@ def check_values(settings: RunSettings) -> None:
             f"preference_sampling must be one of {PREFERENCE_SAMPLING} (or None), got {settings.preference_sampling!r}"
         )
     check_device(settings.device)
+
+
+def check_weaker_guidance_betas(guidance_beta: float, weaker: list[float]) -> None:
+    """The fallback strengths must each be weaker (a larger beta) than the one before, starting from guidance_beta."""
+    previous = guidance_beta
+    for value in weaker:
+        check_range("weaker_guidance_betas", value, MIN_BETA)
+        if value <= previous:
+            raise ValueError(
+                f"weaker_guidance_betas must increase from guidance_beta ({guidance_beta:g}), each a weaker guidance "
+                f"than the one before; got {weaker} after {previous:g}"
+            )
+        previous = value
 
 
 def settled(value: list[str] | None, default: list[str]) -> list[str]:

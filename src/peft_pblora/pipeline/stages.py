@@ -49,11 +49,19 @@ from .diagnosis import (
     warn_about_flags,
     write_held_out_evaluation,
 )
-from .fingerprints import Fingerprints, data_hash, differences, files_hash, fingerprint, texts_hash
+from .fingerprints import (
+    Fingerprints,
+    data_hash,
+    differences,
+    files_hash,
+    fingerprint,
+    texts_hash,
+    with_legacy_settings,
+)
 from .model_loading import guidance_reference, load_model_and_tokenizer, parm_start
 from .prompts import prompt_pool, shipped_candidates_dir, shipped_candidates_fit, split_prompts
 from .report import write_report_files
-from .run_folder import save_settings, saved_settings, write_json_atomic
+from .run_folder import LEGACY_SETTINGS, save_settings, saved_settings, write_json_atomic
 from .settings import ONE_REWARD_MODEL_METHODS, SVD_LORA_CORE, RunSettings
 from .user_data import user_preference_data
 
@@ -160,7 +168,10 @@ class Run:
             data_dir = self.path / "preference_data"
             return {"preference_data": data_hash(load_from_disk(str(data_dir))) if pairs_cached(data_dir) else None}
         prompts = self.probe_prompts if stage == "diagnose" else self.test_prompts
-        return {"adapters": files_hash(self.adapter_dirs()), "prompts": texts_hash(prompts)}
+        inputs = {"adapters": files_hash(self.adapter_dirs()), "prompts": texts_hash(prompts)}
+        if stage == "sweep" and self.settings.weaker_guidance_betas:  # the strength the diagnosis chose
+            inputs["guidance_beta"] = repr(self.sweep_guidance_beta)
+        return inputs
 
     def _adopt_unrecorded_stages(self, previous: dict[str, Any]) -> None:
         """Records a fingerprint for each stage whose artefacts are here without one (a folder made before
@@ -186,7 +197,7 @@ class Run:
         """Whether `stage`'s artefacts are here and were made from its current inputs. If not, they are removed
         (and the reason logged) and the stage is to be made: `_started` before, `_finished` after."""
         expected = fingerprint(stage, asdict(self.settings), self._inputs(stage))
-        recorded = self.fingerprints.read(stage)
+        recorded = with_legacy_settings(stage, self.fingerprints.read(stage), LEGACY_SETTINGS)
         if self._has_artefacts(stage):
             if recorded is None:  # copied in after this Run started: taken as made with these settings
                 logger.info("%s: found without a fingerprint, taken as made with these settings", stage)
@@ -418,6 +429,7 @@ class Run:
         decoding["guidance_path"] = self.guidance_path
         unguided = self._generate(base, tokenizer, [(None, prompt) for prompt in self.test_prompts], None)
         result = {"objectives": objectives, "method": settings.method, "alphas": alphas, "prompts": self.test_prompts}
+        result["guidance_beta"] = None if settings.method == "rewarded_soups" else self.sweep_guidance_beta
         result.update(points=[], decoding=decoding)
         for alpha in alphas:
             texts = [response for (row_alpha, _), response in zip(rows, responses, strict=True) if row_alpha == alpha]
@@ -493,37 +505,74 @@ class Run:
         rescored = diagnosis_record(
             self.settings.objective_names, prompts, points, self._held_out_evaluation(), self._training_margins()
         )
+        rescored.update({key: record[key] for key in ("guidance_beta", "strengths_tried") if key in record})
         return self._written_if_changed(self.path / "diagnosis.json", record, rescored)
 
     def _diagnose(self) -> dict:
-        """diagnose's work: the probe's answers at the vertices, scored, and the flags."""
-        objectives = self.settings.objective_names
-        k = len(objectives)
-        vertices = [[1.0 if index == vertex else 0.0 for index in range(k)] for vertex in range(k)]
-        points = []
-        if len(self.probe_prompts) < self.settings.probe_prompts:
+        """diagnose's work: the probe's answers at the vertices, scored, and the flags; with weaker_guidance_betas,
+        the probe again at each weaker strength until no objective's vertex degenerates, that strength chosen for
+        the sweep (else the weakest)."""
+        settings = self.settings
+        if len(self.probe_prompts) < settings.probe_prompts:
             logger.warning(
                 "only %d prompts outside the train / test split for the probe (%d asked)",
-                len(self.probe_prompts), self.settings.probe_prompts,
+                len(self.probe_prompts), settings.probe_prompts,
             )  # fmt: skip
-        if len(self.probe_prompts) >= 2:
-            rows = [(vertex, prompt) for vertex in vertices for prompt in self.probe_prompts]
-            responses = self._answers(rows)
-            size = len(self.probe_prompts)
-            points = [
-                {"alpha": vertex, **self._score(self.probe_prompts, responses[index * size : (index + 1) * size])}
-                for index, vertex in enumerate(vertices)
+        tried = []
+        strengths = [settings.guidance_beta, *settings.weaker_guidance_betas]
+        if settings.method == "rewarded_soups":  # decodes without guidance: one probe
+            strengths = strengths[:1]
+        for guidance_beta, weaker in zip(strengths, [*strengths[1:], None], strict=True):
+            points = self._probe(guidance_beta) if len(self.probe_prompts) >= 2 else []
+            record = diagnosis_record(
+                settings.objective_names, self.probe_prompts, points, self._held_out_evaluation(),
+                self._training_margins(),
+            )  # fmt: skip
+            degenerate = [
+                item["objective"] for item in record["objectives"] if "degenerate_at_vertex" in item["flags"]
             ]
-        return diagnosis_record(
-            objectives, self.probe_prompts, points, self._held_out_evaluation(), self._training_margins()
-        )
+            tried.append({"guidance_beta": guidance_beta, "degenerate_at_vertex": degenerate})
+            if not degenerate or weaker is None:
+                break
+            logger.warning(
+                "the probe's answers degenerate at the vertex of %s at 1/beta = %g: probing 1/beta = %g",
+                ", ".join(degenerate), 1 / guidance_beta, 1 / weaker,
+            )  # fmt: skip
+        return {**record, "guidance_beta": guidance_beta, "strengths_tried": tried}
 
-    def _answers(self, rows: Sequence[tuple]) -> list[dict]:
-        """Greedy answers for (alpha, prompt) rows by the run's method: guided by the PARM or the ARMs, or decoded
-        by the ARMs' weights mixed at each alpha (Rewarded Soups)."""
+    def _probe(self, guidance_beta: float) -> list[dict]:
+        """The probe prompts' guided answers at every vertex (objective order), scored."""
+        k = len(self.settings.objective_names)
+        vertices = [[1.0 if index == vertex else 0.0 for index in range(k)] for vertex in range(k)]
+        rows = [(vertex, prompt) for vertex in vertices for prompt in self.probe_prompts]
+        responses = self._answers(rows, guidance_beta)
+        size = len(self.probe_prompts)
+        return [
+            {"alpha": vertex, **self._score(self.probe_prompts, responses[index * size : (index + 1) * size])}
+            for index, vertex in enumerate(vertices)
+        ]
+
+    @property
+    def sweep_guidance_beta(self) -> float:
+        """The sweep's guidance strength: guidance_beta, or with weaker_guidance_betas the one the diagnosis chose
+        (guidance_beta while there is no diagnosis yet)."""
+        settings = self.settings
+        if not settings.weaker_guidance_betas:
+            return settings.guidance_beta
+        record = self._results.get("diagnose")
+        path = self.path / "diagnosis.json"
+        if record is None and path.is_file():
+            record = json.loads(path.read_text())
+        return float((record or {}).get("guidance_beta", settings.guidance_beta))
+
+    def _answers(self, rows: Sequence[tuple], guidance_beta: float | None = None) -> list[dict]:
+        """Greedy answers for (alpha, prompt) rows by the run's method: guided by the PARM or the ARMs at
+        `guidance_beta` (default: the sweep's strength), or decoded by the ARMs' weights mixed at each alpha
+        (Rewarded Soups)."""
         self.train()
         base, tokenizer = self.base()
         settings = self.settings
+        beta = self.sweep_guidance_beta if guidance_beta is None else guidance_beta
         objectives = settings.objective_names
         reference = self.guidance_reference()
         if settings.method in ONE_REWARD_MODEL_METHODS:
@@ -533,17 +582,17 @@ class Run:
                 raise ValueError(f"the adapter's objectives {adapter_objectives} differ from the run's {objectives}")
             if self.guidance_path == "fused":  # the PARM is the base plus its adapter: one forward over 2B rows
                 return self._generate(parm, tokenizer, rows, None, guided_model_for=lambda alphas: PARMGuidedModel(
-                    parm, alphas, beta=settings.guidance_beta, reference=reference,
+                    parm, alphas, beta=beta, reference=reference,
                     plausibility=settings.guidance_plausibility,
                 ))  # fmt: skip
             return self._generate(base, tokenizer, rows, lambda alphas, mask: PARMGuidance(
-                parm, alphas, beta=settings.guidance_beta, attention_mask=mask, tokenizer=tokenizer,
+                parm, alphas, beta=beta, attention_mask=mask, tokenizer=tokenizer,
                 reference=reference, plausibility=settings.guidance_plausibility,
             ))  # fmt: skip
         if settings.method == "genarm":
             arms = [self._merged_arm(name) for name in objectives]
             return self._generate(base, tokenizer, rows, lambda alphas, mask: GenARMGuidance(
-                arms, alphas, beta=settings.guidance_beta, attention_mask=mask, tokenizer=tokenizer,
+                arms, alphas, beta=beta, attention_mask=mask, tokenizer=tokenizer,
                 reference=reference, plausibility=settings.guidance_plausibility,
             ))  # fmt: skip
         arm_weights = [self._merged_arm(name).state_dict() for name in objectives]  # rewarded_soups
@@ -642,6 +691,7 @@ class Run:
         metrics = summarise_sweep(sweep)
         metrics["method"] = sweep.get("method", "parm")
         metrics["trainable_parameters"] = self.trainable_parameters()
+        metrics["guidance_beta"] = sweep.get("guidance_beta")
         if "decoding" in sweep:
             decoding = sweep["decoding"]
             metrics["decoding_tokens_per_second"] = decoding["new_tokens"] / max(decoding["seconds"], 1e-9)
