@@ -44,7 +44,8 @@ PRESETS = {
 SPEARMAN_TARGET = 0.9
 # named recipes for --recipe: "default" is the library's defaults; "log-ratio" rewards every objective by its summed
 # log-ratio to the starting model and guides by that log-ratio at 1/beta = 4 (docs/own-objectives.md); "ipo" is
-# "log-ratio" with IPO's squared loss, which holds each objective's learned margin near 1 / (2 beta_r) = 5
+# "log-ratio" with IPO's squared loss, which holds each objective's learned margin near 1 / (2 beta_r) = 5;
+# "log-ratio-adaptive" is "log-ratio" guiding at 1/beta = 2 where the probe finds an objective's vertex degenerate
 RECIPES = {
     "default": {},
     "log-ratio": {
@@ -56,6 +57,7 @@ RECIPES = {
     },
 }
 RECIPES["ipo"] = {**RECIPES["log-ratio"], "loss_type": "ipo"}
+RECIPES["log-ratio-adaptive"] = {**RECIPES["log-ratio"], "weaker_guidance_betas": [0.5]}
 
 
 def recipe_settings(recipe: str) -> dict:
@@ -90,7 +92,8 @@ def objective_row(name: str, metrics: dict) -> dict:
 
 
 def benchmark_table(summary: dict) -> list[dict]:
-    """One row per run: each objective's steering, the pair's HV / MIP against the base and the diagnosis flags."""
+    """One row per run: the sweep's guidance strength, each objective's steering, the pair's HV / MIP against the base
+    and the diagnosis flags."""
     rows = []
     for name, run in summary.items():
         metrics = run["metrics"]
@@ -99,6 +102,7 @@ def benchmark_table(summary: dict) -> list[dict]:
         rows.append(
             {
                 "run": name,
+                "guidance_beta": metrics.get("guidance_beta"),
                 "objectives": {objective: objective_row(objective, metrics) for objective in objectives},
                 "hypervolume": [metrics["hypervolume_sweep"], metrics["hypervolume_base"]],
                 "mip": [metrics["mip_sweep"], metrics["mip_base"]],
@@ -110,19 +114,22 @@ def benchmark_table(summary: dict) -> list[dict]:
 
 def markdown_table(rows: list[dict]) -> str:
     lines = [
-        "| run | objective | Spearman | effect +/- se | steers | flags before the sweep | HV guided / base "
+        "| run | 1/beta | objective | Spearman | effect +/- se | steers | flags before the sweep | HV guided / base "
         "| MIP guided / base |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
+        beta = row.get("guidance_beta")
+        strength = "" if beta is None else f"{1 / beta:g}"
         for objective, result in row["objectives"].items():
             spearman = "undefined" if result["spearman"] is None else f"{result['spearman']:.2f}"
             effect = "" if result["effect"] is None else f"{result['effect']:+.3f} +/- {result['standard_error']:.3f}"
             flags = ", ".join(row["diagnosis_flags"].get(objective, [])) or ("none" if row["diagnosis_flags"] else "")
+            hypervolume, mip = row["hypervolume"], row["mip"]
             lines.append(
-                f"| {row['run']} | {objective} | {spearman} | {effect} | {'yes' if result['steers'] else 'no'} | "
-                f"{flags} | {row['hypervolume'][0]:.3f} / {row['hypervolume'][1]:.3f} | {row['mip'][0]:.3f} / "
-                f"{row['mip'][1]:.3f} |"
+                f"| {row['run']} | {strength} | {objective} | {spearman} | {effect} | "
+                f"{'yes' if result['steers'] else 'no'} | {flags} | {hypervolume[0]:.3f} / {hypervolume[1]:.3f} | "
+                f"{mip[0]:.3f} / {mip[1]:.3f} |"
             )
     steered = [result["steers"] for row in rows for result in row["objectives"].values()]
     lines += ["", f"{sum(steered)} of {len(steered)} objective-runs steer (Spearman >= 0.9, effect > 2 se)."]
