@@ -262,9 +262,10 @@ def test_a_probe_degenerate_at_a_vertex_makes_the_run_sweep_at_the_first_weaker_
     assert "degenerate_at_vertex" not in frozen["flags"]  # the flags are the chosen strength's
     assert json.loads((settings.path / "sweep.json").read_text())["guidance_beta"] == 0.25
     assert metrics["guidance_beta"] == 0.25
-    assert "1/beta = 4 (chosen by the probe: its answers degenerated at 1/beta = 8)" in (
-        settings.path / "report.md"
-    ).read_text()
+    assert (
+        "1/beta = 4 (chosen by the probe: its answers degenerated at 1/beta = 8)"
+        in (settings.path / "report.md").read_text()
+    )
     again = Run(settings)
     assert again._is_current("diagnose") and again._is_current("sweep")
 
