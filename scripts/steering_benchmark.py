@@ -45,7 +45,8 @@ SPEARMAN_TARGET = 0.9
 # named recipes for --recipe: "default" is the library's defaults; "log-ratio" rewards every objective by its summed
 # log-ratio to the starting model and guides by that log-ratio at 1/beta = 4 (docs/own-objectives.md); "ipo" is
 # "log-ratio" with IPO's squared loss, which holds each objective's learned margin near 1 / (2 beta_r) = 5;
-# "log-ratio-adaptive" is "log-ratio" guiding at 1/beta = 2 where the probe finds an objective's vertex degenerate
+# "log-ratio-adaptive" is "log-ratio" with each objective whose probe answers degenerate at its vertex weakened to
+# half its strength, then a quarter
 RECIPES = {
     "default": {},
     "log-ratio": {
@@ -57,7 +58,7 @@ RECIPES = {
     },
 }
 RECIPES["ipo"] = {**RECIPES["log-ratio"], "loss_type": "ipo"}
-RECIPES["log-ratio-adaptive"] = {**RECIPES["log-ratio"], "weaker_guidance_betas": [0.5]}
+RECIPES["log-ratio-adaptive"] = {**RECIPES["log-ratio"], "weaker_objective_strengths": [0.5, 0.25]}
 
 
 def recipe_settings(recipe: str) -> dict:
@@ -103,6 +104,7 @@ def benchmark_table(summary: dict) -> list[dict]:
             {
                 "run": name,
                 "guidance_beta": metrics.get("guidance_beta"),
+                "objective_strengths": metrics.get("objective_strengths"),
                 "objectives": {objective: objective_row(objective, metrics) for objective in objectives},
                 "hypervolume": [metrics["hypervolume_sweep"], metrics["hypervolume_base"]],
                 "mip": [metrics["mip_sweep"], metrics["mip_base"]],
@@ -127,7 +129,8 @@ def markdown_table(rows: list[dict]) -> str:
             flags = ", ".join(row["diagnosis_flags"].get(objective, [])) or ("none" if row["diagnosis_flags"] else "")
             hypervolume, mip = row["hypervolume"], row["mip"]
             lines.append(
-                f"| {row['run']} | {strength} | {objective} | {spearman} | {effect} | "
+                f"| {row['run']} | {strength}{objective_strength(objective, row)} | {objective} | {spearman} | "
+                f"{effect} | "
                 f"{'yes' if result['steers'] else 'no'} | {flags} | {hypervolume[0]:.3f} / {hypervolume[1]:.3f} | "
                 f"{mip[0]:.3f} / {mip[1]:.3f} |"
             )
@@ -154,6 +157,13 @@ def markdown_table(rows: list[dict]) -> str:
             + "."
         )
     return "\n".join(lines) + "\n"
+
+
+def objective_strength(objective: str, row: dict) -> str:
+    """' x0.5' where the run weakened this objective's part of the PARM (weaker_objective_strengths), else ''."""
+    strengths = dict(zip(row["objectives"], row.get("objective_strengths") or [], strict=False))
+    value = strengths.get(objective, 1.0)
+    return "" if value == 1.0 else f" x{value:g}"
 
 
 def probe_verdict(flags: list[str]) -> str:

@@ -129,6 +129,7 @@ def test_the_steering_benchmark_counts_where_the_probe_agreed_with_the_sweep(mon
             "metrics": {
                 **metrics({"a": 1.0, "b": 0.5}, {"a": 0.3, "b": 0.3}, {"a": [], "b": []}),
                 "guidance_beta": 0.5,
+                "objective_strengths": [1.0, 0.25],
             }
         },
         "a__c": {
@@ -155,7 +156,8 @@ def test_the_steering_benchmark_counts_where_the_probe_agreed_with_the_sweep(mon
     }
     table = module.markdown_table(rows)
     assert "3 of 6 objective-runs steer" in table
-    assert "| a__b | 2 | a | 1.00 |" in table and "| a__c |  | a | 0.90 |" in table  # the sweep's 1/beta, if recorded
+    assert "| a__b | 2 | a | 1.00 |" in table and "| a__b | 2 x0.25 | b | 0.50 |" in table  # 1/beta, strengths
+    assert "| a__c |  | a | 0.90 |" in table  # a run that recorded neither
     assert "margin flags not_learned: sweep steers 0, does not 1" in table
     assert "probe inconclusive: sweep steers 0, does not 1" in table
     spearman_of_five_points_one_swap = 0.8999999999999998  # scipy's 1 - 6 * 2 / (5 * 24), the target itself
@@ -170,7 +172,8 @@ def test_the_steering_benchmark_takes_a_named_recipe_or_json(monkeypatch):
     for name in module.RECIPES:
         RunSettings(output_dir="unused", **module.recipe_settings(name))  # every key a run setting, valid values
     log_ratio = module.recipe_settings("log-ratio")
-    assert module.recipe_settings("log-ratio-adaptive") == {**log_ratio, "weaker_guidance_betas": [0.5]}
+    adaptive = module.recipe_settings("log-ratio-adaptive")
+    assert adaptive == {**log_ratio, "weaker_objective_strengths": [0.5, 0.25]}
     assert log_ratio["reference_free"] is False and module.recipe_settings("default") == {}
     assert module.recipe_settings('{"guidance_beta": 0.5}') == {"guidance_beta": 0.5}
     for bad in ("log_ratio", "[1, 2]"):

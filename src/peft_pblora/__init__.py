@@ -41,6 +41,7 @@ from .tuners.pblora import (
     PerObjectivePreferenceCore,
     pblora_layers,
     register_pblora,
+    scale_objective_strengths,
     set_preference,
     validate_preference,
 )
@@ -84,6 +85,7 @@ __all__ = [
     "pblora_layers",
     "preference_grid",
     "register_pblora",
+    "scale_objective_strengths",
     "set_preference",
     "shared_vocabulary_size",
     "spearman_over_resampled_prompts",

@@ -195,7 +195,7 @@ def test_held_out_pairs_stay_out_of_training(tiny_settings, monkeypatch):
         assert set(seen["eval"][name]["prompt"]) <= held and len(seen["eval"][name])
 
 
-def diagnosis_with_probe_answers(tiny_settings, monkeypatch, frozen_vertex_answer: str) -> dict:
+def diagnosis_with_probe_answers(tiny_settings: dict, monkeypatch, frozen_vertex_answer: str) -> dict:
     """The diagnosis of a trained run whose probe answers "w6" at conciseness's vertex and `frozen_vertex_answer` at
     the other's; from then on the frozen objective counts even-numbered words."""
     pairs_then_frozen(tiny_settings)
@@ -203,7 +203,7 @@ def diagnosis_with_probe_answers(tiny_settings, monkeypatch, frozen_vertex_answe
     run = Run(RunSettings(**tiny_settings))
     run.train()
 
-    def answers(rows, guidance_beta=None):
+    def answers(rows, objective_strengths=None):
         return [
             {"text": "w6" if alpha[0] == 1.0 else frozen_vertex_answer, "finished": True, "new_tokens": 6}
             for alpha, _ in rows
@@ -230,21 +230,20 @@ def test_a_probe_whose_answers_repeat_themselves_at_a_vertex_flags_that_objectiv
     assert "degenerate_at_vertex" not in effects["conciseness"]["flags"]
 
 
-def test_a_probe_degenerate_at_a_vertex_makes_the_run_sweep_at_the_first_weaker_strength_that_is_not(
-    tiny_settings, monkeypatch
-):
-    """At 1/beta = 8 the frozen objective's vertex answers repeat themselves, at 4 and 2 they do not: the diagnosis
-    probes 8 then 4 (not 2), and the sweep guides at 4, the strength its fingerprint and report name."""
+def test_an_objective_whose_probe_degenerates_at_its_vertex_is_weakened_until_it_does_not(tiny_settings, monkeypatch):
+    """The frozen objective's vertex answers repeat themselves until its strength drops to 0.25; conciseness's never
+    do: the diagnosis probes (1, 1), (1, 0.5), (1, 0.25) and the sweep guides at (1, 0.25), the strengths its
+    fingerprint and report name."""
     pairs_then_frozen(tiny_settings)
-    settings = RunSettings(**tiny_settings, guidance_beta=0.125, weaker_guidance_betas=[0.25, 0.5])
+    settings = RunSettings(**tiny_settings, weaker_objective_strengths=[0.5, 0.25, 0.125])
     run = Run(settings)
     run.train()
     decoded_at = []
 
-    def answers(rows, guidance_beta=None):
-        beta = run.sweep_guidance_beta if guidance_beta is None else guidance_beta
-        decoded_at.append(beta)
-        frozen_answer = "w6 w6 w6 w6 w6 w6" if beta == 0.125 else "w2 w4 w6 w8 w10 w12"
+    def answers(rows, objective_strengths=None):
+        strengths = run.objective_strengths if objective_strengths is None else objective_strengths
+        decoded_at.append(list(strengths))
+        frozen_answer = "w6 w6 w6 w6 w6 w6" if strengths[1] > 0.25 else "w2 w4 w6 w8 w10 w12"
         return [
             {"text": "w6" if alpha[0] == 1.0 else frozen_answer, "finished": True, "new_tokens": 6}
             for alpha, _ in rows
@@ -253,27 +252,50 @@ def test_a_probe_degenerate_at_a_vertex_makes_the_run_sweep_at_the_first_weaker_
     monkeypatch.setattr(run, "_answers", answers)
     metrics = run.report()
     diagnosis = json.loads((settings.path / "diagnosis.json").read_text())
-    assert diagnosis["strengths_tried"] == [
-        {"guidance_beta": 0.125, "degenerate_at_vertex": ["frozen"]},
-        {"guidance_beta": 0.25, "degenerate_at_vertex": []},
-    ]
-    assert diagnosis["guidance_beta"] == 0.25 and decoded_at == [0.125, 0.25, 0.25]  # probe, probe, sweep
+    assert [entry["degenerate_at_vertex"] for entry in diagnosis["strengths_tried"]] == [["frozen"], ["frozen"], []]
+    assert diagnosis["objective_strengths"] == {"conciseness": 1.0, "frozen": 0.25}
+    assert decoded_at == [[1.0, 1.0], [1.0, 0.5], [1.0, 0.25], [1.0, 0.25]]  # three probes, then the sweep
     frozen = next(item for item in diagnosis["objectives"] if item["objective"] == "frozen")
-    assert "degenerate_at_vertex" not in frozen["flags"]  # the flags are the chosen strength's
-    assert json.loads((settings.path / "sweep.json").read_text())["guidance_beta"] == 0.25
-    assert metrics["guidance_beta"] == 0.25
-    assert (
-        "1/beta = 4 (chosen by the probe: its answers degenerated at 1/beta = 8)"
-        in (settings.path / "report.md").read_text()
-    )
+    assert "degenerate_at_vertex" not in frozen["flags"]  # the flags are the chosen strengths'
+    assert json.loads((settings.path / "sweep.json").read_text())["objective_strengths"] == [1.0, 0.25]
+    assert metrics["objective_strengths"] == [1.0, 0.25]
+    report = (settings.path / "report.md").read_text()
+    assert "(frozen x0.25: weakened where the probe's answers degenerated at full strength)" in report
     again = Run(settings)
     assert again._is_current("diagnose") and again._is_current("sweep")
 
 
-def test_weaker_guidance_betas_must_be_weaker_one_after_another(tiny_settings):
-    for weaker in ([0.1], [0.5, 0.25], [0.25, 0.25]):
-        with pytest.raises(ValueError, match="weaker_guidance_betas must increase from guidance_beta"):
-            RunSettings(**tiny_settings, guidance_beta=0.125, weaker_guidance_betas=weaker)
+def test_an_objective_still_degenerate_at_the_weakest_strength_keeps_it_and_its_flag(tiny_settings, monkeypatch):
+    effects = diagnosis_with_probe_answers(
+        {**tiny_settings, "weaker_objective_strengths": [0.5]}, monkeypatch, "w6 w6 w6 w6 w6 w6"
+    )
+    assert "degenerate_at_vertex" in effects["frozen"]["flags"]
+    record = json.loads((RunSettings(**tiny_settings).path / "diagnosis.json").read_text())
+    assert record["objective_strengths"] == {"conciseness": 1.0, "frozen": 0.5}
+    assert len(record["strengths_tried"]) == 2
+
+
+def test_objective_strengths_reach_the_guiding_parm(tiny_settings):
+    """At the first objective's vertex with its strength 0 the adapter is switched off, so guidance by its log-ratio
+    to the base adds nothing: the guided answers are the base's own greedy answers."""
+    pairs_then_frozen(tiny_settings)
+    strong = {**tiny_settings, "learning_rate": 5e-2, "guidance_beta": 0.02}
+    run = Run(RunSettings(**strong, reference_free=False, weaker_objective_strengths=[0.5]))
+    run.train()
+    prompts = run.probe_prompts[:2]
+    switched_off = run._answers([([1.0, 0.0], prompt) for prompt in prompts], objective_strengths=[0.0, 1.0])
+    full = run._answers([([1.0, 0.0], prompt) for prompt in prompts], objective_strengths=[1.0, 1.0])
+    base, tokenizer = run.base()
+    unguided = run._generate(base, tokenizer, [(None, prompt) for prompt in prompts], None)
+    assert switched_off == unguided and full != unguided
+
+
+def test_weaker_objective_strengths_must_decrease_below_one_and_need_a_parm(tiny_settings):
+    for weaker in ([1.0], [0.5, 0.5], [0.25, 0.5], [0.0], [-0.5]):
+        with pytest.raises(ValueError, match="weaker_objective_strengths must"):
+            RunSettings(**tiny_settings, weaker_objective_strengths=weaker)
+    with pytest.raises(ValueError, match="--method parm only, got 'genarm'"):
+        RunSettings(**tiny_settings, method="genarm", weaker_objective_strengths=[0.5])
 
 
 def test_a_folder_made_before_the_held_out_split_continues_without_it(tiny_settings):

@@ -179,7 +179,7 @@ def test_a_setting_added_since_a_stage_was_recorded_redoes_it_only_away_from_its
     folder = Path(tiny_run["output_dir"])
     run_all(RunSettings(**tiny_run))
     records = Fingerprints(folder)
-    for stage, added in (("train", "loss_type"), ("sweep", "weaker_guidance_betas")):
+    for stage, added in (("train", "loss_type"), ("sweep", "weaker_objective_strengths")):
         record = records.read(stage)
         del record["settings"][added]  # as recorded by a version without the setting
         records.write(stage, record)

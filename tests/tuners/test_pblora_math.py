@@ -15,6 +15,7 @@ from peft_pblora import (
     PBLoraLinear,
     PerObjectivePreferenceCore,
     pblora_layers,
+    scale_objective_strengths,
 )
 
 from ..conftest import make_peft_model, random_ids
@@ -64,6 +65,36 @@ def test_model_output_equals_the_formula(arch, alpha):
     expected = reference_with_weights_added(reference, peft_model, alpha_tensor)(ids).logits
     assert not torch.allclose(out, reference(ids).logits, atol=1e-3), "the adapter must change the output"
     torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("alpha", [[1.0, 0.0], [0.3, 0.7]])
+def test_scaled_objective_strengths_give_the_formula_at_alpha_times_the_strengths(arch, alpha):
+    peft_model, reference = make_peft_model(arch)
+    strengths = torch.tensor([0.25, 1.5])
+    ids = random_ids()
+    expected = reference_with_weights_added(reference, peft_model, torch.tensor(alpha) * strengths)(ids).logits
+    unscaled = peft_model(ids, preference=alpha).logits
+    assert scale_objective_strengths(peft_model, strengths.tolist()) == len(list(pblora_layers(peft_model)))
+    out = peft_model(ids, preference=alpha).logits
+    assert not torch.allclose(out, unscaled, atol=1e-3), "the strengths must change the output"
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "strengths", "message"),
+    [
+        ({}, [1.0, -0.5], "finite and non-negative"),
+        ({}, [1.0, float("nan")], "finite and non-negative"),
+        ({}, [1.0, 0.5, 0.5], "3 strengths given for an adapter of 2 objectives"),
+        ({"core": "diagonal", "r2": 2}, [1.0, 0.5], "DiagonalPreferenceCore has no per-objective weights"),
+    ],
+)
+def test_objective_strengths_that_cannot_apply_are_refused(overrides, strengths, message):
+    peft_model, _ = make_peft_model("llama", **overrides)
+    with pytest.raises(ValueError, match=message):
+        scale_objective_strengths(peft_model, strengths)
+    with pytest.raises(ValueError, match="no PBLoRA layer with adapter 'other'"):
+        scale_objective_strengths(make_peft_model("llama")[0], [1.0, 1.0], adapter_name="other")
 
 
 @pytest.mark.parametrize("base_kind", ["linear", "conv1d"])

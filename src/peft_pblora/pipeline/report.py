@@ -68,12 +68,16 @@ def plausibility_note(settings: RunSettings) -> str:
 
 
 def guidance_strength(settings: RunSettings, sweep: dict) -> str:
-    """'1/beta = 4', and where the diagnosis chose it among weaker strengths, the one asked for."""
-    beta = sweep.get("guidance_beta") or settings.guidance_beta
-    chosen = f"1/beta = {1 / beta:g}"
-    if settings.weaker_guidance_betas and beta != settings.guidance_beta:
-        chosen += f" (chosen by the probe: its answers degenerated at 1/beta = {1 / settings.guidance_beta:g})"
-    return chosen
+    """'1/beta = 4', and the objectives the probe weakened with their strengths (weaker_objective_strengths)."""
+    text = f"1/beta = {1 / settings.guidance_beta:g}"
+    weakened = [
+        f"{name} x{value:g}"
+        for name, value in zip(sweep["objectives"], sweep.get("objective_strengths") or [], strict=False)
+        if value != 1.0
+    ]
+    if weakened:
+        text += f" ({', '.join(weakened)}: weakened where the probe's answers degenerated at full strength)"
+    return text
 
 
 def setup_section(settings: RunSettings, sweep: dict) -> list[str]:

@@ -22,7 +22,7 @@ LEGACY_SETTINGS = {
     "train_in_chat_format": False,
     "guidance_plausibility": None,
     "loss_type": "sigmoid",
-    "weaker_guidance_betas": [],
+    "weaker_objective_strengths": [],
 }
 
 

@@ -318,13 +318,14 @@ class RunSettings:
             "conciseness still steered (research/log.md, sections 4 and 6)."
         },
     )
-    weaker_guidance_betas: list[float] = field(
+    weaker_objective_strengths: list[float] = field(
         default_factory=list,
         metadata={
-            "help": "Weaker guidance strengths (betas above --guidance_beta, in increasing order) the diagnosis falls "
-            "back to when half the probe's answers at some objective's own vertex are empty or repetitive: it probes "
-            "each in turn and the sweep guides at the first with no such vertex (else the weakest). Empty: always "
-            "--guidance_beta."
+            "help": "Strengths below 1, decreasing, that the diagnosis falls back to objective by objective when half "
+            "the probe's answers at an objective's own vertex are empty or repetitive: that objective's part of the "
+            "PARM is scaled by the next one (scale_objective_strengths) and the probe repeated, until no vertex "
+            "degenerates or the strengths run out; the sweep guides with the strengths chosen. PARM with the "
+            "bilinear or per_objective core. Empty: every objective at full strength."
         },
     )
     train_in_chat_format: bool = field(
@@ -452,6 +453,11 @@ class RunSettings:
         if self.core not in parm_cores():
             raise ValueError(
                 f"core must be one of {parm_cores()} (SVD-LoRA's is --method svd_lora), got {self.core!r}"
+            )
+        if self.weaker_objective_strengths and self.method != "parm":
+            raise ValueError(
+                "weaker_objective_strengths scale each objective's part of one PARM adapter: --method parm only, got "
+                f"{self.method!r}"
             )
         if self.preference_sampling is None:
             self.preference_sampling = "importance" if self.scalarization == "linear" else "example"
@@ -672,7 +678,7 @@ def check_values(settings: RunSettings) -> None:
     for name in ("epochs", "learning_rate", "dirichlet_concentration", "lora_alpha"):
         check_range(name, getattr(settings, name), 0, above=True)
     check_range("guidance_beta", settings.guidance_beta, MIN_BETA)  # guided decoding's own lower bound on beta
-    check_weaker_guidance_betas(settings.guidance_beta, settings.weaker_guidance_betas)
+    check_weaker_objective_strengths(settings.weaker_objective_strengths)
     if settings.guidance_plausibility is not None:
         check_range("guidance_plausibility", settings.guidance_plausibility, 0, above=True, high=1)
     check_range("grid_step", settings.grid_step, 0, above=True, high=1)
@@ -687,17 +693,14 @@ def check_values(settings: RunSettings) -> None:
     check_device(settings.device)
 
 
-def check_weaker_guidance_betas(guidance_beta: float, weaker: list[float]) -> None:
-    """The fallback strengths must each be weaker (a larger beta) than the one before, starting from guidance_beta."""
-    previous = guidance_beta
-    for value in weaker:
-        check_range("weaker_guidance_betas", value, MIN_BETA)
-        if value <= previous:
-            raise ValueError(
-                f"weaker_guidance_betas must increase from guidance_beta ({guidance_beta:g}), each a weaker guidance "
-                f"than the one before; got {weaker} after {previous:g}"
-            )
-        previous = value
+def check_weaker_objective_strengths(strengths: list[float]) -> None:
+    """The fallback strengths must lie in (0, 1) and decrease, each weaker than the one before."""
+    for value in strengths:
+        check_range("weaker_objective_strengths", value, 0, above=True, high=1)
+    if any(later >= earlier for earlier, later in zip([1.0, *strengths], strengths, strict=False)):
+        raise ValueError(
+            f"weaker_objective_strengths must decrease from 1, each below the one before; got {strengths}"
+        )
 
 
 def settled(value: list[str] | None, default: list[str]) -> list[str]:

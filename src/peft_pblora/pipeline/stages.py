@@ -38,6 +38,7 @@ from ..guidance.processors import GenARMGuidance, PARMGuidance
 from ..trainer.parm_config import PARMConfig
 from ..trainer.parm_trainer import PARMTrainer
 from ..tuners.pblora.config import PBLoraConfig
+from ..tuners.pblora.strengths import scale_objective_strengths
 from .baselines import ARM_CORE, arm_rank, svd_lora_rank, weight_soup
 from .diagnosis import (
     choose_probe_prompts,
@@ -169,8 +170,8 @@ class Run:
             return {"preference_data": data_hash(load_from_disk(str(data_dir))) if pairs_cached(data_dir) else None}
         prompts = self.probe_prompts if stage == "diagnose" else self.test_prompts
         inputs = {"adapters": files_hash(self.adapter_dirs()), "prompts": texts_hash(prompts)}
-        if stage == "sweep" and self.settings.weaker_guidance_betas:  # the strength the diagnosis chose
-            inputs["guidance_beta"] = repr(self.sweep_guidance_beta)
+        if stage == "sweep" and self.settings.weaker_objective_strengths:  # the strengths the diagnosis chose
+            inputs["objective_strengths"] = repr(self.objective_strengths)
         return inputs
 
     def _adopt_unrecorded_stages(self, previous: dict[str, Any]) -> None:
@@ -429,7 +430,8 @@ class Run:
         decoding["guidance_path"] = self.guidance_path
         unguided = self._generate(base, tokenizer, [(None, prompt) for prompt in self.test_prompts], None)
         result = {"objectives": objectives, "method": settings.method, "alphas": alphas, "prompts": self.test_prompts}
-        result["guidance_beta"] = None if settings.method == "rewarded_soups" else self.sweep_guidance_beta
+        result["guidance_beta"] = None if settings.method == "rewarded_soups" else settings.guidance_beta
+        result["objective_strengths"] = self.objective_strengths
         result.update(points=[], decoding=decoding)
         for alpha in alphas:
             texts = [response for (row_alpha, _), response in zip(rows, responses, strict=True) if row_alpha == alpha]
@@ -505,47 +507,52 @@ class Run:
         rescored = diagnosis_record(
             self.settings.objective_names, prompts, points, self._held_out_evaluation(), self._training_margins()
         )
-        rescored.update({key: record[key] for key in ("guidance_beta", "strengths_tried") if key in record})
+        rescored.update({key: record[key] for key in ("objective_strengths", "strengths_tried") if key in record})
         return self._written_if_changed(self.path / "diagnosis.json", record, rescored)
 
     def _diagnose(self) -> dict:
-        """diagnose's work: the probe's answers at the vertices, scored, and the flags; with weaker_guidance_betas,
-        the probe again at each weaker strength until no objective's vertex degenerates, that strength chosen for
-        the sweep (else the weakest)."""
+        """diagnose's work: the probe's answers at the vertices, scored, and the flags; with
+        weaker_objective_strengths, each objective whose vertex degenerates moves to its next weaker strength and the
+        probe is repeated, until no vertex degenerates or the strengths run out (the strengths then chosen for the
+        sweep)."""
         settings = self.settings
+        objectives = settings.objective_names
         if len(self.probe_prompts) < settings.probe_prompts:
             logger.warning(
                 "only %d prompts outside the train / test split for the probe (%d asked)",
                 len(self.probe_prompts), settings.probe_prompts,
             )  # fmt: skip
+        levels = [1.0, *settings.weaker_objective_strengths]
+        level = dict.fromkeys(objectives, 0)
         tried = []
-        strengths = [settings.guidance_beta, *settings.weaker_guidance_betas]
-        if settings.method == "rewarded_soups":  # decodes without guidance: one probe
-            strengths = strengths[:1]
-        for guidance_beta, weaker in zip(strengths, [*strengths[1:], None], strict=True):
-            points = self._probe(guidance_beta) if len(self.probe_prompts) >= 2 else []
+        while True:
+            strengths = [levels[level[name]] for name in objectives]
+            points = self._probe(strengths) if len(self.probe_prompts) >= 2 else []
             record = diagnosis_record(
-                settings.objective_names, self.probe_prompts, points, self._held_out_evaluation(),
-                self._training_margins(),
-            )  # fmt: skip
+                objectives, self.probe_prompts, points, self._held_out_evaluation(), self._training_margins()
+            )
             degenerate = [
                 item["objective"] for item in record["objectives"] if "degenerate_at_vertex" in item["flags"]
             ]
-            tried.append({"guidance_beta": guidance_beta, "degenerate_at_vertex": degenerate})
-            if not degenerate or weaker is None:
+            chosen = dict(zip(objectives, strengths, strict=True))
+            tried.append({"objective_strengths": chosen, "degenerate_at_vertex": degenerate})
+            weakened = [name for name in degenerate if level[name] + 1 < len(levels)]
+            if not weakened:
                 break
+            for name in weakened:
+                level[name] += 1
             logger.warning(
-                "the probe's answers degenerate at the vertex of %s at 1/beta = %g: probing 1/beta = %g",
-                ", ".join(degenerate), 1 / guidance_beta, 1 / weaker,
+                "the probe's answers degenerate at the vertex of %s: probing again with %s",
+                ", ".join(degenerate), ", ".join(f"{name} at strength {levels[level[name]]:g}" for name in weakened),
             )  # fmt: skip
-        return {**record, "guidance_beta": guidance_beta, "strengths_tried": tried}
+        return {**record, "objective_strengths": chosen, "strengths_tried": tried}
 
-    def _probe(self, guidance_beta: float) -> list[dict]:
+    def _probe(self, objective_strengths: list[float]) -> list[dict]:
         """The probe prompts' guided answers at every vertex (objective order), scored."""
         k = len(self.settings.objective_names)
         vertices = [[1.0 if index == vertex else 0.0 for index in range(k)] for vertex in range(k)]
         rows = [(vertex, prompt) for vertex in vertices for prompt in self.probe_prompts]
-        responses = self._answers(rows, guidance_beta)
+        responses = self._answers(rows, objective_strengths)
         size = len(self.probe_prompts)
         return [
             {"alpha": vertex, **self._score(self.probe_prompts, responses[index * size : (index + 1) * size])}
@@ -553,26 +560,27 @@ class Run:
         ]
 
     @property
-    def sweep_guidance_beta(self) -> float:
-        """The sweep's guidance strength: guidance_beta, or with weaker_guidance_betas the one the diagnosis chose
-        (guidance_beta while there is no diagnosis yet)."""
+    def objective_strengths(self) -> list[float] | None:
+        """The PARM's per-objective strengths in the sweep: with weaker_objective_strengths those the diagnosis chose
+        (all 1 while there is no diagnosis yet), else None (the adapter as trained)."""
         settings = self.settings
-        if not settings.weaker_guidance_betas:
-            return settings.guidance_beta
+        if not settings.weaker_objective_strengths:
+            return None
         record = self._results.get("diagnose")
         path = self.path / "diagnosis.json"
         if record is None and path.is_file():
             record = json.loads(path.read_text())
-        return float((record or {}).get("guidance_beta", settings.guidance_beta))
+        chosen = (record or {}).get("objective_strengths", {})
+        return [float(chosen.get(name, 1.0)) for name in settings.objective_names]
 
-    def _answers(self, rows: Sequence[tuple], guidance_beta: float | None = None) -> list[dict]:
-        """Greedy answers for (alpha, prompt) rows by the run's method: guided by the PARM or the ARMs at
-        `guidance_beta` (default: the sweep's strength), or decoded by the ARMs' weights mixed at each alpha
-        (Rewarded Soups)."""
+    def _answers(self, rows: Sequence[tuple], objective_strengths: list[float] | None = None) -> list[dict]:
+        """Greedy answers for (alpha, prompt) rows by the run's method: guided by the PARM (each objective's part
+        scaled by `objective_strengths`, default: the sweep's) or the ARMs, or decoded by the ARMs' weights mixed at
+        each alpha (Rewarded Soups)."""
         self.train()
         base, tokenizer = self.base()
         settings = self.settings
-        beta = self.sweep_guidance_beta if guidance_beta is None else guidance_beta
+        strengths = self.objective_strengths if objective_strengths is None else objective_strengths
         objectives = settings.objective_names
         reference = self.guidance_reference()
         if settings.method in ONE_REWARD_MODEL_METHODS:
@@ -580,19 +588,21 @@ class Run:
             adapter_objectives = parm.peft_config["default"].objective_names
             if adapter_objectives != objectives:
                 raise ValueError(f"the adapter's objectives {adapter_objectives} differ from the run's {objectives}")
+            if strengths is not None and any(value != 1.0 for value in strengths):
+                scale_objective_strengths(parm, strengths)
             if self.guidance_path == "fused":  # the PARM is the base plus its adapter: one forward over 2B rows
                 return self._generate(parm, tokenizer, rows, None, guided_model_for=lambda alphas: PARMGuidedModel(
-                    parm, alphas, beta=beta, reference=reference,
+                    parm, alphas, beta=settings.guidance_beta, reference=reference,
                     plausibility=settings.guidance_plausibility,
                 ))  # fmt: skip
             return self._generate(base, tokenizer, rows, lambda alphas, mask: PARMGuidance(
-                parm, alphas, beta=beta, attention_mask=mask, tokenizer=tokenizer,
+                parm, alphas, beta=settings.guidance_beta, attention_mask=mask, tokenizer=tokenizer,
                 reference=reference, plausibility=settings.guidance_plausibility,
             ))  # fmt: skip
         if settings.method == "genarm":
             arms = [self._merged_arm(name) for name in objectives]
             return self._generate(base, tokenizer, rows, lambda alphas, mask: GenARMGuidance(
-                arms, alphas, beta=beta, attention_mask=mask, tokenizer=tokenizer,
+                arms, alphas, beta=settings.guidance_beta, attention_mask=mask, tokenizer=tokenizer,
                 reference=reference, plausibility=settings.guidance_plausibility,
             ))  # fmt: skip
         arm_weights = [self._merged_arm(name).state_dict() for name in objectives]  # rewarded_soups
@@ -692,6 +702,7 @@ class Run:
         metrics["method"] = sweep.get("method", "parm")
         metrics["trainable_parameters"] = self.trainable_parameters()
         metrics["guidance_beta"] = sweep.get("guidance_beta")
+        metrics["objective_strengths"] = sweep.get("objective_strengths")
         if "decoding" in sweep:
             decoding = sweep["decoding"]
             metrics["decoding_tokens_per_second"] = decoding["new_tokens"] / max(decoding["seconds"], 1e-9)

@@ -11,6 +11,7 @@ from .model import PBLoraModel, pblora_layers, set_preference
 from .peft_type import PBLORA_PEFT_TYPE
 from .preference import validate_preference
 from .registration import register_pblora
+from .strengths import scale_objective_strengths
 
 __all__ = [
     "PBLORA_PEFT_TYPE",
@@ -24,6 +25,7 @@ __all__ = [
     "PerObjectivePreferenceCore",
     "pblora_layers",
     "register_pblora",
+    "scale_objective_strengths",
     "set_preference",
     "validate_preference",
 ]
