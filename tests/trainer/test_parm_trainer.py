@@ -248,31 +248,42 @@ def test_importance_sampling_scores_each_pair_at_its_own_alpha(tmp_path):
     torch.testing.assert_close(loss.detach(), expected, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize(("reference_free", "sampling"), [(True, "batch"), (False, "batch"), (True, "importance")])
-def test_training_separates_the_objectives_by_alpha(tmp_path, reference_free, sampling):
+def trained_on_word_pairs(tmp_path, epochs: int, **overrides) -> PARMTrainer:
+    """A trainer after `epochs` on 16 disagreeing pairs at a high learning rate: first_word prefers "w5 w5 w5",
+    second_word "w6 w6 w6"."""
     trainer = make_trainer(
         tmp_path,
-        reference_free=reference_free,
-        preference_sampling=sampling,
         datasets=disagreeing_datasets(rows=16),
-        num_train_epochs=6,
+        num_train_epochs=epochs,
         per_device_train_batch_size=4,
         learning_rate=2e-2,
         beta_r=1.0,
         peft_config=trainer_pblora_config(init_weights=True, lora_alpha=4),
+        **overrides,
     )
     trainer.train()
-    model = trainer.model.eval()
+    return trainer
+
+
+def five_over_six_margins(model, alphas: list[torch.Tensor]) -> list[float]:
+    """The reward of "w5 w5 w5" minus that of "w6 w6 w6" after an unseen prompt, at each alpha."""
     tokenizer = tiny_tokenizer()
     prompt = tokenizer("w40 w41 w42 w43")["input_ids"]
     eos = [tokenizer.eos_token_id]
     five = tokenizer("w5 w5 w5", add_special_tokens=False)["input_ids"] + eos
     six = tokenizer("w6 w6 w6", add_special_tokens=False)["input_ids"] + eos
-    margins = []
     with torch.no_grad():
-        for weight in torch.linspace(1, 0, 5):
-            alpha = torch.stack([weight, 1 - weight])
-            margins.append((hand_reward(model, prompt, five, alpha) - hand_reward(model, prompt, six, alpha)).item())
+        return [
+            (hand_reward(model, prompt, five, alpha) - hand_reward(model, prompt, six, alpha)).item()
+            for alpha in alphas
+        ]
+
+
+@pytest.mark.parametrize(("reference_free", "sampling"), [(True, "batch"), (False, "batch"), (True, "importance")])
+def test_training_separates_the_objectives_by_alpha(tmp_path, reference_free, sampling):
+    trainer = trained_on_word_pairs(tmp_path, 6, reference_free=reference_free, preference_sampling=sampling)
+    alphas = [torch.stack([weight, 1 - weight]) for weight in torch.linspace(1, 0, 5)]
+    margins = five_over_six_margins(trainer.model.eval(), alphas)
     assert margins[0] > 0, f"at alpha=(1,0) objective 1's chosen answer must rank first: {margins}"
     assert margins[-1] < 0, f"at alpha=(0,1) objective 2's chosen answer must rank first: {margins}"
     assert all(a > b for a, b in zip(margins, margins[1:], strict=False)), f"margin must fall monotonically: {margins}"
@@ -281,32 +292,14 @@ def test_training_separates_the_objectives_by_alpha(tmp_path, reference_free, sa
 
 
 def test_ipo_holds_the_learned_margin_near_its_target_where_the_sigmoid_widens_it(tmp_path):
-    def vertex_margins(loss_type: str) -> list[float]:
-        trainer = make_trainer(
-            tmp_path / loss_type,
-            loss_type=loss_type,
-            preference_sampling="importance",
-            datasets=disagreeing_datasets(rows=16),
-            num_train_epochs=8,
-            per_device_train_batch_size=4,
-            learning_rate=2e-2,
-            beta_r=1.0,
-            peft_config=trainer_pblora_config(init_weights=True, lora_alpha=4),
+    vertices = [torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0])]
+    ipo, sigmoid = (
+        five_over_six_margins(
+            trained_on_word_pairs(tmp_path / loss, 8, loss_type=loss, preference_sampling="importance").model.eval(),
+            vertices,
         )
-        trainer.train()
-        model = trainer.model.eval()
-        tokenizer = tiny_tokenizer()
-        prompt = tokenizer("w40 w41 w42 w43")["input_ids"]
-        eos = [tokenizer.eos_token_id]
-        five = tokenizer("w5 w5 w5", add_special_tokens=False)["input_ids"] + eos
-        six = tokenizer("w6 w6 w6", add_special_tokens=False)["input_ids"] + eos
-        with torch.no_grad():
-            return [
-                (hand_reward(model, prompt, five, alpha) - hand_reward(model, prompt, six, alpha)).item()
-                for alpha in (torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0]))
-            ]
-
-    ipo, sigmoid = vertex_margins("ipo"), vertex_margins("sigmoid")
+        for loss in ("ipo", "sigmoid")
+    )
     target = 1 / (2 * 1.0)
     assert ipo[0] > 0 > ipo[1], f"IPO must still rank each objective's chosen answer first at its vertex: {ipo}"
     assert abs(ipo[0] - target) < abs(sigmoid[0] - target), (ipo, sigmoid)
