@@ -95,9 +95,9 @@ ADVICE = {
     ),
     "degenerate_at_vertex": (
         f"at least {DEGENERATE_SHARE:.0%} of the guided probe's answers at this objective's own vertex are empty or "
-        "repeat a phrase: guidance this strong pushes the answers off the base's text. Lower the strength (a "
-        "larger --guidance_beta, e.g. 0.5 for 1/beta = 2; `peft-pblora diagnose --guidance_beta 0.5` redoes only "
-        "the probe), or a lower learning rate if the training margin is far above the other objectives'."
+        "repeat a phrase: guidance this strong pushes the answers off the base's text. Weaken this objective alone "
+        "(--weaker_objective_strengths 0.5 0.25 lets the probe choose its strength), or the whole guidance (a "
+        "larger --guidance_beta; `peft-pblora diagnose` redoes only the probe)."
     ),
     "probe_inconclusive": (
         "the guided probe scores this objective higher at its own vertex, but by less than two standard errors: too "
