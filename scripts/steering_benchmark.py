@@ -25,6 +25,7 @@ from run_grid import run_grid
 
 from peft_pblora.evaluation.steering_diagnosis import PROBE_FLAGS
 from peft_pblora.pipeline.diagnosis import diagnosis_record, read_training_margins
+from peft_pblora.pipeline.report import weakened_objectives
 
 OBJECTIVES = ("conciseness", "list_format", "positivity", "relevance", "second_person", "plain_words")
 PAIRS = (
@@ -161,9 +162,8 @@ def markdown_table(rows: list[dict]) -> str:
 
 def objective_strength(objective: str, row: dict) -> str:
     """' x0.5' where the run weakened this objective's part of the PARM (weaker_objective_strengths), else ''."""
-    strengths = dict(zip(row["objectives"], row.get("objective_strengths") or [], strict=False))
-    value = strengths.get(objective, 1.0)
-    return "" if value == 1.0 else f" x{value:g}"
+    value = weakened_objectives(list(row["objectives"]), row.get("objective_strengths")).get(objective)
+    return "" if value is None else f" x{value:g}"
 
 
 def probe_verdict(flags: list[str]) -> str:

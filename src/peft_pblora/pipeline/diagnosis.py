@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +116,31 @@ def diagnosis_record(
         "held_out_pairs": pairs,
         "training_margins": margins or {},
     }
+
+
+def diagnosis_with_weaker_strengths(
+    objectives: Sequence[str], weaker_strengths: Sequence[float], record_at: Callable[[list[float]], dict]
+) -> dict[str, Any]:
+    """The diagnosis record at the objectives' strengths (`record_at(strengths)`), probed again with each objective
+    whose vertex degenerates moved to its next of `weaker_strengths`, until none degenerates or the strengths run
+    out; the last record, with the strengths chosen (`objective_strengths`) and every round (`strengths_tried`)."""
+    levels = [1.0, *weaker_strengths]
+    level = dict.fromkeys(objectives, 0)
+    tried = []
+    while True:
+        chosen = {name: levels[level[name]] for name in objectives}
+        record = record_at(list(chosen.values()))
+        degenerate = [item["objective"] for item in record["objectives"] if "degenerate_at_vertex" in item["flags"]]
+        tried.append({"objective_strengths": chosen, "degenerate_at_vertex": degenerate})
+        weakened = [name for name in degenerate if level[name] + 1 < len(levels)]
+        if not weakened:
+            return {**record, "objective_strengths": chosen, "strengths_tried": tried}
+        for name in weakened:
+            level[name] += 1
+        logger.warning(
+            "the probe's answers degenerate at the vertex of %s: probing again with %s",
+            ", ".join(degenerate), ", ".join(f"{name} at strength {levels[level[name]]:g}" for name in weakened),
+        )  # fmt: skip
 
 
 def warn_about_flags(record: dict) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, fields
 from pathlib import Path
 
@@ -67,16 +68,18 @@ def plausibility_note(settings: RunSettings) -> str:
     return "" if share is None else f" among tokens at least {share:g} as likely as the base's top token"
 
 
+def weakened_objectives(objectives: Sequence[str], strengths: Sequence[float] | None) -> dict[str, float]:
+    """The objectives a run guided below full strength (`weaker_objective_strengths`), with their strengths."""
+    return {name: value for name, value in zip(objectives, strengths or [], strict=False) if value != 1.0}
+
+
 def guidance_strength(settings: RunSettings, sweep: dict) -> str:
     """'1/beta = 4', and the objectives the probe weakened with their strengths (weaker_objective_strengths)."""
     text = f"1/beta = {1 / settings.guidance_beta:g}"
-    weakened = [
-        f"{name} x{value:g}"
-        for name, value in zip(sweep["objectives"], sweep.get("objective_strengths") or [], strict=False)
-        if value != 1.0
-    ]
+    weakened = weakened_objectives(sweep["objectives"], sweep.get("objective_strengths"))
     if weakened:
-        text += f" ({', '.join(weakened)}: weakened where the probe's answers degenerated at full strength)"
+        listed = ", ".join(f"{name} x{value:g}" for name, value in weakened.items())
+        text += f" ({listed}: weakened where the probe's answers degenerated at full strength)"
     return text
 
 

@@ -43,6 +43,7 @@ from .baselines import ARM_CORE, arm_rank, svd_lora_rank, weight_soup
 from .diagnosis import (
     choose_probe_prompts,
     diagnosis_record,
+    diagnosis_with_weaker_strengths,
     held_out_prompts,
     read_held_out_evaluation,
     read_training_margins,
@@ -522,30 +523,13 @@ class Run:
                 "only %d prompts outside the train / test split for the probe (%d asked)",
                 len(self.probe_prompts), settings.probe_prompts,
             )  # fmt: skip
-        levels = [1.0, *settings.weaker_objective_strengths]
-        level = dict.fromkeys(objectives, 0)
-        tried = []
-        while True:
-            strengths = [levels[level[name]] for name in objectives]
+        held_out, margins = self._held_out_evaluation(), self._training_margins()
+
+        def record_at(strengths: list[float]) -> dict:
             points = self._probe(strengths) if len(self.probe_prompts) >= 2 else []
-            record = diagnosis_record(
-                objectives, self.probe_prompts, points, self._held_out_evaluation(), self._training_margins()
-            )
-            degenerate = [
-                item["objective"] for item in record["objectives"] if "degenerate_at_vertex" in item["flags"]
-            ]
-            chosen = dict(zip(objectives, strengths, strict=True))
-            tried.append({"objective_strengths": chosen, "degenerate_at_vertex": degenerate})
-            weakened = [name for name in degenerate if level[name] + 1 < len(levels)]
-            if not weakened:
-                break
-            for name in weakened:
-                level[name] += 1
-            logger.warning(
-                "the probe's answers degenerate at the vertex of %s: probing again with %s",
-                ", ".join(degenerate), ", ".join(f"{name} at strength {levels[level[name]]:g}" for name in weakened),
-            )  # fmt: skip
-        return {**record, "objective_strengths": chosen, "strengths_tried": tried}
+            return diagnosis_record(objectives, self.probe_prompts, points, held_out, margins)
+
+        return diagnosis_with_weaker_strengths(objectives, settings.weaker_objective_strengths, record_at)
 
     def _probe(self, objective_strengths: list[float]) -> list[dict]:
         """The probe prompts' guided answers at every vertex (objective order), scored."""
