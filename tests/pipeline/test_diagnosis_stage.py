@@ -231,9 +231,9 @@ def test_a_probe_whose_answers_repeat_themselves_at_a_vertex_flags_that_objectiv
 
 
 def test_an_objective_whose_probe_degenerates_at_its_vertex_is_weakened_until_it_does_not(tiny_settings, monkeypatch):
-    """The frozen objective's vertex answers repeat themselves until its strength drops to 0.25; conciseness's never
-    do: the diagnosis probes (1, 1), (1, 0.5), (1, 0.25) and the sweep guides at (1, 0.25), the strengths its
-    fingerprint and report name."""
+    """The frozen objective's vertex answers repeat themselves above strength 0.25; conciseness's never do: the
+    diagnosis probes every vertex at 1, 0.5, 0.25 and 0.125 and the sweep guides at (1, 0.25), the strongest
+    combination without a degenerate vertex, the strengths its fingerprint and report name."""
     pairs_then_frozen(tiny_settings)
     settings = RunSettings(**tiny_settings, weaker_objective_strengths=[0.5, 0.25, 0.125])
     run = Run(settings)
@@ -252,27 +252,30 @@ def test_an_objective_whose_probe_degenerates_at_its_vertex_is_weakened_until_it
     monkeypatch.setattr(run, "_answers", answers)
     metrics = run.report()
     diagnosis = json.loads((settings.path / "diagnosis.json").read_text())
-    assert [entry["degenerate_at_vertex"] for entry in diagnosis["strengths_tried"]] == [["frozen"], ["frozen"], []]
+    tried = {tuple(entry["objective_strengths"].values()): entry for entry in diagnosis["strengths_tried"]}
+    assert len(tried) == 16 and tried[(1.0, 0.5)]["degenerate_at_vertex"] == ["frozen"]
+    assert tried[(0.125, 0.125)]["degenerate_at_vertex"] == []
     assert diagnosis["objective_strengths"] == {"conciseness": 1.0, "frozen": 0.25}
-    assert decoded_at == [[1.0, 1.0], [1.0, 0.5], [1.0, 0.25], [1.0, 0.25]]  # three probes, then the sweep
+    levels = [[1.0, 1.0], [0.5, 0.5], [0.25, 0.25], [0.125, 0.125]]
+    assert decoded_at == [*levels, [1.0, 0.25]]  # one probe per strength, then the sweep
     frozen = next(item for item in diagnosis["objectives"] if item["objective"] == "frozen")
     assert "degenerate_at_vertex" not in frozen["flags"]  # the flags are the chosen strengths'
     assert json.loads((settings.path / "sweep.json").read_text())["objective_strengths"] == [1.0, 0.25]
     assert metrics["objective_strengths"] == [1.0, 0.25]
     report = (settings.path / "report.md").read_text()
-    assert "(frozen x0.25: weakened where the probe's answers degenerated at full strength)" in report
+    assert "(frozen x0.25: the weaker strengths the probe found steer best)" in report
     again = Run(settings)
     assert again._is_current("diagnose") and again._is_current("sweep")
 
 
-def test_an_objective_still_degenerate_at_the_weakest_strength_keeps_it_and_its_flag(tiny_settings, monkeypatch):
+def test_an_objective_degenerate_at_every_strength_stays_at_full_strength_with_its_flag(tiny_settings, monkeypatch):
     effects = diagnosis_with_probe_answers(
         {**tiny_settings, "weaker_objective_strengths": [0.5]}, monkeypatch, "w6 w6 w6 w6 w6 w6"
     )
     assert "degenerate_at_vertex" in effects["frozen"]["flags"]
     record = json.loads((RunSettings(**tiny_settings).path / "diagnosis.json").read_text())
-    assert record["objective_strengths"] == {"conciseness": 1.0, "frozen": 0.5}
-    assert len(record["strengths_tried"]) == 2
+    assert record["objective_strengths"] == {"conciseness": 1.0, "frozen": 1.0}
+    assert len(record["strengths_tried"]) == 4
 
 
 def test_objective_strengths_reach_the_guiding_parm(tiny_settings):

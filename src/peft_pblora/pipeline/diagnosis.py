@@ -3,8 +3,10 @@ the flags it raises (see `peft_pblora.evaluation.steering_diagnosis`)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import math
 import random
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -13,6 +15,7 @@ from typing import Any
 from datasets import DatasetDict
 
 from ..evaluation.steering_diagnosis import (
+    PROBE_FLAGS,
     degenerate_shares,
     diagnose,
     pair_accuracy_at_vertices,
@@ -23,6 +26,7 @@ from ..evaluation.steering_diagnosis import (
 logger = logging.getLogger("peft_pblora.pipeline")
 
 HELD_OUT_EVALUATION_FILE = "held_out_evaluation.json"
+NOT_STEERING_FLAGS = {*PROBE_FLAGS, "probe_inconclusive"}
 
 
 def held_out_prompts(train_prompts: Sequence[str], share: float, seed: int) -> list[str]:
@@ -118,29 +122,72 @@ def diagnosis_record(
     }
 
 
+def probe_t_statistic(effect: dict[str, float | None]) -> float:
+    """A probe effect over its standard error; a rise with no spread is +inf, a fall -inf, none (or no error) 0."""
+    value, error = effect["effect"], effect["standard_error"]
+    if error:
+        return value / error
+    return math.copysign(math.inf, value) if value and error is not None else 0.0
+
+
 def diagnosis_with_weaker_strengths(
-    objectives: Sequence[str], weaker_strengths: Sequence[float], record_at: Callable[[list[float]], dict]
+    objectives: Sequence[str],
+    weaker_strengths: Sequence[float],
+    probe_at: Callable[[float], list[dict]],
+    record_of: Callable[[list[dict]], dict],
 ) -> dict[str, Any]:
-    """The diagnosis record at the objectives' strengths (`record_at(strengths)`), probed again with each objective
-    whose vertex degenerates moved to its next of `weaker_strengths`, until none degenerates or the strengths run
-    out; the last record, with the strengths chosen (`objective_strengths`) and every round (`strengths_tried`)."""
+    """The diagnosis record (`record_of(vertex points)`) at the strengths the probe finds steer best.
+
+    `probe_at(strength)` answers the probe at every vertex with every objective at that strength. At objective i's
+    vertex only its own strength acts (the adapter there is s_i times its part), so one probe per strength gives every
+    combination's vertices. While every objective steers at full strength (no probe flag) the adapter stays as
+    trained; else each objective's strength is chosen among 1 and `weaker_strengths`: the combination with fewest
+    degenerate vertices, then the largest t statistic of its least-steering objective, then the strongest. The
+    record adds the strengths chosen (`objective_strengths`) and every combination probed (`strengths_tried`)."""
     levels = [1.0, *weaker_strengths]
-    level = dict.fromkeys(objectives, 0)
-    tried = []
-    while True:
-        chosen = {name: levels[level[name]] for name in objectives}
-        record = record_at(list(chosen.values()))
-        degenerate = [item["objective"] for item in record["objectives"] if "degenerate_at_vertex" in item["flags"]]
-        tried.append({"objective_strengths": chosen, "degenerate_at_vertex": degenerate})
-        weakened = [name for name in degenerate if level[name] + 1 < len(levels)]
-        if not weakened:
-            return {**record, "objective_strengths": chosen, "strengths_tried": tried}
-        for name in weakened:
-            level[name] += 1
-        logger.warning(
-            "the probe's answers degenerate at the vertex of %s: probing again with %s",
-            ", ".join(degenerate), ", ".join(f"{name} at strength {levels[level[name]]:g}" for name in weakened),
-        )  # fmt: skip
+    points_at = {1.0: probe_at(1.0)}
+    full = {name: 1.0 for name in objectives}
+    record = record_of(points_at[1.0])
+    not_steering = [item["objective"] for item in record["objectives"] if set(item["flags"]) & NOT_STEERING_FLAGS]
+    if not points_at[1.0] or len(levels) == 1 or not not_steering:
+        return {**record, "objective_strengths": full, "strengths_tried": [strengths_entry(full, record)]}
+    logger.warning(
+        "%s not steering at full strength in the probe: probing every vertex at strengths %s",
+        ", ".join(not_steering), ", ".join(f"{level:g}" for level in weaker_strengths),
+    )  # fmt: skip
+    points_at.update({level: probe_at(level) for level in weaker_strengths})
+    candidates = []
+    for choice in itertools.product(levels, repeat=len(objectives)):
+        record = record_of([points_at[level][index] for index, level in enumerate(choice)])
+        candidates.append((dict(zip(objectives, choice, strict=True)), record))
+    tried = [strengths_entry(strengths, record) for strengths, record in candidates]
+    best = min(
+        range(len(candidates)),
+        key=lambda index: (
+            len(tried[index]["degenerate_at_vertex"]),
+            -weakest_t_statistic(candidates[index][1]),
+            -sum(candidates[index][0].values()),
+        ),
+    )
+    strengths, record = candidates[best]
+    return {**record, "objective_strengths": strengths, "strengths_tried": tried}
+
+
+def strengths_entry(strengths: dict[str, float], record: dict) -> dict[str, Any]:
+    """One probed combination of strengths: its degenerate vertices and its objectives' probe t statistics (an
+    infinite one written as None, JSON having no infinity)."""
+    statistics = {name: probe_t_statistic(effect) for name, effect in record["probe"]["effects"].items()}
+    degenerate = [item["objective"] for item in record["objectives"] if "degenerate_at_vertex" in item["flags"]]
+    return {
+        "objective_strengths": strengths,
+        "degenerate_at_vertex": degenerate,
+        "probe_t_statistics": {name: value if math.isfinite(value) else None for name, value in statistics.items()},
+    }
+
+
+def weakest_t_statistic(record: dict) -> float:
+    """The least probe t statistic of a diagnosis record's objectives: how well its least-steering objective steers."""
+    return min((probe_t_statistic(effect) for effect in record["probe"]["effects"].values()), default=math.inf)
 
 
 def warn_about_flags(record: dict) -> list[str]:

@@ -79,7 +79,7 @@ def guidance_strength(settings: RunSettings, sweep: dict) -> str:
     weakened = weakened_objectives(sweep["objectives"], sweep.get("objective_strengths"))
     if weakened:
         listed = ", ".join(f"{name} x{value:g}" for name, value in weakened.items())
-        text += f" ({listed}: weakened where the probe's answers degenerated at full strength)"
+        text += f" ({listed}: the weaker strengths the probe found steer best)"
     return text
 
 

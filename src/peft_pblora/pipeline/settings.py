@@ -321,11 +321,11 @@ class RunSettings:
     weaker_objective_strengths: list[float] = field(
         default_factory=list,
         metadata={
-            "help": "Strengths below 1, decreasing, that the diagnosis falls back to objective by objective when half "
-            "the probe's answers at an objective's own vertex are empty or repetitive: that objective's part of the "
-            "PARM is scaled by the next one (scale_objective_strengths) and the probe repeated, until no vertex "
-            "degenerates or the strengths run out; the sweep guides with the strengths chosen. PARM with the "
-            "bilinear or per_objective core. Empty: every objective at full strength."
+            "help": "Strengths below 1, decreasing, that the diagnosis tries when an objective does not steer in the "
+            "probe at full strength (a probe flag, or a rise within two standard errors): the probe is repeated with "
+            "every objective's part of the PARM scaled by each (scale_objective_strengths), and the sweep guides with "
+            "the combination that has fewest degenerate vertices, then whose least-steering objective steers most. "
+            "PARM with the bilinear or per_objective core. Empty: every objective at full strength."
         },
     )
     train_in_chat_format: bool = field(

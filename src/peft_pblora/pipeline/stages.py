@@ -513,9 +513,8 @@ class Run:
 
     def _diagnose(self) -> dict:
         """diagnose's work: the probe's answers at the vertices, scored, and the flags; with
-        weaker_objective_strengths, each objective whose vertex degenerates moves to its next weaker strength and the
-        probe is repeated, until no vertex degenerates or the strengths run out (the strengths then chosen for the
-        sweep)."""
+        weaker_objective_strengths and an objective that does not steer at full strength, the probe repeated at each
+        weaker strength and the strengths that steer best chosen for the sweep (`diagnosis_with_weaker_strengths`)."""
         settings = self.settings
         objectives = settings.objective_names
         if len(self.probe_prompts) < settings.probe_prompts:
@@ -525,11 +524,13 @@ class Run:
             )  # fmt: skip
         held_out, margins = self._held_out_evaluation(), self._training_margins()
 
-        def record_at(strengths: list[float]) -> dict:
-            points = self._probe(strengths) if len(self.probe_prompts) >= 2 else []
+        def probe_at(strength: float) -> list[dict]:
+            return self._probe([strength] * len(objectives)) if len(self.probe_prompts) >= 2 else []
+
+        def record_of(points: list[dict]) -> dict:
             return diagnosis_record(objectives, self.probe_prompts, points, held_out, margins)
 
-        return diagnosis_with_weaker_strengths(objectives, settings.weaker_objective_strengths, record_at)
+        return diagnosis_with_weaker_strengths(objectives, settings.weaker_objective_strengths, probe_at, record_of)
 
     def _probe(self, objective_strengths: list[float]) -> list[dict]:
         """The probe prompts' guided answers at every vertex (objective order), scored."""

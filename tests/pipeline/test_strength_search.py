@@ -1,0 +1,85 @@
+"""The diagnosis's choice of per-objective strengths from probes at each strength, on synthetic probe scores."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from peft_pblora.pipeline.diagnosis import diagnosis_record, diagnosis_with_weaker_strengths, probe_t_statistic
+
+OBJECTIVES = ["a", "b"]
+PROMPTS = ["p1", "p2", "p3", "p4"]
+
+
+def vertex_point(index: int, scores: dict[str, list[float]], repetitive: float = 0.0) -> dict:
+    alpha = [1.0 if position == index else 0.0 for position in range(len(OBJECTIVES))]
+    return {"alpha": alpha, "per_prompt": scores, "quality": {"empty": 0.0, "repetitive": repetitive}}
+
+
+def record_of(points: list[dict]) -> dict:
+    return diagnosis_record(OBJECTIVES, PROMPTS, points, ({}, {}))
+
+
+def search(points_at: dict[float, list[dict]], weaker: list[float]) -> tuple[dict, list[float]]:
+    probed = []
+
+    def probe_at(strength: float) -> list[dict]:
+        probed.append(strength)
+        return points_at[strength]
+
+    return diagnosis_with_weaker_strengths(OBJECTIVES, weaker, probe_at, record_of), probed
+
+
+def test_probe_t_statistic_is_the_effect_over_its_standard_error():
+    assert probe_t_statistic({"effect": 0.3, "standard_error": 0.1}) == pytest.approx(3.0)
+    assert probe_t_statistic({"effect": 0.3, "standard_error": 0.0}) == math.inf
+    assert probe_t_statistic({"effect": -0.3, "standard_error": 0.0}) == -math.inf
+    assert probe_t_statistic({"effect": 0.0, "standard_error": 0.0}) == 0.0
+    assert probe_t_statistic({"effect": 0.3, "standard_error": None}) == 0.0
+
+
+def test_objectives_that_steer_at_full_strength_are_probed_once_and_kept():
+    steering = [
+        vertex_point(0, {"a": [1.0, 0.9, 1.1, 1.0], "b": [0.0, 0.1, 0.0, 0.1]}),
+        vertex_point(1, {"a": [0.0, 0.1, 0.2, 0.0], "b": [1.0, 1.2, 0.9, 1.0]}),
+    ]
+    record, probed = search({1.0: steering}, [0.5])
+    assert probed == [1.0]
+    assert record["objective_strengths"] == {"a": 1.0, "b": 1.0}
+    assert len(record["strengths_tried"]) == 1
+
+
+def test_the_combination_whose_least_steering_objective_steers_most_is_chosen():
+    """a's vertex repeats itself at full strength; at 0.5 it steers, at 0.25 barely. b steers only a little at full
+    strength (a rise within two standard errors) and clearly at 0.5, but its effect is measured against a's vertex
+    too, so the choice is joint: (0.5, 0.5) has the largest least t statistic. By hand, at (0.5, 0.5): a's
+    differences 1, 0.8, 1.2, 1 (t = 1 / (0.1633 / 2) = 12.2), b's 1, 1.1, 0.9, 1.3 (t = 1.075 / (0.1708 / 2) =
+    12.6)."""
+    b_weak = {"b": [0.2, -0.1, 0.3, -0.2]}  # b's scores at its vertex at full strength: a mean rise of 0.05
+    b_clear = {"b": [1.0, 1.1, 0.9, 1.3]}
+    at_vertex_b = {"a": [0.0, 0.0, 0.0, 0.0]}
+    points_at = {
+        1.0: [vertex_point(0, {"a": [1, 1, 1, 1], "b": [0, 0, 0, 0]}, repetitive=0.75),
+              vertex_point(1, {**at_vertex_b, **b_weak})],
+        0.5: [vertex_point(0, {"a": [1.0, 0.8, 1.2, 1.0], "b": [0, 0, 0, 0]}),
+              vertex_point(1, {**at_vertex_b, **b_clear})],
+        0.25: [vertex_point(0, {"a": [0.1, 0.0, 0.2, 0.1], "b": [0, 0, 0, 0]}),
+               vertex_point(1, {**at_vertex_b, **b_clear})],
+    }  # fmt: skip
+    record, probed = search(points_at, [0.5, 0.25])
+    assert probed == [1.0, 0.5, 0.25]
+    assert record["objective_strengths"] == {"a": 0.5, "b": 0.5}
+    assert len(record["strengths_tried"]) == 9
+    chosen = next(e for e in record["strengths_tried"] if e["objective_strengths"] == {"a": 0.5, "b": 0.5})
+    assert chosen["probe_t_statistics"]["a"] == pytest.approx(1.0 / (0.163299 / 2), rel=1e-4)
+    assert chosen["probe_t_statistics"]["b"] == pytest.approx(1.075 / (0.170783 / 2), rel=1e-4)
+    assert record["probe"]["effects"]["a"]["effect"] == pytest.approx(1.0)
+    full = next(e for e in record["strengths_tried"] if e["objective_strengths"] == {"a": 1.0, "b": 1.0})
+    assert full["degenerate_at_vertex"] == ["a"]
+    assert all(item["flags"] == [] for item in record["objectives"])
+
+
+def test_without_probe_answers_the_strengths_stay_full():
+    record, probed = search({1.0: []}, [0.5])
+    assert probed == [1.0] and record["objective_strengths"] == {"a": 1.0, "b": 1.0}
