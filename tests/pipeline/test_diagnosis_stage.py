@@ -11,7 +11,7 @@ from datasets import Dataset
 from peft_pblora import PARMTrainer, PBLoraConfig
 from peft_pblora.evaluation import Conciseness
 from peft_pblora.evaluation.steering_diagnosis import diagnose, pair_accuracy_at_vertices
-from peft_pblora.pipeline import Run, RunSettings, run_all, stages
+from peft_pblora.pipeline import Run, RunSettings, run_all, training
 from peft_pblora.pipeline.cli import settings_of_existing_run
 from peft_pblora.pipeline.diagnosis import choose_probe_prompts, held_out_prompts, split_pairs
 from peft_pblora.pipeline.settings import SCORERS
@@ -180,12 +180,12 @@ def test_diagnosis_settings_are_checked(tiny_settings):
 def test_held_out_pairs_stay_out_of_training(tiny_settings, monkeypatch):
     seen = {}
 
-    class RecordingTrainer(stages.PARMTrainer):
+    class RecordingTrainer(training.PARMTrainer):
         def __init__(self, *args, train_dataset, eval_dataset, **kwargs):
             seen["train"], seen["eval"] = train_dataset, eval_dataset
             super().__init__(*args, train_dataset=train_dataset, eval_dataset=eval_dataset, **kwargs)
 
-    monkeypatch.setattr(stages, "PARMTrainer", RecordingTrainer)
+    monkeypatch.setattr(training, "PARMTrainer", RecordingTrainer)
     run = Run(RunSettings(**tiny_settings))
     run.train()
     held = set(held_out_prompts(run.train_prompts, 0.2, seed=0))

@@ -16,7 +16,7 @@ import torch
 from peft_pblora.data import pairing
 from peft_pblora.data import preference_pairs as preference_data
 from peft_pblora.evaluation import VaderPositivity
-from peft_pblora.pipeline import Run, RunSettings, run_all, stages
+from peft_pblora.pipeline import Run, RunSettings, run_all, stages, training
 from peft_pblora.pipeline.baselines import weight_soup
 from peft_pblora.pipeline.cli import main, settings_of_existing_run
 from peft_pblora.pipeline.prompts import builtin_prompts, shipped_candidates_dir, shipped_candidates_fit
@@ -197,7 +197,7 @@ def test_scalarization_and_train_seed_reach_the_trainer(tiny_run, monkeypatch):
             )  # fmt: skip
             raise RuntimeError("recorded")
 
-    monkeypatch.setattr(stages, "PARMTrainer", RecordingTrainer)
+    monkeypatch.setattr(training, "PARMTrainer", RecordingTrainer)
     with pytest.raises(RuntimeError, match="recorded"):
         Run(
             RunSettings(**tiny_run, scalarization="tchebycheff", loss_type="ipo", train_seed=7, core="per_objective")

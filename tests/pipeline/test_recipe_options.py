@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from peft_pblora.pipeline import Run, RunSettings, stages
+from peft_pblora.pipeline import Run, RunSettings, training
 
 
 class TrainingStarted(Exception):
@@ -19,7 +19,7 @@ def datasets_given_to_the_trainer(settings: RunSettings, monkeypatch) -> dict:
         seen.update(kwargs["train_dataset"])
         raise TrainingStarted
 
-    monkeypatch.setattr(stages, "PARMTrainer", recording_trainer)
+    monkeypatch.setattr(training, "PARMTrainer", recording_trainer)
     with pytest.raises(TrainingStarted):
         Run(settings).train()
     return seen

@@ -2,7 +2,8 @@
 
 Each stage writes its artefacts into one folder and is skipped when they are already there and were made from its
 current inputs (`fingerprints`), so a re-run resumes; a stage whose inputs changed is redone, and so are the stages
-that read what it wrote. The settings are in `settings`, the prompts in `prompts`, the baselines' parts in
+that read what it wrote (`stage_records`). The settings are in `settings`, the prompts in `prompts`, the training in
+`training`, the decoding and scoring in `decoding`, the diagnosis's parts in `diagnosis`, the baselines' parts in
 `baselines`, the report's files in `report`; the sweep's metrics come from `peft_pblora.evaluation`.
 """
 
@@ -11,68 +12,51 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
-from datasets import load_from_disk
 from peft import PeftModel
-from tqdm.auto import tqdm
 
-from ..data.chat import chat_texts, left_padding
 from ..data.preference_pairs import (
     build_preference_data,
-    candidates_cached,
     candidates_dir,
     needs_sampling,
-    pairs_cached,
 )
-from ..evaluation import preference_grid, response_quality, standard_error, summarise_sweep
+from ..evaluation import preference_grid, summarise_sweep
 from ..guidance.fused import PARMGuidedModel
 from ..guidance.processors import GenARMGuidance, PARMGuidance
 from ..trainer.parm_config import PARMConfig
-from ..trainer.parm_trainer import PARMTrainer
-from ..tuners.pblora.config import PBLoraConfig
 from ..tuners.pblora.strengths import scale_objective_strengths
 from .baselines import ARM_CORE, arm_rank, svd_lora_rank, weight_soup
+from .decoding import greedy_answers, peak_resident_memory_gib, scored_answers, scores_of
 from .diagnosis import (
     choose_probe_prompts,
     diagnosis_record,
     diagnosis_with_weaker_strengths,
-    held_out_prompts,
     read_held_out_evaluation,
     read_training_margins,
-    split_pairs,
     warn_about_flags,
-    write_held_out_evaluation,
 )
 from .fingerprints import (
     Fingerprints,
-    data_hash,
-    differences,
-    files_hash,
     fingerprint,
-    texts_hash,
-    with_legacy_settings,
 )
 from .model_loading import guidance_reference, load_model_and_tokenizer, parm_start
 from .prompts import prompt_pool, shipped_candidates_dir, shipped_candidates_fit, split_prompts
 from .report import write_report_files
-from .run_folder import LEGACY_SETTINGS, save_settings, saved_settings, write_json_atomic
+from .run_folder import save_settings, saved_settings, write_json_atomic
 from .settings import ONE_REWARD_MODEL_METHODS, SVD_LORA_CORE, RunSettings
+from .stage_records import StageRecords
+from .training import train_adapter, trainer_arguments
 from .user_data import user_preference_data
 
 logger = logging.getLogger("peft_pblora.pipeline")
 
-FINGERPRINTED_STAGES = ("candidates", "make-data", "train", "diagnose", "sweep")  # in the order they run
 
-
-class Run:
+class Run(StageRecords):
     """One run folder: its settings, its models (loaded once, when a stage needs them) and its stages."""
 
     def __init__(self, settings: RunSettings, base: tuple[Any, Any] | None = None) -> None:
@@ -120,105 +104,11 @@ class Run:
         print(f"[{name}] {seconds:.1f} s", flush=True)
         return result
 
-    # -- fingerprints: which stages are current ----------------------------------------------------------------------
-
     def adapter_dirs(self) -> list[Path]:
         """The trained adapters: the PARM's, or one ARM per objective."""
         if self.settings.method in ONE_REWARD_MODEL_METHODS:
             return [self.path / "parm_adapter"]
         return [self.arm_dir(name) for name in self.settings.objective_names]
-
-    def _has_artefacts(self, stage: str) -> bool:
-        """Whether `stage`'s artefacts are in the folder (whole: every adapter of the run's method)."""
-        data_dir = self.path / "preference_data"
-        if stage == "candidates":
-            return candidates_cached(candidates_dir(data_dir))
-        if stage == "make-data":
-            return pairs_cached(data_dir)
-        if stage == "train":
-            return all((directory / "adapter_config.json").is_file() for directory in self.adapter_dirs())
-        return (self.path / {"diagnose": "diagnosis.json", "sweep": "sweep.json"}[stage]).is_file()
-
-    def _remove_artefacts(self, stage: str) -> None:
-        """Removes `stage`'s artefacts (stale or unfinished) and its fingerprint, so that it is made anew."""
-        data_dir = self.path / "preference_data"
-        if stage == "candidates":
-            paths = [candidates_dir(data_dir)]
-        elif stage == "make-data":
-            paths = [path for path in data_dir.iterdir() if path.name != "candidates"] if data_dir.is_dir() else []
-        elif stage == "train":
-            paths = [self.path / "parm_adapter", self.path / "arm_adapters", self.path / "train_log.json"]
-        else:
-            paths = [self.path / {"diagnose": "diagnosis.json", "sweep": "sweep.json"}[stage]]
-        for path in paths:
-            if path.is_dir():
-                shutil.rmtree(path)
-            else:
-                path.unlink(missing_ok=True)
-        self.fingerprints.remove(stage)
-
-    def _inputs(self, stage: str) -> dict[str, str | None]:
-        """The hashes of what `stage` reads, as they are in the folder now (None: absent)."""
-        if stage in ("candidates", "make-data"):
-            inputs = {"prompts": texts_hash(self.train_prompts)}
-            if stage == "make-data":
-                pairs = self.settings.own_preference_pairs
-                inputs["own_pairs"] = data_hash(pairs) if pairs is not None else None
-                inputs["candidates"] = files_hash([candidates_dir(self.path / "preference_data")])
-            return inputs
-        if stage == "train":
-            data_dir = self.path / "preference_data"
-            return {"preference_data": data_hash(load_from_disk(str(data_dir))) if pairs_cached(data_dir) else None}
-        prompts = self.probe_prompts if stage == "diagnose" else self.test_prompts
-        inputs = {"adapters": files_hash(self.adapter_dirs()), "prompts": texts_hash(prompts)}
-        if stage == "sweep" and self.settings.weaker_objective_strengths:  # the strengths the diagnosis chose
-            inputs["objective_strengths"] = repr(self.objective_strengths)
-        return inputs
-
-    def _adopt_unrecorded_stages(self, previous: dict[str, Any]) -> None:
-        """Records a fingerprint for each stage whose artefacts are here without one (a folder made before
-        fingerprints, or artefacts copied in): made with the folder's previous settings from what is here now, and
-        from the prompts the diagnosis and the sweep record they answered (the prompts drawn now may differ)."""
-        for stage in FINGERPRINTED_STAGES:
-            if self.fingerprints.read(stage) is None and self._has_artefacts(stage):
-                inputs = self._inputs(stage)
-                answered = self._answered_prompts(stage)
-                if answered is not None:
-                    inputs["prompts"] = texts_hash(answered)
-                self.fingerprints.write(stage, fingerprint(stage, previous, inputs))
-
-    def _answered_prompts(self, stage: str) -> list[str] | None:
-        """The prompts the folder's diagnosis (its probe) or sweep answered, as recorded there (None: not recorded)."""
-        if stage not in ("diagnose", "sweep"):
-            return None
-        record = json.loads((self.path / {"diagnose": "diagnosis.json", "sweep": "sweep.json"}[stage]).read_text())
-        prompts = record.get("probe", {}).get("prompts") if stage == "diagnose" else record.get("prompts")
-        return list(prompts) if prompts is not None else None
-
-    def _is_current(self, stage: str) -> bool:
-        """Whether `stage`'s artefacts are here and were made from its current inputs. If not, they are removed
-        (and the reason logged) and the stage is to be made: `_started` before, `_finished` after."""
-        expected = fingerprint(stage, asdict(self.settings), self._inputs(stage))
-        recorded = with_legacy_settings(stage, self.fingerprints.read(stage), LEGACY_SETTINGS)
-        if self._has_artefacts(stage):
-            if recorded is None:  # copied in after this Run started: taken as made with these settings
-                logger.info("%s: found without a fingerprint, taken as made with these settings", stage)
-                self.fingerprints.write(stage, expected)
-                return True
-            if recorded == expected:
-                return True
-            logger.warning("%s is redone: %s", stage, "; ".join(differences(recorded, expected)))
-        elif recorded is not None and not recorded.get("unfinished"):
-            logger.warning("%s is redone: its artefacts are gone", stage)
-        self._remove_artefacts(stage)
-        self._expected[stage] = expected
-        return False
-
-    def _started(self, stage: str) -> None:
-        self.fingerprints.mark_unfinished(stage, self._expected[stage])
-
-    def _finished(self, stage: str) -> None:
-        self.fingerprints.write(stage, self._expected.pop(stage))
 
     # -- stages ------------------------------------------------------------------------------------------------------
 
@@ -318,27 +208,7 @@ class Run:
 
     def trainer_arguments(self, objectives: list[str]) -> PARMConfig:
         """The PARMConfig that trains one adapter on `objectives` (all of them for a PARM, one for an ARM)."""
-        settings = self.settings
-        beta_r = settings.beta_r if len(settings.beta_r) == 1 else [
-            settings.beta_r[settings.objective_names.index(name)] for name in objectives
-        ]  # fmt: skip
-        return PARMConfig(
-            output_dir=str(self.path / "trainer"), per_device_train_batch_size=settings.batch_size,
-            gradient_accumulation_steps=settings.gradient_accumulation_steps,
-            num_train_epochs=settings.epochs, learning_rate=settings.learning_rate, lr_scheduler_type="cosine",
-            warmup_steps=2, weight_decay=0.05,
-            beta_r=beta_r,
-            length_normalized_rewards=[name for name in settings.length_normalized_rewards if name in objectives],
-            reference_free=settings.reference_free,
-            reference_relative_rewards=[name for name in settings.reference_relative_rewards if name in objectives],
-            dirichlet_concentration=settings.dirichlet_concentration, scalarization=settings.scalarization,
-            loss_type=settings.loss_type, preference_sampling=settings.preference_sampling,
-            max_prompt_length=settings.max_length // 2,
-            max_length=settings.max_length, logging_steps=1, save_strategy="no", report_to="none",
-            activation_checkpointing=False, use_cpu=settings.device == "cpu",
-            seed=settings.seed if settings.train_seed is None else settings.train_seed,
-            disable_tqdm=not settings.show_progress,
-        )  # fmt: skip
+        return trainer_arguments(self.settings, objectives, self.path / "trainer")
 
     def _train_adapter(
         self,
@@ -350,47 +220,12 @@ class Run:
         core: str = ARM_CORE,
         r1: int | None = None,
     ) -> Path:
-        """Train one PBLoRA adapter on `objectives`' pairs of `data` into `adapter_dir`; the training log goes to
-        `log_dir`/train_log.json."""
+        """Train one PBLoRA adapter on `objectives`' pairs of `data` into `adapter_dir` (`training.train_adapter`)."""
         _, tokenizer = self.base()
-        settings = self.settings
-        args = self.trainer_arguments(objectives)
-        peft_config = PBLoraConfig(
-            r1=settings.r1 if r1 is None else r1, r2=r2, num_preferences=len(objectives), core=core,
-            lora_alpha=settings.lora_alpha, lora_dropout=0.0, target_modules=settings.target_modules,
-            task_type="CAUSAL_LM",
+        return train_adapter(
+            self.settings, self._fresh_parm_base(), tokenizer, self.train_prompts, adapter_dir, data, objectives,
+            r2, log_dir, core=core, r1=r1,
         )  # fmt: skip
-        held_out = held_out_prompts(self.train_prompts, settings.held_out_pair_share, settings.seed)
-        train_pairs, held_out_pairs = split_pairs(data, objectives, held_out)
-        if held_out and len(held_out_pairs) < len(objectives):
-            logger.warning(
-                "no held-out pairs for %s: every pair trains, and no pair accuracy is measured before the sweep",
-                sorted(set(objectives) - set(held_out_pairs)),
-            )
-            train_pairs, held_out_pairs = {name: data[name] for name in objectives}, {}
-        if settings.train_in_chat_format:
-            train_pairs, held_out_pairs = as_user_turns(train_pairs), as_user_turns(held_out_pairs)
-        trainer = PARMTrainer(
-            model=self._fresh_parm_base(),
-            args=args,
-            train_dataset=train_pairs,
-            eval_dataset=held_out_pairs or None,
-            processing_class=tokenizer,
-            peft_config=peft_config,
-        )
-        trainable = sum(parameter.numel() for parameter in trainer.model.parameters() if parameter.requires_grad)
-        trainer.train()
-        evaluation = (
-            trainer.evaluate() if held_out_pairs else None
-        )  # before saving: a saved adapter is never retrained
-        trainer.save_model(str(adapter_dir))
-        if evaluation is not None:
-            write_held_out_evaluation(
-                adapter_dir, evaluation, {name: len(pairs) for name, pairs in held_out_pairs.items()}
-            )
-        write_json_atomic(log_dir / "train_log.json", trainer.state.log_history)
-        write_json_atomic(adapter_dir / "trainable_parameters.json", {"trainable_parameters": trainable})
-        return adapter_dir
 
     def trainable_parameters(self) -> int:
         """Trainable parameters of the trained adapter(s): the PARM's, or all k ARMs' together."""
@@ -627,57 +462,14 @@ class Run:
         processor: Callable | None,
         guided_model_for: Callable | None = None,
     ) -> list[dict]:
-        """Greedy answers for (alpha, prompt) rows in batches; `processor(alphas, attention_mask)` makes the batch's
-        logits processor (one batch may hold many preferences: per-row alpha), None decodes unguided;
-        `guided_model_for(alphas)`, instead, makes the batch's fused guided model."""
-        settings = self.settings
-        outputs = []
-        with left_padding(tokenizer):
-            for start in tqdm(
-                range(0, len(rows), settings.sweep_batch_size), desc="sweep", disable=not settings.show_progress
-            ):
-                batch = rows[start : start + settings.sweep_batch_size]
-                encoded = tokenizer(
-                    chat_texts(tokenizer, [prompt for _, prompt in batch]),
-                    return_tensors="pt",
-                    padding=True,
-                    add_special_tokens=False,
-                ).to(settings.device)
-                processors = None
-                if processor is not None:
-                    processors = [processor([alpha for alpha, _ in batch], encoded["attention_mask"])]
-                decoder = model if guided_model_for is None else guided_model_for([alpha for alpha, _ in batch])
-                with torch.no_grad():
-                    generated = decoder.generate(
-                        **encoded, logits_processor=processors, do_sample=False, use_cache=True,
-                        max_new_tokens=settings.sweep_tokens, pad_token_id=tokenizer.pad_token_id,
-                    )  # fmt: skip
-                new_tokens = generated[:, encoded["input_ids"].shape[1] :]
-                for tokens in new_tokens:
-                    ends = (tokens == tokenizer.eos_token_id).nonzero()
-                    finished = len(ends) > 0
-                    text = tokenizer.decode(tokens, skip_special_tokens=True).strip()
-                    count = int(ends[0, 0]) + 1 if finished else len(tokens)
-                    outputs.append({"text": text, "finished": finished, "new_tokens": count})
-        return outputs
+        """Greedy answers for (alpha, prompt) rows (`decoding.greedy_answers` with the run's settings)."""
+        return greedy_answers(self.settings, model, tokenizer, rows, processor, guided_model_for)
 
     def _scores(self, prompts: Sequence[str], texts: Sequence[str]) -> dict:
-        """Each objective's mean score, its standard error and the per-prompt scores of `texts` (one per prompt)."""
-        per_prompt = {scorer.name: [float(value) for value in scorer(prompts, texts)] for scorer in self.scorers}
-        return {
-            "scores": {name: float(np.mean(values)) for name, values in per_prompt.items()},
-            "standard_errors": {name: standard_error(values) for name, values in per_prompt.items()},
-            "per_prompt": per_prompt,
-        }
+        return scores_of(self.scorers, prompts, texts)
 
     def _score(self, prompts: Sequence[str], responses: Sequence[dict]) -> dict:
-        texts = [response["text"] for response in responses]
-        return {
-            **self._scores(prompts, texts),
-            "quality": response_quality(responses),
-            "examples": texts[:3],
-            "texts": texts,
-        }
+        return scored_answers(self.scorers, prompts, responses)
 
     def report(self) -> dict:
         """`metrics.json` from the sweep (see `peft_pblora.evaluation.summarise_sweep`) with the run's cost, then
@@ -699,26 +491,6 @@ class Run:
         write_json_atomic(self.path / "metrics.json", metrics)
         write_report_files(self.settings, sweep, metrics, self.path)
         return metrics
-
-
-def as_user_turns(pairs: dict[str, Any]) -> dict[str, Any]:
-    """Each objective's pairs with the prompt as one user message: the trainer then renders it by the chat template,
-    as guided decoding does."""
-
-    def user_turn(row: dict) -> dict:
-        return {"prompt": [{"role": "user", "content": row["prompt"]}]}
-
-    return {name: dataset.map(user_turn, remove_columns="prompt") for name, dataset in pairs.items()}
-
-
-def peak_resident_memory_gib() -> float:
-    """The process's peak resident memory so far (Linux / macOS; NaN where unknown)."""
-    try:
-        import resource
-    except ImportError:
-        return float("nan")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**30 if sys.platform == "darwin" else peak / 2**20  # bytes on macOS, KiB on Linux
 
 
 def run_all(settings: RunSettings) -> dict:

@@ -1,0 +1,89 @@
+"""The run's decoding: greedy answers for (alpha, prompt) rows in batches, guided or not, and their scores."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..data.chat import chat_texts, left_padding
+from ..evaluation import response_quality, standard_error
+from .settings import RunSettings
+
+
+def greedy_answers(
+    settings: RunSettings,
+    model: Any,
+    tokenizer: Any,
+    rows: Sequence[tuple],
+    processor: Callable | None,
+    guided_model_for: Callable | None = None,
+) -> list[dict]:
+    """Greedy answers (text, whether it ended, new tokens) for (alpha, prompt) rows in batches of the settings'
+    sweep_batch_size; `processor(alphas, attention_mask)` makes the batch's logits processor (one batch may hold many
+    preferences: per-row alpha), None decodes unguided; `guided_model_for(alphas)`, instead, makes the batch's fused
+    guided model."""
+    outputs = []
+    with left_padding(tokenizer):
+        for start in tqdm(
+            range(0, len(rows), settings.sweep_batch_size), desc="sweep", disable=not settings.show_progress
+        ):
+            batch = rows[start : start + settings.sweep_batch_size]
+            encoded = tokenizer(
+                chat_texts(tokenizer, [prompt for _, prompt in batch]),
+                return_tensors="pt",
+                padding=True,
+                add_special_tokens=False,
+            ).to(settings.device)
+            processors = None
+            if processor is not None:
+                processors = [processor([alpha for alpha, _ in batch], encoded["attention_mask"])]
+            decoder = model if guided_model_for is None else guided_model_for([alpha for alpha, _ in batch])
+            with torch.no_grad():
+                generated = decoder.generate(
+                    **encoded, logits_processor=processors, do_sample=False, use_cache=True,
+                    max_new_tokens=settings.sweep_tokens, pad_token_id=tokenizer.pad_token_id,
+                )  # fmt: skip
+            for tokens in generated[:, encoded["input_ids"].shape[1] :]:
+                ends = (tokens == tokenizer.eos_token_id).nonzero()
+                finished = len(ends) > 0
+                text = tokenizer.decode(tokens, skip_special_tokens=True).strip()
+                count = int(ends[0, 0]) + 1 if finished else len(tokens)
+                outputs.append({"text": text, "finished": finished, "new_tokens": count})
+    return outputs
+
+
+def scores_of(scorers: Sequence[Any], prompts: Sequence[str], texts: Sequence[str]) -> dict:
+    """Each objective's mean score, its standard error and the per-prompt scores of `texts` (one per prompt)."""
+    per_prompt = {scorer.name: [float(value) for value in scorer(prompts, texts)] for scorer in scorers}
+    return {
+        "scores": {name: float(np.mean(values)) for name, values in per_prompt.items()},
+        "standard_errors": {name: standard_error(values) for name, values in per_prompt.items()},
+        "per_prompt": per_prompt,
+    }
+
+
+def scored_answers(scorers: Sequence[Any], prompts: Sequence[str], responses: Sequence[dict]) -> dict:
+    """`scores_of` the answers' texts, with their quality (empty, unfinished, repetitive shares), three examples and
+    every text (kept so a changed scorer can score them again)."""
+    texts = [response["text"] for response in responses]
+    return {
+        **scores_of(scorers, prompts, texts),
+        "quality": response_quality(responses),
+        "examples": texts[:3],
+        "texts": texts,
+    }
+
+
+def peak_resident_memory_gib() -> float:
+    """The process's peak resident memory so far (Linux / macOS; NaN where unknown)."""
+    try:
+        import resource
+    except ImportError:
+        return float("nan")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**30 if sys.platform == "darwin" else peak / 2**20  # bytes on macOS, KiB on Linux

@@ -1,0 +1,104 @@
+"""The run's training stage: the PARMConfig a run's settings give, and one PBLoRA adapter trained on the run's pairs
+with its held-out evaluation, training log and parameter count written beside it."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from ..trainer.parm_config import PARMConfig
+from ..trainer.parm_trainer import PARMTrainer
+from ..tuners.pblora.config import PBLoraConfig
+from .baselines import ARM_CORE
+from .diagnosis import held_out_prompts, split_pairs, write_held_out_evaluation
+from .run_folder import write_json_atomic
+from .settings import RunSettings
+
+logger = logging.getLogger("peft_pblora.pipeline")
+
+
+def trainer_arguments(settings: RunSettings, objectives: list[str], output_dir: Path) -> PARMConfig:
+    """The PARMConfig that trains one adapter on `objectives` (all of them for a PARM, one for an ARM)."""
+    beta_r = settings.beta_r if len(settings.beta_r) == 1 else [
+        settings.beta_r[settings.objective_names.index(name)] for name in objectives
+    ]  # fmt: skip
+    return PARMConfig(
+        output_dir=str(output_dir), per_device_train_batch_size=settings.batch_size,
+        gradient_accumulation_steps=settings.gradient_accumulation_steps,
+        num_train_epochs=settings.epochs, learning_rate=settings.learning_rate, lr_scheduler_type="cosine",
+        warmup_steps=2, weight_decay=0.05,
+        beta_r=beta_r,
+        length_normalized_rewards=[name for name in settings.length_normalized_rewards if name in objectives],
+        reference_free=settings.reference_free,
+        reference_relative_rewards=[name for name in settings.reference_relative_rewards if name in objectives],
+        dirichlet_concentration=settings.dirichlet_concentration, scalarization=settings.scalarization,
+        loss_type=settings.loss_type, preference_sampling=settings.preference_sampling,
+        max_prompt_length=settings.max_length // 2,
+        max_length=settings.max_length, logging_steps=1, save_strategy="no", report_to="none",
+        activation_checkpointing=False, use_cpu=settings.device == "cpu",
+        seed=settings.seed if settings.train_seed is None else settings.train_seed,
+        disable_tqdm=not settings.show_progress,
+    )  # fmt: skip
+
+
+def as_user_turns(pairs: dict[str, Any]) -> dict[str, Any]:
+    """Each objective's pairs with the prompt as one user message: the trainer then renders it by the chat template,
+    as guided decoding does."""
+
+    def user_turn(row: dict) -> dict:
+        return {"prompt": [{"role": "user", "content": row["prompt"]}]}
+
+    return {name: dataset.map(user_turn, remove_columns="prompt") for name, dataset in pairs.items()}
+
+
+def train_adapter(
+    settings: RunSettings,
+    start_model: Any,
+    tokenizer: Any,
+    train_prompts: list[str],
+    adapter_dir: Path,
+    data: Any,
+    objectives: list[str],
+    r2: int,
+    log_dir: Path,
+    core: str = ARM_CORE,
+    r1: int | None = None,
+) -> Path:
+    """Train one PBLoRA adapter on `objectives`' pairs of `data`, starting from `start_model`, into `adapter_dir`;
+    pairs on a held-out share of `train_prompts` evaluate it, and the training log goes to `log_dir`/train_log.json."""
+    args = trainer_arguments(settings, objectives, settings.path / "trainer")
+    peft_config = PBLoraConfig(
+        r1=settings.r1 if r1 is None else r1, r2=r2, num_preferences=len(objectives), core=core,
+        lora_alpha=settings.lora_alpha, lora_dropout=0.0, target_modules=settings.target_modules,
+        task_type="CAUSAL_LM",
+    )  # fmt: skip
+    held_out = held_out_prompts(train_prompts, settings.held_out_pair_share, settings.seed)
+    train_pairs, held_out_pairs = split_pairs(data, objectives, held_out)
+    if held_out and len(held_out_pairs) < len(objectives):
+        logger.warning(
+            "no held-out pairs for %s: every pair trains, and no pair accuracy is measured before the sweep",
+            sorted(set(objectives) - set(held_out_pairs)),
+        )
+        train_pairs, held_out_pairs = {name: data[name] for name in objectives}, {}
+    if settings.train_in_chat_format:
+        train_pairs, held_out_pairs = as_user_turns(train_pairs), as_user_turns(held_out_pairs)
+    trainer = PARMTrainer(
+        model=start_model,
+        args=args,
+        train_dataset=train_pairs,
+        eval_dataset=held_out_pairs or None,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+    )
+    trainable = sum(parameter.numel() for parameter in trainer.model.parameters() if parameter.requires_grad)
+    trainer.train()
+    evaluation = trainer.evaluate() if held_out_pairs else None  # before saving: a saved adapter is never retrained
+    trainer.save_model(str(adapter_dir))
+    if evaluation is not None:
+        write_held_out_evaluation(
+            adapter_dir, evaluation, {name: len(pairs) for name, pairs in held_out_pairs.items()}
+        )
+    write_json_atomic(log_dir / "train_log.json", trainer.state.log_history)
+    write_json_atomic(adapter_dir / "trainable_parameters.json", {"trainable_parameters": trainable})
+    return adapter_dir
