@@ -3,13 +3,8 @@ check that a run folder continues only with the settings it was made with."""
 
 from __future__ import annotations
 
-import math
-import numbers
-import types
-import typing
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +19,17 @@ from ..trainer.parm_config import PREFERENCE_SAMPLING, objectives_named
 from ..tuners.pblora.config import PREFERENCE_CORES
 from .objectives import resolve_objectives
 from .prompts import split_prompts
+from .setting_checks import (
+    check_device,
+    check_grid,
+    check_output_dir,
+    check_range,
+    check_texts,
+    check_types,
+    check_weaker_objective_strengths,
+    naming,
+    settled,
+)
 from .user_data import load_preference_pairs, load_prompts
 
 BETA_R_SUM = 0.1  # for a summed reward: margins of tens of nats
@@ -44,7 +50,6 @@ METHOD_LABELS = {
 PER_OBJECTIVE_CORE = "per_objective"
 SVD_LORA_CORE = "diagonal"
 
-MAX_GRID_PREFERENCES = 10_000  # a sweep decodes every test prompt at each: more is a typo, not a plan
 MAX_SEED = 2**32 - 1  # numpy's seeds, which the trainer sets
 
 SCORERS: dict[str, Callable[[], Scorer]] = {
@@ -532,129 +537,6 @@ class RunSettings:
         )
 
 
-@contextmanager
-def naming(setting: str) -> Iterator[None]:
-    """Lets a ValueError or TypeError raised in the block name `setting` (prefixed where its message does not)."""
-    try:
-        yield
-    except (ValueError, TypeError) as error:
-        if setting in str(error):
-            raise
-        raise type(error)(f"{setting}: {error}") from error
-
-
-def type_name(hint: Any) -> str:
-    """A field's type in words, for errors: 'a whole number', 'a list of texts or None'..."""
-    if isinstance(hint, types.UnionType):
-        return " or ".join(type_name(option) for option in typing.get_args(hint))
-    if typing.get_origin(hint) is list:
-        return f"a list of {type_name(typing.get_args(hint)[0]).removeprefix('a ')}s"
-    words = {bool: "true or false", int: "a whole number", float: "a number", str: "a text", type(None): "None"}
-    return words[hint]
-
-
-def typed(name: str, value: Any, hint: Any) -> Any:
-    """`value` as the type `hint` declares (whole numbers become floats where a float is declared, a tuple a list);
-    a TypeError naming the setting where it is not of that type."""
-    if isinstance(hint, types.UnionType):
-        for option in typing.get_args(hint):
-            try:
-                return typed(name, value, option)
-            except TypeError:
-                continue
-    elif typing.get_origin(hint) is list:
-        if isinstance(value, list | tuple):
-            return [typed(name, item, typing.get_args(hint)[0]) for item in value]
-    elif hint is type(None):
-        if value is None:
-            return None
-    elif hint is bool:
-        if isinstance(value, bool):
-            return value
-    elif hint in (int, float):
-        number = numbers.Real if hint is float else numbers.Integral
-        if isinstance(value, number) and not isinstance(value, bool):
-            try:
-                return hint(value)
-            except OverflowError:  # an int beyond float's range
-                raise ValueError(f"{name} must be a finite number, got an int of {len(str(value))} digits") from None
-    elif isinstance(value, hint):
-        return value
-    raise TypeError(f"{name} must be {type_name(hint)}, got {type(value).__name__} {value!r:.80}")
-
-
-def check_types(settings: RunSettings) -> None:
-    """Every setting of the type its field declares (see `typed`), converted in place."""
-    hints = typing.get_type_hints(type(settings))
-    for item in fields(settings):
-        setattr(settings, item.name, typed(item.name, getattr(settings, item.name), hints[item.name]))
-
-
-def finite(value: float) -> bool:
-    """Whether `value` is a finite real; an int beyond float's range is not (as `tuners.pblora.checks.check_real`)."""
-    try:
-        return math.isfinite(value)
-    except OverflowError:
-        return False
-
-
-def check_range(name: str, value: float | None, low: float, above: bool = False, high: float | None = None) -> None:
-    """`value` (unless None) finite, at least `low` (above it, with `above`) and at most `high`."""
-    if value is None:
-        return
-    low_ok = value > low if above else value >= low
-    if not (finite(value) and low_ok and (high is None or value <= high)):
-        bounds = f"{'>' if above else '>='} {low!r}" + (f" and <= {high!r}" if high is not None else "")
-        kind = "a finite number " if isinstance(value, float) or not finite(value) else ""
-        raise ValueError(f"{name} must be {kind}{bounds}, got {value!r:.80}")
-
-
-def check_texts(name: str, value: str | list[str] | None) -> None:
-    """A text setting (or each text of a list setting) is not empty, and a list names nothing twice."""
-    texts = [value] if isinstance(value, str) else value or []
-    if any(not text.strip() for text in texts):
-        raise ValueError(f"{name} must not be empty or blank, got {value!r}")
-    repeated = sorted({text for text in texts if texts.count(text) > 1})
-    if repeated:
-        raise ValueError(f"{name} gives {repeated} twice")
-
-
-def check_output_dir(output_dir: str) -> None:
-    """The run folder is a folder or can be made one: neither it nor a folder above it is a file."""
-    if "\0" in output_dir:
-        raise ValueError(f"output_dir {output_dir!r} holds a NUL character")
-    with naming("output_dir"):
-        path = Path(output_dir)
-        for place in (path, *path.parents):
-            if place.exists() and not place.is_dir():
-                raise ValueError(f"output_dir {output_dir!r}: {str(place)!r} is a file, not a folder")
-
-
-def check_device(device: str | None) -> None:
-    """A device torch knows, and for CUDA one this machine has."""
-    if device is None:
-        return
-    try:
-        parsed = torch.device(device)
-    except (RuntimeError, ValueError, TypeError) as error:
-        raise ValueError(f"device {device!r} is not a device: 'cpu', 'cuda', 'cuda:1'... ({error})") from None
-    if parsed.type == "cuda" and (not torch.cuda.is_available() or (parsed.index or 0) >= torch.cuda.device_count()):
-        raise ValueError(f"device {device!r}: no such CUDA device here ({torch.cuda.device_count()} visible)")
-
-
-def check_grid(step: float, num_objectives: int) -> None:
-    """grid_step divides 1 into whole steps, and the sweep's grid is of a size that can be decoded."""
-    divisions = round(1 / step)
-    if abs(divisions * step - 1) > 1e-9:
-        raise ValueError(f"grid_step must divide 1 into whole steps (0.5, 0.25, 0.2, 0.1...), got {step}")
-    size = math.comb(divisions + num_objectives - 1, num_objectives - 1)
-    if size > MAX_GRID_PREFERENCES:
-        raise ValueError(
-            f"grid_step {step} gives {size} preferences for {num_objectives} objectives, more than "
-            f"{MAX_GRID_PREFERENCES}; take a larger step"
-        )
-
-
 def check_values(settings: RunSettings) -> None:
     """The checks one setting at a time (ranges, choices, texts); those between settings are in __post_init__."""
     check_texts("output_dir", settings.output_dir)
@@ -691,20 +573,3 @@ def check_values(settings: RunSettings) -> None:
             f"preference_sampling must be one of {PREFERENCE_SAMPLING} (or None), got {settings.preference_sampling!r}"
         )
     check_device(settings.device)
-
-
-def check_weaker_objective_strengths(strengths: list[float]) -> None:
-    """The fallback strengths must lie in (0, 1) and decrease, each weaker than the one before."""
-    for value in strengths:
-        check_range("weaker_objective_strengths", value, 0, above=True, high=1)
-    if any(later >= earlier for earlier, later in zip([1.0, *strengths], strengths, strict=False)):
-        raise ValueError(
-            f"weaker_objective_strengths must decrease from 1, each below the one before; got {strengths}"
-        )
-
-
-def settled(value: list[str] | None, default: list[str]) -> list[str]:
-    """A list setting as given, `default` for None, or empty for ["none"] (the command line's way to say none)."""
-    if value is None:
-        return list(default)
-    return [] if value == ["none"] else list(value)
