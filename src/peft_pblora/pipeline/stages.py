@@ -184,24 +184,23 @@ class Run(StageRecords):
         return self._results["train"]
 
     def _train(self, data: Any) -> None:
-        """train's work: the method's adapter(s) trained on `data`, the run's preference pairs."""
+        """train's work: the method's adapter(s) trained on `data`, the run's preference pairs
+        (`training.train_adapter`): one (folder, objectives, r1, r2, core) per adapter."""
         settings = self.settings
+        names = settings.objective_names
         if settings.method == "parm":
-            adapter_dir = self.path / "parm_adapter"
-            self._train_adapter(
-                adapter_dir, data, settings.objective_names, settings.r2, self.path, core=settings.core
-            )
-            return
-        if settings.method == "svd_lora":  # diag(sigma_1..sigma_r1, c alpha): r1 + k directions, the PARM's r1 + r2
-            k = len(settings.objectives)
-            adapter_dir = self.path / "parm_adapter"
-            self._train_adapter(
-                adapter_dir, data, settings.objective_names, k, self.path, core=SVD_LORA_CORE,
-                r1=svd_lora_rank(settings),
+            adapters = [(self.path / "parm_adapter", names, settings.r1, settings.r2, settings.core)]
+        elif settings.method == "svd_lora":  # diag(sigma_1..sigma_r1, c alpha): r1 + k directions, the PARM's r1 + r2
+            adapters = [(self.path / "parm_adapter", names, svd_lora_rank(settings), len(names), SVD_LORA_CORE)]
+        else:
+            adapters = [(self.arm_dir(name), [name], settings.r1, arm_rank(settings), ARM_CORE) for name in names]
+        _, tokenizer = self.base()
+        for adapter_dir, objectives, r1, r2, core in adapters:
+            log_dir = self.path if settings.method in ONE_REWARD_MODEL_METHODS else adapter_dir
+            train_adapter(
+                settings, self._fresh_parm_base(), tokenizer, self.train_prompts, data, adapter_dir, log_dir,
+                objectives, r1=r1, r2=r2, core=core,
             )  # fmt: skip
-            return
-        for name in settings.objective_names:
-            self._train_adapter(self.arm_dir(name), data, [name], arm_rank(settings), self.arm_dir(name))
 
     def arm_dir(self, objective: str) -> Path:
         return self.path / "arm_adapters" / objective
@@ -209,23 +208,6 @@ class Run(StageRecords):
     def trainer_arguments(self, objectives: list[str]) -> PARMConfig:
         """The PARMConfig that trains one adapter on `objectives` (all of them for a PARM, one for an ARM)."""
         return trainer_arguments(self.settings, objectives, self.path / "trainer")
-
-    def _train_adapter(
-        self,
-        adapter_dir: Path,
-        data: Any,
-        objectives: list[str],
-        r2: int,
-        log_dir: Path,
-        core: str = ARM_CORE,
-        r1: int | None = None,
-    ) -> Path:
-        """Train one PBLoRA adapter on `objectives`' pairs of `data` into `adapter_dir` (`training.train_adapter`)."""
-        _, tokenizer = self.base()
-        return train_adapter(
-            self.settings, self._fresh_parm_base(), tokenizer, self.train_prompts, adapter_dir, data, objectives,
-            r2, log_dir, core=core, r1=r1,
-        )  # fmt: skip
 
     def trainable_parameters(self) -> int:
         """Trainable parameters of the trained adapter(s): the PARM's, or all k ARMs' together."""

@@ -10,7 +10,6 @@ from typing import Any
 from ..trainer.parm_config import PARMConfig
 from ..trainer.parm_trainer import PARMTrainer
 from ..tuners.pblora.config import PBLoraConfig
-from .baselines import ARM_CORE
 from .diagnosis import held_out_prompts, split_pairs, write_held_out_evaluation
 from .run_folder import write_json_atomic
 from .settings import RunSettings
@@ -57,19 +56,20 @@ def train_adapter(
     start_model: Any,
     tokenizer: Any,
     train_prompts: list[str],
-    adapter_dir: Path,
     data: Any,
-    objectives: list[str],
-    r2: int,
+    adapter_dir: Path,
     log_dir: Path,
-    core: str = ARM_CORE,
-    r1: int | None = None,
+    objectives: list[str],
+    r1: int,
+    r2: int,
+    core: str,
 ) -> Path:
-    """Train one PBLoRA adapter on `objectives`' pairs of `data`, starting from `start_model`, into `adapter_dir`;
-    pairs on a held-out share of `train_prompts` evaluate it, and the training log goes to `log_dir`/train_log.json."""
+    """Train one PBLoRA adapter (ranks r1 and r2, `core`) on `objectives`' pairs of `data`, starting from
+    `start_model`, into `adapter_dir`; pairs on a held-out share of `train_prompts` evaluate it, and the training log
+    goes to `log_dir`/train_log.json."""
     args = trainer_arguments(settings, objectives, settings.path / "trainer")
     peft_config = PBLoraConfig(
-        r1=settings.r1 if r1 is None else r1, r2=r2, num_preferences=len(objectives), core=core,
+        r1=r1, r2=r2, num_preferences=len(objectives), core=core,
         lora_alpha=settings.lora_alpha, lora_dropout=0.0, target_modules=settings.target_modules,
         task_type="CAUSAL_LM",
     )  # fmt: skip
