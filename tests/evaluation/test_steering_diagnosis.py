@@ -22,7 +22,7 @@ from peft_pblora.pipeline.diagnosis import diagnosis_record
 
 
 def test_vertex_labels_match_the_trainer_evaluation_labels():
-    from peft_pblora.trainer.parm_trainer import preference_label
+    from peft_pblora.trainer.preference_draws import preference_label
 
     for k in (2, 3):
         for index in range(k):

@@ -17,7 +17,7 @@ from datasets import Dataset
 from peft import PeftModel
 
 from peft_pblora import PARMTrainer, pblora_layers, set_preference
-from peft_pblora.trainer.parm_trainer import objective_tilted_preferences
+from peft_pblora.trainer.preference_draws import objective_tilted_preferences
 
 from ..conftest import (
     disagreeing_datasets,
