@@ -18,7 +18,7 @@ from peft_pblora.evaluation import preference_grid
 from peft_pblora.guidance.arguments import validate_beta
 from peft_pblora.pipeline import RunSettings
 from peft_pblora.pipeline.settings import METHODS, SCORERS, parm_cores
-from peft_pblora.pipeline.stages import Run
+from peft_pblora.pipeline.training import trainer_arguments
 from peft_pblora.trainer.loss import SCALARIZATIONS
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))  # more for a longer search
@@ -74,8 +74,7 @@ def late_checks(made: RunSettings, tmp_path: Path) -> None:
     assert preference_grid(len(names), made.grid_step)
     assert math.isfinite(1 / made.guidance_beta)
     validate_beta(made.guidance_beta)  # guided decoding takes every beta the settings take
-    run = types.SimpleNamespace(settings=made, path=tmp_path)
-    Run.trainer_arguments(run, names)
+    trainer_arguments(made, names, tmp_path / "trainer")
 
 
 @settings(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pytest
 import torch
@@ -230,26 +231,34 @@ def test_a_probe_whose_answers_repeat_themselves_at_a_vertex_flags_that_objectiv
     assert "degenerate_at_vertex" not in effects["conciseness"]["flags"]
 
 
-def test_an_objective_whose_probe_degenerates_at_its_vertex_is_weakened_until_it_does_not(tiny_settings, monkeypatch):
+def answers_by_strength(run: Run, decoded_at: list) -> Callable:
+    """Stand-in answers: "w6" at conciseness's vertex; at the frozen objective's, a repeated phrase above strength
+    0.25, six even-numbered words at 0.25 and five even and one odd at 0.125 (what the frozen scorer, which counts
+    even-numbered words, ranks below 0.25's)."""
+
+    def answers(rows, objective_strengths=None):
+        strengths = run.objective_strengths if objective_strengths is None else objective_strengths
+        decoded_at.append(list(strengths))
+        frozen_answer = {0.25: "w2 w4 w6 w8 w10 w12", 0.125: "w2 w4 w6 w8 w10 w13"}.get(strengths[1], "w6 " * 6)
+        return [
+            {"text": "w6" if alpha[0] == 1.0 else frozen_answer.strip(), "finished": True, "new_tokens": 6}
+            for alpha, _ in rows
+        ]
+
+    return answers
+
+
+def test_an_objective_whose_probe_degenerates_at_its_vertex_is_weakened(tiny_settings, monkeypatch):
     """The frozen objective's vertex answers repeat themselves above strength 0.25; conciseness's never do: the
     diagnosis probes every vertex at 1, 0.5, 0.25 and 0.125 and the sweep guides at (1, 0.25), the strongest
-    combination without a degenerate vertex, the strengths its fingerprint and report name."""
+    combination without a degenerate vertex (0.125 ties with it on the t statistic: both rises have no spread), the
+    strengths its fingerprint and report name."""
     pairs_then_frozen(tiny_settings)
     settings = RunSettings(**tiny_settings, weaker_objective_strengths=[0.5, 0.25, 0.125])
     run = Run(settings)
     run.train()
     decoded_at = []
-
-    def answers(rows, objective_strengths=None):
-        strengths = run.objective_strengths if objective_strengths is None else objective_strengths
-        decoded_at.append(list(strengths))
-        frozen_answer = "w6 w6 w6 w6 w6 w6" if strengths[1] > 0.25 else "w2 w4 w6 w8 w10 w12"
-        return [
-            {"text": "w6" if alpha[0] == 1.0 else frozen_answer, "finished": True, "new_tokens": 6}
-            for alpha, _ in rows
-        ]
-
-    monkeypatch.setattr(run, "_answers", answers)
+    monkeypatch.setattr(run, "_answers", answers_by_strength(run, decoded_at))
     metrics = run.report()
     diagnosis = json.loads((settings.path / "diagnosis.json").read_text())
     tried = {tuple(entry["objective_strengths"].values()): entry for entry in diagnosis["strengths_tried"]}
@@ -258,6 +267,7 @@ def test_an_objective_whose_probe_degenerates_at_its_vertex_is_weakened_until_it
     assert diagnosis["objective_strengths"] == {"conciseness": 1.0, "frozen": 0.25}
     levels = [[1.0, 1.0], [0.5, 0.5], [0.25, 0.25], [0.125, 0.125]]
     assert decoded_at == [*levels, [1.0, 0.25]]  # one probe per strength, then the sweep
+    assert [probed["strength"] for probed in diagnosis["probe_at_strength"]] == [1.0, 0.5, 0.25, 0.125]
     frozen = next(item for item in diagnosis["objectives"] if item["objective"] == "frozen")
     assert "degenerate_at_vertex" not in frozen["flags"]  # the flags are the chosen strengths'
     assert json.loads((settings.path / "sweep.json").read_text())["objective_strengths"] == [1.0, 0.25]
@@ -266,6 +276,21 @@ def test_an_objective_whose_probe_degenerates_at_its_vertex_is_weakened_until_it
     assert "(frozen x0.25: the weaker strengths the probe found steer best)" in report
     again = Run(settings)
     assert again._is_current("diagnose") and again._is_current("sweep")
+
+    def odd_words(self, prompts, responses):  # the frozen scorer changes: odd-numbered words now
+        return [float(sum(int(word[1:]) % 2 for word in response.split())) for response in responses]
+
+    monkeypatch.setattr(FrozenAfterPairing, "__call__", odd_words)
+    decoded_again = []
+    rescored = Run(settings)
+    monkeypatch.setattr(rescored, "_answers", answers_by_strength(rescored, decoded_again))
+    assert rescored.report()["objective_strengths"] == [1.0, 0.125]  # chosen again from the kept answers
+    assert decoded_again == [[1.0, 0.125]]  # no probe decoded again; the sweep redone at the new strengths
+    kept = json.loads((settings.path / "diagnosis.json").read_text())
+    chosen = next(entry for entry in kept["strengths_tried"] if entry["objective_strengths"]["frozen"] == 0.125
+                  and entry["objective_strengths"]["conciseness"] == 1.0)  # fmt: skip
+    assert chosen["probe_t_statistics"] == {"conciseness": None, "frozen": None}  # rises without spread: +inf
+    assert kept["probe"]["effects"]["frozen"]["effect"] == pytest.approx(1.0)
 
 
 def test_an_objective_degenerate_at_every_strength_stays_at_full_strength_with_its_flag(tiny_settings, monkeypatch):

@@ -390,10 +390,10 @@ def test_a_weight_soup_is_the_alpha_weighted_average_of_the_models():
 
 def test_the_run_trains_with_the_batch_and_accumulation_it_was_given(tmp_path):
     settings = RunSettings(output_dir=str(tmp_path / "run"), batch_size=2, gradient_accumulation_steps=3)
-    args = Run(settings).trainer_arguments(["positivity", "conciseness"])
+    args = training.trainer_arguments(settings, ["positivity", "conciseness"], tmp_path / "trainer")
     assert (args.per_device_train_batch_size, args.gradient_accumulation_steps) == (2, 3)
     assert args.length_normalized_rewards == ["conciseness"] and args.beta_r == [0.1, 4.0]
-    arm = Run(settings).trainer_arguments(["conciseness"])
+    arm = training.trainer_arguments(settings, ["conciseness"], tmp_path / "trainer")
     assert arm.length_normalized_rewards == ["conciseness"] and arm.beta_r == [4.0]
     with pytest.raises(ValueError, match="gradient_accumulation_steps must be >= 1, got 4 and 0"):
         RunSettings(gradient_accumulation_steps=0)

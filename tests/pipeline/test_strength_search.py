@@ -37,6 +37,8 @@ def test_probe_t_statistic_is_the_effect_over_its_standard_error():
     assert probe_t_statistic({"effect": -0.3, "standard_error": 0.0}) == -math.inf
     assert probe_t_statistic({"effect": 0.0, "standard_error": 0.0}) == 0.0
     assert probe_t_statistic({"effect": 0.3, "standard_error": None}) == 0.0
+    assert probe_t_statistic({"effect": math.nan, "standard_error": math.nan}) == -math.inf
+    assert probe_t_statistic({"effect": 0.3, "standard_error": math.inf}) == -math.inf
 
 
 def test_objectives_that_steer_at_full_strength_are_probed_once_and_kept():
@@ -53,7 +55,7 @@ def test_objectives_that_steer_at_full_strength_are_probed_once_and_kept():
 def test_the_combination_whose_least_steering_objective_steers_most_is_chosen():
     """a's vertex repeats itself at full strength; at 0.5 it steers, at 0.25 barely. b steers only a little at full
     strength (a rise within two standard errors) and clearly at 0.5, but its effect is measured against a's vertex
-    too, so the choice is joint: (0.5, 0.5) has the largest least t statistic. By hand, at (0.5, 0.5): a's
+    too: (0.5, 0.5) has the largest least t statistic. By hand, at (0.5, 0.5): a's
     differences 1, 0.8, 1.2, 1 (t = 1 / (0.1633 / 2) = 12.2), b's 1, 1.1, 0.9, 1.3 (t = 1.075 / (0.1708 / 2) =
     12.6)."""
     b_weak = {"b": [0.2, -0.1, 0.3, -0.2]}  # b's scores at its vertex at full strength: a mean rise of 0.05
@@ -83,3 +85,34 @@ def test_the_combination_whose_least_steering_objective_steers_most_is_chosen():
 def test_without_probe_answers_the_strengths_stay_full():
     record, probed = search({1.0: []}, [0.5])
     assert probed == [1.0] and record["objective_strengths"] == {"a": 1.0, "b": 1.0}
+
+
+def test_a_weaker_strength_of_one_objective_counts_for_the_other_objectives_effect():
+    """b's rise at its vertex is measured against its score at a's vertex, which a's strength moves: at full strength
+    a's answers keep b's score as high as at b's own vertex (b does not steer), at 0.5 they lower it. a steers at both
+    strengths (the same answers for a), so the search weakens a for b's sake: (0.5, 1)."""
+    a_steers = {"a": [1.0, 0.9, 1.1, 1.0]}
+    b_at_its_vertex = {"a": [0.0, 0.1, 0.0, 0.1], "b": [1.0, 1.1, 0.9, 1.0]}
+    points_at = {
+        1.0: [vertex_point(0, {**a_steers, "b": [1.0, 1.0, 1.0, 1.1]}), vertex_point(1, b_at_its_vertex)],
+        0.5: [vertex_point(0, {**a_steers, "b": [0.1, 0.0, 0.2, 0.1]}), vertex_point(1, b_at_its_vertex)],
+    }
+    record, probed = search(points_at, [0.5])
+    assert probed == [1.0, 0.5]
+    assert record["objective_strengths"] == {"a": 0.5, "b": 1.0}
+    assert record["probe"]["effects"]["b"]["effect"] == pytest.approx(1.0 - 0.1)
+
+
+def test_a_scorer_that_returns_nan_counts_as_not_steering():
+    """One NaN score at a's vertex at 0.5 makes that strength's t statistic -inf, so it cannot be chosen over a
+    strength whose objectives steer."""
+    at_b = vertex_point(1, {"a": [0.0, 0.0, 0.1, 0.0], "b": [1.0, 1.2, 0.9, 1.0]})
+    points_at = {
+        1.0: [vertex_point(0, {"a": [1, 1, 1, 1], "b": [0, 0, 0, 0]}, repetitive=0.75), at_b],
+        0.5: [vertex_point(0, {"a": [1.0, math.nan, 1.2, 1.0], "b": [0, 0, 0, 0]}), at_b],
+        0.25: [vertex_point(0, {"a": [0.6, 0.5, 0.7, 0.6], "b": [0, 0, 0, 0]}), at_b],
+    }
+    record, _ = search(points_at, [0.5, 0.25])
+    assert record["objective_strengths"]["a"] == 0.25
+    nan_entry = next(e for e in record["strengths_tried"] if e["objective_strengths"] == {"a": 0.5, "b": 1.0})
+    assert nan_entry["probe_t_statistics"]["a"] is None  # -inf, written as None

@@ -123,11 +123,16 @@ def diagnosis_record(
 
 
 def probe_t_statistic(effect: dict[str, float | None]) -> float:
-    """A probe effect over its standard error; a rise with no spread is +inf, a fall -inf, none (or no error) 0."""
+    """A probe effect over its standard error: a rise with no spread is +inf, no change 0, a fall with no spread or a
+    non-finite effect or error (a scorer's NaN) -inf, and an effect without an error (one prompt) 0."""
     value, error = effect["effect"], effect["standard_error"]
+    if error is None:
+        return 0.0
+    if not (math.isfinite(value) and math.isfinite(error)):
+        return -math.inf
     if error:
         return value / error
-    return math.copysign(math.inf, value) if value and error is not None else 0.0
+    return math.copysign(math.inf, value) if value else 0.0
 
 
 def diagnosis_with_weaker_strengths(
@@ -138,39 +143,47 @@ def diagnosis_with_weaker_strengths(
 ) -> dict[str, Any]:
     """The diagnosis record (`record_of(vertex points)`) at the strengths the probe finds steer best.
 
-    `probe_at(strength)` answers the probe at every vertex with every objective at that strength. At objective i's
-    vertex only its own strength acts (the adapter there is s_i times its part), so one probe per strength gives every
-    combination's vertices. While every objective steers at full strength (no probe flag) the adapter stays as
-    trained; else each objective's strength is chosen among 1 and `weaker_strengths`: the combination with fewest
-    degenerate vertices, then the largest t statistic of its least-steering objective, then the strongest. The
-    record adds the strengths chosen (`objective_strengths`) and every combination probed (`strengths_tried`)."""
-    levels = [1.0, *weaker_strengths]
+    `probe_at(strength)` answers the probe at every vertex with every objective at that strength. While no objective
+    has a probe flag or `probe_inconclusive` at full strength the adapter stays as trained; else the probe runs at
+    each of `weaker_strengths` too and `choose_strengths` picks a strength per objective. The record keeps every
+    strength's probe points (`probe_at_strength`), so a changed scorer can choose again without decoding."""
     points_at = {1.0: probe_at(1.0)}
-    full = {name: 1.0 for name in objectives}
     record = record_of(points_at[1.0])
     not_steering = [item["objective"] for item in record["objectives"] if set(item["flags"]) & NOT_STEERING_FLAGS]
-    if not points_at[1.0] or len(levels) == 1 or not not_steering:
-        return {**record, "objective_strengths": full, "strengths_tried": [strengths_entry(full, record)]}
-    logger.warning(
-        "%s not steering at full strength in the probe: probing every vertex at strengths %s",
-        ", ".join(not_steering), ", ".join(f"{level:g}" for level in weaker_strengths),
-    )  # fmt: skip
-    points_at.update({level: probe_at(level) for level in weaker_strengths})
-    candidates = []
-    for choice in itertools.product(levels, repeat=len(objectives)):
-        record = record_of([points_at[level][index] for index, level in enumerate(choice)])
-        candidates.append((dict(zip(objectives, choice, strict=True)), record))
-    tried = [strengths_entry(strengths, record) for strengths, record in candidates]
-    best = min(
-        range(len(candidates)),
-        key=lambda index: (
-            len(tried[index]["degenerate_at_vertex"]),
-            -weakest_t_statistic(candidates[index][1]),
-            -sum(candidates[index][0].values()),
-        ),
-    )
-    strengths, record = candidates[best]
-    return {**record, "objective_strengths": strengths, "strengths_tried": tried}
+    if points_at[1.0] and weaker_strengths and not_steering:
+        logger.warning(
+            "%s not steering at full strength in the probe: probing every vertex at strengths %s",
+            ", ".join(not_steering), ", ".join(f"{level:g}" for level in weaker_strengths),
+        )  # fmt: skip
+        points_at.update({level: probe_at(level) for level in weaker_strengths})
+    return choose_strengths(objectives, points_at, record_of)
+
+
+def choose_strengths(
+    objectives: Sequence[str], points_at: dict[float, list[dict]], record_of: Callable[[list[dict]], dict]
+) -> dict[str, Any]:
+    """The diagnosis record of the best combination of per-objective strengths among those probed (`points_at`:
+    strength -> the probe's points at every vertex with every objective at that strength).
+
+    At objective i's vertex only its own strength acts (the adapter there is s_i times its part), so vertex i's points
+    at strength s_i give every combination's vertices. The choice is joint, as steering is: an objective's probe
+    effect is its rise at its own vertex over the other vertices, which the other objectives' strengths move. Best:
+    fewest degenerate vertices, then the largest t statistic of the least-steering objective, then the largest sum of
+    strengths, then the earliest in `points_at`'s order for the first objective, then the next. The record adds the
+    strengths chosen (`objective_strengths`), every combination's t statistics (`strengths_tried`) and the probe
+    points per strength (`probe_at_strength`)."""
+    best, best_key, tried = None, None, []
+    for choice in itertools.product(points_at, repeat=len(objectives)):
+        strengths = dict(zip(objectives, choice, strict=True))
+        record = record_of([points_at[level][index] for index, level in enumerate(choice)] if points_at[1.0] else [])
+        entry = strengths_entry(strengths, record)
+        key = (len(entry["degenerate_at_vertex"]), -weakest_t_statistic(record), -sum(choice))
+        if best_key is None or key < best_key:
+            best, best_key = (strengths, record), key
+        tried.append(entry)
+    strengths, record = best
+    probed = [{"strength": level, "vertices": points} for level, points in points_at.items()]
+    return {**record, "objective_strengths": strengths, "strengths_tried": tried, "probe_at_strength": probed}
 
 
 def strengths_entry(strengths: dict[str, float], record: dict) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 MAX_GRID_PREFERENCES = 10_000  # a sweep decodes every test prompt at each: more is a typo, not a plan
+MAX_STRENGTH_COMBINATIONS = 4096  # the diagnosis scores each combination of per-objective strengths
 
 
 @contextmanager
@@ -148,6 +149,18 @@ def check_weaker_objective_strengths(strengths: list[float]) -> None:
     if any(later >= earlier for earlier, later in zip([1.0, *strengths], strengths, strict=False)):
         raise ValueError(
             f"weaker_objective_strengths must decrease from 1, each below the one before; got {strengths}"
+        )
+
+
+def check_strength_combinations(strengths: list[float], num_objectives: int) -> None:
+    """The diagnosis's combinations of per-objective strengths, (1 + len(strengths)) ** num_objectives, are few
+    enough to score."""
+    combinations = (1 + len(strengths)) ** num_objectives
+    if strengths and combinations > MAX_STRENGTH_COMBINATIONS:
+        raise ValueError(
+            f"weaker_objective_strengths: {len(strengths)} strengths for {num_objectives} objectives give "
+            f"{combinations} combinations for the diagnosis to score, more than {MAX_STRENGTH_COMBINATIONS}; give "
+            "fewer strengths"
         )
 
 

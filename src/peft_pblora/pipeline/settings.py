@@ -24,6 +24,7 @@ from .setting_checks import (
     check_grid,
     check_output_dir,
     check_range,
+    check_strength_combinations,
     check_texts,
     check_types,
     check_weaker_objective_strengths,
@@ -447,6 +448,7 @@ class RunSettings:
                 f"beta_r takes one value for all objectives or one per objective ({len(names)}), got {self.beta_r}"
             )
         check_grid(self.grid_step, len(names))
+        check_strength_combinations(self.weaker_objective_strengths, len(names))
         if self.scalarization not in SCALARIZATIONS:
             raise ValueError(f"unknown scalarization {self.scalarization!r}; choose one of {SCALARIZATIONS}")
         if self.loss_type not in LOSS_TYPES:

@@ -28,12 +28,12 @@ from ..data.preference_pairs import (
 from ..evaluation import preference_grid, summarise_sweep
 from ..guidance.fused import PARMGuidedModel
 from ..guidance.processors import GenARMGuidance, PARMGuidance
-from ..trainer.parm_config import PARMConfig
 from ..tuners.pblora.strengths import scale_objective_strengths
 from .baselines import ARM_CORE, arm_rank, svd_lora_rank, weight_soup
 from .decoding import greedy_answers, peak_resident_memory_gib, scored_answers, scores_of
 from .diagnosis import (
     choose_probe_prompts,
+    choose_strengths,
     diagnosis_record,
     diagnosis_with_weaker_strengths,
     read_held_out_evaluation,
@@ -50,7 +50,7 @@ from .report import write_report_files
 from .run_folder import save_settings, saved_settings, write_json_atomic
 from .settings import ONE_REWARD_MODEL_METHODS, SVD_LORA_CORE, RunSettings
 from .stage_records import StageRecords
-from .training import train_adapter, trainer_arguments
+from .training import train_adapter
 from .user_data import user_preference_data
 
 logger = logging.getLogger("peft_pblora.pipeline")
@@ -205,10 +205,6 @@ class Run(StageRecords):
     def arm_dir(self, objective: str) -> Path:
         return self.path / "arm_adapters" / objective
 
-    def trainer_arguments(self, objectives: list[str]) -> PARMConfig:
-        """The PARMConfig that trains one adapter on `objectives` (all of them for a PARM, one for an ARM)."""
-        return trainer_arguments(self.settings, objectives, self.path / "trainer")
-
     def trainable_parameters(self) -> int:
         """Trainable parameters of the trained adapter(s): the PARM's, or all k ARMs' together."""
         counts = [directory / "trainable_parameters.json" for directory in self.adapter_dirs()]
@@ -319,13 +315,24 @@ class Run(StageRecords):
         return read_training_margins(logs, summed_log_ratio)
 
     def _rescored_diagnosis(self, record: dict) -> dict:
-        """A kept diagnosis with the probe's answers scored by the run's scorers and its flags drawn again."""
+        """A kept diagnosis with the probe's answers scored by the run's scorers and its flags drawn again; where it
+        probed several strengths, the strengths chosen again from the rescored answers (the sweep, whose fingerprint
+        holds them, is then redone if they changed)."""
         prompts = record["probe"]["prompts"]
-        points = [self._rescored(prompts, point) for point in record["probe"]["vertices"]]
-        rescored = diagnosis_record(
-            self.settings.objective_names, prompts, points, self._held_out_evaluation(), self._training_margins()
-        )
-        rescored.update({key: record[key] for key in ("objective_strengths", "strengths_tried") if key in record})
+        held_out, margins = self._held_out_evaluation(), self._training_margins()
+
+        def record_of(points: list[dict]) -> dict:
+            return diagnosis_record(self.settings.objective_names, prompts, points, held_out, margins)
+
+        if "probe_at_strength" in record:
+            points_at = {
+                probed["strength"]: [self._rescored(prompts, point) for point in probed["vertices"]]
+                for probed in record["probe_at_strength"]
+            }
+            rescored = choose_strengths(self.settings.objective_names, points_at, record_of)
+        else:  # made before every strength's answers were kept
+            rescored = record_of([self._rescored(prompts, point) for point in record["probe"]["vertices"]])
+            rescored.update({key: record[key] for key in ("objective_strengths", "strengths_tried") if key in record})
         return self._written_if_changed(self.path / "diagnosis.json", record, rescored)
 
     def _diagnose(self) -> dict:
