@@ -324,6 +324,10 @@ def test_weaker_objective_strengths_must_decrease_below_one_and_need_a_parm(tiny
             RunSettings(**tiny_settings, weaker_objective_strengths=weaker)
     with pytest.raises(ValueError, match="--method parm only, got 'genarm'"):
         RunSettings(**tiny_settings, method="genarm", weaker_objective_strengths=[0.5])
+    six = ["conciseness", "positivity", "relevance", "list_format", "second_person", "plain_words"]
+    RunSettings(**{**tiny_settings, "objectives": six}, weaker_objective_strengths=[0.5, 0.25, 0.125])  # 4^6 = 4096
+    with pytest.raises(ValueError, match="5 strengths for 6 objectives give 46656 combinations"):
+        RunSettings(**{**tiny_settings, "objectives": six}, weaker_objective_strengths=[0.5, 0.4, 0.3, 0.2, 0.1])
 
 
 def test_a_folder_made_before_the_held_out_split_continues_without_it(tiny_settings):
