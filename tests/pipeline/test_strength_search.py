@@ -116,3 +116,22 @@ def test_a_scorer_that_returns_nan_counts_as_not_steering():
     assert record["objective_strengths"]["a"] == 0.25
     nan_entry = next(e for e in record["strengths_tried"] if e["objective_strengths"] == {"a": 0.5, "b": 1.0})
     assert nan_entry["probe_t_statistics"]["a"] is None  # -inf, written as None
+
+
+def test_an_objective_that_steers_is_not_weakened_for_one_that_no_strength_makes_steer():
+    """b falls at its vertex at every strength; weakening a lifts b's t statistic from -3.6 to -1.7 but drops a's
+    from far above 2 to 1.1 (by hand: a's differences at 0.25 are 0.2, -0.1, 0.3, 0: mean 0.1, se 0.0913). The
+    choice keeps the one objective that steers: (1, 1), not the least-bad (0.25, 1)."""
+    at_b = vertex_point(1, {"a": [0.0, 0.0, 0.0, 0.0], "b": [0.3, 0.3, 0.4, 0.2]})
+    points_at = {
+        1.0: [vertex_point(0, {"a": [1.0, 0.8, 1.2, 1.0], "b": [0.5, 0.5, 0.5, 0.6]}), at_b],
+        0.25: [vertex_point(0, {"a": [0.2, -0.1, 0.3, 0.0], "b": [0.35, 0.3, 0.45, 0.2]}), at_b],
+    }
+    record, _ = search(points_at, [0.25])
+    assert record["objective_strengths"] == {"a": 1.0, "b": 1.0}
+    weakened = next(e for e in record["strengths_tried"] if e["objective_strengths"] == {"a": 0.25, "b": 1.0})
+    assert weakened["probe_t_statistics"]["a"] == pytest.approx(0.1 / 0.0912871, rel=1e-4)
+    assert (
+        weakened["probe_t_statistics"]["b"]
+        > record["probe"]["effects"]["b"]["effect"] / (record["probe"]["effects"]["b"]["standard_error"])
+    )  # the weaker a would have lifted b's statistic

@@ -27,6 +27,7 @@ logger = logging.getLogger("peft_pblora.pipeline")
 
 HELD_OUT_EVALUATION_FILE = "held_out_evaluation.json"
 NOT_STEERING_FLAGS = {*PROBE_FLAGS, "probe_inconclusive"}
+STEERING_T_STATISTIC = 2.0  # a probe rise beyond two standard errors, as `diagnose` passes it
 
 
 def held_out_prompts(train_prompts: Sequence[str], share: float, seed: int) -> list[str]:
@@ -168,8 +169,10 @@ def choose_strengths(
     At objective i's vertex only its own strength acts (the adapter there is s_i times its part), so vertex i's points
     at strength s_i give every combination's vertices. The choice is joint, as steering is: an objective's probe
     effect is its rise at its own vertex over the other vertices, which the other objectives' strengths move. Best:
-    fewest degenerate vertices, then the largest t statistic of the least-steering objective, then the largest sum of
-    strengths, then the earliest in `points_at`'s order for the first objective, then the next. The record adds the
+    fewest degenerate vertices, then most objectives whose probe t statistic passes `STEERING_T_STATISTIC` (so an
+    objective that steers is not weakened for one that no strength makes steer), then the largest t statistic of the
+    least-steering objective, then the largest sum of strengths, then the earliest in `points_at`'s order for the
+    first objective, then the next. The record adds the
     strengths chosen (`objective_strengths`), every combination's t statistics (`strengths_tried`) and the probe
     points per strength (`probe_at_strength`)."""
     best, best_key, tried = None, None, []
@@ -177,7 +180,9 @@ def choose_strengths(
         strengths = dict(zip(objectives, choice, strict=True))
         record = record_of([points_at[level][index] for index, level in enumerate(choice)] if points_at[1.0] else [])
         entry = strengths_entry(strengths, record)
-        key = (len(entry["degenerate_at_vertex"]), -weakest_t_statistic(record), -sum(choice))
+        statistics = [probe_t_statistic(effect) for effect in record["probe"]["effects"].values()]
+        steering = sum(value > STEERING_T_STATISTIC for value in statistics)
+        key = (len(entry["degenerate_at_vertex"]), -steering, -min(statistics, default=math.inf), -sum(choice))
         if best_key is None or key < best_key:
             best, best_key = (strengths, record), key
         tried.append(entry)
@@ -196,11 +201,6 @@ def strengths_entry(strengths: dict[str, float], record: dict) -> dict[str, Any]
         "degenerate_at_vertex": degenerate,
         "probe_t_statistics": {name: value if math.isfinite(value) else None for name, value in statistics.items()},
     }
-
-
-def weakest_t_statistic(record: dict) -> float:
-    """The least probe t statistic of a diagnosis record's objectives: how well its least-steering objective steers."""
-    return min((probe_t_statistic(effect) for effect in record["probe"]["effects"].values()), default=math.inf)
 
 
 def warn_about_flags(record: dict) -> list[str]:
