@@ -179,10 +179,11 @@ def choose_strengths(
     for choice in itertools.product(points_at, repeat=len(objectives)):
         strengths = dict(zip(objectives, choice, strict=True))
         record = record_of([points_at[level][index] for index, level in enumerate(choice)] if points_at[1.0] else [])
-        entry = strengths_entry(strengths, record)
-        statistics = [probe_t_statistic(effect) for effect in record["probe"]["effects"].values()]
-        steering = sum(value > STEERING_T_STATISTIC for value in statistics)
-        key = (len(entry["degenerate_at_vertex"]), -steering, -min(statistics, default=math.inf), -sum(choice))
+        statistics = {name: probe_t_statistic(effect) for name, effect in record["probe"]["effects"].items()}
+        entry = strengths_entry(strengths, record, statistics)
+        steering = sum(value > STEERING_T_STATISTIC for value in statistics.values())
+        weakest = min(statistics.values(), default=math.inf)
+        key = (len(entry["degenerate_at_vertex"]), -steering, -weakest, -sum(choice))
         if best_key is None or key < best_key:
             best, best_key = (strengths, record), key
         tried.append(entry)
@@ -191,10 +192,9 @@ def choose_strengths(
     return {**record, "objective_strengths": strengths, "strengths_tried": tried, "probe_at_strength": probed}
 
 
-def strengths_entry(strengths: dict[str, float], record: dict) -> dict[str, Any]:
-    """One probed combination of strengths: its degenerate vertices and its objectives' probe t statistics (an
-    infinite one written as None, JSON having no infinity)."""
-    statistics = {name: probe_t_statistic(effect) for name, effect in record["probe"]["effects"].items()}
+def strengths_entry(strengths: dict[str, float], record: dict, statistics: dict[str, float]) -> dict[str, Any]:
+    """One probed combination of strengths: its degenerate vertices and its objectives' probe t statistics
+    (`statistics`, an infinite one written as None, JSON having no infinity)."""
     degenerate = [item["objective"] for item in record["objectives"] if "degenerate_at_vertex" in item["flags"]]
     return {
         "objective_strengths": strengths,

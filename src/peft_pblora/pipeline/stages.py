@@ -319,11 +319,7 @@ class Run(StageRecords):
         probed several strengths, the strengths chosen again from the rescored answers (the sweep, whose fingerprint
         holds them, is then redone if they changed)."""
         prompts = record["probe"]["prompts"]
-        held_out, margins = self._held_out_evaluation(), self._training_margins()
-
-        def record_of(points: list[dict]) -> dict:
-            return diagnosis_record(self.settings.objective_names, prompts, points, held_out, margins)
-
+        record_of = self._diagnosis_record_of(prompts)
         if "probe_at_strength" in record:
             points_at = {
                 probed["strength"]: [self._rescored(prompts, point) for point in probed["vertices"]]
@@ -346,15 +342,19 @@ class Run(StageRecords):
                 "only %d prompts outside the train / test split for the probe (%d asked)",
                 len(self.probe_prompts), settings.probe_prompts,
             )  # fmt: skip
-        held_out, margins = self._held_out_evaluation(), self._training_margins()
 
         def probe_at(strength: float) -> list[dict]:
             return self._probe([strength] * len(objectives)) if len(self.probe_prompts) >= 2 else []
 
-        def record_of(points: list[dict]) -> dict:
-            return diagnosis_record(objectives, self.probe_prompts, points, held_out, margins)
-
+        record_of = self._diagnosis_record_of(self.probe_prompts)
         return diagnosis_with_weaker_strengths(objectives, settings.weaker_objective_strengths, probe_at, record_of)
+
+    def _diagnosis_record_of(self, probe_prompts: Sequence[str]) -> Callable[[list[dict]], dict]:
+        """The diagnosis record of the probe's points at the vertices (answers to `probe_prompts`), with the run's
+        held-out pair accuracy and training margins, read once."""
+        objectives = self.settings.objective_names
+        held_out, margins = self._held_out_evaluation(), self._training_margins()
+        return lambda points: diagnosis_record(objectives, probe_prompts, points, held_out, margins)
 
     def _probe(self, objective_strengths: list[float]) -> list[dict]:
         """The probe prompts' guided answers at every vertex (objective order), scored."""
