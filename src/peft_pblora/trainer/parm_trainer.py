@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Mapping
 from pathlib import Path
@@ -11,16 +10,16 @@ from typing import Any
 import numpy as np
 import torch
 from datasets import Dataset
-from peft import PeftModel, get_peft_model
+from peft import PeftModel
 from torch import nn
-from transformers import PreTrainedModel, set_seed
+from transformers import PreTrainedModel
 from transformers.trainer_utils import get_last_checkpoint
 from trl.trainer.base_trainer import _BaseTrainer
-from trl.trainer.utils import create_model_from_path, disable_dropout_in_model, get_config_model_id
+from trl.trainer.utils import get_config_model_id
 
 from ..tuners.pblora.config import PBLoraConfig
 from ..tuners.pblora.model import set_preference
-from ..tuners.pblora.peft_type import PBLORA_PEFT_TYPE
+from .adapter_setup import check_checkpoint_adapter, objectives_in_alpha_order, prepare_pblora_model
 from .data_collator import REFERENCE_REWARD_COLUMNS, PARMDataCollator
 from .loss import ObjectiveStatistics, objective_statistics, rewards_from_log_probs, scalarize
 from .model_card import PARM_PAPER, parm_model_card
@@ -132,7 +131,7 @@ class PARMTrainer(_BaseTrainer):
             raise ValueError("train_dataset is required: {objective: Dataset} or one multi-label Dataset")
         if processing_class is None:
             raise ValueError("processing_class (the tokenizer) is required")
-        objectives = self._objectives_in_alpha_order(train_dataset, args)
+        objectives = objectives_in_alpha_order(train_dataset, args)
         self.objectives = objectives
         eval_sets = self._eval_sets(eval_dataset, args.label_columns) if eval_dataset is not None else None
         self.beta_r = torch.tensor(args.beta_r_per_objective(len(objectives)))
@@ -145,7 +144,7 @@ class PARMTrainer(_BaseTrainer):
             if len(alpha) != len(objectives) or abs(sum(alpha) - 1) > 1e-4 or min(alpha) < 0:
                 raise ValueError(f"eval_preferences entry {alpha} is not a point of the {len(objectives)}-simplex")
 
-        model = self._prepare_model(model, args, peft_config, objectives, quantization_config)
+        model = prepare_pblora_model(model, args, peft_config, objectives, quantization_config)
         self._preference_tokenizer = PreferenceTokenizer(processing_class, args.max_prompt_length, args.max_length)
         self._label_columns = args.label_columns
         self._dataset_num_proc = args.dataset_num_proc
@@ -197,44 +196,13 @@ class PARMTrainer(_BaseTrainer):
             if isinstance(checkpoint, bool):
                 checkpoint = get_last_checkpoint(self.args.output_dir)
             if checkpoint is not None:
-                self._check_checkpoint_adapter(Path(checkpoint))
+                check_checkpoint_adapter(self.accelerator.unwrap_model(self.model), Path(checkpoint), self.objectives)
         return super().train(
             resume_from_checkpoint=resume_from_checkpoint,
             trial=trial,
             ignore_keys_for_eval=ignore_keys_for_eval,
             **kwargs,
         )
-
-    def _check_checkpoint_adapter(self, checkpoint: Path) -> None:
-        """Refuse a checkpoint whose PBLoRA adapter has other objectives (or order), k, ranks or core than this run."""
-        model = self.accelerator.unwrap_model(self.model)
-        adapter_name = model.active_adapter if isinstance(model, PeftModel) else "default"
-        folder = checkpoint if adapter_name == "default" else checkpoint / adapter_name
-        config_file = folder / "adapter_config.json"
-        if not config_file.is_file():
-            return  # not a PEFT checkpoint: transformers reports what it cannot load
-        saved = json.loads(config_file.read_text(encoding="utf-8"))
-        current = model.peft_config.get(adapter_name) if isinstance(model, PeftModel) else None
-        if not isinstance(current, PBLoraConfig) or saved.get("peft_type") != PBLORA_PEFT_TYPE.value:
-            return
-        saved_names = saved.get("objective_names")
-        if saved_names is not None and list(saved_names) != list(self.objectives):
-            raise ValueError(
-                f"resume_from_checkpoint {checkpoint} was trained with objective_names {saved_names} (alpha order) "
-                f"but this run has {self.objectives}: each alpha weight would mean another objective. Resume with the "
-                "same objectives in the same order (PARMConfig.objective_names), or start a new run"
-            )
-        differing = [
-            f"{field}={saved.get(field)!r} in the checkpoint, {getattr(current, field)!r} here"
-            for field in ("num_preferences", "r1", "r2", "core")
-            if field in saved and saved[field] != getattr(current, field)
-        ]
-        if differing:
-            raise ValueError(
-                f"resume_from_checkpoint {checkpoint} holds a PBLoRA adapter of another shape: "
-                f"{'; '.join(differing)}. Resume with the PBLoraConfig the checkpoint was trained with, or start a "
-                "new run"
-            )
 
     def _send_telemetry(self) -> None:
         """No usage ping: TRL's base reports its own trainers; this plugin sends nothing, as before it used TRL."""
@@ -319,69 +287,6 @@ class PARMTrainer(_BaseTrainer):
         )
         Path(output_dir).mkdir(parents=True, exist_ok=True)
         card.save(str(Path(output_dir) / "README.md"))
-
-    @staticmethod
-    def _objectives_in_alpha_order(train_dataset: Any, args: PARMConfig) -> list[str]:
-        objectives = resolve_objectives(train_dataset, args.label_columns, "train_dataset")
-        if args.objective_names is None:
-            return objectives
-        if sorted(args.objective_names) != sorted(objectives):
-            raise ValueError(f"objective_names {args.objective_names} do not match the dataset's {objectives}")
-        return list(args.objective_names)
-
-    @staticmethod
-    def _prepare_model(
-        model: Any,
-        args: PARMConfig,
-        peft_config: PBLoraConfig | None,
-        objectives: list[str],
-        quantization_config: Any | None = None,
-    ) -> PeftModel:
-        if not isinstance(model, PeftModel):
-            if not isinstance(peft_config, PBLoraConfig):
-                raise ValueError("Pass peft_config=PBLoraConfig(...) or a PeftModel that holds a PBLoRA adapter")
-            config = peft_config
-        else:
-            config = model.active_peft_config
-            if not isinstance(config, PBLoraConfig):
-                raise ValueError(f"The PeftModel's active adapter is {type(config).__name__}, not PBLoRA")
-        if config.num_preferences != len(objectives):
-            raise ValueError(
-                f"PBLoraConfig.num_preferences={config.num_preferences} but the data has {len(objectives)} "
-                f"objectives {objectives}"
-            )
-        default_names = [f"objective_{index}" for index in range(len(objectives))]
-        if config.objective_names not in (default_names, objectives):
-            raise ValueError(
-                f"PBLoraConfig.objective_names {config.objective_names} differ from the data's objectives {objectives}"
-            )
-        config.objective_names = list(objectives)
-        config.beta_r = args.beta_r_per_objective(len(objectives))
-        if isinstance(model, str):  # loaded only once every check has passed, as TRL's trainers load it
-            model_init_kwargs = dict(args.model_init_kwargs or {})
-            if quantization_config is not None:
-                if "quantization_config" in model_init_kwargs:
-                    raise ValueError(
-                        "quantization_config is set both as a trainer argument and in args.model_init_kwargs; "
-                        "set it in one place"
-                    )
-                model_init_kwargs["quantization_config"] = quantization_config
-            if args.distributed_state.distributed_type in ("MULTI_GPU", "DEEPSPEED"):
-                model_init_kwargs["device_map"] = None  # each process holds its replica
-            model = create_model_from_path(model, **model_init_kwargs)
-        elif quantization_config is not None:
-            raise ValueError(
-                "quantization_config applies when the model is loaded from a name or path; this model is already "
-                "loaded: pass its name, or load it quantized yourself"
-            )
-        if not isinstance(model, PeftModel):
-            set_seed(args.seed)  # the adapter's random start comes from the run's seed, not from what ran before
-            model = get_peft_model(model, config)
-        if args.disable_dropout:
-            disable_dropout_in_model(model)
-        if args.activation_checkpointing:
-            model.enable_input_require_grads()
-        return model
 
     def _draw_seed(self) -> list[int]:
         """(seed, optimizer step, micro-batch) of this micro-batch's draw: reproducible and resumable."""
