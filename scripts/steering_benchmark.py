@@ -3,6 +3,7 @@
     python scripts/steering_benchmark.py --preset cpu --output_dir runs/steering-benchmark
     python scripts/steering_benchmark.py --preset cpu --recipe log-ratio --output_dir runs/steering-log-ratio
     python scripts/steering_benchmark.py --preset gpu --seeds 0 1 2 --recipe '{"guidance_beta": 0.25}'
+    python scripts/steering_benchmark.py --preset cpu --recipe log-ratio-adaptive --test_prompts 24
     python scripts/steering_benchmark.py --output_dir research/runs/lr3 --table_only   # the table of finished runs
 
 Runs the end-to-end run on every pair of a fixed set of objective pairs drawn from six rule-based objectives of
@@ -73,6 +74,16 @@ def recipe_settings(recipe: str) -> dict:
     if not isinstance(settings, dict):
         raise ValueError(f"--recipe must be one of {sorted(RECIPES)} or a JSON object of run settings, got {recipe!r}")
     return settings
+
+
+def common_settings(preset: str, recipe: dict, test_prompts: int | None = None) -> dict:
+    """Every run's settings: the preset's, then the recipe's, then `--test_prompts` where given."""
+    common = {**PRESETS[preset], **recipe}
+    if test_prompts is not None:
+        if test_prompts < 2:
+            raise ValueError(f"--test_prompts must be at least 2 (a standard error needs two), got {test_prompts}")
+        common["test_prompts"] = test_prompts
+    return common
 
 
 def benchmark_grid(pairs: list[tuple[str, str]], seeds: list[int], common: dict) -> dict:
@@ -242,6 +253,12 @@ def main() -> None:
         default="default",
         help=f"run settings that override the preset's: a named recipe ({', '.join(RECIPES)}) or a JSON object",
     )
+    parser.add_argument(
+        "--test_prompts",
+        type=int,
+        default=None,
+        help="held-out prompts per sweep, instead of the preset's (cpu 12, gpu 48): more resolve weaker objectives",
+    )
     parser.add_argument("--time_budget", type=float, default=float("inf"), help="start no run after this many seconds")
     parser.add_argument(
         "--table_only",
@@ -260,10 +277,9 @@ def main() -> None:
     else:
         pairs = list(itertools.combinations(OBJECTIVES, 2)) if args.all_pairs else list(PAIRS)
     try:
-        recipe = recipe_settings(args.recipe)
+        common = common_settings(args.preset, recipe_settings(args.recipe), args.test_prompts)
     except ValueError as error:
         parser.error(str(error))
-    common = {**PRESETS[args.preset], **recipe}
     summary = run_grid(benchmark_grid(pairs, args.seeds, common), args.output_dir, args.time_budget)
     print(write_tables(benchmark_table(summary), args.output_dir))
 

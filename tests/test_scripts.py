@@ -179,6 +179,12 @@ def test_the_steering_benchmark_takes_a_named_recipe_or_json(monkeypatch):
     for bad in ("log_ratio", "[1, 2]"):
         with pytest.raises(ValueError, match="--recipe must be one of"):
             module.recipe_settings(bad)
+    assert module.common_settings("cpu", adaptive)["test_prompts"] == module.PRESETS["cpu"]["test_prompts"]
+    common = module.common_settings("cpu", {**adaptive, "test_prompts": 6}, test_prompts=24)
+    assert common["test_prompts"] == 24 and common["epochs"] == module.PRESETS["cpu"]["epochs"]
+    assert common["weaker_objective_strengths"] == [0.5, 0.25]
+    with pytest.raises(ValueError, match="--test_prompts must be at least 2"):
+        module.common_settings("cpu", adaptive, test_prompts=1)
 
 
 def test_the_steering_benchmark_rebuilds_its_table_from_run_folders_with_current_flags(monkeypatch, tmp_path):
