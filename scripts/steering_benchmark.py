@@ -44,6 +44,7 @@ PRESETS = {
     "gpu": {"test_prompts": 48, "grid_step": 0.25, "sweep_batch_size": 240, "show_progress": False},
 }
 SPEARMAN_TARGET = 0.9
+MARGIN_VERDICTS = ("flags not_learned", "passes", "not recorded")
 # named recipes for --recipe: "default" is the library's defaults; "log-ratio" rewards every objective by its summed
 # log-ratio to the starting model and guides by that log-ratio at 1/beta = 4 (docs/own-objectives.md); "ipo" is
 # "log-ratio" with IPO's squared loss, which holds each objective's learned margin near 1 / (2 beta_r) = 5;
@@ -112,6 +113,7 @@ def benchmark_table(summary: dict) -> list[dict]:
         metrics = run["metrics"]
         objectives = metrics["objectives"]
         diagnosis = {item["objective"]: item["flags"] for item in metrics.get("steering_diagnosis", [])}
+        margins = {item["objective"]: item.get("training_margin") for item in metrics.get("steering_diagnosis", [])}
         rows.append(
             {
                 "run": name,
@@ -121,6 +123,7 @@ def benchmark_table(summary: dict) -> list[dict]:
                 "hypervolume": [metrics["hypervolume_sweep"], metrics["hypervolume_base"]],
                 "mip": [metrics["mip_sweep"], metrics["mip_base"]],
                 "diagnosis_flags": diagnosis,
+                "training_margins": margins,
             }
         )
     return rows
@@ -162,8 +165,7 @@ def markdown_table(rows: list[dict]) -> str:
         lines.append(
             "The training margin against the sweep: "
             + "; ".join(
-                f"margin {'flags not_learned' if verdict == 'flags' else 'passes'}: sweep steers "
-                f"{outcomes['sweep steers']}, does not {outcomes['sweep does not']}"
+                f"margin {verdict}: sweep steers {outcomes['sweep steers']}, does not {outcomes['sweep does not']}"
                 for verdict, outcomes in margins.items()
             )
             + "."
@@ -187,12 +189,18 @@ def probe_verdict(flags: list[str]) -> str:
 
 
 def margin_agreement(rows: list[dict]) -> dict[str, dict[str, int]]:
-    """How many objective-runs the sweep steered among those the training margin flagged (`not_learned`) and not."""
-    counts = {verdict: {"sweep steers": 0, "sweep does not": 0} for verdict in ("flags", "passes")}
+    """How many objective-runs the sweep steered among those the training margin flagged (`not_learned`), passed,
+    or could not judge (no training margin recorded: a decoding-only run whose training log is elsewhere)."""
+    counts = {verdict: {"sweep steers": 0, "sweep does not": 0} for verdict in MARGIN_VERDICTS}
     for row in rows:
         for objective, result in row["objectives"].items():
             if objective in row["diagnosis_flags"]:
-                verdict = "flags" if "not_learned" in row["diagnosis_flags"][objective] else "passes"
+                if "not_learned" in row["diagnosis_flags"][objective]:
+                    verdict = "flags not_learned"
+                elif row.get("training_margins", {}).get(objective) is not None:
+                    verdict = "passes"
+                else:
+                    verdict = "not recorded"
                 counts[verdict]["sweep steers" if result["steers"] else "sweep does not"] += 1
     return counts
 
@@ -221,7 +229,10 @@ def summary_from_run_folders(root: Path) -> dict:
         if diagnosis_path.is_file():
             stored = json.loads(diagnosis_path.read_text())
             sibling_log = folder.parent / folder.name.rsplit("_", 1)[0] / "train_log.json"
-            margins = read_training_margins([sibling_log, folder / "train_log.json"], metrics["objectives"])
+            margins = {
+                **stored.get("training_margins", {}),  # what the run read, where its training log is not at hand
+                **read_training_margins([sibling_log, folder / "train_log.json"], metrics["objectives"]),
+            }
             held_out = (stored.get("pair_accuracy", {}), stored.get("held_out_pairs", {}))
             probe = stored["probe"]
             record = diagnosis_record(metrics["objectives"], probe["prompts"], probe["vertices"], held_out, margins)

@@ -124,14 +124,11 @@ def test_the_steering_benchmark_counts_where_the_probe_agreed_with_the_sweep(mon
             "hypervolume_sweep": 0.5, "hypervolume_base": 0.1, "mip_sweep": 0.4, "mip_base": 0.0,
         }  # fmt: skip
 
+    with_margins = metrics({"a": 1.0, "b": 0.5}, {"a": 0.3, "b": 0.3}, {"a": [], "b": []})
+    for item in with_margins["steering_diagnosis"]:
+        item["training_margin"] = 3.0  # a run whose training log was read; the others recorded none
     summary = {
-        "a__b": {
-            "metrics": {
-                **metrics({"a": 1.0, "b": 0.5}, {"a": 0.3, "b": 0.3}, {"a": [], "b": []}),
-                "guidance_beta": 0.5,
-                "objective_strengths": [1.0, 0.25],
-            }
-        },
+        "a__b": {"metrics": {**with_margins, "guidance_beta": 0.5, "objective_strengths": [1.0, 0.25]}},
         "a__c": {
             "metrics": metrics(
                 {"a": 0.9, "c": -1.0},
@@ -151,8 +148,9 @@ def test_the_steering_benchmark_counts_where_the_probe_agreed_with_the_sweep(mon
         "flags": {"sweep steers": 1, "sweep does not": 1},
     }
     assert module.margin_agreement(rows) == {
-        "flags": {"sweep steers": 0, "sweep does not": 1},
-        "passes": {"sweep steers": 3, "sweep does not": 2},
+        "flags not_learned": {"sweep steers": 0, "sweep does not": 1},
+        "passes": {"sweep steers": 1, "sweep does not": 1},
+        "not recorded": {"sweep steers": 2, "sweep does not": 1},
     }
     table = module.markdown_table(rows)
     assert "3 of 6 objective-runs steer" in table
@@ -201,16 +199,19 @@ def test_the_steering_benchmark_rebuilds_its_table_from_run_folders_with_current
         {"alpha": [0.0, 1.0], "per_prompt": {"a": [0.1, 0.2], "b": [0.9, 0.7]}, "quality": {"empty": 0.0}},
     ]
     trained, decoded = tmp_path / "pair" / "a__b_s0", tmp_path / "pair" / "a__b_s0_w2"
-    for folder in (trained, decoded):
+    collected = tmp_path / "collected" / "a__b_s1"  # records copied without the training log
+    for folder in (trained, decoded, collected):
         folder.mkdir(parents=True)
         (folder / "metrics.json").write_text(json.dumps(metrics))
         stored = {"probe": {"prompts": ["p", "q"], "vertices": vertices}}
         if folder == decoded:  # held-out pairs at chance for b, recorded when the run was diagnosed
             stored.update(pair_accuracy={"b": {"own": 0.5, "others": 0.5}}, held_out_pairs={"b": 20})
+        if folder == collected:  # the margins the run read from its log when it was diagnosed
+            stored["training_margins"] = {"a": 0.4, "b": 6.0}
         (folder / "diagnosis.json").write_text(json.dumps(stored))
     (trained / "train_log.json").write_text(json.dumps([{"objective/a/margin": 5.0, "objective/b/margin": 0.2}]))
     summary = module.summary_from_run_folders(tmp_path)
-    assert list(summary) == ["pair/a__b_s0", "pair/a__b_s0_w2"]
+    assert list(summary) == ["collected/a__b_s1", "pair/a__b_s0", "pair/a__b_s0_w2"]
     flags = {
         name: {item["objective"]: item["flags"] for item in run["metrics"]["steering_diagnosis"]}
         for name, run in summary.items()
@@ -218,6 +219,9 @@ def test_the_steering_benchmark_rebuilds_its_table_from_run_folders_with_current
     assert flags["pair/a__b_s0"] == {"a": ["degenerate_at_vertex"], "b": ["not_learned"]}
     # the decoding-only run reads its sibling's training log and keeps its own held-out pair accuracy
     assert flags["pair/a__b_s0_w2"] == {"a": ["degenerate_at_vertex"], "b": ["not_learned", "no_pair_signal"]}
+    # without a training log the margins the diagnosis stored are used: a's low margin is flagged again
+    assert flags["collected/a__b_s1"] == {"a": ["not_learned", "degenerate_at_vertex"], "b": []}
     text = module.write_tables(module.benchmark_table(summary), tmp_path)
-    assert (tmp_path / "table.json").is_file() and "4 of 4 objective-runs steer" in text
-    assert "probe flags: sweep steers 2, does not 0" in text  # a's degenerate vertex, though its sweep steered
+    assert (tmp_path / "table.json").is_file() and "6 of 6 objective-runs steer" in text
+    assert "probe flags: sweep steers 3, does not 0" in text  # a's degenerate vertex, though its sweep steered
+    assert "margin flags not_learned: sweep steers 3, does not 0; margin passes: sweep steers 3" in text
