@@ -25,6 +25,7 @@ from pathlib import Path
 from run_grid import run_grid
 
 from peft_pblora.evaluation.steering_diagnosis import PROBE_FLAGS
+from peft_pblora.evaluation.sweep_metrics import steering_verdict
 from peft_pblora.pipeline.diagnosis import diagnosis_record, read_training_margins
 from peft_pblora.pipeline.report import weakened_objectives
 
@@ -43,7 +44,6 @@ PRESETS = {
     "cpu": {"epochs": 1.0, "test_prompts": 12, "grid_step": 0.25, "sweep_tokens": 48, "show_progress": False},
     "gpu": {"test_prompts": 48, "grid_step": 0.25, "sweep_batch_size": 240, "show_progress": False},
 }
-SPEARMAN_TARGET = 0.9
 MARGIN_VERDICTS = ("flags not_learned", "passes", "not recorded")
 # named recipes for --recipe: "default" is the library's defaults; "log-ratio" rewards every objective by its summed
 # log-ratio to the starting model and guides by that log-ratio at 1/beta = 4 (docs/own-objectives.md); "ipo" is
@@ -101,7 +101,7 @@ def objective_row(name: str, metrics: dict) -> dict:
     spearman = metrics["spearman_score_vs_weight"].get(name)
     effect = metrics["steering_effect"].get(name, {})
     value, error = effect.get("effect"), effect.get("standard_error")
-    steers = spearman is not None and round(spearman, 9) >= SPEARMAN_TARGET and value is not None and value > 2 * error
+    steers = steering_verdict(spearman, value, error) == "steers"
     return {"spearman": spearman, "effect": value, "standard_error": error, "steers": steers}
 
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from peft_pblora.evaluation import response_quality, spearman_over_resampled_prompts, steering_effects, summarise_sweep
+from peft_pblora.evaluation import (
+    response_quality,
+    spearman_over_resampled_prompts,
+    steering_effects,
+    steering_verdict,
+    summarise_sweep,
+)
 
 
 def test_steering_effect_is_the_paired_vertex_difference_by_hand():
@@ -38,9 +44,23 @@ def test_sweep_summary_resamples_the_prompts_of_each_objective_with_a_trend():
     summary = summarise_sweep(sweep)
     assert summary["spearman_score_vs_weight"] == {"a": pytest.approx(1.0), "b": None}
     assert list(summary["spearman_over_resampled_prompts"]) == ["a"]  # b is constant: nothing to rank
+    # a: vertex [3, 5, 4] against [1, 1, 2], differences 2, 4, 2 (mean 8/3, se 2/3): steers; b never moves
+    assert summary["steering_verdict"] == {"a": "steers", "b": "does_not_move"}
     assert summary["spearman_over_resampled_prompts"]["a"] == spearman_over_resampled_prompts(
         [1.0, 0.5, 0.0], per_prompt["a"]
     )
+
+
+def test_steering_verdict_names_each_way_alpha_can_fail_to_steer():
+    assert steering_verdict(1.0, 0.3, 0.1) == "steers"
+    assert steering_verdict(0.8999999999999998, 0.3, 0.1) == "steers"  # scipy's 0.9 for one swap of five points
+    assert steering_verdict(1.0, 0.2, 0.1) == "within_noise"  # exactly two standard errors is not above them
+    assert steering_verdict(0.7, 0.05, 0.1) == "within_noise"
+    assert steering_verdict(0.7, 0.5, 0.1) == "not_monotone"
+    assert steering_verdict(-0.7, -0.05, 0.1) == "against_its_weight"
+    assert steering_verdict(0.95, -0.5, 0.1) == "against_its_weight"
+    assert steering_verdict(None, 0.0, 0.0) == "does_not_move"
+    assert steering_verdict(0.9, None, None) == "does_not_move"
 
 
 def test_sweep_summary_names_the_front_points_no_linear_weighting_picks():

@@ -16,14 +16,36 @@ import torch
 from peft_pblora.data import pairing
 from peft_pblora.data import preference_pairs as preference_data
 from peft_pblora.evaluation import VaderPositivity
+from peft_pblora.evaluation.sweep_metrics import STEERING_VERDICT_ADVICE
 from peft_pblora.pipeline import Run, RunSettings, run_all, stages, training
 from peft_pblora.pipeline.baselines import weight_soup
 from peft_pblora.pipeline.cli import main, settings_of_existing_run
 from peft_pblora.pipeline.prompts import builtin_prompts, shipped_candidates_dir, shipped_candidates_fit
-from peft_pblora.pipeline.report import options_other_than_defaults
+from peft_pblora.pipeline.report import options_other_than_defaults, verdict_lines
 from peft_pblora.pipeline.settings import BETA_R_MEAN, BETA_R_SUM, METHOD_LABELS
 
 from ..conftest import REPO, cli_arguments, tiny_chat_tokenizer, tiny_llama
+
+
+def test_the_report_says_which_objectives_alpha_does_not_steer():
+    metrics = {
+        "spearman_score_vs_weight": {"tone": 1.0, "length": 0.7, "format": -0.6},
+        "steering_effect": {
+            "tone": {"effect": 0.4, "standard_error": 0.05},
+            "length": {"effect": 0.05, "standard_error": 0.04},
+            "format": {"effect": -0.2, "standard_error": 0.05},
+        },
+    }
+    heading, _, *lines = verdict_lines(metrics)
+    assert heading.startswith("**Alpha does not steer length, format**")
+    assert lines[0].startswith("- tone: steers")
+    assert lines[1].startswith("- length: rises with its weight by less than two standard errors")
+    assert "--test_prompts" in lines[1]
+    assert lines[2].startswith("- format: moves against its weight")
+    metrics["spearman_score_vs_weight"] = {"tone": 1.0, "length": 1.0, "format": 0.9}
+    for name in ("length", "format"):
+        metrics["steering_effect"][name] = {"effect": 0.3, "standard_error": 0.1}
+    assert verdict_lines(metrics)[0].startswith("Alpha steers every objective")
 
 
 def test_the_whole_pipeline_writes_every_artefact(tiny_run, monkeypatch):
@@ -44,6 +66,10 @@ def test_the_whole_pipeline_writes_every_artefact(tiny_run, monkeypatch):
     ]
     assert "Spearman" in (run / "report.md").read_text()
     assert "--parm_layers 1" in (run / "report.md").read_text()
+    verdicts = metrics["steering_verdict"]  # the report says for each objective whether alpha steers it
+    assert set(verdicts) == {"count_w5", "conciseness"}
+    for name, verdict in verdicts.items():
+        assert f"- {name}: {STEERING_VERDICT_ADVICE[verdict]}" in (run / "report.md").read_text()
     assert set(metrics["steering_effect"]) == {"count_w5", "conciseness"}
     for effect in metrics["steering_effect"].values():
         assert math.isfinite(effect["effect"]) and effect["standard_error"] >= 0

@@ -25,6 +25,8 @@ from .sweep_metrics import (
     response_quality,
     standard_error,
     steering_effects,
+    steering_verdict,
+    steering_verdicts,
     summarise_sweep,
 )
 
@@ -48,5 +50,7 @@ __all__ = [
     "spearman_over_resampled_prompts",
     "standard_error",
     "steering_effects",
+    "steering_verdict",
+    "steering_verdicts",
     "summarise_sweep",
 ]

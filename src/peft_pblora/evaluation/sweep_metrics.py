@@ -1,4 +1,5 @@
-"""The numbers of a preference sweep: HV, MIP, Spearman correlations, steering effects and answer quality.
+"""The numbers of a preference sweep: HV, MIP, Spearman correlations, steering effects, whether alpha steers each
+objective, and answer quality.
 
 A sweep (the pipeline's sweep.json) holds, per swept preference alpha, each objective's mean score, its per-prompt
 scores and the answers; `summarise_sweep` turns it into the run's metrics.json.
@@ -67,6 +68,43 @@ def steering_effects(sweep: dict) -> dict[str, dict[str, float]]:
     return effects
 
 
+STEERING_SPEARMAN_TARGET = 0.9
+STEERING_VERDICT_ADVICE = {
+    "steers": "steers: its mean score rises with its weight and its effect is above two standard errors",
+    "within_noise": "rises with its weight by less than two standard errors: measure on more held-out prompts "
+    "(--test_prompts) before trusting or discarding it",
+    "not_monotone": "rises at its vertex but not steadily with its weight: the trade-off between the vertices is not "
+    "controlled; try --weaker_objective_strengths or a weaker guidance (a larger --guidance_beta)",
+    "against_its_weight": "moves against its weight: alpha does not control this objective; read the diagnosis "
+    "before using this PARM for it",
+    "does_not_move": "does not move with its weight (constant across the sweep)",
+}
+
+
+def steering_verdict(spearman: float | None, effect: float | None, standard_error: float | None) -> str:
+    """Whether alpha steers one objective in a sweep: "steers" (Spearman of its mean score with its weight >= 0.9 and
+    a steering effect above two standard errors), else "against_its_weight" (a negative effect), "within_noise" (a
+    rise within two standard errors), "not_monotone" (a clear rise, but not steadily with the weight) or
+    "does_not_move" (constant, or no effect measured)."""
+    if spearman is None or effect is None or standard_error is None:
+        return "does_not_move"
+    if round(spearman, 9) >= STEERING_SPEARMAN_TARGET and effect > 2 * standard_error:  # 0.8999... is 0.9
+        return "steers"
+    if effect < 0:
+        return "against_its_weight"
+    if effect <= 2 * standard_error:
+        return "within_noise"
+    return "not_monotone"
+
+
+def steering_verdicts(spearman: dict[str, float | None], effects: dict[str, dict[str, float]]) -> dict[str, str]:
+    """`steering_verdict` of every objective of a sweep's metrics (`spearman_score_vs_weight`, `steering_effect`)."""
+    return {
+        name: steering_verdict(value, effects.get(name, {}).get("effect"), effects.get(name, {}).get("standard_error"))
+        for name, value in spearman.items()
+    }
+
+
 def front_alphas_no_linear_weighting_picks(alphas: Sequence[Sequence[float]], points: np.ndarray) -> list:
     """The preferences whose sweep point is Pareto-optimal among the sweep's points but maximises no weighted sum of
     the scores: the non-convex parts of the front the sweep reached (per-objective rescaling changes neither)."""
@@ -88,6 +126,7 @@ def summarise_sweep(sweep: dict) -> dict:
     low, high = everything.min(0), everything.max(0)
     points, base = normalise(raw, low, high), normalise(base_raw, low, high)
     reference = [-0.1] * len(objectives)
+    effects = steering_effects(sweep)
     spearman = {}
     for index, name in enumerate(objectives):
         constant = np.ptp(raw[:, index]) == 0 or np.ptp(alphas[:, index]) == 0
@@ -112,6 +151,7 @@ def summarise_sweep(sweep: dict) -> dict:
             for index, name in enumerate(objectives)
             if spearman[name] is not None and "per_prompt" in sweep["points"][0]
         },
-        "steering_effect": steering_effects(sweep),
+        "steering_effect": effects,
+        "steering_verdict": steering_verdicts(spearman, effects),
         "front_alphas_no_linear_weighting_picks": front_alphas_no_linear_weighting_picks(sweep["alphas"], raw),
     }

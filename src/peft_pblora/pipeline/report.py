@@ -9,6 +9,7 @@ from dataclasses import asdict, fields
 from pathlib import Path
 
 from ..evaluation import pareto_plot
+from ..evaluation.sweep_metrics import STEERING_VERDICT_ADVICE, steering_verdicts
 from .baselines import arm_rank, svd_lora_rank
 from .run_folder import FOLDER_SETTINGS, RESULT_NEUTRAL_SETTINGS, atomic_path, write_text_atomic
 from .settings import METHOD_LABELS, PER_OBJECTIVE_CORE, RunSettings
@@ -172,6 +173,22 @@ GUIDANCE_PATH_NOTES = {
 }
 
 
+def verdict_lines(metrics: dict) -> list[str]:
+    """Whether alpha steers each objective, said in words: HV and MIP can be high while it does not."""
+    verdicts = metrics.get("steering_verdict") or steering_verdicts(
+        metrics["spearman_score_vs_weight"], metrics["steering_effect"]
+    )
+    lines = [f"- {name}: {STEERING_VERDICT_ADVICE[verdict]}" for name, verdict in verdicts.items()]
+    failing = [name for name, verdict in verdicts.items() if verdict != "steers"]
+    heading = (
+        f"**Alpha does not steer {', '.join(failing)}** (target: Spearman >= 0.9 and an effect above two standard "
+        "errors); HV and MIP do not show this."
+        if failing
+        else "Alpha steers every objective (Spearman >= 0.9 and an effect above two standard errors)."
+    )
+    return [heading, "", *lines]
+
+
 def steering_lines(metrics: dict) -> list[str]:
     effects = metrics["steering_effect"]
     against_zero = [
@@ -244,6 +261,7 @@ def markdown_report(settings: RunSettings, sweep: dict, metrics: dict, path: Pat
         setup_section(settings, sweep),
         options_section(settings),
         scores_section(sweep),
+        verdict_lines(metrics),
         metrics_section(metrics, label, timings),
         diagnosis_section(metrics),
         ["![Pareto plot](pareto.png)"],
