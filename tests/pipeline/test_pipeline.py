@@ -48,7 +48,7 @@ def test_the_report_says_which_objectives_alpha_does_not_steer():
     assert verdict_lines(metrics)[0].startswith("Alpha steers every objective")
 
 
-def test_the_whole_pipeline_writes_every_artefact(tiny_run, monkeypatch):
+def test_the_whole_pipeline_writes_every_artefact(tiny_run, monkeypatch, capsys):
     metrics = run_all(RunSettings(**tiny_run, parm_layers=1))
     run = RunSettings(**tiny_run).path
     artefacts = ["preference_data/dataset_dict.json", "parm_adapter/adapter_config.json", "sweep.json"]
@@ -70,6 +70,11 @@ def test_the_whole_pipeline_writes_every_artefact(tiny_run, monkeypatch):
     assert set(verdicts) == {"count_w5", "conciseness"}
     for name, verdict in verdicts.items():
         assert f"- {name}: {STEERING_VERDICT_ADVICE[verdict]}" in (run / "report.md").read_text()
+    capsys.readouterr()
+    assert main(["report", "--output_dir", str(run)]) == 0  # the terminal says it too
+    failing = [name for name, verdict in verdicts.items() if verdict != "steers"]
+    expected = f"Alpha does not steer {', '.join(failing)}" if failing else "Alpha steers every objective"
+    assert expected in capsys.readouterr().out
     assert set(metrics["steering_effect"]) == {"count_w5", "conciseness"}
     for effect in metrics["steering_effect"].values():
         assert math.isfinite(effect["effect"]) and effect["standard_error"] >= 0

@@ -15,6 +15,7 @@ from typing import Any
 
 from transformers import HfArgumentParser
 
+from .report import verdict_lines
 from .run_folder import RESULT_NEUTRAL_SETTINGS, saved_settings
 from .settings import RunSettings
 from .stages import Run, run_all
@@ -68,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         metrics = result if stage_arguments.stage == "report" else None
     if metrics:
         print(f"results in {settings.output_dir}: report.md, metrics.json, scores.csv, pareto.png")
+        print(verdict_lines(metrics)[0].replace("**", ""))
     return 0
 
 
