@@ -190,7 +190,8 @@ def probe_verdict(flags: list[str]) -> str:
 
 def margin_agreement(rows: list[dict]) -> dict[str, dict[str, int]]:
     """How many objective-runs the sweep steered among those the training margin flagged (`not_learned`), passed,
-    or could not judge (no training margin recorded: a decoding-only run whose training log is elsewhere)."""
+    or could not judge (no training margin recorded: a decoding-only run whose training log is elsewhere, or a reward
+    form that has no margin on the log-ratio scale)."""
     counts = {verdict: {"sweep steers": 0, "sweep does not": 0} for verdict in MARGIN_VERDICTS}
     for row in rows:
         for objective, result in row["objectives"].items():

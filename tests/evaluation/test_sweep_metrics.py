@@ -56,11 +56,15 @@ def test_steering_verdict_names_each_way_alpha_can_fail_to_steer():
     assert steering_verdict(0.8999999999999998, 0.3, 0.1) == "steers"  # scipy's 0.9 for one swap of five points
     assert steering_verdict(1.0, 0.2, 0.1) == "within_noise"  # exactly two standard errors is not above them
     assert steering_verdict(0.7, 0.05, 0.1) == "within_noise"
+    assert steering_verdict(-0.7, -0.05, 0.1) == "within_noise"  # a fall within the noise is not "against"
     assert steering_verdict(0.7, 0.5, 0.1) == "not_monotone"
-    assert steering_verdict(-0.7, -0.05, 0.1) == "against_its_weight"
+    assert steering_verdict(-0.7, -0.2, 0.1) == "against_its_weight"  # two standard errors below 0
     assert steering_verdict(0.95, -0.5, 0.1) == "against_its_weight"
+    assert steering_verdict(1.0, 0.0, 0.0) == "within_noise"  # no change at all, over identical prompts
     assert steering_verdict(None, 0.0, 0.0) == "does_not_move"
-    assert steering_verdict(0.9, None, None) == "does_not_move"
+    assert steering_verdict(0.9, None, None) == "not_measured"
+    assert steering_verdict(float("nan"), 0.3, 0.1) == "not_measured"  # a scorer's NaN
+    assert steering_verdict(1.0, float("nan"), 0.1) == "not_measured"
 
 
 def test_sweep_summary_names_the_front_points_no_linear_weighting_picks():

@@ -39,9 +39,9 @@ def test_the_report_says_which_objectives_alpha_does_not_steer():
     heading, _, *lines = verdict_lines(metrics)
     assert heading.startswith("**Alpha does not steer length, format**")
     assert lines[0].startswith("- tone: steers")
-    assert lines[1].startswith("- length: rises with its weight by less than two standard errors")
+    assert lines[1].startswith("- length: changes with its weight by less than two standard errors")
     assert "--test_prompts" in lines[1]
-    assert lines[2].startswith("- format: moves against its weight")
+    assert lines[2].startswith("- format: falls as its weight rises")
     metrics["spearman_score_vs_weight"] = {"tone": 1.0, "length": 1.0, "format": 0.9}
     for name in ("length", "format"):
         metrics["steering_effect"][name] = {"effect": 0.3, "standard_error": 0.1}

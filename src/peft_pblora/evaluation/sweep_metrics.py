@@ -7,6 +7,7 @@ scores and the answers; `summarise_sweep` turns it into the run's metrics.json.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -71,28 +72,33 @@ def steering_effects(sweep: dict) -> dict[str, dict[str, float]]:
 STEERING_SPEARMAN_TARGET = 0.9
 STEERING_VERDICT_ADVICE = {
     "steers": "steers: its mean score rises with its weight and its effect is above two standard errors",
-    "within_noise": "rises with its weight by less than two standard errors: measure on more held-out prompts "
+    "within_noise": "changes with its weight by less than two standard errors: measure on more held-out prompts "
     "(--test_prompts) before trusting or discarding it",
     "not_monotone": "rises at its vertex but not steadily with its weight: the trade-off between the vertices is not "
-    "controlled; try --weaker_objective_strengths or a weaker guidance (a larger --guidance_beta)",
-    "against_its_weight": "moves against its weight: alpha does not control this objective; read the diagnosis "
-    "before using this PARM for it",
+    "controlled (with guidance: a weaker one, or with PARM --weaker_objective_strengths)",
+    "against_its_weight": "falls as its weight rises, by more than two standard errors: alpha does not control this "
+    "objective; read the diagnosis before using the model for it",
     "does_not_move": "does not move with its weight (constant across the sweep)",
+    "not_measured": "no steering effect could be measured (no per-prompt scores at its vertex, or a score that is "
+    "not a number)",
 }
 
 
 def steering_verdict(spearman: float | None, effect: float | None, standard_error: float | None) -> str:
     """Whether alpha steers one objective in a sweep: "steers" (Spearman of its mean score with its weight >= 0.9 and
-    a steering effect above two standard errors), else "against_its_weight" (a negative effect), "within_noise" (a
-    rise within two standard errors), "not_monotone" (a clear rise, but not steadily with the weight) or
-    "does_not_move" (constant, or no effect measured)."""
-    if spearman is None or effect is None or standard_error is None:
+    a steering effect above two standard errors), else "against_its_weight" (an effect more than two standard errors
+    below 0), "within_noise" (within two standard errors of 0), "not_monotone" (a clear rise, but not steadily with
+    the weight), "does_not_move" (constant) or "not_measured" (no effect, or a value that is not a number)."""
+    if spearman is None:
         return "does_not_move"
+    values = (spearman, effect, standard_error)
+    if any(value is None or not math.isfinite(value) for value in values):
+        return "not_measured"
     if round(spearman, 9) >= STEERING_SPEARMAN_TARGET and effect > 2 * standard_error:  # 0.8999... is 0.9
         return "steers"
-    if effect < 0:
+    if effect <= -2 * standard_error and effect < 0:
         return "against_its_weight"
-    if effect <= 2 * standard_error:
+    if not effect > 2 * standard_error:
         return "within_noise"
     return "not_monotone"
 

@@ -176,7 +176,7 @@ GUIDANCE_PATH_NOTES = {
 def verdict_lines(metrics: dict) -> list[str]:
     """Whether alpha steers each objective, said in words: HV and MIP can be high while it does not."""
     verdicts = metrics.get("steering_verdict") or steering_verdicts(
-        metrics["spearman_score_vs_weight"], metrics["steering_effect"]
+        metrics.get("spearman_score_vs_weight", {}), metrics.get("steering_effect", {})
     )
     lines = [f"- {name}: {STEERING_VERDICT_ADVICE[verdict]}" for name, verdict in verdicts.items()]
     failing = [name for name, verdict in verdicts.items() if verdict != "steers"]
