@@ -85,10 +85,27 @@ STEERING_VERDICT_ADVICE = {
 
 
 def steering_verdict(spearman: float | None, effect: float | None, standard_error: float | None) -> str:
-    """Whether alpha steers one objective in a sweep: "steers" (Spearman of its mean score with its weight >= 0.9 and
-    a steering effect above two standard errors), else "against_its_weight" (an effect more than two standard errors
-    below 0), "within_noise" (within two standard errors of 0), "not_monotone" (a clear rise, but not steadily with
-    the weight), "does_not_move" (constant) or "not_measured" (no effect, or a value that is not a number)."""
+    """Whether alpha steers one objective in a sweep, by the steering benchmark's rule, so that a report can say so
+    where HV and MIP cannot.
+
+    Args:
+        spearman (float | None): Spearman correlation of the objective's mean score with its weight over the sweep
+            (None where the scores are constant).
+        effect (float | None): Its steering effect: the score at its vertex minus where its weight is 0, paired over
+            prompts (see `steering_effects`).
+        standard_error (float | None): The effect's standard error.
+
+    Returns:
+        str: "steers" (Spearman >= 0.9 and an effect above two standard errors), else "against_its_weight" (an
+        effect more than two standard errors below 0), "within_noise" (within two standard errors of 0),
+        "not_monotone" (a clear rise, but not steadily with the weight), "does_not_move" (constant) or
+        "not_measured" (no effect, or a value that is not a number). `STEERING_VERDICT_ADVICE` says each in words.
+
+    Examples:
+        >>> from peft_pblora.evaluation import steering_verdict
+        >>> steering_verdict(1.0, 0.30, 0.05), steering_verdict(1.0, 0.05, 0.04), steering_verdict(0.7, 0.30, 0.05)
+        ('steers', 'within_noise', 'not_monotone')
+    """
     if spearman is None:
         return "does_not_move"
     values = (spearman, effect, standard_error)
@@ -96,15 +113,31 @@ def steering_verdict(spearman: float | None, effect: float | None, standard_erro
         return "not_measured"
     if round(spearman, 9) >= STEERING_SPEARMAN_TARGET and effect > 2 * standard_error:  # 0.8999... is 0.9
         return "steers"
-    if effect <= -2 * standard_error and effect < 0:
+    if effect < 0 and effect <= -2 * standard_error:
         return "against_its_weight"
-    if not effect > 2 * standard_error:
+    if effect <= 2 * standard_error:
         return "within_noise"
     return "not_monotone"
 
 
 def steering_verdicts(spearman: dict[str, float | None], effects: dict[str, dict[str, float]]) -> dict[str, str]:
-    """`steering_verdict` of every objective of a sweep's metrics (`spearman_score_vs_weight`, `steering_effect`)."""
+    """`steering_verdict` of every objective of a sweep's metrics.
+
+    Args:
+        spearman (dict[str, float | None]): `spearman_score_vs_weight` of the metrics, by objective.
+        effects (dict[str, dict[str, float]]): `steering_effect` of the metrics (`effect`, `standard_error` per
+            objective); an objective missing from it is "not_measured".
+
+    Returns:
+        dict[str, str]: The verdict per objective, in `spearman`'s order.
+
+    Examples:
+        >>> from peft_pblora.evaluation import steering_verdicts
+        >>> effects = {"tone": {"effect": 0.4, "standard_error": 0.05}}
+        >>> effects["length"] = {"effect": -0.2, "standard_error": 0.05}
+        >>> steering_verdicts({"tone": 1.0, "length": -0.9}, effects)
+        {'tone': 'steers', 'length': 'against_its_weight'}
+    """
     return {
         name: steering_verdict(value, effects.get(name, {}).get("effect"), effects.get(name, {}).get("standard_error"))
         for name, value in spearman.items()

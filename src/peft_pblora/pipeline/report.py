@@ -9,7 +9,7 @@ from dataclasses import asdict, fields
 from pathlib import Path
 
 from ..evaluation import pareto_plot
-from ..evaluation.sweep_metrics import STEERING_VERDICT_ADVICE, steering_verdicts
+from ..evaluation.sweep_metrics import STEERING_SPEARMAN_TARGET, STEERING_VERDICT_ADVICE, steering_verdicts
 from .baselines import arm_rank, svd_lora_rank
 from .run_folder import FOLDER_SETTINGS, RESULT_NEUTRAL_SETTINGS, atomic_path, write_text_atomic
 from .settings import METHOD_LABELS, PER_OBJECTIVE_CORE, RunSettings
@@ -175,16 +175,14 @@ GUIDANCE_PATH_NOTES = {
 
 def verdict_lines(metrics: dict) -> list[str]:
     """Whether alpha steers each objective, said in words: HV and MIP can be high while it does not."""
-    verdicts = metrics.get("steering_verdict") or steering_verdicts(
-        metrics.get("spearman_score_vs_weight", {}), metrics.get("steering_effect", {})
-    )
+    verdicts = steering_verdicts(metrics.get("spearman_score_vs_weight", {}), metrics.get("steering_effect", {}))
     lines = [f"- {name}: {STEERING_VERDICT_ADVICE[verdict]}" for name, verdict in verdicts.items()]
     failing = [name for name, verdict in verdicts.items() if verdict != "steers"]
+    target = f"Spearman >= {STEERING_SPEARMAN_TARGET:g} and an effect above two standard errors"
     heading = (
-        f"**Alpha does not steer {', '.join(failing)}** (target: Spearman >= 0.9 and an effect above two standard "
-        "errors); HV and MIP do not show this."
+        f"**Alpha does not steer {', '.join(failing)}** (target: {target}); HV and MIP do not show this."
         if failing
-        else "Alpha steers every objective (Spearman >= 0.9 and an effect above two standard errors)."
+        else f"Alpha steers every objective ({target})."
     )
     return [heading, "", *lines]
 
