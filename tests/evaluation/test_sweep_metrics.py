@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from peft_pblora.evaluation import (
+    content_words,
+    is_repetitive,
     response_quality,
     spearman_over_resampled_prompts,
     steering_effects,
@@ -91,3 +93,31 @@ def test_response_quality():
         {"text": "cut off mid", "finished": False},
     ]
     assert response_quality(responses) == {"empty": 0.25, "unfinished": 0.5, "repetitive": 0.25}
+
+
+def test_a_list_of_numbers_without_words_counts_as_empty():
+    responses = [
+        {"text": "1.\n2.\n3.\n4.\n5.", "finished": False},
+        {"text": "1. **1.1.1\n2. **1.1.2", "finished": False},
+        {"text": "- **", "finished": True},
+        {"text": "1. Water the plant.", "finished": True},
+    ]
+    assert response_quality(responses) == {"empty": 0.75, "unfinished": 0.5, "repetitive": 0.0}
+
+
+def test_a_lists_repeated_markup_is_not_repetition_but_a_loop_of_words_is():
+    list_of_mistakes = "1. **Not being prepared:**\n\n1. **Not having a plan:**\n\n1. **Not being late:**\n\n1. **Not"
+    assert not is_repetitive(list_of_mistakes)  # the words "1. **Not" repeat; the content does not
+    assert is_repetitive("I am here for you! I am here, for you. **I am here** for YOU.")
+    assert not is_repetitive("Keep going, friend.")
+
+
+def test_content_words_drop_numbers_and_markup():
+    assert content_words("1. **Don't** skip step 2, it's 5k-run time!") == [
+        "don't",
+        "skip",
+        "step",
+        "it's",
+        "5k-run",
+        "time",
+    ]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from peft_pblora.evaluation import Conciseness
+from peft_pblora.evaluation import Conciseness, is_repetitive
 from peft_pblora.pipeline import Run, RunSettings, run_all, stages, training
 from peft_pblora.pipeline.cli import main
 from peft_pblora.pipeline.fingerprints import STAGE_SETTINGS, Fingerprints, files_hash
@@ -88,6 +88,25 @@ def test_a_changed_scorer_rescores_a_kept_sweep(tiny_run, trainings, monkeypatch
     point = json.loads((folder / "sweep.json").read_text())["points"][0]
     assert point["texts"] == texts
     assert point["per_prompt"]["conciseness"] == Reversed(Conciseness(max_words=8))(["p"] * len(texts), texts)
+
+
+def test_a_kept_sweep_has_its_quality_measured_again_from_its_texts(tiny_run, trainings):
+    run_all(RunSettings(**tiny_run))
+    folder = Path(tiny_run["output_dir"])
+    sweep = json.loads((folder / "sweep.json").read_text())
+    for point in [*sweep["points"], sweep["base"]]:  # as a run made with an older measure recorded it
+        point["quality"] = {"empty": 0.9, "unfinished": 0.123, "repetitive": 0.9}
+    (folder / "sweep.json").write_text(json.dumps(sweep))
+    run_all(RunSettings(**tiny_run))
+    assert trainings == [1]
+    kept = json.loads((folder / "sweep.json").read_text())
+    for point in [*kept["points"], kept["base"]]:
+        texts = point["texts"]
+        assert point["quality"] == {
+            "empty": sum(not any(character.isalpha() for character in text) for text in texts) / len(texts),
+            "unfinished": 0.123,  # needs the token counts, which are not kept
+            "repetitive": sum(is_repetitive(text) for text in texts) / len(texts),
+        }
 
 
 @pytest.mark.parametrize(

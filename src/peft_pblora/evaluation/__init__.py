@@ -20,7 +20,10 @@ from .scorers import (
     VaderPositivity,
 )
 from .sweep_metrics import (
+    content_words,
     front_alphas_no_linear_weighting_picks,
+    is_repetitive,
+    is_wordless,
     paired_difference,
     response_quality,
     standard_error,
@@ -28,6 +31,7 @@ from .sweep_metrics import (
     steering_verdict,
     steering_verdicts,
     summarise_sweep,
+    text_quality,
 )
 
 __all__ = [
@@ -46,6 +50,9 @@ __all__ = [
     "paired_difference",
     "pareto_plot",
     "preference_grid",
+    "content_words",
+    "is_repetitive",
+    "is_wordless",
     "response_quality",
     "spearman_over_resampled_prompts",
     "standard_error",
@@ -53,4 +60,5 @@ __all__ = [
     "steering_verdict",
     "steering_verdicts",
     "summarise_sweep",
+    "text_quality",
 ]

@@ -8,6 +8,7 @@ scores and the answers; `summarise_sweep` turns it into the run's metrics.json.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -23,19 +24,42 @@ from .metrics import (
 )
 
 
+def content_words(text: str) -> list[str]:
+    """The words of `text` that hold a letter, lower-cased and stripped of markup: list numbers, bullets, bold marks
+    and punctuation are not content."""
+    stripped = (re.sub(r"[^\w'-]", "", token).strip("_'-").lower() for token in text.split())
+    return [word for word in stripped if re.search(r"[^\W\d_]", word)]
+
+
+def is_wordless(text: str) -> bool:
+    """Whether `text` has no content word: empty, or only numbers and markup ("1.\n2.\n3.")."""
+    return not content_words(text)
+
+
+def is_repetitive(text: str) -> bool:
+    """Whether a 3-gram of `text`'s content words occurs three times or more: a loop, not a list's repeated markup."""
+    words = content_words(text)
+    trigrams = [tuple(words[index : index + 3]) for index in range(len(words) - 2)]
+    return bool(trigrams) and max(trigrams.count(trigram) for trigram in set(trigrams)) >= 3
+
+
+def text_quality(texts: Sequence[str]) -> dict[str, float]:
+    """Shares of `texts` that are empty (no content word: nothing, or only numbers and markup) or repetitive
+    (`is_repetitive`): what the texts alone tell of a point's quality, so kept answers can be measured again."""
+    total = max(1, len(texts))
+    return {
+        "empty": sum(is_wordless(text) for text in texts) / total,
+        "repetitive": sum(is_repetitive(text) for text in texts) / total,
+    }
+
+
 def response_quality(responses: Sequence[dict]) -> dict[str, float]:
-    """Shares of responses that are empty, unfinished (stopped by the token limit, so cut mid-thought or mid-word)
-    or repetitive (a word 3-gram repeated three times or more)."""
+    """Shares of responses that are empty (`is_wordless`), unfinished (stopped by the token limit, so cut mid-thought
+    or mid-word) or repetitive (`is_repetitive`)."""
     total = max(1, len(responses))
-    empty = sum(1 for response in responses if not response["text"])
     unfinished = sum(1 for response in responses if not response["finished"])
-    repetitive = 0
-    for response in responses:
-        words = response["text"].split()
-        trigrams = [tuple(words[index : index + 3]) for index in range(len(words) - 2)]
-        if trigrams and max(trigrams.count(trigram) for trigram in set(trigrams)) >= 3:
-            repetitive += 1
-    return {"empty": empty / total, "unfinished": unfinished / total, "repetitive": repetitive / total}
+    shares = text_quality([response["text"] for response in responses])
+    return {"empty": shares["empty"], "unfinished": unfinished / total, "repetitive": shares["repetitive"]}
 
 
 def standard_error(values: Sequence[float]) -> float:

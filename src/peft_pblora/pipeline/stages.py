@@ -25,7 +25,7 @@ from ..data.preference_pairs import (
     candidates_dir,
     needs_sampling,
 )
-from ..evaluation import preference_grid, summarise_sweep
+from ..evaluation import preference_grid, summarise_sweep, text_quality
 from ..guidance.fused import PARMGuidedModel
 from ..guidance.processors import GenARMGuidance, PARMGuidance
 from ..tuners.pblora.strengths import scale_objective_strengths
@@ -262,9 +262,15 @@ class Run(StageRecords):
         return self._written_if_changed(self.path / "sweep.json", sweep, rescored)
 
     def _rescored(self, prompts: Sequence[str], point: dict) -> dict:
-        """One scored point (a preference's or the base's answers) scored again; a point without its texts (an older
-        sweep) as it is."""
-        return {**point, **self._scores(prompts, point["texts"])} if "texts" in point else point
+        """One scored point (a preference's or the base's answers) scored again, its empty and repetitive shares
+        measured again from the texts (unfinished needs the token counts, kept as it was); a point without its texts
+        (an older sweep) as it is."""
+        if "texts" not in point:
+            return point
+        rescored = {**point, **self._scores(prompts, point["texts"])}
+        if "quality" in point:
+            rescored["quality"] = {**point["quality"], **text_quality(point["texts"])}
+        return rescored
 
     def _written_if_changed(self, path: Path, old: dict, new: dict) -> dict:
         new = json.loads(json.dumps(new))
