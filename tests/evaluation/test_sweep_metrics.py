@@ -10,6 +10,7 @@ from peft_pblora.evaluation import (
     is_repetitive,
     response_quality,
     spearman_over_resampled_prompts,
+    steepest_falls,
     steering_effects,
     steering_verdict,
     summarise_sweep,
@@ -51,6 +52,58 @@ def test_sweep_summary_resamples_the_prompts_of_each_objective_with_a_trend():
     assert summary["spearman_over_resampled_prompts"]["a"] == spearman_over_resampled_prompts(
         [1.0, 0.5, 0.0], per_prompt["a"]
     )
+
+
+def test_steepest_fall_is_the_clearest_paired_fall_to_a_higher_weight_by_hand():
+    # a's curve peaks at weight 0.5 and falls back at its vertex; b rises everywhere
+    sweep = {
+        "objectives": ["a", "b"],
+        "points": [
+            {"alpha": [1.0, 0.0], "per_prompt": {"a": [1.0, 2.0, 0.0], "b": [0.0, 0.0, 0.0]}},
+            {"alpha": [0.5, 0.5], "per_prompt": {"a": [5.0, 5.0, 6.0], "b": [1.0, 1.0, 1.0]}},
+            {"alpha": [0.0, 1.0], "per_prompt": {"a": [0.0, 1.0, 0.0], "b": [2.0, 3.0, 2.0]}},
+        ],
+    }
+    falls = steepest_falls(sweep)
+    # a, weight 0.5 -> 1: differences 4, 3, 6 (mean 13/3, sd sqrt(7/3)); 0 -> 1 rises, 0 -> 0.5 rises
+    assert falls["a"] == {
+        "from_weight": 0.5,
+        "to_weight": 1.0,
+        "fall": pytest.approx(13 / 3),
+        "standard_error": pytest.approx(np.sqrt(7 / 3) / np.sqrt(3)),
+    }
+    assert falls["b"] is None
+    assert steering_verdict(0.5, 1.0 / 3, 0.33, falls["a"]) == "falls_with_more_weight"
+    assert steering_verdict(0.5, 1.0 / 3, 0.33, None) == "within_noise"
+
+
+def test_steepest_fall_averages_the_points_that_share_a_weight():
+    per_prompt = {  # three objectives: weight 0 of c is two points, whose mean is compared
+        (1.0, 0.0, 0.0): [4.0, 6.0],
+        (0.0, 1.0, 0.0): [2.0, 2.0],
+        (0.0, 0.0, 1.0): [1.0, 2.0],
+    }
+    sweep = {
+        "objectives": ["a", "b", "c"],
+        "points": [
+            {"alpha": list(alpha), "per_prompt": {name: values for name in ("a", "b", "c")}}
+            for alpha, values in per_prompt.items()
+        ],
+    }
+    # c at weight 0: prompts (4 + 2) / 2 = 3 and (6 + 2) / 2 = 4; at weight 1: 1 and 2: falls 2 and 2
+    assert steepest_falls(sweep)["c"] == {
+        "from_weight": 0.0,
+        "to_weight": 1.0,
+        "fall": pytest.approx(2.0),
+        "standard_error": pytest.approx(0.0),
+    }
+    assert steering_verdict(-1.0, -2.0, 0.0, steepest_falls(sweep)["c"]) == "against_its_weight"  # the stronger claim
+
+
+def test_a_fall_within_two_standard_errors_does_not_change_the_verdict():
+    fall = {"from_weight": 0.25, "to_weight": 0.5, "fall": 0.2, "standard_error": 0.1}
+    assert steering_verdict(0.7, 0.5, 0.1, fall) == "not_monotone"  # exactly two standard errors is not beyond
+    assert steering_verdict(1.0, 0.5, 0.1, {**fall, "fall": 0.5}) == "steers"  # the target is the target
 
 
 def test_steering_verdict_names_each_way_alpha_can_fail_to_steer():

@@ -48,6 +48,26 @@ def test_the_report_says_which_objectives_alpha_does_not_steer():
     assert verdict_lines(metrics)[0].startswith("Alpha steers every objective")
 
 
+def test_the_report_names_the_weights_between_which_an_objective_falls():
+    metrics = {
+        "spearman_score_vs_weight": {"tone": 1.0, "format": 0.3},
+        "steering_effect": {
+            "tone": {"effect": 0.4, "standard_error": 0.05},
+            "format": {"effect": 0.24, "standard_error": 0.09},
+        },
+        "steepest_fall": {
+            "tone": None,
+            "format": {"from_weight": 0.5, "to_weight": 1.0, "fall": 0.292, "standard_error": 0.079},
+        },
+    }
+    heading, _, *lines = verdict_lines(metrics)
+    assert heading.startswith("**Alpha does not steer format**")
+    advice = STEERING_VERDICT_ADVICE["falls_with_more_weight"]
+    assert lines[1] == f"- format: {advice} (weight 0.5 -> 1: -0.292 +/- 0.079)"
+    del metrics["steepest_fall"]  # a metrics file written before the fall was measured
+    assert verdict_lines(metrics)[3].startswith("- format: rises at its vertex but not steadily")
+
+
 def test_the_whole_pipeline_writes_every_artefact(tiny_run, monkeypatch, capsys):
     metrics = run_all(RunSettings(**tiny_run, parm_layers=1))
     run = RunSettings(**tiny_run).path

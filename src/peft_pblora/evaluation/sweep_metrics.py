@@ -7,6 +7,7 @@ scores and the answers; `summarise_sweep` turns it into the run's metrics.json.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Sequence
@@ -93,6 +94,36 @@ def steering_effects(sweep: dict) -> dict[str, dict[str, float]]:
     return effects
 
 
+def steepest_falls(sweep: dict) -> dict[str, dict[str, float] | None]:
+    """Per objective, the largest fall of its score from one of its weights to a higher one, in standard errors: the
+    pair of weights (lower `from_weight`, higher `to_weight`) where the score falls most clearly, with the fall (mean
+    over prompts of the score at `from_weight` minus at `to_weight`, the points sharing a weight averaged) and its
+    paired standard error; None where the score falls nowhere or the sweep has no per-prompt scores. A fall beyond
+    two standard errors means more weight gave less of the objective, which a Spearman correlation only hints at."""
+    falls: dict[str, dict[str, float] | None] = {}
+    if not sweep["points"] or "per_prompt" not in sweep["points"][0]:
+        return falls
+    for index, name in enumerate(sweep["objectives"]):
+        weights = sorted({point["alpha"][index] for point in sweep["points"]})
+        at_weight = {
+            weight: np.mean(
+                [point["per_prompt"][name] for point in sweep["points"] if point["alpha"][index] == weight], axis=0
+            )
+            for weight in weights
+        }
+        steepest, steepest_t = None, -math.inf
+        for lower, higher in itertools.combinations(weights, 2):
+            fall = paired_difference(at_weight[lower], at_weight[higher])
+            if not fall["effect"] > 0:
+                continue
+            t = fall["effect"] / fall["standard_error"] if fall["standard_error"] > 0 else math.inf
+            if t > steepest_t:
+                steepest, steepest_t = {"from_weight": lower, "to_weight": higher, "fall": fall["effect"]}, t
+                steepest["standard_error"] = fall["standard_error"]
+        falls[name] = steepest
+    return falls
+
+
 STEERING_SPEARMAN_TARGET = 0.9
 STEERING_VERDICT_ADVICE = {
     "steers": "steers: its mean score rises with its weight and its effect is above two standard errors",
@@ -102,13 +133,21 @@ STEERING_VERDICT_ADVICE = {
     "controlled (with guidance: a weaker one, or with PARM --weaker_objective_strengths)",
     "against_its_weight": "falls as its weight rises, by more than two standard errors: alpha does not control this "
     "objective; read the diagnosis before using the model for it",
+    "falls_with_more_weight": "falls by more than two standard errors from one of its weights to a higher one (named "
+    "below): more weight gives less of it there; keep its weight below that point, or weaken its guidance (with PARM "
+    "--weaker_objective_strengths)",
     "does_not_move": "does not move with its weight (constant across the sweep)",
     "not_measured": "no steering effect could be measured (no per-prompt scores at its vertex, or a score that is "
     "not a number)",
 }
 
 
-def steering_verdict(spearman: float | None, effect: float | None, standard_error: float | None) -> str:
+def steering_verdict(
+    spearman: float | None,
+    effect: float | None,
+    standard_error: float | None,
+    steepest_fall: dict[str, float] | None = None,
+) -> str:
     """Whether alpha steers one objective in a sweep, by the steering benchmark's rule, so that a report can say so
     where HV and MIP cannot.
 
@@ -118,10 +157,13 @@ def steering_verdict(spearman: float | None, effect: float | None, standard_erro
         effect (float | None): Its steering effect: the score at its vertex minus where its weight is 0, paired over
             prompts (see `steering_effects`).
         standard_error (float | None): The effect's standard error.
+        steepest_fall (dict[str, float] | None, optional): Its largest fall from one weight to a higher one
+            (`steepest_falls`), or None (no fall, or not measured). Defaults to `None`.
 
     Returns:
         str: "steers" (Spearman >= 0.9 and an effect above two standard errors), else "against_its_weight" (an
-        effect more than two standard errors below 0), "within_noise" (within two standard errors of 0),
+        effect more than two standard errors below 0), "falls_with_more_weight" (a fall beyond two standard errors
+        between two of its weights), "within_noise" (within two standard errors of 0),
         "not_monotone" (a clear rise, but not steadily with the weight), "does_not_move" (constant) or
         "not_measured" (no effect, or a value that is not a number). `STEERING_VERDICT_ADVICE` says each in words.
 
@@ -129,6 +171,9 @@ def steering_verdict(spearman: float | None, effect: float | None, standard_erro
         >>> from peft_pblora.evaluation import steering_verdict
         >>> steering_verdict(1.0, 0.30, 0.05), steering_verdict(1.0, 0.05, 0.04), steering_verdict(0.7, 0.30, 0.05)
         ('steers', 'within_noise', 'not_monotone')
+        >>> peak_before_the_vertex = {"from_weight": 0.5, "to_weight": 1.0, "fall": 0.29, "standard_error": 0.08}
+        >>> steering_verdict(0.3, 0.24, 0.09, peak_before_the_vertex)
+        'falls_with_more_weight'
     """
     if spearman is None:
         return "does_not_move"
@@ -139,18 +184,26 @@ def steering_verdict(spearman: float | None, effect: float | None, standard_erro
         return "steers"
     if effect < 0 and effect <= -2 * standard_error:
         return "against_its_weight"
+    if steepest_fall is not None and steepest_fall["fall"] > 2 * steepest_fall["standard_error"]:
+        return "falls_with_more_weight"
     if effect <= 2 * standard_error:
         return "within_noise"
     return "not_monotone"
 
 
-def steering_verdicts(spearman: dict[str, float | None], effects: dict[str, dict[str, float]]) -> dict[str, str]:
+def steering_verdicts(
+    spearman: dict[str, float | None],
+    effects: dict[str, dict[str, float]],
+    steepest_falls: dict[str, dict[str, float] | None] | None = None,
+) -> dict[str, str]:
     """`steering_verdict` of every objective of a sweep's metrics.
 
     Args:
         spearman (dict[str, float | None]): `spearman_score_vs_weight` of the metrics, by objective.
         effects (dict[str, dict[str, float]]): `steering_effect` of the metrics (`effect`, `standard_error` per
             objective); an objective missing from it is "not_measured".
+        steepest_falls (dict[str, dict | None], optional): `steepest_fall` of the metrics, by objective; None (an
+            older metrics file) judges without it. Defaults to `None`.
 
     Returns:
         dict[str, str]: The verdict per objective, in `spearman`'s order.
@@ -162,8 +215,11 @@ def steering_verdicts(spearman: dict[str, float | None], effects: dict[str, dict
         >>> steering_verdicts({"tone": 1.0, "length": -0.9}, effects)
         {'tone': 'steers', 'length': 'against_its_weight'}
     """
+    falls = steepest_falls or {}
     return {
-        name: steering_verdict(value, effects.get(name, {}).get("effect"), effects.get(name, {}).get("standard_error"))
+        name: steering_verdict(
+            value, effects.get(name, {}).get("effect"), effects.get(name, {}).get("standard_error"), falls.get(name)
+        )
         for name, value in spearman.items()
     }
 
@@ -189,7 +245,7 @@ def summarise_sweep(sweep: dict) -> dict:
     low, high = everything.min(0), everything.max(0)
     points, base = normalise(raw, low, high), normalise(base_raw, low, high)
     reference = [-0.1] * len(objectives)
-    effects = steering_effects(sweep)
+    effects, falls = steering_effects(sweep), steepest_falls(sweep)
     spearman = {}
     for index, name in enumerate(objectives):
         constant = np.ptp(raw[:, index]) == 0 or np.ptp(alphas[:, index]) == 0
@@ -215,6 +271,7 @@ def summarise_sweep(sweep: dict) -> dict:
             if spearman[name] is not None and "per_prompt" in sweep["points"][0]
         },
         "steering_effect": effects,
-        "steering_verdict": steering_verdicts(spearman, effects),
+        "steepest_fall": falls,
+        "steering_verdict": steering_verdicts(spearman, effects, falls),
         "front_alphas_no_linear_weighting_picks": front_alphas_no_linear_weighting_picks(sweep["alphas"], raw),
     }
