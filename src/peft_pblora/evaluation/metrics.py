@@ -16,6 +16,8 @@ import scipy.stats
 
 from ..tuners.pblora.checks import check_int, check_real
 
+STEERING_SPEARMAN_TARGET = 0.9  # the Spearman(weight, mean score) at which the steering benchmark calls a trend steady
+
 ArrayLike = Sequence[Sequence[float]] | np.ndarray
 
 
@@ -210,7 +212,7 @@ def mean_inner_product(alphas: ArrayLike, points: ArrayLike) -> float:
 def spearman_over_resampled_prompts(
     weights: Sequence[float],
     per_prompt_scores: ArrayLike,
-    threshold: float = 0.9,
+    threshold: float = STEERING_SPEARMAN_TARGET,
     resamples: int = 2000,
     confidence_level: float = 0.9,
     seed: int = 0,
@@ -224,7 +226,8 @@ def spearman_over_resampled_prompts(
         weights (Sequence[float]): The objective's weight alpha_i at each sweep point.
         per_prompt_scores (ArrayLike): The objective's score per sweep point and
             prompt (at least two prompts). Shape (points, prompts).
-        threshold (float, optional): The correlation a resample must reach to count. Defaults to `0.9`.
+        threshold (float, optional): The correlation a resample must reach to count. Defaults to `0.9`
+            (`STEERING_SPEARMAN_TARGET`).
         resamples (int, optional): Number of bootstrap resamples. Defaults to `2000`.
         confidence_level (float, optional): Level of the percentile interval. Defaults to `0.9`.
         seed (int, optional): Seed of the resampling. Defaults to `0`.

@@ -16,6 +16,7 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from .metrics import (
+    STEERING_SPEARMAN_TARGET,
     hypervolume,
     linearly_supported,
     mean_inner_product,
@@ -124,7 +125,6 @@ def steepest_falls(sweep: dict) -> dict[str, dict[str, float] | None]:
     return falls
 
 
-STEERING_SPEARMAN_TARGET = 0.9
 STEERING_VERDICT_ADVICE = {
     "steers": "steers: its mean score rises with its weight and its effect is above two standard errors",
     "within_noise": "changes with its weight by less than two standard errors: measure on more held-out prompts "

@@ -141,8 +141,8 @@ def spearman_lines(metrics: dict) -> list[str]:
         for name, value in metrics.get("spearman_over_resampled_prompts", {}).items()
     ]
     return [
-        "- Spearman correlation of each objective's mean score with its weight (target >= 0.9): "
-        + ", ".join(correlations),
+        "- Spearman correlation of each objective's mean score with its weight "
+        f"(target >= {STEERING_SPEARMAN_TARGET:g}): " + ", ".join(correlations),
         f"- The same over test prompts resampled with replacement: {listed(resampled)}",
     ]
 
