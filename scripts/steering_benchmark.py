@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+from collections import Counter
 from pathlib import Path
 
 from run_grid import run_grid
@@ -97,12 +98,14 @@ def benchmark_grid(pairs: list[tuple[str, str]], seeds: list[int], common: dict)
 
 
 def objective_row(name: str, metrics: dict) -> dict:
-    """One objective's steering in one run: Spearman, effect and whether both reach the target."""
+    """One objective's steering in one run: Spearman, effect, the report's verdict (`steering_verdict`, with the
+    steepest fall where the metrics have it) and whether it steers (both reach the target)."""
     spearman = metrics["spearman_score_vs_weight"].get(name)
     effect = metrics["steering_effect"].get(name, {})
     value, error = effect.get("effect"), effect.get("standard_error")
-    steers = steering_verdict(spearman, value, error) == "steers"
-    return {"spearman": spearman, "effect": value, "standard_error": error, "steers": steers}
+    verdict = steering_verdict(spearman, value, error, metrics.get("steepest_fall", {}).get(name))
+    steers = verdict == "steers"
+    return {"spearman": spearman, "effect": value, "standard_error": error, "verdict": verdict, "steers": steers}
 
 
 def benchmark_table(summary: dict) -> list[dict]:
@@ -146,11 +149,17 @@ def markdown_table(rows: list[dict]) -> str:
             lines.append(
                 f"| {row['run']} | {strength}{objective_strength(objective, row)} | {objective} | {spearman} | "
                 f"{effect} | "
-                f"{'yes' if result['steers'] else 'no'} | {flags} | {hypervolume[0]:.3f} / {hypervolume[1]:.3f} | "
+                f"{'yes' if result['steers'] else 'no: ' + result['verdict']} | {flags} | "
+                f"{hypervolume[0]:.3f} / {hypervolume[1]:.3f} | "
                 f"{mip[0]:.3f} / {mip[1]:.3f} |"
             )
     steered = [result["steers"] for row in rows for result in row["objectives"].values()]
     lines += ["", f"{sum(steered)} of {len(steered)} objective-runs steer (Spearman >= 0.9, effect > 2 se)."]
+    results = [result for row in rows for result in row["objectives"].values()]
+    failures = Counter(result["verdict"] for result in results if not result["steers"])
+    if failures:
+        counts = ", ".join(f"{count} {verdict}" for verdict, count in failures.most_common())
+        lines.append(f"The others: {counts}.")
     agreement = probe_agreement(rows)
     if any(sum(outcomes.values()) for outcomes in agreement.values()):
         lines.append(

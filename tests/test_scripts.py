@@ -152,8 +152,11 @@ def test_the_steering_benchmark_counts_where_the_probe_agreed_with_the_sweep(mon
         "passes": {"sweep steers": 1, "sweep does not": 1},
         "not recorded": {"sweep steers": 2, "sweep does not": 1},
     }
+    assert [result["verdict"] for result in rows[1]["objectives"].values()] == ["within_noise", "against_its_weight"]
     table = module.markdown_table(rows)
     assert "3 of 6 objective-runs steer" in table
+    assert "The others: 1 not_monotone, 1 within_noise, 1 against_its_weight." in table
+    assert "| no: against_its_weight |" in table
     assert "| a__b | 2 | a | 1.00 |" in table and "| a__b | 2 x0.25 | b | 0.50 |" in table  # 1/beta, strengths
     assert "| a__c |  | a | 0.90 |" in table  # a run that recorded neither
     assert "margin flags not_learned: sweep steers 0, does not 1" in table
@@ -161,6 +164,9 @@ def test_the_steering_benchmark_counts_where_the_probe_agreed_with_the_sweep(mon
     spearman_of_five_points_one_swap = 0.8999999999999998  # scipy's 1 - 6 * 2 / (5 * 24), the target itself
     nearly = metrics({"a": spearman_of_five_points_one_swap, "b": 1.0}, {"a": 0.3, "b": 0.3}, {"a": [], "b": []})
     assert module.objective_row("a", nearly)["steers"]
+    nearly["steepest_fall"] = {"b": {"from_weight": 0.5, "to_weight": 1.0, "fall": 0.3, "standard_error": 0.1}}
+    nearly["spearman_score_vs_weight"]["b"] = 0.5
+    assert module.objective_row("b", nearly)["verdict"] == "falls_with_more_weight"
 
 
 def test_the_steering_benchmark_takes_a_named_recipe_or_json(monkeypatch):
