@@ -153,9 +153,9 @@ def markdown_table(rows: list[dict]) -> str:
                 f"{hypervolume[0]:.3f} / {hypervolume[1]:.3f} | "
                 f"{mip[0]:.3f} / {mip[1]:.3f} |"
             )
-    steered = [result["steers"] for row in rows for result in row["objectives"].values()]
-    lines += ["", f"{sum(steered)} of {len(steered)} objective-runs steer (Spearman >= 0.9, effect > 2 se)."]
     results = [result for row in rows for result in row["objectives"].values()]
+    steered = sum(result["steers"] for result in results)
+    lines += ["", f"{steered} of {len(results)} objective-runs steer (Spearman >= 0.9, effect > 2 se)."]
     failures = Counter(result["verdict"] for result in results if not result["steers"])
     if failures:
         counts = ", ".join(f"{count} {verdict}" for verdict, count in failures.most_common())

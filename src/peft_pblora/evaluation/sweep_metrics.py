@@ -119,8 +119,13 @@ def steepest_falls(sweep: dict) -> dict[str, dict[str, float] | None]:
                 continue
             t = fall["effect"] / fall["standard_error"] if fall["standard_error"] > 0 else math.inf
             if t > steepest_t:
-                steepest, steepest_t = {"from_weight": lower, "to_weight": higher, "fall": fall["effect"]}, t
-                steepest["standard_error"] = fall["standard_error"]
+                steepest_t = t
+                steepest = {
+                    "from_weight": lower,
+                    "to_weight": higher,
+                    "fall": fall["effect"],
+                    "standard_error": fall["standard_error"],
+                }
         falls[name] = steepest
     return falls
 

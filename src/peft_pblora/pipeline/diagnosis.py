@@ -179,14 +179,13 @@ def choose_strengths(
     best, best_key, tried = None, None, []
     for choice in itertools.product(points_at, repeat=len(objectives)):
         strengths = dict(zip(objectives, choice, strict=True))
-        points = [points_at[level][index] for index, level in enumerate(choice)] if points_at[1.0] else []
-        record = record_of(points)
+        record = record_of([points_at[level][index] for index, level in enumerate(choice)] if points_at[1.0] else [])
         statistics = {name: probe_t_statistic(effect) for name, effect in record["probe"]["effects"].items()}
         entry = strengths_entry(strengths, record, statistics)
         steering = sum(value > STEERING_T_STATISTIC for value in statistics.values())
         weakest = min(statistics.values(), default=math.inf)
-        shares = degenerate_shares(points, objectives)
-        degenerate_share = round(sum(shares[name] for name in entry["degenerate_at_vertex"]), 9)
+        degenerate = [item for item in record["objectives"] if "degenerate_at_vertex" in item["flags"]]
+        degenerate_share = round(sum(item["degenerate_share_at_vertex"] for item in degenerate), 9)
         key = (len(entry["degenerate_at_vertex"]), -steering, degenerate_share, -weakest, -sum(choice))
         if best_key is None or key < best_key:
             best, best_key = (strengths, record), key

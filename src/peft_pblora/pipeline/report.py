@@ -173,20 +173,25 @@ GUIDANCE_PATH_NOTES = {
 }
 
 
+def fall_note(fall: dict) -> str:
+    """Where an objective's score falls with more weight, in words: ' (weight 0.5 -> 1: -0.292 +/- 0.079)'."""
+    return (
+        f" (weight {fall['from_weight']:g} -> {fall['to_weight']:g}: -{fall['fall']:.3f} +/- "
+        f"{fall['standard_error']:.3f})"
+    )
+
+
 def verdict_lines(metrics: dict) -> list[str]:
     """Whether alpha steers each objective, said in words: HV and MIP can be high while it does not."""
     falls = metrics.get("steepest_fall", {})
     verdicts = steering_verdicts(
         metrics.get("spearman_score_vs_weight", {}), metrics.get("steering_effect", {}), falls
     )
-    lines = [f"- {name}: {STEERING_VERDICT_ADVICE[verdict]}" for name, verdict in verdicts.items()]
-    for index, (name, verdict) in enumerate(verdicts.items()):
-        if verdict == "falls_with_more_weight":
-            fall = falls[name]
-            lines[index] += (
-                f" (weight {fall['from_weight']:g} -> {fall['to_weight']:g}: -{fall['fall']:.3f} +/- "
-                f"{fall['standard_error']:.3f})"
-            )
+    lines = [
+        f"- {name}: {STEERING_VERDICT_ADVICE[verdict]}"
+        + (fall_note(falls[name]) if verdict == "falls_with_more_weight" else "")
+        for name, verdict in verdicts.items()
+    ]
     failing = [name for name, verdict in verdicts.items() if verdict != "steers"]
     target = f"Spearman >= {STEERING_SPEARMAN_TARGET:g} and an effect above two standard errors"
     heading = (
