@@ -34,7 +34,8 @@ def main() -> None:
         ]
         pairs = best_and_worst_pairs(prompts, responses, {scorer.name: scores[scorer.name]}, pairing=PairingOptions())
         pairs = pairs[scorer.name]
-        sign = np.mean(np.sign([word_count(a) - word_count(b) for a, b in zip(pairs["chosen"], pairs["rejected"])]))
+        longer = [word_count(a) - word_count(b) for a, b in zip(pairs["chosen"], pairs["rejected"], strict=True)]
+        sign = np.mean(np.sign(longer))
         declared = bool(getattr(scorer, "length_based", False))
         print(f"| {scorer.name} | {declared} | {np.mean(correlations):+.2f} | {len(pairs)} | {sign:+.2f} |")
 
