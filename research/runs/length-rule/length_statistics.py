@@ -24,13 +24,14 @@ def main() -> None:
     prompts, responses = list(candidates["prompt"]), [list(row) for row in candidates["responses"]]
     scorers = resolve_objectives(OBJECTIVES, SCORERS, "cpu")
     scores = score_responses(prompts, responses, scorers)
+    lengths = [[word_count(text) for text in texts] for texts in responses]
     print("| objective | declares length_based | within-prompt Spearman(score, words) | pairs | length sign |")
     print("|---|---|---|---|---|")
     for scorer in scorers:
         correlations = [
-            spearmanr([word_count(text) for text in texts], values).statistic
-            for texts, values in zip(responses, scores[scorer.name], strict=True)
-            if len({word_count(text) for text in texts}) > 1 and len(set(values)) > 1
+            spearmanr(words, values).statistic
+            for words, values in zip(lengths, scores[scorer.name], strict=True)
+            if len(set(words)) > 1 and len(set(values)) > 1
         ]
         pairs = best_and_worst_pairs(prompts, responses, {scorer.name: scores[scorer.name]}, pairing=PairingOptions())
         pairs = pairs[scorer.name]
