@@ -11,12 +11,14 @@ from dataclasses import asdict, fields
 from pathlib import Path
 
 import pytest
+from datasets import Dataset
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from peft_pblora.evaluation import preference_grid
 from peft_pblora.guidance.arguments import validate_beta
 from peft_pblora.pipeline import RunSettings
+from peft_pblora.pipeline.reward_forms import reward_forms_of
 from peft_pblora.pipeline.settings import METHODS, SCORERS, parm_cores
 from peft_pblora.pipeline.training import trainer_arguments
 from peft_pblora.trainer.loss import SCALARIZATIONS
@@ -74,7 +76,8 @@ def late_checks(made: RunSettings, tmp_path: Path) -> None:
     assert preference_grid(len(names), made.grid_step)
     assert math.isfinite(1 / made.guidance_beta)
     validate_beta(made.guidance_beta)  # guided decoding takes every beta the settings take
-    trainer_arguments(made, names, tmp_path / "trainer")
+    pair = Dataset.from_dict({"prompt": ["w3"], "chosen": ["w4 w5"], "rejected": ["w6"]})
+    trainer_arguments(made, reward_forms_of(made, dict.fromkeys(names, pair)), names, tmp_path / "trainer")
 
 
 @settings(

@@ -22,6 +22,7 @@ from peft_pblora.pipeline.baselines import weight_soup
 from peft_pblora.pipeline.cli import main, settings_of_existing_run
 from peft_pblora.pipeline.prompts import builtin_prompts, shipped_candidates_dir, shipped_candidates_fit
 from peft_pblora.pipeline.report import options_other_than_defaults, verdict_lines
+from peft_pblora.pipeline.reward_forms import RewardForms
 from peft_pblora.pipeline.settings import BETA_R_MEAN, BETA_R_SUM, METHOD_LABELS
 
 from ..conftest import REPO, cli_arguments, tiny_chat_tokenizer, tiny_llama
@@ -265,16 +266,18 @@ def test_scalarization_and_train_seed_reach_the_trainer(tiny_run, monkeypatch):
         RunSettings(loss_type="dpo")
 
 
-def test_length_based_objectives_get_mean_rewards_and_their_own_beta_r_by_default():
+def test_reward_forms_are_left_to_the_pairs_unless_given():
     default = RunSettings()
-    assert default.length_normalized_rewards == ["conciseness"]
-    assert default.beta_r == [BETA_R_SUM, BETA_R_MEAN]
-    other = RunSettings(objectives=["positivity", "relevance"])
-    assert other.length_normalized_rewards == [] and other.beta_r == [BETA_R_SUM] * 2
+    assert default.length_normalized_rewards is None and default.beta_r is None  # chosen once the pairs are made
+    given = RunSettings(length_normalized_rewards=["conciseness"])
+    assert given.length_normalized_rewards == ["conciseness"] and given.beta_r == [BETA_R_SUM, BETA_R_MEAN]
     chosen = RunSettings(length_normalized_rewards=["none"], beta_r=[0.3])
     assert chosen.length_normalized_rewards == [] and chosen.beta_r == [0.3]
+    assert RunSettings(beta_r=[0.3, 0.2]).beta_r == [0.3, 0.2]
     with pytest.raises(ValueError, match="not objectives"):
         RunSettings(length_normalized_rewards=["relevance"])
+    with pytest.raises(ValueError, match="beta_r takes one value for all objectives or one per objective"):
+        RunSettings(beta_r=[0.1, 0.2, 0.3])
 
 
 def test_default_settings_start_from_the_shipped_candidates_without_loading_a_model(tmp_path, monkeypatch):
@@ -441,10 +444,11 @@ def test_a_weight_soup_is_the_alpha_weighted_average_of_the_models():
 
 def test_the_run_trains_with_the_batch_and_accumulation_it_was_given(tmp_path):
     settings = RunSettings(output_dir=str(tmp_path / "run"), batch_size=2, gradient_accumulation_steps=3)
-    args = training.trainer_arguments(settings, ["positivity", "conciseness"], tmp_path / "trainer")
+    forms = RewardForms(["conciseness"], [0.1, 4.0], {"positivity": 0.2, "conciseness": -0.9}, True)
+    args = training.trainer_arguments(settings, forms, ["positivity", "conciseness"], tmp_path / "trainer")
     assert (args.per_device_train_batch_size, args.gradient_accumulation_steps) == (2, 3)
     assert args.length_normalized_rewards == ["conciseness"] and args.beta_r == [0.1, 4.0]
-    arm = training.trainer_arguments(settings, ["conciseness"], tmp_path / "trainer")
+    arm = training.trainer_arguments(settings, forms, ["conciseness"], tmp_path / "trainer")
     assert arm.length_normalized_rewards == ["conciseness"] and arm.beta_r == [4.0]
     with pytest.raises(ValueError, match="gradient_accumulation_steps must be >= 1, got 4 and 0"):
         RunSettings(gradient_accumulation_steps=0)

@@ -17,6 +17,7 @@ from peft_pblora.pipeline import Run, RunSettings, run_all
 from peft_pblora.pipeline.cli import main, settings_of_existing_run
 from peft_pblora.pipeline.objectives import BUILTIN, IMPORT_PATH, REWARD_MODEL, UserObjective, parse_spec
 from peft_pblora.pipeline.prompts import shipped_candidates_fit, split_prompts
+from peft_pblora.pipeline.reward_forms import reward_forms_of
 from peft_pblora.pipeline.settings import SCORERS
 
 from ..conftest import VOCAB_SIZE, cli_arguments, tiny_chat_tokenizer, tiny_llama, tiny_tokenizer
@@ -126,7 +127,10 @@ def test_scorers_by_import_path_are_named_by_their_name_and_resolved_once():
     assert settings.sampling_system_prompts == [SCORERS["positivity"]().eliciting_system_prompt]
     assert settings.system_prompted_objectives == ["tone"]
     brevity = RunSettings(objectives=["own_scorers:Brevity", "positivity"], device="cpu")
-    assert brevity.length_normalized_rewards == ["brevity"] and brevity.beta_r == [4.0, 0.1]
+    shorter_chosen = Dataset.from_dict({"prompt": ["w3"] * 4, "chosen": ["w4"] * 4, "rejected": ["w5 w6 w7"] * 4})
+    either = Dataset.from_dict({"prompt": ["w3"] * 2, "chosen": ["w4", "w5 w6"], "rejected": ["w7 w8", "w9"]})
+    forms = reward_forms_of(brevity, {"brevity": shorter_chosen, "positivity": either})
+    assert forms.length_normalized_rewards == ["brevity"] and forms.beta_r == [4.0, 0.1]
     # the other objective settings name objectives by their names, not their specs
     RunSettings(objectives=["own_scorers:characters", "positivity"], score_matched=["characters"], device="cpu")
     with pytest.raises(ValueError, match="score_matched names"):
@@ -259,7 +263,7 @@ def test_own_pairs_and_reward_model_through_the_whole_run(tmp_path, monkeypatch)
     characters = pairs_file(tmp_path / "characters.jsonl", pair_prompts, "w50 w51 w52", "w5")
     helpful_dir = tmp_path / "helpful_pairs"  # a saved dataset folder
     Dataset.from_dict(
-        {"prompt": pair_prompts, "chosen": ["w7 w7"] * 6, "rejected": ["w8"] * 6, "score": [1.0] * 6}
+        {"prompt": pair_prompts, "chosen": ["w7 w7"] * 6, "rejected": ["w8 w9"] * 6, "score": [1.0] * 6}
     ).save_to_disk(str(helpful_dir))
     test_prompts = word_prompts(4, start=10)
     prompts = write_jsonl(tmp_path / "prompts.jsonl", [{"prompt": p} for p in test_prompts + pair_prompts[:2]])
@@ -292,7 +296,13 @@ def test_own_pairs_and_reward_model_through_the_whole_run(tmp_path, monkeypatch)
     assert sweep["objectives"] == ["characters", "helpful"] == list(sweep["base"]["scores"])
     adapter = json.loads((folder / "parm_adapter" / "adapter_config.json").read_text())
     assert adapter["objective_names"] == ["characters", "helpful"]
-    assert "helpful" in (folder / "report.md").read_text()
+    # characters' chosen answers are the longer ones, helpful's as long as the rejected: one mean reward, one summed
+    assert adapter["beta_r"] == [4.0, 0.1]
+    forms = metrics["reward_forms"]["objectives"]
+    assert (forms["characters"]["reward"], forms["characters"]["length_sign"]) == ("mean", 1.0)
+    assert (forms["helpful"]["reward"], forms["helpful"]["length_sign"]) == ("summed", 0.0)
+    report = (folder / "report.md").read_text()
+    assert "helpful" in report and "characters mean log-probability per token (beta_r 4; length sign +1.00)" in report
     assert json.loads((folder / "settings.json").read_text())["objectives"] == settings["objectives"]
 
 

@@ -17,7 +17,7 @@ import torch
 from datasets import Dataset
 
 from .chat import chat_texts
-from .pairing import word_count
+from .length_following import length_sign
 
 
 @torch.no_grad()
@@ -54,18 +54,16 @@ def response_log_probs(
 
 
 def pair_statistics(model: Any, tokenizer: Any, pairs: Dataset, batch_size: int = 8) -> dict[str, float]:
-    """Per objective's pairs: `length_sign` (share of pairs whose chosen answer is longer minus share shorter, in
-    words: +1 or -1 when the label follows length), and for the summed and the mean log-probability under the
+    """Per objective's pairs: `length_sign` (`length_following.length_sign`: +1 or -1 when the label follows
+    length), and for the summed and the mean log-probability under the
     frozen model the share of pairs it already ranks right (`base_accuracy_*`), its mean margin and the spread."""
-    chosen_words = np.asarray([word_count(text) for text in pairs["chosen"]])
-    rejected_words = np.asarray([word_count(text) for text in pairs["rejected"]])
     chosen_sum, chosen_count = response_log_probs(model, tokenizer, pairs["prompt"], pairs["chosen"], batch_size)
     rejected_sum, rejected_count = response_log_probs(model, tokenizer, pairs["prompt"], pairs["rejected"], batch_size)
     summed = chosen_sum - rejected_sum
     mean = chosen_sum / chosen_count - rejected_sum / rejected_count
     return {
         "pairs": len(pairs),
-        "length_sign": float(np.mean(np.sign(chosen_words - rejected_words))),
+        "length_sign": length_sign(pairs["chosen"], pairs["rejected"]),
         "base_accuracy_summed": float(np.mean(summed > 0)),
         "base_margin_summed": float(summed.mean()),
         "base_margin_summed_sd": float(summed.std()),

@@ -119,14 +119,9 @@ class VaderPositivity:
 
 
 class WordCountScorer(ABC):
-    """A score from each response's word count against a budget of `max_words` (`score_of_word_count`).
-
-    `length_based`: the score is a function of the response's length, which a summed log-probability reward
-    already favours before training; the end-to-end run rewards such objectives by mean log-probability instead.
-    """
+    """A score from each response's word count against a budget of `max_words` (`score_of_word_count`)."""
 
     name: str
-    length_based = True
 
     def __init__(self, max_words: int = 100) -> None:
         if max_words < 1:

@@ -91,7 +91,7 @@ class UserObjective:
     """A scorer under the run's objective name, checked at every call: one score per response, each a number.
 
     Wraps a user's scorer (import path or reward model) or a renamed built-in; every other attribute
-    (`length_based`, `sentence_averaged`, `eliciting_system_prompt`...) is the wrapped scorer's.
+    (`sentence_averaged`, `eliciting_system_prompt`...) is the wrapped scorer's.
     """
 
     def __init__(self, scorer: Scorer, name: str, spec: str) -> None:

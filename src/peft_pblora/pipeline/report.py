@@ -102,6 +102,26 @@ def options_section(settings: RunSettings) -> list[str]:
     return [f"Options other than the defaults: {f'`{options}`' if options else 'none'}."]
 
 
+def reward_forms_section(metrics: dict) -> list[str]:
+    """How each objective was rewarded in training, with its pairs' length sign, and who chose the form."""
+    forms = metrics.get("reward_forms")
+    if not forms:
+        return []
+    described = [
+        f"{name} {'mean log-probability per token' if form['reward'] == 'mean' else 'summed log-probability'} "
+        f"(beta_r {form['beta_r']:g}; length sign {form['length_sign']:+.2f})"
+        for name, form in forms["objectives"].items()
+    ]
+    if forms["chosen_from_pairs"]:
+        chooser = (
+            f"chosen from the pairs: the mean where the chosen answer is the longer (or the shorter) one in three "
+            f"pairs of four, |length sign| >= {forms['length_following_sign']:g}"
+        )
+    else:
+        chooser = "as --length_normalized_rewards says"
+    return [f"Rewards in training: {'; '.join(described)}; {chooser}."]
+
+
 def mean_with_error(point: dict, name: str) -> str:
     """'mean +/- standard error' of one objective at one sweep point (the mean alone for older sweeps)."""
     error = point.get("standard_errors", {}).get(name)
@@ -273,6 +293,7 @@ def markdown_report(settings: RunSettings, sweep: dict, metrics: dict, path: Pat
     sections = [
         setup_section(settings, sweep),
         options_section(settings),
+        reward_forms_section(metrics),
         scores_section(sweep),
         verdict_lines(metrics),
         metrics_section(metrics, label, timings),

@@ -19,6 +19,7 @@ from ..trainer.parm_config import PREFERENCE_SAMPLING, objectives_named
 from ..tuners.pblora.config import PREFERENCE_CORES
 from .objectives import resolve_objectives
 from .prompts import split_prompts
+from .reward_forms import BETA_R_MEAN, BETA_R_SUM, default_beta_r
 from .setting_checks import (
     check_device,
     check_grid,
@@ -32,9 +33,6 @@ from .setting_checks import (
     settled,
 )
 from .user_data import load_preference_pairs, load_prompts
-
-BETA_R_SUM = 0.1  # for a summed reward: margins of tens of nats
-BETA_R_MEAN = 4.0  # for a length-normalised reward: margins of a fraction of a nat per token
 
 METHODS = ("parm", "svd_lora", "genarm", "rewarded_soups")
 # one preference-conditioned adapter; the other methods train one single-objective ARM per objective
@@ -234,7 +232,8 @@ class RunSettings:
         default=None,
         metadata={
             "help": "Objectives rewarded by the mean (not the summed) log-probability per answer token. None: the "
-            "objectives whose scorer is length-based (conciseness); 'none': every reward summed."
+            "objectives whose pairs follow length (the chosen answer the longer, or the shorter, in three pairs of "
+            "four), decided once the pairs are made; 'none': every reward summed."
         },
     )
     beta_r: list[float] | None = field(
@@ -425,7 +424,6 @@ class RunSettings:
         def declaring(attribute: str) -> list[str]:
             return [name for name, scorer in scorers.items() if getattr(scorer, attribute, None)]
 
-        self.length_normalized_rewards = settled(self.length_normalized_rewards, declaring("length_based"))
         self.length_matched = settled(self.length_matched, declaring("sentence_averaged"))
         self.whole_samples_only = settled(self.whole_samples_only, declaring("sentence_averaged"))
         elicited = declaring("eliciting_system_prompt")
@@ -433,7 +431,9 @@ class RunSettings:
         self.sampling_system_prompts = settled(self.sampling_system_prompts, list(eliciting))
         self.system_prompted_objectives = settled(self.system_prompted_objectives, elicited or names)
         # checked here too, so that a bad name fails before any model is loaded
-        objectives_named(self.length_normalized_rewards, names, "length_normalized_rewards")
+        if self.length_normalized_rewards is not None:  # None: chosen from the pairs (`settle_reward_forms`)
+            self.length_normalized_rewards = settled(self.length_normalized_rewards, [])
+            objectives_named(self.length_normalized_rewards, names, "length_normalized_rewards")
         objectives_named(self.length_matched, names, "length_matched")
         self.reference_relative_rewards = settled(self.reference_relative_rewards, self.length_matched)
         objectives_named(self.reference_relative_rewards, names, "reference_relative_rewards")
@@ -442,9 +442,9 @@ class RunSettings:
         objectives_named(self.system_prompted_objectives, names, "system_prompted_objectives")
         if self.guide_by_log_ratio is None:
             self.guide_by_log_ratio = not self.reference_free or set(names) <= set(self.reference_relative_rewards)
-        if self.beta_r is None:
-            self.beta_r = [BETA_R_MEAN if name in self.length_normalized_rewards else BETA_R_SUM for name in names]
-        if len(self.beta_r) not in (1, len(names)):
+        if self.beta_r is None and self.length_normalized_rewards is not None:
+            self.beta_r = default_beta_r(names, self.length_normalized_rewards)
+        if self.beta_r is not None and len(self.beta_r) not in (1, len(names)):
             raise ValueError(
                 f"beta_r takes one value for all objectives or one per objective ({len(names)}), got {self.beta_r}"
             )

@@ -23,6 +23,7 @@ from .fingerprints import (
     texts_hash,
     with_legacy_settings,
 )
+from .reward_forms import with_reward_forms
 from .run_folder import LEGACY_SETTINGS
 from .settings import RunSettings
 
@@ -45,6 +46,15 @@ class StageRecords:
 
     def adapter_dirs(self) -> list[Path]:
         raise NotImplementedError
+
+    def _stage_values(self, stage: str, values: dict[str, Any]) -> dict[str, Any]:
+        """The settings `stage` is fingerprinted with: `values`, and for training the reward forms they leave open as
+        the folder's pairs choose them (`with_reward_forms`)."""
+        if stage != "train":
+            return values
+        data_dir = self.path / "preference_data"
+        pairs = load_from_disk(str(data_dir)) if pairs_cached(data_dir) else None
+        return with_reward_forms(values, self.settings.objective_names, pairs)
 
     @property
     def objective_strengths(self) -> list[float] | None:
@@ -107,7 +117,7 @@ class StageRecords:
                 answered = self._answered_prompts(stage)
                 if answered is not None:
                     inputs["prompts"] = texts_hash(answered)
-                self.fingerprints.write(stage, fingerprint(stage, previous, inputs))
+                self.fingerprints.write(stage, fingerprint(stage, self._stage_values(stage, previous), inputs))
 
     def _answered_prompts(self, stage: str) -> list[str] | None:
         """The prompts the folder's diagnosis (its probe) or sweep answered, as recorded there (None: not recorded)."""
@@ -120,7 +130,7 @@ class StageRecords:
     def _is_current(self, stage: str) -> bool:
         """Whether `stage`'s artefacts are here and were made from its current inputs. If not, they are removed
         (and the reason logged) and the stage is to be made: `_started` before, `_finished` after."""
-        expected = fingerprint(stage, asdict(self.settings), self._inputs(stage))
+        expected = fingerprint(stage, self._stage_values(stage, asdict(self.settings)), self._inputs(stage))
         recorded = with_legacy_settings(stage, self.fingerprints.read(stage), LEGACY_SETTINGS)
         if self._has_artefacts(stage):
             if recorded is None:  # copied in after this Run started: taken as made with these settings

@@ -47,6 +47,7 @@ from .fingerprints import (
 from .model_loading import guidance_reference, load_model_and_tokenizer, parm_start
 from .prompts import prompt_pool, shipped_candidates_dir, shipped_candidates_fit, split_prompts
 from .report import write_report_files
+from .reward_forms import RewardForms, reward_forms_of
 from .run_folder import save_settings, saved_settings, write_json_atomic
 from .settings import ONE_REWARD_MODEL_METHODS, SVD_LORA_CORE, RunSettings
 from .stage_records import StageRecords
@@ -76,6 +77,7 @@ class Run(StageRecords):
         self.fingerprints = Fingerprints(self.path)
         self._results: dict[str, Any] = {}  # the stages this Run has checked or made: what each returned
         self._expected: dict[str, dict] = {}  # the fingerprint each stage to be made will record
+        self._reward_forms: RewardForms | None = None  # known once the pairs are
         previous = saved_settings(self.path)
         self.path.mkdir(parents=True, exist_ok=True)
         self._adopt_unrecorded_stages({**asdict(settings), **(previous or {})})
@@ -135,7 +137,15 @@ class Run(StageRecords):
                 self._expected["make-data"] = fingerprint("make-data", asdict(self.settings), inputs)
                 self._finished("make-data")
             self._results["make-data"] = data
+            self._reward_forms = reward_forms_of(self.settings, data)
         return self._results["make-data"]
+
+    @property
+    def reward_forms(self) -> RewardForms:
+        """The reward forms training uses: the settings', with what they leave open chosen from the pairs."""
+        if self._reward_forms is None:
+            self.make_data()
+        return self._reward_forms
 
     def _make_data(self) -> Any:
         """make-data's work: the pairs loaded where they are current, else made (and the candidates sampled where
@@ -198,8 +208,8 @@ class Run(StageRecords):
         for adapter_dir, objectives, r1, r2, core in adapters:
             log_dir = self.path if settings.method in ONE_REWARD_MODEL_METHODS else adapter_dir
             train_adapter(
-                settings, self._fresh_parm_base(), tokenizer, self.train_prompts, data, adapter_dir, log_dir,
-                objectives, r1=r1, r2=r2, core=core,
+                settings, self.reward_forms, self._fresh_parm_base(), tokenizer, self.train_prompts, data,
+                adapter_dir, log_dir, objectives, r1=r1, r2=r2, core=core,
             )  # fmt: skip
 
     def arm_dir(self, objective: str) -> Path:
@@ -311,7 +321,7 @@ class Run(StageRecords):
         summed_log_ratio = [
             name
             for name in settings.objective_names
-            if name not in settings.length_normalized_rewards
+            if name not in self.reward_forms.length_normalized_rewards
             and (not settings.reference_free or name in settings.reference_relative_rewards)
         ]
         if settings.method in ONE_REWARD_MODEL_METHODS:
@@ -475,6 +485,7 @@ class Run(StageRecords):
         metrics["trainable_parameters"] = self.trainable_parameters()
         metrics["guidance_beta"] = sweep.get("guidance_beta")
         metrics["objective_strengths"] = sweep.get("objective_strengths")
+        metrics["reward_forms"] = self.reward_forms.record()
         if "decoding" in sweep:
             decoding = sweep["decoding"]
             metrics["decoding_tokens_per_second"] = decoding["new_tokens"] / max(decoding["seconds"], 1e-9)

@@ -11,16 +11,20 @@ from ..trainer.parm_config import PARMConfig
 from ..trainer.parm_trainer import PARMTrainer
 from ..tuners.pblora.config import PBLoraConfig
 from .diagnosis import held_out_prompts, split_pairs, write_held_out_evaluation
+from .reward_forms import RewardForms
 from .run_folder import write_json_atomic
 from .settings import RunSettings
 
 logger = logging.getLogger("peft_pblora.pipeline")
 
 
-def trainer_arguments(settings: RunSettings, objectives: list[str], output_dir: Path) -> PARMConfig:
-    """The PARMConfig that trains one adapter on `objectives` (all of them for a PARM, one for an ARM)."""
-    beta_r = settings.beta_r if len(settings.beta_r) == 1 else [
-        settings.beta_r[settings.objective_names.index(name)] for name in objectives
+def trainer_arguments(
+    settings: RunSettings, forms: RewardForms, objectives: list[str], output_dir: Path
+) -> PARMConfig:
+    """The PARMConfig that trains one adapter on `objectives` (all of them for a PARM, one for an ARM) with the
+    run's reward `forms`."""
+    beta_r = forms.beta_r if len(forms.beta_r) == 1 else [
+        forms.beta_r[settings.objective_names.index(name)] for name in objectives
     ]  # fmt: skip
     return PARMConfig(
         output_dir=str(output_dir), per_device_train_batch_size=settings.batch_size,
@@ -28,7 +32,7 @@ def trainer_arguments(settings: RunSettings, objectives: list[str], output_dir: 
         num_train_epochs=settings.epochs, learning_rate=settings.learning_rate, lr_scheduler_type="cosine",
         warmup_steps=2, weight_decay=0.05,
         beta_r=beta_r,
-        length_normalized_rewards=[name for name in settings.length_normalized_rewards if name in objectives],
+        length_normalized_rewards=[name for name in forms.length_normalized_rewards if name in objectives],
         reference_free=settings.reference_free,
         reference_relative_rewards=[name for name in settings.reference_relative_rewards if name in objectives],
         dirichlet_concentration=settings.dirichlet_concentration, scalarization=settings.scalarization,
@@ -53,6 +57,7 @@ def as_user_turns(pairs: dict[str, Any]) -> dict[str, Any]:
 
 def train_adapter(
     settings: RunSettings,
+    forms: RewardForms,
     start_model: Any,
     tokenizer: Any,
     train_prompts: list[str],
@@ -65,9 +70,9 @@ def train_adapter(
     core: str,
 ) -> Path:
     """Train one PBLoRA adapter (ranks r1 and r2, `core`) on `objectives`' pairs of `data`, starting from
-    `start_model`, into `adapter_dir`; pairs on a held-out share of `train_prompts` evaluate it, and the training log
-    goes to `log_dir`/train_log.json."""
-    args = trainer_arguments(settings, objectives, settings.path / "trainer")
+    `start_model`, into `adapter_dir`, with the run's reward `forms`; pairs on a held-out share of `train_prompts`
+    evaluate it, and the training log goes to `log_dir`/train_log.json."""
+    args = trainer_arguments(settings, forms, objectives, settings.path / "trainer")
     peft_config = PBLoraConfig(
         r1=r1, r2=r2, num_preferences=len(objectives), core=core,
         lora_alpha=settings.lora_alpha, lora_dropout=0.0, target_modules=settings.target_modules,
