@@ -22,6 +22,7 @@ def test_the_length_sign_counts_longer_minus_shorter_chosen_answers():
     assert length_sign(chosen, rejected) == pytest.approx(0.25)
     assert length_sign(rejected, chosen) == pytest.approx(-0.25)
     assert length_signs({"one": {"chosen": ["a b"], "rejected": ["a"]}}) == {"one": 1.0}
+    assert length_sign(["extraordinarily"], ["a b c"]) == -1.0  # words, not characters
 
 
 def test_the_rule_takes_three_pairs_in_four_on_one_side():

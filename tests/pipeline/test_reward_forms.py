@@ -9,10 +9,12 @@ import logging
 import shutil
 from pathlib import Path
 
+import pytest
 from datasets import Dataset
 
 from peft_pblora.pipeline import Run, RunSettings, run_all, training
 from peft_pblora.pipeline.fingerprints import Fingerprints
+from peft_pblora.pipeline.report import reward_forms_section
 from peft_pblora.pipeline.reward_forms import (
     BETA_R_MEAN,
     BETA_R_SUM,
@@ -82,6 +84,22 @@ def test_settings_values_get_the_forms_only_where_they_leave_them_open():
     assert with_reward_forms(open_values, names, None) == open_values  # no pairs yet
     assert with_reward_forms(open_values, ["positivity", "other"], DEFAULT_PAIRS) == open_values
     assert choose_reward_forms(names, None, [0.5, 0.5], DEFAULT_PAIRS).beta_r == [0.5, 0.5]
+    scale_given = with_reward_forms({"length_normalized_rewards": None, "beta_r": [0.3]}, names, DEFAULT_PAIRS)
+    assert scale_given == {"length_normalized_rewards": ["conciseness"], "beta_r": [0.3]}
+
+
+def test_the_report_says_how_each_objective_was_rewarded_and_who_chose():
+    chosen = reward_forms_section({"reward_forms": reward_forms_of(RunSettings(), DEFAULT_PAIRS).record()})
+    assert chosen == [
+        "Rewards in training: positivity summed log-probability (beta_r 0.1; length sign +0.00); conciseness mean "
+        "log-probability per token (beta_r 4; length sign -0.50); chosen from the pairs: the mean where |length "
+        "sign| >= 0.5."
+    ]
+    given = reward_forms_of(RunSettings(length_normalized_rewards=["none"]), DEFAULT_PAIRS).record()
+    assert reward_forms_section({"reward_forms": given})[0].endswith(
+        "as the settings' length_normalized_rewards says."
+    )
+    assert reward_forms_section({}) == []  # a metrics.json made before reward forms were recorded
 
 
 def test_the_run_trains_with_the_forms_its_pairs_choose_and_fingerprints_them(tiny_run, monkeypatch):
@@ -103,7 +121,9 @@ def test_the_run_trains_with_the_forms_its_pairs_choose_and_fingerprints_them(ti
     assert json.loads((run.path / "settings.json").read_text())["length_normalized_rewards"] is None
 
 
-def test_a_folder_that_named_the_forms_the_rule_gives_is_not_trained_again(tiny_run, monkeypatch):
+@pytest.fixture
+def trainings(monkeypatch) -> list[int]:
+    """Counts the trainings the run starts."""
     started: list[int] = []
 
     class CountingTrainer(training.PARMTrainer):
@@ -112,6 +132,11 @@ def test_a_folder_that_named_the_forms_the_rule_gives_is_not_trained_again(tiny_
             return super().train(*args, **kwargs)
 
     monkeypatch.setattr(training, "PARMTrainer", CountingTrainer)
+    return started
+
+
+def test_a_folder_that_named_the_forms_the_rule_gives_is_not_trained_again(tiny_run, trainings):
+    started = trainings
     folder = Path(tiny_run["output_dir"])
     run_all(RunSettings(**tiny_run))
     forms = json.loads((folder / "metrics.json").read_text())["reward_forms"]["objectives"]
@@ -126,3 +151,10 @@ def test_a_folder_that_named_the_forms_the_rule_gives_is_not_trained_again(tiny_
     other = [name for name in forms if name not in named]
     run_all(RunSettings(**tiny_run, length_normalized_rewards=other or ["none"]))  # other forms: trained again
     assert started == [1, 1]
+
+
+def test_a_folder_without_fingerprints_whose_settings_leave_the_forms_open_is_not_trained_again(tiny_run, trainings):
+    Run(RunSettings(**tiny_run)).train()
+    shutil.rmtree(Path(tiny_run["output_dir"]) / "fingerprints")  # its settings.json leaves the forms open
+    Run(RunSettings(**tiny_run)).train()
+    assert trainings == [1]

@@ -16,9 +16,9 @@ from datasets import Dataset
 from .pairing import word_count
 
 LENGTH_FOLLOWING_SIGN = 0.5
-"""The |length sign| from which an objective's labels follow length: three pairs in four (ties aside) chose the
-answer on the same side. The built-in objectives' pairs from the shipped candidates lie at |0.79| to |1.00|
-(conciseness, thoroughness, relevance) or at most |0.31| (the other four)."""
+"""The |length sign| from which an objective's labels follow length: without ties, the chosen answer is the longer
+(or the shorter) one in three pairs of four. The built-in objectives' pairs from the shipped candidates lie at |0.77|
+to |1.00| (conciseness, thoroughness, relevance, whole-text positivity) or at most |0.31| (the other four)."""
 
 
 def length_sign(chosen: Sequence[str], rejected: Sequence[str]) -> float:

@@ -113,12 +113,9 @@ def reward_forms_section(metrics: dict) -> list[str]:
         for name, form in forms["objectives"].items()
     ]
     if forms["chosen_from_pairs"]:
-        chooser = (
-            f"chosen from the pairs: the mean where the chosen answer is the longer (or the shorter) one in three "
-            f"pairs of four, |length sign| >= {forms['length_following_sign']:g}"
-        )
-    else:
-        chooser = "as --length_normalized_rewards says"
+        chooser = f"chosen from the pairs: the mean where |length sign| >= {forms['length_following_sign']:g}"
+    else:  # given, or saved by a folder made when the scorers declared the forms
+        chooser = "as the settings' length_normalized_rewards says"
     return [f"Rewards in training: {'; '.join(described)}; {chooser}."]
 
 

@@ -232,8 +232,8 @@ class RunSettings:
         default=None,
         metadata={
             "help": "Objectives rewarded by the mean (not the summed) log-probability per answer token. None: the "
-            "objectives whose pairs follow length (the chosen answer the longer, or the shorter, in three pairs of "
-            "four), decided once the pairs are made; 'none': every reward summed."
+            "objectives whose pairs follow length (|length sign| >= 0.5: without ties, the chosen answer the longer, "
+            "or the shorter, in three pairs of four), decided once the pairs are made; 'none': every reward summed."
         },
     )
     beta_r: list[float] | None = field(
@@ -431,7 +431,7 @@ class RunSettings:
         self.sampling_system_prompts = settled(self.sampling_system_prompts, list(eliciting))
         self.system_prompted_objectives = settled(self.system_prompted_objectives, elicited or names)
         # checked here too, so that a bad name fails before any model is loaded
-        if self.length_normalized_rewards is not None:  # None: chosen from the pairs (`settle_reward_forms`)
+        if self.length_normalized_rewards is not None:  # None: chosen from the pairs (`reward_forms`)
             self.length_normalized_rewards = settled(self.length_normalized_rewards, [])
             objectives_named(self.length_normalized_rewards, names, "length_normalized_rewards")
         objectives_named(self.length_matched, names, "length_matched")

@@ -136,8 +136,8 @@ class Run(StageRecords):
                 inputs = self._inputs("make-data")
                 self._expected["make-data"] = fingerprint("make-data", asdict(self.settings), inputs)
                 self._finished("make-data")
-            self._results["make-data"] = data
             self._reward_forms = reward_forms_of(self.settings, data)
+            self._results["make-data"] = data
         return self._results["make-data"]
 
     @property
