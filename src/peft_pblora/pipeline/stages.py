@@ -3,8 +3,9 @@
 Each stage writes its artefacts into one folder and is skipped when they are already there and were made from its
 current inputs (`fingerprints`), so a re-run resumes; a stage whose inputs changed is redone, and so are the stages
 that read what it wrote (`stage_records`). The settings are in `settings`, the prompts in `prompts`, the training in
-`training`, the decoding and scoring in `decoding`, the diagnosis's parts in `diagnosis`, the baselines' parts in
-`baselines`, the report's files in `report`; the sweep's metrics come from `peft_pblora.evaluation`.
+`training`, the reward forms in `reward_forms`, the guided answers in `guided_answers`, the decoding and scoring in
+`decoding`, the diagnosis's parts in `diagnosis`, the baselines' parts in `baselines`, the report's files in `report`;
+the sweep's metrics come from `peft_pblora.evaluation`.
 """
 
 from __future__ import annotations
@@ -18,19 +19,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from peft import PeftModel
-
 from ..data.preference_pairs import (
     build_preference_data,
     candidates_dir,
     needs_sampling,
 )
 from ..evaluation import preference_grid, summarise_sweep, text_quality
-from ..guidance.fused import PARMGuidedModel
-from ..guidance.processors import GenARMGuidance, PARMGuidance
-from ..tuners.pblora.strengths import scale_objective_strengths
-from .baselines import ARM_CORE, arm_rank, svd_lora_rank, weight_soup
-from .decoding import greedy_answers, peak_resident_memory_gib, scored_answers, scores_of
+from .baselines import ARM_CORE, arm_rank, svd_lora_rank
+from .decoding import peak_resident_memory_gib, scored_answers, scores_of
 from .diagnosis import (
     choose_probe_prompts,
     choose_strengths,
@@ -44,7 +40,8 @@ from .fingerprints import (
     Fingerprints,
     fingerprint,
 )
-from .model_loading import guidance_reference, load_model_and_tokenizer, parm_start
+from .guided_answers import GuidedAnswers
+from .model_loading import load_model_and_tokenizer, parm_start
 from .prompts import prompt_pool, shipped_candidates_dir, shipped_candidates_fit, split_prompts
 from .report import write_report_files
 from .reward_forms import RewardForms, reward_forms_of
@@ -57,7 +54,7 @@ from .user_data import user_preference_data
 logger = logging.getLogger("peft_pblora.pipeline")
 
 
-class Run(StageRecords):
+class Run(StageRecords, GuidedAnswers):
     """One run folder: its settings, its models (loaded once, when a stage needs them) and its stages."""
 
     def __init__(self, settings: RunSettings, base: tuple[Any, Any] | None = None) -> None:
@@ -397,78 +394,6 @@ class Run(StageRecords):
             record = json.loads(path.read_text())
         chosen = (record or {}).get("objective_strengths", {})
         return [float(chosen.get(name, 1.0)) for name in settings.objective_names]
-
-    def _answers(self, rows: Sequence[tuple], objective_strengths: list[float] | None = None) -> list[dict]:
-        """Greedy answers for (alpha, prompt) rows by the run's method: guided by the PARM (each objective's part
-        scaled by `objective_strengths`, default: the sweep's) or the ARMs, or decoded by the ARMs' weights mixed at
-        each alpha (Rewarded Soups)."""
-        self.train()
-        base, tokenizer = self.base()
-        settings = self.settings
-        strengths = self.objective_strengths if objective_strengths is None else objective_strengths
-        objectives = settings.objective_names
-        reference = self.guidance_reference()
-        if settings.method in ONE_REWARD_MODEL_METHODS:
-            parm = PeftModel.from_pretrained(self._fresh_parm_base(), str(self.path / "parm_adapter")).eval()
-            adapter_objectives = parm.peft_config["default"].objective_names
-            if adapter_objectives != objectives:
-                raise ValueError(f"the adapter's objectives {adapter_objectives} differ from the run's {objectives}")
-            if strengths is not None and any(value != 1.0 for value in strengths):
-                scale_objective_strengths(parm, strengths)
-            if self.guidance_path == "fused":  # the PARM is the base plus its adapter: one forward over 2B rows
-                return self._generate(parm, tokenizer, rows, None, guided_model_for=lambda alphas: PARMGuidedModel(
-                    parm, alphas, beta=settings.guidance_beta, reference=reference,
-                    plausibility=settings.guidance_plausibility,
-                ))  # fmt: skip
-            return self._generate(base, tokenizer, rows, lambda alphas, mask: PARMGuidance(
-                parm, alphas, beta=settings.guidance_beta, attention_mask=mask, tokenizer=tokenizer,
-                reference=reference, plausibility=settings.guidance_plausibility,
-            ))  # fmt: skip
-        if settings.method == "genarm":
-            arms = [self._merged_arm(name) for name in objectives]
-            return self._generate(base, tokenizer, rows, lambda alphas, mask: GenARMGuidance(
-                arms, alphas, beta=settings.guidance_beta, attention_mask=mask, tokenizer=tokenizer,
-                reference=reference, plausibility=settings.guidance_plausibility,
-            ))  # fmt: skip
-        arm_weights = [self._merged_arm(name).state_dict() for name in objectives]  # rewarded_soups
-        answers: dict[int, dict] = {}
-        for alpha in dict.fromkeys(tuple(alpha) for alpha, _ in rows):
-            indices = [index for index, (row_alpha, _) in enumerate(rows) if tuple(row_alpha) == alpha]
-            soup = weight_soup(base, arm_weights, list(alpha))
-            decoded = self._generate(soup, tokenizer, [rows[index] for index in indices], None)
-            answers.update(zip(indices, decoded, strict=True))
-        return [answers[index] for index in range(len(rows))]
-
-    @property
-    def guidance_path(self) -> str | None:
-        """How the sweep guides: "fused" (the PARM is the base plus its adapter, so base and PARM rows share one
-        forward, `PARMGuidedModel`), "separate" (a reward model of its own: PARMGuidance / GenARMGuidance beside the
-        base's generate) or None (Rewarded Soups decodes without guidance)."""
-        settings = self.settings
-        if settings.method == "rewarded_soups":
-            return None
-        shares_the_base = not (settings.parm_model or settings.parm_layers)
-        return "fused" if settings.method in ONE_REWARD_MODEL_METHODS and shares_the_base else "separate"
-
-    def guidance_reference(self) -> Any:
-        """What guided decoding takes the reward models' log-ratio to (`model_loading.guidance_reference`)."""
-        return guidance_reference(self.settings, *self.base())
-
-    def _merged_arm(self, objective: str) -> Any:
-        """One objective's ARM as a plain model: its single-objective adapter merged at preference (1,)."""
-        arm = PeftModel.from_pretrained(self._fresh_parm_base(), str(self.arm_dir(objective)))
-        return arm.merge_and_unload(preference=[1.0]).eval()
-
-    def _generate(
-        self,
-        model,
-        tokenizer,
-        rows: Sequence[tuple],
-        processor: Callable | None,
-        guided_model_for: Callable | None = None,
-    ) -> list[dict]:
-        """Greedy answers for (alpha, prompt) rows (`decoding.greedy_answers` with the run's settings)."""
-        return greedy_answers(self.settings, model, tokenizer, rows, processor, guided_model_for)
 
     def _scores(self, prompts: Sequence[str], texts: Sequence[str]) -> dict:
         return scores_of(self.scorers, prompts, texts)
