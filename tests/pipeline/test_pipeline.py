@@ -289,6 +289,9 @@ def test_default_settings_start_from_the_shipped_candidates_without_loading_a_mo
     assert sorted(data) == ["conciseness", "positivity"]
     assert len(data["positivity"]) == len(data["conciseness"]) == settings.train_prompts
     assert set(data["positivity"]["prompt"]) <= set(run.train_prompts)
+    # the default pair's forms, now read from its pairs, are those it was tuned with: conciseness per token
+    assert run.reward_forms.length_normalized_rewards == ["conciseness"]
+    assert run.reward_forms.beta_r == [BETA_R_SUM, BETA_R_MEAN]
     assert not shipped_candidates_fit(RunSettings(output_dir=str(tmp_path / "b"), sample_tokens=48))
     assert shipped_candidates_fit(
         RunSettings(output_dir=str(tmp_path / "c"), objectives=["positivity", "relevance"])
