@@ -1,6 +1,7 @@
 """How far each built-in objective's score follows the answer's length, from the shipped SmolLM2 candidates alone
-(no model): the mean within-prompt Spearman correlation of score with word count, and the length sign of its
-best-against-worst pairs (share of pairs whose chosen answer is longer minus share shorter).
+(no model): the mean within-prompt Spearman correlation of score with word count, the length sign of its
+best-against-worst pairs (share of pairs whose chosen answer is longer minus share shorter) and the reward form the
+run's rule gives such pairs.
 
     python research/runs/length-rule/length_statistics.py
 """
@@ -11,6 +12,7 @@ import numpy as np
 from datasets import load_from_disk
 from scipy.stats import spearmanr
 
+from peft_pblora.data.length_following import follows_length, length_sign
 from peft_pblora.data.pairing import PairingOptions, best_and_worst_pairs, word_count
 from peft_pblora.data.preference_pairs import score_responses
 from peft_pblora.pipeline.objectives import resolve_objectives
@@ -25,7 +27,7 @@ def main() -> None:
     scorers = resolve_objectives(OBJECTIVES, SCORERS, "cpu")
     scores = score_responses(prompts, responses, scorers)
     lengths = [[word_count(text) for text in texts] for texts in responses]
-    print("| objective | declares length_based | within-prompt Spearman(score, words) | pairs | length sign |")
+    print("| objective | within-prompt Spearman(score, words) | pairs | length sign | the run's reward |")
     print("|---|---|---|---|---|")
     for scorer in scorers:
         correlations = [
@@ -35,10 +37,9 @@ def main() -> None:
         ]
         pairs = best_and_worst_pairs(prompts, responses, {scorer.name: scores[scorer.name]}, pairing=PairingOptions())
         pairs = pairs[scorer.name]
-        longer = [word_count(a) - word_count(b) for a, b in zip(pairs["chosen"], pairs["rejected"], strict=True)]
-        sign = np.mean(np.sign(longer))
-        declared = bool(getattr(scorer, "length_based", False))
-        print(f"| {scorer.name} | {declared} | {np.mean(correlations):+.2f} | {len(pairs)} | {sign:+.2f} |")
+        sign = length_sign(pairs["chosen"], pairs["rejected"])
+        reward = "mean" if follows_length(sign) else "summed"
+        print(f"| {scorer.name} | {np.mean(correlations):+.2f} | {len(pairs)} | {sign:+.2f} | {reward} |")
 
 
 if __name__ == "__main__":
