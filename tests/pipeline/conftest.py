@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from peft_pblora.evaluation import Conciseness
+from peft_pblora.pipeline import training
 from peft_pblora.pipeline.settings import SCORERS
 
 from ..conftest import CountWord, tiny_chat_tokenizer, tiny_llama
@@ -24,3 +25,17 @@ def tiny_run(tmp_path, monkeypatch):
         batch_size=2, learning_rate=1e-3, grid_step=0.5, sweep_tokens=5, sweep_batch_size=4, max_length=64,
         target_modules=["q_proj", "v_proj"], show_progress=False,
     )  # fmt: skip
+
+
+@pytest.fixture
+def trainings(monkeypatch) -> list[int]:
+    """Counts the trainings the run starts."""
+    started: list[int] = []
+
+    class CountingTrainer(training.PARMTrainer):
+        def train(self, *args, **kwargs):
+            started.append(1)
+            return super().train(*args, **kwargs)
+
+    monkeypatch.setattr(training, "PARMTrainer", CountingTrainer)
+    return started

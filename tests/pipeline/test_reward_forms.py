@@ -9,7 +9,6 @@ import logging
 import shutil
 from pathlib import Path
 
-import pytest
 from datasets import Dataset
 
 from peft_pblora.pipeline import Run, RunSettings, run_all, training
@@ -119,20 +118,6 @@ def test_the_run_trains_with_the_forms_its_pairs_choose_and_fingerprints_them(ti
     adapter = json.loads((run.path / "parm_adapter" / "adapter_config.json").read_text())
     assert adapter["beta_r"] == expected.beta_r
     assert json.loads((run.path / "settings.json").read_text())["length_normalized_rewards"] is None
-
-
-@pytest.fixture
-def trainings(monkeypatch) -> list[int]:
-    """Counts the trainings the run starts."""
-    started: list[int] = []
-
-    class CountingTrainer(training.PARMTrainer):
-        def train(self, *args, **kwargs):
-            started.append(1)
-            return super().train(*args, **kwargs)
-
-    monkeypatch.setattr(training, "PARMTrainer", CountingTrainer)
-    return started
 
 
 def test_a_folder_that_named_the_forms_the_rule_gives_is_not_trained_again(tiny_run, trainings):

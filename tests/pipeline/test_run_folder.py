@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from peft_pblora.evaluation import Conciseness, is_repetitive
-from peft_pblora.pipeline import Run, RunSettings, run_all, stages, training
+from peft_pblora.pipeline import Run, RunSettings, run_all, stages
 from peft_pblora.pipeline.cli import main
 from peft_pblora.pipeline.fingerprints import STAGE_SETTINGS, Fingerprints, files_hash
 from peft_pblora.pipeline.run_folder import FOLDER_SETTINGS, RESULT_NEUTRAL_SETTINGS, atomic_path
@@ -34,20 +34,6 @@ class Reversed:
 
     def __call__(self, prompts, responses):
         return [-score for score in self.scorer(prompts, responses)]
-
-
-@pytest.fixture
-def trainings(monkeypatch) -> list[int]:
-    """Counts the trainings the run starts."""
-    started: list[int] = []
-
-    class CountingTrainer(training.PARMTrainer):
-        def train(self, *args, **kwargs):
-            started.append(1)
-            return super().train(*args, **kwargs)
-
-    monkeypatch.setattr(training, "PARMTrainer", CountingTrainer)
-    return started
 
 
 def test_reproducer_11_a_rebuilt_stage_redoes_the_stages_after_it(tiny_run, trainings, monkeypatch):
