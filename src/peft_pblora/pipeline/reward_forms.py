@@ -80,9 +80,9 @@ def reward_forms_of(settings: RunSettings, pairs: Mapping[str, Any]) -> RewardFo
     names = settings.objective_names
     forms = choose_reward_forms(names, settings.length_normalized_rewards, settings.beta_r, pairs)
     for name in names:
-        reference_free = settings.reference_free and name not in settings.reference_relative_rewards
         sign = forms.length_signs[name]
-        if reference_free and follows_length(sign) and name not in forms.length_normalized_rewards:
+        summed = name not in forms.length_normalized_rewards
+        if summed and not settings.reference_relative(name) and follows_length(sign):
             logger.warning(
                 "%s's pairs follow length (length sign %+.2f) but its reward is the summed log-probability "
                 "(--length_normalized_rewards): its margin measures the answers' lengths before what %s prefers; "

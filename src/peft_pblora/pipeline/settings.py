@@ -441,7 +441,7 @@ class RunSettings:
         objectives_named(self.score_matched, names, "score_matched")
         objectives_named(self.system_prompted_objectives, names, "system_prompted_objectives")
         if self.guide_by_log_ratio is None:
-            self.guide_by_log_ratio = not self.reference_free or set(names) <= set(self.reference_relative_rewards)
+            self.guide_by_log_ratio = all(self.reference_relative(name) for name in names)
         if self.beta_r is None and self.length_normalized_rewards is not None:
             self.beta_r = default_beta_r(names, self.length_normalized_rewards)
         if self.beta_r is not None and len(self.beta_r) not in (1, len(names)):
@@ -522,6 +522,11 @@ class RunSettings:
     def own_preference_pairs(self) -> dict[str, Any] | None:
         """{objective: Dataset of prompt / chosen / rejected} from `--preference_pairs`, or None (sampled pairs)."""
         return self._own_pairs
+
+    def reference_relative(self, name: str) -> bool:
+        """Whether objective `name` is rewarded relative to the starting model: every objective with
+        --no_reference_free, else those in reference_relative_rewards."""
+        return not self.reference_free or name in self.reference_relative_rewards
 
     def make_scorers(self) -> list[Scorer]:
         """One scorer per objective, in the objectives' order (resolved once, when the settings were made)."""

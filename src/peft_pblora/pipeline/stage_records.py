@@ -52,9 +52,12 @@ class StageRecords:
         the folder's pairs choose them (`with_reward_forms`)."""
         if stage != "train":
             return values
+        return with_reward_forms(values, self.settings.objective_names, self._saved_pairs())
+
+    def _saved_pairs(self) -> Any:
+        """The folder's preference pairs (make-data's artefact) as saved, or None before make-data."""
         data_dir = self.path / "preference_data"
-        pairs = load_from_disk(str(data_dir)) if pairs_cached(data_dir) else None
-        return with_reward_forms(values, self.settings.objective_names, pairs)
+        return load_from_disk(str(data_dir)) if pairs_cached(data_dir) else None
 
     @property
     def objective_strengths(self) -> list[float] | None:
@@ -99,8 +102,8 @@ class StageRecords:
                 inputs["candidates"] = files_hash([candidates_dir(self.path / "preference_data")])
             return inputs
         if stage == "train":
-            data_dir = self.path / "preference_data"
-            return {"preference_data": data_hash(load_from_disk(str(data_dir))) if pairs_cached(data_dir) else None}
+            pairs = self._saved_pairs()
+            return {"preference_data": data_hash(pairs) if pairs is not None else None}
         prompts = self.probe_prompts if stage == "diagnose" else self.test_prompts
         inputs = {"adapters": files_hash(self.adapter_dirs()), "prompts": texts_hash(prompts)}
         if stage == "sweep" and self.settings.weaker_objective_strengths:  # the strengths the diagnosis chose

@@ -318,8 +318,7 @@ class Run(StageRecords, GuidedAnswers):
         summed_log_ratio = [
             name
             for name in settings.objective_names
-            if name not in self.reward_forms.length_normalized_rewards
-            and (not settings.reference_free or name in settings.reference_relative_rewards)
+            if name not in self.reward_forms.length_normalized_rewards and settings.reference_relative(name)
         ]
         if settings.method in ONE_REWARD_MODEL_METHODS:
             logs = [self.path / "train_log.json"]
