@@ -27,6 +27,8 @@ MODULES_WITH_EXAMPLES = [
     "peft_pblora.evaluation.plots",
     "peft_pblora.evaluation.scorers",
     "peft_pblora.evaluation.sweep_metrics",
+    "peft_pblora.data.length_following",
+    "peft_pblora.pipeline.reward_forms",
 ]
 
 PUBLIC_NAMES_WITH_EXAMPLES = [

@@ -23,7 +23,18 @@ to |1.00| (conciseness, thoroughness, relevance, whole-text positivity) or at mo
 
 def length_sign(chosen: Sequence[str], rejected: Sequence[str]) -> float:
     """The share of pairs whose chosen answer has more words than the rejected one minus the share with fewer:
-    +1 or -1 where the label follows length, near 0 where it ignores length."""
+    +1 or -1 where the label follows length, near 0 where it ignores length.
+
+    Args:
+        chosen (Sequence[str]): each pair's chosen answer.
+        rejected (Sequence[str]): each pair's rejected answer, in the same order.
+
+    Example:
+        >>> length_sign(["a short answer", "yes", "one two three"], ["no", "a longer answer here", "four five six"])
+        0.0
+        >>> length_sign(["yes", "no"], ["yes, and more", "no, because"])
+        -1.0
+    """
     if len(chosen) != len(rejected):
         raise ValueError(f"{len(chosen)} chosen answers but {len(rejected)} rejected ones")
     if not chosen:
@@ -38,5 +49,14 @@ def length_signs(pairs: Mapping[str, Dataset]) -> dict[str, float]:
 
 
 def follows_length(sign: float, threshold: float = LENGTH_FOLLOWING_SIGN) -> bool:
-    """Whether a length sign is far enough from 0 for the summed reward to measure length first."""
+    """Whether a length sign is far enough from 0 for the summed reward to measure length first.
+
+    Args:
+        sign (float): a `length_sign`.
+        threshold (float, optional): the |sign| from which labels follow length (`LENGTH_FOLLOWING_SIGN`).
+
+    Example:
+        >>> follows_length(-0.88), follows_length(0.29)
+        (True, False)
+    """
     return abs(sign) >= threshold

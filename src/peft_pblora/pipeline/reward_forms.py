@@ -63,7 +63,25 @@ def choose_reward_forms(
     beta_r: Sequence[float] | None,
     pairs: Mapping[str, Any],
 ) -> RewardForms:
-    """The forms the settings give, with what they leave open (None) chosen from `pairs` (objective -> its pairs)."""
+    """The forms the settings give, with what they leave open (None) chosen from `pairs` (objective -> its pairs).
+
+    Args:
+        objectives (Sequence[str]): the objectives, in the order beta_r follows.
+        length_normalized_rewards (Sequence[str] | None): the objectives given the mean reward; None: those whose
+            pairs follow length (`follows_length`).
+        beta_r (Sequence[float] | None): one reward scale, or one per objective; None: BETA_R_MEAN for a mean
+            reward, BETA_R_SUM for a summed one.
+        pairs (Mapping): each objective's preference pairs, with `chosen` and `rejected` columns.
+
+    Example:
+        >>> pairs = {
+        ...     "brevity": {"chosen": ["Yes.", "No."], "rejected": ["Yes, it is.", "No, it is not."]},
+        ...     "tone": {"chosen": ["Gladly, yes.", "No."], "rejected": ["Yes.", "Sadly, no."]},
+        ... }
+        >>> forms = choose_reward_forms(["brevity", "tone"], None, None, pairs)
+        >>> forms.length_normalized_rewards, forms.beta_r
+        (['brevity'], [4.0, 0.1])
+    """
     signs = length_signs({name: pairs[name] for name in objectives})
     chosen_from_pairs = length_normalized_rewards is None
     if chosen_from_pairs:
