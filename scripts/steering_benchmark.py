@@ -4,6 +4,8 @@
     python scripts/steering_benchmark.py --preset cpu --recipe log-ratio --output_dir runs/steering-log-ratio
     python scripts/steering_benchmark.py --preset gpu --seeds 0 1 2 --recipe '{"guidance_beta": 0.25}'
     python scripts/steering_benchmark.py --preset cpu --recipe log-ratio-adaptive --test_prompts 24
+    python scripts/steering_benchmark.py --preset cpu --recipe log-ratio-forms-from-pairs --test_prompts 24 \
+        --seeds 0 1 2 --pairs conciseness:list_format conciseness:relevance
     python scripts/steering_benchmark.py --output_dir research/runs/lr3 --table_only   # the table of finished runs
 
 Runs the end-to-end run on every pair of a fixed set of objective pairs drawn from six rule-based objectives of
@@ -50,7 +52,8 @@ MARGIN_VERDICTS = ("flags not_learned", "passes", "not recorded")
 # log-ratio to the starting model and guides by that log-ratio at 1/beta = 4 (docs/own-objectives.md); "ipo" is
 # "log-ratio" with IPO's squared loss, which holds each objective's learned margin near 1 / (2 beta_r) = 5;
 # "log-ratio-adaptive" is "log-ratio" with each objective whose probe answers degenerate at its vertex weakened to
-# half its strength, then a quarter
+# half its strength, then a quarter; "log-ratio-forms-from-pairs" is "log-ratio-adaptive" with each objective's reward
+# form read from its pairs (the mean log-ratio, beta_r 4, where the pairs follow length; the summed, beta_r 0.1, else)
 RECIPES = {
     "default": {},
     "log-ratio": {
@@ -63,6 +66,11 @@ RECIPES = {
 }
 RECIPES["ipo"] = {**RECIPES["log-ratio"], "loss_type": "ipo"}
 RECIPES["log-ratio-adaptive"] = {**RECIPES["log-ratio"], "weaker_objective_strengths": [0.5, 0.25]}
+RECIPES["log-ratio-forms-from-pairs"] = {
+    key: value
+    for key, value in RECIPES["log-ratio-adaptive"].items()
+    if key not in ("length_normalized_rewards", "beta_r")
+}
 
 
 def recipe_settings(recipe: str) -> dict:
