@@ -73,6 +73,19 @@ def test_a_summed_reference_free_reward_on_pairs_that_follow_length_is_warned_ab
     assert not caplog.records  # relative to the starting model, or chosen by the rule: nothing to warn about
 
 
+def test_rewards_relative_to_the_start_take_their_form_from_the_pairs_too(tmp_path):
+    # the guide's recipe for objectives that do not steer: --no_reference_free, the forms left to the pairs
+    settings = RunSettings(output_dir=str(tmp_path), reference_free=False)
+    forms = reward_forms_of(settings, DEFAULT_PAIRS)
+    assert forms.chosen_from_pairs and forms.length_normalized_rewards == ["conciseness"]
+    names = ["positivity", "conciseness"]
+    config = training.trainer_arguments(settings, forms, names, tmp_path)
+    assert config.reference_relative_per_objective(names) == [True, True]
+    assert config.length_normalized_per_objective(names) == [False, True]  # the mean log-ratio for conciseness
+    assert config.beta_r_per_objective(2) == [BETA_R_SUM, BETA_R_MEAN]
+    assert settings.guide_by_log_ratio  # guided by the log-ratio it was trained on
+
+
 def test_settings_values_get_the_forms_only_where_they_leave_them_open():
     names = ["positivity", "conciseness"]
     open_values = {"length_normalized_rewards": None, "beta_r": None, "epochs": 1}
