@@ -21,7 +21,7 @@ from peft_pblora.pipeline import Run, RunSettings, run_all, stages, training
 from peft_pblora.pipeline.baselines import weight_soup
 from peft_pblora.pipeline.cli import main, settings_of_existing_run
 from peft_pblora.pipeline.prompts import builtin_prompts, shipped_candidates_dir, shipped_candidates_fit
-from peft_pblora.pipeline.report import options_other_than_defaults, verdict_lines
+from peft_pblora.pipeline.report import options_other_than_defaults, token_limit_lines, verdict_lines
 from peft_pblora.pipeline.reward_forms import RewardForms
 from peft_pblora.pipeline.settings import BETA_R_MEAN, BETA_R_SUM, METHOD_LABELS
 
@@ -67,6 +67,34 @@ def test_the_report_names_the_weights_between_which_an_objective_falls():
     assert lines[1] == f"- format: {advice} (weight 0.5 -> 1: -0.292 +/- 0.079)"
     del metrics["steepest_fall"]  # a metrics file written before the fall was measured
     assert verdict_lines(metrics)[3].startswith("- format: rises at its vertex but not steadily")
+
+
+def test_the_report_warns_where_the_token_limit_caps_an_objective_that_wants_longer_answers():
+    def point(alpha: list[float], unfinished: float) -> dict:
+        return {"alpha": alpha, "quality": {"empty": 0.0, "unfinished": unfinished, "repetitive": 0.0}}
+
+    sweep = {"objectives": ["long", "tone"], "points": [point([1.0, 0.0], 0.96), point([0.0, 1.0], 1.0)]}
+    forms = {"long": {"length_sign": 1.0}, "tone": {"length_sign": 0.21}}
+    metrics = {
+        "reward_forms": {"objectives": forms},
+        "spearman_score_vs_weight": {"long": -1.0, "tone": 0.9},
+        "steering_effect": {
+            "long": {"effect": -0.02, "standard_error": 0.006},
+            "tone": {"effect": 0.05, "standard_error": 0.06},
+        },
+    }
+    assert token_limit_lines(metrics, sweep, 48) == [
+        "- long: its pairs prefer the longer answer (length sign +1.00), and 96% of the answers at its vertex stop at "
+        "the token limit (48 tokens): longer answers cannot show in this sweep; raise --sweep_tokens"
+    ]  # tone does not steer and its answers are cut too, but its pairs do not prefer length
+    ending = {**sweep, "points": [point([1.0, 0.0], 0.25)]}  # most answers at its vertex end on their own
+    assert token_limit_lines(metrics, ending, 48) == []
+    steering = {**metrics, "spearman_score_vs_weight": {"long": 1.0, "tone": 0.9}}
+    steering["steering_effect"] = {**metrics["steering_effect"], "long": {"effect": 0.3, "standard_error": 0.05}}
+    assert token_limit_lines(steering, sweep, 48) == []  # it steers all the same
+    forms["long"]["length_sign"] = -0.96  # pairs that prefer the shorter answer are not capped by the limit
+    assert token_limit_lines(metrics, sweep, 48) == []
+    assert token_limit_lines({}, sweep, 48) == []  # a metrics.json made before reward forms were recorded
 
 
 def test_the_whole_pipeline_writes_every_artefact(tiny_run, monkeypatch, capsys):

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, fields
 from pathlib import Path
 
+from ..data.length_following import LENGTH_FOLLOWING_SIGN
 from ..evaluation import pareto_plot
 from ..evaluation.sweep_metrics import STEERING_SPEARMAN_TARGET, STEERING_VERDICT_ADVICE, steering_verdicts
 from .baselines import arm_rank, svd_lora_rank
@@ -219,6 +220,33 @@ def verdict_lines(metrics: dict) -> list[str]:
     return [heading, "", *lines]
 
 
+MOSTLY_CUT_SHARE = 0.5  # of the answers at a vertex stopped by the token limit
+
+
+def token_limit_lines(metrics: dict, sweep: dict, sweep_tokens: int) -> list[str]:
+    """A warning for each objective that alpha does not steer, whose pairs prefer the longer answer and most of whose
+    answers at its own vertex stop at the sweep's token limit: longer answers cannot show in such a sweep."""
+    signs = {name: form["length_sign"] for name, form in metrics.get("reward_forms", {}).get("objectives", {}).items()}
+    verdicts = steering_verdicts(
+        metrics.get("spearman_score_vs_weight", {}), metrics.get("steering_effect", {}), metrics.get("steepest_fall")
+    )
+    objectives = sweep["objectives"]
+    lines = []
+    for index, name in enumerate(objectives):
+        if verdicts.get(name) == "steers" or signs.get(name, 0.0) < LENGTH_FOLLOWING_SIGN:
+            continue
+        vertex = [1.0 if other == index else 0.0 for other in range(len(objectives))]
+        point = next((point for point in sweep["points"] if list(point["alpha"]) == vertex), None)
+        cut = point["quality"]["unfinished"] if point else 0.0
+        if cut >= MOSTLY_CUT_SHARE:
+            lines.append(
+                f"- {name}: its pairs prefer the longer answer (length sign {signs[name]:+.2f}), and {cut:.0%} of the "
+                f"answers at its vertex stop at the token limit ({sweep_tokens} tokens): longer answers cannot show "
+                "in this sweep; raise --sweep_tokens"
+            )
+    return lines
+
+
 def steering_lines(metrics: dict) -> list[str]:
     effects = metrics["steering_effect"]
     against_zero = [
@@ -293,6 +321,7 @@ def markdown_report(settings: RunSettings, sweep: dict, metrics: dict, path: Pat
         reward_forms_section(metrics),
         scores_section(sweep),
         verdict_lines(metrics),
+        token_limit_lines(metrics, sweep, settings.sweep_tokens),
         metrics_section(metrics, label, timings),
         diagnosis_section(metrics),
         ["![Pareto plot](pareto.png)"],
