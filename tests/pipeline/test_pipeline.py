@@ -85,7 +85,8 @@ def test_the_report_warns_where_the_token_limit_caps_an_objective_that_wants_lon
     }
     assert token_limit_lines(metrics, sweep, 48) == [
         "- long: its pairs prefer the longer answer (length sign +1.00), and 96% of the answers at its vertex stop at "
-        "the token limit (48 tokens): longer answers cannot show in this sweep; raise --sweep_tokens"
+        "the token limit (48 tokens): longer answers cannot show in this sweep; raise --sweep_tokens, unless its "
+        "score is already at its maximum"
     ]  # tone does not steer and its answers are cut too, but its pairs do not prefer length
     ending = {**sweep, "points": [point([1.0, 0.0], 0.25)]}  # most answers at its vertex end on their own
     assert token_limit_lines(metrics, ending, 48) == []

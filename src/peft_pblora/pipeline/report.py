@@ -242,7 +242,7 @@ def token_limit_lines(metrics: dict, sweep: dict, sweep_tokens: int) -> list[str
             lines.append(
                 f"- {name}: its pairs prefer the longer answer (length sign {signs[name]:+.2f}), and {cut:.0%} of the "
                 f"answers at its vertex stop at the token limit ({sweep_tokens} tokens): longer answers cannot show "
-                "in this sweep; raise --sweep_tokens"
+                "in this sweep; raise --sweep_tokens, unless its score is already at its maximum"
             )
     return lines
 
