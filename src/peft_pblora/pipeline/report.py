@@ -199,12 +199,18 @@ def fall_note(fall: dict) -> str:
     )
 
 
+def metrics_verdicts(metrics: dict) -> dict[str, str]:
+    """`steering_verdicts` of a metrics.json, judged again from its Spearman, effects and falls (an older file may
+    lack the falls, or the stored verdicts)."""
+    return steering_verdicts(
+        metrics.get("spearman_score_vs_weight", {}), metrics.get("steering_effect", {}), metrics.get("steepest_fall")
+    )
+
+
 def verdict_lines(metrics: dict) -> list[str]:
     """Whether alpha steers each objective, said in words: HV and MIP can be high while it does not."""
     falls = metrics.get("steepest_fall", {})
-    verdicts = steering_verdicts(
-        metrics.get("spearman_score_vs_weight", {}), metrics.get("steering_effect", {}), falls
-    )
+    verdicts = metrics_verdicts(metrics)
     lines = [
         f"- {name}: {STEERING_VERDICT_ADVICE[verdict]}"
         + (fall_note(falls[name]) if verdict == "falls_with_more_weight" else "")
@@ -227,16 +233,12 @@ def token_limit_lines(metrics: dict, sweep: dict, sweep_tokens: int) -> list[str
     """A warning for each objective that alpha does not steer, whose pairs prefer the longer answer and most of whose
     answers at its own vertex stop at the sweep's token limit: longer answers cannot show in such a sweep."""
     signs = {name: form["length_sign"] for name, form in metrics.get("reward_forms", {}).get("objectives", {}).items()}
-    verdicts = steering_verdicts(
-        metrics.get("spearman_score_vs_weight", {}), metrics.get("steering_effect", {}), metrics.get("steepest_fall")
-    )
-    objectives = sweep["objectives"]
+    verdicts = metrics_verdicts(metrics)
     lines = []
-    for index, name in enumerate(objectives):
+    for index, name in enumerate(sweep["objectives"]):
         if verdicts.get(name) == "steers" or signs.get(name, 0.0) < LENGTH_FOLLOWING_SIGN:
             continue
-        vertex = [1.0 if other == index else 0.0 for other in range(len(objectives))]
-        point = next((point for point in sweep["points"] if list(point["alpha"]) == vertex), None)
+        point = next((point for point in sweep["points"] if point["alpha"][index] == 1.0), None)
         cut = point["quality"]["unfinished"] if point else 0.0
         if cut >= MOSTLY_CUT_SHARE:
             lines.append(
