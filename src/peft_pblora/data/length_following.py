@@ -13,7 +13,11 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from datasets import Dataset
 
-from .pairing import word_count
+
+def word_count(text: str) -> int:
+    """Words separated by whitespace: the length that length signs and length-matched pairs compare."""
+    return len(text.split())
+
 
 LENGTH_FOLLOWING_SIGN = 0.5
 """The |length sign| from which an objective's labels follow length: without ties, the chosen answer is the longer

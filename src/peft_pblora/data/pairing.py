@@ -7,9 +7,11 @@ many per prompt); `best_and_worst_pairs` applies them to one set of scored candi
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 from datasets import Dataset, DatasetDict
+
+from .length_following import follows_length, length_sign, word_count
 
 OBJECTIVE_LISTS = ("length_matched", "whole_samples_only", "score_matched", "system_prompted_objectives")
 
@@ -30,10 +32,10 @@ class PairingOptions:
     happen to be longer."""
     max_length_ratio: float = 1.5
     """Most words the longer answer of a length-matched pair may have, as a multiple of the shorter's (>= 1)."""
-    whole_samples_only: Sequence[str] = ()
+    whole_samples_only: Sequence[str] | None = ()
     """Objectives whose pairs leave out candidates cut from another candidate (first-sentence variants): a score
     averaged over sentences is at its noisiest on one sentence, so the largest gaps would otherwise be between
-    single sentences."""
+    single sentences. None: read from the candidates (`objectives_needing_whole_samples`)."""
     score_matched: Sequence[str] = ()
     """Objectives whose pairs' two answers score within `max_score_difference` of each other on every other
     objective, so that a pair cannot teach another objective on the side (the shortest answers of a chat model are
@@ -73,10 +75,6 @@ class PairingOptions:
                 )
 
 
-def word_count(text: str) -> int:
-    return len(text.split())
-
-
 def cut_from_another(candidate: str, candidates: Sequence[str]) -> bool:
     """Whether `candidate` is the beginning of another candidate, as a first-sentence variant is of its sample."""
     return any(other != candidate and other.startswith(candidate) for other in candidates)
@@ -109,38 +107,78 @@ def best_and_worst_pairs(
     unknown = [name for name in usable if name not in scores]
     if unknown:
         raise ValueError(f"usable names {unknown}, which are not among the objectives {sorted(scores)}")
+    if pairing.whole_samples_only is None:
+        pairing = replace(
+            pairing, whole_samples_only=objectives_needing_whole_samples(prompts, responses, scores, pairing, usable)
+        )
     datasets = {}
-    for name, per_prompt in scores.items():
-        rows: dict[str, list] = {"prompt": [], "chosen": [], "rejected": [], "score_gap": []}
-        masks = usable.get(name, [[True] * len(samples) for samples in responses])
-        others = [other for other in scores if other != name] if name in pairing.score_matched else []
-        length_matched = name in pairing.length_matched
-        whole_samples_only = name in pairing.whole_samples_only
-        for index, (prompt, samples, values, mask) in enumerate(
-            zip(prompts, responses, per_prompt, masks, strict=True)
-        ):
-            other_values = [scores[other][index] for other in others]
-            allowed = [
-                position
-                for position, sample in enumerate(samples)
-                if mask[position] and not (whole_samples_only and cut_from_another(sample, samples))
-            ]
-            candidates = [
-                (values[best] - values[worst], best, worst)
-                for best in allowed
-                for worst in allowed
-                if (not length_matched or lengths_match(samples[best], samples[worst], pairing.max_length_ratio))
-                and all(abs(other[best] - other[worst]) <= pairing.max_score_difference for other in other_values)
-            ]
-            for gap, best, worst in disjoint_largest_gaps(candidates, pairing.pairs_per_prompt, pairing.min_gap):
-                rows["prompt"].append(prompt)
-                rows["chosen"].append(samples[best])
-                rows["rejected"].append(samples[worst])
-                rows["score_gap"].append(gap)
+    for name in scores:
+        rows = objective_pairs(name, prompts, responses, scores, pairing, usable.get(name))
         if not rows["prompt"]:
             raise ValueError(f"objective {name!r} gave no pair: every prompt's responses score alike")
         datasets[name] = Dataset.from_dict(rows)
     return DatasetDict(datasets)
+
+
+def objective_pairs(
+    name: str,
+    prompts: Sequence[str],
+    responses: Sequence[Sequence[str]],
+    scores: dict[str, list[list[float]]],
+    pairing: PairingOptions,
+    usable: Sequence[Sequence[bool]] | None = None,
+) -> dict[str, list]:
+    """One objective's pair columns (`prompt`, `chosen`, `rejected`, `score_gap`; empty where no prompt gives a
+    pair), as `best_and_worst_pairs` chooses them; `pairing.whole_samples_only` must be a list here."""
+    rows: dict[str, list] = {"prompt": [], "chosen": [], "rejected": [], "score_gap": []}
+    masks = usable or [[True] * len(samples) for samples in responses]
+    others = [other for other in scores if other != name] if name in pairing.score_matched else []
+    length_matched = name in pairing.length_matched
+    whole_samples_only = name in pairing.whole_samples_only
+    for index, (prompt, samples, values, mask) in enumerate(zip(prompts, responses, scores[name], masks, strict=True)):
+        other_values = [scores[other][index] for other in others]
+        allowed = [
+            position
+            for position, sample in enumerate(samples)
+            if mask[position] and not (whole_samples_only and cut_from_another(sample, samples))
+        ]
+        candidates = [
+            (values[best] - values[worst], best, worst)
+            for best in allowed
+            for worst in allowed
+            if (not length_matched or lengths_match(samples[best], samples[worst], pairing.max_length_ratio))
+            and all(abs(other[best] - other[worst]) <= pairing.max_score_difference for other in other_values)
+        ]
+        for gap, best, worst in disjoint_largest_gaps(candidates, pairing.pairs_per_prompt, pairing.min_gap):
+            rows["prompt"].append(prompt)
+            rows["chosen"].append(samples[best])
+            rows["rejected"].append(samples[worst])
+            rows["score_gap"].append(gap)
+    return rows
+
+
+def objectives_needing_whole_samples(
+    prompts: Sequence[str],
+    responses: Sequence[Sequence[str]],
+    scores: dict[str, list[list[float]]],
+    pairing: PairingOptions,
+    usable: Mapping[str, Sequence[Sequence[bool]]] | None = None,
+) -> list[str]:
+    """The objectives whose pairs leave the first-sentence variants out, read from the candidates: those whose pairs
+    among whole samples do not follow length (`follows_length`).
+
+    A first-sentence variant is its sample cut short, so beside a whole sample it contrasts length and little else,
+    and a score that is a share of the answer (of its words, its sentences, the prompt's words) is at its most extreme
+    on one sentence: such pairs teach an objective that ignores length to stop after a sentence, or to go on. An
+    objective whose whole samples already pair by length (conciseness) keeps the variants, its shortest answers; so
+    does one whose whole samples give no pair."""
+    whole_only = replace(pairing, whole_samples_only=list(scores))
+    needing = []
+    for name in scores:
+        rows = objective_pairs(name, prompts, responses, scores, whole_only, (usable or {}).get(name))
+        if rows["prompt"] and not follows_length(length_sign(rows["chosen"], rows["rejected"])):
+            needing.append(name)
+    return needing
 
 
 def disjoint_largest_gaps(

@@ -211,9 +211,9 @@ class RunSettings:
     whole_samples_only: list[str] | None = field(
         default=None,
         metadata={
-            "help": "Objectives paired without the first-sentence variants (a score averaged over sentences is "
-            "noisiest on one sentence). None: the objectives scored per sentence (positivity); 'none': no "
-            "objective."
+            "help": "Objectives paired without the first-sentence variants, which contrast length and little else. "
+            "None: read from the candidates, every objective whose pairs among whole samples do not follow length; "
+            "'none': no objective."
         },
     )
     epochs: float = field(default=3.0, metadata={"help": "Training epochs over the preference pairs."})
@@ -425,7 +425,8 @@ class RunSettings:
             return [name for name, scorer in scorers.items() if getattr(scorer, attribute, None)]
 
         self.length_matched = settled(self.length_matched, declaring("sentence_averaged"))
-        self.whole_samples_only = settled(self.whole_samples_only, declaring("sentence_averaged"))
+        if self.whole_samples_only is not None:  # None: read from the candidates (`objectives_needing_whole_samples`)
+            self.whole_samples_only = settled(self.whole_samples_only, [])
         elicited = declaring("eliciting_system_prompt")
         eliciting = dict.fromkeys(scorers[name].eliciting_system_prompt for name in elicited)
         self.sampling_system_prompts = settled(self.sampling_system_prompts, list(eliciting))
@@ -437,7 +438,7 @@ class RunSettings:
         objectives_named(self.length_matched, names, "length_matched")
         self.reference_relative_rewards = settled(self.reference_relative_rewards, self.length_matched)
         objectives_named(self.reference_relative_rewards, names, "reference_relative_rewards")
-        objectives_named(self.whole_samples_only, names, "whole_samples_only")
+        objectives_named(self.whole_samples_only or [], names, "whole_samples_only")
         objectives_named(self.score_matched, names, "score_matched")
         objectives_named(self.system_prompted_objectives, names, "system_prompted_objectives")
         if self.guide_by_log_ratio is None:
