@@ -6,7 +6,13 @@ import shutil
 
 import pytest
 
-from peft_pblora.data import PairingOptions, best_and_worst_pairs, build_preference_data, preference_pairs
+from peft_pblora.data import (
+    PairingOptions,
+    best_and_worst_pairs,
+    build_preference_data,
+    objectives_needing_whole_samples,
+    preference_pairs,
+)
 from peft_pblora.data.preference_pairs import sample_responses, score_responses
 
 from ..conftest import CountWord, tiny_chat_tokenizer, tiny_llama
@@ -239,6 +245,36 @@ def test_whole_samples_only_leaves_first_sentence_variants_out_of_that_objective
     assert whole["other"]["chosen"] == ["w5 w5."]  # objectives not named keep every candidate
     with pytest.raises(ValueError, match="whole_samples_only names"):
         best_and_worst_pairs(prompts, responses, scores, PairingOptions(whole_samples_only=["tone"]))
+
+
+def test_variants_are_left_out_for_objectives_whose_whole_samples_do_not_pair_by_length():
+    prompts = ["p1", "p2"]
+    responses = [  # per prompt: a sample, its first sentence, another sample, its first sentence
+        ["w5 w5. w6 w7 w8.", "w5 w5.", "w6 w6. w7.", "w6 w6."],
+        ["w6 w6. w5 w5 w5 w5.", "w6 w6.", "w5. w6.", "w5."],
+    ]
+    # tone's best whole sample is the longer one in p1 and the shorter in p2 (length sign 0), its extremes are the
+    # first sentences; short (minus the words) prefers the shorter whole sample in both (length sign -1)
+    scores = {
+        "tone": [[0.6, 1.0, 0.2, -1.0], [0.2, -1.0, 0.6, 1.0]],
+        "short": [[-5.0, -2.0, -3.0, -2.0], [-6.0, -2.0, -2.0, -1.0]],
+    }
+    assert objectives_needing_whole_samples(prompts, responses, scores, PairingOptions()) == ["tone"]
+    read = best_and_worst_pairs(prompts, responses, scores, PairingOptions(whole_samples_only=None))
+    assert read["tone"]["chosen"] == ["w5 w5. w6 w7 w8.", "w5. w6."]
+    assert read["tone"]["rejected"] == ["w6 w6. w7.", "w6 w6. w5 w5 w5 w5."]
+    assert read["short"]["chosen"] == ["w5 w5.", "w5."]  # its shortest answers are the variants, kept
+    assert read["short"]["rejected"] == ["w5 w5. w6 w7 w8.", "w6 w6. w5 w5 w5 w5."]
+    every_candidate = best_and_worst_pairs(prompts, responses, scores)
+    assert every_candidate["tone"]["chosen"] == ["w5 w5.", "w5."]  # the one-sentence extremes
+
+
+def test_an_objective_whose_whole_samples_give_no_pair_keeps_the_variants():
+    responses = [["w5 w5. w6.", "w5 w5.", "w6 w6. w7.", "w6 w6."]]
+    scores = {"flat": [[0.5, 1.0, 0.5, 0.0]], "short": [[-3.0, -2.0, -3.0, -2.0]]}
+    assert objectives_needing_whole_samples(["p"], responses, scores, PairingOptions()) == []
+    read = best_and_worst_pairs(["p"], responses, scores, PairingOptions(whole_samples_only=None))
+    assert (read["flat"]["chosen"], read["flat"]["rejected"]) == (["w5 w5."], ["w6 w6."])
 
 
 def test_pairing_options_are_checked_and_passed_by_keyword(tmp_path):

@@ -21,7 +21,12 @@ from peft_pblora.pipeline import Run, RunSettings, run_all, stages, training
 from peft_pblora.pipeline.baselines import weight_soup
 from peft_pblora.pipeline.cli import main, settings_of_existing_run
 from peft_pblora.pipeline.prompts import builtin_prompts, shipped_candidates_dir, shipped_candidates_fit
-from peft_pblora.pipeline.report import options_other_than_defaults, token_limit_lines, verdict_lines
+from peft_pblora.pipeline.report import (
+    options_other_than_defaults,
+    pairing_section,
+    token_limit_lines,
+    verdict_lines,
+)
 from peft_pblora.pipeline.reward_forms import RewardForms
 from peft_pblora.pipeline.settings import BETA_R_MEAN, BETA_R_SUM, METHOD_LABELS
 
@@ -258,10 +263,11 @@ def test_pairing_settings_reach_the_preference_data(tiny_run, monkeypatch):
     options = seen["pairing"]
     assert options.score_matched == ("conciseness",) and options.max_score_difference == 0.25
     assert options.length_matched == () and options.pairs_per_prompt == 2
-    assert options.whole_samples_only == () and options.system_prompted_objectives == ()  # no sentence-averaged one
+    assert options.whole_samples_only is None  # read from the candidates
+    assert options.system_prompted_objectives == ()  # no objective's scorer elicits a system prompt
     assert seen["num_samples"] == 4 and seen["system_prompts"] == []
     default_pairing = RunSettings().pairing()
-    assert default_pairing.whole_samples_only == ("positivity",) == default_pairing.system_prompted_objectives
+    assert default_pairing.system_prompted_objectives == ("positivity",) and default_pairing.whole_samples_only is None
     assert RunSettings(sampling_system_prompts=["none"]).pairing().system_prompted_objectives == ()
     with pytest.raises(ValueError, match="pairs_per_prompt must be >= 1"):
         RunSettings(**tiny_run, pairs_per_prompt=0)
@@ -353,14 +359,44 @@ def test_a_run_without_system_prompts_pairs_only_the_shipped_plain_answers(tmp_p
         assert set(data[name]["chosen"]) | set(data[name]["rejected"]) <= plain
 
 
+def test_an_objective_whose_whole_samples_ignore_length_is_paired_without_the_first_sentences(tmp_path, monkeypatch):
+    from datasets import load_from_disk
+
+    settings = RunSettings(output_dir=str(tmp_path / "run"), objectives=["conciseness", "relevance"])
+    run = Run(settings)
+    monkeypatch.setattr(run, "base", lambda: pytest.fail("the shipped candidates need no model"))
+    data = run.make_data()
+    candidates = load_from_disk(str(shipped_candidates_dir()))
+    first_sentences = {
+        answer
+        for answers in candidates["responses"]
+        for answer in answers
+        if any(other != answer and other.startswith(answer) for other in answers)
+    }
+    relevance_answers = set(data["relevance"]["chosen"]) | set(data["relevance"]["rejected"])
+    assert not relevance_answers & first_sentences  # relevance's best whole sample is not mostly the longer one
+    assert set(data["conciseness"]["chosen"]) & first_sentences  # conciseness's shortest answers stay in
+    record = json.loads((run.path / "preference_data" / "pairing.json").read_text())
+    assert record == {"whole_samples_only": ["relevance"], "read_from_candidates": True}
+    assert pairing_section({"pairing": record}) == [
+        "Pairs among whole samples only (first-sentence variants left out): relevance; read from the candidates: "
+        "every objective whose pairs among whole samples do not follow length."
+    ]
+    given = {"whole_samples_only": [], "read_from_candidates": False}
+    assert pairing_section({"pairing": given})[0].endswith("none; as the settings' whole_samples_only says.")
+    assert pairing_section({}) == []  # pairs the user gave, or a folder made before the record
+
+
 def test_pairing_defaults_come_from_what_each_scorer_declares():
     default = RunSettings()
     assert default.sampling_system_prompts == [VaderPositivity.eliciting_system_prompt]
     assert default.system_prompted_objectives == ["positivity"]
-    assert default.length_matched == default.whole_samples_only == ["positivity"]  # averaged over sentences
+    assert default.length_matched == ["positivity"]  # averaged over sentences
+    assert default.whole_samples_only is None  # read from the candidates, for every objective alike
     neither = RunSettings(objectives=["relevance", "conciseness"])
-    assert neither.sampling_system_prompts == [] and neither.length_matched == neither.whole_samples_only == []
+    assert neither.sampling_system_prompts == [] and neither.length_matched == []
     assert neither.system_prompted_objectives == ["relevance", "conciseness"]  # any system prompt given serves all
+    assert RunSettings(whole_samples_only=["none"]).whole_samples_only == []
     chosen = RunSettings(length_matched=["none"], whole_samples_only=["conciseness"], system_prompted_objectives=None)
     assert chosen.length_matched == [] and chosen.whole_samples_only == ["conciseness"]
 

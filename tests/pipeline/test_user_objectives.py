@@ -123,7 +123,7 @@ def test_scorers_by_import_path_are_named_by_their_name_and_resolved_once():
     assert scorers[0](["w3", "w4"], ["w5 w6", "w7"]) == [5.0, 2.0]
     assert settings.r2 == 16  # 4 per objective
     # the renamed built-in keeps what its scorer declares: per-sentence positivity is length-matched
-    assert settings.length_matched == ["tone"] == settings.whole_samples_only
+    assert settings.length_matched == ["tone"] and settings.whole_samples_only is None
     assert settings.sampling_system_prompts == [SCORERS["positivity"]().eliciting_system_prompt]
     assert settings.system_prompted_objectives == ["tone"]
     brevity = RunSettings(objectives=["own_scorers:Brevity", "positivity"], device="cpu")

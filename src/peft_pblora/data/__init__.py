@@ -4,7 +4,7 @@ The folder also holds the package's data files: the built-in prompts and the shi
 """
 
 from .loaders import load_hh_rlhf, load_pku_saferlhf
-from .pairing import PairingOptions, best_and_worst_pairs
+from .pairing import PairingOptions, best_and_worst_pairs, objectives_needing_whole_samples
 from .preference_pairs import build_preference_data, sample_and_score
 
 __all__ = [
@@ -13,5 +13,6 @@ __all__ = [
     "build_preference_data",
     "load_hh_rlhf",
     "load_pku_saferlhf",
+    "objectives_needing_whole_samples",
     "sample_and_score",
 ]

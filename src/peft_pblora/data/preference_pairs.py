@@ -7,7 +7,9 @@ The result is one prompt/chosen/rejected dataset per objective, the first form P
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,10 @@ from tqdm.auto import tqdm
 
 from ..evaluation.scorers import SENTENCE_END, Scorer
 from .chat import chat_texts, left_padding
-from .pairing import PairingOptions, best_and_worst_pairs
+from .pairing import PairingOptions, best_and_worst_pairs, objectives_needing_whole_samples
+
+PAIRING_RECORD = "pairing.json"
+"""Beside the cached pairs: the objectives paired on whole samples only, and whether the candidates chose them."""
 
 
 def trim_to_last_sentence(text: str) -> str:
@@ -245,6 +250,19 @@ def build_preference_data(
     else:
         plain = [[name == "" for name in row] for row in system_prompts_of_candidates(candidates_dir(cache_dir))]
         usable = {name: plain for name in scores if name not in pairing.system_prompted_objectives}
+    read_from_candidates = pairing.whole_samples_only is None
+    if read_from_candidates:
+        whole = objectives_needing_whole_samples(prompts, responses, scores, pairing, usable)
+        pairing = replace(pairing, whole_samples_only=whole)
     data = best_and_worst_pairs(prompts, responses, scores, pairing=pairing, usable=usable)
     data.save_to_disk(str(cache_dir))
+    record = {"whole_samples_only": list(pairing.whole_samples_only), "read_from_candidates": read_from_candidates}
+    (cache_dir / PAIRING_RECORD).write_text(json.dumps(record, indent=2))
     return data
+
+
+def pairing_record(cache_dir: str | Path) -> dict | None:
+    """Which objectives `build_preference_data` paired on whole samples only, and whether it read that from the
+    candidates (`PAIRING_RECORD`); None for pairs given by the user or made before the record existed."""
+    path = Path(cache_dir) / PAIRING_RECORD
+    return json.loads(path.read_text()) if path.is_file() else None

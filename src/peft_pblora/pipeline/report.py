@@ -120,6 +120,20 @@ def reward_forms_section(metrics: dict) -> list[str]:
     return [f"Rewards in training: {'; '.join(described)}; {chooser}."]
 
 
+def pairing_section(metrics: dict) -> list[str]:
+    """Which objectives were paired on whole samples only (no first-sentence variants), and who chose them."""
+    pairing = metrics.get("pairing")
+    if not pairing:
+        return []
+    whole = ", ".join(pairing["whole_samples_only"]) or "none"
+    chooser = (
+        "read from the candidates: every objective whose pairs among whole samples do not follow length"
+        if pairing["read_from_candidates"]
+        else "as the settings' whole_samples_only says"
+    )
+    return [f"Pairs among whole samples only (first-sentence variants left out): {whole}; {chooser}."]
+
+
 def mean_with_error(point: dict, name: str) -> str:
     """'mean +/- standard error' of one objective at one sweep point (the mean alone for older sweeps)."""
     error = point.get("standard_errors", {}).get(name)
@@ -321,6 +335,7 @@ def markdown_report(settings: RunSettings, sweep: dict, metrics: dict, path: Pat
         setup_section(settings, sweep),
         options_section(settings),
         reward_forms_section(metrics),
+        pairing_section(metrics),
         scores_section(sweep),
         verdict_lines(metrics),
         token_limit_lines(metrics, sweep, settings.sweep_tokens),

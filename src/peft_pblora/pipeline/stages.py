@@ -23,6 +23,7 @@ from ..data.preference_pairs import (
     build_preference_data,
     candidates_dir,
     needs_sampling,
+    pairing_record,
 )
 from ..evaluation import preference_grid, summarise_sweep, text_quality
 from .baselines import ARM_CORE, arm_rank, svd_lora_rank
@@ -410,6 +411,9 @@ class Run(StageRecords, GuidedAnswers):
         metrics["guidance_beta"] = sweep.get("guidance_beta")
         metrics["objective_strengths"] = sweep.get("objective_strengths")
         metrics["reward_forms"] = self.reward_forms.record()
+        pairing = pairing_record(self.path / "preference_data")
+        if pairing is not None:
+            metrics["pairing"] = pairing
         if "decoding" in sweep:
             decoding = sweep["decoding"]
             metrics["decoding_tokens_per_second"] = decoding["new_tokens"] / max(decoding["seconds"], 1e-9)
