@@ -336,16 +336,20 @@ def test_default_settings_start_from_the_shipped_candidates_without_loading_a_mo
     )
 
 
-def test_a_run_without_system_prompts_pairs_only_the_shipped_plain_answers(tmp_path, monkeypatch):
+def pairs_from_shipped_candidates(settings: RunSettings, monkeypatch) -> tuple:
+    """The run, its pairs made from the shipped candidates (no model may load) and those candidates."""
     from datasets import load_from_disk
 
+    run = Run(settings)
+    monkeypatch.setattr(run, "base", lambda: pytest.fail("the shipped candidates need no model"))
+    return run, run.make_data(), load_from_disk(str(shipped_candidates_dir()))
+
+
+def test_a_run_without_system_prompts_pairs_only_the_shipped_plain_answers(tmp_path, monkeypatch):
     settings = RunSettings(output_dir=str(tmp_path / "run"), objectives=["conciseness", "thoroughness"])
     assert settings.sampling_system_prompts == []  # no objective elicits the warm candidates the shipped data holds
     assert shipped_candidates_fit(settings)
-    run = Run(settings)
-    monkeypatch.setattr(run, "base", lambda: pytest.fail("the shipped candidates need no model"))
-    data = run.make_data()
-    candidates = load_from_disk(str(shipped_candidates_dir()))
+    _, data, candidates = pairs_from_shipped_candidates(settings, monkeypatch)
     plain = {
         answer
         for answers, sampled_under in zip(candidates["responses"], candidates["sampled_under"], strict=True)
@@ -360,13 +364,8 @@ def test_a_run_without_system_prompts_pairs_only_the_shipped_plain_answers(tmp_p
 
 
 def test_an_objective_whose_whole_samples_ignore_length_is_paired_without_the_first_sentences(tmp_path, monkeypatch):
-    from datasets import load_from_disk
-
     settings = RunSettings(output_dir=str(tmp_path / "run"), objectives=["conciseness", "relevance"])
-    run = Run(settings)
-    monkeypatch.setattr(run, "base", lambda: pytest.fail("the shipped candidates need no model"))
-    data = run.make_data()
-    candidates = load_from_disk(str(shipped_candidates_dir()))
+    run, data, candidates = pairs_from_shipped_candidates(settings, monkeypatch)
     first_sentences = {
         answer
         for answers in candidates["responses"]
