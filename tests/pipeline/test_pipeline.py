@@ -386,6 +386,15 @@ def test_an_objective_whose_whole_samples_ignore_length_is_paired_without_the_fi
     assert pairing_section({}) == []  # pairs the user gave, or a folder made before the record
 
 
+def test_the_default_pairs_are_those_the_scorers_declared_before_the_candidates_chose(tmp_path, monkeypatch):
+    read = RunSettings(output_dir=str(tmp_path / "read"))
+    declared = RunSettings(output_dir=str(tmp_path / "declared"), whole_samples_only=["positivity"])
+    _, read_pairs, _ = pairs_from_shipped_candidates(read, monkeypatch)
+    _, declared_pairs, _ = pairs_from_shipped_candidates(declared, monkeypatch)
+    for name in ("positivity", "conciseness"):
+        assert read_pairs[name].to_dict() == declared_pairs[name].to_dict()
+
+
 def test_pairing_defaults_come_from_what_each_scorer_declares():
     default = RunSettings()
     assert default.sampling_system_prompts == [VaderPositivity.eliciting_system_prompt]
