@@ -21,8 +21,8 @@ def word_count(text: str) -> int:
 
 LENGTH_FOLLOWING_SIGN = 0.5
 """The |length sign| from which an objective's labels follow length: without ties, the chosen answer is the longer
-(or the shorter) one in three pairs of four. The built-in objectives' pairs from the shipped candidates lie at |0.77|
-to |1.00| (conciseness, thoroughness, relevance, whole-text positivity) or at most |0.31| (the other four)."""
+(or the shorter) one in three pairs of four. The built-in objectives' pairs from the shipped candidates lie at |0.96|
+to |1.00| (conciseness, thoroughness) or at most |0.32| (the other six, paired on whole samples)."""
 
 
 def length_sign(chosen: Sequence[str], rejected: Sequence[str]) -> float:
