@@ -234,6 +234,21 @@ def probe_agreement(rows: list[dict]) -> dict[str, dict[str, int]]:
     return counts
 
 
+def margin_objectives(folder: Path, metrics: dict) -> list[str]:
+    """The objectives whose training margin the run's diagnosis reads (`Run._training_margins`): those rewarded by
+    their summed log-ratio to the starting model (every objective of a run that recorded no reward forms)."""
+    forms = metrics.get("reward_forms", {}).get("objectives", {})
+    settings_path = folder / "settings.json"
+    settings = json.loads(settings_path.read_text()) if settings_path.is_file() else {}
+    relative = set(settings.get("reference_relative_rewards") or [])
+    reference_free = settings.get("reference_free", False)  # unrecorded: read every margin, as before
+    return [
+        name
+        for name in metrics["objectives"]
+        if forms.get(name, {}).get("reward", "summed") == "summed" and (not reference_free or name in relative)
+    ]
+
+
 def summary_from_run_folders(root: Path) -> dict:
     """The run_grid summary of every finished run folder under `root` (any depth), each run's diagnosis drawn again
     from its stored probe answers, held-out pair accuracy and training log by the current diagnosis (flags added
@@ -249,7 +264,7 @@ def summary_from_run_folders(root: Path) -> dict:
             sibling_log = folder.parent / folder.name.rsplit("_", 1)[0] / "train_log.json"
             margins = {
                 **stored.get("training_margins", {}),  # what the run read, where its training log is not at hand
-                **read_training_margins([sibling_log, folder / "train_log.json"], metrics["objectives"]),
+                **read_training_margins([sibling_log, folder / "train_log.json"], margin_objectives(folder, metrics)),
             }
             held_out = (stored.get("pair_accuracy", {}), stored.get("held_out_pairs", {}))
             probe = stored["probe"]

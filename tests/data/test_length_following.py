@@ -1,5 +1,6 @@
 """The length sign of an objective's pairs and the rule that reads it: by hand on small pairs, and on the built-in
-objectives' pairs from the shipped candidates, where it must pick the scorers that follow length and no other."""
+objectives' pairs from the shipped candidates, where it must pick the scorers that follow length and no other once
+the pairs of the others leave the first-sentence variants out."""
 
 from __future__ import annotations
 
@@ -44,9 +45,13 @@ def test_the_rule_picks_exactly_the_built_in_objectives_whose_pairs_follow_lengt
     candidates = load_from_disk(str(files("peft_pblora.data") / "smollm2_candidates"))
     prompts, responses = list(candidates["prompt"]), [list(row) for row in candidates["responses"]]
     scorers = resolve_objectives(list(SCORERS), SCORERS, "cpu")
-    pairs = best_and_worst_pairs(prompts, responses, score_responses(prompts, responses, scorers), PairingOptions())
-    signs = length_signs(pairs)
-    following = sorted(name for name, sign in signs.items() if follows_length(sign))
-    # whole-text VADER sums its words' sentiment, so the longer answer is the more extreme one
-    assert following == ["conciseness", "positivity_whole_text", "relevance", "thoroughness"], signs
-    assert signs["conciseness"] < 0 < signs["thoroughness"]  # the short answer chosen, and the long one
+    scores = score_responses(prompts, responses, scorers)
+    every_candidate = length_signs(best_and_worst_pairs(prompts, responses, scores, PairingOptions()))
+    # with the first sentences in their pairs, a whole answer against its first sentence passes for length:
+    # relevance's rejected answer is the shorter, and whole-text VADER's longer answer is the more extreme
+    following = sorted(name for name, sign in every_candidate.items() if follows_length(sign))
+    assert following == ["conciseness", "positivity_whole_text", "relevance", "thoroughness"], every_candidate
+    read = length_signs(best_and_worst_pairs(prompts, responses, scores, PairingOptions(whole_samples_only=None)))
+    following = sorted(name for name, sign in read.items() if follows_length(sign))
+    assert following == ["conciseness", "thoroughness"], read  # the others, paired on whole samples, do not
+    assert read["conciseness"] < 0 < read["thoroughness"]  # the short answer chosen, and the long one

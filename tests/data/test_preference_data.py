@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 
+import numpy as np
 import pytest
 
 from peft_pblora.data import (
@@ -275,6 +276,15 @@ def test_an_objective_whose_whole_samples_give_no_pair_keeps_the_variants():
     assert objectives_needing_whole_samples(["p"], responses, scores, PairingOptions()) == []
     read = best_and_worst_pairs(["p"], responses, scores, PairingOptions(whole_samples_only=None))
     assert (read["flat"]["chosen"], read["flat"]["rejected"]) == (["w5 w5."], ["w6 w6."])
+
+
+def test_without_first_sentence_variants_no_objective_is_named_and_array_masks_serve():
+    responses = [["w5 w6.", "w6 w6 w7.", "w7."], ["w5 w6.", "w6 w6 w7.", "w7."]]
+    scores = {"tone": [[1.0, 0.0, 0.5], [0.0, 1.0, 0.5]]}  # the longer chosen once, the shorter once: sign 0
+    assert objectives_needing_whole_samples(["p1", "p2"], responses, scores, PairingOptions()) == []
+    masks = np.array([[True, True, False], [True, True, False]])
+    pairs = best_and_worst_pairs(["p1", "p2"], responses, scores, usable={"tone": masks})
+    assert pairs["tone"]["chosen"] == ["w5 w6.", "w6 w6 w7."] and pairs["tone"]["rejected"] == ["w6 w6 w7.", "w5 w6."]
 
 
 def test_pairing_options_are_checked_and_passed_by_keyword(tmp_path):

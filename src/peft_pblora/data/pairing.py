@@ -33,9 +33,9 @@ class PairingOptions:
     max_length_ratio: float = 1.5
     """Most words the longer answer of a length-matched pair may have, as a multiple of the shorter's (>= 1)."""
     whole_samples_only: Sequence[str] | None = ()
-    """Objectives whose pairs leave out candidates cut from another candidate (first-sentence variants): a score
-    averaged over sentences is at its noisiest on one sentence, so the largest gaps would otherwise be between
-    single sentences. None: read from the candidates (`objectives_needing_whole_samples`)."""
+    """Objectives whose pairs leave out candidates cut from another candidate (first-sentence variants), which beside
+    a whole answer contrast length and little else. None: read from the candidates (`objectives_needing_whole_samples`,
+    the end-to-end run's default); the default here, no objective, keeps every candidate in every pair."""
     score_matched: Sequence[str] = ()
     """Objectives whose pairs' two answers score within `max_score_difference` of each other on every other
     objective, so that a pair cannot teach another objective on the side (the shortest answers of a chat model are
@@ -131,7 +131,7 @@ def objective_pairs(
     """One objective's pair columns (`prompt`, `chosen`, `rejected`, `score_gap`; empty where no prompt gives a
     pair), as `best_and_worst_pairs` chooses them; `pairing.whole_samples_only` must be a list here."""
     rows: dict[str, list] = {"prompt": [], "chosen": [], "rejected": [], "score_gap": []}
-    masks = usable or [[True] * len(samples) for samples in responses]
+    masks = usable if usable is not None else [[True] * len(samples) for samples in responses]
     others = [other for other in scores if other != name] if name in pairing.score_matched else []
     length_matched = name in pairing.length_matched
     whole_samples_only = name in pairing.whole_samples_only
@@ -171,7 +171,10 @@ def objectives_needing_whole_samples(
     and a score that is a share of the answer (of its words, its sentences, the prompt's words) is at its most extreme
     on one sentence: such pairs teach an objective that ignores length to stop after a sentence, or to go on. An
     objective whose whole samples already pair by length (conciseness) keeps the variants, its shortest answers; so
-    does one whose whole samples give no pair."""
+    does one whose whole samples give no pair. Without variants among the candidates no objective is named. (An empty
+    answer counts as cut from every other, as it begins each of them.)"""
+    if not any(cut_from_another(sample, samples) for samples in responses for sample in samples):
+        return []  # no first-sentence variants among the candidates: nothing to leave out
     whole_only = replace(pairing, whole_samples_only=list(scores))
     needing = []
     for name in scores:

@@ -80,7 +80,7 @@ class VaderPositivity:
 
     Attributes `eliciting_system_prompt` (a system turn under which a chat model answers more warmly at the same
     length, used to sample candidates that differ in tone, see `peft_pblora.data.sample_and_score`) and
-    `sentence_averaged` (pairs should contrast whole answers of similar length) guide how preference data is made.
+    `sentence_averaged` (pairs should contrast answers of similar length) guide how preference data is made.
 
     Args:
         per_sentence (bool, optional):

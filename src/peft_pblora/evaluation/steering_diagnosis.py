@@ -76,7 +76,7 @@ ADVICE = {
         "learning rate (on the steering benchmark 3e-3 made tone and second person steer after one epoch), train "
         "longer (--epochs), or give more pairs with a larger score gap. The margin is a hint, not a verdict: pairs "
         "of whole samples that differ in little but the objective keep it small (second person steered at "
-        "margins of 0.16-0.7 on the steering benchmark), so read the probe too."
+        "margins below 1 on the steering benchmark, one of them negative), so read the probe too."
     ),
     "no_pair_signal": (
         "held-out pair accuracy at its own vertex is near chance: the PARM did not learn this objective's pairs. "
