@@ -9,6 +9,7 @@ own vertex (from the reports), then the counts.
 
 import json
 import sys
+from collections.abc import Collection
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -56,6 +57,39 @@ def reward_form(run_folder: Path, objective: str) -> str:
     return metrics["reward_forms"]["objectives"][objective]["reward"]
 
 
+def side_by_side(runs: dict[str, tuple[dict, dict]], cells) -> dict:
+    """Prints `cells(run, objective, result, earlier result)` for every objective-run of `runs` (run -> (row, earlier
+    row of the same run)), by seed then name, and returns the tallies: `steers` [now, earlier, objective-runs],
+    `per_objective` {objective: the same three}, `front` [runs whose guided HV and MIP both beat the base's, now and
+    earlier]."""
+    steers, per_objective, front = [0, 0, 0], {}, [0, 0]
+    for run, (row, before) in sorted(runs.items(), key=lambda item: (item[0].rsplit("_s", 1)[1], item[0])):
+        for objective, result in row["objectives"].items():
+            old = before["objectives"][objective]
+            print(cells(run, objective, result, old))
+            tally = per_objective.setdefault(objective, [0, 0, 0])
+            for counter in (steers, tally):
+                counter[0] += result["steers"]
+                counter[1] += old["steers"]
+                counter[2] += 1
+        for index, source in enumerate((row, before)):
+            front[index] += source["hypervolume"][0] > source["hypervolume"][1] and source["mip"][0] > source["mip"][1]
+    return {"steers": steers, "per_objective": per_objective, "front": front}
+
+
+def steering_outside(rows: dict[str, dict], runs_done: Collection[str]) -> tuple[int, int]:
+    """(objective-runs that steer, objective-runs) among the `rows` whose run is not in `runs_done`."""
+    kept = [row for run, row in rows.items() if run not in runs_done]
+    results = [result for row in kept for result in row["objectives"].values()]
+    return sum(result["steers"] for result in results), len(results)
+
+
+def by_objective(columns: str, per_objective: dict[str, list[int]]) -> str:
+    """'By objective (<columns>): name a / b / c, ...' from `side_by_side`'s per-objective tallies."""
+    tallies = ", ".join(f"{name} {' / '.join(map(str, counts))}" for name, counts in per_objective.items())
+    return f"By objective ({columns}): {tallies}."
+
+
 def main() -> None:
     uniform = {}
     for name in UNIFORM_RECIPE_FOLDERS:
@@ -66,43 +100,27 @@ def main() -> None:
         "uniform (summed): steers? | at its vertex |"
     )
     print("|---|---|---|---|---|---|---|")
-    counts = {"read": 0, "uniform": 0, "total": 0}
-    per_objective: dict[str, list[int]] = {}
-    front = {"read": 0, "uniform": 0}
-    for run, row in sorted(read.items(), key=lambda item: (item[0].rsplit("_s", 1)[1], item[0])):
-        before = uniform[run]
-        for objective, result in row["objectives"].items():
-            old = before["objectives"][objective]
-            form = reward_form(HERE / run, objective)
-            answers = vertex_answers(HERE / run / "report.md", objective)
-            before_answers = vertex_answers(uniform_report(run), objective)
-            print(
-                f"| {run} | {objective} | {form} | {steering(result)} | {answers} | {steering(old)} | "
-                f"{before_answers} |"
-            )
-            counts["read"] += result["steers"]
-            counts["uniform"] += old["steers"]
-            counts["total"] += 1
-            tally = per_objective.setdefault(objective, [0, 0, 0])
-            tally[0] += result["steers"]
-            tally[1] += old["steers"]
-            tally[2] += 1
-        for label, source in (("read", row), ("uniform", before)):
-            front[label] += source["hypervolume"][0] > source["hypervolume"][1] and source["mip"][0] > source["mip"][1]
+
+    def cells(run: str, objective: str, result: dict, old: dict) -> str:
+        form = reward_form(HERE / run, objective)
+        answers = vertex_answers(HERE / run / "report.md", objective)
+        before_answers = vertex_answers(uniform_report(run), objective)
+        return (
+            f"| {run} | {objective} | {form} | {steering(result)} | {answers} | {steering(old)} | {before_answers} |"
+        )
+
+    tallies = side_by_side({run: (row, uniform[run]) for run, row in read.items()}, cells)
+    counts = {"read": tallies["steers"][0], "uniform": tallies["steers"][1], "total": tallies["steers"][2]}
+    per_objective = tallies["per_objective"]
+    front = {"read": tallies["front"][0], "uniform": tallies["front"][1]}
     print()
     print(
         f"Objective-runs that steer: forms read from the pairs {counts['read']} of {counts['total']}, uniform "
         f"{counts['uniform']} of {counts['total']}. Runs whose guided HV and MIP both beat the base's: "
         f"{front['read']} and {front['uniform']} of {len(read)}."
     )
-    print(
-        "By objective (forms read / uniform / runs): "
-        + ", ".join(f"{name} {read} / {uniform} / {runs}" for name, (read, uniform, runs) in per_objective.items())
-        + "."
-    )
-    unchanged = {run: row for run, row in uniform.items() if run not in read}
-    steered = sum(result["steers"] for row in unchanged.values() for result in row["objectives"].values())
-    total = sum(len(row["objectives"]) for row in unchanged.values())
+    print(by_objective("forms read / uniform / runs", per_objective))
+    steered, total = steering_outside(uniform, read)
     print(
         f"The uniform recipe's other runs, whose objectives' pairs all give the summed form with beta_r 0.1 (the "
         f"uniform recipe's): {steered} of {total} steer; with them the benchmark steers {counts['read'] + steered} "

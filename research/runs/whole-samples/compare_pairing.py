@@ -17,9 +17,12 @@ sys.path.insert(0, str(RUNS / "pair-read-forms"))
 
 from compare import (  # noqa: E402
     UNIFORM_RECIPE_FOLDERS,
+    by_objective,
     reward_form,
     rows_by_run,
+    side_by_side,
     steering,
+    steering_outside,
     uniform_report,
     vertex_answers,
 )
@@ -53,44 +56,30 @@ def main() -> None:
         "at its vertex |"
     )
     print("|---|---|---|---|---|---|---|")
-    counts = {"now": 0, "before": 0, "total": 0}
-    per_objective: dict[str, list[int]] = {}
-    front = {"now": 0, "before": 0}
-    for run, (row, path) in sorted(now.items(), key=lambda item: (item[0].rsplit("_s", 1)[1], item[0])):
-        before = earlier[run]
-        for objective, result in row["objectives"].items():
-            old = before["objectives"][objective]
-            forms = f"{earlier_form(run, objective)} / {reward_form(path, objective)}"
-            print(
-                f"| {run} | {objective} | {forms} | {steering(result)} | "
-                f"{vertex_answers(path / 'report.md', objective)} | {steering(old)} | "
-                f"{vertex_answers(earlier_report(run), objective)} |"
-            )
-            counts["now"] += result["steers"]
-            counts["before"] += old["steers"]
-            counts["total"] += 1
-            tally = per_objective.setdefault(objective, [0, 0, 0])
-            tally[0] += result["steers"]
-            tally[1] += old["steers"]
-            tally[2] += 1
-        for label, source in (("now", row), ("before", before)):
-            front[label] += source["hypervolume"][0] > source["hypervolume"][1] and source["mip"][0] > source["mip"][1]
+
+    def cells(run: str, objective: str, result: dict, old: dict) -> str:
+        path = now[run][1]
+        forms = f"{earlier_form(run, objective)} / {reward_form(path, objective)}"
+        return (
+            f"| {run} | {objective} | {forms} | {steering(result)} | {vertex_answers(path / 'report.md', objective)} "
+            f"| {steering(old)} | {vertex_answers(earlier_report(run), objective)} |"
+        )
+
+    tallies = side_by_side({run: (row, earlier[run]) for run, (row, _) in now.items()}, cells)
+    counts = dict(zip(("now", "before", "total"), tallies["steers"], strict=True))
+    per_objective = tallies["per_objective"]
+    front = dict(zip(("now", "before"), tallies["front"], strict=True))
     print()
     print(
         f"Objective-runs that steer: whole samples {counts['now']} of {counts['total']}, before {counts['before']} of "
         f"{counts['total']}. Runs whose guided HV and MIP both beat the base's: {front['now']} and {front['before']} "
         f"of {len(now)}."
     )
+    print(by_objective("now / before / runs", per_objective))
+    steered, total = steering_outside(earlier, now)
+    unchanged = sorted(run for run in earlier if run not in now)
     print(
-        "By objective (now / before / runs): "
-        + ", ".join(f"{name} {now} / {old} / {runs}" for name, (now, old, runs) in per_objective.items())
-        + "."
-    )
-    unchanged = {run: row for run, row in earlier.items() if run not in now}
-    steered = sum(result["steers"] for row in unchanged.values() for result in row["objectives"].values())
-    total = sum(len(row["objectives"]) for row in unchanged.values())
-    print(
-        f"Runs whose pairs this leaves as they were ({', '.join(sorted(unchanged))}): {steered} of {total} steer; "
+        f"Runs whose pairs this leaves as they were ({', '.join(unchanged)}): {steered} of {total} steer; "
         f"with them the benchmark steers {counts['now'] + steered} of {counts['total'] + total}, before "
         f"{counts['before'] + steered}."
     )
