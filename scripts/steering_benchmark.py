@@ -29,7 +29,7 @@ from run_grid import run_grid
 
 from peft_pblora.evaluation.steering_diagnosis import PROBE_FLAGS
 from peft_pblora.evaluation.sweep_metrics import steering_verdict
-from peft_pblora.pipeline.diagnosis import diagnosis_record, read_training_margins
+from peft_pblora.pipeline.diagnosis import diagnosis_record, read_training_margins, summed_log_ratio_objectives
 from peft_pblora.pipeline.report import weakened_objectives
 
 OBJECTIVES = ("conciseness", "list_format", "positivity", "relevance", "second_person", "plain_words")
@@ -235,18 +235,17 @@ def probe_agreement(rows: list[dict]) -> dict[str, dict[str, int]]:
 
 
 def margin_objectives(folder: Path, metrics: dict) -> list[str]:
-    """The objectives whose training margin the run's diagnosis reads (`Run._training_margins`): those rewarded by
-    their summed log-ratio to the starting model (every objective of a run that recorded no reward forms)."""
+    """The objectives whose training margin the run's diagnosis reads (`summed_log_ratio_objectives`), from its
+    metrics.json and settings.json (every objective of a run that recorded neither reward forms nor settings)."""
     forms = metrics.get("reward_forms", {}).get("objectives", {})
     settings_path = folder / "settings.json"
     settings = json.loads(settings_path.read_text()) if settings_path.is_file() else {}
-    relative = set(settings.get("reference_relative_rewards") or [])
-    reference_free = settings.get("reference_free", False)  # unrecorded: read every margin, as before
-    return [
-        name
-        for name in metrics["objectives"]
-        if forms.get(name, {}).get("reward", "summed") == "summed" and (not reference_free or name in relative)
-    ]
+    return summed_log_ratio_objectives(
+        metrics["objectives"],
+        [name for name, form in forms.items() if form["reward"] == "mean"],
+        settings.get("reference_free", False),  # unrecorded: read every margin, as before
+        settings.get("reference_relative_rewards") or [],
+    )
 
 
 def summary_from_run_folders(root: Path) -> dict:

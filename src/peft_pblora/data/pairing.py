@@ -107,10 +107,7 @@ def best_and_worst_pairs(
     unknown = [name for name in usable if name not in scores]
     if unknown:
         raise ValueError(f"usable names {unknown}, which are not among the objectives {sorted(scores)}")
-    if pairing.whole_samples_only is None:
-        pairing = replace(
-            pairing, whole_samples_only=objectives_needing_whole_samples(prompts, responses, scores, pairing, usable)
-        )
+    pairing = with_whole_samples_read(pairing, prompts, responses, scores, usable)
     datasets = {}
     for name in scores:
         rows = objective_pairs(name, prompts, responses, scores, pairing, usable.get(name))
@@ -182,6 +179,21 @@ def objectives_needing_whole_samples(
         if rows["prompt"] and not follows_length(length_sign(rows["chosen"], rows["rejected"])):
             needing.append(name)
     return needing
+
+
+def with_whole_samples_read(
+    pairing: PairingOptions,
+    prompts: Sequence[str],
+    responses: Sequence[Sequence[str]],
+    scores: dict[str, list[list[float]]],
+    usable: Mapping[str, Sequence[Sequence[bool]]] | None = None,
+) -> PairingOptions:
+    """`pairing` itself where it names its whole-samples objectives, else a copy naming those the candidates need
+    (`objectives_needing_whole_samples`)."""
+    if pairing.whole_samples_only is not None:
+        return pairing
+    needing = objectives_needing_whole_samples(prompts, responses, scores, pairing, usable)
+    return replace(pairing, whole_samples_only=needing)
 
 
 def disjoint_largest_gaps(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from tqdm.auto import tqdm
 
 from ..evaluation.scorers import SENTENCE_END, Scorer
 from .chat import chat_texts, left_padding
-from .pairing import PairingOptions, best_and_worst_pairs, objectives_needing_whole_samples
+from .pairing import PairingOptions, best_and_worst_pairs, with_whole_samples_read
 
 PAIRING_RECORD = "pairing.json"
 """Beside the cached pairs: the objectives paired on whole samples only, and whether the candidates chose them."""
@@ -251,9 +250,7 @@ def build_preference_data(
         plain = [[name == "" for name in row] for row in system_prompts_of_candidates(candidates_dir(cache_dir))]
         usable = {name: plain for name in scores if name not in pairing.system_prompted_objectives}
     read_from_candidates = pairing.whole_samples_only is None
-    if read_from_candidates:
-        whole = objectives_needing_whole_samples(prompts, responses, scores, pairing, usable)
-        pairing = replace(pairing, whole_samples_only=whole)
+    pairing = with_whole_samples_read(pairing, prompts, responses, scores, usable)
     data = best_and_worst_pairs(prompts, responses, scores, pairing=pairing, usable=usable)
     data.save_to_disk(str(cache_dir))
     record = {"whole_samples_only": list(pairing.whole_samples_only), "read_from_candidates": read_from_candidates}

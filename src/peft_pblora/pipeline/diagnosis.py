@@ -91,6 +91,21 @@ def vertex_scores(objectives: Sequence[str], probe_points: Sequence[dict]) -> li
     return [point["per_prompt"] for point in probe_points]
 
 
+def summed_log_ratio_objectives(
+    objectives: Sequence[str],
+    mean_rewarded: Sequence[str],
+    reference_free: bool,
+    reference_relative: Sequence[str],
+) -> list[str]:
+    """The objectives rewarded by their summed log-ratio to the starting model, whose training margins the diagnosis
+    reads: the form the `not_learned` threshold was measured on (a mean reward's margin is per token, and a
+    reference-free one starts from the frozen model's own preference). Every objective is reference-relative without
+    `reference_free`, else those in `reference_relative`."""
+    return [
+        name for name in objectives if name not in mean_rewarded and (not reference_free or name in reference_relative)
+    ]
+
+
 def read_training_margins(log_paths: Sequence[Path], objectives: Sequence[str]) -> dict[str, float]:
     """Each objective's reward margin over the last third of training, from the training logs (train_log.json of
     the PARM, or of each ARM); a missing log gives none."""

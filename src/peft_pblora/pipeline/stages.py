@@ -35,6 +35,7 @@ from .diagnosis import (
     diagnosis_with_weaker_strengths,
     read_held_out_evaluation,
     read_training_margins,
+    summed_log_ratio_objectives,
     warn_about_flags,
 )
 from .fingerprints import (
@@ -313,14 +314,14 @@ class Run(StageRecords, GuidedAnswers):
 
     def _training_margins(self) -> dict[str, float]:
         """The reward margin over the last third of its training log of each objective rewarded by its summed
-        log-ratio to the starting model, the form the `not_learned` threshold was measured on (a mean reward's
-        margin is per token, and a reference-free one starts from the frozen model's own preference)."""
+        log-ratio to the starting model (`summed_log_ratio_objectives`)."""
         settings = self.settings
-        summed_log_ratio = [
-            name
-            for name in settings.objective_names
-            if name not in self.reward_forms.length_normalized_rewards and settings.reference_relative(name)
-        ]
+        summed_log_ratio = summed_log_ratio_objectives(
+            settings.objective_names,
+            self.reward_forms.length_normalized_rewards,
+            settings.reference_free,
+            settings.reference_relative_rewards,
+        )
         if settings.method in ONE_REWARD_MODEL_METHODS:
             logs = [self.path / "train_log.json"]
         else:
