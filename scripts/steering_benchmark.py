@@ -14,7 +14,8 @@ second_person; style: plain_words), for each seed, sharing one loaded base model
 pair starts from the shipped candidate answers, rescored by the pair's scorers, so no sampling is needed. Writes
 `table.md` and `table.json`: per pair and objective the Spearman correlation of its mean score with its weight,
 its steering effect +/- standard error, whether it steers (Spearman >= 0.9 and effect above two standard errors),
-the pair's guided HV and MIP against the unguided model's, and the diagnosis's flags when the run made one.
+its gain at its own vertex over the unguided model, the pair's guided HV and MIP against the unguided model's, and
+the diagnosis's flags when the run made one.
 """
 
 from __future__ import annotations
@@ -107,13 +108,24 @@ def benchmark_grid(pairs: list[tuple[str, str]], seeds: list[int], common: dict)
 
 def objective_row(name: str, metrics: dict) -> dict:
     """One objective's steering in one run: Spearman, effect, the report's verdict (`steering_verdict`, with the
-    steepest fall where the metrics have it) and whether it steers (both reach the target)."""
+    steepest fall where the metrics have it), whether it steers (both reach the target), and its gain at its own
+    vertex over the unguided model (`rises_above_base` beyond two standard errors): an objective can steer only
+    because the other objectives' guidance lowers it where its weight is small, its own guidance adding little."""
     spearman = metrics["spearman_score_vs_weight"].get(name)
     effect = metrics["steering_effect"].get(name, {})
     value, error = effect.get("effect"), effect.get("standard_error")
     verdict = steering_verdict(spearman, value, error, metrics.get("steepest_fall", {}).get(name))
     steers = verdict == "steers"
-    return {"spearman": spearman, "effect": value, "standard_error": error, "verdict": verdict, "steers": steers}
+    gain = effect.get("gain_over_base")
+    return {
+        "spearman": spearman,
+        "effect": value,
+        "standard_error": error,
+        "verdict": verdict,
+        "steers": steers,
+        "gain_over_base": gain,
+        "rises_above_base": gain is not None and gain["effect"] > 2 * gain["standard_error"],
+    }
 
 
 def benchmark_table(summary: dict) -> list[dict]:
@@ -142,9 +154,9 @@ def benchmark_table(summary: dict) -> list[dict]:
 
 def markdown_table(rows: list[dict]) -> str:
     lines = [
-        "| run | 1/beta | objective | Spearman | effect +/- se | steers | flags before the sweep | HV guided / base "
-        "| MIP guided / base |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| run | 1/beta | objective | Spearman | effect +/- se | steers | gain over base at its vertex | flags before "
+        "the sweep | HV guided / base | MIP guided / base |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         beta = row.get("guidance_beta")
@@ -152,18 +164,27 @@ def markdown_table(rows: list[dict]) -> str:
         for objective, result in row["objectives"].items():
             spearman = "undefined" if result["spearman"] is None else f"{result['spearman']:.2f}"
             effect = "" if result["effect"] is None else f"{result['effect']:+.3f} +/- {result['standard_error']:.3f}"
+            gain = result.get("gain_over_base")
+            gain_cell = "" if gain is None else f"{gain['effect']:+.3f} +/- {gain['standard_error']:.3f}"
             flags = ", ".join(row["diagnosis_flags"].get(objective, [])) or ("none" if row["diagnosis_flags"] else "")
             hypervolume, mip = row["hypervolume"], row["mip"]
             lines.append(
                 f"| {row['run']} | {strength}{objective_strength(objective, row)} | {objective} | {spearman} | "
                 f"{effect} | "
-                f"{'yes' if result['steers'] else 'no: ' + result['verdict']} | {flags} | "
+                f"{'yes' if result['steers'] else 'no: ' + result['verdict']} | {gain_cell} | {flags} | "
                 f"{hypervolume[0]:.3f} / {hypervolume[1]:.3f} | "
                 f"{mip[0]:.3f} / {mip[1]:.3f} |"
             )
     results = [result for row in rows for result in row["objectives"].values()]
     steered = sum(result["steers"] for result in results)
     lines += ["", f"{steered} of {len(results)} objective-runs steer (Spearman >= 0.9, effect > 2 se)."]
+    with_gain = [result for result in results if result.get("gain_over_base") is not None]
+    if with_gain:
+        rising = sum(result["rises_above_base"] for result in with_gain)
+        lines.append(
+            f"{rising} of {len(with_gain)} score above the unguided model at their own vertex (gain > 2 se); "
+            f"{sum(result['steers'] and not result['rises_above_base'] for result in with_gain)} steer without."
+        )
     failures = Counter(result["verdict"] for result in results if not result["steers"])
     if failures:
         counts = ", ".join(f"{count} {verdict}" for verdict, count in failures.most_common())

@@ -153,7 +153,14 @@ def test_the_steering_benchmark_counts_where_the_probe_agreed_with_the_sweep(mon
         "not recorded": {"sweep steers": 2, "sweep does not": 1},
     }
     assert [result["verdict"] for result in rows[1]["objectives"].values()] == ["within_noise", "against_its_weight"]
+    assert "score above the unguided model" not in module.markdown_table(rows)  # no run measured a gain over base
+    summary["a__b"]["metrics"]["steering_effect"]["a"]["gain_over_base"] = {"effect": 0.05, "standard_error": 0.03}
+    summary["a__b"]["metrics"]["steering_effect"]["b"]["gain_over_base"] = {"effect": 0.07, "standard_error": 0.03}
+    rows = module.benchmark_table(summary)
+    assert [result["rises_above_base"] for result in rows[0]["objectives"].values()] == [False, True]
     table = module.markdown_table(rows)
+    assert "| a__b | 2 | a | 1.00 | +0.300 +/- 0.010 | yes | +0.050 +/- 0.030 |" in table
+    assert "1 of 2 score above the unguided model at their own vertex (gain > 2 se); 1 steer without." in table
     assert "3 of 6 objective-runs steer" in table
     assert "The others: 1 not_monotone, 1 within_noise, 1 against_its_weight." in table
     assert "| no: against_its_weight |" in table
