@@ -217,12 +217,18 @@ def objective_strength(objective: str, row: dict) -> str:
     return "" if value is None else f" x{value:g}"
 
 
+PROBE_VERDICTS = ("passes", "inconclusive", "flags degenerate answers", "flags no steering")
+
+
 def probe_verdict(flags: list[str]) -> str:
-    """The guided probe's reading of one objective: "flags" (it does not steer, steers backwards or its answers at
-    the objective's vertex are mostly empty or repetitive), "inconclusive" (a rise within the probe's noise) or
+    """The guided probe's reading of one objective: "flags no steering" (it does not steer or steers backwards),
+    "flags degenerate answers" (it rises, but its answers at its own vertex are mostly empty or repetitive: a warning
+    about the answers, which a scorer may still reward), "inconclusive" (a rise within the probe's noise) or
     "passes"."""
-    if any(flag in PROBE_FLAGS for flag in flags):
-        return "flags"
+    if any(flag in PROBE_FLAGS and flag != "degenerate_at_vertex" for flag in flags):
+        return "flags no steering"
+    if "degenerate_at_vertex" in flags:
+        return "flags degenerate answers"
     return "inconclusive" if "probe_inconclusive" in flags else "passes"
 
 
@@ -246,7 +252,7 @@ def margin_agreement(rows: list[dict]) -> dict[str, dict[str, int]]:
 
 def probe_agreement(rows: list[dict]) -> dict[str, dict[str, int]]:
     """For each reading of the probe before the sweep, how many objective-runs the sweep then steered or not."""
-    counts = {verdict: {"sweep steers": 0, "sweep does not": 0} for verdict in ("passes", "inconclusive", "flags")}
+    counts = {verdict: {"sweep steers": 0, "sweep does not": 0} for verdict in PROBE_VERDICTS}
     for row in rows:
         for objective, result in row["objectives"].items():
             if objective in row["diagnosis_flags"]:

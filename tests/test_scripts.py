@@ -145,8 +145,11 @@ def test_the_steering_benchmark_counts_where_the_probe_agreed_with_the_sweep(mon
     assert module.probe_agreement(rows) == {
         "passes": {"sweep steers": 2, "sweep does not": 1},
         "inconclusive": {"sweep steers": 0, "sweep does not": 1},
-        "flags": {"sweep steers": 1, "sweep does not": 1},
+        "flags degenerate answers": {"sweep steers": 0, "sweep does not": 0},
+        "flags no steering": {"sweep steers": 1, "sweep does not": 1},
     }
+    assert module.probe_verdict(["degenerate_at_vertex", "probe_inconclusive"]) == "flags degenerate answers"
+    assert module.probe_verdict(["degenerate_at_vertex", "steers_backwards"]) == "flags no steering"
     assert module.margin_agreement(rows) == {
         "flags not_learned": {"sweep steers": 0, "sweep does not": 1},
         "passes": {"sweep steers": 1, "sweep does not": 1},
@@ -238,5 +241,5 @@ def test_the_steering_benchmark_rebuilds_its_table_from_run_folders_with_current
     assert flags["collected/a__b_s1"] == {"a": ["not_learned", "degenerate_at_vertex"], "b": []}
     text = module.write_tables(module.benchmark_table(summary), tmp_path)
     assert (tmp_path / "table.json").is_file() and "6 of 6 objective-runs steer" in text
-    assert "probe flags: sweep steers 3, does not 0" in text  # a's degenerate vertex, though its sweep steered
+    assert "probe flags degenerate answers: sweep steers 3, does not 0" in text  # a's vertex, though its sweep steered
     assert "margin flags not_learned: sweep steers 3, does not 0; margin passes: sweep steers 3" in text
