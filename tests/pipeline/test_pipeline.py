@@ -22,6 +22,7 @@ from peft_pblora.pipeline.baselines import weight_soup
 from peft_pblora.pipeline.cli import main, settings_of_existing_run
 from peft_pblora.pipeline.prompts import builtin_prompts, shipped_candidates_dir, shipped_candidates_fit
 from peft_pblora.pipeline.report import (
+    no_gain_lines,
     options_other_than_defaults,
     pairing_section,
     token_limit_lines,
@@ -101,6 +102,23 @@ def test_the_report_warns_where_the_token_limit_caps_an_objective_that_wants_lon
     forms["long"]["length_sign"] = -0.96  # pairs that prefer the shorter answer are not capped by the limit
     assert token_limit_lines(metrics, sweep, 48) == []
     assert token_limit_lines({}, sweep, 48) == []  # a metrics.json made before reward forms were recorded
+
+
+def test_the_report_says_when_an_objective_steers_without_rising_above_the_base():
+    def effect(value: float, gain: float) -> dict:
+        return {"effect": value, "standard_error": 0.05, "gain_over_base": {"effect": gain, "standard_error": 0.04}}
+
+    metrics = {
+        "spearman_score_vs_weight": {"relevance": 1.0, "tone": 1.0, "format": 0.3},
+        "steering_effect": {"relevance": effect(0.4, 0.06), "tone": effect(0.4, 0.09), "format": effect(0.3, 0.0)},
+    }
+    assert no_gain_lines(metrics) == [
+        "- relevance: steers, but at its vertex it scores no higher than the unguided model (gain +0.060 +/- 0.040): "
+        "its weight decides how far the other objectives' guidance lowers it, and its own guidance adds little to "
+        "the base"
+    ]  # tone rises above the base by more than two standard errors; format does not steer at all
+    del metrics["steering_effect"]["relevance"]["gain_over_base"]  # a sweep without the base's per-prompt scores
+    assert no_gain_lines(metrics) == []
 
 
 def test_the_whole_pipeline_writes_every_artefact(tiny_run, monkeypatch, capsys):

@@ -263,6 +263,24 @@ def token_limit_lines(metrics: dict, sweep: dict, sweep_tokens: int) -> list[str
     return lines
 
 
+def no_gain_lines(metrics: dict) -> list[str]:
+    """A note for each objective that alpha steers whose score at its own vertex is within two standard errors of the
+    unguided model's: its rise with its weight comes from the other objectives' guidance lowering it where its own
+    weight is small, and its own guidance adds little to the base."""
+    verdicts = metrics_verdicts(metrics)
+    lines = []
+    for name, effect in metrics.get("steering_effect", {}).items():
+        gain = effect.get("gain_over_base")
+        if verdicts.get(name) != "steers" or gain is None or gain["effect"] > 2 * gain["standard_error"]:
+            continue
+        lines.append(
+            f"- {name}: steers, but at its vertex it scores no higher than the unguided model (gain "
+            f"{gain['effect']:+.3f} +/- {gain['standard_error']:.3f}): its weight decides how far the other "
+            "objectives' guidance lowers it, and its own guidance adds little to the base"
+        )
+    return lines
+
+
 def steering_lines(metrics: dict) -> list[str]:
     effects = metrics["steering_effect"]
     against_zero = [
@@ -339,6 +357,7 @@ def markdown_report(settings: RunSettings, sweep: dict, metrics: dict, path: Pat
         scores_section(sweep),
         verdict_lines(metrics),
         token_limit_lines(metrics, sweep, settings.sweep_tokens),
+        no_gain_lines(metrics),
         metrics_section(metrics, label, timings),
         diagnosis_section(metrics),
         ["![Pareto plot](pareto.png)"],
