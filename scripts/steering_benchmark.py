@@ -29,7 +29,7 @@ from pathlib import Path
 from run_grid import run_grid
 
 from peft_pblora.evaluation.steering_diagnosis import PROBE_FLAGS
-from peft_pblora.evaluation.sweep_metrics import steering_verdict
+from peft_pblora.evaluation.sweep_metrics import rises_above_base, steering_verdict
 from peft_pblora.pipeline.diagnosis import diagnosis_record, read_training_margins, summed_log_ratio_objectives
 from peft_pblora.pipeline.report import weakened_objectives
 
@@ -116,15 +116,14 @@ def objective_row(name: str, metrics: dict) -> dict:
     value, error = effect.get("effect"), effect.get("standard_error")
     verdict = steering_verdict(spearman, value, error, metrics.get("steepest_fall", {}).get(name))
     steers = verdict == "steers"
-    gain = effect.get("gain_over_base")
     return {
         "spearman": spearman,
         "effect": value,
         "standard_error": error,
         "verdict": verdict,
         "steers": steers,
-        "gain_over_base": gain,
-        "rises_above_base": gain is not None and gain["effect"] > 2 * gain["standard_error"],
+        "gain_over_base": effect.get("gain_over_base"),
+        "rises_above_base": rises_above_base(effect),
     }
 
 

@@ -21,15 +21,10 @@ from peft_pblora.pipeline import Run, RunSettings, run_all, stages, training
 from peft_pblora.pipeline.baselines import weight_soup
 from peft_pblora.pipeline.cli import main, settings_of_existing_run
 from peft_pblora.pipeline.prompts import builtin_prompts, shipped_candidates_dir, shipped_candidates_fit
-from peft_pblora.pipeline.report import (
-    no_gain_lines,
-    options_other_than_defaults,
-    pairing_section,
-    token_limit_lines,
-    verdict_lines,
-)
+from peft_pblora.pipeline.report import options_other_than_defaults, pairing_section
 from peft_pblora.pipeline.reward_forms import RewardForms
 from peft_pblora.pipeline.settings import BETA_R_MEAN, BETA_R_SUM, METHOD_LABELS
+from peft_pblora.pipeline.steering_verdict_lines import no_gain_lines, token_limit_lines, verdict_lines
 
 from ..conftest import REPO, cli_arguments, tiny_chat_tokenizer, tiny_llama
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from scipy.stats import spearmanr
@@ -93,6 +94,28 @@ def steering_effects(sweep: dict) -> dict[str, dict[str, float]]:
         if base_scores:
             effects[name]["gain_over_base"] = paired_difference(at_vertex, base_scores[name])
     return effects
+
+
+def rises_above_base(effect: Mapping[str, Any]) -> bool:
+    """Whether an objective's guidance raises it above the unguided model at its own vertex: its `gain_over_base`
+    (from `steering_effects`) above two standard errors. An objective can steer without it, when the other
+    objectives' guidance lowers it where its own weight is small.
+
+    Args:
+        effect (Mapping[str, Any]): One objective's entry of `steering_effects`; one without `gain_over_base` (a
+            sweep without the base's per-prompt scores) does not rise.
+
+    Returns:
+        bool: True where the gain is more than two standard errors above 0.
+
+    Examples:
+        >>> from peft_pblora.evaluation.sweep_metrics import rises_above_base
+        >>> rises_above_base({"effect": 0.4, "standard_error": 0.05, "gain_over_base": {"effect": 0.06,
+        ...     "standard_error": 0.04}})
+        False
+    """
+    gain = effect.get("gain_over_base")
+    return gain is not None and gain["effect"] > 2 * gain["standard_error"]
 
 
 def steepest_falls(sweep: dict) -> dict[str, dict[str, float] | None]:

@@ -15,10 +15,10 @@ from typing import Any
 
 from transformers import HfArgumentParser
 
-from .report import verdict_lines
 from .run_folder import RESULT_NEUTRAL_SETTINGS, saved_settings
 from .settings import RunSettings
 from .stages import Run, run_all
+from .steering_verdict_lines import verdict_lines
 
 STAGES = {"make-data": "make_data", "train": "train", "diagnose": "diagnose", "sweep": "sweep", "report": "report"}
 

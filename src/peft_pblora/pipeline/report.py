@@ -8,12 +8,12 @@ from collections.abc import Sequence
 from dataclasses import asdict, fields
 from pathlib import Path
 
-from ..data.length_following import LENGTH_FOLLOWING_SIGN
 from ..evaluation import pareto_plot
-from ..evaluation.sweep_metrics import STEERING_SPEARMAN_TARGET, STEERING_VERDICT_ADVICE, steering_verdicts
+from ..evaluation.sweep_metrics import STEERING_SPEARMAN_TARGET
 from .baselines import arm_rank, svd_lora_rank
 from .run_folder import FOLDER_SETTINGS, RESULT_NEUTRAL_SETTINGS, atomic_path, write_text_atomic
 from .settings import METHOD_LABELS, PER_OBJECTIVE_CORE, RunSettings
+from .steering_verdict_lines import no_gain_lines, token_limit_lines, verdict_lines
 
 
 def options_other_than_defaults(settings: RunSettings) -> list[str]:
@@ -203,82 +203,6 @@ GUIDANCE_PATH_NOTES = {
     "fused": " (fused: base and PARM rows in one forward)",
     "separate": " (the reward model's forward beside the base's)",
 }
-
-
-def fall_note(fall: dict) -> str:
-    """Where an objective's score falls with more weight, in words: ' (weight 0.5 -> 1: -0.292 +/- 0.079)'."""
-    return (
-        f" (weight {fall['from_weight']:g} -> {fall['to_weight']:g}: -{fall['fall']:.3f} +/- "
-        f"{fall['standard_error']:.3f})"
-    )
-
-
-def metrics_verdicts(metrics: dict) -> dict[str, str]:
-    """`steering_verdicts` of a metrics.json, judged again from its Spearman, effects and falls (an older file may
-    lack the falls, or the stored verdicts)."""
-    return steering_verdicts(
-        metrics.get("spearman_score_vs_weight", {}), metrics.get("steering_effect", {}), metrics.get("steepest_fall")
-    )
-
-
-def verdict_lines(metrics: dict) -> list[str]:
-    """Whether alpha steers each objective, said in words: HV and MIP can be high while it does not."""
-    falls = metrics.get("steepest_fall", {})
-    verdicts = metrics_verdicts(metrics)
-    lines = [
-        f"- {name}: {STEERING_VERDICT_ADVICE[verdict]}"
-        + (fall_note(falls[name]) if verdict == "falls_with_more_weight" else "")
-        for name, verdict in verdicts.items()
-    ]
-    failing = [name for name, verdict in verdicts.items() if verdict != "steers"]
-    target = f"Spearman >= {STEERING_SPEARMAN_TARGET:g} and an effect above two standard errors"
-    heading = (
-        f"**Alpha does not steer {', '.join(failing)}** (target: {target}); HV and MIP do not show this."
-        if failing
-        else f"Alpha steers every objective ({target})."
-    )
-    return [heading, "", *lines]
-
-
-MOSTLY_CUT_SHARE = 0.5  # of the answers at a vertex stopped by the token limit
-
-
-def token_limit_lines(metrics: dict, sweep: dict, sweep_tokens: int) -> list[str]:
-    """A warning for each objective that alpha does not steer, whose pairs prefer the longer answer and most of whose
-    answers at its own vertex stop at the sweep's token limit: longer answers cannot show in such a sweep."""
-    signs = {name: form["length_sign"] for name, form in metrics.get("reward_forms", {}).get("objectives", {}).items()}
-    verdicts = metrics_verdicts(metrics)
-    lines = []
-    for index, name in enumerate(sweep["objectives"]):
-        if verdicts.get(name) == "steers" or signs.get(name, 0.0) < LENGTH_FOLLOWING_SIGN:
-            continue
-        point = next((point for point in sweep["points"] if point["alpha"][index] == 1.0), None)
-        cut = point["quality"]["unfinished"] if point else 0.0
-        if cut >= MOSTLY_CUT_SHARE:
-            lines.append(
-                f"- {name}: its pairs prefer the longer answer (length sign {signs[name]:+.2f}), and {cut:.0%} of the "
-                f"answers at its vertex stop at the token limit ({sweep_tokens} tokens): longer answers cannot show "
-                "in this sweep; raise --sweep_tokens, unless its score is already at its maximum"
-            )
-    return lines
-
-
-def no_gain_lines(metrics: dict) -> list[str]:
-    """A note for each objective that alpha steers whose score at its own vertex is within two standard errors of the
-    unguided model's: its rise with its weight comes from the other objectives' guidance lowering it where its own
-    weight is small, and its own guidance adds little to the base."""
-    verdicts = metrics_verdicts(metrics)
-    lines = []
-    for name, effect in metrics.get("steering_effect", {}).items():
-        gain = effect.get("gain_over_base")
-        if verdicts.get(name) != "steers" or gain is None or gain["effect"] > 2 * gain["standard_error"]:
-            continue
-        lines.append(
-            f"- {name}: steers, but at its vertex it scores no higher than the unguided model (gain "
-            f"{gain['effect']:+.3f} +/- {gain['standard_error']:.3f}): its weight decides how far the other "
-            "objectives' guidance lowers it, and its own guidance adds little to the base"
-        )
-    return lines
 
 
 def steering_lines(metrics: dict) -> list[str]:
