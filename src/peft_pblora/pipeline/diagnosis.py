@@ -166,10 +166,15 @@ def diagnosis_with_weaker_strengths(
     points_at = {1.0: probe_at(1.0)}
     record = record_of(points_at[1.0])
     not_steering = [item["objective"] for item in record["objectives"] if set(item["flags"]) & NOT_STEERING_FLAGS]
-    if points_at[1.0] and weaker_strengths and not_steering:
+    degenerating = [item["objective"] for item in record["objectives"] if item["degenerate_share_at_vertex"]]
+    if points_at[1.0] and weaker_strengths and (not_steering or degenerating):
         logger.warning(
-            "%s not steering at full strength in the probe: probing every vertex at strengths %s",
-            ", ".join(not_steering), ", ".join(f"{level:g}" for level in weaker_strengths),
+            "in the probe at full strength, %s: probing every vertex at strengths %s",
+            "; ".join(
+                [f"{', '.join(not_steering)} not steering"] * bool(not_steering)
+                + [f"{', '.join(degenerating)} with empty or repetitive answers at its vertex"] * bool(degenerating)
+            ),
+            ", ".join(f"{level:g}" for level in weaker_strengths),
         )  # fmt: skip
         points_at.update({level: probe_at(level) for level in weaker_strengths})
     return choose_strengths(objectives, points_at, record_of)
@@ -199,8 +204,7 @@ def choose_strengths(
         entry = strengths_entry(strengths, record, statistics)
         steering = sum(value > STEERING_T_STATISTIC for value in statistics.values())
         weakest = min(statistics.values(), default=math.inf)
-        degenerate = [item for item in record["objectives"] if "degenerate_at_vertex" in item["flags"]]
-        degenerate_share = round(sum(item["degenerate_share_at_vertex"] for item in degenerate), 9)
+        degenerate_share = round(sum(item["degenerate_share_at_vertex"] or 0.0 for item in record["objectives"]), 9)
         key = (len(entry["degenerate_at_vertex"]), -steering, degenerate_share, -weakest, -sum(choice))
         if best_key is None or key < best_key:
             best, best_key = (strengths, record), key
