@@ -160,8 +160,9 @@ def diagnosis_with_weaker_strengths(
     """The diagnosis record (`record_of(vertex points)`) at the strengths the probe finds steer best.
 
     `probe_at(strength)` answers the probe at every vertex with every objective at that strength. While no objective
-    has a probe flag or `probe_inconclusive` at full strength the adapter stays as trained; else the probe runs at
-    each of `weaker_strengths` too and `choose_strengths` picks a strength per objective. The record keeps every
+    has a probe flag or `probe_inconclusive` at full strength, nor any empty or repetitive answer at its vertex, the
+    adapter stays as trained; else the probe runs at each of `weaker_strengths` too and `choose_strengths` picks a
+    strength per objective. The record keeps every
     strength's probe points (`probe_at_strength`), so a changed scorer can choose again without decoding."""
     points_at = {1.0: probe_at(1.0)}
     record = record_of(points_at[1.0])
@@ -190,12 +191,13 @@ def choose_strengths(
     at strength s_i give every combination's vertices. The choice is joint, as steering is: an objective's probe
     effect is its rise at its own vertex over the other vertices, which the other objectives' strengths move. Best:
     fewest degenerate vertices, then most objectives whose probe t statistic passes `STEERING_T_STATISTIC` (so an
-    objective that steers is not weakened for one that no strength makes steer), then the smallest share of
-    degenerate answers at the degenerate vertices (an objective that degenerates at every strength gets the strength
-    where it degenerates least), then the largest t statistic of the least-steering objective, then the largest sum
-    of strengths, then the earliest in `points_at`'s order for the first objective, then the next. The record adds the
-    strengths chosen (`objective_strengths`), every combination's t statistics (`strengths_tried`) and the probe
-    points per strength (`probe_at_strength`)."""
+    objective that steers is not weakened for one that no strength makes steer), then the fewest empty or
+    repetitive answers over all vertices (the shares summed: guidance that empties some answers at an objective's
+    vertex lowers its score where its weight is largest, and an objective that degenerates at every strength gets
+    the strength where it degenerates least), then the largest t statistic of the least-steering objective, then the
+    largest sum of strengths, then the earliest in `points_at`'s order for the first objective, then the next. The
+    record adds the strengths chosen (`objective_strengths`), every combination's t statistics (`strengths_tried`)
+    and the probe points per strength (`probe_at_strength`)."""
     best, best_key, tried = None, None, []
     for choice in itertools.product(points_at, repeat=len(objectives)):
         strengths = dict(zip(objectives, choice, strict=True))
