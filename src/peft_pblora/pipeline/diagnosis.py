@@ -191,10 +191,9 @@ def choose_strengths(
     at strength s_i give every combination's vertices. The choice is joint, as steering is: an objective's probe
     effect is its rise at its own vertex over the other vertices, which the other objectives' strengths move. Best:
     fewest degenerate vertices, then most objectives whose probe t statistic passes `STEERING_T_STATISTIC` (so an
-    objective that steers is not weakened for one that no strength makes steer), then the fewest empty or
-    repetitive answers over all vertices (the shares summed: guidance that empties some answers at an objective's
-    vertex lowers its score where its weight is largest, and an objective that degenerates at every strength gets
-    the strength where it degenerates least), then the largest t statistic of the least-steering objective, then the
+    objective that steers is not weakened for one that no strength makes steer), then the smallest share of
+    degenerate answers at the degenerate vertices (an objective that degenerates at every strength gets the strength
+    where it degenerates least), then the largest t statistic of the least-steering objective, then the
     largest sum of strengths, then the earliest in `points_at`'s order for the first objective, then the next. The
     record adds the strengths chosen (`objective_strengths`), every combination's t statistics (`strengths_tried`)
     and the probe points per strength (`probe_at_strength`)."""
@@ -206,7 +205,8 @@ def choose_strengths(
         entry = strengths_entry(strengths, record, statistics)
         steering = sum(value > STEERING_T_STATISTIC for value in statistics.values())
         weakest = min(statistics.values(), default=math.inf)
-        degenerate_share = round(sum(item["degenerate_share_at_vertex"] or 0.0 for item in record["objectives"]), 9)
+        degenerate = [item for item in record["objectives"] if "degenerate_at_vertex" in item["flags"]]
+        degenerate_share = round(sum(item["degenerate_share_at_vertex"] for item in degenerate), 9)
         key = (len(entry["degenerate_at_vertex"]), -steering, degenerate_share, -weakest, -sum(choice))
         if best_key is None or key < best_key:
             best, best_key = (strengths, record), key
