@@ -28,7 +28,7 @@ from pathlib import Path
 
 from run_grid import run_grid
 
-from peft_pblora.evaluation.steering_diagnosis import PROBE_FLAGS
+from peft_pblora.evaluation.steering_diagnosis import LEARNED_MARGIN, PROBE_FLAGS
 from peft_pblora.evaluation.sweep_metrics import rises_above_base, steering_verdict
 from peft_pblora.pipeline.diagnosis import diagnosis_record, read_training_margins, summed_log_ratio_objectives
 from peft_pblora.pipeline.report import weakened_objectives
@@ -48,7 +48,7 @@ PRESETS = {
     "cpu": {"epochs": 1.0, "test_prompts": 12, "grid_step": 0.25, "sweep_tokens": 48, "show_progress": False},
     "gpu": {"test_prompts": 48, "grid_step": 0.25, "sweep_batch_size": 240, "show_progress": False},
 }
-MARGIN_VERDICTS = ("flags not_learned", "passes", "not recorded")
+MARGIN_VERDICTS = ("below not_learned's threshold", "at or above it", "not recorded")
 # named recipes for --recipe: "default" is the library's defaults; "log-ratio" rewards every objective by its summed
 # log-ratio to the starting model and guides by that log-ratio at 1/beta = 4 (docs/own-objectives.md); "ipo" is
 # "log-ratio" with IPO's squared loss, which holds each objective's learned margin near 1 / (2 beta_r) = 5;
@@ -232,19 +232,21 @@ def probe_verdict(flags: list[str]) -> str:
 
 
 def margin_agreement(rows: list[dict]) -> dict[str, dict[str, int]]:
-    """How many objective-runs the sweep steered among those the training margin flagged (`not_learned`), passed,
-    or could not judge (no training margin recorded: a decoding-only run whose training log is elsewhere, or a reward
-    form that has no margin on the log-ratio scale)."""
+    """How many objective-runs the sweep steered among those whose training margin is below `LEARNED_MARGIN` (the
+    `not_learned` threshold, whether or not the probe then withheld the flag), at or above it, or not recorded (a
+    decoding-only run whose training log is elsewhere, or a reward form that has no margin on the log-ratio
+    scale)."""
     counts = {verdict: {"sweep steers": 0, "sweep does not": 0} for verdict in MARGIN_VERDICTS}
     for row in rows:
         for objective, result in row["objectives"].items():
             if objective in row["diagnosis_flags"]:
-                if "not_learned" in row["diagnosis_flags"][objective]:
-                    verdict = "flags not_learned"
-                elif row.get("training_margins", {}).get(objective) is not None:
-                    verdict = "passes"
-                else:
+                margin = row.get("training_margins", {}).get(objective)
+                if margin is None:
                     verdict = "not recorded"
+                elif not margin >= LEARNED_MARGIN:
+                    verdict = "below not_learned's threshold"
+                else:
+                    verdict = "at or above it"
                 counts[verdict]["sweep steers" if result["steers"] else "sweep does not"] += 1
     return counts
 

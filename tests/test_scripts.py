@@ -138,6 +138,7 @@ def test_the_steering_benchmark_counts_where_the_probe_agreed_with_the_sweep(mon
         },
         "b__c": {"metrics": metrics({"b": 1.0, "c": 1.0}, {"b": 0.1, "c": 0.1}, {"b": ["does_not_steer"], "c": []})},
     }
+    summary["a__c"]["metrics"]["steering_diagnosis"][1]["training_margin"] = 0.5  # below not_learned's threshold
     rows = module.benchmark_table(summary)
     assert [result["steers"] for row in rows for result in row["objectives"].values()] == [
         True, False, False, False, True, True
@@ -151,8 +152,8 @@ def test_the_steering_benchmark_counts_where_the_probe_agreed_with_the_sweep(mon
     assert module.probe_verdict(["degenerate_at_vertex", "probe_inconclusive"]) == "flags degenerate answers"
     assert module.probe_verdict(["degenerate_at_vertex", "steers_backwards"]) == "flags no steering"
     assert module.margin_agreement(rows) == {
-        "flags not_learned": {"sweep steers": 0, "sweep does not": 1},
-        "passes": {"sweep steers": 1, "sweep does not": 1},
+        "below not_learned's threshold": {"sweep steers": 0, "sweep does not": 1},
+        "at or above it": {"sweep steers": 1, "sweep does not": 1},
         "not recorded": {"sweep steers": 2, "sweep does not": 1},
     }
     assert [result["verdict"] for result in rows[1]["objectives"].values()] == ["within_noise", "against_its_weight"]
@@ -169,7 +170,7 @@ def test_the_steering_benchmark_counts_where_the_probe_agreed_with_the_sweep(mon
     assert "| no: against_its_weight |" in table
     assert "| a__b | 2 | a | 1.00 |" in table and "| a__b | 2 x0.25 | b | 0.50 |" in table  # 1/beta, strengths
     assert "| a__c |  | a | 0.90 |" in table  # a run that recorded neither
-    assert "margin flags not_learned: sweep steers 0, does not 1" in table
+    assert "margin below not_learned's threshold: sweep steers 0, does not 1" in table
     assert "probe inconclusive: sweep steers 0, does not 1" in table
     spearman_of_five_points_one_swap = 0.8999999999999998  # scipy's 1 - 6 * 2 / (5 * 24), the target itself
     nearly = metrics({"a": spearman_of_five_points_one_swap, "b": 1.0}, {"a": 0.3, "b": 0.3}, {"a": [], "b": []})
@@ -234,12 +235,14 @@ def test_the_steering_benchmark_rebuilds_its_table_from_run_folders_with_current
         name: {item["objective"]: item["flags"] for item in run["metrics"]["steering_diagnosis"]}
         for name, run in summary.items()
     }
-    assert flags["pair/a__b_s0"] == {"a": ["degenerate_at_vertex"], "b": ["not_learned"]}
-    # the decoding-only run reads its sibling's training log and keeps its own held-out pair accuracy
-    assert flags["pair/a__b_s0_w2"] == {"a": ["degenerate_at_vertex"], "b": ["not_learned", "no_pair_signal"]}
-    # without a training log the margins the diagnosis stored are used: a's low margin is flagged again
-    assert flags["collected/a__b_s1"] == {"a": ["not_learned", "degenerate_at_vertex"], "b": []}
+    # b's margin (0.2) is below not_learned's threshold, but its probe rises by more than four errors: no flag
+    assert flags["pair/a__b_s0"] == {"a": ["degenerate_at_vertex"], "b": []}
+    # the decoding-only run keeps its own held-out pair accuracy
+    assert flags["pair/a__b_s0_w2"] == {"a": ["degenerate_at_vertex"], "b": ["no_pair_signal"]}
+    assert flags["collected/a__b_s1"] == {"a": ["degenerate_at_vertex"], "b": []}
     text = module.write_tables(module.benchmark_table(summary), tmp_path)
     assert (tmp_path / "table.json").is_file() and "6 of 6 objective-runs steer" in text
     assert "probe flags degenerate answers: sweep steers 3, does not 0" in text  # a's vertex, though its sweep steered
-    assert "margin flags not_learned: sweep steers 3, does not 0; margin passes: sweep steers 3" in text
+    # the margins read: b's from the log (and the sibling's log for the decoding-only run), a's as stored
+    below, above = "margin below not_learned's threshold", "margin at or above it"
+    assert f"{below}: sweep steers 3, does not 0; {above}: sweep steers 3" in text

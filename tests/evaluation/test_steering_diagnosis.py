@@ -115,15 +115,23 @@ def test_training_margins_average_the_last_third_of_each_objectives_log():
     assert training_margins([{"objective/a/margin": "0.25"}], ["a"]) == {"a": 0.25}  # one entry, logged as text
 
 
-def test_an_objective_its_training_did_not_separate_is_flagged_not_learned_as_advice():
+def test_an_objective_its_training_did_not_separate_is_flagged_not_learned_unless_the_probe_shows_it_steering():
     margin = {"unlearned": LEARNED_MARGIN - 0.5, "learned": LEARNED_MARGIN + 5, "nan": math.nan}
-    probe = dict.fromkeys(margin, {"effect": 0.3, "standard_error": 0.05})  # the probe passes for all
-    verdicts = {item.objective: item for item in diagnose(list(margin), {}, {}, probe, training_margin=margin)}
-    assert verdicts["unlearned"].flags == ["not_learned"] and verdicts["unlearned"].steers  # the probe decides
-    assert verdicts["unlearned"].advice == [ADVICE["not_learned"]] and "--epochs" in ADVICE["not_learned"]
-    assert verdicts["learned"].flags == [] and verdicts["learned"].steers
-    assert verdicts["nan"].flags == ["not_learned"]
+    inconclusive = dict.fromkeys(margin, {"effect": 0.05, "standard_error": 0.05})  # a rise within two errors
+    verdicts = {item.objective: item for item in diagnose(list(margin), {}, {}, inconclusive, training_margin=margin)}
+    assert verdicts["unlearned"].flags == ["not_learned", "probe_inconclusive"] and verdicts["unlearned"].steers
+    assert verdicts["unlearned"].advice[0] == ADVICE["not_learned"] and "--epochs" in ADVICE["not_learned"]
+    assert verdicts["learned"].flags == ["probe_inconclusive"]
+    assert verdicts["nan"].flags == ["not_learned", "probe_inconclusive"]
     assert verdicts["unlearned"].to_dict()["training_margin"] == LEARNED_MARGIN - 0.5
+    (backwards,) = diagnose(["a"], {}, {}, {"a": {"effect": -0.3, "standard_error": 0.05}}, training_margin={"a": 0.2})
+    assert backwards.flags == ["not_learned", "steers_backwards"] and not backwards.steers
+    (without_probe,) = diagnose(["a"], {}, {}, {}, training_margin={"a": 0.2})
+    assert without_probe.flags == ["not_learned"] and not without_probe.steers
+    passes = dict.fromkeys(margin, {"effect": 0.3, "standard_error": 0.05})  # six errors: the probe decides
+    verdicts = {item.objective: item for item in diagnose(list(margin), {}, {}, passes, training_margin=margin)}
+    assert all(item.flags == [] and item.steers for item in verdicts.values())
+    assert verdicts["unlearned"].training_margin == LEARNED_MARGIN - 0.5  # still recorded
     (no_log,) = diagnose(["a"], {}, {}, {"a": {"effect": 0.3, "standard_error": 0.05}})
     assert no_log.flags == [] and no_log.training_margin is None
 

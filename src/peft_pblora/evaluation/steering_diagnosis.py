@@ -26,8 +26,9 @@ CHANCE = 0.5
 MIN_HELD_OUT_PAIRS = 16  # fewer: two standard errors above chance exceed 0.75, and a pair-accuracy flag means little
 PROBE_FLAGS = ("steers_backwards", "does_not_steer", "degenerate_at_vertex")
 # a mean reward margin of 1 is the PARM giving the chosen answer 73% (sigmoid(1)) where chance is 50%; on the steering
-# benchmark (summed log-ratio rewards, beta_r 0.1) every objective trained to less did not steer, while most trained
-# to more did. Other reward forms and beta_r scale the margin otherwise, so the flag is advice, not a verdict
+# benchmark at learning rate 1e-3 (summed log-ratio rewards, beta_r 0.1) every objective trained to less did not
+# steer, while most trained to more did; at 3e-3 ten objective-runs trained to less and all ten steered. So the flag
+# explains a probe that does not pass, and is not raised where the probe shows the objective steering
 LEARNED_MARGIN = 1.0
 # the share of the probe's answers at an objective's own vertex that are empty or repetitive from which it is flagged;
 # on the steering benchmark one of the fifteen objective-runs at or above it steered in the sweep (of sixty-four)
@@ -76,7 +77,8 @@ ADVICE = {
         "learning rate (on the steering benchmark 3e-3 made tone and second person steer after one epoch), train "
         "longer (--epochs), or give more pairs with a larger score gap. The margin is a hint, not a verdict: pairs "
         "of whole samples that differ in little but the objective keep it small (second person steered at "
-        "margins below 1 on the steering benchmark, one of them negative), so read the probe too."
+        "margins below 1 on the steering benchmark, one of them negative), so it is flagged only where the probe "
+        "does not show the objective steering."
     ),
     "no_pair_signal": (
         "held-out pair accuracy at its own vertex is near chance: the PARM did not learn this objective's pairs. "
@@ -198,9 +200,10 @@ def diagnose(
     errors: advice, a few probe prompts cannot tell a small effect from noise); with at least `MIN_HELD_OUT_PAIRS`
     held-out pairs, "no_pair_signal" (accuracy at its own vertex within `significance` standard errors of chance) or
     "not_separated" (no higher at its own vertex than at the others); with its `training_margin`, "not_learned"
-    (below `LEARNED_MARGIN`); with the share of the probe's answers at its own vertex that are empty or repetitive
-    (`degenerate_share`), "degenerate_at_vertex" (at least `DEGENERATE_SHARE`). Missing measurements, too few held-out
-    pairs and a probe of fewer than two prompts (no standard error) raise no flag."""
+    (below `LEARNED_MARGIN`, unless the probe rises beyond `significance` standard errors); with the share of the
+    probe's answers at its own vertex that are empty or repetitive (`degenerate_share`), "degenerate_at_vertex" (at
+    least `DEGENERATE_SHARE`). Missing measurements, too few held-out pairs and a probe of fewer than two prompts (no
+    standard error) raise no flag."""
     diagnoses = []
     for name in objectives:
         accuracy = pair_accuracy.get(name, {})
@@ -210,8 +213,7 @@ def diagnose(
         error = probe.get(name, {}).get("standard_error")
         margin = (training_margin or {}).get(name)
         flags = []
-        if margin is not None and not margin >= LEARNED_MARGIN:
-            flags.append("not_learned")
+        probe_passes = False
         if effect is not None and error is not None and math.isfinite(error):
             if effect < 0 and effect <= -significance * error:
                 flags.append("steers_backwards")
@@ -219,6 +221,10 @@ def diagnose(
                 flags.append("does_not_steer")
             elif not effect > significance * error:
                 flags.append("probe_inconclusive")
+            else:
+                probe_passes = True
+        if margin is not None and not margin >= LEARNED_MARGIN and not probe_passes:
+            flags.insert(0, "not_learned")
         degenerate = (degenerate_share or {}).get(name)
         if degenerate is not None and degenerate >= DEGENERATE_SHARE:
             flags.append("degenerate_at_vertex")
