@@ -160,22 +160,16 @@ def diagnosis_with_weaker_strengths(
     """The diagnosis record (`record_of(vertex points)`) at the strengths the probe finds steer best.
 
     `probe_at(strength)` answers the probe at every vertex with every objective at that strength. While no objective
-    has a probe flag or `probe_inconclusive` at full strength, nor any empty or repetitive answer at its vertex, the
-    adapter stays as trained; else the probe runs at each of `weaker_strengths` too and `choose_strengths` picks a
-    strength per objective. The record keeps every
+    has a probe flag or `probe_inconclusive` at full strength the adapter stays as trained; else the probe runs at
+    each of `weaker_strengths` too and `choose_strengths` picks a strength per objective. The record keeps every
     strength's probe points (`probe_at_strength`), so a changed scorer can choose again without decoding."""
     points_at = {1.0: probe_at(1.0)}
     record = record_of(points_at[1.0])
     not_steering = [item["objective"] for item in record["objectives"] if set(item["flags"]) & NOT_STEERING_FLAGS]
-    degenerating = [item["objective"] for item in record["objectives"] if item["degenerate_share_at_vertex"]]
-    if points_at[1.0] and weaker_strengths and (not_steering or degenerating):
+    if points_at[1.0] and weaker_strengths and not_steering:
         logger.warning(
-            "in the probe at full strength, %s: probing every vertex at strengths %s",
-            "; ".join(
-                [f"{', '.join(not_steering)} not steering"] * bool(not_steering)
-                + [f"{', '.join(degenerating)} with empty or repetitive answers at its vertex"] * bool(degenerating)
-            ),
-            ", ".join(f"{level:g}" for level in weaker_strengths),
+            "%s not steering at full strength in the probe: probing every vertex at strengths %s",
+            ", ".join(not_steering), ", ".join(f"{level:g}" for level in weaker_strengths),
         )  # fmt: skip
         points_at.update({level: probe_at(level) for level in weaker_strengths})
     return choose_strengths(objectives, points_at, record_of)
@@ -193,10 +187,10 @@ def choose_strengths(
     fewest degenerate vertices, then most objectives whose probe t statistic passes `STEERING_T_STATISTIC` (so an
     objective that steers is not weakened for one that no strength makes steer), then the smallest share of
     degenerate answers at the degenerate vertices (an objective that degenerates at every strength gets the strength
-    where it degenerates least), then the largest t statistic of the least-steering objective, then the
-    largest sum of strengths, then the earliest in `points_at`'s order for the first objective, then the next. The
-    record adds the strengths chosen (`objective_strengths`), every combination's t statistics (`strengths_tried`)
-    and the probe points per strength (`probe_at_strength`)."""
+    where it degenerates least), then the largest t statistic of the least-steering objective, then the largest sum
+    of strengths, then the earliest in `points_at`'s order for the first objective, then the next. The record adds the
+    strengths chosen (`objective_strengths`), every combination's t statistics (`strengths_tried`) and the probe
+    points per strength (`probe_at_strength`)."""
     best, best_key, tried = None, None, []
     for choice in itertools.product(points_at, repeat=len(objectives)):
         strengths = dict(zip(objectives, choice, strict=True))
