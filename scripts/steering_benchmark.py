@@ -12,7 +12,8 @@ Runs the end-to-end run on every pair of a fixed set of objective pairs drawn fr
 different kinds (length: conciseness; layout: list_format; tone: positivity; content: relevance; address:
 second_person; style: plain_words), for each seed, sharing one loaded base model (`scripts/run_grid.py`). Every
 pair starts from the shipped candidate answers, rescored by the pair's scorers, so no sampling is needed. Writes
-`table.md` and `table.json`: per pair and objective the Spearman correlation of its mean score with its weight,
+`table.md` and `table.json`: per pair and objective the Spearman correlation of its mean score with its weight
+(and the share of test-prompt resamples in which it reaches 0.9: between 20% and 80%, a fragile verdict),
 its steering effect +/- standard error, whether it steers (Spearman >= 0.9 and effect above two standard errors),
 its gain at its own vertex over the unguided model, the pair's guided HV and MIP against the unguided model's, and
 the diagnosis's flags when the run made one.
@@ -48,6 +49,9 @@ PRESETS = {
     "cpu": {"epochs": 1.0, "test_prompts": 12, "grid_step": 0.25, "sweep_tokens": 48, "show_progress": False},
     "gpu": {"test_prompts": 48, "grid_step": 0.25, "sweep_batch_size": 240, "show_progress": False},
 }
+# a verdict that more than one resample of the test prompts in five would turn over (Spearman >= 0.9 in between 20%
+# and 80% of the resamples) is fragile: more test prompts, not another recipe, would settle it
+FRAGILE_RESAMPLE_SHARES = (0.2, 0.8)
 MARGIN_VERDICTS = ("below not_learned's threshold", "at or above it", "not recorded")
 # named recipes for --recipe: "default" is the library's defaults; "log-ratio" rewards every objective by its summed
 # log-ratio to the starting model and guides by that log-ratio at 1/beta = 4 (docs/own-objectives.md); "ipo" is
@@ -116,8 +120,10 @@ def objective_row(name: str, metrics: dict) -> dict:
     value, error = effect.get("effect"), effect.get("standard_error")
     verdict = steering_verdict(spearman, value, error, metrics.get("steepest_fall", {}).get(name))
     steers = verdict == "steers"
+    resampled = metrics.get("spearman_over_resampled_prompts", {}).get(name)
     return {
         "spearman": spearman,
+        "spearman_resample_share": None if resampled is None else resampled["share_at_least_threshold"],
         "effect": value,
         "standard_error": error,
         "verdict": verdict,
@@ -162,6 +168,8 @@ def markdown_table(rows: list[dict]) -> str:
         strength = "" if beta is None else f"{1 / beta:g}"
         for objective, result in row["objectives"].items():
             spearman = "undefined" if result["spearman"] is None else f"{result['spearman']:.2f}"
+            if result.get("spearman_resample_share") is not None:
+                spearman += f" ({result['spearman_resample_share']:.0%})"
             effect = "" if result["effect"] is None else f"{result['effect']:+.3f} +/- {result['standard_error']:.3f}"
             gain = result.get("gain_over_base")
             gain_cell = "" if gain is None else f"{gain['effect']:+.3f} +/- {gain['standard_error']:.3f}"
@@ -188,6 +196,15 @@ def markdown_table(rows: list[dict]) -> str:
     if failures:
         counts = ", ".join(f"{count} {verdict}" for verdict, count in failures.most_common())
         lines.append(f"The others: {counts}.")
+    fragile = fragile_verdicts(rows)
+    if fragile:
+        low, high = FRAGILE_RESAMPLE_SHARES
+        lines.append(
+            f"Fragile verdicts (Spearman >= 0.9 in {low:.0%}-{high:.0%} of test-prompt resamples, the share in "
+            f"brackets after the Spearman): {len(fragile)}, of which {sum(steers for _, steers in fragile)} steer: "
+            + ", ".join(label for label, _ in fragile)
+            + "."
+        )
     agreement = probe_agreement(rows)
     if any(sum(outcomes.values()) for outcomes in agreement.values()):
         lines.append(
@@ -208,6 +225,18 @@ def markdown_table(rows: list[dict]) -> str:
             + "."
         )
     return "\n".join(lines) + "\n"
+
+
+def fragile_verdicts(rows: list[dict]) -> list[tuple[str, bool]]:
+    """('run/objective', steers) for each objective-run whose Spearman reaches 0.9 in a share of test-prompt
+    resamples within `FRAGILE_RESAMPLE_SHARES`: its verdict, either way, is within the prompts' noise."""
+    low, high = FRAGILE_RESAMPLE_SHARES
+    return [
+        (f"{row['run']}/{objective}", result["steers"])
+        for row in rows
+        for objective, result in row["objectives"].items()
+        if result.get("spearman_resample_share") is not None and low <= result["spearman_resample_share"] <= high
+    ]
 
 
 def objective_strength(objective: str, row: dict) -> str:

@@ -204,6 +204,29 @@ def test_the_steering_benchmark_takes_a_named_recipe_or_json(monkeypatch):
         module.common_settings("cpu", adaptive, test_prompts=1)
 
 
+def test_the_steering_benchmark_names_the_verdicts_a_resample_of_the_test_prompts_would_turn_over(monkeypatch):
+    module = load_script("steering_benchmark", monkeypatch)
+    shares = {"a": 0.55, "b": 0.05, "c": 0.2, "d": 0.81}  # fragile, a robust failure, fragile at the edge, robust
+    metrics = {
+        "objectives": list(shares),
+        "spearman_score_vs_weight": {"a": 1.0, "b": 0.7, "c": 0.9, "d": 1.0},
+        "steering_effect": {name: {"effect": 0.3, "standard_error": 0.01} for name in shares},
+        "spearman_over_resampled_prompts": {
+            name: {"share_at_least_threshold": share, "threshold": 0.9} for name, share in shares.items()
+        },
+        "hypervolume_sweep": 0.5, "hypervolume_base": 0.1, "mip_sweep": 0.4, "mip_base": 0.0,
+    }  # fmt: skip
+    rows = module.benchmark_table({"w_s0": {"metrics": metrics}})
+    assert module.fragile_verdicts(rows) == [("w_s0/a", True), ("w_s0/c", True)]
+    table = module.markdown_table(rows)
+    assert "| w_s0 |  | a | 1.00 (55%) |" in table and "| w_s0 |  | b | 0.70 (5%) |" in table
+    assert "Fragile verdicts (Spearman >= 0.9 in 20%-80% of test-prompt resamples" in table
+    assert "): 2, of which 2 steer: w_s0/a, w_s0/c." in table
+    del metrics["spearman_over_resampled_prompts"]  # a run recorded before resampling: no share, no line
+    table = module.markdown_table(module.benchmark_table({"w_s0": {"metrics": metrics}}))
+    assert "| w_s0 |  | a | 1.00 |" in table and "Fragile" not in table
+
+
 def test_the_steering_benchmark_rebuilds_its_table_from_run_folders_with_current_flags(monkeypatch, tmp_path):
     module = load_script("steering_benchmark", monkeypatch)
     metrics = {
