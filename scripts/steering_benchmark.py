@@ -13,7 +13,8 @@ different kinds (length: conciseness; layout: list_format; tone: positivity; con
 second_person; style: plain_words), for each seed, sharing one loaded base model (`scripts/run_grid.py`). Every
 pair starts from the shipped candidate answers, rescored by the pair's scorers, so no sampling is needed. Writes
 `table.md` and `table.json`: per pair and objective the Spearman correlation of its mean score with its weight
-(and the share of test-prompt resamples in which it reaches 0.9: between 20% and 80%, a fragile verdict),
+(and the share of test-prompt resamples in which it reaches 0.9: a verdict that more than one resample in five
+would turn over is fragile),
 its steering effect +/- standard error, whether it steers (Spearman >= 0.9 and effect above two standard errors),
 its gain at its own vertex over the unguided model, the pair's guided HV and MIP against the unguided model's, and
 the diagnosis's flags when the run made one.
@@ -30,7 +31,7 @@ from pathlib import Path
 from run_grid import run_grid
 
 from peft_pblora.evaluation.steering_diagnosis import LEARNED_MARGIN, PROBE_FLAGS
-from peft_pblora.evaluation.sweep_metrics import rises_above_base, steering_verdict
+from peft_pblora.evaluation.sweep_metrics import STEERING_SPEARMAN_TARGET, rises_above_base, steering_verdict
 from peft_pblora.pipeline.diagnosis import diagnosis_record, read_training_margins, summed_log_ratio_objectives
 from peft_pblora.pipeline.report import weakened_objectives
 
@@ -49,8 +50,9 @@ PRESETS = {
     "cpu": {"epochs": 1.0, "test_prompts": 12, "grid_step": 0.25, "sweep_tokens": 48, "show_progress": False},
     "gpu": {"test_prompts": 48, "grid_step": 0.25, "sweep_batch_size": 240, "show_progress": False},
 }
-# a verdict that more than one resample of the test prompts in five would turn over (Spearman >= 0.9 in between 20%
-# and 80% of the resamples) is fragile: more test prompts, not another recipe, would settle it
+# a verdict that more than one resample of the test prompts in five would turn over is fragile: one that steers with
+# Spearman >= 0.9 in under 80% of the resamples, or one whose Spearman misses 0.9 yet reaches it in over 20%; more
+# test prompts, not another recipe, would settle it
 FRAGILE_RESAMPLE_SHARES = (0.2, 0.8)
 MARGIN_VERDICTS = ("below not_learned's threshold", "at or above it", "not recorded")
 # named recipes for --recipe: "default" is the library's defaults; "log-ratio" rewards every objective by its summed
@@ -200,8 +202,9 @@ def markdown_table(rows: list[dict]) -> str:
     if fragile:
         low, high = FRAGILE_RESAMPLE_SHARES
         lines.append(
-            f"Fragile verdicts (Spearman >= 0.9 in {low:.0%}-{high:.0%} of test-prompt resamples, the share in "
-            f"brackets after the Spearman): {len(fragile)}, of which {sum(steers for _, steers in fragile)} steer: "
+            f"Fragile verdicts (steers, with Spearman >= {STEERING_SPEARMAN_TARGET:g} in under {high:.0%} of the "
+            f"test-prompt resamples, or misses it and reaches it in over {low:.0%}; the share in brackets after the "
+            f"Spearman): {len(fragile)}, of which {sum(steers for _, steers in fragile)} steer: "
             + ", ".join(label for label, _ in fragile)
             + "."
         )
@@ -228,15 +231,21 @@ def markdown_table(rows: list[dict]) -> str:
 
 
 def fragile_verdicts(rows: list[dict]) -> list[tuple[str, bool]]:
-    """('run/objective', steers) for each objective-run whose Spearman reaches 0.9 in a share of test-prompt
-    resamples within `FRAGILE_RESAMPLE_SHARES`: its verdict, either way, is within the prompts' noise."""
+    """('run/objective', steers) for each objective-run whose verdict more than one test-prompt resample in five
+    would turn over (`FRAGILE_RESAMPLE_SHARES`): it steers, and its Spearman reaches the target in under 80% of the
+    resamples; or its Spearman misses the target, and reaches it in over 20%. A failure on the effect alone, with a
+    Spearman at the target, is not one the resamples of the Spearman can judge."""
     low, high = FRAGILE_RESAMPLE_SHARES
-    return [
-        (f"{row['run']}/{objective}", result["steers"])
-        for row in rows
-        for objective, result in row["objectives"].items()
-        if result.get("spearman_resample_share") is not None and low <= result["spearman_resample_share"] <= high
-    ]
+    fragile = []
+    for row in rows:
+        for objective, result in row["objectives"].items():
+            share = result.get("spearman_resample_share")
+            if share is None:
+                continue
+            misses = result["spearman"] is not None and round(result["spearman"], 9) < STEERING_SPEARMAN_TARGET
+            if (result["steers"] and share < high) or (misses and share > low):
+                fragile.append((f"{row['run']}/{objective}", result["steers"]))
+    return fragile
 
 
 def objective_strength(objective: str, row: dict) -> str:

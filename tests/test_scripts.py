@@ -206,22 +206,28 @@ def test_the_steering_benchmark_takes_a_named_recipe_or_json(monkeypatch):
 
 def test_the_steering_benchmark_names_the_verdicts_a_resample_of_the_test_prompts_would_turn_over(monkeypatch):
     module = load_script("steering_benchmark", monkeypatch)
-    shares = {"a": 0.55, "b": 0.05, "c": 0.2, "d": 0.81}  # fragile, a robust failure, fragile at the edge, robust
+    spearman = {"a": 1.0, "b": 0.7, "c": 0.9, "d": 1.0, "e": 1.0, "f": 0.7, "g": 0.95}
+    shares = {"a": 0.55, "b": 0.05, "c": 0.2, "d": 0.81, "e": 0.1, "f": 0.25, "g": 0.95}
+    # a, c, e steer but most resamples (or more than one in five) miss 0.9: fragile; d steers in 81%: not.
+    # b misses in all but 5%: a robust failure; f misses but reaches 0.9 in a quarter: fragile.
+    # g fails on its effect alone (within noise), which the Spearman's resamples cannot turn over
+    effects = {name: {"effect": 0.01 if name == "g" else 0.3, "standard_error": 0.01} for name in spearman}
     metrics = {
-        "objectives": list(shares),
-        "spearman_score_vs_weight": {"a": 1.0, "b": 0.7, "c": 0.9, "d": 1.0},
-        "steering_effect": {name: {"effect": 0.3, "standard_error": 0.01} for name in shares},
+        "objectives": list(spearman),
+        "spearman_score_vs_weight": spearman,
+        "steering_effect": effects,
         "spearman_over_resampled_prompts": {
             name: {"share_at_least_threshold": share, "threshold": 0.9} for name, share in shares.items()
         },
         "hypervolume_sweep": 0.5, "hypervolume_base": 0.1, "mip_sweep": 0.4, "mip_base": 0.0,
     }  # fmt: skip
     rows = module.benchmark_table({"w_s0": {"metrics": metrics}})
-    assert module.fragile_verdicts(rows) == [("w_s0/a", True), ("w_s0/c", True)]
+    assert [result["steers"] for result in rows[0]["objectives"].values()] == [True, False, True, True, True, False,
+                                                                                False]  # fmt: skip
+    assert module.fragile_verdicts(rows) == [("w_s0/a", True), ("w_s0/c", True), ("w_s0/e", True), ("w_s0/f", False)]
     table = module.markdown_table(rows)
     assert "| w_s0 |  | a | 1.00 (55%) |" in table and "| w_s0 |  | b | 0.70 (5%) |" in table
-    assert "Fragile verdicts (Spearman >= 0.9 in 20%-80% of test-prompt resamples" in table
-    assert "): 2, of which 2 steer: w_s0/a, w_s0/c." in table
+    assert "): 4, of which 3 steer: w_s0/a, w_s0/c, w_s0/e, w_s0/f." in table
     del metrics["spearman_over_resampled_prompts"]  # a run recorded before resampling: no share, no line
     table = module.markdown_table(module.benchmark_table({"w_s0": {"metrics": metrics}}))
     assert "| w_s0 |  | a | 1.00 |" in table and "Fragile" not in table

@@ -28,7 +28,7 @@ PROBE_FLAGS = ("steers_backwards", "does_not_steer", "degenerate_at_vertex")
 # a mean reward margin of 1 is the PARM giving the chosen answer 73% (sigmoid(1)) where chance is 50%; on the steering
 # benchmark at learning rate 1e-3 (summed log-ratio rewards, beta_r 0.1) every objective trained to less did not
 # steer, while most trained to more did; at 3e-3 ten objective-runs trained to less and all ten steered. So the flag
-# explains a probe that does not pass, and is not raised where the probe shows the objective steering
+# explains a probe that does not pass, and is not raised where the probe rises beyond two standard errors
 LEARNED_MARGIN = 1.0
 # the share of the probe's answers at an objective's own vertex that are empty or repetitive from which it is flagged;
 # on the steering benchmark one of the fifteen objective-runs at or above it steered in the sweep (of sixty-four)
@@ -78,7 +78,7 @@ ADVICE = {
         "longer (--epochs), or give more pairs with a larger score gap. The margin is a hint, not a verdict: pairs "
         "of whole samples that differ in little but the objective keep it small (second person steered at "
         "margins below 1 on the steering benchmark, one of them negative), so it is flagged only where the probe "
-        "does not show the objective steering."
+        "does not rise beyond two standard errors."
     ),
     "no_pair_signal": (
         "held-out pair accuracy at its own vertex is near chance: the PARM did not learn this objective's pairs. "
