@@ -31,7 +31,13 @@ from pathlib import Path
 from run_grid import run_grid
 
 from peft_pblora.evaluation.steering_diagnosis import LEARNED_MARGIN, PROBE_FLAGS
-from peft_pblora.evaluation.sweep_metrics import STEERING_SPEARMAN_TARGET, rises_above_base, steering_verdict
+from peft_pblora.evaluation.sweep_metrics import (
+    FRAGILE_RESAMPLE_SHARES,
+    STEERING_SPEARMAN_TARGET,
+    is_fragile_verdict,
+    rises_above_base,
+    steering_verdict,
+)
 from peft_pblora.pipeline.diagnosis import diagnosis_record, read_training_margins, summed_log_ratio_objectives
 from peft_pblora.pipeline.report import weakened_objectives
 
@@ -50,10 +56,6 @@ PRESETS = {
     "cpu": {"epochs": 1.0, "test_prompts": 12, "grid_step": 0.25, "sweep_tokens": 48, "show_progress": False},
     "gpu": {"test_prompts": 48, "grid_step": 0.25, "sweep_batch_size": 240, "show_progress": False},
 }
-# a verdict that more than one resample of the test prompts in five would turn over is fragile: one that steers with
-# Spearman >= 0.9 in under 80% of the resamples, or one whose Spearman misses 0.9 yet reaches it in over 20%; more
-# test prompts, not another recipe, would settle it
-FRAGILE_RESAMPLE_SHARES = (0.2, 0.8)
 MARGIN_VERDICTS = ("below not_learned's threshold", "at or above it", "not recorded")
 # named recipes for --recipe: "default" is the library's defaults; "log-ratio" rewards every objective by its summed
 # log-ratio to the starting model and guides by that log-ratio at 1/beta = 4 (docs/own-objectives.md); "ipo" is
@@ -232,20 +234,13 @@ def markdown_table(rows: list[dict]) -> str:
 
 def fragile_verdicts(rows: list[dict]) -> list[tuple[str, bool]]:
     """('run/objective', steers) for each objective-run whose verdict more than one test-prompt resample in five
-    would turn over (`FRAGILE_RESAMPLE_SHARES`): it steers, and its Spearman reaches the target in under 80% of the
-    resamples; or its Spearman misses the target, and reaches it in over 20%. A failure on the effect alone, with a
-    Spearman at the target, is not one the resamples of the Spearman can judge."""
-    low, high = FRAGILE_RESAMPLE_SHARES
-    fragile = []
-    for row in rows:
-        for objective, result in row["objectives"].items():
-            share = result.get("spearman_resample_share")
-            if share is None:
-                continue
-            misses = result["spearman"] is not None and round(result["spearman"], 9) < STEERING_SPEARMAN_TARGET
-            if (result["steers"] and share < high) or (misses and share > low):
-                fragile.append((f"{row['run']}/{objective}", result["steers"]))
-    return fragile
+    would turn over (`is_fragile_verdict`)."""
+    return [
+        (f"{row['run']}/{objective}", result["steers"])
+        for row in rows
+        for objective, result in row["objectives"].items()
+        if is_fragile_verdict(result["steers"], result["spearman"], result.get("spearman_resample_share"))
+    ]
 
 
 def objective_strength(objective: str, row: dict) -> str:

@@ -24,7 +24,7 @@ from peft_pblora.pipeline.prompts import builtin_prompts, shipped_candidates_dir
 from peft_pblora.pipeline.report import options_other_than_defaults, pairing_section
 from peft_pblora.pipeline.reward_forms import RewardForms
 from peft_pblora.pipeline.settings import BETA_R_MEAN, BETA_R_SUM, METHOD_LABELS
-from peft_pblora.pipeline.steering_verdict_lines import no_gain_lines, token_limit_lines, verdict_lines
+from peft_pblora.pipeline.steering_verdict_lines import fragile_lines, no_gain_lines, token_limit_lines, verdict_lines
 
 from ..conftest import REPO, cli_arguments, tiny_chat_tokenizer, tiny_llama
 
@@ -114,6 +114,29 @@ def test_the_report_says_when_an_objective_steers_without_rising_above_the_base(
     ]  # tone rises above the base by more than two standard errors; format does not steer at all
     del metrics["steering_effect"]["relevance"]["gain_over_base"]  # a sweep without the base's per-prompt scores
     assert no_gain_lines(metrics) == []
+
+
+def test_the_report_says_which_verdicts_another_draw_of_test_prompts_could_turn_over():
+    metrics = {
+        "spearman_score_vs_weight": {"lucky": 1.0, "firm": 1.0, "unsteady": 0.7, "falls": 0.3},
+        "steering_effect": {
+            name: {"effect": 0.3, "standard_error": 0.05} for name in ("lucky", "firm", "unsteady", "falls")
+        },
+        "spearman_over_resampled_prompts": {
+            name: {"share_at_least_threshold": share, "threshold": 0.9}
+            for name, share in {"lucky": 0.55, "firm": 0.97, "unsteady": 0.35, "falls": 0.0}.items()
+        },
+    }
+    assert fragile_lines(metrics) == [
+        "- lucky: the verdict is fragile: its Spearman reaches 0.9 in 55% of the test prompts resampled with "
+        "replacement, so another draw of prompts could turn it over; measure on more --test_prompts before relying "
+        "on it",
+        "- unsteady: the verdict is fragile: its Spearman reaches 0.9 in 35% of the test prompts resampled with "
+        "replacement, so another draw of prompts could turn it over; measure on more --test_prompts before relying "
+        "on it",
+    ]  # firm steers in 97% of the resamples, falls misses 0.9 in every one
+    del metrics["spearman_over_resampled_prompts"]  # a sweep without per-prompt scores
+    assert fragile_lines(metrics) == []
 
 
 def test_the_whole_pipeline_writes_every_artefact(tiny_run, monkeypatch, capsys):

@@ -118,6 +118,38 @@ def rises_above_base(effect: Mapping[str, Any]) -> bool:
     return gain is not None and gain["effect"] > 2 * gain["standard_error"]
 
 
+# a verdict that more than one resample of the test prompts in five would turn over is fragile: more test prompts,
+# not another recipe, would settle it
+FRAGILE_RESAMPLE_SHARES = (0.2, 0.8)
+
+
+def is_fragile_verdict(steers: bool, spearman: float | None, resample_share: float | None) -> bool:
+    """Whether resampling the test prompts turns an objective's steering verdict over more than one time in five: it
+    steers, and its Spearman reaches the target in under 80% of the resamples; or its Spearman misses the target and
+    reaches it in over 20% (`spearman_over_resampled_prompts`' `share_at_least_threshold`). A failure on the effect
+    alone, with the Spearman at the target, is not one the Spearman's resamples can judge.
+
+    Args:
+        steers (bool): Whether the verdict is "steers" (`steering_verdict`).
+        spearman (float | None): Its Spearman correlation on all the test prompts (None: undefined).
+        resample_share (float | None): The share of resamples reaching the target (None: not measured).
+
+    Returns:
+        bool: True for a fragile verdict; False where there is no share to judge by.
+
+    Examples:
+        >>> from peft_pblora.evaluation.sweep_metrics import is_fragile_verdict
+        >>> steers_by_luck, fails_robustly = is_fragile_verdict(True, 1.0, 0.55), is_fragile_verdict(False, 0.7, 0.05)
+        >>> steers_by_luck, fails_robustly, is_fragile_verdict(False, 0.7, 0.3)
+        (True, False, True)
+    """
+    if resample_share is None:
+        return False
+    low, high = FRAGILE_RESAMPLE_SHARES
+    misses = spearman is not None and round(spearman, 9) < STEERING_SPEARMAN_TARGET
+    return (steers and resample_share < high) or (misses and resample_share > low)
+
+
 def steepest_falls(sweep: dict) -> dict[str, dict[str, float] | None]:
     """Per objective, the largest fall of its score from one of its weights to a higher one, in standard errors: the
     pair of weights (lower `from_weight`, higher `to_weight`) where the score falls most clearly, with the fall (mean

@@ -1,5 +1,6 @@
 """The report's lines that say in words whether alpha steered each objective: the verdicts, and the notes on a token
-limit that hides longer answers and on an objective that steers without rising above the unguided model."""
+limit that hides longer answers, on an objective that steers without rising above the unguided model and on a
+verdict that another draw of test prompts would likely turn over."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from ..data.length_following import LENGTH_FOLLOWING_SIGN
 from ..evaluation.sweep_metrics import (
     STEERING_SPEARMAN_TARGET,
     STEERING_VERDICT_ADVICE,
+    is_fragile_verdict,
     rises_above_base,
     steering_verdicts,
 )
@@ -85,4 +87,21 @@ def no_gain_lines(metrics: dict) -> list[str]:
             f"{gain['effect']:+.3f} +/- {gain['standard_error']:.3f}): its weight decides how far the other "
             "objectives' guidance lowers it, and its own guidance adds little to the base"
         )
+    return lines
+
+
+def fragile_lines(metrics: dict) -> list[str]:
+    """A note for each objective whose verdict more than one test-prompt resample in five would turn over
+    (`is_fragile_verdict`): the verdict is within the prompts' noise, and more --test_prompts would settle it."""
+    verdicts = metrics_verdicts(metrics)
+    spearman = metrics.get("spearman_score_vs_weight", {})
+    lines = []
+    for name, resampled in metrics.get("spearman_over_resampled_prompts", {}).items():
+        share = resampled["share_at_least_threshold"]
+        if name in verdicts and is_fragile_verdict(verdicts[name] == "steers", spearman.get(name), share):
+            lines.append(
+                f"- {name}: the verdict is fragile: its Spearman reaches {resampled['threshold']:g} in {share:.0%} "
+                "of the test prompts resampled with replacement, so another draw of prompts could turn it over; "
+                "measure on more --test_prompts before relying on it"
+            )
     return lines
