@@ -19,7 +19,7 @@ from peft_pblora.evaluation import VaderPositivity
 from peft_pblora.evaluation.sweep_metrics import STEERING_VERDICT_ADVICE
 from peft_pblora.pipeline import Run, RunSettings, run_all, stages, training
 from peft_pblora.pipeline.baselines import weight_soup
-from peft_pblora.pipeline.cli import main, settings_of_existing_run
+from peft_pblora.pipeline.cli import main, parse_settings, settings_of_existing_run
 from peft_pblora.pipeline.prompts import builtin_prompts, shipped_candidates_dir, shipped_candidates_fit
 from peft_pblora.pipeline.report import options_other_than_defaults, pairing_section
 from peft_pblora.pipeline.reward_forms import RewardForms
@@ -412,7 +412,7 @@ def test_an_objective_whose_whole_samples_ignore_length_is_paired_without_the_fi
     assert not relevance_answers & first_sentences  # relevance's best whole sample is not mostly the longer one
     assert set(data["conciseness"]["chosen"]) & first_sentences  # conciseness's shortest answers stay in
     record = json.loads((run.path / "preference_data" / "pairing.json").read_text())
-    assert record == {"whole_samples_only": ["relevance"], "read_from_candidates": True}
+    assert record == {"whole_samples_only": ["relevance"], "read_from_candidates": True, "non_answer_pairs": False}
     assert pairing_section({"pairing": record}) == [
         "Pairs among whole samples only (first-sentence variants left out): relevance; read from the candidates: "
         "every objective whose pairs among whole samples do not follow length."
@@ -420,6 +420,31 @@ def test_an_objective_whose_whole_samples_ignore_length_is_paired_without_the_fi
     given = {"whole_samples_only": [], "read_from_candidates": False}
     assert pairing_section({"pairing": given})[0].endswith("none; as the settings' whole_samples_only says.")
     assert pairing_section({}) == []  # pairs the user gave, or a folder made before the record
+
+
+def test_non_answer_pairs_add_one_pair_per_prompt_against_the_empty_answer_and_keep_the_reward_forms(
+    tmp_path, monkeypatch
+):
+    objectives = ["conciseness", "relevance"]
+    plain = RunSettings(output_dir=str(tmp_path / "plain"), objectives=objectives)
+    _, without, _ = pairs_from_shipped_candidates(plain, monkeypatch)
+    settings = RunSettings(output_dir=str(tmp_path / "run"), objectives=objectives, non_answer_pairs=True)
+    run, data, _ = pairs_from_shipped_candidates(settings, monkeypatch)
+    for name in objectives:
+        made, added = len(without[name]), data[name].select(range(len(without[name]), len(data[name])))
+        assert data[name].select(range(made))["chosen"] == without[name]["chosen"]  # the made pairs first, as before
+        assert set(added["rejected"]) == {""} and len(added) == len(set(without[name]["prompt"]))
+        first_chosen = {}
+        for prompt, chosen in zip(without[name]["prompt"], without[name]["chosen"], strict=True):
+            first_chosen.setdefault(prompt, chosen)
+        assert dict(zip(added["prompt"], added["chosen"], strict=True)) == first_chosen
+        assert all(gap > 0 for gap in added["score_gap"])  # both scorers score an empty answer 0, below any chosen
+    assert run.reward_forms.length_signs == Run(plain).reward_forms.length_signs  # the length reading skips them
+    assert run.reward_forms.length_normalized_rewards == ["conciseness"]
+    record = json.loads((run.path / "preference_data" / "pairing.json").read_text())
+    assert record["non_answer_pairs"] is True
+    assert pairing_section({"pairing": record})[1].startswith("Pairs against the empty answer: per prompt")
+    assert parse_settings(["--output_dir", str(tmp_path / "cli"), "--non_answer_pairs"]).pairing().non_answer_pairs
 
 
 def test_the_default_pairs_are_those_the_scorers_declared_before_the_candidates_chose(tmp_path, monkeypatch):

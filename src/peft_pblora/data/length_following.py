@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from datasets import Dataset
 
+from .non_answer_pairs import has_empty_answer
+
 
 def word_count(text: str) -> int:
     """Words separated by whitespace: the length that length signs and length-matched pairs compare."""
@@ -27,7 +29,8 @@ to |1.00| (conciseness, thoroughness) or at most |0.32| (the other six, paired o
 
 def length_sign(chosen: Sequence[str], rejected: Sequence[str]) -> float:
     """The share of pairs whose chosen answer has more words than the rejected one minus the share with fewer:
-    +1 or -1 where the label follows length, near 0 where it ignores length.
+    +1 or -1 where the label follows length, near 0 where it ignores length. A pair with an empty answer (a pair
+    against the empty answer, `data.non_answer_pairs`) compares answering with not answering and is left out.
 
     Args:
         chosen (Sequence[str]): each pair's chosen answer.
@@ -38,12 +41,16 @@ def length_sign(chosen: Sequence[str], rejected: Sequence[str]) -> float:
         0.0
         >>> length_sign(["yes", "no"], ["yes, and more", "no, because"])
         -1.0
+        >>> length_sign(["yes", "no"], ["yes, and more", ""])
+        -1.0
     """
     if len(chosen) != len(rejected):
         raise ValueError(f"{len(chosen)} chosen answers but {len(rejected)} rejected ones")
-    if not chosen:
-        raise ValueError("no pairs to measure a length sign on")
-    longer = [word_count(first) - word_count(second) for first, second in zip(chosen, rejected, strict=True)]
+    pairs = zip(chosen, rejected, strict=True)
+    answered = [(first, second) for first, second in pairs if not has_empty_answer(first, second)]
+    if not answered:
+        raise ValueError("no pairs of two non-empty answers to measure a length sign on")
+    longer = [word_count(first) - word_count(second) for first, second in answered]
     return float(np.mean(np.sign(longer)))
 
 

@@ -47,6 +47,10 @@ class PairingOptions:
     contrasts from the same candidates."""
     system_prompted_objectives: Sequence[str] | None = None
     """The only objectives whose pairs may use candidates sampled under a system prompt; None: every objective."""
+    non_answer_pairs: bool = False
+    """Whether each objective also gets, per prompt, its chosen answer against the empty answer wherever its scorer
+    scores the empty answer lower (`data.non_answer_pairs`); `build_preference_data` adds them, as they need the
+    scorers."""
 
     def __post_init__(self) -> None:
         for name in OBJECTIVE_LISTS:
@@ -60,6 +64,8 @@ class PairingOptions:
             raise ValueError(f"max_length_ratio must be >= 1, got {self.max_length_ratio}")
         if not self.max_score_difference >= 0:
             raise ValueError(f"max_score_difference must be >= 0, got {self.max_score_difference}")
+        if not isinstance(self.non_answer_pairs, bool):
+            raise TypeError(f"non_answer_pairs must be True or False, got {self.non_answer_pairs!r}")
         pairs = self.pairs_per_prompt
         if isinstance(pairs, bool) or not isinstance(pairs, int) or pairs < 1:
             raise ValueError(f"pairs_per_prompt must be an integer >= 1, got {pairs!r}")

@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from ..evaluation.scorers import SENTENCE_END, Scorer
 from .chat import chat_texts, left_padding
+from .non_answer_pairs import with_non_answer_pairs
 from .pairing import PairingOptions, best_and_worst_pairs, with_whole_samples_read
 
 PAIRING_RECORD = "pairing.json"
@@ -252,8 +253,14 @@ def build_preference_data(
     read_from_candidates = pairing.whole_samples_only is None
     pairing = with_whole_samples_read(pairing, prompts, responses, scores, usable)
     data = best_and_worst_pairs(prompts, responses, scores, pairing=pairing, usable=usable)
+    if pairing.non_answer_pairs:
+        data = with_non_answer_pairs(data, scorers)
     data.save_to_disk(str(cache_dir))
-    record = {"whole_samples_only": list(pairing.whole_samples_only), "read_from_candidates": read_from_candidates}
+    record = {
+        "whole_samples_only": list(pairing.whole_samples_only),
+        "read_from_candidates": read_from_candidates,
+        "non_answer_pairs": pairing.non_answer_pairs,
+    }
     (cache_dir / PAIRING_RECORD).write_text(json.dumps(record, indent=2))
     return data
 

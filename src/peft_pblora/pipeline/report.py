@@ -131,7 +131,13 @@ def pairing_section(metrics: dict) -> list[str]:
         if pairing["read_from_candidates"]
         else "as the settings' whole_samples_only says"
     )
-    return [f"Pairs among whole samples only (first-sentence variants left out): {whole}; {chooser}."]
+    lines = [f"Pairs among whole samples only (first-sentence variants left out): {whole}; {chooser}."]
+    if pairing.get("non_answer_pairs"):
+        lines.append(
+            "Pairs against the empty answer: per prompt, each objective's chosen answer against an empty one, where "
+            "its scorer scores the empty answer lower."
+        )
+    return lines
 
 
 def mean_with_error(point: dict, name: str) -> str:

@@ -23,6 +23,7 @@ LEGACY_SETTINGS = {
     "guidance_plausibility": None,
     "loss_type": "sigmoid",
     "weaker_objective_strengths": [],
+    "non_answer_pairs": False,
 }
 
 

@@ -208,6 +208,13 @@ class RunSettings:
         default=1,
         metadata={"help": "Up to this many pairs per prompt and objective, no answer in two, largest gaps first."},
     )
+    non_answer_pairs: bool = field(
+        default=False,
+        metadata={
+            "help": "Add to each objective's pairs, per prompt, its chosen answer against the empty answer wherever "
+            "its scorer scores the empty answer lower: guidance then does not end answers at their first token."
+        },
+    )
     whole_samples_only: list[str] | None = field(
         default=None,
         metadata={
@@ -542,6 +549,7 @@ class RunSettings:
             score_matched=self.score_matched,
             max_score_difference=self.max_score_difference,
             pairs_per_prompt=self.pairs_per_prompt,
+            non_answer_pairs=self.non_answer_pairs,
             system_prompted_objectives=self.system_prompted_objectives if self.sampling_system_prompts else [],
         )
 

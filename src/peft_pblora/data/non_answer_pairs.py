@@ -1,0 +1,62 @@
+"""Pairs against the empty answer: per prompt, the objective's chosen answer preferred to ending at once.
+
+Sampled candidates are never empty, so no pair shows the PARM an answer that ends at its first token, and its
+log-ratio on the end-of-turn token there is learned from nothing. Guided at an objective's vertex, the base can then
+end a share of the answers at once, though the objective's scorer ranks an empty answer lowest. Where the scorer
+does score the empty answer below the chosen one, one such pair per prompt teaches the PARM not to stop there, by
+the scorer's own verdict; where it does not (an objective that prefers silence), no pair is added.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from datasets import Dataset, DatasetDict, concatenate_datasets
+
+from ..evaluation.scorers import Scorer
+
+NON_ANSWER = ""
+
+
+def has_empty_answer(chosen: str, rejected: str) -> bool:
+    """Whether a pair holds an answer of no words: it compares answering with not answering, not two answers."""
+    return not chosen.strip() or not rejected.strip()
+
+
+def non_answer_rows(pairs: Dataset, scorer: Scorer) -> dict[str, list]:
+    """The pairs against the empty answer for one objective's `pairs`: per prompt, the chosen answer of its first
+    pair (the largest gap) against `NON_ANSWER`, where `scorer` scores the empty answer lower; the score gap too."""
+    first_chosen: dict[str, str] = {}
+    for prompt, chosen in zip(pairs["prompt"], pairs["chosen"], strict=True):
+        first_chosen.setdefault(prompt, chosen)
+    prompts, answers = list(first_chosen), list(first_chosen.values())
+    rows: dict[str, list] = {"prompt": [], "chosen": [], "rejected": [], "score_gap": []}
+    if not prompts:
+        return rows
+    answer_scores = scorer(prompts, answers)
+    empty_scores = scorer(prompts, [NON_ANSWER] * len(prompts))
+    for prompt, answer, high, low in zip(prompts, answers, answer_scores, empty_scores, strict=True):
+        if high > low:
+            rows["prompt"].append(prompt)
+            rows["chosen"].append(answer)
+            rows["rejected"].append(NON_ANSWER)
+            rows["score_gap"].append(float(high - low))
+    return rows
+
+
+def with_non_answer_pairs(data: DatasetDict, scorers: Sequence[Scorer]) -> DatasetDict:
+    """`data` (objective -> pairs with `prompt`, `chosen`, `rejected`, `score_gap`) with each objective's pairs
+    against the empty answer (`non_answer_rows`) appended, scored by the objective's scorer in `scorers`."""
+    by_name = {scorer.name: scorer for scorer in scorers}
+    missing = [name for name in data if name not in by_name]
+    if missing:
+        raise ValueError(f"no scorer for objective(s) {missing}: the pairs against the empty answer need one each")
+    extended = {}
+    for name, pairs in data.items():
+        added = non_answer_rows(pairs, by_name[name])
+        if not added["prompt"]:
+            extended[name] = pairs
+            continue
+        extra = Dataset.from_dict({column: added[column] for column in pairs.column_names}, features=pairs.features)
+        extended[name] = concatenate_datasets([pairs, extra])
+    return DatasetDict(extended)
