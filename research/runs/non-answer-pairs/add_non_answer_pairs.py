@@ -1,6 +1,7 @@
 """Adds to a run folder's preference pairs, per objective and prompt, one pair that prefers the prompt's chosen answer
-to the empty answer, wherever the objective's own scorer scores the empty answer lower; then prints the reward-form
-settings the run read from its pairs before, to be given explicitly (the added pairs would change the length reading).
+to the empty answer, wherever the objective's own scorer scores the empty answer lower (`with_non_answer_pairs`, what
+`--non_answer_pairs` does when the pairs are made); then prints the reward-form settings the run read from its pairs
+before, to be given explicitly (the runs were made with commit 9f371de, whose length reading counted every pair).
 
 The hypothesis: guided decoding at an objective's vertex ends some answers at once (an empty answer), though the
 objective's scorer ranks an empty answer lowest, because no training pair ever showed the PARM an empty answer:
@@ -15,28 +16,10 @@ import shutil
 import sys
 from pathlib import Path
 
-from datasets import Dataset, DatasetDict, load_from_disk
+from datasets import load_from_disk
 
+from peft_pblora.data.non_answer_pairs import with_non_answer_pairs
 from peft_pblora.pipeline.settings import RunSettings
-
-
-def non_answer_rows(pairs: Dataset, scorer) -> dict[str, list]:
-    """One (chosen, empty) pair per prompt of `pairs`, the chosen answer of the prompt's first pair, where `scorer`
-    scores the empty answer below it."""
-    first_chosen = {}
-    for prompt, chosen in zip(list(pairs["prompt"]), list(pairs["chosen"]), strict=True):
-        first_chosen.setdefault(prompt, chosen)
-    prompts, chosen = list(first_chosen), list(first_chosen.values())
-    chosen_scores = scorer(prompts, chosen)
-    empty_scores = scorer(prompts, [""] * len(prompts))
-    rows = {"prompt": [], "chosen": [], "rejected": [], "score_gap": []}
-    for prompt, answer, high, low in zip(prompts, chosen, chosen_scores, empty_scores, strict=True):
-        if high > low:
-            rows["prompt"].append(prompt)
-            rows["chosen"].append(answer)
-            rows["rejected"].append("")
-            rows["score_gap"].append(float(high - low))
-    return rows
 
 
 def main(run_folder: Path) -> None:
@@ -45,13 +28,11 @@ def main(run_folder: Path) -> None:
     scorers = {scorer.name: scorer for scorer in RunSettings(**settings).make_scorers()}
     data_dir = run_folder / "preference_data"
     data = load_from_disk(str(data_dir))
-    extended = {}
+    extended = with_non_answer_pairs(data, list(scorers.values()))
     for name, pairs in data.items():
-        added = non_answer_rows(pairs, scorers[name])
-        extended[name] = Dataset.from_dict({column: list(pairs[column]) + added[column] for column in added})
-        print(f"{name}: {len(pairs)} pairs + {len(added['prompt'])} against the empty answer")
+        print(f"{name}: {len(pairs)} pairs + {len(extended[name]) - len(pairs)} against the empty answer")
     staging = run_folder / "preference_data.staging"
-    DatasetDict(extended).save_to_disk(str(staging))
+    extended.save_to_disk(str(staging))
     for item in ("candidates", "pairing.json"):  # the candidates and the pairing record stay as they were
         source = data_dir / item
         if source.exists():
