@@ -62,7 +62,8 @@ MARGIN_VERDICTS = ("below not_learned's threshold", "at or above it", "not recor
 # "log-ratio" with IPO's squared loss, which holds each objective's learned margin near 1 / (2 beta_r) = 5;
 # "log-ratio-adaptive" is "log-ratio" with each objective whose probe answers degenerate at its vertex weakened to
 # half its strength, then a quarter; "log-ratio-forms-from-pairs" is "log-ratio-adaptive" with each objective's reward
-# form read from its pairs (the mean log-ratio, beta_r 4, where the pairs follow length; the summed, beta_r 0.1, else)
+# form read from its pairs (the mean log-ratio, beta_r 4, where the pairs follow length; the summed, beta_r 0.1, else);
+# "log-ratio-forms-from-pairs-non-answers" adds, per prompt and objective, a pair against the empty answer
 RECIPES = {
     "default": {},
     "log-ratio": {
@@ -80,6 +81,7 @@ RECIPES["log-ratio-forms-from-pairs"] = {
     for key, value in RECIPES["log-ratio-adaptive"].items()
     if key not in ("length_normalized_rewards", "beta_r")
 }
+RECIPES["log-ratio-forms-from-pairs-non-answers"] = {**RECIPES["log-ratio-forms-from-pairs"], "non_answer_pairs": True}
 
 
 def recipe_settings(recipe: str) -> dict:

@@ -191,6 +191,8 @@ def test_the_steering_benchmark_takes_a_named_recipe_or_json(monkeypatch):
     assert adaptive == {**log_ratio, "weaker_objective_strengths": [0.5, 0.25]}
     forms_from_pairs = module.recipe_settings("log-ratio-forms-from-pairs")
     assert {**forms_from_pairs, "length_normalized_rewards": ["none"], "beta_r": [0.1]} == adaptive
+    non_answers = module.recipe_settings("log-ratio-forms-from-pairs-non-answers")
+    assert non_answers == {**forms_from_pairs, "non_answer_pairs": True}
     assert log_ratio["reference_free"] is False and module.recipe_settings("default") == {}
     assert module.recipe_settings('{"guidance_beta": 0.5}') == {"guidance_beta": 0.5}
     for bad in ("log_ratio", "[1, 2]"):
