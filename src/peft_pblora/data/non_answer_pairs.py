@@ -1,10 +1,11 @@
 """Pairs against the empty answer: per prompt, the objective's chosen answer preferred to ending at once.
 
-Sampled candidates are never empty, so no pair shows the PARM an answer that ends at its first token, and its
-log-ratio on the end-of-turn token there is learned from nothing. Guided at an objective's vertex, the base can then
-end a share of the answers at once, though the objective's scorer ranks an empty answer lowest. Where the scorer
-does score the empty answer below the chosen one, one such pair per prompt teaches the PARM not to stop there, by
-the scorer's own verdict; where it does not (an objective that prefers silence), no pair is added.
+Sampled candidates are never empty, so no pair shows the PARM an answer that ends at its first token, though guided
+decoding at a short-answer objective's vertex ends some answers there. Where the objective's scorer scores the empty
+answer below the chosen one, one such pair per prompt adds that verdict to training; where it does not (an objective
+that prefers silence), no pair is added. What it changes on the steering benchmark is in docs/results.md: trained on
+plain-text prompts it does not remove the empty answers at full strength, but makes them plain enough for the probe
+to weaken the objective.
 """
 
 from __future__ import annotations

@@ -212,7 +212,7 @@ class RunSettings:
         default=False,
         metadata={
             "help": "Add to each objective's pairs, per prompt, its chosen answer against the empty answer wherever "
-            "its scorer scores the empty answer lower: guidance then does not end answers at their first token."
+            "its scorer scores the empty answer lower, so that training sees an answer that ends at once."
         },
     )
     whole_samples_only: list[str] | None = field(
