@@ -67,5 +67,10 @@ def test_build_preference_data_adds_them_after_the_made_pairs_and_records_it(tmp
     assert data["count_w5"]["rejected"] == ["w6", "w6 w6", "", ""]
     assert "" not in data["silence"]["rejected"]
     assert preference_pairs.pairing_record(tmp_path)["non_answer_pairs"] is True
+    for matched in ({"length_matched": ["count_w5"]}, {"score_matched": ["count_w5"], "max_score_difference": 5}):
+        folder = tmp_path / next(iter(matched))
+        options = PairingOptions(non_answer_pairs=True, **matched)
+        data = build_preference_data(None, None, ["p1", "p2"], scorers, folder, show_progress=False, pairing=options)
+        assert "" not in data["count_w5"]["rejected"]  # an empty answer matches no answer's length or scores
     with pytest.raises(TypeError, match="non_answer_pairs must be True or False"):
         PairingOptions(non_answer_pairs="yes")

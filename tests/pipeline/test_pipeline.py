@@ -438,13 +438,16 @@ def test_non_answer_pairs_add_one_pair_per_prompt_against_the_empty_answer_and_k
         for prompt, chosen in zip(without[name]["prompt"], without[name]["chosen"], strict=True):
             first_chosen.setdefault(prompt, chosen)
         assert dict(zip(added["prompt"], added["chosen"], strict=True)) == first_chosen
-        assert all(gap > 0 for gap in added["score_gap"])  # both scorers score an empty answer 0, below any chosen
+        scorer = next(scorer for scorer in settings.make_scorers() if scorer.name == name)
+        assert added["score_gap"] == pytest.approx(scorer(added["prompt"], added["chosen"]))  # the empty answer: 0
     assert run.reward_forms.length_signs == Run(plain).reward_forms.length_signs  # the length reading skips them
     assert run.reward_forms.length_normalized_rewards == ["conciseness"]
     record = json.loads((run.path / "preference_data" / "pairing.json").read_text())
     assert record["non_answer_pairs"] is True
     assert pairing_section({"pairing": record})[1].startswith("Pairs against the empty answer: per prompt")
     assert parse_settings(["--output_dir", str(tmp_path / "cli"), "--non_answer_pairs"]).pairing().non_answer_pairs
+    with pytest.raises(ValueError, match="with your own preference_pairs"):
+        RunSettings(output_dir=str(tmp_path / "own"), non_answer_pairs=True, preference_pairs=["pairs.jsonl"])
 
 
 def test_the_default_pairs_are_those_the_scorers_declared_before_the_candidates_chose(tmp_path, monkeypatch):

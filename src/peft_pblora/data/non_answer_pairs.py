@@ -4,13 +4,13 @@ Sampled candidates are never empty, so no pair shows the PARM an answer that end
 decoding at a short-answer objective's vertex ends some answers there. Where the objective's scorer scores the empty
 answer below the chosen one, one such pair per prompt adds that verdict to training; where it does not (an objective
 that prefers silence), no pair is added. What it changes on the steering benchmark is in docs/results.md: trained on
-plain-text prompts it does not remove the empty answers at full strength, but makes them plain enough for the probe
-to weaken the objective.
+plain-text prompts it does not remove the empty answers at full strength; like two pairs per prompt, more training
+makes them common enough for the probe to weaken the objective.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from datasets import Dataset, DatasetDict, concatenate_datasets
 
@@ -45,16 +45,18 @@ def non_answer_rows(pairs: Dataset, scorer: Scorer) -> dict[str, list]:
     return rows
 
 
-def with_non_answer_pairs(data: DatasetDict, scorers: Sequence[Scorer]) -> DatasetDict:
+def with_non_answer_pairs(data: DatasetDict, scorers: Sequence[Scorer], matched: Collection[str] = ()) -> DatasetDict:
     """`data` (objective -> pairs with `prompt`, `chosen`, `rejected`, `score_gap`) with each objective's pairs
-    against the empty answer (`non_answer_rows`) appended, scored by the objective's scorer in `scorers`."""
+    against the empty answer (`non_answer_rows`) appended, scored by the objective's scorer in `scorers`; the
+    `matched` objectives (length- or score-matched) get none, as an empty answer matches no answer's length or
+    scores."""
     by_name = {scorer.name: scorer for scorer in scorers}
     missing = [name for name in data if name not in by_name]
     if missing:
         raise ValueError(f"no scorer for objective(s) {missing}: the pairs against the empty answer need one each")
     extended = {}
     for name, pairs in data.items():
-        added = non_answer_rows(pairs, by_name[name])
+        added = non_answer_rows(pairs, by_name[name]) if name not in matched else {"prompt": []}
         if not added["prompt"]:
             extended[name] = pairs
             continue

@@ -49,8 +49,8 @@ class PairingOptions:
     """The only objectives whose pairs may use candidates sampled under a system prompt; None: every objective."""
     non_answer_pairs: bool = False
     """Whether each objective also gets, per prompt, its chosen answer against the empty answer wherever its scorer
-    scores the empty answer lower (`data.non_answer_pairs`); `build_preference_data` adds them, as they need the
-    scorers."""
+    scores the empty answer lower (`data.non_answer_pairs`), but for the length- and score-matched objectives;
+    `build_preference_data` adds them, as they need the scorers."""
 
     def __post_init__(self) -> None:
         for name in OBJECTIVE_LISTS:

@@ -254,7 +254,7 @@ def build_preference_data(
     pairing = with_whole_samples_read(pairing, prompts, responses, scores, usable)
     data = best_and_worst_pairs(prompts, responses, scores, pairing=pairing, usable=usable)
     if pairing.non_answer_pairs:
-        data = with_non_answer_pairs(data, scorers)
+        data = with_non_answer_pairs(data, scorers, matched=[*pairing.length_matched, *pairing.score_matched])
     data.save_to_disk(str(cache_dir))
     record = {
         "whole_samples_only": list(pairing.whole_samples_only),

@@ -212,7 +212,8 @@ class RunSettings:
         default=False,
         metadata={
             "help": "Add to each objective's pairs, per prompt, its chosen answer against the empty answer wherever "
-            "its scorer scores the empty answer lower, so that training sees an answer that ends at once."
+            "its scorer scores the empty answer lower (not length- or score-matched objectives). It does not stop "
+            "the empty answers at full strength; docs/results.md has what it changed."
         },
     )
     whole_samples_only: list[str] | None = field(
@@ -583,6 +584,11 @@ def check_values(settings: RunSettings) -> None:
     check_range("grid_step", settings.grid_step, 0, above=True, high=1)
     check_range("max_length_ratio", settings.max_length_ratio, 1)
     check_range("max_score_difference", settings.max_score_difference, 0)
+    if settings.non_answer_pairs and settings.preference_pairs is not None:
+        raise ValueError(
+            "non_answer_pairs adds to the pairs the run makes from sampled answers; with your own preference_pairs "
+            "add the pairs against the empty answer to them yourself (peft_pblora.data.non_answer_pairs)"
+        )
     for value in settings.beta_r or []:
         check_range("beta_r", value, 0, above=True)
     if settings.preference_sampling is not None and settings.preference_sampling not in PREFERENCE_SAMPLING:
