@@ -421,6 +421,12 @@ class RunSettings:
         check_values(self)
         if len(self.objectives) < 2:
             raise ValueError("a multi-objective run needs at least two objectives (objectives)")
+        if self.non_answer_pairs and self.preference_pairs is not None:
+            raise ValueError(
+                "non_answer_pairs adds to the pairs the run makes from sampled answers; with your own "
+                "preference_pairs add the pairs against the empty answer to them yourself "
+                "(peft_pblora.data.non_answer_pairs)"
+            )
         if self.device is None:
             self.device = "cuda" if torch.cuda.is_available() else "cpu"
         # the objectives' scorers, resolved once (a reward model loads here); named by their scorers
@@ -584,11 +590,6 @@ def check_values(settings: RunSettings) -> None:
     check_range("grid_step", settings.grid_step, 0, above=True, high=1)
     check_range("max_length_ratio", settings.max_length_ratio, 1)
     check_range("max_score_difference", settings.max_score_difference, 0)
-    if settings.non_answer_pairs and settings.preference_pairs is not None:
-        raise ValueError(
-            "non_answer_pairs adds to the pairs the run makes from sampled answers; with your own preference_pairs "
-            "add the pairs against the empty answer to them yourself (peft_pblora.data.non_answer_pairs)"
-        )
     for value in settings.beta_r or []:
         check_range("beta_r", value, 0, above=True)
     if settings.preference_sampling is not None and settings.preference_sampling not in PREFERENCE_SAMPLING:
