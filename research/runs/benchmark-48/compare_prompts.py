@@ -58,6 +58,11 @@ def gain(result: dict) -> str:
     return f"{mark}{value['effect']:+.3f} +/- {value['standard_error']:.3f}{mark}"
 
 
+def count_rising_above_base(rows: dict[str, dict], runs) -> int:
+    """How many objective-runs of `runs` (names in `rows`) rise above the unguided model at their own vertex."""
+    return sum(rows[run]["objectives"][name]["rises_above_base"] for run in runs for name in rows[run]["objectives"])
+
+
 def main() -> None:
     at_24, at_48 = rows_at_24(), rows_at_48()
     print(
@@ -75,15 +80,7 @@ def main() -> None:
 
     tallies = side_by_side({run: (row, at_24[run]) for run, row in at_48.items()}, cells)
     now, before, total = tallies["steers"]
-    rising = [
-        sum(
-            row["objectives"][name]["rises_above_base"]
-            for run, row in rows.items()
-            if run in at_48
-            for name in row["objectives"]
-        )
-        for rows in (at_48, at_24)
-    ]
+    rising = [count_rising_above_base(rows, at_48) for rows in (at_48, at_24)]
     print()
     print(
         f"Objective-runs that steer: {now} of {total} at 48 prompts, {before} of {total} at 24 (the same runs). "

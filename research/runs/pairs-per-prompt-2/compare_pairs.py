@@ -20,7 +20,7 @@ sys.path.insert(0, str(RUNS / "pair-read-forms"))
 sys.path.insert(0, str(RUNS / "benchmark-48"))
 
 from compare import by_objective, rows_by_run, side_by_side, steering  # noqa: E402
-from compare_prompts import gain, rows_at_48, strength  # noqa: E402
+from compare_prompts import count_rising_above_base, gain, rows_at_48, strength  # noqa: E402
 
 BENCHMARK_FOLDERS = (RUNS / "whole-samples-48", RUNS / "benchmark-48")
 
@@ -63,10 +63,7 @@ def main() -> None:
 
     tallies = side_by_side({run: (row, benchmark[run]) for run, row in changed.items()}, cells)
     now, before, total = tallies["steers"]
-    rising = [
-        sum(rows[run]["objectives"][name]["rises_above_base"] for run in changed for name in rows[run]["objectives"])
-        for rows in (changed, benchmark)
-    ]
+    rising = [count_rising_above_base(rows, changed) for rows in (changed, benchmark)]
     print()
     print(
         f"Objective-runs that steer: {now} of {total} with {args.label}, {before} of {total} in the benchmark (the "
