@@ -30,7 +30,7 @@ from pathlib import Path
 
 from run_grid import run_grid
 
-from peft_pblora.evaluation.steering_diagnosis import LEARNED_MARGIN, PROBE_FLAGS
+from peft_pblora.evaluation.steering_diagnosis import DEGENERATE_FLAGS, LEARNED_MARGIN, PROBE_FLAGS
 from peft_pblora.evaluation.sweep_metrics import (
     FRAGILE_RESAMPLE_SHARES,
     STEERING_SPEARMAN_TARGET,
@@ -256,12 +256,12 @@ PROBE_VERDICTS = ("passes", "inconclusive", "flags degenerate answers", "flags n
 
 def probe_verdict(flags: list[str]) -> str:
     """The guided probe's reading of one objective: "flags no steering" (it does not steer or steers backwards),
-    "flags degenerate answers" (it rises, but its answers at its own vertex are mostly empty or repetitive: a warning
-    about the answers, which a scorer may still reward), "inconclusive" (a rise within the probe's noise) or
-    "passes"."""
-    if any(flag in PROBE_FLAGS and flag != "degenerate_at_vertex" for flag in flags):
+    "flags degenerate answers" (it rises, but its answers at its own vertex are mostly empty or repetitive, or the
+    empty-answer check found empty answers there: a warning about the answers, which a scorer may still reward),
+    "inconclusive" (a rise within the probe's noise) or "passes"."""
+    if any(flag in PROBE_FLAGS and flag not in DEGENERATE_FLAGS for flag in flags):
         return "flags no steering"
-    if "degenerate_at_vertex" in flags:
+    if set(flags) & set(DEGENERATE_FLAGS):
         return "flags degenerate answers"
     return "inconclusive" if "probe_inconclusive" in flags else "passes"
 

@@ -11,7 +11,8 @@ from datasets import Dataset
 
 from peft_pblora import PARMTrainer, PBLoraConfig
 from peft_pblora.evaluation import Conciseness
-from peft_pblora.evaluation.steering_diagnosis import diagnose, pair_accuracy_at_vertices
+from peft_pblora.evaluation.steering_diagnosis import EMPTY_ANSWER_CHECK_TOKENS, diagnose, pair_accuracy_at_vertices
+from peft_pblora.evaluation.sweep_metrics import is_wordless
 from peft_pblora.pipeline import Run, RunSettings, run_all, training
 from peft_pblora.pipeline.cli import settings_of_existing_run
 from peft_pblora.pipeline.diagnosis import choose_probe_prompts, held_out_prompts, split_pairs
@@ -123,6 +124,7 @@ def tiny_settings(tmp_path, monkeypatch):
         train_prompts=10, test_prompts=2, samples_per_prompt=4, sample_tokens=8, sample_batch_size=8, epochs=1,
         batch_size=2, learning_rate=1e-3, grid_step=1.0, sweep_tokens=5, sweep_batch_size=8, max_length=64,
         target_modules=["q_proj", "v_proj"], show_progress=False, held_out_pair_share=0.2, probe_prompts=4,
+        empty_answer_check_prompts=0,  # the empty-answer check has tests of its own, below
     )  # fmt: skip
 
 
@@ -301,6 +303,67 @@ def test_an_objective_degenerate_at_every_strength_stays_at_full_strength_with_i
     record = json.loads((RunSettings(**tiny_settings).path / "diagnosis.json").read_text())
     assert record["objective_strengths"] == {"conciseness": 1.0, "frozen": 1.0}
     assert len(record["strengths_tried"]) == 4
+
+
+def test_the_empty_answer_check_weakens_an_objective_whose_vertex_ends_answers_empty(tiny_settings, monkeypatch):
+    """Both objectives rise in the probe at every strength; the empty-answer check ends 4 of its 16 prompts empty at
+    conciseness's vertex at full strength and none at 0.5: the flag probes strength 0.5, and the sweep guides
+    conciseness at 0.5. Each probe is followed by the check, its few tokens at the same strengths. (The "frozen"
+    objective stays unfrozen here: it counts even-numbered words, and its vertex's answers have six.)"""
+    settings = RunSettings(**{**tiny_settings, "empty_answer_check_prompts": 16}, weaker_objective_strengths=[0.5])
+    run = Run(settings)
+    run.train()
+    assert len(run.empty_check_prompts) == 16
+    assert not set(run.empty_check_prompts) & set(run.train_prompts + run.test_prompts)
+    decoded = []
+
+    def answers(rows, objective_strengths=None, max_new_tokens=None):
+        strengths = run.objective_strengths if objective_strengths is None else objective_strengths
+        decoded.append((list(strengths), max_new_tokens, len(rows)))
+        texts = []
+        for index, (alpha, _) in enumerate(rows):
+            if max_new_tokens is not None:  # the check: rows are vertex-major, 16 prompts each
+                ends_empty = alpha[0] == 1.0 and strengths[0] == 1.0 and index % 16 < 4
+                texts.append("" if ends_empty else "w6 w8")
+            else:
+                texts.append("w6" if alpha[0] == 1.0 else "w2 w4 w6 w8 w10 w12")
+        return [{"text": text, "finished": True, "new_tokens": 2} for text in texts]
+
+    monkeypatch.setattr(run, "_answers", answers)
+    run.report()
+    diagnosis = json.loads((settings.path / "diagnosis.json").read_text())
+    assert diagnosis["objective_strengths"] == {"conciseness": 0.5, "frozen": 1.0}
+    full = next(probed for probed in diagnosis["probe_at_strength"] if probed["strength"] == 1.0)
+    checks = [vertex["empty_answer_check"] for vertex in full["vertices"]]
+    assert checks == [{"prompts": 16, "new_tokens": 8, "empty": 0.25}, {"prompts": 16, "new_tokens": 8, "empty": 0.0}]
+    tried = {tuple(entry["objective_strengths"].values()): entry for entry in diagnosis["strengths_tried"]}
+    assert (
+        tried[(1.0, 1.0)]["degenerate_at_vertex"] == ["conciseness"]
+        and tried[(0.5, 1.0)]["degenerate_at_vertex"] == []
+    )
+    assert decoded == [
+        ([1.0, 1.0], None, 8), ([1.0, 1.0], 8, 32), ([0.5, 0.5], None, 8), ([0.5, 0.5], 8, 32), ([0.5, 1.0], None, 4)
+    ]  # fmt: skip
+    assert json.loads((settings.path / "sweep.json").read_text())["objective_strengths"] == [0.5, 1.0]
+    assert all(not item["flags"] for item in diagnosis["objectives"])
+
+
+def test_the_empty_answer_check_decodes_the_first_tokens_of_the_guided_answers(tiny_settings):
+    """The check's answers are the guided greedy answers cut at its few new tokens: each is the start of the same
+    row's longer answer, and a share counts only the answers that ended there with no word."""
+    pairs_then_frozen(tiny_settings)
+    run = Run(RunSettings(**{**tiny_settings, "empty_answer_check_prompts": 3, "sweep_tokens": 12}))
+    rows = [([1.0, 0.0], prompt) for prompt in run.empty_check_prompts]
+    short, long = run._answers(rows, [1.0, 1.0], max_new_tokens=3), run._answers(rows, [1.0, 1.0])
+    assert all(answer["new_tokens"] <= 3 for answer in short) and max(a["new_tokens"] for a in long) > 3
+    for cut, whole in zip(short, long, strict=True):
+        assert whole["text"].startswith(cut["text"])
+        assert cut["finished"] == (whole["finished"] and whole["new_tokens"] <= 3)
+    vertices = [[1.0, 0.0], [0.0, 1.0]]
+    checked = run._answers([(vertex, prompt) for vertex in vertices for prompt in run.empty_check_prompts], [1.0, 1.0],
+                           max_new_tokens=EMPTY_ANSWER_CHECK_TOKENS)  # fmt: skip
+    expected = [sum(a["finished"] and is_wordless(a["text"]) for a in part) / 3 for part in (checked[:3], checked[3:])]
+    assert run._empty_answer_shares(vertices, [1.0, 1.0]) == expected
 
 
 def test_objective_strengths_reach_the_guiding_parm(tiny_settings):

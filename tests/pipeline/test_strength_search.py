@@ -153,3 +153,26 @@ def test_an_objective_degenerate_at_every_strength_gets_the_strength_where_it_de
              entry["objective_strengths"]["b"] == 1.0}  # fmt: skip
     assert all(tried[level]["degenerate_at_vertex"] == ["a"] for level in (1.0, 0.5, 0.25))
     assert tried[0.5]["probe_t_statistics"]["a"] > tried[0.25]["probe_t_statistics"]["a"] > 2
+
+
+def test_an_objective_whose_vertex_ends_answers_empty_is_weakened_where_the_check_finds_none():
+    """a steers in the probe at every strength, but at full strength the empty-answer check ends 3 of 16 answers at
+    its vertex empty (at least a tenth): the flag probes the weaker strengths, and a is guided at 0.5, where the check
+    finds one in 16 (below a tenth), rather than at full strength."""
+    steering = {"a": [1.0, 0.9, 1.1, 1.0], "b": [0.0, 0.1, 0.0, 0.1]}
+    at_vertex_b = {"a": [0.0, 0.1, 0.2, 0.0], "b": [1.0, 1.2, 0.9, 1.0]}
+
+    def checked(point: dict, empty: float) -> dict:
+        return {**point, "empty_answer_check": {"prompts": 16, "new_tokens": 8, "empty": empty}}
+
+    points_at = {
+        strength: [checked(vertex_point(0, steering), empty), checked(vertex_point(1, at_vertex_b), 0.0)]
+        for strength, empty in ((1.0, 3 / 16), (0.5, 1 / 16))
+    }
+    record, probed = search(points_at, [0.5])
+    assert probed == [1.0, 0.5]
+    assert record["objective_strengths"] == {"a": 0.5, "b": 1.0}
+    full = next(e for e in record["strengths_tried"] if e["objective_strengths"] == {"a": 1.0, "b": 1.0})
+    assert full["degenerate_at_vertex"] == ["a"]
+    chosen = next(item for item in record["objectives"] if item["objective"] == "a")
+    assert chosen["flags"] == [] and chosen["empty_answer_share_at_vertex"] == pytest.approx(1 / 16)

@@ -9,7 +9,9 @@ Three measurements per objective, each cheap next to the sweep:
 - a guided probe: a few prompts outside the train and test split decoded at every vertex and scored by the run's
   own scorers: the objective's score at its own vertex minus its mean at the other vertices, paired over prompts;
   and how many of the answers at its own vertex are empty or repeat themselves (guidance strong enough to push the
-  answers off the base's text there does not give a usable trade-off).
+  answers off the base's text there does not give a usable trade-off);
+- an empty-answer check: many more prompts outside the split decoded at every vertex for a few tokens only, to count
+  the answers that end at once with no word, which a few probe prompts miss when a sixth of the prompts get one.
 Pair accuracy can look fine while guided decoding moves an objective against its weight (the reward is learned on
 whole sequences, decoding is steered token by token), so the probe's verdict is the one that decides.
 """
@@ -24,7 +26,8 @@ import numpy as np
 
 CHANCE = 0.5
 MIN_HELD_OUT_PAIRS = 16  # fewer: two standard errors above chance exceed 0.75, and a pair-accuracy flag means little
-PROBE_FLAGS = ("steers_backwards", "does_not_steer", "degenerate_at_vertex")
+PROBE_FLAGS = ("steers_backwards", "does_not_steer", "degenerate_at_vertex", "ends_empty_at_vertex")
+DEGENERATE_FLAGS = ("degenerate_at_vertex", "ends_empty_at_vertex")
 # a mean reward margin of 1 is the PARM giving the chosen answer 73% (sigmoid(1)) where chance is 50%; on the steering
 # benchmark at learning rate 1e-3 (summed log-ratio rewards, beta_r 0.1) every objective trained to less did not
 # steer, while most trained to more did; at 3e-3 ten objective-runs trained to less and all ten steered. So the flag
@@ -33,6 +36,13 @@ LEARNED_MARGIN = 1.0
 # the share of the probe's answers at an objective's own vertex that are empty or repetitive from which it is flagged;
 # on the steering benchmark one of the fifteen objective-runs at or above it steered in the sweep (of sixty-four)
 DEGENERATE_SHARE = 0.5
+# the new tokens the empty-answer check decodes: an answer that ends within them with no word is empty (an empty
+# answer ends at the first token; a bare list marker "1." or a line break within a few)
+EMPTY_ANSWER_CHECK_TOKENS = 8
+# the share of the empty-answer check's answers at an objective's own vertex that end empty from which it is flagged:
+# one answer in ten with nothing in it is no trade-off a user asked for, and each empty answer scores the lowest any
+# built-in scorer gives
+EMPTY_ANSWER_SHARE = 0.1
 
 
 @dataclass
@@ -50,6 +60,7 @@ class ObjectiveDiagnosis:
     flags: list[str]
     training_margin: float | None = None
     degenerate_share_at_vertex: float | None = None
+    empty_answer_share_at_vertex: float | None = None
 
     @property
     def steers(self) -> bool:
@@ -101,6 +112,13 @@ ADVICE = {
         "repeat a phrase: guidance this strong pushes the answers off the base's text. Weaken this objective alone "
         "(--weaker_objective_strengths 0.5 0.25 lets the probe choose its strength), or the whole guidance (a "
         "larger --guidance_beta; `peft-pblora diagnose` redoes only the probe)."
+    ),
+    "ends_empty_at_vertex": (
+        f"at least {EMPTY_ANSWER_SHARE:.0%} of the empty-answer check's answers at this objective's own vertex end at "
+        "once with no word: guidance this strong answers some prompts with nothing, which a few probe prompts can "
+        "miss and the sweep then scores as the objective falling at its top weight. Weaken this objective alone "
+        "(--weaker_objective_strengths 0.5 0.25 lets the probe choose its strength), or the whole guidance (a "
+        "larger --guidance_beta)."
     ),
     "probe_inconclusive": (
         "the guided probe scores this objective higher at its own vertex, but by less than two standard errors: too "
@@ -186,6 +204,29 @@ def degenerate_shares(probe_points: Sequence[Mapping], objectives: Sequence[str]
     return shares
 
 
+def empty_answer_shares(probe_points: Sequence[Mapping], objectives: Sequence[str]) -> dict[str, float]:
+    """Per objective, the share of the empty-answer check's answers at its own vertex that ended empty, from each
+    vertex's `empty_answer_check`; objectives whose vertex was not checked are left out."""
+    shares = {}
+    for name, point in zip(objectives, probe_points, strict=False):
+        check = point.get("empty_answer_check")
+        if check:
+            shares[name] = float(check["empty"])
+    return shares
+
+
+def degenerate_share_of(item: Mapping) -> float:
+    """An objective diagnosis's (`ObjectiveDiagnosis.to_dict`) degenerate share over its degenerate flags: the
+    probe's empty or repetitive share where it is flagged `degenerate_at_vertex`, plus the empty-answer check's share
+    where it is flagged `ends_empty_at_vertex`; 0 without either flag."""
+    share = 0.0
+    if "degenerate_at_vertex" in item["flags"]:
+        share += item["degenerate_share_at_vertex"]
+    if "ends_empty_at_vertex" in item["flags"]:
+        share += item["empty_answer_share_at_vertex"]
+    return share
+
+
 def diagnose(
     objectives: Sequence[str],
     pair_accuracy: Mapping[str, Mapping[str, float]],
@@ -194,6 +235,7 @@ def diagnose(
     significance: float = 2.0,
     training_margin: Mapping[str, float] | None = None,
     degenerate_share: Mapping[str, float] | None = None,
+    empty_answer_share: Mapping[str, float] | None = None,
 ) -> list[ObjectiveDiagnosis]:
     """Flags per objective: "steers_backwards" (probe effect below minus `significance` standard errors),
     "does_not_steer" (no rise at its own vertex) or "probe_inconclusive" (a rise within `significance` standard
@@ -202,8 +244,9 @@ def diagnose(
     "not_separated" (no higher at its own vertex than at the others); with its `training_margin`, "not_learned"
     (below `LEARNED_MARGIN`, unless the probe rises beyond `significance` standard errors); with the share of the
     probe's answers at its own vertex that are empty or repetitive (`degenerate_share`), "degenerate_at_vertex" (at
-    least `DEGENERATE_SHARE`). Missing measurements, too few held-out pairs and a probe of fewer than two prompts (no
-    standard error) raise no flag."""
+    least `DEGENERATE_SHARE`); with the share of the empty-answer check's answers at its own vertex that end empty
+    (`empty_answer_share`), "ends_empty_at_vertex" (at least `EMPTY_ANSWER_SHARE`). Missing measurements, too few
+    held-out pairs and a probe of fewer than two prompts (no standard error) raise no flag."""
     diagnoses = []
     for name in objectives:
         accuracy = pair_accuracy.get(name, {})
@@ -228,6 +271,9 @@ def diagnose(
         degenerate = (degenerate_share or {}).get(name)
         if degenerate is not None and degenerate >= DEGENERATE_SHARE:
             flags.append("degenerate_at_vertex")
+        empty = (empty_answer_share or {}).get(name)
+        if empty is not None and empty >= EMPTY_ANSWER_SHARE:
+            flags.append("ends_empty_at_vertex")
         if own is not None and pairs >= MIN_HELD_OUT_PAIRS:
             if own <= CHANCE + significance * binomial_standard_error(pairs):
                 flags.append("no_pair_signal")
@@ -244,6 +290,7 @@ def diagnose(
                 flags=flags,
                 training_margin=margin,
                 degenerate_share_at_vertex=degenerate,
+                empty_answer_share_at_vertex=empty,
             )
         )
     return diagnoses

@@ -22,11 +22,12 @@ def greedy_answers(
     rows: Sequence[tuple],
     processor: Callable | None,
     guided_model_for: Callable | None = None,
+    max_new_tokens: int | None = None,
 ) -> list[dict]:
-    """Greedy answers (text, whether it ended, new tokens) for (alpha, prompt) rows in batches of the settings'
-    sweep_batch_size; `processor(alphas, attention_mask)` makes the batch's logits processor (one batch may hold many
-    preferences: per-row alpha), None decodes unguided; `guided_model_for(alphas)`, instead, makes the batch's fused
-    guided model."""
+    """Greedy answers (text, whether it ended, new tokens) of at most `max_new_tokens` (default: the settings'
+    sweep_tokens) for (alpha, prompt) rows in batches of the settings' sweep_batch_size; `processor(alphas,
+    attention_mask)` makes the batch's logits processor (one batch may hold many preferences: per-row alpha), None
+    decodes unguided; `guided_model_for(alphas)`, instead, makes the batch's fused guided model."""
     outputs = []
     with left_padding(tokenizer):
         for start in tqdm(
@@ -46,7 +47,7 @@ def greedy_answers(
             with torch.no_grad():
                 generated = decoder.generate(
                     **encoded, logits_processor=processors, do_sample=False, use_cache=True,
-                    max_new_tokens=settings.sweep_tokens, pad_token_id=tokenizer.pad_token_id,
+                    max_new_tokens=max_new_tokens or settings.sweep_tokens, pad_token_id=tokenizer.pad_token_id,
                 )  # fmt: skip
             for tokens in generated[:, encoded["input_ids"].shape[1] :]:
                 ends = (tokens == tokenizer.eos_token_id).nonzero()

@@ -15,9 +15,12 @@ from typing import Any
 from datasets import DatasetDict
 
 from ..evaluation.steering_diagnosis import (
+    DEGENERATE_FLAGS,
     PROBE_FLAGS,
+    degenerate_share_of,
     degenerate_shares,
     diagnose,
+    empty_answer_shares,
     pair_accuracy_at_vertices,
     probe_effects,
     training_margins,
@@ -128,7 +131,11 @@ def diagnosis_record(
     accuracy, pairs = held_out
     effects = probe_effects(vertex_scores(objectives, probe_points), objectives) if probe_points else {}
     degenerate = degenerate_shares(probe_points, objectives) if probe_points else {}
-    diagnoses = diagnose(objectives, accuracy, pairs, effects, training_margin=margins, degenerate_share=degenerate)
+    empty = empty_answer_shares(probe_points, objectives) if probe_points else {}
+    diagnoses = diagnose(
+        objectives, accuracy, pairs, effects, training_margin=margins, degenerate_share=degenerate,
+        empty_answer_share=empty,
+    )  # fmt: skip
     return {
         "objectives": [item.to_dict() for item in diagnoses],
         "probe": {"prompts": list(probe_prompts), "effects": effects, "vertices": list(probe_points)},
@@ -199,8 +206,7 @@ def choose_strengths(
         entry = strengths_entry(strengths, record, statistics)
         steering = sum(value > STEERING_T_STATISTIC for value in statistics.values())
         weakest = min(statistics.values(), default=math.inf)
-        degenerate = [item for item in record["objectives"] if "degenerate_at_vertex" in item["flags"]]
-        degenerate_share = round(sum(item["degenerate_share_at_vertex"] for item in degenerate), 9)
+        degenerate_share = round(sum(degenerate_share_of(item) for item in record["objectives"]), 9)
         key = (len(entry["degenerate_at_vertex"]), -steering, degenerate_share, -weakest, -sum(choice))
         if best_key is None or key < best_key:
             best, best_key = (strengths, record), key
@@ -213,7 +219,7 @@ def choose_strengths(
 def strengths_entry(strengths: dict[str, float], record: dict, statistics: dict[str, float]) -> dict[str, Any]:
     """One probed combination of strengths: its degenerate vertices and its objectives' probe t statistics
     (`statistics`, an infinite one written as None, JSON having no infinity)."""
-    degenerate = [item["objective"] for item in record["objectives"] if "degenerate_at_vertex" in item["flags"]]
+    degenerate = [item["objective"] for item in record["objectives"] if set(item["flags"]) & set(DEGENERATE_FLAGS)]
     return {
         "objective_strengths": strengths,
         "degenerate_at_vertex": degenerate,

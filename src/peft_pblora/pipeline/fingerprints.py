@@ -47,7 +47,8 @@ STAGE_SETTINGS: dict[str, tuple[str, ...]] = {
     "candidates": SAMPLING_SETTINGS,
     "make-data": SAMPLING_SETTINGS + PAIRING_SETTINGS,
     "train": TRAINING_SETTINGS,
-    "diagnose": DECODING_SETTINGS + ("train_prompts", "probe_prompts"),  # the probe avoids the train prompts
+    # the probe and the empty-answer check avoid the train prompts
+    "diagnose": DECODING_SETTINGS + ("train_prompts", "probe_prompts", "empty_answer_check_prompts"),
     "sweep": DECODING_SETTINGS + ("grid_step",),
 }
 """The settings that concern each stage; the result-neutral ones (`run_folder.RESULT_NEUTRAL_SETTINGS`) and the

@@ -40,10 +40,12 @@ class GuidedAnswers:
     def objective_strengths(self) -> list[float] | None:
         raise NotImplementedError
 
-    def _answers(self, rows: Sequence[tuple], objective_strengths: list[float] | None = None) -> list[dict]:
-        """Greedy answers for (alpha, prompt) rows by the run's method: guided by the PARM (each objective's part
-        scaled by `objective_strengths`, default: the sweep's) or the ARMs, or decoded by the ARMs' weights mixed at
-        each alpha (Rewarded Soups)."""
+    def _answers(
+        self, rows: Sequence[tuple], objective_strengths: list[float] | None = None, max_new_tokens: int | None = None
+    ) -> list[dict]:
+        """Greedy answers of at most `max_new_tokens` (default: sweep_tokens) for (alpha, prompt) rows by the run's
+        method: guided by the PARM (each objective's part scaled by `objective_strengths`, default: the sweep's) or
+        the ARMs, or decoded by the ARMs' weights mixed at each alpha (Rewarded Soups)."""
         self.train()
         base, tokenizer = self.base()
         settings = self.settings
@@ -58,26 +60,28 @@ class GuidedAnswers:
             if strengths is not None and any(value != 1.0 for value in strengths):
                 scale_objective_strengths(parm, strengths)
             if self.guidance_path == "fused":  # the PARM is the base plus its adapter: one forward over 2B rows
-                return self._generate(parm, tokenizer, rows, None, guided_model_for=lambda alphas: PARMGuidedModel(
-                    parm, alphas, beta=settings.guidance_beta, reference=reference,
-                    plausibility=settings.guidance_plausibility,
+                return self._generate(parm, tokenizer, rows, None, max_new_tokens, guided_model_for=lambda alphas: (
+                    PARMGuidedModel(
+                        parm, alphas, beta=settings.guidance_beta, reference=reference,
+                        plausibility=settings.guidance_plausibility,
+                    )
                 ))  # fmt: skip
             return self._generate(base, tokenizer, rows, lambda alphas, mask: PARMGuidance(
                 parm, alphas, beta=settings.guidance_beta, attention_mask=mask, tokenizer=tokenizer,
                 reference=reference, plausibility=settings.guidance_plausibility,
-            ))  # fmt: skip
+            ), max_new_tokens)  # fmt: skip
         if settings.method == "genarm":
             arms = [self._merged_arm(name) for name in objectives]
             return self._generate(base, tokenizer, rows, lambda alphas, mask: GenARMGuidance(
                 arms, alphas, beta=settings.guidance_beta, attention_mask=mask, tokenizer=tokenizer,
                 reference=reference, plausibility=settings.guidance_plausibility,
-            ))  # fmt: skip
+            ), max_new_tokens)  # fmt: skip
         arm_weights = [self._merged_arm(name).state_dict() for name in objectives]  # rewarded_soups
         answers: dict[int, dict] = {}
         for alpha in dict.fromkeys(tuple(alpha) for alpha, _ in rows):
             indices = [index for index, (row_alpha, _) in enumerate(rows) if tuple(row_alpha) == alpha]
             soup = weight_soup(base, arm_weights, list(alpha))
-            decoded = self._generate(soup, tokenizer, [rows[index] for index in indices], None)
+            decoded = self._generate(soup, tokenizer, [rows[index] for index in indices], None, max_new_tokens)
             answers.update(zip(indices, decoded, strict=True))
         return [answers[index] for index in range(len(rows))]
 
@@ -107,7 +111,8 @@ class GuidedAnswers:
         tokenizer,
         rows: Sequence[tuple],
         processor: Callable | None,
+        max_new_tokens: int | None = None,
         guided_model_for: Callable | None = None,
     ) -> list[dict]:
         """Greedy answers for (alpha, prompt) rows (`decoding.greedy_answers` with the run's settings)."""
-        return greedy_answers(self.settings, model, tokenizer, rows, processor, guided_model_for)
+        return greedy_answers(self.settings, model, tokenizer, rows, processor, guided_model_for, max_new_tokens)

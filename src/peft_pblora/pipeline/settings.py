@@ -388,6 +388,15 @@ class RunSettings:
             "flagged (0: no probe)."
         },
     )
+    empty_answer_check_prompts: int = field(
+        default=64,
+        metadata={
+            "help": "Prompts outside the train and test split whose guided answers at every vertex are decoded for "
+            "a few tokens with the probe, at each strength it tries: an objective whose vertex ends at least a tenth "
+            "of them at once, with no word, is flagged (ends_empty_at_vertex) and weakened like a probe flag. Eight "
+            "probe prompts miss empty answers that a sixth of the sweep's prompts get (0: no check)."
+        },
+    )
     stop_on_flags: bool = field(
         default=False,
         metadata={"help": "Stop before the sweep when the guided probe finds an objective that does not steer."},
@@ -510,6 +519,10 @@ class RunSettings:
         if self.probe_prompts < 0 or self.probe_prompts == 1:
             raise ValueError(
                 f"probe_prompts must be 0 (no probe) or at least 2 (for a standard error), got {self.probe_prompts}"
+            )
+        if self.empty_answer_check_prompts < 0:
+            raise ValueError(
+                f"empty_answer_check_prompts must be 0 (no check) or more, got {self.empty_answer_check_prompts}"
             )
         with naming("prompts"):
             self._own_prompts = load_prompts(self.prompts, self.prompts_split) if self.prompts else None

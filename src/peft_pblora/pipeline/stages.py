@@ -26,6 +26,8 @@ from ..data.preference_pairs import (
     pairing_record,
 )
 from ..evaluation import preference_grid, summarise_sweep, text_quality
+from ..evaluation.steering_diagnosis import EMPTY_ANSWER_CHECK_TOKENS
+from ..evaluation.sweep_metrics import is_wordless
 from .baselines import ARM_CORE, arm_rank, svd_lora_rank
 from .decoding import peak_resident_memory_gib, scored_answers, scores_of
 from .diagnosis import (
@@ -69,8 +71,10 @@ class Run(StageRecords, GuidedAnswers):
         self.path = settings.path
         self.scorers = settings.make_scorers()
         self.train_prompts, self.test_prompts = split_prompts(settings)
-        self.probe_prompts = choose_probe_prompts(
-            prompt_pool(settings), self.train_prompts + self.test_prompts, settings.probe_prompts, settings.seed
+        split = self.train_prompts + self.test_prompts
+        self.probe_prompts = choose_probe_prompts(prompt_pool(settings), split, settings.probe_prompts, settings.seed)
+        self.empty_check_prompts = choose_probe_prompts(
+            prompt_pool(settings), split, settings.empty_answer_check_prompts, settings.seed
         )
         self._base = base
         self.fingerprints = Fingerprints(self.path)
@@ -377,9 +381,29 @@ class Run(StageRecords, GuidedAnswers):
         rows = [(vertex, prompt) for vertex in vertices for prompt in self.probe_prompts]
         responses = self._answers(rows, objective_strengths)
         size = len(self.probe_prompts)
-        return [
+        points = [
             {"alpha": vertex, **self._score(self.probe_prompts, responses[index * size : (index + 1) * size])}
             for index, vertex in enumerate(vertices)
+        ]
+        if self.empty_check_prompts:
+            for point, share in zip(points, self._empty_answer_shares(vertices, objective_strengths), strict=True):
+                point["empty_answer_check"] = {
+                    "prompts": len(self.empty_check_prompts),
+                    "new_tokens": EMPTY_ANSWER_CHECK_TOKENS,
+                    "empty": share,
+                }
+        return points
+
+    def _empty_answer_shares(self, vertices: list[list[float]], objective_strengths: list[float]) -> list[float]:
+        """Per vertex, the share of the empty-answer check's prompts whose guided answer ends within
+        `EMPTY_ANSWER_CHECK_TOKENS` new tokens with no word (`is_wordless`): a cheap count over many prompts of the
+        empty answers that a few probe prompts miss."""
+        rows = [(vertex, prompt) for vertex in vertices for prompt in self.empty_check_prompts]
+        answers = self._answers(rows, objective_strengths, max_new_tokens=EMPTY_ANSWER_CHECK_TOKENS)
+        size = len(self.empty_check_prompts)
+        return [
+            sum(answer["finished"] and is_wordless(answer["text"]) for answer in answers[start : start + size]) / size
+            for start in range(0, len(rows), size)
         ]
 
     @property
