@@ -1,0 +1,51 @@
+"""The benchmark's runs at 48 held-out prompts (research log section 23) diagnosed again with the empty-answer check
+(the library's default of 64 prompts), on copies of their folders: the probe and the check are redone at every
+strength the diagnosis tries, and the sweep only where the strengths chosen change (its fingerprint holds them).
+
+    python research/runs/empty-answer-check/rediagnose.py <copies folder> <run folder> [<run folder> ...]
+
+The run folders are section 23's, with their trained adapters (research/runs/benchmark-48 keeps only the records).
+"""
+
+import json
+import shutil
+import sys
+import time
+from dataclasses import fields
+from pathlib import Path
+
+from peft_pblora.pipeline.model_loading import load_model_and_tokenizer
+from peft_pblora.pipeline.run_folder import saved_settings
+from peft_pblora.pipeline.settings import RunSettings
+from peft_pblora.pipeline.stages import Run
+
+SETTING_NAMES = {field.name for field in fields(RunSettings)}
+
+
+def main() -> None:
+    copies, base = Path(sys.argv[1]), None
+    for source in map(Path, sys.argv[2:]):
+        target = copies / source.name
+        if (target / "rediagnosed.json").exists():
+            continue
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(source, target, ignore=shutil.ignore_patterns("trainer"))
+        before = json.loads((target / "diagnosis.json").read_text()).get("objective_strengths")
+        values = {name: value for name, value in saved_settings(target).items() if name in SETTING_NAMES}
+        values.update(output_dir=str(target), empty_answer_check_prompts=64, show_progress=False)
+        settings = RunSettings(**values)
+        if base is None:
+            model, tokenizer = load_model_and_tokenizer(settings.base_model)
+            base = (model.to(settings.device), tokenizer)
+        run = Run(settings, base=base)
+        start = time.time()
+        after = run.timed("diagnose", run.diagnose).get("objective_strengths")
+        run.timed("sweep", run.sweep)
+        run.timed("report", run.report)
+        record = {"strengths_before": before, "strengths_after": after, "seconds": round(time.time() - start)}
+        (target / "rediagnosed.json").write_text(json.dumps(record))
+        print(source.name, record, flush=True)
+
+
+if __name__ == "__main__":
+    main()
