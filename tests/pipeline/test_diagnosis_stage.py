@@ -11,8 +11,7 @@ from datasets import Dataset
 
 from peft_pblora import PARMTrainer, PBLoraConfig
 from peft_pblora.evaluation import Conciseness
-from peft_pblora.evaluation.steering_diagnosis import EMPTY_ANSWER_CHECK_TOKENS, diagnose, pair_accuracy_at_vertices
-from peft_pblora.evaluation.sweep_metrics import is_wordless
+from peft_pblora.evaluation.steering_diagnosis import diagnose, pair_accuracy_at_vertices
 from peft_pblora.pipeline import Run, RunSettings, run_all, training
 from peft_pblora.pipeline.cli import settings_of_existing_run
 from peft_pblora.pipeline.diagnosis import choose_probe_prompts, held_out_prompts, split_pairs
@@ -308,7 +307,8 @@ def test_an_objective_degenerate_at_every_strength_stays_at_full_strength_with_i
 def test_the_empty_answer_check_weakens_an_objective_whose_vertex_ends_answers_empty(tiny_settings, monkeypatch):
     """Both objectives rise in the probe at every strength; the empty-answer check ends 4 of its 16 prompts empty at
     conciseness's vertex at full strength and none at 0.5: the flag probes strength 0.5, and the sweep guides
-    conciseness at 0.5. Each probe is followed by the check, its few tokens at the same strengths. (The "frozen"
+    conciseness at 0.5. Each probe is followed by the check, its few tokens (here the sweep's 5) at the same
+    strengths. (The "frozen"
     objective stays unfrozen here: it counts even-numbered words, and its vertex's answers have six.)"""
     settings = RunSettings(**{**tiny_settings, "empty_answer_check_prompts": 16}, weaker_objective_strengths=[0.5])
     run = Run(settings)
@@ -335,14 +335,14 @@ def test_the_empty_answer_check_weakens_an_objective_whose_vertex_ends_answers_e
     assert diagnosis["objective_strengths"] == {"conciseness": 0.5, "frozen": 1.0}
     full = next(probed for probed in diagnosis["probe_at_strength"] if probed["strength"] == 1.0)
     checks = [vertex["empty_answer_check"] for vertex in full["vertices"]]
-    assert checks == [{"prompts": 16, "new_tokens": 8, "empty": 0.25}, {"prompts": 16, "new_tokens": 8, "empty": 0.0}]
+    assert checks == [{"prompts": 16, "new_tokens": 5, "empty": 0.25}, {"prompts": 16, "new_tokens": 5, "empty": 0.0}]
     tried = {tuple(entry["objective_strengths"].values()): entry for entry in diagnosis["strengths_tried"]}
     assert (
         tried[(1.0, 1.0)]["degenerate_at_vertex"] == ["conciseness"]
         and tried[(0.5, 1.0)]["degenerate_at_vertex"] == []
     )
     assert decoded == [
-        ([1.0, 1.0], None, 8), ([1.0, 1.0], 8, 32), ([0.5, 0.5], None, 8), ([0.5, 0.5], 8, 32), ([0.5, 1.0], None, 4)
+        ([1.0, 1.0], None, 8), ([1.0, 1.0], 5, 32), ([0.5, 0.5], None, 8), ([0.5, 0.5], 5, 32), ([0.5, 1.0], None, 4)
     ]  # fmt: skip
     assert json.loads((settings.path / "sweep.json").read_text())["objective_strengths"] == [0.5, 1.0]
     assert all(not item["flags"] for item in diagnosis["objectives"])
@@ -350,7 +350,7 @@ def test_the_empty_answer_check_weakens_an_objective_whose_vertex_ends_answers_e
 
 def test_the_empty_answer_check_decodes_the_first_tokens_of_the_guided_answers(tiny_settings):
     """The check's answers are the guided greedy answers cut at its few new tokens: each is the start of the same
-    row's longer answer, and a share counts only the answers that ended there with no word."""
+    row's longer answer."""
     pairs_then_frozen(tiny_settings)
     run = Run(RunSettings(**{**tiny_settings, "empty_answer_check_prompts": 3, "sweep_tokens": 12}))
     rows = [([1.0, 0.0], prompt) for prompt in run.empty_check_prompts]
@@ -359,11 +359,22 @@ def test_the_empty_answer_check_decodes_the_first_tokens_of_the_guided_answers(t
     for cut, whole in zip(short, long, strict=True):
         assert whole["text"].startswith(cut["text"])
         assert cut["finished"] == (whole["finished"] and whole["new_tokens"] <= 3)
-    vertices = [[1.0, 0.0], [0.0, 1.0]]
-    checked = run._answers([(vertex, prompt) for vertex in vertices for prompt in run.empty_check_prompts], [1.0, 1.0],
-                           max_new_tokens=EMPTY_ANSWER_CHECK_TOKENS)  # fmt: skip
-    expected = [sum(a["finished"] and is_wordless(a["text"]) for a in part) / 3 for part in (checked[:3], checked[3:])]
-    assert run._empty_answer_shares(vertices, [1.0, 1.0]) == expected
+
+
+def test_the_empty_answer_check_counts_per_vertex_the_answers_that_ended_with_no_word(tiny_settings, monkeypatch):
+    """Three check prompts per vertex, vertex-major: at the first, an empty answer and a bare "1." that ended (2 of 3);
+    at the second, an empty text cut by the token limit (not ended: 0) and one that ended (1 of 3)."""
+    run = Run(RunSettings(**{**tiny_settings, "empty_answer_check_prompts": 3}))
+    answers = [("", True), ("1.", True), ("w5 w6", True), ("", False), ("w7", True), ("", True)]
+    calls = []
+
+    def stand_in(rows, objective_strengths=None, max_new_tokens=None):
+        calls.append((len(rows), list(objective_strengths), max_new_tokens))
+        return [{"text": text, "finished": ended, "new_tokens": 1} for text, ended in answers]
+
+    monkeypatch.setattr(run, "_answers", stand_in)
+    assert run._empty_answer_shares([[1.0, 0.0], [0.0, 1.0]], [1.0, 0.5]) == [2 / 3, 1 / 3]
+    assert calls == [(6, [1.0, 0.5], 5)]  # at most the sweep's 5 tokens, below the check's 8
 
 
 def test_objective_strengths_reach_the_guiding_parm(tiny_settings):

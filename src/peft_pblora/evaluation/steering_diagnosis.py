@@ -10,8 +10,9 @@ Three measurements per objective, each cheap next to the sweep:
   own scorers: the objective's score at its own vertex minus its mean at the other vertices, paired over prompts;
   and how many of the answers at its own vertex are empty or repeat themselves (guidance strong enough to push the
   answers off the base's text there does not give a usable trade-off);
-- an empty-answer check: many more prompts outside the split decoded at every vertex for a few tokens only, to count
-  the answers that end at once with no word, which a few probe prompts miss when a sixth of the prompts get one.
+- an empty-answer check: many more prompts outside the split (the probe's among them) decoded at every vertex for a
+  few tokens only, to count the answers that end at once with no word, which a few probe prompts miss when a sixth
+  of the prompts get one.
 Pair accuracy can look fine while guided decoding moves an objective against its weight (the reward is learned on
 whole sequences, decoding is steered token by token), so the probe's verdict is the one that decides.
 """

@@ -391,10 +391,11 @@ class RunSettings:
     empty_answer_check_prompts: int = field(
         default=64,
         metadata={
-            "help": "Prompts outside the train and test split whose guided answers at every vertex are decoded for "
-            "a few tokens with the probe, at each strength it tries: an objective whose vertex ends at least a tenth "
-            "of them at once, with no word, is flagged (ends_empty_at_vertex) and weakened like a probe flag. Eight "
-            "probe prompts miss empty answers that a sixth of the sweep's prompts get (0: no check)."
+            "help": "Prompts outside the train and test split (the probe's among them) whose guided answers at "
+            "every vertex are decoded for a few tokens with the probe, at each strength it tries: an objective whose "
+            "vertex ends at least a tenth of them at once, with no word, is flagged (ends_empty_at_vertex) and "
+            "weakened like a probe flag. Eight probe prompts miss empty answers that a sixth of the sweep's prompts "
+            "get (0: no check; no probe, no check)."
         },
     )
     stop_on_flags: bool = field(

@@ -360,6 +360,12 @@ class Run(StageRecords, GuidedAnswers):
                 "only %d prompts outside the train / test split for the probe (%d asked)",
                 len(self.probe_prompts), settings.probe_prompts,
             )  # fmt: skip
+        if len(self.empty_check_prompts) < settings.empty_answer_check_prompts:
+            logger.warning(
+                "only %d prompts outside the train / test split for the empty-answer check (%d asked): each empty "
+                "answer counts for more of its share",
+                len(self.empty_check_prompts), settings.empty_answer_check_prompts,
+            )  # fmt: skip
 
         def probe_at(strength: float) -> list[dict]:
             return self._probe([strength] * len(objectives)) if len(self.probe_prompts) >= 2 else []
@@ -389,17 +395,18 @@ class Run(StageRecords, GuidedAnswers):
             for point, share in zip(points, self._empty_answer_shares(vertices, objective_strengths), strict=True):
                 point["empty_answer_check"] = {
                     "prompts": len(self.empty_check_prompts),
-                    "new_tokens": EMPTY_ANSWER_CHECK_TOKENS,
+                    "new_tokens": min(EMPTY_ANSWER_CHECK_TOKENS, self.settings.sweep_tokens),
                     "empty": share,
                 }
         return points
 
     def _empty_answer_shares(self, vertices: list[list[float]], objective_strengths: list[float]) -> list[float]:
         """Per vertex, the share of the empty-answer check's prompts whose guided answer ends within
-        `EMPTY_ANSWER_CHECK_TOKENS` new tokens with no word (`is_wordless`): a cheap count over many prompts of the
-        empty answers that a few probe prompts miss."""
+        `EMPTY_ANSWER_CHECK_TOKENS` new tokens (at most the sweep's) with no word (`is_wordless`): a cheap count over
+        many prompts of the empty answers that a few probe prompts miss."""
         rows = [(vertex, prompt) for vertex in vertices for prompt in self.empty_check_prompts]
-        answers = self._answers(rows, objective_strengths, max_new_tokens=EMPTY_ANSWER_CHECK_TOKENS)
+        tokens = min(EMPTY_ANSWER_CHECK_TOKENS, self.settings.sweep_tokens)
+        answers = self._answers(rows, objective_strengths, max_new_tokens=tokens)
         size = len(self.empty_check_prompts)
         return [
             sum(answer["finished"] and is_wordless(answer["text"]) for answer in answers[start : start + size]) / size
