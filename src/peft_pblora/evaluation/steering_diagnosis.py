@@ -20,7 +20,7 @@ whole sequences, decoding is steered token by token), so the probe's verdict is 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -194,26 +194,39 @@ def probe_effects(
     return effects
 
 
+def values_at_own_vertex(
+    probe_points: Sequence[Mapping], objectives: Sequence[str], value_of: Callable[[Mapping], float | None]
+) -> dict[str, float]:
+    """Per objective, `value_of` its own vertex's point (the probe's points are in objective order); objectives
+    whose point gives None are left out."""
+    values = {}
+    for name, point in zip(objectives, probe_points, strict=False):
+        value = value_of(point)
+        if value is not None:
+            values[name] = value
+    return values
+
+
 def degenerate_shares(probe_points: Sequence[Mapping], objectives: Sequence[str]) -> dict[str, float]:
     """Per objective, the share of the probe's answers at its own vertex that are empty or repetitive, from each
     vertex's `quality` (`response_quality`); objectives whose vertex has no quality recorded are left out."""
-    shares = {}
-    for name, point in zip(objectives, probe_points, strict=False):
+
+    def degenerate(point: Mapping) -> float | None:
         quality = point.get("quality")
-        if quality:
-            shares[name] = float(quality.get("empty", 0.0)) + float(quality.get("repetitive", 0.0))
-    return shares
+        return float(quality.get("empty", 0.0)) + float(quality.get("repetitive", 0.0)) if quality else None
+
+    return values_at_own_vertex(probe_points, objectives, degenerate)
 
 
 def empty_answer_shares(probe_points: Sequence[Mapping], objectives: Sequence[str]) -> dict[str, float]:
     """Per objective, the share of the empty-answer check's answers at its own vertex that ended empty, from each
     vertex's `empty_answer_check`; objectives whose vertex was not checked are left out."""
-    shares = {}
-    for name, point in zip(objectives, probe_points, strict=False):
+
+    def empty(point: Mapping) -> float | None:
         check = point.get("empty_answer_check")
-        if check:
-            shares[name] = float(check["empty"])
-    return shares
+        return float(check["empty"]) if check else None
+
+    return values_at_own_vertex(probe_points, objectives, empty)
 
 
 def degenerate_share_of(item: Mapping) -> float:

@@ -71,11 +71,10 @@ class Run(StageRecords, GuidedAnswers):
         self.path = settings.path
         self.scorers = settings.make_scorers()
         self.train_prompts, self.test_prompts = split_prompts(settings)
-        split = self.train_prompts + self.test_prompts
-        self.probe_prompts = choose_probe_prompts(prompt_pool(settings), split, settings.probe_prompts, settings.seed)
-        self.empty_check_prompts = choose_probe_prompts(
-            prompt_pool(settings), split, settings.empty_answer_check_prompts, settings.seed
-        )
+        pool, split = prompt_pool(settings), self.train_prompts + self.test_prompts
+        self.probe_prompts = choose_probe_prompts(pool, split, settings.probe_prompts, settings.seed)
+        check_count = settings.empty_answer_check_prompts
+        self.empty_check_prompts = choose_probe_prompts(pool, split, check_count, settings.seed)
         self._base = base
         self.fingerprints = Fingerprints(self.path)
         self._results: dict[str, Any] = {}  # the stages this Run has checked or made: what each returned
@@ -395,18 +394,22 @@ class Run(StageRecords, GuidedAnswers):
             for point, share in zip(points, self._empty_answer_shares(vertices, objective_strengths), strict=True):
                 point["empty_answer_check"] = {
                     "prompts": len(self.empty_check_prompts),
-                    "new_tokens": min(EMPTY_ANSWER_CHECK_TOKENS, self.settings.sweep_tokens),
+                    "new_tokens": self.empty_check_tokens,
                     "empty": share,
                 }
         return points
 
+    @property
+    def empty_check_tokens(self) -> int:
+        """The new tokens the empty-answer check decodes: `EMPTY_ANSWER_CHECK_TOKENS`, at most the sweep's."""
+        return min(EMPTY_ANSWER_CHECK_TOKENS, self.settings.sweep_tokens)
+
     def _empty_answer_shares(self, vertices: list[list[float]], objective_strengths: list[float]) -> list[float]:
         """Per vertex, the share of the empty-answer check's prompts whose guided answer ends within
-        `EMPTY_ANSWER_CHECK_TOKENS` new tokens (at most the sweep's) with no word (`is_wordless`): a cheap count over
-        many prompts of the empty answers that a few probe prompts miss."""
+        `empty_check_tokens` new tokens with no word (`is_wordless`): a cheap count over many prompts of the empty
+        answers that a few probe prompts miss."""
         rows = [(vertex, prompt) for vertex in vertices for prompt in self.empty_check_prompts]
-        tokens = min(EMPTY_ANSWER_CHECK_TOKENS, self.settings.sweep_tokens)
-        answers = self._answers(rows, objective_strengths, max_new_tokens=tokens)
+        answers = self._answers(rows, objective_strengths, max_new_tokens=self.empty_check_tokens)
         size = len(self.empty_check_prompts)
         return [
             sum(answer["finished"] and is_wordless(answer["text"]) for answer in answers[start : start + size]) / size
