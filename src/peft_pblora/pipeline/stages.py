@@ -3,9 +3,9 @@
 Each stage writes its artefacts into one folder and is skipped when they are already there and were made from its
 current inputs (`fingerprints`), so a re-run resumes; a stage whose inputs changed is redone, and so are the stages
 that read what it wrote (`stage_records`). The settings are in `settings`, the prompts in `prompts`, the training in
-`training`, the reward forms in `reward_forms`, the guided answers in `guided_answers`, the decoding and scoring in
-`decoding`, the diagnosis's parts in `diagnosis`, the baselines' parts in `baselines`, the report's files in `report`;
-the sweep's metrics come from `peft_pblora.evaluation`.
+`training`, the reward forms in `reward_forms`, the guided answers in `guided_answers`, the diagnose stage in
+`diagnose_stage` (its parts in `diagnosis`), the decoding and scoring in `decoding`, the baselines' parts in
+`baselines`, the report's files in `report`; the sweep's metrics come from `peft_pblora.evaluation`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -25,26 +25,12 @@ from ..data.preference_pairs import (
     needs_sampling,
     pairing_record,
 )
-from ..evaluation import preference_grid, summarise_sweep, text_quality
-from ..evaluation.steering_diagnosis import EMPTY_ANSWER_CHECK_TOKENS
-from ..evaluation.sweep_metrics import is_wordless
+from ..evaluation import preference_grid, summarise_sweep
 from .baselines import ARM_CORE, arm_rank, svd_lora_rank
-from .decoding import peak_resident_memory_gib, scored_answers, scores_of
-from .diagnosis import (
-    choose_probe_prompts,
-    choose_strengths,
-    diagnosis_record,
-    diagnosis_with_weaker_strengths,
-    read_held_out_evaluation,
-    read_training_margins,
-    summed_log_ratio_objectives,
-    warn_about_flags,
-)
-from .fingerprints import (
-    Fingerprints,
-    fingerprint,
-)
-from .guided_answers import GuidedAnswers
+from .decoding import peak_resident_memory_gib
+from .diagnose_stage import DiagnoseStage
+from .diagnosis import choose_probe_prompts, warn_about_flags
+from .fingerprints import Fingerprints, fingerprint
 from .model_loading import load_model_and_tokenizer, parm_start
 from .prompts import prompt_pool, shipped_candidates_dir, shipped_candidates_fit, split_prompts
 from .report import write_report_files
@@ -58,7 +44,7 @@ from .user_data import user_preference_data
 logger = logging.getLogger("peft_pblora.pipeline")
 
 
-class Run(StageRecords, GuidedAnswers):
+class Run(DiagnoseStage, StageRecords):
     """One run folder: its settings, its models (loaded once, when a stage needs them) and its stages."""
 
     def __init__(self, settings: RunSettings, base: tuple[Any, Any] | None = None) -> None:
@@ -272,169 +258,6 @@ class Run(StageRecords, GuidedAnswers):
         rescored = {**sweep, "points": [self._rescored(prompts, point) for point in sweep["points"]]}
         rescored["base"] = self._rescored(prompts, sweep["base"])
         return self._written_if_changed(self.path / "sweep.json", sweep, rescored)
-
-    def _rescored(self, prompts: Sequence[str], point: dict) -> dict:
-        """One scored point (a preference's or the base's answers) scored again, its empty and repetitive shares
-        measured again from the texts (unfinished needs the token counts, kept as it was); a point without its texts
-        (an older sweep) as it is."""
-        if "texts" not in point:
-            return point
-        rescored = {**point, **self._scores(prompts, point["texts"])}
-        if "quality" in point:
-            rescored["quality"] = {**point["quality"], **text_quality(point["texts"])}
-        return rescored
-
-    def _written_if_changed(self, path: Path, old: dict, new: dict) -> dict:
-        new = json.loads(json.dumps(new))
-        if new != old:
-            logger.warning("%s: scored again by the run's scorers, which score its answers otherwise now", path.name)
-            write_json_atomic(path, new)
-        return new
-
-    def diagnose(self) -> dict:
-        """`diagnosis.json`, before the sweep: each objective's held-out pair accuracy at the vertices (from training)
-        and a guided probe (the probe prompts answered at every vertex, scored by the run's scorers); objectives that
-        do not steer are flagged with what to try, as warnings. A diagnosis already made from the same inputs is
-        kept, its answers scored again by the run's scorers."""
-        if "diagnose" not in self._results:
-            self.train()
-            path = self.path / "diagnosis.json"
-            if self._is_current("diagnose"):
-                record = self._rescored_diagnosis(json.loads(path.read_text()))
-            else:
-                self._started("diagnose")
-                record = self._diagnose()
-                write_json_atomic(path, record)
-                self._finished("diagnose")
-                warn_about_flags(record)
-            self._results["diagnose"] = record
-        return self._results["diagnose"]
-
-    def _held_out_evaluation(self) -> tuple[dict, dict]:
-        objectives = self.settings.objective_names
-        owners = [""] if self.settings.method in ONE_REWARD_MODEL_METHODS else objectives
-        return read_held_out_evaluation(dict(zip(owners, self.adapter_dirs(), strict=True)), objectives)
-
-    def _training_margins(self) -> dict[str, float]:
-        """The reward margin over the last third of its training log of each objective rewarded by its summed
-        log-ratio to the starting model (`summed_log_ratio_objectives`)."""
-        settings = self.settings
-        summed_log_ratio = summed_log_ratio_objectives(
-            settings.objective_names,
-            self.reward_forms.length_normalized_rewards,
-            settings.reference_free,
-            settings.reference_relative_rewards,
-        )
-        if settings.method in ONE_REWARD_MODEL_METHODS:
-            logs = [self.path / "train_log.json"]
-        else:
-            logs = [self.arm_dir(name) / "train_log.json" for name in settings.objective_names]
-        return read_training_margins(logs, summed_log_ratio)
-
-    def _rescored_diagnosis(self, record: dict) -> dict:
-        """A kept diagnosis with the probe's answers scored by the run's scorers and its flags drawn again; where it
-        probed several strengths, the strengths chosen again from the rescored answers (the sweep, whose fingerprint
-        holds them, is then redone if they changed)."""
-        prompts = record["probe"]["prompts"]
-        record_of = self._diagnosis_record_of(prompts)
-        if "probe_at_strength" in record:
-            points_at = {
-                probed["strength"]: [self._rescored(prompts, point) for point in probed["vertices"]]
-                for probed in record["probe_at_strength"]
-            }
-            rescored = choose_strengths(self.settings.objective_names, points_at, record_of)
-        else:  # made before every strength's answers were kept
-            rescored = record_of([self._rescored(prompts, point) for point in record["probe"]["vertices"]])
-            rescored.update({key: record[key] for key in ("objective_strengths", "strengths_tried") if key in record})
-        return self._written_if_changed(self.path / "diagnosis.json", record, rescored)
-
-    def _diagnose(self) -> dict:
-        """diagnose's work: the probe's answers at the vertices, scored, and the flags; with
-        weaker_objective_strengths and an objective that does not steer at full strength, the probe repeated at each
-        weaker strength and the strengths that steer best chosen for the sweep (`diagnosis_with_weaker_strengths`)."""
-        settings = self.settings
-        objectives = settings.objective_names
-        if len(self.probe_prompts) < settings.probe_prompts:
-            logger.warning(
-                "only %d prompts outside the train / test split for the probe (%d asked)",
-                len(self.probe_prompts), settings.probe_prompts,
-            )  # fmt: skip
-        if len(self.empty_check_prompts) < settings.empty_answer_check_prompts:
-            logger.warning(
-                "only %d prompts outside the train / test split for the empty-answer check (%d asked): each empty "
-                "answer counts for more of its share",
-                len(self.empty_check_prompts), settings.empty_answer_check_prompts,
-            )  # fmt: skip
-
-        def probe_at(strength: float) -> list[dict]:
-            return self._probe([strength] * len(objectives)) if len(self.probe_prompts) >= 2 else []
-
-        record_of = self._diagnosis_record_of(self.probe_prompts)
-        return diagnosis_with_weaker_strengths(objectives, settings.weaker_objective_strengths, probe_at, record_of)
-
-    def _diagnosis_record_of(self, probe_prompts: Sequence[str]) -> Callable[[list[dict]], dict]:
-        """The diagnosis record of the probe's points at the vertices (answers to `probe_prompts`), with the run's
-        held-out pair accuracy and training margins, read once."""
-        objectives = self.settings.objective_names
-        held_out, margins = self._held_out_evaluation(), self._training_margins()
-        return lambda points: diagnosis_record(objectives, probe_prompts, points, held_out, margins)
-
-    def _probe(self, objective_strengths: list[float]) -> list[dict]:
-        """The probe prompts' guided answers at every vertex (objective order), scored."""
-        k = len(self.settings.objective_names)
-        vertices = [[1.0 if index == vertex else 0.0 for index in range(k)] for vertex in range(k)]
-        rows = [(vertex, prompt) for vertex in vertices for prompt in self.probe_prompts]
-        responses = self._answers(rows, objective_strengths)
-        size = len(self.probe_prompts)
-        points = [
-            {"alpha": vertex, **self._score(self.probe_prompts, responses[index * size : (index + 1) * size])}
-            for index, vertex in enumerate(vertices)
-        ]
-        if self.empty_check_prompts:
-            for point, share in zip(points, self._empty_answer_shares(vertices, objective_strengths), strict=True):
-                point["empty_answer_check"] = {
-                    "prompts": len(self.empty_check_prompts),
-                    "new_tokens": self.empty_check_tokens,
-                    "empty": share,
-                }
-        return points
-
-    @property
-    def empty_check_tokens(self) -> int:
-        """The new tokens the empty-answer check decodes: `EMPTY_ANSWER_CHECK_TOKENS`, at most the sweep's."""
-        return min(EMPTY_ANSWER_CHECK_TOKENS, self.settings.sweep_tokens)
-
-    def _empty_answer_shares(self, vertices: list[list[float]], objective_strengths: list[float]) -> list[float]:
-        """Per vertex, the share of the empty-answer check's prompts whose guided answer ends within
-        `empty_check_tokens` new tokens with no word (`is_wordless`): a cheap count over many prompts of the empty
-        answers that a few probe prompts miss."""
-        rows = [(vertex, prompt) for vertex in vertices for prompt in self.empty_check_prompts]
-        answers = self._answers(rows, objective_strengths, max_new_tokens=self.empty_check_tokens)
-        size = len(self.empty_check_prompts)
-        return [
-            sum(answer["finished"] and is_wordless(answer["text"]) for answer in answers[start : start + size]) / size
-            for start in range(0, len(rows), size)
-        ]
-
-    @property
-    def objective_strengths(self) -> list[float] | None:
-        """The PARM's per-objective strengths in the sweep: with weaker_objective_strengths those the diagnosis chose
-        (all 1 while there is no diagnosis yet), else None (the adapter as trained)."""
-        settings = self.settings
-        if not settings.weaker_objective_strengths:
-            return None
-        record = self._results.get("diagnose")
-        path = self.path / "diagnosis.json"
-        if record is None and path.is_file():
-            record = json.loads(path.read_text())
-        chosen = (record or {}).get("objective_strengths", {})
-        return [float(chosen.get(name, 1.0)) for name in settings.objective_names]
-
-    def _scores(self, prompts: Sequence[str], texts: Sequence[str]) -> dict:
-        return scores_of(self.scorers, prompts, texts)
-
-    def _score(self, prompts: Sequence[str], responses: Sequence[dict]) -> dict:
-        return scored_answers(self.scorers, prompts, responses)
 
     def report(self) -> dict:
         """`metrics.json` from the sweep (see `peft_pblora.evaluation.summarise_sweep`) with the run's cost, then
