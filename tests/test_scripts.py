@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
 
 import pytest
@@ -205,6 +206,17 @@ def test_the_steering_benchmark_takes_a_named_recipe_or_json(monkeypatch):
     assert common["weaker_objective_strengths"] == [0.5, 0.25]
     with pytest.raises(ValueError, match="--test_prompts must be at least 2"):
         module.common_settings("cpu", adaptive, test_prompts=1)
+
+
+def test_the_steering_benchmarks_held_out_pairs_are_the_pairs_outside_the_fixed_set(monkeypatch):
+    module = load_script("steering_benchmark", monkeypatch)
+    held_out = module.held_out_pairs()
+    assert len(held_out) == 7 and len(set(held_out)) == 7
+    fixed = {frozenset(pair) for pair in module.PAIRS}
+    assert len(fixed) == 8 and not fixed & {frozenset(pair) for pair in held_out}
+    every_pair = {frozenset(pair) for pair in itertools.combinations(module.OBJECTIVES, 2)}
+    assert fixed | {frozenset(pair) for pair in held_out} == every_pair
+    assert ("conciseness", "positivity") in held_out and ("conciseness", "relevance") not in held_out
 
 
 def test_the_steering_benchmark_names_the_verdicts_a_resample_of_the_test_prompts_would_turn_over(monkeypatch):
