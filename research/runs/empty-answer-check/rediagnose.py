@@ -3,13 +3,15 @@
 strength the diagnosis tries, and the sweep only where the strengths chosen change (its fingerprint holds them).
 
     python research/runs/empty-answer-check/rediagnose.py <copies folder> <run folder> [<run folder> ...]
+    python research/runs/empty-answer-check/rediagnose.py --empty_answer_check_prompts 0 <copies folder> <run folder>
 
-The run folders are section 23's, with their trained adapters (research/runs/benchmark-48 keeps only the records).
+The run folders are section 23's, with their trained adapters (research/runs/benchmark-48 keeps only the records);
+with `--empty_answer_check_prompts 0`, runs made with the check are diagnosed again without it (section 27).
 """
 
+import argparse
 import json
 import shutil
-import sys
 import time
 from dataclasses import fields
 from pathlib import Path
@@ -23,8 +25,13 @@ SETTING_NAMES = {field.name for field in fields(RunSettings)}
 
 
 def main() -> None:
-    copies, base = Path(sys.argv[1]), None
-    for source in map(Path, sys.argv[2:]):
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--empty_answer_check_prompts", type=int, default=64)
+    parser.add_argument("copies", type=Path)
+    parser.add_argument("run_folders", type=Path, nargs="+")
+    args = parser.parse_args()
+    copies, base = args.copies, None
+    for source in args.run_folders:
         target = copies / source.name
         if (target / "rediagnosed.json").exists():
             continue
@@ -32,7 +39,9 @@ def main() -> None:
         shutil.copytree(source, target, ignore=shutil.ignore_patterns("trainer"))
         before = json.loads((target / "diagnosis.json").read_text()).get("objective_strengths")
         values = {name: value for name, value in saved_settings(target).items() if name in SETTING_NAMES}
-        values.update(output_dir=str(target), empty_answer_check_prompts=64, show_progress=False)
+        values.update(
+            output_dir=str(target), empty_answer_check_prompts=args.empty_answer_check_prompts, show_progress=False
+        )
         settings = RunSettings(**values)
         if base is None:
             model, tokenizer = load_model_and_tokenizer(settings.base_model)
