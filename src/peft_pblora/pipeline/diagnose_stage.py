@@ -28,21 +28,18 @@ from .guided_answers import GuidedAnswers
 from .reward_forms import RewardForms
 from .run_folder import write_json_atomic
 from .settings import ONE_REWARD_MODEL_METHODS
+from .stage_records import StageRecords
 
 logger = logging.getLogger("peft_pblora.pipeline")
 
 
-class DiagnoseStage(GuidedAnswers):
-    """The diagnose stage of a `Run`, which gives the scorers, the probe and check prompts, the trained adapters and
-    the stage bookkeeping (`StageRecords`)."""
+class DiagnoseStage(GuidedAnswers, StageRecords):
+    """The diagnose stage of a `Run`, which gives the scorers, the check prompts and the trained adapters; the stage
+    bookkeeping is `StageRecords`'."""
 
     scorers: list[Any]
-    probe_prompts: list[str]
     empty_check_prompts: list[str]
     _results: dict[str, Any]
-
-    def adapter_dirs(self) -> list[Path]:
-        raise NotImplementedError
 
     @property
     def reward_forms(self) -> RewardForms:

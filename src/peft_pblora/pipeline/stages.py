@@ -37,14 +37,13 @@ from .report import write_report_files
 from .reward_forms import RewardForms, reward_forms_of
 from .run_folder import save_settings, saved_settings, write_json_atomic
 from .settings import ONE_REWARD_MODEL_METHODS, SVD_LORA_CORE, RunSettings
-from .stage_records import StageRecords
 from .training import train_adapter
 from .user_data import user_preference_data
 
 logger = logging.getLogger("peft_pblora.pipeline")
 
 
-class Run(DiagnoseStage, StageRecords):
+class Run(DiagnoseStage):
     """One run folder: its settings, its models (loaded once, when a stage needs them) and its stages."""
 
     def __init__(self, settings: RunSettings, base: tuple[Any, Any] | None = None) -> None:
