@@ -308,8 +308,8 @@ def test_the_empty_answer_check_weakens_an_objective_whose_vertex_ends_answers_e
     """Both objectives rise in the probe at every strength; the empty-answer check ends 4 of its 16 prompts empty at
     conciseness's vertex at full strength and none at 0.5: the flag probes strength 0.5, and the sweep guides
     conciseness at 0.5. Each probe is followed by the check, its few tokens (here the sweep's 5) at the same
-    strengths. (The "frozen"
-    objective stays unfrozen here: it counts even-numbered words, and its vertex's answers have six.)"""
+    strengths. (The "frozen" objective stays unfrozen here: it counts even-numbered words, and its vertex's answers
+    have six.)"""
     settings = RunSettings(**{**tiny_settings, "empty_answer_check_prompts": 16}, weaker_objective_strengths=[0.5])
     run = Run(settings)
     run.train()

@@ -1,6 +1,6 @@
 """The empty-answer check's share at each objective's own vertex, per run of this folder: at full strength and at
-the strength the diagnosis chose, beside the empty share of the sweep's answers at that vertex before (section 23's
-run, research/runs/benchmark-48 or whole-samples-48) and after.
+the strength the diagnosis chose, beside the strength section 23's run chose (research/runs/benchmark-48 or
+whole-samples-48).
 
     python research/runs/empty-answer-check/check_shares.py > research/runs/empty-answer-check/check-shares.md
 """

@@ -13,15 +13,12 @@ import argparse
 import json
 import shutil
 import time
-from dataclasses import fields
 from pathlib import Path
 
+from peft_pblora.pipeline.cli import settings_of_existing_run
 from peft_pblora.pipeline.model_loading import load_model_and_tokenizer
-from peft_pblora.pipeline.run_folder import saved_settings
 from peft_pblora.pipeline.settings import RunSettings
 from peft_pblora.pipeline.stages import Run
-
-SETTING_NAMES = {field.name for field in fields(RunSettings)}
 
 
 def main() -> None:
@@ -38,7 +35,7 @@ def main() -> None:
         shutil.rmtree(target, ignore_errors=True)
         shutil.copytree(source, target, ignore=shutil.ignore_patterns("trainer"))
         before = json.loads((target / "diagnosis.json").read_text()).get("objective_strengths")
-        values = {name: value for name, value in saved_settings(target).items() if name in SETTING_NAMES}
+        values = settings_of_existing_run(["--output_dir", str(target)])
         values.update(
             output_dir=str(target), empty_answer_check_prompts=args.empty_answer_check_prompts, show_progress=False
         )
