@@ -152,7 +152,7 @@ def test_the_steering_benchmark_counts_where_the_probe_agreed_with_the_sweep(mon
     }
     assert module.probe_verdict(["degenerate_at_vertex", "probe_inconclusive"]) == "flags degenerate answers"
     assert module.probe_verdict(["degenerate_at_vertex", "steers_backwards"]) == "flags no steering"
-    assert module.probe_verdict(["ends_empty_at_vertex"]) == "flags degenerate answers"
+    assert module.probe_verdict(["wordless_at_vertex"]) == "flags degenerate answers"
     assert module.margin_agreement(rows) == {
         "below not_learned's threshold": {"sweep steers": 0, "sweep does not": 1},
         "at or above it": {"sweep steers": 1, "sweep does not": 1},

@@ -167,12 +167,12 @@ def test_the_degenerate_share_is_read_at_each_objectives_own_vertex():
     assert flags == {"a": ["degenerate_at_vertex"], "b": []}
 
 
-def test_a_vertex_whose_check_ends_a_tenth_of_its_answers_empty_is_flagged_and_does_not_steer():
+def test_a_vertex_whose_check_finds_a_tenth_of_its_answers_wordless_is_flagged_and_does_not_steer():
     shares = {"empty": EMPTY_ANSWER_SHARE, "few": EMPTY_ANSWER_SHARE - 1 / 64, "unchecked": None}
     probe = dict.fromkeys(shares, {"effect": 0.3, "standard_error": 0.05})  # the probe's effect passes for all
     empty_share = {name: share for name, share in shares.items() if share is not None}
     verdicts = {item.objective: item for item in diagnose(list(shares), {}, {}, probe, empty_answer_share=empty_share)}
-    assert verdicts["empty"].flags == ["ends_empty_at_vertex"] and not verdicts["empty"].steers
+    assert verdicts["empty"].flags == ["wordless_at_vertex"] and not verdicts["empty"].steers
     assert "--weaker_objective_strengths" in verdicts["empty"].advice[0]
     assert verdicts["empty"].to_dict()["empty_answer_share_at_vertex"] == EMPTY_ANSWER_SHARE
     assert verdicts["few"].flags == [] and verdicts["few"].steers
@@ -180,8 +180,14 @@ def test_a_vertex_whose_check_ends_a_tenth_of_its_answers_empty_is_flagged_and_d
 
 
 def test_the_empty_answer_share_is_read_at_each_objectives_own_vertex_and_adds_to_the_degenerate_share():
+    """The check's wordless share is read (here a's 0.125: 0.0625 ended empty, as many ran on in markup); a check
+    recorded before it counted answers that run on gives its share of answers that ended empty (b's)."""
     points = [
-        {"alpha": [1.0, 0.0], "quality": {"empty": 0.5, "repetitive": 0.25}, "empty_answer_check": {"empty": 0.125}},
+        {
+            "alpha": [1.0, 0.0],
+            "quality": {"empty": 0.5, "repetitive": 0.25},
+            "empty_answer_check": {"empty": 0.0625, "wordless": 0.125},
+        },
         {"alpha": [0.0, 1.0], "quality": {"empty": 0.0, "repetitive": 0.0}, "empty_answer_check": {"empty": 0.0}},
     ]
     assert empty_answer_shares(points, ["a", "b"]) == {"a": 0.125, "b": 0.0}
@@ -191,7 +197,7 @@ def test_the_empty_answer_share_is_read_at_each_objectives_own_vertex_and_adds_t
     items = {
         item["objective"]: item for item in diagnosis_record(["a", "b"], ["p1", "p2"], scored, ({}, {}))["objectives"]
     }
-    assert items["a"]["flags"] == ["degenerate_at_vertex", "ends_empty_at_vertex"] and items["b"]["flags"] == []
+    assert items["a"]["flags"] == ["degenerate_at_vertex", "wordless_at_vertex"] and items["b"]["flags"] == []
     assert degenerate_share_of(items["a"]) == pytest.approx(0.75 + 0.125) and degenerate_share_of(items["b"]) == 0.0
 
 

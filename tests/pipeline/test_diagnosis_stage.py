@@ -335,7 +335,10 @@ def test_the_empty_answer_check_weakens_an_objective_whose_vertex_ends_answers_e
     assert diagnosis["objective_strengths"] == {"conciseness": 0.5, "frozen": 1.0}
     full = next(probed for probed in diagnosis["probe_at_strength"] if probed["strength"] == 1.0)
     checks = [vertex["empty_answer_check"] for vertex in full["vertices"]]
-    assert checks == [{"prompts": 16, "new_tokens": 5, "empty": 0.25}, {"prompts": 16, "new_tokens": 5, "empty": 0.0}]
+    assert checks == [
+        {"prompts": 16, "new_tokens": 5, "empty": 0.25, "wordless": 0.25},
+        {"prompts": 16, "new_tokens": 5, "empty": 0.0, "wordless": 0.0},
+    ]
     tried = {tuple(entry["objective_strengths"].values()): entry for entry in diagnosis["strengths_tried"]}
     assert (
         tried[(1.0, 1.0)]["degenerate_at_vertex"] == ["conciseness"]
@@ -361,11 +364,13 @@ def test_the_empty_answer_check_decodes_the_first_tokens_of_the_guided_answers(t
         assert cut["finished"] == (whole["finished"] and whole["new_tokens"] <= 3)
 
 
-def test_the_empty_answer_check_counts_per_vertex_the_answers_that_ended_with_no_word(tiny_settings, monkeypatch):
-    """Three check prompts per vertex, vertex-major: at the first, an empty answer and a bare "1." that ended (2 of 3);
-    at the second, an empty text cut by the token limit (not ended: 0) and one that ended (1 of 3)."""
-    run = Run(RunSettings(**{**tiny_settings, "empty_answer_check_prompts": 3}))
-    answers = [("", True), ("1.", True), ("w5 w6", True), ("", False), ("w7", True), ("", True)]
+def test_the_empty_answer_check_counts_per_vertex_the_answers_with_no_word(tiny_settings, monkeypatch):
+    """Four check prompts per vertex, vertex-major: at the first, an empty answer and a bare "1." that ended, and
+    markup cut by the token limit ("1. **1.1.1", no word: wordless, not ended); at the second, one that ended empty
+    and a word cut by the token limit."""
+    run = Run(RunSettings(**{**tiny_settings, "empty_answer_check_prompts": 4}))
+    answers = [("", True), ("1.", True), ("1. **1.1.1", False), ("w5 w6", True)]
+    answers += [("w7", True), ("", True), ("1. **Water", False), ("w8", False)]
     calls = []
 
     def stand_in(rows, objective_strengths=None, max_new_tokens=None):
@@ -373,8 +378,10 @@ def test_the_empty_answer_check_counts_per_vertex_the_answers_that_ended_with_no
         return [{"text": text, "finished": ended, "new_tokens": 1} for text, ended in answers]
 
     monkeypatch.setattr(run, "_answers", stand_in)
-    assert run._empty_answer_shares([[1.0, 0.0], [0.0, 1.0]], [1.0, 0.5]) == [2 / 3, 1 / 3]
-    assert calls == [(6, [1.0, 0.5], 5)]  # at most the sweep's 5 tokens, below the check's 8
+    assert run._empty_answer_shares([[1.0, 0.0], [0.0, 1.0]], [1.0, 0.5]) == [
+        {"empty": 2 / 4, "wordless": 3 / 4}, {"empty": 1 / 4, "wordless": 1 / 4}
+    ]  # fmt: skip
+    assert calls == [(8, [1.0, 0.5], 5)]  # at most the sweep's 5 tokens, below the check's 8
 
 
 def test_objective_strengths_reach_the_guiding_parm(tiny_settings):

@@ -155,15 +155,15 @@ def test_an_objective_degenerate_at_every_strength_gets_the_strength_where_it_de
     assert tried[0.5]["probe_t_statistics"]["a"] > tried[0.25]["probe_t_statistics"]["a"] > 2
 
 
-def test_an_objective_whose_vertex_ends_answers_empty_is_weakened_where_the_check_finds_none():
-    """a steers in the probe at every strength, but at full strength the empty-answer check ends 3 of 16 answers at
-    its vertex empty (at least a tenth): the flag probes the weaker strengths, and a is guided at 0.5, where the check
-    finds one in 16 (below a tenth), rather than at full strength."""
+def test_an_objective_whose_vertex_answers_with_no_word_is_weakened_where_the_check_finds_none():
+    """a steers in the probe at every strength, but at full strength the empty-answer check finds 3 of 16 answers at
+    its vertex with no word (at least a tenth): the flag probes the weaker strengths, and a is guided at 0.5, where
+    the check finds one in 16 (below a tenth), rather than at full strength."""
     steering = {"a": [1.0, 0.9, 1.1, 1.0], "b": [0.0, 0.1, 0.0, 0.1]}
     at_vertex_b = {"a": [0.0, 0.1, 0.2, 0.0], "b": [1.0, 1.2, 0.9, 1.0]}
 
     def checked(point: dict, empty: float) -> dict:
-        return {**point, "empty_answer_check": {"prompts": 16, "new_tokens": 8, "empty": empty}}
+        return {**point, "empty_answer_check": {"prompts": 16, "new_tokens": 8, "empty": 0.0, "wordless": empty}}
 
     points_at = {
         strength: [checked(vertex_point(0, steering), empty), checked(vertex_point(1, at_vertex_b), 0.0)]

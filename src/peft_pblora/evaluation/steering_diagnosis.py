@@ -27,8 +27,8 @@ import numpy as np
 
 CHANCE = 0.5
 MIN_HELD_OUT_PAIRS = 16  # fewer: two standard errors above chance exceed 0.75, and a pair-accuracy flag means little
-PROBE_FLAGS = ("steers_backwards", "does_not_steer", "degenerate_at_vertex", "ends_empty_at_vertex")
-DEGENERATE_FLAGS = ("degenerate_at_vertex", "ends_empty_at_vertex")
+PROBE_FLAGS = ("steers_backwards", "does_not_steer", "degenerate_at_vertex", "wordless_at_vertex")
+DEGENERATE_FLAGS = ("degenerate_at_vertex", "wordless_at_vertex")
 # a mean reward margin of 1 is the PARM giving the chosen answer 73% (sigmoid(1)) where chance is 50%; on the steering
 # benchmark at learning rate 1e-3 (summed log-ratio rewards, beta_r 0.1) every objective trained to less did not
 # steer, while most trained to more did; at 3e-3 ten objective-runs trained to less and all ten steered. So the flag
@@ -37,10 +37,10 @@ LEARNED_MARGIN = 1.0
 # the share of the probe's answers at an objective's own vertex that are empty or repetitive from which it is flagged;
 # on the steering benchmark one of the fifteen objective-runs at or above it steered in the sweep (of sixty-four)
 DEGENERATE_SHARE = 0.5
-# the new tokens the empty-answer check decodes: an answer that ends within them with no word is empty (an empty
-# answer ends at the first token; a bare list marker "1." or a line break within a few)
+# the new tokens the empty-answer check decodes: an answer with no word in them is empty, whether it ends there (an
+# empty answer ends at the first token, a bare list marker "1." within a few) or runs on in markup ("1. **1.1.1")
 EMPTY_ANSWER_CHECK_TOKENS = 8
-# the share of the empty-answer check's answers at an objective's own vertex that end empty from which it is flagged:
+# the share of the empty-answer check's answers at an objective's own vertex with no word from which it is flagged:
 # one answer in ten with nothing in it is no trade-off a user asked for, and each empty answer scores the lowest any
 # built-in scorer gives
 EMPTY_ANSWER_SHARE = 0.1
@@ -114,9 +114,10 @@ ADVICE = {
         "(--weaker_objective_strengths 0.5 0.25 lets the probe choose its strength), or the whole guidance (a "
         "larger --guidance_beta; `peft-pblora diagnose` redoes only the probe)."
     ),
-    "ends_empty_at_vertex": (
-        f"at least {EMPTY_ANSWER_SHARE:.0%} of the empty-answer check's answers at this objective's own vertex end at "
-        "once with no word: guidance this strong answers some prompts with nothing, which a few probe prompts can "
+    "wordless_at_vertex": (
+        f"at least {EMPTY_ANSWER_SHARE:.0%} of the empty-answer check's answers at this objective's own vertex have "
+        f"no word in their first {EMPTY_ANSWER_CHECK_TOKENS} tokens (they end at once, or run on in bare markup such "
+        "as '1. **1.1.1'): guidance this strong answers some prompts with nothing, which a few probe prompts can "
         "miss and the sweep then scores as the objective falling at its top weight. Weaken this objective alone "
         "(--weaker_objective_strengths 0.5 0.25 lets the probe choose its strength), or the whole guidance (a "
         "larger --guidance_beta)."
@@ -219,12 +220,13 @@ def degenerate_shares(probe_points: Sequence[Mapping], objectives: Sequence[str]
 
 
 def empty_answer_shares(probe_points: Sequence[Mapping], objectives: Sequence[str]) -> dict[str, float]:
-    """Per objective, the share of the empty-answer check's answers at its own vertex that ended empty, from each
-    vertex's `empty_answer_check`; objectives whose vertex was not checked are left out."""
+    """Per objective, the share of the empty-answer check's answers at its own vertex with no word, from each vertex's
+    `empty_answer_check` (a check made before it counted answers that run on in markup counted those that ended
+    empty); objectives whose vertex was not checked are left out."""
 
     def empty(point: Mapping) -> float | None:
         check = point.get("empty_answer_check")
-        return float(check["empty"]) if check else None
+        return float(check.get("wordless", check["empty"])) if check else None
 
     return values_at_own_vertex(probe_points, objectives, empty)
 
@@ -232,11 +234,11 @@ def empty_answer_shares(probe_points: Sequence[Mapping], objectives: Sequence[st
 def degenerate_share_of(item: Mapping) -> float:
     """An objective diagnosis's (`ObjectiveDiagnosis.to_dict`) degenerate share over its degenerate flags: the
     probe's empty or repetitive share where it is flagged `degenerate_at_vertex`, plus the empty-answer check's share
-    where it is flagged `ends_empty_at_vertex`; 0 without either flag."""
+    where it is flagged `wordless_at_vertex`; 0 without either flag."""
     share = 0.0
     if "degenerate_at_vertex" in item["flags"]:
         share += item["degenerate_share_at_vertex"]
-    if "ends_empty_at_vertex" in item["flags"]:
+    if "wordless_at_vertex" in item["flags"]:
         share += item["empty_answer_share_at_vertex"]
     return share
 
@@ -258,8 +260,8 @@ def diagnose(
     "not_separated" (no higher at its own vertex than at the others); with its `training_margin`, "not_learned"
     (below `LEARNED_MARGIN`, unless the probe rises beyond `significance` standard errors); with the share of the
     probe's answers at its own vertex that are empty or repetitive (`degenerate_share`), "degenerate_at_vertex" (at
-    least `DEGENERATE_SHARE`); with the share of the empty-answer check's answers at its own vertex that end empty
-    (`empty_answer_share`), "ends_empty_at_vertex" (at least `EMPTY_ANSWER_SHARE`). Missing measurements, too few
+    least `DEGENERATE_SHARE`); with the share of the empty-answer check's answers at its own vertex with no word
+    (`empty_answer_share`), "wordless_at_vertex" (at least `EMPTY_ANSWER_SHARE`). Missing measurements, too few
     held-out pairs and a probe of fewer than two prompts (no standard error) raise no flag."""
     diagnoses = []
     for name in objectives:
@@ -287,7 +289,7 @@ def diagnose(
             flags.append("degenerate_at_vertex")
         empty = (empty_answer_share or {}).get(name)
         if empty is not None and empty >= EMPTY_ANSWER_SHARE:
-            flags.append("ends_empty_at_vertex")
+            flags.append("wordless_at_vertex")
         if own is not None and pairs >= MIN_HELD_OUT_PAIRS:
             if own <= CHANCE + significance * binomial_standard_error(pairs):
                 flags.append("no_pair_signal")

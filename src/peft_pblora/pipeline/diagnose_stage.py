@@ -145,11 +145,11 @@ class DiagnoseStage(GuidedAnswers, StageRecords):
             for index, vertex in enumerate(vertices)
         ]
         if self.empty_check_prompts:
-            for point, share in zip(points, self._empty_answer_shares(vertices, objective_strengths), strict=True):
+            for point, shares in zip(points, self._empty_answer_shares(vertices, objective_strengths), strict=True):
                 point["empty_answer_check"] = {
                     "prompts": len(self.empty_check_prompts),
                     "new_tokens": self.empty_check_tokens,
-                    "empty": share,
+                    **shares,
                 }
         return points
 
@@ -158,17 +158,21 @@ class DiagnoseStage(GuidedAnswers, StageRecords):
         """The new tokens the empty-answer check decodes: `EMPTY_ANSWER_CHECK_TOKENS`, at most the sweep's."""
         return min(EMPTY_ANSWER_CHECK_TOKENS, self.settings.sweep_tokens)
 
-    def _empty_answer_shares(self, vertices: list[list[float]], objective_strengths: list[float]) -> list[float]:
-        """Per vertex, the share of the empty-answer check's prompts whose guided answer ends within
-        `empty_check_tokens` new tokens with no word (`is_wordless`): a cheap count over many prompts of the empty
-        answers that a few probe prompts miss."""
+    def _empty_answer_shares(
+        self, vertices: list[list[float]], objective_strengths: list[float]
+    ) -> list[dict[str, float]]:
+        """Per vertex, the shares of the empty-answer check's prompts whose guided answer has no word
+        (`is_wordless`) in its first `empty_check_tokens` new tokens ("wordless", what the diagnosis reads), and of
+        those that ended there ("empty"): a cheap count over many prompts of the empty answers, and of the answers
+        that run on in bare markup, that a few probe prompts miss."""
         rows = [(vertex, prompt) for vertex in vertices for prompt in self.empty_check_prompts]
         answers = self._answers(rows, objective_strengths, max_new_tokens=self.empty_check_tokens)
         size = len(self.empty_check_prompts)
-        return [
-            sum(answer["finished"] and is_wordless(answer["text"]) for answer in answers[start : start + size]) / size
-            for start in range(0, len(rows), size)
-        ]
+        shares = []
+        for start in range(0, len(rows), size):
+            wordless = [answer for answer in answers[start : start + size] if is_wordless(answer["text"])]
+            shares.append({"empty": sum(a["finished"] for a in wordless) / size, "wordless": len(wordless) / size})
+        return shares
 
     @property
     def objective_strengths(self) -> list[float] | None:

@@ -392,10 +392,10 @@ class RunSettings:
         default=64,
         metadata={
             "help": "Prompts outside the train and test split (the probe's among them) whose guided answers at "
-            "every vertex are decoded for a few tokens with the probe, at each strength it tries: an objective whose "
-            "vertex ends at least a tenth of them at once, with no word, is flagged (ends_empty_at_vertex) and "
-            "weakened like a probe flag. Eight probe prompts miss empty answers that a sixth of the sweep's prompts "
-            "get (0: no check; no probe, no check)."
+            "every vertex are decoded for a few tokens with the probe, at each strength it tries: an objective at "
+            "whose vertex a tenth of them or more have no word in those tokens (they end at once, or run on in bare "
+            "markup) is flagged (wordless_at_vertex) and weakened like a probe flag. Eight probe prompts miss empty "
+            "answers that a sixth of the sweep's prompts get (0: no check; no probe, no check)."
         },
     )
     stop_on_flags: bool = field(
