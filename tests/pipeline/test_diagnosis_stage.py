@@ -384,6 +384,28 @@ def test_the_empty_answer_check_counts_per_vertex_the_answers_with_no_word(tiny_
     assert calls == [(8, [1.0, 0.5], 5)]  # at most the sweep's 5 tokens, below the check's 8
 
 
+def test_a_diagnosis_whose_check_counted_only_answers_that_ended_is_redone(tiny_settings, monkeypatch):
+    """A folder diagnosed when the empty-answer check counted only the answers that ended with no word (its
+    fingerprint without the check's count) is diagnosed again: the probe and the check decoded anew, the check's
+    record now with its wordless share. A current diagnosis is kept without decoding."""
+    settings = RunSettings(**{**tiny_settings, "empty_answer_check_prompts": 4})
+    Run(settings).diagnose()
+    fingerprint_path = settings.path / "fingerprints" / "diagnose.json"
+    recorded = json.loads(fingerprint_path.read_text())
+    del recorded["inputs"]["empty_answer_check"]
+    fingerprint_path.write_text(json.dumps(recorded))
+    decoded = []
+    run = Run(settings)
+    answers = run._answers
+    monkeypatch.setattr(run, "_answers", lambda *args, **kwargs: decoded.append(args) or answers(*args, **kwargs))
+    record = run.diagnose()
+    assert len(decoded) == 2  # the probe, then the check
+    assert all("wordless" in vertex["empty_answer_check"] for vertex in record["probe"]["vertices"])
+    kept = Run(settings)
+    monkeypatch.setattr(kept, "_answers", lambda *args, **kwargs: pytest.fail("a current diagnosis decoded again"))
+    assert kept.diagnose()["objectives"] == record["objectives"]
+
+
 def test_objective_strengths_reach_the_guiding_parm(tiny_settings):
     """At the first objective's vertex with its strength 0 the adapter is switched off, so guidance by its log-ratio
     to the base adds nothing: the guided answers are the base's own greedy answers."""

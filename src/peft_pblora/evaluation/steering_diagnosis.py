@@ -40,6 +40,9 @@ DEGENERATE_SHARE = 0.5
 # the new tokens the empty-answer check decodes: an answer with no word in them is empty, whether it ends there (an
 # empty answer ends at the first token, a bare list marker "1." within a few) or runs on in markup ("1. **1.1.1")
 EMPTY_ANSWER_CHECK_TOKENS = 8
+# what the empty-answer check counts, in the diagnose stage's fingerprint: a diagnosis made when it counted only the
+# answers that ended with no word is redone
+EMPTY_ANSWER_CHECK_COUNTS = "answers with no word in their first tokens, ended or not"
 # the share of the empty-answer check's answers at an objective's own vertex with no word from which it is flagged:
 # one answer in ten with nothing in it is no trade-off a user asked for, and each empty answer scores the lowest any
 # built-in scorer gives

@@ -14,6 +14,7 @@ from typing import Any
 from datasets import load_from_disk
 
 from ..data.preference_pairs import candidates_cached, candidates_dir, pairs_cached
+from ..evaluation.steering_diagnosis import EMPTY_ANSWER_CHECK_COUNTS
 from .fingerprints import (
     Fingerprints,
     data_hash,
@@ -108,6 +109,8 @@ class StageRecords:
         inputs = {"adapters": files_hash(self.adapter_dirs()), "prompts": texts_hash(prompts)}
         if stage == "sweep" and self.settings.weaker_objective_strengths:  # the strengths the diagnosis chose
             inputs["objective_strengths"] = repr(self.objective_strengths)
+        if stage == "diagnose" and self.settings.empty_answer_check_prompts:
+            inputs["empty_answer_check"] = EMPTY_ANSWER_CHECK_COUNTS
         return inputs
 
     def _adopt_unrecorded_stages(self, previous: dict[str, Any]) -> None:
