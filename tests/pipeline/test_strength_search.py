@@ -155,6 +155,25 @@ def test_an_objective_degenerate_at_every_strength_gets_the_strength_where_it_de
     assert tried[0.5]["probe_t_statistics"]["a"] > tried[0.25]["probe_t_statistics"]["a"] > 2
 
 
+def test_where_the_least_steering_objective_ties_the_next_least_decides():
+    """a's vertex repeats itself at full strength, so a is guided at 0.5. b's scores are the same at both its
+    strengths (t = 0.15 / (0.238 / 2) = 1.26 either way: the least-steering objective ties), but b's vertex at 0.5
+    lowers a there more, so a's t is larger with b at 0.5 (0.925 / (0.0957 / 2) = 19.3) than at full strength
+    (0.45 / (0.1 / 2) = 9): (0.5, 0.5) is chosen, not the stronger (0.5, 1)."""
+    a_vertex = {"a": [1.0, 0.9, 1.1, 1.0], "b": [0.0, 0.1, 0.0, 0.1]}
+    b_scores = [0.3, 0.0, 0.4, 0.1]
+    points_at = {
+        1.0: [vertex_point(0, a_vertex, repetitive=0.75), vertex_point(1, {"a": [0.5, 0.4, 0.6, 0.7], "b": b_scores})],
+        0.5: [vertex_point(0, a_vertex), vertex_point(1, {"a": [0.0, 0.1, 0.2, 0.0], "b": b_scores})],
+    }
+    record, _ = search(points_at, [0.5])
+    assert record["objective_strengths"] == {"a": 0.5, "b": 0.5}
+    tried = {tuple(entry["objective_strengths"].values()): entry["probe_t_statistics"] for entry in
+             record["strengths_tried"]}  # fmt: skip
+    assert tried[(0.5, 1.0)]["b"] == pytest.approx(tried[(0.5, 0.5)]["b"]) == pytest.approx(1.26, abs=0.01)
+    assert tried[(0.5, 0.5)]["a"] == pytest.approx(19.3, abs=0.1) and tried[(0.5, 1.0)]["a"] == pytest.approx(9.0)
+
+
 def test_an_objective_whose_vertex_answers_with_no_word_is_weakened_where_the_check_finds_none():
     """a steers in the probe at every strength, but at full strength the empty-answer check finds 3 of 16 answers at
     its vertex with no word (at least a tenth): the flag probes the weaker strengths, and a is guided at 0.5, where

@@ -188,16 +188,17 @@ def choose_strengths(
     """The diagnosis record of the best combination of per-objective strengths among those probed (`points_at`:
     strength -> the probe's points at every vertex with every objective at that strength).
 
-    At objective i's vertex only its own strength acts (the adapter there is s_i times its part), so vertex i's points
-    at strength s_i give every combination's vertices. The choice is joint, as steering is: an objective's probe
-    effect is its rise at its own vertex over the other vertices, which the other objectives' strengths move. Best:
-    fewest degenerate vertices, then most objectives whose probe t statistic passes `STEERING_T_STATISTIC` (so an
-    objective that steers is not weakened for one that no strength makes steer), then the smallest share of
-    degenerate answers at the degenerate vertices (an objective that degenerates at every strength gets the strength
-    where it degenerates least), then the largest t statistic of the least-steering objective, then the largest sum
-    of strengths, then the earliest in `points_at`'s order for the first objective, then the next. The record adds the
-    strengths chosen (`objective_strengths`), every combination's t statistics (`strengths_tried`) and the probe
-    points per strength (`probe_at_strength`)."""
+    At objective i's vertex only its own strength acts (the adapter there is s_i times its part), so vertex i's
+    points at strength s_i give every combination's vertices. The choice is joint, as steering is: an objective's
+    probe effect is its rise at its own vertex over the other vertices, which the other objectives' strengths move.
+    Best: fewest degenerate vertices, then most objectives whose probe t statistic passes `STEERING_T_STATISTIC`
+    (so an objective that steers is not weakened for one that no strength makes steer), then the smallest share of
+    degenerate answers at the degenerate vertices (an objective that degenerates at every strength gets the
+    strength where it degenerates least), then the largest t statistic of the least-steering objective (and where
+    that ties, of the next-least, and so on: its leximin), then the largest sum of strengths, then the earliest in
+    `points_at`'s order for the first objective, then the next. The record adds the strengths chosen
+    (`objective_strengths`), every combination's t statistics (`strengths_tried`) and the probe points per strength
+    (`probe_at_strength`)."""
     best, best_key, tried = None, None, []
     for choice in itertools.product(points_at, repeat=len(objectives)):
         strengths = dict(zip(objectives, choice, strict=True))
@@ -205,9 +206,9 @@ def choose_strengths(
         statistics = {name: probe_t_statistic(effect) for name, effect in record["probe"]["effects"].items()}
         entry = strengths_entry(strengths, record, statistics)
         steering = sum(value > STEERING_T_STATISTIC for value in statistics.values())
-        weakest = min(statistics.values(), default=math.inf)
+        least_first = tuple(-value for value in sorted(statistics.values()))
         degenerate_share = round(sum(degenerate_share_of(item) for item in record["objectives"]), 9)
-        key = (len(entry["degenerate_at_vertex"]), -steering, degenerate_share, -weakest, -sum(choice))
+        key = (len(entry["degenerate_at_vertex"]), -steering, degenerate_share, least_first, -sum(choice))
         if best_key is None or key < best_key:
             best, best_key = (strengths, record), key
         tried.append(entry)
