@@ -6,7 +6,9 @@ strength the diagnosis tries, and the sweep only where the strengths chosen chan
     python research/runs/empty-answer-check/rediagnose.py --empty_answer_check_prompts 0 <copies folder> <run folder>
 
 The run folders are section 23's, with their trained adapters (research/runs/benchmark-48 keeps only the records);
-with `--empty_answer_check_prompts 0`, runs made with the check are diagnosed again without it (section 27).
+with `--empty_answer_check_prompts 0`, runs made with the check are diagnosed again without it (section 27). A copy
+already diagnosed again is brought up to date instead: the library re-chooses its strengths from the kept probe
+answers, the check's count being unchanged, and redoes the sweep where they change (section 28).
 """
 
 import argparse
@@ -30,10 +32,10 @@ def main() -> None:
     copies, base = args.copies, None
     for source in args.run_folders:
         target = copies / source.name
-        if (target / "rediagnosed.json").exists():
-            continue
-        shutil.rmtree(target, ignore_errors=True)
-        shutil.copytree(source, target, ignore=shutil.ignore_patterns("trainer"))
+        done = target / "rediagnosed.json"
+        if not done.exists():
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("trainer"))
         before = json.loads((target / "diagnosis.json").read_text()).get("objective_strengths")
         values = settings_of_existing_run(["--output_dir", str(target)])
         values.update(
@@ -49,7 +51,9 @@ def main() -> None:
         run.timed("sweep", run.sweep)
         run.timed("report", run.report)
         record = {"strengths_before": before, "strengths_after": after, "seconds": round(time.time() - start)}
-        (target / "rediagnosed.json").write_text(json.dumps(record))
+        if done.exists():  # brought up to date: the strengths before are the first pass's
+            record = {**json.loads(done.read_text()), "strengths_updated": after, "update_seconds": record["seconds"]}
+        done.write_text(json.dumps(record))
         print(source.name, record, flush=True)
 
 
