@@ -155,6 +155,24 @@ def test_an_objective_degenerate_at_every_strength_gets_the_strength_where_it_de
     assert tried[0.5]["probe_t_statistics"]["a"] > tried[0.25]["probe_t_statistics"]["a"] > 2
 
 
+def test_fewer_degenerate_answers_come_before_more_objectives_passing_the_probe():
+    """a's vertex is degenerate at every strength, three quarters of its answers looping at 0.5 and half at 0.25. At
+    0.5 its vertex also scores b low, so b passes the probe; at 0.25 a's answers score b as high as b's own vertex,
+    and b does not. The strength where a degenerates least is chosen (0.25), not the one where both pass."""
+    at_b = vertex_point(1, {"a": [0.0, 0.0, 0.0, 0.0], "b": [1.0, 1.2, 0.9, 1.0]})
+    points_at = {
+        1.0: [vertex_point(0, {"a": [1, 1, 1, 1], "b": [0, 0, 0, 0]}, repetitive=1.0), at_b],
+        0.5: [vertex_point(0, {"a": [1.0, 0.8, 1.2, 1.0], "b": [0, 0, 0, 0]}, repetitive=0.75), at_b],
+        0.25: [vertex_point(0, {"a": [0.6, 0.4, 0.8, 0.6], "b": [1.0, 1.0, 1.0, 1.2]}, repetitive=0.5), at_b],
+    }
+    record, _ = search(points_at, [0.5, 0.25])
+    assert record["objective_strengths"] == {"a": 0.25, "b": 1.0}
+    tried = {entry["objective_strengths"]["a"]: entry["probe_t_statistics"] for entry in record["strengths_tried"]
+             if entry["objective_strengths"]["b"] == 1.0}  # fmt: skip
+    assert tried[0.5]["a"] > 2 and tried[0.5]["b"] > 2
+    assert tried[0.25]["a"] > 2 and tried[0.25]["b"] < 2
+
+
 def test_where_the_least_steering_objective_ties_the_next_least_decides():
     """a's vertex repeats itself at full strength, so a is guided at 0.5. b's scores are the same at both its
     strengths (t = 0.15 / (0.238 / 2) = 1.26 either way: the least-steering objective ties), but b's vertex at 0.5

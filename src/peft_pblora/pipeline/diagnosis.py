@@ -191,10 +191,11 @@ def choose_strengths(
     At objective i's vertex only its own strength acts (the adapter there is s_i times its part), so vertex i's
     points at strength s_i give every combination's vertices. The choice is joint, as steering is: an objective's
     probe effect is its rise at its own vertex over the other vertices, which the other objectives' strengths move.
-    Best: fewest degenerate vertices, then most objectives whose probe t statistic passes `STEERING_T_STATISTIC`
-    (so an objective that steers is not weakened for one that no strength makes steer), then the smallest share of
-    degenerate answers at the degenerate vertices (an objective that degenerates at every strength gets the
-    strength where it degenerates least), then the largest t statistic of the least-steering objective (and where
+    Best: fewest degenerate vertices, then the smallest share of degenerate answers at them (an objective that
+    degenerates at every strength gets the strength where it degenerates least, even where a stronger one makes more
+    objectives pass the probe: a probe that passes at a degenerate vertex is no sign the sweep steers), then most
+    objectives whose probe t statistic passes `STEERING_T_STATISTIC` (so an objective that steers is not weakened
+    for one that no strength makes steer), then the largest t statistic of the least-steering objective (and where
     that ties, of the next-least, and so on: its leximin), then the largest sum of strengths, then the earliest in
     `points_at`'s order for the first objective, then the next. The record adds the strengths chosen
     (`objective_strengths`), every combination's t statistics (`strengths_tried`) and the probe points per strength
@@ -208,7 +209,7 @@ def choose_strengths(
         steering = sum(value > STEERING_T_STATISTIC for value in statistics.values())
         least_first = tuple(-value for value in sorted(statistics.values()))
         degenerate_share = round(sum(degenerate_share_of(item) for item in record["objectives"]), 9)
-        key = (len(entry["degenerate_at_vertex"]), -steering, degenerate_share, least_first, -sum(choice))
+        key = (len(entry["degenerate_at_vertex"]), degenerate_share, -steering, least_first, -sum(choice))
         if best_key is None or key < best_key:
             best, best_key = (strengths, record), key
         tried.append(entry)

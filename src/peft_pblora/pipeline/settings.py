@@ -337,7 +337,8 @@ class RunSettings:
             "help": "Strengths below 1, decreasing, that the diagnosis tries when an objective does not steer in the "
             "probe at full strength (a probe flag, or a rise within two standard errors): the probe is repeated with "
             "every objective's part of the PARM scaled by each (scale_objective_strengths), and the sweep guides with "
-            "the combination that has fewest degenerate vertices, then most objectives steering in the probe, "
+            "the combination that has fewest degenerate vertices (then degenerate answers), then most objectives "
+            "steering in the probe, "
             "then whose least-steering objective steers most (where that ties, the next-least). PARM with the "
             "bilinear or per_objective core. Empty: every objective at full strength."
         },
