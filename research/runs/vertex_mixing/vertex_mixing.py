@@ -22,6 +22,7 @@ from peft import PeftModel
 from peft_pblora import GenARMGuidance, scale_objective_strengths
 from peft_pblora.evaluation import summarise_sweep
 from peft_pblora.pipeline import Run, RunSettings
+from peft_pblora.trainer.preference_draws import simplex_vertices
 
 
 def main(source: Path, destination: Path, check_vertex: bool) -> None:
@@ -37,7 +38,7 @@ def main(source: Path, destination: Path, check_vertex: bool) -> None:
     if sweep["objective_strengths"] is not None:
         scale_objective_strengths(parm, sweep["objective_strengths"])
     k = len(sweep["objectives"])
-    vertices = [[1.0 if index == vertex else 0.0 for index in range(k)] for vertex in range(k)]
+    vertices = simplex_vertices(k)
     arms = [copy.deepcopy(parm).merge_and_unload(preference=vertex).eval() for vertex in vertices]
     decoded = [alpha for alpha in sweep["alphas"] if max(alpha) < 1.0] + ([vertices[0]] if check_vertex else [])
     prompts = sweep["prompts"]

@@ -21,12 +21,13 @@ from peft_pblora.pipeline.cli import settings_of_existing_run
 from peft_pblora.pipeline.model_loading import load_model_and_tokenizer
 from peft_pblora.pipeline.settings import RunSettings
 from peft_pblora.pipeline.stages import Run
+from peft_pblora.trainer.preference_draws import simplex_vertices
 
 
 def counted(run: Run, strengths: list[float]) -> list[dict]:
     """Per vertex (objective order), the check's answers at `strengths` and their two shares."""
     k = len(strengths)
-    vertices = [[1.0 if index == vertex else 0.0 for index in range(k)] for vertex in range(k)]
+    vertices = simplex_vertices(k)
     prompts = run.empty_check_prompts
     rows = [(vertex, prompt) for vertex in vertices for prompt in prompts]
     answers = run._answers(rows, strengths, max_new_tokens=run.empty_check_tokens)

@@ -14,6 +14,7 @@ from typing import Any
 from ..evaluation import text_quality
 from ..evaluation.steering_diagnosis import EMPTY_ANSWER_CHECK_TOKENS
 from ..evaluation.sweep_metrics import is_wordless
+from ..trainer.preference_draws import simplex_vertices
 from .decoding import scored_answers, scores_of
 from .diagnosis import (
     choose_strengths,
@@ -135,8 +136,7 @@ class DiagnoseStage(GuidedAnswers, StageRecords):
 
     def _probe(self, objective_strengths: list[float]) -> list[dict]:
         """The probe prompts' guided answers at every vertex (objective order), scored."""
-        k = len(self.settings.objective_names)
-        vertices = [[1.0 if index == vertex else 0.0 for index in range(k)] for vertex in range(k)]
+        vertices = simplex_vertices(len(self.settings.objective_names))
         rows = [(vertex, prompt) for vertex in vertices for prompt in self.probe_prompts]
         responses = self._answers(rows, objective_strengths)
         size = len(self.probe_prompts)

@@ -7,10 +7,14 @@ import numpy as np
 import torch
 
 
+def simplex_vertices(k: int) -> list[list[float]]:
+    """The k one-hot preferences, in objective order: each objective's whole weight."""
+    return [[1.0 if index == objective else 0.0 for index in range(k)] for objective in range(k)]
+
+
 def simplex_vertices_and_centre(k: int) -> list[list[float]]:
     """The k one-hot preferences and the uniform one: where each objective's accuracy is evaluated by default."""
-    vertices = [[1.0 if index == objective else 0.0 for index in range(k)] for objective in range(k)]
-    return vertices + ([[1.0 / k] * k] if k > 1 else [])
+    return simplex_vertices(k) + ([[1.0 / k] * k] if k > 1 else [])
 
 
 def preference_label(alpha: list[float]) -> str:
