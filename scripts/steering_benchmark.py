@@ -8,6 +8,7 @@
         --seeds 0 1 2 --pairs conciseness:list_format conciseness:relevance
     python scripts/steering_benchmark.py --output_dir research/runs/lr3 --table_only   # the table of finished runs
     python scripts/steering_benchmark.py --preset cpu --recipe log-ratio-forms-from-pairs --held_out_pairs
+    PYTHONPATH=my_scorers python scripts/steering_benchmark.py --pairs positivity,my_scorers:Formality   # your own
 
 Runs the end-to-end run on every pair of a fixed set of objective pairs drawn from six rule-based objectives of
 different kinds (length: conciseness; layout: list_format; tone: positivity; content: relevance; address:
@@ -41,7 +42,9 @@ from peft_pblora.evaluation.sweep_metrics import (
     steering_verdict,
 )
 from peft_pblora.pipeline.diagnosis import diagnosis_record, read_training_margins, summed_log_ratio_objectives
+from peft_pblora.pipeline.objectives import name_before_loading, parse_spec, resolve_objective
 from peft_pblora.pipeline.report import weakened_objectives
+from peft_pblora.pipeline.settings import SCORERS
 
 OBJECTIVES = ("conciseness", "list_format", "positivity", "relevance", "second_person", "plain_words")
 PAIRS = (
@@ -118,10 +121,35 @@ def common_settings(preset: str, recipe: dict, test_prompts: int | None = None) 
     return common
 
 
+def parse_pair(text: str) -> tuple[str, str]:
+    """One `--pairs` entry: `first:second` for built-in objectives, `first,second` where a spec holds a colon (a
+    scorer by import path, `module:attribute`).
+
+    Raises:
+        ValueError: If the entry does not name exactly two objectives.
+    """
+    pair = tuple(part.strip() for part in text.split("," if "," in text else ":"))
+    if len(pair) != 2 or not all(pair):
+        raise ValueError(
+            f"--pairs takes first:second, or first,second where an objective is module:attribute; got {text!r}"
+        )
+    return pair
+
+
+def objective_name(spec: str) -> str:
+    """The objective's name for run folders: a built-in's or renamed spec's name as given, else its scorer's `name`
+    (a scorer by import path is built to read it)."""
+    parsed = parse_spec(spec, SCORERS)
+    return name_before_loading(parsed) or resolve_objective(spec, SCORERS).name
+
+
 def benchmark_grid(pairs: list[tuple[str, str]], seeds: list[int], common: dict) -> dict:
-    """The run_grid grid: one run per pair and seed, named `<first>__<second>_s<seed>`."""
+    """The run_grid grid: one run per pair and seed, named `<first>__<second>_s<seed>` by the objectives' names."""
     runs = {
-        f"{first}__{second}_s{seed}": {"objectives": [first, second], "train_seed": seed}
+        f"{objective_name(first)}__{objective_name(second)}_s{seed}": {
+            "objectives": [first, second],
+            "train_seed": seed,
+        }
         for (first, second), seed in itertools.product(pairs, seeds)
     }
     return {"common": common, "runs": runs}
@@ -363,7 +391,11 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds, each on every pair")
     which_pairs = parser.add_mutually_exclusive_group()
     which_pairs.add_argument(
-        "--pairs", nargs="+", default=None, help="pairs as first:second (default: the fixed set of eight)"
+        "--pairs",
+        nargs="+",
+        default=None,
+        help="pairs as first:second, or first,second where an objective is a scorer by import path "
+        "(module:attribute, its folder on PYTHONPATH); default: the fixed set of eight",
     )
     which_pairs.add_argument("--all_pairs", action="store_true", help="every pair of the six objectives (15 pairs)")
     which_pairs.add_argument(
@@ -393,10 +425,10 @@ def main() -> None:
         print(write_tables(benchmark_table(summary_from_run_folders(args.output_dir)), args.output_dir))
         return
     if args.pairs:
-        pairs = [tuple(pair.split(":")) for pair in args.pairs]
-        malformed = [pair for pair in pairs if len(pair) != 2]
-        if malformed:
-            parser.error(f"--pairs takes first:second, got {[':'.join(pair) for pair in malformed]}")
+        try:
+            pairs = [parse_pair(pair) for pair in args.pairs]
+        except ValueError as error:
+            parser.error(str(error))
     elif args.held_out_pairs:
         pairs = held_out_pairs()
     else:
@@ -405,7 +437,11 @@ def main() -> None:
         common = common_settings(args.preset, recipe_settings(args.recipe), args.test_prompts)
     except ValueError as error:
         parser.error(str(error))
-    summary = run_grid(benchmark_grid(pairs, args.seeds, common), args.output_dir, args.time_budget)
+    try:
+        grid = benchmark_grid(pairs, args.seeds, common)
+    except ValueError as error:  # an objective spec that fits no kind, or a scorer that cannot be imported
+        parser.error(str(error))
+    summary = run_grid(grid, args.output_dir, args.time_budget)
     print(write_tables(benchmark_table(summary), args.output_dir))
 
 
