@@ -219,6 +219,32 @@ def test_the_steering_benchmarks_held_out_pairs_are_the_pairs_outside_the_fixed_
     assert ("conciseness", "positivity") in held_out and ("conciseness", "relevance") not in held_out
 
 
+def test_the_steering_benchmark_runs_a_users_scorers_named_by_their_names(monkeypatch):
+    module = load_script("steering_benchmark", monkeypatch)
+    monkeypatch.syspath_prepend(str(REPO / "tests" / "fixtures"))  # own_scorers, as a user's module on PYTHONPATH
+    assert module.parse_pair("conciseness:relevance") == ("conciseness", "relevance")
+    assert module.parse_pair("positivity, own_scorers:DigitSum") == ("positivity", "own_scorers:DigitSum")
+    for bad in ("positivity", "a:b:c", "own_scorers:DigitSum,", "a,b,c"):
+        with pytest.raises(ValueError, match="--pairs takes first:second, or first,second"):
+            module.parse_pair(bad)
+    grid = module.benchmark_grid(
+        [("own_scorers:DigitSum", "positivity"), ("tone=positivity", "own_scorers:characters")], [0, 2], {"x": 1}
+    )
+    assert grid["common"] == {"x": 1}
+    assert grid["runs"]["digit_sum__positivity_s2"] == {
+        "objectives": ["own_scorers:DigitSum", "positivity"],
+        "train_seed": 2,
+    }
+    assert sorted(grid["runs"]) == [
+        "digit_sum__positivity_s0",
+        "digit_sum__positivity_s2",
+        "tone__characters_s0",
+        "tone__characters_s2",
+    ]
+    with pytest.raises(ValueError, match="cannot import module 'no_such_module'"):
+        module.benchmark_grid([("positivity", "no_such_module:Scorer")], [0], {})
+
+
 def test_the_steering_benchmark_names_the_verdicts_a_resample_of_the_test_prompts_would_turn_over(monkeypatch):
     module = load_script("steering_benchmark", monkeypatch)
     spearman = {"a": 1.0, "b": 0.7, "c": 0.9, "d": 1.0, "e": 1.0, "f": 0.7, "g": 0.95}
