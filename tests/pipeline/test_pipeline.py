@@ -594,6 +594,31 @@ def test_the_run_trains_with_the_batch_and_accumulation_it_was_given(tmp_path):
         RunSettings(gradient_accumulation_steps=0)
 
 
+def trained_steps(run_folder) -> int:
+    return max(entry.get("step", 0) for entry in json.loads((run_folder / "train_log.json").read_text()))
+
+
+def test_min_train_steps_trains_longer_only_where_the_epochs_give_fewer_steps(tiny_run, tmp_path):
+    by_epochs = RunSettings(**tiny_run)
+    Run(by_epochs).train()
+    epoch_steps = trained_steps(by_epochs.path)
+    assert epoch_steps >= 1
+    for minimum, expected in ((epoch_steps + 3, epoch_steps + 3), (epoch_steps, epoch_steps), (1, epoch_steps)):
+        settings = RunSettings(**{**tiny_run, "output_dir": str(tmp_path / f"min-{minimum}")}, min_train_steps=minimum)
+        Run(settings).train()
+        assert trained_steps(settings.path) == expected
+    counts = {"many": 10, "few": 3}  # a row per pair of the objective with the most: 5 batches of 2 an epoch
+    for epochs, accumulation, minimum, expected in ((1, 1, 7, 7), (1, 1, 5, -1), (0.5, 1, 5, 5), (1, 2, 2, -1)):
+        settings = RunSettings(batch_size=2, epochs=epochs, gradient_accumulation_steps=accumulation)
+        settings.min_train_steps = minimum
+        assert training.steps_for_pairs(settings, counts) == expected
+    assert training.steps_for_pairs(RunSettings(batch_size=2, gradient_accumulation_steps=2, epochs=1), counts) == -1
+    accumulated = RunSettings(batch_size=2, gradient_accumulation_steps=2, epochs=1, min_train_steps=3)
+    assert training.steps_for_pairs(accumulated, counts) == 3  # 5 batches make 2 accumulated steps
+    with pytest.raises(ValueError, match="min_train_steps must be >= 1, got 0"):
+        RunSettings(min_train_steps=0)
+
+
 def test_an_unknown_method_is_refused():
     with pytest.raises(ValueError, match="unknown method 'soups'"):
         RunSettings(method="soups")

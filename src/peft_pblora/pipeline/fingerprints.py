@@ -32,7 +32,7 @@ PAIRING_SETTINGS = (
 )  # fmt: skip
 TRAINING_SETTINGS = (
     "base_model", "parm_model", "parm_layers", "objectives", "prompts", "prompts_split", "train_prompts",
-    "preference_pairs", "epochs", "batch_size", "gradient_accumulation_steps", "learning_rate",
+    "preference_pairs", "epochs", "min_train_steps", "batch_size", "gradient_accumulation_steps", "learning_rate",
     "length_normalized_rewards", "beta_r", "reference_free", "reference_relative_rewards", "scalarization",
     "loss_type", "r1", "r2", "core", "lora_alpha", "target_modules", "dirichlet_concentration", "preference_sampling",
     "max_length", "method", "seed", "train_seed", "held_out_pair_share", "train_in_chat_format",

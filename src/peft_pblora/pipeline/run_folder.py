@@ -25,6 +25,7 @@ LEGACY_SETTINGS = {
     "weaker_objective_strengths": [],
     "non_answer_pairs": False,
     "empty_answer_check_prompts": 0,
+    "min_train_steps": None,
 }
 
 

@@ -225,6 +225,14 @@ class RunSettings:
         },
     )
     epochs: float = field(default=3.0, metadata={"help": "Training epochs over the preference pairs."})
+    min_train_steps: int | None = field(
+        default=None,
+        metadata={
+            "help": "Train at least this many optimiser steps: where the epochs over the pairs give fewer (an "
+            "objective whose answers to most prompts score alike has few pairs), the PARM trains this many steps "
+            "instead. None: the epochs alone decide."
+        },
+    )
     batch_size: int = field(
         default=4,
         metadata={"help": "Prompts per training micro-batch (a PARM's row: one pair per objective; an ARM's: one)."},
@@ -596,6 +604,7 @@ def check_values(settings: RunSettings) -> None:
     check_range("r1", settings.r1, 0)
     check_range("seed", settings.seed, 0, high=MAX_SEED)
     check_range("train_seed", settings.train_seed, 0, high=MAX_SEED)
+    check_range("min_train_steps", settings.min_train_steps, 1)
     for name in ("epochs", "learning_rate", "dirichlet_concentration", "lora_alpha"):
         check_range(name, getattr(settings, name), 0, above=True)
     check_range("guidance_beta", settings.guidance_beta, MIN_BETA)  # guided decoding's own lower bound on beta

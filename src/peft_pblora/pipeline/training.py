@@ -4,6 +4,7 @@ with its held-out evaluation, training log and parameter count written beside it
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,23 @@ def trainer_arguments(
         seed=settings.seed if settings.train_seed is None else settings.train_seed,
         disable_tqdm=not settings.show_progress,
     )  # fmt: skip
+
+
+def steps_for_pairs(settings: RunSettings, pair_counts: dict[str, int]) -> int:
+    """The trainer's `max_steps`: -1 (the epochs decide) unless the epochs over these pairs give fewer steps than
+    `settings.min_train_steps`, then that many. A row holds one pair per objective, the fewer pairs cycling, so an
+    epoch is as many rows as the objective with the most pairs has."""
+    if settings.min_train_steps is None or not pair_counts:
+        return -1
+    batches = math.ceil(max(pair_counts.values()) / settings.batch_size)
+    epoch_steps = max(batches // settings.gradient_accumulation_steps, 1)  # as the transformers Trainer counts them
+    if math.ceil(settings.epochs * epoch_steps) >= settings.min_train_steps:
+        return -1
+    logger.info(
+        "%s epochs over %d pairs make %d steps, below --min_train_steps: training %d steps",
+        settings.epochs, max(pair_counts.values()), math.ceil(settings.epochs * epoch_steps), settings.min_train_steps,
+    )  # fmt: skip
+    return settings.min_train_steps
 
 
 def as_user_turns(pairs: dict[str, Any]) -> dict[str, Any]:
@@ -88,6 +106,7 @@ def train_adapter(
         train_pairs, held_out_pairs = {name: data[name] for name in objectives}, {}
     if settings.train_in_chat_format:
         train_pairs, held_out_pairs = as_user_turns(train_pairs), as_user_turns(held_out_pairs)
+    args.max_steps = steps_for_pairs(settings, {name: len(pairs) for name, pairs in train_pairs.items()})
     trainer = PARMTrainer(
         model=start_model,
         args=args,
