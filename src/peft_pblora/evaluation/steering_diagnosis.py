@@ -90,8 +90,9 @@ ADVICE = {
         f"the reward margin on its own training pairs stayed below {LEARNED_MARGIN:g} over the last third of "
         "training: the PARM barely learned this objective, and guided decoding has little to follow. Raise the "
         "learning rate (on the steering benchmark 3e-3 made tone and second person steer after one epoch), train "
-        "longer (--epochs), or give more pairs with a larger score gap. The margin is a hint, not a verdict: pairs "
-        "of whole samples that differ in little but the objective keep it small (second person steered at "
+        "longer (--epochs; --min_train_steps where the objective has few pairs, since an epoch is as long as the "
+        "objective with the most), or give more pairs with a larger score gap. The margin is a hint, not a verdict: "
+        "pairs of whole samples that differ in little but the objective keep it small (second person steered at "
         "margins below 1 on the steering benchmark, one of them negative), so it is flagged only where the probe "
         "does not rise beyond two standard errors."
     ),
