@@ -137,20 +137,33 @@ def test_an_objective_that_steers_is_not_weakened_for_one_that_no_strength_makes
     )  # the weaker a would have lifted b's statistic
 
 
+def a_degenerate_at_every_strength(b_at_a_quarter: list[float]) -> dict[float, list[dict]]:
+    """The probe's points where a's vertex loops at every strength (all its answers at 1, three quarters at 0.5, half
+    at 0.25) and steers at each; b's scores at a's vertex at a quarter strength are `b_at_a_quarter`."""
+    at_b = vertex_point(1, {"a": [0.0, 0.0, 0.0, 0.0], "b": [1.0, 1.2, 0.9, 1.0]})
+    return {
+        1.0: [vertex_point(0, {"a": [1, 1, 1, 1], "b": [0, 0, 0, 0]}, repetitive=1.0), at_b],
+        0.5: [vertex_point(0, {"a": [1.0, 0.8, 1.2, 1.0], "b": [0, 0, 0, 0]}, repetitive=0.75), at_b],
+        0.25: [vertex_point(0, {"a": [0.6, 0.4, 0.8, 0.6], "b": b_at_a_quarter}, repetitive=0.5), at_b],
+    }
+
+
+def tried_with_b_at_full_strength(record: dict) -> dict[float, dict]:
+    """The combinations tried with b at full strength, by a's strength."""
+    return {
+        entry["objective_strengths"]["a"]: entry
+        for entry in record["strengths_tried"]
+        if entry["objective_strengths"]["b"] == 1.0
+    }
+
+
 def test_an_objective_degenerate_at_every_strength_gets_the_strength_where_it_degenerates_least():
     """a's vertex is degenerate at both strengths (at least half its answers loop) and a steers at both; at 0.5 its
     rise is clearer (t 12.2 against 7.3 at 0.25), but three quarters of its answers loop there against half at 0.25.
     With as many degenerate vertices and steering objectives either way, the smaller degenerate share decides."""
-    at_b = vertex_point(1, {"a": [0.0, 0.0, 0.0, 0.0], "b": [1.0, 1.2, 0.9, 1.0]})
-    points_at = {
-        1.0: [vertex_point(0, {"a": [1, 1, 1, 1], "b": [0, 0, 0, 0]}, repetitive=1.0), at_b],
-        0.5: [vertex_point(0, {"a": [1.0, 0.8, 1.2, 1.0], "b": [0, 0, 0, 0]}, repetitive=0.75), at_b],
-        0.25: [vertex_point(0, {"a": [0.6, 0.4, 0.8, 0.6], "b": [0, 0, 0, 0]}, repetitive=0.5), at_b],
-    }
-    record, _ = search(points_at, [0.5, 0.25])
+    record, _ = search(a_degenerate_at_every_strength([0, 0, 0, 0]), [0.5, 0.25])
     assert record["objective_strengths"] == {"a": 0.25, "b": 1.0}
-    tried = {entry["objective_strengths"]["a"]: entry for entry in record["strengths_tried"] if
-             entry["objective_strengths"]["b"] == 1.0}  # fmt: skip
+    tried = tried_with_b_at_full_strength(record)
     assert all(tried[level]["degenerate_at_vertex"] == ["a"] for level in (1.0, 0.5, 0.25))
     assert tried[0.5]["probe_t_statistics"]["a"] > tried[0.25]["probe_t_statistics"]["a"] > 2
 
@@ -159,18 +172,12 @@ def test_fewer_degenerate_answers_come_before_more_objectives_passing_the_probe(
     """a's vertex is degenerate at every strength, three quarters of its answers looping at 0.5 and half at 0.25. At
     0.5 its vertex also scores b low, so b passes the probe; at 0.25 a's answers score b as high as b's own vertex,
     and b does not. The strength where a degenerates least is chosen (0.25), not the one where both pass."""
-    at_b = vertex_point(1, {"a": [0.0, 0.0, 0.0, 0.0], "b": [1.0, 1.2, 0.9, 1.0]})
-    points_at = {
-        1.0: [vertex_point(0, {"a": [1, 1, 1, 1], "b": [0, 0, 0, 0]}, repetitive=1.0), at_b],
-        0.5: [vertex_point(0, {"a": [1.0, 0.8, 1.2, 1.0], "b": [0, 0, 0, 0]}, repetitive=0.75), at_b],
-        0.25: [vertex_point(0, {"a": [0.6, 0.4, 0.8, 0.6], "b": [1.0, 1.0, 1.0, 1.2]}, repetitive=0.5), at_b],
-    }
-    record, _ = search(points_at, [0.5, 0.25])
+    record, _ = search(a_degenerate_at_every_strength([1.0, 1.0, 1.0, 1.2]), [0.5, 0.25])
     assert record["objective_strengths"] == {"a": 0.25, "b": 1.0}
-    tried = {entry["objective_strengths"]["a"]: entry["probe_t_statistics"] for entry in record["strengths_tried"]
-             if entry["objective_strengths"]["b"] == 1.0}  # fmt: skip
-    assert tried[0.5]["a"] > 2 and tried[0.5]["b"] > 2
-    assert tried[0.25]["a"] > 2 and tried[0.25]["b"] < 2
+    tried = tried_with_b_at_full_strength(record)
+    t_at = {strength: entry["probe_t_statistics"] for strength, entry in tried.items()}
+    assert t_at[0.5]["a"] > 2 and t_at[0.5]["b"] > 2
+    assert t_at[0.25]["a"] > 2 and t_at[0.25]["b"] < 2
 
 
 def test_where_the_least_steering_objective_ties_the_next_least_decides():
