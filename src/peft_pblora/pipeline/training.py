@@ -52,13 +52,15 @@ def steps_for_pairs(settings: RunSettings, pair_counts: dict[str, int]) -> int:
     epoch is as many rows as the objective with the most pairs has."""
     if settings.min_train_steps is None or not pair_counts:
         return -1
-    batches = math.ceil(max(pair_counts.values()) / settings.batch_size)
+    rows = max(pair_counts.values())
+    batches = math.ceil(rows / settings.batch_size)
     epoch_steps = max(batches // settings.gradient_accumulation_steps, 1)  # as the transformers Trainer counts them
-    if math.ceil(settings.epochs * epoch_steps) >= settings.min_train_steps:
+    steps_by_epochs = math.ceil(settings.epochs * epoch_steps)
+    if steps_by_epochs >= settings.min_train_steps:
         return -1
     logger.info(
         "%s epochs over %d pairs make %d steps, below --min_train_steps: training %d steps",
-        settings.epochs, max(pair_counts.values()), math.ceil(settings.epochs * epoch_steps), settings.min_train_steps,
+        settings.epochs, rows, steps_by_epochs, settings.min_train_steps,
     )  # fmt: skip
     return settings.min_train_steps
 
