@@ -299,18 +299,21 @@ def objective_strength(objective: str, row: dict) -> str:
     return "" if value is None else f" x{value:g}"
 
 
-PROBE_VERDICTS = ("passes", "inconclusive", "flags degenerate answers", "flags no steering")
+PROBE_VERDICTS = ("passes", "inconclusive", "cannot tell", "flags degenerate answers", "flags no steering")
 
 
 def probe_verdict(flags: list[str]) -> str:
     """The guided probe's reading of one objective: "flags no steering" (it does not steer or steers backwards),
     "flags degenerate answers" (it rises, but its answers at its own vertex are mostly empty or repetitive, or the
     empty-answer check found empty answers there: a warning about the answers, which a scorer may still reward),
-    "inconclusive" (a rise within the probe's noise) or "passes"."""
+    "cannot tell" (its answers show the objective on too few probe prompts to judge it), "inconclusive" (a rise
+    within the probe's noise) or "passes"."""
     if any(flag in PROBE_FLAGS and flag not in DEGENERATE_FLAGS for flag in flags):
         return "flags no steering"
     if set(flags) & set(DEGENERATE_FLAGS):
         return "flags degenerate answers"
+    if "probe_cannot_tell" in flags:
+        return "cannot tell"
     return "inconclusive" if "probe_inconclusive" in flags else "passes"
 
 

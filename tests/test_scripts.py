@@ -137,7 +137,11 @@ def test_the_steering_benchmark_counts_where_the_probe_agreed_with_the_sweep(mon
                 {"a": ["probe_inconclusive"], "c": ["steers_backwards", "not_learned"]},
             )
         },
-        "b__c": {"metrics": metrics({"b": 1.0, "c": 1.0}, {"b": 0.1, "c": 0.1}, {"b": ["does_not_steer"], "c": []})},
+        "b__c": {
+            "metrics": metrics(
+                {"b": 1.0, "c": 1.0}, {"b": 0.1, "c": 0.1}, {"b": ["does_not_steer"], "c": ["probe_cannot_tell"]}
+            )
+        },
     }
     summary["a__c"]["metrics"]["steering_diagnosis"][1]["training_margin"] = 0.5  # below not_learned's threshold
     rows = module.benchmark_table(summary)
@@ -145,14 +149,16 @@ def test_the_steering_benchmark_counts_where_the_probe_agreed_with_the_sweep(mon
         True, False, False, False, True, True
     ]  # fmt: skip
     assert module.probe_agreement(rows) == {
-        "passes": {"sweep steers": 2, "sweep does not": 1},
+        "passes": {"sweep steers": 1, "sweep does not": 1},
         "inconclusive": {"sweep steers": 0, "sweep does not": 1},
+        "cannot tell": {"sweep steers": 1, "sweep does not": 0},
         "flags degenerate answers": {"sweep steers": 0, "sweep does not": 0},
         "flags no steering": {"sweep steers": 1, "sweep does not": 1},
     }
     assert module.probe_verdict(["degenerate_at_vertex", "probe_inconclusive"]) == "flags degenerate answers"
     assert module.probe_verdict(["degenerate_at_vertex", "steers_backwards"]) == "flags no steering"
     assert module.probe_verdict(["wordless_at_vertex"]) == "flags degenerate answers"
+    assert module.probe_verdict(["not_learned", "probe_cannot_tell"]) == "cannot tell"
     assert module.margin_agreement(rows) == {
         "below not_learned's threshold": {"sweep steers": 0, "sweep does not": 1},
         "at or above it": {"sweep steers": 1, "sweep does not": 1},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 
 import pytest
 
@@ -16,7 +17,9 @@ from peft_pblora.evaluation.steering_diagnosis import (
     degenerate_shares,
     diagnose,
     empty_answer_shares,
+    largest_t_statistic,
     pair_accuracy_at_vertices,
+    probe_can_tell,
     probe_effects,
     training_margins,
     vertex_label,
@@ -92,7 +95,7 @@ def test_missing_measurements_raise_no_flag():
     (too_few,) = diagnose(["a"], {"a": {"own": 0.5, "others": 0.5}}, {"a": 15}, {})
     assert too_few.flags == [] and too_few.steers  # 15 pairs: two standard errors above chance exceed 0.75
     one_prompt_probe = probe_effects([{"a": [1.0], "b": [0.0]}, {"a": [0.0], "b": [1.0]}], ["a", "b"])
-    assert one_prompt_probe["a"] == {"effect": 1.0, "standard_error": None}
+    assert one_prompt_probe["a"] == {"effect": 1.0, "standard_error": None, "prompts": 1, "prompts_that_differ": 1}
     (one_prompt, _) = diagnose(["a", "b"], {}, {}, one_prompt_probe)
     assert one_prompt.flags == [] and one_prompt.to_dict()["probe_standard_error"] is None
 
@@ -107,6 +110,47 @@ def test_the_probe_decides_whether_an_objective_steers():
     assert probe_fails.flags == ["does_not_steer"] and not probe_fails.steers
     (small_rise,) = diagnose(["a"], {}, {}, {"a": {"effect": 0.05, "standard_error": 0.05}})
     assert small_rise.flags == ["probe_inconclusive"] and small_rise.steers  # advice: more probe prompts tell
+
+
+def paired_t_statistic(differences: list[float]) -> float:
+    """A paired t statistic by hand: the mean over its standard error."""
+    n = len(differences)
+    mean = sum(differences) / n
+    variance = sum((value - mean) ** 2 for value in differences) / (n - 1)
+    return mean / math.sqrt(variance / n)
+
+
+@pytest.mark.parametrize("differing", [1, 2, 3, 5, 7])
+def test_the_largest_t_statistic_is_reached_by_equal_rises_and_no_other_mix(differing):
+    equal_rises = [0.4] * differing + [0.0] * (8 - differing)
+    assert largest_t_statistic(8, differing) == pytest.approx(paired_t_statistic(equal_rises))
+    rng = random.Random(differing)
+    for _ in range(200):
+        mixed = [rng.uniform(-1.0, 1.0) for _ in range(differing)] + [0.0] * (8 - differing)
+        assert abs(paired_t_statistic(mixed)) <= largest_t_statistic(8, differing) + 1e-9
+    assert largest_t_statistic(8, 8) == math.inf
+
+
+def test_an_objective_its_probe_answers_show_on_too_few_prompts_is_flagged_probe_cannot_tell():
+    """Digits in two of eight probe answers at the objective's vertex and none elsewhere: even that rise cannot pass
+    two standard errors (its largest t statistic is sqrt(2 * 7 / 6) = 1.53), so the probe cannot tell; in three of
+    eight it can (2.05), and the same rise there passes."""
+    rare = [0.0] * 6 + [0.5, 0.5]
+    seen = [0.0] * 5 + [0.5, 0.5, 0.5]
+    none = [0.0] * 8
+    effects = probe_effects([{"rare": rare, "seen": none}, {"rare": none, "seen": seen}], ["rare", "seen"])
+    assert effects["rare"]["prompts_that_differ"] == 2 and effects["seen"]["prompts_that_differ"] == 3
+    assert not probe_can_tell(effects["rare"]) and probe_can_tell(effects["seen"])
+    verdicts = {item.objective: item for item in diagnose(["rare", "seen"], {}, {}, effects)}
+    assert verdicts["rare"].flags == ["probe_cannot_tell"] and verdicts["rare"].steers  # advice: no reading either way
+    assert verdicts["rare"].advice == [ADVICE["probe_cannot_tell"]]
+    assert "--probe_prompts" in ADVICE["probe_cannot_tell"]
+    assert verdicts["seen"].flags == []
+    (never_moves,) = diagnose(["a"], {}, {}, {"a": {"effect": 0.0, "standard_error": 0.0, "prompts": 8,
+                                                   "prompts_that_differ": 0}})  # fmt: skip
+    assert never_moves.flags == ["does_not_steer"]  # the same score everywhere: the probe read no change at all
+    (recorded_before_the_counts,) = diagnose(["a"], {}, {}, {"a": {"effect": 0.0, "standard_error": 0.0}})
+    assert recorded_before_the_counts.flags == ["does_not_steer"]
 
 
 def test_training_margins_average_the_last_third_of_each_objectives_log():

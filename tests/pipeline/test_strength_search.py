@@ -220,3 +220,35 @@ def test_an_objective_whose_vertex_answers_with_no_word_is_weakened_where_the_ch
     assert full["degenerate_at_vertex"] == ["a"]
     chosen = next(item for item in record["objectives"] if item["objective"] == "a")
     assert chosen["flags"] == [] and chosen["empty_answer_share_at_vertex"] == pytest.approx(1 / 16)
+
+
+def test_an_objective_the_probe_cannot_tell_at_any_strength_is_not_weakened_for_the_others_sake():
+    """a is a feature the answers rarely show: one of four probe answers at its vertex at full strength, none at 0.5
+    (its largest t statistic is at most sqrt(1 * 3 / 3) = 1 < 2: `probe_cannot_tell` everywhere). At full strength a's
+    answers score b as high as b's own vertex, at 0.5 they do not, so weakening a would make b pass; the search keeps
+    a at full strength instead, since the probe has no reading of what a weaker a costs a."""
+    at_b = vertex_point(1, {"a": [0.0, 0.0, 0.0, 0.0], "b": [1.0, 1.1, 0.9, 1.0]})
+    points_at = {
+        1.0: [vertex_point(0, {"a": [0.0, 0.0, 0.0, 0.5], "b": [1.0, 1.0, 1.0, 1.1]}), at_b],
+        0.5: [vertex_point(0, {"a": [0.0, 0.0, 0.0, 0.0], "b": [0.1, 0.0, 0.2, 0.1]}), at_b],
+    }
+    record, probed = search(points_at, [0.5])
+    assert probed == [1.0, 0.5]
+    assert record["objective_strengths"] == {"a": 1.0, "b": 1.0}
+    assert record["objectives"][0]["flags"] == ["probe_cannot_tell"]
+    weakened = next(e for e in record["strengths_tried"] if e["objective_strengths"] == {"a": 0.5, "b": 1.0})
+    assert weakened["probe_t_statistics"]["b"] > 2 > record["strengths_tried"][0]["probe_t_statistics"]["b"]
+
+
+def test_an_objective_the_probe_cannot_tell_is_still_weakened_where_its_vertex_degenerates():
+    """The same rare feature, but a's answers loop at full strength: fewer degenerate vertices come first, so a is
+    weakened all the same."""
+    b_at_its_vertex = {"a": [0.0, 0.0, 0.0, 0.0], "b": [1.0, 1.1, 0.9, 1.0]}
+    a_vertex = {"a": [0.0, 0.0, 0.0, 0.5], "b": [0.1, 0.0, 0.2, 0.1]}
+    points_at = {
+        1.0: [vertex_point(0, a_vertex, repetitive=0.75), vertex_point(1, b_at_its_vertex)],
+        0.5: [vertex_point(0, a_vertex), vertex_point(1, b_at_its_vertex)],
+    }
+    record, _ = search(points_at, [0.5])
+    assert record["objective_strengths"] == {"a": 0.5, "b": 1.0}
+    assert "probe_cannot_tell" in record["objectives"][0]["flags"]

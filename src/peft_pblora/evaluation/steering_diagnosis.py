@@ -126,6 +126,12 @@ ADVICE = {
         "(--weaker_objective_strengths 0.5 0.25 lets the probe choose its strength), or the whole guidance (a "
         "larger --guidance_beta)."
     ),
+    "probe_cannot_tell": (
+        "the guided probe's answers score this objective differently at its own vertex than at the others on a few "
+        "probe prompts, too few for any rise to pass two standard errors: the answers rarely show it (a feature the "
+        "model seldom writes), and the probe cannot judge it either way, so it is not weakened for the other "
+        "objectives' sake. Give more --probe_prompts or prompts that call for it, or read the sweep's effect."
+    ),
     "probe_inconclusive": (
         "the guided probe scores this objective higher at its own vertex, but by less than two standard errors: too "
         "few probe prompts to tell a small effect from noise. Give more --probe_prompts, or read the sweep's effect."
@@ -195,8 +201,31 @@ def probe_effects(
         )
         differences = own - others
         error = float(np.std(differences, ddof=1) / np.sqrt(len(differences))) if len(differences) > 1 else None
-        effects[name] = {"effect": float(differences.mean()), "standard_error": error}
+        effects[name] = {
+            "effect": float(differences.mean()),
+            "standard_error": error,
+            "prompts": len(differences),
+            "prompts_that_differ": int(np.count_nonzero(~np.isclose(differences, 0.0))),
+        }
     return effects
+
+
+def largest_t_statistic(prompts: int, prompts_that_differ: int) -> float:
+    """The largest t statistic a paired effect over `prompts` prompts reaches when only `prompts_that_differ` of them
+    differ (all by the same amount, the rest by nothing): sqrt(m (n - 1) / (n - m)); inf when every prompt differs."""
+    if prompts_that_differ >= prompts:
+        return math.inf
+    return math.sqrt(prompts_that_differ * (prompts - 1) / (prompts - prompts_that_differ))
+
+
+def probe_can_tell(effect: Mapping[str, float | None], significance: float = 2.0) -> bool:
+    """Whether a probe effect could pass `significance` standard errors either way: False where its answers differ
+    between the objective's own vertex and the others on too few prompts (an objective the answers rarely show), so
+    that not even the same rise on each of them would. An effect recorded without its prompt counts can tell."""
+    prompts, differing = effect.get("prompts"), effect.get("prompts_that_differ")
+    if prompts is None or differing is None:
+        return True
+    return largest_t_statistic(int(prompts), int(differing)) > significance
 
 
 def values_at_own_vertex(
@@ -257,7 +286,9 @@ def diagnose(
     degenerate_share: Mapping[str, float] | None = None,
     empty_answer_share: Mapping[str, float] | None = None,
 ) -> list[ObjectiveDiagnosis]:
-    """Flags per objective: "steers_backwards" (probe effect below minus `significance` standard errors),
+    """Flags per objective: "probe_cannot_tell" (its probe answers differ on some prompts, but too few for any effect
+    to pass `significance` standard errors, `probe_can_tell`: advice, the probe has no reading of it), else
+    "steers_backwards" (probe effect below minus `significance` standard errors),
     "does_not_steer" (no rise at its own vertex) or "probe_inconclusive" (a rise within `significance` standard
     errors: advice, a few probe prompts cannot tell a small effect from noise); with at least `MIN_HELD_OUT_PAIRS`
     held-out pairs, "no_pair_signal" (accuracy at its own vertex within `significance` standard errors of chance) or
@@ -278,7 +309,9 @@ def diagnose(
         flags = []
         probe_passes = False
         if effect is not None and error is not None and math.isfinite(error):
-            if effect < 0 and effect <= -significance * error:
+            if not probe_can_tell(probe[name], significance) and probe[name].get("prompts_that_differ"):
+                flags.append("probe_cannot_tell")
+            elif effect < 0 and effect <= -significance * error:
                 flags.append("steers_backwards")
             elif not effect > 0:
                 flags.append("does_not_steer")

@@ -22,6 +22,7 @@ from ..evaluation.steering_diagnosis import (
     diagnose,
     empty_answer_shares,
     pair_accuracy_at_vertices,
+    probe_can_tell,
     probe_effects,
     training_margins,
 )
@@ -29,7 +30,7 @@ from ..evaluation.steering_diagnosis import (
 logger = logging.getLogger("peft_pblora.pipeline")
 
 HELD_OUT_EVALUATION_FILE = "held_out_evaluation.json"
-NOT_STEERING_FLAGS = {*PROBE_FLAGS, "probe_inconclusive"}
+NOT_STEERING_FLAGS = {*PROBE_FLAGS, "probe_inconclusive", "probe_cannot_tell"}
 STEERING_T_STATISTIC = 2.0  # a probe rise beyond two standard errors, as `diagnose` passes it
 
 
@@ -193,29 +194,50 @@ def choose_strengths(
     probe effect is its rise at its own vertex over the other vertices, which the other objectives' strengths move.
     Best: fewest degenerate vertices, then the smallest share of degenerate answers at them (an objective that
     degenerates at every strength gets the strength where it degenerates least, even where a stronger one makes more
-    objectives pass the probe: a probe that passes at a degenerate vertex is no sign the sweep steers), then most
-    objectives whose probe t statistic passes `STEERING_T_STATISTIC` (so an objective that steers is not weakened
-    for one that no strength makes steer), then the largest t statistic of the least-steering objective (and where
-    that ties, of the next-least, and so on: its leximin), then the largest sum of strengths, then the earliest in
-    `points_at`'s order for the first objective, then the next. The record adds the strengths chosen
+    objectives pass the probe: a probe that passes at a degenerate vertex is no sign the sweep steers), then fewest
+    objectives weakened that the probe cannot judge at any combination (`probe_blind_objectives`: its answers rarely
+    show the objective, so a weaker strength is chosen by the others' noise and costs it steering the probe cannot
+    see),
+    then most objectives whose probe t statistic passes `STEERING_T_STATISTIC` (so an objective that steers is not
+    weakened for one that no strength makes steer), then the largest t statistic of the least-steering objective (and
+    where that ties, of the next-least, and so on: its leximin), then the largest sum of strengths, then the earliest
+    in `points_at`'s order for the first objective, then the next. The record adds the strengths chosen
     (`objective_strengths`), every combination's t statistics (`strengths_tried`) and the probe points per strength
     (`probe_at_strength`)."""
-    best, best_key, tried = None, None, []
+    combinations = []
     for choice in itertools.product(points_at, repeat=len(objectives)):
-        strengths = dict(zip(objectives, choice, strict=True))
         record = record_of([points_at[level][index] for index, level in enumerate(choice)] if points_at[1.0] else [])
+        combinations.append((choice, record))
+    unseen = probe_blind_objectives(objectives, [record for _, record in combinations])
+    best, best_key, tried = None, None, []
+    for choice, record in combinations:
+        strengths = dict(zip(objectives, choice, strict=True))
         statistics = {name: probe_t_statistic(effect) for name, effect in record["probe"]["effects"].items()}
         entry = strengths_entry(strengths, record, statistics)
         steering = sum(value > STEERING_T_STATISTIC for value in statistics.values())
         least_first = tuple(-value for value in sorted(statistics.values()))
         degenerate_share = round(sum(degenerate_share_of(item) for item in record["objectives"]), 9)
-        key = (len(entry["degenerate_at_vertex"]), degenerate_share, -steering, least_first, -sum(choice))
+        weakened_unseen = sum(strengths[name] < 1.0 for name in unseen)
+        key = (
+            len(entry["degenerate_at_vertex"]), degenerate_share, weakened_unseen, -steering, least_first, -sum(choice)
+        )  # fmt: skip
         if best_key is None or key < best_key:
             best, best_key = (strengths, record), key
         tried.append(entry)
     strengths, record = best
     probed = [{"strength": level, "vertices": points} for level, points in points_at.items()]
     return {**record, "objective_strengths": strengths, "strengths_tried": tried, "probe_at_strength": probed}
+
+
+def probe_blind_objectives(objectives: Sequence[str], records: Sequence[dict]) -> list[str]:
+    """The objectives the probe cannot judge (`probe_can_tell` false: their answers differ between their vertex and
+    the others on too few prompts, none included) in every one of the diagnosis `records` (one per combination of
+    strengths probed): at no strength do the probe's answers show them enough to choose a strength by."""
+    if not records or not all(record["probe"]["effects"] for record in records):
+        return []
+    return [
+        name for name in objectives if not any(probe_can_tell(record["probe"]["effects"][name]) for record in records)
+    ]
 
 
 def strengths_entry(strengths: dict[str, float], record: dict, statistics: dict[str, float]) -> dict[str, Any]:
