@@ -120,15 +120,38 @@ def paired_t_statistic(differences: list[float]) -> float:
     return mean / math.sqrt(variance / n)
 
 
-@pytest.mark.parametrize("differing", [1, 2, 3, 5, 7])
-def test_the_largest_t_statistic_is_reached_by_equal_rises_and_no_other_mix(differing):
-    equal_rises = [0.4] * differing + [0.0] * (8 - differing)
-    assert largest_t_statistic(8, differing) == pytest.approx(paired_t_statistic(equal_rises))
-    rng = random.Random(differing)
+@pytest.mark.parametrize(("prompts", "differing"), [(8, 1), (8, 2), (8, 3), (8, 7), (4, 2), (16, 4), (9, 3)])
+def test_the_largest_t_statistic_is_reached_by_equal_rises_and_no_other_mix(prompts, differing):
+    equal_rises = [0.4] * differing + [0.0] * (prompts - differing)
+    assert largest_t_statistic(prompts, differing) == pytest.approx(paired_t_statistic(equal_rises))
+    rng = random.Random(prompts * 100 + differing)
     for _ in range(200):
-        mixed = [rng.uniform(-1.0, 1.0) for _ in range(differing)] + [0.0] * (8 - differing)
-        assert abs(paired_t_statistic(mixed)) <= largest_t_statistic(8, differing) + 1e-9
-    assert largest_t_statistic(8, 8) == math.inf
+        mixed = [rng.uniform(-1.0, 1.0) for _ in range(differing)] + [0.0] * (prompts - differing)
+        assert abs(paired_t_statistic(mixed)) <= largest_t_statistic(prompts, differing) + 1e-9
+    assert largest_t_statistic(prompts, prompts) == math.inf
+
+
+def test_a_probe_that_can_reach_exactly_two_standard_errors_can_tell():
+    """Three equal falls of nine prompts reach t = -sqrt(3 * 8 / 6) = -2 exactly, which flags `steers_backwards`."""
+    falls = [-0.5] * 3 + [0.0] * 6
+    effects = probe_effects([{"a": falls, "b": [0.0] * 9}, {"a": [0.0] * 9, "b": [1.0] * 9}], ["a", "b"])
+    assert largest_t_statistic(9, 3) == pytest.approx(2.0) and probe_can_tell(effects["a"])
+    assert diagnose(["a", "b"], {}, {}, effects)[0].flags == ["steers_backwards"]
+
+
+def test_a_small_fall_on_few_prompts_is_no_verdict_either_way():
+    """Two of eight prompts fall at the objective's vertex: as little a sign that it steers backwards as two rises
+    are that it steers, so `probe_cannot_tell` (advice: `steers` stays true, and --stop_on_flags does not stop)."""
+    falls = [-0.5, -0.5] + [0.0] * 6
+    effects = probe_effects([{"a": falls, "b": [0.0] * 8}, {"a": [0.0] * 8, "b": [1.0] * 8}], ["a", "b"])
+    (fall,) = diagnose(["a"], {}, {}, {"a": effects["a"]})
+    assert fall.flags == ["probe_cannot_tell"] and fall.steers
+
+
+def test_a_score_that_is_not_a_number_counts_as_a_prompt_that_differs():
+    scores = [math.nan] + [0.0] * 7
+    effects = probe_effects([{"a": scores, "b": [0.0] * 8}, {"a": [0.0] * 8, "b": [1.0] * 8}], ["a", "b"])
+    assert effects["a"]["prompts_that_differ"] == 1 and effects["b"]["prompts_that_differ"] == 8
 
 
 def test_an_objective_its_probe_answers_show_on_too_few_prompts_is_flagged_probe_cannot_tell():

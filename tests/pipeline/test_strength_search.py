@@ -252,3 +252,16 @@ def test_an_objective_the_probe_cannot_tell_is_still_weakened_where_its_vertex_d
     record, _ = search(points_at, [0.5])
     assert record["objective_strengths"] == {"a": 0.5, "b": 1.0}
     assert "probe_cannot_tell" in record["objectives"][0]["flags"]
+
+
+def test_an_objective_the_probe_can_judge_at_a_weaker_strength_may_be_weakened():
+    """a's answers show it on one of four prompts at full strength, but on all four at 0.5, where it rises clearly
+    and b passes too: the probe can judge a there, so the search weakens it as before."""
+    at_b = vertex_point(1, {"a": [0.0, 0.0, 0.0, 0.0], "b": [1.0, 1.1, 0.9, 1.0]})
+    points_at = {
+        1.0: [vertex_point(0, {"a": [0.0, 0.0, 0.0, 0.5], "b": [1.0, 1.0, 1.0, 1.1]}), at_b],
+        0.5: [vertex_point(0, {"a": [0.4, 0.5, 0.6, 0.5], "b": [0.1, 0.0, 0.2, 0.1]}), at_b],
+    }
+    record, _ = search(points_at, [0.5])
+    assert record["objective_strengths"] == {"a": 0.5, "b": 1.0}
+    assert record["objectives"][0]["flags"] == []

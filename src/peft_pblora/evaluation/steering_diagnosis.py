@@ -52,8 +52,9 @@ EMPTY_ANSWER_SHARE = 0.1
 @dataclass
 class ObjectiveDiagnosis:
     """One objective's diagnosis: the measurements, the problems found (`flags`) and what to try for each. It
-    `steers` when the guided probe raised no flag (the probe decides; pair-accuracy and training-margin flags are
-    advice), or, without a probe, when nothing was flagged."""
+    `steers` when the guided probe raised none of `PROBE_FLAGS` (the probe decides; `probe_inconclusive`,
+    `probe_cannot_tell`, pair-accuracy and training-margin flags are advice), or, without a probe, when nothing was
+    flagged."""
 
     objective: str
     held_out_pairs: int
@@ -186,10 +187,11 @@ def pair_accuracy_at_vertices(
 
 def probe_effects(
     vertex_scores: Sequence[Mapping[str, Sequence[float]]], objectives: Sequence[str]
-) -> dict[str, dict[str, float]]:
+) -> dict[str, dict[str, float | int | None]]:
     """Per objective: mean over probe prompts of its score at its own vertex minus its mean score at the other
-    vertices, with the paired standard error. `vertex_scores[i]` holds every objective's per-prompt scores of the
-    answers decoded at vertex i."""
+    vertices, with the paired standard error (None for one prompt), the number of prompts and of those whose
+    difference is not zero (`probe_can_tell` reads them). `vertex_scores[i]` holds every objective's per-prompt
+    scores of the answers decoded at vertex i."""
     if len(vertex_scores) != len(objectives):
         raise ValueError(f"got probe scores at {len(vertex_scores)} vertices for {len(objectives)} objectives")
     effects = {}
@@ -219,13 +221,14 @@ def largest_t_statistic(prompts: int, prompts_that_differ: int) -> float:
 
 
 def probe_can_tell(effect: Mapping[str, float | None], significance: float = 2.0) -> bool:
-    """Whether a probe effect could pass `significance` standard errors either way: False where its answers differ
+    """Whether a probe effect could reach `significance` standard errors either way: False where its answers differ
     between the objective's own vertex and the others on too few prompts (an objective the answers rarely show), so
-    that not even the same rise on each of them would. An effect recorded without its prompt counts can tell."""
+    that not even the same rise or fall on each of them would. An effect recorded without its prompt counts can tell.
+    Differences within 1e-8 of zero count as none, so a scorer should not score on a scale that small."""
     prompts, differing = effect.get("prompts"), effect.get("prompts_that_differ")
     if prompts is None or differing is None:
         return True
-    return largest_t_statistic(int(prompts), int(differing)) > significance
+    return largest_t_statistic(int(prompts), int(differing)) >= significance
 
 
 def values_at_own_vertex(

@@ -168,9 +168,10 @@ def diagnosis_with_weaker_strengths(
     """The diagnosis record (`record_of(vertex points)`) at the strengths the probe finds steer best.
 
     `probe_at(strength)` answers the probe at every vertex with every objective at that strength. While no objective
-    has a probe flag or `probe_inconclusive` at full strength the adapter stays as trained; else the probe runs at
-    each of `weaker_strengths` too and `choose_strengths` picks a strength per objective. The record keeps every
-    strength's probe points (`probe_at_strength`), so a changed scorer can choose again without decoding."""
+    has a probe flag, `probe_inconclusive` or `probe_cannot_tell` at full strength the adapter stays as trained;
+    else the probe runs at each of `weaker_strengths` too and `choose_strengths` picks a strength per objective. The
+    record keeps every strength's probe points (`probe_at_strength`), so a changed scorer can choose again without
+    decoding."""
     points_at = {1.0: probe_at(1.0)}
     record = record_of(points_at[1.0])
     not_steering = [item["objective"] for item in record["objectives"] if set(item["flags"]) & NOT_STEERING_FLAGS]
@@ -197,7 +198,7 @@ def choose_strengths(
     objectives pass the probe: a probe that passes at a degenerate vertex is no sign the sweep steers), then fewest
     objectives weakened that the probe cannot judge at any combination (`probe_blind_objectives`: its answers rarely
     show the objective, so a weaker strength is chosen by the others' noise and costs it steering the probe cannot
-    see),
+    see; kept at full strength even where weakening it would make another objective pass),
     then most objectives whose probe t statistic passes `STEERING_T_STATISTIC` (so an objective that steers is not
     weakened for one that no strength makes steer), then the largest t statistic of the least-steering objective (and
     where that ties, of the next-least, and so on: its leximin), then the largest sum of strengths, then the earliest
@@ -208,7 +209,7 @@ def choose_strengths(
     for choice in itertools.product(points_at, repeat=len(objectives)):
         record = record_of([points_at[level][index] for index, level in enumerate(choice)] if points_at[1.0] else [])
         combinations.append((choice, record))
-    unseen = probe_blind_objectives(objectives, [record for _, record in combinations])
+    blind = probe_blind_objectives(objectives, [record for _, record in combinations])
     best, best_key, tried = None, None, []
     for choice, record in combinations:
         strengths = dict(zip(objectives, choice, strict=True))
@@ -217,9 +218,9 @@ def choose_strengths(
         steering = sum(value > STEERING_T_STATISTIC for value in statistics.values())
         least_first = tuple(-value for value in sorted(statistics.values()))
         degenerate_share = round(sum(degenerate_share_of(item) for item in record["objectives"]), 9)
-        weakened_unseen = sum(strengths[name] < 1.0 for name in unseen)
+        weakened_blind = sum(strengths[name] < 1.0 for name in blind)
         key = (
-            len(entry["degenerate_at_vertex"]), degenerate_share, weakened_unseen, -steering, least_first, -sum(choice)
+            len(entry["degenerate_at_vertex"]), degenerate_share, weakened_blind, -steering, least_first, -sum(choice)
         )  # fmt: skip
         if best_key is None or key < best_key:
             best, best_key = (strengths, record), key
@@ -236,7 +237,9 @@ def probe_blind_objectives(objectives: Sequence[str], records: Sequence[dict]) -
     if not records or not all(record["probe"]["effects"] for record in records):
         return []
     return [
-        name for name in objectives if not any(probe_can_tell(record["probe"]["effects"][name]) for record in records)
+        name
+        for name in objectives
+        if not any(probe_can_tell(record["probe"]["effects"][name], STEERING_T_STATISTIC) for record in records)
     ]
 
 
