@@ -26,6 +26,7 @@ MODULES_WITH_EXAMPLES = [
     "peft_pblora.evaluation.metrics",
     "peft_pblora.evaluation.plots",
     "peft_pblora.evaluation.scorers",
+    "peft_pblora.evaluation.steering_diagnosis",
     "peft_pblora.evaluation.sweep_metrics",
     "peft_pblora.data.length_following",
     "peft_pblora.pipeline.reward_forms",

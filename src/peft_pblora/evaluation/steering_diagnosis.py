@@ -214,7 +214,20 @@ def probe_effects(
 
 def largest_t_statistic(prompts: int, prompts_that_differ: int) -> float:
     """The largest t statistic a paired effect over `prompts` prompts reaches when only `prompts_that_differ` of them
-    differ (all by the same amount, the rest by nothing): sqrt(m (n - 1) / (n - m)); inf when every prompt differs."""
+    differ (all by the same amount, the rest by nothing): sqrt(m (n - 1) / (n - m)); inf when every prompt differs.
+
+    Args:
+        prompts (int): The probe's prompts n.
+        prompts_that_differ (int): How many of them score differently at the objective's vertex than at the others m.
+
+    Returns:
+        float: The bound on |t| over every way the m prompts can differ.
+
+    Examples:
+        >>> from peft_pblora.evaluation.steering_diagnosis import largest_t_statistic
+        >>> round(largest_t_statistic(8, 2), 2), round(largest_t_statistic(8, 3), 2)
+        (1.53, 2.05)
+    """
     if prompts_that_differ >= prompts:
         return math.inf
     return math.sqrt(prompts_that_differ * (prompts - 1) / (prompts - prompts_that_differ))
@@ -224,7 +237,26 @@ def probe_can_tell(effect: Mapping[str, float | None], significance: float = 2.0
     """Whether a probe effect could reach `significance` standard errors either way: False where its answers differ
     between the objective's own vertex and the others on too few prompts (an objective the answers rarely show), so
     that not even the same rise or fall on each of them would. An effect recorded without its prompt counts can tell.
-    Differences within 1e-8 of zero count as none, so a scorer should not score on a scale that small."""
+    Differences within 1e-8 of zero count as none, so a scorer should not score on a scale that small.
+
+    Args:
+        effect (Mapping): One objective's entry of `probe_effects` (its `prompts` and `prompts_that_differ`).
+        significance (float, optional): The standard errors a verdict needs. Defaults to `2.0`.
+
+    Returns:
+        bool: False where `largest_t_statistic` stays below `significance`.
+
+    Examples:
+        >>> from peft_pblora.evaluation.steering_diagnosis import probe_can_tell, probe_effects
+        >>> digits = [0.0] * 6 + [0.5, 0.5]  # two of eight probe answers at numbers' vertex hold a digit
+        >>> at_numbers = {"numbers": digits, "tone": [0.0] * 8}
+        >>> at_tone = {"numbers": [0.0] * 8, "tone": [0.9] * 8}
+        >>> effects = probe_effects([at_numbers, at_tone], ["numbers", "tone"])
+        >>> effects["numbers"]["prompts_that_differ"], probe_can_tell(effects["numbers"])
+        (2, False)
+        >>> probe_can_tell(effects["tone"])
+        True
+    """
     prompts, differing = effect.get("prompts"), effect.get("prompts_that_differ")
     if prompts is None or differing is None:
         return True

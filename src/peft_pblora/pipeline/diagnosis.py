@@ -198,11 +198,11 @@ def choose_strengths(
     objectives pass the probe: a probe that passes at a degenerate vertex is no sign the sweep steers), then fewest
     objectives weakened that the probe cannot judge at any combination (`probe_blind_objectives`: its answers rarely
     show the objective, so a weaker strength is chosen by the others' noise and costs it steering the probe cannot
-    see; kept at full strength even where weakening it would make another objective pass),
-    then most objectives whose probe t statistic passes `STEERING_T_STATISTIC` (so an objective that steers is not
-    weakened for one that no strength makes steer), then the largest t statistic of the least-steering objective (and
-    where that ties, of the next-least, and so on: its leximin), then the largest sum of strengths, then the earliest
-    in `points_at`'s order for the first objective, then the next. The record adds the strengths chosen
+    see; kept at full strength even where weakening it would make another objective pass), then most objectives
+    whose probe t statistic passes `STEERING_T_STATISTIC` (so an objective that steers is not weakened for one that no
+    strength makes steer), then the largest t statistic of the least-steering objective (and where that ties, of the
+    next-least, and so on: its leximin), then the largest sum of strengths, then the earliest in `points_at`'s order
+    for the first objective, then the next. The record adds the strengths chosen
     (`objective_strengths`), every combination's t statistics (`strengths_tried`) and the probe points per strength
     (`probe_at_strength`)."""
     combinations = []
