@@ -43,7 +43,7 @@ from peft_pblora.evaluation.sweep_metrics import (
 )
 from peft_pblora.pipeline.diagnosis import diagnosis_record, read_training_margins, summed_log_ratio_objectives
 from peft_pblora.pipeline.objectives import name_before_loading, parse_spec, resolve_objective
-from peft_pblora.pipeline.report import weakened_objectives
+from peft_pblora.pipeline.report import rescaled_objectives
 from peft_pblora.pipeline.settings import SCORERS
 
 OBJECTIVES = ("conciseness", "list_format", "positivity", "relevance", "second_person", "plain_words")
@@ -84,7 +84,8 @@ MARGIN_VERDICTS = ("below not_learned's threshold", "at or above it", "not recor
 # log-ratio to the starting model and guides by that log-ratio at 1/beta = 4 (docs/own-objectives.md); "ipo" is
 # "log-ratio" with IPO's squared loss, which holds each objective's learned margin near 1 / (2 beta_r) = 5;
 # "log-ratio-adaptive" is "log-ratio" with each objective whose probe answers degenerate at its vertex weakened to
-# half its strength, then a quarter; "log-ratio-forms-from-pairs" is "log-ratio-adaptive" with each objective's reward
+# half its strength, then a quarter, and each the probe cannot judge at full strength tried at twice it;
+# "log-ratio-forms-from-pairs" is "log-ratio-adaptive" with each objective's reward
 # form read from its pairs (the mean log-ratio, beta_r 4, where the pairs follow length; the summed, beta_r 0.1, else);
 # "log-ratio-forms-from-pairs-non-answers" adds, per prompt and objective, a pair against the empty answer
 RECIPES = {
@@ -98,7 +99,11 @@ RECIPES = {
     },
 }
 RECIPES["ipo"] = {**RECIPES["log-ratio"], "loss_type": "ipo"}
-RECIPES["log-ratio-adaptive"] = {**RECIPES["log-ratio"], "weaker_objective_strengths": [0.5, 0.25]}
+RECIPES["log-ratio-adaptive"] = {
+    **RECIPES["log-ratio"],
+    "weaker_objective_strengths": [0.5, 0.25],
+    "stronger_objective_strengths": [2.0],
+}
 RECIPES["log-ratio-forms-from-pairs"] = {
     key: value
     for key, value in RECIPES["log-ratio-adaptive"].items()
@@ -294,8 +299,9 @@ def fragile_verdicts(rows: list[dict]) -> list[tuple[str, bool]]:
 
 
 def objective_strength(objective: str, row: dict) -> str:
-    """' x0.5' where the run weakened this objective's part of the PARM (weaker_objective_strengths), else ''."""
-    value = weakened_objectives(list(row["objectives"]), row.get("objective_strengths")).get(objective)
+    """' x0.5' where the run scaled this objective's part of the PARM (weaker_objective_strengths,
+    stronger_objective_strengths), else ''."""
+    value = rescaled_objectives(list(row["objectives"]), row.get("objective_strengths")).get(objective)
     return "" if value is None else f" x{value:g}"
 
 

@@ -196,7 +196,7 @@ def test_the_steering_benchmark_takes_a_named_recipe_or_json(monkeypatch):
         RunSettings(output_dir="unused", **module.recipe_settings(name))  # every key a run setting, valid values
     log_ratio = module.recipe_settings("log-ratio")
     adaptive = module.recipe_settings("log-ratio-adaptive")
-    assert adaptive == {**log_ratio, "weaker_objective_strengths": [0.5, 0.25]}
+    assert adaptive == {**log_ratio, "weaker_objective_strengths": [0.5, 0.25], "stronger_objective_strengths": [2.0]}
     forms_from_pairs = module.recipe_settings("log-ratio-forms-from-pairs")
     assert {**forms_from_pairs, "length_normalized_rewards": ["none"], "beta_r": [0.1]} == adaptive
     non_answers = module.recipe_settings("log-ratio-forms-from-pairs-non-answers")

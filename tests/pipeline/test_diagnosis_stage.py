@@ -274,7 +274,7 @@ def test_an_objective_whose_probe_degenerates_at_its_vertex_is_weakened(tiny_set
     assert json.loads((settings.path / "sweep.json").read_text())["objective_strengths"] == [1.0, 0.25]
     assert metrics["objective_strengths"] == [1.0, 0.25]
     report = (settings.path / "report.md").read_text()
-    assert "(frozen x0.25: the weaker strengths the probe found steer best)" in report
+    assert "(frozen x0.25: the strengths the probe found steer best)" in report
     again = Run(settings)
     assert again._is_current("diagnose") and again._is_current("sweep")
 
@@ -292,6 +292,37 @@ def test_an_objective_whose_probe_degenerates_at_its_vertex_is_weakened(tiny_set
                   and entry["objective_strengths"]["conciseness"] == 1.0)  # fmt: skip
     assert chosen["probe_t_statistics"] == {"conciseness": None, "frozen": None}  # rises without spread: +inf
     assert kept["probe"]["effects"]["frozen"]["effect"] == pytest.approx(1.0)
+
+
+def test_an_objective_the_probe_cannot_judge_is_guided_at_a_stronger_strength(tiny_settings, monkeypatch):
+    """The frozen objective (now counting even-numbered words) shows at its own vertex on the first probe prompt only,
+    at every strength: the probe cannot judge it at full strength, so it probes 0.5 and 2 as well, and the sweep
+    guides frozen at 2, the strongest, while conciseness, which the probe judges, stays at full strength."""
+    pairs_then_frozen(tiny_settings)
+    FrozenAfterPairing.frozen = False
+    settings = RunSettings(**tiny_settings, weaker_objective_strengths=[0.5], stronger_objective_strengths=[2.0])
+    run = Run(settings)
+    run.train()
+    decoded_at = []
+
+    def answers(rows, objective_strengths=None):
+        decoded_at.append(list(run.objective_strengths if objective_strengths is None else objective_strengths))
+        rare = {(1.0, 0.0): "w6", (0.0, 1.0): "w6 w1 w3 w5 w7 w9"}
+        shown = "w6 w8 w1 w3 w5 w7"
+        texts = [shown if alpha[1] == 1.0 and prompt == run.probe_prompts[0] else rare[tuple(alpha)] for alpha, prompt
+                 in rows] if all(tuple(alpha) in rare for alpha, _ in rows) else ["w6"] * len(rows)  # fmt: skip
+        return [{"text": text, "finished": True, "new_tokens": 6} for text in texts]
+
+    monkeypatch.setattr(run, "_answers", answers)
+    metrics = run.report()
+    diagnosis = json.loads((settings.path / "diagnosis.json").read_text())
+    frozen = next(item for item in diagnosis["objectives"] if item["objective"] == "frozen")
+    assert frozen["flags"] == ["probe_cannot_tell"]
+    assert [probed["strength"] for probed in diagnosis["probe_at_strength"]] == [1.0, 0.5, 2.0]
+    assert diagnosis["objective_strengths"] == {"conciseness": 1.0, "frozen": 2.0}
+    assert decoded_at[:3] == [[1.0, 1.0], [0.5, 0.5], [2.0, 2.0]] and decoded_at[-1] == [1.0, 2.0]
+    assert metrics["objective_strengths"] == [1.0, 2.0]
+    assert "(frozen x2: the strengths the probe found steer best)" in (settings.path / "report.md").read_text()
 
 
 def test_an_objective_degenerate_at_every_strength_stays_at_full_strength_with_its_flag(tiny_settings, monkeypatch):
@@ -431,6 +462,26 @@ def test_weaker_objective_strengths_must_decrease_below_one_and_need_a_parm(tiny
     RunSettings(**{**tiny_settings, "objectives": six}, weaker_objective_strengths=[0.5, 0.25, 0.125])  # 4^6 = 4096
     with pytest.raises(ValueError, match="5 strengths for 6 objectives give 46656 combinations"):
         RunSettings(**{**tiny_settings, "objectives": six}, weaker_objective_strengths=[0.5, 0.4, 0.3, 0.2, 0.1])
+
+
+def test_stronger_objective_strengths_must_increase_above_one_and_need_a_parm(tiny_settings):
+    for stronger in ([1.0], [2.0, 2.0], [3.0, 2.0], [0.5], [float("inf")]):
+        with pytest.raises(ValueError, match="stronger_objective_strengths must"):
+            RunSettings(**tiny_settings, stronger_objective_strengths=stronger)
+    with pytest.raises(ValueError, match="stronger_objective_strengths scale .* --method parm only, got 'genarm'"):
+        RunSettings(**tiny_settings, method="genarm", stronger_objective_strengths=[2.0])
+    six = ["conciseness", "positivity", "relevance", "list_format", "second_person", "plain_words"]
+    RunSettings(
+        **{**tiny_settings, "objectives": six},
+        weaker_objective_strengths=[0.5, 0.25],
+        stronger_objective_strengths=[2.0],
+    )
+    with pytest.raises(ValueError, match="4 strengths for 6 objectives give 15625 combinations"):
+        RunSettings(
+            **{**tiny_settings, "objectives": six},
+            weaker_objective_strengths=[0.5, 0.25],
+            stronger_objective_strengths=[2.0, 4.0],
+        )
 
 
 def test_a_folder_made_before_the_held_out_split_continues_without_it(tiny_settings):

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from peft_pblora.pipeline.diagnosis import diagnosis_record, diagnosis_with_weaker_strengths, probe_t_statistic
+from peft_pblora.pipeline.diagnosis import diagnosis_record, diagnosis_with_strength_search, probe_t_statistic
 
 OBJECTIVES = ["a", "b"]
 PROMPTS = ["p1", "p2", "p3", "p4"]
@@ -21,14 +21,16 @@ def record_of(points: list[dict]) -> dict:
     return diagnosis_record(OBJECTIVES, PROMPTS, points, ({}, {}))
 
 
-def search(points_at: dict[float, list[dict]], weaker: list[float]) -> tuple[dict, list[float]]:
+def search(
+    points_at: dict[float, list[dict]], weaker: list[float], stronger: list[float] = ()
+) -> tuple[dict, list[float]]:
     probed = []
 
     def probe_at(strength: float) -> list[dict]:
         probed.append(strength)
         return points_at[strength]
 
-    return diagnosis_with_weaker_strengths(OBJECTIVES, weaker, probe_at, record_of), probed
+    return diagnosis_with_strength_search(OBJECTIVES, weaker, stronger, probe_at, record_of), probed
 
 
 def test_probe_t_statistic_is_the_effect_over_its_standard_error():
@@ -264,4 +266,64 @@ def test_an_objective_the_probe_can_judge_at_a_weaker_strength_may_be_weakened()
     }
     record, _ = search(points_at, [0.5])
     assert record["objective_strengths"] == {"a": 0.5, "b": 1.0}
+    assert record["objectives"][0]["flags"] == []
+
+
+RARE_A_AT_ITS_VERTEX = {"a": [0.0, 0.0, 0.0, 0.5], "b": [0.1, 0.0, 0.2, 0.1]}  # a shows on one prompt of four
+B_AT_ITS_VERTEX = {"a": [0.0, 0.0, 0.0, 0.0], "b": [1.0, 1.1, 0.9, 1.0]}
+
+
+def test_stronger_strengths_are_probed_only_where_the_probe_cannot_judge_an_objective():
+    """Both objectives steer clearly at full strength: neither weaker nor stronger strengths are probed."""
+    steering = [
+        vertex_point(0, {"a": [1.0, 0.9, 1.1, 1.0], "b": [0.0, 0.1, 0.0, 0.1]}),
+        vertex_point(1, {"a": [0.0, 0.1, 0.2, 0.0], "b": [1.0, 1.2, 0.9, 1.0]}),
+    ]
+    record, probed = search({1.0: steering}, [0.5], [2.0])
+    assert probed == [1.0]
+    assert record["objective_strengths"] == {"a": 1.0, "b": 1.0}
+
+
+def test_an_objective_the_probe_cannot_judge_at_any_strength_is_guided_at_the_strongest():
+    """a is a rare feature the probe sees on one prompt of four at full strength and at twice it (t at most
+    sqrt(1 * 3 / 3) = 1 < 2, `probe_cannot_tell`): it is guided at 2, the strongest probed; b, which the probe
+    judges, is not taken above full strength although its t statistic would be as large there."""
+    points_at = {
+        1.0: [vertex_point(0, RARE_A_AT_ITS_VERTEX), vertex_point(1, B_AT_ITS_VERTEX)],
+        0.5: [vertex_point(0, RARE_A_AT_ITS_VERTEX), vertex_point(1, B_AT_ITS_VERTEX)],
+        2.0: [vertex_point(0, {**RARE_A_AT_ITS_VERTEX, "a": [0.0, 0.0, 0.0, 1.0]}), vertex_point(1, B_AT_ITS_VERTEX)],
+    }
+    record, probed = search(points_at, [0.5], [2.0])
+    assert probed == [1.0, 0.5, 2.0]
+    assert record["objective_strengths"] == {"a": 2.0, "b": 1.0}
+    assert record["objectives"][0]["flags"] == ["probe_cannot_tell"]
+    assert {entry["objective_strengths"]["b"] for entry in record["strengths_tried"]} == {1.0, 0.5}
+    assert len(record["strengths_tried"]) == 3 * 2
+
+
+def test_a_rare_objective_whose_vertex_degenerates_when_stronger_keeps_full_strength():
+    """The same rare feature, but a's answers loop at twice its strength: fewer degenerate vertices come first, and
+    of the strengths left the strongest, full strength, is a's."""
+    points_at = {
+        1.0: [vertex_point(0, RARE_A_AT_ITS_VERTEX), vertex_point(1, B_AT_ITS_VERTEX)],
+        0.5: [vertex_point(0, RARE_A_AT_ITS_VERTEX), vertex_point(1, B_AT_ITS_VERTEX)],
+        2.0: [vertex_point(0, RARE_A_AT_ITS_VERTEX, repetitive=0.75), vertex_point(1, B_AT_ITS_VERTEX)],
+    }
+    record, _ = search(points_at, [0.5], [2.0])
+    assert record["objective_strengths"] == {"a": 1.0, "b": 1.0}
+
+
+def test_a_rare_objective_the_probe_judges_when_stronger_takes_the_strength_that_steers_best():
+    """At twice its strength a shows on every probe prompt and rises clearly, so the probe judges it there: a is no
+    longer blind, and the search picks its strength by the probe, here 2 (a passes; at 1 or 0.5 it cannot)."""
+    points_at = {
+        1.0: [vertex_point(0, RARE_A_AT_ITS_VERTEX), vertex_point(1, B_AT_ITS_VERTEX)],
+        0.5: [vertex_point(0, RARE_A_AT_ITS_VERTEX), vertex_point(1, B_AT_ITS_VERTEX)],
+        2.0: [
+            vertex_point(0, {"a": [0.4, 0.5, 0.6, 0.5], "b": [0.1, 0.0, 0.2, 0.1]}),
+            vertex_point(1, B_AT_ITS_VERTEX),
+        ],
+    }
+    record, _ = search(points_at, [0.5], [2.0])
+    assert record["objective_strengths"] == {"a": 2.0, "b": 1.0}
     assert record["objectives"][0]["flags"] == []

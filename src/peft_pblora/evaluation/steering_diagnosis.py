@@ -131,7 +131,8 @@ ADVICE = {
         "the guided probe's answers score this objective differently at its own vertex than at the others on a few "
         "probe prompts, too few for any rise to pass two standard errors: the answers rarely show it (a feature the "
         "model seldom writes), and the probe cannot judge it either way, so it is not weakened for the other "
-        "objectives' sake. Give more --probe_prompts or prompts that call for it, or read the sweep's effect."
+        "objectives' sake (--stronger_objective_strengths 2 guides it at twice its strength where its vertex does "
+        "not degenerate). Give more --probe_prompts or prompts that call for it, or read the sweep's effect."
     ),
     "probe_inconclusive": (
         "the guided probe scores this objective higher at its own vertex, but by less than two standard errors: too "

@@ -19,7 +19,7 @@ from .decoding import scored_answers, scores_of
 from .diagnosis import (
     choose_strengths,
     diagnosis_record,
-    diagnosis_with_weaker_strengths,
+    diagnosis_with_strength_search,
     read_held_out_evaluation,
     read_training_margins,
     summed_log_ratio_objectives,
@@ -106,7 +106,8 @@ class DiagnoseStage(GuidedAnswers, StageRecords):
     def _diagnose(self) -> dict:
         """diagnose's work: the probe's answers at the vertices, scored, and the flags; with
         weaker_objective_strengths and an objective that does not steer at full strength, the probe repeated at each
-        weaker strength and the strengths that steer best chosen for the sweep (`diagnosis_with_weaker_strengths`)."""
+        weaker strength (and at each of stronger_objective_strengths where the probe cannot judge an objective) and
+        the strengths that steer best chosen for the sweep (`diagnosis_with_strength_search`)."""
         settings = self.settings
         objectives = settings.objective_names
         if len(self.probe_prompts) < settings.probe_prompts:
@@ -125,7 +126,9 @@ class DiagnoseStage(GuidedAnswers, StageRecords):
             return self._probe([strength] * len(objectives)) if len(self.probe_prompts) >= 2 else []
 
         record_of = self._diagnosis_record_of(self.probe_prompts)
-        return diagnosis_with_weaker_strengths(objectives, settings.weaker_objective_strengths, probe_at, record_of)
+        return diagnosis_with_strength_search(
+            objectives, settings.weaker_objective_strengths, settings.stronger_objective_strengths, probe_at, record_of
+        )
 
     def _diagnosis_record_of(self, probe_prompts: Sequence[str]) -> Callable[[list[dict]], dict]:
         """The diagnosis record of the probe's points at the vertices (answers to `probe_prompts`), with the run's

@@ -159,9 +159,10 @@ def probe_t_statistic(effect: dict[str, float | None]) -> float:
     return math.copysign(math.inf, value) if value else 0.0
 
 
-def diagnosis_with_weaker_strengths(
+def diagnosis_with_strength_search(
     objectives: Sequence[str],
     weaker_strengths: Sequence[float],
+    stronger_strengths: Sequence[float],
     probe_at: Callable[[float], list[dict]],
     record_of: Callable[[list[dict]], dict],
 ) -> dict[str, Any]:
@@ -169,18 +170,21 @@ def diagnosis_with_weaker_strengths(
 
     `probe_at(strength)` answers the probe at every vertex with every objective at that strength. While no objective
     has a probe flag, `probe_inconclusive` or `probe_cannot_tell` at full strength the adapter stays as trained;
-    else the probe runs at each of `weaker_strengths` too and `choose_strengths` picks a strength per objective. The
-    record keeps every strength's probe points (`probe_at_strength`), so a changed scorer can choose again without
-    decoding."""
+    else the probe runs at each of `weaker_strengths` too, and where the probe cannot judge an objective at full
+    strength (`probe_can_tell` false: its answers rarely show it) at each of `stronger_strengths` as well;
+    `choose_strengths` then picks a strength per objective. The record keeps every strength's probe points
+    (`probe_at_strength`), so a changed scorer can choose again without decoding."""
     points_at = {1.0: probe_at(1.0)}
     record = record_of(points_at[1.0])
     not_steering = [item["objective"] for item in record["objectives"] if set(item["flags"]) & NOT_STEERING_FLAGS]
-    if points_at[1.0] and weaker_strengths and not_steering:
+    tried = [*weaker_strengths] if not_steering else []
+    tried += [*stronger_strengths] if unjudged_objectives(record) else []
+    if points_at[1.0] and tried:
         logger.warning(
             "%s not steering at full strength in the probe: probing every vertex at strengths %s",
-            ", ".join(not_steering), ", ".join(f"{level:g}" for level in weaker_strengths),
+            ", ".join(not_steering), ", ".join(f"{level:g}" for level in tried),
         )  # fmt: skip
-        points_at.update({level: probe_at(level) for level in weaker_strengths})
+        points_at.update({level: probe_at(level) for level in tried})
     return choose_strengths(objectives, points_at, record_of)
 
 
@@ -193,23 +197,29 @@ def choose_strengths(
     At objective i's vertex only its own strength acts (the adapter there is s_i times its part), so vertex i's
     points at strength s_i give every combination's vertices. The choice is joint, as steering is: an objective's
     probe effect is its rise at its own vertex over the other vertices, which the other objectives' strengths move.
+    Only an objective the probe cannot judge at full strength (`unjudged_objectives`) is guided above it.
     Best: fewest degenerate vertices, then the smallest share of degenerate answers at them (an objective that
     degenerates at every strength gets the strength where it degenerates least, even where a stronger one makes more
-    objectives pass the probe: a probe that passes at a degenerate vertex is no sign the sweep steers), then fewest
-    objectives weakened that the probe cannot judge at any combination (`probe_blind_objectives`: its answers rarely
-    show the objective, so a weaker strength is chosen by the others' noise and costs it steering the probe cannot
-    see; kept at full strength even where weakening it would make another objective pass), then most objectives
-    whose probe t statistic passes `STEERING_T_STATISTIC` (so an objective that steers is not weakened for one that no
-    strength makes steer), then the largest t statistic of the least-steering objective (and where that ties, of the
-    next-least, and so on: its leximin), then the largest sum of strengths, then the earliest in `points_at`'s order
-    for the first objective, then the next. The record adds the strengths chosen
-    (`objective_strengths`), every combination's t statistics (`strengths_tried`) and the probe points per strength
-    (`probe_at_strength`)."""
+    objectives pass the probe: a probe that passes at a degenerate vertex is no sign the sweep steers), then the
+    objectives the probe cannot judge at any combination (`probe_blind_objectives`) nearest the strongest strength
+    probed (their answers rarely show the objective, so a weaker strength would be chosen by the others' noise at a
+    cost to it the probe cannot see, and a feature the model seldom writes needs the stronger push to show: each is
+    guided at the strongest strength whose vertex does not degenerate, even where a weaker one would make another
+    objective pass), then most objectives whose probe t statistic passes `STEERING_T_STATISTIC` (so an objective that
+    steers is not weakened for one that no strength makes steer), then the largest t statistic of the least-steering
+    objective (and where that ties, of the next-least, and so on: its leximin), then the least strength above full
+    strength, then the largest strength below it, then the earliest in `points_at`'s order for the first objective,
+    then the next. The record adds the strengths chosen (`objective_strengths`), every combination's t statistics
+    (`strengths_tried`) and the probe points per strength (`probe_at_strength`)."""
+    unjudged = unjudged_objectives(record_of(points_at[1.0]))
     combinations = []
     for choice in itertools.product(points_at, repeat=len(objectives)):
+        if any(level > 1.0 and name not in unjudged for name, level in zip(objectives, choice, strict=True)):
+            continue
         record = record_of([points_at[level][index] for index, level in enumerate(choice)] if points_at[1.0] else [])
         combinations.append((choice, record))
     blind = probe_blind_objectives(objectives, [record for _, record in combinations])
+    levels = list(points_at)
     best, best_key, tried = None, None, []
     for choice, record in combinations:
         strengths = dict(zip(objectives, choice, strict=True))
@@ -218,9 +228,10 @@ def choose_strengths(
         steering = sum(value > STEERING_T_STATISTIC for value in statistics.values())
         least_first = tuple(-value for value in sorted(statistics.values()))
         degenerate_share = round(sum(degenerate_share_of(item) for item in record["objectives"]), 9)
-        weakened_blind = sum(strengths[name] < 1.0 for name in blind)
+        blind_below_strongest = sum(sum(level > strengths[name] for level in levels) for name in blind)
         key = (
-            len(entry["degenerate_at_vertex"]), degenerate_share, weakened_blind, -steering, least_first, -sum(choice)
+            len(entry["degenerate_at_vertex"]), degenerate_share, blind_below_strongest, -steering, least_first,
+            sum(max(level, 1.0) for level in choice), -sum(min(level, 1.0) for level in choice),
         )  # fmt: skip
         if best_key is None or key < best_key:
             best, best_key = (strengths, record), key
@@ -228,6 +239,14 @@ def choose_strengths(
     strengths, record = best
     probed = [{"strength": level, "vertices": points} for level, points in points_at.items()]
     return {**record, "objective_strengths": strengths, "strengths_tried": tried, "probe_at_strength": probed}
+
+
+def unjudged_objectives(record: dict) -> list[str]:
+    """The objectives of a diagnosis record that its probe cannot judge (`probe_can_tell` false: their answers differ
+    between their vertex and the others on too few prompts, none included): the only ones guided above full
+    strength."""
+    effects = record["probe"]["effects"]
+    return [name for name, effect in effects.items() if not probe_can_tell(effect, STEERING_T_STATISTIC)]
 
 
 def probe_blind_objectives(objectives: Sequence[str], records: Sequence[dict]) -> list[str]:

@@ -70,18 +70,19 @@ def plausibility_note(settings: RunSettings) -> str:
     return "" if share is None else f" among tokens at least {share:g} as likely as the base's top token"
 
 
-def weakened_objectives(objectives: Sequence[str], strengths: Sequence[float] | None) -> dict[str, float]:
-    """The objectives a run guided below full strength (`weaker_objective_strengths`), with their strengths."""
+def rescaled_objectives(objectives: Sequence[str], strengths: Sequence[float] | None) -> dict[str, float]:
+    """The objectives a run guided at other than full strength (`weaker_objective_strengths`,
+    `stronger_objective_strengths`), with their strengths."""
     return {name: value for name, value in zip(objectives, strengths or [], strict=False) if value != 1.0}
 
 
 def guidance_strength(settings: RunSettings, sweep: dict) -> str:
-    """'1/beta = 4', and the objectives the probe weakened with their strengths (weaker_objective_strengths)."""
+    """'1/beta = 4', and the objectives the probe guided at another strength, with their strengths."""
     text = f"1/beta = {1 / settings.guidance_beta:g}"
-    weakened = weakened_objectives(sweep["objectives"], sweep.get("objective_strengths"))
-    if weakened:
-        listed = ", ".join(f"{name} x{value:g}" for name, value in weakened.items())
-        text += f" ({listed}: the weaker strengths the probe found steer best)"
+    rescaled = rescaled_objectives(sweep["objectives"], sweep.get("objective_strengths"))
+    if rescaled:
+        listed = ", ".join(f"{name} x{value:g}" for name, value in rescaled.items())
+        text += f" ({listed}: the strengths the probe found steer best)"
     return text
 
 

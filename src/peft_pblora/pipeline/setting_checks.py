@@ -152,15 +152,26 @@ def check_weaker_objective_strengths(strengths: list[float]) -> None:
         )
 
 
+def check_stronger_objective_strengths(strengths: list[float]) -> None:
+    """The strengths tried above full strength must be finite, above 1 and increase, each stronger than the one
+    before."""
+    for value in strengths:
+        check_range("stronger_objective_strengths", value, 1, above=True)
+    if any(later <= earlier for earlier, later in zip([1.0, *strengths], strengths, strict=False)):
+        raise ValueError(
+            f"stronger_objective_strengths must increase from 1, each above the one before; got {strengths}"
+        )
+
+
 def check_strength_combinations(strengths: list[float], num_objectives: int) -> None:
-    """The diagnosis's combinations of per-objective strengths, (1 + len(strengths)) ** num_objectives, are few
-    enough to score."""
+    """The diagnosis's combinations of per-objective strengths, (1 + len(strengths)) ** num_objectives for the
+    `strengths` tried besides full strength (weaker and stronger), are few enough to score."""
     combinations = (1 + len(strengths)) ** num_objectives
     if strengths and combinations > MAX_STRENGTH_COMBINATIONS:
         raise ValueError(
-            f"weaker_objective_strengths: {len(strengths)} strengths for {num_objectives} objectives give "
-            f"{combinations} combinations for the diagnosis to score, more than {MAX_STRENGTH_COMBINATIONS}; give "
-            "fewer strengths"
+            f"weaker_objective_strengths and stronger_objective_strengths: {len(strengths)} strengths for "
+            f"{num_objectives} objectives give {combinations} combinations for the diagnosis to score, more than "
+            f"{MAX_STRENGTH_COMBINATIONS}; give fewer strengths"
         )
 
 

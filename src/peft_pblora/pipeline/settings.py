@@ -26,6 +26,7 @@ from .setting_checks import (
     check_output_dir,
     check_range,
     check_strength_combinations,
+    check_stronger_objective_strengths,
     check_texts,
     check_types,
     check_weaker_objective_strengths,
@@ -351,6 +352,16 @@ class RunSettings:
             "bilinear or per_objective core. Empty: every objective at full strength."
         },
     )
+    stronger_objective_strengths: list[float] = field(
+        default_factory=list,
+        metadata={
+            "help": "Strengths above 1, increasing, that the diagnosis tries when the probe cannot judge an objective "
+            "at full strength (its answers show the objective on too few probe prompts: a feature the model seldom "
+            "writes): the probe is repeated at each, and an objective it cannot judge at any strength is guided at "
+            "the strongest whose vertex does not degenerate, the weaker ones' order otherwise as for "
+            "weaker_objective_strengths. PARM with the bilinear or per_objective core. Empty: none above 1."
+        },
+    )
     train_in_chat_format: bool = field(
         default=False,
         metadata={
@@ -483,7 +494,7 @@ class RunSettings:
                 f"beta_r takes one value for all objectives or one per objective ({len(names)}), got {self.beta_r}"
             )
         check_grid(self.grid_step, len(names))
-        check_strength_combinations(self.weaker_objective_strengths, len(names))
+        check_strength_combinations(self.weaker_objective_strengths + self.stronger_objective_strengths, len(names))
         if self.scalarization not in SCALARIZATIONS:
             raise ValueError(f"unknown scalarization {self.scalarization!r}; choose one of {SCALARIZATIONS}")
         if self.loss_type not in LOSS_TYPES:
@@ -496,11 +507,11 @@ class RunSettings:
             raise ValueError(
                 f"core must be one of {parm_cores()} (SVD-LoRA's is --method svd_lora), got {self.core!r}"
             )
-        if self.weaker_objective_strengths and self.method != "parm":
-            raise ValueError(
-                "weaker_objective_strengths scale each objective's part of one PARM adapter: --method parm only, got "
-                f"{self.method!r}"
-            )
+        for name in ("weaker_objective_strengths", "stronger_objective_strengths"):
+            if getattr(self, name) and self.method != "parm":
+                raise ValueError(
+                    f"{name} scale each objective's part of one PARM adapter: --method parm only, got {self.method!r}"
+                )
         if self.preference_sampling is None:
             self.preference_sampling = "importance" if self.scalarization == "linear" else "example"
         if self.preference_sampling == "importance" and self.scalarization != "linear":
@@ -609,6 +620,7 @@ def check_values(settings: RunSettings) -> None:
         check_range(name, getattr(settings, name), 0, above=True)
     check_range("guidance_beta", settings.guidance_beta, MIN_BETA)  # guided decoding's own lower bound on beta
     check_weaker_objective_strengths(settings.weaker_objective_strengths)
+    check_stronger_objective_strengths(settings.stronger_objective_strengths)
     if settings.guidance_plausibility is not None:
         check_range("guidance_plausibility", settings.guidance_plausibility, 0, above=True, high=1)
     check_range("grid_step", settings.grid_step, 0, above=True, high=1)
