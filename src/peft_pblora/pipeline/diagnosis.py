@@ -228,9 +228,10 @@ def choose_strengths(
         steering = sum(value > STEERING_T_STATISTIC for value in statistics.values())
         least_first = tuple(-value for value in sorted(statistics.values()))
         degenerate_share = round(sum(degenerate_share_of(item) for item in record["objectives"]), 9)
+        unseen = len(unjudged_objectives(record))
         blind_below_strongest = sum(sum(level > strengths[name] for level in levels) for name in blind)
         key = (
-            len(entry["degenerate_at_vertex"]), degenerate_share, blind_below_strongest, -steering, least_first,
+            len(entry["degenerate_at_vertex"]), degenerate_share, unseen, blind_below_strongest, -steering, least_first,
             sum(max(level, 1.0) for level in choice), -sum(min(level, 1.0) for level in choice),
         )  # fmt: skip
         if best_key is None or key < best_key:
