@@ -105,6 +105,14 @@ def browser():
     driver.quit()
 
 
+def page_controls_loaded(driver) -> bool:
+    """The page's prompt box and generate button are both there: Gradio renders its components one after another,
+    so on a loaded machine the first can appear well before the second."""
+    return bool(
+        driver.find_elements("css selector", "#prompt textarea") and driver.find_elements("css selector", "#generate")
+    )
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -19,7 +19,7 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-from .conftest import PROMPT, served, tiny_demo_session  # noqa: E402
+from .conftest import PROMPT, page_controls_loaded, served, tiny_demo_session  # noqa: E402
 
 SCREENSHOT_COPY = "PEFT_PBLORA_DEMO_SCREENSHOT"  # set to a path to keep a copy of the screenshot (the docs' image)
 
@@ -50,7 +50,7 @@ def test_the_page_steers_the_answer_with_the_slider_and_keeps_the_base_answer(br
     url, session = page_url
     wait = WebDriverWait(browser, 30)
     browser.get(url)
-    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#prompt textarea"))
+    wait.until(page_controls_loaded)
 
     browser.find_element(By.ID, "generate").click()  # no prompt yet: refused in the page
     wait.until(lambda d: "Type a prompt first" in d.find_element(By.TAG_NAME, "body").text)

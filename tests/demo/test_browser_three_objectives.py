@@ -19,7 +19,7 @@ from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 from peft_pblora.demo import Row  # noqa: E402
 
-from .conftest import PROMPT, served, tiny_demo_session  # noqa: E402
+from .conftest import PROMPT, page_controls_loaded, served, tiny_demo_session  # noqa: E402
 
 OBJECTIVES = ["count_w5", "count_w6", "count_w7"]
 
@@ -71,7 +71,7 @@ def test_linked_sliders_keep_alpha_on_the_simplex_and_each_vertex_steers_the_ans
     url, session = three_objective_page
     wait = WebDriverWait(browser, 30)
     browser.get(url)
-    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#prompt textarea"))
+    wait.until(page_controls_loaded)
     start = shown_alpha(browser)
     assert_on_simplex(start)
     assert start == pytest.approx([1 / 3] * 3, abs=0.006)  # equal sliders: the simplex's centre

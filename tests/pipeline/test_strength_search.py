@@ -327,3 +327,26 @@ def test_a_rare_objective_the_probe_judges_when_stronger_takes_the_strength_that
     record, _ = search(points_at, [0.5], [2.0])
     assert record["objective_strengths"] == {"a": 2.0, "b": 1.0}
     assert record["objectives"][0]["flags"] == []
+
+
+def test_an_objective_seen_only_when_stronger_is_not_weakened_out_of_the_probes_sight():
+    """a shows on one probe prompt of four at full strength and at half (`probe_cannot_tell`), on all four at twice
+    its strength, where it rises by less than two standard errors. Weakening a to 0.5 would let b pass (a's answers
+    there score b low), but the probe could not see a there: the search keeps a where the probe judges it, at 2."""
+    a_rare_scoring_b_high = {"a": [0.0, 0.0, 0.0, 0.5], "b": [1.0, 1.0, 1.0, 1.1]}
+    points_at = {
+        1.0: [vertex_point(0, a_rare_scoring_b_high), vertex_point(1, B_AT_ITS_VERTEX)],
+        0.5: [vertex_point(0, RARE_A_AT_ITS_VERTEX), vertex_point(1, B_AT_ITS_VERTEX)],
+        2.0: [
+            vertex_point(0, {"a": [0.5, -0.3, 0.4, -0.2], "b": [1.0, 1.0, 1.0, 1.1]}),
+            vertex_point(1, B_AT_ITS_VERTEX),
+        ],
+    }
+    record, _ = search(points_at, [0.5], [2.0])
+    assert record["objective_strengths"] == {"a": 2.0, "b": 1.0}
+    weakened = next(e for e in record["strengths_tried"] if e["objective_strengths"] == {"a": 0.5, "b": 1.0})
+    assert (
+        weakened["probe_t_statistics"]["b"]
+        > 2
+        > max(e["probe_t_statistics"]["b"] for e in record["strengths_tried"] if e["objective_strengths"]["a"] == 2.0)
+    )

@@ -200,8 +200,9 @@ def choose_strengths(
     Only an objective the probe cannot judge at full strength (`unjudged_objectives`) is guided above it.
     Best: fewest degenerate vertices, then the smallest share of degenerate answers at them (an objective that
     degenerates at every strength gets the strength where it degenerates least, even where a stronger one makes more
-    objectives pass the probe: a probe that passes at a degenerate vertex is no sign the sweep steers), then the
-    objectives the probe cannot judge at any combination (`probe_blind_objectives`) nearest the strongest strength
+    objectives pass the probe: a probe that passes at a degenerate vertex is no sign the sweep steers), then fewest
+    objectives the probe cannot judge in the combination (an objective it sees at some strength is not moved to one
+    where its cost is out of sight), then the objectives the probe cannot judge at any combination (`probe_blind_objectives`) nearest the strongest strength
     probed (their answers rarely show the objective, so a weaker strength would be chosen by the others' noise at a
     cost to it the probe cannot see, and a feature the model seldom writes needs the stronger push to show: each is
     guided at the strongest strength whose vertex does not degenerate, even where a weaker one would make another
