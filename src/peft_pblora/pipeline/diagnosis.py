@@ -201,17 +201,18 @@ def choose_strengths(
     degenerate vertices, then the smallest share of degenerate answers at them (an objective that degenerates at every
     strength gets the strength where it degenerates least, even where a stronger one makes more objectives pass the
     probe: a probe that passes at a degenerate vertex is no sign the sweep steers), then fewest objectives the probe
-    cannot judge in the combination (an objective it sees at some strength is not moved to one where its cost is out of
-    sight), then the objectives the probe cannot judge at any combination (`probe_blind_objectives`) nearest the
-    strongest strength probed (their answers rarely show the objective, so a weaker strength would be chosen by the
-    others' noise at a cost to it the probe cannot see, and a feature the model seldom writes needs the stronger push
-    to show: each is guided at the strongest strength whose vertex does not degenerate, even where a weaker one would
-    make another objective pass), then most objectives whose probe t statistic passes `STEERING_T_STATISTIC` (so an
-    objective that steers is not weakened for one that no strength makes steer), then the largest t statistic of the
-    least-steering objective (and where that ties, of the next-least, and so on: its leximin), then the least strength
-    above full strength, then the largest strength below it, then the earliest in `points_at`'s order for the first
-    objective, then the next. The record adds the strengths chosen (`objective_strengths`), every combination's t
-    statistics (`strengths_tried`) and the probe points per strength (`probe_at_strength`)."""
+    cannot judge at full strength that it cannot judge in the combination either (one it sees only when stronger is not
+    moved to a strength where its cost is out of sight), then the objectives the probe cannot judge at any combination
+    (`probe_blind_objectives`) nearest the strongest strength probed (their answers rarely show the objective, so a
+    weaker strength would be chosen by the others' noise at a cost to it the probe cannot see, and a feature the model
+    seldom writes needs the stronger push to show: each is guided at the strongest strength whose vertex does not
+    degenerate, even where a weaker one would make another objective pass), then most objectives whose probe t
+    statistic passes `STEERING_T_STATISTIC` (so an objective that steers is not weakened for one that no strength makes
+    steer), then the largest t statistic of the least-steering objective (and where that ties, of the next-least, and
+    so on: its leximin), then the least strength above full strength, then the largest strength below it, then the
+    earliest in `points_at`'s order for the first objective, then the next. The record adds the strengths chosen
+    (`objective_strengths`), every combination's t statistics (`strengths_tried`) and the probe points per strength
+    (`probe_at_strength`)."""
     unjudged = unjudged_objectives(record_of(points_at[1.0]))
     combinations = []
     for choice in itertools.product(points_at, repeat=len(objectives)):
@@ -229,7 +230,7 @@ def choose_strengths(
         steering = sum(value > STEERING_T_STATISTIC for value in statistics.values())
         least_first = tuple(-value for value in sorted(statistics.values()))
         degenerate_share = round(sum(degenerate_share_of(item) for item in record["objectives"]), 9)
-        unseen = len(unjudged_objectives(record))
+        unseen = len(set(unjudged_objectives(record)) & set(unjudged))
         blind_below_strongest = sum(sum(level > strengths[name] for level in levels) for name in blind)
         key = (
             len(entry["degenerate_at_vertex"]), degenerate_share, unseen, blind_below_strongest, -steering,
