@@ -8,7 +8,7 @@ import json
 import logging
 import math
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -219,21 +219,21 @@ def choose_strengths(
         if any(level > 1.0 and name not in unjudged for name, level in zip(objectives, choice, strict=True)):
             continue
         record = record_of([points_at[level][index] for index, level in enumerate(choice)] if points_at[1.0] else [])
-        combinations.append((choice, record))
-    blind = probe_blind_objectives(objectives, [record for _, record in combinations])
+        combinations.append((choice, record, set(unjudged_objectives(record))))
+    blind = probe_blind_objectives(objectives, [unseen for _, _, unseen in combinations])
     levels = list(points_at)
     best, best_key, tried = None, None, []
-    for choice, record in combinations:
+    for choice, record, unseen in combinations:
         strengths = dict(zip(objectives, choice, strict=True))
         statistics = {name: probe_t_statistic(effect) for name, effect in record["probe"]["effects"].items()}
         entry = strengths_entry(strengths, record, statistics)
         steering = sum(value > STEERING_T_STATISTIC for value in statistics.values())
         least_first = tuple(-value for value in sorted(statistics.values()))
         degenerate_share = round(sum(degenerate_share_of(item) for item in record["objectives"]), 9)
-        unseen = len(set(unjudged_objectives(record)) & set(unjudged))
+        unseen_of_unjudged = len(unseen.intersection(unjudged))
         blind_below_strongest = sum(sum(level > strengths[name] for level in levels) for name in blind)
         key = (
-            len(entry["degenerate_at_vertex"]), degenerate_share, unseen, blind_below_strongest, -steering,
+            len(entry["degenerate_at_vertex"]), degenerate_share, unseen_of_unjudged, blind_below_strongest, -steering,
             least_first, sum(max(level, 1.0) for level in choice), -sum(min(level, 1.0) for level in choice),
         )  # fmt: skip
         if best_key is None or key < best_key:
@@ -252,16 +252,13 @@ def unjudged_objectives(record: dict) -> list[str]:
     return [name for name, effect in effects.items() if not probe_can_tell(effect, STEERING_T_STATISTIC)]
 
 
-def probe_blind_objectives(objectives: Sequence[str], records: Sequence[dict]) -> list[str]:
-    """The objectives the probe cannot judge (`probe_can_tell` false: their answers differ between their vertex and
-    the others on too few prompts, none included) in every one of the diagnosis `records` (one per combination of
-    strengths probed): at no strength do the probe's answers show them enough to choose a strength by."""
-    if not records or not all(record["probe"]["effects"] for record in records):
-        return []
+def probe_blind_objectives(objectives: Sequence[str], unjudged_by_combination: Sequence[Collection[str]]) -> list[str]:
+    """The objectives the probe cannot judge (`unjudged_objectives`, one collection per combination of strengths
+    probed) in every combination: at no strength do the probe's answers show them enough to choose a strength by."""
     return [
         name
         for name in objectives
-        if not any(probe_can_tell(record["probe"]["effects"][name], STEERING_T_STATISTIC) for record in records)
+        if unjudged_by_combination and all(name in unjudged for unjudged in unjudged_by_combination)
     ]
 
 
