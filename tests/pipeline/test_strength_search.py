@@ -350,3 +350,44 @@ def test_an_objective_seen_only_when_stronger_is_not_weakened_out_of_the_probes_
         > 2
         > max(e["probe_t_statistics"]["b"] for e in record["strengths_tried"] if e["objective_strengths"]["a"] == 2.0)
     )
+
+
+def test_an_objective_the_probe_judges_is_not_weakened_out_of_its_sight_for_the_others_sake():
+    """At full strength a rises clearly on every probe prompt, but its answers score b as high as b's own vertex, so
+    b's probe falls; at 0.5 a shows on one prompt of four (`probe_cannot_tell`) and b passes. Weakening a would trade a
+    rise the probe sees for one it cannot: the search keeps a at full strength."""
+    at_b = vertex_point(1, B_AT_ITS_VERTEX)
+    points_at = {
+        1.0: [vertex_point(0, {"a": [0.5, 0.6, 0.4, 0.5], "b": [1.0, 1.0, 1.0, 1.1]}), at_b],
+        0.5: [vertex_point(0, RARE_A_AT_ITS_VERTEX), at_b],
+    }
+    record, probed = search(points_at, [0.5])
+    assert probed == [1.0, 0.5]
+    assert record["objective_strengths"] == {"a": 1.0, "b": 1.0}
+    weakened = next(e for e in record["strengths_tried"] if e["objective_strengths"] == {"a": 0.5, "b": 1.0})
+    assert weakened["probe_t_statistics"]["b"] > 2 > weakened["probe_t_statistics"]["a"]
+    assert (
+        record["strengths_tried"][0]["probe_t_statistics"]["a"]
+        > 2
+        > record["strengths_tried"][0]["probe_t_statistics"]["b"]
+    )
+
+
+def test_a_rare_objective_at_its_strongest_strength_does_not_weaken_the_other_to_be_seen():
+    """a shows on one probe prompt of four at each of its strengths while b is at full strength; b's vertex at 0.5
+    happens to vary a's feature on three prompts, so the probe sees a (not rising) wherever b is weakened. a is guided
+    at 2, the strongest probed: nothing stronger would show it, so it is not out of sight there, and b, which steers at
+    full strength, is not weakened to make a visible (at (2, 0.5) a's t statistic is 0, at (2, 1) it is 1)."""
+    a_vertex = {"a": [0.0, 0.0, 0.0, 0.5], "b": [0.1, 0.0, 0.2, 0.1]}
+    b_vertex_weaker = {"a": [0.2, 0.3, 0.0, 0.0], "b": [0.9, 1.0, 1.0, 0.8]}
+    points_at = {
+        1.0: [vertex_point(0, a_vertex), vertex_point(1, B_AT_ITS_VERTEX)],
+        0.5: [vertex_point(0, a_vertex), vertex_point(1, b_vertex_weaker)],
+        2.0: [vertex_point(0, a_vertex), vertex_point(1, B_AT_ITS_VERTEX)],
+    }
+    record, probed = search(points_at, [0.5], [2.0])
+    assert probed == [1.0, 0.5, 2.0]
+    assert record["objective_strengths"] == {"a": 2.0, "b": 1.0}
+    weakened = next(e for e in record["strengths_tried"] if e["objective_strengths"] == {"a": 2.0, "b": 0.5})
+    assert weakened["probe_t_statistics"]["a"] == pytest.approx(0.0, abs=1e-9)
+    assert record["probe"]["effects"]["a"]["prompts_that_differ"] == 1

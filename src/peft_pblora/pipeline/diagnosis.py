@@ -200,9 +200,10 @@ def choose_strengths(
     Only an objective the probe cannot judge at full strength (`unjudged_objectives`) is guided above it. Best: fewest
     degenerate vertices, then the smallest share of degenerate answers at them (an objective that degenerates at every
     strength gets the strength where it degenerates least, even where a stronger one makes more objectives pass the
-    probe: a probe that passes at a degenerate vertex is no sign the sweep steers), then fewest objectives the probe
-    cannot judge at full strength that it cannot judge in the combination either (one it sees only when stronger is not
-    moved to a strength where its cost is out of sight), then the objectives the probe cannot judge at any combination
+    probe: a probe that passes at a degenerate vertex is no sign the sweep steers), then fewest objectives kept out of
+    the probe's sight (`objectives_out_of_sight`: none is held, for another's sake, at a strength where the probe
+    cannot judge it while a stronger one shows it; a rare feature weakened until its answers no longer show it does
+    not steer), then the objectives the probe cannot judge at any combination
     (`probe_blind_objectives`) nearest the strongest strength probed (their answers rarely show the objective, so a
     weaker strength would be chosen by the others' noise at a cost to it the probe cannot see, and a feature the model
     seldom writes needs the stronger push to show: each is guided at the strongest strength whose vertex does not
@@ -221,19 +222,19 @@ def choose_strengths(
         record = record_of([points_at[level][index] for index, level in enumerate(choice)] if points_at[1.0] else [])
         combinations.append((choice, record, set(unjudged_objectives(record))))
     blind = probe_blind_objectives(objectives, [unseen for _, _, unseen in combinations])
+    out_of_sight = objectives_out_of_sight(objectives, combinations)
     levels = list(points_at)
     best, best_key, tried = None, None, []
-    for choice, record, unseen in combinations:
+    for (choice, record, _), hidden in zip(combinations, out_of_sight, strict=True):
         strengths = dict(zip(objectives, choice, strict=True))
         statistics = {name: probe_t_statistic(effect) for name, effect in record["probe"]["effects"].items()}
         entry = strengths_entry(strengths, record, statistics)
         steering = sum(value > STEERING_T_STATISTIC for value in statistics.values())
         least_first = tuple(-value for value in sorted(statistics.values()))
         degenerate_share = round(sum(degenerate_share_of(item) for item in record["objectives"]), 9)
-        unseen_of_unjudged = len(unseen.intersection(unjudged))
         blind_below_strongest = sum(sum(level > strengths[name] for level in levels) for name in blind)
         key = (
-            len(entry["degenerate_at_vertex"]), degenerate_share, unseen_of_unjudged, blind_below_strongest, -steering,
+            len(entry["degenerate_at_vertex"]), degenerate_share, len(hidden), blind_below_strongest, -steering,
             least_first, sum(max(level, 1.0) for level in choice), -sum(min(level, 1.0) for level in choice),
         )  # fmt: skip
         if best_key is None or key < best_key:
@@ -250,6 +251,25 @@ def unjudged_objectives(record: dict) -> list[str]:
     strength."""
     effects = record["probe"]["effects"]
     return [name for name, effect in effects.items() if not probe_can_tell(effect, STEERING_T_STATISTIC)]
+
+
+def objectives_out_of_sight(objectives: Sequence[str], combinations: Sequence[tuple]) -> list[set[str]]:
+    """Per combination `(strengths, record, unjudged objectives)`, the objectives held out of the probe's sight: it
+    cannot judge them there, but can in a combination where they are stronger and their vertex does not degenerate.
+    One the probe cannot judge at a strength above all those it sees it at is not: nothing stronger would show it."""
+    seen_at: dict[str, set[float]] = {name: set() for name in objectives}
+    for choice, record, unseen in combinations:
+        for index, name in enumerate(objectives):
+            if name not in unseen and not set(record["objectives"][index]["flags"]) & set(DEGENERATE_FLAGS):
+                seen_at[name].add(choice[index])
+    return [
+        {
+            name
+            for index, name in enumerate(objectives)
+            if name in unseen and any(level > choice[index] for level in seen_at[name])
+        }
+        for choice, _, unseen in combinations
+    ]
 
 
 def probe_blind_objectives(objectives: Sequence[str], unjudged_by_combination: Sequence[Collection[str]]) -> list[str]:
