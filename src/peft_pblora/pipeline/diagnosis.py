@@ -201,9 +201,9 @@ def choose_strengths(
     degenerate vertices, then the smallest share of degenerate answers at them (an objective that degenerates at every
     strength gets the strength where it degenerates least, even where a stronger one makes more objectives pass the
     probe: a probe that passes at a degenerate vertex is no sign the sweep steers), then fewest objectives kept out of
-    the probe's sight (`objectives_out_of_sight`: none is held, for another's sake, at a strength where the probe
-    cannot judge it while a stronger one shows it; a rare feature weakened until its answers no longer show it does
-    not steer), then the objectives the probe cannot judge at any combination
+    the probe's sight (`objectives_out_of_sight`: those it cannot judge in the combination but can, with their vertex
+    not degenerate, in one where their own strength is higher; a rare feature weakened until its answers no longer
+    show it does not steer), then the objectives the probe cannot judge at any combination
     (`probe_blind_objectives`) nearest the strongest strength probed (their answers rarely show the objective, so a
     weaker strength would be chosen by the others' noise at a cost to it the probe cannot see, and a feature the model
     seldom writes needs the stronger push to show: each is guided at the strongest strength whose vertex does not
@@ -254,21 +254,22 @@ def unjudged_objectives(record: dict) -> list[str]:
 
 
 def objectives_out_of_sight(objectives: Sequence[str], combinations: Sequence[tuple]) -> list[set[str]]:
-    """Per combination `(strengths, record, unjudged objectives)`, the objectives held out of the probe's sight: it
-    cannot judge them there, but can in a combination where they are stronger and their vertex does not degenerate.
-    One the probe cannot judge at a strength above all those it sees it at is not: nothing stronger would show it."""
-    seen_at: dict[str, set[float]] = {name: set() for name in objectives}
-    for choice, record, unseen in combinations:
-        for index, name in enumerate(objectives):
-            if name not in unseen and not set(record["objectives"][index]["flags"]) & set(DEGENERATE_FLAGS):
-                seen_at[name].add(choice[index])
+    """Per combination `(strengths in objective order, record, unjudged objectives)`, the objectives the probe cannot
+    judge there but can, with their vertex not degenerate, in a combination where their own strength is higher. One
+    unjudged at a strength no lower than every strength it is judged at is not: nothing stronger would show it."""
+    judged_at: dict[str, set[float]] = {name: set() for name in objectives}
+    for choice, record, unjudged in combinations:
+        degenerate = {item["objective"] for item in record["objectives"] if set(item["flags"]) & set(DEGENERATE_FLAGS)}
+        for name, level in zip(objectives, choice, strict=True):
+            if name not in unjudged and name not in degenerate:
+                judged_at[name].add(level)
     return [
         {
             name
-            for index, name in enumerate(objectives)
-            if name in unseen and any(level > choice[index] for level in seen_at[name])
+            for name, level in zip(objectives, choice, strict=True)
+            if name in unjudged and any(higher > level for higher in judged_at[name])
         }
-        for choice, _, unseen in combinations
+        for choice, _, unjudged in combinations
     ]
 
 
