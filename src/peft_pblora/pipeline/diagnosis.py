@@ -259,7 +259,7 @@ def objectives_out_of_sight(objectives: Sequence[str], combinations: Sequence[tu
     unjudged at a strength no lower than every strength it is judged at is not: nothing stronger would show it."""
     judged_at: dict[str, set[float]] = {name: set() for name in objectives}
     for choice, record, unjudged in combinations:
-        degenerate = {item["objective"] for item in record["objectives"] if set(item["flags"]) & set(DEGENERATE_FLAGS)}
+        degenerate = degenerate_objectives(record)
         for name, level in zip(objectives, choice, strict=True):
             if name not in unjudged and name not in degenerate:
                 judged_at[name].add(level)
@@ -283,13 +283,17 @@ def probe_blind_objectives(objectives: Sequence[str], unjudged_by_combination: S
     ]
 
 
+def degenerate_objectives(record: dict) -> list[str]:
+    """The objectives of a diagnosis record whose vertex degenerates (a flag in `DEGENERATE_FLAGS`), in its order."""
+    return [item["objective"] for item in record["objectives"] if set(item["flags"]) & set(DEGENERATE_FLAGS)]
+
+
 def strengths_entry(strengths: dict[str, float], record: dict, statistics: dict[str, float]) -> dict[str, Any]:
     """One probed combination of strengths: its degenerate vertices and its objectives' probe t statistics
     (`statistics`, an infinite one written as None, JSON having no infinity)."""
-    degenerate = [item["objective"] for item in record["objectives"] if set(item["flags"]) & set(DEGENERATE_FLAGS)]
     return {
         "objective_strengths": strengths,
-        "degenerate_at_vertex": degenerate,
+        "degenerate_at_vertex": degenerate_objectives(record),
         "probe_t_statistics": {name: value if math.isfinite(value) else None for name, value in statistics.items()},
     }
 
