@@ -38,6 +38,7 @@ from peft_pblora.evaluation.sweep_metrics import (
     FRAGILE_RESAMPLE_SHARES,
     STEERING_SPEARMAN_TARGET,
     is_fragile_verdict,
+    lifted_by_other_objectives,
     rises_above_base,
     steering_verdict,
 )
@@ -173,7 +174,9 @@ def objective_row(name: str, metrics: dict) -> dict:
     """One objective's steering in one run: Spearman, effect, the report's verdict (`steering_verdict`, with the
     steepest fall where the metrics have it), whether it steers (both reach the target), and its gain at its own
     vertex over the unguided model (`rises_above_base` beyond two standard errors): an objective can steer only
-    because the other objectives' guidance lowers it where its weight is small, its own guidance adding little."""
+    because the other objectives' guidance lowers it where its weight is small, its own guidance adding little; and
+    whether the others' guidance raises it where its weight is 0 (`lifted_by_other_objectives`), which leaves its
+    weight little to trade."""
     spearman = metrics["spearman_score_vs_weight"].get(name)
     effect = metrics["steering_effect"].get(name, {})
     value, error = effect.get("effect"), effect.get("standard_error")
@@ -189,6 +192,8 @@ def objective_row(name: str, metrics: dict) -> dict:
         "steers": steers,
         "gain_over_base": effect.get("gain_over_base"),
         "rises_above_base": rises_above_base(effect),
+        "gain_over_base_at_weight_zero": effect.get("gain_over_base_at_weight_zero"),
+        "lifted_by_other_objectives": lifted_by_other_objectives(effect),
     }
 
 
@@ -255,6 +260,13 @@ def markdown_table(rows: list[dict]) -> str:
     if failures:
         counts = ", ".join(f"{count} {verdict}" for verdict, count in failures.most_common())
         lines.append(f"The others: {counts}.")
+    failing_with_lift = [r for r in results if not r["steers"] and r.get("gain_over_base_at_weight_zero") is not None]
+    if failing_with_lift:
+        lifted = sum(result["lifted_by_other_objectives"] for result in failing_with_lift)
+        lines.append(
+            f"{lifted} of the {len(failing_with_lift)} that do not steer (with the base's per-prompt scores) are "
+            "raised above the unguided model by the other objectives' guidance where their own weight is 0 (> 2 se)."
+        )
     fragile = fragile_verdicts(rows)
     if fragile:
         low, high = FRAGILE_RESAMPLE_SHARES

@@ -15,6 +15,7 @@ from peft_pblora.evaluation import (
     steering_verdict,
     summarise_sweep,
 )
+from peft_pblora.evaluation.sweep_metrics import lifted_by_other_objectives
 
 
 def test_steering_effect_is_the_paired_vertex_difference_by_hand():
@@ -33,6 +34,14 @@ def test_steering_effect_is_the_paired_vertex_difference_by_hand():
     with_base = steering_effects(sweep)
     assert with_base["a"]["gain_over_base"] == {"effect": 0.0, "standard_error": pytest.approx(1.0)}  # -1 and 1
     assert with_base["b"]["gain_over_base"] == {"effect": 3.0, "standard_error": pytest.approx(2.0)}  # 1 and 5
+    # where its weight is 0: a at b's vertex [1, 1] - [4, 4]; b at a's vertex [0, 0] - [1, 1]
+    assert with_base["a"]["gain_over_base_at_weight_zero"] == {"effect": -3.0, "standard_error": 0.0}
+    assert with_base["b"]["gain_over_base_at_weight_zero"] == {"effect": -1.0, "standard_error": 0.0}
+    assert not any(map(lifted_by_other_objectives, with_base.values()))
+    sweep["base"]["per_prompt"]["b"] = [-1.0, -2.0]  # a's guidance raises b by 1 and 2 (mean 1.5, se 0.5)
+    lifted = steering_effects(sweep)["b"]
+    assert lifted["gain_over_base_at_weight_zero"] == {"effect": 1.5, "standard_error": pytest.approx(0.5)}
+    assert lifted_by_other_objectives(lifted) and not lifted_by_other_objectives(effects["b"])  # no base: not lifted
 
 
 def test_sweep_summary_resamples_the_prompts_of_each_objective_with_a_trend():

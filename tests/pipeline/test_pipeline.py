@@ -24,7 +24,13 @@ from peft_pblora.pipeline.prompts import builtin_prompts, shipped_candidates_dir
 from peft_pblora.pipeline.report import options_other_than_defaults, pairing_section
 from peft_pblora.pipeline.reward_forms import RewardForms
 from peft_pblora.pipeline.settings import BETA_R_MEAN, BETA_R_SUM, METHOD_LABELS
-from peft_pblora.pipeline.steering_verdict_lines import fragile_lines, no_gain_lines, token_limit_lines, verdict_lines
+from peft_pblora.pipeline.steering_verdict_lines import (
+    fragile_lines,
+    lifted_lines,
+    no_gain_lines,
+    token_limit_lines,
+    verdict_lines,
+)
 
 from ..conftest import REPO, cli_arguments, tiny_chat_tokenizer, tiny_llama
 
@@ -114,6 +120,29 @@ def test_the_report_says_when_an_objective_steers_without_rising_above_the_base(
     ]  # tone rises above the base by more than two standard errors; format does not steer at all
     del metrics["steering_effect"]["relevance"]["gain_over_base"]  # a sweep without the base's per-prompt scores
     assert no_gain_lines(metrics) == []
+
+
+def test_the_report_says_when_the_other_objectives_guidance_already_raises_one_that_does_not_steer():
+    def effect(value: float, lift: float) -> dict:
+        return {
+            "effect": value,
+            "standard_error": 0.04,
+            "gain_over_base": {"effect": value + lift, "standard_error": 0.03},
+            "gain_over_base_at_weight_zero": {"effect": lift, "standard_error": 0.05},
+        }
+
+    metrics = {
+        "spearman_score_vs_weight": {"short": 0.3, "tone": 1.0, "format": 0.3},
+        "steering_effect": {"short": effect(0.04, 0.21), "tone": effect(0.4, 0.2), "format": effect(0.02, 0.05)},
+    }
+    assert lifted_lines(metrics) == [
+        "- short: the other objectives' guidance already raises it above the unguided model where its own weight is 0 "
+        "(+0.210 +/- 0.050; at its own vertex +0.250 +/- 0.030): the objectives do not conflict on it here, so its "
+        "weight has little of it left to trade, more test prompts or not; to trade it, weaken the others' guidance "
+        "(with PARM --weaker_objective_strengths), or read alpha as steering the others while this one stays raised"
+    ]  # tone steers although lifted; format does not steer, but its lift is within two standard errors
+    del metrics["steering_effect"]["short"]["gain_over_base_at_weight_zero"]  # a sweep made before it was measured
+    assert lifted_lines(metrics) == []
 
 
 def test_the_report_says_which_verdicts_another_draw_of_test_prompts_could_turn_over():

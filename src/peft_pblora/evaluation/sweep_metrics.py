@@ -78,9 +78,11 @@ def paired_difference(first: Sequence[float], second: Sequence[float]) -> dict[s
 
 def steering_effects(sweep: dict) -> dict[str, dict[str, float]]:
     """Per objective: mean over prompts of score(alpha = its vertex) - score(points giving it weight 0), with its
-    paired standard error, and the same against the unguided base (`gain_over_base`, when the sweep has the base's
-    per-prompt scores). An effect several standard errors above 0 is steering, not prompt-sampling noise; the gain
-    over the base tells a real rise at the vertex from a fall elsewhere caused by another objective."""
+    paired standard error, and, when the sweep has the base's per-prompt scores, the same against the unguided base
+    at its vertex (`gain_over_base`) and where its weight is 0 (`gain_over_base_at_weight_zero`). An effect several
+    standard errors above 0 is steering, not prompt-sampling noise; the gain at the vertex tells a real rise there
+    from a fall elsewhere caused by another objective, and the gain at weight 0 an objective that the other
+    objectives' guidance already raises (`lifted_by_other_objectives`)."""
     objectives = sweep["objectives"]
     base_scores = sweep.get("base", {}).get("per_prompt")
     effects = {}
@@ -90,10 +92,17 @@ def steering_effects(sweep: dict) -> dict[str, dict[str, float]]:
         if not vertex or not others or "per_prompt" not in vertex[0]:
             continue
         at_vertex = vertex[0]["per_prompt"][name]
-        effects[name] = paired_difference(at_vertex, np.mean([point["per_prompt"][name] for point in others], axis=0))
+        at_weight_zero = np.mean([point["per_prompt"][name] for point in others], axis=0)
+        effects[name] = paired_difference(at_vertex, at_weight_zero)
         if base_scores:
             effects[name]["gain_over_base"] = paired_difference(at_vertex, base_scores[name])
+            effects[name]["gain_over_base_at_weight_zero"] = paired_difference(at_weight_zero, base_scores[name])
     return effects
+
+
+def is_clearly_positive(difference: Mapping[str, float] | None) -> bool:
+    """Whether a paired difference (`paired_difference`) lies more than two standard errors above 0; None does not."""
+    return difference is not None and difference["effect"] > 2 * difference["standard_error"]
 
 
 def rises_above_base(effect: Mapping[str, Any]) -> bool:
@@ -114,8 +123,28 @@ def rises_above_base(effect: Mapping[str, Any]) -> bool:
         ...     "standard_error": 0.04}})
         False
     """
-    gain = effect.get("gain_over_base")
-    return gain is not None and gain["effect"] > 2 * gain["standard_error"]
+    return is_clearly_positive(effect.get("gain_over_base"))
+
+
+def lifted_by_other_objectives(effect: Mapping[str, Any]) -> bool:
+    """Whether the other objectives' guidance already raises an objective above the unguided model where its own
+    weight is 0: its `gain_over_base_at_weight_zero` (from `steering_effects`) above two standard errors. Such an
+    objective does not conflict with the others on these prompts, so its own weight has less of it left to trade.
+
+    Args:
+        effect (Mapping[str, Any]): One objective's entry of `steering_effects`; one without
+            `gain_over_base_at_weight_zero` (a sweep without the base's per-prompt scores) is not lifted.
+
+    Returns:
+        bool: True where the gain at weight 0 is more than two standard errors above 0.
+
+    Examples:
+        >>> from peft_pblora.evaluation.sweep_metrics import lifted_by_other_objectives
+        >>> lifted_by_other_objectives({"effect": 0.04, "standard_error": 0.04, "gain_over_base": {"effect": 0.25,
+        ...     "standard_error": 0.03}, "gain_over_base_at_weight_zero": {"effect": 0.21, "standard_error": 0.03}})
+        True
+    """
+    return is_clearly_positive(effect.get("gain_over_base_at_weight_zero"))
 
 
 # a verdict that more than one resample of the test prompts in five would turn over is fragile: more test prompts,

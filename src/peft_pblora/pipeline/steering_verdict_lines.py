@@ -1,6 +1,7 @@
 """The report's lines that say in words whether alpha steered each objective: the verdicts, and the notes on a token
-limit that hides longer answers, on an objective that steers without rising above the unguided model and on a
-verdict that another draw of test prompts would likely turn over."""
+limit that hides longer answers, on an objective that steers without rising above the unguided model, on one that
+does not steer because the other objectives' guidance already raises it and on a verdict that another draw of test
+prompts would likely turn over."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from ..evaluation.sweep_metrics import (
     STEERING_SPEARMAN_TARGET,
     STEERING_VERDICT_ADVICE,
     is_fragile_verdict,
+    lifted_by_other_objectives,
     rises_above_base,
     steering_verdicts,
 )
@@ -86,6 +88,27 @@ def no_gain_lines(metrics: dict) -> list[str]:
             f"- {name}: steers, but at its vertex it scores no higher than the unguided model (gain "
             f"{gain['effect']:+.3f} +/- {gain['standard_error']:.3f}): its weight decides how far the other "
             "objectives' guidance lowers it, and its own guidance adds little to the base"
+        )
+    return lines
+
+
+def lifted_lines(metrics: dict) -> list[str]:
+    """A note for each objective that alpha does not steer and that the other objectives' guidance already raises
+    above the unguided model where its own weight is 0 (`lifted_by_other_objectives`): the objectives do not conflict
+    on it, so its weight has little left to trade, and more test prompts would not change that."""
+    verdicts = metrics_verdicts(metrics)
+    lines = []
+    for name, effect in metrics.get("steering_effect", {}).items():
+        if verdicts.get(name, "steers") == "steers" or not lifted_by_other_objectives(effect):
+            continue
+        lifted, gain = effect["gain_over_base_at_weight_zero"], effect["gain_over_base"]
+        lines.append(
+            f"- {name}: the other objectives' guidance already raises it above the unguided model where its own "
+            f"weight is 0 ({lifted['effect']:+.3f} +/- {lifted['standard_error']:.3f}; at its own vertex "
+            f"{gain['effect']:+.3f} +/- {gain['standard_error']:.3f}): the objectives do not conflict on it here, "
+            "so its weight has little of it left to trade, more test prompts or not; to trade it, weaken the "
+            "others' guidance (with PARM --weaker_objective_strengths), or read alpha as steering the others while "
+            "this one stays raised"
         )
     return lines
 
