@@ -214,12 +214,16 @@ def choose_strengths(
     earliest in `points_at`'s order for the first objective, then the next. The record adds the strengths chosen
     (`objective_strengths`), every combination's t statistics (`strengths_tried`) and the probe points per strength
     (`probe_at_strength`)."""
-    unjudged = unjudged_objectives(record_of(points_at[1.0]))
+    at_full_strength = record_of(points_at[1.0])
+    unjudged = unjudged_objectives(at_full_strength)
     combinations = []
     for choice in itertools.product(points_at, repeat=len(objectives)):
         if any(level > 1.0 and name not in unjudged for name, level in zip(objectives, choice, strict=True)):
             continue
-        record = record_of([points_at[level][index] for index, level in enumerate(choice)] if points_at[1.0] else [])
+        if all(level == 1.0 for level in choice) or not points_at[1.0]:
+            record = at_full_strength
+        else:
+            record = record_of([points_at[level][index] for index, level in enumerate(choice)])
         combinations.append((choice, record, set(unjudged_objectives(record))))
     blind = probe_blind_objectives(objectives, [unseen for _, _, unseen in combinations])
     out_of_sight = objectives_out_of_sight(objectives, combinations)

@@ -142,25 +142,15 @@ def check_grid(step: float, num_objectives: int) -> None:
         )
 
 
-def check_weaker_objective_strengths(strengths: list[float]) -> None:
-    """The fallback strengths must lie in (0, 1) and decrease, each weaker than the one before."""
+def check_strengths_beside_full(name: str, strengths: list[float], weaker: bool) -> None:
+    """Strengths tried besides full strength move away from 1, each further than the one before: weaker ones lie in
+    (0, 1) and decrease, stronger ones are finite, above 1 and increase."""
     for value in strengths:
-        check_range("weaker_objective_strengths", value, 0, above=True, high=1)
-    if any(later >= earlier for earlier, later in zip([1.0, *strengths], strengths, strict=False)):
-        raise ValueError(
-            f"weaker_objective_strengths must decrease from 1, each below the one before; got {strengths}"
-        )
-
-
-def check_stronger_objective_strengths(strengths: list[float]) -> None:
-    """The strengths tried above full strength must be finite, above 1 and increase, each stronger than the one
-    before."""
-    for value in strengths:
-        check_range("stronger_objective_strengths", value, 1, above=True)
-    if any(later <= earlier for earlier, later in zip([1.0, *strengths], strengths, strict=False)):
-        raise ValueError(
-            f"stronger_objective_strengths must increase from 1, each above the one before; got {strengths}"
-        )
+        check_range(name, value, 0 if weaker else 1, above=True, high=1 if weaker else None)
+    direction = -1.0 if weaker else 1.0
+    if any(direction * (later - earlier) <= 0 for earlier, later in zip([1.0, *strengths], strengths, strict=False)):
+        trend, side = ("decrease", "below") if weaker else ("increase", "above")
+        raise ValueError(f"{name} must {trend} from 1, each {side} the one before; got {strengths}")
 
 
 def check_strength_combinations(strengths: list[float], num_objectives: int) -> None:

@@ -26,10 +26,9 @@ from .setting_checks import (
     check_output_dir,
     check_range,
     check_strength_combinations,
-    check_stronger_objective_strengths,
+    check_strengths_beside_full,
     check_texts,
     check_types,
-    check_weaker_objective_strengths,
     naming,
     settled,
 )
@@ -619,8 +618,8 @@ def check_values(settings: RunSettings) -> None:
     for name in ("epochs", "learning_rate", "dirichlet_concentration", "lora_alpha"):
         check_range(name, getattr(settings, name), 0, above=True)
     check_range("guidance_beta", settings.guidance_beta, MIN_BETA)  # guided decoding's own lower bound on beta
-    check_weaker_objective_strengths(settings.weaker_objective_strengths)
-    check_stronger_objective_strengths(settings.stronger_objective_strengths)
+    check_strengths_beside_full("weaker_objective_strengths", settings.weaker_objective_strengths, weaker=True)
+    check_strengths_beside_full("stronger_objective_strengths", settings.stronger_objective_strengths, weaker=False)
     if settings.guidance_plausibility is not None:
         check_range("guidance_plausibility", settings.guidance_plausibility, 0, above=True, high=1)
     check_range("grid_step", settings.grid_step, 0, above=True, high=1)
