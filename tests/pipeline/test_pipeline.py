@@ -105,16 +105,22 @@ def test_the_report_warns_where_the_token_limit_caps_an_objective_that_wants_lon
     assert token_limit_lines({}, sweep, 48) == []  # a metrics.json made before reward forms were recorded
 
 
-def test_the_report_says_when_an_objective_steers_without_rising_above_the_base():
-    def effect(value: float, gain: float) -> dict:
-        return {"effect": value, "standard_error": 0.05, "gain_over_base": {"effect": gain, "standard_error": 0.04}}
+def steering_effect_record(effect: float, gain: float, gain_at_weight_zero: float | None = None) -> dict:
+    """One objective's `steering_effect` entry of metrics.json, with its gains over the base."""
+    record = {"effect": effect, "standard_error": 0.04, "gain_over_base": {"effect": gain, "standard_error": 0.03}}
+    if gain_at_weight_zero is not None:
+        record["gain_over_base_at_weight_zero"] = {"effect": gain_at_weight_zero, "standard_error": 0.05}
+    return record
 
+
+def test_the_report_says_when_an_objective_steers_without_rising_above_the_base():
+    effect = steering_effect_record
     metrics = {
         "spearman_score_vs_weight": {"relevance": 1.0, "tone": 1.0, "format": 0.3},
-        "steering_effect": {"relevance": effect(0.4, 0.06), "tone": effect(0.4, 0.09), "format": effect(0.3, 0.0)},
+        "steering_effect": {"relevance": effect(0.4, 0.05), "tone": effect(0.4, 0.07), "format": effect(0.3, 0.0)},
     }
     assert no_gain_lines(metrics) == [
-        "- relevance: steers, but at its vertex it scores no higher than the unguided model (gain +0.060 +/- 0.040): "
+        "- relevance: steers, but at its vertex it scores no higher than the unguided model (gain +0.050 +/- 0.030): "
         "its weight decides how far the other objectives' guidance lowers it, and its own guidance adds little to "
         "the base"
     ]  # tone rises above the base by more than two standard errors; format does not steer at all
@@ -124,12 +130,7 @@ def test_the_report_says_when_an_objective_steers_without_rising_above_the_base(
 
 def test_the_report_says_when_the_other_objectives_guidance_already_raises_one_that_does_not_steer():
     def effect(value: float, lift: float) -> dict:
-        return {
-            "effect": value,
-            "standard_error": 0.04,
-            "gain_over_base": {"effect": value + lift, "standard_error": 0.03},
-            "gain_over_base_at_weight_zero": {"effect": lift, "standard_error": 0.05},
-        }
+        return steering_effect_record(value, value + lift, lift)
 
     metrics = {
         "spearman_score_vs_weight": {"short": 0.3, "tone": 1.0, "format": 0.3},
