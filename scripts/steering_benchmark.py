@@ -264,8 +264,9 @@ def markdown_table(rows: list[dict]) -> str:
     if failing_with_lift:
         lifted = sum(result["lifted_by_other_objectives"] for result in failing_with_lift)
         lines.append(
-            f"{lifted} of the {len(failing_with_lift)} that do not steer (with the base's per-prompt scores) are "
-            "raised above the unguided model by the other objectives' guidance where their own weight is 0 (> 2 se)."
+            f"{lifted} of the {len(failing_with_lift)} that do not steer (those whose metrics.json holds the gain at "
+            "weight 0) are raised above the unguided model by the other objectives' guidance where their own weight "
+            "is 0 (> 2 se)."
         )
     fragile = fragile_verdicts(rows)
     if fragile:

@@ -178,13 +178,14 @@ def test_the_steering_benchmark_counts_where_the_probe_agreed_with_the_sweep(mon
     assert "| no: against_its_weight |" in table
     assert "| a__b | 2 | a | 1.00 |" in table and "| a__b | 2 x0.25 | b | 0.50 |" in table  # 1/beta, strengths
     assert "| a__c |  | a | 0.90 |" in table  # a run that recorded neither
-    assert "that do not steer (with the base's per-prompt scores)" not in table  # no run measured the lift
-    summary["a__b"]["metrics"]["steering_effect"]["b"]["gain_over_base_at_weight_zero"] = {
-        "effect": 0.2, "standard_error": 0.05
-    }  # fmt: skip
+    assert "that do not steer (those whose metrics.json" not in table  # no run measured the lift
+    for name, lift in (("a", 0.3), ("b", 0.2)):
+        summary["a__b"]["metrics"]["steering_effect"][name]["gain_over_base_at_weight_zero"] = {
+            "effect": lift, "standard_error": 0.05
+        }  # fmt: skip
     rows = module.benchmark_table(summary)
-    assert [result["lifted_by_other_objectives"] for result in rows[0]["objectives"].values()] == [False, True]
-    lifted_line = "1 of the 1 that do not steer (with the base's per-prompt scores) are raised above the unguided"
+    assert [result["lifted_by_other_objectives"] for result in rows[0]["objectives"].values()] == [True, True]
+    lifted_line = "1 of the 1 that do not steer (those whose metrics.json holds the gain at weight 0) are raised"
     assert lifted_line in module.markdown_table(rows)
     assert "margin below not_learned's threshold: sweep steers 0, does not 1" in table
     assert "probe inconclusive: sweep steers 0, does not 1" in table

@@ -44,6 +44,28 @@ def test_steering_effect_is_the_paired_vertex_difference_by_hand():
     assert lifted_by_other_objectives(lifted) and not lifted_by_other_objectives(effects["b"])  # no base: not lifted
 
 
+def test_with_three_objectives_the_gain_at_weight_zero_averages_the_face_opposite_the_vertex():
+    def point(alpha: list[float], a: list[float]) -> dict:
+        return {"alpha": alpha, "per_prompt": {"a": a, "b": [0.0, 0.0], "c": [0.0, 0.0]}}
+
+    sweep = {
+        "objectives": ["a", "b", "c"],
+        "points": [
+            point([1.0, 0.0, 0.0], [5.0, 7.0]),
+            point([0.0, 1.0, 0.0], [4.0, 6.0]),  # b's guidance raises a by 2 and 4 over the base
+            point([0.0, 0.5, 0.5], [2.0, 2.0]),
+            point([0.0, 0.0, 1.0], [0.0, 2.0]),  # c's lowers it by 2 and 0
+            point([0.5, 0.5, 0.0], [9.0, 9.0]),  # a has weight there: not on the face
+        ],
+        "base": {"per_prompt": {"a": [2.0, 2.0], "b": [0.0, 0.0], "c": [0.0, 0.0]}},
+    }
+    a = steering_effects(sweep)["a"]
+    # per prompt, the face's mean: (4 + 2 + 0) / 3 = 2 and (6 + 2 + 2) / 3 = 10 / 3
+    assert a["gain_over_base_at_weight_zero"]["effect"] == pytest.approx((0.0 + 4.0 / 3.0) / 2)
+    assert a["gain_over_base_at_weight_zero"]["standard_error"] == pytest.approx(2.0 / 3.0)  # sd of (0, 4/3) / sqrt 2
+    assert a["effect"] == pytest.approx(((5.0 - 2.0) + (7.0 - 10.0 / 3.0)) / 2)
+
+
 def test_sweep_summary_resamples_the_prompts_of_each_objective_with_a_trend():
     per_prompt = {"a": [[3.0, 5.0, 4.0], [2.0, 6.0, 1.0], [1.0, 1.0, 2.0]], "b": [[0.0] * 3, [0.0] * 3, [0.0] * 3]}
     alphas = [[1.0, 0.0], [0.5, 0.5], [0.0, 1.0]]

@@ -21,12 +21,13 @@ from peft_pblora.pipeline import Run, RunSettings, run_all, stages, training
 from peft_pblora.pipeline.baselines import weight_soup
 from peft_pblora.pipeline.cli import main, parse_settings, settings_of_existing_run
 from peft_pblora.pipeline.prompts import builtin_prompts, shipped_candidates_dir, shipped_candidates_fit
-from peft_pblora.pipeline.report import options_other_than_defaults, pairing_section
+from peft_pblora.pipeline.report import markdown_report, options_other_than_defaults, pairing_section
 from peft_pblora.pipeline.reward_forms import RewardForms
 from peft_pblora.pipeline.settings import BETA_R_MEAN, BETA_R_SUM, METHOD_LABELS
 from peft_pblora.pipeline.steering_verdict_lines import (
     fragile_lines,
     lifted_lines,
+    metrics_verdicts,
     no_gain_lines,
     token_limit_lines,
     verdict_lines,
@@ -133,15 +134,28 @@ def test_the_report_says_when_the_other_objectives_guidance_already_raises_one_t
         return steering_effect_record(value, value + lift, lift)
 
     metrics = {
-        "spearman_score_vs_weight": {"short": 0.3, "tone": 1.0, "format": 0.3},
-        "steering_effect": {"short": effect(0.04, 0.21), "tone": effect(0.4, 0.2), "format": effect(0.02, 0.05)},
+        "spearman_score_vs_weight": {"short": 0.3, "tone": 1.0, "format": 0.3, "aside": 0.5, "falls": 0.3},
+        "steering_effect": {
+            "short": effect(0.04, 0.21),  # within noise
+            "tone": effect(0.4, 0.2),  # steers
+            "format": effect(0.02, 0.05),  # within noise, its lift within two standard errors
+            "aside": effect(0.3, 0.2),  # not monotone: its own guidance moves it
+            "falls": effect(-0.2, 0.2),  # against its weight
+        },
+    }
+    assert metrics_verdicts(metrics) == {
+        "short": "within_noise",
+        "tone": "steers",
+        "format": "within_noise",
+        "aside": "not_monotone",
+        "falls": "against_its_weight",
     }
     assert lifted_lines(metrics) == [
         "- short: the other objectives' guidance already raises it above the unguided model where its own weight is 0 "
         "(+0.210 +/- 0.050; at its own vertex +0.250 +/- 0.030): the objectives do not conflict on it here, so its "
-        "weight has little of it left to trade, more test prompts or not; to trade it, weaken the others' guidance "
-        "(with PARM --weaker_objective_strengths), or read alpha as steering the others while this one stays raised"
-    ]  # tone steers although lifted; format does not steer, but its lift is within two standard errors
+        "weight has little of it left to trade; to trade it, weaken the others' guidance (with PARM "
+        "--weaker_objective_strengths), or read alpha as steering the others while this one stays raised"
+    ]  # lifted all but format, but only short is within noise
     del metrics["steering_effect"]["short"]["gain_over_base_at_weight_zero"]  # a sweep made before it was measured
     assert lifted_lines(metrics) == []
 
@@ -200,6 +214,12 @@ def test_the_whole_pipeline_writes_every_artefact(tiny_run, monkeypatch, capsys)
     for effect in metrics["steering_effect"].values():
         assert math.isfinite(effect["effect"]) and effect["standard_error"] >= 0
         assert math.isfinite(effect["gain_over_base"]["effect"])
+    lifted = {**metrics, "spearman_score_vs_weight": {**metrics["spearman_score_vs_weight"], "conciseness": 0.3}}
+    lifted["steering_effect"] = {**metrics["steering_effect"], "conciseness": steering_effect_record(0.0, 0.3, 0.3)}
+    lifted.pop("steepest_fall", None)  # conciseness now within noise and raised where its weight is 0
+    assert len(lifted_lines(lifted)) == 1 and lifted_lines(lifted)[0] in markdown_report(
+        RunSettings(**tiny_run), sweep, lifted, run
+    )
     assert all(len(point["per_prompt"]["conciseness"]) == 3 for point in sweep["points"])
     defined = {name for name, value in metrics["spearman_score_vs_weight"].items() if value is not None}
     assert set(metrics["spearman_over_resampled_prompts"]) == defined

@@ -76,12 +76,13 @@ def paired_difference(first: Sequence[float], second: Sequence[float]) -> dict[s
     return {"effect": float(differences.mean()), "standard_error": standard_error(differences)}
 
 
-def steering_effects(sweep: dict) -> dict[str, dict[str, float]]:
+def steering_effects(sweep: dict) -> dict[str, dict[str, Any]]:
     """Per objective: mean over prompts of score(alpha = its vertex) - score(points giving it weight 0), with its
     paired standard error, and, when the sweep has the base's per-prompt scores, the same against the unguided base
-    at its vertex (`gain_over_base`) and where its weight is 0 (`gain_over_base_at_weight_zero`). An effect several
-    standard errors above 0 is steering, not prompt-sampling noise; the gain at the vertex tells a real rise there
-    from a fall elsewhere caused by another objective, and the gain at weight 0 an objective that the other
+    at its vertex (`gain_over_base`) and where its weight is 0 (`gain_over_base_at_weight_zero`). With more than two
+    objectives "where its weight is 0" is every grid point of the face opposite its vertex, averaged per prompt. An
+    effect several standard errors above 0 is steering, not prompt-sampling noise; the gain at the vertex tells a real
+    rise there from a fall elsewhere caused by another objective, and the gain at weight 0 an objective that the other
     objectives' guidance already raises (`lifted_by_other_objectives`)."""
     objectives = sweep["objectives"]
     base_scores = sweep.get("base", {}).get("per_prompt")
@@ -100,7 +101,7 @@ def steering_effects(sweep: dict) -> dict[str, dict[str, float]]:
     return effects
 
 
-def is_clearly_positive(difference: Mapping[str, float] | None) -> bool:
+def _is_clearly_positive(difference: Mapping[str, float] | None) -> bool:
     """Whether a paired difference (`paired_difference`) lies more than two standard errors above 0; None does not."""
     return difference is not None and difference["effect"] > 2 * difference["standard_error"]
 
@@ -123,12 +124,13 @@ def rises_above_base(effect: Mapping[str, Any]) -> bool:
         ...     "standard_error": 0.04}})
         False
     """
-    return is_clearly_positive(effect.get("gain_over_base"))
+    return _is_clearly_positive(effect.get("gain_over_base"))
 
 
 def lifted_by_other_objectives(effect: Mapping[str, Any]) -> bool:
     """Whether the other objectives' guidance already raises an objective above the unguided model where its own
-    weight is 0: its `gain_over_base_at_weight_zero` (from `steering_effects`) above two standard errors. Such an
+    weight is 0 (averaged per prompt over those grid points, with more than two objectives): its
+    `gain_over_base_at_weight_zero` (from `steering_effects`) above two standard errors. Such an
     objective does not conflict with the others on these prompts, so its own weight has less of it left to trade.
 
     Args:
@@ -144,7 +146,7 @@ def lifted_by_other_objectives(effect: Mapping[str, Any]) -> bool:
         ...     "standard_error": 0.03}, "gain_over_base_at_weight_zero": {"effect": 0.21, "standard_error": 0.03}})
         True
     """
-    return is_clearly_positive(effect.get("gain_over_base_at_weight_zero"))
+    return _is_clearly_positive(effect.get("gain_over_base_at_weight_zero"))
 
 
 # a verdict that more than one resample of the test prompts in five would turn over is fragile: more test prompts,

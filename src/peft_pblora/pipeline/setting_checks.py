@@ -142,8 +142,8 @@ def check_grid(step: float, num_objectives: int) -> None:
         )
 
 
-def check_strengths_beside_full(name: str, strengths: list[float], weaker: bool) -> None:
-    """Strengths tried besides full strength move away from 1, each further than the one before: weaker ones lie in
+def check_strengths_beside_full(name: str, strengths: list[float], *, weaker: bool) -> None:
+    """Strengths tried beside full strength move away from 1, each further than the one before: weaker ones lie in
     (0, 1) and decrease, stronger ones are finite, above 1 and increase."""
     for value in strengths:
         check_range(name, value, 0 if weaker else 1, above=True, high=1 if weaker else None)

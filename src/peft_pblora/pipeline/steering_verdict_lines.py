@@ -1,6 +1,6 @@
 """The report's lines that say in words whether alpha steered each objective: the verdicts, and the notes on a token
 limit that hides longer answers, on an objective that steers without rising above the unguided model, on one that
-does not steer because the other objectives' guidance already raises it and on a verdict that another draw of test
+stays within noise because the other objectives' guidance already raises it and on a verdict that another draw of test
 prompts would likely turn over."""
 
 from __future__ import annotations
@@ -93,22 +93,22 @@ def no_gain_lines(metrics: dict) -> list[str]:
 
 
 def lifted_lines(metrics: dict) -> list[str]:
-    """A note for each objective that alpha does not steer and that the other objectives' guidance already raises
-    above the unguided model where its own weight is 0 (`lifted_by_other_objectives`): the objectives do not conflict
-    on it, so its weight has little left to trade, and more test prompts would not change that."""
+    """A note for each objective whose change with its weight is within noise and that the other objectives' guidance
+    already raises above the unguided model where its own weight is 0 (`lifted_by_other_objectives`): the objectives
+    do not conflict on it, so its weight has little of it left to trade. An objective that falls or is not monotone
+    gets its verdict's advice alone: its own guidance moves it, so the note would not explain it."""
     verdicts = metrics_verdicts(metrics)
     lines = []
     for name, effect in metrics.get("steering_effect", {}).items():
-        if verdicts.get(name, "steers") == "steers" or not lifted_by_other_objectives(effect):
+        if verdicts.get(name) != "within_noise" or not lifted_by_other_objectives(effect):
             continue
         lifted, gain = effect["gain_over_base_at_weight_zero"], effect["gain_over_base"]
         lines.append(
             f"- {name}: the other objectives' guidance already raises it above the unguided model where its own "
             f"weight is 0 ({lifted['effect']:+.3f} +/- {lifted['standard_error']:.3f}; at its own vertex "
             f"{gain['effect']:+.3f} +/- {gain['standard_error']:.3f}): the objectives do not conflict on it here, "
-            "so its weight has little of it left to trade, more test prompts or not; to trade it, weaken the "
-            "others' guidance (with PARM --weaker_objective_strengths), or read alpha as steering the others while "
-            "this one stays raised"
+            "so its weight has little of it left to trade; to trade it, weaken the others' guidance (with PARM "
+            "--weaker_objective_strengths), or read alpha as steering the others while this one stays raised"
         )
     return lines
 
