@@ -13,7 +13,7 @@ from peft_pblora import PARMTrainer, PBLoraConfig
 from peft_pblora.evaluation import Conciseness
 from peft_pblora.evaluation.steering_diagnosis import diagnose, pair_accuracy_at_vertices
 from peft_pblora.pipeline import Run, RunSettings, run_all, training
-from peft_pblora.pipeline.cli import settings_of_existing_run
+from peft_pblora.pipeline.cli import parse_settings, settings_of_existing_run
 from peft_pblora.pipeline.diagnosis import choose_probe_prompts, held_out_prompts, split_pairs
 from peft_pblora.pipeline.settings import SCORERS
 
@@ -482,6 +482,53 @@ def test_stronger_objective_strengths_must_increase_above_one_and_need_a_parm(ti
             weaker_objective_strengths=[0.5, 0.25],
             stronger_objective_strengths=[2.0, 4.0],
         )
+
+
+def test_fixed_objective_strengths_guide_the_probe_and_the_sweep_without_a_search(tiny_settings, monkeypatch):
+    """The frozen objective fixed at 0.25: the probe answers once at (1, 0.25), where frozen's vertex does not repeat
+    itself as it would at full strength, the sweep guides at the same strengths, and the report names them; another
+    fixed strength redoes the diagnosis and the sweep."""
+    pairs_then_frozen(tiny_settings)
+    settings = RunSettings(**tiny_settings, fixed_objective_strengths=["frozen=0.25"])
+    run = Run(settings)
+    run.train()
+    decoded_at = []
+    monkeypatch.setattr(run, "_answers", answers_by_strength(run, decoded_at))
+    metrics = run.report()
+    assert decoded_at == [[1.0, 0.25], [1.0, 0.25]]  # the probe, then the sweep: no strength searched
+    diagnosis = json.loads((settings.path / "diagnosis.json").read_text())
+    assert diagnosis["objective_strengths"] == {"conciseness": 1.0, "frozen": 0.25}
+    frozen = next(item for item in diagnosis["objectives"] if item["objective"] == "frozen")
+    assert "degenerate_at_vertex" not in frozen["flags"]  # the flags of the strengths the sweep guides at
+    assert json.loads((settings.path / "sweep.json").read_text())["objective_strengths"] == [1.0, 0.25]
+    assert metrics["objective_strengths"] == [1.0, 0.25]
+    assert "(frozen x0.25: fixed_objective_strengths)" in (settings.path / "report.md").read_text()
+    assert Run(settings)._is_current("sweep")
+    changed = Run(RunSettings(**tiny_settings, fixed_objective_strengths=["frozen=0.125"]))
+    assert not changed._is_current("diagnose") and not changed._is_current("sweep")
+
+
+def test_fixed_objective_strengths_are_checked_before_any_work(tiny_settings, tmp_path):
+    refusals = {
+        "frozen": "takes NAME=STRENGTH entries, got 'frozen'",
+        "tone=0.5": "names 'tone', which is not an objective",
+        "frozen=half": "frozen's strength must be a number, got 'half'",
+        "frozen=0": r"fixed_objective_strengths \(frozen\) must be a finite number > 0, got 0.0",
+        "frozen=inf": r"fixed_objective_strengths \(frozen\) must be a finite number > 0, got inf",
+    }
+    for entry, message in refusals.items():
+        with pytest.raises(ValueError, match=message):
+            RunSettings(**tiny_settings, fixed_objective_strengths=[entry])
+    with pytest.raises(ValueError, match="gives 'frozen' twice"):
+        RunSettings(**tiny_settings, fixed_objective_strengths=["frozen=0.5", "frozen=0.25"])
+    with pytest.raises(ValueError, match="give one or the other"):
+        RunSettings(**tiny_settings, fixed_objective_strengths=["frozen=0.5"], weaker_objective_strengths=[0.5])
+    with pytest.raises(ValueError, match="fixed_objective_strengths scale .* --method parm only, got 'genarm'"):
+        RunSettings(**tiny_settings, method="genarm", fixed_objective_strengths=["frozen=0.5"])
+    fixed = RunSettings(**tiny_settings, fixed_objective_strengths=["frozen=2"]).fixed_strengths_by_objective()
+    assert fixed == {"conciseness": 1.0, "frozen": 2.0}
+    options = ["--output_dir", str(tmp_path / "cli"), "--fixed_objective_strengths", "positivity=0.5"]
+    assert parse_settings(options).fixed_strengths_by_objective() == {"conciseness": 1.0, "positivity": 0.5}
 
 
 def test_a_folder_made_before_the_held_out_split_continues_without_it(tiny_settings):

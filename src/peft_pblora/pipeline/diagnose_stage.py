@@ -101,6 +101,9 @@ class DiagnoseStage(GuidedAnswers, StageRecords):
         else:  # made before every strength's answers were kept
             rescored = record_of([self._rescored(prompts, point) for point in record["probe"]["vertices"]])
             rescored.update({key: record[key] for key in ("objective_strengths", "strengths_tried") if key in record})
+        fixed = self.settings.fixed_strengths_by_objective()
+        if fixed:
+            rescored["objective_strengths"] = fixed
         return self._written_if_changed(self.path / "diagnosis.json", record, rescored)
 
     def _diagnose(self) -> dict:
@@ -122,13 +125,17 @@ class DiagnoseStage(GuidedAnswers, StageRecords):
                 len(self.empty_check_prompts), settings.empty_answer_check_prompts,
             )  # fmt: skip
 
+        fixed = settings.fixed_strengths_by_objective()
+
         def probe_at(strength: float) -> list[dict]:
-            return self._probe([strength] * len(objectives)) if len(self.probe_prompts) >= 2 else []
+            strengths = [strength * fixed.get(name, 1.0) for name in objectives]
+            return self._probe(strengths) if len(self.probe_prompts) >= 2 else []
 
         record_of = self._diagnosis_record_of(self.probe_prompts)
-        return diagnosis_with_strength_search(
+        record = diagnosis_with_strength_search(
             objectives, settings.weaker_objective_strengths, settings.stronger_objective_strengths, probe_at, record_of
         )
+        return {**record, "objective_strengths": fixed} if fixed else record
 
     def _diagnosis_record_of(self, probe_prompts: Sequence[str]) -> Callable[[list[dict]], dict]:
         """The diagnosis record of the probe's points at the vertices (answers to `probe_prompts`), with the run's
@@ -179,9 +186,13 @@ class DiagnoseStage(GuidedAnswers, StageRecords):
 
     @property
     def objective_strengths(self) -> list[float] | None:
-        """The PARM's per-objective strengths in the sweep: with weaker_objective_strengths those the diagnosis chose
-        (all 1 while there is no diagnosis yet), else None (the adapter as trained)."""
+        """The PARM's per-objective strengths in the sweep: fixed_objective_strengths' where given; with
+        weaker_objective_strengths those the diagnosis chose (all 1 while there is no diagnosis yet); else None (the
+        adapter as trained)."""
         settings = self.settings
+        fixed = settings.fixed_strengths_by_objective()
+        if fixed:
+            return [fixed[name] for name in settings.objective_names]
         if not settings.weaker_objective_strengths:
             return None
         record = self._results.get("diagnose")

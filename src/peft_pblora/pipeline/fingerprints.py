@@ -40,7 +40,7 @@ TRAINING_SETTINGS = (
 DECODING_SETTINGS = (
     "base_model", "parm_model", "parm_layers", "objectives", "method", "guidance_beta", "guide_by_log_ratio",
     "guidance_plausibility", "sweep_tokens", "prompts", "prompts_split", "test_prompts", "preference_pairs", "seed",
-    "weaker_objective_strengths", "stronger_objective_strengths",
+    "weaker_objective_strengths", "stronger_objective_strengths", "fixed_objective_strengths",
 )  # fmt: skip
 
 STAGE_SETTINGS: dict[str, tuple[str, ...]] = {

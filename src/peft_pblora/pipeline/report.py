@@ -72,7 +72,7 @@ def plausibility_note(settings: RunSettings) -> str:
 
 def rescaled_objectives(objectives: Sequence[str], strengths: Sequence[float] | None) -> dict[str, float]:
     """The objectives a run guided at other than full strength (`weaker_objective_strengths`,
-    `stronger_objective_strengths`), with their strengths."""
+    `stronger_objective_strengths`, `fixed_objective_strengths`), with their strengths."""
     return {name: value for name, value in zip(objectives, strengths or [], strict=False) if value != 1.0}
 
 
@@ -82,7 +82,12 @@ def guidance_strength(settings: RunSettings, sweep: dict) -> str:
     rescaled = rescaled_objectives(sweep["objectives"], sweep.get("objective_strengths"))
     if rescaled:
         listed = ", ".join(f"{name} x{value:g}" for name, value in rescaled.items())
-        text += f" ({listed}: the strengths the probe found steer best)"
+        chosen_by = (
+            "fixed_objective_strengths"
+            if settings.fixed_objective_strengths
+            else "the strengths the probe found steer best"
+        )
+        text += f" ({listed}: {chosen_by})"
     return text
 
 

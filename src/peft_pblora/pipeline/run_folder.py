@@ -24,6 +24,7 @@ LEGACY_SETTINGS = {
     "loss_type": "sigmoid",
     "weaker_objective_strengths": [],
     "stronger_objective_strengths": [],
+    "fixed_objective_strengths": [],
     "non_answer_pairs": False,
     "empty_answer_check_prompts": 0,
     "min_train_steps": None,

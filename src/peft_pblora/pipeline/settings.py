@@ -361,6 +361,16 @@ class RunSettings:
             "weaker_objective_strengths. PARM with the bilinear or per_objective core. Empty: none above 1."
         },
     )
+    fixed_objective_strengths: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "Strengths you choose for the probe and the sweep, as NAME=STRENGTH (e.g. parentheses=0.5): each "
+            "named objective's part of the PARM scaled by its strength (above 0), the others at 1; the diagnosis "
+            "then searches no strengths. Use it where the report says the other objectives' guidance already raises "
+            "one: weaken the others. PARM with the bilinear or per_objective core. Empty: the search, or the adapter "
+            "as trained."
+        },
+    )
     train_in_chat_format: bool = field(
         default=False,
         metadata={
@@ -506,7 +516,13 @@ class RunSettings:
             raise ValueError(
                 f"core must be one of {parm_cores()} (SVD-LoRA's is --method svd_lora), got {self.core!r}"
             )
-        for name in ("weaker_objective_strengths", "stronger_objective_strengths"):
+        self.fixed_strengths_by_objective()  # names and values checked before any work
+        if self.fixed_objective_strengths and (self.weaker_objective_strengths or self.stronger_objective_strengths):
+            raise ValueError(
+                "fixed_objective_strengths sets each objective's strength, and weaker_objective_strengths and "
+                "stronger_objective_strengths let the probe choose them: give one or the other"
+            )
+        for name in ("weaker_objective_strengths", "stronger_objective_strengths", "fixed_objective_strengths"):
             if getattr(self, name) and self.method != "parm":
                 raise ValueError(
                     f"{name} scale each objective's part of one PARM adapter: --method parm only, got {self.method!r}"
@@ -554,6 +570,34 @@ class RunSettings:
     @property
     def path(self) -> Path:
         return Path(self.output_dir)
+
+    def fixed_strengths_by_objective(self) -> dict[str, float]:
+        """`fixed_objective_strengths` as {objective: strength}, every objective present (1 where not named); {}
+        without them. Raises on an entry that is not NAME=STRENGTH, a name that is not an objective, a name given
+        twice or a strength that is not a finite number above 0."""
+        if not self.fixed_objective_strengths:
+            return {}
+        names = self.objective_names
+        strengths = dict.fromkeys(names, 1.0)
+        seen = set()
+        for entry in self.fixed_objective_strengths:
+            name, separator, value = str(entry).partition("=")
+            if not separator:
+                raise ValueError(f"fixed_objective_strengths takes NAME=STRENGTH entries, got {entry!r}")
+            if name not in names:
+                raise ValueError(f"fixed_objective_strengths names {name!r}, which is not an objective {names}")
+            if name in seen:
+                raise ValueError(f"fixed_objective_strengths gives {name!r} twice")
+            seen.add(name)
+            try:
+                strength = float(value)
+            except ValueError:
+                raise ValueError(
+                    f"fixed_objective_strengths: {name}'s strength must be a number, got {value!r}"
+                ) from None
+            check_range(f"fixed_objective_strengths ({name})", strength, 0, above=True)
+            strengths[name] = strength
+        return strengths
 
     @property
     def objective_names(self) -> list[str]:

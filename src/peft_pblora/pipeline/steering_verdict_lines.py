@@ -98,17 +98,20 @@ def lifted_lines(metrics: dict) -> list[str]:
     do not conflict on it, so its weight has little of it left to trade. An objective that falls or is not monotone
     gets its verdict's advice alone: its own guidance moves it, so the note would not explain it."""
     verdicts = metrics_verdicts(metrics)
+    effects = metrics.get("steering_effect", {})
     lines = []
-    for name, effect in metrics.get("steering_effect", {}).items():
+    for name, effect in effects.items():
         if verdicts.get(name) != "within_noise" or not lifted_by_other_objectives(effect):
             continue
         lifted, gain = effect["gain_over_base_at_weight_zero"], effect["gain_over_base"]
+        weaker_others = " ".join(f"{other}=0.5" for other in effects if other != name)
         lines.append(
             f"- {name}: the other objectives' guidance already raises it above the unguided model where its own "
             f"weight is 0 ({lifted['effect']:+.3f} +/- {lifted['standard_error']:.3f}; at its own vertex "
             f"{gain['effect']:+.3f} +/- {gain['standard_error']:.3f}): the objectives do not conflict on it here, "
             "so its weight has little of it left to trade; to trade it, weaken the others' guidance (with PARM "
-            "--weaker_objective_strengths), or read alpha as steering the others while this one stays raised"
+            f"--fixed_objective_strengths {weaker_others}), or read alpha as steering the others while this one stays "
+            "raised"
         )
     return lines
 
