@@ -95,16 +95,19 @@ def no_gain_lines(metrics: dict) -> list[str]:
 def lifted_lines(metrics: dict) -> list[str]:
     """A note for each objective whose change with its weight is within noise and that the other objectives' guidance
     already raises above the unguided model where its own weight is 0 (`lifted_by_other_objectives`): the objectives
-    do not conflict on it, so its weight has little of it left to trade. An objective that falls or is not monotone
-    gets its verdict's advice alone: its own guidance moves it, so the note would not explain it."""
+    do not conflict on it, so its weight has little of it left to trade. The strengths it suggests halve the others'
+    (from the run's `objective_strengths`) and keep this one's. An objective that falls or is not monotone gets its
+    verdict's advice alone: its own guidance moves it, so the note would not explain it."""
     verdicts = metrics_verdicts(metrics)
     effects = metrics.get("steering_effect", {})
+    strengths = dict(zip(metrics.get("objectives", []), metrics.get("objective_strengths") or [], strict=False))
     lines = []
     for name, effect in effects.items():
         if verdicts.get(name) != "within_noise" or not lifted_by_other_objectives(effect):
             continue
         lifted, gain = effect["gain_over_base_at_weight_zero"], effect["gain_over_base"]
-        weaker_others = " ".join(f"{other}=0.5" for other in effects if other != name)
+        suggested = {other: strengths.get(other, 1.0) * (1.0 if other == name else 0.5) for other in effects}
+        weaker_others = " ".join(f"{other}={value:g}" for other, value in suggested.items() if value != 1.0)
         lines.append(
             f"- {name}: the other objectives' guidance already raises it above the unguided model where its own "
             f"weight is 0 ({lifted['effect']:+.3f} +/- {lifted['standard_error']:.3f}; at its own vertex "
