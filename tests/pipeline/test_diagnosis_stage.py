@@ -294,13 +294,15 @@ def test_an_objective_whose_probe_degenerates_at_its_vertex_is_weakened(tiny_set
     assert kept["probe"]["effects"]["frozen"]["effect"] == pytest.approx(1.0)
 
 
-def test_an_objective_the_probe_cannot_judge_is_guided_at_a_stronger_strength(tiny_settings, monkeypatch):
+@pytest.mark.parametrize("weaker", [[0.5], []])
+def test_an_objective_the_probe_cannot_judge_is_guided_at_a_stronger_strength(tiny_settings, monkeypatch, weaker):
     """The frozen objective (now counting even-numbered words) shows at its own vertex on the first probe prompt only,
-    at every strength: the probe cannot judge it at full strength, so it probes 0.5 and 2 as well, and the sweep
-    guides frozen at 2, the strongest, while conciseness, which the probe judges, stays at full strength."""
+    at every strength: the probe cannot judge it at full strength, so it probes 2 as well (and the weaker strengths
+    given), and the sweep guides frozen at 2, the strongest, while conciseness, which the probe judges, stays at full
+    strength; with no weaker strength given too."""
     pairs_then_frozen(tiny_settings)
     FrozenAfterPairing.frozen = False
-    settings = RunSettings(**tiny_settings, weaker_objective_strengths=[0.5], stronger_objective_strengths=[2.0])
+    settings = RunSettings(**tiny_settings, weaker_objective_strengths=weaker, stronger_objective_strengths=[2.0])
     run = Run(settings)
     run.train()
     decoded_at = []
@@ -318,9 +320,10 @@ def test_an_objective_the_probe_cannot_judge_is_guided_at_a_stronger_strength(ti
     diagnosis = json.loads((settings.path / "diagnosis.json").read_text())
     frozen = next(item for item in diagnosis["objectives"] if item["objective"] == "frozen")
     assert frozen["flags"] == ["probe_cannot_tell"]
-    assert [probed["strength"] for probed in diagnosis["probe_at_strength"]] == [1.0, 0.5, 2.0]
+    levels = [1.0, *weaker, 2.0]
+    assert [probed["strength"] for probed in diagnosis["probe_at_strength"]] == levels
     assert diagnosis["objective_strengths"] == {"conciseness": 1.0, "frozen": 2.0}
-    assert decoded_at[:3] == [[1.0, 1.0], [0.5, 0.5], [2.0, 2.0]] and decoded_at[-1] == [1.0, 2.0]
+    assert decoded_at[:-1] == [[level, level] for level in levels] and decoded_at[-1] == [1.0, 2.0]
     assert metrics["objective_strengths"] == [1.0, 2.0]
     assert "(frozen x2: the strengths the probe found steer best)" in (settings.path / "report.md").read_text()
 
@@ -497,7 +500,10 @@ def test_fixed_objective_strengths_guide_the_probe_and_the_sweep_without_a_searc
     metrics = run.report()
     assert decoded_at == [[1.0, 0.25], [1.0, 0.25]]  # the probe, then the sweep: no strength searched
     diagnosis = json.loads((settings.path / "diagnosis.json").read_text())
-    assert diagnosis["objective_strengths"] == {"conciseness": 1.0, "frozen": 0.25}
+    assert diagnosis["objective_strengths"] == {"conciseness": 1.0, "frozen": 0.25} and diagnosis["strengths_fixed"]
+    assert [entry["objective_strengths"] for entry in diagnosis["strengths_tried"]] == [
+        {"conciseness": 1.0, "frozen": 0.25}
+    ]
     frozen = next(item for item in diagnosis["objectives"] if item["objective"] == "frozen")
     assert "degenerate_at_vertex" not in frozen["flags"]  # the flags of the strengths the sweep guides at
     assert json.loads((settings.path / "sweep.json").read_text())["objective_strengths"] == [1.0, 0.25]
@@ -529,6 +535,22 @@ def test_fixed_objective_strengths_are_checked_before_any_work(tiny_settings, tm
     assert fixed == {"conciseness": 1.0, "frozen": 2.0}
     options = ["--output_dir", str(tmp_path / "cli"), "--fixed_objective_strengths", "positivity=0.5"]
     assert parse_settings(options).fixed_strengths_by_objective() == {"conciseness": 1.0, "positivity": 0.5}
+    spelled = RunSettings(**tiny_settings, fixed_objective_strengths=["frozen=.50", "conciseness=1"])
+    assert spelled.fixed_objective_strengths == ["frozen=0.5"]  # one spelling, so one fingerprint, per choice
+    assert RunSettings(**tiny_settings, fixed_objective_strengths=["none"]).fixed_objective_strengths == []
+
+
+def test_a_folder_switches_between_fixed_strengths_and_the_strength_search(tiny_settings):
+    searched = RunSettings(**tiny_settings, weaker_objective_strengths=[0.5], stronger_objective_strengths=[2.0])
+    Run(searched)  # settings.json of a run with the search
+    folder = ["--output_dir", str(searched.path)]
+    fixed = parse_settings([*folder, "--fixed_objective_strengths", "frozen=0.5"])
+    assert (fixed.weaker_objective_strengths, fixed.stronger_objective_strengths) == ([], [])
+    assert fixed.fixed_objective_strengths == ["frozen=0.5"]
+    Run(fixed)
+    assert parse_settings(folder).fixed_objective_strengths == ["frozen=0.5"]  # kept when not given
+    back = parse_settings([*folder, "--weaker_objective_strengths", "0.5"])
+    assert (back.weaker_objective_strengths, back.fixed_objective_strengths) == ([0.5], [])
 
 
 def test_a_folder_made_before_the_held_out_split_continues_without_it(tiny_settings):

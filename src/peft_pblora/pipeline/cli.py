@@ -26,12 +26,19 @@ STAGES = {"make-data": "make_data", "train": "train", "diagnose": "diagnose", "s
 def settings_of_existing_run(arguments: list[str]) -> dict[str, Any]:
     """The saved settings of the run folder that `--output_dir` names, as defaults: `peft-pblora report
     --output_dir runs/x` continues runs/x as it was last run, without repeating its options (an option given
-    changes that setting; the stages it concerns are redone)."""
+    changes that setting; the stages it concerns are redone). Strengths given one way replace the saved ones of the
+    other: `--fixed_objective_strengths` drops a saved strength search, and a search given drops saved fixed
+    strengths."""
     output_dir_parser = argparse.ArgumentParser(add_help=False)
     output_dir_parser.add_argument("--output_dir", default=RunSettings.output_dir)
     output_dir = output_dir_parser.parse_known_args(arguments)[0].output_dir
     saved = saved_settings(output_dir) or {}
     known = {field.name for field in fields(RunSettings)} - set(RESULT_NEUTRAL_SETTINGS)
+    given = {argument.removeprefix("--").partition("=")[0] for argument in arguments if argument.startswith("--")}
+    if "fixed_objective_strengths" in given:
+        known -= {"weaker_objective_strengths", "stronger_objective_strengths"}
+    if given & {"weaker_objective_strengths", "stronger_objective_strengths"}:
+        known -= {"fixed_objective_strengths"}
     return {name: value for name, value in saved.items() if name in known}
 
 

@@ -34,6 +34,13 @@ from .stage_records import StageRecords
 logger = logging.getLogger("peft_pblora.pipeline")
 
 
+def record_at_fixed_strengths(record: dict, fixed: dict[str, float]) -> dict:
+    """A diagnosis record of the probe run at `fixed_objective_strengths`: its one combination named by them (the
+    search's record calls the strengths it was given 1) and marked `strengths_fixed`."""
+    tried = [{**entry, "objective_strengths": dict(fixed)} for entry in record.get("strengths_tried", [])]
+    return {**record, "objective_strengths": dict(fixed), "strengths_tried": tried, "strengths_fixed": True}
+
+
 class DiagnoseStage(GuidedAnswers, StageRecords):
     """The diagnose stage of a `Run`, which gives the scorers, the check prompts and the trained adapters; the stage
     bookkeeping is `StageRecords`'."""
@@ -103,7 +110,7 @@ class DiagnoseStage(GuidedAnswers, StageRecords):
             rescored.update({key: record[key] for key in ("objective_strengths", "strengths_tried") if key in record})
         fixed = self.settings.fixed_strengths_by_objective()
         if fixed:
-            rescored["objective_strengths"] = fixed
+            rescored = record_at_fixed_strengths(rescored, fixed)
         return self._written_if_changed(self.path / "diagnosis.json", record, rescored)
 
     def _diagnose(self) -> dict:
@@ -135,7 +142,7 @@ class DiagnoseStage(GuidedAnswers, StageRecords):
         record = diagnosis_with_strength_search(
             objectives, settings.weaker_objective_strengths, settings.stronger_objective_strengths, probe_at, record_of
         )
-        return {**record, "objective_strengths": fixed} if fixed else record
+        return record_at_fixed_strengths(record, fixed) if fixed else record
 
     def _diagnosis_record_of(self, probe_prompts: Sequence[str]) -> Callable[[list[dict]], dict]:
         """The diagnosis record of the probe's points at the vertices (answers to `probe_prompts`), with the run's
@@ -187,13 +194,13 @@ class DiagnoseStage(GuidedAnswers, StageRecords):
     @property
     def objective_strengths(self) -> list[float] | None:
         """The PARM's per-objective strengths in the sweep: fixed_objective_strengths' where given; with
-        weaker_objective_strengths those the diagnosis chose (all 1 while there is no diagnosis yet); else None (the
-        adapter as trained)."""
+        weaker_objective_strengths or stronger_objective_strengths those the diagnosis chose (all 1 while there is no
+        diagnosis yet); else None (the adapter as trained)."""
         settings = self.settings
         fixed = settings.fixed_strengths_by_objective()
         if fixed:
             return [fixed[name] for name in settings.objective_names]
-        if not settings.weaker_objective_strengths:
+        if not (settings.weaker_objective_strengths or settings.stronger_objective_strengths):
             return None
         record = self._results.get("diagnose")
         path = self.path / "diagnosis.json"

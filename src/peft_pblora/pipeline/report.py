@@ -77,7 +77,8 @@ def rescaled_objectives(objectives: Sequence[str], strengths: Sequence[float] | 
 
 
 def guidance_strength(settings: RunSettings, sweep: dict) -> str:
-    """'1/beta = 4', and the objectives the probe guided at another strength, with their strengths."""
+    """'1/beta = 4', and the objectives guided at another strength (chosen by the probe, or fixed), with their
+    strengths."""
     text = f"1/beta = {1 / settings.guidance_beta:g}"
     rescaled = rescaled_objectives(sweep["objectives"], sweep.get("objective_strengths"))
     if rescaled:

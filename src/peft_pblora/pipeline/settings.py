@@ -367,8 +367,8 @@ class RunSettings:
             "help": "Strengths you choose for the probe and the sweep, as NAME=STRENGTH (e.g. parentheses=0.5): each "
             "named objective's part of the PARM scaled by its strength (above 0), the others at 1; the diagnosis "
             "then searches no strengths. Use it where the report says the other objectives' guidance already raises "
-            "one: weaken the others. PARM with the bilinear or per_objective core. Empty: the search, or the adapter "
-            "as trained."
+            "one: weaken the others. PARM with the bilinear or per_objective core. Empty (or 'none'): the search, or "
+            "the adapter as trained."
         },
     )
     train_in_chat_format: bool = field(
@@ -516,7 +516,10 @@ class RunSettings:
             raise ValueError(
                 f"core must be one of {parm_cores()} (SVD-LoRA's is --method svd_lora), got {self.core!r}"
             )
-        self.fixed_strengths_by_objective()  # names and values checked before any work
+        self.fixed_objective_strengths = settled(self.fixed_objective_strengths, [])
+        self.fixed_objective_strengths = [  # one spelling per choice, in objective order, so that its fingerprint is
+            f"{name}={value!r}" for name, value in self.fixed_strengths_by_objective().items() if value != 1.0
+        ]  # checked before any work
         if self.fixed_objective_strengths and (self.weaker_objective_strengths or self.stronger_objective_strengths):
             raise ValueError(
                 "fixed_objective_strengths sets each objective's strength, and weaker_objective_strengths and "
@@ -581,7 +584,7 @@ class RunSettings:
         strengths = dict.fromkeys(names, 1.0)
         seen = set()
         for entry in self.fixed_objective_strengths:
-            name, separator, value = str(entry).partition("=")
+            name, separator, value = str(entry).rpartition("=")
             if not separator:
                 raise ValueError(f"fixed_objective_strengths takes NAME=STRENGTH entries, got {entry!r}")
             if name not in names:

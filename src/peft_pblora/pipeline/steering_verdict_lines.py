@@ -107,7 +107,9 @@ def lifted_lines(metrics: dict) -> list[str]:
             continue
         lifted, gain = effect["gain_over_base_at_weight_zero"], effect["gain_over_base"]
         suggested = {other: strengths.get(other, 1.0) * (1.0 if other == name else 0.5) for other in effects}
-        weaker_others = " ".join(f"{other}={value:g}" for other, value in suggested.items() if value != 1.0)
+        weaker_others = " ".join(
+            f"{other}={value:g}" for other, value in suggested.items() if other != name or value != 1.0
+        )
         lines.append(
             f"- {name}: the other objectives' guidance already raises it above the unguided model where its own "
             f"weight is 0 ({lifted['effect']:+.3f} +/- {lifted['standard_error']:.3f}; at its own vertex "
