@@ -155,9 +155,9 @@ def test_the_report_says_when_the_other_objectives_guidance_already_raises_one_t
     assert lifted_lines(metrics) == [
         "- short: the other objectives' guidance already raises it above the unguided model where its own weight is 0 "
         "(+0.210 +/- 0.050; at its own vertex +0.250 +/- 0.030): the objectives do not conflict on it here, so its "
-        "weight has little of it left to trade; to trade it, weaken the others' guidance (with PARM "
-        "--fixed_objective_strengths short=0.5 tone=0.25 format=0.5 aside=1 falls=0.5), or read alpha as steering "
-        "the others while this one stays raised"
+        "weight has little of it left to trade: read alpha as steering the others while this one stays raised. "
+        "Weakening the others' guidance (PARM --fixed_objective_strengths short=0.5 tone=0.25 format=0.5 aside=1 "
+        "falls=0.5) lowers the lift but can cost the others their steering: measure before relying on it"
     ]  # lifted all but format, but only short is within noise
     metrics["objective_strengths"] = None  # the adapter as trained: every other objective at half
     assert "--fixed_objective_strengths tone=0.5 format=0.5 aside=0.5 falls=0.5)" in lifted_lines(metrics)[0]

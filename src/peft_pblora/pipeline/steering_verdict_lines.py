@@ -95,9 +95,9 @@ def no_gain_lines(metrics: dict) -> list[str]:
 def lifted_lines(metrics: dict) -> list[str]:
     """A note for each objective whose change with its weight is within noise and that the other objectives' guidance
     already raises above the unguided model where its own weight is 0 (`lifted_by_other_objectives`): the objectives
-    do not conflict on it, so its weight has little of it left to trade. The strengths it suggests halve the others'
-    (from the run's `objective_strengths`) and keep this one's. An objective that falls or is not monotone gets its
-    verdict's advice alone: its own guidance moves it, so the note would not explain it."""
+    do not conflict on it, so its weight has little of it left to trade. The strengths it names for a trial halve the
+    others' (from the run's `objective_strengths`) and keep this one's. An objective that falls or is not monotone
+    gets its verdict's advice alone: its own guidance moves it, so the note would not explain it."""
     verdicts = metrics_verdicts(metrics)
     effects = metrics.get("steering_effect", {})
     strengths = dict(zip(metrics.get("objectives", []), metrics.get("objective_strengths") or [], strict=False))
@@ -114,9 +114,9 @@ def lifted_lines(metrics: dict) -> list[str]:
             f"- {name}: the other objectives' guidance already raises it above the unguided model where its own "
             f"weight is 0 ({lifted['effect']:+.3f} +/- {lifted['standard_error']:.3f}; at its own vertex "
             f"{gain['effect']:+.3f} +/- {gain['standard_error']:.3f}): the objectives do not conflict on it here, "
-            "so its weight has little of it left to trade; to trade it, weaken the others' guidance (with PARM "
-            f"--fixed_objective_strengths {weaker_others}), or read alpha as steering the others while this one stays "
-            "raised"
+            "so its weight has little of it left to trade: read alpha as steering the others while this one stays "
+            f"raised. Weakening the others' guidance (PARM --fixed_objective_strengths {weaker_others}) lowers the "
+            "lift but can cost the others their steering: measure before relying on it"
         )
     return lines
 
