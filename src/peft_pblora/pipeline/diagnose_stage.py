@@ -200,7 +200,7 @@ class DiagnoseStage(GuidedAnswers, StageRecords):
         fixed = settings.fixed_strengths_by_objective()
         if fixed:
             return [fixed[name] for name in settings.objective_names]
-        if not (settings.weaker_objective_strengths or settings.stronger_objective_strengths):
+        if not settings.searches_objective_strengths():
             return None
         record = self._results.get("diagnose")
         path = self.path / "diagnosis.json"

@@ -366,9 +366,9 @@ class RunSettings:
         metadata={
             "help": "Strengths you choose for the probe and the sweep, as NAME=STRENGTH (e.g. parentheses=0.5): each "
             "named objective's part of the PARM scaled by its strength (above 0), the others at 1; the diagnosis "
-            "then searches no strengths. Use it where the report says the other objectives' guidance already raises "
-            "one: weaken the others. PARM with the bilinear or per_objective core. Empty (or 'none'): the search, or "
-            "the adapter as trained."
+            "then searches no strengths. Where the report says the other objectives' guidance already raises one, it "
+            "names halved strengths for the others as a trial to measure. PARM with the bilinear or per_objective "
+            "core. Empty (or 'none'): the search, or the adapter as trained."
         },
     )
     train_in_chat_format: bool = field(
@@ -520,7 +520,7 @@ class RunSettings:
         self.fixed_objective_strengths = [  # one spelling per choice, in objective order, so that its fingerprint is
             f"{name}={value!r}" for name, value in self.fixed_strengths_by_objective().items() if value != 1.0
         ]  # checked before any work
-        if self.fixed_objective_strengths and (self.weaker_objective_strengths or self.stronger_objective_strengths):
+        if self.fixed_objective_strengths and self.searches_objective_strengths():
             raise ValueError(
                 "fixed_objective_strengths sets each objective's strength, and weaker_objective_strengths and "
                 "stronger_objective_strengths let the probe choose them: give one or the other"
@@ -573,6 +573,10 @@ class RunSettings:
     @property
     def path(self) -> Path:
         return Path(self.output_dir)
+
+    def searches_objective_strengths(self) -> bool:
+        """Whether the diagnosis searches per-objective strengths for the sweep (weaker or stronger ones given)."""
+        return bool(self.weaker_objective_strengths or self.stronger_objective_strengths)
 
     def fixed_strengths_by_objective(self) -> dict[str, float]:
         """`fixed_objective_strengths` as {objective: strength}, every objective present (1 where not named); {}

@@ -107,8 +107,7 @@ class StageRecords:
             return {"preference_data": data_hash(pairs) if pairs is not None else None}
         prompts = self.probe_prompts if stage == "diagnose" else self.test_prompts
         inputs = {"adapters": files_hash(self.adapter_dirs()), "prompts": texts_hash(prompts)}
-        searched = self.settings.weaker_objective_strengths or self.settings.stronger_objective_strengths
-        if stage == "sweep" and searched:  # the strengths the diagnosis chose
+        if stage == "sweep" and self.settings.searches_objective_strengths():  # the strengths the diagnosis chose
             inputs["objective_strengths"] = repr(self.objective_strengths)
         if stage == "diagnose" and self.settings.empty_answer_check_prompts:
             inputs["empty_answer_check"] = EMPTY_ANSWER_CHECK_COUNTS
