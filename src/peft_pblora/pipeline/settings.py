@@ -13,24 +13,20 @@ import torch
 from ..data import PairingOptions
 from ..evaluation import Conciseness, PromptRelevance, Scorer, Thoroughness, VaderPositivity
 from ..evaluation.benchmark_objectives import ListFormat, PlainWords, SecondPerson
-from ..guidance.arguments import MIN_BETA
 from ..trainer.loss import LOSS_TYPES, SCALARIZATIONS
-from ..trainer.parm_config import PREFERENCE_SAMPLING, objectives_named
+from ..trainer.parm_config import objectives_named
 from ..tuners.pblora.config import PREFERENCE_CORES
 from .objectives import resolve_objectives
 from .prompts import split_prompts
 from .reward_forms import BETA_R_MEAN, BETA_R_SUM, default_beta_r
 from .setting_checks import (
-    check_device,
     check_grid,
-    check_output_dir,
-    check_range,
     check_strength_combinations,
-    check_strengths_beside_full,
-    check_texts,
     check_types,
+    check_values,
     naming,
     settled,
+    strengths_by_name,
 )
 from .user_data import load_preference_pairs, load_prompts
 
@@ -48,8 +44,6 @@ METHOD_LABELS = {
 # SVD-LoRA's, which `--method svd_lora` chooses and `--core` does not offer.
 PER_OBJECTIVE_CORE = "per_objective"
 SVD_LORA_CORE = "diagonal"
-
-MAX_SEED = 2**32 - 1  # numpy's seeds, which the trainer sets
 
 SCORERS: dict[str, Callable[[], Scorer]] = {
     "positivity": VaderPositivity,
@@ -582,29 +576,7 @@ class RunSettings:
         """`fixed_objective_strengths` as {objective: strength}, every objective present (1 where not named); {}
         without them. Raises on an entry that is not NAME=STRENGTH, a name that is not an objective, a name given
         twice or a strength that is not a finite number above 0."""
-        if not self.fixed_objective_strengths:
-            return {}
-        names = self.objective_names
-        strengths = dict.fromkeys(names, 1.0)
-        seen = set()
-        for entry in self.fixed_objective_strengths:
-            name, separator, value = str(entry).rpartition("=")
-            if not separator:
-                raise ValueError(f"fixed_objective_strengths takes NAME=STRENGTH entries, got {entry!r}")
-            if name not in names:
-                raise ValueError(f"fixed_objective_strengths names {name!r}, which is not an objective {names}")
-            if name in seen:
-                raise ValueError(f"fixed_objective_strengths gives {name!r} twice")
-            seen.add(name)
-            try:
-                strength = float(value)
-            except ValueError:
-                raise ValueError(
-                    f"fixed_objective_strengths: {name}'s strength must be a number, got {value!r}"
-                ) from None
-            check_range(f"fixed_objective_strengths ({name})", strength, 0, above=True)
-            strengths[name] = strength
-        return strengths
+        return strengths_by_name(self.fixed_objective_strengths, self.objective_names)
 
     @property
     def objective_names(self) -> list[str]:
@@ -643,43 +615,3 @@ class RunSettings:
             non_answer_pairs=self.non_answer_pairs,
             system_prompted_objectives=self.system_prompted_objectives if self.sampling_system_prompts else [],
         )
-
-
-def check_values(settings: RunSettings) -> None:
-    """The checks one setting at a time (ranges, choices, texts); those between settings are in __post_init__."""
-    check_texts("output_dir", settings.output_dir)
-    check_output_dir(settings.output_dir)
-    for name in ("base_model", "parm_model", "prompts", "prompts_split", "objectives", "target_modules"):
-        check_texts(name, getattr(settings, name))
-    for name in ("preference_pairs", "sampling_system_prompts", "length_normalized_rewards", "length_matched"):
-        check_texts(name, getattr(settings, name))
-    for name in ("reference_relative_rewards", "whole_samples_only", "score_matched", "system_prompted_objectives"):
-        check_texts(name, getattr(settings, name))
-    if not settings.target_modules:
-        raise ValueError("target_modules must name at least one layer")
-    for name in ("train_prompts", "test_prompts", "sample_tokens", "sample_batch_size", "sweep_tokens"):
-        check_range(name, getattr(settings, name), 1)
-    for name in ("sweep_batch_size", "parm_layers", "r2", "max_length"):
-        check_range(name, getattr(settings, name), 2 if name == "max_length" else 1)
-    check_range("samples_per_prompt", settings.samples_per_prompt, 2)
-    check_range("r1", settings.r1, 0)
-    check_range("seed", settings.seed, 0, high=MAX_SEED)
-    check_range("train_seed", settings.train_seed, 0, high=MAX_SEED)
-    check_range("min_train_steps", settings.min_train_steps, 1)
-    for name in ("epochs", "learning_rate", "dirichlet_concentration", "lora_alpha"):
-        check_range(name, getattr(settings, name), 0, above=True)
-    check_range("guidance_beta", settings.guidance_beta, MIN_BETA)  # guided decoding's own lower bound on beta
-    check_strengths_beside_full("weaker_objective_strengths", settings.weaker_objective_strengths, weaker=True)
-    check_strengths_beside_full("stronger_objective_strengths", settings.stronger_objective_strengths, weaker=False)
-    if settings.guidance_plausibility is not None:
-        check_range("guidance_plausibility", settings.guidance_plausibility, 0, above=True, high=1)
-    check_range("grid_step", settings.grid_step, 0, above=True, high=1)
-    check_range("max_length_ratio", settings.max_length_ratio, 1)
-    check_range("max_score_difference", settings.max_score_difference, 0)
-    for value in settings.beta_r or []:
-        check_range("beta_r", value, 0, above=True)
-    if settings.preference_sampling is not None and settings.preference_sampling not in PREFERENCE_SAMPLING:
-        raise ValueError(
-            f"preference_sampling must be one of {PREFERENCE_SAMPLING} (or None), got {settings.preference_sampling!r}"
-        )
-    check_device(settings.device)
