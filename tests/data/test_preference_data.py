@@ -14,6 +14,8 @@ from peft_pblora.data import (
     objectives_needing_whole_samples,
     preference_pairs,
 )
+from peft_pblora.data import pairing as pairing_module
+from peft_pblora.data.pairing import objectives_carrying_others, side_shares
 from peft_pblora.data.preference_pairs import sample_responses, score_responses
 
 from ..conftest import CountWord, tiny_chat_tokenizer, tiny_llama
@@ -295,3 +297,33 @@ def test_pairing_options_are_checked_and_passed_by_keyword(tmp_path):
         PairingOptions(system_prompted_objectives=["tone"]).check_objectives(["count_w5"])
     with pytest.raises(TypeError, match="positional"):
         build_preference_data(None, None, ["p"], [CountWord("w5")], tmp_path, 4)  # past cache_dir: keywords only
+
+
+# Two prompts, three candidates each; a's pairs are (0, 1) and (1, 0), b's (0, 1) and (2, 0) (the first of equal gaps).
+SIDE_RESPONSES = [["x0", "x1", "x2"], ["y0", "y1", "y2"]]
+SIDE_SCORES = {"a": [[2, 0, 1], [0, 3, 1]], "b": [[1, 0, 0], [0, 0, 2]]}
+
+
+def test_side_shares_by_hand():
+    shares = side_shares(SIDE_RESPONSES, SIDE_SCORES, PairingOptions(whole_samples_only=[]))
+    # a's own pairs gap 2 and 3 (mean 2.5), b's 1 and 2 (mean 1.5). On a's pairs b moves 1 - 0 and 0 - 0; on b's
+    # pairs a moves 2 - 0 and 1 - 0.
+    assert shares == {"a": {"b": pytest.approx(0.5 / 1.5)}, "b": {"a": pytest.approx(1.5 / 2.5)}}
+    flat = {"a": SIDE_SCORES["a"], "b": [[1, 1, 1], [0, 0, 0]]}  # b gives no pair: nothing to raise
+    assert side_shares(SIDE_RESPONSES, flat, PairingOptions(whole_samples_only=[]))["a"] == {"b": 0.0}
+
+
+def test_an_objective_is_score_matched_where_its_pairs_carry_another_and_matching_keeps_half_of_them(monkeypatch):
+    options = PairingOptions(whole_samples_only=[])
+    # Both carry the other past a quarter; alike within 0.1 on a, b keeps none of its 2 pairs, a keeps both of its.
+    assert objectives_carrying_others(SIDE_RESPONSES, SIDE_SCORES, options) == ["a"]
+    loose = PairingOptions(whole_samples_only=[], max_score_difference=1)
+    assert objectives_carrying_others(SIDE_RESPONSES, SIDE_SCORES, loose) == ["a", "b"]
+    prompts = ["p", "q"]
+    read = best_and_worst_pairs(prompts, SIDE_RESPONSES, SIDE_SCORES, PairingOptions(score_matched=None))
+    free = best_and_worst_pairs(prompts, SIDE_RESPONSES, SIDE_SCORES, PairingOptions(score_matched=[]))
+    assert read["a"]["chosen"] == ["x2", "y1"] and read["a"]["rejected"] == ["x1", "y0"]  # alike on b
+    assert free["a"]["chosen"] == ["x0", "y1"] and free["a"]["rejected"] == ["x1", "y0"]
+    assert read["b"]["chosen"] == free["b"]["chosen"] == ["x0", "y2"]  # b is left free
+    monkeypatch.setattr(pairing_module, "MAX_SIDE_SHARE", 0.5)  # a's share, 1/3, is now below it; b's, 0.6, not
+    assert objectives_carrying_others(SIDE_RESPONSES, SIDE_SCORES, loose) == ["b"]

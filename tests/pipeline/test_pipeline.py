@@ -10,18 +10,25 @@ import tarfile
 from dataclasses import fields
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from peft_pblora.data import pairing
 from peft_pblora.data import preference_pairs as preference_data
+from peft_pblora.data.pairing import MAX_SIDE_SHARE
 from peft_pblora.evaluation import VaderPositivity
 from peft_pblora.evaluation.sweep_metrics import STEERING_VERDICT_ADVICE
 from peft_pblora.pipeline import Run, RunSettings, run_all, stages, training
 from peft_pblora.pipeline.baselines import weight_soup
 from peft_pblora.pipeline.cli import main, parse_settings, settings_of_existing_run
 from peft_pblora.pipeline.prompts import builtin_prompts, shipped_candidates_dir, shipped_candidates_fit
-from peft_pblora.pipeline.report import markdown_report, options_other_than_defaults, pairing_section
+from peft_pblora.pipeline.report import (
+    markdown_report,
+    options_other_than_defaults,
+    pairing_section,
+    score_matching_line,
+)
 from peft_pblora.pipeline.reward_forms import RewardForms
 from peft_pblora.pipeline.settings import BETA_R_MEAN, BETA_R_SUM, METHOD_LABELS
 from peft_pblora.pipeline.steering_verdict_lines import (
@@ -467,14 +474,39 @@ def test_an_objective_whose_whole_samples_ignore_length_is_paired_without_the_fi
     assert not relevance_answers & first_sentences  # relevance's best whole sample is not mostly the longer one
     assert set(data["conciseness"]["chosen"]) & first_sentences  # conciseness's shortest answers stay in
     record = json.loads((run.path / "preference_data" / "pairing.json").read_text())
-    assert record == {"whole_samples_only": ["relevance"], "read_from_candidates": True, "non_answer_pairs": False}
-    assert pairing_section({"pairing": record}) == [
+    assert record["whole_samples_only"] == ["relevance"] and record["read_from_candidates"]
+    assert pairing_section({"pairing": record})[0] == (
         "Pairs among whole samples only (first-sentence variants left out): relevance; read from the candidates: "
         "every objective whose pairs among whole samples do not follow length."
-    ]
+    )
     given = {"whole_samples_only": [], "read_from_candidates": False}
     assert pairing_section({"pairing": given})[0].endswith("none; as the settings' whole_samples_only says.")
     assert pairing_section({}) == []  # pairs the user gave, or a folder made before the record
+
+
+def test_an_objective_whose_pairs_raise_another_is_score_matched_read_from_the_candidates(tmp_path, monkeypatch):
+    settings = RunSettings(output_dir=str(tmp_path / "run"), objectives=["positivity", "second_person"])
+    assert settings.score_matched is None  # read from the candidates
+    run, data, _ = pairs_from_shipped_candidates(settings, monkeypatch)
+    record = json.loads((run.path / "preference_data" / "pairing.json").read_text())
+    assert record["score_matched"] == ["positivity"] and record["score_matching_read_from_candidates"]
+    shares = record["side_shares"]
+    assert shares["positivity"]["second_person"] > MAX_SIDE_SHARE > shares["second_person"]["positivity"]
+    second_person = next(scorer for scorer in run.scorers if scorer.name == "second_person")
+    rows = data["positivity"]
+    moved = np.subtract(second_person(rows["prompt"], rows["chosen"]), second_person(rows["prompt"], rows["rejected"]))
+    assert np.abs(moved).max() <= settings.max_score_difference  # the pairs no longer teach second person
+    assert pairing_section({"pairing": record})[1].startswith(
+        "Score-matched pairs (alike on every other objective): positivity (its unmatched pairs raise second_person "
+        f"by {shares['positivity']['second_person']:.2f} of second_person's own pairs' gap); read from the candidates"
+    )
+    default_pair = RunSettings(output_dir=str(tmp_path / "default"), objectives=["positivity", "conciseness"])
+    default_run, _, _ = pairs_from_shipped_candidates(default_pair, monkeypatch)
+    record = json.loads((default_run.path / "preference_data" / "pairing.json").read_text())
+    assert record["score_matched"] == []  # their pairs conflict: the default run's pairs stay as they were
+    given = {"score_matched": ["positivity"], "score_matching_read_from_candidates": False}
+    assert score_matching_line(given).endswith("positivity; as the settings' score_matched says.")
+    assert parse_settings(["--output_dir", str(tmp_path / "cli"), "--score_matched", "none"]).score_matched == []
 
 
 def test_non_answer_pairs_add_one_pair_per_prompt_against_the_empty_answer_and_keep_the_reward_forms(
@@ -499,7 +531,7 @@ def test_non_answer_pairs_add_one_pair_per_prompt_against_the_empty_answer_and_k
     assert run.reward_forms.length_normalized_rewards == ["conciseness"]
     record = json.loads((run.path / "preference_data" / "pairing.json").read_text())
     assert record["non_answer_pairs"] is True
-    assert pairing_section({"pairing": record})[1].startswith("Pairs against the empty answer: per prompt")
+    assert pairing_section({"pairing": record})[-1].startswith("Pairs against the empty answer: per prompt")
     assert parse_settings(["--output_dir", str(tmp_path / "cli"), "--non_answer_pairs"]).pairing().non_answer_pairs
     with pytest.raises(ValueError, match="with your own preference_pairs"):
         RunSettings(output_dir=str(tmp_path / "own"), non_answer_pairs=True, preference_pairs=["pairs.jsonl"])

@@ -1,7 +1,9 @@
 """Choosing preference pairs among scored candidate answers: per objective, the best against the worst.
 
 `PairingOptions` holds every choice of how the pairs are made (length- or score-matched, whole samples only, how
-many per prompt); `best_and_worst_pairs` applies them to one set of scored candidates.
+many per prompt); `best_and_worst_pairs` applies them to one set of scored candidates. Two of the choices can be read
+from the candidates themselves: which objectives leave out the first-sentence variants
+(`objectives_needing_whole_samples`) and which are score-matched (`objectives_carrying_others`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,11 @@ from datasets import Dataset, DatasetDict
 from .length_following import follows_length, length_sign, word_count
 
 OBJECTIVE_LISTS = ("length_matched", "whole_samples_only", "score_matched", "system_prompted_objectives")
+MAX_SIDE_SHARE = 0.2
+"""An objective whose pairs raise another objective by more than this share of that objective's own pairs' mean
+gap teaches it on the side (`side_shares`); where score matching is read from the candidates it is score-matched."""
+MIN_MATCHED_SHARE = 0.5
+"""...provided its score-matched pairs number at least this share of its pairs: fewer leave it too little to learn."""
 
 
 @dataclass(frozen=True)
@@ -36,10 +43,11 @@ class PairingOptions:
     """Objectives whose pairs leave out candidates cut from another candidate (first-sentence variants), which beside
     a whole answer contrast length and little else. None: read from the candidates (`objectives_needing_whole_samples`,
     the end-to-end run's default); the default here, no objective, keeps every candidate in every pair."""
-    score_matched: Sequence[str] = ()
+    score_matched: Sequence[str] | None = ()
     """Objectives whose pairs' two answers score within `max_score_difference` of each other on every other
     objective, so that a pair cannot teach another objective on the side (the shortest answers of a chat model are
-    often its friendliest: "Absolutely, I'd be happy to help!")."""
+    often its friendliest: "Absolutely, I'd be happy to help!"). None: read from the candidates
+    (`objectives_carrying_others`, the end-to-end run's default); the default here, no objective."""
     max_score_difference: float = 0.1
     """Largest difference on each other objective within a score-matched pair (>= 0)."""
     pairs_per_prompt: int = 1
@@ -113,7 +121,7 @@ def best_and_worst_pairs(
     unknown = [name for name in usable if name not in scores]
     if unknown:
         raise ValueError(f"usable names {unknown}, which are not among the objectives {sorted(scores)}")
-    pairing = with_whole_samples_read(pairing, prompts, responses, scores, usable)
+    pairing = with_pairing_read(pairing, prompts, responses, scores, usable)
     datasets = {}
     for name in scores:
         rows = objective_pairs(name, prompts, responses, scores, pairing, usable.get(name))
@@ -123,22 +131,22 @@ def best_and_worst_pairs(
     return DatasetDict(datasets)
 
 
-def objective_pairs(
+def objective_pair_positions(
     name: str,
-    prompts: Sequence[str],
     responses: Sequence[Sequence[str]],
     scores: dict[str, list[list[float]]],
     pairing: PairingOptions,
     usable: Sequence[Sequence[bool]] | None = None,
-) -> dict[str, list]:
-    """One objective's pair columns (`prompt`, `chosen`, `rejected`, `score_gap`; empty where no prompt gives a
-    pair), as `best_and_worst_pairs` chooses them; `pairing.whole_samples_only` must be a list here."""
-    rows: dict[str, list] = {"prompt": [], "chosen": [], "rejected": [], "score_gap": []}
+) -> list[tuple[int, int, int, float]]:
+    """One objective's pairs as (prompt index, chosen position, rejected position, score gap), as
+    `best_and_worst_pairs` chooses them; `pairing.whole_samples_only` and `pairing.score_matched` must be lists
+    here."""
+    positions = []
     masks = usable if usable is not None else [[True] * len(samples) for samples in responses]
     others = [other for other in scores if other != name] if name in pairing.score_matched else []
     length_matched = name in pairing.length_matched
     whole_samples_only = name in pairing.whole_samples_only
-    for index, (prompt, samples, values, mask) in enumerate(zip(prompts, responses, scores[name], masks, strict=True)):
+    for index, (samples, values, mask) in enumerate(zip(responses, scores[name], masks, strict=True)):
         other_values = [scores[other][index] for other in others]
         allowed = [
             position
@@ -153,10 +161,26 @@ def objective_pairs(
             and all(abs(other[best] - other[worst]) <= pairing.max_score_difference for other in other_values)
         ]
         for gap, best, worst in disjoint_largest_gaps(candidates, pairing.pairs_per_prompt, pairing.min_gap):
-            rows["prompt"].append(prompt)
-            rows["chosen"].append(samples[best])
-            rows["rejected"].append(samples[worst])
-            rows["score_gap"].append(gap)
+            positions.append((index, best, worst, gap))
+    return positions
+
+
+def objective_pairs(
+    name: str,
+    prompts: Sequence[str],
+    responses: Sequence[Sequence[str]],
+    scores: dict[str, list[list[float]]],
+    pairing: PairingOptions,
+    usable: Sequence[Sequence[bool]] | None = None,
+) -> dict[str, list]:
+    """One objective's pair columns (`prompt`, `chosen`, `rejected`, `score_gap`; empty where no prompt gives a
+    pair), as `best_and_worst_pairs` chooses them (`objective_pair_positions`)."""
+    rows: dict[str, list] = {"prompt": [], "chosen": [], "rejected": [], "score_gap": []}
+    for index, best, worst, gap in objective_pair_positions(name, responses, scores, pairing, usable):
+        rows["prompt"].append(prompts[index])
+        rows["chosen"].append(responses[index][best])
+        rows["rejected"].append(responses[index][worst])
+        rows["score_gap"].append(gap)
     return rows
 
 
@@ -178,7 +202,7 @@ def objectives_needing_whole_samples(
     answer counts as cut from every other, as it begins each of them.)"""
     if not any(cut_from_another(sample, samples) for samples in responses for sample in samples):
         return []  # no first-sentence variants among the candidates: nothing to leave out
-    whole_only = replace(pairing, whole_samples_only=list(scores))
+    whole_only = replace(pairing, whole_samples_only=list(scores), score_matched=pairing.score_matched or [])
     needing = []
     for name in scores:
         rows = objective_pairs(name, prompts, responses, scores, whole_only, (usable or {}).get(name))
@@ -200,6 +224,73 @@ def with_whole_samples_read(
         return pairing
     needing = objectives_needing_whole_samples(prompts, responses, scores, pairing, usable)
     return replace(pairing, whole_samples_only=needing)
+
+
+def side_shares(
+    responses: Sequence[Sequence[str]],
+    scores: dict[str, list[list[float]]],
+    pairing: PairingOptions,
+    usable: Mapping[str, Sequence[Sequence[bool]]] | None = None,
+) -> dict[str, dict[str, float]]:
+    """{objective: {other: share}}: how far the objective's pairs, made without score matching, raise each other
+    objective, as the mean of the other's score gap (chosen minus rejected) over them divided by the mean gap of the
+    other's own pairs (0 where the other has no pair). A share near 1 teaches the other as much as its own pairs do;
+    the guidance at the objective's vertex then raises the other too, and alpha cannot steer the other by its weight.
+    `pairing.whole_samples_only` must be a list here."""
+    unmatched = replace(pairing, score_matched=[])
+    positions = {
+        name: objective_pair_positions(name, responses, scores, unmatched, (usable or {}).get(name)) for name in scores
+    }
+    own_gap = {name: sum(gap for *_, gap in rows) / len(rows) if rows else 0.0 for name, rows in positions.items()}
+    shares: dict[str, dict[str, float]] = {}
+    for name, rows in positions.items():
+        shares[name] = {}
+        for other in scores:
+            if other == name:
+                continue
+            if not rows or own_gap[other] <= 0:
+                shares[name][other] = 0.0
+                continue
+            side_gap = sum(scores[other][index][best] - scores[other][index][worst] for index, best, worst, _ in rows)
+            shares[name][other] = side_gap / len(rows) / own_gap[other]
+    return shares
+
+
+def objectives_carrying_others(
+    responses: Sequence[Sequence[str]],
+    scores: dict[str, list[list[float]]],
+    pairing: PairingOptions,
+    usable: Mapping[str, Sequence[Sequence[bool]]] | None = None,
+) -> list[str]:
+    """The objectives to score-match, read from the candidates: those whose pairs raise another objective by more
+    than `MAX_SIDE_SHARE` of that objective's own pairs (`side_shares`), where matching keeps at least
+    `MIN_MATCHED_SHARE` of their pairs. `pairing.whole_samples_only` must be a list here."""
+    carrying = []
+    for name, shares in side_shares(responses, scores, pairing, usable).items():
+        if not shares or max(shares.values()) <= MAX_SIDE_SHARE:
+            continue
+        mask = (usable or {}).get(name)
+        pair_count = len(objective_pair_positions(name, responses, scores, replace(pairing, score_matched=[]), mask))
+        matched = replace(pairing, score_matched=[name])
+        if len(objective_pair_positions(name, responses, scores, matched, mask)) >= MIN_MATCHED_SHARE * pair_count:
+            carrying.append(name)
+    return carrying
+
+
+def with_pairing_read(
+    pairing: PairingOptions,
+    prompts: Sequence[str],
+    responses: Sequence[Sequence[str]],
+    scores: dict[str, list[list[float]]],
+    usable: Mapping[str, Sequence[Sequence[bool]]] | None = None,
+) -> PairingOptions:
+    """`pairing` with what it leaves to the candidates read from them: its whole-samples objectives
+    (`with_whole_samples_read`), then its score-matched ones (`objectives_carrying_others`, among pairs made with
+    those whole samples)."""
+    pairing = with_whole_samples_read(pairing, prompts, responses, scores, usable)
+    if pairing.score_matched is None:
+        pairing = replace(pairing, score_matched=objectives_carrying_others(responses, scores, pairing, usable))
+    return pairing
 
 
 def disjoint_largest_gaps(

@@ -19,10 +19,11 @@ from tqdm.auto import tqdm
 from ..evaluation.scorers import SENTENCE_END, Scorer
 from .chat import chat_texts, left_padding
 from .non_answer_pairs import with_non_answer_pairs
-from .pairing import PairingOptions, best_and_worst_pairs, with_whole_samples_read
+from .pairing import PairingOptions, best_and_worst_pairs, side_shares, with_pairing_read
 
 PAIRING_RECORD = "pairing.json"
-"""Beside the cached pairs: the objectives paired on whole samples only, and whether the candidates chose them."""
+"""Beside the cached pairs: the objectives paired on whole samples only and the score-matched ones, whether the
+candidates chose them, and how far each objective's unmatched pairs raise the others (`side_shares`)."""
 
 
 def trim_to_last_sentence(text: str) -> str:
@@ -251,7 +252,8 @@ def build_preference_data(
         plain = [[name == "" for name in row] for row in system_prompts_of_candidates(candidates_dir(cache_dir))]
         usable = {name: plain for name in scores if name not in pairing.system_prompted_objectives}
     read_from_candidates = pairing.whole_samples_only is None
-    pairing = with_whole_samples_read(pairing, prompts, responses, scores, usable)
+    score_matching_read = pairing.score_matched is None
+    pairing = with_pairing_read(pairing, prompts, responses, scores, usable)
     data = best_and_worst_pairs(prompts, responses, scores, pairing=pairing, usable=usable)
     if pairing.non_answer_pairs:
         data = with_non_answer_pairs(data, scorers, matched=[*pairing.length_matched, *pairing.score_matched])
@@ -259,6 +261,9 @@ def build_preference_data(
     record = {
         "whole_samples_only": list(pairing.whole_samples_only),
         "read_from_candidates": read_from_candidates,
+        "score_matched": list(pairing.score_matched),
+        "score_matching_read_from_candidates": score_matching_read,
+        "side_shares": side_shares(responses, scores, pairing, usable),
         "non_answer_pairs": pairing.non_answer_pairs,
     }
     (cache_dir / PAIRING_RECORD).write_text(json.dumps(record, indent=2))
@@ -266,7 +271,8 @@ def build_preference_data(
 
 
 def pairing_record(cache_dir: str | Path) -> dict | None:
-    """Which objectives `build_preference_data` paired on whole samples only, and whether it read that from the
-    candidates (`PAIRING_RECORD`); None for pairs given by the user or made before the record existed."""
+    """Which objectives `build_preference_data` paired on whole samples only and which it score-matched, whether it
+    read them from the candidates, and the side shares (`PAIRING_RECORD`); None for pairs given by the user or made
+    before the record existed."""
     path = Path(cache_dir) / PAIRING_RECORD
     return json.loads(path.read_text()) if path.is_file() else None

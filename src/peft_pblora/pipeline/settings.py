@@ -187,11 +187,13 @@ class RunSettings:
         default=1.5,
         metadata={"help": "Most words of a length-matched pair's longer answer, as a multiple of the shorter's."},
     )
-    score_matched: list[str] = field(
-        default_factory=list,
+    score_matched: list[str] | None = field(
+        default=None,
         metadata={
             "help": "Objectives paired only among answers that score alike (within max_score_difference) on every "
-            "other objective, so that a pair cannot teach another objective on the side."
+            "other objective, so that a pair cannot teach another objective on the side. None: read from the "
+            "candidates, every objective whose pairs raise another by more than a fifth of that one's own pairs' "
+            "gap, where matching keeps at least half its pairs; 'none': no objective."
         },
     )
     max_score_difference: float = field(
@@ -486,7 +488,9 @@ class RunSettings:
         self.reference_relative_rewards = settled(self.reference_relative_rewards, self.length_matched)
         objectives_named(self.reference_relative_rewards, names, "reference_relative_rewards")
         objectives_named(self.whole_samples_only or [], names, "whole_samples_only")
-        objectives_named(self.score_matched, names, "score_matched")
+        if self.score_matched is not None:  # None: read from the candidates (`objectives_carrying_others`)
+            self.score_matched = settled(self.score_matched, [])
+            objectives_named(self.score_matched, names, "score_matched")
         objectives_named(self.system_prompted_objectives, names, "system_prompted_objectives")
         if self.guide_by_log_ratio is None:
             self.guide_by_log_ratio = all(self.reference_relative(name) for name in names)
