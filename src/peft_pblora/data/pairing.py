@@ -211,21 +211,6 @@ def objectives_needing_whole_samples(
     return needing
 
 
-def with_whole_samples_read(
-    pairing: PairingOptions,
-    prompts: Sequence[str],
-    responses: Sequence[Sequence[str]],
-    scores: dict[str, list[list[float]]],
-    usable: Mapping[str, Sequence[Sequence[bool]]] | None = None,
-) -> PairingOptions:
-    """`pairing` itself where it names its whole-samples objectives, else a copy naming those the candidates need
-    (`objectives_needing_whole_samples`)."""
-    if pairing.whole_samples_only is not None:
-        return pairing
-    needing = objectives_needing_whole_samples(prompts, responses, scores, pairing, usable)
-    return replace(pairing, whole_samples_only=needing)
-
-
 def side_shares(
     responses: Sequence[Sequence[str]],
     scores: dict[str, list[list[float]]],
@@ -284,10 +269,12 @@ def with_pairing_read(
     scores: dict[str, list[list[float]]],
     usable: Mapping[str, Sequence[Sequence[bool]]] | None = None,
 ) -> PairingOptions:
-    """`pairing` with what it leaves to the candidates read from them: its whole-samples objectives
-    (`with_whole_samples_read`), then its score-matched ones (`objectives_carrying_others`, among pairs made with
-    those whole samples)."""
-    pairing = with_whole_samples_read(pairing, prompts, responses, scores, usable)
+    """`pairing` with what it leaves to the candidates (None) read from them: its whole-samples objectives
+    (`objectives_needing_whole_samples`), then its score-matched ones (`objectives_carrying_others`, among pairs made
+    with those whole samples)."""
+    if pairing.whole_samples_only is None:
+        needing = objectives_needing_whole_samples(prompts, responses, scores, pairing, usable)
+        pairing = replace(pairing, whole_samples_only=needing)
     if pairing.score_matched is None:
         pairing = replace(pairing, score_matched=objectives_carrying_others(responses, scores, pairing, usable))
     return pairing
