@@ -29,6 +29,7 @@ MODULES_WITH_EXAMPLES = [
     "peft_pblora.evaluation.steering_diagnosis",
     "peft_pblora.evaluation.sweep_metrics",
     "peft_pblora.data.length_following",
+    "peft_pblora.data.pairing",
     "peft_pblora.pipeline.reward_forms",
 ]
 

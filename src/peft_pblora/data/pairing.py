@@ -211,21 +211,24 @@ def objectives_needing_whole_samples(
     return needing
 
 
-def side_shares(
+def _free_pair_positions(
     responses: Sequence[Sequence[str]],
     scores: dict[str, list[list[float]]],
     pairing: PairingOptions,
     usable: Mapping[str, Sequence[Sequence[bool]]] | None = None,
-) -> dict[str, dict[str, float]]:
-    """{objective: {other: share}}: how far the objective's pairs, made without score matching, raise each other
-    objective, as the mean of the other's score gap (chosen minus rejected) over them divided by the mean gap of the
-    other's own pairs (0 where the other has no pair). A share near 1 teaches the other as much as its own pairs do;
-    the guidance at the objective's vertex then raises the other too, and alpha cannot steer the other by its weight.
-    `pairing.whole_samples_only` must be a list here."""
+) -> dict[str, list[tuple[int, int, int, float]]]:
+    """Every objective's pairs made without score matching (`objective_pair_positions`), the pairs whose side effects
+    `side_shares` measures."""
     unmatched = replace(pairing, score_matched=[])
-    positions = {
+    return {
         name: objective_pair_positions(name, responses, scores, unmatched, (usable or {}).get(name)) for name in scores
     }
+
+
+def _shares_of(
+    positions: Mapping[str, Sequence[tuple[int, int, int, float]]], scores: dict[str, list[list[float]]]
+) -> dict[str, dict[str, float]]:
+    """`side_shares` of pairs already made (`_free_pair_positions`)."""
     own_gap = {name: sum(gap for *_, gap in rows) / len(rows) if rows else 0.0 for name, rows in positions.items()}
     shares: dict[str, dict[str, float]] = {}
     for name, rows in positions.items():
@@ -241,6 +244,38 @@ def side_shares(
     return shares
 
 
+def side_shares(
+    responses: Sequence[Sequence[str]],
+    scores: dict[str, list[list[float]]],
+    pairing: PairingOptions,
+    usable: Mapping[str, Sequence[Sequence[bool]]] | None = None,
+) -> dict[str, dict[str, float]]:
+    """{objective: {other: share}}: how far the objective's pairs, made without score matching, raise each other
+    objective, as the mean of the other's score gap (chosen minus rejected) over them divided by the mean gap of the
+    other's own pairs (0 where the other has no pair). A share near 1 teaches the other as much as its own pairs do;
+    the guidance at the objective's vertex then raises the other too, and alpha cannot steer the other by its weight.
+
+    Args:
+        responses: Each prompt's candidate answers.
+        scores: {objective: each prompt's candidates' scores}, as `score_responses` gives them.
+        pairing: How pairs are made; its `whole_samples_only` must be a list (its `score_matched` is ignored).
+        usable: {objective: each prompt's mask of the candidates its pairs may use}; None: every candidate.
+
+    Returns:
+        {objective: {other objective: share}}, every other objective present.
+
+    Examples:
+        >>> from peft_pblora.data import PairingOptions
+        >>> from peft_pblora.data.pairing import side_shares
+        >>> responses = [["x0", "x1", "x2"], ["y0", "y1", "y2"]]
+        >>> scores = {"a": [[2, 0, 1], [0, 3, 1]], "b": [[1, 0, 0], [0, 0, 2]]}
+        >>> shares = side_shares(responses, scores, PairingOptions(whole_samples_only=[]))
+        >>> round(shares["a"]["b"], 3), round(shares["b"]["a"], 3)
+        (0.333, 0.6)
+    """
+    return _shares_of(_free_pair_positions(responses, scores, pairing, usable), scores)
+
+
 def objectives_carrying_others(
     responses: Sequence[Sequence[str]],
     scores: dict[str, list[list[float]]],
@@ -249,15 +284,35 @@ def objectives_carrying_others(
 ) -> list[str]:
     """The objectives to score-match, read from the candidates: those whose pairs raise another objective by more
     than `MAX_SIDE_SHARE` of that objective's own pairs (`side_shares`), where matching keeps at least
-    `MIN_MATCHED_SHARE` of their pairs. `pairing.whole_samples_only` must be a list here."""
+    `MIN_MATCHED_SHARE` of their pairs.
+
+    Args:
+        responses: Each prompt's candidate answers.
+        scores: {objective: each prompt's candidates' scores}, as `score_responses` gives them.
+        pairing: How pairs are made; its `whole_samples_only` must be a list, its `max_score_difference` says how
+            alike a matched pair's answers must be.
+        usable: {objective: each prompt's mask of the candidates its pairs may use}; None: every candidate.
+
+    Returns:
+        The objectives to score-match, in the order of `scores`.
+
+    Examples:
+        >>> from peft_pblora.data import PairingOptions
+        >>> from peft_pblora.data.pairing import objectives_carrying_others
+        >>> responses = [["x0", "x1", "x2"], ["y0", "y1", "y2"]]
+        >>> scores = {"a": [[2, 0, 1], [0, 3, 1]], "b": [[1, 0, 0], [0, 0, 2]]}
+        >>> # both carry the other past a fifth; matched within 0.1 on a, b keeps none of its pairs
+        >>> objectives_carrying_others(responses, scores, PairingOptions(whole_samples_only=[]))
+        ['a']
+    """
+    positions = _free_pair_positions(responses, scores, pairing, usable)
     carrying = []
-    for name, shares in side_shares(responses, scores, pairing, usable).items():
+    for name, shares in _shares_of(positions, scores).items():
         if not shares or max(shares.values()) <= MAX_SIDE_SHARE:
             continue
-        mask = (usable or {}).get(name)
-        pair_count = len(objective_pair_positions(name, responses, scores, replace(pairing, score_matched=[]), mask))
         matched = replace(pairing, score_matched=[name])
-        if len(objective_pair_positions(name, responses, scores, matched, mask)) >= MIN_MATCHED_SHARE * pair_count:
+        kept = objective_pair_positions(name, responses, scores, matched, (usable or {}).get(name))
+        if len(kept) >= MIN_MATCHED_SHARE * len(positions[name]):
             carrying.append(name)
     return carrying
 
