@@ -182,11 +182,11 @@ def test_fewer_degenerate_answers_come_before_more_objectives_passing_the_probe(
     assert t_at[0.25]["a"] > 2 and t_at[0.25]["b"] < 2
 
 
-def test_where_the_least_steering_objective_ties_the_next_least_decides():
+def test_where_the_least_steering_objective_ties_the_stronger_combination_is_kept():
     """a's vertex repeats itself at full strength, so a is guided at 0.5. b's scores are the same at both its
-    strengths (t = 0.15 / (0.238 / 2) = 1.26 either way: the least-steering objective ties), but b's vertex at 0.5
-    lowers a there more, so a's t is larger with b at 0.5 (0.925 / (0.0957 / 2) = 19.3) than at full strength
-    (0.45 / (0.1 / 2) = 9): (0.5, 0.5) is chosen, not the stronger (0.5, 1)."""
+    strengths (t = 0.15 / (0.238 / 2) = 1.26 either way: the least-steering objective ties); b's vertex at 0.5 lowers a
+    there more, so a's t is larger with b at 0.5 (0.925 / (0.0957 / 2) = 19.3) than at full strength
+    (0.45 / (0.1 / 2) = 9), but a passes either way: b keeps its full strength, (0.5, 1)."""
     a_vertex = {"a": [1.0, 0.9, 1.1, 1.0], "b": [0.0, 0.1, 0.0, 0.1]}
     b_scores = [0.3, 0.0, 0.4, 0.1]
     points_at = {
@@ -194,11 +194,42 @@ def test_where_the_least_steering_objective_ties_the_next_least_decides():
         0.5: [vertex_point(0, a_vertex), vertex_point(1, {"a": [0.0, 0.1, 0.2, 0.0], "b": b_scores})],
     }
     record, _ = search(points_at, [0.5])
-    assert record["objective_strengths"] == {"a": 0.5, "b": 0.5}
+    assert record["objective_strengths"] == {"a": 0.5, "b": 1.0}
     tried = {tuple(entry["objective_strengths"].values()): entry["probe_t_statistics"] for entry in
              record["strengths_tried"]}  # fmt: skip
     assert tried[(0.5, 1.0)]["b"] == pytest.approx(tried[(0.5, 0.5)]["b"]) == pytest.approx(1.26, abs=0.01)
     assert tried[(0.5, 0.5)]["a"] == pytest.approx(19.3, abs=0.1) and tried[(0.5, 1.0)]["a"] == pytest.approx(9.0)
+
+
+def b_rising_by(rise_at_half: float) -> dict[float, list[dict]]:
+    """Probe points where a steers at both strengths and b rises at its vertex by 0.3 (spread 0.2 over the prompts)
+    at full strength and by `rise_at_half` (the same spread) at half strength: b's t statistic, 0.3 / (0.2 / 2) = 3
+    at full strength, is the least either way."""
+    a_steers = {"a": [1.0, 0.9, 1.1, 1.0], "b": [0.0, 0.0, 0.0, 0.0]}
+    spread = [0.2, -0.2, 0.2, -0.2]  # sample standard deviation 0.2309, standard error 0.1155
+    b_vertex = {rise: {"a": [0.0] * 4, "b": [rise + step for step in spread]} for rise in (0.3, rise_at_half)}
+    return {
+        1.0: [vertex_point(0, a_steers), vertex_point(1, b_vertex[0.3])],
+        0.5: [vertex_point(0, a_steers), vertex_point(1, b_vertex[rise_at_half])],
+    }
+
+
+@pytest.mark.parametrize(("rise_at_half", "b_strength"), [(0.4, 1.0), (0.45, 0.5)])
+def test_a_weaker_strength_must_raise_the_least_t_statistic_by_one_to_be_chosen(rise_at_half, b_strength):
+    """b's probe t statistic is 0.3 / 0.1155 = 2.60 at full strength; at half strength 0.4 / 0.1155 = 3.46 (a gain of
+    0.87, within the probe's noise: b keeps full strength) or 0.45 / 0.1155 = 3.90 (a gain of 1.30: b is weakened).
+    Both pass at full strength, where the search would not probe further, so the choice is given both strengths."""
+    from peft_pblora.pipeline.diagnosis import MIN_T_GAIN_FOR_WEAKER, choose_strengths
+
+    record = choose_strengths(OBJECTIVES, b_rising_by(rise_at_half), record_of)
+    assert record["objective_strengths"] == {"a": 1.0, "b": b_strength}
+    tried = {tuple(entry["objective_strengths"].values()): entry["probe_t_statistics"] for entry in
+             record["strengths_tried"]}  # fmt: skip
+    standard_error = 0.2309401 / 2
+    assert tried[(1.0, 1.0)]["b"] == pytest.approx(0.3 / standard_error, rel=1e-5)
+    assert tried[(1.0, 0.5)]["b"] == pytest.approx(rise_at_half / standard_error, rel=1e-5)
+    gain = (rise_at_half - 0.3) / standard_error
+    assert (gain >= MIN_T_GAIN_FOR_WEAKER) == (b_strength == 0.5)
 
 
 def test_an_objective_whose_vertex_answers_with_no_word_is_weakened_where_the_check_finds_none():

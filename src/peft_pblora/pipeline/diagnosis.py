@@ -32,6 +32,10 @@ logger = logging.getLogger("peft_pblora.pipeline")
 HELD_OUT_EVALUATION_FILE = "held_out_evaluation.json"
 NOT_STEERING_FLAGS = {*PROBE_FLAGS, "probe_inconclusive", "probe_cannot_tell"}
 STEERING_T_STATISTIC = 2.0  # a probe rise beyond two standard errors, as `diagnose` passes it
+MIN_T_GAIN_FOR_WEAKER = 1.0
+"""How much a weaker combination of strengths must raise the least-steering objective's probe t statistic to be
+chosen over a stronger one that passes as many objectives: a t statistic has a standard error of about one, so a
+smaller gain is the probe's noise, and guidance weakened for it loses the effect the stronger one had."""
 
 
 def held_out_prompts(train_prompts: Sequence[str], share: float, seed: int) -> list[str]:
@@ -209,9 +213,11 @@ def choose_strengths(
     seldom writes needs the stronger push to show: each is guided at the strongest strength whose vertex does not
     degenerate, even where a weaker one would make another objective pass), then most objectives whose probe t
     statistic passes `STEERING_T_STATISTIC` (so an objective that steers is not weakened for one that no strength makes
-    steer), then the largest t statistic of the least-steering objective (and where that ties, of the next-least, and
-    so on: its leximin), then the least strength above full strength, then the largest strength below it, then the
-    earliest in `points_at`'s order for the first objective, then the next. The record adds the strengths chosen
+    steer), then the largest t statistic of the least-steering objective, where a weaker combination counts as larger
+    only by at least `MIN_T_GAIN_FOR_WEAKER` (among those within it of the largest: the largest strength below full
+    strength, then the least strength above it, then the largest t statistic of the least-steering objective and,
+    where that ties, of the next-least, and so on: its leximin), then the earliest in `points_at`'s order for the
+    first objective, then the next. The record adds the strengths chosen
     (`objective_strengths`), every combination's t statistics (`strengths_tried`) and the probe points per strength
     (`probe_at_strength`)."""
     at_full_strength = record_of(points_at[1.0])
@@ -228,25 +234,37 @@ def choose_strengths(
     blind = probe_blind_objectives(objectives, [unseen for _, _, unseen in combinations])
     out_of_sight = objectives_out_of_sight(objectives, combinations)
     levels = list(points_at)
-    best, best_key, tried = None, None, []
+    ranked, tried = [], []
     for (choice, record, _), hidden in zip(combinations, out_of_sight, strict=True):
         strengths = dict(zip(objectives, choice, strict=True))
         statistics = {name: probe_t_statistic(effect) for name, effect in record["probe"]["effects"].items()}
         entry = strengths_entry(strengths, record, statistics)
         steering = sum(value > STEERING_T_STATISTIC for value in statistics.values())
-        least_first = tuple(-value for value in sorted(statistics.values()))
         degenerate_share = round(sum(degenerate_share_of(item) for item in record["objectives"]), 9)
         blind_below_strongest = sum(sum(level > strengths[name] for level in levels) for name in blind)
-        key = (
-            len(entry["degenerate_at_vertex"]), degenerate_share, len(hidden), blind_below_strongest, -steering,
-            least_first, sum(max(level, 1.0) for level in choice), -sum(min(level, 1.0) for level in choice),
+        before_the_t_statistics = (
+            len(entry["degenerate_at_vertex"]), degenerate_share, len(hidden), blind_below_strongest, -steering
         )  # fmt: skip
-        if best_key is None or key < best_key:
-            best, best_key = (strengths, record), key
+        ranked.append((before_the_t_statistics, sorted(statistics.values()), choice, strengths, record))
         tried.append(entry)
-    strengths, record = best
+    best_before = min(item[0] for item in ranked)
+    contenders = [item for item in ranked if item[0] == best_before]
+    largest_least = max(least_t_statistic(item[1]) for item in contenders)
+    within_noise = [item for item in contenders if least_t_statistic(item[1]) >= largest_least - MIN_T_GAIN_FOR_WEAKER]
+    _, _, _, strengths, record = min(
+        within_noise,
+        key=lambda item: (
+            -sum(min(level, 1.0) for level in item[2]), sum(max(level, 1.0) for level in item[2]),
+            tuple(-value for value in item[1]),
+        ),
+    )  # fmt: skip
     probed = [{"strength": level, "vertices": points} for level, points in points_at.items()]
     return {**record, "objective_strengths": strengths, "strengths_tried": tried, "probe_at_strength": probed}
+
+
+def least_t_statistic(ordered_statistics: Sequence[float]) -> float:
+    """The least-steering objective's probe t statistic, from the statistics in ascending order; 0 without any."""
+    return ordered_statistics[0] if ordered_statistics else 0.0
 
 
 def unjudged_objectives(record: dict) -> list[str]:
