@@ -22,7 +22,6 @@ BEFORE = {  # each rerun's record as the search without the margin left it
     "relevance__second_person_s0": "out-of-sight",
     "parentheses__hedging_s0": "rare-features/new-pairs",
     "list_format__relevance_s1": "side-matched",
-    "hedging__exclamation_s1": "unseen-objectives/min-train-steps",
 }
 
 
