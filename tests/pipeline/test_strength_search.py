@@ -6,7 +6,13 @@ import math
 
 import pytest
 
-from peft_pblora.pipeline.diagnosis import diagnosis_record, diagnosis_with_strength_search, probe_t_statistic
+from peft_pblora.pipeline.diagnosis import (
+    MIN_T_GAIN_FOR_WEAKER,
+    choose_strengths,
+    diagnosis_record,
+    diagnosis_with_strength_search,
+    probe_t_statistic,
+)
 
 OBJECTIVES = ["a", "b"]
 PROMPTS = ["p1", "p2", "p3", "p4"]
@@ -219,8 +225,6 @@ def test_a_weaker_strength_must_raise_the_least_t_statistic_by_one_to_be_chosen(
     """b's probe t statistic is 0.3 / 0.1155 = 2.60 at full strength; at half strength 0.4 / 0.1155 = 3.46 (a gain of
     0.87, within the probe's noise: b keeps full strength) or 0.45 / 0.1155 = 3.90 (a gain of 1.30: b is weakened).
     Both pass at full strength, where the search would not probe further, so the choice is given both strengths."""
-    from peft_pblora.pipeline.diagnosis import MIN_T_GAIN_FOR_WEAKER, choose_strengths
-
     record = choose_strengths(OBJECTIVES, b_rising_by(rise_at_half), record_of)
     assert record["objective_strengths"] == {"a": 1.0, "b": b_strength}
     tried = {tuple(entry["objective_strengths"].values()): entry["probe_t_statistics"] for entry in

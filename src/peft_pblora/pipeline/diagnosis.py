@@ -10,7 +10,7 @@ import math
 import random
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from datasets import DatasetDict
 
@@ -35,7 +35,25 @@ STEERING_T_STATISTIC = 2.0  # a probe rise beyond two standard errors, as `diagn
 MIN_T_GAIN_FOR_WEAKER = 1.0
 """How much a weaker combination of strengths must raise the least-steering objective's probe t statistic to be
 chosen over a stronger one that passes as many objectives: a t statistic has a standard error of about one, so a
-smaller gain is the probe's noise, and guidance weakened for it loses the effect the stronger one had."""
+smaller gain is the probe's noise, no reason to give up the stronger guidance."""
+
+
+class _RankedCombination(NamedTuple):
+    """One probed combination of strengths as `choose_strengths` ranks it."""
+
+    before_the_t_statistics: tuple
+    """What ranks first: degenerate vertices and answers, objectives out of sight or blind, objectives passing."""
+    ascending_t_statistics: list[float]
+    """Its objectives' probe t statistics, least first."""
+    choice: tuple[float, ...]
+    """Its strengths in objective order."""
+    strengths: dict[str, float]
+    record: dict
+
+    @property
+    def least_t_statistic(self) -> float:
+        """The least-steering objective's probe t statistic; 0 without any."""
+        return self.ascending_t_statistics[0] if self.ascending_t_statistics else 0.0
 
 
 def held_out_prompts(train_prompts: Sequence[str], share: float, seed: int) -> list[str]:
@@ -245,26 +263,24 @@ def choose_strengths(
         before_the_t_statistics = (
             len(entry["degenerate_at_vertex"]), degenerate_share, len(hidden), blind_below_strongest, -steering
         )  # fmt: skip
-        ranked.append((before_the_t_statistics, sorted(statistics.values()), choice, strengths, record))
+        ranked.append(
+            _RankedCombination(before_the_t_statistics, sorted(statistics.values()), choice, strengths, record)
+        )
         tried.append(entry)
-    best_before = min(item[0] for item in ranked)
-    contenders = [item for item in ranked if item[0] == best_before]
-    largest_least = max(least_t_statistic(item[1]) for item in contenders)
-    within_noise = [item for item in contenders if least_t_statistic(item[1]) >= largest_least - MIN_T_GAIN_FOR_WEAKER]
-    _, _, _, strengths, record = min(
+    best_before = min(item.before_the_t_statistics for item in ranked)
+    contenders = [item for item in ranked if item.before_the_t_statistics == best_before]
+    largest_least = max(item.least_t_statistic for item in contenders)
+    within_noise = [item for item in contenders if item.least_t_statistic >= largest_least - MIN_T_GAIN_FOR_WEAKER]
+    chosen = min(
         within_noise,
         key=lambda item: (
-            -sum(min(level, 1.0) for level in item[2]), sum(max(level, 1.0) for level in item[2]),
-            tuple(-value for value in item[1]),
+            -sum(min(level, 1.0) for level in item.choice), sum(max(level, 1.0) for level in item.choice),
+            tuple(-value for value in item.ascending_t_statistics),
         ),
     )  # fmt: skip
+    strengths, record = chosen.strengths, chosen.record
     probed = [{"strength": level, "vertices": points} for level, points in points_at.items()]
     return {**record, "objective_strengths": strengths, "strengths_tried": tried, "probe_at_strength": probed}
-
-
-def least_t_statistic(ordered_statistics: Sequence[float]) -> float:
-    """The least-steering objective's probe t statistic, from the statistics in ascending order; 0 without any."""
-    return ordered_statistics[0] if ordered_statistics else 0.0
 
 
 def unjudged_objectives(record: dict) -> list[str]:
