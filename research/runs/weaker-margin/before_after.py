@@ -1,7 +1,7 @@
 """The runs whose strengths the margin for a weaker strength changes, before (the strengths as the search chose them
-without the margin) and after (research log section 35): the strengths, each objective's verdict and steering effect,
-and the pair's guided HV and MIP; `before_after.md` here. The after runs reproduce the before runs' probe answers
-(the same adapter), so only the strengths differ.
+without the margin) and after (research log sections 35 and 36): the strengths, each objective's verdict and steering
+effect, the pair's guided HV and MIP, and whether the after run's probe gave the before run's answers (the same
+adapter, so only the strengths differ); `before_after.md` here.
 
     python research/runs/weaker-margin/before_after.py
 """
@@ -22,6 +22,21 @@ BEFORE = {  # each rerun's record as the search without the margin left it
     "relevance__second_person_s0": "out-of-sight",
     "parentheses__hedging_s0": "rare-features/new-pairs",
     "list_format__relevance_s1": "side-matched",
+    "positivity__plain_words_s0": "empty-answer-check",
+    "relevance__plain_words_s2": "empty-answer-check",
+    "conciseness__relevance_s2": "wordless-check/rediagnosed",
+    "conciseness__plain_words_s0": "held-out-pairs",
+    "conciseness__plain_words_s2": "held-out-pairs",
+    "conciseness__second_person_s2": "held-out-pairs",
+    "list_format__relevance_s2": "side-matched",
+    "numbers__exclamation_s2": "unseen-objectives/stronger-strength",
+    "questions__parentheses_s1": "rare-features/seed-1",
+    "first_person__exclamation_s2": "rare-features/seed-2",
+    "questions__parentheses_s2": "rare-features/seed-2",
+    "parentheses__hedging_s2": "rare-features/new-pairs-seed-2",
+}
+AFTER_ELSEWHERE = {  # runs not redone: a stored record of the same adapter swept at the strengths the margin chooses
+    "conciseness__relevance_s2": "empty-answer-check",
 }
 
 
@@ -35,16 +50,35 @@ def strengths(folder: Path) -> str:
     return ", ".join(f"{value:g}" for value in chosen.values())
 
 
+def same_probe(before: Path, after: Path) -> bool:
+    """Whether both runs' probes scored the same answers at every strength both probed."""
+    probed = [
+        {
+            point["strength"]: point["vertices"]
+            for point in json.loads((run / "diagnosis.json").read_text())["probe_at_strength"]
+        }
+        for run in (before, after)
+    ]
+    shared = probed[0].keys() & probed[1].keys()
+    return bool(shared) and all(
+        [vertex["texts"] for vertex in probed[0][strength]] == [vertex["texts"] for vertex in probed[1][strength]]
+        for strength in shared
+    )
+
+
 def main() -> None:
     lines = [
-        "| run | objective | strengths before / after | before | after | HV before / after | MIP before / after |",
-        "|---|---|---|---|---|---|---|",
+        "| run | objective | strengths before / after | before | after | HV before / after | MIP before / after | "
+        "same probe |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     steer = {"before": 0, "after": 0}
     total = 0
+    not_redone = []
     for run, before_folder in BEFORE.items():
-        after_path = HERE / run
+        after_path = RUNS / AFTER_ELSEWHERE[run] / run if run in AFTER_ELSEWHERE else HERE / run
         if not (after_path / "metrics.json").is_file():
+            not_redone.append(run)
             continue
         before_path = RUNS / before_folder / run
         before = json.loads((before_path / "metrics.json").read_text())
@@ -57,9 +91,13 @@ def main() -> None:
             lines.append(
                 f"| {run} | {name} | {chosen} | {described(before, name)} | {described(after, name)} | "
                 f"{before['hypervolume_sweep']:.3f} / {after['hypervolume_sweep']:.3f} | "
-                f"{before['mip_sweep']:.3f} / {after['mip_sweep']:.3f} |"
+                f"{before['mip_sweep']:.3f} / {after['mip_sweep']:.3f} | {same_probe(before_path, after_path)} |"
             )
     lines += ["", f"Steer before: {steer['before']} of {total}; after: {steer['after']} of {total}."]
+    if not_redone:
+        lines.append(
+            f"Changed by the margin, not redone (their tables keep the record before it): {', '.join(not_redone)}."
+        )
     text = "\n".join(lines) + "\n"
     (HERE / "before_after.md").write_text(text)
     print(text)
