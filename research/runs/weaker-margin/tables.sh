@@ -5,25 +5,11 @@
 #     research/runs/fresh-objectives bash research/runs/weaker-margin/tables.sh
 set -e
 here=$(cd "$(dirname "$0")" && pwd); runs=$(dirname "$here"); root=$(dirname "$(dirname "$runs")")
-replace() {  # replace WORK FOLDER: the folder's runs in place of those of the same name in WORK
-  for run in "$2"/*_s?; do
-    if [ -d "$1/$(basename "$run")" ]; then rm -rf "${1:?}/$(basename "$run")"; cp -r "$run" "$1/"; fi
-  done
-}
-table() {  # table NAME FOLDER... -- FOLDER...: the runs of the folders before "--", those after replacing runs
-  local name=$1 work replacing=; shift; work=$(mktemp -d)
-  for source in "$@"; do
-    if [ "$source" = -- ]; then replacing=1
-    elif [ -n "$replacing" ]; then replace "$work" "$source"
-    else cp -r "$source"/*_s? "$work/"; fi
-  done
-  replace "$work" "$here"
-  if [ -d "$work/conciseness__relevance_s2" ]; then  # not redone: the margin's strengths are those section 26 swept
-    rm -rf "${work:?}/conciseness__relevance_s2"; cp -r "$runs/empty-answer-check/conciseness__relevance_s2" "$work/"
+. "$runs/set_tables.sh"
+adjust_work() {  # conciseness against relevance at seed 2, not redone: the margin's strengths are those section 26 swept
+  if [ -d "$1/conciseness__relevance_s2" ]; then
+    rm -rf "${1:?}/conciseness__relevance_s2"; cp -r "$runs/empty-answer-check/conciseness__relevance_s2" "$1/"
   fi
-  python "$root/scripts/steering_benchmark.py" --output_dir "$work" --table_only > /dev/null
-  cp "$work/table.md" "$here/table-$name.md"; cp "$work/table.json" "$here/table-$name.json"
-  rm -rf "$work"
 }
 later_rules=("$runs/wordless-check/rediagnosed" "$runs/out-of-sight" "$runs/side-matched")
 table fixed-set "$runs/empty-answer-check" -- "${later_rules[@]}"
