@@ -216,6 +216,7 @@ def benchmark_table(summary: dict) -> list[dict]:
                 "mip": [metrics["mip_sweep"], metrics["mip_base"]],
                 "diagnosis_flags": diagnosis,
                 "training_margins": margins,
+                "retrained_epochs": metrics.get("retraining", {}).get("epochs"),  # --epochs_if_not_learned
             }
         )
     return rows
@@ -230,6 +231,8 @@ def markdown_table(rows: list[dict]) -> str:
     for row in rows:
         beta = row.get("guidance_beta")
         strength = "" if beta is None else f"{1 / beta:g}"
+        retrained = row.get("retrained_epochs")
+        run = row["run"] + (f" (trained again, {retrained:g} epochs)" if retrained else "")
         for objective, result in row["objectives"].items():
             spearman = "undefined" if result["spearman"] is None else f"{result['spearman']:.2f}"
             if result.get("spearman_resample_share") is not None:
@@ -240,7 +243,7 @@ def markdown_table(rows: list[dict]) -> str:
             flags = ", ".join(row["diagnosis_flags"].get(objective, [])) or ("none" if row["diagnosis_flags"] else "")
             hypervolume, mip = row["hypervolume"], row["mip"]
             lines.append(
-                f"| {row['run']} | {strength}{objective_strength(objective, row)} | {objective} | {spearman} | "
+                f"| {run} | {strength}{objective_strength(objective, row)} | {objective} | {spearman} | "
                 f"{effect} | "
                 f"{'yes' if result['steers'] else 'no: ' + result['verdict']} | {gain_cell} | {flags} | "
                 f"{hypervolume[0]:.3f} / {hypervolume[1]:.3f} | "

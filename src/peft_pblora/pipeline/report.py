@@ -292,7 +292,21 @@ def diagnosis_section(metrics: dict) -> list[str]:
             f"{', '.join(item['flags']) or 'none: steers'} |"
         )
     advice = [f"- {item['objective']}: {text}" for item in diagnoses for text in item["advice"]]
-    return lines + ([""] + advice if advice else [])
+    return lines + ([""] + advice if advice else []) + retraining_lines(metrics)
+
+
+def retraining_lines(metrics: dict) -> list[str]:
+    """Where the adapters were trained again for longer (`--epochs_if_not_learned`): why, the diagnosis above being
+    the longer training's."""
+    retraining = metrics.get("retraining")
+    if not retraining:
+        return []
+    return [
+        "",
+        f"Trained again for {retraining['epochs']:g} epochs: not learned in {retraining['epochs_before']:g} "
+        f"({', '.join(retraining['not_learned'])}); the diagnosis above is the longer training's, the first one's "
+        "is in retraining.json.",
+    ]
 
 
 def metrics_section(metrics: dict, label: str, timings: dict) -> list[str]:

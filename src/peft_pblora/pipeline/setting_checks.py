@@ -226,6 +226,12 @@ def check_values(settings: Any) -> None:
     check_range("min_train_steps", settings.min_train_steps, 1)
     for name in ("epochs", "learning_rate", "dirichlet_concentration", "lora_alpha"):
         check_range(name, getattr(settings, name), 0, above=True)
+    longer = settings.epochs_if_not_learned
+    if longer is not None and not (finite(longer) and longer > settings.epochs):
+        raise ValueError(
+            f"epochs_if_not_learned must be more than epochs ({settings.epochs:g}): the longer training an objective "
+            f"the PARM did not learn gets; got {longer!r:.80}"
+        )
     check_range("guidance_beta", settings.guidance_beta, MIN_BETA)  # guided decoding's own lower bound on beta
     check_strengths_beside_full("weaker_objective_strengths", settings.weaker_objective_strengths, weaker=True)
     check_strengths_beside_full("stronger_objective_strengths", settings.stronger_objective_strengths, weaker=False)

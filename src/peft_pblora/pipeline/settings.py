@@ -229,6 +229,14 @@ class RunSettings:
             "instead. None: the epochs alone decide."
         },
     )
+    epochs_if_not_learned: float | None = field(
+        default=None,
+        metadata={
+            "help": "Where the diagnosis flags an objective not_learned (a training margin below 1 and a probe that "
+            "does not rise with its weight), train again from the start for this many epochs, more than epochs, "
+            "and diagnose again before the sweep; retraining.json keeps why and the first diagnosis. None: never."
+        },
+    )
     batch_size: int = field(
         default=4,
         metadata={"help": "Prompts per training micro-batch (a PARM's row: one pair per objective; an ARM's: one)."},

@@ -34,6 +34,14 @@ from .fingerprints import Fingerprints, fingerprint
 from .model_loading import load_model_and_tokenizer, parm_start
 from .prompts import prompt_pool, shipped_candidates_dir, shipped_candidates_fit, split_prompts
 from .report import write_report_files
+from .retraining import (
+    not_learned_objectives,
+    recorded_retraining,
+    retrained_settings,
+    retraining_record,
+    retrains,
+    write_retraining,
+)
 from .reward_forms import RewardForms, reward_forms_of
 from .run_folder import save_settings, saved_settings, write_json_atomic
 from .settings import ONE_REWARD_MODEL_METHODS, SVD_LORA_CORE, RunSettings
@@ -52,7 +60,8 @@ class Run(DiagnoseStage):
         The settings were checked when they were made; the folder's settings.json becomes them. Artefacts found
         without a fingerprint (a folder made before fingerprints) are taken as made with the folder's saved
         settings, before any stage changes what they read."""
-        self.settings = settings
+        self.settings = settings  # trained for epochs_if_not_learned once the diagnosis asks for it
+        self.given_settings = settings
         self.path = settings.path
         self.scorers = settings.make_scorers()
         self.train_prompts, self.test_prompts = split_prompts(settings)
@@ -65,6 +74,7 @@ class Run(DiagnoseStage):
         self._results: dict[str, Any] = {}  # the stages this Run has checked or made: what each returned
         self._expected: dict[str, dict] = {}  # the fingerprint each stage to be made will record
         self._reward_forms: RewardForms | None = None  # known once the pairs are
+        self._retraining: dict | None = None  # retraining.json, once training trained for longer
         previous = saved_settings(self.path)
         self.path.mkdir(parents=True, exist_ok=True)
         self._adopt_unrecorded_stages({**asdict(settings), **(previous or {})})
@@ -172,6 +182,7 @@ class Run(DiagnoseStage):
         matches the PARM's."""
         if "train" not in self._results:
             self.make_data()
+            self._adopt_recorded_retraining()
             if not self._is_current("train"):
                 self._started("train")
                 self._train(self.make_data())
@@ -179,6 +190,32 @@ class Run(DiagnoseStage):
             one = self.settings.method in ONE_REWARD_MODEL_METHODS
             self._results["train"] = self.path / ("parm_adapter" if one else "arm_adapters")
         return self._results["train"]
+
+    def _adopt_recorded_retraining(self) -> None:
+        """Trains for the longer epochs at once where the folder records a retraining made from the given settings
+        and these pairs (`retraining.recorded_retraining`)."""
+        record = recorded_retraining(self.path, self.given_settings, self._inputs("train")["preference_data"])
+        if record is not None:
+            self._retraining = record
+            self.settings = retrained_settings(self.given_settings)
+
+    def diagnose(self) -> dict:
+        """The diagnose stage (`DiagnoseStage.diagnose`); where it flags an objective `not_learned` and
+        `epochs_if_not_learned` is longer than the epochs trained, the adapters are trained again for that long from
+        the start and diagnosed again, and retraining.json says why."""
+        record = super().diagnose()
+        if retrains(self.settings, record):
+            logger.warning(
+                "not learned in %s epochs: %s; training again for %s epochs (--epochs_if_not_learned)",
+                self.settings.epochs, ", ".join(not_learned_objectives(record)), self.settings.epochs_if_not_learned,
+            )  # fmt: skip
+            self._retraining = retraining_record(self.settings, self._inputs("train")["preference_data"], record)
+            write_retraining(self.path, self._retraining)
+            self.settings = retrained_settings(self.settings)
+            for stage in ("train", "diagnose"):
+                self._results.pop(stage, None)
+            record = super().diagnose()
+        return record
 
     def _train(self, data: Any) -> None:
         """train's work: the method's adapter(s) trained on `data`, the run's preference pairs
@@ -276,6 +313,8 @@ class Run(DiagnoseStage):
             metrics["decoding_tokens_per_second"] = decoding["new_tokens"] / max(decoding["seconds"], 1e-9)
             metrics["peak_resident_memory_gib"] = decoding["peak_resident_memory_gib"]
             metrics["guidance_path"] = decoding.get("guidance_path")
+        if self._retraining is not None:
+            metrics["retraining"] = {key: self._retraining[key] for key in ("not_learned", "epochs_before", "epochs")}
         diagnosis_path = self.path / "diagnosis.json"
         if diagnosis_path.is_file():
             metrics["steering_diagnosis"] = json.loads(diagnosis_path.read_text())["objectives"]
