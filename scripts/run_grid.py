@@ -33,6 +33,7 @@ RESULT_FILES = (
     "train_log.json",
     "timings.json",
     "diagnosis.json",
+    "retraining.json",
 )
 SAMPLING_KEYS = ("base_model", "seed", "train_prompts", "samples_per_prompt", "sample_tokens", "sentence_variants")
 
@@ -70,9 +71,10 @@ def archive(root: Path, names: list[str], destination: Path) -> None:
 
 
 def reuse_adapters(source: Path, destination: Path) -> None:
-    """Copies a run's trained adapters and their fingerprint into another run folder: its train stage keeps them
-    where they were trained from the same pairs and training settings, and trains anew otherwise."""
-    for name in ("parm_adapter", "arm_adapters", "fingerprints/train.json"):
+    """Copies a run's trained adapters, their fingerprint and any retraining record into another run folder: its
+    train stage keeps them where they were trained from the same pairs and training settings, and trains anew
+    otherwise."""
+    for name in ("parm_adapter", "arm_adapters", "fingerprints/train.json", "retraining.json"):
         if (source / name).exists() and not (destination / name).exists():
             (destination / name).parent.mkdir(parents=True, exist_ok=True)
             copy = shutil.copytree if (source / name).is_dir() else shutil.copy2

@@ -216,7 +216,7 @@ def benchmark_table(summary: dict) -> list[dict]:
                 "mip": [metrics["mip_sweep"], metrics["mip_base"]],
                 "diagnosis_flags": diagnosis,
                 "training_margins": margins,
-                "retrained_epochs": metrics.get("retraining", {}).get("epochs"),  # --epochs_if_not_learned
+                "retrained_epochs": metrics.get("retraining", {}).get("epochs"),
             }
         )
     return rows

@@ -180,7 +180,10 @@ def test_the_steering_benchmark_counts_where_the_probe_agreed_with_the_sweep(mon
     assert "| a__c |  | a | 0.90 |" in table  # a run that recorded neither
     summary["b__c"]["metrics"]["retraining"] = {"not_learned": ["c"], "epochs_before": 1.0, "epochs": 3.0}
     retrained_table = module.markdown_table(module.benchmark_table(summary))
-    assert "| b__c (trained again, 3 epochs) |  | b | 1.00 |" in retrained_table and "| a__b (trained" not in table
+    assert (
+        "| b__c (trained again, 3 epochs) |  | b | 1.00 |" in retrained_table
+        and "| a__b (trained" not in retrained_table
+    )
     assert "that do not steer (those whose metrics.json" not in table  # no run measured the lift
     for name, lift in (("a", 0.3), ("b", 0.2)):
         summary["a__b"]["metrics"]["steering_effect"][name]["gain_over_base_at_weight_zero"] = {

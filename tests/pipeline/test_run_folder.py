@@ -14,7 +14,7 @@ from peft_pblora.evaluation import Conciseness, is_repetitive
 from peft_pblora.pipeline import Run, RunSettings, run_all, stages
 from peft_pblora.pipeline.cli import main
 from peft_pblora.pipeline.fingerprints import STAGE_SETTINGS, Fingerprints, files_hash
-from peft_pblora.pipeline.run_folder import FOLDER_SETTINGS, RESULT_NEUTRAL_SETTINGS, atomic_path
+from peft_pblora.pipeline.run_folder import FOLDER_SETTINGS, RESULT_NEUTRAL_SETTINGS, RETRAINING_SETTINGS, atomic_path
 from peft_pblora.pipeline.settings import SCORERS
 
 from ..conftest import cli_arguments
@@ -225,7 +225,7 @@ def test_every_setting_concerns_a_stage_or_none():
     names = {item.name for item in fields(RunSettings)}
     concerned = {name for settings in STAGE_SETTINGS.values() for name in settings}
     assert concerned <= names
-    assert names - concerned == set(RESULT_NEUTRAL_SETTINGS + FOLDER_SETTINGS)
+    assert names - concerned == set(RESULT_NEUTRAL_SETTINGS + FOLDER_SETTINGS + RETRAINING_SETTINGS)
 
 
 def test_an_atomic_write_leaves_the_old_file_when_it_fails(tmp_path):

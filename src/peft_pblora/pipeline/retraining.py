@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from .fingerprints import stage_settings
-from .run_folder import write_json_atomic
+from .fingerprints import stage_settings, with_legacy_settings
+from .run_folder import LEGACY_SETTINGS, write_json_atomic
 from .settings import RunSettings
+from .training import optimiser_steps
+
+logger = logging.getLogger("peft_pblora.pipeline")
 
 RETRAINING_FILE = "retraining.json"
 
@@ -27,11 +31,11 @@ def not_learned_objectives(diagnosis: Mapping[str, Any]) -> list[str]:
     return [item["objective"] for item in diagnosis["objectives"] if "not_learned" in item["flags"]]
 
 
-def retrains(settings: RunSettings, diagnosis: Mapping[str, Any]) -> bool:
-    """Whether a run trained for `settings.epochs` is to be trained again: some objective not learned and
-    `epochs_if_not_learned` longer than the epochs it was trained for."""
-    longer = settings.epochs_if_not_learned
-    return longer is not None and longer > settings.epochs and bool(not_learned_objectives(diagnosis))
+def trains_longer(settings: RunSettings, pair_counts: dict[str, int]) -> bool:
+    """Whether `epochs_if_not_learned` trains more steps over pairs of these counts than `settings` did: not where
+    `min_train_steps` gives both trainings the same steps (the same training again)."""
+    longer = retrained_settings(settings)
+    return optimiser_steps(longer, pair_counts) > optimiser_steps(settings, pair_counts)
 
 
 def trained_from(settings: RunSettings, preference_data_hash: str | None) -> dict[str, Any]:
@@ -71,8 +75,13 @@ def recorded_retraining(folder: Path, settings: RunSettings, preference_data_has
     if record is None:
         return None
     current = json.loads(json.dumps(trained_from(settings, preference_data_hash)))
-    if record.get("trained_from") == current:
+    made_from = dict(record.get("trained_from", {}))
+    if "training_settings" in made_from:  # training settings added since, at the values it was made with
+        legacy = with_legacy_settings("train", {"settings": made_from["training_settings"]}, LEGACY_SETTINGS)
+        made_from["training_settings"] = legacy["settings"]
+    if made_from == current:
         return record
+    logger.warning("%s no longer applies (the training settings or the pairs changed): removed", RETRAINING_FILE)
     (folder / RETRAINING_FILE).unlink()
     return None
 

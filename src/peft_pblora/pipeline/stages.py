@@ -39,13 +39,13 @@ from .retraining import (
     recorded_retraining,
     retrained_settings,
     retraining_record,
-    retrains,
+    trains_longer,
     write_retraining,
 )
 from .reward_forms import RewardForms, reward_forms_of
 from .run_folder import save_settings, saved_settings, write_json_atomic
 from .settings import ONE_REWARD_MODEL_METHODS, SVD_LORA_CORE, RunSettings
-from .training import train_adapter
+from .training import train_adapter, training_pairs
 from .user_data import user_preference_data
 
 logger = logging.getLogger("peft_pblora.pipeline")
@@ -192,8 +192,8 @@ class Run(DiagnoseStage):
         return self._results["train"]
 
     def _adopt_recorded_retraining(self) -> None:
-        """Trains for the longer epochs at once where the folder records a retraining made from the given settings
-        and these pairs (`retraining.recorded_retraining`)."""
+        """Takes the longer epochs at once where the folder records a retraining made from the given settings and
+        these pairs (`retraining.recorded_retraining`)."""
         record = recorded_retraining(self.path, self.given_settings, self._inputs("train")["preference_data"])
         if record is not None:
             self._retraining = record
@@ -201,21 +201,36 @@ class Run(DiagnoseStage):
 
     def diagnose(self) -> dict:
         """The diagnose stage (`DiagnoseStage.diagnose`); where it flags an objective `not_learned` and
-        `epochs_if_not_learned` is longer than the epochs trained, the adapters are trained again for that long from
-        the start and diagnosed again, and retraining.json says why."""
+        `epochs_if_not_learned` trains more steps than the first training, the adapters are trained again for that
+        long from the start and diagnosed again, and retraining.json says why."""
         record = super().diagnose()
-        if retrains(self.settings, record):
+        not_learned = not_learned_objectives(record)
+        if self.settings.epochs_if_not_learned is None or not not_learned:
+            return record
+        if not trains_longer(self.settings, self._train_pair_counts()):
             logger.warning(
-                "not learned in %s epochs: %s; training again for %s epochs (--epochs_if_not_learned)",
-                self.settings.epochs, ", ".join(not_learned_objectives(record)), self.settings.epochs_if_not_learned,
+                "not learned: %s; --epochs_if_not_learned %s trains no more steps than --min_train_steps %s: "
+                "not trained again", ", ".join(not_learned), self.settings.epochs_if_not_learned,
+                self.settings.min_train_steps,
             )  # fmt: skip
-            self._retraining = retraining_record(self.settings, self._inputs("train")["preference_data"], record)
-            write_retraining(self.path, self._retraining)
-            self.settings = retrained_settings(self.settings)
-            for stage in ("train", "diagnose"):
-                self._results.pop(stage, None)
-            record = super().diagnose()
-        return record
+            return record
+        logger.warning(
+            "not learned in %s epochs: %s; training again for %s epochs (--epochs_if_not_learned)",
+            self.settings.epochs, ", ".join(not_learned), self.settings.epochs_if_not_learned,
+        )  # fmt: skip
+        self._retraining = retraining_record(self.settings, self._inputs("train")["preference_data"], record)
+        write_retraining(self.path, self._retraining)
+        self.settings = retrained_settings(self.settings)
+        for stage in ("train", "diagnose"):
+            self._results.pop(stage, None)
+        self.timed("train again", self.train)
+        return super().diagnose()
+
+    def _train_pair_counts(self) -> dict[str, int]:
+        """Each objective's training pairs (the held-out share left out): what an epoch's steps are counted over."""
+        names = self.settings.objective_names
+        pairs, _ = training_pairs(self.settings, self.make_data(), names, self.train_prompts)
+        return {name: len(dataset) for name, dataset in pairs.items()}
 
     def _train(self, data: Any) -> None:
         """train's work: the method's adapter(s) trained on `data`, the run's preference pairs
@@ -319,7 +334,7 @@ class Run(DiagnoseStage):
         if diagnosis_path.is_file():
             metrics["steering_diagnosis"] = json.loads(diagnosis_path.read_text())["objectives"]
         write_json_atomic(self.path / "metrics.json", metrics)
-        write_report_files(self.settings, sweep, metrics, self.path)
+        write_report_files(self.given_settings, sweep, metrics, self.path)
         return metrics
 
 

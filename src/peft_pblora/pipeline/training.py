@@ -46,23 +46,47 @@ def trainer_arguments(
     )  # fmt: skip
 
 
+def epoch_steps(settings: RunSettings, pair_counts: dict[str, int]) -> int:
+    """Optimiser steps in one epoch over pairs of these counts: a row holds one pair per objective, the fewer pairs
+    cycling, so an epoch is as many rows as the objective with the most pairs has."""
+    batches = math.ceil(max(pair_counts.values()) / settings.batch_size)
+    return max(batches // settings.gradient_accumulation_steps, 1)  # as the transformers Trainer counts them
+
+
+def optimiser_steps(settings: RunSettings, pair_counts: dict[str, int]) -> int:
+    """The optimiser steps training takes over pairs of these counts: the epochs', or `min_train_steps` where more."""
+    return max(math.ceil(settings.epochs * epoch_steps(settings, pair_counts)), settings.min_train_steps or 0)
+
+
 def steps_for_pairs(settings: RunSettings, pair_counts: dict[str, int]) -> int:
     """The trainer's `max_steps`: -1 (the epochs decide) unless the epochs over these pairs give fewer steps than
-    `settings.min_train_steps`, then that many. A row holds one pair per objective, the fewer pairs cycling, so an
-    epoch is as many rows as the objective with the most pairs has."""
+    `settings.min_train_steps`, then that many."""
     if settings.min_train_steps is None or not pair_counts:
         return -1
-    rows = max(pair_counts.values())
-    batches = math.ceil(rows / settings.batch_size)
-    epoch_steps = max(batches // settings.gradient_accumulation_steps, 1)  # as the transformers Trainer counts them
-    steps_by_epochs = math.ceil(settings.epochs * epoch_steps)
+    steps_by_epochs = math.ceil(settings.epochs * epoch_steps(settings, pair_counts))
     if steps_by_epochs >= settings.min_train_steps:
         return -1
     logger.info(
         "%s epochs over %d pairs make %d steps, below --min_train_steps: training %d steps",
-        settings.epochs, rows, steps_by_epochs, settings.min_train_steps,
+        settings.epochs, max(pair_counts.values()), steps_by_epochs, settings.min_train_steps,
     )  # fmt: skip
     return settings.min_train_steps
+
+
+def training_pairs(
+    settings: RunSettings, data: Any, objectives: list[str], train_prompts: list[str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`objectives`' pairs of `data` that train, and those held out to evaluate the training (the pairs of a
+    `held_out_pair_share` of `train_prompts`; none where an objective would have none held out)."""
+    held_out = held_out_prompts(train_prompts, settings.held_out_pair_share, settings.seed)
+    train_pairs, held_out_pairs = split_pairs(data, objectives, held_out)
+    if held_out and len(held_out_pairs) < len(objectives):
+        logger.warning(
+            "no held-out pairs for %s: every pair trains, and no pair accuracy is measured before the sweep",
+            sorted(set(objectives) - set(held_out_pairs)),
+        )
+        return {name: data[name] for name in objectives}, {}
+    return train_pairs, held_out_pairs
 
 
 def as_user_turns(pairs: dict[str, Any]) -> dict[str, Any]:
@@ -98,14 +122,7 @@ def train_adapter(
         lora_alpha=settings.lora_alpha, lora_dropout=0.0, target_modules=settings.target_modules,
         task_type="CAUSAL_LM",
     )  # fmt: skip
-    held_out = held_out_prompts(train_prompts, settings.held_out_pair_share, settings.seed)
-    train_pairs, held_out_pairs = split_pairs(data, objectives, held_out)
-    if held_out and len(held_out_pairs) < len(objectives):
-        logger.warning(
-            "no held-out pairs for %s: every pair trains, and no pair accuracy is measured before the sweep",
-            sorted(set(objectives) - set(held_out_pairs)),
-        )
-        train_pairs, held_out_pairs = {name: data[name] for name in objectives}, {}
+    train_pairs, held_out_pairs = training_pairs(settings, data, objectives, train_prompts)
     if settings.train_in_chat_format:
         train_pairs, held_out_pairs = as_user_turns(train_pairs), as_user_turns(held_out_pairs)
     args.max_steps = steps_for_pairs(settings, {name: len(pairs) for name, pairs in train_pairs.items()})
