@@ -8,7 +8,7 @@ import json
 import logging
 import math
 import random
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -198,7 +198,7 @@ def diagnosis_with_strength_search(
     (`probe_at_strength`), so a changed scorer can choose again without decoding."""
     points_at = {1.0: probe_at(1.0)}
     record = record_of(points_at[1.0])
-    not_steering = [item["objective"] for item in record["objectives"] if set(item["flags"]) & NOT_STEERING_FLAGS]
+    not_steering = flagged_objectives(record, NOT_STEERING_FLAGS)
     tried = [*weaker_strengths] if not_steering else []
     tried += [*stronger_strengths] if unjudged_objectives(record) else []
     if points_at[1.0] and tried:
@@ -321,9 +321,15 @@ def probe_blind_objectives(objectives: Sequence[str], unjudged_by_combination: S
     ]
 
 
+def flagged_objectives(record: Mapping[str, Any], flags: Iterable[str]) -> list[str]:
+    """The objectives of a diagnosis record flagged with any of `flags`, in its order."""
+    wanted = set(flags)
+    return [item["objective"] for item in record["objectives"] if wanted & set(item["flags"])]
+
+
 def degenerate_objectives(record: dict) -> list[str]:
     """The objectives of a diagnosis record whose vertex degenerates (a flag in `DEGENERATE_FLAGS`), in its order."""
-    return [item["objective"] for item in record["objectives"] if set(item["flags"]) & set(DEGENERATE_FLAGS)]
+    return flagged_objectives(record, DEGENERATE_FLAGS)
 
 
 def strengths_entry(strengths: dict[str, float], record: dict, statistics: dict[str, float]) -> dict[str, Any]:

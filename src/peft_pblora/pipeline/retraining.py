@@ -11,11 +11,12 @@ from __future__ import annotations
 import copy
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from .diagnosis import flagged_objectives
 from .fingerprints import stage_settings, with_legacy_settings
 from .run_folder import LEGACY_SETTINGS, write_json_atomic
 from .settings import RunSettings
@@ -28,7 +29,7 @@ RETRAINING_FILE = "retraining.json"
 
 def not_learned_objectives(diagnosis: Mapping[str, Any]) -> list[str]:
     """The objectives a diagnosis record flags `not_learned`, in its order."""
-    return [item["objective"] for item in diagnosis["objectives"] if "not_learned" in item["flags"]]
+    return flagged_objectives(diagnosis, ["not_learned"])
 
 
 def trains_longer(settings: RunSettings, pair_counts: dict[str, int]) -> bool:
@@ -68,13 +69,16 @@ def read_retraining(folder: Path) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def recorded_retraining(folder: Path, settings: RunSettings, preference_data_hash: str | None) -> dict | None:
-    """The folder's retraining record where it was made from these settings and pairs; a record made from others
-    no longer applies and is removed (None)."""
+def recorded_retraining(
+    folder: Path, settings: RunSettings, preference_data_hash: Callable[[], str | None]
+) -> dict | None:
+    """The folder's retraining record where it was made from these settings and the pairs `preference_data_hash`
+    hashes (called only where there is a record); a record made from others no longer applies and is removed
+    (None)."""
     record = read_retraining(folder)
     if record is None:
         return None
-    current = json.loads(json.dumps(trained_from(settings, preference_data_hash)))
+    current = json.loads(json.dumps(trained_from(settings, preference_data_hash())))
     made_from = dict(record.get("trained_from", {}))
     if "training_settings" in made_from:  # training settings added since, at the values it was made with
         legacy = with_legacy_settings("train", {"settings": made_from["training_settings"]}, LEGACY_SETTINGS)

@@ -194,7 +194,7 @@ class Run(DiagnoseStage):
     def _adopt_recorded_retraining(self) -> None:
         """Takes the longer epochs at once where the folder records a retraining made from the given settings and
         these pairs (`retraining.recorded_retraining`)."""
-        record = recorded_retraining(self.path, self.given_settings, self._inputs("train")["preference_data"])
+        record = recorded_retraining(self.path, self.given_settings, lambda: self._inputs("train")["preference_data"])
         if record is not None:
             self._retraining = record
             self.settings = retrained_settings(self.given_settings)

@@ -46,16 +46,17 @@ def trainer_arguments(
     )  # fmt: skip
 
 
-def epoch_steps(settings: RunSettings, pair_counts: dict[str, int]) -> int:
-    """Optimiser steps in one epoch over pairs of these counts: a row holds one pair per objective, the fewer pairs
+def steps_by_epochs(settings: RunSettings, pair_counts: dict[str, int]) -> int:
+    """Optimiser steps the epochs make over pairs of these counts: a row holds one pair per objective, the fewer pairs
     cycling, so an epoch is as many rows as the objective with the most pairs has."""
     batches = math.ceil(max(pair_counts.values()) / settings.batch_size)
-    return max(batches // settings.gradient_accumulation_steps, 1)  # as the transformers Trainer counts them
+    epoch_steps = max(batches // settings.gradient_accumulation_steps, 1)  # as the transformers Trainer counts them
+    return math.ceil(settings.epochs * epoch_steps)
 
 
 def optimiser_steps(settings: RunSettings, pair_counts: dict[str, int]) -> int:
     """The optimiser steps training takes over pairs of these counts: the epochs', or `min_train_steps` where more."""
-    return max(math.ceil(settings.epochs * epoch_steps(settings, pair_counts)), settings.min_train_steps or 0)
+    return max(steps_by_epochs(settings, pair_counts), settings.min_train_steps or 0)
 
 
 def steps_for_pairs(settings: RunSettings, pair_counts: dict[str, int]) -> int:
@@ -63,12 +64,12 @@ def steps_for_pairs(settings: RunSettings, pair_counts: dict[str, int]) -> int:
     `settings.min_train_steps`, then that many."""
     if settings.min_train_steps is None or not pair_counts:
         return -1
-    steps_by_epochs = math.ceil(settings.epochs * epoch_steps(settings, pair_counts))
-    if steps_by_epochs >= settings.min_train_steps:
+    by_epochs = steps_by_epochs(settings, pair_counts)
+    if by_epochs >= settings.min_train_steps:
         return -1
     logger.info(
         "%s epochs over %d pairs make %d steps, below --min_train_steps: training %d steps",
-        settings.epochs, max(pair_counts.values()), steps_by_epochs, settings.min_train_steps,
+        settings.epochs, max(pair_counts.values()), by_epochs, settings.min_train_steps,
     )  # fmt: skip
     return settings.min_train_steps
 
