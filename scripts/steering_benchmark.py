@@ -216,10 +216,19 @@ def benchmark_table(summary: dict) -> list[dict]:
                 "mip": [metrics["mip_sweep"], metrics["mip_base"]],
                 "diagnosis_flags": diagnosis,
                 "training_margins": margins,
-                "retrained_epochs": metrics.get("retraining", {}).get("epochs"),
+                "retraining": metrics.get("retraining"),
             }
         )
     return rows
+
+
+def retraining_label(retraining: dict | None) -> str:
+    """What a run's `--epochs_if_not_learned` did, after its name: nothing, or the longer training kept or not."""
+    if not retraining:
+        return ""
+    if retraining.get("kept") == "first":
+        return f" (trained again for {retraining['epochs']:g} epochs, first training kept)"
+    return f" (trained again, {retraining['epochs']:g} epochs)"
 
 
 def markdown_table(rows: list[dict]) -> str:
@@ -231,8 +240,7 @@ def markdown_table(rows: list[dict]) -> str:
     for row in rows:
         beta = row.get("guidance_beta")
         strength = "" if beta is None else f"{1 / beta:g}"
-        retrained = row.get("retrained_epochs")
-        run = row["run"] + (f" (trained again, {retrained:g} epochs)" if retrained else "")
+        run = row["run"] + retraining_label(row.get("retraining"))
         for objective, result in row["objectives"].items():
             spearman = "undefined" if result["spearman"] is None else f"{result['spearman']:.2f}"
             if result.get("spearman_resample_share") is not None:

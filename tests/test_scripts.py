@@ -184,6 +184,9 @@ def test_the_steering_benchmark_counts_where_the_probe_agreed_with_the_sweep(mon
         "| b__c (trained again, 3 epochs) |  | b | 1.00 |" in retrained_table
         and "| a__b (trained" not in retrained_table
     )
+    summary["b__c"]["metrics"]["retraining"].update(kept="first", not_passed=["c"])
+    kept_first_table = module.markdown_table(module.benchmark_table(summary))
+    assert "| b__c (trained again for 3 epochs, first training kept) |  | b | 1.00 |" in kept_first_table
     assert "that do not steer (those whose metrics.json" not in table  # no run measured the lift
     for name, lift in (("a", 0.3), ("b", 0.2)):
         summary["a__b"]["metrics"]["steering_effect"][name]["gain_over_base_at_weight_zero"] = {

@@ -27,21 +27,45 @@ def trained_epochs(monkeypatch) -> list[float]:
     return epochs
 
 
+def trained_epochs_of(run: Run) -> float:
+    """The epochs the folder's adapter was trained for, from its training log."""
+    return max(entry.get("epoch", 0) for entry in json.loads((run.path / "train_log.json").read_text()))
+
+
+def answers_counting_w5(rows, steering: bool) -> list[dict]:
+    """Guided answers whose count of w5 rises with count_w5's weight where `steering`, and otherwise does not."""
+    answers = []
+    for alpha, prompt in rows:
+        count = 1 + len(prompt) % 2 + (round(3 * alpha[0]) if steering else 0)
+        answers.append({"text": " ".join(f"w5 x{index}" for index in range(count)), "finished": True, "new_tokens": 2})
+    return answers
+
+
 @pytest.fixture
 def learned_only_when_trained_longer(monkeypatch) -> None:
     """count_w5's training margin is 0 where its training log ends before `LEARNED_AFTER_EPOCHS` epochs and 5 where
-    it reaches them; every guided answer is the same, so the probe never sees a rise and a margin below 1 flags
-    `not_learned`."""
+    it reaches them, and its guided answers rise with its weight only then: the longer training's probe passes it."""
 
     def margins(run: Run) -> dict[str, float]:
-        log = json.loads((run.path / "train_log.json").read_text())
-        return {"count_w5": 0.0 if max(entry.get("epoch", 0) for entry in log) < LEARNED_AFTER_EPOCHS else 5.0}
+        return {"count_w5": 0.0 if trained_epochs_of(run) < LEARNED_AFTER_EPOCHS else 5.0}
 
     def answers(run: Run, rows, objective_strengths=None, max_new_tokens=None):
-        return [{"text": "w5 w7", "finished": True, "new_tokens": 2} for _ in rows]
+        return answers_counting_w5(rows, steering=trained_epochs_of(run) >= LEARNED_AFTER_EPOCHS)
 
     monkeypatch.setattr(Run, "_training_margins", margins)
     monkeypatch.setattr(Run, "_answers", answers)
+
+
+@pytest.fixture
+def steering_by_no_training(monkeypatch) -> None:
+    """count_w5's training margin is 0 after one epoch and 5 after `LEARNED_AFTER_EPOCHS`, but its guided answers
+    never rise with its weight: the longer training's probe does not pass it either."""
+    monkeypatch.setattr(
+        Run,
+        "_training_margins",
+        lambda run: {"count_w5": 0.0 if trained_epochs_of(run) < LEARNED_AFTER_EPOCHS else 5.0},
+    )
+    monkeypatch.setattr(Run, "_answers", lambda run, rows, *args, **kwargs: answers_counting_w5(rows, steering=False))
 
 
 def flags_of(diagnosis: dict) -> dict[str, list[str]]:
@@ -58,10 +82,16 @@ def test_an_objective_not_learned_is_trained_again_for_longer_before_the_sweep(
     assert record["not_learned"] == ["count_w5"] and (record["epochs_before"], record["epochs"]) == (1.0, 3.0)
     assert "not_learned" in flags_of(record["diagnosis_before"])["count_w5"]
     diagnosis = json.loads((settings.path / "diagnosis.json").read_text())
-    assert "not_learned" not in flags_of(diagnosis)["count_w5"] and diagnosis["training_margins"]["count_w5"] == 5.0
-    assert metrics["retraining"] == {"not_learned": ["count_w5"], "epochs_before": 1.0, "epochs": 3.0}
+    assert flags_of(diagnosis)["count_w5"] == [] and diagnosis["training_margins"]["count_w5"] == 5.0
+    assert metrics["retraining"] == {
+        "not_learned": ["count_w5"],
+        "epochs_before": 1.0,
+        "epochs": 3.0,
+        "kept": "longer",
+    }
+    assert record["kept"] == "longer" and not (settings.path / "first_training").exists()
     report = (settings.path / "report.md").read_text()
-    assert "Trained again for 3 epochs: not learned in 1 (count_w5)" in report
+    assert "Trained again for 3 epochs: not learned in 1 (count_w5); the diagnosis above is the longer" in report
     assert "epochs_if_not_learned" in report  # the options as given
     saved = json.loads((settings.path / "settings.json").read_text())
     assert (saved["epochs"], saved["epochs_if_not_learned"]) == (1.0, 3.0)
@@ -77,6 +107,54 @@ def test_an_objective_not_learned_is_trained_again_for_longer_before_the_sweep(
     shutil.rmtree(settings.path / "parm_adapter")  # as if the longer training had stopped half-way
     run_all(RunSettings(**tiny_run, epochs_if_not_learned=LEARNED_AFTER_EPOCHS))
     assert trained_epochs == [1.0, 3.0, 3.0]
+
+
+def test_the_first_training_is_kept_where_the_longer_ones_probe_does_not_pass_the_objective_either(
+    tiny_run, trained_epochs, steering_by_no_training, caplog
+):
+    settings = RunSettings(**tiny_run, epochs_if_not_learned=LEARNED_AFTER_EPOCHS)
+    Run(settings).train()
+    first_adapter = {path.name: path.read_bytes() for path in (settings.path / "parm_adapter").iterdir()}
+    metrics = run_all(settings)
+    assert trained_epochs == [1.0, 3.0]
+    assert any("probe does not pass count_w5 either: the first training is kept" in r.message for r in caplog.records)
+    assert {path.name: path.read_bytes() for path in (settings.path / "parm_adapter").iterdir()} == first_adapter
+    assert trained_epochs_of(Run(settings)) == 1.0 and not (settings.path / "first_training").exists()
+    record = json.loads((settings.path / "retraining.json").read_text())
+    assert (record["kept"], record["not_passed"]) == ("first", ["count_w5"])
+    assert record["diagnosis_longer"]["training_margins"]["count_w5"] == 5.0
+    diagnosis = json.loads((settings.path / "diagnosis.json").read_text())
+    assert diagnosis["training_margins"]["count_w5"] == 0.0 and "not_learned" in flags_of(diagnosis)["count_w5"]
+    assert metrics["retraining"]["kept"] == "first"
+    report = (settings.path / "report.md").read_text()
+    assert "did not pass count_w5 either, so the first training is kept" in report
+
+    continued = run_all(RunSettings(**tiny_run, epochs_if_not_learned=LEARNED_AFTER_EPOCHS))  # decided: not again
+    assert trained_epochs == [1.0, 3.0] and continued["retraining"] == metrics["retraining"]
+    assert main(["train", "--output_dir", str(settings.path)]) == 0
+    assert trained_epochs == [1.0, 3.0]
+
+
+def test_a_retraining_stopped_before_its_diagnosis_is_decided_when_the_run_continues(
+    tiny_run, trained_epochs, steering_by_no_training, monkeypatch
+):
+    settings = RunSettings(**tiny_run, epochs_if_not_learned=LEARNED_AFTER_EPOCHS)
+    timed = Run.timed
+
+    def stopped_after_training_again(run: Run, name: str, stage):
+        result = timed(run, name, stage)
+        if name == "train again":
+            raise KeyboardInterrupt
+        return result
+
+    monkeypatch.setattr(Run, "timed", stopped_after_training_again)
+    with pytest.raises(KeyboardInterrupt):
+        run_all(settings)
+    assert trained_epochs == [1.0, 3.0] and (settings.path / "first_training" / "parm_adapter").is_dir()
+    monkeypatch.setattr(Run, "timed", timed)
+    metrics = run_all(settings)
+    assert trained_epochs == [1.0, 3.0] and metrics["retraining"]["kept"] == "first"
+    assert trained_epochs_of(Run(settings)) == 1.0
 
 
 def test_a_retraining_made_from_other_training_settings_no_longer_applies(
@@ -103,7 +181,7 @@ def test_an_objective_learned_the_first_time_is_not_trained_again(tiny_run, trai
 
 
 def test_no_retraining_where_min_train_steps_gives_both_trainings_the_same_steps(
-    tiny_run, trained_epochs, learned_only_when_trained_longer, caplog, monkeypatch
+    tiny_run, trained_epochs, steering_by_no_training, caplog, monkeypatch
 ):
     monkeypatch.setattr(Run, "_training_margins", lambda run: {"count_w5": 0.0})  # however long it trains
     settings = RunSettings(**tiny_run, epochs_if_not_learned=LEARNED_AFTER_EPOCHS, min_train_steps=40)

@@ -296,17 +296,23 @@ def diagnosis_section(metrics: dict) -> list[str]:
 
 
 def retraining_lines(metrics: dict) -> list[str]:
-    """Where the adapters were trained again for longer (`--epochs_if_not_learned`): why, the diagnosis above being
-    the longer training's."""
+    """Where the adapters were trained again for longer (`--epochs_if_not_learned`): why, and which training the
+    diagnosis above and the sweep are the kept one's."""
     retraining = metrics.get("retraining")
     if not retraining:
         return []
-    return [
-        "",
+    why = (
         f"Trained again for {retraining['epochs']:g} epochs: not learned in {retraining['epochs_before']:g} "
-        f"({', '.join(retraining['not_learned'])}); the diagnosis above is the longer training's, the first one's "
-        "is in retraining.json.",
-    ]
+        f"({', '.join(retraining['not_learned'])}); "
+    )
+    if retraining.get("kept") == "first":
+        kept = (
+            f"the longer training's probe did not pass {', '.join(retraining['not_passed'])} either, so the first "
+            "training is kept: the diagnosis above is its, the longer one's is in retraining.json."
+        )
+    else:
+        kept = "the diagnosis above is the longer training's, the first one's is in retraining.json."
+    return ["", why + kept]
 
 
 def metrics_section(metrics: dict, label: str, timings: dict) -> list[str]:

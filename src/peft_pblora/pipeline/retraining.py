@@ -1,9 +1,10 @@
 """Training again for longer where the diagnosis finds an objective the PARM did not learn (`epochs_if_not_learned`).
 
-`retraining.json` records why a run folder's adapters were trained for more epochs than its settings give: the
-objectives flagged `not_learned`, the epochs before and after, and the first training's diagnosis. A later run of
-the folder with the same training settings and pairs trains for the longer epochs at once; with other ones the
-record no longer applies and is removed.
+The first training is set aside (`first_training/`) while the longer one is trained and diagnosed; the longer one is
+kept only where its probe passes every objective the first flagged `not_learned`, else the first comes back.
+`retraining.json` records why and what was kept: the objectives flagged, the epochs before and after, the training
+kept and the other training's diagnosis. A later run of the folder with the same training settings and pairs trains
+the kept training's epochs at once; with other ones the record no longer applies and is removed.
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from .diagnosis import flagged_objectives
+from .diagnosis import NOT_STEERING_FLAGS, flagged_objectives
 from .fingerprints import stage_settings, with_legacy_settings
 from .run_folder import LEGACY_SETTINGS, write_json_atomic
 from .settings import RunSettings
@@ -25,11 +27,24 @@ from .training import optimiser_steps
 logger = logging.getLogger("peft_pblora.pipeline")
 
 RETRAINING_FILE = "retraining.json"
+FIRST_TRAINING_DIR = "first_training"
+# what a training and its diagnosis leave in a run folder (an ARM's train log is in its adapter's folder)
+TRAINING_ARTEFACTS = (
+    "parm_adapter", "arm_adapters", "train_log.json", "diagnosis.json", "fingerprints/train.json",
+    "fingerprints/diagnose.json",
+)  # fmt: skip
 
 
 def not_learned_objectives(diagnosis: Mapping[str, Any]) -> list[str]:
     """The objectives a diagnosis record flags `not_learned`, in its order."""
     return flagged_objectives(diagnosis, ["not_learned"])
+
+
+def not_passed_by_longer_training(not_learned: list[str], longer_diagnosis: Mapping[str, Any]) -> list[str]:
+    """The objectives flagged `not_learned` after the first training that the longer training's probe does not pass
+    either (a `NOT_STEERING_FLAGS` flag, or `not_learned` again): where there is one, the first training is kept."""
+    failing = set(flagged_objectives(longer_diagnosis, [*NOT_STEERING_FLAGS, "not_learned"]))
+    return [name for name in not_learned if name in failing]
 
 
 def trains_longer(settings: RunSettings, pair_counts: dict[str, int]) -> bool:
@@ -57,6 +72,40 @@ def retraining_record(settings: RunSettings, preference_data_hash: str | None, d
         "trained_from": trained_from(settings, preference_data_hash),
         "diagnosis_before": dict(diagnosis),
     }
+
+
+def set_aside_first_training(folder: Path) -> None:
+    """Moves the first training's adapters, train log, diagnosis and their fingerprints to `first_training/`, so the
+    longer training starts in an empty place and the first can come back."""
+    aside = folder / FIRST_TRAINING_DIR
+    if aside.exists():
+        shutil.rmtree(aside)
+    for name in TRAINING_ARTEFACTS:
+        if (folder / name).exists():
+            (aside / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(folder / name, aside / name)
+
+
+def has_first_training(folder: Path) -> bool:
+    return (folder / FIRST_TRAINING_DIR).is_dir()
+
+
+def restore_first_training(folder: Path) -> None:
+    """Puts the training set aside back in place of the longer one (its artefacts and fingerprints removed)."""
+    aside = folder / FIRST_TRAINING_DIR
+    for name in TRAINING_ARTEFACTS:
+        current = folder / name
+        if current.is_dir():
+            shutil.rmtree(current)
+        else:
+            current.unlink(missing_ok=True)
+        if (aside / name).exists():
+            shutil.move(aside / name, current)
+    shutil.rmtree(aside)
+
+
+def discard_first_training(folder: Path) -> None:
+    shutil.rmtree(folder / FIRST_TRAINING_DIR, ignore_errors=True)
 
 
 def write_retraining(folder: Path, record: Mapping[str, Any]) -> None:

@@ -234,7 +234,9 @@ class RunSettings:
         metadata={
             "help": "Where the diagnosis flags an objective not_learned (a training margin below 1 and a probe that "
             "does not rise with its weight), train again from the start for this many epochs, more than epochs, "
-            "and diagnose again before the sweep; retraining.json keeps why and the first diagnosis. None: never."
+            "and diagnose again before the sweep: the longer training is kept where its probe passes every objective "
+            "flagged, else the first one; retraining.json keeps why, which was kept and the other's diagnosis. "
+            "None: never."
         },
     )
     batch_size: int = field(

@@ -35,10 +35,15 @@ from .model_loading import load_model_and_tokenizer, parm_start
 from .prompts import prompt_pool, shipped_candidates_dir, shipped_candidates_fit, split_prompts
 from .report import write_report_files
 from .retraining import (
+    discard_first_training,
+    has_first_training,
     not_learned_objectives,
+    not_passed_by_longer_training,
     recorded_retraining,
+    restore_first_training,
     retrained_settings,
     retraining_record,
+    set_aside_first_training,
     trains_longer,
     write_retraining,
 )
@@ -192,38 +197,73 @@ class Run(DiagnoseStage):
         return self._results["train"]
 
     def _adopt_recorded_retraining(self) -> None:
-        """Takes the longer epochs at once where the folder records a retraining made from the given settings and
-        these pairs (`retraining.recorded_retraining`)."""
+        """Takes the kept training's epochs at once where the folder records a retraining made from the given
+        settings and these pairs (`retraining.recorded_retraining`)."""
         record = recorded_retraining(self.path, self.given_settings, lambda: self._inputs("train")["preference_data"])
         if record is not None:
             self._retraining = record
-            self.settings = retrained_settings(self.given_settings)
+            if record.get("kept") != "first":  # the longer training kept, or not yet diagnosed
+                self.settings = retrained_settings(self.given_settings)
 
     def diagnose(self) -> dict:
         """The diagnose stage (`DiagnoseStage.diagnose`); where it flags an objective `not_learned` and
         `epochs_if_not_learned` trains more steps than the first training, the adapters are trained again for that
-        long from the start and diagnosed again, and retraining.json says why."""
+        long from the start and diagnosed again, the longer training kept only where its probe passes every objective
+        flagged (`retraining`); retraining.json says why and which was kept."""
         record = super().diagnose()
+        if self._retraining is None:
+            if not self._retrains(record):
+                return record
+            self._retraining = retraining_record(self.settings, self._inputs("train")["preference_data"], record)
+            set_aside_first_training(self.path)
+            write_retraining(self.path, self._retraining)
+            self.settings = retrained_settings(self.settings)
+            for stage in ("train", "diagnose"):
+                self._results.pop(stage, None)
+            self.timed("train again", self.train)
+            record = super().diagnose()
+        if "kept" not in self._retraining:
+            record = self._kept_training_diagnosis(record)
+        return record
+
+    def _retrains(self, record: dict) -> bool:
+        """Whether `record`, the first training's diagnosis, asks for the longer training and it trains more steps."""
         not_learned = not_learned_objectives(record)
         if self.settings.epochs_if_not_learned is None or not not_learned:
-            return record
+            return False
         if not trains_longer(self.settings, self._train_pair_counts()):
             logger.warning(
                 "not learned: %s; --epochs_if_not_learned %s trains no more steps than --min_train_steps %s: "
                 "not trained again", ", ".join(not_learned), self.settings.epochs_if_not_learned,
                 self.settings.min_train_steps,
             )  # fmt: skip
-            return record
+            return False
         logger.warning(
             "not learned in %s epochs: %s; training again for %s epochs (--epochs_if_not_learned)",
             self.settings.epochs, ", ".join(not_learned), self.settings.epochs_if_not_learned,
         )  # fmt: skip
-        self._retraining = retraining_record(self.settings, self._inputs("train")["preference_data"], record)
+        return True
+
+    def _kept_training_diagnosis(self, longer: dict) -> dict:
+        """Keeps the longer training where its probe passes every objective the first flagged `not_learned` (or
+        where the first is no longer there), else puts the first back; records which, and returns the kept
+        training's diagnosis."""
+        not_passed = not_passed_by_longer_training(self._retraining["not_learned"], longer)
+        if not not_passed or not has_first_training(self.path):
+            discard_first_training(self.path)
+            self._retraining["kept"] = "longer"
+            write_retraining(self.path, self._retraining)
+            return longer
+        logger.warning(
+            "the %g-epoch training's probe does not pass %s either: the first training is kept",
+            self.settings.epochs, ", ".join(not_passed),
+        )  # fmt: skip
+        restore_first_training(self.path)
+        self._retraining.update(kept="first", not_passed=not_passed, diagnosis_longer=dict(longer))
         write_retraining(self.path, self._retraining)
-        self.settings = retrained_settings(self.settings)
+        self.settings = self.given_settings
         for stage in ("train", "diagnose"):
             self._results.pop(stage, None)
-        self.timed("train again", self.train)
         return super().diagnose()
 
     def _train_pair_counts(self) -> dict[str, int]:
@@ -329,7 +369,8 @@ class Run(DiagnoseStage):
             metrics["peak_resident_memory_gib"] = decoding["peak_resident_memory_gib"]
             metrics["guidance_path"] = decoding.get("guidance_path")
         if self._retraining is not None:
-            metrics["retraining"] = {key: self._retraining[key] for key in ("not_learned", "epochs_before", "epochs")}
+            kept = ("not_learned", "epochs_before", "epochs", "kept", "not_passed")
+            metrics["retraining"] = {key: self._retraining[key] for key in kept if key in self._retraining}
         diagnosis_path = self.path / "diagnosis.json"
         if diagnosis_path.is_file():
             metrics["steering_diagnosis"] = json.loads(diagnosis_path.read_text())["objectives"]
