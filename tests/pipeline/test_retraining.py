@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from peft_pblora.pipeline import Run, RunSettings, run_all, training
+from peft_pblora.pipeline import Run, RunSettings, run_all, stages, training
 from peft_pblora.pipeline.cli import main, parse_settings
 
 LEARNED_AFTER_EPOCHS = 3.0
@@ -28,8 +28,20 @@ def trained_epochs(monkeypatch) -> list[float]:
 
 
 def trained_epochs_of(run: Run) -> float:
-    """The epochs the folder's adapter was trained for, from its training log."""
-    return max(entry.get("epoch", 0) for entry in json.loads((run.path / "train_log.json").read_text()))
+    """The epochs the folder's adapter (or its first ARM) was trained for, from its training log."""
+    logs = [run.path / "train_log.json", *sorted((run.path / "arm_adapters").glob("*/train_log.json"))]
+    log = next(path for path in logs if path.is_file())
+    return max(entry.get("epoch", 0) for entry in json.loads(log.read_text()))
+
+
+def adapter_files(folder) -> dict[str, bytes]:
+    """Every file of the folder's trained adapters (the PARM's or the ARMs'), by relative path."""
+    return {
+        str(path.relative_to(folder)): path.read_bytes()
+        for name in ("parm_adapter", "arm_adapters")
+        for path in sorted((folder / name).rglob("*"))
+        if path.is_file()
+    }
 
 
 def answers_counting_w5(rows, steering: bool) -> list[dict]:
@@ -76,8 +88,10 @@ def test_an_objective_not_learned_is_trained_again_for_longer_before_the_sweep(
     tiny_run, trained_epochs, learned_only_when_trained_longer
 ):
     settings = RunSettings(**tiny_run, epochs_if_not_learned=LEARNED_AFTER_EPOCHS)
+    Run(settings).train()
+    first_adapters = adapter_files(settings.path)
     metrics = run_all(settings)
-    assert trained_epochs == [1.0, 3.0]
+    assert trained_epochs == [1.0, 3.0] and adapter_files(settings.path) != first_adapters
     record = json.loads((settings.path / "retraining.json").read_text())
     assert record["not_learned"] == ["count_w5"] and (record["epochs_before"], record["epochs"]) == (1.0, 3.0)
     assert "not_learned" in flags_of(record["diagnosis_before"])["count_w5"]
@@ -109,16 +123,19 @@ def test_an_objective_not_learned_is_trained_again_for_longer_before_the_sweep(
     assert trained_epochs == [1.0, 3.0, 3.0]
 
 
+@pytest.mark.parametrize("method", ["parm", "genarm"])
 def test_the_first_training_is_kept_where_the_longer_ones_probe_does_not_pass_the_objective_either(
-    tiny_run, trained_epochs, steering_by_no_training, caplog
+    tiny_run, trained_epochs, steering_by_no_training, caplog, method
 ):
-    settings = RunSettings(**tiny_run, epochs_if_not_learned=LEARNED_AFTER_EPOCHS)
+    settings = RunSettings(**tiny_run, method=method, epochs_if_not_learned=LEARNED_AFTER_EPOCHS)
     Run(settings).train()
-    first_adapter = {path.name: path.read_bytes() for path in (settings.path / "parm_adapter").iterdir()}
+    first_adapters = adapter_files(settings.path)
     metrics = run_all(settings)
-    assert trained_epochs == [1.0, 3.0]
+    adapters = {"parm": 1, "genarm": 2}[method]  # GenARM trains one ARM per objective
+    assert trained_epochs == [1.0] * adapters + [3.0] * adapters
+    trainings = len(trained_epochs)
     assert any("probe does not pass count_w5 either: the first training is kept" in r.message for r in caplog.records)
-    assert {path.name: path.read_bytes() for path in (settings.path / "parm_adapter").iterdir()} == first_adapter
+    assert adapter_files(settings.path) == first_adapters
     assert trained_epochs_of(Run(settings)) == 1.0 and not (settings.path / "first_training").exists()
     record = json.loads((settings.path / "retraining.json").read_text())
     assert (record["kept"], record["not_passed"]) == ("first", ["count_w5"])
@@ -129,10 +146,48 @@ def test_the_first_training_is_kept_where_the_longer_ones_probe_does_not_pass_th
     report = (settings.path / "report.md").read_text()
     assert "did not pass count_w5 either, so the first training is kept" in report
 
-    continued = run_all(RunSettings(**tiny_run, epochs_if_not_learned=LEARNED_AFTER_EPOCHS))  # decided: not again
-    assert trained_epochs == [1.0, 3.0] and continued["retraining"] == metrics["retraining"]
+    continued = run_all(RunSettings(**tiny_run, method=method, epochs_if_not_learned=LEARNED_AFTER_EPOCHS))
+    assert len(trained_epochs) == trainings and continued["retraining"] == metrics["retraining"]  # not again
     assert main(["train", "--output_dir", str(settings.path)]) == 0
-    assert trained_epochs == [1.0, 3.0]
+    assert len(trained_epochs) == trainings and adapter_files(settings.path) == first_adapters
+
+
+def test_a_restore_of_the_first_training_stopped_half_way_finishes_when_the_run_continues(
+    tiny_run, trained_epochs, steering_by_no_training, monkeypatch
+):
+    settings = RunSettings(**tiny_run, epochs_if_not_learned=LEARNED_AFTER_EPOCHS)
+    Run(settings).train()
+    first_adapters = adapter_files(settings.path)
+    restore = stages.restore_first_training
+
+    def stopped_half_way(folder):
+        shutil.move(folder / "first_training" / "parm_adapter", folder / "parm_adapter.first")
+        shutil.rmtree(folder / "parm_adapter")
+        shutil.move(folder / "parm_adapter.first", folder / "parm_adapter")  # the adapter back, its fingerprint not
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(stages, "restore_first_training", stopped_half_way)
+    with pytest.raises(KeyboardInterrupt):
+        run_all(settings)
+    assert json.loads((settings.path / "retraining.json").read_text())["kept"] == "first"  # decided before moving
+    monkeypatch.setattr(stages, "restore_first_training", restore)
+    run_all(RunSettings(**tiny_run, epochs_if_not_learned=LEARNED_AFTER_EPOCHS))
+    assert trained_epochs == [1.0, 3.0] and adapter_files(settings.path) == first_adapters
+    assert not (settings.path / "first_training").exists()
+
+
+def test_a_retraining_recorded_before_the_choice_keeps_the_longer_training(
+    tiny_run, trained_epochs, learned_only_when_trained_longer
+):
+    settings = RunSettings(**tiny_run, epochs_if_not_learned=LEARNED_AFTER_EPOCHS)
+    run_all(settings)
+    path = settings.path / "retraining.json"
+    record = json.loads(path.read_text())
+    del record["kept"]
+    path.write_text(json.dumps(record))
+    metrics = run_all(RunSettings(**tiny_run, epochs_if_not_learned=LEARNED_AFTER_EPOCHS))
+    assert trained_epochs == [1.0, 3.0] and metrics["retraining"]["epochs"] == 3.0
+    assert "the diagnosis above is the longer training's" in (settings.path / "report.md").read_text()
 
 
 def test_a_retraining_stopped_before_its_diagnosis_is_decided_when_the_run_continues(

@@ -308,7 +308,7 @@ def retraining_lines(metrics: dict) -> list[str]:
     if retraining.get("kept") == "first":
         kept = (
             f"the longer training's probe did not pass {', '.join(retraining['not_passed'])} either, so the first "
-            "training is kept: the diagnosis above is its, the longer one's is in retraining.json."
+            "training is kept: the diagnosis above is the first training's, the longer one's is in retraining.json."
         )
     else:
         kept = "the diagnosis above is the longer training's, the first one's is in retraining.json."

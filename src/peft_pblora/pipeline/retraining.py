@@ -20,7 +20,7 @@ from typing import Any
 
 from .diagnosis import NOT_STEERING_FLAGS, flagged_objectives
 from .fingerprints import stage_settings, with_legacy_settings
-from .run_folder import LEGACY_SETTINGS, write_json_atomic
+from .run_folder import LEGACY_SETTINGS, remove_path, write_json_atomic
 from .settings import RunSettings
 from .training import optimiser_steps
 
@@ -64,22 +64,29 @@ def trained_from(settings: RunSettings, preference_data_hash: str | None) -> dic
 
 
 def retraining_record(settings: RunSettings, preference_data_hash: str | None, diagnosis: Mapping[str, Any]) -> dict:
-    """retraining.json's content for a run trained with `settings` whose `diagnosis` flags `not_learned`."""
+    """retraining.json's content for a run trained with `settings` whose `diagnosis` flags `not_learned`, written
+    before the longer training: which training is kept is still pending (None)."""
     return {
         "not_learned": not_learned_objectives(diagnosis),
         "epochs_before": settings.epochs,
         "epochs": settings.epochs_if_not_learned,
+        "kept": None,
         "trained_from": trained_from(settings, preference_data_hash),
         "diagnosis_before": dict(diagnosis),
     }
+
+
+def kept_training(record: Mapping[str, Any]) -> str | None:
+    """Which training a retraining record kept: "longer", "first", or None while the longer one is not yet
+    diagnosed. A record made before the choice existed kept the longer."""
+    return record.get("kept", "longer")
 
 
 def set_aside_first_training(folder: Path) -> None:
     """Moves the first training's adapters, train log, diagnosis and their fingerprints to `first_training/`, so the
     longer training starts in an empty place and the first can come back."""
     aside = folder / FIRST_TRAINING_DIR
-    if aside.exists():
-        shutil.rmtree(aside)
+    remove_path(aside)
     for name in TRAINING_ARTEFACTS:
         if (folder / name).exists():
             (aside / name).parent.mkdir(parents=True, exist_ok=True)
@@ -87,25 +94,24 @@ def set_aside_first_training(folder: Path) -> None:
 
 
 def has_first_training(folder: Path) -> bool:
+    """Whether a first training is set aside in the folder."""
     return (folder / FIRST_TRAINING_DIR).is_dir()
 
 
 def restore_first_training(folder: Path) -> None:
-    """Puts the training set aside back in place of the longer one (its artefacts and fingerprints removed)."""
+    """Puts the training set aside back in place of the longer one, item by item, so that a restore stopped half-way
+    finishes when done again."""
     aside = folder / FIRST_TRAINING_DIR
     for name in TRAINING_ARTEFACTS:
-        current = folder / name
-        if current.is_dir():
-            shutil.rmtree(current)
-        else:
-            current.unlink(missing_ok=True)
         if (aside / name).exists():
-            shutil.move(aside / name, current)
-    shutil.rmtree(aside)
+            remove_path(folder / name)
+            shutil.move(aside / name, folder / name)
+    remove_path(aside)
 
 
 def discard_first_training(folder: Path) -> None:
-    shutil.rmtree(folder / FIRST_TRAINING_DIR, ignore_errors=True)
+    """Removes the training set aside, once the longer one is kept or the record no longer applies."""
+    remove_path(folder / FIRST_TRAINING_DIR)
 
 
 def write_retraining(folder: Path, record: Mapping[str, Any]) -> None:
@@ -136,6 +142,7 @@ def recorded_retraining(
         return record
     logger.warning("%s no longer applies (the training settings or the pairs changed): removed", RETRAINING_FILE)
     (folder / RETRAINING_FILE).unlink()
+    discard_first_training(folder)
     return None
 
 

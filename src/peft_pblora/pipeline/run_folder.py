@@ -1,9 +1,10 @@
-"""A run folder's settings.json (the settings the folder was last run with) and its atomic writes."""
+"""A run folder's settings.json (the settings the folder was last run with), its atomic writes and its removals."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -62,6 +63,14 @@ def write_text_atomic(path: Path, text: str) -> None:
 def write_json_atomic(path: Path, value: Any) -> None:
     """`value` as indented JSON in `path`, written atomically (`write_text_atomic`)."""
     write_text_atomic(path, json.dumps(value, indent=2))
+
+
+def remove_path(path: Path) -> None:
+    """Removes a file or a folder with all it holds; nothing where there is neither."""
+    if path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def save_settings(settings: RunSettings) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from .fingerprints import (
     with_legacy_settings,
 )
 from .reward_forms import with_reward_forms
-from .run_folder import LEGACY_SETTINGS
+from .run_folder import LEGACY_SETTINGS, remove_path
 from .settings import RunSettings
 
 logger = logging.getLogger("peft_pblora.pipeline")
@@ -87,10 +86,7 @@ class StageRecords:
         else:
             paths = [self.path / {"diagnose": "diagnosis.json", "sweep": "sweep.json"}[stage]]
         for path in paths:
-            if path.is_dir():
-                shutil.rmtree(path)
-            else:
-                path.unlink(missing_ok=True)
+            remove_path(path)
         self.fingerprints.remove(stage)
 
     def _inputs(self, stage: str) -> dict[str, str | None]:

@@ -37,6 +37,7 @@ from .report import write_report_files
 from .retraining import (
     discard_first_training,
     has_first_training,
+    kept_training,
     not_learned_objectives,
     not_passed_by_longer_training,
     recorded_retraining,
@@ -198,12 +199,18 @@ class Run(DiagnoseStage):
 
     def _adopt_recorded_retraining(self) -> None:
         """Takes the kept training's epochs at once where the folder records a retraining made from the given
-        settings and these pairs (`retraining.recorded_retraining`)."""
+        settings and these pairs (`retraining.recorded_retraining`), finishing a restore or a discard of the first
+        training that a stopped run left."""
         record = recorded_retraining(self.path, self.given_settings, lambda: self._inputs("train")["preference_data"])
-        if record is not None:
-            self._retraining = record
-            if record.get("kept") != "first":  # the longer training kept, or not yet diagnosed
-                self.settings = retrained_settings(self.given_settings)
+        if record is None:
+            return
+        self._retraining = record
+        if kept_training(record) == "first":
+            restore_first_training(self.path)  # where a restore stopped half-way, it finishes
+            return
+        if kept_training(record) == "longer":
+            discard_first_training(self.path)
+        self.settings = retrained_settings(self.given_settings)
 
     def diagnose(self) -> dict:
         """The diagnose stage (`DiagnoseStage.diagnose`); where it flags an objective `not_learned` and
@@ -215,14 +222,13 @@ class Run(DiagnoseStage):
             if not self._retrains(record):
                 return record
             self._retraining = retraining_record(self.settings, self._inputs("train")["preference_data"], record)
-            set_aside_first_training(self.path)
             write_retraining(self.path, self._retraining)
+            set_aside_first_training(self.path)
             self.settings = retrained_settings(self.settings)
-            for stage in ("train", "diagnose"):
-                self._results.pop(stage, None)
+            self._forget_training()
             self.timed("train again", self.train)
             record = super().diagnose()
-        if "kept" not in self._retraining:
+        if kept_training(self._retraining) is None:
             record = self._kept_training_diagnosis(record)
         return record
 
@@ -245,26 +251,35 @@ class Run(DiagnoseStage):
         return True
 
     def _kept_training_diagnosis(self, longer: dict) -> dict:
-        """Keeps the longer training where its probe passes every objective the first flagged `not_learned` (or
-        where the first is no longer there), else puts the first back; records which, and returns the kept
-        training's diagnosis."""
+        """Keeps the longer training where its probe passes every objective the first flagged `not_learned`, else
+        puts the first back (the choice recorded before the files move); returns the kept training's diagnosis."""
         not_passed = not_passed_by_longer_training(self._retraining["not_learned"], longer)
-        if not not_passed or not has_first_training(self.path):
-            discard_first_training(self.path)
-            self._retraining["kept"] = "longer"
+        if not_passed and has_first_training(self.path):
+            logger.warning(
+                "the %g-epoch training's probe does not pass %s either: the first training is kept",
+                self.settings.epochs, ", ".join(not_passed),
+            )  # fmt: skip
+            self._retraining.update(kept="first", not_passed=not_passed, diagnosis_longer=dict(longer))
             write_retraining(self.path, self._retraining)
-            return longer
-        logger.warning(
-            "the %g-epoch training's probe does not pass %s either: the first training is kept",
-            self.settings.epochs, ", ".join(not_passed),
-        )  # fmt: skip
-        restore_first_training(self.path)
-        self._retraining.update(kept="first", not_passed=not_passed, diagnosis_longer=dict(longer))
+            restore_first_training(self.path)
+            self.settings = self.given_settings
+            self._forget_training()
+            return super().diagnose()
+        if not_passed:  # e.g. the longer adapters copied from a folder whose retraining had not finished
+            logger.warning(
+                "the %g-epoch training's probe does not pass %s either, but the first training is gone: the longer "
+                "one is kept", self.settings.epochs, ", ".join(not_passed),
+            )  # fmt: skip
+            self._retraining["not_passed"] = not_passed
+        discard_first_training(self.path)
+        self._retraining["kept"] = "longer"
         write_retraining(self.path, self._retraining)
-        self.settings = self.given_settings
+        return longer
+
+    def _forget_training(self) -> None:
+        """Drops this Run's results of training and diagnosing, so they are checked (or made) again."""
         for stage in ("train", "diagnose"):
             self._results.pop(stage, None)
-        return super().diagnose()
 
     def _train_pair_counts(self) -> dict[str, int]:
         """Each objective's training pairs (the held-out share left out): what an epoch's steps are counted over."""
@@ -369,8 +384,8 @@ class Run(DiagnoseStage):
             metrics["peak_resident_memory_gib"] = decoding["peak_resident_memory_gib"]
             metrics["guidance_path"] = decoding.get("guidance_path")
         if self._retraining is not None:
-            kept = ("not_learned", "epochs_before", "epochs", "kept", "not_passed")
-            metrics["retraining"] = {key: self._retraining[key] for key in kept if key in self._retraining}
+            keys = ("not_learned", "epochs_before", "epochs", "kept", "not_passed")
+            metrics["retraining"] = {key: self._retraining[key] for key in keys if key in self._retraining}
         diagnosis_path = self.path / "diagnosis.json"
         if diagnosis_path.is_file():
             metrics["steering_diagnosis"] = json.loads(diagnosis_path.read_text())["objectives"]
