@@ -88,7 +88,9 @@ MARGIN_VERDICTS = ("below not_learned's threshold", "at or above it", "not recor
 # half its strength, then a quarter, and each the probe cannot judge at full strength tried at twice it;
 # "log-ratio-forms-from-pairs" is "log-ratio-adaptive" with each objective's reward
 # form read from its pairs (the mean log-ratio, beta_r 4, where the pairs follow length; the summed, beta_r 0.1, else);
-# "log-ratio-forms-from-pairs-non-answers" adds, per prompt and objective, a pair against the empty answer
+# "log-ratio-forms-from-pairs-non-answers" adds, per prompt and objective, a pair against the empty answer;
+# "log-ratio-forms-from-pairs-train-again" trains one epoch, and again for three where one leaves an objective
+# not_learned (on either preset)
 RECIPES = {
     "default": {},
     "log-ratio": {
@@ -111,6 +113,11 @@ RECIPES["log-ratio-forms-from-pairs"] = {
     if key not in ("length_normalized_rewards", "beta_r")
 }
 RECIPES["log-ratio-forms-from-pairs-non-answers"] = {**RECIPES["log-ratio-forms-from-pairs"], "non_answer_pairs": True}
+RECIPES["log-ratio-forms-from-pairs-train-again"] = {
+    **RECIPES["log-ratio-forms-from-pairs"],
+    "epochs": 1.0,
+    "epochs_if_not_learned": 3.0,
+}
 
 
 def recipe_settings(recipe: str) -> dict:

@@ -219,6 +219,9 @@ def test_the_steering_benchmark_takes_a_named_recipe_or_json(monkeypatch):
     assert {**forms_from_pairs, "length_normalized_rewards": ["none"], "beta_r": [0.1]} == adaptive
     non_answers = module.recipe_settings("log-ratio-forms-from-pairs-non-answers")
     assert non_answers == {**forms_from_pairs, "non_answer_pairs": True}
+    train_again = module.recipe_settings("log-ratio-forms-from-pairs-train-again")
+    assert train_again == {**forms_from_pairs, "epochs": 1.0, "epochs_if_not_learned": 3.0}
+    assert module.common_settings("gpu", train_again)["epochs"] == module.PRESETS["cpu"]["epochs"] == 1.0
     assert log_ratio["reference_free"] is False and module.recipe_settings("default") == {}
     assert module.recipe_settings('{"guidance_beta": 0.5}') == {"guidance_beta": 0.5}
     for bad in ("log_ratio", "[1, 2]"):
