@@ -23,6 +23,7 @@ from pathlib import Path
 
 from peft_pblora.data.preference_pairs import candidates_dir
 from peft_pblora.pipeline import Run, RunSettings
+from peft_pblora.pipeline.stages import run_stages
 
 RESULT_FILES = (
     "settings.json",
@@ -104,10 +105,7 @@ def run_grid(
             shutil.copytree(candidates_by_sampling[sampling_key], candidates)
         if adapter_from:
             reuse_adapters(output_dir / adapter_from, settings.path)
-        run.timed("make-data", run.make_data)
-        run.timed("train", run.train)
-        run.timed("sweep", run.sweep)
-        metrics = run.timed("report", run.report)
+        metrics = run_stages(run)
         shared_base = run.loaded_base or shared_base
         if candidates.exists():
             candidates_by_sampling.setdefault(sampling_key, candidates)

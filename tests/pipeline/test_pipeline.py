@@ -629,6 +629,7 @@ def test_a_grid_of_runs_shares_the_base_candidates_and_adapters(tiny_run, tmp_pa
     )
     for run in summary.values():
         assert math.isfinite(run["metrics"]["hypervolume_sweep"])
+        assert list(run["timings"]) == ["make-data", "train", "diagnose", "sweep", "report"]  # each stage apart
     with tarfile.open(archive_path) as tar:
         names = tar.getnames()
     assert "summary.json" in names and "more_epochs/report.md" in names and "first/sweep.json" in names

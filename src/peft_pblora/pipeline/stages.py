@@ -51,6 +51,7 @@ from .retraining import (
 from .reward_forms import RewardForms, reward_forms_of
 from .run_folder import save_settings, saved_settings, write_json_atomic
 from .settings import ONE_REWARD_MODEL_METHODS, SVD_LORA_CORE, RunSettings
+from .stage_timer import StageTimer
 from .training import train_adapter, training_pairs
 from .user_data import user_preference_data
 
@@ -77,6 +78,7 @@ class Run(DiagnoseStage):
         self.empty_check_prompts = choose_probe_prompts(pool, split, check_count, settings.seed)
         self._base = base
         self.fingerprints = Fingerprints(self.path)
+        self._timer = StageTimer(self.path)
         self._results: dict[str, Any] = {}  # the stages this Run has checked or made: what each returned
         self._expected: dict[str, dict] = {}  # the fingerprint each stage to be made will record
         self._reward_forms: RewardForms | None = None  # known once the pairs are
@@ -99,15 +101,8 @@ class Run(DiagnoseStage):
         return self._base
 
     def timed(self, name: str, stage: Callable[[], Any]) -> Any:
-        start = time.perf_counter()
-        result = stage()
-        seconds = time.perf_counter() - start
-        timings_path = self.path / "timings.json"
-        timings = json.loads(timings_path.read_text()) if timings_path.is_file() else {}
-        timings[name] = round(seconds, 1)
-        write_json_atomic(timings_path, timings)
-        print(f"[{name}] {seconds:.1f} s", flush=True)
-        return result
+        """Runs `stage`, printing its own seconds and keeping them in timings.json (`StageTimer`)."""
+        return self._timer.timed(name, stage)
 
     def adapter_dirs(self) -> list[Path]:
         """The trained adapters: the PARM's, or one ARM per objective."""
@@ -394,11 +389,15 @@ class Run(DiagnoseStage):
         return metrics
 
 
-def run_all(settings: RunSettings) -> dict:
-    """All stages in order, each skipped when its artefacts exist; prints each stage's time."""
-    run = Run(settings)
+def run_stages(run: Run) -> dict:
+    """Every stage of `run` in order, each timed and skipped when its artefacts exist; returns the report's metrics."""
     run.timed("make-data", run.make_data)
     run.timed("train", run.train)
     run.timed("diagnose", run.diagnose)
     run.timed("sweep", run.sweep)
     return run.timed("report", run.report)
+
+
+def run_all(settings: RunSettings) -> dict:
+    """All stages of a new `Run` of `settings` (`run_stages`); prints each stage's time."""
+    return run_stages(Run(settings))
