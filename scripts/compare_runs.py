@@ -47,6 +47,12 @@ def sweep_scores(run: dict) -> np.ndarray:
     return np.asarray([[point["scores"][name] for name in objectives] for point in run["sweep"]["points"]])
 
 
+def training_seconds(timings: dict) -> float | None:
+    """A run's training time: its first training and, where `--epochs_if_not_learned` trained again, that too."""
+    trainings = [timings[stage] for stage in ("train", "train again") if stage in timings]
+    return sum(trainings) if trainings else None
+
+
 def compare(runs: list[dict]) -> tuple[list[dict], dict]:
     """Rows of the comparison table and the shared normalisation."""
     objectives = runs[0]["sweep"]["objectives"]
@@ -81,7 +87,7 @@ def compare(runs: list[dict]) -> tuple[list[dict], dict]:
                 "effects": {name: value["effect"] for name, value in metrics["steering_effect"].items()},
                 "effect_errors": {name: value["standard_error"] for name, value in metrics["steering_effect"].items()},
                 "trainable_parameters": metrics.get("trainable_parameters"),
-                "train_seconds": run["timings"].get("train"),
+                "train_seconds": training_seconds(run["timings"]),
                 "tokens_per_second": metrics.get("decoding_tokens_per_second"),
                 "peak_memory_gib": metrics.get("peak_resident_memory_gib"),
             }

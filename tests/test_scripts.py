@@ -88,6 +88,11 @@ def test_comparing_runs_normalises_them_together():
     seeds[1]["train_seconds"] = 1234.0
     (ranged,) = module.method_summaries(seeds, ["a", "b"])
     assert "| 1 to 1,234 |" in module.summaries_markdown([ranged])  # a cost as its range, not a mean
+    trained_again = run("again", "parm", [(4.0, 0.0), (0.0, 2.0)])
+    trained_again["timings"]["train again"] = 30.0
+    untimed = run("untimed", "parm", [(4.0, 0.0), (0.0, 2.0)])
+    untimed["timings"] = {}
+    assert [row["train_seconds"] for row in module.compare([trained_again, untimed])[0]] == [31.0, None]
     two_seeds = [run("s0", "parm", [(4.0, 0.0), (0.0, 2.0)]), run("s1", "parm", [(2.0, 0.0), (0.0, 1.0)])]
     solo = run("g", "genarm", [(1.0, 1.0), (3.0, 3.0)])
     two_seed_rows, _ = module.compare([*two_seeds, solo])
