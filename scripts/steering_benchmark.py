@@ -46,6 +46,7 @@ from peft_pblora.pipeline.diagnosis import diagnosis_record, read_training_margi
 from peft_pblora.pipeline.objectives import name_before_loading, parse_spec, resolve_objective
 from peft_pblora.pipeline.report import rescaled_objectives
 from peft_pblora.pipeline.settings import SCORERS
+from peft_pblora.pipeline.steering_verdict_lines import DEGENERATE_VERTEX_SHARE, degenerate_at_vertex
 
 OBJECTIVES = ("conciseness", "list_format", "positivity", "relevance", "second_person", "plain_words")
 PAIRS = (
@@ -201,6 +202,8 @@ def objective_row(name: str, metrics: dict) -> dict:
         "rises_above_base": rises_above_base(effect),
         "gain_over_base_at_weight_zero": effect.get("gain_over_base_at_weight_zero"),
         "lifted_by_other_objectives": lifted_by_other_objectives(effect),
+        "degenerate_share_at_vertex": metrics.get("degenerate_share_at_vertex", {}).get(name),
+        "degenerate_share_base": metrics.get("degenerate_share_base"),
     }
 
 
@@ -240,9 +243,9 @@ def retraining_label(retraining: dict | None) -> str:
 
 def markdown_table(rows: list[dict]) -> str:
     lines = [
-        "| run | 1/beta | objective | Spearman | effect +/- se | steers | gain over base at its vertex | flags before "
-        "the sweep | HV guided / base | MIP guided / base |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| run | 1/beta | objective | Spearman | effect +/- se | steers | gain over base at its vertex | empty or "
+        "repetitive at its vertex | flags before the sweep | HV guided / base | MIP guided / base |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         beta = row.get("guidance_beta")
@@ -255,12 +258,15 @@ def markdown_table(rows: list[dict]) -> str:
             effect = "" if result["effect"] is None else f"{result['effect']:+.3f} +/- {result['standard_error']:.3f}"
             gain = result.get("gain_over_base")
             gain_cell = "" if gain is None else f"{gain['effect']:+.3f} +/- {gain['standard_error']:.3f}"
+            degenerate = result.get("degenerate_share_at_vertex")
+            degenerate_cell = "" if degenerate is None else f"{degenerate:.2f}"
             flags = ", ".join(row["diagnosis_flags"].get(objective, [])) or ("none" if row["diagnosis_flags"] else "")
             hypervolume, mip = row["hypervolume"], row["mip"]
             lines.append(
                 f"| {run} | {strength}{objective_strength(objective, row)} | {objective} | {spearman} | "
                 f"{effect} | "
-                f"{'yes' if result['steers'] else 'no: ' + result['verdict']} | {gain_cell} | {flags} | "
+                f"{'yes' if result['steers'] else 'no: ' + result['verdict']} | {gain_cell} | {degenerate_cell} | "
+                f"{flags} | "
                 f"{hypervolume[0]:.3f} / {hypervolume[1]:.3f} | "
                 f"{mip[0]:.3f} / {mip[1]:.3f} |"
             )
@@ -273,6 +279,19 @@ def markdown_table(rows: list[dict]) -> str:
         lines.append(
             f"{rising} of {len(with_gain)} score above the unguided model at their own vertex (gain > 2 se); "
             f"{sum(result['steers'] and not result['rises_above_base'] for result in with_gain)} steer without."
+        )
+    steering_with_quality = [
+        result for result in results if result["steers"] and result.get("degenerate_share_at_vertex") is not None
+    ]
+    if steering_with_quality:
+        degenerate = sum(
+            degenerate_at_vertex(result["degenerate_share_at_vertex"], result.get("degenerate_share_base"))
+            for result in steering_with_quality
+        )
+        lines.append(
+            f"{degenerate} of the {len(steering_with_quality)} that steer (those whose metrics.json holds their "
+            f"answers' quality) have {DEGENERATE_VERTEX_SHARE:.0%} or more of the answers at their vertex empty or "
+            "repetitive, more than the unguided model."
         )
     failures = Counter(result["verdict"] for result in results if not result["steers"])
     if failures:

@@ -176,7 +176,20 @@ def test_the_steering_benchmark_counts_where_the_probe_agreed_with_the_sweep(mon
     rows = module.benchmark_table(summary)
     assert [result["rises_above_base"] for result in rows[0]["objectives"].values()] == [False, True]
     table = module.markdown_table(rows)
-    assert "| a__b | 2 | a | 1.00 | +0.300 +/- 0.010 | yes | +0.050 +/- 0.030 |" in table
+    assert "| a__b | 2 | a | 1.00 | +0.300 +/- 0.010 | yes | +0.050 +/- 0.030 |  | none |" in table
+    assert "that steer (those whose metrics.json holds their answers' quality)" not in table
+    summary["a__b"]["metrics"]["degenerate_share_at_vertex"] = {"a": 0.3, "b": 0.1}
+    summary["b__c"]["metrics"]["degenerate_share_at_vertex"] = {"b": 0.2, "c": 0.25}
+    summary["b__c"]["metrics"]["degenerate_share_base"] = 0.1
+    summary["a__b"]["metrics"]["degenerate_share_base"] = 0.3  # a's 0.3 no more than the unguided model's
+    assert "1 of the 3 that steer" in module.markdown_table(module.benchmark_table(summary))
+    summary["a__b"]["metrics"]["degenerate_share_base"] = 0.2
+    quality_table = module.markdown_table(module.benchmark_table(summary))
+    assert "| a__b | 2 | a | 1.00 | +0.300 +/- 0.010 | yes | +0.050 +/- 0.030 | 0.30 | none |" in quality_table
+    assert (
+        "2 of the 3 that steer (those whose metrics.json holds their answers' quality) have 25% or more of the "
+        "answers at their vertex empty or repetitive, more than the unguided model." in quality_table
+    )  # a in a__b (0.3) and c in b__c (0.25, at the line); b in a__b (0.1) does not steer, in b__c (0.2) is under it
     assert "1 of 2 score above the unguided model at their own vertex (gain > 2 se); 1 steer without." in table
     assert "3 of 6 objective-runs steer" in table
     assert "The others: 1 not_monotone, 1 within_noise, 1 against_its_weight." in table

@@ -205,3 +205,34 @@ def test_content_words_drop_numbers_and_markup():
         "5k-run",
         "time",
     ]
+
+
+def test_the_degenerate_share_at_each_vertex_is_its_empty_plus_repetitive_answers_by_hand():
+    answers = {
+        (1.0, 0.0): ["", "so good so good so good so good", "a fine reply", "glad to help you"],
+        (0.5, 0.5): ["", "", "", "a fine reply"],  # not a vertex: its empty answers count for neither
+        (0.0, 1.0): ["a fine reply", "another reply", "a third one here", "and the last"],
+    }
+    points = [
+        {
+            "alpha": list(alpha),
+            "scores": {"a": alpha[0], "b": alpha[1]},
+            "quality": response_quality([{"text": text, "finished": True} for text in texts]),
+        }
+        for alpha, texts in answers.items()
+    ]
+    base_quality = response_quality([{"text": text, "finished": True} for text in ["", "x y z", "ok", "fine"]])
+    sweep = {
+        "objectives": ["a", "b"],
+        "alphas": [point["alpha"] for point in points],
+        "points": points,
+        "base": {"scores": {"a": 0.2, "b": 0.2}, "quality": base_quality},
+    }
+    summary = summarise_sweep(sweep)
+    assert summary["degenerate_share_at_vertex"] == {"a": 0.5, "b": 0.0}  # one empty and one loop of four at a's
+    assert summary["degenerate_share_base"] == 0.25
+    without_b_vertex = sweep | {"points": points[:2], "alphas": [[1.0, 0.0], [0.5, 0.5]]}
+    assert summarise_sweep(without_b_vertex)["degenerate_share_at_vertex"] == {"a": 0.5}
+    no_quality = [{key: value for key, value in point.items() if key != "quality"} for point in points]
+    summary = summarise_sweep(sweep | {"points": no_quality, "base": {"scores": {"a": 0.2, "b": 0.2}}})
+    assert summary["degenerate_share_at_vertex"] == {} and summary["degenerate_share_base"] is None

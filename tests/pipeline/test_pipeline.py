@@ -32,6 +32,7 @@ from peft_pblora.pipeline.report import (
 from peft_pblora.pipeline.reward_forms import RewardForms
 from peft_pblora.pipeline.settings import BETA_R_MEAN, BETA_R_SUM, METHOD_LABELS
 from peft_pblora.pipeline.steering_verdict_lines import (
+    degenerate_vertex_lines,
     fragile_lines,
     lifted_lines,
     metrics_verdicts,
@@ -134,6 +135,25 @@ def test_the_report_says_when_an_objective_steers_without_rising_above_the_base(
     ]  # tone rises above the base by more than two standard errors; format does not steer at all
     del metrics["steering_effect"]["relevance"]["gain_over_base"]  # a sweep without the base's per-prompt scores
     assert no_gain_lines(metrics) == []
+
+
+def test_the_report_warns_where_a_quarter_or_more_of_an_objectives_vertex_answers_are_degenerate():
+    metrics = {"degenerate_share_at_vertex": {"tone": 0.81, "length": 0.25, "format": 0.24}}
+    metrics["degenerate_share_base"] = 0.06
+    assert degenerate_vertex_lines(metrics) == [
+        "- tone: 81% of the answers at its vertex are empty or repeat a phrase (the unguided model's: 6%): its score "
+        "there comes partly from degenerate text, which its verdict does not show; read a few (sweep.json), and try "
+        "it at half strength (--fixed_objective_strengths tone=0.5) or with less training",
+        "- length: 25% of the answers at its vertex are empty or repeat a phrase (the unguided model's: 6%): its "
+        "score there comes partly from degenerate text, which its verdict does not show; read a few (sweep.json), "
+        "and try it at half strength (--fixed_objective_strengths length=0.5) or with less training",
+    ]  # format's 24% is under a quarter
+    metrics["degenerate_share_base"] = 0.25  # the unguided model's answers as degenerate as length's
+    assert [line.split(":")[0] for line in degenerate_vertex_lines(metrics)] == ["- tone"]
+    del metrics["degenerate_share_base"]  # a base point without its answers' quality
+    assert [line.split(":")[0] for line in degenerate_vertex_lines(metrics)] == ["- tone", "- length"]
+    assert "(the unguided model's" not in degenerate_vertex_lines(metrics)[0]
+    assert degenerate_vertex_lines({}) == []  # a metrics.json from before the shares were measured
 
 
 def test_the_report_says_when_the_other_objectives_guidance_already_raises_one_that_does_not_steer():

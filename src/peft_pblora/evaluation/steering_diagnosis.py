@@ -25,6 +25,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from .sweep_metrics import degenerate_share
+
 CHANCE = 0.5
 MIN_HELD_OUT_PAIRS = 16  # fewer: two standard errors above chance exceed 0.75, and a pair-accuracy flag means little
 PROBE_FLAGS = ("steers_backwards", "does_not_steer", "degenerate_at_vertex", "wordless_at_vertex")
@@ -287,7 +289,7 @@ def degenerate_shares(probe_points: Sequence[Mapping], objectives: Sequence[str]
 
     def degenerate(point: Mapping) -> float | None:
         quality = point.get("quality")
-        return float(quality.get("empty", 0.0)) + float(quality.get("repetitive", 0.0)) if quality else None
+        return degenerate_share(quality) if quality else None
 
     return values_at_own_vertex(probe_points, objectives, degenerate)
 

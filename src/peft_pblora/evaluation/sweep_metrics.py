@@ -65,6 +65,24 @@ def response_quality(responses: Sequence[dict]) -> dict[str, float]:
     return {"empty": shares["empty"], "unfinished": unfinished / total, "repetitive": shares["repetitive"]}
 
 
+def degenerate_share(quality: Mapping[str, float]) -> float:
+    """The share of a point's answers that are empty or repetitive, from its `response_quality` (an empty answer has
+    no words to repeat, so the two shares never overlap)."""
+    return float(quality.get("empty", 0.0)) + float(quality.get("repetitive", 0.0))
+
+
+def degenerate_shares_at_vertices(sweep: dict) -> dict[str, float]:
+    """Per objective, the share of the sweep's answers at its own vertex that are empty or repetitive: a score reached
+    by degenerate text, which neither its Spearman nor its steering effect shows. Objectives whose vertex was not
+    swept, or whose points hold no quality, are left out."""
+    shares = {}
+    for index, name in enumerate(sweep["objectives"]):
+        vertex = next((point for point in sweep["points"] if point["alpha"][index] == 1.0), None)
+        if vertex is not None and vertex.get("quality"):
+            shares[name] = degenerate_share(vertex["quality"])
+    return shares
+
+
 def standard_error(values: Sequence[float]) -> float:
     """Standard error of a mean over prompts (0 for fewer than two values)."""
     return float(np.std(values, ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
@@ -364,5 +382,7 @@ def summarise_sweep(sweep: dict) -> dict:
         "steering_effect": effects,
         "steepest_fall": falls,
         "steering_verdict": steering_verdicts(spearman, effects, falls),
+        "degenerate_share_at_vertex": degenerate_shares_at_vertices(sweep),
+        "degenerate_share_base": degenerate_share(sweep["base"]["quality"]) if sweep["base"].get("quality") else None,
         "front_alphas_no_linear_weighting_picks": front_alphas_no_linear_weighting_picks(sweep["alphas"], raw),
     }

@@ -14,7 +14,14 @@ from ..evaluation.sweep_metrics import STEERING_SPEARMAN_TARGET
 from .baselines import arm_rank, svd_lora_rank
 from .run_folder import FOLDER_SETTINGS, RESULT_NEUTRAL_SETTINGS, atomic_path, write_text_atomic
 from .settings import METHOD_LABELS, PER_OBJECTIVE_CORE, RunSettings
-from .steering_verdict_lines import fragile_lines, lifted_lines, no_gain_lines, token_limit_lines, verdict_lines
+from .steering_verdict_lines import (
+    degenerate_vertex_lines,
+    fragile_lines,
+    lifted_lines,
+    no_gain_lines,
+    token_limit_lines,
+    verdict_lines,
+)
 
 
 def options_other_than_defaults(settings: RunSettings) -> list[str]:
@@ -340,6 +347,7 @@ def markdown_report(settings: RunSettings, sweep: dict, metrics: dict, path: Pat
         scores_section(sweep),
         verdict_lines(metrics),
         token_limit_lines(metrics, sweep, settings.sweep_tokens),
+        degenerate_vertex_lines(metrics),
         no_gain_lines(metrics),
         lifted_lines(metrics),
         fragile_lines(metrics),

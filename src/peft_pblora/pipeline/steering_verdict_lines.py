@@ -1,7 +1,7 @@
 """The report's lines that say in words whether alpha steered each objective: the verdicts, and the notes on a token
-limit that hides longer answers, on an objective that steers without rising above the unguided model, on one that
-stays within noise because the other objectives' guidance already raises it and on a verdict that another draw of test
-prompts would likely turn over."""
+limit that hides longer answers, on degenerate answers at an objective's vertex, on an objective that steers without
+rising above the unguided model, on one that stays within noise because the other objectives' guidance already raises
+it and on a verdict that another draw of test prompts would likely turn over."""
 
 from __future__ import annotations
 
@@ -52,6 +52,28 @@ def verdict_lines(metrics: dict) -> list[str]:
 
 
 MOSTLY_CUT_SHARE = 0.5  # of the answers at a vertex stopped by the token limit
+DEGENERATE_VERTEX_SHARE = 0.25  # of the answers at an objective's vertex, empty or repetitive
+
+
+def degenerate_at_vertex(share: float, base_share: float | None) -> bool:
+    """Whether a quarter or more of the answers at an objective's vertex are empty or repetitive, more than the
+    unguided model's (where known): guidance, not the prompts, made them so."""
+    return share >= DEGENERATE_VERTEX_SHARE and (base_share is None or share > base_share)
+
+
+def degenerate_vertex_lines(metrics: dict) -> list[str]:
+    """A warning for each objective whose answers at its own vertex are degenerate (`degenerate_at_vertex`, from
+    `degenerate_share_at_vertex`): its score there comes partly from empty or looping text, which its verdict, read
+    from the scores alone, does not show."""
+    base = metrics.get("degenerate_share_base")
+    base_note = "" if base is None else f" (the unguided model's: {base:.0%})"
+    return [
+        f"- {name}: {share:.0%} of the answers at its vertex are empty or repeat a phrase{base_note}: its score there "
+        "comes partly from degenerate text, which its verdict does not show; read a few (sweep.json), and try it at "
+        f"half strength (--fixed_objective_strengths {name}=0.5) or with less training"
+        for name, share in metrics.get("degenerate_share_at_vertex", {}).items()
+        if degenerate_at_vertex(share, base)
+    ]
 
 
 def token_limit_lines(metrics: dict, sweep: dict, sweep_tokens: int) -> list[str]:
