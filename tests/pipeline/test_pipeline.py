@@ -143,11 +143,13 @@ def test_the_report_warns_where_a_quarter_or_more_of_an_objectives_vertex_answer
     assert degenerate_vertex_lines(metrics) == [
         "- tone: 81% of the answers at its vertex are empty or repeat a phrase (the unguided model's: 6%): its score "
         "there comes partly from degenerate text, which its verdict does not show; read a few (sweep.json), and try "
-        "it at half strength (--fixed_objective_strengths tone=0.5) or with less training",
+        "it at half its strength (--fixed_objective_strengths tone=0.5) or with less training",
         "- length: 25% of the answers at its vertex are empty or repeat a phrase (the unguided model's: 6%): its "
         "score there comes partly from degenerate text, which its verdict does not show; read a few (sweep.json), "
-        "and try it at half strength (--fixed_objective_strengths length=0.5) or with less training",
-    ]  # format's 24% is under a quarter
+        "and try it at half its strength (--fixed_objective_strengths length=0.5) or with less training",
+    ]  # format's 24% is under a quarter; no strengths recorded: the adapter as trained, each at 1
+    metrics |= {"objectives": ["tone", "length", "format"], "objective_strengths": [1.0, 0.25, 1.0]}
+    assert "(--fixed_objective_strengths length=0.125)" in degenerate_vertex_lines(metrics)[1]  # half the 0.25 swept
     metrics["degenerate_share_base"] = 0.25  # the unguided model's answers as degenerate as length's
     assert [line.split(":")[0] for line in degenerate_vertex_lines(metrics)] == ["- tone"]
     del metrics["degenerate_share_base"]  # a base point without its answers' quality

@@ -64,13 +64,16 @@ def degenerate_at_vertex(share: float, base_share: float | None) -> bool:
 def degenerate_vertex_lines(metrics: dict) -> list[str]:
     """A warning for each objective whose answers at its own vertex are degenerate (`degenerate_at_vertex`, from
     `degenerate_share_at_vertex`): its score there comes partly from empty or looping text, which its verdict, read
-    from the scores alone, does not show."""
+    from the scores alone, does not show. The strength it names for a trial halves the run's own
+    (`objective_strengths`)."""
     base = metrics.get("degenerate_share_base")
     base_note = "" if base is None else f" (the unguided model's: {base:.0%})"
+    strengths = dict(zip(metrics.get("objectives", []), metrics.get("objective_strengths") or [], strict=False))
     return [
         f"- {name}: {share:.0%} of the answers at its vertex are empty or repeat a phrase{base_note}: its score there "
         "comes partly from degenerate text, which its verdict does not show; read a few (sweep.json), and try it at "
-        f"half strength (--fixed_objective_strengths {name}=0.5) or with less training"
+        f"half its strength (--fixed_objective_strengths {name}={strengths.get(name, 1.0) * 0.5:g}) or with less "
+        "training"
         for name, share in metrics.get("degenerate_share_at_vertex", {}).items()
         if degenerate_at_vertex(share, base)
     ]
