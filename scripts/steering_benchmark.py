@@ -203,7 +203,6 @@ def objective_row(name: str, metrics: dict) -> dict:
         "gain_over_base_at_weight_zero": effect.get("gain_over_base_at_weight_zero"),
         "lifted_by_other_objectives": lifted_by_other_objectives(effect),
         "degenerate_share_at_vertex": metrics.get("degenerate_share_at_vertex", {}).get(name),
-        "degenerate_share_base": metrics.get("degenerate_share_base"),
     }
 
 
@@ -222,6 +221,7 @@ def benchmark_table(summary: dict) -> list[dict]:
                 "guidance_beta": metrics.get("guidance_beta"),
                 "objective_strengths": metrics.get("objective_strengths"),
                 "objectives": {objective: objective_row(objective, metrics) for objective in objectives},
+                "degenerate_share_base": metrics.get("degenerate_share_base"),
                 "hypervolume": [metrics["hypervolume_sweep"], metrics["hypervolume_base"]],
                 "mip": [metrics["mip_sweep"], metrics["mip_base"]],
                 "diagnosis_flags": diagnosis,
@@ -281,13 +281,13 @@ def markdown_table(rows: list[dict]) -> str:
             f"{sum(result['steers'] and not result['rises_above_base'] for result in with_gain)} steer without."
         )
     steering_with_quality = [
-        result for result in results if result["steers"] and result.get("degenerate_share_at_vertex") is not None
+        (result["degenerate_share_at_vertex"], row.get("degenerate_share_base"))
+        for row in rows
+        for result in row["objectives"].values()
+        if result["steers"] and result.get("degenerate_share_at_vertex") is not None
     ]
     if steering_with_quality:
-        degenerate = sum(
-            degenerate_at_vertex(result["degenerate_share_at_vertex"], result.get("degenerate_share_base"))
-            for result in steering_with_quality
-        )
+        degenerate = sum(degenerate_at_vertex(share, base) for share, base in steering_with_quality)
         lines.append(
             f"{degenerate} of the {len(steering_with_quality)} that steer (those whose metrics.json holds their "
             f"answers' quality) have {DEGENERATE_VERTEX_SHARE:.0%} or more of the answers at their vertex empty or "

@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-DEGENERATE_VERTEX_SHARE = 0.25
+from peft_pblora.pipeline.steering_verdict_lines import DEGENERATE_VERTEX_SHARE, degenerate_at_vertex
 
 
 def vertex_shares(report: str, objectives: list[str]) -> tuple[dict[str, float], float]:
@@ -43,7 +43,7 @@ def main() -> None:
                 line = f"{metrics_path.parent.relative_to(folder)} {name}: {verdict}, {share:.2f} at its vertex"
                 if verdict == "steers":
                     steering += 1
-                    if share >= DEGENERATE_VERTEX_SHARE and share > base:
+                    if degenerate_at_vertex(share, base):
                         degenerate.append(line)
                 print(line)
     share = f"{DEGENERATE_VERTEX_SHARE:.0%}"

@@ -71,13 +71,33 @@ def degenerate_share(quality: Mapping[str, float]) -> float:
     return float(quality.get("empty", 0.0)) + float(quality.get("repetitive", 0.0))
 
 
+def vertex_point(sweep: dict, index: int) -> dict | None:
+    """The sweep's first point whose preference gives objective `index` all the weight (its vertex), or None."""
+    return next((point for point in sweep["points"] if point["alpha"][index] == 1.0), None)
+
+
 def degenerate_shares_at_vertices(sweep: dict) -> dict[str, float]:
     """Per objective, the share of the sweep's answers at its own vertex that are empty or repetitive: a score reached
     by degenerate text, which neither its Spearman nor its steering effect shows. Objectives whose vertex was not
-    swept, or whose points hold no quality, are left out."""
+    swept, or whose points hold no quality, are left out.
+
+    Args:
+        sweep (dict): A preference sweep (the pipeline's sweep.json): `objectives`, and `points` each with its
+            `alpha` and the `quality` of its answers (`response_quality`).
+
+    Returns:
+        dict[str, float]: The empty plus repetitive share at each objective's vertex.
+
+    Examples:
+        >>> from peft_pblora.evaluation.sweep_metrics import degenerate_shares_at_vertices
+        >>> points = [{"alpha": [1.0, 0.0], "quality": {"empty": 0.25, "unfinished": 1.0, "repetitive": 0.5}}]
+        >>> points.append({"alpha": [0.0, 1.0], "quality": {"empty": 0.0, "unfinished": 0.0, "repetitive": 0.0}})
+        >>> degenerate_shares_at_vertices({"objectives": ["tone", "length"], "points": points})
+        {'tone': 0.75, 'length': 0.0}
+    """
     shares = {}
     for index, name in enumerate(sweep["objectives"]):
-        vertex = next((point for point in sweep["points"] if point["alpha"][index] == 1.0), None)
+        vertex = vertex_point(sweep, index)
         if vertex is not None and vertex.get("quality"):
             shares[name] = degenerate_share(vertex["quality"])
     return shares
@@ -106,11 +126,11 @@ def steering_effects(sweep: dict) -> dict[str, dict[str, Any]]:
     base_scores = sweep.get("base", {}).get("per_prompt")
     effects = {}
     for index, name in enumerate(objectives):
-        vertex = [point for point in sweep["points"] if point["alpha"][index] == 1.0]
+        vertex = vertex_point(sweep, index)
         others = [point for point in sweep["points"] if point["alpha"][index] == 0.0]
-        if not vertex or not others or "per_prompt" not in vertex[0]:
+        if vertex is None or not others or "per_prompt" not in vertex:
             continue
-        at_vertex = vertex[0]["per_prompt"][name]
+        at_vertex = vertex["per_prompt"][name]
         at_weight_zero = np.mean([point["per_prompt"][name] for point in others], axis=0)
         effects[name] = paired_difference(at_vertex, at_weight_zero)
         if base_scores:

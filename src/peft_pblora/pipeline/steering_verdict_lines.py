@@ -13,6 +13,7 @@ from ..evaluation.sweep_metrics import (
     lifted_by_other_objectives,
     rises_above_base,
     steering_verdicts,
+    vertex_point,
 )
 
 
@@ -88,7 +89,7 @@ def token_limit_lines(metrics: dict, sweep: dict, sweep_tokens: int) -> list[str
     for index, name in enumerate(sweep["objectives"]):
         if verdicts.get(name) == "steers" or signs.get(name, 0.0) < LENGTH_FOLLOWING_SIGN:
             continue
-        point = next((point for point in sweep["points"] if point["alpha"][index] == 1.0), None)
+        point = vertex_point(sweep, index)
         cut = point["quality"]["unfinished"] if point else 0.0
         if cut >= MOSTLY_CUT_SHARE:
             lines.append(
