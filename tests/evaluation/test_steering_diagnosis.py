@@ -12,11 +12,13 @@ from peft_pblora.evaluation.steering_diagnosis import (
     ADVICE,
     DEGENERATE_SHARE,
     EMPTY_ANSWER_SHARE,
+    FEW_PAIRS_SHARE,
     LEARNED_MARGIN,
     degenerate_share_of,
     degenerate_shares,
     diagnose,
     empty_answer_shares,
+    few_pair_objectives,
     largest_t_statistic,
     pair_accuracy_at_vertices,
     probe_can_tell,
@@ -24,7 +26,7 @@ from peft_pblora.evaluation.steering_diagnosis import (
     training_margins,
     vertex_label,
 )
-from peft_pblora.pipeline.diagnosis import diagnosis_record
+from peft_pblora.pipeline.diagnosis import diagnosis_record, warn_about_few_pairs
 
 
 def test_vertex_labels_match_the_trainer_evaluation_labels():
@@ -204,6 +206,31 @@ def test_an_objective_its_training_did_not_separate_is_flagged_not_learned_unles
     assert verdicts["unlearned"].training_margin == LEARNED_MARGIN - 0.5  # still recorded
     (no_log,) = diagnose(["a"], {}, {}, {"a": {"effect": 0.3, "standard_error": 0.05}})
     assert no_log.flags == [] and no_log.training_margin is None
+
+
+def test_an_objective_with_pairs_on_fewer_than_an_eighth_of_the_prompts_is_flagged_few_pairs_whatever_the_probe_says():
+    assert FEW_PAIRS_SHARE == 1 / 8
+    counts = {"rare": 11, "borderline": 12, "common": 96}  # of 96 prompts: 11 < 12, 12 is not
+    assert few_pair_objectives(counts, 96) == ["rare"] and few_pair_objectives(counts, 88) == []
+    passes = dict.fromkeys(counts, {"effect": 0.3, "standard_error": 0.05})
+    verdicts = {
+        item.objective: item for item in diagnose(list(counts), {}, {}, passes, training_pairs=counts, pair_prompts=96)
+    }
+    assert verdicts["rare"].flags == ["few_pairs"] and verdicts["rare"].steers  # advice: the probe decides
+    assert verdicts["rare"].advice == [ADVICE["few_pairs"]] and "--samples_per_prompt" in ADVICE["few_pairs"]
+    assert verdicts["borderline"].flags == [] and verdicts["common"].flags == []
+    assert verdicts["rare"].to_dict()["training_pairs"] == 11
+    (unlearned,) = diagnose(["a"], {}, {}, {}, training_margin={"a": 0.2}, training_pairs={"a": 1}, pair_prompts=9)
+    assert unlearned.flags == ["few_pairs", "not_learned"] and not unlearned.steers  # no probe: the flags decide
+    (uncounted,) = diagnose(["rare"], {}, {}, passes, training_pairs={"rare": 1})  # no prompt count: no flag
+    assert uncounted.flags == [] and uncounted.training_pairs == 1
+
+
+def test_few_pairs_are_warned_of_with_their_count_and_the_prompts(caplog):
+    lines = warn_about_few_pairs({"parentheses": 6, "relevance": 95}, prompts=96)
+    assert lines == [f"objective 'parentheses': few_pairs (6 training pairs of 96 prompts): {ADVICE['few_pairs']}"]
+    assert [record.message for record in caplog.records] == lines
+    assert warn_about_few_pairs({"a": 6, "b": 7}, prompts=8) == []
 
 
 def test_answers_pushed_off_the_text_at_a_vertex_are_flagged_and_do_not_steer():

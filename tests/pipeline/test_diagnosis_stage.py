@@ -11,10 +11,11 @@ from datasets import Dataset
 
 from peft_pblora import PARMTrainer, PBLoraConfig
 from peft_pblora.evaluation import Conciseness
-from peft_pblora.evaluation.steering_diagnosis import diagnose, pair_accuracy_at_vertices
+from peft_pblora.evaluation.steering_diagnosis import ADVICE, diagnose, pair_accuracy_at_vertices
 from peft_pblora.pipeline import Run, RunSettings, run_all, training
 from peft_pblora.pipeline.cli import parse_settings, settings_of_existing_run
 from peft_pblora.pipeline.diagnosis import choose_probe_prompts, held_out_prompts, split_pairs
+from peft_pblora.pipeline.report import diagnosis_section
 from peft_pblora.pipeline.settings import SCORERS
 
 from ..conftest import parm_args, tiny_chat_tokenizer, tiny_llama, tiny_tokenizer
@@ -560,3 +561,40 @@ def test_a_folder_made_before_the_held_out_split_continues_without_it(tiny_setti
     del saved["held_out_pair_share"]
     (settings.path / "settings.json").write_text(json.dumps(saved))
     assert settings_of_existing_run(["--output_dir", str(settings.path)])["held_out_pair_share"] == 0.0
+
+
+class OnFirstPromptOnly:
+    """An objective only the first prompt it scores varies (by answer length): it gets one pair."""
+
+    name = "first_prompt_only"
+    prompt: str | None = None
+
+    def __call__(self, prompts, responses):
+        if OnFirstPromptOnly.prompt is None:
+            OnFirstPromptOnly.prompt = prompts[0]
+        return [float(len(answer)) if prompt == OnFirstPromptOnly.prompt else 0.0 for prompt, answer in
+                zip(prompts, responses, strict=True)]  # fmt: skip
+
+
+def test_an_objective_with_a_handful_of_pairs_is_warned_of_before_training_and_flagged(tiny_settings, monkeypatch,
+                                                                                          caplog):  # fmt: skip
+    monkeypatch.setitem(SCORERS, "first_prompt_only", OnFirstPromptOnly)
+    monkeypatch.setattr(OnFirstPromptOnly, "prompt", None)
+    settings = RunSettings(**{**tiny_settings, "objectives": ["conciseness", "first_prompt_only"],
+                              "held_out_pair_share": 0.0, "train_prompts": 16})  # fmt: skip
+    run = Run(settings)
+    data = run.make_data()
+    counts = {name: len(data[name]) for name in ("conciseness", "first_prompt_only")}
+    assert counts["first_prompt_only"] == 1 and counts["conciseness"] >= 8
+    caplog.clear()
+    run.train()
+    warnings = [record.message for record in caplog.records if "few_pairs" in record.message]
+    assert warnings == [
+        f"objective 'first_prompt_only': few_pairs (1 training pairs of 16 prompts): {ADVICE['few_pairs']}"
+    ]
+    diagnosis = run.diagnose()
+    assert diagnosis["training_pairs"] == counts and diagnosis["pair_prompts"] == 16
+    flags = {item["objective"]: item["flags"] for item in diagnosis["objectives"]}
+    assert flags["first_prompt_only"][0] == "few_pairs" and "few_pairs" not in flags["conciseness"]
+    report = "\n".join(diagnosis_section({"steering_diagnosis": diagnosis["objectives"]}))
+    assert "| objective | training pairs |" in report and "| first_prompt_only | 1 |" in report

@@ -53,6 +53,12 @@ class DiagnoseStage(GuidedAnswers, StageRecords):
     def reward_forms(self) -> RewardForms:
         raise NotImplementedError
 
+    def _train_pair_counts(self) -> dict[str, int]:
+        raise NotImplementedError
+
+    def _pair_prompts(self) -> int:
+        raise NotImplementedError
+
     def diagnose(self) -> dict:
         """`diagnosis.json`, before the sweep: each objective's held-out pair accuracy at the vertices (from training)
         and a guided probe (the probe prompts answered at every vertex, scored by the run's scorers); objectives that
@@ -146,10 +152,13 @@ class DiagnoseStage(GuidedAnswers, StageRecords):
 
     def _diagnosis_record_of(self, probe_prompts: Sequence[str]) -> Callable[[list[dict]], dict]:
         """The diagnosis record of the probe's points at the vertices (answers to `probe_prompts`), with the run's
-        held-out pair accuracy and training margins, read once."""
+        held-out pair accuracy, training margins and training pair counts, read once."""
         objectives = self.settings.objective_names
         held_out, margins = self._held_out_evaluation(), self._training_margins()
-        return lambda points: diagnosis_record(objectives, probe_prompts, points, held_out, margins)
+        pair_counts, pair_prompts = self._train_pair_counts(), self._pair_prompts()
+        return lambda points: diagnosis_record(
+            objectives, probe_prompts, points, held_out, margins, pair_counts, pair_prompts
+        )
 
     def _probe(self, objective_strengths: list[float]) -> list[dict]:
         """The probe prompts' guided answers at every vertex (objective order), scored."""

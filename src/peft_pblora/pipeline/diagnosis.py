@@ -15,12 +15,14 @@ from typing import Any, NamedTuple
 from datasets import DatasetDict
 
 from ..evaluation.steering_diagnosis import (
+    ADVICE,
     DEGENERATE_FLAGS,
     PROBE_FLAGS,
     degenerate_share_of,
     degenerate_shares,
     diagnose,
     empty_answer_shares,
+    few_pair_objectives,
     pair_accuracy_at_vertices,
     probe_can_tell,
     probe_effects,
@@ -148,16 +150,19 @@ def diagnosis_record(
     probe_points: Sequence[dict],
     held_out: tuple[dict, dict],
     margins: dict[str, float] | None = None,
+    training_pairs: dict[str, int] | None = None,
+    pair_prompts: int | None = None,
 ) -> dict[str, Any]:
-    """diagnosis.json: the probe's answers and effects, the held-out pair accuracy, the training margins and each
-    objective's flags (the probe's vertices are in objective order, as `Run._diagnose` decodes them)."""
+    """diagnosis.json: the probe's answers and effects, the held-out pair accuracy, the training margins, the training
+    pair counts (of `pair_prompts` prompts) and each objective's flags (the probe's vertices are in objective order,
+    as `Run._diagnose` decodes them)."""
     accuracy, pairs = held_out
     effects = probe_effects(vertex_scores(objectives, probe_points), objectives) if probe_points else {}
     degenerate = degenerate_shares(probe_points, objectives) if probe_points else {}
     empty = empty_answer_shares(probe_points, objectives) if probe_points else {}
     diagnoses = diagnose(
         objectives, accuracy, pairs, effects, training_margin=margins, degenerate_share=degenerate,
-        empty_answer_share=empty,
+        empty_answer_share=empty, training_pairs=training_pairs, pair_prompts=pair_prompts,
     )  # fmt: skip
     return {
         "objectives": [item.to_dict() for item in diagnoses],
@@ -165,6 +170,8 @@ def diagnosis_record(
         "pair_accuracy": accuracy,
         "held_out_pairs": pairs,
         "training_margins": margins or {},
+        "training_pairs": training_pairs or {},
+        "pair_prompts": pair_prompts,
     }
 
 
@@ -340,6 +347,20 @@ def strengths_entry(strengths: dict[str, float], record: dict, statistics: dict[
         "degenerate_at_vertex": degenerate_objectives(record),
         "probe_t_statistics": {name: value if math.isfinite(value) else None for name, value in statistics.items()},
     }
+
+
+def warn_about_few_pairs(pair_counts: Mapping[str, int], prompts: int) -> list[str]:
+    """One warning per objective flagged `few_pairs` (`few_pair_objectives` of the `prompts` the pairs are made
+    from), logged before training starts, so that pairs can be added before the training's time is spent; returns the
+    lines."""
+    lines = [
+        f"objective {name!r}: few_pairs ({pair_counts[name]} training pairs of {prompts} prompts): "
+        f"{ADVICE['few_pairs']}"
+        for name in few_pair_objectives(pair_counts, prompts)
+    ]
+    for line in lines:
+        logger.warning(line)
+    return lines
 
 
 def warn_about_flags(record: dict) -> list[str]:

@@ -269,8 +269,8 @@ def steering_lines(metrics: dict) -> list[str]:
 
 
 def diagnosis_section(metrics: dict) -> list[str]:
-    """The diagnosis made before the sweep: per objective its held-out pair accuracy at its own vertex and at the
-    others, the guided probe's effect, and the flags with what to try."""
+    """The diagnosis made before the sweep: per objective its training pairs and margin, its held-out pair accuracy at
+    its own vertex and at the others, the guided probe's effect, and the flags with what to try."""
     diagnoses = metrics.get("steering_diagnosis")
     if not diagnoses:
         return []
@@ -282,9 +282,9 @@ def diagnosis_section(metrics: dict) -> list[str]:
         "Diagnosis before the sweep (the reward margin over the last third of training; held-out pairs; a guided "
         "probe at the vertices on prompts outside the split):",
         "",
-        "| objective | training margin | held-out pairs | pair accuracy at its vertex / at the others | probe effect "
-        "| flags |",
-        "|---|---|---|---|---|---|",
+        "| objective | training pairs | training margin | held-out pairs | pair accuracy at its vertex / at the "
+        "others | probe effect | flags |",
+        "|---|---|---|---|---|---|---|",
     ]
     for item in diagnoses:
         probe = (
@@ -294,7 +294,8 @@ def diagnosis_section(metrics: dict) -> list[str]:
         )
         accuracy = f"{number(item['pair_accuracy_at_own_vertex'])} / {number(item['pair_accuracy_at_other_vertices'])}"
         lines.append(
-            f"| {item['objective']} | {number(item.get('training_margin'))} | {item['held_out_pairs']} | {accuracy} | "
+            f"| {item['objective']} | {item.get('training_pairs') or ''} | {number(item.get('training_margin'))} | "
+            f"{item['held_out_pairs']} | {accuracy} | "
             f"{probe} | "
             f"{', '.join(item['flags']) or 'none: steers'} |"
         )
