@@ -99,9 +99,10 @@ ADVICE = {
         "on this objective (a feature the model seldom writes), and the PARM learns it from a handful of pairs, each "
         "repeated many times an epoch, which its guidance tends to copy (parentheses, with 6 pairs of 96 prompts, "
         "steered in 14 of 25 runs of the steering benchmark). Give pairs on more prompts: more candidates per prompt "
-        "(--samples_per_prompt 16 took parentheses to 27 pairs, and it steered against relevance where it had not, "
-        "for four times the sampling time), prompts that call for it (--prompts), or your own pairs "
-        "(--preference_pairs). A system prompt that asks for the feature (the scorer's eliciting_system_prompt) took "
+        "(--samples_per_prompt 16 took parentheses to 27 pairs, and it steered against relevance at three seeds of "
+        "three, against one before, for four times the sampling time), prompts that call for it (--prompts), or your "
+        "own pairs (--preference_pairs). A system prompt that asks for the feature (the scorer's "
+        "eliciting_system_prompt) took "
         "parentheses only to 13 pairs with SmolLM2-135M."
     ),
     "not_learned": (
