@@ -437,7 +437,10 @@ def summary_from_run_folders(root: Path) -> dict:
             }
             held_out = (stored.get("pair_accuracy", {}), stored.get("held_out_pairs", {}))
             probe = stored["probe"]
-            record = diagnosis_record(metrics["objectives"], probe["prompts"], probe["vertices"], held_out, margins)
+            record = diagnosis_record(
+                metrics["objectives"], probe["prompts"], probe["vertices"], held_out, margins,
+                stored.get("prompts_with_pairs"), stored.get("pair_prompts"),
+            )  # fmt: skip
             metrics["steering_diagnosis"] = record["objectives"]
         summary[folder.relative_to(root).as_posix()] = {"metrics": metrics}
     return summary

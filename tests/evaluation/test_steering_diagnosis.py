@@ -210,25 +210,28 @@ def test_an_objective_its_training_did_not_separate_is_flagged_not_learned_unles
 
 def test_an_objective_with_pairs_on_fewer_than_an_eighth_of_the_prompts_is_flagged_few_pairs_whatever_the_probe_says():
     assert FEW_PAIRS_SHARE == 1 / 8
-    counts = {"rare": 11, "borderline": 12, "common": 96}  # of 96 prompts: 11 < 12, 12 is not
-    assert few_pair_objectives(counts, 96) == ["rare"] and few_pair_objectives(counts, 88) == []
-    passes = dict.fromkeys(counts, {"effect": 0.3, "standard_error": 0.05})
+    covered = {"rare": 11, "borderline": 12, "common": 96}  # of 96 prompts: 11 < 12, 12 is not
+    assert few_pair_objectives(covered, 96) == ["rare"] and few_pair_objectives(covered, 88) == []
+    passes = dict.fromkeys(covered, {"effect": 0.3, "standard_error": 0.05})
     verdicts = {
-        item.objective: item for item in diagnose(list(counts), {}, {}, passes, training_pairs=counts, pair_prompts=96)
+        item.objective: item
+        for item in diagnose(list(covered), {}, {}, passes, prompts_with_pairs=covered, pair_prompts=96)
     }
     assert verdicts["rare"].flags == ["few_pairs"] and verdicts["rare"].steers  # advice: the probe decides
     assert verdicts["rare"].advice == [ADVICE["few_pairs"]] and "--samples_per_prompt" in ADVICE["few_pairs"]
     assert verdicts["borderline"].flags == [] and verdicts["common"].flags == []
-    assert verdicts["rare"].to_dict()["training_pairs"] == 11
-    (unlearned,) = diagnose(["a"], {}, {}, {}, training_margin={"a": 0.2}, training_pairs={"a": 1}, pair_prompts=9)
-    assert unlearned.flags == ["few_pairs", "not_learned"] and not unlearned.steers  # no probe: the flags decide
-    (uncounted,) = diagnose(["rare"], {}, {}, passes, training_pairs={"rare": 1})  # no prompt count: no flag
-    assert uncounted.flags == [] and uncounted.training_pairs == 1
+    assert verdicts["rare"].to_dict()["prompts_with_pairs"] == 11 and verdicts["rare"].to_dict()["pair_prompts"] == 96
+    (alone,) = diagnose(["a"], {}, {}, {}, prompts_with_pairs={"a": 1}, pair_prompts=9)
+    assert alone.flags == ["few_pairs"] and alone.steers  # without a probe too, few_pairs alone is advice
+    (unlearned,) = diagnose(["a"], {}, {}, {}, training_margin={"a": 0.2}, prompts_with_pairs={"a": 1}, pair_prompts=9)
+    assert unlearned.flags == ["few_pairs", "not_learned"] and not unlearned.steers  # no probe: the others decide
+    (uncounted,) = diagnose(["rare"], {}, {}, passes, prompts_with_pairs={"rare": 1})  # no prompt count: no flag
+    assert uncounted.flags == [] and uncounted.prompts_with_pairs == 1
 
 
-def test_few_pairs_are_warned_of_with_their_count_and_the_prompts(caplog):
+def test_few_pairs_are_warned_of_with_the_prompts_they_are_on(caplog):
     lines = warn_about_few_pairs({"parentheses": 6, "relevance": 95}, prompts=96)
-    assert lines == [f"objective 'parentheses': few_pairs (6 training pairs of 96 prompts): {ADVICE['few_pairs']}"]
+    assert lines == [f"objective 'parentheses': few_pairs (training pairs on 6 of 96 prompts): {ADVICE['few_pairs']}"]
     assert [record.message for record in caplog.records] == lines
     assert warn_about_few_pairs({"a": 6, "b": 7}, prompts=8) == []
 

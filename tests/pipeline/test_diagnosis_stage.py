@@ -576,25 +576,39 @@ class OnFirstPromptOnly:
                 zip(prompts, responses, strict=True)]  # fmt: skip
 
 
-def test_an_objective_with_a_handful_of_pairs_is_warned_of_before_training_and_flagged(tiny_settings, monkeypatch,
-                                                                                          caplog):  # fmt: skip
+def test_an_objective_with_pairs_on_a_handful_of_prompts_is_warned_of_before_training_and_flagged(
+    tiny_settings, monkeypatch, caplog
+):
     monkeypatch.setitem(SCORERS, "first_prompt_only", OnFirstPromptOnly)
     monkeypatch.setattr(OnFirstPromptOnly, "prompt", None)
     settings = RunSettings(**{**tiny_settings, "objectives": ["conciseness", "first_prompt_only"],
-                              "held_out_pair_share": 0.0, "train_prompts": 16})  # fmt: skip
+                              "held_out_pair_share": 0.0, "train_prompts": 16, "pairs_per_prompt": 2})  # fmt: skip
     run = Run(settings)
     data = run.make_data()
-    counts = {name: len(data[name]) for name in ("conciseness", "first_prompt_only")}
-    assert counts["first_prompt_only"] == 1 and counts["conciseness"] >= 8
+    prompts = {name: len(set(data[name]["prompt"])) for name in ("conciseness", "first_prompt_only")}
+    assert len(data["first_prompt_only"]) == 2 and prompts["first_prompt_only"] == 1  # two pairs, one prompt
+    assert prompts["conciseness"] >= 8
     caplog.clear()
     run.train()
     warnings = [record.message for record in caplog.records if "few_pairs" in record.message]
     assert warnings == [
-        f"objective 'first_prompt_only': few_pairs (1 training pairs of 16 prompts): {ADVICE['few_pairs']}"
+        f"objective 'first_prompt_only': few_pairs (training pairs on 1 of 16 prompts): {ADVICE['few_pairs']}"
     ]
     diagnosis = run.diagnose()
-    assert diagnosis["training_pairs"] == counts and diagnosis["pair_prompts"] == 16
+    assert diagnosis["prompts_with_pairs"] == prompts and diagnosis["pair_prompts"] == 16
     flags = {item["objective"]: item["flags"] for item in diagnosis["objectives"]}
     assert flags["first_prompt_only"][0] == "few_pairs" and "few_pairs" not in flags["conciseness"]
     report = "\n".join(diagnosis_section({"steering_diagnosis": diagnosis["objectives"]}))
-    assert "| objective | training pairs |" in report and "| first_prompt_only | 1 |" in report
+    assert "| objective | prompts with training pairs |" in report and "| first_prompt_only | 1 of 16 |" in report
+
+
+def test_the_prompts_the_pairs_are_made_from_leave_out_the_held_out_ones(tiny_settings):
+    settings = RunSettings(**{**tiny_settings, "held_out_pair_share": 0.2})
+    run = Run(settings)
+    data = run.make_data()
+    held_out = held_out_prompts(run.train_prompts, 0.2, settings.seed)
+    prompts_with_pairs, pair_prompts = run._pair_coverage()
+    assert len(held_out) == 2 and pair_prompts == len(run.train_prompts) - 2 == 8
+    assert prompts_with_pairs == {
+        name: len(set(data[name]["prompt"]) - set(held_out)) for name in settings.objective_names
+    }

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from peft_pblora.evaluation.steering_diagnosis import few_pair_objectives
 from peft_pblora.pipeline import Run, RunSettings
+from peft_pblora.pipeline.prompts import shipped_candidates_fit
 
 PAIRING_KEYS = ("objectives", "train_prompts", "seed", "whole_samples_only", "score_matched", "length_matched",
                 "pairs_per_prompt", "non_answer_pairs", "samples_per_prompt", "sampling_system_prompts",
@@ -29,13 +30,13 @@ def current_recipe(settings: dict) -> bool:
     )  # fmt: skip
 
 
-def pair_counts(settings: dict, cache: dict) -> tuple[dict[str, int], int]:
+def pair_coverage(settings: dict, cache: dict) -> tuple[dict[str, int], int]:
     key = json.dumps({name: settings.get(name) for name in PAIRING_KEYS}, sort_keys=True)
     if key not in cache:
         with tempfile.TemporaryDirectory() as folder:
             run = Run(RunSettings(**{**settings, "output_dir": folder, "show_progress": False}))
             run.make_data()
-            cache[key] = run._train_pair_counts(), run._pair_prompts()
+            cache[key] = run._pair_coverage()
     return cache[key]
 
 
@@ -49,12 +50,16 @@ def main() -> None:
         if not settings_path.exists():
             continue
         settings = json.loads(settings_path.read_text())
-        if not current_recipe(settings) or settings.get("preference_pairs"):
+        if (
+            not current_recipe(settings)
+            or settings.get("preference_pairs")
+            or not shipped_candidates_fit(RunSettings(**settings))
+        ):  # the few-pairs records' own candidates are not shipped: they are read off their reports
             continue
         metrics = json.loads(metrics_path.read_text())
         effects = metrics.get("steering_effect") or {}
         verdicts = metrics.get("steering_verdict") or {}
-        counts, prompts = pair_counts(settings, cache)
+        counts, prompts = pair_coverage(settings, cache)
         flagged = few_pair_objectives(counts, prompts)
         for name, verdict in verdicts.items():
             key = (metrics_path.parent.name, name, round((effects.get(name) or {}).get("effect") or 0.0, 4))
@@ -72,7 +77,7 @@ def main() -> None:
     for flagged in (True, False):
         print(f"| {'yes' if flagged else 'no'} | {table[flagged][0]} / {table[flagged][1]} |")
     print()
-    print("| objective | training pairs | flagged | steer / objective-runs |")
+    print("| objective | prompts with training pairs | flagged | steer / objective-runs |")
     print("|---|---|---|---|")
     for (name, count, flagged), (steer, runs) in sorted(by_objective.items(), key=lambda item: item[0][1]):
         if count < 30:

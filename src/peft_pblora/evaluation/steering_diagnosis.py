@@ -60,7 +60,7 @@ class ObjectiveDiagnosis:
     """One objective's diagnosis: the measurements, the problems found (`flags`) and what to try for each. It
     `steers` when the guided probe raised none of `PROBE_FLAGS` (the probe decides; `probe_inconclusive`,
     `probe_cannot_tell`, `few_pairs`, pair-accuracy and training-margin flags are advice), or, without a probe, when
-    nothing was flagged."""
+    nothing but `few_pairs` was flagged."""
 
     objective: str
     held_out_pairs: int
@@ -72,13 +72,14 @@ class ObjectiveDiagnosis:
     training_margin: float | None = None
     degenerate_share_at_vertex: float | None = None
     empty_answer_share_at_vertex: float | None = None
-    training_pairs: int | None = None
+    prompts_with_pairs: int | None = None
+    pair_prompts: int | None = None
 
     @property
     def steers(self) -> bool:
         if self.probe_effect is not None:
             return not any(flag in PROBE_FLAGS for flag in self.flags)
-        return not self.flags
+        return not [flag for flag in self.flags if flag != "few_pairs"]
 
     @property
     def advice(self) -> list[str]:
@@ -99,11 +100,11 @@ ADVICE = {
         "on this objective (a feature the model seldom writes), and the PARM learns it from a handful of pairs, each "
         "repeated many times an epoch, which its guidance tends to copy (parentheses, with 6 pairs of 96 prompts, "
         "steered in 14 of 25 runs of the steering benchmark). Give pairs on more prompts: more candidates per prompt "
-        "(--samples_per_prompt 16 took parentheses to 27 pairs, and it steered against relevance at three seeds of "
-        "three, against one before, for four times the sampling time), prompts that call for it (--prompts), or your "
-        "own pairs (--preference_pairs). A system prompt that asks for the feature (the scorer's "
-        "eliciting_system_prompt) took "
-        "parentheses only to 13 pairs with SmolLM2-135M."
+        "(--samples_per_prompt 16 took parentheses to pairs on 27 prompts, and it steered against relevance at three "
+        "seeds of three, against one before, while relevance fell from two to one; sampling took 47 minutes on two "
+        "CPU cores, where the shipped candidates cost none), prompts that call for it (--prompts), or your own pairs "
+        "(--preference_pairs). A system prompt that asks for the feature (the scorer's eliciting_system_prompt) took "
+        "parentheses only to 13 with SmolLM2-135M."
     ),
     "not_learned": (
         f"the reward margin on its own training pairs stayed below {LEARNED_MARGIN:g} over the last third of "
@@ -182,16 +183,16 @@ def training_margins(log_history: Sequence[Mapping[str, object]], objectives: Se
     return margins
 
 
-def few_pair_objectives(pair_counts: Mapping[str, int], prompts: int) -> list[str]:
-    """The objectives with pairs on fewer than `FEW_PAIRS_SHARE` of the `prompts` they are made from: flagged
-    `few_pairs`.
+def few_pair_objectives(prompts_with_pairs: Mapping[str, int], prompts: int) -> list[str]:
+    """The objectives with pairs on fewer than `FEW_PAIRS_SHARE` of the `prompts` they are made from (counting the
+    prompts, so that several pairs on one prompt count once): flagged `few_pairs`.
 
     Examples:
         >>> from peft_pblora.evaluation.steering_diagnosis import few_pair_objectives
         >>> few_pair_objectives({"parentheses": 6, "relevance": 95, "examples": 15}, prompts=96)
         ['parentheses']
     """
-    return [name for name, count in pair_counts.items() if count < FEW_PAIRS_SHARE * prompts]
+    return [name for name, count in prompts_with_pairs.items() if count < FEW_PAIRS_SHARE * prompts]
 
 
 def binomial_standard_error(count: int, probability: float = CHANCE) -> float:
@@ -355,7 +356,7 @@ def diagnose(
     training_margin: Mapping[str, float] | None = None,
     degenerate_share: Mapping[str, float] | None = None,
     empty_answer_share: Mapping[str, float] | None = None,
-    training_pairs: Mapping[str, int] | None = None,
+    prompts_with_pairs: Mapping[str, int] | None = None,
     pair_prompts: int | None = None,
 ) -> list[ObjectiveDiagnosis]:
     """Flags per objective: "probe_cannot_tell" (its probe answers differ on some prompts, but too few for any effect
@@ -368,8 +369,9 @@ def diagnose(
     (below `LEARNED_MARGIN`, unless the probe rises beyond `significance` standard errors); with the share of the
     probe's answers at its own vertex that are empty or repetitive (`degenerate_share`), "degenerate_at_vertex" (at
     least `DEGENERATE_SHARE`); with the share of the empty-answer check's answers at its own vertex with no word
-    (`empty_answer_share`), "wordless_at_vertex" (at least `EMPTY_ANSWER_SHARE`); with its count of `training_pairs`,
-    "few_pairs" (`few_pair_objectives` of the `pair_prompts` they are made from, whatever the probe says). Missing
+    (`empty_answer_share`), "wordless_at_vertex" (at least `EMPTY_ANSWER_SHARE`); with the prompts its training pairs
+    are on (`prompts_with_pairs`), "few_pairs" (`few_pair_objectives` of the `pair_prompts` they are made from,
+    whatever the probe says). Missing
     measurements, too few held-out pairs and a probe of fewer than two prompts (no standard error) raise no flag."""
     diagnoses = []
     for name in objectives:
@@ -379,7 +381,7 @@ def diagnose(
         effect = probe.get(name, {}).get("effect")
         error = probe.get(name, {}).get("standard_error")
         margin = (training_margin or {}).get(name)
-        trained_on = (training_pairs or {}).get(name)
+        covered = (prompts_with_pairs or {}).get(name)
         flags = []
         probe_passes = False
         if effect is not None and error is not None and math.isfinite(error):
@@ -395,7 +397,11 @@ def diagnose(
                 probe_passes = True
         if margin is not None and not margin >= LEARNED_MARGIN and not probe_passes:
             flags.insert(0, "not_learned")
-        if pair_prompts is not None and name in few_pair_objectives(training_pairs or {}, pair_prompts):
+        if (
+            pair_prompts is not None
+            and covered is not None
+            and name in few_pair_objectives({name: covered}, pair_prompts)
+        ):
             flags.insert(0, "few_pairs")
         degenerate = (degenerate_share or {}).get(name)
         if degenerate is not None and degenerate >= DEGENERATE_SHARE:
@@ -420,7 +426,8 @@ def diagnose(
                 training_margin=margin,
                 degenerate_share_at_vertex=degenerate,
                 empty_answer_share_at_vertex=empty,
-                training_pairs=trained_on,
+                prompts_with_pairs=covered,
+                pair_prompts=pair_prompts,
             )
         )
     return diagnoses

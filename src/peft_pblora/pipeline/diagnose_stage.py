@@ -53,10 +53,7 @@ class DiagnoseStage(GuidedAnswers, StageRecords):
     def reward_forms(self) -> RewardForms:
         raise NotImplementedError
 
-    def _train_pair_counts(self) -> dict[str, int]:
-        raise NotImplementedError
-
-    def _pair_prompts(self) -> int:
+    def _pair_coverage(self) -> tuple[dict[str, int], int]:
         raise NotImplementedError
 
     def diagnose(self) -> dict:
@@ -152,12 +149,12 @@ class DiagnoseStage(GuidedAnswers, StageRecords):
 
     def _diagnosis_record_of(self, probe_prompts: Sequence[str]) -> Callable[[list[dict]], dict]:
         """The diagnosis record of the probe's points at the vertices (answers to `probe_prompts`), with the run's
-        held-out pair accuracy, training margins and training pair counts, read once."""
+        held-out pair accuracy, training margins and the prompts the training pairs are on, read once."""
         objectives = self.settings.objective_names
         held_out, margins = self._held_out_evaluation(), self._training_margins()
-        pair_counts, pair_prompts = self._train_pair_counts(), self._pair_prompts()
+        prompts_with_pairs, pair_prompts = self._pair_coverage()
         return lambda points: diagnosis_record(
-            objectives, probe_prompts, points, held_out, margins, pair_counts, pair_prompts
+            objectives, probe_prompts, points, held_out, margins, prompts_with_pairs, pair_prompts
         )
 
     def _probe(self, objective_strengths: list[float]) -> list[dict]:

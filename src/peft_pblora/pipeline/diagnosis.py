@@ -150,19 +150,19 @@ def diagnosis_record(
     probe_points: Sequence[dict],
     held_out: tuple[dict, dict],
     margins: dict[str, float] | None = None,
-    training_pairs: dict[str, int] | None = None,
+    prompts_with_pairs: dict[str, int] | None = None,
     pair_prompts: int | None = None,
 ) -> dict[str, Any]:
-    """diagnosis.json: the probe's answers and effects, the held-out pair accuracy, the training margins, the training
-    pair counts (of `pair_prompts` prompts) and each objective's flags (the probe's vertices are in objective order,
-    as `Run._diagnose` decodes them)."""
+    """diagnosis.json: the probe's answers and effects, the held-out pair accuracy, the training margins, the prompts
+    each objective's training pairs are on (of `pair_prompts`) and each objective's flags (the probe's vertices are
+    in objective order, as `Run._diagnose` decodes them)."""
     accuracy, pairs = held_out
     effects = probe_effects(vertex_scores(objectives, probe_points), objectives) if probe_points else {}
     degenerate = degenerate_shares(probe_points, objectives) if probe_points else {}
     empty = empty_answer_shares(probe_points, objectives) if probe_points else {}
     diagnoses = diagnose(
         objectives, accuracy, pairs, effects, training_margin=margins, degenerate_share=degenerate,
-        empty_answer_share=empty, training_pairs=training_pairs, pair_prompts=pair_prompts,
+        empty_answer_share=empty, prompts_with_pairs=prompts_with_pairs, pair_prompts=pair_prompts,
     )  # fmt: skip
     return {
         "objectives": [item.to_dict() for item in diagnoses],
@@ -170,7 +170,7 @@ def diagnosis_record(
         "pair_accuracy": accuracy,
         "held_out_pairs": pairs,
         "training_margins": margins or {},
-        "training_pairs": training_pairs or {},
+        "prompts_with_pairs": prompts_with_pairs or {},
         "pair_prompts": pair_prompts,
     }
 
@@ -349,14 +349,14 @@ def strengths_entry(strengths: dict[str, float], record: dict, statistics: dict[
     }
 
 
-def warn_about_few_pairs(pair_counts: Mapping[str, int], prompts: int) -> list[str]:
-    """One warning per objective flagged `few_pairs` (`few_pair_objectives` of the `prompts` the pairs are made
-    from), logged before training starts, so that pairs can be added before the training's time is spent; returns the
-    lines."""
+def warn_about_few_pairs(prompts_with_pairs: Mapping[str, int], prompts: int) -> list[str]:
+    """One warning per objective flagged `few_pairs` (`few_pair_objectives`: its training pairs on too few of the
+    `prompts` they are made from), logged before training starts, so that pairs can be added before the training's
+    time is spent; returns the lines."""
     lines = [
-        f"objective {name!r}: few_pairs ({pair_counts[name]} training pairs of {prompts} prompts): "
+        f"objective {name!r}: few_pairs (training pairs on {prompts_with_pairs[name]} of {prompts} prompts): "
         f"{ADVICE['few_pairs']}"
-        for name in few_pair_objectives(pair_counts, prompts)
+        for name in few_pair_objectives(prompts_with_pairs, prompts)
     ]
     for line in lines:
         logger.warning(line)

@@ -269,8 +269,9 @@ def steering_lines(metrics: dict) -> list[str]:
 
 
 def diagnosis_section(metrics: dict) -> list[str]:
-    """The diagnosis made before the sweep: per objective its training pairs and margin, its held-out pair accuracy at
-    its own vertex and at the others, the guided probe's effect, and the flags with what to try."""
+    """The diagnosis made before the sweep: per objective the prompts its training pairs are on, its training margin,
+    its held-out pair accuracy at its own vertex and at the others, the guided probe's effect, and the flags with
+    what to try."""
     diagnoses = metrics.get("steering_diagnosis")
     if not diagnoses:
         return []
@@ -278,12 +279,18 @@ def diagnosis_section(metrics: dict) -> list[str]:
     def number(value: float | None) -> str:
         return "" if value is None else f"{value:.2f}"
 
+    def covered(item: dict) -> str:
+        count, prompts = item.get("prompts_with_pairs"), item.get("pair_prompts")
+        if count is None:
+            return ""
+        return f"{count} of {prompts}" if prompts is not None else str(count)
+
     lines = [
         "Diagnosis before the sweep (the reward margin over the last third of training; held-out pairs; a guided "
         "probe at the vertices on prompts outside the split):",
         "",
-        "| objective | training pairs | training margin | held-out pairs | pair accuracy at its vertex / at the "
-        "others | probe effect | flags |",
+        "| objective | prompts with training pairs | training margin | held-out pairs | pair accuracy at its vertex / "
+        "at the others | probe effect | flags |",
         "|---|---|---|---|---|---|---|",
     ]
     for item in diagnoses:
@@ -294,7 +301,8 @@ def diagnosis_section(metrics: dict) -> list[str]:
         )
         accuracy = f"{number(item['pair_accuracy_at_own_vertex'])} / {number(item['pair_accuracy_at_other_vertices'])}"
         lines.append(
-            f"| {item['objective']} | {item.get('training_pairs') or ''} | {number(item.get('training_margin'))} | "
+            f"| {item['objective']} | {covered(item)} | "
+            f"{number(item.get('training_margin'))} | "
             f"{item['held_out_pairs']} | {accuracy} | "
             f"{probe} | "
             f"{', '.join(item['flags']) or 'none: steers'} |"

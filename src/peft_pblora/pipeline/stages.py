@@ -29,7 +29,7 @@ from ..evaluation import preference_grid, summarise_sweep
 from .baselines import ARM_CORE, arm_rank, svd_lora_rank
 from .decoding import peak_resident_memory_gib
 from .diagnose_stage import DiagnoseStage
-from .diagnosis import choose_probe_prompts, warn_about_few_pairs, warn_about_flags
+from .diagnosis import choose_probe_prompts, held_out_prompts, warn_about_few_pairs, warn_about_flags
 from .fingerprints import Fingerprints, fingerprint
 from .model_loading import load_model_and_tokenizer, parm_start
 from .prompts import prompt_pool, shipped_candidates_dir, shipped_candidates_fit, split_prompts
@@ -185,7 +185,7 @@ class Run(DiagnoseStage):
             self.make_data()
             self._adopt_recorded_retraining()
             if not self._is_current("train"):
-                warn_about_few_pairs(self._train_pair_counts(), self._pair_prompts())
+                warn_about_few_pairs(*self._pair_coverage())
                 self._started("train")
                 self._train(self.make_data())
                 self._finished("train")
@@ -283,15 +283,16 @@ class Run(DiagnoseStage):
         pairs, _ = training_pairs(self.settings, self.make_data(), names, self.train_prompts)
         return {name: len(dataset) for name, dataset in pairs.items()}
 
-    def _pair_prompts(self) -> int:
-        """How many prompts the training pairs are made from: the train prompts whose pairs are not held out, or the
-        distinct prompts of the user's own training pairs."""
-        names = self.settings.objective_names
-        pairs, held_out = training_pairs(self.settings, self.make_data(), names, self.train_prompts)
-        if self.settings.own_preference_pairs is not None:
-            return len({str(prompt) for dataset in pairs.values() for prompt in dataset["prompt"]})
-        held_out_prompts = {prompt for dataset in held_out.values() for prompt in dataset["prompt"]}
-        return len(set(self.train_prompts) - held_out_prompts)
+    def _pair_coverage(self) -> tuple[dict[str, int], int]:
+        """How many prompts each objective's training pairs are on, and how many prompts they are made from: the
+        train prompts not held out, or the distinct prompts of the user's own training pairs."""
+        settings, names = self.settings, self.settings.objective_names
+        pairs, held_out_pairs = training_pairs(settings, self.make_data(), names, self.train_prompts)
+        covered = {name: len({str(prompt) for prompt in dataset["prompt"]}) for name, dataset in pairs.items()}
+        if settings.own_preference_pairs is not None:
+            return covered, len({str(prompt) for dataset in pairs.values() for prompt in dataset["prompt"]})
+        held_out = held_out_prompts(self.train_prompts, settings.held_out_pair_share, settings.seed)
+        return covered, len(set(self.train_prompts) - set(held_out if held_out_pairs else []))
 
     def _train(self, data: Any) -> None:
         """train's work: the method's adapter(s) trained on `data`, the run's preference pairs
