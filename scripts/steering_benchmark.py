@@ -33,7 +33,7 @@ from pathlib import Path
 
 from run_grid import run_grid
 
-from peft_pblora.evaluation.steering_diagnosis import DEGENERATE_FLAGS, LEARNED_MARGIN, PROBE_FLAGS
+from peft_pblora.evaluation.steering_flags import DEGENERATE_FLAGS, LEARNED_MARGIN, PROBE_FLAGS
 from peft_pblora.evaluation.sweep_metrics import (
     FRAGILE_RESAMPLE_SHARES,
     STEERING_SPEARMAN_TARGET,

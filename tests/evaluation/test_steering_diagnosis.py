@@ -9,11 +9,6 @@ import pytest
 
 from peft_pblora.evaluation.benchmark_objectives import ListFormat, PlainWords, SecondPerson
 from peft_pblora.evaluation.steering_diagnosis import (
-    ADVICE,
-    DEGENERATE_SHARE,
-    EMPTY_ANSWER_SHARE,
-    FEW_PAIRS_SHARE,
-    LEARNED_MARGIN,
     degenerate_share_of,
     degenerate_shares,
     diagnose,
@@ -25,6 +20,13 @@ from peft_pblora.evaluation.steering_diagnosis import (
     probe_effects,
     training_margins,
     vertex_label,
+)
+from peft_pblora.evaluation.steering_flags import (
+    ADVICE,
+    DEGENERATE_SHARE,
+    EMPTY_ANSWER_SHARE,
+    FEW_PAIRS_SHARE,
+    LEARNED_MARGIN,
 )
 from peft_pblora.pipeline.diagnosis import diagnosis_record, warn_about_few_pairs
 

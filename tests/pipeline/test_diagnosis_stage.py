@@ -11,7 +11,8 @@ from datasets import Dataset
 
 from peft_pblora import PARMTrainer, PBLoraConfig
 from peft_pblora.evaluation import Conciseness
-from peft_pblora.evaluation.steering_diagnosis import ADVICE, diagnose, pair_accuracy_at_vertices
+from peft_pblora.evaluation.steering_diagnosis import diagnose, pair_accuracy_at_vertices
+from peft_pblora.evaluation.steering_flags import ADVICE
 from peft_pblora.pipeline import Run, RunSettings, run_all, training
 from peft_pblora.pipeline.cli import parse_settings, settings_of_existing_run
 from peft_pblora.pipeline.diagnosis import choose_probe_prompts, held_out_prompts, split_pairs

@@ -25,34 +25,18 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from .steering_flags import (
+    ADVICE,
+    DEGENERATE_SHARE,
+    EMPTY_ANSWER_SHARE,
+    FEW_PAIRS_SHARE,
+    LEARNED_MARGIN,
+    PROBE_FLAGS,
+)
 from .sweep_metrics import degenerate_share
 
 CHANCE = 0.5
 MIN_HELD_OUT_PAIRS = 16  # fewer: two standard errors above chance exceed 0.75, and a pair-accuracy flag means little
-PROBE_FLAGS = ("steers_backwards", "does_not_steer", "degenerate_at_vertex", "wordless_at_vertex")
-DEGENERATE_FLAGS = ("degenerate_at_vertex", "wordless_at_vertex")
-# a mean reward margin of 1 is the PARM giving the chosen answer 73% (sigmoid(1)) where chance is 50%; on the steering
-# benchmark at learning rate 1e-3 (summed log-ratio rewards, beta_r 0.1) every objective trained to less did not
-# steer, while most trained to more did; at 3e-3 ten objective-runs trained to less and all ten steered. So the flag
-# explains a probe that does not pass, and is not raised where the probe rises beyond two standard errors
-LEARNED_MARGIN = 1.0
-# the share of the probe's answers at an objective's own vertex that are empty or repetitive from which it is flagged;
-# on the steering benchmark one of the fifteen objective-runs at or above it steered in the sweep (of sixty-four)
-DEGENERATE_SHARE = 0.5
-# the new tokens the empty-answer check decodes: an answer with no word in them is empty, whether it ends there (an
-# empty answer ends at the first token, a bare list marker "1." within a few) or runs on in markup ("1. **1.1.1")
-EMPTY_ANSWER_CHECK_TOKENS = 8
-# what the empty-answer check counts, in the diagnose stage's fingerprint: a diagnosis made when it counted only the
-# answers that ended with no word is redone
-EMPTY_ANSWER_CHECK_COUNTS = "answers with no word in their first tokens, ended or not"
-# the share of the empty-answer check's answers at an objective's own vertex with no word from which it is flagged:
-# one answer in ten with nothing in it is no trade-off a user asked for, and each empty answer scores the lowest any
-# built-in scorer gives
-EMPTY_ANSWER_SHARE = 0.1
-# an objective with training pairs on fewer than this share of the prompts they are made from is flagged `few_pairs`
-# before training: on the steering benchmark's runs at 96 prompts, the two objectives with fewer than 12 pairs
-# (parentheses, 6; quotes, 11) steered in 20 of 32 objective-runs, the others in 363 of 423
-FEW_PAIRS_SHARE = 1 / 8
 
 
 @dataclass
@@ -92,82 +76,6 @@ class ObjectiveDiagnosis:
             for key, value in asdict(self).items()
         }
         return {**record, "steers": self.steers, "advice": self.advice}
-
-
-ADVICE = {
-    "few_pairs": (
-        f"pairs on fewer than {FEW_PAIRS_SHARE:.1%} of the prompts: the answers sampled for most prompts score alike "
-        "on this objective (a feature the model seldom writes), and the PARM learns it from a handful of pairs, each "
-        "repeated many times an epoch, which its guidance tends to copy (parentheses, with 6 pairs of 96 prompts, "
-        "steered in 14 of 25 runs of the steering benchmark). Give pairs on more prompts: more candidates per prompt "
-        "(--samples_per_prompt 16 took parentheses to pairs on 27 prompts, and it steered against relevance at three "
-        "seeds of three, against one before, while relevance fell from two to one; sampling took 47 minutes on two "
-        "CPU cores, where the shipped candidates cost none), prompts that call for it (--prompts), or your own pairs "
-        "(--preference_pairs). A system prompt that asks for the feature (the scorer's eliciting_system_prompt) took "
-        "parentheses only to 13 with SmolLM2-135M."
-    ),
-    "not_learned": (
-        f"the reward margin on its own training pairs stayed below {LEARNED_MARGIN:g} over the last third of "
-        "training: the PARM barely learned this objective, and guided decoding has little to follow. Train longer "
-        "(--epochs 3; or --epochs_if_not_learned 3, which trains again for that long and keeps the longer training "
-        "only where its probe passes this objective: on the twelve flagged runs of the steering benchmark 22 of 24 "
-        "objective-runs steered that way (18 of 20 on the ten runs the rule was read off), against 19 at one epoch "
-        "and 19 always keeping three epochs; --min_train_steps where the objective has few pairs, since an epoch "
-        "is as long as the objective with the most), raise the learning rate (3e-3 made tone and second person "
-        "steer after one epoch), or give more pairs with a larger score gap. The margin is a hint, not a verdict: "
-        "pairs of whole samples that differ in little but the objective keep it small (second person steered at "
-        "margins below 1 on the steering benchmark, one of them negative), so it is flagged only where the probe "
-        "does not rise beyond two standard errors."
-    ),
-    "no_pair_signal": (
-        "held-out pair accuracy at its own vertex is near chance: the PARM did not learn this objective's pairs. "
-        "Check that the scorer separates the chosen from the rejected answers (more candidates per prompt, pairs "
-        "with a larger score gap), or give more pairs or epochs."
-    ),
-    "not_separated": (
-        "held-out pairs are ranked as well at the other objectives' vertices as at its own: either the objectives "
-        "agree on these pairs, or the PARM learned a preference shared by all objectives rather than one conditioned "
-        "on alpha. If they should conflict, try pairs where they disagree, a per-objective core, or "
-        "importance-sampled preferences."
-    ),
-    "does_not_steer": (
-        "the guided probe does not score this objective higher at its own vertex than at the others: guided "
-        "decoding does not follow its weight. Try a stronger guidance (a smaller --guidance_beta), every reward "
-        "relative to the starting model and guidance by that log-ratio (--no_reference_free), or more training."
-    ),
-    "degenerate_at_vertex": (
-        f"at least {DEGENERATE_SHARE:.0%} of the guided probe's answers at this objective's own vertex are empty or "
-        "repeat a phrase: guidance this strong pushes the answers off the base's text. Weaken this objective alone "
-        "(--weaker_objective_strengths 0.5 0.25 lets the probe choose its strength), or the whole guidance (a "
-        "larger --guidance_beta; `peft-pblora diagnose` redoes only the probe)."
-    ),
-    "wordless_at_vertex": (
-        f"at least {EMPTY_ANSWER_SHARE:.0%} of the empty-answer check's answers at this objective's own vertex have "
-        f"no word in their first {EMPTY_ANSWER_CHECK_TOKENS} tokens (they end at once, or run on in bare markup such "
-        "as '1. **1.1.1'): guidance this strong answers some prompts with nothing, which a few probe prompts can "
-        "miss and the sweep then scores as the objective falling at its top weight. Weaken this objective alone "
-        "(--weaker_objective_strengths 0.5 0.25 lets the probe choose its strength; where 0.25 is still wordless, "
-        "add 0.125: list format against long words steered at 0.125 in the one run measured), or the whole "
-        "guidance (a larger --guidance_beta)."
-    ),
-    "probe_cannot_tell": (
-        "the guided probe's answers score this objective differently at its own vertex than at the others on a few "
-        "probe prompts, too few for any rise to pass two standard errors: the answers rarely show it (a feature the "
-        "model seldom writes), and the probe cannot judge it either way, so it is not weakened for the other "
-        "objectives' sake (--stronger_objective_strengths 2 guides it at twice its strength where its vertex does "
-        "not degenerate). Give more --probe_prompts or prompts that call for it, or read the sweep's effect."
-    ),
-    "probe_inconclusive": (
-        "the guided probe scores this objective higher at its own vertex, but by less than two standard errors: too "
-        "few probe prompts to tell a small effect from noise. Give more --probe_prompts, or read the sweep's effect."
-    ),
-    "steers_backwards": (
-        "the guided probe scores this objective lower at its own vertex than at the others: alpha moves it against "
-        "its weight. Do not trust the sweep's trade-off for it; try every reward relative to the starting model and "
-        "guidance by that log-ratio (--no_reference_free), another guidance strength, or pairs that contrast this "
-        "objective alone."
-    ),
-}
 
 
 def training_margins(log_history: Sequence[Mapping[str, object]], objectives: Sequence[str]) -> dict[str, float]:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..evaluation import text_quality
-from ..evaluation.steering_diagnosis import EMPTY_ANSWER_CHECK_TOKENS
+from ..evaluation.steering_flags import EMPTY_ANSWER_CHECK_TOKENS
 from ..evaluation.sweep_metrics import is_wordless
 from ..trainer.preference_draws import simplex_vertices
 from .decoding import scored_answers, scores_of

@@ -15,9 +15,6 @@ from typing import Any, NamedTuple
 from datasets import DatasetDict
 
 from ..evaluation.steering_diagnosis import (
-    ADVICE,
-    DEGENERATE_FLAGS,
-    PROBE_FLAGS,
     degenerate_share_of,
     degenerate_shares,
     diagnose,
@@ -28,6 +25,7 @@ from ..evaluation.steering_diagnosis import (
     probe_effects,
     training_margins,
 )
+from ..evaluation.steering_flags import ADVICE, DEGENERATE_FLAGS, PROBE_FLAGS
 
 logger = logging.getLogger("peft_pblora.pipeline")
 

@@ -13,7 +13,7 @@ from typing import Any
 from datasets import load_from_disk
 
 from ..data.preference_pairs import candidates_cached, candidates_dir, pairs_cached
-from ..evaluation.steering_diagnosis import EMPTY_ANSWER_CHECK_COUNTS
+from ..evaluation.steering_flags import EMPTY_ANSWER_CHECK_COUNTS
 from .fingerprints import (
     Fingerprints,
     data_hash,
