@@ -107,8 +107,8 @@ def run_grid(
             reuse_adapters(output_dir / adapter_from, settings.path)
         metrics = run_stages(run)
         shared_base = run.loaded_base or shared_base
-        if candidates.exists():
-            candidates_by_sampling.setdefault(sampling_key, candidates)
+        if candidates.exists():  # the latest: the answers it was given, and any extras it sampled
+            candidates_by_sampling[sampling_key] = candidates
         timings = json.loads((settings.path / "timings.json").read_text())
         summary[name] = {"settings": asdict(settings), "metrics": metrics, "timings": timings}
         (output_dir / "summary.json").write_text(json.dumps(summary, indent=2))

@@ -118,8 +118,9 @@ def test_an_output_dir_that_is_a_file_is_refused(tmp_path, below):
         ("guidance_beta", 1e-31, "guidance_beta must be a finite number >= 1e-30"),
         ("learning_rate", 10**400, "learning_rate must be a finite number, got an int of 401 digits"),
         ("r2", 10**400, "r2 must be a finite number >= 1"),
+        ("more_samples_if_few_pairs", 1, r"more_samples_if_few_pairs must be 0 \(never\) or at least 2"),
     ],
-    ids=["beta_below_guidances_bound", "int_past_float_range", "int_setting_past_float_range"],
+    ids=["beta_below_guidances_bound", "int_past_float_range", "int_setting_past_float_range", "one_more_sample"],
 )
 def test_a_number_past_what_the_run_can_use_is_refused_by_name(tmp_path, name, value, message):
     with pytest.raises(ValueError, match=message):

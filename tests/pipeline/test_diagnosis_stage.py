@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import torch
-from datasets import Dataset
+from datasets import Dataset, load_from_disk
 
 from peft_pblora import PARMTrainer, PBLoraConfig
+from peft_pblora.data.more_samples import more_samples_mask
+from peft_pblora.data.pairing import cut_from_another
+from peft_pblora.data.preference_pairs import pairing_record
 from peft_pblora.evaluation import Conciseness
 from peft_pblora.evaluation.steering_diagnosis import diagnose, pair_accuracy_at_vertices
 from peft_pblora.evaluation.steering_flags import ADVICE
 from peft_pblora.pipeline import Run, RunSettings, run_all, training
 from peft_pblora.pipeline.cli import parse_settings, settings_of_existing_run
 from peft_pblora.pipeline.diagnosis import choose_probe_prompts, held_out_prompts, split_pairs
+from peft_pblora.pipeline.pairing_lines import pairing_section
 from peft_pblora.pipeline.report import diagnosis_section
 from peft_pblora.pipeline.settings import SCORERS
 
@@ -613,3 +618,34 @@ def test_the_prompts_the_pairs_are_made_from_leave_out_the_held_out_ones(tiny_se
     assert prompts_with_pairs == {
         name: len(set(data[name]["prompt"]) - set(held_out)) for name in settings.objective_names
     }
+
+
+def test_an_objective_with_pairs_on_a_handful_of_prompts_gets_more_samples_and_the_others_keep_their_pairs(
+    tiny_settings, monkeypatch
+):
+    monkeypatch.setitem(SCORERS, "first_prompt_only", OnFirstPromptOnly)
+    monkeypatch.setattr(OnFirstPromptOnly, "prompt", None)
+    common = {**tiny_settings, "objectives": ["conciseness", "first_prompt_only"], "held_out_pair_share": 0.0,
+              "train_prompts": 16}  # fmt: skip
+    without_dir = str(RunSettings(**common).path.with_name("without-more-samples"))
+    without = Run(RunSettings(**{**common, "output_dir": without_dir, "more_samples_if_few_pairs": 0})).make_data()
+    run = Run(RunSettings(**common, more_samples_if_few_pairs=3))
+    data = run.make_data()
+    assert data["conciseness"].to_dict() == without["conciseness"].to_dict()
+    record = pairing_record(run.path / "preference_data")
+    assert record["more_samples_for"] == ["first_prompt_only"] and record["more_samples_per_prompt"] == 3
+    assert pairing_section({"pairing": record})[-1].startswith(
+        "More answers for objectives with pairs on few prompts: first_prompt_only paired 3 more answers per prompt"
+    )
+    assert pairing_record(Path(without_dir) / "preference_data")["more_samples_for"] == []
+    candidates = load_from_disk(str(run.path / "preference_data" / "candidates"))
+    row = list(candidates["prompt"]).index(OnFirstPromptOnly.prompt)
+    answers, extra = candidates["responses"][row], candidates["more_samples"][row]
+    assert any(extra) and not any(map(any, more_samples_mask(Path(without_dir) / "preference_data" / "candidates")))
+    allowed = [
+        answer
+        for answer in answers
+        if "first_prompt_only" not in record["whole_samples_only"] or not cut_from_another(answer, answers)
+    ]
+    chosen, rejected = data["first_prompt_only"]["chosen"][0], data["first_prompt_only"]["rejected"][0]
+    assert len(chosen) == max(map(len, allowed)) and len(rejected) == min(map(len, allowed))  # fmt: skip

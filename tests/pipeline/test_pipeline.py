@@ -22,13 +22,9 @@ from peft_pblora.evaluation.sweep_metrics import STEERING_VERDICT_ADVICE
 from peft_pblora.pipeline import Run, RunSettings, run_all, stages, training
 from peft_pblora.pipeline.baselines import weight_soup
 from peft_pblora.pipeline.cli import main, parse_settings, settings_of_existing_run
+from peft_pblora.pipeline.pairing_lines import pairing_section, score_matching_line
 from peft_pblora.pipeline.prompts import builtin_prompts, shipped_candidates_dir, shipped_candidates_fit
-from peft_pblora.pipeline.report import (
-    markdown_report,
-    options_other_than_defaults,
-    pairing_section,
-    score_matching_line,
-)
+from peft_pblora.pipeline.report import markdown_report, options_other_than_defaults
 from peft_pblora.pipeline.reward_forms import RewardForms
 from peft_pblora.pipeline.settings import BETA_R_MEAN, BETA_R_SUM, METHOD_LABELS
 from peft_pblora.pipeline.steering_verdict_lines import (

@@ -8,7 +8,8 @@ The result is one prompt/chosen/rejected dataset per objective, the first form P
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import shutil
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,16 @@ from tqdm.auto import tqdm
 
 from ..evaluation.scorers import SENTENCE_END, Scorer
 from .chat import chat_texts, left_padding
+from .more_samples import (
+    MORE_SAMPLES_COLUMN,
+    more_samples_mask,
+    more_samples_per_prompt,
+    objectives_with_few_pairs,
+    usable_masks,
+    with_extra_answers,
+    without_extras,
+    write_more_samples_record,
+)
 from .non_answer_pairs import with_non_answer_pairs
 from .pairing import PairingOptions, best_and_worst_pairs, side_shares, with_pairing_read
 
@@ -152,11 +163,6 @@ def candidates_dir(cache_dir: str | Path) -> Path:
     return Path(cache_dir) / "candidates"
 
 
-def needs_sampling(cache_dir: str | Path) -> bool:
-    """Whether `build_preference_data(..., cache_dir)` would sample, and so needs the model."""
-    return not (pairs_cached(cache_dir) or candidates_cached(candidates_dir(cache_dir)))
-
-
 def sample_and_score(
     model: Any,
     tokenizer: Any,
@@ -212,6 +218,52 @@ def system_prompts_of_candidates(cache_dir: str | Path) -> list[list[str]]:
     return [[""] * len(row) for row in cached["responses"]]
 
 
+def add_more_samples(
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[str],
+    scorers: Sequence[Scorer],
+    cache_dir: str | Path,
+    num_samples: int,
+    *,
+    max_new_tokens: int = 64,
+    batch_size: int = 8,
+    seed: int = 0,
+    show_progress: bool = True,
+    sentence_variants: bool = False,
+) -> None:
+    """Samples `num_samples` more answers per prompt (no system prompt) into the candidates cache at `cache_dir`,
+    marked as extras (`more_samples.MORE_SAMPLES_COLUMN`) and replacing any extras sampled before."""
+    cache_dir = Path(cache_dir)
+    cached = load_from_disk(str(cache_dir))
+    marks = more_samples_mask(cache_dir)
+    under = system_prompts_of_candidates(cache_dir)
+    first = without_extras(cached["responses"], marks)
+    first_under = without_extras(under, marks)
+    del cached
+    extra = sample_responses(
+        model, tokenizer, prompts, num_samples, max_new_tokens, batch_size, seed=seed, show_progress=show_progress
+    )
+    responses, extra_marks = with_extra_answers(
+        first, with_first_sentence_variants(extra) if sentence_variants else extra
+    )
+    columns = {
+        "prompt": list(prompts),
+        "responses": responses,
+        "sampled_under": [
+            labels + [""] * (len(row) - len(labels)) for labels, row in zip(first_under, responses, strict=True)
+        ],
+        MORE_SAMPLES_COLUMN: extra_marks,
+        **score_responses(prompts, responses, scorers),
+    }
+    rewritten = cache_dir.with_name(cache_dir.name + ".rewritten")
+    shutil.rmtree(rewritten, ignore_errors=True)
+    Dataset.from_dict(columns).save_to_disk(str(rewritten))
+    shutil.rmtree(cache_dir)
+    rewritten.rename(cache_dir)
+    write_more_samples_record(cache_dir, num_samples)
+
+
 def build_preference_data(
     model: Any,
     tokenizer: Any,
@@ -227,12 +279,17 @@ def build_preference_data(
     sentence_variants: bool = False,
     system_prompts: Sequence[str] = (),
     pairing: PairingOptions | None = None,
+    more_samples_if_few_pairs: int = 0,
+    load_model: Callable[[], tuple[Any, Any]] | None = None,
 ) -> DatasetDict:
     """Sample, score and pair, or load the pairs a previous run cached in `cache_dir`.
 
     The scored candidates are cached in `cache_dir/candidates` (see `sample_and_score`, which the sampling arguments
     go to), the pairs in `cache_dir`; `pairing` chooses the pairs (see `PairingOptions`; None: its defaults). Only
     the objectives in `pairing.system_prompted_objectives` (None: all) pair candidates sampled under a system prompt.
+    With `more_samples_if_few_pairs`, each objective whose pairs cover fewer than an eighth of the prompts gets that
+    many more answers per prompt to pair from (`add_more_samples`); the others' pairs stay as they were. Where `model`
+    is None, `load_model` gives (model, tokenizer) once sampling needs them, so cached candidates load no model.
     """
     pairing = pairing or PairingOptions()
     cache_dir = Path(cache_dir)
@@ -241,16 +298,36 @@ def build_preference_data(
         if sorted(cached) != sorted(scorer.name for scorer in scorers):
             raise ValueError(f"{cache_dir} holds objectives {sorted(cached)}; remove it to rebuild for these scorers")
         return cached
-    responses, scores = sample_and_score(
-        model, tokenizer, prompts, scorers, candidates_dir(cache_dir), num_samples=num_samples,
-        max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed, show_progress=show_progress,
-        sentence_variants=sentence_variants, system_prompts=system_prompts,
+    candidates = candidates_dir(cache_dir)
+    sampling = dict(
+        max_new_tokens=max_new_tokens, batch_size=batch_size, show_progress=show_progress,
+        sentence_variants=sentence_variants,
     )  # fmt: skip
-    if pairing.system_prompted_objectives is None:
-        usable = None
-    else:
-        plain = [[name == "" for name in row] for row in system_prompts_of_candidates(candidates_dir(cache_dir))]
-        usable = {name: plain for name in scores if name not in pairing.system_prompted_objectives}
+    if model is None and load_model is not None and not candidates_cached(candidates):
+        model, tokenizer = load_model()
+    responses, scores = sample_and_score(
+        model, tokenizer, prompts, scorers, candidates, num_samples=num_samples, seed=seed,
+        system_prompts=system_prompts, **sampling,
+    )  # fmt: skip
+    more_for: list[str] = []
+    if more_samples_if_few_pairs:
+        first_only = usable_masks(responses, list(scores), system_prompt_masks(pairing, scores, candidates),
+                                  more_samples_mask(candidates), [])  # fmt: skip
+        read = with_pairing_read(pairing, prompts, responses, scores, first_only)
+        more_for = objectives_with_few_pairs(responses, scores, read, first_only)
+        if more_for and more_samples_per_prompt(candidates) != more_samples_if_few_pairs:
+            if model is None and load_model is not None:
+                model, tokenizer = load_model()
+            if model is None:
+                raise ValueError(
+                    f"{more_for} have pairs on fewer than an eighth of the prompts; sampling "
+                    f"{more_samples_if_few_pairs} more answers per prompt for them needs the model"
+                )
+            add_more_samples(model, tokenizer, prompts, scorers, candidates, more_samples_if_few_pairs,
+                             seed=seed + len(system_prompts) + 1, **sampling)  # fmt: skip
+            responses, scores = sample_and_score(model, tokenizer, prompts, scorers, candidates)
+    extra = more_samples_mask(candidates)
+    usable = usable_masks(responses, list(scores), system_prompt_masks(pairing, scores, candidates), extra, more_for)
     read_from_candidates = pairing.whole_samples_only is None
     score_matching_read = pairing.score_matched is None
     pairing = with_pairing_read(pairing, prompts, responses, scores, usable)
@@ -265,9 +342,22 @@ def build_preference_data(
         "score_matching_read_from_candidates": score_matching_read,
         "side_shares": side_shares(responses, scores, pairing, usable),
         "non_answer_pairs": pairing.non_answer_pairs,
+        "more_samples_for": more_for,
+        "more_samples_per_prompt": more_samples_per_prompt(candidates) if more_for else 0,
     }
     (cache_dir / PAIRING_RECORD).write_text(json.dumps(record, indent=2))
     return data
+
+
+def system_prompt_masks(
+    pairing: PairingOptions, scores: dict[str, list[list[float]]], cache_dir: str | Path
+) -> dict[str, list[list[bool]]] | None:
+    """Per objective outside `pairing.system_prompted_objectives`, which cached candidates were sampled without a
+    system prompt (the only ones its pairs may use); None where every objective may use every candidate."""
+    if pairing.system_prompted_objectives is None:
+        return None
+    plain = [[name == "" for name in row] for row in system_prompts_of_candidates(cache_dir)]
+    return {name: plain for name in scores if name not in pairing.system_prompted_objectives}
 
 
 def pairing_record(cache_dir: str | Path) -> dict | None:

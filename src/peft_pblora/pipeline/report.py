@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from dataclasses import asdict, fields
 from pathlib import Path
 
-from ..data.pairing import MAX_SIDE_SHARE, MIN_MATCHED_SHARE
 from ..evaluation import pareto_plot
 from ..evaluation.sweep_metrics import STEERING_SPEARMAN_TARGET
 from .baselines import arm_rank, svd_lora_rank
+from .pairing_lines import pairing_section
 from .run_folder import FOLDER_SETTINGS, RESULT_NEUTRAL_SETTINGS, atomic_path, write_text_atomic
 from .settings import METHOD_LABELS, PER_OBJECTIVE_CORE, RunSettings
 from .steering_verdict_lines import (
@@ -133,51 +133,6 @@ def reward_forms_section(metrics: dict) -> list[str]:
     else:  # given, or saved by a folder made when the scorers declared the forms
         chooser = "as the settings' length_normalized_rewards says"
     return [f"Rewards in training: {'; '.join(described)}; {chooser}."]
-
-
-def pairing_section(metrics: dict) -> list[str]:
-    """Which objectives were paired on whole samples only (no first-sentence variants) and which were score-matched,
-    and who chose them."""
-    pairing = metrics.get("pairing")
-    if not pairing:
-        return []
-    whole = ", ".join(pairing["whole_samples_only"]) or "none"
-    chooser = (
-        "read from the candidates: every objective whose pairs among whole samples do not follow length"
-        if pairing["read_from_candidates"]
-        else "as the settings' whole_samples_only says"
-    )
-    lines = [f"Pairs among whole samples only (first-sentence variants left out): {whole}; {chooser}."]
-    if "score_matched" in pairing:  # folders made before score matching was recorded say nothing of it
-        lines.append(score_matching_line(pairing))
-    if pairing.get("non_answer_pairs"):
-        lines.append(
-            "Pairs against the empty answer: per prompt, each objective's chosen answer against an empty one, where "
-            "its scorer scores the empty answer lower."
-        )
-    return lines
-
-
-def score_matching_line(pairing: dict) -> str:
-    """The score-matched objectives, who chose them, and, read from the candidates, the other objectives each one's
-    unmatched pairs raised by more than `MAX_SIDE_SHARE` of their own pairs' gap."""
-    shares = pairing.get("side_shares", {})
-    if not pairing["score_matching_read_from_candidates"]:
-        matched = ", ".join(pairing["score_matched"]) or "none"
-        return f"Score-matched pairs (alike on every other objective): {matched}; as the settings' score_matched says."
-    described = []
-    for name in pairing["score_matched"]:
-        carried = [
-            f"{other} by {share:.2f} of {other}'s own pairs' gap"
-            for other, share in shares.get(name, {}).items()
-            if share > MAX_SIDE_SHARE
-        ]
-        described.append(f"{name} (its unmatched pairs raise {', '.join(carried)})")
-    return (
-        f"Score-matched pairs (alike on every other objective): {'; '.join(described) or 'none'}; read from the "
-        f"candidates: every objective whose pairs raise another by more than {MAX_SIDE_SHARE:g} of that one's own "
-        f"pairs' gap, where matching keeps at least {MIN_MATCHED_SHARE:g} of its pairs."
-    )
 
 
 def mean_with_error(point: dict, name: str) -> str:

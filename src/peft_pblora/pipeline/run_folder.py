@@ -30,6 +30,7 @@ LEGACY_SETTINGS = {
     "non_answer_pairs": False,
     "empty_answer_check_prompts": 0,
     "min_train_steps": None,
+    "more_samples_if_few_pairs": 0,
 }
 
 

@@ -220,6 +220,11 @@ def check_values(settings: Any) -> None:
     for name in ("sweep_batch_size", "parm_layers", "r2", "max_length"):
         check_range(name, getattr(settings, name), 2 if name == "max_length" else 1)
     check_range("samples_per_prompt", settings.samples_per_prompt, 2)
+    more = settings.more_samples_if_few_pairs
+    if more != 0 and not (finite(more) and more >= 2):
+        raise ValueError(
+            f"more_samples_if_few_pairs must be 0 (never) or at least 2 answers per prompt, got {more!r:.80}"
+        )
     check_range("r1", settings.r1, 0)
     check_range("seed", settings.seed, 0, high=MAX_SEED)
     check_range("train_seed", settings.train_seed, 0, high=MAX_SEED)

@@ -22,7 +22,6 @@ from typing import Any
 from ..data.preference_pairs import (
     build_preference_data,
     candidates_dir,
-    needs_sampling,
     pairing_record,
 )
 from ..evaluation import preference_grid, summarise_sweep
@@ -156,10 +155,9 @@ class Run(DiagnoseStage):
         if settings.shipped_data and not candidates.exists() and shipped_candidates_fit(settings):
             shutil.copytree(shipped_candidates_dir(), candidates)
             logger.info("using the shipped sampled and scored answers (--no_shipped_data samples them again)")
-        model, tokenizer = self.base() if needs_sampling(data_dir) else (None, None)
         return build_preference_data(
-            model=model,
-            tokenizer=tokenizer,
+            model=None,
+            tokenizer=None,
             prompts=self.train_prompts,
             scorers=self.scorers,
             cache_dir=data_dir,
@@ -171,6 +169,8 @@ class Run(DiagnoseStage):
             sentence_variants=settings.sentence_variants,
             system_prompts=settings.sampling_system_prompts,
             pairing=settings.pairing(),
+            more_samples_if_few_pairs=settings.more_samples_if_few_pairs,
+            load_model=self.base,
         )
 
     def _fresh_parm_base(self) -> Any:

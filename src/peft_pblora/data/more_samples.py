@@ -1,0 +1,111 @@
+"""More candidate answers for the objectives whose pairs cover few prompts.
+
+An objective the model seldom varies on (a feature it rarely writes, such as asides in parentheses) gets pairs on a
+handful of prompts from four samples each, and the PARM learns it from those few pairs repeated. More answers per
+prompt give it pairs on more prompts. Only the objectives that had few pairs pair the extra answers: the others keep
+the pairs the first samples give. `build_preference_data` samples them (`more_samples_if_few_pairs`); this module
+holds how they are marked in the candidates cache and which objectives may use them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from datasets import load_from_disk
+
+from ..evaluation.steering_diagnosis import few_pair_objectives
+from .pairing import PairingOptions, objective_pair_positions
+
+MORE_SAMPLES_COLUMN = "more_samples"
+"""The candidates cache's column saying, per prompt and candidate, whether it is one of the extra answers."""
+MORE_SAMPLES_RECORD = "more_samples.json"
+"""Beside the cached candidates: how many extra answers per prompt were sampled ({"per_prompt": N})."""
+
+
+def more_samples_mask(cache_dir: str | Path) -> list[list[bool]]:
+    """Per prompt and cached candidate, whether it is an extra answer (all False in a cache without extras)."""
+    cached = load_from_disk(str(cache_dir))
+    if MORE_SAMPLES_COLUMN in cached.column_names:
+        return [list(row) for row in cached[MORE_SAMPLES_COLUMN]]
+    return [[False] * len(row) for row in cached["responses"]]
+
+
+def more_samples_per_prompt(cache_dir: str | Path) -> int:
+    """How many extra answers per prompt the cache's extras were sampled as (0: none)."""
+    path = Path(cache_dir) / MORE_SAMPLES_RECORD
+    return int(json.loads(path.read_text())["per_prompt"]) if path.is_file() else 0
+
+
+def write_more_samples_record(cache_dir: str | Path, per_prompt: int) -> None:
+    """Records how many extra answers per prompt the cache holds (`MORE_SAMPLES_RECORD`)."""
+    (Path(cache_dir) / MORE_SAMPLES_RECORD).write_text(json.dumps({"per_prompt": per_prompt}))
+
+
+def without_extras(rows: Sequence[Sequence[str]], marks: Sequence[Sequence[bool]]) -> list[list[str]]:
+    """Each prompt's entries (answers, or the system prompts they were sampled under) but for the extra answers'."""
+    return [
+        [entry for entry, extra in zip(row, row_marks, strict=True) if not extra]
+        for row, row_marks in zip(rows, marks, strict=True)
+    ]
+
+
+def with_extra_answers(
+    first: Sequence[Sequence[str]], extra: Sequence[Sequence[str]]
+) -> tuple[list[list[str]], list[list[bool]]]:
+    """Each prompt's first candidates, then its extra answers not among them (each distinct answer once), and per
+    candidate whether it is an extra one."""
+    candidates, marks = [], []
+    for answers, more in zip(first, extra, strict=True):
+        merged = dict.fromkeys(answers, False)
+        for answer in more:
+            merged.setdefault(answer, True)
+        candidates.append(list(merged))
+        marks.append(list(merged.values()))
+    return candidates, marks
+
+
+def prompts_with_pairs(
+    responses: Sequence[Sequence[str]],
+    scores: dict[str, list[list[float]]],
+    pairing: PairingOptions,
+    usable: Mapping[str, Sequence[Sequence[bool]]],
+) -> dict[str, int]:
+    """How many prompts give each objective a pair among the candidates it may use (`pairing` with its read choices
+    filled in, as `with_pairing_read` returns it)."""
+    return {
+        name: len({index for index, *_ in objective_pair_positions(name, responses, scores, pairing, usable[name])})
+        for name in scores
+    }
+
+
+def objectives_with_few_pairs(
+    responses: Sequence[Sequence[str]],
+    scores: dict[str, list[list[float]]],
+    pairing: PairingOptions,
+    usable: Mapping[str, Sequence[Sequence[bool]]],
+) -> list[str]:
+    """The objectives whose pairs among the candidates they may use cover fewer than an eighth of the prompts
+    (`few_pair_objectives`, the diagnosis's `few_pairs` rule)."""
+    return few_pair_objectives(prompts_with_pairs(responses, scores, pairing, usable), len(responses))
+
+
+def usable_masks(
+    responses: Sequence[Sequence[str]],
+    objectives: Sequence[str],
+    usable: Mapping[str, Sequence[Sequence[bool]]] | None,
+    extra: Sequence[Sequence[bool]],
+    extra_for: Sequence[str],
+) -> dict[str, list[list[bool]]]:
+    """Per objective, the candidates its pairs may use: those `usable` allows (None: all), the extra answers only for
+    the objectives in `extra_for`."""
+    usable = usable or {}
+    masks = {}
+    for name in objectives:
+        allowed = usable.get(name) or [[True] * len(row) for row in responses]
+        masks[name] = [
+            [keep and (name in extra_for or not is_extra) for keep, is_extra in zip(row, marks, strict=True)]
+            for row, marks in zip(allowed, extra, strict=True)
+        ]
+    return masks

@@ -1,0 +1,57 @@
+"""The report's lines on how the preference pairs were made: whole samples only, score matching, the extra answers
+for objectives with few pairs and the pairs against the empty answer (from `preference_data/pairing.json`)."""
+
+from __future__ import annotations
+
+from ..data.pairing import MAX_SIDE_SHARE, MIN_MATCHED_SHARE
+
+
+def pairing_section(metrics: dict) -> list[str]:
+    """Which objectives were paired on whole samples only (no first-sentence variants), which were score-matched, and
+    who chose them; which paired the extra answers sampled for objectives with few pairs."""
+    pairing = metrics.get("pairing")
+    if not pairing:
+        return []
+    whole = ", ".join(pairing["whole_samples_only"]) or "none"
+    chooser = (
+        "read from the candidates: every objective whose pairs among whole samples do not follow length"
+        if pairing["read_from_candidates"]
+        else "as the settings' whole_samples_only says"
+    )
+    lines = [f"Pairs among whole samples only (first-sentence variants left out): {whole}; {chooser}."]
+    if "score_matched" in pairing:  # folders made before score matching was recorded say nothing of it
+        lines.append(score_matching_line(pairing))
+    if pairing.get("more_samples_for"):
+        lines.append(
+            f"More answers for objectives with pairs on few prompts: {', '.join(pairing['more_samples_for'])} paired "
+            f"{pairing['more_samples_per_prompt']} more answers per prompt, sampled because their pairs covered fewer "
+            "than an eighth of the prompts; the other objectives' pairs are the first answers'."
+        )
+    if pairing.get("non_answer_pairs"):
+        lines.append(
+            "Pairs against the empty answer: per prompt, each objective's chosen answer against an empty one, where "
+            "its scorer scores the empty answer lower."
+        )
+    return lines
+
+
+def score_matching_line(pairing: dict) -> str:
+    """The score-matched objectives, who chose them, and, read from the candidates, the other objectives each one's
+    unmatched pairs raised by more than `MAX_SIDE_SHARE` of their own pairs' gap."""
+    shares = pairing.get("side_shares", {})
+    if not pairing["score_matching_read_from_candidates"]:
+        matched = ", ".join(pairing["score_matched"]) or "none"
+        return f"Score-matched pairs (alike on every other objective): {matched}; as the settings' score_matched says."
+    described = []
+    for name in pairing["score_matched"]:
+        carried = [
+            f"{other} by {share:.2f} of {other}'s own pairs' gap"
+            for other, share in shares.get(name, {}).items()
+            if share > MAX_SIDE_SHARE
+        ]
+        described.append(f"{name} (its unmatched pairs raise {', '.join(carried)})")
+    return (
+        f"Score-matched pairs (alike on every other objective): {'; '.join(described) or 'none'}; read from the "
+        f"candidates: every objective whose pairs raise another by more than {MAX_SIDE_SHARE:g} of that one's own "
+        f"pairs' gap, where matching keeps at least {MIN_MATCHED_SHARE:g} of its pairs."
+    )

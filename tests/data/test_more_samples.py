@@ -1,0 +1,107 @@
+"""More answers sampled for the objectives whose pairs cover few prompts: who gets them, what the others keep."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from datasets import load_from_disk
+
+from peft_pblora.data import build_preference_data, preference_pairs
+from peft_pblora.data.more_samples import MORE_SAMPLES_COLUMN, more_samples_mask, more_samples_per_prompt
+
+from ..conftest import CountWord
+
+PROMPTS = [f"p{index}" for index in range(16)]
+FIRST = [["w6", "w6 w6"] for _ in PROMPTS]  # count_w6 pairs on every prompt
+FIRST[0] = ["w5 w6", "w6"]  # count_w5 only on p0: 1 prompt of 16, under an eighth
+EXTRA = [["w5 w6 w6 w6", "w6 w6 w6"] for _ in PROMPTS]  # with these, count_w5 pairs on every prompt
+
+
+class FakeSampler:
+    """Answers by the call's seed: the first sampling (seed 0) gives FIRST, a later one EXTRA; calls are kept."""
+
+    def __init__(self, first: list[list[str]] = FIRST) -> None:
+        self.first, self.calls = first, []
+
+    def __call__(self, model, tokenizer, prompts, num_samples, *args, seed=0, **kwargs):
+        self.calls.append((num_samples, seed))
+        return [list(row) for row in (self.first if seed == 0 else EXTRA)]
+
+
+@pytest.fixture
+def sampler(monkeypatch) -> FakeSampler:
+    fake = FakeSampler()
+    monkeypatch.setattr(preference_pairs, "sample_responses", fake)
+    return fake
+
+
+SCORERS = [CountWord("w5"), CountWord("w6")]
+
+
+MODEL = object()  # the fake sampler needs no model, but sampling the extras checks one is given
+
+
+def build(cache_dir, more: int, model=MODEL):
+    return build_preference_data(
+        model, None, PROMPTS, SCORERS, cache_dir, num_samples=2, show_progress=False, more_samples_if_few_pairs=more
+    )
+
+
+def test_an_objective_with_few_pairs_pairs_the_extra_answers_and_the_other_keeps_its_pairs(tmp_path, sampler):
+    without = build(tmp_path / "without", more=0)
+    assert len(without["count_w5"]) == 1 and sampler.calls == [(2, 0)]
+    data = build(tmp_path / "with", more=3)
+    assert sampler.calls == [(2, 0), (2, 0), (3, 1)]  # the extras: their own count, the next seed
+    assert data["count_w6"].to_dict() == without["count_w6"].to_dict()  # never the extras' "w6 w6 w6"
+    assert data["count_w5"]["prompt"] == PROMPTS
+    assert data["count_w5"]["chosen"] == ["w5 w6"] + ["w5 w6 w6 w6"] * 15
+    assert data["count_w5"]["rejected"] == ["w6"] * 16  # the first answer scoring 0
+    record = json.loads((tmp_path / "with" / "pairing.json").read_text())
+    assert record["more_samples_for"] == ["count_w5"] and record["more_samples_per_prompt"] == 3
+    candidates = tmp_path / "with" / "candidates"
+    assert more_samples_per_prompt(candidates) == 3
+    assert load_from_disk(str(candidates))["responses"][1] == ["w6", "w6 w6", "w5 w6 w6 w6", "w6 w6 w6"]
+    assert more_samples_mask(candidates)[1] == [False, False, True, True]
+    assert json.loads((tmp_path / "without" / "pairing.json").read_text())["more_samples_for"] == []
+
+
+def test_cached_extras_are_reused_and_a_new_count_replaces_them(tmp_path, sampler):
+    build(tmp_path / "first", more=3)
+    calls = len(sampler.calls)
+    shutil.copytree(tmp_path / "first" / "candidates", tmp_path / "again" / "candidates")
+    again = build(tmp_path / "again", more=3)
+    assert len(sampler.calls) == calls  # the cached extras serve
+    assert len(again["count_w5"]) == 16
+    shutil.copytree(tmp_path / "first" / "candidates", tmp_path / "other" / "candidates")
+    build(tmp_path / "other", more=5)
+    assert sampler.calls[calls:] == [(5, 1)]
+    rows = load_from_disk(str(tmp_path / "other" / "candidates"))
+    assert rows["responses"][1] == ["w6", "w6 w6", "w5 w6 w6 w6", "w6 w6 w6"]  # the old extras gone, not doubled
+    assert rows[MORE_SAMPLES_COLUMN][1] == [False, False, True, True]
+    shutil.copytree(tmp_path / "first" / "candidates", tmp_path / "off" / "candidates")
+    off = build(tmp_path / "off", more=0)  # extras in the cache, but the option off: nobody pairs them
+    assert len(off["count_w5"]) == 1 and len(sampler.calls) == calls + 1
+
+
+def test_no_extras_are_sampled_where_every_objective_has_pairs_on_enough_prompts(tmp_path, monkeypatch):
+    sampler = FakeSampler([FIRST[0], ["w5", "w6"], *FIRST[2:]])  # count_w5 on 2 prompts of 16: an eighth, not under
+    monkeypatch.setattr(preference_pairs, "sample_responses", sampler)
+    build(tmp_path / "enough", more=3)
+    assert sampler.calls == [(2, 0)]
+    assert more_samples_mask(tmp_path / "enough" / "candidates")[0] == [False, False]
+
+
+def test_sampling_more_without_the_model_names_the_objectives_before_any_pairing(tmp_path, sampler, monkeypatch):
+    def first_only(model, tokenizer, prompts, num_samples, *args, seed=0, **kwargs):
+        if model is None and seed != 0:
+            raise AssertionError("the extras must not be sampled without a model")
+        return [list(row) for row in FIRST]
+
+    build(tmp_path / "first", more=0)
+    shutil.copytree(tmp_path / "first" / "candidates", tmp_path / "cached" / "candidates")
+    monkeypatch.setattr(preference_pairs, "sample_responses", first_only)
+    with pytest.raises(ValueError, match=r"\['count_w5'\] have pairs on fewer than an eighth.*needs the model"):
+        build(tmp_path / "cached", more=3, model=None)
+    assert not (tmp_path / "cached" / "dataset_dict.json").exists()
