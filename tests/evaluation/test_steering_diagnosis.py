@@ -220,7 +220,7 @@ def test_an_objective_with_pairs_on_fewer_than_an_eighth_of_the_prompts_is_flagg
         for item in diagnose(list(covered), {}, {}, passes, prompts_with_pairs=covered, pair_prompts=96)
     }
     assert verdicts["rare"].flags == ["few_pairs"] and verdicts["rare"].steers  # advice: the probe decides
-    assert verdicts["rare"].advice == [ADVICE["few_pairs"]] and "--samples_per_prompt" in ADVICE["few_pairs"]
+    assert verdicts["rare"].advice == [ADVICE["few_pairs"]] and "--more_samples_if_few_pairs" in ADVICE["few_pairs"]
     assert verdicts["borderline"].flags == [] and verdicts["common"].flags == []
     assert verdicts["rare"].to_dict()["prompts_with_pairs"] == 11 and verdicts["rare"].to_dict()["pair_prompts"] == 96
     (alone,) = diagnose(["a"], {}, {}, {}, prompts_with_pairs={"a": 1}, pair_prompts=9)

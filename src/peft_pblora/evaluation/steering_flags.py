@@ -37,12 +37,11 @@ ADVICE = {
         f"pairs on fewer than {FEW_PAIRS_SHARE:.1%} of the prompts: the answers sampled for most prompts score alike "
         "on this objective (a feature the model seldom writes), and the PARM learns it from a handful of pairs, each "
         "repeated many times an epoch, which its guidance tends to copy (parentheses, with 6 pairs of 96 prompts, "
-        "steered in 14 of 25 runs of the steering benchmark). Give pairs on more prompts: more candidates per prompt "
-        "(--samples_per_prompt 16 took parentheses to pairs on 27 prompts, and it steered against relevance at three "
-        "seeds of three, against one before, while relevance fell from two to one; sampling took 47 minutes on two "
-        "CPU cores, where the shipped candidates cost none), prompts that call for it (--prompts), or your own pairs "
-        "(--preference_pairs). A system prompt that asks for the feature (the scorer's eliciting_system_prompt) took "
-        "parentheses only to 13 with SmolLM2-135M."
+        "steered in 14 of 25 runs of the steering benchmark). Give pairs on more prompts: more answers per prompt "
+        "for it (--more_samples_if_few_pairs, 16 by default, samples them for such an objective only; they took "
+        "parentheses to pairs on 31 prompts, and from 1 of 6 steering runs to 2 of 6), prompts that call for it "
+        "(--prompts), or your own pairs (--preference_pairs). A system prompt that asks for the feature (the scorer's "
+        "eliciting_system_prompt) took parentheses only to 13 with SmolLM2-135M."
     ),
     "not_learned": (
         f"the reward margin on its own training pairs stayed below {LEARNED_MARGIN:g} over the last third of "
