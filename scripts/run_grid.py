@@ -23,6 +23,7 @@ from pathlib import Path
 
 from peft_pblora.data.preference_pairs import candidates_dir
 from peft_pblora.pipeline import Run, RunSettings
+from peft_pblora.pipeline.fingerprints import SAMPLING_SETTINGS
 from peft_pblora.pipeline.stages import run_stages
 
 RESULT_FILES = (
@@ -36,7 +37,6 @@ RESULT_FILES = (
     "diagnosis.json",
     "retraining.json",
 )
-SAMPLING_KEYS = ("base_model", "seed", "train_prompts", "samples_per_prompt", "sample_tokens", "sentence_variants")
 
 
 def summary_line(name: str, metrics: dict, timings: dict) -> str:
@@ -99,7 +99,7 @@ def run_grid(
         adapter_from = overrides.pop("adapter_from", None)
         settings = RunSettings(**{**grid.get("common", {}), **overrides, "output_dir": str(output_dir / name)})
         run = Run(settings, base=shared_base)
-        sampling_key = tuple(json.dumps(getattr(settings, key)) for key in SAMPLING_KEYS)
+        sampling_key = tuple(json.dumps(getattr(settings, key)) for key in SAMPLING_SETTINGS)
         candidates = candidates_dir(settings.path / "preference_data")
         if sampling_key in candidates_by_sampling and not candidates.exists():
             shutil.copytree(candidates_by_sampling[sampling_key], candidates)

@@ -8,7 +8,7 @@ import shutil
 import pytest
 from datasets import load_from_disk
 
-from peft_pblora.data import build_preference_data, preference_pairs
+from peft_pblora.data import PairingOptions, build_preference_data, preference_pairs
 from peft_pblora.data.more_samples import MORE_SAMPLES_COLUMN, more_samples_mask, more_samples_per_prompt
 
 from ..conftest import CountWord
@@ -43,10 +43,11 @@ SCORERS = [CountWord("w5"), CountWord("w6")]
 MODEL = object()  # the fake sampler needs no model, but sampling the extras checks one is given
 
 
-def build(cache_dir, more: int, model=MODEL):
+def build(cache_dir, more: int, model=MODEL, pairing: PairingOptions | None = None):
     return build_preference_data(
-        model, None, PROMPTS, SCORERS, cache_dir, num_samples=2, show_progress=False, more_samples_if_few_pairs=more
-    )
+        model, None, PROMPTS, SCORERS, cache_dir, num_samples=2, show_progress=False, more_samples_if_few_pairs=more,
+        pairing=pairing,
+    )  # fmt: skip
 
 
 def test_an_objective_with_few_pairs_pairs_the_extra_answers_and_the_other_keeps_its_pairs(tmp_path, sampler):
@@ -105,3 +106,14 @@ def test_sampling_more_without_the_model_names_the_objectives_before_any_pairing
     with pytest.raises(ValueError, match=r"\['count_w5'\] have pairs on fewer than an eighth.*needs the model"):
         build(tmp_path / "cached", more=3, model=None)
     assert not (tmp_path / "cached" / "dataset_dict.json").exists()
+
+
+def test_the_other_objectives_are_paired_as_if_the_extras_did_not_exist(tmp_path, monkeypatch):
+    first = [["w5 w6", "w7 w6"]] + [["w6 w6", "w7 w6"] for _ in PROMPTS[1:]]  # no answer begins another
+    monkeypatch.setattr(preference_pairs, "sample_responses", FakeSampler(first))
+    whole = PairingOptions(whole_samples_only=["count_w6"])  # an answer another begins with is left out of its pairs
+    without = build(tmp_path / "without", more=0, pairing=whole)
+    data = build(tmp_path / "with", more=3, pairing=whole)
+    # the extra "w6 w6 w6" begins with "w6 w6": seen by count_w6, it would leave that answer out and its pairs with it
+    assert data["count_w6"].to_dict() == without["count_w6"].to_dict() and len(data["count_w6"]) == 15
+    assert len(without["count_w5"]) == 1 and len(data["count_w5"]) == 16

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
-from datasets import load_from_disk
+from datasets import Dataset, DatasetDict, load_from_disk
 
 from ..evaluation.steering_diagnosis import few_pair_objectives
-from .pairing import PairingOptions, objective_pair_positions
+from .pairing import PairingOptions, objective_pair_positions, objective_pairs, side_shares, with_pairing_read
 
 MORE_SAMPLES_COLUMN = "more_samples"
 """The candidates cache's column saying, per prompt and candidate, whether it is one of the extra answers."""
@@ -43,8 +45,8 @@ def write_more_samples_record(cache_dir: str | Path, per_prompt: int) -> None:
     (Path(cache_dir) / MORE_SAMPLES_RECORD).write_text(json.dumps({"per_prompt": per_prompt}))
 
 
-def without_extras(rows: Sequence[Sequence[str]], marks: Sequence[Sequence[bool]]) -> list[list[str]]:
-    """Each prompt's entries (answers, or the system prompts they were sampled under) but for the extra answers'."""
+def without_extras(rows: Sequence[Sequence[Any]], marks: Sequence[Sequence[bool]]) -> list[list[Any]]:
+    """Each prompt's entries (answers, scores, mask values, system prompts) but for the extra answers'."""
     return [
         [entry for entry, extra in zip(row, row_marks, strict=True) if not extra]
         for row, row_marks in zip(rows, marks, strict=True)
@@ -81,14 +83,31 @@ def prompts_with_pairs(
 
 
 def objectives_with_few_pairs(
+    prompts: Sequence[str],
     responses: Sequence[Sequence[str]],
     scores: dict[str, list[list[float]]],
     pairing: PairingOptions,
     usable: Mapping[str, Sequence[Sequence[bool]]],
 ) -> list[str]:
-    """The objectives whose pairs among the candidates they may use cover fewer than an eighth of the prompts
-    (`few_pair_objectives`, the diagnosis's `few_pairs` rule)."""
-    return few_pair_objectives(prompts_with_pairs(responses, scores, pairing, usable), len(responses))
+    """The objectives whose pairs among the candidates they may use, with what `pairing` leaves to the candidates
+    read from them, cover fewer than an eighth of the prompts (`few_pair_objectives`, the diagnosis's `few_pairs`
+    rule, here over every prompt given)."""
+    read = with_pairing_read(pairing, prompts, responses, scores, usable)
+    return few_pair_objectives(prompts_with_pairs(responses, scores, read, usable), len(responses))
+
+
+def first_answers(
+    responses: Sequence[Sequence[str]],
+    scores: dict[str, list[list[float]]],
+    usable: Mapping[str, Sequence[Sequence[bool]]],
+    extra: Sequence[Sequence[bool]],
+) -> tuple[list[list[str]], dict[str, list[list[float]]], dict[str, list[list[bool]]]]:
+    """The candidates, their scores and the usable masks with the extra answers left out."""
+    return (
+        without_extras(responses, extra),
+        {name: without_extras(values, extra) for name, values in scores.items()},
+        {name: without_extras(mask, extra) for name, mask in usable.items()},
+    )
 
 
 def usable_masks(
@@ -109,3 +128,40 @@ def usable_masks(
             for row, marks in zip(allowed, extra, strict=True)
         ]
     return masks
+
+
+def pairs_with_extras_for(
+    prompts: Sequence[str],
+    responses: Sequence[Sequence[str]],
+    scores: dict[str, list[list[float]]],
+    pairing: PairingOptions,
+    usable: Mapping[str, Sequence[Sequence[bool]]],
+    extra: Sequence[Sequence[bool]],
+    extra_for: Sequence[str],
+) -> tuple[DatasetDict, PairingOptions, dict[str, dict[str, float]]]:
+    """Every objective's pairs (`objective_pairs`), the objectives in `extra_for` among all the candidates `usable`
+    allows them, the others among the first answers only, as if the extras did not exist: what `pairing` leaves to
+    the candidates (whole samples only, score matching) and the side shares are read the same way. Returns the pairs,
+    the pairing with those choices filled in, and the side shares."""
+    pairing.check_objectives(list(scores))
+    first = first_answers(responses, scores, usable, extra)
+    views = {False: first, True: (responses, scores, usable) if extra_for else first}
+    reads = {key: with_pairing_read(pairing, prompts, *view) for key, view in views.items()}
+    shares = {key: side_shares(*view[:2], reads[key], view[2]) for key, view in views.items()}
+
+    def read_for(name: str) -> PairingOptions:
+        return reads[name in extra_for]
+
+    chosen = replace(
+        pairing,
+        whole_samples_only=[name for name in scores if name in read_for(name).whole_samples_only],
+        score_matched=[name for name in scores if name in read_for(name).score_matched],
+    )
+    datasets = {}
+    for name in scores:
+        view_responses, view_scores, view_usable = views[name in extra_for]
+        rows = objective_pairs(name, prompts, view_responses, view_scores, chosen, view_usable[name])
+        if not rows["prompt"]:
+            raise ValueError(f"objective {name!r} gave no pair: every prompt's responses score alike")
+        datasets[name] = Dataset.from_dict(rows)
+    return DatasetDict(datasets), chosen, {name: shares[name in extra_for][name] for name in scores}

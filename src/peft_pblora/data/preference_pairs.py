@@ -21,16 +21,18 @@ from ..evaluation.scorers import SENTENCE_END, Scorer
 from .chat import chat_texts, left_padding
 from .more_samples import (
     MORE_SAMPLES_COLUMN,
+    first_answers,
     more_samples_mask,
     more_samples_per_prompt,
     objectives_with_few_pairs,
+    pairs_with_extras_for,
     usable_masks,
     with_extra_answers,
     without_extras,
     write_more_samples_record,
 )
 from .non_answer_pairs import with_non_answer_pairs
-from .pairing import PairingOptions, best_and_worst_pairs, side_shares, with_pairing_read
+from .pairing import PairingOptions
 
 PAIRING_RECORD = "pairing.json"
 """Beside the cached pairs: the objectives paired on whole samples only and the score-matched ones, whether the
@@ -231,9 +233,10 @@ def add_more_samples(
     seed: int = 0,
     show_progress: bool = True,
     sentence_variants: bool = False,
-) -> None:
+) -> tuple[list[list[str]], dict[str, list[list[float]]]]:
     """Samples `num_samples` more answers per prompt (no system prompt) into the candidates cache at `cache_dir`,
-    marked as extras (`more_samples.MORE_SAMPLES_COLUMN`) and replacing any extras sampled before."""
+    marked as extras (`more_samples.MORE_SAMPLES_COLUMN`) and replacing any extras sampled before; returns every
+    candidate and its scores, as `sample_and_score` does."""
     cache_dir = Path(cache_dir)
     cached = load_from_disk(str(cache_dir))
     marks = more_samples_mask(cache_dir)
@@ -247,6 +250,7 @@ def add_more_samples(
     responses, extra_marks = with_extra_answers(
         first, with_first_sentence_variants(extra) if sentence_variants else extra
     )
+    scores = score_responses(prompts, responses, scorers)
     columns = {
         "prompt": list(prompts),
         "responses": responses,
@@ -254,14 +258,17 @@ def add_more_samples(
             labels + [""] * (len(row) - len(labels)) for labels, row in zip(first_under, responses, strict=True)
         ],
         MORE_SAMPLES_COLUMN: extra_marks,
-        **score_responses(prompts, responses, scorers),
+        **scores,
     }
-    rewritten = cache_dir.with_name(cache_dir.name + ".rewritten")
-    shutil.rmtree(rewritten, ignore_errors=True)
+    rewritten, previous = (cache_dir.with_name(f"{cache_dir.name}.{suffix}") for suffix in ("rewritten", "previous"))
+    for path in (rewritten, previous):
+        shutil.rmtree(path, ignore_errors=True)
     Dataset.from_dict(columns).save_to_disk(str(rewritten))
-    shutil.rmtree(cache_dir)
+    write_more_samples_record(rewritten, num_samples)
+    cache_dir.rename(previous)  # the old cache is whole until the new one is in its place
     rewritten.rename(cache_dir)
-    write_more_samples_record(cache_dir, num_samples)
+    shutil.rmtree(previous)
+    return responses, scores
 
 
 def build_preference_data(
@@ -309,12 +316,13 @@ def build_preference_data(
         model, tokenizer, prompts, scorers, candidates, num_samples=num_samples, seed=seed,
         system_prompts=system_prompts, **sampling,
     )  # fmt: skip
+    names = list(scores)
+    extra = more_samples_mask(candidates)
+    allowed = usable_masks(responses, names, system_prompt_masks(pairing, scores, candidates), extra, names)
     more_for: list[str] = []
     if more_samples_if_few_pairs:
-        first_only = usable_masks(responses, list(scores), system_prompt_masks(pairing, scores, candidates),
-                                  more_samples_mask(candidates), [])  # fmt: skip
-        read = with_pairing_read(pairing, prompts, responses, scores, first_only)
-        more_for = objectives_with_few_pairs(responses, scores, read, first_only)
+        first_responses, first_scores, first_usable = first_answers(responses, scores, allowed, extra)
+        more_for = objectives_with_few_pairs(prompts, first_responses, first_scores, pairing, first_usable)
         if more_for and more_samples_per_prompt(candidates) != more_samples_if_few_pairs:
             if model is None and load_model is not None:
                 model, tokenizer = load_model()
@@ -323,15 +331,14 @@ def build_preference_data(
                     f"{more_for} have pairs on fewer than an eighth of the prompts; sampling "
                     f"{more_samples_if_few_pairs} more answers per prompt for them needs the model"
                 )
-            add_more_samples(model, tokenizer, prompts, scorers, candidates, more_samples_if_few_pairs,
-                             seed=seed + len(system_prompts) + 1, **sampling)  # fmt: skip
-            responses, scores = sample_and_score(model, tokenizer, prompts, scorers, candidates)
-    extra = more_samples_mask(candidates)
-    usable = usable_masks(responses, list(scores), system_prompt_masks(pairing, scores, candidates), extra, more_for)
+            responses, scores = add_more_samples(model, tokenizer, prompts, scorers, candidates,
+                                                 more_samples_if_few_pairs, seed=seed + len(system_prompts) + 1,
+                                                 **sampling)  # fmt: skip
+            extra = more_samples_mask(candidates)
+    usable = usable_masks(responses, names, system_prompt_masks(pairing, scores, candidates), extra, more_for)
     read_from_candidates = pairing.whole_samples_only is None
     score_matching_read = pairing.score_matched is None
-    pairing = with_pairing_read(pairing, prompts, responses, scores, usable)
-    data = best_and_worst_pairs(prompts, responses, scores, pairing=pairing, usable=usable)
+    data, pairing, shares = pairs_with_extras_for(prompts, responses, scores, pairing, usable, extra, more_for)
     if pairing.non_answer_pairs:
         data = with_non_answer_pairs(data, scorers, matched=[*pairing.length_matched, *pairing.score_matched])
     data.save_to_disk(str(cache_dir))
@@ -340,7 +347,7 @@ def build_preference_data(
         "read_from_candidates": read_from_candidates,
         "score_matched": list(pairing.score_matched),
         "score_matching_read_from_candidates": score_matching_read,
-        "side_shares": side_shares(responses, scores, pairing, usable),
+        "side_shares": shares,
         "non_answer_pairs": pairing.non_answer_pairs,
         "more_samples_for": more_for,
         "more_samples_per_prompt": more_samples_per_prompt(candidates) if more_for else 0,
