@@ -15,10 +15,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from datasets import Dataset, DatasetDict, load_from_disk
+from datasets import DatasetDict, load_from_disk
 
 from ..evaluation.steering_diagnosis import few_pair_objectives
-from .pairing import PairingOptions, objective_pair_positions, objective_pairs, side_shares, with_pairing_read
+from .pairing import (
+    PairingOptions,
+    objective_dataset,
+    objective_pair_positions,
+    side_shares,
+    with_pairing_read,
+)
 
 MORE_SAMPLES_COLUMN = "more_samples"
 """The candidates cache's column saying, per prompt and candidate, whether it is one of the extra answers."""
@@ -139,13 +145,14 @@ def pairs_with_extras_for(
     extra: Sequence[Sequence[bool]],
     extra_for: Sequence[str],
 ) -> tuple[DatasetDict, PairingOptions, dict[str, dict[str, float]]]:
-    """Every objective's pairs (`objective_pairs`), the objectives in `extra_for` among all the candidates `usable`
+    """Every objective's pairs (`objective_dataset`), the objectives in `extra_for` among all the candidates `usable`
     allows them, the others among the first answers only, as if the extras did not exist: what `pairing` leaves to
     the candidates (whole samples only, score matching) and the side shares are read the same way. Returns the pairs,
     the pairing with those choices filled in, and the side shares."""
     pairing.check_objectives(list(scores))
-    first = first_answers(responses, scores, usable, extra)
-    views = {False: first, True: (responses, scores, usable) if extra_for else first}
+    views = {False: first_answers(responses, scores, usable, extra)}
+    if extra_for:  # read over every candidate only where an objective pairs the extras
+        views[True] = (responses, scores, usable)
     reads = {key: with_pairing_read(pairing, prompts, *view) for key, view in views.items()}
     shares = {key: side_shares(*view[:2], reads[key], view[2]) for key, view in views.items()}
 
@@ -160,8 +167,5 @@ def pairs_with_extras_for(
     datasets = {}
     for name in scores:
         view_responses, view_scores, view_usable = views[name in extra_for]
-        rows = objective_pairs(name, prompts, view_responses, view_scores, chosen, view_usable[name])
-        if not rows["prompt"]:
-            raise ValueError(f"objective {name!r} gave no pair: every prompt's responses score alike")
-        datasets[name] = Dataset.from_dict(rows)
+        datasets[name] = objective_dataset(name, prompts, view_responses, view_scores, chosen, view_usable[name])
     return DatasetDict(datasets), chosen, {name: shares[name in extra_for][name] for name in scores}

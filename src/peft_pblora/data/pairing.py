@@ -122,13 +122,9 @@ def best_and_worst_pairs(
     if unknown:
         raise ValueError(f"usable names {unknown}, which are not among the objectives {sorted(scores)}")
     pairing = with_pairing_read(pairing, prompts, responses, scores, usable)
-    datasets = {}
-    for name in scores:
-        rows = objective_pairs(name, prompts, responses, scores, pairing, usable.get(name))
-        if not rows["prompt"]:
-            raise ValueError(f"objective {name!r} gave no pair: every prompt's responses score alike")
-        datasets[name] = Dataset.from_dict(rows)
-    return DatasetDict(datasets)
+    return DatasetDict(
+        {name: objective_dataset(name, prompts, responses, scores, pairing, usable.get(name)) for name in scores}
+    )
 
 
 def objective_pair_positions(
@@ -163,6 +159,21 @@ def objective_pair_positions(
         for gap, best, worst in disjoint_largest_gaps(candidates, pairing.pairs_per_prompt, pairing.min_gap):
             positions.append((index, best, worst, gap))
     return positions
+
+
+def objective_dataset(
+    name: str,
+    prompts: Sequence[str],
+    responses: Sequence[Sequence[str]],
+    scores: dict[str, list[list[float]]],
+    pairing: PairingOptions,
+    usable: Sequence[Sequence[bool]] | None = None,
+) -> Dataset:
+    """One objective's pairs as a dataset (`objective_pairs`); raises ValueError where no prompt gives one."""
+    rows = objective_pairs(name, prompts, responses, scores, pairing, usable)
+    if not rows["prompt"]:
+        raise ValueError(f"objective {name!r} gave no pair: every prompt's responses score alike")
+    return Dataset.from_dict(rows)
 
 
 def objective_pairs(

@@ -2,7 +2,7 @@
 
 The result is one prompt/chosen/rejected dataset per objective, the first form PARMTrainer takes, cached on disk as a
 `datasets.DatasetDict` so a re-run skips the sampling. Which pairs are chosen is the `pairing` module's part
-(`PairingOptions`, `best_and_worst_pairs`).
+(`PairingOptions`, `best_and_worst_pairs`); which objectives may pair extra answers, the `more_samples` module's.
 """
 
 from __future__ import annotations
@@ -318,9 +318,10 @@ def build_preference_data(
     )  # fmt: skip
     names = list(scores)
     extra = more_samples_mask(candidates)
-    allowed = usable_masks(responses, names, system_prompt_masks(pairing, scores, candidates), extra, names)
+    system_masks = system_prompt_masks(pairing, scores, candidates)
     more_for: list[str] = []
     if more_samples_if_few_pairs:
+        allowed = usable_masks(responses, names, system_masks, extra, [])
         first_responses, first_scores, first_usable = first_answers(responses, scores, allowed, extra)
         more_for = objectives_with_few_pairs(prompts, first_responses, first_scores, pairing, first_usable)
         if more_for and more_samples_per_prompt(candidates) != more_samples_if_few_pairs:
@@ -335,7 +336,8 @@ def build_preference_data(
                                                  more_samples_if_few_pairs, seed=seed + len(system_prompts) + 1,
                                                  **sampling)  # fmt: skip
             extra = more_samples_mask(candidates)
-    usable = usable_masks(responses, names, system_prompt_masks(pairing, scores, candidates), extra, more_for)
+            system_masks = system_prompt_masks(pairing, scores, candidates)
+    usable = usable_masks(responses, names, system_masks, extra, more_for)
     read_from_candidates = pairing.whole_samples_only is None
     score_matching_read = pairing.score_matched is None
     data, pairing, shares = pairs_with_extras_for(prompts, responses, scores, pairing, usable, extra, more_for)
