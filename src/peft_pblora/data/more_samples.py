@@ -10,7 +10,7 @@ holds how they are marked in the candidates cache and which objectives may use t
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -79,13 +79,15 @@ def prompts_with_pairs(
     scores: dict[str, list[list[float]]],
     pairing: PairingOptions,
     usable: Mapping[str, Sequence[Sequence[bool]]],
+    counted: Collection[int] | None = None,
 ) -> dict[str, int]:
-    """How many prompts give each objective a pair among the candidates it may use (`pairing` with its read choices
-    filled in, as `with_pairing_read` returns it)."""
-    return {
-        name: len({index for index, *_ in objective_pair_positions(name, responses, scores, pairing, usable[name])})
-        for name in scores
-    }
+    """How many prompts (of the positions in `counted`; None: all) give each objective a pair among the candidates it
+    may use (`pairing` with its read choices filled in, as `with_pairing_read` returns it)."""
+    coverage = {}
+    for name in scores:
+        positions = {index for index, *_ in objective_pair_positions(name, responses, scores, pairing, usable[name])}
+        coverage[name] = len(positions if counted is None else positions & set(counted))
+    return coverage
 
 
 def objectives_with_few_pairs(
@@ -94,12 +96,15 @@ def objectives_with_few_pairs(
     scores: dict[str, list[list[float]]],
     pairing: PairingOptions,
     usable: Mapping[str, Sequence[Sequence[bool]]],
+    counted_prompts: Collection[str] | None = None,
 ) -> list[str]:
     """The objectives whose pairs among the candidates they may use, with what `pairing` leaves to the candidates
-    read from them, cover fewer than an eighth of the prompts (`few_pair_objectives`, the diagnosis's `few_pairs`
-    rule, here over every prompt given)."""
+    read from them, cover fewer than an eighth of `counted_prompts` (None: every prompt given): the diagnosis's
+    `few_pairs` rule (`few_pair_objectives`), which counts the prompts whose pairs are trained on."""
     read = with_pairing_read(pairing, prompts, responses, scores, usable)
-    return few_pair_objectives(prompts_with_pairs(responses, scores, read, usable), len(responses))
+    counted = set(prompts if counted_prompts is None else counted_prompts)
+    positions = {index for index, prompt in enumerate(prompts) if prompt in counted}
+    return few_pair_objectives(prompts_with_pairs(responses, scores, read, usable, positions), len(counted))
 
 
 def first_answers(

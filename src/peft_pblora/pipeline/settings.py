@@ -172,9 +172,9 @@ class RunSettings:
         default=16,
         metadata={
             "help": "Answers sampled per prompt, without a system prompt, for each objective whose pairs cover "
-            "fewer than an eighth of the train prompts (a feature the model seldom writes): only those objectives "
-            "pair them, the others keep their pairs. Costs a sampling of that many answers per prompt where an "
-            "objective needs it, none where none does; 0: never."
+            "fewer than an eighth of the train prompts not held out (a feature the model seldom writes): only those "
+            "objectives pair them, the others keep their pairs. Costs a sampling of that many answers per prompt "
+            "where an objective needs it, none where none does; 0: never."
         },
     )
     shipped_data: bool = field(

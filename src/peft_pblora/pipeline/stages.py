@@ -170,8 +170,15 @@ class Run(DiagnoseStage):
             system_prompts=settings.sampling_system_prompts,
             pairing=settings.pairing(),
             more_samples_if_few_pairs=settings.more_samples_if_few_pairs,
+            few_pairs_counted_over=self._prompts_trained_on(),
             load_model=self.base,
         )
+
+    def _prompts_trained_on(self) -> list[str]:
+        """The train prompts whose pairs train (those not held out), over which the diagnosis counts `few_pairs`."""
+        settings = self.settings
+        held_out = set(held_out_prompts(self.train_prompts, settings.held_out_pair_share, settings.seed))
+        return [prompt for prompt in self.train_prompts if prompt not in held_out]
 
     def _fresh_parm_base(self) -> Any:
         """A new copy of the PARM's starting model: `parm_model`, or the base, or its first `parm_layers` layers."""
