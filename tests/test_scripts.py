@@ -118,8 +118,8 @@ def test_comparing_runs_normalises_them_together():
         module.compare([run("wide", "parm", [(4.0, 0.0), (0.0, 2.0)]), other])
 
 
-def test_the_steering_benchmark_counts_where_the_probe_agreed_with_the_sweep(monkeypatch):
-    module = load_script("steering_benchmark", monkeypatch)
+def test_the_steering_benchmark_table_counts_where_the_probe_agreed_with_the_sweep():
+    module = load_script("benchmark_tables")
 
     def metrics(spearman, effects, probe):
         return {
@@ -290,8 +290,8 @@ def test_the_steering_benchmark_runs_a_users_scorers_named_by_their_names(monkey
         module.benchmark_grid([("positivity", "no_such_module:Scorer")], [0], {})
 
 
-def test_the_steering_benchmark_names_the_verdicts_a_resample_of_the_test_prompts_would_turn_over(monkeypatch):
-    module = load_script("steering_benchmark", monkeypatch)
+def test_the_steering_benchmark_table_names_the_verdicts_a_resample_of_the_test_prompts_would_turn_over():
+    module = load_script("benchmark_tables")
     spearman = {"a": 1.0, "b": 0.7, "c": 0.9, "d": 1.0, "e": 1.0, "f": 0.7, "g": 0.95}
     shares = {"a": 0.55, "b": 0.05, "c": 0.2, "d": 0.81, "e": 0.1, "f": 0.25, "g": 0.95}
     # a, c, e steer but most resamples (or more than one in five) miss 0.9: fragile; d steers in 81%: not.
@@ -319,8 +319,8 @@ def test_the_steering_benchmark_names_the_verdicts_a_resample_of_the_test_prompt
     assert "| w_s0 |  | a | 1.00 |" in table and "Fragile" not in table
 
 
-def test_the_steering_benchmark_rebuilds_its_table_from_run_folders_with_current_flags(monkeypatch, tmp_path):
-    module = load_script("steering_benchmark", monkeypatch)
+def test_the_steering_benchmark_table_is_rebuilt_from_run_folders_with_current_flags(tmp_path):
+    module = load_script("benchmark_tables")
     metrics = {
         "objectives": ["a", "b"],
         "spearman_score_vs_weight": {"a": 1.0, "b": 1.0},

@@ -16,7 +16,7 @@ HERE = Path(__file__).resolve().parent
 RUNS = HERE.parent
 sys.path.insert(0, str(RUNS.parents[1] / "scripts"))
 
-from steering_benchmark import benchmark_table, summary_from_run_folders  # noqa: E402
+from benchmark_tables import benchmark_table, summary_from_run_folders  # noqa: E402
 
 UNIFORM_RECIPE_FOLDERS = ("search24", "rechoose24", "fresh_probe24")  # later folders replace earlier runs
 
