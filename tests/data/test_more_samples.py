@@ -94,15 +94,19 @@ def test_no_extras_are_sampled_where_every_objective_has_pairs_on_enough_prompts
     assert more_samples_mask(tmp_path / "enough" / "candidates")[0] == [False, False]
 
 
-@pytest.mark.parametrize(("left_out", "sampled"), [("p1", True), ("p5", False)])
-def test_the_share_of_prompts_with_pairs_is_counted_over_the_prompts_given(tmp_path, monkeypatch, left_out, sampled):
-    sampler = FakeSampler([FIRST[0], ["w5", "w6"], *FIRST[2:]])  # count_w5 pairs on p0 and p1 only
+@pytest.mark.parametrize(("held_out", "sampled"), [(["p0", "p2"], True), (["p0"], False), ([], False)])
+def test_the_share_of_prompts_with_pairs_leaves_out_the_held_out_prompts_where_training_does(
+    tmp_path, monkeypatch, held_out, sampled
+):
+    sampler = FakeSampler([FIRST[0], ["w5", "w6"], *FIRST[2:]])  # count_w5 pairs on p0 and p1, count_w6 on p1 to p15
     monkeypatch.setattr(preference_pairs, "sample_responses", sampler)
-    counted = [prompt for prompt in PROMPTS if prompt != left_out]  # 2 of 16 is an eighth; 1 of 15 is under it
     build_preference_data(
         MODEL, None, PROMPTS, SCORERS, tmp_path, num_samples=2, show_progress=False, more_samples_if_few_pairs=3,
-        few_pairs_counted_over=counted,
+        prompts_held_out=held_out,
     )  # fmt: skip
+    # p0 and p2 held out: both objectives have a held-out pair, so the split stands and count_w5 trains on 1 of 14
+    # prompts, under an eighth. p0 alone: count_w6 has no held-out pair, so every pair trains, and count_w5's 2 of 16
+    # are an eighth, as with nothing held out
     assert (sampler.calls == [(2, 0), (3, 1)]) is sampled
     assert json.loads((tmp_path / "pairing.json").read_text())["more_samples_for"] == (["count_w5"] if sampled else [])
 

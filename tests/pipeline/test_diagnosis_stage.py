@@ -618,7 +618,6 @@ def test_the_prompts_the_pairs_are_made_from_leave_out_the_held_out_ones(tiny_se
     assert prompts_with_pairs == {
         name: len(set(data[name]["prompt"]) - set(held_out)) for name in settings.objective_names
     }
-    assert sorted(run._prompts_trained_on()) == sorted(set(run.train_prompts) - set(held_out))  # make-data's count
 
 
 def test_an_objective_with_pairs_on_a_handful_of_prompts_gets_more_samples_and_the_others_keep_their_pairs(

@@ -19,9 +19,10 @@ from peft_pblora.data import preference_pairs as preference_data
 from peft_pblora.data.pairing import MAX_SIDE_SHARE
 from peft_pblora.evaluation import VaderPositivity
 from peft_pblora.evaluation.sweep_metrics import STEERING_VERDICT_ADVICE
-from peft_pblora.pipeline import Run, RunSettings, run_all, stages, training
+from peft_pblora.pipeline import Run, RunSettings, make_data_stage, run_all, training
 from peft_pblora.pipeline.baselines import weight_soup
 from peft_pblora.pipeline.cli import main, parse_settings, settings_of_existing_run
+from peft_pblora.pipeline.diagnosis import held_out_prompts
 from peft_pblora.pipeline.pairing_lines import pairing_section, score_matching_line
 from peft_pblora.pipeline.prompts import builtin_prompts, shipped_candidates_dir, shipped_candidates_fit
 from peft_pblora.pipeline.report import markdown_report, options_other_than_defaults
@@ -366,16 +367,19 @@ def test_pairing_settings_reach_the_preference_data(tiny_run, monkeypatch):
         seen.update(kwargs)
         raise RuntimeError("recorded")
 
-    monkeypatch.setattr(stages, "build_preference_data", recording_build)
+    monkeypatch.setattr(make_data_stage, "build_preference_data", recording_build)
     settings = RunSettings(
-        **tiny_run,
+        **{**tiny_run, "held_out_pair_share": 0.2},
         score_matched=["conciseness"],
         max_score_difference=0.25,
         length_matched=["none"],
         pairs_per_prompt=2,
     )
+    run = Run(settings)
     with pytest.raises(RuntimeError, match="recorded"):
-        Run(settings).make_data()
+        run.make_data()
+    assert len(seen["prompts_held_out"]) == 1  # the few-pair rule leaves out the pairs kept out of training
+    assert seen["prompts_held_out"] == held_out_prompts(run.train_prompts, 0.2, settings.seed)
     options = seen["pairing"]
     assert options.score_matched == ("conciseness",) and options.max_score_difference == 0.25
     assert options.length_matched == () and options.pairs_per_prompt == 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import fields
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,7 @@ import pytest
 from peft_pblora.evaluation import Conciseness, is_repetitive
 from peft_pblora.pipeline import Run, RunSettings, run_all, stages
 from peft_pblora.pipeline.cli import main
-from peft_pblora.pipeline.fingerprints import STAGE_SETTINGS, Fingerprints, files_hash
+from peft_pblora.pipeline.fingerprints import STAGE_SETTINGS, Fingerprints, files_hash, stage_settings
 from peft_pblora.pipeline.run_folder import FOLDER_SETTINGS, RESULT_NEUTRAL_SETTINGS, RETRAINING_SETTINGS, atomic_path
 from peft_pblora.pipeline.settings import SCORERS
 
@@ -235,3 +235,12 @@ def test_an_atomic_write_leaves_the_old_file_when_it_fails(tmp_path):
         temporary.write_text("half")
         raise RuntimeError("killed")
     assert path.read_text() == "old" and [item.name for item in tmp_path.iterdir()] == ["sweep.json"]
+
+
+def test_the_held_out_share_concerns_make_data_only_where_it_counts_pairs_for_extra_answers():
+    values = {**asdict(RunSettings()), "held_out_pair_share": 0.1}
+    assert stage_settings("make-data", values)["held_out_pair_share"] == 0.1  # extra answers on, pairs sampled
+    for off in ({"more_samples_if_few_pairs": 0}, {"preference_pairs": "my_pairs.jsonl"}):
+        # as folders made before the share was fingerprinted here: a changed share leaves their pairs current
+        assert stage_settings("make-data", {**values, **off})["held_out_pair_share"] == 0.0
+    assert stage_settings("train", {**values, "more_samples_if_few_pairs": 0})["held_out_pair_share"] == 0.1

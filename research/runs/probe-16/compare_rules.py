@@ -18,8 +18,8 @@ RUNS = HERE.parent
 sys.path.insert(0, str(RUNS.parents[1] / "scripts"))
 sys.path.insert(0, str(HERE))
 
-from choices import strengths_by_rule  # noqa: E402
 from benchmark_tables import benchmark_table, summary_from_run_folders  # noqa: E402
+from choices import strengths_by_rule  # noqa: E402
 
 SWEPT = {"8 prompts": ("benchmark-48", "whole-samples-48"), "answers": ("probe-16/answers",),
          "answers-probed": ("probe-16/answers-probed",)}  # fmt: skip

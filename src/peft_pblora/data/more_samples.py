@@ -75,19 +75,19 @@ def with_extra_answers(
 
 
 def prompts_with_pairs(
+    prompts: Sequence[str],
     responses: Sequence[Sequence[str]],
     scores: dict[str, list[list[float]]],
     pairing: PairingOptions,
     usable: Mapping[str, Sequence[Sequence[bool]]],
-    counted: Collection[int] | None = None,
-) -> dict[str, int]:
-    """How many prompts (of the positions in `counted`; None: all) give each objective a pair among the candidates it
-    may use (`pairing` with its read choices filled in, as `with_pairing_read` returns it)."""
-    coverage = {}
+) -> dict[str, set[str]]:
+    """The prompts that give each objective a pair among the candidates it may use (`pairing` with its read choices
+    filled in, as `with_pairing_read` returns it)."""
+    paired = {}
     for name in scores:
-        positions = {index for index, *_ in objective_pair_positions(name, responses, scores, pairing, usable[name])}
-        coverage[name] = len(positions if counted is None else positions & set(counted))
-    return coverage
+        positions = objective_pair_positions(name, responses, scores, pairing, usable[name])
+        paired[name] = {prompts[index] for index, *_ in positions}
+    return paired
 
 
 def objectives_with_few_pairs(
@@ -96,15 +96,21 @@ def objectives_with_few_pairs(
     scores: dict[str, list[list[float]]],
     pairing: PairingOptions,
     usable: Mapping[str, Sequence[Sequence[bool]]],
-    counted_prompts: Collection[str] | None = None,
+    prompts_held_out: Collection[str] = (),
 ) -> list[str]:
     """The objectives whose pairs among the candidates they may use, with what `pairing` leaves to the candidates
-    read from them, cover fewer than an eighth of `counted_prompts` (None: every prompt given): the diagnosis's
-    `few_pairs` rule (`few_pair_objectives`), which counts the prompts whose pairs are trained on."""
+    read from them, cover fewer than an eighth of the prompts they train on: the diagnosis's `few_pairs` rule
+    (`few_pair_objectives`), over distinct prompts.
+
+    The pairs of `prompts_held_out` do not train where every objective has a pair among them; where one has none,
+    training keeps every pair (as the end-to-end run's `training_pairs` does), and every prompt counts. Read here
+    from the candidates given, before any extra answers join an objective's pairs."""
     read = with_pairing_read(pairing, prompts, responses, scores, usable)
-    counted = set(prompts if counted_prompts is None else counted_prompts)
-    positions = {index for index, prompt in enumerate(prompts) if prompt in counted}
-    return few_pair_objectives(prompts_with_pairs(responses, scores, read, usable, positions), len(counted))
+    paired = prompts_with_pairs(prompts, responses, scores, read, usable)
+    held_out = set(prompts_held_out) & set(prompts)
+    split_kept = bool(held_out) and all(covered & held_out for covered in paired.values())
+    counted = set(prompts) - held_out if split_kept else set(prompts)
+    return few_pair_objectives({name: len(covered & counted) for name, covered in paired.items()}, len(counted))
 
 
 def first_answers(

@@ -287,7 +287,7 @@ def build_preference_data(
     system_prompts: Sequence[str] = (),
     pairing: PairingOptions | None = None,
     more_samples_if_few_pairs: int = 0,
-    few_pairs_counted_over: Collection[str] | None = None,
+    prompts_held_out: Collection[str] = (),
     load_model: Callable[[], tuple[Any, Any]] | None = None,
 ) -> DatasetDict:
     """Sample, score and pair, or load the pairs a previous run cached in `cache_dir`.
@@ -297,7 +297,8 @@ def build_preference_data(
     the objectives in `pairing.system_prompted_objectives` (None: all) pair candidates sampled under a system prompt.
     With `more_samples_if_few_pairs`, each objective whose pairs cover fewer than an eighth of the prompts gets that
     many more answers per prompt to pair from (`add_more_samples`); the others' pairs stay as they were. The share
-    counts the prompts in `few_pairs_counted_over` (None: all; a run passes those it trains on). Where `model`
+    counts the prompts that train: all but `prompts_held_out` where every objective has a pair among them (a run
+    passes those its `held_out_pair_share` keeps out), else all (`objectives_with_few_pairs`). Where `model`
     is None, `load_model` gives (model, tokenizer) once sampling needs them, so cached candidates load no model.
     """
     pairing = pairing or PairingOptions()
@@ -326,7 +327,7 @@ def build_preference_data(
         allowed = usable_masks(responses, names, system_masks, extra, [])
         first_responses, first_scores, first_usable = first_answers(responses, scores, allowed, extra)
         more_for = objectives_with_few_pairs(
-            prompts, first_responses, first_scores, pairing, first_usable, few_pairs_counted_over
+            prompts, first_responses, first_scores, pairing, first_usable, prompts_held_out
         )
         if more_for and more_samples_per_prompt(candidates) != more_samples_if_few_pairs:
             if model is None and load_model is not None:

@@ -73,6 +73,9 @@ def canonical(value: Any) -> Any:
 def stage_settings(stage: str, values: Mapping[str, Any]) -> dict[str, Any]:
     """The settings that concern `stage`, from a run's settings as a dict (`asdict(settings)` or a settings.json)."""
     chosen = {name: canonical(values.get(name)) for name in STAGE_SETTINGS[stage]}
+    samples_more = values.get("more_samples_if_few_pairs") and values.get("preference_pairs") is None
+    if stage == "make-data" and not samples_more:
+        chosen["held_out_pair_share"] = 0.0  # make-data reads it only to count pairs for the extra answers
     if stage == "train":
         chosen["method"] = TRAINED_BY_METHOD.get(values.get("method"), values.get("method"))
     return chosen

@@ -2,36 +2,33 @@
 
 Each stage writes its artefacts into one folder and is skipped when they are already there and were made from its
 current inputs (`fingerprints`), so a re-run resumes; a stage whose inputs changed is redone, and so are the stages
-that read what it wrote (`stage_records`). The settings are in `settings`, the prompts in `prompts`, the training in
-`training`, the reward forms in `reward_forms`, the guided answers in `guided_answers`, the diagnose stage in
-`diagnose_stage` (its parts in `diagnosis`), the decoding and scoring in `decoding`, the baselines' parts in
-`baselines`, the report's files in `report`; the sweep's metrics come from `peft_pblora.evaluation`.
+that read what it wrote (`stage_records`). The settings are in `settings`, the prompts in `prompts`, the make-data
+stage in `make_data_stage`, the training in `training`, the reward forms in `reward_forms`, the guided answers in
+`guided_answers`, the diagnose stage in `diagnose_stage` (its parts in `diagnosis`), the decoding and scoring in
+`decoding`, the baselines' parts in `baselines`, the report's files in `report`; the sweep's metrics come from
+`peft_pblora.evaluation`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from ..data.preference_pairs import (
-    build_preference_data,
-    candidates_dir,
-    pairing_record,
-)
+from ..data.preference_pairs import pairing_record
 from ..evaluation import preference_grid, summarise_sweep
 from .baselines import ARM_CORE, arm_rank, svd_lora_rank
 from .decoding import peak_resident_memory_gib
 from .diagnose_stage import DiagnoseStage
-from .diagnosis import choose_probe_prompts, held_out_prompts, warn_about_few_pairs, warn_about_flags
-from .fingerprints import Fingerprints, fingerprint
+from .diagnosis import choose_probe_prompts, warn_about_few_pairs, warn_about_flags
+from .fingerprints import Fingerprints
+from .make_data_stage import MakeDataStage
 from .model_loading import load_model_and_tokenizer, parm_start
-from .prompts import prompt_pool, shipped_candidates_dir, shipped_candidates_fit, split_prompts
+from .prompts import prompt_pool, split_prompts
 from .report import write_report_files
 from .retraining import (
     discard_first_training,
@@ -47,17 +44,16 @@ from .retraining import (
     trains_longer,
     write_retraining,
 )
-from .reward_forms import RewardForms, reward_forms_of
+from .reward_forms import RewardForms
 from .run_folder import save_settings, saved_settings, write_json_atomic
 from .settings import ONE_REWARD_MODEL_METHODS, SVD_LORA_CORE, RunSettings
 from .stage_timer import StageTimer
-from .training import train_adapter, training_pairs
-from .user_data import user_preference_data
+from .training import train_adapter
 
 logger = logging.getLogger("peft_pblora.pipeline")
 
 
-class Run(DiagnoseStage):
+class Run(MakeDataStage, DiagnoseStage):
     """One run folder: its settings, its models (loaded once, when a stage needs them) and its stages."""
 
     def __init__(self, settings: RunSettings, base: tuple[Any, Any] | None = None) -> None:
@@ -110,75 +106,6 @@ class Run(DiagnoseStage):
         return [self.arm_dir(name) for name in self.settings.objective_names]
 
     # -- stages ------------------------------------------------------------------------------------------------------
-
-    def make_data(self) -> Any:
-        """The preference pairs (`preference_data/`): the train prompts' candidate answers, from the shipped ones
-        where they fit the settings or sampled from the base, scored and paired per objective; or the user's own
-        pairs (`--preference_pairs`), written as they are without loading a model. Candidates or pairs made from
-        other inputs are made anew."""
-        if "make-data" not in self._results:
-            sampled = self.settings.own_preference_pairs is None
-            candidates_current = self._is_current("candidates") if sampled else True
-            pairs_current = self._is_current("make-data")
-            for stage, current in (("candidates", candidates_current), ("make-data", pairs_current)):
-                if not current:
-                    self._started(stage)
-            data = self._make_data()
-            if not candidates_current:
-                if self._has_artefacts("candidates"):
-                    self._finished("candidates")
-                else:  # not sampled: the pairs were all there was to make
-                    self.fingerprints.remove("candidates")
-            if not pairs_current:  # its inputs now: the candidates it read were made (or copied) just now
-                inputs = self._inputs("make-data")
-                self._expected["make-data"] = fingerprint("make-data", asdict(self.settings), inputs)
-                self._finished("make-data")
-            self._reward_forms = reward_forms_of(self.settings, data)
-            self._results["make-data"] = data
-        return self._results["make-data"]
-
-    @property
-    def reward_forms(self) -> RewardForms:
-        """The reward forms training uses: the settings', with what they leave open chosen from the pairs."""
-        if self._reward_forms is None:
-            self.make_data()
-        return self._reward_forms
-
-    def _make_data(self) -> Any:
-        """make-data's work: the pairs loaded where they are current, else made (and the candidates sampled where
-        they are missing)."""
-        settings = self.settings
-        data_dir = self.path / "preference_data"
-        if settings.own_preference_pairs is not None:
-            return user_preference_data(settings.own_preference_pairs, data_dir)
-        candidates = candidates_dir(data_dir)
-        if settings.shipped_data and not candidates.exists() and shipped_candidates_fit(settings):
-            shutil.copytree(shipped_candidates_dir(), candidates)
-            logger.info("using the shipped sampled and scored answers (--no_shipped_data samples them again)")
-        return build_preference_data(
-            model=None,
-            tokenizer=None,
-            prompts=self.train_prompts,
-            scorers=self.scorers,
-            cache_dir=data_dir,
-            num_samples=settings.samples_per_prompt,
-            max_new_tokens=settings.sample_tokens,
-            batch_size=settings.sample_batch_size,
-            seed=settings.seed,
-            show_progress=settings.show_progress,
-            sentence_variants=settings.sentence_variants,
-            system_prompts=settings.sampling_system_prompts,
-            pairing=settings.pairing(),
-            more_samples_if_few_pairs=settings.more_samples_if_few_pairs,
-            few_pairs_counted_over=self._prompts_trained_on(),
-            load_model=self.base,
-        )
-
-    def _prompts_trained_on(self) -> list[str]:
-        """The train prompts whose pairs train (those not held out), over which the diagnosis counts `few_pairs`."""
-        settings = self.settings
-        held_out = set(held_out_prompts(self.train_prompts, settings.held_out_pair_share, settings.seed))
-        return [prompt for prompt in self.train_prompts if prompt not in held_out]
 
     def _fresh_parm_base(self) -> Any:
         """A new copy of the PARM's starting model: `parm_model`, or the base, or its first `parm_layers` layers."""
@@ -283,23 +210,6 @@ class Run(DiagnoseStage):
         """Drops this Run's results of training and diagnosing, so they are checked (or made) again."""
         for stage in ("train", "diagnose"):
             self._results.pop(stage, None)
-
-    def _train_pair_counts(self) -> dict[str, int]:
-        """Each objective's training pairs (the held-out share left out): what an epoch's steps are counted over."""
-        names = self.settings.objective_names
-        pairs, _ = training_pairs(self.settings, self.make_data(), names, self.train_prompts)
-        return {name: len(dataset) for name, dataset in pairs.items()}
-
-    def _pair_coverage(self) -> tuple[dict[str, int], int]:
-        """How many prompts each objective's training pairs are on, and how many prompts they are made from: the
-        train prompts not held out, or the distinct prompts of the user's own training pairs."""
-        settings, names = self.settings, self.settings.objective_names
-        pairs, held_out_pairs = training_pairs(settings, self.make_data(), names, self.train_prompts)
-        covered = {name: len({str(prompt) for prompt in dataset["prompt"]}) for name, dataset in pairs.items()}
-        if settings.own_preference_pairs is not None:
-            return covered, len({str(prompt) for dataset in pairs.values() for prompt in dataset["prompt"]})
-        held_out = held_out_prompts(self.train_prompts, settings.held_out_pair_share, settings.seed)
-        return covered, len(set(self.train_prompts) - set(held_out if held_out_pairs else []))
 
     def _train(self, data: Any) -> None:
         """train's work: the method's adapter(s) trained on `data`, the run's preference pairs
