@@ -39,7 +39,8 @@ ADVICE = {
         "repeated many times an epoch, which its guidance tends to copy (parentheses, with 6 pairs of 96 prompts, "
         "steered in 14 of 25 runs of the steering benchmark). Give pairs on more prompts: more answers per prompt "
         "for it (--more_samples_if_few_pairs, 16 by default, samples them for such an objective only; they took "
-        "parentheses to pairs on 31 prompts, and from 1 of 6 steering runs to 2 of 6), prompts that call for it "
+        "parentheses to pairs on 31 prompts and from 1 of 6 steering runs to 2 of 6, quotes to 47 and its pairs "
+        "from 10 of 12 steering objective-runs to 12 of 12), prompts that call for it "
         "(--prompts), or your own pairs (--preference_pairs). A system prompt that asks for the feature (the scorer's "
         "eliciting_system_prompt) took parentheses only to 13 with SmolLM2-135M."
     ),
