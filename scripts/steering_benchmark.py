@@ -78,7 +78,8 @@ PRESETS = {
 # form read from its pairs (the mean log-ratio, beta_r 4, where the pairs follow length; the summed, beta_r 0.1, else);
 # "log-ratio-forms-from-pairs-non-answers" adds, per prompt and objective, a pair against the empty answer;
 # "log-ratio-forms-from-pairs-train-again" trains one epoch, and again for three where one leaves an objective
-# not_learned (on either preset)
+# not_learned (on either preset); "log-ratio-forms-from-pairs-train-own-directions" instead trains on from the first
+# training, only the not-learned objective's own directions, for the two extra epochs
 RECIPES = {
     "default": {},
     "log-ratio": {
@@ -105,6 +106,10 @@ RECIPES["log-ratio-forms-from-pairs-train-again"] = {
     **RECIPES["log-ratio-forms-from-pairs"],
     "epochs": 1.0,
     "epochs_if_not_learned": 3.0,
+}
+RECIPES["log-ratio-forms-from-pairs-train-own-directions"] = {
+    **RECIPES["log-ratio-forms-from-pairs-train-again"],
+    "retrain_only_not_learned": True,
 }
 
 

@@ -18,6 +18,7 @@ MODULES_WITH_EXAMPLES = [
     "peft_pblora.tuners.pblora.cores",
     "peft_pblora.tuners.pblora.model",
     "peft_pblora.tuners.pblora.preference",
+    "peft_pblora.tuners.pblora.own_directions",
     "peft_pblora.trainer.parm_config",
     "peft_pblora.trainer.parm_trainer",
     "peft_pblora.guidance.processors",

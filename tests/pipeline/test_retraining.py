@@ -6,11 +6,16 @@ import json
 import shutil
 
 import pytest
+import torch
+from peft import PeftModel
+from transformers import LlamaForCausalLM
 
+from peft_pblora import set_preference
 from peft_pblora.pipeline import Run, RunSettings, run_all, stages, training
 from peft_pblora.pipeline.cli import main, parse_settings
 
 LEARNED_AFTER_EPOCHS = 3.0
+VERTICES = {"count_w5": [1.0, 0.0], "conciseness": [0.0, 1.0]}
 
 
 @pytest.fixture
@@ -259,3 +264,58 @@ def test_epochs_given_alone_to_a_continued_folder_drop_its_epochs_if_not_learned
 def test_epochs_if_not_learned_must_be_longer_than_epochs(tiny_run, longer):
     with pytest.raises(ValueError, match=r"epochs_if_not_learned must be more than epochs \(1\)"):
         RunSettings(**tiny_run, epochs_if_not_learned=longer)
+
+
+def vertex_logits(base_model: str, adapter_dir, alpha: list[float]) -> torch.Tensor:
+    """The folder's PARM's logits at `alpha` on a fixed sequence, loaded afresh from its adapter."""
+    model = PeftModel.from_pretrained(LlamaForCausalLM.from_pretrained(base_model), str(adapter_dir))
+    set_preference(model, alpha)
+    with torch.no_grad():
+        return model(input_ids=torch.tensor([[3, 9, 14, 27, 5, 11]])).logits
+
+
+def test_only_the_not_learned_objectives_own_directions_train_on_from_the_first_training(
+    tiny_run, trained_epochs, learned_only_when_trained_longer, trainings
+):
+    settings = RunSettings(**tiny_run, epochs_if_not_learned=LEARNED_AFTER_EPOCHS, retrain_only_not_learned=True)
+    Run(settings).train()
+    base, adapter = tiny_run["base_model"], settings.path / "parm_adapter"
+    first_at = {name: vertex_logits(base, adapter, alpha) for name, alpha in VERTICES.items()}
+    metrics = run_all(settings)
+    assert trained_epochs == [1.0, 2.0]  # the first training, then two more epochs continuing it
+    assert torch.equal(vertex_logits(base, adapter, VERTICES["conciseness"]), first_at["conciseness"])
+    assert not torch.allclose(vertex_logits(base, adapter, VERTICES["count_w5"]), first_at["count_w5"])
+    assert trained_epochs_of(Run(settings)) == LEARNED_AFTER_EPOCHS  # the log goes on from the first's
+    assert metrics["retraining"] == {
+        "not_learned": ["count_w5"], "epochs_before": 1.0, "epochs": 3.0, "own_directions_only": True,
+        "kept": "longer",
+    }  # fmt: skip
+    assert not (settings.path / "first_training").exists()
+    report = (settings.path / "report.md").read_text()
+    assert "Trained on from the first training for 2 more epochs (3 in all), only the own directions of count_w5" in (
+        report
+    )
+
+    run_all(RunSettings(**tiny_run, epochs_if_not_learned=LEARNED_AFTER_EPOCHS, retrain_only_not_learned=True))
+    assert trained_epochs == [1.0, 2.0]  # the folder continues as it was made
+    shutil.rmtree(adapter)  # the kept training gone: the first is made again, then continued
+    run_all(RunSettings(**tiny_run, epochs_if_not_learned=LEARNED_AFTER_EPOCHS, retrain_only_not_learned=True))
+    assert trained_epochs == [1.0, 2.0, 1.0, 2.0] and not (settings.path / "first_training").exists()
+    assert torch.equal(vertex_logits(base, adapter, VERTICES["conciseness"]), first_at["conciseness"])
+
+    run_all(RunSettings(**tiny_run, epochs_if_not_learned=LEARNED_AFTER_EPOCHS))  # from the start this time
+    assert trained_epochs == [1.0, 2.0, 1.0, 2.0, 1.0, 3.0]
+    assert "own_directions_only" not in json.loads((settings.path / "metrics.json").read_text())["retraining"]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({}, "set epochs_if_not_learned too"),
+        ({"epochs_if_not_learned": 3.0, "core": "bilinear"}, "needs method 'parm' and core 'per_objective'"),
+        ({"epochs_if_not_learned": 3.0, "method": "genarm"}, "got method 'genarm'"),
+    ],
+)
+def test_retraining_only_the_not_learned_objectives_needs_a_per_objective_parm(tiny_run, options, message):
+    with pytest.raises(ValueError, match=message):
+        RunSettings(**tiny_run, retrain_only_not_learned=True, **options)

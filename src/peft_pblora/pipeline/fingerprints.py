@@ -44,6 +44,10 @@ DECODING_SETTINGS = (
     "weaker_objective_strengths", "stronger_objective_strengths", "fixed_objective_strengths",
 )  # fmt: skip
 
+# not a setting: the objectives whose own directions a continued training trains (`retrain_only_not_learned`), None
+# for a training from the start, as every fingerprint recorded before it existed
+CONTINUED_TRAINING = "own_directions_of"
+
 STAGE_SETTINGS: dict[str, tuple[str, ...]] = {
     "candidates": SAMPLING_SETTINGS,
     "make-data": SAMPLING_SETTINGS + PAIRING_SETTINGS,
@@ -78,6 +82,7 @@ def stage_settings(stage: str, values: Mapping[str, Any]) -> dict[str, Any]:
         chosen["held_out_pair_share"] = 0.0  # make-data reads it only to count pairs for the extra answers
     if stage == "train":
         chosen["method"] = TRAINED_BY_METHOD.get(values.get("method"), values.get("method"))
+        chosen[CONTINUED_TRAINING] = canonical(values.get(CONTINUED_TRAINING))
     return chosen
 
 
@@ -87,6 +92,8 @@ def with_legacy_settings(stage: str, recorded: dict[str, Any] | None, legacy: Ma
     if recorded is None or "settings" not in recorded:
         return recorded
     added = {name: canonical(value) for name, value in legacy.items() if name in STAGE_SETTINGS[stage]}
+    if stage == "train":
+        added[CONTINUED_TRAINING] = None
     return {**recorded, "settings": {**added, **recorded["settings"]}}
 
 

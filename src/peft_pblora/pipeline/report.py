@@ -272,10 +272,15 @@ def retraining_lines(metrics: dict) -> list[str]:
     retraining = metrics.get("retraining")
     if not retraining:
         return []
-    why = (
-        f"Trained again for {retraining['epochs']:g} epochs: not learned in {retraining['epochs_before']:g} "
-        f"({', '.join(retraining['not_learned'])}); "
-    )
+    not_learned = ", ".join(retraining["not_learned"])
+    before = retraining["epochs_before"]
+    why = f"Trained again for {retraining['epochs']:g} epochs: not learned in {before:g} ({not_learned}); "
+    if retraining.get("own_directions_only"):
+        why = (
+            f"Trained on from the first training for {retraining['epochs'] - retraining['epochs_before']:g} more "
+            f"epochs ({retraining['epochs']:g} in all), only the own directions of {not_learned}, not learned in "
+            f"{retraining['epochs_before']:g}; the other objectives' are the first training's; "
+        )
     if retraining.get("kept") == "first":
         kept = (
             f"the longer training's probe did not pass {', '.join(retraining['not_passed'])} either, so the first "

@@ -1,7 +1,9 @@
 """Training again for longer where the diagnosis finds an objective the PARM did not learn (`epochs_if_not_learned`).
 
 The first training is set aside (`first_training/`) while the longer one is trained and diagnosed; the longer one is
-kept only where its probe passes every objective the first flagged `not_learned`, else the first comes back.
+kept only where its probe passes every objective the first flagged `not_learned`, else the first comes back. The
+longer training starts afresh, or with `retrain_only_not_learned` continues the first for the extra epochs, training
+only the flagged objectives' own directions.
 `retraining.json` records why and what was kept: the objectives flagged, the epochs before and after, the training
 kept and the other training's diagnosis. A later run of the folder with the same training settings and pairs trains
 the kept training's epochs at once; with other ones the record no longer applies and is removed.
@@ -59,6 +61,7 @@ def trained_from(settings: RunSettings, preference_data_hash: str | None) -> dic
     return {
         "training_settings": stage_settings("train", asdict(settings)),
         "epochs_if_not_learned": settings.epochs_if_not_learned,
+        "retrain_only_not_learned": settings.retrain_only_not_learned,
         "preference_data": preference_data_hash,
     }
 
@@ -70,10 +73,35 @@ def retraining_record(settings: RunSettings, preference_data_hash: str | None, d
         "not_learned": not_learned_objectives(diagnosis),
         "epochs_before": settings.epochs,
         "epochs": settings.epochs_if_not_learned,
+        **({"own_directions_only": True} if settings.retrain_only_not_learned else {}),
         "kept": None,
         "trained_from": trained_from(settings, preference_data_hash),
         "diagnosis_before": dict(diagnosis),
     }
+
+
+def own_directions_of(record: Mapping[str, Any]) -> list[str] | None:
+    """The objectives whose own directions the record's longer training trained, continuing the first training
+    (`retrain_only_not_learned`); None where it trained everything from the start."""
+    return list(record["not_learned"]) if record.get("own_directions_only") else None
+
+
+def continued_settings(settings: RunSettings, first: RunSettings) -> RunSettings:
+    """The longer training `settings` as a continuation of the `first` training: its extra epochs only."""
+    continued = copy.copy(settings)
+    continued.epochs = settings.epochs - first.epochs
+    return continued
+
+
+def continued_log(first_log: list[dict], log: list[dict]) -> list[dict]:
+    """A continued training's log after the first training's, its epochs and steps counted on from the first's: the
+    kept adapter's whole history."""
+    epochs = max((entry.get("epoch", 0) for entry in first_log), default=0)
+    steps = max((entry.get("step", 0) for entry in first_log), default=0)
+    shifted = [
+        {**entry, "epoch": entry.get("epoch", 0) + epochs, "step": entry.get("step", 0) + steps} for entry in log
+    ]
+    return [*first_log, *shifted]
 
 
 def kept_training(record: Mapping[str, Any]) -> str | None:
@@ -134,7 +162,7 @@ def recorded_retraining(
     if record is None:
         return None
     current = json.loads(json.dumps(trained_from(settings, preference_data_hash())))
-    made_from = dict(record.get("trained_from", {}))
+    made_from = {"retrain_only_not_learned": False, **record.get("trained_from", {})}  # before the option: False
     if "training_settings" in made_from:  # training settings added since, at the values it was made with
         legacy = with_legacy_settings("train", {"settings": made_from["training_settings"]}, LEGACY_SETTINGS)
         made_from["training_settings"] = legacy["settings"]

@@ -15,7 +15,10 @@ from typing import Any
 from .settings import RunSettings
 
 RESULT_NEUTRAL_SETTINGS = ("show_progress", "device", "sample_batch_size", "sweep_batch_size", "stop_on_flags")
-RETRAINING_SETTINGS = ("epochs_if_not_learned",)  # read by retraining.recorded_retraining, fingerprinted by no stage
+RETRAINING_SETTINGS = (
+    "epochs_if_not_learned",
+    "retrain_only_not_learned",
+)  # read by retraining.recorded_retraining, fingerprinted by no stage
 FOLDER_SETTINGS = ("output_dir",)  # where a run folder is: a moved or renamed folder continues as it was made
 # settings added after run folders were made, with the value those folders were made with
 LEGACY_SETTINGS = {

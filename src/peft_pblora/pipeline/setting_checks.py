@@ -202,6 +202,21 @@ def strengths_by_name(entries: list[str], names: list[str]) -> dict[str, float]:
     return strengths
 
 
+def check_own_direction_retraining(settings: Any) -> None:
+    """`retrain_only_not_learned` continues a PARM's per-objective core: it needs the longer epochs, one adapter whose
+    objectives own their directions, and nothing else."""
+    if settings.epochs_if_not_learned is None:
+        raise ValueError(
+            "retrain_only_not_learned says how the longer training of epochs_if_not_learned trains; set "
+            "epochs_if_not_learned too"
+        )
+    if settings.method != "parm" or settings.core != "per_objective":
+        raise ValueError(
+            "retrain_only_not_learned trains the flagged objectives' own directions of the per-objective core: it "
+            f"needs method 'parm' and core 'per_objective', got method {settings.method!r} and core {settings.core!r}"
+        )
+
+
 def check_values(settings: Any) -> None:
     """The checks of `RunSettings` one setting at a time (ranges, choices, texts); those between settings are in its
     __post_init__."""
@@ -237,6 +252,8 @@ def check_values(settings: Any) -> None:
             f"epochs_if_not_learned must be more than epochs ({settings.epochs:g}): the longer training an objective "
             f"the PARM did not learn gets; got {longer!r:.80}"
         )
+    if settings.retrain_only_not_learned:
+        check_own_direction_retraining(settings)
     check_range("guidance_beta", settings.guidance_beta, MIN_BETA)  # guided decoding's own lower bound on beta
     check_strengths_beside_full("weaker_objective_strengths", settings.weaker_objective_strengths, weaker=True)
     check_strengths_beside_full("stronger_objective_strengths", settings.stronger_objective_strengths, weaker=False)

@@ -248,6 +248,15 @@ class RunSettings:
             "None: never."
         },
     )
+    retrain_only_not_learned: bool = field(
+        default=False,
+        metadata={
+            "help": "With epochs_if_not_learned: instead of training every objective again from the start, continue "
+            "from the first training for the extra epochs, training only the flagged objectives' own directions of "
+            "the per-objective core; the other objectives keep their first training exactly (their vertices' "
+            "answers then stay as the probe saw them). Needs method parm and core per_objective."
+        },
+    )
     batch_size: int = field(
         default=4,
         metadata={"help": "Prompts per training micro-batch (a PARM's row: one pair per objective; an ARM's: one)."},

@@ -19,23 +19,29 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from peft import PeftModel
+
 from ..data.preference_pairs import pairing_record
 from ..evaluation import preference_grid, summarise_sweep
 from .baselines import ARM_CORE, arm_rank, svd_lora_rank
 from .decoding import peak_resident_memory_gib
 from .diagnose_stage import DiagnoseStage
 from .diagnosis import choose_probe_prompts, warn_about_few_pairs, warn_about_flags
-from .fingerprints import Fingerprints
+from .fingerprints import CONTINUED_TRAINING, Fingerprints
 from .make_data_stage import MakeDataStage
 from .model_loading import load_model_and_tokenizer, parm_start
 from .prompts import prompt_pool, split_prompts
 from .report import write_report_files
 from .retraining import (
+    FIRST_TRAINING_DIR,
+    continued_log,
+    continued_settings,
     discard_first_training,
     has_first_training,
     kept_training,
     not_learned_objectives,
     not_passed_by_longer_training,
+    own_directions_of,
     recorded_retraining,
     restore_first_training,
     retrained_settings,
@@ -78,6 +84,7 @@ class Run(MakeDataStage, DiagnoseStage):
         self._expected: dict[str, dict] = {}  # the fingerprint each stage to be made will record
         self._reward_forms: RewardForms | None = None  # known once the pairs are
         self._retraining: dict | None = None  # retraining.json, once training trained for longer
+        self._own_directions_of: list[str] | None = None  # where the longer training continues the first
         previous = saved_settings(self.path)
         self.path.mkdir(parents=True, exist_ok=True)
         self._adopt_unrecorded_stages({**asdict(settings), **(previous or {})})
@@ -141,6 +148,7 @@ class Run(MakeDataStage, DiagnoseStage):
         if kept_training(record) == "longer":
             discard_first_training(self.path)
         self.settings = retrained_settings(self.given_settings)
+        self._own_directions_of = own_directions_of(record)
 
     def diagnose(self) -> dict:
         """The diagnose stage (`DiagnoseStage.diagnose`); where it flags an objective `not_learned` and
@@ -155,6 +163,7 @@ class Run(MakeDataStage, DiagnoseStage):
             write_retraining(self.path, self._retraining)
             set_aside_first_training(self.path)
             self.settings = retrained_settings(self.settings)
+            self._own_directions_of = own_directions_of(self._retraining)
             self._forget_training()
             self.timed("train again", self.train)
             record = super().diagnose()
@@ -192,7 +201,7 @@ class Run(MakeDataStage, DiagnoseStage):
             self._retraining.update(kept="first", not_passed=not_passed, diagnosis_longer=dict(longer))
             write_retraining(self.path, self._retraining)
             restore_first_training(self.path)
-            self.settings = self.given_settings
+            self.settings, self._own_directions_of = self.given_settings, None
             self._forget_training()
             return super().diagnose()
         if not_passed:  # e.g. the longer adapters copied from a folder whose retraining had not finished
@@ -216,6 +225,9 @@ class Run(MakeDataStage, DiagnoseStage):
         (`training.train_adapter`): one (folder, objectives, r1, r2, core) per adapter."""
         settings = self.settings
         names = settings.objective_names
+        if self._own_directions_of is not None:
+            self._continue_first_training(data)
+            return
         if settings.method == "parm":
             adapters = [(self.path / "parm_adapter", names, settings.r1, settings.r2, settings.core)]
         elif settings.method == "svd_lora":  # diag(sigma_1..sigma_r1, c alpha): r1 + k directions, the PARM's r1 + r2
@@ -229,6 +241,42 @@ class Run(MakeDataStage, DiagnoseStage):
                 settings, self.reward_forms, self._fresh_parm_base(), tokenizer, self.train_prompts, data,
                 adapter_dir, log_dir, objectives, r1=r1, r2=r2, core=core,
             )  # fmt: skip
+
+    def _continue_first_training(self, data: Any) -> None:
+        """The longer training of `retrain_only_not_learned`: the first training's PARM trained on for the extra
+        epochs, only the flagged objectives' own directions; its log follows the first's. A first training that is
+        gone (the kept longer one's adapter removed since) is made again first."""
+        settings, first_dir = self.settings, self.path / FIRST_TRAINING_DIR
+        _, tokenizer = self.base()
+
+        def train(run_settings: RunSettings, start: Any, adapter_dir: Path, log_dir: Path, only=None) -> None:
+            train_adapter(
+                run_settings, self.reward_forms, start, tokenizer, self.train_prompts, data, adapter_dir, log_dir,
+                settings.objective_names, r1=settings.r1, r2=settings.r2, core=settings.core,
+                train_only_objectives=only,
+            )  # fmt: skip
+
+        if not (first_dir / "parm_adapter" / "adapter_config.json").is_file():
+            logger.warning("the first training the longer one continues is gone: it is trained again first")
+            train(self.given_settings, self._fresh_parm_base(), first_dir / "parm_adapter", first_dir)
+        start = PeftModel.from_pretrained(self._fresh_parm_base(), first_dir / "parm_adapter", is_trainable=True)
+        logger.info(
+            "training on %s's own directions only, from the first training", ", ".join(self._own_directions_of)
+        )
+        continued = continued_settings(settings, self.given_settings)
+        train(continued, start, self.path / "parm_adapter", self.path, self._own_directions_of)
+        first_log_path, log_path = first_dir / "train_log.json", self.path / "train_log.json"
+        first_log = json.loads(first_log_path.read_text()) if first_log_path.is_file() else []
+        write_json_atomic(log_path, continued_log(first_log, json.loads(log_path.read_text())))
+        if self._retraining is not None and kept_training(self._retraining) == "longer":
+            discard_first_training(self.path)  # made again above only to continue from
+
+    def _stage_values(self, stage: str, values: dict[str, Any]) -> dict[str, Any]:
+        """As `StageRecords._stage_values`; a continued training is fingerprinted with the objectives it trained."""
+        values = super()._stage_values(stage, values)
+        if stage == "train" and self._own_directions_of is not None:
+            return {**values, CONTINUED_TRAINING: list(self._own_directions_of)}
+        return values
 
     def arm_dir(self, objective: str) -> Path:
         return self.path / "arm_adapters" / objective
@@ -308,7 +356,7 @@ class Run(MakeDataStage, DiagnoseStage):
             metrics["peak_resident_memory_gib"] = decoding["peak_resident_memory_gib"]
             metrics["guidance_path"] = decoding.get("guidance_path")
         if self._retraining is not None:
-            keys = ("not_learned", "epochs_before", "epochs", "kept", "not_passed")
+            keys = ("not_learned", "epochs_before", "epochs", "own_directions_only", "kept", "not_passed")
             metrics["retraining"] = {key: self._retraining[key] for key in keys if key in self._retraining}
         diagnosis_path = self.path / "diagnosis.json"
         if diagnosis_path.is_file():

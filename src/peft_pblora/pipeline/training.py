@@ -8,6 +8,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from peft import PeftModel
+
 from ..trainer.parm_config import PARMConfig
 from ..trainer.parm_trainer import PARMTrainer
 from ..tuners.pblora.config import PBLoraConfig
@@ -113,11 +115,14 @@ def train_adapter(
     r1: int,
     r2: int,
     core: str,
+    train_only_objectives: list[str] | None = None,
 ) -> Path:
     """Train one PBLoRA adapter (ranks r1 and r2, `core`) on `objectives`' pairs of `data`, starting from
     `start_model`, into `adapter_dir`, with the run's reward `forms`; pairs on a held-out share of `train_prompts`
-    evaluate it, and the training log goes to `log_dir`/train_log.json."""
+    evaluate it, and the training log goes to `log_dir`/train_log.json. A `start_model` holding a PBLoRA adapter
+    (a PeftModel) trains on, only `train_only_objectives`' own directions where given."""
     args = trainer_arguments(settings, forms, objectives, settings.path / "trainer")
+    args.train_only_objectives = train_only_objectives
     peft_config = PBLoraConfig(
         r1=r1, r2=r2, num_preferences=len(objectives), core=core,
         lora_alpha=settings.lora_alpha, lora_dropout=0.0, target_modules=settings.target_modules,
@@ -133,7 +138,7 @@ def train_adapter(
         train_dataset=train_pairs,
         eval_dataset=held_out_pairs or None,
         processing_class=tokenizer,
-        peft_config=peft_config,
+        peft_config=None if isinstance(start_model, PeftModel) else peft_config,
     )
     trainable = sum(parameter.numel() for parameter in trainer.model.parameters() if parameter.requires_grad)
     trainer.train()

@@ -218,6 +218,15 @@ class PARMConfig(_BaseConfig):
             "order for a multi-label dataset. Saved in the adapter config so inference uses the same order."
         },
     )
+    train_only_objectives: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "Train only these objectives' own directions of a per-objective PBLoRA core (their rows of A, "
+            "columns of B and blocks of G); every other entry of the adapter keeps the value it starts with, exactly. "
+            "For training on from a saved PARM where one objective was not learned, without training the others "
+            "past what served them. None: train everything."
+        },
+    )
     label_columns: dict[str, str] | str | None = field(
         default=None,
         metadata={
@@ -301,6 +310,10 @@ class PARMConfig(_BaseConfig):
             )
         if self.objective_names is not None:
             self.objective_names = check_names(self.objective_names, "objective_names")
+        if self.train_only_objectives is not None:
+            self.train_only_objectives = check_names(
+                self.train_only_objectives, "train_only_objectives", allow_str=True
+            )
         if self.length_normalized_rewards is not None:
             self.length_normalized_rewards = check_names(
                 self.length_normalized_rewards, "length_normalized_rewards", allow_str=True

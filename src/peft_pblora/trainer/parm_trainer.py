@@ -19,8 +19,10 @@ from trl.trainer.utils import get_config_model_id
 
 from ..tuners.pblora.config import PBLoraConfig
 from ..tuners.pblora.model import set_preference
+from ..tuners.pblora.own_directions import OwnDirectionsOnly
 from .adapter_setup import check_checkpoint_adapter, objectives_in_alpha_order, prepare_pblora_model
 from .data_collator import REFERENCE_REWARD_COLUMNS, PARMDataCollator
+from .frozen_directions import RestoreFrozenDirections
 from .loss import ObjectiveStatistics, objective_statistics, rewards_from_log_probs, scalarize
 from .model_card import PARM_PAPER, parm_model_card
 from .parm_config import PARMConfig
@@ -145,6 +147,10 @@ class PARMTrainer(_BaseTrainer):
                 raise ValueError(f"eval_preferences entry {alpha} is not a point of the {len(objectives)}-simplex")
 
         model = prepare_pblora_model(model, args, peft_config, objectives, quantization_config)
+        self.own_directions = None  # every entry trains unless train_only_objectives names some objectives
+        if args.train_only_objectives is not None:
+            self.own_directions = OwnDirectionsOnly(model, args.train_only_objectives, model.active_adapter)
+            callbacks = [*(callbacks or []), RestoreFrozenDirections(self.own_directions)]
         self._preference_tokenizer = PreferenceTokenizer(processing_class, args.max_prompt_length, args.max_length)
         self._label_columns = args.label_columns
         self._dataset_num_proc = args.dataset_num_proc
