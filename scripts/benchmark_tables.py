@@ -87,6 +87,8 @@ def retraining_label(retraining: dict | None) -> str:
         return ""
     if retraining.get("kept") == "first":
         return f" (trained again for {retraining['epochs']:g} epochs, first training kept)"
+    if retraining.get("own_directions_only"):
+        return f" (trained on, {', '.join(retraining['not_learned'])} only, {retraining['epochs']:g} epochs)"
     return f" (trained again, {retraining['epochs']:g} epochs)"
 
 

@@ -202,6 +202,9 @@ def test_the_steering_benchmark_table_counts_where_the_probe_agreed_with_the_swe
         "| b__c (trained again, 3 epochs) |  | b | 1.00 |" in retrained_table
         and "| a__b (trained" not in retrained_table
     )
+    summary["b__c"]["metrics"]["retraining"].update(own_directions_only=True, kept="longer")
+    continued_table = module.markdown_table(module.benchmark_table(summary))
+    assert "| b__c (trained on, c only, 3 epochs) |  | b | 1.00 |" in continued_table
     summary["b__c"]["metrics"]["retraining"].update(kept="first", not_passed=["c"])
     kept_first_table = module.markdown_table(module.benchmark_table(summary))
     assert "| b__c (trained again for 3 epochs, first training kept) |  | b | 1.00 |" in kept_first_table
