@@ -250,14 +250,16 @@ def test_no_retraining_where_min_train_steps_gives_both_trainings_the_same_steps
     assert any("trains no more steps than --min_train_steps 40" in record.message for record in caplog.records)
 
 
-def test_epochs_given_alone_to_a_continued_folder_drop_its_epochs_if_not_learned(tiny_run, trained_epochs):
+def test_epochs_given_alone_to_a_continued_folder_drop_its_retraining_options(tiny_run, trained_epochs):
     RunSettings(**tiny_run, epochs_if_not_learned=LEARNED_AFTER_EPOCHS)  # writes nothing: the folder starts empty
     folder = RunSettings(**tiny_run).path
     folder.mkdir(parents=True)
-    (folder / "settings.json").write_text(json.dumps({**tiny_run, "epochs_if_not_learned": LEARNED_AFTER_EPOCHS}))
-    assert parse_settings(["--output_dir", str(folder)]).epochs_if_not_learned == LEARNED_AFTER_EPOCHS
+    saved = {**tiny_run, "epochs_if_not_learned": LEARNED_AFTER_EPOCHS, "retrain_only_not_learned": True}
+    (folder / "settings.json").write_text(json.dumps(saved))
+    continued = parse_settings(["--output_dir", str(folder)])
+    assert (continued.epochs_if_not_learned, continued.retrain_only_not_learned) == (LEARNED_AFTER_EPOCHS, True)
     longer = parse_settings(["--output_dir", str(folder), "--epochs", "3"])
-    assert (longer.epochs, longer.epochs_if_not_learned) == (3.0, None)
+    assert (longer.epochs, longer.epochs_if_not_learned, longer.retrain_only_not_learned) == (3.0, None, False)
 
 
 @pytest.mark.parametrize("longer", [1.0, 0.5, float("nan")])

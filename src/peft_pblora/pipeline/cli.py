@@ -15,7 +15,7 @@ from typing import Any
 
 from transformers import HfArgumentParser
 
-from .run_folder import RESULT_NEUTRAL_SETTINGS, saved_settings
+from .run_folder import RESULT_NEUTRAL_SETTINGS, RETRAINING_SETTINGS, saved_settings
 from .settings import RunSettings
 from .stages import Run, run_all
 from .steering_verdict_lines import verdict_lines
@@ -28,7 +28,8 @@ def settings_of_existing_run(arguments: list[str]) -> dict[str, Any]:
     --output_dir runs/x` continues runs/x as it was last run, without repeating its options (an option given
     changes that setting; the stages it concerns are redone). Strengths given one way replace the saved ones of the
     other: `--fixed_objective_strengths` drops a saved strength search, and a search given drops saved fixed
-    strengths; `--epochs` given alone drops a saved `--epochs_if_not_learned`, which must stay above it."""
+    strengths; `--epochs` given alone drops a saved `--epochs_if_not_learned` (which must stay above it) and
+    `--retrain_only_not_learned`."""
     output_dir_parser = argparse.ArgumentParser(add_help=False)
     output_dir_parser.add_argument("--output_dir", default=RunSettings.output_dir)
     output_dir = output_dir_parser.parse_known_args(arguments)[0].output_dir
@@ -40,7 +41,7 @@ def settings_of_existing_run(arguments: list[str]) -> dict[str, Any]:
     if given & {"weaker_objective_strengths", "stronger_objective_strengths"}:
         known -= {"fixed_objective_strengths"}
     if "epochs" in given:
-        known -= {"epochs_if_not_learned"}
+        known -= set(RETRAINING_SETTINGS)
     return {name: value for name, value in saved.items() if name in known}
 
 
