@@ -183,10 +183,11 @@ class Run(MakeDataStage, DiagnoseStage):
                 self.settings.min_train_steps,
             )  # fmt: skip
             return False
-        logger.warning(
-            "not learned in %s epochs: %s; training again for %s epochs (--epochs_if_not_learned)",
-            self.settings.epochs, ", ".join(not_learned), self.settings.epochs_if_not_learned,
-        )  # fmt: skip
+        how = f"training again for {self.settings.epochs_if_not_learned:g} epochs (--epochs_if_not_learned)"
+        if self.settings.retrain_only_not_learned:
+            extra = self.settings.epochs_if_not_learned - self.settings.epochs
+            how = f"training only their own directions on from this training for {extra:g} more epochs"
+        logger.warning("not learned in %g epochs: %s; %s", self.settings.epochs, ", ".join(not_learned), how)
         return True
 
     def _kept_training_diagnosis(self, longer: dict) -> dict:
