@@ -321,3 +321,14 @@ def test_only_the_not_learned_objectives_own_directions_train_on_from_the_first_
 def test_retraining_only_the_not_learned_objectives_needs_a_per_objective_parm(tiny_run, options, message):
     with pytest.raises(ValueError, match=message):
         RunSettings(**tiny_run, retrain_only_not_learned=True, **options)
+
+
+def test_a_continued_training_adds_the_steps_the_longer_training_has_beyond_the_first(
+    tiny_run, trained_epochs, learned_only_when_trained_longer
+):
+    settings = RunSettings(
+        **tiny_run, epochs_if_not_learned=LEARNED_AFTER_EPOCHS, retrain_only_not_learned=True, min_train_steps=4
+    )
+    run_all(settings)  # up to 4 pairs in batches of 2: the first training 4 steps (its minimum), three epochs 6
+    log = json.loads((settings.path / "train_log.json").read_text())  # two epochs more would be 4 steps more
+    assert max(entry.get("step", 0) for entry in log) == 6 and trained_epochs_of(Run(settings)) == 3.0

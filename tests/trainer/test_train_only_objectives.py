@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from peft_pblora import PARMTrainer, pblora_layers, set_preference
+from peft_pblora.tuners.pblora.own_directions import OwnDirectionsOnly
 
 from ..conftest import disagreeing_datasets, parm_args, tiny_llama, tiny_tokenizer, trainer_pblora_config
 
@@ -31,8 +32,9 @@ def trained_parm(tmp_path, **config):
     return trainer.model
 
 
-def test_the_other_objectives_directions_stay_exactly_as_they_started(tmp_path):
-    model = trained_parm(tmp_path)
+@pytest.mark.parametrize("r1", [0, 2])
+def test_the_other_objectives_directions_stay_exactly_as_they_started(tmp_path, r1):
+    model = trained_parm(tmp_path, r1=r1)
     before, first_vertex = adapter_state(model), logits_at(model, [1.0, 0.0])
     second_vertex = logits_at(model, [0.0, 1.0])
     trainer = PARMTrainer(
@@ -45,15 +47,29 @@ def test_the_other_objectives_directions_stay_exactly_as_they_started(tmp_path):
     # the adapter at first_word's vertex uses first_word's directions only: its output must not move at all
     assert torch.equal(logits_at(model, [1.0, 0.0]), first_vertex)
     assert not torch.allclose(logits_at(model, [0.0, 1.0]), second_vertex)
-    for layer in pblora_layers(model):  # by hand: first_word owns rows 0-1 of A, columns 0-1 of B, G's row 0
+    for layer in pblora_layers(model):  # by hand: the shared r1 and first_word's 2 rows of A, columns of B, G's row 0
         A, B = layer.pblora_A["default"].weight, layer.pblora_B["default"].weight
-        G = layer.pblora_core["default"].G
+        core = layer.pblora_core["default"]
+        frozen = r1 + 2
         name = next(key for key, value in model.named_parameters() if value is A)
-        assert torch.equal(A[:2], before[name][:2]) and not torch.equal(A[2:], before[name][2:])
+        assert torch.equal(A[:frozen], before[name][:frozen]) and not torch.equal(A[frozen:], before[name][frozen:])
         name = next(key for key, value in model.named_parameters() if value is B)
-        assert torch.equal(B[:, :2], before[name][:, :2])
-        name = next(key for key, value in model.named_parameters() if value is G)
-        assert torch.equal(G[0], before[name][0])
+        assert torch.equal(B[:, :frozen], before[name][:, :frozen])
+        name = next(key for key, value in model.named_parameters() if value is core.G)
+        assert torch.equal(core.G[0], before[name][0])
+        name = next(key for key, value in model.named_parameters() if value is core.W1)
+        assert torch.equal(core.W1, before[name])
+
+
+def test_the_frozen_entries_get_no_gradient(tmp_path):
+    """Clipping and the optimiser must see the trained entries' gradient only."""
+    model = trained_parm(tmp_path, r1=2)
+    frozen = OwnDirectionsOnly(model, ["second_word"])
+    set_preference(model, [0.5, 0.5])
+    model(input_ids=torch.tensor([[3, 9, 14, 27, 5]])).logits.square().mean().backward()
+    for parameter, mask in frozen.masks:
+        assert parameter.grad[~mask].eq(0).all()
+        assert not mask.any() or parameter.grad[mask].ne(0).any()  # W1, shared, has no trained entry
 
 
 def test_train_only_objectives_names_the_problem_before_training(tmp_path):
@@ -67,5 +83,9 @@ def test_train_only_objectives_names_the_problem_before_training(tmp_path):
         trainer_on(trained_parm(tmp_path), ["tone"])
     with pytest.raises(ValueError, match="needs core='per_objective'.*BilinearPreferenceCore"):
         trainer_on(trained_parm(tmp_path, core="bilinear"), ["first_word"])
+    with_trainable_base = trained_parm(tmp_path)
+    next(with_trainable_base.base_model.model.model.embed_tokens.parameters()).requires_grad_(True)
+    with pytest.raises(ValueError, match=r"would still train \['base_model.model.model.embed_tokens.weight'\]"):
+        trainer_on(with_trainable_base, ["first_word"])
     with pytest.raises(TypeError, match="train_only_objectives must hold strings"):
         parm_args(tmp_path, train_only_objectives=[1])

@@ -54,7 +54,7 @@ from .reward_forms import RewardForms
 from .run_folder import save_settings, saved_settings, write_json_atomic
 from .settings import ONE_REWARD_MODEL_METHODS, SVD_LORA_CORE, RunSettings
 from .stage_timer import StageTimer
-from .training import train_adapter
+from .training import optimiser_steps, train_adapter
 
 logger = logging.getLogger("peft_pblora.pipeline")
 
@@ -250,11 +250,11 @@ class Run(MakeDataStage, DiagnoseStage):
         settings, first_dir = self.settings, self.path / FIRST_TRAINING_DIR
         _, tokenizer = self.base()
 
-        def train(run_settings: RunSettings, start: Any, adapter_dir: Path, log_dir: Path, only=None) -> None:
+        def train(run_settings: RunSettings, start: Any, adapter_dir: Path, log_dir: Path, only=None, steps=None):
             train_adapter(
                 run_settings, self.reward_forms, start, tokenizer, self.train_prompts, data, adapter_dir, log_dir,
                 settings.objective_names, r1=settings.r1, r2=settings.r2, core=settings.core,
-                train_only_objectives=only,
+                train_only_objectives=only, max_steps=steps,
             )  # fmt: skip
 
         if not (first_dir / "parm_adapter" / "adapter_config.json").is_file():
@@ -264,8 +264,10 @@ class Run(MakeDataStage, DiagnoseStage):
         logger.info(
             "training on %s's own directions only, from the first training", ", ".join(self._own_directions_of)
         )
+        counts = self._train_pair_counts()  # the steps it adds to the first training's, min_train_steps counted
+        extra_steps = optimiser_steps(settings, counts) - optimiser_steps(self.given_settings, counts)
         continued = continued_settings(settings, self.given_settings)
-        train(continued, start, self.path / "parm_adapter", self.path, self._own_directions_of)
+        train(continued, start, self.path / "parm_adapter", self.path, self._own_directions_of, extra_steps)
         first_log_path, log_path = first_dir / "train_log.json", self.path / "train_log.json"
         first_log = json.loads(first_log_path.read_text()) if first_log_path.is_file() else []
         write_json_atomic(log_path, continued_log(first_log, json.loads(log_path.read_text())))

@@ -116,11 +116,13 @@ def train_adapter(
     r2: int,
     core: str,
     train_only_objectives: list[str] | None = None,
+    max_steps: int | None = None,
 ) -> Path:
     """Train one PBLoRA adapter (ranks r1 and r2, `core`) on `objectives`' pairs of `data`, starting from
     `start_model`, into `adapter_dir`, with the run's reward `forms`; pairs on a held-out share of `train_prompts`
     evaluate it, and the training log goes to `log_dir`/train_log.json. A `start_model` holding a PBLoRA adapter
-    (a PeftModel) trains on, only `train_only_objectives`' own directions where given."""
+    (a PeftModel) trains on, only `train_only_objectives`' own directions where given; `max_steps` fixes the optimiser
+    steps (else the epochs and `min_train_steps` decide)."""
     args = trainer_arguments(settings, forms, objectives, settings.path / "trainer")
     args.train_only_objectives = train_only_objectives
     peft_config = PBLoraConfig(
@@ -131,7 +133,8 @@ def train_adapter(
     train_pairs, held_out_pairs = training_pairs(settings, data, objectives, train_prompts)
     if settings.train_in_chat_format:
         train_pairs, held_out_pairs = as_user_turns(train_pairs), as_user_turns(held_out_pairs)
-    args.max_steps = steps_for_pairs(settings, {name: len(pairs) for name, pairs in train_pairs.items()})
+    counts = {name: len(pairs) for name, pairs in train_pairs.items()}
+    args.max_steps = max_steps if max_steps is not None else steps_for_pairs(settings, counts)
     trainer = PARMTrainer(
         model=start_model,
         args=args,

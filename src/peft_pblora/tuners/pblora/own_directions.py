@@ -8,7 +8,7 @@ without the others training past what served them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -51,9 +51,13 @@ def own_direction_masks(
         masks.append((B, owned[None, :].expand_as(B).to(B.device)))
         rows = torch.tensor([name in objectives for name in names])
         masks.append((core.G, (core.block_mask.bool().cpu() & rows[:, None]).to(core.G.device)))
-        if core.W1.numel():
-            masks.append((core.W1, torch.zeros_like(core.W1, dtype=torch.bool)))
+        masks.append((core.W1, torch.zeros_like(core.W1, dtype=torch.bool)))  # shared (empty where r1 = 0)
     return masks
+
+
+def masked_gradient(mask: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A gradient hook that zeroes the entries outside `mask`, on whatever device the gradient is."""
+    return lambda grad: grad * mask.to(device=grad.device, dtype=grad.dtype)
 
 
 class OwnDirectionsOnly:
@@ -83,11 +87,16 @@ class OwnDirectionsOnly:
 
     def __init__(self, model: nn.Module, objectives: Sequence[str], adapter_name: str = "default") -> None:
         self.masks = own_direction_masks(model, objectives, adapter_name)
+        masked = {id(parameter) for parameter, _ in self.masks}
+        others = [name for name, value in model.named_parameters() if value.requires_grad and id(value) not in masked]
+        if others:
+            raise ValueError(
+                f"training only {list(objectives)}'s own directions would still train {others[:3]} "
+                f"({len(others)} other trainable parameters, e.g. biases or modules_to_save), which act at every "
+                "preference: freeze them first"
+            )
         self.frozen_values = [parameter.detach().clone() for parameter, _ in self.masks]
-        self._hooks = [
-            parameter.register_hook(lambda grad, mask=mask: grad * mask.to(grad.dtype))
-            for parameter, mask in self.masks
-        ]
+        self._hooks = [parameter.register_hook(masked_gradient(mask)) for parameter, mask in self.masks]
 
     def trained_entries(self) -> int:
         return int(sum(mask.sum() for _, mask in self.masks))
@@ -99,7 +108,8 @@ class OwnDirectionsOnly:
     def restore(self) -> None:
         """Puts every frozen entry back to its value when this was made."""
         for (parameter, mask), frozen in zip(self.masks, self.frozen_values, strict=True):
-            parameter.copy_(torch.where(mask, parameter, frozen))
+            device = parameter.device  # the trainer may have moved the model since
+            parameter.copy_(torch.where(mask.to(device), parameter, frozen.to(device=device, dtype=parameter.dtype)))
 
     def remove(self) -> None:
         """Stops masking the gradients; the entries then train again."""
