@@ -273,14 +273,15 @@ def retraining_lines(metrics: dict) -> list[str]:
     if not retraining:
         return []
     not_learned = ", ".join(retraining["not_learned"])
-    before = retraining["epochs_before"]
-    why = f"Trained again for {retraining['epochs']:g} epochs: not learned in {before:g} ({not_learned}); "
+    before, epochs = retraining["epochs_before"], retraining["epochs"]
     if retraining.get("own_directions_only"):
         why = (
-            f"Trained on from the first training for {retraining['epochs'] - retraining['epochs_before']:g} more "
-            f"epochs ({retraining['epochs']:g} in all), only the own directions of {not_learned}, not learned in "
-            f"{retraining['epochs_before']:g}; the other objectives' are the first training's; "
+            f"Trained on from the first training for {epochs - before:g} more epochs ({epochs:g} in all), only the "
+            f"own directions of {not_learned}, not learned in {before:g}; the other objectives' are the first "
+            "training's; "
         )
+    else:
+        why = f"Trained again for {epochs:g} epochs: not learned in {before:g} ({not_learned}); "
     if retraining.get("kept") == "first":
         kept = (
             f"the longer training's probe did not pass {', '.join(retraining['not_passed'])} either, so the first "

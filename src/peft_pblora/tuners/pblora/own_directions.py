@@ -49,8 +49,8 @@ def own_direction_masks(
         A, B = layer.pblora_A[adapter_name].weight, layer.pblora_B[adapter_name].weight
         masks.append((A, owned[:, None].expand_as(A).to(A.device)))
         masks.append((B, owned[None, :].expand_as(B).to(B.device)))
-        rows = torch.tensor([name in objectives for name in names])
-        masks.append((core.G, (core.block_mask.bool().cpu() & rows[:, None]).to(core.G.device)))
+        rows = torch.tensor([name in objectives for name in names], device=core.G.device)
+        masks.append((core.G, core.block_mask.bool() & rows[:, None]))
         masks.append((core.W1, torch.zeros_like(core.W1, dtype=torch.bool)))  # shared (empty where r1 = 0)
     return masks
 
