@@ -310,6 +310,33 @@ def test_only_the_not_learned_objectives_own_directions_train_on_from_the_first_
     assert "own_directions_only" not in json.loads((settings.path / "metrics.json").read_text())["retraining"]
 
 
+def test_a_first_training_made_again_to_continue_from_is_not_trained_again_when_it_is_kept(
+    tiny_run, trained_epochs, steering_by_no_training, monkeypatch
+):
+    settings = RunSettings(**tiny_run, epochs_if_not_learned=LEARNED_AFTER_EPOCHS, retrain_only_not_learned=True)
+    timed = Run.timed
+
+    def stopped_after_training_again(run: Run, name: str, stage):
+        result = timed(run, name, stage)
+        if name == "train again":
+            raise KeyboardInterrupt
+        return result
+
+    monkeypatch.setattr(Run, "timed", stopped_after_training_again)
+    with pytest.raises(KeyboardInterrupt):
+        run_all(settings)
+    first_adapters = adapter_files(settings.path / "first_training")
+    shutil.rmtree(settings.path / "first_training")  # both trainings gone before the choice between them
+    shutil.rmtree(settings.path / "parm_adapter")
+    monkeypatch.setattr(Run, "timed", timed)
+    metrics = run_all(
+        RunSettings(**tiny_run, epochs_if_not_learned=LEARNED_AFTER_EPOCHS, retrain_only_not_learned=True)
+    )
+    assert metrics["retraining"]["kept"] == "first"
+    assert trained_epochs == [1.0, 2.0, 1.0, 2.0]  # the first made again and continued; once put back, kept as is
+    assert adapter_files(settings.path) == first_adapters and trained_epochs_of(Run(settings)) == 1.0
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [

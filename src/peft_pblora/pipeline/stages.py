@@ -27,7 +27,7 @@ from .baselines import ARM_CORE, arm_rank, svd_lora_rank
 from .decoding import peak_resident_memory_gib
 from .diagnose_stage import DiagnoseStage
 from .diagnosis import choose_probe_prompts, warn_about_few_pairs, warn_about_flags
-from .fingerprints import CONTINUED_TRAINING, Fingerprints
+from .fingerprints import CONTINUED_TRAINING, Fingerprints, fingerprint
 from .make_data_stage import MakeDataStage
 from .model_loading import load_model_and_tokenizer, parm_start
 from .prompts import prompt_pool, split_prompts
@@ -260,6 +260,7 @@ class Run(MakeDataStage, DiagnoseStage):
         if not (first_dir / "parm_adapter" / "adapter_config.json").is_file():
             logger.warning("the first training the longer one continues is gone: it is trained again first")
             train(self.given_settings, self._fresh_parm_base(), first_dir / "parm_adapter", first_dir)
+            self._fingerprint_first_training(first_dir)
         start = PeftModel.from_pretrained(self._fresh_parm_base(), first_dir / "parm_adapter", is_trainable=True)
         logger.info(
             "training on %s's own directions only, from the first training", ", ".join(self._own_directions_of)
@@ -273,6 +274,12 @@ class Run(MakeDataStage, DiagnoseStage):
         write_json_atomic(log_path, continued_log(first_log, json.loads(log_path.read_text())))
         if self._retraining is not None and kept_training(self._retraining) == "longer":
             discard_first_training(self.path)  # made again above only to continue from
+
+    def _fingerprint_first_training(self, first_dir: Path) -> None:
+        """Records the fingerprint of a first training made again into `first_dir`, so that once it is put back (the
+        continued training not kept) it counts as current and is not trained a third time."""
+        values = super()._stage_values("train", asdict(self.given_settings))
+        Fingerprints(first_dir).write("train", fingerprint("train", values, self._inputs("train")))
 
     def _stage_values(self, stage: str, values: dict[str, Any]) -> dict[str, Any]:
         """As `StageRecords._stage_values`; a continued training is fingerprinted with the objectives it trained."""
