@@ -3,6 +3,7 @@ sections) and the one that continues the first on the not-learned objectives' ow
 (`--retrain_only_not_learned`): each objective's verdict, effect, strength and degenerate share at its vertex.
 
     python research/runs/own-directions/compare_retrainings.py FROM_START_DIR:OWN_DIRECTIONS_DIR ...
+    python research/runs/own-directions/compare_retrainings.py --labels "first training" "probe-triggered" A:B ...
 """
 
 from __future__ import annotations
@@ -48,12 +49,14 @@ def kept(metrics: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("pairs", nargs="+", help="FROM_START_DIR:OWN_DIRECTIONS_DIR, two run folders")
+    parser.add_argument("--labels", nargs=2, default=["from the start", "own directions only"], help="column names")
+    args = parser.parse_args()
     lines = [
-        "| run | objective | from the start | own directions only |",
+        f"| run | objective | {args.labels[0]} | {args.labels[1]} |",
         "|---|---|---|---|",
     ]
     counts = [0, 0, 0]
-    for pair in parser.parse_args().pairs:
+    for pair in args.pairs:
         before, after = (read_run(Path(part)) for part in pair.split(":"))
         for name in after["objectives"]:
             counts[0] += 1
@@ -67,7 +70,7 @@ def main() -> None:
         ]
         lines.append(f"| {Path(pair.split(':')[1]).name} | HV guided / base | {hv[0]} | {hv[1]} |")
     print("\n".join(lines))
-    print(f"\nsteer: from the start {counts[1]} of {counts[0]}, own directions only {counts[2]} of {counts[0]}")
+    print(f"\nsteer: {args.labels[0]} {counts[1]} of {counts[0]}, {args.labels[1]} {counts[2]} of {counts[0]}")
 
 
 if __name__ == "__main__":
