@@ -292,7 +292,8 @@ class Run(MakeDataStage, DiagnoseStage):
         return self.path / "arm_adapters" / objective
 
     def trainable_parameters(self) -> int:
-        """Trainable parameters of the trained adapter(s): the PARM's, or all k ARMs' together."""
+        """Trainable parameters of the trained adapter(s): the PARM's, or all k ARMs' together. A training continued
+        on some objectives' own directions counts the whole adapter, whose other entries the first training trained."""
         counts = [directory / "trainable_parameters.json" for directory in self.adapter_dirs()]
         return sum(json.loads(path.read_text())["trainable_parameters"] for path in counts if path.is_file())
 
