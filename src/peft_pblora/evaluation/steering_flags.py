@@ -50,7 +50,10 @@ ADVICE = {
         "(--epochs 3; or --epochs_if_not_learned 3, which trains again for that long and keeps the longer training "
         "only where its probe passes this objective: on the twelve flagged runs of the steering benchmark 22 of 24 "
         "objective-runs steered that way (18 of 20 on the ten runs the rule was read off), against 19 at one epoch "
-        "and 19 always keeping three epochs; --min_train_steps where the objective has few pairs, since an epoch "
+        "and 19 always keeping three epochs; with --retrain_only_not_learned too, the longer training continues "
+        "the first on this objective's own directions only and the others keep their first training: on fourteen "
+        "flagged runs 27 of 28 objective-runs steered either way, the others less far in 10 of 14; "
+        "--min_train_steps where the objective has few pairs, since an epoch "
         "is as long as the objective with the most), raise the learning rate (3e-3 made tone and second person "
         "steer after one epoch), or give more pairs with a larger score gap. The margin is a hint, not a verdict: "
         "pairs of whole samples that differ in little but the objective keep it small (second person steered at "
@@ -97,7 +100,10 @@ ADVICE = {
     ),
     "probe_inconclusive": (
         "the guided probe scores this objective higher at its own vertex, but by less than two standard errors: too "
-        "few probe prompts to tell a small effect from noise. Give more --probe_prompts, or read the sweep's effect."
+        "few probe prompts to tell a small effect from noise, or guidance too weak to move it. Give more "
+        "--probe_prompts, or read the sweep's effect (on the steering benchmark's ten newest pairs half of the "
+        "objective-runs so flagged steered). Training it longer is no remedy: on two such runs two more epochs of its "
+        "own directions raised its training margin (12 to 29, 2 to 41) and its probe still did not pass."
     ),
     "steers_backwards": (
         "the guided probe scores this objective lower at its own vertex than at the others: alpha moves it against "
