@@ -85,6 +85,23 @@ def steering_by_no_training(monkeypatch) -> None:
     monkeypatch.setattr(Run, "_answers", lambda run, rows, *args, **kwargs: answers_counting_w5(rows, steering=False))
 
 
+def run_stopped_after_training_again(settings: RunSettings, monkeypatch) -> None:
+    """Runs the folder until its longer training is made, then stops it (before the longer training is diagnosed);
+    later runs of this test go through."""
+    timed = Run.timed
+
+    def stopped_after_training_again(run: Run, name: str, stage):
+        result = timed(run, name, stage)
+        if name == "train again":
+            monkeypatch.setattr(Run, "timed", timed)
+            raise KeyboardInterrupt
+        return result
+
+    monkeypatch.setattr(Run, "timed", stopped_after_training_again)
+    with pytest.raises(KeyboardInterrupt):
+        run_all(settings)
+
+
 def flags_of(diagnosis: dict) -> dict[str, list[str]]:
     return {item["objective"]: item["flags"] for item in diagnosis["objectives"]}
 
@@ -199,19 +216,8 @@ def test_a_retraining_stopped_before_its_diagnosis_is_decided_when_the_run_conti
     tiny_run, trained_epochs, steering_by_no_training, monkeypatch
 ):
     settings = RunSettings(**tiny_run, epochs_if_not_learned=LEARNED_AFTER_EPOCHS)
-    timed = Run.timed
-
-    def stopped_after_training_again(run: Run, name: str, stage):
-        result = timed(run, name, stage)
-        if name == "train again":
-            raise KeyboardInterrupt
-        return result
-
-    monkeypatch.setattr(Run, "timed", stopped_after_training_again)
-    with pytest.raises(KeyboardInterrupt):
-        run_all(settings)
+    run_stopped_after_training_again(settings, monkeypatch)
     assert trained_epochs == [1.0, 3.0] and (settings.path / "first_training" / "parm_adapter").is_dir()
-    monkeypatch.setattr(Run, "timed", timed)
     metrics = run_all(settings)
     assert trained_epochs == [1.0, 3.0] and metrics["retraining"]["kept"] == "first"
     assert trained_epochs_of(Run(settings)) == 1.0
@@ -314,21 +320,10 @@ def test_a_first_training_made_again_to_continue_from_is_not_trained_again_when_
     tiny_run, trained_epochs, steering_by_no_training, monkeypatch
 ):
     settings = RunSettings(**tiny_run, epochs_if_not_learned=LEARNED_AFTER_EPOCHS, retrain_only_not_learned=True)
-    timed = Run.timed
-
-    def stopped_after_training_again(run: Run, name: str, stage):
-        result = timed(run, name, stage)
-        if name == "train again":
-            raise KeyboardInterrupt
-        return result
-
-    monkeypatch.setattr(Run, "timed", stopped_after_training_again)
-    with pytest.raises(KeyboardInterrupt):
-        run_all(settings)
+    run_stopped_after_training_again(settings, monkeypatch)
     first_adapters = adapter_files(settings.path / "first_training")
     shutil.rmtree(settings.path / "first_training")  # both trainings gone before the choice between them
     shutil.rmtree(settings.path / "parm_adapter")
-    monkeypatch.setattr(Run, "timed", timed)
     metrics = run_all(
         RunSettings(**tiny_run, epochs_if_not_learned=LEARNED_AFTER_EPOCHS, retrain_only_not_learned=True)
     )
