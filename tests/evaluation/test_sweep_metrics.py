@@ -8,6 +8,7 @@ import pytest
 from peft_pblora.evaluation import (
     content_words,
     is_repetitive,
+    levels_off,
     response_quality,
     spearman_over_resampled_prompts,
     steepest_falls,
@@ -129,6 +130,65 @@ def test_steepest_fall_averages_the_points_that_share_a_weight():
         "standard_error": pytest.approx(0.0),
     }
     assert steering_verdict(-1.0, -2.0, 0.0, steepest_falls(sweep)["c"]) == "against_its_weight"  # the stronger claim
+
+
+def ceiling_sweep(a_per_weight: dict[float, list[float]]) -> dict:
+    """A two-objective sweep whose first objective scores `a_per_weight` over three prompts at each of its weights,
+    and whose second rises at every step up to its vertex."""
+    points = []
+    for weight, a in a_per_weight.items():
+        b = [1.0 - weight] * 3
+        per_prompt = {"a": a, "b": b}
+        scores = {name: float(np.mean(values)) for name, values in per_prompt.items()}
+        points.append({"alpha": [weight, 1.0 - weight], "per_prompt": per_prompt, "scores": scores})
+    alphas = [point["alpha"] for point in points]
+    return {"objectives": ["a", "b"], "alphas": alphas, "points": points, "base": {"scores": {"a": 0.0, "b": 0.0}}}
+
+
+AT_ITS_CEILING_FROM_HALF = {  # means 1/3, 4/3, 3, 2.9, 2.95: Spearman 0.7
+    0.0: [0.0, 1.0, 0.0],
+    0.25: [1.0, 2.0, 1.0],
+    0.5: [3.0, 3.0, 3.0],
+    0.75: [3.2, 2.6, 2.9],
+    1.0: [3.3, 2.7, 2.85],
+}
+
+
+def test_levels_off_is_the_peak_below_the_top_weight_after_a_rise_at_every_step_by_hand():
+    levels = levels_off(ceiling_sweep(AT_ITS_CEILING_FROM_HALF))
+    # weight 0.5 against 0: differences 3, 2, 3 (mean 8/3, sd sqrt(1/3))
+    assert levels["a"] == {
+        "at_weight": 0.5,
+        "score": pytest.approx(3.0),
+        "rise": pytest.approx(8 / 3),
+        "standard_error": pytest.approx(np.sqrt(1 / 3) / np.sqrt(3)),
+    }
+    assert levels["b"] is None  # it peaks at its top weight: it never levels off
+
+
+@pytest.mark.parametrize(
+    "change, why_not",
+    [
+        ({0.25: [0.0, 0.0, 0.0]}, "it falls from weight 0 to 0.25: not a rise at every step"),
+        ({1.0: [3.3, 3.3, 3.3]}, "its peak is its top weight"),
+        (
+            {0.0: [0.0, 2.0, 0.0], 0.25: [0.2, 2.3, 0.2], 0.5: [2.0, 0.0, 1.5], 0.75: [1.0, 0.5, 1.0], 1.0: [1.0] * 3},
+            "its rise to the peak at 0.5 (differences 2, -2, 1.5) is within two standard errors",
+        ),
+    ],
+)
+def test_a_score_that_dips_before_its_peak_peaks_at_the_top_or_rises_within_noise_does_not_level_off(change, why_not):
+    assert levels_off(ceiling_sweep(AT_ITS_CEILING_FROM_HALF | change))["a"] is None, why_not
+
+
+def test_an_objective_at_its_ceiling_from_half_its_weight_levels_off_rather_than_not_monotone():
+    summary = summarise_sweep(ceiling_sweep(AT_ITS_CEILING_FROM_HALF))
+    assert summary["spearman_score_vs_weight"]["a"] == pytest.approx(0.7)
+    # the fall from 0.5 to 0.75 (0.1 +/- 0.17) is within noise, so the score stays near its peak above 0.5
+    assert summary["steepest_fall"]["a"]["fall"] < 2 * summary["steepest_fall"]["a"]["standard_error"]
+    assert summary["steering_verdict"] == {"a": "levels_off", "b": "steers"}
+    effect, fall = summary["steering_effect"]["a"], summary["steepest_fall"]["a"]
+    assert steering_verdict(0.7, effect["effect"], effect["standard_error"], fall) == "not_monotone"  # without it
 
 
 def test_a_fall_within_two_standard_errors_does_not_change_the_verdict():

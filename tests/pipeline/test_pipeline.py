@@ -82,6 +82,30 @@ def test_the_report_names_the_weights_between_which_an_objective_falls():
     assert verdict_lines(metrics)[3].startswith("- format: rises at its vertex but not steadily")
 
 
+def test_the_report_names_the_weight_from_which_an_objective_stays_at_its_peak():
+    metrics = {
+        "spearman_score_vs_weight": {"tone": 1.0, "second_person": 0.7},
+        "steering_effect": {
+            "tone": {"effect": 0.4, "standard_error": 0.05},
+            "second_person": {"effect": 0.86, "standard_error": 0.043},
+        },
+        "steepest_fall": {
+            "tone": None,
+            "second_person": {"from_weight": 0.5, "to_weight": 1.0, "fall": 0.01, "standard_error": 0.014},
+        },
+        "levels_off": {
+            "tone": None,
+            "second_person": {"at_weight": 0.5, "score": 0.993, "rise": 0.871, "standard_error": 0.043},
+        },
+    }
+    heading, _, *lines = verdict_lines(metrics)
+    assert heading.startswith("**Alpha does not steer second_person**")  # the benchmark's target is not reached
+    advice = STEERING_VERDICT_ADVICE["levels_off"]
+    assert lines[1] == f"- second_person: {advice} (0.993 from weight 0.5 on: +0.871 +/- 0.043 over its lowest weight)"
+    del metrics["levels_off"]  # a metrics file written before the level was measured
+    assert verdict_lines(metrics)[3].startswith("- second_person: rises at its vertex but not steadily")
+
+
 def test_the_report_warns_where_the_token_limit_caps_an_objective_that_wants_longer_answers():
     def point(alpha: list[float], unfinished: float) -> dict:
         return {"alpha": alpha, "quality": {"empty": 0.0, "unfinished": unfinished, "repetitive": 0.0}}

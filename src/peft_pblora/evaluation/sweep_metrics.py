@@ -219,6 +219,17 @@ def is_fragile_verdict(steers: bool, spearman: float | None, resample_share: flo
     return (steers and resample_share < high) or (misses and resample_share > low)
 
 
+def scores_per_weight(sweep: dict, index: int) -> dict[float, np.ndarray]:
+    """One objective's per-prompt scores at each of its weights in the sweep, in rising order of weight; the points
+    that share a weight (with more than two objectives) averaged per prompt."""
+    name = sweep["objectives"][index]
+    weights = sorted({point["alpha"][index] for point in sweep["points"]})
+    return {
+        weight: np.mean([point["per_prompt"][name] for point in sweep["points"] if point["alpha"][index] == weight], 0)
+        for weight in weights
+    }
+
+
 def steepest_falls(sweep: dict) -> dict[str, dict[str, float] | None]:
     """Per objective, the largest fall of its score from one of its weights to a higher one, in standard errors: the
     pair of weights (lower `from_weight`, higher `to_weight`) where the score falls most clearly, with the fall (mean
@@ -229,15 +240,9 @@ def steepest_falls(sweep: dict) -> dict[str, dict[str, float] | None]:
     if not sweep["points"] or "per_prompt" not in sweep["points"][0]:
         return falls
     for index, name in enumerate(sweep["objectives"]):
-        weights = sorted({point["alpha"][index] for point in sweep["points"]})
-        at_weight = {
-            weight: np.mean(
-                [point["per_prompt"][name] for point in sweep["points"] if point["alpha"][index] == weight], axis=0
-            )
-            for weight in weights
-        }
+        at_weight = scores_per_weight(sweep, index)
         steepest, steepest_t = None, -math.inf
-        for lower, higher in itertools.combinations(weights, 2):
+        for lower, higher in itertools.combinations(at_weight, 2):
             fall = paired_difference(at_weight[lower], at_weight[higher])
             if not fall["effect"] > 0:
                 continue
@@ -254,12 +259,44 @@ def steepest_falls(sweep: dict) -> dict[str, dict[str, float] | None]:
     return falls
 
 
+def levels_off(sweep: dict) -> dict[str, dict[str, float] | None]:
+    """Per objective, the weight below its top one where its mean score peaks, if it rises at every step of weight up
+    to there and by more than two standard errors in all (paired over prompts, from its lowest weight): `at_weight`,
+    the mean `score` there, the `rise` and its `standard_error`; None otherwise, or without per-prompt scores. Where
+    the score also falls nowhere beyond two standard errors above that weight (`steepest_falls`), it has reached its
+    scorer's ceiling or as far as its guidance takes it: alpha trades it only below that weight, which a Spearman
+    correlation over the whole sweep reads as not steering."""
+    levels: dict[str, dict[str, float] | None] = {}
+    if not sweep["points"] or "per_prompt" not in sweep["points"][0]:
+        return levels
+    for index, name in enumerate(sweep["objectives"]):
+        at_weight = scores_per_weight(sweep, index)
+        weights = list(at_weight)
+        means = [float(np.mean(at_weight[weight])) for weight in weights]
+        peak = means.index(max(means))
+        rise = paired_difference(at_weight[weights[peak]], at_weight[weights[0]])
+        rises_at_every_step = all(lower < higher for lower, higher in itertools.pairwise(means[: peak + 1]))
+        if 0 < peak < len(weights) - 1 and rises_at_every_step and _is_clearly_positive(rise):
+            levels[name] = {
+                "at_weight": weights[peak],
+                "score": means[peak],
+                "rise": rise["effect"],
+                "standard_error": rise["standard_error"],
+            }
+        else:
+            levels[name] = None
+    return levels
+
+
 STEERING_VERDICT_ADVICE = {
     "steers": "steers: its mean score rises with its weight and its effect is above two standard errors",
     "within_noise": "changes with its weight by less than two standard errors: measure on more held-out prompts "
     "(--test_prompts) before trusting or discarding it",
     "not_monotone": "rises at its vertex but not steadily with its weight: the trade-off between the vertices is not "
     "controlled (with guidance: a weaker one, or with PARM --weaker_objective_strengths)",
+    "levels_off": "rises with its weight up to the weight named below, and above it stays within two standard errors "
+    "of its peak (its scorer's ceiling, or as far as its guidance takes it): alpha trades it only below that weight, "
+    "and more weight gives no more of it",
     "against_its_weight": "falls as its weight rises, by more than two standard errors: alpha does not control this "
     "objective; read the diagnosis before using the model for it",
     "falls_with_more_weight": "falls by more than two standard errors from one of its weights to a higher one (named "
@@ -276,6 +313,7 @@ def steering_verdict(
     effect: float | None,
     standard_error: float | None,
     steepest_fall: dict[str, float] | None = None,
+    level: dict[str, float] | None = None,
 ) -> str:
     """Whether alpha steers one objective in a sweep, by the steering benchmark's rule, so that a report can say so
     where HV and MIP cannot.
@@ -288,12 +326,15 @@ def steering_verdict(
         standard_error (float | None): The effect's standard error.
         steepest_fall (dict[str, float] | None, optional): Its largest fall from one weight to a higher one
             (`steepest_falls`), or None (no fall, or not measured). Defaults to `None`.
+        level (dict[str, float] | None, optional): Where its score peaks below its top weight after rising at every
+            step (`levels_off`), or None (no such peak, or not measured). Defaults to `None`.
 
     Returns:
         str: "steers" (Spearman >= 0.9 and an effect above two standard errors), else "against_its_weight" (an
         effect more than two standard errors below 0), "falls_with_more_weight" (a fall beyond two standard errors
         between two of its weights), "within_noise" (within two standard errors of 0),
-        "not_monotone" (a clear rise, but not steadily with the weight), "does_not_move" (constant) or
+        "levels_off" (a steady rise up to a peak below its top weight, and no fall beyond two standard errors after
+        it), "not_monotone" (a clear rise, but not steadily with the weight), "does_not_move" (constant) or
         "not_measured" (no effect, or a value that is not a number). `STEERING_VERDICT_ADVICE` says each in words.
 
     Examples:
@@ -303,6 +344,9 @@ def steering_verdict(
         >>> peak_before_the_vertex = {"from_weight": 0.5, "to_weight": 1.0, "fall": 0.29, "standard_error": 0.08}
         >>> steering_verdict(0.3, 0.24, 0.09, peak_before_the_vertex)
         'falls_with_more_weight'
+        >>> at_its_ceiling_from_half = {"at_weight": 0.5, "score": 0.99, "rise": 0.87, "standard_error": 0.04}
+        >>> steering_verdict(0.7, 0.86, 0.04, None, at_its_ceiling_from_half)
+        'levels_off'
     """
     if spearman is None:
         return "does_not_move"
@@ -317,13 +361,14 @@ def steering_verdict(
         return "falls_with_more_weight"
     if effect <= 2 * standard_error:
         return "within_noise"
-    return "not_monotone"
+    return "levels_off" if level is not None else "not_monotone"
 
 
 def steering_verdicts(
     spearman: dict[str, float | None],
     effects: dict[str, dict[str, float]],
     steepest_falls: dict[str, dict[str, float] | None] | None = None,
+    levels: dict[str, dict[str, float] | None] | None = None,
 ) -> dict[str, str]:
     """`steering_verdict` of every objective of a sweep's metrics.
 
@@ -333,6 +378,8 @@ def steering_verdicts(
             objective); an objective missing from it is "not_measured".
         steepest_falls (dict[str, dict | None], optional): `steepest_fall` of the metrics, by objective; None (an
             older metrics file) judges without it. Defaults to `None`.
+        levels (dict[str, dict | None], optional): `levels_off` of the metrics, by objective; None (an older metrics
+            file) judges without it. Defaults to `None`.
 
     Returns:
         dict[str, str]: The verdict per objective, in `spearman`'s order.
@@ -344,10 +391,14 @@ def steering_verdicts(
         >>> steering_verdicts({"tone": 1.0, "length": -0.9}, effects)
         {'tone': 'steers', 'length': 'against_its_weight'}
     """
-    falls = steepest_falls or {}
+    falls, levels = steepest_falls or {}, levels or {}
     return {
         name: steering_verdict(
-            value, effects.get(name, {}).get("effect"), effects.get(name, {}).get("standard_error"), falls.get(name)
+            value,
+            effects.get(name, {}).get("effect"),
+            effects.get(name, {}).get("standard_error"),
+            falls.get(name),
+            levels.get(name),
         )
         for name, value in spearman.items()
     }
@@ -374,7 +425,7 @@ def summarise_sweep(sweep: dict) -> dict:
     low, high = everything.min(0), everything.max(0)
     points, base = normalise(raw, low, high), normalise(base_raw, low, high)
     reference = [-0.1] * len(objectives)
-    effects, falls = steering_effects(sweep), steepest_falls(sweep)
+    effects, falls, levels = steering_effects(sweep), steepest_falls(sweep), levels_off(sweep)
     spearman = {}
     for index, name in enumerate(objectives):
         constant = np.ptp(raw[:, index]) == 0 or np.ptp(alphas[:, index]) == 0
@@ -401,7 +452,8 @@ def summarise_sweep(sweep: dict) -> dict:
         },
         "steering_effect": effects,
         "steepest_fall": falls,
-        "steering_verdict": steering_verdicts(spearman, effects, falls),
+        "levels_off": levels,
+        "steering_verdict": steering_verdicts(spearman, effects, falls, levels),
         "degenerate_share_at_vertex": degenerate_shares_at_vertices(sweep),
         "degenerate_share_base": degenerate_share(sweep["base"]["quality"]) if sweep["base"].get("quality") else None,
         "front_alphas_no_linear_weighting_picks": front_alphas_no_linear_weighting_picks(sweep["alphas"], raw),

@@ -25,21 +25,34 @@ def fall_note(fall: dict) -> str:
     )
 
 
+def level_note(level: dict) -> str:
+    """Where an objective's score levels off, in words: ' (0.993 from weight 0.5 on: +0.871 +/- 0.043 over its lowest
+    weight)'."""
+    return (
+        f" ({level['score']:.3f} from weight {level['at_weight']:g} on: {level['rise']:+.3f} +/- "
+        f"{level['standard_error']:.3f} over its lowest weight)"
+    )
+
+
 def metrics_verdicts(metrics: dict) -> dict[str, str]:
-    """`steering_verdicts` of a metrics.json, judged again from its Spearman, effects and falls (an older file may
-    lack the falls, or the stored verdicts)."""
+    """`steering_verdicts` of a metrics.json, judged again from its Spearman, effects, falls and levels (an older file
+    may lack the falls or the levels, or the stored verdicts)."""
     return steering_verdicts(
-        metrics.get("spearman_score_vs_weight", {}), metrics.get("steering_effect", {}), metrics.get("steepest_fall")
+        metrics.get("spearman_score_vs_weight", {}),
+        metrics.get("steering_effect", {}),
+        metrics.get("steepest_fall"),
+        metrics.get("levels_off"),
     )
 
 
 def verdict_lines(metrics: dict) -> list[str]:
     """Whether alpha steers each objective, said in words: HV and MIP can be high while it does not."""
-    falls = metrics.get("steepest_fall", {})
+    falls, levels = metrics.get("steepest_fall", {}), metrics.get("levels_off", {})
     verdicts = metrics_verdicts(metrics)
     lines = [
         f"- {name}: {STEERING_VERDICT_ADVICE[verdict]}"
         + (fall_note(falls[name]) if verdict == "falls_with_more_weight" else "")
+        + (level_note(levels[name]) if verdict == "levels_off" else "")
         for name, verdict in verdicts.items()
     ]
     failing = [name for name, verdict in verdicts.items() if verdict != "steers"]
