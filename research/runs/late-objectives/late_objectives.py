@@ -9,7 +9,8 @@ PYTHONPATH). The pairs to run at seed 0, in this order:
 
     PYTHONPATH=research/runs/late-objectives:research/runs/unseen-objectives:research/runs/fresh-objectives \
         python scripts/steering_benchmark.py --preset cpu --test_prompts 48 --seeds 0 \
-        --recipe log-ratio-forms-from-pairs-train-again --pairs late_objectives:Connectives,late_objectives:Emphasis ...
+        --recipe log-ratio-forms-from-pairs-train-again \
+        --pairs late_objectives:Connectives,late_objectives:Emphasis ...
 """
 
 from __future__ import annotations
