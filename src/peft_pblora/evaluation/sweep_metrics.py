@@ -219,6 +219,11 @@ def is_fragile_verdict(steers: bool, spearman: float | None, resample_share: flo
     return (steers and resample_share < high) or (misses and resample_share > low)
 
 
+def has_per_prompt_scores(sweep: dict) -> bool:
+    """Whether the sweep keeps each point's per-prompt scores (an older sweep.json holds only the means)."""
+    return bool(sweep["points"]) and "per_prompt" in sweep["points"][0]
+
+
 def scores_per_weight(sweep: dict, index: int) -> dict[float, np.ndarray]:
     """One objective's per-prompt scores at each of its weights in the sweep, in rising order of weight; the points
     that share a weight (with more than two objectives) averaged per prompt."""
@@ -237,7 +242,7 @@ def steepest_falls(sweep: dict) -> dict[str, dict[str, float] | None]:
     paired standard error; None where the score falls nowhere or the sweep has no per-prompt scores. A fall beyond
     two standard errors means more weight gave less of the objective, which a Spearman correlation only hints at."""
     falls: dict[str, dict[str, float] | None] = {}
-    if not sweep["points"] or "per_prompt" not in sweep["points"][0]:
+    if not has_per_prompt_scores(sweep):
         return falls
     for index, name in enumerate(sweep["objectives"]):
         at_weight = scores_per_weight(sweep, index)
@@ -267,7 +272,7 @@ def levels_off(sweep: dict) -> dict[str, dict[str, float] | None]:
     scorer's ceiling or as far as its guidance takes it: alpha trades it only below that weight, which a Spearman
     correlation over the whole sweep reads as not steering."""
     levels: dict[str, dict[str, float] | None] = {}
-    if not sweep["points"] or "per_prompt" not in sweep["points"][0]:
+    if not has_per_prompt_scores(sweep):
         return levels
     for index, name in enumerate(sweep["objectives"]):
         at_weight = scores_per_weight(sweep, index)
@@ -448,7 +453,7 @@ def summarise_sweep(sweep: dict) -> dict:
                 alphas[:, index], [point["per_prompt"][name] for point in sweep["points"]]
             )
             for index, name in enumerate(objectives)
-            if spearman[name] is not None and "per_prompt" in sweep["points"][0]
+            if spearman[name] is not None and has_per_prompt_scores(sweep)
         },
         "steering_effect": effects,
         "steepest_fall": falls,
