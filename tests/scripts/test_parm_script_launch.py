@@ -4,7 +4,6 @@ the same adapter, the one saved, and equal to a single process trained on both r
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -22,29 +21,6 @@ from .parm_inputs import small_run_settings, write_config, write_model, write_ob
 # accelerate 1.15 turns FSDP on only for GPU-like backends: on CPUs fsdp.yaml runs as gloo data parallel
 # (accelerate/state.py, AcceleratorState); FSDP2's sharding itself needs a multi-GPU machine to test.
 EXPECTED_DISTRIBUTED_TYPE = {"ddp": "MULTI_CPU", "fsdp": "MULTI_CPU"}
-# the whole launch, every rank included, is stopped after LAUNCH_TIMEOUT_S (on CPUs transformers 5.24 leaves gloo's
-# collectives at torch's 30 minutes whatever --ddp_timeout says: TrainingArguments passes it only to GPU backends)
-LAUNCH_TIMEOUT_S = 300
-
-
-def launch(command: list[str], environment: dict[str, str]) -> tuple[int, str]:
-    """Run the launch in a session of its own: a hang stops every rank, not only the launcher, and fails with each
-    process's Python stack where it hung (faulthandler's dump on SIGABRT) at the end of what they wrote."""
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, start_new_session=True,
-        env={**environment, "PYTHONFAULTHANDLER": "1"},
-    )  # fmt: skip
-    try:
-        _, stderr = process.communicate(timeout=LAUNCH_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGABRT)
-        try:
-            _, stderr = process.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            _, stderr = process.communicate()
-        pytest.fail(f"the launch did not end within {LAUNCH_TIMEOUT_S} s; its stderr ends:\n{stderr[-6000:]}")
-    return process.returncode, stderr
 
 
 @pytest.fixture(scope="module")
@@ -74,8 +50,8 @@ def test_two_processes_train_identical_adapters_equal_to_one_process_on_the_same
     command += [str(REPO / "tests" / "scripts" / "launch_parm.py"), "--config", str(config)]
     command += ["--output_dir", str(tmp_path / "out")]
     environment = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
-    returncode, stderr = launch(command, environment)
-    assert returncode == 0, stderr[-3000:]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=environment, cwd=REPO)
+    assert result.returncode == 0, result.stderr[-3000:]
     ranks = [torch.load(tmp_path / "out" / f"rank{rank}.pt") for rank in range(2)]
     assert [rank["world_size"] for rank in ranks] == [2, 2] and ranks[0]["backend"] == "gloo"
     assert ranks[0]["distributed_type"] == f"DistributedType.{EXPECTED_DISTRIBUTED_TYPE[strategy]}"
