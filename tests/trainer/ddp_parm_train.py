@@ -47,9 +47,7 @@ def main(output_dir: str) -> None:
         {"weights": weights, "alphas": torch.stack(drawn), "world_size": trainer.args.world_size},
         Path(output_dir) / f"rank{rank}.pt",
     )
-    # both ranks leave together: a rank that exits while gloo still tears down the other's connections aborts it
-    torch.distributed.barrier()
-    torch.distributed.destroy_process_group()
+    trainer.end()  # both ranks leave together, then the process group is destroyed
 
 
 if __name__ == "__main__":

@@ -438,6 +438,16 @@ def test_multi_process_training_keeps_the_ranks_identical(tmp_path):
     assert any(not torch.equal(value, torch.zeros_like(value)) for value in ranks[0]["weights"].values())
 
 
+def test_end_waits_for_every_process_before_destroying_the_process_group(tmp_path, monkeypatch):
+    # without the wait a gloo rank could deadlock at exit (docs/training.md, "Ending a multi-process run")
+    trainer = make_trainer(tmp_path, max_steps=1)
+    calls = []
+    monkeypatch.setattr(trainer.accelerator, "wait_for_everyone", lambda: calls.append("wait_for_everyone"))
+    monkeypatch.setattr(trainer.accelerator, "end_training", lambda: calls.append("end_training"))
+    trainer.end()
+    assert calls == ["wait_for_everyone", "end_training"]
+
+
 TURN_TEMPLATE = (  # user turns 'w3 ...', assistant turns 'w4 ... </s>': a header and an end of turn, as real ones
     "{% for message in messages %}{% if message['role'] == 'user' %}w3 {{ message['content'] }} "
     "{% else %}w4 {{ message['content'] }} </s> {% endif %}{% endfor %}{% if add_generation_prompt %}w4 {% endif %}"

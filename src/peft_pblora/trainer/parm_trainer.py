@@ -256,6 +256,16 @@ class PARMTrainer(_BaseTrainer):
         if self.is_world_process_zero():
             self._write_model_card(output_dir or self.args.output_dir)
 
+    def end(self) -> None:
+        """Wait for every process, then transformers' end (trackers finished, process group destroyed).
+
+        Without the wait a CPU (gloo) rank could deadlock at exit: its main thread, freeing the DDP wrapper with the
+        GIL held, waited for a gloo worker's lock, while the worker, holding it, waited for the GIL to free the last
+        all_gather's tensors. The wait releases the GIL until every rank has arrived.
+        """
+        self.accelerator.wait_for_everyone()
+        super().end()
+
     def create_model_card(
         self,
         model_name: str | None = None,
