@@ -29,16 +29,21 @@ MARGIN_VERDICTS = ("below not_learned's threshold", "at or above it", "not recor
 
 def objective_row(name: str, metrics: dict) -> dict:
     """One objective's steering in one run: Spearman, effect, the report's verdict (`steering_verdict`, with the
-    steepest fall and the level where the metrics have them), whether it steers (both reach the target), and its gain
-    at its own vertex over the unguided model (`rises_above_base` beyond two standard errors): an objective can steer
-    only because the other objectives' guidance lowers it where its weight is small, its own guidance adding little;
-    and whether the others' guidance raises it where its weight is 0 (`lifted_by_other_objectives`), which leaves its
-    weight little to trade."""
+    steepest fall, the level and the late rise where the metrics have them), whether it steers (both reach the
+    target), and its gain at its own vertex over the unguided model (`rises_above_base` beyond two standard errors):
+    an objective can steer only because the other objectives' guidance lowers it where its weight is small, its own
+    guidance adding little; and whether the others' guidance raises it where its weight is 0
+    (`lifted_by_other_objectives`), which leaves its weight little to trade."""
     spearman = metrics["spearman_score_vs_weight"].get(name)
     effect = metrics["steering_effect"].get(name, {})
     value, error = effect.get("effect"), effect.get("standard_error")
     verdict = steering_verdict(
-        spearman, value, error, metrics.get("steepest_fall", {}).get(name), metrics.get("levels_off", {}).get(name)
+        spearman,
+        value,
+        error,
+        metrics.get("steepest_fall", {}).get(name),
+        metrics.get("levels_off", {}).get(name),
+        metrics.get("rises_late", {}).get(name),
     )
     steers = verdict == "steers"
     resampled = metrics.get("spearman_over_resampled_prompts", {}).get(name)

@@ -10,6 +10,7 @@ from peft_pblora.evaluation import (
     is_repetitive,
     levels_off,
     response_quality,
+    rises_late,
     spearman_over_resampled_prompts,
     steepest_falls,
     steering_effects,
@@ -189,6 +190,60 @@ def test_an_objective_at_its_ceiling_from_half_its_weight_levels_off_rather_than
     assert summary["steering_verdict"] == {"a": "levels_off", "b": "steers"}
     effect, fall = summary["steering_effect"]["a"], summary["steepest_fall"]["a"]
     assert steering_verdict(0.7, effect["effect"], effect["standard_error"], fall) == "not_monotone"  # without it
+
+
+AT_ITS_LOWEST_LEVEL_UP_TO_HALF = {  # means 1, 1, 1, 11, 21: Spearman 8 / sqrt(80) = 0.89
+    0.0: [0.0, 1.0, 2.0],
+    0.25: [1.0, 0.0, 2.0],
+    0.5: [0.0, 2.0, 1.0],
+    0.75: [10.0, 11.0, 12.0],
+    1.0: [20.0, 21.0, 22.0],
+}
+
+
+def test_rises_late_is_the_last_weight_at_the_lowest_weights_level_before_a_rise_at_every_step_by_hand():
+    late = rises_late(ceiling_sweep(AT_ITS_LOWEST_LEVEL_UP_TO_HALF))
+    # 0.25 and 0.5 against 0: differences (1, -1, 0) and (0, 1, -1), mean 0; 0.75 against 0: (10, 10, 10)
+    # the rise from 0.5 to 1: differences 20, 19, 21 (mean 20, sd 1)
+    assert late["a"] == {
+        "from_weight": 0.5,
+        "score": pytest.approx(1.0),
+        "rise": pytest.approx(20.0),
+        "standard_error": pytest.approx(1 / np.sqrt(3)),
+    }
+    assert late["b"] is None  # it rises from its lowest weight on
+
+
+def test_rises_late_names_the_weight_below_the_top_one_up_to_which_the_score_stays_flat():
+    flat_to_three_quarters = AT_ITS_LOWEST_LEVEL_UP_TO_HALF | {0.75: [0.0, 2.0, 1.0]}
+    assert rises_late(ceiling_sweep(flat_to_three_quarters))["a"]["from_weight"] == 0.75
+
+
+@pytest.mark.parametrize(
+    "change, why_not",
+    [
+        ({0.25: [5.0, 6.0, 7.0]}, "it rises clearly from its lowest weight to 0.25: not flat before the rise"),
+        ({1.0: [1.0, 0.0, 2.0]}, "it stays at its lowest weight's level up to its top weight"),
+        ({0.75: [25.0, 26.0, 27.0]}, "it falls from 0.75 to 1: not a rise at every step to the top"),
+        (
+            {0.75: [5.0, 6.0, 7.0], 1.0: [2.0, 14.0, 4.0]},
+            "its rise from 0.5 to its top weight (differences 2, 12, 3) is within two standard errors",
+        ),
+    ],
+)
+def test_a_score_that_rises_early_never_rises_dips_at_the_top_or_rises_within_noise_does_not_rise_late(
+    change, why_not
+):
+    assert rises_late(ceiling_sweep(AT_ITS_LOWEST_LEVEL_UP_TO_HALF | change))["a"] is None, why_not
+
+
+def test_an_objective_flat_up_to_half_its_weight_and_rising_above_rises_late_rather_than_not_monotone():
+    summary = summarise_sweep(ceiling_sweep(AT_ITS_LOWEST_LEVEL_UP_TO_HALF))
+    assert summary["spearman_score_vs_weight"]["a"] == pytest.approx(8 / np.sqrt(80))
+    assert summary["levels_off"]["a"] is None
+    assert summary["steering_verdict"] == {"a": "rises_late", "b": "steers"}
+    effect, fall = summary["steering_effect"]["a"], summary["steepest_fall"]["a"]
+    assert steering_verdict(0.89, effect["effect"], effect["standard_error"], fall) == "not_monotone"  # without it
 
 
 def test_a_fall_within_two_standard_errors_does_not_change_the_verdict():

@@ -106,6 +106,28 @@ def test_the_report_names_the_weight_from_which_an_objective_stays_at_its_peak()
     assert verdict_lines(metrics)[3].startswith("- second_person: rises at its vertex but not steadily")
 
 
+def test_the_report_names_the_weight_up_to_which_an_objective_stays_at_its_lowest_weights_level():
+    metrics = {
+        "spearman_score_vs_weight": {"connectives": 0.7, "caution": 1.0},
+        "steering_effect": {
+            "connectives": {"effect": 0.14, "standard_error": 0.03},
+            "caution": {"effect": 0.4, "standard_error": 0.05},
+        },
+        "steepest_fall": {"connectives": None, "caution": None},
+        "levels_off": {"connectives": None, "caution": None},
+        "rises_late": {
+            "connectives": {"from_weight": 0.5, "score": 0.021, "rise": 0.15, "standard_error": 0.03},
+            "caution": None,
+        },
+    }
+    heading, _, *lines = verdict_lines(metrics)
+    assert heading.startswith("**Alpha does not steer connectives**")  # the benchmark's target is not reached
+    advice = STEERING_VERDICT_ADVICE["rises_late"]
+    assert lines[0] == f"- connectives: {advice} (0.021 up to weight 0.5, then +0.150 +/- 0.030 to its top weight)"
+    del metrics["rises_late"]  # a metrics file written before the late rise was measured
+    assert verdict_lines(metrics)[2].startswith("- connectives: rises at its vertex but not steadily")
+
+
 def test_the_report_warns_where_the_token_limit_caps_an_objective_that_wants_longer_answers():
     def point(alpha: list[float], unfinished: float) -> dict:
         return {"alpha": alpha, "quality": {"empty": 0.0, "unfinished": unfinished, "repetitive": 0.0}}

@@ -293,6 +293,44 @@ def levels_off(sweep: dict) -> dict[str, dict[str, float] | None]:
     return levels
 
 
+def _is_within_noise(difference: Mapping[str, float]) -> bool:
+    """Whether a paired difference (`paired_difference`) lies within two standard errors of 0."""
+    return abs(difference["effect"]) <= 2 * difference["standard_error"]
+
+
+def rises_late(sweep: dict) -> dict[str, dict[str, float] | None]:
+    """Per objective, the highest weight below its top one up to which its score stays within two standard errors
+    of its score at its lowest weight (paired over prompts, at every weight up to there), if from there its mean
+    rises at every step to its top weight and by more than two standard errors in all: `from_weight`, the mean
+    `score` there, the `rise` to the top weight and its `standard_error`; None otherwise, or without per-prompt
+    scores. Alpha trades it only above that weight, which a Spearman correlation over the whole sweep reads as not
+    steering."""
+    late: dict[str, dict[str, float] | None] = {}
+    if not has_per_prompt_scores(sweep):
+        return late
+    for index, name in enumerate(sweep["objectives"]):
+        at_weight = scores_per_weight(sweep, index)
+        weights = list(at_weight)
+        means = [float(np.mean(at_weight[weight])) for weight in weights]
+        start = 0
+        while start + 1 < len(weights) and _is_within_noise(
+            paired_difference(at_weight[weights[start + 1]], at_weight[weights[0]])
+        ):
+            start += 1
+        rise = paired_difference(at_weight[weights[-1]], at_weight[weights[start]])
+        rises_at_every_step = all(lower < higher for lower, higher in itertools.pairwise(means[start:]))
+        if 0 < start < len(weights) - 1 and rises_at_every_step and _is_clearly_positive(rise):
+            late[name] = {
+                "from_weight": weights[start],
+                "score": means[start],
+                "rise": rise["effect"],
+                "standard_error": rise["standard_error"],
+            }
+        else:
+            late[name] = None
+    return late
+
+
 STEERING_VERDICT_ADVICE = {
     "steers": "steers: its mean score rises with its weight and its effect is above two standard errors",
     "within_noise": "changes with its weight by less than two standard errors: measure on more held-out prompts "
@@ -302,6 +340,9 @@ STEERING_VERDICT_ADVICE = {
     "levels_off": "rises with its weight up to the weight named below, and above it stays within two standard errors "
     "of its peak (its scorer's ceiling, or as far as its guidance takes it): alpha trades it only below that weight, "
     "and more weight gives no more of it",
+    "rises_late": "stays within two standard errors of its score at its lowest weight up to the weight named below, "
+    "and rises at every step above it: alpha trades it only above that weight (with PARM, a stronger guidance for it, "
+    "--stronger_objective_strengths, may start the rise at a lower weight)",
     "against_its_weight": "falls as its weight rises, by more than two standard errors: alpha does not control this "
     "objective; read the diagnosis before using the model for it",
     "falls_with_more_weight": "falls by more than two standard errors from one of its weights to a higher one (named "
@@ -319,6 +360,7 @@ def steering_verdict(
     standard_error: float | None,
     steepest_fall: dict[str, float] | None = None,
     level: dict[str, float] | None = None,
+    late_rise: dict[str, float] | None = None,
 ) -> str:
     """Whether alpha steers one objective in a sweep, by the steering benchmark's rule, so that a report can say so
     where HV and MIP cannot.
@@ -333,13 +375,16 @@ def steering_verdict(
             (`steepest_falls`), or None (no fall, or not measured). Defaults to `None`.
         level (dict[str, float] | None, optional): Where its score peaks below its top weight after rising at every
             step (`levels_off`), or None (no such peak, or not measured). Defaults to `None`.
+        late_rise (dict[str, float] | None, optional): Where its score starts rising at every step to its top weight
+            after staying at its lowest weight's level (`rises_late`), or None. Defaults to `None`.
 
     Returns:
         str: "steers" (Spearman >= 0.9 and an effect above two standard errors), else "against_its_weight" (an
         effect more than two standard errors below 0), "falls_with_more_weight" (a fall beyond two standard errors
         between two of its weights), "within_noise" (within two standard errors of 0),
         "levels_off" (a steady rise up to a peak below its top weight, and no fall beyond two standard errors after
-        it), "not_monotone" (a clear rise, but not steadily with the weight), "does_not_move" (constant) or
+        it), "rises_late" (at its lowest weight's level up to a weight, then a rise at every step to its top one),
+        "not_monotone" (a clear rise, but not steadily with the weight), "does_not_move" (constant) or
         "not_measured" (no effect, or a value that is not a number). `STEERING_VERDICT_ADVICE` says each in words.
 
     Examples:
@@ -366,7 +411,9 @@ def steering_verdict(
         return "falls_with_more_weight"
     if effect <= 2 * standard_error:
         return "within_noise"
-    return "levels_off" if level is not None else "not_monotone"
+    if level is not None:
+        return "levels_off"
+    return "rises_late" if late_rise is not None else "not_monotone"
 
 
 def steering_verdicts(
@@ -374,6 +421,7 @@ def steering_verdicts(
     effects: dict[str, dict[str, float]],
     steepest_falls: dict[str, dict[str, float] | None] | None = None,
     levels: dict[str, dict[str, float] | None] | None = None,
+    late_rises: dict[str, dict[str, float] | None] | None = None,
 ) -> dict[str, str]:
     """`steering_verdict` of every objective of a sweep's metrics.
 
@@ -385,6 +433,8 @@ def steering_verdicts(
             older metrics file) judges without it. Defaults to `None`.
         levels (dict[str, dict | None], optional): `levels_off` of the metrics, by objective; None (an older metrics
             file) judges without it. Defaults to `None`.
+        late_rises (dict[str, dict | None], optional): `rises_late` of the metrics, by objective; None (an older
+            metrics file) judges without it. Defaults to `None`.
 
     Returns:
         dict[str, str]: The verdict per objective, in `spearman`'s order.
@@ -396,7 +446,7 @@ def steering_verdicts(
         >>> steering_verdicts({"tone": 1.0, "length": -0.9}, effects)
         {'tone': 'steers', 'length': 'against_its_weight'}
     """
-    falls, levels = steepest_falls or {}, levels or {}
+    falls, levels, late_rises = steepest_falls or {}, levels or {}, late_rises or {}
     return {
         name: steering_verdict(
             value,
@@ -404,6 +454,7 @@ def steering_verdicts(
             effects.get(name, {}).get("standard_error"),
             falls.get(name),
             levels.get(name),
+            late_rises.get(name),
         )
         for name, value in spearman.items()
     }
@@ -430,7 +481,12 @@ def summarise_sweep(sweep: dict) -> dict:
     low, high = everything.min(0), everything.max(0)
     points, base = normalise(raw, low, high), normalise(base_raw, low, high)
     reference = [-0.1] * len(objectives)
-    effects, falls, levels = steering_effects(sweep), steepest_falls(sweep), levels_off(sweep)
+    effects, falls, levels, late_rises = (
+        steering_effects(sweep),
+        steepest_falls(sweep),
+        levels_off(sweep),
+        rises_late(sweep),
+    )
     spearman = {}
     for index, name in enumerate(objectives):
         constant = np.ptp(raw[:, index]) == 0 or np.ptp(alphas[:, index]) == 0
@@ -458,7 +514,8 @@ def summarise_sweep(sweep: dict) -> dict:
         "steering_effect": effects,
         "steepest_fall": falls,
         "levels_off": levels,
-        "steering_verdict": steering_verdicts(spearman, effects, falls, levels),
+        "rises_late": late_rises,
+        "steering_verdict": steering_verdicts(spearman, effects, falls, levels, late_rises),
         "degenerate_share_at_vertex": degenerate_shares_at_vertices(sweep),
         "degenerate_share_base": degenerate_share(sweep["base"]["quality"]) if sweep["base"].get("quality") else None,
         "front_alphas_no_linear_weighting_picks": front_alphas_no_linear_weighting_picks(sweep["alphas"], raw),

@@ -34,25 +34,40 @@ def level_note(level: dict) -> str:
     )
 
 
+def late_rise_note(late_rise: dict) -> str:
+    """Where an objective's score starts to rise, in words: ' (0.021 up to weight 0.5, then +0.150 +/- 0.030 to its
+    top weight)'."""
+    return (
+        f" ({late_rise['score']:.3f} up to weight {late_rise['from_weight']:g}, then {late_rise['rise']:+.3f} +/- "
+        f"{late_rise['standard_error']:.3f} to its top weight)"
+    )
+
+
 def metrics_verdicts(metrics: dict) -> dict[str, str]:
-    """`steering_verdicts` of a metrics.json, judged again from its Spearman, effects, falls and levels (an older file
-    may lack the falls or the levels, or the stored verdicts)."""
+    """`steering_verdicts` of a metrics.json, judged again from its Spearman, effects, falls, levels and late rises
+    (an older file may lack any of the last three, or the stored verdicts)."""
     return steering_verdicts(
         metrics.get("spearman_score_vs_weight", {}),
         metrics.get("steering_effect", {}),
         metrics.get("steepest_fall"),
         metrics.get("levels_off"),
+        metrics.get("rises_late"),
     )
 
 
 def verdict_lines(metrics: dict) -> list[str]:
     """Whether alpha steers each objective, said in words: HV and MIP can be high while it does not."""
-    falls, levels = metrics.get("steepest_fall", {}), metrics.get("levels_off", {})
+    falls, levels, late_rises = (
+        metrics.get("steepest_fall", {}),
+        metrics.get("levels_off", {}),
+        metrics.get("rises_late", {}),
+    )
     verdicts = metrics_verdicts(metrics)
     lines = [
         f"- {name}: {STEERING_VERDICT_ADVICE[verdict]}"
         + (fall_note(falls[name]) if verdict == "falls_with_more_weight" else "")
         + (level_note(levels[name]) if verdict == "levels_off" else "")
+        + (late_rise_note(late_rises[name]) if verdict == "rises_late" else "")
         for name, verdict in verdicts.items()
     ]
     failing = [name for name, verdict in verdicts.items() if verdict != "steers"]
