@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -235,6 +235,21 @@ def scores_per_weight(sweep: dict, index: int) -> dict[float, np.ndarray]:
     }
 
 
+def _weight_curves(sweep: dict) -> Iterator[tuple[str, dict[float, np.ndarray], list[float], list[float]]]:
+    """Each objective's name, per-prompt scores at each weight (`scores_per_weight`), weights in rising order and
+    mean scores there; nothing for a sweep without per-prompt scores."""
+    if not has_per_prompt_scores(sweep):
+        return
+    for index, name in enumerate(sweep["objectives"]):
+        at_weight = scores_per_weight(sweep, index)
+        yield name, at_weight, list(at_weight), [float(np.mean(values)) for values in at_weight.values()]
+
+
+def _where_and_rise(weight_key: str, weight: float, score: float, rise: Mapping[str, float]) -> dict[str, float]:
+    """A shape's record: the weight it names under `weight_key`, the mean score there, and a paired rise."""
+    return {weight_key: weight, "score": score, "rise": rise["effect"], "standard_error": rise["standard_error"]}
+
+
 def steepest_falls(sweep: dict) -> dict[str, dict[str, float] | None]:
     """Per objective, the largest fall of its score from one of its weights to a higher one, in standard errors: the
     pair of weights (lower `from_weight`, higher `to_weight`) where the score falls most clearly, with the fall (mean
@@ -242,10 +257,7 @@ def steepest_falls(sweep: dict) -> dict[str, dict[str, float] | None]:
     paired standard error; None where the score falls nowhere or the sweep has no per-prompt scores. A fall beyond
     two standard errors means more weight gave less of the objective, which a Spearman correlation only hints at."""
     falls: dict[str, dict[str, float] | None] = {}
-    if not has_per_prompt_scores(sweep):
-        return falls
-    for index, name in enumerate(sweep["objectives"]):
-        at_weight = scores_per_weight(sweep, index)
+    for name, at_weight, _, _ in _weight_curves(sweep):
         steepest, steepest_t = None, -math.inf
         for lower, higher in itertools.combinations(at_weight, 2):
             fall = paired_difference(at_weight[lower], at_weight[higher])
@@ -272,24 +284,12 @@ def levels_off(sweep: dict) -> dict[str, dict[str, float] | None]:
     scorer's ceiling or as far as its guidance takes it: alpha trades it only below that weight, which a Spearman
     correlation over the whole sweep reads as not steering."""
     levels: dict[str, dict[str, float] | None] = {}
-    if not has_per_prompt_scores(sweep):
-        return levels
-    for index, name in enumerate(sweep["objectives"]):
-        at_weight = scores_per_weight(sweep, index)
-        weights = list(at_weight)
-        means = [float(np.mean(at_weight[weight])) for weight in weights]
+    for name, at_weight, weights, means in _weight_curves(sweep):
         peak = means.index(max(means))
         rise = paired_difference(at_weight[weights[peak]], at_weight[weights[0]])
         rises_at_every_step = all(lower < higher for lower, higher in itertools.pairwise(means[: peak + 1]))
-        if 0 < peak < len(weights) - 1 and rises_at_every_step and _is_clearly_positive(rise):
-            levels[name] = {
-                "at_weight": weights[peak],
-                "score": means[peak],
-                "rise": rise["effect"],
-                "standard_error": rise["standard_error"],
-            }
-        else:
-            levels[name] = None
+        found = 0 < peak < len(weights) - 1 and rises_at_every_step and _is_clearly_positive(rise)
+        levels[name] = _where_and_rise("at_weight", weights[peak], means[peak], rise) if found else None
     return levels
 
 
@@ -306,12 +306,7 @@ def rises_late(sweep: dict) -> dict[str, dict[str, float] | None]:
     scores. Alpha trades it only above that weight, which a Spearman correlation over the whole sweep reads as not
     steering."""
     late: dict[str, dict[str, float] | None] = {}
-    if not has_per_prompt_scores(sweep):
-        return late
-    for index, name in enumerate(sweep["objectives"]):
-        at_weight = scores_per_weight(sweep, index)
-        weights = list(at_weight)
-        means = [float(np.mean(at_weight[weight])) for weight in weights]
+    for name, at_weight, weights, means in _weight_curves(sweep):
         start = 0
         while start + 1 < len(weights) and _is_within_noise(
             paired_difference(at_weight[weights[start + 1]], at_weight[weights[0]])
@@ -319,15 +314,8 @@ def rises_late(sweep: dict) -> dict[str, dict[str, float] | None]:
             start += 1
         rise = paired_difference(at_weight[weights[-1]], at_weight[weights[start]])
         rises_at_every_step = all(lower < higher for lower, higher in itertools.pairwise(means[start:]))
-        if 0 < start < len(weights) - 1 and rises_at_every_step and _is_clearly_positive(rise):
-            late[name] = {
-                "from_weight": weights[start],
-                "score": means[start],
-                "rise": rise["effect"],
-                "standard_error": rise["standard_error"],
-            }
-        else:
-            late[name] = None
+        found = 0 < start < len(weights) - 1 and rises_at_every_step and _is_clearly_positive(rise)
+        late[name] = _where_and_rise("from_weight", weights[start], means[start], rise) if found else None
     return late
 
 
