@@ -223,7 +223,7 @@ def test_rises_late_names_the_weight_below_the_top_one_up_to_which_the_score_sta
     "change, why_not",
     [
         ({0.25: [5.0, 6.0, 7.0]}, "it rises clearly from its lowest weight to 0.25: not flat before the rise"),
-        ({1.0: [1.0, 0.0, 2.0]}, "it stays at its lowest weight's level up to its top weight"),
+        ({0.75: [0.0, 2.0, 1.0], 1.0: [1.0, 0.0, 2.0]}, "it stays at its lowest weight's level up to its top weight"),
         ({0.75: [25.0, 26.0, 27.0]}, "it falls from 0.75 to 1: not a rise at every step to the top"),
         (
             {0.75: [5.0, 6.0, 7.0], 1.0: [2.0, 14.0, 4.0]},

@@ -438,14 +438,17 @@ def test_multi_process_training_keeps_the_ranks_identical(tmp_path):
     assert any(not torch.equal(value, torch.zeros_like(value)) for value in ranks[0]["weights"].values())
 
 
-def test_end_waits_for_every_process_before_destroying_the_process_group(tmp_path, monkeypatch):
-    # without the wait a gloo rank could deadlock at exit (docs/training.md, "Ending a multi-process run")
+@pytest.mark.parametrize("group_initialized", [True, False])
+def test_end_waits_for_every_process_before_destroying_the_process_group(tmp_path, monkeypatch, group_initialized):
+    # without the wait a gloo rank could deadlock at exit (docs/training.md, "Multi-GPU and clusters"); without a
+    # process group (one process, or end called twice) a barrier would raise, so there is no wait
     trainer = make_trainer(tmp_path, max_steps=1)
     calls = []
+    monkeypatch.setattr(torch.distributed, "is_initialized", lambda: group_initialized)
     monkeypatch.setattr(trainer.accelerator, "wait_for_everyone", lambda: calls.append("wait_for_everyone"))
     monkeypatch.setattr(trainer.accelerator, "end_training", lambda: calls.append("end_training"))
     trainer.end()
-    assert calls == ["wait_for_everyone", "end_training"]
+    assert calls == (["wait_for_everyone", "end_training"] if group_initialized else ["end_training"])
 
 
 TURN_TEMPLATE = (  # user turns 'w3 ...', assistant turns 'w4 ... </s>': a header and an end of turn, as real ones

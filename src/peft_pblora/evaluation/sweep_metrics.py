@@ -330,7 +330,7 @@ STEERING_VERDICT_ADVICE = {
     "and more weight gives no more of it",
     "rises_late": "stays within two standard errors of its score at its lowest weight up to the weight named below, "
     "and rises at every step above it: alpha trades it only above that weight (with PARM, a stronger guidance for it, "
-    "--stronger_objective_strengths, may start the rise at a lower weight)",
+    "--stronger_objective_strengths, might start the rise at a lower weight; not measured)",
     "against_its_weight": "falls as its weight rises, by more than two standard errors: alpha does not control this "
     "objective; read the diagnosis before using the model for it",
     "falls_with_more_weight": "falls by more than two standard errors from one of its weights to a higher one (named "

@@ -257,13 +257,16 @@ class PARMTrainer(_BaseTrainer):
             self._write_model_card(output_dir or self.args.output_dir)
 
     def end(self) -> None:
-        """Wait for every process, then transformers' end (trackers finished, process group destroyed).
+        """Wait for every process, then transformers' end (trackers finished, process group destroyed). Every rank
+        must call it, once, on a normal exit: the wait is a collective.
 
         Without the wait a CPU (gloo) rank could deadlock at exit: its main thread, freeing the DDP wrapper with the
         GIL held, waited for a gloo worker's lock, while the worker, holding it, waited for the GIL to free the last
-        all_gather's tensors. The wait releases the GIL until every rank has arrived.
+        all_gather's tensors. The wait releases the GIL until every rank has arrived. Where no process group is
+        initialized (one process, or a group already destroyed) there is nothing to wait for.
         """
-        self.accelerator.wait_for_everyone()
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            self.accelerator.wait_for_everyone()
         super().end()
 
     def create_model_card(
