@@ -88,9 +88,9 @@ ADVICE = {
         "as '1. **1.1.1'): guidance this strong answers some prompts with nothing, which a few probe prompts can "
         "miss and the sweep then scores as the objective falling at its top weight. Weaken this objective alone "
         "(--weaker_objective_strengths 0.5 0.25 lets the probe choose its strength; where 0.25 is still wordless, "
-        "add 0.125: in the three runs measured, list format against long words and bold emphasis against two other "
-        "objectives, it steered at 0.125 with a clean vertex, at about half the effect), or the whole guidance (a "
-        "larger --guidance_beta)."
+        "add 0.125: in the four runs measured, list format against long words and bold emphasis in three runs "
+        "against two other objectives, it steered at 0.125 with under a quarter of its vertex degenerate, at about "
+        "half the effect), or the whole guidance (a larger --guidance_beta)."
     ),
     "probe_cannot_tell": (
         "the guided probe's answers score this objective differently at its own vertex than at the others on a few "
