@@ -24,18 +24,14 @@ from .sweep_metrics import (
     front_alphas_no_linear_weighting_picks,
     is_repetitive,
     is_wordless,
-    levels_off,
-    paired_difference,
     response_quality,
-    rises_late,
-    standard_error,
-    steepest_falls,
     steering_effects,
     steering_verdict,
     steering_verdicts,
     summarise_sweep,
     text_quality,
 )
+from .weight_curves import levels_off, paired_difference, rises_late, standard_error, steepest_falls
 
 __all__ = [
     "Conciseness",

@@ -7,10 +7,9 @@ scores and the answers; `summarise_sweep` turns it into the run's metrics.json.
 
 from __future__ import annotations
 
-import itertools
 import math
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -24,6 +23,14 @@ from .metrics import (
     non_dominated,
     normalise,
     spearman_over_resampled_prompts,
+)
+from .weight_curves import (
+    has_per_prompt_scores,
+    is_clearly_positive,
+    levels_off,
+    paired_difference,
+    rises_late,
+    steepest_falls,
 )
 
 
@@ -103,17 +110,6 @@ def degenerate_shares_at_vertices(sweep: dict) -> dict[str, float]:
     return shares
 
 
-def standard_error(values: Sequence[float]) -> float:
-    """Standard error of a mean over prompts (0 for fewer than two values)."""
-    return float(np.std(values, ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
-
-
-def paired_difference(first: Sequence[float], second: Sequence[float]) -> dict[str, float]:
-    """Mean over prompts of first - second, with its paired standard error."""
-    differences = np.asarray(first, dtype=float) - np.asarray(second, dtype=float)
-    return {"effect": float(differences.mean()), "standard_error": standard_error(differences)}
-
-
 def steering_effects(sweep: dict) -> dict[str, dict[str, Any]]:
     """Per objective: mean over prompts of score(alpha = its vertex) - score(points giving it weight 0), with its
     paired standard error, and, when the sweep has the base's per-prompt scores, the same against the unguided base
@@ -139,11 +135,6 @@ def steering_effects(sweep: dict) -> dict[str, dict[str, Any]]:
     return effects
 
 
-def _is_clearly_positive(difference: Mapping[str, float] | None) -> bool:
-    """Whether a paired difference (`paired_difference`) lies more than two standard errors above 0; None does not."""
-    return difference is not None and difference["effect"] > 2 * difference["standard_error"]
-
-
 def rises_above_base(effect: Mapping[str, Any]) -> bool:
     """Whether an objective's guidance raises it above the unguided model at its own vertex: its `gain_over_base`
     (from `steering_effects`) above two standard errors. An objective can steer without it, when the other
@@ -162,7 +153,7 @@ def rises_above_base(effect: Mapping[str, Any]) -> bool:
         ...     "standard_error": 0.04}})
         False
     """
-    return _is_clearly_positive(effect.get("gain_over_base"))
+    return is_clearly_positive(effect.get("gain_over_base"))
 
 
 def lifted_by_other_objectives(effect: Mapping[str, Any]) -> bool:
@@ -184,7 +175,7 @@ def lifted_by_other_objectives(effect: Mapping[str, Any]) -> bool:
         ...     "standard_error": 0.03}, "gain_over_base_at_weight_zero": {"effect": 0.21, "standard_error": 0.03}})
         True
     """
-    return _is_clearly_positive(effect.get("gain_over_base_at_weight_zero"))
+    return is_clearly_positive(effect.get("gain_over_base_at_weight_zero"))
 
 
 # a verdict that more than one resample of the test prompts in five would turn over is fragile: more test prompts,
@@ -217,106 +208,6 @@ def is_fragile_verdict(steers: bool, spearman: float | None, resample_share: flo
     low, high = FRAGILE_RESAMPLE_SHARES
     misses = spearman is not None and round(spearman, 9) < STEERING_SPEARMAN_TARGET
     return (steers and resample_share < high) or (misses and resample_share > low)
-
-
-def has_per_prompt_scores(sweep: dict) -> bool:
-    """Whether the sweep keeps each point's per-prompt scores (an older sweep.json holds only the means)."""
-    return bool(sweep["points"]) and "per_prompt" in sweep["points"][0]
-
-
-def scores_per_weight(sweep: dict, index: int) -> dict[float, np.ndarray]:
-    """One objective's per-prompt scores at each of its weights in the sweep, in rising order of weight; the points
-    that share a weight (with more than two objectives) averaged per prompt."""
-    name = sweep["objectives"][index]
-    weights = sorted({point["alpha"][index] for point in sweep["points"]})
-    return {
-        weight: np.mean([point["per_prompt"][name] for point in sweep["points"] if point["alpha"][index] == weight], 0)
-        for weight in weights
-    }
-
-
-def _weight_curves(sweep: dict) -> Iterator[tuple[str, dict[float, np.ndarray], list[float], list[float]]]:
-    """Each objective's name, per-prompt scores at each weight (`scores_per_weight`), weights in rising order and
-    mean scores there; nothing for a sweep without per-prompt scores."""
-    if not has_per_prompt_scores(sweep):
-        return
-    for index, name in enumerate(sweep["objectives"]):
-        at_weight = scores_per_weight(sweep, index)
-        yield name, at_weight, list(at_weight), [float(np.mean(values)) for values in at_weight.values()]
-
-
-def _where_and_rise(weight_key: str, weight: float, score: float, rise: Mapping[str, float]) -> dict[str, float]:
-    """A shape's record: the weight it names under `weight_key`, the mean score there, and a paired rise."""
-    return {weight_key: weight, "score": score, "rise": rise["effect"], "standard_error": rise["standard_error"]}
-
-
-def steepest_falls(sweep: dict) -> dict[str, dict[str, float] | None]:
-    """Per objective, the largest fall of its score from one of its weights to a higher one, in standard errors: the
-    pair of weights (lower `from_weight`, higher `to_weight`) where the score falls most clearly, with the fall (mean
-    over prompts of the score at `from_weight` minus at `to_weight`, the points sharing a weight averaged) and its
-    paired standard error; None where the score falls nowhere or the sweep has no per-prompt scores. A fall beyond
-    two standard errors means more weight gave less of the objective, which a Spearman correlation only hints at."""
-    falls: dict[str, dict[str, float] | None] = {}
-    for name, at_weight, _, _ in _weight_curves(sweep):
-        steepest, steepest_t = None, -math.inf
-        for lower, higher in itertools.combinations(at_weight, 2):
-            fall = paired_difference(at_weight[lower], at_weight[higher])
-            if not fall["effect"] > 0:
-                continue
-            t = fall["effect"] / fall["standard_error"] if fall["standard_error"] > 0 else math.inf
-            if t > steepest_t:
-                steepest_t = t
-                steepest = {
-                    "from_weight": lower,
-                    "to_weight": higher,
-                    "fall": fall["effect"],
-                    "standard_error": fall["standard_error"],
-                }
-        falls[name] = steepest
-    return falls
-
-
-def levels_off(sweep: dict) -> dict[str, dict[str, float] | None]:
-    """Per objective, the weight below its top one where its mean score peaks, if it rises at every step of weight up
-    to there and by more than two standard errors in all (paired over prompts, from its lowest weight): `at_weight`,
-    the mean `score` there, the `rise` and its `standard_error`; None otherwise, or without per-prompt scores. Where
-    the score also falls nowhere beyond two standard errors above that weight (`steepest_falls`), it has reached its
-    scorer's ceiling or as far as its guidance takes it: alpha trades it only below that weight, which a Spearman
-    correlation over the whole sweep reads as not steering."""
-    levels: dict[str, dict[str, float] | None] = {}
-    for name, at_weight, weights, means in _weight_curves(sweep):
-        peak = means.index(max(means))
-        rise = paired_difference(at_weight[weights[peak]], at_weight[weights[0]])
-        rises_at_every_step = all(lower < higher for lower, higher in itertools.pairwise(means[: peak + 1]))
-        found = 0 < peak < len(weights) - 1 and rises_at_every_step and _is_clearly_positive(rise)
-        levels[name] = _where_and_rise("at_weight", weights[peak], means[peak], rise) if found else None
-    return levels
-
-
-def _is_within_noise(difference: Mapping[str, float]) -> bool:
-    """Whether a paired difference (`paired_difference`) lies within two standard errors of 0."""
-    return abs(difference["effect"]) <= 2 * difference["standard_error"]
-
-
-def rises_late(sweep: dict) -> dict[str, dict[str, float] | None]:
-    """Per objective, the highest weight below its top one up to which its score stays within two standard errors
-    of its score at its lowest weight (paired over prompts, at every weight up to there), if from there its mean
-    rises at every step to its top weight and by more than two standard errors in all: `from_weight`, the mean
-    `score` there, the `rise` to the top weight and its `standard_error`; None otherwise, or without per-prompt
-    scores. Alpha trades it only above that weight, which a Spearman correlation over the whole sweep reads as not
-    steering."""
-    late: dict[str, dict[str, float] | None] = {}
-    for name, at_weight, weights, means in _weight_curves(sweep):
-        start = 0
-        while start + 1 < len(weights) and _is_within_noise(
-            paired_difference(at_weight[weights[start + 1]], at_weight[weights[0]])
-        ):
-            start += 1
-        rise = paired_difference(at_weight[weights[-1]], at_weight[weights[start]])
-        rises_at_every_step = all(lower < higher for lower, higher in itertools.pairwise(means[start:]))
-        found = 0 < start < len(weights) - 1 and rises_at_every_step and _is_clearly_positive(rise)
-        late[name] = _where_and_rise("from_weight", weights[start], means[start], rise) if found else None
-    return late
 
 
 STEERING_VERDICT_ADVICE = {

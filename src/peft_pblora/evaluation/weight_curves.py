@@ -1,0 +1,126 @@
+"""Each objective's per-prompt scores along its own weight in a sweep, and the shapes a report names from them:
+paired differences with their standard errors, the steepest fall, a level-off below the vertex and a late rise."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterator, Mapping, Sequence
+
+import numpy as np
+
+
+def standard_error(values: Sequence[float]) -> float:
+    """Standard error of a mean over prompts (0 for fewer than two values)."""
+    return float(np.std(values, ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
+
+
+def paired_difference(first: Sequence[float], second: Sequence[float]) -> dict[str, float]:
+    """Mean over prompts of first - second, with its paired standard error."""
+    differences = np.asarray(first, dtype=float) - np.asarray(second, dtype=float)
+    return {"effect": float(differences.mean()), "standard_error": standard_error(differences)}
+
+
+def is_clearly_positive(difference: Mapping[str, float] | None) -> bool:
+    """Whether a paired difference (`paired_difference`) lies more than two standard errors above 0; None does not."""
+    return difference is not None and difference["effect"] > 2 * difference["standard_error"]
+
+
+def has_per_prompt_scores(sweep: dict) -> bool:
+    """Whether the sweep keeps each point's per-prompt scores (an older sweep.json holds only the means)."""
+    return bool(sweep["points"]) and "per_prompt" in sweep["points"][0]
+
+
+def scores_per_weight(sweep: dict, index: int) -> dict[float, np.ndarray]:
+    """One objective's per-prompt scores at each of its weights in the sweep, in rising order of weight; the points
+    that share a weight (with more than two objectives) averaged per prompt."""
+    name = sweep["objectives"][index]
+    weights = sorted({point["alpha"][index] for point in sweep["points"]})
+    return {
+        weight: np.mean([point["per_prompt"][name] for point in sweep["points"] if point["alpha"][index] == weight], 0)
+        for weight in weights
+    }
+
+
+def _weight_curves(sweep: dict) -> Iterator[tuple[str, dict[float, np.ndarray], list[float], list[float]]]:
+    """Each objective's name, per-prompt scores at each weight (`scores_per_weight`), weights in rising order and
+    mean scores there; nothing for a sweep without per-prompt scores."""
+    if not has_per_prompt_scores(sweep):
+        return
+    for index, name in enumerate(sweep["objectives"]):
+        at_weight = scores_per_weight(sweep, index)
+        yield name, at_weight, list(at_weight), [float(np.mean(values)) for values in at_weight.values()]
+
+
+def _where_and_rise(weight_key: str, weight: float, score: float, rise: Mapping[str, float]) -> dict[str, float]:
+    """A shape's record: the weight it names under `weight_key`, the mean score there, and a paired rise."""
+    return {weight_key: weight, "score": score, "rise": rise["effect"], "standard_error": rise["standard_error"]}
+
+
+def steepest_falls(sweep: dict) -> dict[str, dict[str, float] | None]:
+    """Per objective, the largest fall of its score from one of its weights to a higher one, in standard errors: the
+    pair of weights (lower `from_weight`, higher `to_weight`) where the score falls most clearly, with the fall (mean
+    over prompts of the score at `from_weight` minus at `to_weight`, the points sharing a weight averaged) and its
+    paired standard error; None where the score falls nowhere or the sweep has no per-prompt scores. A fall beyond
+    two standard errors means more weight gave less of the objective, which a Spearman correlation only hints at."""
+    falls: dict[str, dict[str, float] | None] = {}
+    for name, at_weight, _, _ in _weight_curves(sweep):
+        steepest, steepest_t = None, -math.inf
+        for lower, higher in itertools.combinations(at_weight, 2):
+            fall = paired_difference(at_weight[lower], at_weight[higher])
+            if not fall["effect"] > 0:
+                continue
+            t = fall["effect"] / fall["standard_error"] if fall["standard_error"] > 0 else math.inf
+            if t > steepest_t:
+                steepest_t = t
+                steepest = {
+                    "from_weight": lower,
+                    "to_weight": higher,
+                    "fall": fall["effect"],
+                    "standard_error": fall["standard_error"],
+                }
+        falls[name] = steepest
+    return falls
+
+
+def levels_off(sweep: dict) -> dict[str, dict[str, float] | None]:
+    """Per objective, the weight below its top one where its mean score peaks, if it rises at every step of weight up
+    to there and by more than two standard errors in all (paired over prompts, from its lowest weight): `at_weight`,
+    the mean `score` there, the `rise` and its `standard_error`; None otherwise, or without per-prompt scores. Where
+    the score also falls nowhere beyond two standard errors above that weight (`steepest_falls`), it has reached its
+    scorer's ceiling or as far as its guidance takes it: alpha trades it only below that weight, which a Spearman
+    correlation over the whole sweep reads as not steering."""
+    levels: dict[str, dict[str, float] | None] = {}
+    for name, at_weight, weights, means in _weight_curves(sweep):
+        peak = means.index(max(means))
+        rise = paired_difference(at_weight[weights[peak]], at_weight[weights[0]])
+        rises_at_every_step = all(lower < higher for lower, higher in itertools.pairwise(means[: peak + 1]))
+        found = 0 < peak < len(weights) - 1 and rises_at_every_step and is_clearly_positive(rise)
+        levels[name] = _where_and_rise("at_weight", weights[peak], means[peak], rise) if found else None
+    return levels
+
+
+def _is_within_noise(difference: Mapping[str, float]) -> bool:
+    """Whether a paired difference (`paired_difference`) lies within two standard errors of 0."""
+    return abs(difference["effect"]) <= 2 * difference["standard_error"]
+
+
+def rises_late(sweep: dict) -> dict[str, dict[str, float] | None]:
+    """Per objective, the highest weight below its top one up to which its score stays within two standard errors
+    of its score at its lowest weight (paired over prompts, at every weight up to there), if from there its mean
+    rises at every step to its top weight and by more than two standard errors in all: `from_weight`, the mean
+    `score` there, the `rise` to the top weight and its `standard_error`; None otherwise, or without per-prompt
+    scores. Alpha trades it only above that weight, which a Spearman correlation over the whole sweep reads as not
+    steering."""
+    late: dict[str, dict[str, float] | None] = {}
+    for name, at_weight, weights, means in _weight_curves(sweep):
+        start = 0
+        while start + 1 < len(weights) and _is_within_noise(
+            paired_difference(at_weight[weights[start + 1]], at_weight[weights[0]])
+        ):
+            start += 1
+        rise = paired_difference(at_weight[weights[-1]], at_weight[weights[start]])
+        rises_at_every_step = all(lower < higher for lower, higher in itertools.pairwise(means[start:]))
+        found = 0 < start < len(weights) - 1 and rises_at_every_step and is_clearly_positive(rise)
+        late[name] = _where_and_rise("from_weight", weights[start], means[start], rise) if found else None
+    return late
