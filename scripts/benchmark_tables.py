@@ -18,17 +18,16 @@ from peft_pblora.evaluation.sweep_metrics import (
     is_fragile_verdict,
     lifted_by_other_objectives,
     rises_above_base,
-    steering_verdict,
 )
 from peft_pblora.pipeline.diagnosis import diagnosis_record, read_training_margins, summed_log_ratio_objectives
 from peft_pblora.pipeline.report import rescaled_objectives
-from peft_pblora.pipeline.steering_verdict_lines import DEGENERATE_VERTEX_SHARE, degenerate_at_vertex
+from peft_pblora.pipeline.steering_verdict_lines import DEGENERATE_VERTEX_SHARE, degenerate_at_vertex, metrics_verdicts
 
 MARGIN_VERDICTS = ("below not_learned's threshold", "at or above it", "not recorded")
 
 
 def objective_row(name: str, metrics: dict) -> dict:
-    """One objective's steering in one run: Spearman, effect, the report's verdict (`steering_verdict`, with the
+    """One objective's steering in one run: Spearman, effect, the report's verdict (`metrics_verdicts`, with the
     steepest fall, the level and the late rise where the metrics have them), whether it steers (both reach the
     target), and its gain at its own vertex over the unguided model (`rises_above_base` beyond two standard errors):
     an objective can steer only because the other objectives' guidance lowers it where its weight is small, its own
@@ -37,14 +36,7 @@ def objective_row(name: str, metrics: dict) -> dict:
     spearman = metrics["spearman_score_vs_weight"].get(name)
     effect = metrics["steering_effect"].get(name, {})
     value, error = effect.get("effect"), effect.get("standard_error")
-    verdict = steering_verdict(
-        spearman,
-        value,
-        error,
-        metrics.get("steepest_fall", {}).get(name),
-        metrics.get("levels_off", {}).get(name),
-        metrics.get("rises_late", {}).get(name),
-    )
+    verdict = metrics_verdicts(metrics)[name]
     steers = verdict == "steers"
     resampled = metrics.get("spearman_over_resampled_prompts", {}).get(name)
     return {
