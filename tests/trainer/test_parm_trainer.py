@@ -17,7 +17,7 @@ from datasets import Dataset
 from peft import PeftModel
 
 from peft_pblora import PARMTrainer, pblora_layers, set_preference
-from peft_pblora.trainer.preference_draws import objective_tilted_preferences
+from peft_pblora.trainer.preference_draws import MicroBatchPreferenceDraws, objective_tilted_preferences
 
 from ..conftest import (
     disagreeing_datasets,
@@ -190,6 +190,23 @@ def test_preference_draws_are_reproducible_from_the_seed(tmp_path):
     assert per_example.shape == (6, 4, 2)
 
 
+def test_each_micro_batch_draws_from_the_seed_step_and_micro_batch_index():
+    """The seed is (seed, optimizer step, micro-batch within the step), plus the process index per example or pair:
+    a resumed run draws what the uninterrupted one drew, whatever ran before."""
+    draws = MicroBatchPreferenceDraws(seed=7, concentration=0.3, num_objectives=3)
+    draws.one_per_batch(step=0)
+    second_of_step_5 = [draws.one_per_batch(step=5), draws.one_per_batch(step=5)][1]
+    expected = np.random.default_rng([7, 5, 1]).dirichlet([0.3] * 3)
+    torch.testing.assert_close(second_of_step_5, torch.tensor(expected, dtype=torch.float32), rtol=0, atol=0)
+    per_example = draws.one_per_example(step=6, rows=4, process_index=2)
+    expected = np.random.default_rng([7, 6, 0, 2]).dirichlet([0.3] * 3, size=4)
+    torch.testing.assert_close(per_example, torch.tensor(expected, dtype=torch.float32), rtol=0, atol=0)
+    labels = torch.tensor([[1, 0, 0], [0, -1, 1]])
+    alphas, weights = draws.tilted_per_pair(step=6, labels=labels, process_index=2)
+    expected = objective_tilted_preferences(labels, 0.3, np.random.default_rng([7, 6, 1, 2]))
+    torch.testing.assert_close((alphas, weights), expected, rtol=0, atol=0)
+
+
 def test_objective_tilted_draws_keep_the_expected_parm_loss():
     """E over tilted draws of weight_i * f(alpha) equals E over Dirichlet(c) draws of alpha_i * f(alpha)."""
     draws, concentration = 200_000, 0.5
@@ -344,7 +361,7 @@ def test_gradient_accumulation_runs_one_optimizer_step_per_accumulation(tmp_path
     trainer = make_trainer(tmp_path, gradient_accumulation_steps=2, per_device_train_batch_size=1, max_steps=2)
     trainer.train()
     assert trainer.state.global_step == 2
-    assert trainer._micro_batch_index == 2, "two micro-batches, two alphas, in the last optimizer step"
+    assert trainer._preference_draws._micro_batch == 2, "two micro-batches, two alphas, in the last optimizer step"
 
 
 def test_half_the_batch_accumulated_twice_takes_the_same_step(tmp_path, monkeypatch):

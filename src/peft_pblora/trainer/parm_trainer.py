@@ -21,13 +21,14 @@ from ..tuners.pblora.config import PBLoraConfig
 from ..tuners.pblora.model import set_preference
 from ..tuners.pblora.own_directions import OwnDirectionsOnly
 from .adapter_setup import check_checkpoint_adapter, objectives_in_alpha_order, prepare_pblora_model
-from .data_collator import REFERENCE_REWARD_COLUMNS, PARMDataCollator
+from .data_collator import PARMDataCollator
 from .frozen_directions import RestoreFrozenDirections
 from .loss import ObjectiveStatistics, objective_statistics, rewards_from_log_probs, scalarize
 from .model_card import PARM_PAPER, parm_model_card
 from .parm_config import PARMConfig
 from .preference_data import PreferenceTokenizer, build_grouped_dataset, is_prepared, resolve_objectives
-from .preference_draws import objective_tilted_preferences, preference_label, simplex_vertices_and_centre
+from .preference_draws import MicroBatchPreferenceDraws, preference_label, simplex_vertices_and_centre
+from .reference_rewards import with_reference_rewards
 from .sequence_log_probs import full_logits_requested, sequence_log_probs
 
 
@@ -182,8 +183,7 @@ class PARMTrainer(_BaseTrainer):
             elif self.eval_dataset is not None:
                 self.eval_dataset = self._with_reference_rewards(self.eval_dataset)
         self._train_statistics: dict[str, list[float]] = defaultdict(list)
-        self._sampling_step = -1
-        self._micro_batch_index = 0
+        self._preference_draws = MicroBatchPreferenceDraws(args.seed, args.dirichlet_concentration, len(objectives))
 
     def train(
         self,
@@ -307,31 +307,15 @@ class PARMTrainer(_BaseTrainer):
         Path(output_dir).mkdir(parents=True, exist_ok=True)
         card.save(str(Path(output_dir) / "README.md"))
 
-    def _draw_seed(self) -> list[int]:
-        """(seed, optimizer step, micro-batch) of this micro-batch's draw: reproducible and resumable."""
-        step = self.state.global_step
-        if step != self._sampling_step:
-            self._sampling_step, self._micro_batch_index = step, 0
-        seed = [self.args.seed, step, self._micro_batch_index]
-        self._micro_batch_index += 1
-        return seed
-
     def _draw_preference(self, rows: int) -> torch.Tensor:
-        """alpha for this micro-batch: one (k,) for all rows, or one per row with preference_sampling='example'.
-
-        One alpha per batch is the same on every process; one per example also mixes in the process index.
-        """
-        seed = self._draw_seed()
-        concentration = [self.args.dirichlet_concentration] * len(self.objectives)
+        """alpha for this micro-batch: one (k,) for all rows, or one per row with preference_sampling='example'."""
         if self.args.preference_sampling == "example":
-            rng = np.random.default_rng(seed + [self.args.process_index])
-            return torch.tensor(rng.dirichlet(concentration, size=rows), dtype=torch.float32)
-        return torch.tensor(np.random.default_rng(seed).dirichlet(concentration), dtype=torch.float32)
+            return self._preference_draws.one_per_example(self.state.global_step, rows, self.args.process_index)
+        return self._preference_draws.one_per_batch(self.state.global_step)
 
     def _draw_pair_preferences(self, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """preference_sampling='importance': per-pair (alphas, loss weights), see objective_tilted_preferences."""
-        rng = np.random.default_rng(self._draw_seed() + [self.args.process_index])
-        return objective_tilted_preferences(labels, self.args.dirichlet_concentration, rng)
+        return self._preference_draws.tilted_per_pair(self.state.global_step, labels, self.args.process_index)
 
     def batch_statistics(
         self,
@@ -380,31 +364,15 @@ class PARMTrainer(_BaseTrainer):
         )
 
     def _with_reference_rewards(self, dataset: Dataset, batch_size: int | None = None) -> Dataset:
-        """Each response's reward under the reference (the adapter disabled), once: the reference never changes.
-
-        Batches of `precompute_ref_batch_size`, else `batch_size`, else `per_device_eval_batch_size` (as TRL).
-        """
-        if REFERENCE_REWARD_COLUMNS[0] in dataset.column_names:
-            return dataset
-        model = self.accelerator.unwrap_model(self.model)
-        was_training = model.training
-        model.eval()
-        columns: dict[str, list] = {column: [] for column in REFERENCE_REWARD_COLUMNS}
-        batch_size = self.args.precompute_ref_batch_size or batch_size or self.args.per_device_eval_batch_size
-        with torch.no_grad(), model.disable_adapter():
-            for start in range(0, len(dataset), batch_size):
-                rows = [dataset[index] for index in range(start, min(start + batch_size, len(dataset)))]
-                inputs = self._prepare_inputs(self.data_collator(rows))
-                rewards = self._rewards(model, inputs).float().cpu()
-                pair_rows = inputs["pair_rows"].cpu()
-                first, second = rewards[: len(pair_rows)], rewards[len(pair_rows) :]
-                for row_index in range(len(rows)):
-                    columns["reference_first_rewards"].append(first[pair_rows == row_index].tolist())
-                    columns["reference_second_rewards"].append(second[pair_rows == row_index].tolist())
-        model.train(was_training)
-        for column, values in columns.items():
-            dataset = dataset.add_column(column, values)
-        return dataset
+        """Each response's reward under the reference, once (`with_reference_rewards`). Batches of
+        `precompute_ref_batch_size`, else `batch_size`, else `per_device_eval_batch_size` (as TRL)."""
+        return with_reference_rewards(
+            dataset,
+            self.accelerator.unwrap_model(self.model),
+            lambda rows: self._prepare_inputs(self.data_collator(rows)),
+            self._rewards,
+            self.args.precompute_ref_batch_size or batch_size or self.args.per_device_eval_batch_size,
+        )
 
     def _rewards(self, model: nn.Module, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         """(S, k): every response's reward per objective, the sum (or mean) of its token log-probabilities.

@@ -1,5 +1,5 @@
-"""Where the trainer draws and evaluates preferences: the simplex's vertices and centre, their log labels, and the
-objective-tilted alphas with the loss weights that keep PARM's expected loss."""
+"""Where the trainer draws and evaluates preferences: the simplex's vertices and centre, their log labels, each
+micro-batch's seeded draw, and the objective-tilted alphas with the loss weights that keep PARM's expected loss."""
 
 from __future__ import annotations
 
@@ -44,3 +44,39 @@ def objective_tilted_preferences(
         has_label[:, None], alphas * labelled.sum(1, keepdims=True) / (k * np.maximum(own_weight, 1e-300)), 0.0
     )
     return torch.tensor(alphas, dtype=torch.float32), torch.tensor(weights, dtype=torch.float32)
+
+
+class MicroBatchPreferenceDraws:
+    """The alphas of each micro-batch, drawn from Dirichlet(concentration) with the seed (seed, optimizer step,
+    micro-batch index within the step): a rerun, or a run resumed from a checkpoint, draws the same alphas."""
+
+    def __init__(self, seed: int, concentration: float, num_objectives: int) -> None:
+        self.seed = seed
+        self.concentration = concentration
+        self.num_objectives = num_objectives
+        self._step = -1
+        self._micro_batch = 0
+
+    def _next_seed(self, step: int) -> list[int]:
+        if step != self._step:
+            self._step, self._micro_batch = step, 0
+        seed = [self.seed, step, self._micro_batch]
+        self._micro_batch += 1
+        return seed
+
+    def one_per_batch(self, step: int) -> torch.Tensor:
+        """(k,): one alpha for every row of the micro-batch, the same on every process."""
+        rng = np.random.default_rng(self._next_seed(step))
+        return torch.tensor(rng.dirichlet([self.concentration] * self.num_objectives), dtype=torch.float32)
+
+    def one_per_example(self, step: int, rows: int, process_index: int) -> torch.Tensor:
+        """(rows, k): one alpha per row; the process index is mixed into the seed so processes draw apart."""
+        rng = np.random.default_rng(self._next_seed(step) + [process_index])
+        return torch.tensor(rng.dirichlet([self.concentration] * self.num_objectives, size=rows), dtype=torch.float32)
+
+    def tilted_per_pair(
+        self, step: int, labels: torch.Tensor, process_index: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(alphas, loss weights), one row per pair: see `objective_tilted_preferences`."""
+        rng = np.random.default_rng(self._next_seed(step) + [process_index])
+        return objective_tilted_preferences(labels, self.concentration, rng)
