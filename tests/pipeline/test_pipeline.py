@@ -108,6 +108,8 @@ def test_the_report_names_the_weight_from_which_an_objective_stays_at_its_peak()
 
 def test_the_report_names_the_weight_up_to_which_an_objective_stays_at_its_lowest_weights_level():
     metrics = {
+        "objectives": ["connectives", "caution"],
+        "objective_strengths": [1.0, 2.0],
         "spearman_score_vs_weight": {"connectives": 0.7, "caution": 1.0},
         "steering_effect": {
             "connectives": {"effect": 0.14, "standard_error": 0.03},
@@ -123,7 +125,14 @@ def test_the_report_names_the_weight_up_to_which_an_objective_stays_at_its_lowes
     heading, _, *lines = verdict_lines(metrics)
     assert heading.startswith("**Alpha does not steer connectives**")  # the benchmark's target is not reached
     advice = STEERING_VERDICT_ADVICE["rises_late"]
-    assert lines[0] == f"- connectives: {advice} (0.021 up to weight 0.5, then +0.150 +/- 0.030 to its top weight)"
+    assert lines[0] == (
+        f"- connectives: {advice} (0.021 up to weight 0.5, then +0.150 +/- 0.030 to its top weight); to try: "
+        "--fixed_objective_strengths connectives=2 caution=2"
+    )
+    metrics["objective_strengths"] = [0.5, 1.0]  # doubled back to full strength: still named, to stop the search
+    assert verdict_lines(metrics)[2].endswith("; to try: --fixed_objective_strengths connectives=1")
+    metrics["objective_strengths"] = None  # the adapter as trained
+    assert verdict_lines(metrics)[2].endswith("; to try: --fixed_objective_strengths connectives=2")
     del metrics["rises_late"]  # a metrics file written before the late rise was measured
     assert verdict_lines(metrics)[2].startswith("- connectives: rises at its vertex but not steadily")
 

@@ -104,7 +104,11 @@ ADVICE = {
         "few probe prompts to tell a small effect from noise, or guidance too weak to move it. Give more "
         "--probe_prompts, or read the sweep's effect (on the steering benchmark's ten newest pairs half of the "
         "objective-runs so flagged steered). Training it longer is no remedy: on two such runs two more epochs of its "
-        "own directions raised its training margin (12 to 29, 2 to 41) and its probe still did not pass."
+        "own directions raised its training margin (12 to 29, 2 to 41) and its probe still did not pass. A stronger "
+        "guidance for it is a remedy to measure: at twice its strength, the others' unchanged "
+        "(--fixed_objective_strengths NAME=2 with the others' strengths), it steered in 3 of 3 runs tried, two "
+        "of which missed at full strength (two of the three fragile); --stronger_objective_strengths does not apply "
+        "to it."
     ),
     "steers_backwards": (
         "the guided probe scores this objective lower at its own vertex than at the others: alpha moves it against "

@@ -220,8 +220,9 @@ STEERING_VERDICT_ADVICE = {
     "of its peak (its scorer's ceiling, or as far as its guidance takes it): alpha trades it only below that weight, "
     "and more weight gives no more of it",
     "rises_late": "stays within two standard errors of its score at its lowest weight up to the weight named below, "
-    "and rises at every step above it: alpha trades it only above that weight (with PARM, a stronger guidance for it, "
-    "--stronger_objective_strengths, might start the rise at a lower weight; not measured)",
+    "and rises at every step above it: alpha trades it only above that weight (with PARM, guiding it at twice its "
+    "strength, the others' unchanged, started the rise at a lower weight and made it steer in the one run measured; "
+    "--stronger_objective_strengths does not apply to an objective the probe can judge)",
     "against_its_weight": "falls as its weight rises, by more than two standard errors: alpha does not control this "
     "objective; read the diagnosis before using the model for it",
     "falls_with_more_weight": "falls by more than two standard errors from one of its weights to a higher one (named "

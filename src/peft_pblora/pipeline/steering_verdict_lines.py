@@ -43,6 +43,19 @@ def late_rise_note(late_rise: dict) -> str:
     )
 
 
+def late_rise_trial(name: str, metrics: dict) -> str:
+    """The strengths to try for an objective that rises late, as PARM options: its own doubled, every other
+    objective's as the run guided it (`objective_strengths`; 1 where the run kept the adapter as trained, which the
+    option leaves unnamed)."""
+    strengths = dict(zip(metrics.get("objectives", []), metrics.get("objective_strengths") or [], strict=False))
+    trial = {objective: strengths.get(objective, 1.0) for objective in metrics.get("objectives", [])}
+    trial[name] = 2 * strengths.get(name, 1.0)
+    named = " ".join(
+        f"{objective}={strength:g}" for objective, strength in trial.items() if objective == name or strength != 1.0
+    )
+    return f"; to try: --fixed_objective_strengths {named}"
+
+
 def metrics_verdicts(metrics: dict) -> dict[str, str]:
     """`steering_verdicts` of a metrics.json, judged again from its Spearman, effects, falls, levels and late rises
     (an older file may lack any of the last three, or the stored verdicts)."""
@@ -67,7 +80,7 @@ def verdict_lines(metrics: dict) -> list[str]:
         f"- {name}: {STEERING_VERDICT_ADVICE[verdict]}"
         + (fall_note(falls[name]) if verdict == "falls_with_more_weight" else "")
         + (level_note(levels[name]) if verdict == "levels_off" else "")
-        + (late_rise_note(late_rises[name]) if verdict == "rises_late" else "")
+        + (late_rise_note(late_rises[name]) + late_rise_trial(name, metrics) if verdict == "rises_late" else "")
         for name, verdict in verdicts.items()
     ]
     failing = [name for name, verdict in verdicts.items() if verdict != "steers"]
