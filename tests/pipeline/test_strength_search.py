@@ -426,3 +426,40 @@ def test_a_rare_objective_at_its_strongest_strength_does_not_weaken_the_other_to
     weakened = next(e for e in record["strengths_tried"] if e["objective_strengths"] == {"a": 2.0, "b": 0.5})
     assert weakened["probe_t_statistics"]["a"] == pytest.approx(0.0, abs=1e-9)
     assert record["probe"]["effects"]["a"]["prompts_that_differ"] == 1
+
+
+INCONCLUSIVE_A_AT_ITS_VERTEX = {"a": [0.3, -0.1, 0.2, 0.0], "b": [0.1, 0.0, 0.2, 0.1]}  # t = 0.1 / (0.1826 / 2)
+
+
+def test_an_objective_the_probe_finds_inconclusive_is_guided_stronger_where_it_then_passes():
+    """a rises at its vertex by less than two standard errors at full strength and at half (by hand: differences
+    0.3, -0.1, 0.2, 0 against b's vertex, t = 1.10, `probe_inconclusive`); at twice its strength it rises clearly. The
+    stronger strength is probed and chosen for a, and b, which steers, stays at full strength."""
+    points_at = {
+        1.0: [vertex_point(0, INCONCLUSIVE_A_AT_ITS_VERTEX), vertex_point(1, B_AT_ITS_VERTEX)],
+        0.5: [vertex_point(0, INCONCLUSIVE_A_AT_ITS_VERTEX), vertex_point(1, B_AT_ITS_VERTEX)],
+        2.0: [
+            vertex_point(0, {"a": [0.4, 0.5, 0.6, 0.5], "b": [0.1, 0.0, 0.2, 0.1]}),
+            vertex_point(1, B_AT_ITS_VERTEX),
+        ],
+    }
+    record, probed = search(points_at, [0.5], [2.0])
+    assert probed == [1.0, 0.5, 2.0]
+    full = next(e for e in record["strengths_tried"] if e["objective_strengths"] == {"a": 1.0, "b": 1.0})
+    assert full["probe_t_statistics"]["a"] == pytest.approx(0.1 / (math.sqrt(0.1 / 3) / 2))
+    assert record["objective_strengths"] == {"a": 2.0, "b": 1.0}
+    assert record["objectives"][0]["flags"] == []
+    assert {entry["objective_strengths"]["b"] for entry in record["strengths_tried"]} == {1.0, 0.5}
+
+
+def test_an_inconclusive_objective_no_stronger_strength_helps_keeps_full_strength():
+    """The same a, as inconclusive at twice its strength: a stronger guidance that gains nothing is not taken."""
+    points_at = {
+        1.0: [vertex_point(0, INCONCLUSIVE_A_AT_ITS_VERTEX), vertex_point(1, B_AT_ITS_VERTEX)],
+        0.5: [vertex_point(0, INCONCLUSIVE_A_AT_ITS_VERTEX), vertex_point(1, B_AT_ITS_VERTEX)],
+        2.0: [vertex_point(0, INCONCLUSIVE_A_AT_ITS_VERTEX), vertex_point(1, B_AT_ITS_VERTEX)],
+    }
+    record, probed = search(points_at, [0.5], [2.0])
+    assert probed == [1.0, 0.5, 2.0]
+    assert record["objective_strengths"] == {"a": 1.0, "b": 1.0}
+    assert record["objectives"][0]["flags"] == ["probe_inconclusive"]

@@ -222,7 +222,7 @@ STEERING_VERDICT_ADVICE = {
     "rises_late": "stays within two standard errors of its score at its lowest weight up to the weight named below, "
     "and rises at every step above it: alpha trades it only above that weight (with PARM, guiding it at twice its "
     "strength, the others' unchanged, started the rise at a lower weight and made it steer in the one run measured; "
-    "--stronger_objective_strengths does not apply to an objective the probe can judge)",
+    "--stronger_objective_strengths 2 lets the strength search do so where its probe is inconclusive)",
     "against_its_weight": "falls as its weight rises, by more than two standard errors: alpha does not control this "
     "objective; read the diagnosis before using the model for it",
     "falls_with_more_weight": "falls by more than two standard errors from one of its weights to a higher one (named "

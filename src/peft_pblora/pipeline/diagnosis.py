@@ -197,15 +197,16 @@ def diagnosis_with_strength_search(
 
     `probe_at(strength)` answers the probe at every vertex with every objective at that strength. While no objective
     has a probe flag, `probe_inconclusive` or `probe_cannot_tell` at full strength the adapter stays as trained;
-    else the probe runs at each of `weaker_strengths` too, and where the probe cannot judge an objective at full
-    strength (`probe_can_tell` false: its answers rarely show it) at each of `stronger_strengths` as well;
+    else the probe runs at each of `weaker_strengths` too, and where it cannot judge an objective at full strength
+    (`probe_can_tell` false: its answers rarely show it) or finds one inconclusive, at each of `stronger_strengths`
+    as well (`objectives_allowed_stronger`);
     `choose_strengths` then picks a strength per objective. The record keeps every strength's probe points
     (`probe_at_strength`), so a changed scorer can choose again without decoding."""
     points_at = {1.0: probe_at(1.0)}
     record = record_of(points_at[1.0])
     not_steering = flagged_objectives(record, NOT_STEERING_FLAGS)
     tried = [*weaker_strengths] if not_steering else []
-    tried += [*stronger_strengths] if unjudged_objectives(record) else []
+    tried += [*stronger_strengths] if objectives_allowed_stronger(record) else []
     if points_at[1.0] and tried:
         logger.warning(
             "%s not steering at full strength in the probe: probing every vertex at strengths %s",
@@ -224,7 +225,9 @@ def choose_strengths(
     At objective i's vertex only its own strength acts (the adapter there is s_i times its part), so vertex i's
     points at strength s_i give every combination's vertices. The choice is joint, as steering is: an objective's
     probe effect is its rise at its own vertex over the other vertices, which the other objectives' strengths move.
-    Only an objective the probe cannot judge at full strength (`unjudged_objectives`) is guided above it. Best: fewest
+    Only an objective the probe cannot judge or finds inconclusive at full strength (`objectives_allowed_stronger`)
+    is guided above it; it is, where that makes it pass the probe or raises the least t statistic by more than
+    `MIN_T_GAIN_FOR_WEAKER` (the ranking below). Best: fewest
     degenerate vertices, then the smallest share of degenerate answers at them (an objective that degenerates at every
     strength gets the strength where it degenerates least, even where a stronger one makes more objectives pass the
     probe: a probe that passes at a degenerate vertex is no sign the sweep steers), then fewest objectives kept out of
@@ -244,10 +247,10 @@ def choose_strengths(
     (`objective_strengths`), every combination's t statistics (`strengths_tried`) and the probe points per strength
     (`probe_at_strength`)."""
     at_full_strength = record_of(points_at[1.0])
-    unjudged = unjudged_objectives(at_full_strength)
+    allowed_stronger = objectives_allowed_stronger(at_full_strength)
     combinations = []
     for choice in itertools.product(points_at, repeat=len(objectives)):
-        if any(level > 1.0 and name not in unjudged for name, level in zip(objectives, choice, strict=True)):
+        if any(level > 1.0 and name not in allowed_stronger for name, level in zip(objectives, choice, strict=True)):
             continue
         if all(level == 1.0 for level in choice) or not points_at[1.0]:
             record = at_full_strength
@@ -286,6 +289,16 @@ def choose_strengths(
     strengths, record = chosen.strengths, chosen.record
     probed = [{"strength": level, "vertices": points} for level, points in points_at.items()]
     return {**record, "objective_strengths": strengths, "strengths_tried": tried, "probe_at_strength": probed}
+
+
+def objectives_allowed_stronger(record: dict) -> list[str]:
+    """The objectives of a full-strength diagnosis record that may be guided above full strength: those the probe
+    cannot judge (`unjudged_objectives`: a feature their answers rarely show) and those it finds inconclusive (a rise
+    within two standard errors: guidance too weak to move them clearly, or a rise that starts only at high weights).
+    """
+    inconclusive = set(flagged_objectives(record, ["probe_inconclusive"]))
+    unjudged = set(unjudged_objectives(record))
+    return [name for name in record["probe"]["effects"] if name in unjudged or name in inconclusive]
 
 
 def unjudged_objectives(record: dict) -> list[str]:

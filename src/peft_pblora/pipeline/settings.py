@@ -380,9 +380,11 @@ class RunSettings:
         metadata={
             "help": "Strengths above 1, increasing, that the diagnosis tries when the probe cannot judge an objective "
             "at full strength (its answers show the objective on too few probe prompts: a feature the model seldom "
-            "writes): the probe is repeated at each, and an objective it cannot judge at any strength is guided at "
-            "the strongest whose vertex does not degenerate, the weaker ones' order otherwise as for "
-            "weaker_objective_strengths. PARM with the bilinear or per_objective core. Empty: none above 1."
+            "writes) or finds it inconclusive (a rise within two standard errors): the probe is repeated at each; an "
+            "objective it cannot judge at any strength is guided at the strongest whose vertex does not degenerate, "
+            "an inconclusive one above full strength only where that makes it pass the probe (or steer clearly "
+            "more), the order otherwise as for weaker_objective_strengths. PARM with the bilinear or per_objective "
+            "core. Empty: none above 1."
         },
     )
     fixed_objective_strengths: list[str] = field(
