@@ -19,6 +19,10 @@ RECORDED = [  # (folder of the recorded run under research/runs, run)
     ("late-objectives/seed-1", "connectives__caution_s1"),
     ("late-objectives/seed-2", "affirmative__contractions_s2"),
     ("late-objectives/seed-2", "connectives__emphasis_s2"),
+    ("retrain-not-learned/new-pairs-seed-1", "questions__imperatives_s1"),
+    ("retrain-not-learned/new-pairs", "conciseness__contractions_s0"),
+    ("retrain-not-learned/new-pairs-seed-2", "conciseness__contractions_s2"),
+    ("retrain-not-learned/new-pairs", "conciseness__first_person_s0"),
 ]
 
 

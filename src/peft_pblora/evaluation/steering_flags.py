@@ -106,8 +106,8 @@ ADVICE = {
         "objective-runs so flagged steered). Training it longer is no remedy: on two such runs two more epochs of its "
         "own directions raised its training margin (12 to 29, 2 to 41) and its probe still did not pass. A stronger "
         "guidance is: with --stronger_objective_strengths 2 the search probes it at twice its strength and keeps that "
-        "where its probe then passes or clearly rises more (on eleven benchmark runs with such an objective it "
-        "changed five, making two failures steer and losing none); where the search kept it at its strength, "
+        "where its probe then passes or clearly rises more (on fifteen benchmark runs re-run it changed "
+        "six, making two failures steer and losing none); where the search kept it at its strength, "
         "--fixed_objective_strengths NAME=2 (with the others' strengths) guides it at twice anyway, which made it "
         "steer, fragile, in the one such run tried."
     ),
