@@ -19,6 +19,7 @@ from peft_pblora.evaluation.sweep_metrics import (
     lifted_by_other_objectives,
     rises_above_base,
 )
+from peft_pblora.evaluation.weight_curves import LITTLE_ROOM_SHARE, leaves_little_room
 from peft_pblora.pipeline.diagnosis import diagnosis_record, read_training_margins, summed_log_ratio_objectives
 from peft_pblora.pipeline.report import rescaled_objectives
 from peft_pblora.pipeline.steering_verdict_lines import DEGENERATE_VERTEX_SHARE, degenerate_at_vertex, metrics_verdicts
@@ -31,8 +32,9 @@ def objective_row(name: str, metrics: dict) -> dict:
     steepest fall, the level and the late rise where the metrics have them), whether it steers (both reach the
     target), and its gain at its own vertex over the unguided model (`rises_above_base` beyond two standard errors):
     an objective can steer only because the other objectives' guidance lowers it where its weight is small, its own
-    guidance adding little; and whether the others' guidance raises it where its weight is 0
-    (`lifted_by_other_objectives`), which leaves its weight little to trade."""
+    guidance adding little; whether the others' guidance raises it where its weight is 0
+    (`lifted_by_other_objectives`), which leaves its weight little to trade; and whether the unguided model already
+    writes it at its highest score on most test prompts (`leaves_little_room`; None where not measured)."""
     spearman = metrics["spearman_score_vs_weight"].get(name)
     effect = metrics["steering_effect"].get(name, {})
     value, error = effect.get("effect"), effect.get("standard_error")
@@ -51,6 +53,11 @@ def objective_row(name: str, metrics: dict) -> dict:
         "gain_over_base_at_weight_zero": effect.get("gain_over_base_at_weight_zero"),
         "lifted_by_other_objectives": lifted_by_other_objectives(effect),
         "degenerate_share_at_vertex": metrics.get("degenerate_share_at_vertex", {}).get(name),
+        "leaves_little_room": (
+            leaves_little_room(metrics["base_at_highest_score"].get(name))
+            if "base_at_highest_score" in metrics
+            else None
+        ),
     }
 
 
@@ -154,6 +161,14 @@ def markdown_table(rows: list[dict]) -> str:
             f"{lifted} of the {len(failing_with_lift)} that do not steer (those whose metrics.json holds the gain at "
             "weight 0) are raised above the unguided model by the other objectives' guidance where their own weight "
             "is 0 (> 2 se)."
+        )
+    measured_room = [result for result in results if result.get("leaves_little_room") is not None]
+    if measured_room:
+        at_top = [result for result in measured_room if result["leaves_little_room"]]
+        lines.append(
+            f"{len(at_top)} of the {len(measured_room)} whose metrics.json holds it are already at their highest "
+            f"score unguided on {LITTLE_ROOM_SHARE:.0%} or more of the test prompts; "
+            f"{sum(r['steers'] for r in at_top)} of them steer."
         )
     fragile = fragile_verdicts(rows)
     if fragile:

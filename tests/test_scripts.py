@@ -217,6 +217,18 @@ def test_the_steering_benchmark_table_counts_where_the_probe_agreed_with_the_swe
     assert [result["lifted_by_other_objectives"] for result in rows[0]["objectives"].values()] == [True, True]
     lifted_line = "1 of the 1 that do not steer (those whose metrics.json holds the gain at weight 0) are raised"
     assert lifted_line in module.markdown_table(rows)
+    assert "already at their highest score unguided" not in module.markdown_table(rows)  # no run measured it
+    summary["a__b"]["metrics"]["base_at_highest_score"] = {"a": {"highest_score": 1.0, "share": 0.8}}
+    summary["b__c"]["metrics"]["base_at_highest_score"] = {
+        "b": {"highest_score": 1.0, "share": 0.6}, "c": {"highest_score": 2.0, "share": 0.1}
+    }  # fmt: skip
+    rows = module.benchmark_table(summary)
+    assert [result["leaves_little_room"] for row in rows for result in row["objectives"].values()] == [
+        True, False, None, None, True, False
+    ]  # fmt: skip
+    # a__b's b is not in its record (its answers all scored alike); a__c holds no record
+    room_line = "2 of the 4 whose metrics.json holds it are already at their highest score unguided on 50% or more"
+    assert room_line + " of the test prompts; 2 of them steer." in module.markdown_table(rows)  # a in a__b, b in b__c
     assert "margin below not_learned's threshold: sweep steers 0, does not 1" in table
     assert "probe inconclusive: sweep steers 0, does not 1" in table
     spearman_of_five_points_one_swap = 0.8999999999999998  # scipy's 1 - 6 * 2 / (5 * 24), the target itself

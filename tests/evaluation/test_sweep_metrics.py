@@ -18,6 +18,7 @@ from peft_pblora.evaluation import (
     summarise_sweep,
 )
 from peft_pblora.evaluation.sweep_metrics import lifted_by_other_objectives
+from peft_pblora.evaluation.weight_curves import base_at_highest_score, leaves_little_room
 
 
 def test_steering_effect_is_the_paired_vertex_difference_by_hand():
@@ -153,6 +154,33 @@ AT_ITS_CEILING_FROM_HALF = {  # means 1/3, 4/3, 3, 2.9, 2.95: Spearman 0.7
     0.75: [3.2, 2.6, 2.9],
     1.0: [3.3, 2.7, 2.85],
 }
+
+
+def test_base_at_highest_score_is_the_share_of_prompts_where_the_unguided_answer_reaches_the_sweeps_top_by_hand():
+    sweep = {
+        "objectives": ["plain", "rare", "flat"],
+        "points": [
+            {
+                "alpha": [1.0, 0.0, 0.0],
+                "per_prompt": {"plain": [1.0, 0.8, 1.0, 0.6], "rare": [0, 2, 0, 0], "flat": [1] * 4},
+            },
+            {
+                "alpha": [0.0, 1.0, 0.0],
+                "per_prompt": {"plain": [0.9, 1.0, 0.7, 0.6], "rare": [0, 3, 1, 0], "flat": [1] * 4},
+            },
+        ],
+        "base": {"per_prompt": {"plain": [1.0, 1.0, 0.9, 1.0], "rare": [0, 0, 0, 0], "flat": [1] * 4}},
+    }
+    found = base_at_highest_score(sweep)
+    # plain: top 1.0, reached unguided on prompts 0, 1 and 3; rare: top 3, never reached unguided (its ties at the
+    # lowest score do not count); flat: every answer scores alike, so it has no top to reach
+    assert found == {"plain": {"highest_score": 1.0, "share": 0.75}, "rare": {"highest_score": 3.0, "share": 0.0}}
+    assert leaves_little_room(found["plain"]) and not leaves_little_room(found["rare"])
+    assert not leaves_little_room(None)
+    sweep["base"]["per_prompt"]["plain"] = [1.0, 0.5, 0.9, 0.5]  # one prompt in four: not most
+    assert not leaves_little_room(base_at_highest_score(sweep)["plain"])
+    del sweep["base"]  # a sweep without the base's per-prompt scores
+    assert base_at_highest_score(sweep) == {}
 
 
 def test_levels_off_is_the_peak_below_the_top_weight_after_a_rise_at_every_step_by_hand():

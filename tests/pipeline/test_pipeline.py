@@ -32,6 +32,7 @@ from peft_pblora.pipeline.steering_verdict_lines import (
     degenerate_vertex_lines,
     fragile_lines,
     lifted_lines,
+    little_room_lines,
     metrics_verdicts,
     no_gain_lines,
     token_limit_lines,
@@ -246,6 +247,31 @@ def test_the_report_says_when_the_other_objectives_guidance_already_raises_one_t
     assert lifted_lines(metrics) == []
 
 
+def test_the_report_notes_an_objective_the_unguided_model_already_writes_at_its_highest_score():
+    metrics = {
+        "spearman_score_vs_weight": {"affirm": 0.7, "polite": 1.0, "terse": 1.0},
+        "steering_effect": {name: {"effect": 0.07, "standard_error": 0.025} for name in ("affirm", "polite", "terse")},
+        "base_at_highest_score": {
+            "affirm": {"highest_score": 1.0, "share": 0.79},  # not monotone at its ceiling
+            "polite": {"highest_score": 0.95, "share": 0.5},  # steers at its ceiling
+            "terse": {"highest_score": 1.0, "share": 0.06},  # room left
+        },
+    }
+    assert metrics_verdicts(metrics) == {"affirm": "not_monotone", "polite": "steers", "terse": "steers"}
+    assert little_room_lines(metrics) == [
+        "- affirm: the unguided model already scores its highest (1) on 79% of the test prompts, so its weight can "
+        "raise it on the rest only: its verdict may say that there is little left to raise rather than that guidance "
+        "does not follow its weight: read its effect and gain at its vertex. To trade it against the others, test on "
+        "prompts where the model does not already write it (--prompts), or use a scorer that grades beyond this "
+        "ceiling",
+        "- polite: the unguided model already scores its highest (0.95) on 50% of the test prompts, so its weight can "
+        "raise it on the rest only: it steers, over a small range. To trade it against the others, test on prompts "
+        "where the model does not already write it (--prompts), or use a scorer that grades beyond this ceiling",
+    ]
+    del metrics["base_at_highest_score"]  # a metrics.json written before it was measured
+    assert little_room_lines(metrics) == []
+
+
 def test_the_report_says_which_verdicts_another_draw_of_test_prompts_could_turn_over():
     metrics = {
         "spearman_score_vs_weight": {"lucky": 1.0, "firm": 1.0, "unsteady": 0.7, "falls": 0.3},
@@ -307,6 +333,13 @@ def test_the_whole_pipeline_writes_every_artefact(tiny_run, monkeypatch, capsys)
         RunSettings(**tiny_run), sweep, lifted, run
     )
     assert all(len(point["per_prompt"]["conciseness"]) == 3 for point in sweep["points"])
+    for name in metrics["objectives"]:  # the unguided model at the sweep's top, recounted from sweep.json
+        every = sweep["base"]["per_prompt"][name] + [x for point in sweep["points"] for x in point["per_prompt"][name]]
+        at_top = [score == max(every) for score in sweep["base"]["per_prompt"][name]]
+        expected = (
+            {"highest_score": max(every), "share": sum(at_top) / len(at_top)} if min(every) < max(every) else None
+        )
+        assert metrics["base_at_highest_score"].get(name) == expected
     defined = {name for name, value in metrics["spearman_score_vs_weight"].items() if value is not None}
     assert set(metrics["spearman_over_resampled_prompts"]) == defined
     for name, robustness in metrics["spearman_over_resampled_prompts"].items():

@@ -31,7 +31,15 @@ from .sweep_metrics import (
     summarise_sweep,
     text_quality,
 )
-from .weight_curves import levels_off, paired_difference, rises_late, standard_error, steepest_falls
+from .weight_curves import (
+    base_at_highest_score,
+    leaves_little_room,
+    levels_off,
+    paired_difference,
+    rises_late,
+    standard_error,
+    steepest_falls,
+)
 
 __all__ = [
     "Conciseness",
@@ -40,6 +48,7 @@ __all__ = [
     "SequenceClassifierScorer",
     "Thoroughness",
     "VaderPositivity",
+    "base_at_highest_score",
     "front_alphas_no_linear_weighting_picks",
     "hypervolume",
     "linearly_supported",
@@ -52,6 +61,7 @@ __all__ = [
     "content_words",
     "is_repetitive",
     "is_wordless",
+    "leaves_little_room",
     "levels_off",
     "response_quality",
     "rises_late",

@@ -25,6 +25,7 @@ from .metrics import (
     spearman_over_resampled_prompts,
 )
 from .weight_curves import (
+    base_at_highest_score,
     has_per_prompt_scores,
     is_clearly_positive,
     levels_off,
@@ -398,5 +399,6 @@ def summarise_sweep(sweep: dict) -> dict:
         "steering_verdict": steering_verdicts(spearman, effects, falls, levels, late_rises),
         "degenerate_share_at_vertex": degenerate_shares_at_vertices(sweep),
         "degenerate_share_base": degenerate_share(sweep["base"]["quality"]) if sweep["base"].get("quality") else None,
+        "base_at_highest_score": base_at_highest_score(sweep),
         "front_alphas_no_linear_weighting_picks": front_alphas_no_linear_weighting_picks(sweep["alphas"], raw),
     }

@@ -1,5 +1,6 @@
 """Each objective's per-prompt scores along its own weight in a sweep, and the shapes a report names from them:
-paired differences with their standard errors, the steepest fall, a level-off below the vertex and a late rise."""
+paired differences with their standard errors, the steepest fall, a level-off below the vertex, a late rise and an
+unguided model that already scores the highest on most prompts."""
 
 from __future__ import annotations
 
@@ -124,3 +125,42 @@ def rises_late(sweep: dict) -> dict[str, dict[str, float] | None]:
         found = 0 < start < len(weights) - 1 and rises_at_every_step and is_clearly_positive(rise)
         late[name] = _where_and_rise("from_weight", weights[start], means[start], rise) if found else None
     return late
+
+
+# the share of test prompts whose unguided answer already reaches an objective's highest score in the sweep from which
+# the report says its weight has little room to raise it: on the steering benchmark affirmative (a mean of 0.907
+# unguided) had 79% in each of its eight runs kept whole, every other objective of the 58 objective-runs 6% or less
+LITTLE_ROOM_SHARE = 0.5
+
+
+def base_at_highest_score(sweep: dict) -> dict[str, dict[str, float]]:
+    """Per objective, the highest score any answer of the sweep or of the unguided model reached, and the share of
+    test prompts whose unguided answer already scores it: an objective the base already writes at its top on most
+    prompts can rise with its weight on the rest only, so its Spearman rests on small differences. Objectives whose
+    answers all score alike, and sweeps without per-prompt scores (or the base's), are left out.
+
+    Examples:
+        >>> from peft_pblora.evaluation.weight_curves import base_at_highest_score
+        >>> points = [{"alpha": [1.0, 0.0], "per_prompt": {"tone": [1.0, 1.0, 0.5, 1.0]}},
+        ...           {"alpha": [0.0, 1.0], "per_prompt": {"tone": [1.0, 0.5, 0.0, 1.0]}}]
+        >>> base = {"per_prompt": {"tone": [1.0, 0.5, 0.5, 1.0]}}
+        >>> base_at_highest_score({"objectives": ["tone"], "points": points, "base": base})
+        {'tone': {'highest_score': 1.0, 'share': 0.5}}
+    """
+    base = sweep.get("base", {}).get("per_prompt")
+    if not base or not has_per_prompt_scores(sweep):
+        return {}
+    found = {}
+    for name in sweep["objectives"]:
+        unguided = np.asarray(base[name], dtype=float)
+        every = np.concatenate([unguided, *(np.asarray(point["per_prompt"][name]) for point in sweep["points"])])
+        highest = float(every.max())
+        if highest > every.min():
+            found[name] = {"highest_score": highest, "share": float(np.mean(unguided >= highest))}
+    return found
+
+
+def leaves_little_room(entry: Mapping[str, float] | None) -> bool:
+    """Whether the unguided model already reaches an objective's highest score on at least `LITTLE_ROOM_SHARE` of the
+    test prompts (an entry of `base_at_highest_score`; None does not)."""
+    return entry is not None and entry["share"] >= LITTLE_ROOM_SHARE

@@ -1,7 +1,8 @@
 """The report's lines that say in words whether alpha steered each objective: the verdicts, and the notes on a token
 limit that hides longer answers, on degenerate answers at an objective's vertex, on an objective that steers without
 rising above the unguided model, on one that stays within noise because the other objectives' guidance already raises
-it and on a verdict that another draw of test prompts would likely turn over."""
+it, on one the unguided model already writes at its highest score and on a verdict that another draw of test prompts
+would likely turn over."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from ..evaluation.sweep_metrics import (
     steering_verdicts,
     vertex_point,
 )
+from ..evaluation.weight_curves import leaves_little_room
 
 
 def fall_note(fall: dict) -> str:
@@ -184,6 +186,31 @@ def lifted_lines(metrics: dict) -> list[str]:
             "so its weight has little of it left to trade: read alpha as steering the others while this one stays "
             f"raised. Weakening the others' guidance (PARM --fixed_objective_strengths {weaker_others}) lowers the "
             "lift but can cost the others their steering: measure before relying on it"
+        )
+    return lines
+
+
+def little_room_lines(metrics: dict) -> list[str]:
+    """A note for each objective that the unguided model already writes at its highest score in the sweep on most test
+    prompts (`leaves_little_room`, from `base_at_highest_score`): its weight can raise it on the other prompts only,
+    so its rise is small and its Spearman rests on small differences; a verdict that it does not steer may say there
+    is little left to raise rather than that guidance does not follow its weight."""
+    verdicts = metrics_verdicts(metrics)
+    lines = []
+    for name, entry in metrics.get("base_at_highest_score", {}).items():
+        if not leaves_little_room(entry):
+            continue
+        reading = (
+            "its verdict may say that there is little left to raise rather than that guidance does not follow its "
+            "weight: read its effect and gain at its vertex"
+            if verdicts.get(name, "steers") != "steers"
+            else "it steers, over a small range"
+        )
+        lines.append(
+            f"- {name}: the unguided model already scores its highest ({entry['highest_score']:.3g}) on "
+            f"{entry['share']:.0%} of the test prompts, so its weight can raise it on the rest only: {reading}. "
+            "To trade it against the others, test on prompts where the model does not already write it (--prompts), "
+            "or use a scorer that grades beyond this ceiling"
         )
     return lines
 
