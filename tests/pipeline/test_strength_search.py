@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+from peft_pblora.evaluation.steering_flags import LEARNED_MARGIN
 from peft_pblora.pipeline.diagnosis import (
     MIN_T_GAIN_FOR_WEAKER,
     choose_strengths,
@@ -450,6 +451,39 @@ def test_an_objective_the_probe_finds_inconclusive_is_guided_stronger_where_it_t
     assert record["objective_strengths"] == {"a": 2.0, "b": 1.0}
     assert record["objectives"][0]["flags"] == []
     assert {entry["objective_strengths"]["b"] for entry in record["strengths_tried"]} == {1.0, 0.5}
+
+
+def test_an_inconclusive_objective_the_parm_barely_learned_is_not_guided_stronger_but_flagged_not_learned():
+    """The a of the test above, with a training margin below `LEARNED_MARGIN`: twice its strength would pass the probe,
+    but it is neither probed nor chosen there, and a stays flagged, `not_learned` among its flags (the longer training
+    it asks for is the remedy). With a margin at the threshold it is guided stronger as above."""
+    points_at = {
+        1.0: [vertex_point(0, INCONCLUSIVE_A_AT_ITS_VERTEX), vertex_point(1, B_AT_ITS_VERTEX)],
+        0.5: [vertex_point(0, INCONCLUSIVE_A_AT_ITS_VERTEX), vertex_point(1, B_AT_ITS_VERTEX)],
+        2.0: [
+            vertex_point(0, {"a": [0.4, 0.5, 0.6, 0.5], "b": [0.1, 0.0, 0.2, 0.1]}),
+            vertex_point(1, B_AT_ITS_VERTEX),
+        ],
+    }
+
+    def searched_with_margin(margin_of_a: float) -> tuple[dict, list[float]]:
+        probed = []
+
+        def probe_at(strength: float) -> list[dict]:
+            probed.append(strength)
+            return points_at[strength]
+
+        def record_with_margins(points: list[dict]) -> dict:
+            return diagnosis_record(OBJECTIVES, PROMPTS, points, ({}, {}), {"a": margin_of_a, "b": 5.0})
+
+        return diagnosis_with_strength_search(OBJECTIVES, [0.5], [2.0], probe_at, record_with_margins), probed
+
+    record, probed = searched_with_margin(0.26)
+    assert probed == [1.0, 0.5]
+    assert record["objective_strengths"] == {"a": 1.0, "b": 1.0}
+    assert "not_learned" in record["objectives"][0]["flags"]
+    record, probed = searched_with_margin(LEARNED_MARGIN)
+    assert probed == [1.0, 0.5, 2.0] and record["objective_strengths"] == {"a": 2.0, "b": 1.0}
 
 
 def test_an_inconclusive_objective_no_stronger_strength_helps_keeps_full_strength():

@@ -25,7 +25,7 @@ from ..evaluation.steering_diagnosis import (
     probe_effects,
     training_margins,
 )
-from ..evaluation.steering_flags import ADVICE, DEGENERATE_FLAGS, PROBE_FLAGS
+from ..evaluation.steering_flags import ADVICE, DEGENERATE_FLAGS, LEARNED_MARGIN, PROBE_FLAGS
 
 logger = logging.getLogger("peft_pblora.pipeline")
 
@@ -294,9 +294,16 @@ def choose_strengths(
 def objectives_allowed_stronger(record: dict) -> list[str]:
     """The objectives of a full-strength diagnosis record that may be guided above full strength: those the probe
     cannot judge (`unjudged_objectives`: a feature their answers rarely show) and those it finds inconclusive (a rise
-    within two standard errors: guidance too weak to move them clearly, or a rise that starts only at high weights).
-    """
-    inconclusive = set(flagged_objectives(record, ["probe_inconclusive"]))
+    within two standard errors: guidance too weak to move them clearly, or a rise that starts only at high weights)
+    whose training margin, where recorded, reached `LEARNED_MARGIN`. A stronger guidance of a direction the PARM barely
+    learned amplifies its noise: on the steering benchmark such a probe passed at twice the strength and the sweep did
+    not steer, and the pass hid the `not_learned` flag whose longer training made it steer."""
+    margins = record.get("training_margins") or {}
+    inconclusive = {
+        name
+        for name in flagged_objectives(record, ["probe_inconclusive"])
+        if margins.get(name, LEARNED_MARGIN) >= LEARNED_MARGIN
+    }
     unjudged = set(unjudged_objectives(record))
     return [name for name in record["probe"]["effects"] if name in unjudged or name in inconclusive]
 
