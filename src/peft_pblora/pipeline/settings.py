@@ -382,7 +382,8 @@ class RunSettings:
             "at full strength (its answers show the objective on too few probe prompts: a feature the model seldom "
             "writes) or finds it inconclusive (a rise within two standard errors): the probe is repeated at each; an "
             "objective it cannot judge at any strength is guided at the strongest whose vertex does not degenerate, "
-            "an inconclusive one above full strength only where that makes it pass the probe (or steer clearly "
+            "an inconclusive one (whose training margin, where recorded, reached 1: one barely learned is flagged "
+            "not_learned instead) above full strength only where that makes it pass the probe (or steer clearly "
             "more), the order otherwise as for weaker_objective_strengths. PARM with the bilinear or per_objective "
             "core. Empty: none above 1."
         },
