@@ -23,6 +23,10 @@ RECORDED = [  # (folder of the recorded run under research/runs, run)
     ("retrain-not-learned/new-pairs", "conciseness__contractions_s0"),
     ("retrain-not-learned/new-pairs-seed-2", "conciseness__contractions_s2"),
     ("retrain-not-learned/new-pairs", "conciseness__first_person_s0"),
+    ("retrain-not-learned/new-pairs-seed-2", "conciseness__first_person_s2"),
+    ("retrain-not-learned/new-pairs-seed-1", "hedging__word_variety_s1"),
+    ("retrain-not-learned/new-pairs-seed-2", "hedging__word_variety_s2"),
+    ("retrain-not-learned/new-pairs-seed-2", "parentheses__relevance_s2"),
 ]
 
 

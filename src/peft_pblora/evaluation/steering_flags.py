@@ -108,9 +108,10 @@ ADVICE = {
         "not pass. A stronger guidance is: with --stronger_objective_strengths 2 the search probes it at twice its "
         "strength where its training margin reached the not_learned threshold (a barely learned direction guided "
         "harder amplifies its noise; it is flagged not_learned instead) and keeps that where its probe then passes "
-        "or clearly rises more (on fifteen benchmark runs re-run it changed six, making two failures steer and "
-        "losing none); where the search kept it at its strength, --fixed_objective_strengths NAME=2 (with the "
-        "others' strengths) guides it at twice anyway, which made it steer, fragile, in the one such run tried."
+        "or clearly rises more (on nineteen benchmark runs re-run it changed eight, making four failed "
+        "objective-runs steer and losing none); where the search kept it at its strength, "
+        "--fixed_objective_strengths NAME=2 (with the others' strengths) guides it at twice anyway, which made it "
+        "steer, fragile, in the one such run tried."
     ),
     "steers_backwards": (
         "the guided probe scores this objective lower at its own vertex than at the others: alpha moves it against "

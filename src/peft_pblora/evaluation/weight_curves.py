@@ -129,7 +129,8 @@ def rises_late(sweep: dict) -> dict[str, dict[str, float] | None]:
 
 # the share of test prompts whose unguided answer already reaches an objective's highest score in the sweep from which
 # the report says its weight has little room to raise it: on the steering benchmark affirmative (a mean of 0.907
-# unguided) had 79% in each of its eight runs kept whole, every other objective of the 58 objective-runs 6% or less
+# unguided) had 79% in each of its eight runs kept whole, every other objective-run of 66 at most 38% (relevance),
+# most 6% or less
 LITTLE_ROOM_SHARE = 0.5
 
 
