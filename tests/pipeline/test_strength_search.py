@@ -29,7 +29,7 @@ def record_of(points: list[dict]) -> dict:
 
 
 def search(
-    points_at: dict[float, list[dict]], weaker: list[float], stronger: list[float] = ()
+    points_at: dict[float, list[dict]], weaker: list[float], stronger: list[float] = (), record=record_of
 ) -> tuple[dict, list[float]]:
     probed = []
 
@@ -37,7 +37,7 @@ def search(
         probed.append(strength)
         return points_at[strength]
 
-    return diagnosis_with_strength_search(OBJECTIVES, weaker, stronger, probe_at, record_of), probed
+    return diagnosis_with_strength_search(OBJECTIVES, weaker, stronger, probe_at, record), probed
 
 
 def test_probe_t_statistic_is_the_effect_over_its_standard_error():
@@ -432,11 +432,9 @@ def test_a_rare_objective_at_its_strongest_strength_does_not_weaken_the_other_to
 INCONCLUSIVE_A_AT_ITS_VERTEX = {"a": [0.3, -0.1, 0.2, 0.0], "b": [0.1, 0.0, 0.2, 0.1]}  # t = 0.1 / (0.1826 / 2)
 
 
-def test_an_objective_the_probe_finds_inconclusive_is_guided_stronger_where_it_then_passes():
-    """a rises at its vertex by less than two standard errors at full strength and at half (by hand: differences
-    0.3, -0.1, 0.2, 0 against b's vertex, t = 1.10, `probe_inconclusive`); at twice its strength it rises clearly. The
-    stronger strength is probed and chosen for a, and b, which steers, stays at full strength."""
-    points_at = {
+def inconclusive_a_passing_at_twice_its_strength() -> dict[float, list[dict]]:
+    """a inconclusive at full and half strength, rising clearly at twice; b steering at every strength."""
+    return {
         1.0: [vertex_point(0, INCONCLUSIVE_A_AT_ITS_VERTEX), vertex_point(1, B_AT_ITS_VERTEX)],
         0.5: [vertex_point(0, INCONCLUSIVE_A_AT_ITS_VERTEX), vertex_point(1, B_AT_ITS_VERTEX)],
         2.0: [
@@ -444,6 +442,13 @@ def test_an_objective_the_probe_finds_inconclusive_is_guided_stronger_where_it_t
             vertex_point(1, B_AT_ITS_VERTEX),
         ],
     }
+
+
+def test_an_objective_the_probe_finds_inconclusive_is_guided_stronger_where_it_then_passes():
+    """a rises at its vertex by less than two standard errors at full strength and at half (by hand: differences
+    0.3, -0.1, 0.2, 0 against b's vertex, t = 1.10, `probe_inconclusive`); at twice its strength it rises clearly. The
+    stronger strength is probed and chosen for a, and b, which steers, stays at full strength."""
+    points_at = inconclusive_a_passing_at_twice_its_strength()
     record, probed = search(points_at, [0.5], [2.0])
     assert probed == [1.0, 0.5, 2.0]
     full = next(e for e in record["strengths_tried"] if e["objective_strengths"] == {"a": 1.0, "b": 1.0})
@@ -457,26 +462,13 @@ def test_an_inconclusive_objective_the_parm_barely_learned_is_not_guided_stronge
     """The a of the test above, with a training margin below `LEARNED_MARGIN`: twice its strength would pass the probe,
     but it is neither probed nor chosen there, and a stays flagged, `not_learned` among its flags (the longer training
     it asks for is the remedy). With a margin at the threshold it is guided stronger as above."""
-    points_at = {
-        1.0: [vertex_point(0, INCONCLUSIVE_A_AT_ITS_VERTEX), vertex_point(1, B_AT_ITS_VERTEX)],
-        0.5: [vertex_point(0, INCONCLUSIVE_A_AT_ITS_VERTEX), vertex_point(1, B_AT_ITS_VERTEX)],
-        2.0: [
-            vertex_point(0, {"a": [0.4, 0.5, 0.6, 0.5], "b": [0.1, 0.0, 0.2, 0.1]}),
-            vertex_point(1, B_AT_ITS_VERTEX),
-        ],
-    }
+    points_at = inconclusive_a_passing_at_twice_its_strength()
 
     def searched_with_margin(margin_of_a: float) -> tuple[dict, list[float]]:
-        probed = []
-
-        def probe_at(strength: float) -> list[dict]:
-            probed.append(strength)
-            return points_at[strength]
-
         def record_with_margins(points: list[dict]) -> dict:
             return diagnosis_record(OBJECTIVES, PROMPTS, points, ({}, {}), {"a": margin_of_a, "b": 5.0})
 
-        return diagnosis_with_strength_search(OBJECTIVES, [0.5], [2.0], probe_at, record_with_margins), probed
+        return search(points_at, [0.5], [2.0], record_with_margins)
 
     record, probed = searched_with_margin(0.26)
     assert probed == [1.0, 0.5]
