@@ -18,11 +18,13 @@ from peft_pblora.evaluation.steering_diagnosis import (
     pair_accuracy_at_vertices,
     probe_can_tell,
     probe_effects,
+    shares_at_top_where_weight_is_zero,
     training_margins,
     vertex_label,
 )
 from peft_pblora.evaluation.steering_flags import (
     ADVICE,
+    ALREADY_AT_TOP_SHARE,
     DEGENERATE_SHARE,
     EMPTY_ANSWER_SHARE,
     FEW_PAIRS_SHARE,
@@ -298,6 +300,37 @@ def test_the_empty_answer_share_is_read_at_each_objectives_own_vertex_and_adds_t
     }
     assert items["a"]["flags"] == ["degenerate_at_vertex", "wordless_at_vertex"] and items["b"]["flags"] == []
     assert degenerate_share_of(items["a"]) == pytest.approx(0.75 + 0.125) and degenerate_share_of(items["b"]) == 0.0
+
+
+def test_an_objective_already_at_its_top_where_its_weight_is_0_is_flagged_as_advice():
+    """By hand: affirm's highest probe score is 1; at b's vertex (its weight 0) three of four answers reach it (0.75),
+    so it is flagged `already_at_top`, which leaves its probe verdict alone. b's top (0.9) is reached only at its own
+    vertex (share 0), and flat scores alike everywhere (left out)."""
+    points = [
+        {"alpha": [1.0, 0.0, 0.0], "per_prompt": {"affirm": [1, 1, 1, 1], "b": [0.1, 0.2, 0.1, 0.0], "flat": [1] * 4}},
+        {
+            "alpha": [0.0, 1.0, 0.0],
+            "per_prompt": {"affirm": [1, 1, 0.5, 1], "b": [0.9, 0.8, 0.9, 0.7], "flat": [1] * 4},
+        },
+        {
+            "alpha": [0.0, 0.0, 1.0],
+            "per_prompt": {"affirm": [1, 1, 0.5, 1], "b": [0.1, 0.1, 0.0, 0.2], "flat": [1] * 4},
+        },
+    ]
+    objectives = ["affirm", "b", "flat"]
+    assert shares_at_top_where_weight_is_zero(points, objectives) == {"affirm": 0.75, "b": 0.0}
+    assert shares_at_top_where_weight_is_zero([{"alpha": [1.0, 0.0, 0.0]}, *points[1:]], objectives) == {}
+    record = diagnosis_record(objectives, ["p1", "p2", "p3", "p4"], points, ({}, {}))
+    items = {item["objective"]: item for item in record["objectives"]}
+    # its probe differs on one prompt only: it cannot tell, and neither flag is a verdict
+    assert items["affirm"]["flags"] == ["probe_cannot_tell", "already_at_top"] and items["affirm"]["steers"]
+    assert items["affirm"]["share_at_top_where_weight_is_zero"] == 0.75
+    assert items["affirm"]["advice"][1] == ADVICE["already_at_top"] and "--prompts" in ADVICE["already_at_top"]
+    assert "already_at_top" not in items["b"]["flags"] and items["flat"]["share_at_top_where_weight_is_zero"] is None
+    probe = {"a": {"effect": 0.3, "standard_error": 0.05}}
+    below = diagnose(["a"], {}, {}, probe, share_at_top_where_weight_is_zero={"a": ALREADY_AT_TOP_SHARE - 1 / 64})
+    at = diagnose(["a"], {}, {}, probe, share_at_top_where_weight_is_zero={"a": ALREADY_AT_TOP_SHARE})
+    assert below[0].flags == [] and at[0].flags == ["already_at_top"] and at[0].steers
 
 
 def test_benchmark_objectives_score_what_they_name():

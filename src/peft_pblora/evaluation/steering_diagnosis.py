@@ -27,6 +27,7 @@ import numpy as np
 
 from .steering_flags import (
     ADVICE,
+    ALREADY_AT_TOP_SHARE,
     DEGENERATE_SHARE,
     EMPTY_ANSWER_SHARE,
     FEW_PAIRS_SHARE,
@@ -58,6 +59,7 @@ class ObjectiveDiagnosis:
     empty_answer_share_at_vertex: float | None = None
     prompts_with_pairs: int | None = None
     pair_prompts: int | None = None
+    share_at_top_where_weight_is_zero: float | None = None
 
     @property
     def steers(self) -> bool:
@@ -243,6 +245,29 @@ def empty_answer_shares(probe_points: Sequence[Mapping], objectives: Sequence[st
     return values_at_own_vertex(probe_points, objectives, empty)
 
 
+def shares_at_top_where_weight_is_zero(probe_points: Sequence[Mapping], objectives: Sequence[str]) -> dict[str, float]:
+    """Per objective, the share of the probe's answers at the vertices that give it weight 0 which already reach its
+    highest score over every vertex's answers: a stand-in for the unguided model at its ceiling, which the probe does
+    not decode. Objectives whose answers all score alike, or without per-prompt scores, are left out.
+
+    Examples:
+        >>> from peft_pblora.evaluation.steering_diagnosis import shares_at_top_where_weight_is_zero
+        >>> points = [{"alpha": [1.0, 0.0], "per_prompt": {"tone": [1.0, 1.0], "rare": [0.0, 0.0]}},
+        ...           {"alpha": [0.0, 1.0], "per_prompt": {"tone": [1.0, 0.5], "rare": [0.0, 2.0]}}]
+        >>> shares_at_top_where_weight_is_zero(points, ["tone", "rare"])
+        {'tone': 0.5, 'rare': 0.0}
+    """
+    shares = {}
+    for index, name in enumerate(objectives):
+        if not probe_points or any("per_prompt" not in point for point in probe_points):
+            break
+        every = [score for point in probe_points for score in point["per_prompt"][name]]
+        others = [score for point in probe_points if point["alpha"][index] == 0 for score in point["per_prompt"][name]]
+        if others and max(every) > min(every):
+            shares[name] = sum(score >= max(every) for score in others) / len(others)
+    return shares
+
+
 def degenerate_share_of(item: Mapping) -> float:
     """An objective diagnosis's (`ObjectiveDiagnosis.to_dict`) degenerate share over its degenerate flags: the
     probe's empty or repetitive share where it is flagged `degenerate_at_vertex`, plus the empty-answer check's share
@@ -266,6 +291,7 @@ def diagnose(
     empty_answer_share: Mapping[str, float] | None = None,
     prompts_with_pairs: Mapping[str, int] | None = None,
     pair_prompts: int | None = None,
+    share_at_top_where_weight_is_zero: Mapping[str, float] | None = None,
 ) -> list[ObjectiveDiagnosis]:
     """Flags per objective: "probe_cannot_tell" (its probe answers differ on some prompts, but too few for any effect
     to pass `significance` standard errors, `probe_can_tell`: advice, the probe has no reading of it), else
@@ -279,7 +305,9 @@ def diagnose(
     least `DEGENERATE_SHARE`); with the share of the empty-answer check's answers at its own vertex with no word
     (`empty_answer_share`), "wordless_at_vertex" (at least `EMPTY_ANSWER_SHARE`); with the prompts its training pairs
     are on (`prompts_with_pairs`), "few_pairs" (`few_pair_objectives` of the `pair_prompts` they are made from,
-    whatever the probe says). Missing
+    whatever the probe says); with the share of the probe's answers where its weight is 0 that reach its highest
+    probe score (`shares_at_top_where_weight_is_zero`), "already_at_top" (at least `ALREADY_AT_TOP_SHARE`: advice,
+    its weight has little left to raise). Missing
     measurements, too few held-out pairs and a probe of fewer than two prompts (no standard error) raise no flag."""
     diagnoses = []
     for name in objectives:
@@ -317,6 +345,9 @@ def diagnose(
         empty = (empty_answer_share or {}).get(name)
         if empty is not None and empty >= EMPTY_ANSWER_SHARE:
             flags.append("wordless_at_vertex")
+        at_top = (share_at_top_where_weight_is_zero or {}).get(name)
+        if at_top is not None and at_top >= ALREADY_AT_TOP_SHARE:
+            flags.append("already_at_top")
         if own is not None and pairs >= MIN_HELD_OUT_PAIRS:
             if own <= CHANCE + significance * binomial_standard_error(pairs):
                 flags.append("no_pair_signal")
@@ -336,6 +367,7 @@ def diagnose(
                 empty_answer_share_at_vertex=empty,
                 prompts_with_pairs=covered,
                 pair_prompts=pair_prompts,
+                share_at_top_where_weight_is_zero=at_top,
             )
         )
     return diagnoses

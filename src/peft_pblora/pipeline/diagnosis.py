@@ -23,6 +23,7 @@ from ..evaluation.steering_diagnosis import (
     pair_accuracy_at_vertices,
     probe_can_tell,
     probe_effects,
+    shares_at_top_where_weight_is_zero,
     training_margins,
 )
 from ..evaluation.steering_flags import ADVICE, DEGENERATE_FLAGS, LEARNED_MARGIN, PROBE_FLAGS
@@ -161,6 +162,7 @@ def diagnosis_record(
     diagnoses = diagnose(
         objectives, accuracy, pairs, effects, training_margin=margins, degenerate_share=degenerate,
         empty_answer_share=empty, prompts_with_pairs=prompts_with_pairs, pair_prompts=pair_prompts,
+        share_at_top_where_weight_is_zero=shares_at_top_where_weight_is_zero(probe_points, objectives),
     )  # fmt: skip
     return {
         "objectives": [item.to_dict() for item in diagnoses],
