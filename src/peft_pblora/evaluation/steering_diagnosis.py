@@ -35,6 +35,7 @@ from .steering_flags import (
     PROBE_FLAGS,
 )
 from .sweep_metrics import degenerate_share
+from .weight_curves import share_at_highest_score
 
 CHANCE = 0.5
 MIN_HELD_OUT_PAIRS = 16  # fewer: two standard errors above chance exceed 0.75, and a pair-accuracy flag means little
@@ -257,14 +258,15 @@ def shares_at_top_where_weight_is_zero(probe_points: Sequence[Mapping], objectiv
         >>> shares_at_top_where_weight_is_zero(points, ["tone", "rare"])
         {'tone': 0.5, 'rare': 0.0}
     """
+    if not probe_points or any("per_prompt" not in point for point in probe_points):
+        return {}
     shares = {}
     for index, name in enumerate(objectives):
-        if not probe_points or any("per_prompt" not in point for point in probe_points):
-            break
         every = [score for point in probe_points for score in point["per_prompt"][name]]
         others = [score for point in probe_points if point["alpha"][index] == 0 for score in point["per_prompt"][name]]
-        if others and max(every) > min(every):
-            shares[name] = sum(score >= max(every) for score in others) / len(others)
+        entry = share_at_highest_score(others, every) if others else None
+        if entry is not None:
+            shares[name] = entry["share"]
     return shares
 
 

@@ -134,6 +134,21 @@ def rises_late(sweep: dict) -> dict[str, dict[str, float] | None]:
 LITTLE_ROOM_SHARE = 0.5
 
 
+def share_at_highest_score(scores: Sequence[float], every: Sequence[float]) -> dict[str, float] | None:
+    """The highest of `every` score and the share of `scores` that reach it; None where every score is alike (no
+    top to reach). Shared by the sweep's `base_at_highest_score` and the probe's stand-in for it.
+
+    Examples:
+        >>> from peft_pblora.evaluation.weight_curves import share_at_highest_score
+        >>> share_at_highest_score([1.0, 0.5], [1.0, 0.5, 0.0, 1.0])
+        {'highest_score': 1.0, 'share': 0.5}
+    """
+    highest = float(np.max(every))
+    if not highest > np.min(every):
+        return None
+    return {"highest_score": highest, "share": float(np.mean(np.asarray(scores, dtype=float) >= highest))}
+
+
 def base_at_highest_score(sweep: dict) -> dict[str, dict[str, float]]:
     """Per objective, the highest score any answer of the sweep or of the unguided model reached, and the share of
     test prompts whose unguided answer already scores it: an objective the base already writes at its top on most
@@ -153,11 +168,10 @@ def base_at_highest_score(sweep: dict) -> dict[str, dict[str, float]]:
         return {}
     found = {}
     for name in sweep["objectives"]:
-        unguided = np.asarray(base[name], dtype=float)
-        every = np.concatenate([unguided, *(np.asarray(point["per_prompt"][name]) for point in sweep["points"])])
-        highest = float(every.max())
-        if highest > every.min():
-            found[name] = {"highest_score": highest, "share": float(np.mean(unguided >= highest))}
+        every = [*base[name], *(score for point in sweep["points"] for score in point["per_prompt"][name])]
+        entry = share_at_highest_score(base[name], every)
+        if entry is not None:
+            found[name] = entry
     return found
 
 
