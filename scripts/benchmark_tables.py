@@ -199,6 +199,15 @@ def markdown_table(rows: list[dict]) -> str:
             )
             + "."
         )
+        at_top = flag_agreement(rows, "already_at_top")
+        lines.append(
+            "The advice already_at_top before the sweep against the sweep: "
+            + "; ".join(
+                f"{verdict}: sweep steers {outcomes['sweep steers']}, does not {outcomes['sweep does not']}"
+                for verdict, outcomes in at_top.items()
+            )
+            + "."
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -255,6 +264,18 @@ def margin_agreement(rows: list[dict]) -> dict[str, dict[str, int]]:
                 else:
                     verdict = "at or above it"
                 counts[verdict]["sweep steers" if result["steers"] else "sweep does not"] += 1
+    return counts
+
+
+def flag_agreement(rows: list[dict], flag: str) -> dict[str, dict[str, int]]:
+    """How many diagnosed objective-runs the sweep steered among those flagged `flag` before the sweep and the rest:
+    how far an advice flag (one that changes no choice, such as `already_at_top`) foretold the sweep."""
+    counts = {label: {"sweep steers": 0, "sweep does not": 0} for label in ("flagged", "not flagged")}
+    for row in rows:
+        for objective, result in row["objectives"].items():
+            if objective in row["diagnosis_flags"]:
+                label = "flagged" if flag in row["diagnosis_flags"][objective] else "not flagged"
+                counts[label]["sweep steers" if result["steers"] else "sweep does not"] += 1
     return counts
 
 

@@ -139,7 +139,7 @@ def test_the_steering_benchmark_table_counts_where_the_probe_agreed_with_the_swe
             "metrics": metrics(
                 {"a": 0.9, "c": -1.0},
                 {"a": 0.005, "c": -0.2},
-                {"a": ["probe_inconclusive"], "c": ["steers_backwards", "not_learned"]},
+                {"a": ["probe_inconclusive", "already_at_top"], "c": ["steers_backwards", "not_learned"]},
             )
         },
         "b__c": {
@@ -168,6 +168,10 @@ def test_the_steering_benchmark_table_counts_where_the_probe_agreed_with_the_swe
         "below not_learned's threshold": {"sweep steers": 0, "sweep does not": 1},
         "at or above it": {"sweep steers": 1, "sweep does not": 1},
         "not recorded": {"sweep steers": 2, "sweep does not": 1},
+    }
+    assert module.flag_agreement(rows, "already_at_top") == {
+        "flagged": {"sweep steers": 0, "sweep does not": 1},
+        "not flagged": {"sweep steers": 3, "sweep does not": 2},
     }
     assert [result["verdict"] for result in rows[1]["objectives"].values()] == ["within_noise", "against_its_weight"]
     assert "score above the unguided model" not in module.markdown_table(rows)  # no run measured a gain over base
@@ -231,6 +235,10 @@ def test_the_steering_benchmark_table_counts_where_the_probe_agreed_with_the_swe
     assert room_line + " of the test prompts; 2 of them steer." in module.markdown_table(rows)  # a in a__b, b in b__c
     assert "margin below not_learned's threshold: sweep steers 0, does not 1" in table
     assert "probe inconclusive: sweep steers 0, does not 1" in table
+    assert (
+        "The advice already_at_top before the sweep against the sweep: flagged: sweep steers 0, does not 1; "
+        "not flagged: sweep steers 3, does not 2." in table
+    )
     spearman_of_five_points_one_swap = 0.8999999999999998  # scipy's 1 - 6 * 2 / (5 * 24), the target itself
     nearly = metrics({"a": spearman_of_five_points_one_swap, "b": 1.0}, {"a": 0.3, "b": 0.3}, {"a": [], "b": []})
     assert module.objective_row("a", nearly)["steers"]
