@@ -15,6 +15,7 @@ from peft_pblora.evaluation.steering_diagnosis import (
     empty_answer_shares,
     few_pair_objectives,
     largest_t_statistic,
+    objectives_scored_alike,
     pair_accuracy_at_vertices,
     probe_can_tell,
     probe_effects,
@@ -327,6 +328,13 @@ def test_an_objective_already_at_its_top_where_its_weight_is_0_is_flagged_as_adv
     assert items["affirm"]["share_at_top_where_weight_is_zero"] == 0.75
     assert items["affirm"]["advice"][1] == ADVICE["already_at_top"] and "--prompts" in ADVICE["already_at_top"]
     assert "already_at_top" not in items["b"]["flags"] and items["flat"]["share_at_top_where_weight_is_zero"] is None
+    # flat scores 1 on every answer at every vertex: the probe saw nothing, which its does_not_steer alone hides
+    assert items["flat"]["flags"] == ["does_not_steer", "probe_scores_alike"] and not items["flat"]["steers"]
+    assert items["flat"]["advice"][1] == ADVICE["probe_scores_alike"]
+    assert objectives_scored_alike(points, objectives) == ["flat"]
+    assert objectives_scored_alike([{"alpha": [1.0, 0.0, 0.0]}, *points[1:]], objectives) == []
+    nearly_flat = [{**point, "per_prompt": {**point["per_prompt"], "flat": [1, 1, 1, 1 - 1e-6]}} for point in points]
+    assert objectives_scored_alike(nearly_flat, objectives) == []
     probe = {"a": {"effect": 0.3, "standard_error": 0.05}}
     below = diagnose(["a"], {}, {}, probe, share_at_top_where_weight_is_zero={"a": ALREADY_AT_TOP_SHARE - 1 / 64})
     at = diagnose(["a"], {}, {}, probe, share_at_top_where_weight_is_zero={"a": ALREADY_AT_TOP_SHARE})

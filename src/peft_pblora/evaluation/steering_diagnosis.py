@@ -270,6 +270,28 @@ def shares_at_top_where_weight_is_zero(probe_points: Sequence[Mapping], objectiv
     return shares
 
 
+def objectives_scored_alike(probe_points: Sequence[Mapping], objectives: Sequence[str]) -> list[str]:
+    """The objectives on which every probe answer, at every vertex, scored the same (within 1e-8): the probe sees no
+    difference to read, whether that score is the scorer's lowest (a feature guidance never wrote on these prompts)
+    or its highest (one the model writes everywhere). Empty without per-prompt scores.
+
+    Examples:
+        >>> from peft_pblora.evaluation.steering_diagnosis import objectives_scored_alike
+        >>> points = [{"alpha": [1.0, 0.0], "per_prompt": {"affirm": [1.0, 1.0], "tone": [0.9, 0.4]}},
+        ...           {"alpha": [0.0, 1.0], "per_prompt": {"affirm": [1.0, 1.0], "tone": [0.1, 0.2]}}]
+        >>> objectives_scored_alike(points, ["affirm", "tone"])
+        ['affirm']
+    """
+    if not probe_points or any(point.get("per_prompt") is None for point in probe_points):
+        return []
+    alike = []
+    for name in objectives:
+        every = np.asarray([score for point in probe_points for score in point["per_prompt"][name]], dtype=float)
+        if every.size and np.allclose(every, every[0], rtol=0.0, atol=1e-8):
+            alike.append(name)
+    return alike
+
+
 def degenerate_share_of(item: Mapping) -> float:
     """An objective diagnosis's (`ObjectiveDiagnosis.to_dict`) degenerate share over its degenerate flags: the
     probe's empty or repetitive share where it is flagged `degenerate_at_vertex`, plus the empty-answer check's share
@@ -294,6 +316,7 @@ def diagnose(
     prompts_with_pairs: Mapping[str, int] | None = None,
     pair_prompts: int | None = None,
     share_at_top_where_weight_is_zero: Mapping[str, float] | None = None,
+    scored_alike: Sequence[str] = (),
 ) -> list[ObjectiveDiagnosis]:
     """Flags per objective: "probe_cannot_tell" (its probe answers differ on some prompts, but too few for any effect
     to pass `significance` standard errors, `probe_can_tell`: advice, the probe has no reading of it), else
@@ -309,7 +332,8 @@ def diagnose(
     are on (`prompts_with_pairs`), "few_pairs" (`few_pair_objectives` of the `pair_prompts` they are made from,
     whatever the probe says); with the share of the probe's answers where its weight is 0 that reach its highest
     probe score (`shares_at_top_where_weight_is_zero`), "already_at_top" (at least `ALREADY_AT_TOP_SHARE`: advice,
-    its weight has little left to raise). Missing
+    its weight has little left to raise); where every probe answer scored alike on it (`scored_alike`,
+    `objectives_scored_alike`), "probe_scores_alike" (advice: the probe had nothing to read). Missing
     measurements, too few held-out pairs and a probe of fewer than two prompts (no standard error) raise no flag."""
     diagnoses = []
     for name in objectives:
@@ -350,6 +374,8 @@ def diagnose(
         at_top = (share_at_top_where_weight_is_zero or {}).get(name)
         if at_top is not None and at_top >= ALREADY_AT_TOP_SHARE:
             flags.append("already_at_top")
+        if name in scored_alike:
+            flags.append("probe_scores_alike")
         if own is not None and pairs >= MIN_HELD_OUT_PAIRS:
             if own <= CHANCE + significance * binomial_standard_error(pairs):
                 flags.append("no_pair_signal")

@@ -127,6 +127,15 @@ ADVICE = {
         "test on prompts where the model does not already write it (--prompts), or use a scorer that grades beyond "
         "this ceiling."
     ),
+    "probe_scores_alike": (
+        "every answer of the guided probe, at every vertex, scores the same on this objective, so the probe had "
+        "nothing to read: a does_not_steer beside this flag says only that. At the scorer's lowest score, guidance "
+        "did not write the feature on any probe prompt (on the steering benchmark 5 of the 19 objective-runs so "
+        "probed, all digits, asides in parentheses and other rare features, steered in the sweep); at its highest, "
+        "the model writes it on every probe prompt and its weight has little left to raise (see already_at_top). "
+        "Give more --probe_prompts or prompts that call for it, and read the sweep's effect before trusting a "
+        "remedy the other flags suggest."
+    ),
     "steers_backwards": (
         "the guided probe scores this objective lower at its own vertex than at the others: alpha moves it against "
         "its weight. Do not trust the sweep's trade-off for it; try every reward relative to the starting model and "

@@ -20,6 +20,7 @@ from ..evaluation.steering_diagnosis import (
     diagnose,
     empty_answer_shares,
     few_pair_objectives,
+    objectives_scored_alike,
     pair_accuracy_at_vertices,
     probe_can_tell,
     probe_effects,
@@ -163,6 +164,7 @@ def diagnosis_record(
         objectives, accuracy, pairs, effects, training_margin=margins, degenerate_share=degenerate,
         empty_answer_share=empty, prompts_with_pairs=prompts_with_pairs, pair_prompts=pair_prompts,
         share_at_top_where_weight_is_zero=shares_at_top_where_weight_is_zero(probe_points, objectives),
+        scored_alike=objectives_scored_alike(probe_points, objectives),
     )  # fmt: skip
     return {
         "objectives": [item.to_dict() for item in diagnoses],
