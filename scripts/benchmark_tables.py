@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from peft_pblora.evaluation.steering_flags import DEGENERATE_FLAGS, LEARNED_MARGIN, PROBE_FLAGS
@@ -247,47 +248,47 @@ def probe_verdict(flags: list[str]) -> str:
     return "inconclusive" if "probe_inconclusive" in flags else "passes"
 
 
+def agreement(
+    rows: list[dict], label_of: Callable[[dict, str], str], labels: Sequence[str]
+) -> dict[str, dict[str, int]]:
+    """Per label (`label_of(row, objective)`, one of `labels`), how many diagnosed objective-runs the sweep then
+    steered or not."""
+    counts = {label: {"sweep steers": 0, "sweep does not": 0} for label in labels}
+    for row in rows:
+        for objective, result in row["objectives"].items():
+            if objective in row["diagnosis_flags"]:
+                counts[label_of(row, objective)]["sweep steers" if result["steers"] else "sweep does not"] += 1
+    return counts
+
+
 def margin_agreement(rows: list[dict]) -> dict[str, dict[str, int]]:
     """How many objective-runs the sweep steered among those whose training margin is below `LEARNED_MARGIN` (the
     `not_learned` threshold, whether or not the probe then withheld the flag), at or above it, or not recorded (a
     decoding-only run whose training log is elsewhere, or a reward form that has no margin on the log-ratio
     scale)."""
-    counts = {verdict: {"sweep steers": 0, "sweep does not": 0} for verdict in MARGIN_VERDICTS}
-    for row in rows:
-        for objective, result in row["objectives"].items():
-            if objective in row["diagnosis_flags"]:
-                margin = row.get("training_margins", {}).get(objective)
-                if margin is None:
-                    verdict = "not recorded"
-                elif not margin >= LEARNED_MARGIN:
-                    verdict = "below not_learned's threshold"
-                else:
-                    verdict = "at or above it"
-                counts[verdict]["sweep steers" if result["steers"] else "sweep does not"] += 1
-    return counts
+
+    def margin_verdict(row: dict, objective: str) -> str:
+        margin = row.get("training_margins", {}).get(objective)
+        if margin is None:
+            return "not recorded"
+        return "below not_learned's threshold" if not margin >= LEARNED_MARGIN else "at or above it"
+
+    return agreement(rows, margin_verdict, MARGIN_VERDICTS)
+
+
+def probe_agreement(rows: list[dict]) -> dict[str, dict[str, int]]:
+    """For each reading of the probe before the sweep, how many objective-runs the sweep then steered or not."""
+    return agreement(rows, lambda row, objective: probe_verdict(row["diagnosis_flags"][objective]), PROBE_VERDICTS)
 
 
 def flag_agreement(rows: list[dict], flag: str) -> dict[str, dict[str, int]]:
     """How many diagnosed objective-runs the sweep steered among those flagged `flag` before the sweep and the rest:
     how far an advice flag (one that changes no choice, such as `already_at_top`) foretold the sweep."""
-    counts = {label: {"sweep steers": 0, "sweep does not": 0} for label in ("flagged", "not flagged")}
-    for row in rows:
-        for objective, result in row["objectives"].items():
-            if objective in row["diagnosis_flags"]:
-                label = "flagged" if flag in row["diagnosis_flags"][objective] else "not flagged"
-                counts[label]["sweep steers" if result["steers"] else "sweep does not"] += 1
-    return counts
-
-
-def probe_agreement(rows: list[dict]) -> dict[str, dict[str, int]]:
-    """For each reading of the probe before the sweep, how many objective-runs the sweep then steered or not."""
-    counts = {verdict: {"sweep steers": 0, "sweep does not": 0} for verdict in PROBE_VERDICTS}
-    for row in rows:
-        for objective, result in row["objectives"].items():
-            if objective in row["diagnosis_flags"]:
-                verdict = probe_verdict(row["diagnosis_flags"][objective])
-                counts[verdict]["sweep steers" if result["steers"] else "sweep does not"] += 1
-    return counts
+    return agreement(
+        rows,
+        lambda row, objective: "flagged" if flag in row["diagnosis_flags"][objective] else "not flagged",
+        ("flagged", "not flagged"),
+    )
 
 
 def margin_objectives(folder: Path, metrics: dict) -> list[str]:

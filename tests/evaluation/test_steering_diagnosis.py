@@ -335,6 +335,11 @@ def test_an_objective_already_at_its_top_where_its_weight_is_0_is_flagged_as_adv
     assert objectives_scored_alike([{"alpha": [1.0, 0.0, 0.0]}, *points[1:]], objectives) == []
     nearly_flat = [{**point, "per_prompt": {**point["per_prompt"], "flat": [1, 1, 1, 1 - 1e-6]}} for point in points]
     assert objectives_scored_alike(nearly_flat, objectives) == []
+    unscored = [{**point, "per_prompt": {**point["per_prompt"], "flat": [float("nan")] * 4}} for point in points]
+    assert objectives_scored_alike(unscored, objectives) == []
+    assert objectives_scored_alike([{**points[0], "per_prompt": None}, *points[1:]], objectives) == []
+    passing = diagnose(["a"], {}, {}, {"a": {"effect": 0.3, "standard_error": 0.05}}, scored_alike=["a"])
+    assert passing[0].flags == ["probe_scores_alike"] and passing[0].steers  # advice: the verdict is the probe's
     probe = {"a": {"effect": 0.3, "standard_error": 0.05}}
     below = diagnose(["a"], {}, {}, probe, share_at_top_where_weight_is_zero={"a": ALREADY_AT_TOP_SHARE - 1 / 64})
     at = diagnose(["a"], {}, {}, probe, share_at_top_where_weight_is_zero={"a": ALREADY_AT_TOP_SHARE})

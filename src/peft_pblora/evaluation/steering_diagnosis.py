@@ -35,7 +35,7 @@ from .steering_flags import (
     PROBE_FLAGS,
 )
 from .sweep_metrics import degenerate_share
-from .weight_curves import share_at_highest_score
+from .weight_curves import scores_alike, share_at_highest_score
 
 CHANCE = 0.5
 MIN_HELD_OUT_PAIRS = 16  # fewer: two standard errors above chance exceed 0.75, and a pair-accuracy flag means little
@@ -258,7 +258,7 @@ def shares_at_top_where_weight_is_zero(probe_points: Sequence[Mapping], objectiv
         >>> shares_at_top_where_weight_is_zero(points, ["tone", "rare"])
         {'tone': 0.5, 'rare': 0.0}
     """
-    if not probe_points or any("per_prompt" not in point for point in probe_points):
+    if not probe_points or any(point.get("per_prompt") is None for point in probe_points):
         return {}
     shares = {}
     for index, name in enumerate(objectives):
@@ -271,7 +271,7 @@ def shares_at_top_where_weight_is_zero(probe_points: Sequence[Mapping], objectiv
 
 
 def objectives_scored_alike(probe_points: Sequence[Mapping], objectives: Sequence[str]) -> list[str]:
-    """The objectives on which every probe answer, at every vertex, scored the same (within 1e-8): the probe sees no
+    """The objectives on which every probe answer, at every vertex, scored the same (`scores_alike`): the probe sees no
     difference to read, whether that score is the scorer's lowest (a feature guidance never wrote on these prompts)
     or its highest (one the model writes everywhere). Empty without per-prompt scores.
 
@@ -287,7 +287,7 @@ def objectives_scored_alike(probe_points: Sequence[Mapping], objectives: Sequenc
     alike = []
     for name in objectives:
         every = np.asarray([score for point in probe_points for score in point["per_prompt"][name]], dtype=float)
-        if every.size and np.allclose(every, every[0], rtol=0.0, atol=1e-8):
+        if every.size and np.isfinite(every).all() and scores_alike(every):
             alike.append(name)
     return alike
 
@@ -334,7 +334,8 @@ def diagnose(
     probe score (`shares_at_top_where_weight_is_zero`), "already_at_top" (at least `ALREADY_AT_TOP_SHARE`: advice,
     its weight has little left to raise); where every probe answer scored alike on it (`scored_alike`,
     `objectives_scored_alike`), "probe_scores_alike" (advice: the probe had nothing to read). Missing
-    measurements, too few held-out pairs and a probe of fewer than two prompts (no standard error) raise no flag."""
+    measurements, too few held-out pairs and a probe of fewer than two prompts (no standard error) raise no probe
+    flag."""
     diagnoses = []
     for name in objectives:
         accuracy = pair_accuracy.get(name, {})

@@ -132,7 +132,8 @@ ADVICE = {
         "nothing to read: a does_not_steer beside this flag says only that. At the scorer's lowest score, guidance "
         "did not write the feature on any probe prompt (on the steering benchmark 5 of the 19 objective-runs so "
         "probed, all digits, asides in parentheses and other rare features, steered in the sweep); at its highest, "
-        "the model writes it on every probe prompt and its weight has little left to raise (see already_at_top). "
+        "the model writes it on every probe prompt and its weight has little left to raise (already_at_top, which "
+        "needs a top some answers miss, cannot be raised here). "
         "Give more --probe_prompts or prompts that call for it, and read the sweep's effect before trusting a "
         "remedy the other flags suggest."
     ),

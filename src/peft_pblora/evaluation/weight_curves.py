@@ -134,6 +134,18 @@ def rises_late(sweep: dict) -> dict[str, dict[str, float] | None]:
 LITTLE_ROOM_SHARE = 0.5
 
 
+def scores_alike(scores: Sequence[float]) -> bool:
+    """Whether no score is above the lowest (exact comparison; NaN is above nothing): no top to reach, and nothing to
+    read a rise from.
+
+    Examples:
+        >>> from peft_pblora.evaluation.weight_curves import scores_alike
+        >>> scores_alike([1.0, 1.0]), scores_alike([1.0, 0.999])
+        (True, False)
+    """
+    return not np.max(scores) > np.min(scores)
+
+
 def share_at_highest_score(scores: Sequence[float], every: Sequence[float]) -> dict[str, float] | None:
     """The highest of `every` score and the share of `scores` that reach it; None where every score is alike (no
     top to reach). Shared by the sweep's `base_at_highest_score` and the probe's stand-in for it.
@@ -143,9 +155,9 @@ def share_at_highest_score(scores: Sequence[float], every: Sequence[float]) -> d
         >>> share_at_highest_score([1.0, 0.5], [1.0, 0.5, 0.0, 1.0])
         {'highest_score': 1.0, 'share': 0.5}
     """
-    highest = float(np.max(every))
-    if not highest > np.min(every):
+    if scores_alike(every):
         return None
+    highest = float(np.max(every))
     return {"highest_score": highest, "share": float(np.mean(np.asarray(scores, dtype=float) >= highest))}
 
 
