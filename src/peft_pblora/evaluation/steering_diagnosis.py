@@ -246,6 +246,16 @@ def empty_answer_shares(probe_points: Sequence[Mapping], objectives: Sequence[st
     return values_at_own_vertex(probe_points, objectives, empty)
 
 
+def keeps_per_prompt_scores(probe_points: Sequence[Mapping]) -> bool:
+    """Whether there are probe points and every one keeps its answers' per-prompt scores."""
+    return bool(probe_points) and all(point.get("per_prompt") is not None for point in probe_points)
+
+
+def scores_of(name: str, probe_points: Sequence[Mapping]) -> list[float]:
+    """Every per-prompt score of objective `name` over `probe_points`, point after point."""
+    return [score for point in probe_points for score in point["per_prompt"][name]]
+
+
 def shares_at_top_where_weight_is_zero(probe_points: Sequence[Mapping], objectives: Sequence[str]) -> dict[str, float]:
     """Per objective, the share of the probe's answers at the vertices that give it weight 0 which already reach its
     highest score over every vertex's answers: a stand-in for the unguided model at its ceiling, which the probe does
@@ -258,13 +268,12 @@ def shares_at_top_where_weight_is_zero(probe_points: Sequence[Mapping], objectiv
         >>> shares_at_top_where_weight_is_zero(points, ["tone", "rare"])
         {'tone': 0.5, 'rare': 0.0}
     """
-    if not probe_points or any(point.get("per_prompt") is None for point in probe_points):
+    if not keeps_per_prompt_scores(probe_points):
         return {}
     shares = {}
     for index, name in enumerate(objectives):
-        every = [score for point in probe_points for score in point["per_prompt"][name]]
-        others = [score for point in probe_points if point["alpha"][index] == 0 for score in point["per_prompt"][name]]
-        entry = share_at_highest_score(others, every) if others else None
+        others = scores_of(name, [point for point in probe_points if point["alpha"][index] == 0])
+        entry = share_at_highest_score(others, scores_of(name, probe_points)) if others else None
         if entry is not None:
             shares[name] = entry["share"]
     return shares
@@ -282,11 +291,11 @@ def objectives_scored_alike(probe_points: Sequence[Mapping], objectives: Sequenc
         >>> objectives_scored_alike(points, ["affirm", "tone"])
         ['affirm']
     """
-    if not probe_points or any(point.get("per_prompt") is None for point in probe_points):
+    if not keeps_per_prompt_scores(probe_points):
         return []
     alike = []
     for name in objectives:
-        every = np.asarray([score for point in probe_points for score in point["per_prompt"][name]], dtype=float)
+        every = np.asarray(scores_of(name, probe_points), dtype=float)
         if every.size and np.isfinite(every).all() and scores_alike(every):
             alike.append(name)
     return alike
