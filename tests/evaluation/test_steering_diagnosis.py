@@ -8,6 +8,7 @@ import random
 import pytest
 
 from peft_pblora.evaluation.benchmark_objectives import ListFormat, PlainWords, SecondPerson
+from peft_pblora.evaluation.probe_scores import objectives_scored_alike, shares_at_top_where_weight_is_zero
 from peft_pblora.evaluation.steering_diagnosis import (
     degenerate_share_of,
     degenerate_shares,
@@ -15,11 +16,9 @@ from peft_pblora.evaluation.steering_diagnosis import (
     empty_answer_shares,
     few_pair_objectives,
     largest_t_statistic,
-    objectives_scored_alike,
     pair_accuracy_at_vertices,
     probe_can_tell,
     probe_effects,
-    shares_at_top_where_weight_is_zero,
     training_margins,
     vertex_label,
 )

@@ -12,7 +12,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from peft_pblora.evaluation.steering_diagnosis import shares_at_top_where_weight_is_zero
+from peft_pblora.evaluation.probe_scores import shares_at_top_where_weight_is_zero
 from peft_pblora.evaluation.steering_flags import ALREADY_AT_TOP_SHARE
 from peft_pblora.pipeline.steering_verdict_lines import metrics_verdicts
 

@@ -35,7 +35,6 @@ from .steering_flags import (
     PROBE_FLAGS,
 )
 from .sweep_metrics import degenerate_share
-from .weight_curves import scores_alike, share_at_highest_score
 
 CHANCE = 0.5
 MIN_HELD_OUT_PAIRS = 16  # fewer: two standard errors above chance exceed 0.75, and a pair-accuracy flag means little
@@ -244,61 +243,6 @@ def empty_answer_shares(probe_points: Sequence[Mapping], objectives: Sequence[st
         return float(check.get("wordless", check["empty"])) if check else None
 
     return values_at_own_vertex(probe_points, objectives, empty)
-
-
-def keeps_per_prompt_scores(probe_points: Sequence[Mapping]) -> bool:
-    """Whether there are probe points and every one keeps its answers' per-prompt scores."""
-    return bool(probe_points) and all(point.get("per_prompt") is not None for point in probe_points)
-
-
-def scores_of(name: str, probe_points: Sequence[Mapping]) -> list[float]:
-    """Every per-prompt score of objective `name` over `probe_points`, point after point."""
-    return [score for point in probe_points for score in point["per_prompt"][name]]
-
-
-def shares_at_top_where_weight_is_zero(probe_points: Sequence[Mapping], objectives: Sequence[str]) -> dict[str, float]:
-    """Per objective, the share of the probe's answers at the vertices that give it weight 0 which already reach its
-    highest score over every vertex's answers: a stand-in for the unguided model at its ceiling, which the probe does
-    not decode. Objectives whose answers all score alike, or without per-prompt scores, are left out.
-
-    Examples:
-        >>> from peft_pblora.evaluation.steering_diagnosis import shares_at_top_where_weight_is_zero
-        >>> points = [{"alpha": [1.0, 0.0], "per_prompt": {"tone": [1.0, 1.0], "rare": [0.0, 0.0]}},
-        ...           {"alpha": [0.0, 1.0], "per_prompt": {"tone": [1.0, 0.5], "rare": [0.0, 2.0]}}]
-        >>> shares_at_top_where_weight_is_zero(points, ["tone", "rare"])
-        {'tone': 0.5, 'rare': 0.0}
-    """
-    if not keeps_per_prompt_scores(probe_points):
-        return {}
-    shares = {}
-    for index, name in enumerate(objectives):
-        others = scores_of(name, [point for point in probe_points if point["alpha"][index] == 0])
-        entry = share_at_highest_score(others, scores_of(name, probe_points)) if others else None
-        if entry is not None:
-            shares[name] = entry["share"]
-    return shares
-
-
-def objectives_scored_alike(probe_points: Sequence[Mapping], objectives: Sequence[str]) -> list[str]:
-    """The objectives on which every probe answer, at every vertex, scored the same (`scores_alike`): the probe sees no
-    difference to read, whether that score is the scorer's lowest (a feature guidance never wrote on these prompts)
-    or its highest (one the model writes everywhere). Empty without per-prompt scores.
-
-    Examples:
-        >>> from peft_pblora.evaluation.steering_diagnosis import objectives_scored_alike
-        >>> points = [{"alpha": [1.0, 0.0], "per_prompt": {"affirm": [1.0, 1.0], "tone": [0.9, 0.4]}},
-        ...           {"alpha": [0.0, 1.0], "per_prompt": {"affirm": [1.0, 1.0], "tone": [0.1, 0.2]}}]
-        >>> objectives_scored_alike(points, ["affirm", "tone"])
-        ['affirm']
-    """
-    if not keeps_per_prompt_scores(probe_points):
-        return []
-    alike = []
-    for name in objectives:
-        every = np.asarray(scores_of(name, probe_points), dtype=float)
-        if every.size and np.isfinite(every).all() and scores_alike(every):
-            alike.append(name)
-    return alike
 
 
 def degenerate_share_of(item: Mapping) -> float:

@@ -14,17 +14,16 @@ from typing import Any, NamedTuple
 
 from datasets import DatasetDict
 
+from ..evaluation.probe_scores import objectives_scored_alike, shares_at_top_where_weight_is_zero
 from ..evaluation.steering_diagnosis import (
     degenerate_share_of,
     degenerate_shares,
     diagnose,
     empty_answer_shares,
     few_pair_objectives,
-    objectives_scored_alike,
     pair_accuracy_at_vertices,
     probe_can_tell,
     probe_effects,
-    shares_at_top_where_weight_is_zero,
     training_margins,
 )
 from ..evaluation.steering_flags import ADVICE, DEGENERATE_FLAGS, LEARNED_MARGIN, PROBE_FLAGS
