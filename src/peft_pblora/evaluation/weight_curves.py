@@ -138,6 +138,12 @@ def scores_alike(scores: Sequence[float]) -> bool:
     """Whether no score is above the lowest (exact comparison; NaN is above nothing): no top to reach, and nothing to
     read a rise from.
 
+    Args:
+        scores (Sequence[float]): Any scores of one objective.
+
+    Returns:
+        bool: True where the highest score is not above the lowest.
+
     Examples:
         >>> from peft_pblora.evaluation.weight_curves import scores_alike
         >>> scores_alike([1.0, 1.0]), scores_alike([1.0, 0.999])
@@ -149,6 +155,13 @@ def scores_alike(scores: Sequence[float]) -> bool:
 def share_at_highest_score(scores: Sequence[float], every: Sequence[float]) -> dict[str, float] | None:
     """The highest of `every` score and the share of `scores` that reach it; None where every score is alike (no
     top to reach). Shared by the sweep's `base_at_highest_score` and the probe's stand-in for it.
+
+    Args:
+        scores (Sequence[float]): The scores whose share at the top is measured (the unguided model's, say).
+        every (Sequence[float]): Every score the top is read from, `scores` among them.
+
+    Returns:
+        dict[str, float] | None: `highest_score` and `share`, or None where `scores_alike(every)`.
 
     Examples:
         >>> from peft_pblora.evaluation.weight_curves import share_at_highest_score
