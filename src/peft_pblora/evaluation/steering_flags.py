@@ -7,8 +7,8 @@ benchmark can name a flag's threshold without the code that measures it.
 from __future__ import annotations
 
 # the share of the probe's answers where an objective's weight is 0 that already reach its highest probe score from
-# which it is flagged `already_at_top`: over 1,106 kept objective-runs of the steering benchmark the sweep missed 33 of
-# the 69 at or above it (48%) and 214 of the 1,037 below (21%); 4 of 15 and 79 of 719 among those with no other flag
+# which it is flagged `already_at_top`: over 1,152 kept objective-runs of the steering benchmark the sweep missed 34 of
+# the 71 at or above it (48%) and 221 of the 1,081 below (20%); 4 of 15 and 80 of 742 among those with no other flag
 ALREADY_AT_TOP_SHARE = 0.5
 
 PROBE_FLAGS = ("steers_backwards", "does_not_steer", "degenerate_at_vertex", "wordless_at_vertex")
@@ -122,7 +122,7 @@ ADVICE = {
         f"at least {ALREADY_AT_TOP_SHARE:.0%} of the probe's answers where this objective's weight is 0 already reach "
         "its highest probe score: the model (or the other objectives' guidance) already writes it on most prompts, "
         "so its weight has little left to raise, and its rise with its weight is small and noisy. On the steering "
-        "benchmark the sweep missed 48% of the objective-runs so flagged against 21% of the others (relevance and "
+        "benchmark the sweep missed 48% of the objective-runs so flagged against 20% of the others (relevance and "
         "affirmative most often). Read the sweep's effect and gain over the unguided model rather than its Spearman, "
         "test on prompts where the model does not already write it (--prompts), or use a scorer that grades beyond "
         "this ceiling."
