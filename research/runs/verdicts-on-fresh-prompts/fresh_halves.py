@@ -6,7 +6,8 @@ counts.
     cd research/runs/verdicts-on-fresh-prompts
     python fresh_halves.py same-strengths/pairs-never-run > same-strengths/pairs-never-run.md
 
-Each run folder here keeps its sweep (`sweep.json.gz`) and its fixed strengths (`recipe.json`).
+Each run folder here keeps its sweep (`sweep.json.gz`), metrics, diagnosis and timings, and its fixed strengths
+(`recipe.json`).
 """
 
 from __future__ import annotations
