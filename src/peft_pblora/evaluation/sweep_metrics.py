@@ -220,9 +220,9 @@ STEERING_VERDICT_ADVICE = {
     "levels_off": "rises with its weight up to the weight named below, and above it stays within two standard errors "
     "of its peak (its scorer's ceiling, or as far as its guidance takes it): alpha trades it only below that weight, "
     "and more weight gives no more of it. Below the scorer's ceiling, a top weight back within noise of the peak "
-    "is often the test prompts' noise on a flat top: on the steering benchmark both such verdicts of the pairs "
-    "never run before steered on 48 prompts they had not seen, at the same strengths, and three quarters of the "
-    "strength, tried on three such, made none more steer there; measure on more --test_prompts before weakening it",
+    "is often the test prompts' noise: on the steering benchmark 3 of 4 such verdicts steered on 48 prompts they had "
+    "not seen, at the same strengths, and three quarters of the strength, tried on three of them, made none more "
+    "steer there; measure on more --test_prompts before weakening it",
     "rises_late": "stays within two standard errors of its score at its lowest weight up to the weight named below, "
     "and rises at every step above it: alpha trades it only above that weight (with PARM, guiding it at twice its "
     "strength, the others' unchanged, started the rise at a lower weight and made it steer in the one run measured; "
