@@ -19,12 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from peft_pblora.evaluation.sweep_metrics import (
-    STEERING_SPEARMAN_TARGET,
-    is_fragile_verdict,
-    summarise_sweep,
-    text_quality,
-)
+from peft_pblora.evaluation.sweep_metrics import is_fragile_verdict, summarise_sweep, text_quality
+from peft_pblora.evaluation.weight_curves import standard_error
 
 
 def restricted(entry: dict, rows: slice) -> dict:
@@ -36,9 +32,7 @@ def restricted(entry: dict, rows: slice) -> dict:
         "per_prompt": per_prompt,
         "texts": texts,
         "scores": {name: float(np.mean(scores)) for name, scores in per_prompt.items()},
-        "standard_errors": {
-            name: float(np.std(scores, ddof=1) / np.sqrt(len(scores))) for name, scores in per_prompt.items()
-        },
+        "standard_errors": {name: standard_error(scores) for name, scores in per_prompt.items()},
         "quality": text_quality(texts),
     }
 
@@ -53,26 +47,15 @@ def half_of(sweep: dict, rows: slice) -> dict:
     }
 
 
-def steers(metrics: dict, name: str) -> bool:
-    """The benchmark's test: Spearman >= 0.9 and an effect above two standard errors."""
-    spearman = metrics["spearman_score_vs_weight"][name]
-    effect = metrics["steering_effect"][name]
-    return (
-        spearman is not None
-        and round(spearman, 9) >= STEERING_SPEARMAN_TARGET
-        and effect["effect"] > 2 * effect["standard_error"]
-    )
-
-
 def cell(sweep: dict, metrics: dict, index: int) -> str:
     """Spearman, effect and verdict of one objective on one set of prompts, with its means from weight 0 to 1."""
     name = sweep["objectives"][index]
     effect = metrics["steering_effect"][name]
-    mark = "steers" if steers(metrics, name) else metrics["steering_verdict"][name]
     means = [point["scores"][name] for point in sorted(sweep["points"], key=lambda point: point["alpha"][index])]
     return (
         f"{metrics['spearman_score_vs_weight'][name]:.2f}, {effect['effect']:+.3f} +/- "
-        f"{effect['standard_error']:.3f}, {mark} ({', '.join(f'{mean:.3f}' for mean in means)})"
+        f"{effect['standard_error']:.3f}, {metrics['steering_verdict'][name]} "
+        f"({', '.join(f'{mean:.3f}' for mean in means)})"
     )
 
 
@@ -99,16 +82,17 @@ def main(folder: str, names: list[str]) -> None:
         parts = {label: summarise_sweep(part) for label, part in halves.items()}
         for index, objective in enumerate(sweep["objectives"]):
             total += 1
-            verdicts = {label: steers(metrics, objective) for label, metrics in parts.items()}
+            verdicts = {label: metrics["steering_verdict"][objective] == "steers" for label, metrics in parts.items()}
             for label, verdict in verdicts.items():
                 counts[label] += verdict
             own = parts["benchmark's 48"]
             share = own["spearman_over_resampled_prompts"].get(objective, {}).get("share_at_least_threshold")
             fragile = is_fragile_verdict(verdicts["benchmark's 48"], own["spearman_score_vs_weight"][objective], share)
+            turned_over = verdicts["benchmark's 48"] != verdicts["fresh 48"]
             tally = flips_by_fragility["fragile" if fragile else "not fragile"]
-            tally[0] += verdicts["benchmark's 48"] != verdicts["fresh 48"]
+            tally[0] += turned_over
             tally[1] += 1
-            if verdicts["benchmark's 48"] != verdicts["fresh 48"]:
+            if turned_over:
                 flips["steered, fails on fresh" if verdicts["benchmark's 48"] else "failed, steers on fresh"] += 1
             strength = (sweep.get("objective_strengths") or [1.0] * len(sweep["objectives"]))[index]
             row = " | ".join(cell(halves[label], metrics, index) for label, metrics in parts.items())
