@@ -286,12 +286,12 @@ def test_the_report_says_which_verdicts_another_draw_of_test_prompts_could_turn_
     assert fragile_lines(metrics) == [
         "- lucky: the verdict is fragile: its Spearman reaches 0.9 in 55% of the test prompts resampled with "
         "replacement, so another draw of prompts could turn it over; measure on more --test_prompts before relying "
-        "on it (on 36 steering benchmark runs swept again on 48 prompts they had not seen, 6 of 17 fragile verdicts "
-        "turned over, against 1 of 55 others)",
+        "on it (on 48 steering benchmark runs swept again on 48 prompts they had not seen, 7 of 22 fragile verdicts "
+        "turned over, against 2 of 74 others)",
         "- unsteady: the verdict is fragile: its Spearman reaches 0.9 in 35% of the test prompts resampled with "
         "replacement, so another draw of prompts could turn it over; measure on more --test_prompts before relying "
-        "on it (on 36 steering benchmark runs swept again on 48 prompts they had not seen, 6 of 17 fragile verdicts "
-        "turned over, against 1 of 55 others)",
+        "on it (on 48 steering benchmark runs swept again on 48 prompts they had not seen, 7 of 22 fragile verdicts "
+        "turned over, against 2 of 74 others)",
     ]  # firm steers in 97% of the resamples, falls misses 0.9 in every one
     del metrics["spearman_over_resampled_prompts"]  # a sweep without per-prompt scores
     assert fragile_lines(metrics) == []

@@ -227,7 +227,7 @@ def fragile_lines(metrics: dict) -> list[str]:
             lines.append(
                 f"- {name}: the verdict is fragile: its Spearman reaches {resampled['threshold']:g} in {share:.0%} "
                 "of the test prompts resampled with replacement, so another draw of prompts could turn it over; "
-                "measure on more --test_prompts before relying on it (on 36 steering benchmark runs swept again on "
-                "48 prompts they had not seen, 6 of 17 fragile verdicts turned over, against 1 of 55 others)"
+                "measure on more --test_prompts before relying on it (on 48 steering benchmark runs swept again on "
+                "48 prompts they had not seen, 7 of 22 fragile verdicts turned over, against 2 of 74 others)"
             )
     return lines
