@@ -17,22 +17,17 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from peft_pblora.evaluation.sweep_metrics import is_fragile_verdict, summarise_sweep, text_quality
-from peft_pblora.evaluation.weight_curves import standard_error
+from peft_pblora.evaluation.weight_curves import mean_scores
 
 
 def restricted(entry: dict, rows: slice) -> dict:
     """A sweep point (or the base) on the prompts `rows` only: scores, standard errors and quality recomputed."""
-    per_prompt = {name: scores[rows] for name, scores in entry["per_prompt"].items()}
     texts = entry["texts"][rows]
     return {
         **entry,
-        "per_prompt": per_prompt,
+        **mean_scores({name: scores[rows] for name, scores in entry["per_prompt"].items()}),
         "texts": texts,
-        "scores": {name: float(np.mean(scores)) for name, scores in per_prompt.items()},
-        "standard_errors": {name: standard_error(scores) for name, scores in per_prompt.items()},
         "quality": text_quality(texts),
     }
 

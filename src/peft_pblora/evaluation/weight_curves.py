@@ -16,6 +16,29 @@ def standard_error(values: Sequence[float]) -> float:
     return float(np.std(values, ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
 
 
+def mean_scores(per_prompt: Mapping[str, Sequence[float]]) -> dict[str, dict]:
+    """A sweep point's scores from its per-prompt scores: each objective's mean over prompts and its standard error,
+    beside the per-prompt scores themselves, so a point scored now and one cut to fewer prompts read alike.
+
+    Args:
+        per_prompt (Mapping[str, Sequence[float]]): Each objective's score per prompt.
+
+    Returns:
+        dict[str, dict]: `scores` (the means), `standard_errors` and `per_prompt`.
+
+    Examples:
+        >>> from peft_pblora.evaluation.weight_curves import mean_scores
+        >>> point = mean_scores({"brevity": [0.5, 1.0, 0.0]})
+        >>> point["scores"], round(point["standard_errors"]["brevity"], 3)
+        ({'brevity': 0.5}, 0.289)
+    """
+    return {
+        "scores": {name: float(np.mean(values)) for name, values in per_prompt.items()},
+        "standard_errors": {name: standard_error(values) for name, values in per_prompt.items()},
+        "per_prompt": per_prompt,
+    }
+
+
 def paired_difference(first: Sequence[float], second: Sequence[float]) -> dict[str, float]:
     """Mean over prompts of first - second, with its paired standard error."""
     differences = np.asarray(first, dtype=float) - np.asarray(second, dtype=float)

@@ -6,12 +6,12 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from ..data.chat import chat_texts, left_padding
-from ..evaluation import response_quality, standard_error
+from ..evaluation import response_quality
+from ..evaluation.weight_curves import mean_scores
 from .settings import RunSettings
 
 
@@ -60,12 +60,7 @@ def greedy_answers(
 
 def scores_of(scorers: Sequence[Any], prompts: Sequence[str], texts: Sequence[str]) -> dict:
     """Each objective's mean score, its standard error and the per-prompt scores of `texts` (one per prompt)."""
-    per_prompt = {scorer.name: [float(value) for value in scorer(prompts, texts)] for scorer in scorers}
-    return {
-        "scores": {name: float(np.mean(values)) for name, values in per_prompt.items()},
-        "standard_errors": {name: standard_error(values) for name, values in per_prompt.items()},
-        "per_prompt": per_prompt,
-    }
+    return mean_scores({scorer.name: [float(value) for value in scorer(prompts, texts)] for scorer in scorers})
 
 
 def scored_answers(scorers: Sequence[Any], prompts: Sequence[str], responses: Sequence[dict]) -> dict:
