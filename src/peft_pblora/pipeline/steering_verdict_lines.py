@@ -45,11 +45,17 @@ def late_rise_note(late_rise: dict) -> str:
     )
 
 
+def strengths_by_objective(metrics: dict) -> dict[str, float]:
+    """The strength each objective was guided at (`objective_strengths`, in objective order), by name; {} for a run
+    that kept the adapter as trained."""
+    return dict(zip(metrics.get("objectives", []), metrics.get("objective_strengths") or [], strict=False))
+
+
 def late_rise_trial(name: str, metrics: dict) -> str:
     """The strengths to try for an objective that rises late, as PARM options: its own doubled, every other
     objective's as the run guided it (`objective_strengths`; 1 where the run kept the adapter as trained, which the
     option leaves unnamed)."""
-    strengths = dict(zip(metrics.get("objectives", []), metrics.get("objective_strengths") or [], strict=False))
+    strengths = strengths_by_objective(metrics)
     trial = {objective: strengths.get(objective, 1.0) for objective in metrics.get("objectives", [])}
     trial[name] = 2 * strengths.get(name, 1.0)
     named = " ".join(
@@ -112,7 +118,7 @@ def degenerate_vertex_lines(metrics: dict) -> list[str]:
     (`objective_strengths`)."""
     base = metrics.get("degenerate_share_base")
     base_note = "" if base is None else f" (the unguided model's: {base:.0%})"
-    strengths = dict(zip(metrics.get("objectives", []), metrics.get("objective_strengths") or [], strict=False))
+    strengths = strengths_by_objective(metrics)
     return [
         f"- {name}: {share:.0%} of the answers at its vertex are empty or repeat a phrase{base_note}: its score there "
         "comes partly from degenerate text, which its verdict does not show; read a few (sweep.json), and try it at "
@@ -169,7 +175,7 @@ def lifted_lines(metrics: dict) -> list[str]:
     gets its verdict's advice alone: its own guidance moves it, so the note would not explain it."""
     verdicts = metrics_verdicts(metrics)
     effects = metrics.get("steering_effect", {})
-    strengths = dict(zip(metrics.get("objectives", []), metrics.get("objective_strengths") or [], strict=False))
+    strengths = strengths_by_objective(metrics)
     lines = []
     for name, effect in effects.items():
         if verdicts.get(name) != "within_noise" or not lifted_by_other_objectives(effect):
