@@ -16,7 +16,7 @@ from peft_pblora.data.pairing import cut_from_another
 from peft_pblora.data.preference_pairs import pairing_record
 from peft_pblora.evaluation import Conciseness
 from peft_pblora.evaluation.steering_diagnosis import diagnose, pair_accuracy_at_vertices
-from peft_pblora.evaluation.steering_flags import ADVICE, DEGENERATE_SHARE
+from peft_pblora.evaluation.steering_flags import ADVICE
 from peft_pblora.pipeline import Run, RunSettings, run_all, training
 from peft_pblora.pipeline.cli import parse_settings, settings_of_existing_run
 from peft_pblora.pipeline.diagnosis import choose_probe_prompts, held_out_prompts, split_pairs
@@ -445,31 +445,6 @@ def test_a_diagnosis_whose_check_counted_only_answers_that_ended_is_redone(tiny_
     kept = Run(settings)
     monkeypatch.setattr(kept, "_answers", lambda *args, **kwargs: pytest.fail("a current diagnosis decoded again"))
     assert kept.diagnose()["objectives"] == record["objectives"]
-
-
-def test_a_strength_search_made_with_another_degenerate_threshold_is_redone(tiny_settings, monkeypatch):
-    """The threshold that flags a degenerate vertex decides which strengths the probe tries, so a folder whose
-    diagnosis searched strengths under another one (its fingerprint names it) is probed anew; one made under the
-    current threshold is kept without decoding, and a run that searches no strengths does not record it."""
-    settings = RunSettings(**tiny_settings, weaker_objective_strengths=[0.5])
-    Run(settings).diagnose()
-    fingerprint_path = settings.path / "fingerprints" / "diagnose.json"
-    recorded = json.loads(fingerprint_path.read_text())
-    assert recorded["inputs"]["degenerate_share"] == repr(DEGENERATE_SHARE)
-    recorded["inputs"]["degenerate_share"] = repr(0.5)
-    fingerprint_path.write_text(json.dumps(recorded))
-    decoded = []
-    run = Run(settings)
-    answers = run._answers
-    monkeypatch.setattr(run, "_answers", lambda *args, **kwargs: decoded.append(args) or answers(*args, **kwargs))
-    run.diagnose()
-    assert decoded  # probed again
-    kept = Run(settings)
-    monkeypatch.setattr(kept, "_answers", lambda *args, **kwargs: pytest.fail("a current diagnosis decoded again"))
-    kept.diagnose()
-    plain = RunSettings(**{**tiny_settings, "output_dir": str(settings.path.parent / "plain")})
-    Run(plain).diagnose()
-    assert "degenerate_share" not in json.loads((plain.path / "fingerprints" / "diagnose.json").read_text())["inputs"]
 
 
 def test_objective_strengths_reach_the_guiding_parm(tiny_settings):

@@ -1,6 +1,6 @@
-"""The runs whose strengths the probe's lower degenerate threshold changed, before and after: each objective's
-strength, verdict, steering effect, gain over the unguided model at its vertex and degenerate share there, from the
-old run's folder and the new one's, drawn as `steering_benchmark.py --table_only` draws its table.
+"""The runs whose strengths a degenerate threshold of 3 of 8 (0.375, tried and not adopted) changed, before and
+after: each objective's strength, verdict, steering effect, gain over the unguided model at its vertex and degenerate
+share there, from the old run's folder and the new one's, drawn as `steering_benchmark.py --table_only` draws it.
 
     python research/runs/degenerate-probe/compare.py
 """
@@ -11,7 +11,6 @@ from pathlib import Path
 
 from reach import chosen_with_threshold
 
-from peft_pblora.evaluation.steering_flags import DEGENERATE_SHARE
 from peft_pblora.pipeline.steering_verdict_lines import degenerate_at_vertex
 
 HERE = Path(__file__).parent
@@ -73,7 +72,7 @@ def main() -> None:
         path = HERE / "runs" / run / "diagnosis.json"
         if path.is_file():
             record = json.loads(path.read_text())
-            choices = {threshold: chosen_with_threshold(record, threshold) for threshold in (0.5, DEGENERATE_SHARE)}
+            choices = {threshold: chosen_with_threshold(record, threshold) for threshold in (0.5, 0.375)}
             print(
                 f"\n{run} (trained otherwise): " + "; ".join(f"at {key:g}: {value}" for key, value in choices.items())
             )

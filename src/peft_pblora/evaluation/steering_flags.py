@@ -18,12 +18,12 @@ DEGENERATE_FLAGS = ("degenerate_at_vertex", "wordless_at_vertex")
 # steer, while most trained to more did; at 3e-3 ten objective-runs trained to less and all ten steered. So the flag
 # explains a probe that does not pass, and is not raised where the probe rises beyond two standard errors
 LEARNED_MARGIN = 1.0
-# the share of the probe's answers at an objective's own vertex that are empty or repetitive from which it is flagged
-# (3 of the 8 default probe prompts): on 246 kept objective-runs of the steering benchmark, at the strengths their
-# probe chose, half of the probe's answers had foreseen 1 of the 38 vertices that degenerated in the sweep (a quarter
-# of its answers or more), this share 8, with 4 flagged that did not; on the five runs where it alone changed the
-# strengths, every objective still steered and 3 of 5 degenerate vertices were gone, at about two thirds of the effect
-DEGENERATE_SHARE = 0.375
+# the share of the probe's answers at an objective's own vertex that are empty or repetitive from which it is flagged;
+# on the steering benchmark one of the fifteen objective-runs at or above it steered in the sweep (of sixty-four).
+# 3 of 8 would foresee more of the vertices that loop in the sweep (8 of 38 at the strengths chosen, against 1), but
+# on the five runs where it alone changed the strengths, two of ten objective-runs lost their steering on prompts the
+# runs had not seen (none did at half), for 3 of 5 looping vertices gone: the report's warning after the sweep stays
+DEGENERATE_SHARE = 0.5
 # the new tokens the empty-answer check decodes: an answer with no word in them is empty, whether it ends there (an
 # empty answer ends at the first token, a bare list marker "1." within a few) or runs on in markup ("1. **1.1.1")
 EMPTY_ANSWER_CHECK_TOKENS = 8
@@ -85,11 +85,10 @@ ADVICE = {
         "relative to the starting model and guidance by that log-ratio (--no_reference_free), or more training."
     ),
     "degenerate_at_vertex": (
-        f"at least {DEGENERATE_SHARE:.1%} of the guided probe's answers at this objective's own vertex are empty or "
-        "repeat a phrase (3 of the default 8 probe prompts: a sweep's vertex looping in a quarter to half of its "
-        "answers shows in fewer than half of 8): guidance this strong pushes the answers off the base's text. "
-        "Weaken this objective alone (--weaker_objective_strengths 0.5 0.25 lets the probe choose its strength), "
-        "or the whole guidance (a larger --guidance_beta; `peft-pblora diagnose` redoes only the probe)."
+        f"at least {DEGENERATE_SHARE:.0%} of the guided probe's answers at this objective's own vertex are empty or "
+        "repeat a phrase: guidance this strong pushes the answers off the base's text. Weaken this objective alone "
+        "(--weaker_objective_strengths 0.5 0.25 lets the probe choose its strength), or the whole guidance (a "
+        "larger --guidance_beta; `peft-pblora diagnose` redoes only the probe)."
     ),
     "wordless_at_vertex": (
         f"at least {EMPTY_ANSWER_SHARE:.0%} of the empty-answer check's answers at this objective's own vertex have "

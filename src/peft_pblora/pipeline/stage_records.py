@@ -13,7 +13,7 @@ from typing import Any
 from datasets import load_from_disk
 
 from ..data.preference_pairs import candidates_cached, candidates_dir, pairs_cached
-from ..evaluation.steering_flags import DEGENERATE_SHARE, EMPTY_ANSWER_CHECK_COUNTS
+from ..evaluation.steering_flags import EMPTY_ANSWER_CHECK_COUNTS
 from .fingerprints import (
     Fingerprints,
     data_hash,
@@ -107,8 +107,6 @@ class StageRecords:
             inputs["objective_strengths"] = repr(self.objective_strengths)
         if stage == "diagnose" and self.settings.empty_answer_check_prompts:
             inputs["empty_answer_check"] = EMPTY_ANSWER_CHECK_COUNTS
-        if stage == "diagnose" and self.settings.searches_objective_strengths():  # the flag that weakens a strength
-            inputs["degenerate_share"] = repr(DEGENERATE_SHARE)
         return inputs
 
     def _adopt_unrecorded_stages(self, previous: dict[str, Any]) -> None:
