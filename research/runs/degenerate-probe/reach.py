@@ -57,19 +57,17 @@ def unique_runs() -> list[tuple[Path, dict, dict]]:
 
 
 def chosen_with_threshold(record: dict, threshold: float) -> dict[str, float] | None:
-    """The strengths the run would choose with `threshold`; None where its probe kept one strength only and the
-    threshold flags a vertex there (the weaker strengths would be probed: a new run)."""
+    """The strengths the run would choose with `threshold`; None where its probe searched strengths but kept full
+    strength only and the threshold flags a vertex there (the weaker strengths would be probed: a new run)."""
     objectives, record_of = record_of_for(record)
+    at_full_strength = dict.fromkeys(objectives, 1.0)
+    if "strengths_tried" not in record:
+        return at_full_strength  # a run that searched no strengths: the threshold only flags
+    points_at = {probed["strength"]: probed["vertices"] for probed in record["probe_at_strength"]}
     with mock.patch.object(steering_diagnosis, "DEGENERATE_SHARE", threshold):
-        if "probe_at_strength" not in record or len(record["probe_at_strength"]) == 1:
-            full = record_of(
-                record["probe"]["vertices"]
-                if "probe_at_strength" not in record
-                else record["probe_at_strength"][0]["vertices"]
-            )
-            flagged = any({"degenerate_at_vertex"} & set(item["flags"]) for item in full["objectives"])
-            return None if flagged else dict.fromkeys(objectives, 1.0)
-        points_at = {probed["strength"]: probed["vertices"] for probed in record["probe_at_strength"]}
+        if len(points_at) == 1:
+            flags = [set(item["flags"]) for item in record_of(points_at[1.0])["objectives"]]
+            return None if any("degenerate_at_vertex" in flagged for flagged in flags) else at_full_strength
         return choose_strengths(objectives, points_at, record_of)["objective_strengths"]
 
 
