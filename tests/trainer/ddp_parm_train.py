@@ -16,11 +16,12 @@ from peft_pblora import PARMConfig, PARMTrainer  # noqa: E402
 from tests.conftest import disagreeing_datasets, tiny_llama, tiny_tokenizer, trainer_pblora_config  # noqa: E402
 
 
-def main(output_dir: str) -> None:
+def two_process_trainer(output_dir: str, max_steps: int = 3) -> PARMTrainer:
+    """A PARM trainer on a tiny model for a 2-process gloo run: 8 rows, batch 2 per rank."""
     args = PARMConfig(
         output_dir=output_dir,
         per_device_train_batch_size=2,
-        max_steps=3,
+        max_steps=max_steps,
         learning_rate=1e-2,
         beta_r=0.5,
         activation_checkpointing=False,
@@ -30,13 +31,17 @@ def main(output_dir: str) -> None:
         seed=5,
         ddp_backend="gloo",
     )
-    trainer = PARMTrainer(
+    return PARMTrainer(
         model=tiny_llama(seed=1),
         args=args,
         train_dataset=disagreeing_datasets(rows=8),
         processing_class=tiny_tokenizer(),
         peft_config=trainer_pblora_config(init_weights=False),
     )
+
+
+def main(output_dir: str) -> None:
+    trainer = two_process_trainer(output_dir)
     drawn = []
     draw = trainer._draw_preference
     trainer._draw_preference = lambda rows: drawn.append(draw(rows)) or drawn[-1]

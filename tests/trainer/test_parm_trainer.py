@@ -17,6 +17,7 @@ from datasets import Dataset
 from peft import PeftModel
 
 from peft_pblora import PARMTrainer, pblora_layers, set_preference
+from peft_pblora.trainer import parm_trainer as parm_trainer_module
 from peft_pblora.trainer.preference_draws import MicroBatchPreferenceDraws, objective_tilted_preferences
 
 from ..conftest import (
@@ -456,16 +457,38 @@ def test_multi_process_training_keeps_the_ranks_identical(tmp_path):
 
 
 @pytest.mark.parametrize("group_initialized", [True, False])
-def test_end_waits_for_every_process_before_destroying_the_process_group(tmp_path, monkeypatch, group_initialized):
-    # without the wait a gloo rank could deadlock at exit (docs/training.md, "Multi-GPU and clusters"); without a
-    # process group (one process, or end called twice) a barrier would raise, so there is no wait
+def test_end_waits_and_frees_the_reducers_before_destroying_the_group(tmp_path, monkeypatch, group_initialized):
+    # a gloo rank could otherwise deadlock at exit (docs/training.md, "Multi-GPU and clusters"); without a process
+    # group (one process, or end called twice) a barrier would raise, so there is no wait
     trainer = make_trainer(tmp_path, max_steps=1)
     calls = []
     monkeypatch.setattr(torch.distributed, "is_initialized", lambda: group_initialized)
     monkeypatch.setattr(trainer.accelerator, "wait_for_everyone", lambda: calls.append("wait_for_everyone"))
     monkeypatch.setattr(trainer.accelerator, "end_training", lambda: calls.append("end_training"))
+    monkeypatch.setattr(
+        parm_trainer_module, "free_data_parallel_reducers", lambda modules: calls.append(("free", list(modules)))
+    )
     trainer.end()
-    assert calls == (["wait_for_everyone", "end_training"] if group_initialized else ["end_training"])
+    freed = ("free", [trainer.model_wrapped, *trainer.accelerator._models])
+    assert calls == (["wait_for_everyone", freed, "end_training"] if group_initialized else ["end_training"])
+
+
+def test_end_frees_the_process_group_while_a_gloo_collective_is_still_in_flight(tmp_path):
+    # rank 0 frees its trainer while its gloo worker still holds an all_gather's tensors; freed from the DDP reducer,
+    # with the GIL held, the group deadlocked this script at every run (research log section 59)
+    script = Path(__file__).parent / "ddp_exit_with_collective_in_flight.py"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(port)]
+    command += [str(script), str(tmp_path)]
+    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=environment)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(line for line in result.stdout.splitlines() if line.endswith("freed")) == [
+        "rank 0 freed",
+        "rank 1 freed",
+    ]
 
 
 TURN_TEMPLATE = (  # user turns 'w3 ...', assistant turns 'w4 ... </s>': a header and an end of turn, as real ones

@@ -22,6 +22,7 @@ from ..tuners.pblora.model import set_preference
 from ..tuners.pblora.own_directions import OwnDirectionsOnly
 from .adapter_setup import check_checkpoint_adapter, objectives_in_alpha_order, prepare_pblora_model
 from .data_collator import PARMDataCollator
+from .data_parallel_exit import free_data_parallel_reducers
 from .frozen_directions import RestoreFrozenDirections
 from .loss import ObjectiveStatistics, objective_statistics, rewards_from_log_probs, scalarize
 from .model_card import PARM_PAPER, parm_model_card
@@ -257,16 +258,18 @@ class PARMTrainer(_BaseTrainer):
             self._write_model_card(output_dir or self.args.output_dir)
 
     def end(self) -> None:
-        """Wait for every process, then transformers' end (trackers finished, process group destroyed). Every rank
-        must call it, once, on a normal exit: the wait is a collective.
+        """Wait for every process, free the DDP wrappers' gradient reducers, then transformers' end (trackers
+        finished, process group destroyed). Every rank must call it, once, on a normal exit: the wait is a collective.
 
-        Without the wait a CPU (gloo) rank could deadlock at exit: its main thread, freeing the DDP wrapper with the
-        GIL held, waited for a gloo worker's lock, while the worker, holding it, waited for the GIL to free the last
-        all_gather's tensors. The wait releases the GIL until every rank has arrived. Where no process group is
-        initialized (one process, or a group already destroyed) there is nothing to wait for.
+        A CPU (gloo) rank could otherwise deadlock at exit: its main thread, freeing the process group from the DDP
+        reducer with the GIL held, waited for a gloo worker's lock, while the worker, holding it, waited for the GIL
+        to free a collective's tensors (see `data_parallel_exit`). Without its reducer the wrapper frees the group
+        with the GIL released. Where no process group is initialized (one process, or a group already destroyed)
+        there is nothing to wait for or free.
         """
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             self.accelerator.wait_for_everyone()
+            free_data_parallel_reducers([self.model_wrapped, *self.accelerator._models])
         super().end()
 
     def create_model_card(
