@@ -438,16 +438,22 @@ def test_evaluation_reports_each_objective_at_the_vertices_and_centre(tmp_path):
         assert first + metrics[f"eval_second_word_accuracy@alpha={alpha}"] == pytest.approx(1.0)
 
 
-def test_multi_process_training_keeps_the_ranks_identical(tmp_path):
-    script = Path(__file__).parent / "ddp_parm_train.py"
+def run_two_processes(script_name: str, output_dir: Path, timeout: int) -> subprocess.CompletedProcess:
+    """Run a script of this folder under torchrun with 2 gloo processes and OUTPUT_DIR as its argument; assert it
+    exits cleanly within `timeout` seconds."""
     with socket.socket() as probe:  # a port no other process holds, so that parallel or leftover runs cannot clash
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(port)]
-    command += [str(script), str(tmp_path)]
+    command += [str(Path(__file__).parent / script_name), str(output_dir)]
     environment = {**os.environ, "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=environment)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=environment)
     assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def test_multi_process_training_keeps_the_ranks_identical(tmp_path):
+    run_two_processes("ddp_parm_train.py", tmp_path, timeout=600)
     ranks = [torch.load(tmp_path / f"rank{rank}.pt") for rank in range(2)]
     assert all(rank["world_size"] == 2 for rank in ranks)
     torch.testing.assert_close(ranks[0]["alphas"], ranks[1]["alphas"], rtol=0, atol=0)
@@ -469,22 +475,14 @@ def test_end_waits_and_frees_the_reducers_before_destroying_the_group(tmp_path, 
         parm_trainer_module, "free_data_parallel_reducers", lambda modules: calls.append(("free", list(modules)))
     )
     trainer.end()
-    freed = ("free", [trainer.model_wrapped, *trainer.accelerator._models])
+    freed = ("free", [trainer.model_wrapped, *trainer.accelerator._models])  # every DDP wrapper the trainer made
     assert calls == (["wait_for_everyone", freed, "end_training"] if group_initialized else ["end_training"])
 
 
 def test_end_frees_the_process_group_while_a_gloo_collective_is_still_in_flight(tmp_path):
     # rank 0 frees its trainer while its gloo worker still holds an all_gather's tensors; freed from the DDP reducer,
     # with the GIL held, the group deadlocked this script at every run (research log section 59)
-    script = Path(__file__).parent / "ddp_exit_with_collective_in_flight.py"
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(port)]
-    command += [str(script), str(tmp_path)]
-    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=environment)
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = run_two_processes("ddp_exit_with_collective_in_flight.py", tmp_path, timeout=300)
     assert sorted(line for line in result.stdout.splitlines() if line.endswith("freed")) == [
         "rank 0 freed",
         "rank 1 freed",

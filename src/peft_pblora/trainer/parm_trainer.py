@@ -269,7 +269,7 @@ class PARMTrainer(_BaseTrainer):
         """
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             self.accelerator.wait_for_everyone()
-            free_data_parallel_reducers([self.model_wrapped, *self.accelerator._models])
+            free_data_parallel_reducers([self.model_wrapped, *getattr(self.accelerator, "_models", [])])
         super().end()
 
     def create_model_card(
