@@ -481,7 +481,7 @@ def test_end_waits_and_frees_the_reducers_before_destroying_the_group(tmp_path, 
 
 def test_end_frees_the_process_group_while_a_gloo_collective_is_still_in_flight(tmp_path):
     # rank 0 frees its trainer while its gloo worker still holds an all_gather's tensors; freed from the DDP reducer,
-    # with the GIL held, the group deadlocked this script at every run (research log section 59)
+    # with the GIL held, the group deadlocked this script at every run (docs/training.md, "Multi-GPU and clusters")
     result = run_two_processes("ddp_exit_with_collective_in_flight.py", tmp_path, timeout=300)
     assert sorted(line for line in result.stdout.splitlines() if line.endswith("freed")) == [
         "rank 0 freed",

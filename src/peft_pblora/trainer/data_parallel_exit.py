@@ -15,13 +15,11 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 
-def free_data_parallel_reducers(modules: Iterable[nn.Module | None]) -> int:
-    """Delete the gradient reducer (and the logger built on it) of every `DistributedDataParallel` among `modules`,
-    each wrapper once; return how many were freed. The wrappers cannot train afterwards: call it at the very end."""
-    freed = 0
-    for module in {id(module): module for module in modules if isinstance(module, DistributedDataParallel)}.values():
-        for attribute in ("logger", "reducer"):
-            if hasattr(module, attribute):
-                delattr(module, attribute)
-                freed += attribute == "reducer"
-    return freed
+def free_data_parallel_reducers(modules: Iterable[nn.Module | None]) -> None:
+    """Delete the gradient reducer (and the logger built on it) of every `DistributedDataParallel` among `modules`.
+    The wrappers cannot train afterwards: call it at the very end."""
+    for module in modules:
+        if isinstance(module, DistributedDataParallel):
+            for attribute in ("logger", "reducer"):
+                if hasattr(module, attribute):  # the same wrapper can come twice: its attributes are gone then
+                    delattr(module, attribute)
