@@ -1,0 +1,29 @@
+"""The steering benchmark with the extra answers (`more_samples_if_few_pairs`, 16 per prompt) sampled for every
+objective whose pairs cover fewer than half the train prompts, instead of an eighth (research log section 61). The
+`few_pairs` flag keeps its eighth. Takes the benchmark script's arguments:
+
+    PYTHONPATH=research/runs/objectives-after-the-exit-fix:research/runs/unseen-objectives \
+    python research/runs/pairs-under-half-the-prompts/benchmark_with_more_samples_under_half.py --preset cpu \
+        --test_prompts 48 --seeds 1 --recipe log-ratio-forms-from-pairs-train-again \
+        --pairs "later_objectives:Senses,list_format" --output_dir runs/senses-more-samples
+"""
+
+import runpy
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+import peft_pblora.data.more_samples as more_samples
+
+SHARE_FOR_MORE_SAMPLES = 0.5
+
+
+def objectives_under_half(prompts_with_pairs: Mapping[str, int], prompts: int) -> list[str]:
+    """The objectives with pairs on fewer than `SHARE_FOR_MORE_SAMPLES` of the prompts."""
+    return [name for name, count in prompts_with_pairs.items() if count < SHARE_FOR_MORE_SAMPLES * prompts]
+
+
+more_samples.few_pair_objectives = objectives_under_half
+SCRIPTS = Path(__file__).resolve().parents[3] / "scripts"
+sys.path.insert(0, str(SCRIPTS))
+runpy.run_path(str(SCRIPTS / "steering_benchmark.py"), run_name="__main__")
