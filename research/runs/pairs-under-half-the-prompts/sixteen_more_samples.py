@@ -11,10 +11,11 @@ from __future__ import annotations
 import argparse
 import shutil
 
+from datasets import load_from_disk
+
 from peft_pblora.data.preference_pairs import add_more_samples
 from peft_pblora.pipeline.model_loading import load_smollm2
 from peft_pblora.pipeline.prompts import shipped_candidates_dir
-from datasets import load_from_disk
 
 SAMPLES_PER_PROMPT = 16
 SAMPLE_TOKENS = 96  # the end-to-end run's --sample_tokens
@@ -30,8 +31,17 @@ def main() -> None:
     prompts = list(load_from_disk(args.output_dir)["prompt"])
     model, tokenizer = load_smollm2()
     add_more_samples(
-        model, tokenizer, prompts, [], args.output_dir, SAMPLES_PER_PROMPT, max_new_tokens=SAMPLE_TOKENS,
-        batch_size=SAMPLE_BATCH_SIZE, seed=SEED, show_progress=True, sentence_variants=True,
+        model,
+        tokenizer,
+        prompts,
+        [],
+        args.output_dir,
+        SAMPLES_PER_PROMPT,
+        max_new_tokens=SAMPLE_TOKENS,
+        batch_size=SAMPLE_BATCH_SIZE,
+        seed=SEED,
+        show_progress=True,
+        sentence_variants=True,
     )
 
 
