@@ -1,10 +1,11 @@
 """More candidate answers for the objectives whose pairs cover few prompts.
 
-An objective the model seldom varies on (a feature it rarely writes, such as asides in parentheses) gets pairs on a
-handful of prompts from four samples each, and the PARM learns it from those few pairs repeated. More answers per
-prompt give it pairs on more prompts. Only the objectives that had few pairs pair the extra answers: the others keep
-the pairs the first samples give. `build_preference_data` samples them (`more_samples_if_few_pairs`); this module
-holds how they are marked in the candidates cache and which objectives may use them.
+An objective the model seldom varies on (a feature it rarely writes, such as asides in parentheses, or words of the
+senses scattered through an answer) gets pairs on under half the prompts from four samples each, and the PARM learns
+it from those few pairs repeated. More answers per prompt give it pairs on more prompts. Only the objectives that
+had few pairs pair the extra answers: the others keep the pairs the first samples give. `build_preference_data`
+samples them (`more_samples_if_few_pairs`); this module holds how they are marked in the candidates cache and which
+objectives may use them.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from typing import Any
 
 from datasets import DatasetDict, load_from_disk
 
-from ..evaluation.steering_diagnosis import few_pair_objectives
 from .pairing import (
     PairingOptions,
     objective_dataset,
@@ -25,6 +25,11 @@ from .pairing import (
     side_shares,
     with_pairing_read,
 )
+
+MORE_SAMPLES_PAIR_SHARE = 1 / 2
+"""An objective whose pairs among the first answers cover fewer than this share of the prompts pairs the extra answers.
+Half, not the `few_pairs` flag's eighth: on the steering benchmark, words of the senses (pairs on 44 of 96 prompts)
+and reasons (20) steered in 3 of 5 runs with the extras and in 0 of the same 5 without."""
 
 MORE_SAMPLES_COLUMN = "more_samples"
 """The candidates cache's column saying, per prompt and candidate, whether it is one of the extra answers."""
@@ -99,8 +104,8 @@ def objectives_with_few_pairs(
     prompts_held_out: Collection[str] = (),
 ) -> list[str]:
     """The objectives whose pairs among the candidates they may use, with what `pairing` leaves to the candidates
-    read from them, cover fewer than an eighth of the prompts they train on: the diagnosis's `few_pairs` rule
-    (`few_pair_objectives`), over distinct prompts.
+    read from them, cover fewer than `MORE_SAMPLES_PAIR_SHARE` of the prompts they train on, counting distinct
+    prompts.
 
     The pairs of `prompts_held_out` do not train where every objective has a pair among them; where one has none,
     training keeps every pair (as the end-to-end run's `training_pairs` does), and every prompt counts. Read here
@@ -110,7 +115,8 @@ def objectives_with_few_pairs(
     held_out = set(prompts_held_out) & set(prompts)
     split_kept = bool(held_out) and all(covered & held_out for covered in paired.values())
     counted = set(prompts) - held_out if split_kept else set(prompts)
-    return few_pair_objectives({name: len(covered & counted) for name, covered in paired.items()}, len(counted))
+    least = MORE_SAMPLES_PAIR_SHARE * len(counted)
+    return [name for name, covered in paired.items() if len(covered & counted) < least]
 
 
 def first_answers(

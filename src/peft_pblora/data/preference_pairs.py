@@ -295,7 +295,7 @@ def build_preference_data(
     The scored candidates are cached in `cache_dir/candidates` (see `sample_and_score`, which the sampling arguments
     go to), the pairs in `cache_dir`; `pairing` chooses the pairs (see `PairingOptions`; None: its defaults). Only
     the objectives in `pairing.system_prompted_objectives` (None: all) pair candidates sampled under a system prompt.
-    With `more_samples_if_few_pairs`, each objective whose pairs cover fewer than an eighth of the prompts gets that
+    With `more_samples_if_few_pairs`, each objective whose pairs cover fewer than half the prompts gets that
     many more answers per prompt to pair from (`add_more_samples`); the others' pairs stay as they were. The share
     counts the prompts that train: all but `prompts_held_out` where every objective has a pair among them (a run
     passes those its `held_out_pair_share` keeps out), else all (`objectives_with_few_pairs`). Where `model`
@@ -334,7 +334,7 @@ def build_preference_data(
                 model, tokenizer = load_model()
             if model is None:
                 raise ValueError(
-                    f"{more_for} have pairs on fewer than an eighth of the prompts; sampling "
+                    f"{more_for} have pairs on fewer than half the prompts; sampling "
                     f"{more_samples_if_few_pairs} more answers per prompt for them needs the model"
                 )
             responses, scores = add_more_samples(model, tokenizer, prompts, scorers, candidates,

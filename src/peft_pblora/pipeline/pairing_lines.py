@@ -25,7 +25,7 @@ def pairing_section(metrics: dict) -> list[str]:
         lines.append(
             f"More answers for objectives with pairs on few prompts: {', '.join(pairing['more_samples_for'])} paired "
             f"{pairing['more_samples_per_prompt']} more answers per prompt, sampled because their pairs covered fewer "
-            "than an eighth of the prompts; the other objectives' pairs are the first answers'."
+            "than half the prompts; the other objectives' pairs are the first answers'."
         )
     if pairing.get("non_answer_pairs"):
         lines.append(
