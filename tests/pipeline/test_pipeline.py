@@ -735,9 +735,10 @@ def test_a_grid_of_runs_shares_the_base_candidates_and_adapters(tiny_run, tmp_pa
     assert summary["other_beta"]["settings"]["guidance_beta"] == 0.5
     assert not (output_dir / "other_beta" / "train_log.json").exists()  # reused the adapter, did not train
     assert (output_dir / "more_epochs" / "train_log.json").is_file()
-    # the three runs sample alike: the later two reuse the first's candidates, with any extra answers it sampled
+    # the three runs sample alike: the first samples its answers, then the extras for count_w5 (pairs on under half
+    # the prompts); the later two reuse both
     extras = json.loads((output_dir / "first" / "preference_data" / "pairing.json").read_text())["more_samples_for"]
-    assert len(sampled) == 1 + bool(extras)
+    assert extras == ["count_w5"] and len(sampled) == 2
     assert preference_data.candidates_cached(
         preference_data.candidates_dir(output_dir / "more_epochs" / "preference_data")
     )

@@ -19,8 +19,10 @@ import peft_pblora.data.more_samples as more_samples
 SHARE_FOR_MORE_SAMPLES = 0.5
 
 
-def objectives_under_half(prompts_with_pairs: Mapping[str, int], prompts: int) -> list[str]:
-    """The objectives with pairs on fewer than `SHARE_FOR_MORE_SAMPLES` of the prompts."""
+def objectives_under_half(
+    prompts_with_pairs: Mapping[str, int], prompts: int, share: float = SHARE_FOR_MORE_SAMPLES
+) -> list[str]:
+    """The objectives with pairs on fewer than `SHARE_FOR_MORE_SAMPLES` of the prompts, whatever `share` is given."""
     return [name for name, count in prompts_with_pairs.items() if count < SHARE_FOR_MORE_SAMPLES * prompts]
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from datasets import DatasetDict, load_from_disk
 
+from ..evaluation.steering_diagnosis import few_pair_objectives
 from .pairing import (
     PairingOptions,
     objective_dataset,
@@ -115,8 +116,8 @@ def objectives_with_few_pairs(
     held_out = set(prompts_held_out) & set(prompts)
     split_kept = bool(held_out) and all(covered & held_out for covered in paired.values())
     counted = set(prompts) - held_out if split_kept else set(prompts)
-    least = MORE_SAMPLES_PAIR_SHARE * len(counted)
-    return [name for name, covered in paired.items() if len(covered & counted) < least]
+    covered_counts = {name: len(covered & counted) for name, covered in paired.items()}
+    return few_pair_objectives(covered_counts, len(counted), MORE_SAMPLES_PAIR_SHARE)
 
 
 def first_answers(

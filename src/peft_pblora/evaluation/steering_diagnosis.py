@@ -93,16 +93,21 @@ def training_margins(log_history: Sequence[Mapping[str, object]], objectives: Se
     return margins
 
 
-def few_pair_objectives(prompts_with_pairs: Mapping[str, int], prompts: int) -> list[str]:
-    """The objectives with pairs on fewer than `FEW_PAIRS_SHARE` of the `prompts` they are made from (counting the
-    prompts, so that several pairs on one prompt count once): flagged `few_pairs`.
+def few_pair_objectives(
+    prompts_with_pairs: Mapping[str, int], prompts: int, share: float = FEW_PAIRS_SHARE
+) -> list[str]:
+    """The objectives with pairs on fewer than `share` of the `prompts` they are made from (counting the prompts, so
+    that several pairs on one prompt count once): at `FEW_PAIRS_SHARE`, flagged `few_pairs`; make-data gives extra
+    answers at `data.more_samples.MORE_SAMPLES_PAIR_SHARE`.
 
     Examples:
         >>> from peft_pblora.evaluation.steering_diagnosis import few_pair_objectives
         >>> few_pair_objectives({"parentheses": 6, "relevance": 95, "examples": 15}, prompts=96)
         ['parentheses']
+        >>> few_pair_objectives({"parentheses": 6, "relevance": 95, "examples": 15}, prompts=96, share=1 / 2)
+        ['parentheses', 'examples']
     """
-    return [name for name, count in prompts_with_pairs.items() if count < FEW_PAIRS_SHARE * prompts]
+    return [name for name, count in prompts_with_pairs.items() if count < share * prompts]
 
 
 def binomial_standard_error(count: int, probability: float = CHANCE) -> float:
