@@ -1,0 +1,66 @@
+"""Each objective-run of this folder's table against the recorded run at the same seed (sections 54-55, no extras),
+as a markdown table with the counts of objective-runs that steer in each (research log section 62).
+
+    cd research/runs/half-rule-on-objectives-not-chosen-for && python compare.py > compare.md
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RECORDED_FOLDERS = [HERE.parent / "pairs-after-the-margin-guard", HERE.parent / "three-pairs-never-run"]
+
+
+def runs_by_name(path: Path) -> dict[str, dict]:
+    """The benchmark table's rows (`--table_only`'s table.json) by run folder name."""
+    return {row["run"]: row for row in json.loads(path.read_text())}
+
+
+def described(row: dict, index: int, name: str) -> str:
+    """An objective's verdict, effect, strength and degenerate share at its vertex, in one cell."""
+    objective = row["objectives"][name]
+    strength = row["objective_strengths"][index]
+    verdict = "steers" if objective["steers"] else objective["verdict"].replace("_", " ")
+    degenerate = objective.get("degenerate_share_at_vertex")
+    looping = f", {degenerate:.0%} degenerate" if degenerate is not None and degenerate >= 0.25 else ""
+    return (
+        f"{verdict} at x{strength:g} ({objective['spearman']:.2f}; "
+        f"{objective['effect']:+.3f} +/- {objective['standard_error']:.3f}{looping})"
+    )
+
+
+def main() -> None:
+    recorded: dict[str, dict] = {}
+    recorded_folder: dict[str, Path] = {}
+    for folder in RECORDED_FOLDERS:
+        rows = runs_by_name(folder / "table.json")
+        recorded.update(rows)
+        recorded_folder.update(dict.fromkeys(rows, folder))
+    new = runs_by_name(HERE / "table.json")
+    counts = {"before": 0, "after": 0, "total": 0}
+    print("| run | objective | prompts with training pairs | without the extras | with the extras |")
+    print("|---|---|---|---|---|")
+    for run in sorted(new):
+        after, before = new[run], recorded[run]
+        diagnosis = json.loads((HERE / run / "diagnosis.json").read_text())
+        diagnosis_before = json.loads((recorded_folder[run] / run / "diagnosis.json").read_text())
+        extras = json.loads((HERE / run / "preference_data" / "pairing.json").read_text())["more_samples_for"]
+        for index, name in enumerate(after["objectives"]):
+            counts["total"] += 1
+            counts["before"] += before["objectives"][name]["steers"]
+            counts["after"] += after["objectives"][name]["steers"]
+            paired = f"{diagnosis_before['prompts_with_pairs'][name]} -> {diagnosis['prompts_with_pairs'][name]}"
+            paired += " (extras)" if name in extras else ""
+            cells = [run, name, paired, described(before, index, name), described(after, index, name)]
+            print("| " + " | ".join(cells) + " |")
+    print()
+    print(
+        f"Objective-runs that steer on the benchmark's 48 prompts: {counts['before']} of {counts['total']} without "
+        f"the extras, {counts['after']} of {counts['total']} with them."
+    )
+
+
+if __name__ == "__main__":
+    main()
