@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from peft_pblora.pipeline.steering_verdict_lines import DEGENERATE_VERTEX_SHARE
+
 HERE = Path(__file__).resolve().parent
 RECORDED_FOLDERS = [HERE.parent / "pairs-after-the-margin-guard", HERE.parent / "three-pairs-never-run"]
 
@@ -18,16 +20,21 @@ def runs_by_name(path: Path) -> dict[str, dict]:
     return {row["run"]: row for row in json.loads(path.read_text())}
 
 
+def looping(objective: dict) -> bool:
+    """Whether a quarter or more of the answers at the objective's vertex are empty or repeat a phrase."""
+    return (objective.get("degenerate_share_at_vertex") or 0.0) >= DEGENERATE_VERTEX_SHARE
+
+
 def described(row: dict, index: int, name: str) -> str:
     """An objective's verdict, effect, strength and degenerate share at its vertex, in one cell."""
     objective = row["objectives"][name]
     strength = row["objective_strengths"][index]
     verdict = "steers" if objective["steers"] else objective["verdict"].replace("_", " ")
     degenerate = objective.get("degenerate_share_at_vertex")
-    looping = f", {degenerate:.0%} degenerate" if degenerate is not None and degenerate >= 0.25 else ""
+    loops = f", {degenerate:.0%} degenerate" if looping(objective) else ""
     return (
         f"{verdict} at x{strength:g} ({objective['spearman']:.2f}; "
-        f"{objective['effect']:+.3f} +/- {objective['standard_error']:.3f}{looping})"
+        f"{objective['effect']:+.3f} +/- {objective['standard_error']:.3f}{loops})"
     )
 
 
@@ -39,7 +46,7 @@ def main() -> None:
         recorded.update(rows)
         recorded_folder.update(dict.fromkeys(rows, folder))
     new = runs_by_name(HERE / "table.json")
-    counts = {"before": 0, "after": 0, "total": 0}
+    counts = {"before": 0, "after": 0, "total": 0, "looping before": 0, "looping after": 0}
     print("| run | objective | prompts with training pairs | without the extras | with the extras |")
     print("|---|---|---|---|---|")
     for run in sorted(new):
@@ -51,6 +58,8 @@ def main() -> None:
             counts["total"] += 1
             counts["before"] += before["objectives"][name]["steers"]
             counts["after"] += after["objectives"][name]["steers"]
+            counts["looping before"] += looping(before["objectives"][name])
+            counts["looping after"] += looping(after["objectives"][name])
             paired = f"{diagnosis_before['prompts_with_pairs'][name]} -> {diagnosis['prompts_with_pairs'][name]}"
             paired += " (extras)" if name in extras else ""
             cells = [run, name, paired, described(before, index, name), described(after, index, name)]
@@ -58,7 +67,8 @@ def main() -> None:
     print()
     print(
         f"Objective-runs that steer on the benchmark's 48 prompts: {counts['before']} of {counts['total']} without "
-        f"the extras, {counts['after']} of {counts['total']} with them."
+        f"the extras, {counts['after']} of {counts['total']} with them. Vertices empty or repetitive in a quarter or "
+        f"more of their answers: {counts['looping before']} without, {counts['looping after']} with."
     )
 
 
