@@ -1,11 +1,15 @@
-"""Each objective-run of this folder's table against the recorded run at the same seed (sections 54-55, no extras),
-as a markdown table with the counts of objective-runs that steer in each (research log section 62).
+"""Each objective-run of a folder's table against the recorded run at the same seed (no extras), as a markdown table
+with the counts of objective-runs that steer in each (research log sections 62 and 63).
 
     cd research/runs/half-rule-on-objectives-not-chosen-for && python compare.py > compare.md
+    cd research/runs/half-rule-on-the-rest-it-reaches && python ../half-rule-on-objectives-not-chosen-for/compare.py \
+        --folder . --recorded ../three-pairs-never-run ../objectives-after-fresh-prompts \
+        ../objectives-after-the-exit-fix > compare.md
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -39,21 +43,27 @@ def described(row: dict, index: int, name: str) -> str:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--folder", type=Path, default=HERE, help="the runs with the extras, with their table.json")
+    parser.add_argument(
+        "--recorded", type=Path, nargs="+", default=RECORDED_FOLDERS, help="folders of the runs without the extras"
+    )
+    args = parser.parse_args()
     recorded: dict[str, dict] = {}
     recorded_folder: dict[str, Path] = {}
-    for folder in RECORDED_FOLDERS:
+    for folder in args.recorded:
         rows = runs_by_name(folder / "table.json")
         recorded.update(rows)
         recorded_folder.update(dict.fromkeys(rows, folder))
-    new = runs_by_name(HERE / "table.json")
+    new = runs_by_name(args.folder / "table.json")
     counts = {"before": 0, "after": 0, "total": 0, "looping before": 0, "looping after": 0}
     print("| run | objective | prompts with training pairs | without the extras | with the extras |")
     print("|---|---|---|---|---|")
     for run in sorted(new):
         after, before = new[run], recorded[run]
-        diagnosis = json.loads((HERE / run / "diagnosis.json").read_text())
+        diagnosis = json.loads((args.folder / run / "diagnosis.json").read_text())
         diagnosis_before = json.loads((recorded_folder[run] / run / "diagnosis.json").read_text())
-        extras = json.loads((HERE / run / "preference_data" / "pairing.json").read_text())["more_samples_for"]
+        extras = json.loads((args.folder / run / "preference_data" / "pairing.json").read_text())["more_samples_for"]
         for index, name in enumerate(after["objectives"]):
             counts["total"] += 1
             counts["before"] += before["objectives"][name]["steers"]
