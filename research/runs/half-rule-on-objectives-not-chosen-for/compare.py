@@ -13,7 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
-from peft_pblora.pipeline.steering_verdict_lines import DEGENERATE_VERTEX_SHARE
+from peft_pblora.pipeline.steering_verdict_lines import degenerate_at_vertex
 
 HERE = Path(__file__).resolve().parent
 RECORDED_FOLDERS = [HERE.parent / "pairs-after-the-margin-guard", HERE.parent / "three-pairs-never-run"]
@@ -26,7 +26,7 @@ def runs_by_name(path: Path) -> dict[str, dict]:
 
 def looping(objective: dict) -> bool:
     """Whether a quarter or more of the answers at the objective's vertex are empty or repeat a phrase."""
-    return (objective.get("degenerate_share_at_vertex") or 0.0) >= DEGENERATE_VERTEX_SHARE
+    return degenerate_at_vertex(objective.get("degenerate_share_at_vertex") or 0.0, None)
 
 
 def described(row: dict, index: int, name: str) -> str:
