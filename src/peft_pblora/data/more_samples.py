@@ -30,7 +30,7 @@ from .pairing import (
 MORE_SAMPLES_PAIR_SHARE = 1 / 2
 """An objective whose pairs among the first answers cover fewer than this share of the prompts pairs the extra answers.
 Half, not the `few_pairs` flag's eighth: on the steering benchmark, words of the senses (pairs on 44 of 96 prompts)
-and reasons (20) steered in 3 of 5 runs with the extras and in 0 of the same 5 without; on thirteen runs of
+and reasons (20) steered in 3 of 5 runs with the extras and in 0 of the same 5 without; on twenty-one runs of
 objectives it was not chosen on (caution, questions, emphasis, examples, and reasons and intensifiers where they
 already steered), 40 of 42 objective-runs steered with it, 38 without; examples lost its steering at two seeds of
 three."""
