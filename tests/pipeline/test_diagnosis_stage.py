@@ -636,7 +636,7 @@ def test_an_objective_with_pairs_on_a_handful_of_prompts_gets_more_samples_and_t
     assert record["more_samples_for"] == ["first_prompt_only"] and record["more_samples_per_prompt"] == 3
     assert pairing_section({"pairing": record})[-1].startswith(
         "More answers for objectives with pairs on few prompts: first_prompt_only paired 3 more answers per prompt"
-    ) and pairing_section({"pairing": record})[-1].endswith("compare a run with --more_samples_if_few_pairs 0.")
+    )
     assert pairing_record(Path(without_dir) / "preference_data")["more_samples_for"] == []
     candidates = load_from_disk(str(run.path / "preference_data" / "candidates"))
     row = list(candidates["prompt"]).index(OnFirstPromptOnly.prompt)

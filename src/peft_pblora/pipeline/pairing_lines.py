@@ -25,9 +25,7 @@ def pairing_section(metrics: dict) -> list[str]:
         lines.append(
             f"More answers for objectives with pairs on few prompts: {', '.join(pairing['more_samples_for'])} paired "
             f"{pairing['more_samples_per_prompt']} more answers per prompt, sampled because their pairs covered fewer "
-            "than half the prompts; the other objectives' pairs are the first answers'. They can cost an objective "
-            "that steers without them (on the steering benchmark examples steered at 1 of 3 seeds with them, 3 of 3 "
-            "without): where the sweep disappoints, compare a run with --more_samples_if_few_pairs 0."
+            "than half the prompts; the other objectives' pairs are the first answers'."
         )
     if pairing.get("non_answer_pairs"):
         lines.append(
