@@ -72,6 +72,7 @@ def main() -> None:
     args = parser.parse_args()
     with_extras, without_extras = sweeps_by_run(args.with_extras), sweeps_by_run(args.without_extras)
     counts = {label: [0, 0] for label in SETS}
+    effects = {label: [0.0, 0.0] for label in SETS}
     total = 0
     header = [f"{label}, {side}" for label in SETS for side in ("without", "with")]
     print("| run | objective | " + " | ".join(header) + " |")
@@ -86,12 +87,17 @@ def main() -> None:
             for label in SETS:
                 for side, summary in enumerate((before, after)):
                     counts[label][side] += summary[label]["steering_verdict"][objective] == "steers"
+                    effects[label][side] += summary[label]["steering_effect"][objective]["effect"]
                     cells.append(cell(summary[label], objective))
             print("| " + " | ".join(cells) + " |")
     print()
     for label in SETS:
         without, with_ = counts[label]
-        print(f"- {label}: {without} of {total} objective-runs steer without the extras, {with_} of {total} with them")
+        mean_without, mean_with = (effect / total for effect in effects[label])
+        print(
+            f"- {label}: {without} of {total} objective-runs steer without the extras, {with_} of {total} with them; "
+            f"mean steering effect {mean_without:+.3f} without, {mean_with:+.3f} with"
+        )
 
 
 if __name__ == "__main__":
