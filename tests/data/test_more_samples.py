@@ -15,7 +15,7 @@ from ..conftest import CountWord
 
 PROMPTS = [f"p{index}" for index in range(16)]
 FIRST = [["w6", "w6 w6"] for _ in PROMPTS]  # count_w6 pairs on every prompt
-FIRST[0] = ["w5 w6", "w6"]  # count_w5 only on p0: 1 prompt of 16, under half
+FIRST[0] = ["w5 w6", "w6"]  # count_w5 only on p0: 1 prompt of 16, under an eighth
 EXTRA = [["w5 w6 w6 w6", "w6 w6 w6"] for _ in PROMPTS]  # with these, count_w5 pairs on every prompt
 
 
@@ -86,15 +86,16 @@ def test_cached_extras_are_reused_and_a_new_count_replaces_them(tmp_path, sample
     assert len(off["count_w5"]) == 1 and len(sampler.calls) == calls + 1
 
 
-# count_w5 pairs on p0 to p7, half the prompts; count_w6 on every prompt ("w5 w6 w6" against "w6" there)
-HALF = [["w5 w6 w6", "w6"] if index < 8 else ["w6", "w6 w6"] for index in range(16)]
+# count_w5 pairs on p0 and p1 (an eighth of the 16 prompts, not under), or on p0 to p6 (under half, not an eighth)
+TWO = [FIRST[0], ["w5", "w6"], *FIRST[2:]]
+SEVEN = [["w5 w6 w6", "w6"] if index < 7 else ["w6", "w6 w6"] for index in range(16)]
 
 
-@pytest.mark.parametrize(("first", "sampled"), [(HALF, False), ([["w6", "w6 w6"], *HALF[1:]], True)])
-def test_extras_are_sampled_where_an_objective_has_pairs_on_under_half_the_prompts(
+@pytest.mark.parametrize(("first", "sampled"), [(TWO, False), (SEVEN, False), (FIRST, True)])
+def test_extras_are_sampled_only_where_an_objective_has_pairs_on_under_an_eighth_of_the_prompts(
     tmp_path, monkeypatch, first, sampled
 ):
-    sampler = FakeSampler(first)  # count_w5 on 8 prompts of 16 (half, not under), or on 7 (under half)
+    sampler = FakeSampler(first)
     monkeypatch.setattr(preference_pairs, "sample_responses", sampler)
     build(tmp_path / "run", more=3)
     assert (sampler.calls == [(2, 0), (3, 1)]) is sampled
@@ -104,19 +105,19 @@ def test_extras_are_sampled_where_an_objective_has_pairs_on_under_half_the_promp
     assert any(more_samples_mask(tmp_path / "run" / "candidates")[8]) is sampled
 
 
-@pytest.mark.parametrize(("held_out", "sampled"), [(["p0", "p1", "p8"], True), (["p8", "p9"], False), ([], False)])
+@pytest.mark.parametrize(("held_out", "sampled"), [(["p0", "p2"], True), (["p0"], False), ([], False)])
 def test_the_share_of_prompts_with_pairs_leaves_out_the_held_out_prompts_where_training_does(
     tmp_path, monkeypatch, held_out, sampled
 ):
-    sampler = FakeSampler(HALF)
+    sampler = FakeSampler(TWO)  # count_w5 pairs on p0 and p1, count_w6 on p1 to p15
     monkeypatch.setattr(preference_pairs, "sample_responses", sampler)
     build_preference_data(
         MODEL, None, PROMPTS, SCORERS, tmp_path, num_samples=2, show_progress=False, more_samples_if_few_pairs=3,
         prompts_held_out=held_out,
     )  # fmt: skip
-    # p0, p1 and p8 held out: both objectives have a held-out pair, so the split stands and count_w5 trains on 6 of 13
-    # prompts, under half. p8 and p9: count_w5 has no held-out pair, so every pair trains, and count_w5's 8 of 16
-    # are half, as with nothing held out
+    # p0 and p2 held out: both objectives have a held-out pair, so the split stands and count_w5 trains on 1 of 14
+    # prompts, under an eighth. p0 alone: count_w6 has no held-out pair, so every pair trains, and count_w5's 2 of 16
+    # are an eighth, as with nothing held out
     assert (sampler.calls == [(2, 0), (3, 1)]) is sampled
     assert json.loads((tmp_path / "pairing.json").read_text())["more_samples_for"] == (["count_w5"] if sampled else [])
 
@@ -130,7 +131,7 @@ def test_sampling_more_without_the_model_names_the_objectives_before_any_pairing
     build(tmp_path / "first", more=0)
     shutil.copytree(tmp_path / "first" / "candidates", tmp_path / "cached" / "candidates")
     monkeypatch.setattr(preference_pairs, "sample_responses", first_only)
-    with pytest.raises(ValueError, match=r"\['count_w5'\] have pairs on fewer than half.*needs the model"):
+    with pytest.raises(ValueError, match=r"\['count_w5'\] have pairs on fewer than 12\.5% of the prompts.*the model"):
         build(tmp_path / "cached", more=3, model=None)
     assert not (tmp_path / "cached" / "dataset_dict.json").exists()
 

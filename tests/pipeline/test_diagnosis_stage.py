@@ -637,6 +637,9 @@ def test_an_objective_with_pairs_on_a_handful_of_prompts_gets_more_samples_and_t
     assert pairing_section({"pairing": record})[-1].startswith(
         "More answers for objectives with pairs on few prompts: first_prompt_only paired 3 more answers per prompt"
     )
+    assert "covered fewer than 12.5% of the prompts;" in pairing_section({"pairing": record})[-1]
+    recorded_before_the_share = {key: value for key, value in record.items() if key != "more_samples_pair_share"}
+    assert "covered few of the prompts;" in pairing_section({"pairing": recorded_before_the_share})[-1]
     assert pairing_record(Path(without_dir) / "preference_data")["more_samples_for"] == []
     candidates = load_from_disk(str(run.path / "preference_data" / "candidates"))
     row = list(candidates["prompt"]).index(OnFirstPromptOnly.prompt)

@@ -1,11 +1,10 @@
 """More candidate answers for the objectives whose pairs cover few prompts.
 
-An objective the model seldom varies on (a feature it rarely writes, such as asides in parentheses, or words of the
-senses scattered through an answer) gets pairs on under half the prompts from four samples each, and the PARM learns
-it from those few pairs repeated. More answers per prompt give it pairs on more prompts. Only the objectives that
-had few pairs pair the extra answers: the others keep the pairs the first samples give. `build_preference_data`
-samples them (`more_samples_if_few_pairs`); this module holds how they are marked in the candidates cache and which
-objectives may use them.
+An objective the model seldom varies on (a feature it rarely writes, such as asides in parentheses) gets pairs on a
+handful of prompts from four samples each, and the PARM learns it from those few pairs repeated. More answers per
+prompt give it pairs on more prompts. Only the objectives that had few pairs pair the extra answers: the others keep
+the pairs the first samples give. `build_preference_data` samples them (`more_samples_if_few_pairs`); this module
+holds how they are marked in the candidates cache and which objectives may use them.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from typing import Any
 
 from datasets import DatasetDict, load_from_disk
 
-from ..evaluation.steering_diagnosis import few_pair_objectives
+from ..evaluation.steering_diagnosis import FEW_PAIRS_SHARE, few_pair_objectives
 from .pairing import (
     PairingOptions,
     objective_dataset,
@@ -27,13 +26,12 @@ from .pairing import (
     with_pairing_read,
 )
 
-MORE_SAMPLES_PAIR_SHARE = 1 / 2
-"""An objective whose pairs among the first answers cover fewer than this share of the prompts pairs the extra answers.
-Half, not the `few_pairs` flag's eighth: on the steering benchmark, words of the senses (pairs on 44 of 96 prompts)
-and reasons (20) steered in 3 of 5 runs with the extras and in 0 of the same 5 without; on twenty-one runs of
-objectives it was not chosen on (caution, questions, emphasis, examples, and reasons and intensifiers where they
-already steered), 40 of 42 objective-runs steered with it, 38 without; examples lost its steering at two seeds of
-three."""
+MORE_SAMPLES_PAIR_SHARE = FEW_PAIRS_SHARE
+"""An objective whose pairs among the first answers cover fewer than this share of the prompts pairs the extra answers:
+the `few_pairs` flag's eighth. Half was tried on the steering benchmark: on the runs it was chosen on, words of the
+senses and reasons steered more often with it; on twenty-one runs of objectives it was not chosen on it made 40 of 42
+objective-runs steer against 38 on the benchmark's test prompts, but 39 of 42 against 41 on 48 prompts those runs had
+not swept, and examples lost its steering at two seeds of three on both."""
 
 MORE_SAMPLES_COLUMN = "more_samples"
 """The candidates cache's column saying, per prompt and candidate, whether it is one of the extra answers."""

@@ -21,6 +21,7 @@ from ..evaluation.scorers import SENTENCE_END, Scorer
 from .chat import chat_texts, left_padding
 from .more_samples import (
     MORE_SAMPLES_COLUMN,
+    MORE_SAMPLES_PAIR_SHARE,
     first_answers,
     more_samples_mask,
     more_samples_per_prompt,
@@ -295,11 +296,11 @@ def build_preference_data(
     The scored candidates are cached in `cache_dir/candidates` (see `sample_and_score`, which the sampling arguments
     go to), the pairs in `cache_dir`; `pairing` chooses the pairs (see `PairingOptions`; None: its defaults). Only
     the objectives in `pairing.system_prompted_objectives` (None: all) pair candidates sampled under a system prompt.
-    With `more_samples_if_few_pairs`, each objective whose pairs cover fewer than half the prompts gets that
-    many more answers per prompt to pair from (`add_more_samples`); the others' pairs stay as they were. The share
-    counts the prompts that train: all but `prompts_held_out` where every objective has a pair among them (a run
-    passes those its `held_out_pair_share` keeps out), else all (`objectives_with_few_pairs`). Where `model`
-    is None, `load_model` gives (model, tokenizer) once sampling needs them, so cached candidates load no model.
+    With `more_samples_if_few_pairs`, each objective whose pairs cover fewer than `MORE_SAMPLES_PAIR_SHARE` of the
+    prompts gets that many more answers per prompt to pair from (`add_more_samples`); the others' pairs stay as they
+    were. The share counts the prompts that train: all but `prompts_held_out` where every objective has a pair among
+    them (a run passes those its `held_out_pair_share` keeps out), else all (`objectives_with_few_pairs`). Where
+    `model` is None, `load_model` gives (model, tokenizer) once sampling needs them: cached candidates load no model.
     """
     pairing = pairing or PairingOptions()
     cache_dir = Path(cache_dir)
@@ -334,7 +335,7 @@ def build_preference_data(
                 model, tokenizer = load_model()
             if model is None:
                 raise ValueError(
-                    f"{more_for} have pairs on fewer than half the prompts; sampling "
+                    f"{more_for} have pairs on fewer than {MORE_SAMPLES_PAIR_SHARE:.1%} of the prompts; sampling "
                     f"{more_samples_if_few_pairs} more answers per prompt for them needs the model"
                 )
             responses, scores = add_more_samples(model, tokenizer, prompts, scorers, candidates,
@@ -358,6 +359,7 @@ def build_preference_data(
         "non_answer_pairs": pairing.non_answer_pairs,
         "more_samples_for": more_for,
         "more_samples_per_prompt": more_samples_per_prompt(candidates) if more_for else 0,
+        "more_samples_pair_share": MORE_SAMPLES_PAIR_SHARE,
     }
     (cache_dir / PAIRING_RECORD).write_text(json.dumps(record, indent=2))
     return data

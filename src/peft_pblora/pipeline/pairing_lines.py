@@ -22,10 +22,12 @@ def pairing_section(metrics: dict) -> list[str]:
     if "score_matched" in pairing:  # folders made before score matching was recorded say nothing of it
         lines.append(score_matching_line(pairing))
     if pairing.get("more_samples_for"):
+        share = pairing.get("more_samples_pair_share")  # folders paired before it was recorded do not say it
+        covered = f"fewer than {share:.1%} of the prompts" if share is not None else "few of the prompts"
         lines.append(
             f"More answers for objectives with pairs on few prompts: {', '.join(pairing['more_samples_for'])} paired "
-            f"{pairing['more_samples_per_prompt']} more answers per prompt, sampled because their pairs covered fewer "
-            "than half the prompts; the other objectives' pairs are the first answers'."
+            f"{pairing['more_samples_per_prompt']} more answers per prompt, sampled because their pairs covered "
+            f"{covered}; the other objectives' pairs are the first answers'."
         )
     if pairing.get("non_answer_pairs"):
         lines.append(

@@ -172,7 +172,7 @@ class RunSettings:
         default=16,
         metadata={
             "help": "Answers sampled per prompt, without a system prompt, for each objective whose pairs cover "
-            "fewer than half the train prompts it trains on (a feature the model seldom writes): only those "
+            "fewer than an eighth of the train prompts it trains on (a feature the model seldom writes): only those "
             "objectives pair them, the others keep their pairs. Costs a sampling of that many answers per prompt "
             "where an objective needs it, none where none does; 0: never."
         },
