@@ -1,7 +1,8 @@
 """The steering benchmark with the extra answers (`more_samples_if_few_pairs`, 16 per prompt) sampled for every
 objective whose pairs cover fewer than half the train prompts, instead of an eighth (research log section 61). The
-`few_pairs` flag keeps its eighth. Since section 61 half is the library's own rule (`MORE_SAMPLES_PAIR_SHARE`), and
-the patch below changes nothing; it is kept as the runs were made. Takes the benchmark script's arguments:
+`few_pairs` flag keeps its eighth. Half was the library's own rule (`MORE_SAMPLES_PAIR_SHARE`) from section 61 to
+section 64, which sent it back to an eighth; the patch below gives the half rule again. Takes the benchmark script's
+arguments:
 
     PYTHONPATH=research/runs/objectives-after-the-exit-fix:research/runs/unseen-objectives \
     python research/runs/pairs-under-half-the-prompts/benchmark_with_more_samples_under_half.py --preset cpu \
