@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from peft_pblora.data import pairing
+from peft_pblora.data import more_samples, pairing
 from peft_pblora.data import preference_pairs as preference_data
 from peft_pblora.data.pairing import MAX_SIDE_SHARE
 from peft_pblora.evaluation import VaderPositivity
@@ -703,6 +703,8 @@ def test_a_parm_model_with_another_tokenizer_is_refused_before_training(tiny_run
 
 
 def test_a_grid_of_runs_shares_the_base_candidates_and_adapters(tiny_run, tmp_path, monkeypatch):
+    # a share under which count_w5's pairs in this tiny run call for the extras, so the later runs must reuse them too
+    monkeypatch.setattr(more_samples, "MORE_SAMPLES_PAIR_SHARE", 1 / 2)
     sampled = []
     sample_responses = preference_data.sample_responses
     monkeypatch.setattr(
@@ -735,8 +737,7 @@ def test_a_grid_of_runs_shares_the_base_candidates_and_adapters(tiny_run, tmp_pa
     assert summary["other_beta"]["settings"]["guidance_beta"] == 0.5
     assert not (output_dir / "other_beta" / "train_log.json").exists()  # reused the adapter, did not train
     assert (output_dir / "more_epochs" / "train_log.json").is_file()
-    # the three runs sample alike: the first samples its answers, then the extras for count_w5 (pairs on under half
-    # the prompts); the later two reuse both
+    # the three runs sample alike: the first samples its answers, then the extras for count_w5; the others reuse both
     extras = json.loads((output_dir / "first" / "preference_data" / "pairing.json").read_text())["more_samples_for"]
     assert extras == ["count_w5"] and len(sampled) == 2
     assert preference_data.candidates_cached(
