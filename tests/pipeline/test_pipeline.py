@@ -738,8 +738,9 @@ def test_a_grid_of_runs_shares_the_base_candidates_and_adapters(tiny_run, tmp_pa
     assert not (output_dir / "other_beta" / "train_log.json").exists()  # reused the adapter, did not train
     assert (output_dir / "more_epochs" / "train_log.json").is_file()
     # the three runs sample alike: the first samples its answers, then the extras for count_w5; the others reuse both
-    extras = json.loads((output_dir / "first" / "preference_data" / "pairing.json").read_text())["more_samples_for"]
-    assert extras == ["count_w5"] and len(sampled) == 2
+    record = json.loads((output_dir / "first" / "preference_data" / "pairing.json").read_text())
+    assert record["more_samples_for"] == ["count_w5"] and len(sampled) == 2
+    assert record["more_samples_pair_share"] == 1 / 2  # the share that chose the extras, not the module's default
     assert preference_data.candidates_cached(
         preference_data.candidates_dir(output_dir / "more_epochs" / "preference_data")
     )

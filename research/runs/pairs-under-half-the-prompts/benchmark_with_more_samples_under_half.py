@@ -1,7 +1,7 @@
 """The steering benchmark with the extra answers (`more_samples_if_few_pairs`, 16 per prompt) sampled for every
 objective whose pairs cover fewer than half the train prompts, instead of an eighth (research log section 61). The
 `few_pairs` flag keeps its eighth. Half was the library's own rule (`MORE_SAMPLES_PAIR_SHARE`) from section 61 to
-section 64, which sent it back to an eighth; the patch below gives the half rule again. Takes the benchmark script's
+section 64, which sent it back to an eighth; the line below gives the half rule again. Takes the benchmark script's
 arguments:
 
     PYTHONPATH=research/runs/objectives-after-the-exit-fix:research/runs/unseen-objectives \
@@ -12,22 +12,11 @@ arguments:
 
 import runpy
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 
 import peft_pblora.data.more_samples as more_samples
 
-SHARE_FOR_MORE_SAMPLES = 0.5
-
-
-def objectives_under_half(
-    prompts_with_pairs: Mapping[str, int], prompts: int, share: float = SHARE_FOR_MORE_SAMPLES
-) -> list[str]:
-    """The objectives with pairs on fewer than `SHARE_FOR_MORE_SAMPLES` of the prompts, whatever `share` is given."""
-    return [name for name, count in prompts_with_pairs.items() if count < SHARE_FOR_MORE_SAMPLES * prompts]
-
-
-more_samples.few_pair_objectives = objectives_under_half
+more_samples.MORE_SAMPLES_PAIR_SHARE = 0.5  # make-data reads it when it pairs, and records it in pairing.json
 SCRIPTS = Path(__file__).resolve().parents[3] / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 runpy.run_path(str(SCRIPTS / "steering_benchmark.py"), run_name="__main__")

@@ -104,10 +104,10 @@ def objectives_with_few_pairs(
     pairing: PairingOptions,
     usable: Mapping[str, Sequence[Sequence[bool]]],
     prompts_held_out: Collection[str] = (),
+    share: float = MORE_SAMPLES_PAIR_SHARE,
 ) -> list[str]:
     """The objectives whose pairs among the candidates they may use, with what `pairing` leaves to the candidates
-    read from them, cover fewer than `MORE_SAMPLES_PAIR_SHARE` of the prompts they train on, counting distinct
-    prompts.
+    read from them, cover fewer than `share` of the prompts they train on, counting distinct prompts.
 
     The pairs of `prompts_held_out` do not train where every objective has a pair among them; where one has none,
     training keeps every pair (as the end-to-end run's `training_pairs` does), and every prompt counts. Read here
@@ -118,7 +118,7 @@ def objectives_with_few_pairs(
     split_kept = bool(held_out) and all(covered & held_out for covered in paired.values())
     counted = set(prompts) - held_out if split_kept else set(prompts)
     covered_counts = {name: len(covered & counted) for name, covered in paired.items()}
-    return few_pair_objectives(covered_counts, len(counted), MORE_SAMPLES_PAIR_SHARE)
+    return few_pair_objectives(covered_counts, len(counted), share)
 
 
 def first_answers(

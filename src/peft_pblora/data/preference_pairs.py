@@ -18,10 +18,10 @@ from datasets import Dataset, DatasetDict, load_from_disk
 from tqdm.auto import tqdm
 
 from ..evaluation.scorers import SENTENCE_END, Scorer
+from . import more_samples
 from .chat import chat_texts, left_padding
 from .more_samples import (
     MORE_SAMPLES_COLUMN,
-    MORE_SAMPLES_PAIR_SHARE,
     first_answers,
     more_samples_mask,
     more_samples_per_prompt,
@@ -324,18 +324,19 @@ def build_preference_data(
     extra = more_samples_mask(candidates)
     system_masks = system_prompt_masks(pairing, scores, candidates)
     more_for: list[str] = []
+    share = more_samples.MORE_SAMPLES_PAIR_SHARE  # read once: the share that chooses is the share recorded
     if more_samples_if_few_pairs:
         allowed = usable_masks(responses, names, system_masks, extra, [])
         first_responses, first_scores, first_usable = first_answers(responses, scores, allowed, extra)
         more_for = objectives_with_few_pairs(
-            prompts, first_responses, first_scores, pairing, first_usable, prompts_held_out
+            prompts, first_responses, first_scores, pairing, first_usable, prompts_held_out, share
         )
         if more_for and more_samples_per_prompt(candidates) != more_samples_if_few_pairs:
             if model is None and load_model is not None:
                 model, tokenizer = load_model()
             if model is None:
                 raise ValueError(
-                    f"{more_for} have pairs on fewer than {MORE_SAMPLES_PAIR_SHARE:.1%} of the prompts; sampling "
+                    f"{more_for} have pairs on fewer than {share:.1%} of the prompts; sampling "
                     f"{more_samples_if_few_pairs} more answers per prompt for them needs the model"
                 )
             responses, scores = add_more_samples(model, tokenizer, prompts, scorers, candidates,
@@ -359,7 +360,7 @@ def build_preference_data(
         "non_answer_pairs": pairing.non_answer_pairs,
         "more_samples_for": more_for,
         "more_samples_per_prompt": more_samples_per_prompt(candidates) if more_for else 0,
-        "more_samples_pair_share": MORE_SAMPLES_PAIR_SHARE,
+        "more_samples_pair_share": share,
     }
     (cache_dir / PAIRING_RECORD).write_text(json.dumps(record, indent=2))
     return data
