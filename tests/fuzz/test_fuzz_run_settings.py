@@ -19,7 +19,7 @@ from peft_pblora.evaluation import preference_grid
 from peft_pblora.guidance.arguments import validate_beta
 from peft_pblora.pipeline import RunSettings
 from peft_pblora.pipeline.reward_forms import reward_forms_of
-from peft_pblora.pipeline.settings import METHODS, SCORERS, parm_cores
+from peft_pblora.pipeline.settings import METHODS, SCORERS, SWEEP_DECODINGS, parm_cores
 from peft_pblora.pipeline.training import trainer_arguments
 from peft_pblora.trainer.loss import SCALARIZATIONS
 
@@ -40,6 +40,7 @@ CHOICES = {
     "method": list(METHODS),
     "core": parm_cores(),
     "scalarization": list(SCALARIZATIONS),
+    "sweep_decoding": list(SWEEP_DECODINGS),
     "preference_sampling": ["importance", "example", "batch"],
     "device": ["cpu", "cuda", "cuda:7", "meta"],
     "objectives": [*SCORERS, "none"],

@@ -1,4 +1,5 @@
-"""The run's decoding: greedy answers for (alpha, prompt) rows in batches, guided or not, and their scores."""
+"""The run's decoding: greedy or sampled answers for (alpha, prompt) rows in batches, guided or not, and their
+scores."""
 
 from __future__ import annotations
 
@@ -14,8 +15,12 @@ from ..evaluation import response_quality
 from ..evaluation.weight_curves import mean_scores
 from .settings import RunSettings
 
+# sampling draws from the guided distribution itself: temperature 1, no top-k (generate's default is 50) or top-p
+SAMPLING = {"do_sample": True, "temperature": 1.0, "top_k": 0, "top_p": 1.0}
+GREEDY = {"do_sample": False}
 
-def greedy_answers(
+
+def decoded_answers(
     settings: RunSettings,
     model: Any,
     tokenizer: Any,
@@ -23,11 +28,31 @@ def greedy_answers(
     processor: Callable | None,
     guided_model_for: Callable | None = None,
     max_new_tokens: int | None = None,
+    sample: bool = False,
 ) -> list[dict]:
-    """Greedy answers (text, whether it ended, new tokens) of at most `max_new_tokens` (default: the settings'
-    sweep_tokens) for (alpha, prompt) rows in batches of the settings' sweep_batch_size; `processor(alphas,
-    attention_mask)` makes the batch's logits processor (one batch may hold many preferences: per-row alpha), None
-    decodes unguided; `guided_model_for(alphas)`, instead, makes the batch's fused guided model."""
+    """Answers (text, whether it ended, new tokens) of at most `max_new_tokens` (default: the settings'
+    sweep_tokens) for (alpha, prompt) rows in batches of the settings' sweep_batch_size, greedy or, with `sample`,
+    drawn from the (guided) distribution (`SAMPLING`) from the settings' seed, so that a run decodes the same answers
+    again; `processor(alphas, attention_mask)` makes the batch's logits processor (one batch may hold many
+    preferences: per-row alpha), None decodes unguided; `guided_model_for(alphas)`, instead, makes the batch's fused
+    guided model."""
+    with torch.random.fork_rng():
+        if sample:
+            torch.manual_seed(settings.seed)
+        return _decoded_batches(settings, model, tokenizer, rows, processor, guided_model_for, max_new_tokens, sample)
+
+
+def _decoded_batches(
+    settings: RunSettings,
+    model: Any,
+    tokenizer: Any,
+    rows: Sequence[tuple],
+    processor: Callable | None,
+    guided_model_for: Callable | None,
+    max_new_tokens: int | None,
+    sample: bool,
+) -> list[dict]:
+    """`decoded_answers`' work, batch by batch."""
     outputs = []
     with left_padding(tokenizer):
         for start in tqdm(
@@ -46,7 +71,7 @@ def greedy_answers(
             decoder = model if guided_model_for is None else guided_model_for([alpha for alpha, _ in batch])
             with torch.no_grad():
                 generated = decoder.generate(
-                    **encoded, logits_processor=processors, do_sample=False, use_cache=True,
+                    **encoded, logits_processor=processors, use_cache=True, **(SAMPLING if sample else GREEDY),
                     max_new_tokens=max_new_tokens or settings.sweep_tokens, pad_token_id=tokenizer.pad_token_id,
                 )  # fmt: skip
             for tokens in generated[:, encoded["input_ids"].shape[1] :]:

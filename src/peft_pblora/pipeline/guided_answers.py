@@ -1,5 +1,5 @@
-"""The run's guided answers: greedy decoding for (alpha, prompt) rows by the run's method, the PARM's or the ARMs'
-guidance (fused with the base where the PARM shares its weights) or Rewarded Soups' mixed weights."""
+"""The run's guided answers: greedy or sampled decoding for (alpha, prompt) rows by the run's method, the PARM's or
+the ARMs' guidance (fused with the base where the PARM shares its weights) or Rewarded Soups' mixed weights."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from ..guidance.fused import PARMGuidedModel
 from ..guidance.processors import GenARMGuidance, PARMGuidance
 from ..tuners.pblora.strengths import scale_objective_strengths
 from .baselines import weight_soup
-from .decoding import greedy_answers
+from .decoding import decoded_answers
 from .model_loading import guidance_reference
 from .settings import ONE_REWARD_MODEL_METHODS, RunSettings
 
@@ -41,11 +41,16 @@ class GuidedAnswers:
         raise NotImplementedError
 
     def _answers(
-        self, rows: Sequence[tuple], objective_strengths: list[float] | None = None, max_new_tokens: int | None = None
+        self,
+        rows: Sequence[tuple],
+        objective_strengths: list[float] | None = None,
+        max_new_tokens: int | None = None,
+        sample: bool = False,
     ) -> list[dict]:
-        """Greedy answers of at most `max_new_tokens` (default: sweep_tokens) for (alpha, prompt) rows by the run's
-        method: guided by the PARM (each objective's part scaled by `objective_strengths`, default: the sweep's) or
-        the ARMs, or decoded by the ARMs' weights mixed at each alpha (Rewarded Soups)."""
+        """Answers, greedy or sampled (`decoding.decoded_answers`), of at most `max_new_tokens` (default:
+        sweep_tokens) for (alpha, prompt) rows by the run's method: guided by the PARM (each objective's part scaled
+        by `objective_strengths`, default: the sweep's) or the ARMs, or decoded by the ARMs' weights mixed at each
+        alpha (Rewarded Soups)."""
         self.train()
         base, tokenizer = self.base()
         settings = self.settings
@@ -60,7 +65,7 @@ class GuidedAnswers:
             if strengths is not None and any(value != 1.0 for value in strengths):
                 scale_objective_strengths(parm, strengths)
             if self.guidance_path == "fused":  # the PARM is the base plus its adapter: one forward over 2B rows
-                return self._generate(parm, tokenizer, rows, None, max_new_tokens, guided_model_for=lambda alphas: (
+                return self._generate(parm, tokenizer, rows, None, max_new_tokens, sample, lambda alphas: (
                     PARMGuidedModel(
                         parm, alphas, beta=settings.guidance_beta, reference=reference,
                         plausibility=settings.guidance_plausibility,
@@ -69,19 +74,19 @@ class GuidedAnswers:
             return self._generate(base, tokenizer, rows, lambda alphas, mask: PARMGuidance(
                 parm, alphas, beta=settings.guidance_beta, attention_mask=mask, tokenizer=tokenizer,
                 reference=reference, plausibility=settings.guidance_plausibility,
-            ), max_new_tokens)  # fmt: skip
+            ), max_new_tokens, sample)  # fmt: skip
         if settings.method == "genarm":
             arms = [self._merged_arm(name) for name in objectives]
             return self._generate(base, tokenizer, rows, lambda alphas, mask: GenARMGuidance(
                 arms, alphas, beta=settings.guidance_beta, attention_mask=mask, tokenizer=tokenizer,
                 reference=reference, plausibility=settings.guidance_plausibility,
-            ), max_new_tokens)  # fmt: skip
+            ), max_new_tokens, sample)  # fmt: skip
         arm_weights = [self._merged_arm(name).state_dict() for name in objectives]  # rewarded_soups
         answers: dict[int, dict] = {}
         for alpha in dict.fromkeys(tuple(alpha) for alpha, _ in rows):
             indices = [index for index, (row_alpha, _) in enumerate(rows) if tuple(row_alpha) == alpha]
             soup = weight_soup(base, arm_weights, list(alpha))
-            decoded = self._generate(soup, tokenizer, [rows[index] for index in indices], None, max_new_tokens)
+            decoded = self._generate(soup, tokenizer, [rows[index] for index in indices], None, max_new_tokens, sample)
             answers.update(zip(indices, decoded, strict=True))
         return [answers[index] for index in range(len(rows))]
 
@@ -112,7 +117,11 @@ class GuidedAnswers:
         rows: Sequence[tuple],
         processor: Callable | None,
         max_new_tokens: int | None = None,
+        sample: bool = False,
         guided_model_for: Callable | None = None,
     ) -> list[dict]:
-        """Greedy answers for (alpha, prompt) rows (`decoding.greedy_answers` with the run's settings)."""
-        return greedy_answers(self.settings, model, tokenizer, rows, processor, guided_model_for, max_new_tokens)
+        """Greedy or sampled answers for (alpha, prompt) rows (`decoding.decoded_answers` with the run's
+        settings)."""
+        return decoded_answers(
+            self.settings, model, tokenizer, rows, processor, guided_model_for, max_new_tokens, sample
+        )

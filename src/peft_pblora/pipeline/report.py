@@ -101,6 +101,9 @@ def guidance_strength(settings: RunSettings, sweep: dict) -> str:
     return text
 
 
+SWEEP_DECODING_LABELS = {"greedy": "greedy", "sample": "sampled at temperature 1"}
+
+
 def setup_section(settings: RunSettings, sweep: dict) -> list[str]:
     """The title and one line on the method, models, objectives, prompts and decoding."""
     method = sweep.get("method", "parm")
@@ -109,7 +112,8 @@ def setup_section(settings: RunSettings, sweep: dict) -> list[str]:
         "",
         f"Method `{method}`; base model `{settings.base_model}`; {reward_models(settings, method)}; objectives "
         f"{sweep['objectives']}; {settings.train_prompts} train / {settings.test_prompts} held-out test prompts; "
-        f"guidance {guidance_strength(settings, sweep)}{plausibility_note(settings)}; greedy, "
+        f"guidance {guidance_strength(settings, sweep)}{plausibility_note(settings)}; "
+        f"{SWEEP_DECODING_LABELS[sweep.get('decoding', {}).get('sweep_decoding', 'greedy')]}, "
         f"{settings.sweep_tokens} new tokens.",
     ]
 

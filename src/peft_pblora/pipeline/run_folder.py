@@ -34,6 +34,7 @@ LEGACY_SETTINGS = {
     "empty_answer_check_prompts": 0,
     "min_train_steps": None,
     "more_samples_if_few_pairs": 0,
+    "sweep_decoding": "greedy",
 }
 
 

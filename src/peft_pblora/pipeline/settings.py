@@ -33,6 +33,7 @@ from .user_data import load_preference_pairs, load_prompts
 METHODS = ("parm", "svd_lora", "genarm", "rewarded_soups")
 # one preference-conditioned adapter; the other methods train one single-objective ARM per objective
 ONE_REWARD_MODEL_METHODS = ("parm", "svd_lora")
+SWEEP_DECODINGS = ("greedy", "sample")
 METHOD_LABELS = {
     "parm": "PARM guided",
     "svd_lora": "SVD-LoRA (Panacea) guided",
@@ -421,7 +422,17 @@ class RunSettings:
             "most likely token, so a strong 1/beta chooses among the base's fluent continuations. None: every token."
         },
     )
-    sweep_tokens: int = field(default=96, metadata={"help": "Most new tokens of a greedy answer in the sweep."})
+    sweep_tokens: int = field(default=96, metadata={"help": "Most new tokens of an answer in the sweep."})
+    sweep_decoding: str = field(
+        default="greedy",
+        metadata={
+            "help": "How the sweep decodes its answers, guided and unguided: 'greedy', or 'sample' from the guided "
+            "distribution itself (temperature 1, no top-k or top-p) from the run's seed, which a guidance that "
+            "raises many words a little each moves where greedy decoding does not. The probe stays greedy; the "
+            "answers drawn depend on sweep_batch_size.",
+            "choices": list(SWEEP_DECODINGS),
+        },
+    )
     sweep_batch_size: int = field(
         default=32,
         metadata={
@@ -539,6 +550,8 @@ class RunSettings:
             raise ValueError(f"unknown loss_type {self.loss_type!r}; choose one of {LOSS_TYPES}")
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; choose one of {METHODS}")
+        if self.sweep_decoding not in SWEEP_DECODINGS:
+            raise ValueError(f"unknown sweep_decoding {self.sweep_decoding!r}; choose one of {SWEEP_DECODINGS}")
         if self.parm_model and self.parm_layers:
             raise ValueError("give parm_model or parm_layers, not both")
         if self.core not in parm_cores():

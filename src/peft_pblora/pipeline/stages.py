@@ -298,9 +298,10 @@ class Run(MakeDataStage, DiagnoseStage):
         return sum(json.loads(path.read_text())["trainable_parameters"] for path in counts if path.is_file())
 
     def sweep(self) -> dict:
-        """`sweep.json`: greedy answers to the test prompts at every preference of the grid, guided by the trained
-        reward model(s) (Rewarded Soups: decoded by the mixed model), and the unguided base's, each scored. A sweep
-        already made from the same inputs is kept, its answers scored again by the run's scorers."""
+        """`sweep.json`: answers (greedy, or sampled: `sweep_decoding`) to the test prompts at every preference of the
+        grid, guided by the trained reward model(s) (Rewarded Soups: decoded by the mixed model), and the unguided
+        base's, each scored. A sweep already made from the same inputs is kept, its answers scored again by the run's
+        scorers."""
         if "sweep" not in self._results:
             diagnosis = self.diagnose()
             sweep_path = self.path / "sweep.json"
@@ -325,11 +326,15 @@ class Run(MakeDataStage, DiagnoseStage):
         alphas = preference_grid(len(objectives), settings.grid_step)
         rows = [(alpha, prompt) for alpha in alphas for prompt in self.test_prompts]
         start = time.perf_counter()
-        responses = self._answers(rows)
+        sample = settings.sweep_decoding == "sample"
+        responses = self._answers(rows, sample=sample)
         decoding = {"seconds": time.perf_counter() - start, "new_tokens": sum(r["new_tokens"] for r in responses)}
         decoding["peak_resident_memory_gib"] = peak_resident_memory_gib()  # training and decoding, this process
         decoding["guidance_path"] = self.guidance_path
-        unguided = self._generate(base, tokenizer, [(None, prompt) for prompt in self.test_prompts], None)
+        decoding["sweep_decoding"] = settings.sweep_decoding
+        unguided = self._generate(
+            base, tokenizer, [(None, prompt) for prompt in self.test_prompts], None, None, sample
+        )
         result = {"objectives": objectives, "method": settings.method, "alphas": alphas, "prompts": self.test_prompts}
         result["guidance_beta"] = None if settings.method == "rewarded_soups" else settings.guidance_beta
         result["objective_strengths"] = self.objective_strengths

@@ -1,0 +1,71 @@
+"""The sweep's decoding (`sweep_decoding`): greedy, or sampled from the whole guided distribution from the run's seed;
+a change of it redoes the sweep alone, and the report says which."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from peft_pblora.pipeline import Run, RunSettings, run_all
+from peft_pblora.pipeline.decoding import decoded_answers
+
+from ..conftest import tiny_chat_tokenizer, tiny_llama
+
+
+def sweep_texts(folder: Path) -> list[list[str]]:
+    sweep = json.loads((folder / "sweep.json").read_text())
+    return [point["texts"] for point in [*sweep["points"], sweep["base"]]]
+
+
+def test_a_sampled_sweep_redoes_the_sweep_alone_and_the_report_says_so(tiny_run, trainings):
+    folder = Path(tiny_run["output_dir"])
+    run_all(RunSettings(**tiny_run))
+    diagnosis, greedy = (folder / "diagnosis.json").read_bytes(), sweep_texts(folder)
+    assert "; greedy, 5 new tokens" in (folder / "report.md").read_text()
+    run_all(RunSettings(**tiny_run, sweep_decoding="sample"))
+    assert trainings == [1] and (folder / "diagnosis.json").read_bytes() == diagnosis  # the probe stays greedy
+    sampled = sweep_texts(folder)
+    assert sampled != greedy
+    sweep = json.loads((folder / "sweep.json").read_text())
+    assert sweep["decoding"]["sweep_decoding"] == "sample"
+    assert "; sampled at temperature 1, 5 new tokens" in (folder / "report.md").read_text()
+    (folder / "sweep.json").unlink()  # decoded again from the same seed: the same answers
+    run_all(RunSettings(**tiny_run, sweep_decoding="sample"))
+    assert sweep_texts(folder) == sampled
+    run_all(RunSettings(**tiny_run))
+    assert sweep_texts(folder) == greedy and trainings == [1]
+
+
+def test_sampled_answers_draw_from_the_whole_distribution_and_leave_the_global_generator_alone(tiny_run):
+    settings = RunSettings(**{**tiny_run, "sweep_batch_size": 64})
+    model, tokenizer = tiny_llama(seed=3), tiny_chat_tokenizer()
+    rows = [(None, "w7 w8")] * 256
+    state = torch.get_rng_state()
+    first = decoded_answers(settings, model, tokenizer, rows, None, max_new_tokens=1, sample=True)
+    assert torch.equal(torch.get_rng_state(), state)
+    # a near-uniform tiny model over 97 tokens: greedy gives one answer, generate's default top-k would give 50 at most
+    assert len({answer["text"] for answer in first}) > 60
+    greedy = decoded_answers(settings, model, tokenizer, rows, None, max_new_tokens=1)
+    assert len({answer["text"] for answer in greedy}) == 1
+    assert decoded_answers(settings, model, tokenizer, rows, None, max_new_tokens=1, sample=True) == first
+    other_seed = RunSettings(**{**tiny_run, "sweep_batch_size": 64, "seed": 1})
+    assert decoded_answers(other_seed, model, tokenizer, rows, None, max_new_tokens=1, sample=True) != first
+
+
+def test_the_fused_path_samples_the_separate_paths_answers(tiny_run, monkeypatch):
+    strong = {**tiny_run, "learning_rate": 5e-2, "lora_alpha": 64.0, "reference_free": False}
+    run = Run(RunSettings(**strong))
+    rows = [(alpha, prompt) for alpha in ([1.0, 0.0], [0.0, 1.0]) for prompt in run.test_prompts]
+    fused = run._answers(rows, sample=True)
+    monkeypatch.setattr(Run, "guidance_path", property(lambda self: "separate"))
+    assert run._answers(rows, sample=True) == fused
+    assert run._answers(rows) != fused, "sampling must change the answers, or the comparison proves nothing"
+
+
+def test_an_unknown_sweep_decoding_is_refused_before_any_work(tiny_run):
+    with pytest.raises(ValueError, match="unknown sweep_decoding 'beam'; choose one of"):
+        RunSettings(**tiny_run, sweep_decoding="beam")
+    assert not Path(tiny_run["output_dir"]).exists()
