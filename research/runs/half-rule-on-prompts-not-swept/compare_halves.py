@@ -10,8 +10,6 @@ Verdicts are the library's `summarise_sweep` on each half, as `verdicts-on-fresh
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
 import sys
 from pathlib import Path
 
@@ -20,7 +18,7 @@ from peft_pblora.evaluation.sweep_metrics import summarise_sweep
 HERE = Path(__file__).resolve().parent
 RUNS = HERE.parent
 sys.path.insert(0, str(RUNS / "verdicts-on-fresh-prompts"))
-from fresh_halves import half_of  # noqa: E402
+from fresh_halves import half_of, read_sweep  # noqa: E402
 
 WITH_EXTRAS = [
     RUNS / "half-rule-on-objectives-not-chosen-for" / "on-96-prompts",
@@ -48,9 +46,7 @@ def sweeps_by_run(folders: list[Path]) -> dict[str, Path]:
 
 def verdicts(path: Path) -> dict[str, dict]:
     """Per set of prompts, the summary of the sweep restricted to it (the benchmark's 48 are the last 48)."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt") as file:
-        sweep = json.load(file)
+    sweep = read_sweep(path)
     size = len(sweep["prompts"])
     halves = {SETS[0]: half_of(sweep, slice(size // 2, size)), SETS[1]: half_of(sweep, slice(0, size // 2))}
     summaries = {label: summarise_sweep(part) for label, part in halves.items()}

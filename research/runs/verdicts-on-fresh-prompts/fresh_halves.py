@@ -21,6 +21,13 @@ from peft_pblora.evaluation.sweep_metrics import is_fragile_verdict, summarise_s
 from peft_pblora.evaluation.weight_curves import mean_scores
 
 
+def read_sweep(path: Path) -> dict:
+    """A recorded sweep, from `sweep.json` or `sweep.json.gz`."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt") as file:
+        return json.load(file)
+
+
 def restricted(entry: dict, rows: slice) -> dict:
     """A sweep point (or the base) on the prompts `rows` only: scores, standard errors and quality recomputed."""
     texts = entry["texts"][rows]
@@ -65,9 +72,7 @@ def main(folder: str, names: list[str]) -> None:
         paths = sorted(Path(folder, name).glob("*/sweep.json*"))
         if not paths:
             continue
-        opener = gzip.open if paths[0].suffix == ".gz" else open
-        with opener(paths[0], "rt") as file:
-            sweep = json.load(file)
+        sweep = read_sweep(paths[0])
         size = len(sweep["prompts"])
         halves = {
             "benchmark's 48": half_of(sweep, slice(size // 2, size)),
