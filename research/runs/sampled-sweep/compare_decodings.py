@@ -33,6 +33,8 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|")
     steers = {"greedy": 0, "sampled": 0}
+    effects = {label: 0.0 for label in steers}
+    degenerate_sums = {label: 0.0 for label in steers}
     total = 0
     for line in (here / "runs.tsv").read_text().splitlines():
         if not line.strip() or line.startswith("#"):
@@ -44,6 +46,8 @@ def main() -> None:
             total += 1
             for label in steers:
                 steers[label] += metrics[label]["steering_verdict"][objective] == "steers"
+                effects[label] += metrics[label]["steering_effect"][objective]["effect"]
+                degenerate_sums[label] += vertex_quality(sweeps[label], index)
             strength = (sweeps["greedy"].get("objective_strengths") or [1.0] * 2)[index]
             cells = [cell(sweeps[label], metrics[label], index) for label in steers]
             unguided = " / ".join(f"{sweeps[label]['base']['scores'][objective]:.3f}" for label in steers)
@@ -52,6 +56,13 @@ def main() -> None:
             print(f"| {row} |")
     print()
     print(f"Steer, of {total} objective-runs: greedy {steers['greedy']}, sampled {steers['sampled']}.")
+    print(
+        "Mean steering effect: "
+        + ", ".join(f"{label} {effects[label] / total:+.3f}" for label in steers)
+        + "; mean share of the answers at a vertex that are empty or repetitive: "
+        + ", ".join(f"{label} {degenerate_sums[label] / total:.2f}" for label in steers)
+        + "."
+    )
 
 
 if __name__ == "__main__":

@@ -1,21 +1,26 @@
 """How much of the guided next-token distribution lies on an objective's words, against how often one of them is its
 argmax: along the greedy answers at the objective's own vertex (teacher-forced), the base's and the guided mass on
-single-token words of the objective, and the share of steps where such a word is the argmax of each. Guidance that
-raises that mass without making one of the words the argmax moves sampled answers and not greedy ones.
+single-token words of the objective, the share of steps where such a word is the argmax of each, the guided minus the
+base log-probability of those words (their mean over the words and the steps) and the prompts where the guidance
+raises their mass. Guidance that raises that mass without making one of the words the argmax moves sampled answers
+and not greedy ones.
 
-    PYTHONPATH=research/runs/objectives-after-the-exit-fix:research/runs/objectives-after-fresh-prompts \
+    PYTHONPATH=<the steering benchmark's objective folders> \
 python research/runs/sampled-sweep/feature_mass.py RUN_FOLDER OBJECTIVE [--prompts 16]
+
+The run folder needs its adapter (`parm_adapter/`) and its sweep; the folders kept under research/runs have neither.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import re
 import warnings
 from pathlib import Path
 
 import torch
+from later_objectives import INTENSIFIER, SENSES
+from new_objectives import REASON
 from peft import PeftModel
 
 from peft_pblora.data.chat import chat_texts
@@ -23,17 +28,13 @@ from peft_pblora.guidance.processors import PARMGuidance
 from peft_pblora.pipeline import Run, RunSettings
 from peft_pblora.tuners.pblora.strengths import scale_objective_strengths
 
-# the scorers' words that are one token; a multi-word phrase ("due to", "so that") is left out
-WORDS = {
-    "senses": r"see|seeing|hear|hearing|smell|taste|touch|sounds?|look(?:s|ing)?|bright|colou?rs?|quiet|noise|warm|"
-    r"cool|soft|fresh|scent|light|sunlight|breathe|breathing",
-    "reasons": r"because|since",
-}
+# each objective's scorer's words; a token counts where it is one of them whole (a phrase such as "due to" is left out)
+WORDS = {"senses": SENSES, "reasons": REASON, "intensifiers": INTENSIFIER}
 
 
 def word_tokens(tokenizer, objective: str) -> torch.Tensor:
     """The ids of the tokens that are one of the objective's words (with or without a leading space, any case)."""
-    pattern = re.compile(rf"(?:{WORDS[objective]})", re.IGNORECASE)
+    pattern = WORDS[objective]
     ids = [index for index in range(len(tokenizer)) if pattern.fullmatch(tokenizer.decode([index]).strip())]
     return torch.tensor(ids)
 
@@ -49,7 +50,8 @@ def measure(folder: Path, objective: str, prompts: int) -> dict:
     sweep = json.loads((folder / "sweep.json").read_text())
     point = next(point for point in sweep["points"] if point["alpha"] == vertex)
     words = word_tokens(tokenizer, objective)
-    totals = {"steps": 0, "base_mass": 0.0, "guided_mass": 0.0, "base_argmax": 0, "guided_argmax": 0}
+    totals = {"steps": 0, "base_mass": 0.0, "guided_mass": 0.0, "base_argmax": 0, "guided_argmax": 0, "lift": 0.0}
+    rises = 0
     for prompt, answer in list(zip(sweep["prompts"], point["texts"], strict=True))[:prompts]:
         prompt_ids = tokenizer(chat_texts(tokenizer, [prompt]), return_tensors="pt", add_special_tokens=False)
         answer_ids = tokenizer(answer, return_tensors="pt", add_special_tokens=False)["input_ids"][0]
@@ -57,17 +59,22 @@ def measure(folder: Path, objective: str, prompts: int) -> dict:
             parm, [vertex], beta=settings.guidance_beta, reference=run.guidance_reference(), tokenizer=tokenizer
         )
         ids = prompt_ids["input_ids"]
+        masses = [0.0, 0.0]
         for token in answer_ids:
             with torch.no_grad():
                 scores = base(input_ids=ids).logits[:, -1, :]
                 guided = torch.softmax(guidance(ids, scores.clone()), dim=-1)[0]
             plain = torch.softmax(scores.float(), dim=-1)[0]
             totals["steps"] += 1
-            totals["base_mass"] += float(plain[words].sum())
-            totals["guided_mass"] += float(guided[words].sum())
+            masses[0] += float(plain[words].sum())
+            masses[1] += float(guided[words].sum())
+            totals["lift"] += float((guided[words].log() - plain[words].log()).mean())
             totals["base_argmax"] += int(plain.argmax() in words)
             totals["guided_argmax"] += int(guided.argmax() in words)
             ids = torch.cat([ids, token.view(1, 1)], dim=1)
+        totals["base_mass"] += masses[0]
+        totals["guided_mass"] += masses[1]
+        rises += masses[1] > masses[0]
     steps = totals["steps"]
     return {
         "run": folder.name,
@@ -79,6 +86,8 @@ def measure(folder: Path, objective: str, prompts: int) -> dict:
         "guided_mass_per_step": totals["guided_mass"] / steps,
         "base_argmax_share": totals["base_argmax"] / steps,
         "guided_argmax_share": totals["guided_argmax"] / steps,
+        "mean_log_ratio_on_words": totals["lift"] / steps,
+        "prompts_where_guided_mass_rises": rises,
     }
 
 
