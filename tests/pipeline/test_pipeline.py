@@ -29,6 +29,7 @@ from peft_pblora.pipeline.report import markdown_report, options_other_than_defa
 from peft_pblora.pipeline.reward_forms import RewardForms
 from peft_pblora.pipeline.settings import BETA_R_MEAN, BETA_R_SUM, METHOD_LABELS
 from peft_pblora.pipeline.steering_verdict_lines import (
+    SAMPLED_SWEEP_TRIAL,
     degenerate_vertex_lines,
     fragile_lines,
     lifted_lines,
@@ -78,9 +79,14 @@ def test_the_report_names_the_weights_between_which_an_objective_falls():
     heading, _, *lines = verdict_lines(metrics)
     assert heading.startswith("**Alpha does not steer format**")
     advice = STEERING_VERDICT_ADVICE["falls_with_more_weight"]
-    assert lines[1] == f"- format: {advice} (weight 0.5 -> 1: -0.292 +/- 0.079)"
+    fall = "(weight 0.5 -> 1: -0.292 +/- 0.079)"
+    assert lines[1] == f"- format: {advice} {fall}{SAMPLED_SWEEP_TRIAL}"  # a greedy sweep: try a sampled one
+    assert "--sweep_decoding sample" in SAMPLED_SWEEP_TRIAL and "sample" not in lines[0]  # tone steers
+    assert verdict_lines({**metrics, "sweep_decoding": "sample"})[3] == f"- format: {advice} {fall}"
     del metrics["steepest_fall"]  # a metrics file written before the fall was measured
-    assert verdict_lines(metrics)[3].startswith("- format: rises at its vertex but not steadily")
+    not_monotone = verdict_lines(metrics)[3]
+    assert not_monotone.startswith("- format: rises at its vertex but not steadily")
+    assert not_monotone.endswith(SAMPLED_SWEEP_TRIAL)
 
 
 def test_the_report_names_the_weight_from_which_an_objective_stays_at_its_peak():

@@ -25,12 +25,14 @@ def test_a_sampled_sweep_redoes_the_sweep_alone_and_the_report_says_so(tiny_run,
     run_all(RunSettings(**tiny_run))
     diagnosis, greedy = (folder / "diagnosis.json").read_bytes(), sweep_texts(folder)
     assert "; greedy, 5 new tokens" in (folder / "report.md").read_text()
+    assert json.loads((folder / "metrics.json").read_text())["sweep_decoding"] == "greedy"
     run_all(RunSettings(**tiny_run, sweep_decoding="sample"))
     assert trainings == [1] and (folder / "diagnosis.json").read_bytes() == diagnosis  # the probe stays greedy
     sampled = sweep_texts(folder)
     assert sampled != greedy
     sweep = json.loads((folder / "sweep.json").read_text())
     assert sweep["decoding"]["sweep_decoding"] == "sample"
+    assert json.loads((folder / "metrics.json").read_text())["sweep_decoding"] == "sample"  # read by the advice
     assert "; sampled at temperature 1, 5 new tokens" in (folder / "report.md").read_text()
     (folder / "sweep.json").unlink()  # decoded again from the same seed: the same answers
     run_all(RunSettings(**tiny_run, sweep_decoding="sample"))
