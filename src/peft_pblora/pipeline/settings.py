@@ -427,9 +427,9 @@ class RunSettings:
         default="greedy",
         metadata={
             "help": "How the sweep decodes its answers, guided and unguided: 'greedy', or 'sample' from the guided "
-            "distribution itself (temperature 1, no top-k or top-p) from the run's seed, which a guidance that "
-            "raises many words a little each moves where greedy decoding does not. The probe stays greedy; the "
-            "answers drawn depend on sweep_batch_size.",
+            "distribution itself (temperature 1, no top-k or top-p) from the run's seed, whose means follow the "
+            "weight more steadily (a greedy answer flips at some weight and stays) and whose strong vertices loop "
+            "less, at somewhat less distance. The probe stays greedy; the answers drawn depend on sweep_batch_size.",
             "choices": list(SWEEP_DECODINGS),
         },
     )
