@@ -80,9 +80,9 @@ def metrics_verdicts(metrics: dict) -> dict[str, str]:
 # where the guidance makes it the most likely, and loops more at a strong vertex
 SAMPLED_SWEEP_VERDICTS = ("not_monotone", "falls_with_more_weight")
 SAMPLED_SWEEP_TRIAL = (
-    "; to try: the same folder swept sampled (--sweep_decoding sample; only the sweep is redone). On the steering "
-    "benchmark it made steer 3 of the 5 objective-runs that were not monotone or fell greedy, and 11 of 11 that "
-    "steered greedy still steered, at about six sevenths of the effect"
+    "; to try: the same folder swept sampled (--sweep_decoding sample; only the sweep is redone). On 25 steering "
+    "benchmark runs swept both ways it made steer all 4 objective-runs that were not monotone or fell greedy; of the "
+    "43 that steered greedy, 4 did not sampled and the others steered a median 0.83 as far"
 )
 
 
