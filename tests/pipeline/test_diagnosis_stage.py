@@ -212,7 +212,7 @@ def diagnosis_with_probe_answers(tiny_settings: dict, monkeypatch, frozen_vertex
     run = Run(RunSettings(**tiny_settings))
     run.train()
 
-    def answers(rows, objective_strengths=None):
+    def answers(rows, objective_strengths=None, sample=False):
         return [
             {"text": "w6" if alpha[0] == 1.0 else frozen_vertex_answer, "finished": True, "new_tokens": 6}
             for alpha, _ in rows
@@ -244,7 +244,7 @@ def answers_by_strength(run: Run, decoded_at: list) -> Callable:
     0.25, six even-numbered words at 0.25 and five even and one odd at 0.125 (what the frozen scorer, which counts
     even-numbered words, ranks below 0.25's)."""
 
-    def answers(rows, objective_strengths=None):
+    def answers(rows, objective_strengths=None, sample=False):
         strengths = run.objective_strengths if objective_strengths is None else objective_strengths
         decoded_at.append(list(strengths))
         frozen_answer = {0.25: "w2 w4 w6 w8 w10 w12", 0.125: "w2 w4 w6 w8 w10 w13"}.get(strengths[1], "w6 " * 6)
@@ -314,7 +314,7 @@ def test_an_objective_the_probe_cannot_judge_is_guided_at_a_stronger_strength(ti
     run.train()
     decoded_at = []
 
-    def answers(rows, objective_strengths=None):
+    def answers(rows, objective_strengths=None, sample=False):
         decoded_at.append(list(run.objective_strengths if objective_strengths is None else objective_strengths))
         rare = {(1.0, 0.0): "w6", (0.0, 1.0): "w6 w1 w3 w5 w7 w9"}
         shown = "w6 w8 w1 w3 w5 w7"
@@ -358,7 +358,7 @@ def test_the_empty_answer_check_weakens_an_objective_whose_vertex_ends_answers_e
     assert not set(run.empty_check_prompts) & set(run.train_prompts + run.test_prompts)
     decoded = []
 
-    def answers(rows, objective_strengths=None, max_new_tokens=None):
+    def answers(rows, objective_strengths=None, max_new_tokens=None, sample=False):
         strengths = run.objective_strengths if objective_strengths is None else objective_strengths
         decoded.append((list(strengths), max_new_tokens, len(rows)))
         texts = []

@@ -66,7 +66,7 @@ def learned_only_when_trained_longer(monkeypatch) -> None:
     def margins(run: Run) -> dict[str, float]:
         return {"count_w5": 0.0 if trained_epochs_of(run) < LEARNED_AFTER_EPOCHS else 5.0}
 
-    def answers(run: Run, rows, objective_strengths=None, max_new_tokens=None):
+    def answers(run: Run, rows, objective_strengths=None, max_new_tokens=None, sample=False):
         return answers_counting_w5(rows, steering=trained_epochs_of(run) >= LEARNED_AFTER_EPOCHS)
 
     monkeypatch.setattr(Run, "_training_margins", margins)
