@@ -36,25 +36,10 @@ def decoded_answers(
     again; `processor(alphas, attention_mask)` makes the batch's logits processor (one batch may hold many
     preferences: per-row alpha), None decodes unguided; `guided_model_for(alphas)`, instead, makes the batch's fused
     guided model."""
-    with torch.random.fork_rng():
+    outputs = []
+    with torch.random.fork_rng(enabled=sample), left_padding(tokenizer):  # the caller's generator left as it was
         if sample:
             torch.manual_seed(settings.seed)
-        return _decoded_batches(settings, model, tokenizer, rows, processor, guided_model_for, max_new_tokens, sample)
-
-
-def _decoded_batches(
-    settings: RunSettings,
-    model: Any,
-    tokenizer: Any,
-    rows: Sequence[tuple],
-    processor: Callable | None,
-    guided_model_for: Callable | None,
-    max_new_tokens: int | None,
-    sample: bool,
-) -> list[dict]:
-    """`decoded_answers`' work, batch by batch."""
-    outputs = []
-    with left_padding(tokenizer):
         for start in tqdm(
             range(0, len(rows), settings.sweep_batch_size), desc="sweep", disable=not settings.show_progress
         ):

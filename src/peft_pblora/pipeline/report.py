@@ -113,7 +113,7 @@ def setup_section(settings: RunSettings, sweep: dict) -> list[str]:
         f"Method `{method}`; base model `{settings.base_model}`; {reward_models(settings, method)}; objectives "
         f"{sweep['objectives']}; {settings.train_prompts} train / {settings.test_prompts} held-out test prompts; "
         f"guidance {guidance_strength(settings, sweep)}{plausibility_note(settings)}; "
-        f"{SWEEP_DECODING_LABELS[sweep.get('decoding', {}).get('sweep_decoding', 'greedy')]}, "
+        f"{SWEEP_DECODING_LABELS[settings.sweep_decoding]}, "
         f"{settings.sweep_tokens} new tokens.",
     ]
 

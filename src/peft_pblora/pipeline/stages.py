@@ -362,7 +362,7 @@ class Run(MakeDataStage, DiagnoseStage):
         metrics["trainable_parameters"] = self.trainable_parameters()
         metrics["guidance_beta"] = sweep.get("guidance_beta")
         metrics["objective_strengths"] = sweep.get("objective_strengths")
-        metrics["sweep_decoding"] = sweep.get("decoding", {}).get("sweep_decoding", "greedy")
+        metrics["sweep_decoding"] = self.settings.sweep_decoding  # a kept sweep was made with it (its fingerprint)
         metrics["reward_forms"] = self.reward_forms.record()
         pairing = pairing_record(self.path / "preference_data")
         if pairing is not None:
