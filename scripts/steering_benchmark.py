@@ -107,6 +107,10 @@ RECIPES["log-ratio-forms-from-pairs-train-again"] = {
     "epochs": 1.0,
     "epochs_if_not_learned": 3.0,
 }
+RECIPES["log-ratio-forms-from-pairs-sentence-edits"] = {
+    **RECIPES["log-ratio-forms-from-pairs-train-again"],
+    "sentence_edit_pairs": True,
+}
 RECIPES["log-ratio-forms-from-pairs-train-own-directions"] = {
     **RECIPES["log-ratio-forms-from-pairs-train-again"],
     "retrain_only_not_learned": True,

@@ -14,6 +14,7 @@ import numpy as np
 from datasets import Dataset
 
 from .non_answer_pairs import has_empty_answer
+from .sentence_edit_pairs import is_sentence_edit
 
 
 def word_count(text: str) -> int:
@@ -30,7 +31,8 @@ to |1.00| (conciseness, thoroughness) or at most |0.32| (the other six, paired o
 def length_sign(chosen: Sequence[str], rejected: Sequence[str]) -> float:
     """The share of pairs whose chosen answer has more words than the rejected one minus the share with fewer:
     +1 or -1 where the label follows length, near 0 where it ignores length. A pair with an empty answer (a pair
-    against the empty answer, `data.non_answer_pairs`) compares answering with not answering and is left out.
+    against the empty answer, `data.non_answer_pairs`) compares answering with not answering and is left out, as is
+    a pair of an answer and itself less one sentence (`data.sentence_edit_pairs`), longer by construction.
 
     Args:
         chosen (Sequence[str]): each pair's chosen answer.
@@ -47,7 +49,11 @@ def length_sign(chosen: Sequence[str], rejected: Sequence[str]) -> float:
     if len(chosen) != len(rejected):
         raise ValueError(f"{len(chosen)} chosen answers but {len(rejected)} rejected ones")
     pairs = zip(chosen, rejected, strict=True)
-    answered = [(first, second) for first, second in pairs if not has_empty_answer(first, second)]
+    answered = [
+        (first, second)
+        for first, second in pairs
+        if not has_empty_answer(first, second) and not is_sentence_edit(first, second)
+    ]
     if not answered:
         raise ValueError("no pairs of two non-empty answers to measure a length sign on")
     longer = [word_count(first) - word_count(second) for first, second in answered]

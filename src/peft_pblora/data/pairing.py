@@ -59,6 +59,10 @@ class PairingOptions:
     """Whether each objective also gets, per prompt, its chosen answer against the empty answer wherever its scorer
     scores the empty answer lower (`data.non_answer_pairs`), but for the length- and score-matched objectives;
     `build_preference_data` adds them, as they need the scorers."""
+    sentence_edit_pairs: bool = False
+    """Whether each objective also gets, per prompt, an answer of its pairs against itself without the sentence whose
+    removal lowers its score most (`data.sentence_edit_pairs`), but for the length- and score-matched objectives;
+    `build_preference_data` adds them after the pairs against the empty answer."""
 
     def __post_init__(self) -> None:
         for name in OBJECTIVE_LISTS:
@@ -74,6 +78,8 @@ class PairingOptions:
             raise ValueError(f"max_score_difference must be >= 0, got {self.max_score_difference}")
         if not isinstance(self.non_answer_pairs, bool):
             raise TypeError(f"non_answer_pairs must be True or False, got {self.non_answer_pairs!r}")
+        if not isinstance(self.sentence_edit_pairs, bool):
+            raise TypeError(f"sentence_edit_pairs must be True or False, got {self.sentence_edit_pairs!r}")
         pairs = self.pairs_per_prompt
         if isinstance(pairs, bool) or not isinstance(pairs, int) or pairs < 1:
             raise ValueError(f"pairs_per_prompt must be an integer >= 1, got {pairs!r}")

@@ -34,6 +34,7 @@ from .more_samples import (
 )
 from .non_answer_pairs import with_non_answer_pairs
 from .pairing import PairingOptions
+from .sentence_edit_pairs import with_sentence_edit_pairs
 
 PAIRING_RECORD = "pairing.json"
 """Beside the cached pairs: the objectives paired on whole samples only and the score-matched ones, whether the
@@ -350,6 +351,8 @@ def build_preference_data(
     data, pairing, shares = pairs_with_extras_for(prompts, responses, scores, pairing, usable, extra, more_for)
     if pairing.non_answer_pairs:
         data = with_non_answer_pairs(data, scorers, matched=[*pairing.length_matched, *pairing.score_matched])
+    if pairing.sentence_edit_pairs:
+        data = with_sentence_edit_pairs(data, scorers, matched=[*pairing.length_matched, *pairing.score_matched])
     data.save_to_disk(str(cache_dir))
     record = {
         "whole_samples_only": list(pairing.whole_samples_only),
@@ -358,6 +361,7 @@ def build_preference_data(
         "score_matching_read_from_candidates": score_matching_read,
         "side_shares": shares,
         "non_answer_pairs": pairing.non_answer_pairs,
+        "sentence_edit_pairs": pairing.sentence_edit_pairs,
         "more_samples_for": more_for,
         "more_samples_per_prompt": more_samples_per_prompt(candidates) if more_for else 0,
         "more_samples_pair_share": share,

@@ -29,7 +29,7 @@ SAMPLING_SETTINGS = (
 PAIRING_SETTINGS = (
     "objectives", "preference_pairs", "system_prompted_objectives", "length_matched", "max_length_ratio",
     "score_matched", "max_score_difference", "pairs_per_prompt", "whole_samples_only", "non_answer_pairs",
-    "more_samples_if_few_pairs", "held_out_pair_share",
+    "sentence_edit_pairs", "more_samples_if_few_pairs", "held_out_pair_share",
 )  # fmt: skip
 TRAINING_SETTINGS = (
     "base_model", "parm_model", "parm_layers", "objectives", "prompts", "prompts_split", "train_prompts",

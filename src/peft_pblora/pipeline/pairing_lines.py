@@ -34,6 +34,11 @@ def pairing_section(metrics: dict) -> list[str]:
             "Pairs against the empty answer: per prompt, each objective's chosen answer against an empty one, where "
             "its scorer scores the empty answer lower."
         )
+    if pairing.get("sentence_edit_pairs"):
+        lines.append(
+            "Sentence-edit pairs: per prompt, each objective's answer against itself without the sentence whose "
+            "removal lowers its score most, where one does."
+        )
     return lines
 
 

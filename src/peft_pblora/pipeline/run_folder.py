@@ -31,6 +31,7 @@ LEGACY_SETTINGS = {
     "stronger_objective_strengths": [],
     "fixed_objective_strengths": [],
     "non_answer_pairs": False,
+    "sentence_edit_pairs": False,
     "empty_answer_check_prompts": 0,
     "min_train_steps": None,
     "more_samples_if_few_pairs": 0,

@@ -222,6 +222,15 @@ class RunSettings:
             "the empty answers at full strength; docs/results.md has what it changed."
         },
     )
+    sentence_edit_pairs: bool = field(
+        default=False,
+        metadata={
+            "help": "Add to each objective's pairs, per prompt, an answer of its pairs against itself without the "
+            "sentence (not the last) whose removal lowers its score most, where one does (not length- or "
+            "score-matched objectives): the two answers differ in that sentence alone, so a feature written in a "
+            "few scattered words is the pair's one difference. docs/results.md has what it changed."
+        },
+    )
     whole_samples_only: list[str] | None = field(
         default=None,
         metadata={
@@ -504,6 +513,11 @@ class RunSettings:
                 "preference_pairs add the pairs against the empty answer to them yourself "
                 "(peft_pblora.data.non_answer_pairs)"
             )
+        if self.sentence_edit_pairs and self.preference_pairs is not None:
+            raise ValueError(
+                "sentence_edit_pairs adds to the pairs the run makes from sampled answers; with your own "
+                "preference_pairs add the sentence-edit pairs to them yourself (peft_pblora.data.sentence_edit_pairs)"
+            )
         if self.device is None:
             self.device = "cuda" if torch.cuda.is_available() else "cpu"
         # the objectives' scorers, resolved once (a reward model loads here); named by their scorers
@@ -661,5 +675,6 @@ class RunSettings:
             max_score_difference=self.max_score_difference,
             pairs_per_prompt=self.pairs_per_prompt,
             non_answer_pairs=self.non_answer_pairs,
+            sentence_edit_pairs=self.sentence_edit_pairs,
             system_prompted_objectives=self.system_prompted_objectives if self.sampling_system_prompts else [],
         )
