@@ -262,6 +262,8 @@ def test_the_steering_benchmark_takes_a_named_recipe_or_json(monkeypatch):
     assert non_answers == {**forms_from_pairs, "non_answer_pairs": True}
     train_again = module.recipe_settings("log-ratio-forms-from-pairs-train-again")
     assert train_again == {**forms_from_pairs, "epochs": 1.0, "epochs_if_not_learned": 3.0}
+    sentence_edits = module.recipe_settings("log-ratio-forms-from-pairs-sentence-edits")
+    assert sentence_edits == {**train_again, "sentence_edit_pairs": True}
     assert module.common_settings("gpu", train_again)["epochs"] == module.PRESETS["cpu"]["epochs"] == 1.0
     assert log_ratio["reference_free"] is False and module.recipe_settings("default") == {}
     assert module.recipe_settings('{"guidance_beta": 0.5}') == {"guidance_beta": 0.5}

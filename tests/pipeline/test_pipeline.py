@@ -17,6 +17,7 @@ import torch
 from peft_pblora.data import more_samples, pairing
 from peft_pblora.data import preference_pairs as preference_data
 from peft_pblora.data.pairing import MAX_SIDE_SHARE
+from peft_pblora.data.sentence_edit_pairs import is_sentence_edit
 from peft_pblora.evaluation import VaderPositivity
 from peft_pblora.evaluation.sweep_metrics import STEERING_VERDICT_ADVICE
 from peft_pblora.pipeline import Run, RunSettings, make_data_stage, run_all, training
@@ -653,6 +654,35 @@ def test_non_answer_pairs_add_one_pair_per_prompt_against_the_empty_answer_and_k
     assert parse_settings(["--output_dir", str(tmp_path / "cli"), "--non_answer_pairs"]).pairing().non_answer_pairs
     with pytest.raises(ValueError, match="with your own preference_pairs"):
         RunSettings(output_dir=str(tmp_path / "own"), non_answer_pairs=True, preference_pairs=["pairs.jsonl"])
+
+
+def test_sentence_edit_pairs_add_one_pair_per_prompt_of_an_answer_without_a_sentence_and_keep_the_reward_forms(
+    tmp_path, monkeypatch
+):
+    objectives = ["conciseness", "relevance"]
+    plain = RunSettings(output_dir=str(tmp_path / "plain"), objectives=objectives)
+    _, without, _ = pairs_from_shipped_candidates(plain, monkeypatch)
+    settings = RunSettings(output_dir=str(tmp_path / "run"), objectives=objectives, sentence_edit_pairs=True)
+    run, data, _ = pairs_from_shipped_candidates(settings, monkeypatch)
+    scorers = {scorer.name: scorer for scorer in settings.make_scorers()}
+    assert len(data["relevance"]) > len(without["relevance"])  # relevance's answers lose sentences that earn it
+    for name in objectives:
+        made, added = len(without[name]), data[name][len(without[name]) :]
+        assert data[name][:made]["chosen"] == without[name]["chosen"]  # the made pairs first, as before
+        assert len(set(added["prompt"])) == len(added["prompt"]) <= len(set(without[name]["prompt"]))
+        assert set(added["prompt"]) <= set(without[name]["prompt"])
+        assert all(map(is_sentence_edit, added["chosen"], added["rejected"]))
+        whole, removed = (scorers[name](added["prompt"], added[column]) for column in ("chosen", "rejected"))
+        drops = [high - low for high, low in zip(whole, removed, strict=True)]
+        assert added["score_gap"] == pytest.approx(drops) and all(drop > 0 for drop in drops)
+    assert run.reward_forms.length_signs == Run(plain).reward_forms.length_signs  # the length reading skips them
+    record = json.loads((run.path / "preference_data" / "pairing.json").read_text())
+    assert record["sentence_edit_pairs"] is True
+    assert pairing_section({"pairing": record})[-1].startswith("Sentence-edit pairs: per prompt")
+    cli = parse_settings(["--output_dir", str(tmp_path / "cli"), "--sentence_edit_pairs"])
+    assert cli.pairing().sentence_edit_pairs
+    with pytest.raises(ValueError, match="sentence_edit_pairs adds to the pairs the run makes"):
+        RunSettings(output_dir=str(tmp_path / "own"), sentence_edit_pairs=True, preference_pairs=["pairs.jsonl"])
 
 
 def test_the_default_pairs_are_those_the_scorers_declared_before_the_candidates_chose(tmp_path, monkeypatch):
