@@ -1,5 +1,6 @@
 """The sweep's decoding (`sweep_decoding`): greedy, or sampled from the whole guided distribution from the run's seed;
-a change of it redoes the sweep alone, and the report says which."""
+a change of it redoes the sweep alone, and the report says which. The probe's (`probe_decoding`) likewise, for the
+diagnosis."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import torch
 
 from peft_pblora.pipeline import Run, RunSettings, run_all
 from peft_pblora.pipeline.decoding import decoded_answers
+from peft_pblora.pipeline.report import options_other_than_defaults
 
 from ..conftest import tiny_chat_tokenizer, tiny_llama
 
@@ -27,7 +29,7 @@ def test_a_sampled_sweep_redoes_the_sweep_alone_and_the_report_says_so(tiny_run,
     assert "; greedy, 5 new tokens" in (folder / "report.md").read_text()
     assert json.loads((folder / "metrics.json").read_text())["sweep_decoding"] == "greedy"
     run_all(RunSettings(**tiny_run, sweep_decoding="sample"))
-    assert trainings == [1] and (folder / "diagnosis.json").read_bytes() == diagnosis  # the probe stays greedy
+    assert trainings == [1] and (folder / "diagnosis.json").read_bytes() == diagnosis  # the probe is still greedy
     sampled = sweep_texts(folder)
     assert sampled != greedy
     sweep = json.loads((folder / "sweep.json").read_text())
@@ -67,7 +69,37 @@ def test_the_fused_path_samples_the_separate_paths_answers(tiny_run, monkeypatch
     assert run._answers(rows) != fused, "sampling must change the answers, or the comparison proves nothing"
 
 
-def test_an_unknown_sweep_decoding_is_refused_before_any_work(tiny_run):
-    with pytest.raises(ValueError, match="unknown sweep_decoding 'beam'; choose one of"):
-        RunSettings(**tiny_run, sweep_decoding="beam")
+def probe_texts(folder: Path) -> list[list[str]]:
+    diagnosis = json.loads((folder / "diagnosis.json").read_text())
+    return [vertex["texts"] for vertex in diagnosis["probe"]["vertices"]]
+
+
+def test_a_sampled_probe_redoes_the_diagnosis_and_draws_its_answers_from_the_runs_seed(
+    tiny_run, trainings, monkeypatch
+):
+    folder = Path(tiny_run["output_dir"])
+    Run(RunSettings(**tiny_run)).diagnose()
+    greedy = probe_texts(folder)
+    calls, answers = [], Run._answers
+
+    def recorded_answers(self, rows, objective_strengths=None, max_new_tokens=None, sample=False):
+        calls.append((max_new_tokens, sample))
+        return answers(self, rows, objective_strengths, max_new_tokens, sample)
+
+    monkeypatch.setattr(Run, "_answers", recorded_answers)
+    sampled_run = Run(RunSettings(**tiny_run, probe_decoding="sample"))
+    sampled_run.diagnose()
+    sampled = probe_texts(folder)
+    assert trainings == [1] and sampled != greedy
+    assert set(calls) == {(None, True), (sampled_run.empty_check_tokens, True)}  # probe and check
+    (folder / "diagnosis.json").unlink()
+    Run(RunSettings(**tiny_run, probe_decoding="sample")).diagnose()
+    assert probe_texts(folder) == sampled  # drawn again from the run's seed: the same answers
+    assert "--probe_decoding sample" in " ".join(options_other_than_defaults(sampled_run.settings))
+
+
+@pytest.mark.parametrize("setting", ["sweep_decoding", "probe_decoding"])
+def test_an_unknown_decoding_is_refused_before_any_work(tiny_run, setting):
+    with pytest.raises(ValueError, match=f"unknown {setting} 'beam'; choose one of"):
+        RunSettings(**tiny_run, **{setting: "beam"})
     assert not Path(tiny_run["output_dir"]).exists()

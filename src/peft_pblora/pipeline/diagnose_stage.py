@@ -162,7 +162,7 @@ class DiagnoseStage(GuidedAnswers, StageRecords):
         """The probe prompts' guided answers at every vertex (objective order), scored."""
         vertices = simplex_vertices(len(self.settings.objective_names))
         rows = [(vertex, prompt) for vertex in vertices for prompt in self.probe_prompts]
-        responses = self._answers(rows, objective_strengths)
+        responses = self._answers(rows, objective_strengths, sample=self.samples_probe)
         size = len(self.probe_prompts)
         points = [
             {"alpha": vertex, **self._score(self.probe_prompts, responses[index * size : (index + 1) * size])}
@@ -178,6 +178,11 @@ class DiagnoseStage(GuidedAnswers, StageRecords):
         return points
 
     @property
+    def samples_probe(self) -> bool:
+        """Whether the probe and the empty-answer check sample their answers (`probe_decoding`), else greedy."""
+        return self.settings.probe_decoding == "sample"
+
+    @property
     def empty_check_tokens(self) -> int:
         """The new tokens the empty-answer check decodes: `EMPTY_ANSWER_CHECK_TOKENS`, at most the sweep's."""
         return min(EMPTY_ANSWER_CHECK_TOKENS, self.settings.sweep_tokens)
@@ -190,7 +195,9 @@ class DiagnoseStage(GuidedAnswers, StageRecords):
         those that ended there ("empty"): a cheap count over many prompts of the empty answers, and of the answers
         that run on in bare markup, that a few probe prompts miss."""
         rows = [(vertex, prompt) for vertex in vertices for prompt in self.empty_check_prompts]
-        answers = self._answers(rows, objective_strengths, max_new_tokens=self.empty_check_tokens)
+        answers = self._answers(
+            rows, objective_strengths, max_new_tokens=self.empty_check_tokens, sample=self.samples_probe
+        )
         size = len(self.empty_check_prompts)
         shares = []
         for start in range(0, len(rows), size):

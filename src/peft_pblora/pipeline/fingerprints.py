@@ -53,7 +53,7 @@ STAGE_SETTINGS: dict[str, tuple[str, ...]] = {
     "make-data": SAMPLING_SETTINGS + PAIRING_SETTINGS,
     "train": TRAINING_SETTINGS,
     # the probe and the empty-answer check avoid the train prompts
-    "diagnose": DECODING_SETTINGS + ("train_prompts", "probe_prompts", "empty_answer_check_prompts"),
+    "diagnose": DECODING_SETTINGS + ("train_prompts", "probe_prompts", "empty_answer_check_prompts", "probe_decoding"),
     "sweep": DECODING_SETTINGS + ("grid_step", "sweep_decoding"),
 }
 """The settings that concern each stage; the result-neutral ones (`run_folder.RESULT_NEUTRAL_SETTINGS`) and the

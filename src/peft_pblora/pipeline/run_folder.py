@@ -36,6 +36,7 @@ LEGACY_SETTINGS = {
     "min_train_steps": None,
     "more_samples_if_few_pairs": 0,
     "sweep_decoding": "greedy",
+    "probe_decoding": "greedy",
 }
 
 

@@ -438,7 +438,17 @@ class RunSettings:
             "help": "How the sweep decodes its answers, guided and unguided: 'greedy', or 'sample' from the guided "
             "distribution itself (temperature 1, no top-k or top-p) from the run's seed, whose means follow the "
             "weight more steadily (a greedy answer flips at some weight and stays) and whose strong vertices loop "
-            "less, at somewhat less distance. The probe stays greedy; the answers drawn depend on sweep_batch_size.",
+            "less, at somewhat less distance (the probe decodes as probe_decoding says). The answers drawn depend on "
+            "sweep_batch_size.",
+            "choices": list(SWEEP_DECODINGS),
+        },
+    )
+    probe_decoding: str = field(
+        default="greedy",
+        metadata={
+            "help": "How the diagnosis's probe and empty-answer check decode, which choose the strengths the sweep "
+            "guides with: 'greedy', or 'sample' as sweep_decoding samples (from the run's seed), so that a sampled "
+            "sweep's strengths are chosen on sampled answers.",
             "choices": list(SWEEP_DECODINGS),
         },
     )
@@ -566,6 +576,8 @@ class RunSettings:
             raise ValueError(f"unknown method {self.method!r}; choose one of {METHODS}")
         if self.sweep_decoding not in SWEEP_DECODINGS:
             raise ValueError(f"unknown sweep_decoding {self.sweep_decoding!r}; choose one of {SWEEP_DECODINGS}")
+        if self.probe_decoding not in SWEEP_DECODINGS:
+            raise ValueError(f"unknown probe_decoding {self.probe_decoding!r}; choose one of {SWEEP_DECODINGS}")
         if self.parm_model and self.parm_layers:
             raise ValueError("give parm_model or parm_layers, not both")
         if self.core not in parm_cores():
