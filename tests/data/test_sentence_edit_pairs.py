@@ -102,10 +102,30 @@ def test_with_sentence_edit_pairs_appends_them_skips_matched_objectives_and_need
         with_sentence_edit_pairs(data, [SentenceShare("warm")])
 
 
-def test_the_length_sign_leaves_sentence_edits_out_but_not_first_sentence_variants():
-    assert length_sign(["It is warm. It rains. Go.", "Go."], ["It rains. Go.", "Go on. Stay."]) == -1.0
-    assert length_sign(["Go on. Stay."], ["Go on."]) == 1.0  # a first-sentence variant is its sample's beginning
+def test_the_length_sign_leaves_sentence_edits_out_where_they_were_added_but_not_first_sentence_variants():
+    chosen, rejected = ["It is warm. It rains. Go.", "Go."], ["It rains. Go.", "Go on. Stay."]
+    assert length_sign(chosen, rejected, sentence_edits_added=True) == -1.0
+    assert length_sign(chosen, rejected) == 0.0  # without them, a pair that looks like one is a made pair
+    assert length_sign(["Go on. Stay."], ["Go on."], sentence_edits_added=True) == 1.0  # its sample's beginning
     assert not is_sentence_edit("Go on. Stay.", "Go on.")
+    with pytest.raises(ValueError, match="no pairs of two non-empty answers"):
+        length_sign(chosen[:1], rejected[:1], sentence_edits_added=True)
+
+
+def test_each_answer_and_each_removal_is_scored_once():
+    scored: list[str] = []
+
+    class Counting(SentenceShare):
+        def __call__(self, prompts, responses):
+            scored.extend(responses)
+            return super().__call__(prompts, responses)
+
+    made = pairs(["p1", "p1"], ["It is warm. Go on. Stay.", "It is warm. Go on. Stay."], ["No. Go.", "Yes. Go."])
+    rows = sentence_edit_rows(made, Counting("warm"))
+    assert rows["rejected"] == ["Go on. Stay."]
+    assert sorted(scored) == sorted(
+        ["It is warm. Go on. Stay.", "No. Go.", "Yes. Go.", "Go on. Stay.", "It is warm. Stay.", "Go.", "Go."]
+    )
 
 
 def test_build_preference_data_adds_them_after_the_made_pairs_and_records_it(tmp_path, monkeypatch):

@@ -41,6 +41,7 @@ CHOICES = {
     "core": parm_cores(),
     "scalarization": list(SCALARIZATIONS),
     "sweep_decoding": list(SWEEP_DECODINGS),
+    "probe_decoding": list(SWEEP_DECODINGS),
     "preference_sampling": ["importance", "example", "batch"],
     "device": ["cpu", "cuda", "cuda:7", "meta"],
     "objectives": [*SCORERS, "none"],

@@ -42,7 +42,7 @@ def header() -> str:
 
 
 def blocks(path: Path) -> dict[str, list[list[Path]]]:
-    """`runs.tsv`'s runs by block (a line `# name` starts one): each run's greedy and sampled folders."""
+    """`runs.tsv`'s runs by block (a line `# name` starts one): each run's two folders (greedy and sampled)."""
     found: dict[str, list[list[Path]]] = {}
     name = "runs"
     for line in path.read_text().splitlines():

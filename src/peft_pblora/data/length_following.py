@@ -28,15 +28,17 @@ LENGTH_FOLLOWING_SIGN = 0.5
 to |1.00| (conciseness, thoroughness) or at most |0.32| (the other six, paired on whole samples)."""
 
 
-def length_sign(chosen: Sequence[str], rejected: Sequence[str]) -> float:
+def length_sign(chosen: Sequence[str], rejected: Sequence[str], sentence_edits_added: bool = False) -> float:
     """The share of pairs whose chosen answer has more words than the rejected one minus the share with fewer:
     +1 or -1 where the label follows length, near 0 where it ignores length. A pair with an empty answer (a pair
-    against the empty answer, `data.non_answer_pairs`) compares answering with not answering and is left out, as is
-    a pair of an answer and itself less one sentence (`data.sentence_edit_pairs`), longer by construction.
+    against the empty answer, `data.non_answer_pairs`) compares answering with not answering and is left out; so,
+    where `sentence_edits_added`, is a pair of an answer and itself less one sentence (`data.sentence_edit_pairs`),
+    longer by construction.
 
     Args:
         chosen (Sequence[str]): each pair's chosen answer.
         rejected (Sequence[str]): each pair's rejected answer, in the same order.
+        sentence_edits_added (bool): whether sentence-edit pairs were added to these pairs.
 
     Example:
         >>> length_sign(["a short answer", "yes", "one two three"], ["no", "a longer answer here", "four five six"])
@@ -52,17 +54,17 @@ def length_sign(chosen: Sequence[str], rejected: Sequence[str]) -> float:
     answered = [
         (first, second)
         for first, second in pairs
-        if not has_empty_answer(first, second) and not is_sentence_edit(first, second)
+        if not has_empty_answer(first, second) and not (sentence_edits_added and is_sentence_edit(first, second))
     ]
     if not answered:
-        raise ValueError("no pairs of two non-empty answers to measure a length sign on")
+        raise ValueError("no pairs of two non-empty answers (but sentence edits) to measure a length sign on")
     longer = [word_count(first) - word_count(second) for first, second in answered]
     return float(np.mean(np.sign(longer)))
 
 
-def length_signs(pairs: Mapping[str, Dataset]) -> dict[str, float]:
+def length_signs(pairs: Mapping[str, Dataset], sentence_edits_added: bool = False) -> dict[str, float]:
     """Each objective's `length_sign` over its preference pairs (`chosen` and `rejected` columns)."""
-    return {name: length_sign(data["chosen"], data["rejected"]) for name, data in pairs.items()}
+    return {name: length_sign(data["chosen"], data["rejected"], sentence_edits_added) for name, data in pairs.items()}
 
 
 def follows_length(sign: float, threshold: float = LENGTH_FOLLOWING_SIGN) -> bool:

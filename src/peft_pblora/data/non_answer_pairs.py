@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from datasets import Dataset, DatasetDict, concatenate_datasets
+from datasets import Dataset, DatasetDict
 
 from ..evaluation.scorers import Scorer
+from .added_pairs import with_added_pairs
 
 NON_ANSWER = ""
 
@@ -50,16 +51,4 @@ def with_non_answer_pairs(data: DatasetDict, scorers: Sequence[Scorer], matched:
     against the empty answer (`non_answer_rows`) appended, scored by the objective's scorer in `scorers`; the
     `matched` objectives (length- or score-matched) get none, as an empty answer matches no answer's length or
     scores."""
-    by_name = {scorer.name: scorer for scorer in scorers}
-    missing = [name for name in data if name not in by_name]
-    if missing:
-        raise ValueError(f"no scorer for objective(s) {missing}: the pairs against the empty answer need one each")
-    extended = {}
-    for name, pairs in data.items():
-        added = non_answer_rows(pairs, by_name[name]) if name not in matched else {"prompt": []}
-        if not added["prompt"]:
-            extended[name] = pairs
-            continue
-        extra = Dataset.from_dict({column: added[column] for column in pairs.column_names}, features=pairs.features)
-        extended[name] = concatenate_datasets([pairs, extra])
-    return DatasetDict(extended)
+    return with_added_pairs(data, scorers, non_answer_rows, "the pairs against the empty answer", matched)

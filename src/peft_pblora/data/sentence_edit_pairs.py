@@ -7,6 +7,10 @@ can only come from that sentence and the text right after it. Per prompt, each a
 each of its sentences but the last in turn (a removed last sentence would leave the answer's beginning, a contrast of
 length like a first-sentence variant's); the version whose loss lowers the objective's score most is paired below the
 whole answer. Where no loss lowers the score (an objective that prefers fewer sentences), the prompt gets no pair.
+
+A sentence ends at ".", "!" or "?" before white space (`SENTENCE_END`), so a line without one belongs to the sentence
+it runs into, and a list number ("1.") is a piece of its own that stays when the item after it is removed: a list's
+edit pair sets it against itself with one item reduced to its bare number.
 """
 
 from __future__ import annotations
@@ -14,9 +18,10 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Sequence
 
-from datasets import Dataset, DatasetDict, concatenate_datasets
+from datasets import Dataset, DatasetDict
 
 from ..evaluation.scorers import SENTENCE_END, Scorer
+from .added_pairs import with_added_pairs
 
 LETTER = re.compile(r"[^\W\d_]")
 TRAILING_SPACE = re.compile(r"\s*")
@@ -41,7 +46,7 @@ def sentence_pieces(text: str) -> list[str]:
 
 def one_sentence_removals(text: str) -> list[str]:
     """The text without each of its sentences but the last in turn (those with a letter: a list number such as
-    "1." is no sentence), stripped; none for a text of one sentence.
+    "1." is no sentence, and stays where it is), stripped; none for a text of one sentence.
 
     Example:
         >>> one_sentence_removals("One. 2. Two! Three")
@@ -57,8 +62,9 @@ def one_sentence_removals(text: str) -> list[str]:
 
 def is_sentence_edit(chosen: str, rejected: str) -> bool:
     """Whether one answer of a pair is the other without one sentence but the last: a pair of this module, whose
-    length difference is the removed sentence and says nothing of how the objective's labels follow length (a
-    first-sentence variant is the beginning of its sample, never such a removal)."""
+    length difference is the removed sentence and says nothing of how the objective's labels follow length. A
+    first-sentence variant is its sample's beginning, which no removal gives unless the sample repeats its first
+    sentence."""
     longer, shorter = (chosen, rejected) if len(chosen) >= len(rejected) else (rejected, chosen)
     return shorter.strip() in one_sentence_removals(longer)
 
@@ -79,14 +85,13 @@ def sentence_edit_rows(pairs: Dataset, scorer: Scorer) -> dict[str, list]:
     rows: dict[str, list] = {"prompt": [], "chosen": [], "rejected": [], "score_gap": []}
     if not versions:
         return rows
-    prompts = [prompt for prompt, _, _ in versions]
-    whole = dict(zip(versions, scorer(prompts, [answer for _, answer, _ in versions]), strict=True))
-    removed = dict(zip(versions, scorer(prompts, [removal for _, _, removal in versions]), strict=True))
+    wholes = list(dict.fromkeys((prompt, answer) for prompt, answer, _ in versions))  # each answer scored once
+    whole_scores = dict(zip(wholes, scorer([p for p, _ in wholes], [answer for _, answer in wholes]), strict=True))
+    removed_scores = scorer([prompt for prompt, _, _ in versions], [removal for _, _, removal in versions])
     best: dict[str, tuple[float, str, str]] = {}
-    for version in versions:
-        prompt, answer, removal = version
-        drop = float(whole[version] - removed[version])
-        if drop > 0 and drop > best.get(prompt, (0.0,))[0]:
+    for (prompt, answer, removal), removed in zip(versions, removed_scores, strict=True):
+        drop = float(whole_scores[prompt, answer] - removed)
+        if drop > best.get(prompt, (0.0,))[0]:
             best[prompt] = (drop, answer, removal)
     for prompt, (drop, answer, removal) in best.items():
         rows["prompt"].append(prompt)
@@ -102,16 +107,4 @@ def with_sentence_edit_pairs(
     """`data` (objective -> pairs with `prompt`, `chosen`, `rejected`, `score_gap`) with each objective's
     sentence-edit pairs (`sentence_edit_rows`) appended, scored by its scorer in `scorers`; the `matched` objectives
     (length- or score-matched) get none, as a removed sentence changes the length and may change the other scores."""
-    by_name = {scorer.name: scorer for scorer in scorers}
-    missing = [name for name in data if name not in by_name]
-    if missing:
-        raise ValueError(f"no scorer for objective(s) {missing}: the sentence-edit pairs need one each")
-    extended = {}
-    for name, pairs in data.items():
-        added = sentence_edit_rows(pairs, by_name[name]) if name not in matched else {"prompt": []}
-        if not added["prompt"]:
-            extended[name] = pairs
-            continue
-        extra = Dataset.from_dict({column: added[column] for column in pairs.column_names}, features=pairs.features)
-        extended[name] = concatenate_datasets([pairs, extra])
-    return DatasetDict(extended)
+    return with_added_pairs(data, scorers, sentence_edit_rows, "the sentence-edit pairs", matched)

@@ -62,6 +62,7 @@ def choose_reward_forms(
     length_normalized_rewards: Sequence[str] | None,
     beta_r: Sequence[float] | None,
     pairs: Mapping[str, Any],
+    sentence_edits_added: bool = False,
 ) -> RewardForms:
     """The forms the settings give, with what they leave open (None) chosen from `pairs` (objective -> its pairs).
 
@@ -72,6 +73,8 @@ def choose_reward_forms(
         beta_r (Sequence[float] | None): one reward scale, or one per objective; None: BETA_R_MEAN for a mean
             reward, BETA_R_SUM for a summed one.
         pairs (Mapping): each objective's preference pairs, with `chosen` and `rejected` columns.
+        sentence_edits_added (bool): whether sentence-edit pairs were added to them, which the length signs leave
+            out.
 
     Example:
         >>> pairs = {
@@ -82,7 +85,7 @@ def choose_reward_forms(
         >>> forms.length_normalized_rewards, forms.beta_r
         (['brevity'], [4.0, 0.1])
     """
-    signs = length_signs({name: pairs[name] for name in objectives})
+    signs = length_signs({name: pairs[name] for name in objectives}, sentence_edits_added)
     chosen_from_pairs = length_normalized_rewards is None
     if chosen_from_pairs:
         length_normalized = [name for name in objectives if follows_length(signs[name])]
@@ -96,7 +99,9 @@ def reward_forms_of(settings: RunSettings, pairs: Mapping[str, Any]) -> RewardFo
     """The run's reward forms (`choose_reward_forms`); warns where a reference-free summed reward meets pairs that
     follow length, which only a setting given by hand can make."""
     names = settings.objective_names
-    forms = choose_reward_forms(names, settings.length_normalized_rewards, settings.beta_r, pairs)
+    forms = choose_reward_forms(
+        names, settings.length_normalized_rewards, settings.beta_r, pairs, settings.sentence_edit_pairs
+    )
     for name in names:
         sign = forms.length_signs[name]
         summed = name not in forms.length_normalized_rewards
@@ -120,5 +125,8 @@ def with_reward_forms(values: Mapping[str, Any], objectives: Sequence[str], pair
         return dict(values)
     if pairs is None or sorted(pairs) != sorted(objectives):
         return dict(values)
-    forms = choose_reward_forms(objectives, values.get("length_normalized_rewards"), values.get("beta_r"), pairs)
+    forms = choose_reward_forms(
+        objectives, values.get("length_normalized_rewards"), values.get("beta_r"), pairs,
+        bool(values.get("sentence_edit_pairs")),
+    )  # fmt: skip
     return {**values, "length_normalized_rewards": forms.length_normalized_rewards, "beta_r": forms.beta_r}

@@ -446,9 +446,9 @@ class RunSettings:
     probe_decoding: str = field(
         default="greedy",
         metadata={
-            "help": "How the diagnosis's probe and empty-answer check decode, which choose the strengths the sweep "
-            "guides with: 'greedy', or 'sample' as sweep_decoding samples (from the run's seed), so that a sampled "
-            "sweep's strengths are chosen on sampled answers.",
+            "help": "How the diagnosis's probe and empty-answer check decode: 'greedy', or 'sample' as sweep_decoding "
+            "samples (from the run's seed), so that the flags, and the strengths a strength search chooses for a "
+            "sampled sweep, are read from sampled answers.",
             "choices": list(SWEEP_DECODINGS),
         },
     )
