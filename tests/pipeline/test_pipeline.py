@@ -82,7 +82,7 @@ def test_the_report_names_the_weights_between_which_an_objective_falls():
     advice = STEERING_VERDICT_ADVICE["falls_with_more_weight"]
     fall = "(weight 0.5 -> 1: -0.292 +/- 0.079)"
     assert lines[1] == f"- format: {advice} {fall}{SAMPLED_SWEEP_TRIAL}"  # a greedy sweep: try a sampled one
-    assert "--sweep_decoding sample" in SAMPLED_SWEEP_TRIAL and "sample" not in lines[0]  # tone steers
+    assert "--sweep_decoding sample --probe_decoding sample" in SAMPLED_SWEEP_TRIAL and "sample" not in lines[0]
     assert verdict_lines({**metrics, "sweep_decoding": "sample"})[3] == f"- format: {advice} {fall}"
     del metrics["steepest_fall"]  # a metrics file written before the fall was measured
     not_monotone = verdict_lines(metrics)[3]

@@ -80,9 +80,11 @@ def metrics_verdicts(metrics: dict) -> dict[str, str]:
 # where the guidance makes it the most likely, and loops more at a strong vertex
 SAMPLED_SWEEP_VERDICTS = ("not_monotone", "falls_with_more_weight")
 SAMPLED_SWEEP_TRIAL = (
-    "; to try: the same folder swept sampled (--sweep_decoding sample; only the sweep is redone). On 25 steering "
-    "benchmark runs swept both ways it made steer all 4 objective-runs that were not monotone or fell greedy; of the "
-    "43 that steered greedy, 4 did not sampled and the others steered a median 0.83 as far"
+    "; to try: the same folder swept sampled, its probe too (--sweep_decoding sample --probe_decoding sample; only "
+    "the diagnosis and the sweep are redone). On 25 steering benchmark runs swept both ways a sampled sweep made "
+    "steer all 4 objective-runs that were not monotone or fell greedy; of the 43 that steered greedy, 4 did not "
+    "sampled and the others steered a median 0.83 as far. A sampled probe, on 14 of those runs, chose twice the "
+    "strength in 4 and made one more objective-run steer (22 of 28 against 21), losing none"
 )
 
 
