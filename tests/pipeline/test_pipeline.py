@@ -628,14 +628,22 @@ def test_an_objective_whose_pairs_raise_another_is_score_matched_read_from_the_c
     assert parse_settings(["--output_dir", str(tmp_path / "cli"), "--score_matched", "none"]).score_matched == []
 
 
-def test_non_answer_pairs_add_one_pair_per_prompt_against_the_empty_answer_and_keep_the_reward_forms(
-    tmp_path, monkeypatch
-):
+def pairs_without_and_with(tmp_path, monkeypatch, **option) -> tuple:
+    """Conciseness and relevance paired from the shipped candidates without and with a pairing `option`: the plain
+    settings, their pairs, the settings with the option, its run and its pairs."""
     objectives = ["conciseness", "relevance"]
     plain = RunSettings(output_dir=str(tmp_path / "plain"), objectives=objectives)
     _, without, _ = pairs_from_shipped_candidates(plain, monkeypatch)
-    settings = RunSettings(output_dir=str(tmp_path / "run"), objectives=objectives, non_answer_pairs=True)
+    settings = RunSettings(output_dir=str(tmp_path / "run"), objectives=objectives, **option)
     run, data, _ = pairs_from_shipped_candidates(settings, monkeypatch)
+    return plain, without, settings, run, data
+
+
+def test_non_answer_pairs_add_one_pair_per_prompt_against_the_empty_answer_and_keep_the_reward_forms(
+    tmp_path, monkeypatch
+):
+    plain, without, settings, run, data = pairs_without_and_with(tmp_path, monkeypatch, non_answer_pairs=True)
+    objectives = settings.objective_names
     for name in objectives:
         made, added = len(without[name]), data[name].select(range(len(without[name]), len(data[name])))
         assert data[name].select(range(made))["chosen"] == without[name]["chosen"]  # the made pairs first, as before
@@ -659,11 +667,8 @@ def test_non_answer_pairs_add_one_pair_per_prompt_against_the_empty_answer_and_k
 def test_sentence_edit_pairs_add_one_pair_per_prompt_of_an_answer_without_a_sentence_and_keep_the_reward_forms(
     tmp_path, monkeypatch
 ):
-    objectives = ["conciseness", "relevance"]
-    plain = RunSettings(output_dir=str(tmp_path / "plain"), objectives=objectives)
-    _, without, _ = pairs_from_shipped_candidates(plain, monkeypatch)
-    settings = RunSettings(output_dir=str(tmp_path / "run"), objectives=objectives, sentence_edit_pairs=True)
-    run, data, _ = pairs_from_shipped_candidates(settings, monkeypatch)
+    plain, without, settings, run, data = pairs_without_and_with(tmp_path, monkeypatch, sentence_edit_pairs=True)
+    objectives = settings.objective_names
     scorers = {scorer.name: scorer for scorer in settings.make_scorers()}
     assert len(data["relevance"]) > len(without["relevance"])  # relevance's answers lose sentences that earn it
     for name in objectives:
