@@ -414,15 +414,15 @@ def test_the_empty_answer_check_counts_per_vertex_the_answers_with_no_word(tiny_
     answers += [("w7", True), ("", True), ("1. **Water", False), ("w8", False)]
     calls = []
 
-    def stand_in(rows, objective_strengths=None, max_new_tokens=None):
-        calls.append((len(rows), list(objective_strengths), max_new_tokens))
+    def stand_in(rows, objective_strengths=None, max_new_tokens=None, sample=False):
+        calls.append((len(rows), list(objective_strengths), max_new_tokens, sample))
         return [{"text": text, "finished": ended, "new_tokens": 1} for text, ended in answers]
 
     monkeypatch.setattr(run, "_answers", stand_in)
     assert run._empty_answer_shares([[1.0, 0.0], [0.0, 1.0]], [1.0, 0.5]) == [
         {"empty": 2 / 4, "wordless": 3 / 4}, {"empty": 1 / 4, "wordless": 1 / 4}
     ]  # fmt: skip
-    assert calls == [(8, [1.0, 0.5], 5)]  # at most the sweep's 5 tokens, below the check's 8
+    assert calls == [(8, [1.0, 0.5], 5, False)]  # at most the sweep's 5 tokens, below the check's 8; greedy
 
 
 def test_a_diagnosis_whose_check_counted_only_answers_that_ended_is_redone(tiny_settings, monkeypatch):
