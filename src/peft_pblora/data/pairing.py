@@ -76,10 +76,9 @@ class PairingOptions:
             raise ValueError(f"max_length_ratio must be >= 1, got {self.max_length_ratio}")
         if not self.max_score_difference >= 0:
             raise ValueError(f"max_score_difference must be >= 0, got {self.max_score_difference}")
-        if not isinstance(self.non_answer_pairs, bool):
-            raise TypeError(f"non_answer_pairs must be True or False, got {self.non_answer_pairs!r}")
-        if not isinstance(self.sentence_edit_pairs, bool):
-            raise TypeError(f"sentence_edit_pairs must be True or False, got {self.sentence_edit_pairs!r}")
+        for name in ("non_answer_pairs", "sentence_edit_pairs"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
         pairs = self.pairs_per_prompt
         if isinstance(pairs, bool) or not isinstance(pairs, int) or pairs < 1:
             raise ValueError(f"pairs_per_prompt must be an integer >= 1, got {pairs!r}")

@@ -349,10 +349,11 @@ def build_preference_data(
     read_from_candidates = pairing.whole_samples_only is None
     score_matching_read = pairing.score_matched is None
     data, pairing, shares = pairs_with_extras_for(prompts, responses, scores, pairing, usable, extra, more_for)
+    matched = [*pairing.length_matched, *pairing.score_matched]
     if pairing.non_answer_pairs:
-        data = with_non_answer_pairs(data, scorers, matched=[*pairing.length_matched, *pairing.score_matched])
+        data = with_non_answer_pairs(data, scorers, matched=matched)
     if pairing.sentence_edit_pairs:
-        data = with_sentence_edit_pairs(data, scorers, matched=[*pairing.length_matched, *pairing.score_matched])
+        data = with_sentence_edit_pairs(data, scorers, matched=matched)
     data.save_to_disk(str(cache_dir))
     record = {
         "whole_samples_only": list(pairing.whole_samples_only),

@@ -72,10 +72,9 @@ def is_sentence_edit(chosen: str, rejected: str) -> bool:
 def sentence_edit_rows(pairs: Dataset, scorer: Scorer) -> dict[str, list]:
     """One objective's sentence-edit pairs for its `pairs`: per prompt, among the answers of its pairs, the answer
     and one-sentence removal whose score `scorer` lowers most, where it lowers it; the score drop is the gap."""
-    answers_per_prompt: dict[str, list[str]] = {}
+    answers_per_prompt: dict[str, dict[str, None]] = {}  # each prompt's distinct answers, in order
     for prompt, chosen, rejected in zip(pairs["prompt"], pairs["chosen"], pairs["rejected"], strict=True):
-        answers = answers_per_prompt.setdefault(prompt, [])
-        answers.extend(answer for answer in (chosen, rejected) if answer not in answers)
+        answers_per_prompt.setdefault(prompt, {}).update(dict.fromkeys((chosen, rejected)))
     versions = [
         (prompt, answer, removal)
         for prompt, answers in answers_per_prompt.items()

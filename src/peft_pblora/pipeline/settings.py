@@ -34,6 +34,11 @@ METHODS = ("parm", "svd_lora", "genarm", "rewarded_soups")
 # one preference-conditioned adapter; the other methods train one single-objective ARM per objective
 ONE_REWARD_MODEL_METHODS = ("parm", "svd_lora")
 SWEEP_DECODINGS = ("greedy", "sample")
+# the pairing options that add pairs to those made from sampled answers (named as their modules), and what they add
+PAIRS_ADDED_BY = {
+    "non_answer_pairs": "the pairs against the empty answer",
+    "sentence_edit_pairs": "the sentence-edit pairs",
+}
 METHOD_LABELS = {
     "parm": "PARM guided",
     "svd_lora": "SVD-LoRA (Panacea) guided",
@@ -517,17 +522,12 @@ class RunSettings:
         check_values(self)
         if len(self.objectives) < 2:
             raise ValueError("a multi-objective run needs at least two objectives (objectives)")
-        if self.non_answer_pairs and self.preference_pairs is not None:
-            raise ValueError(
-                "non_answer_pairs adds to the pairs the run makes from sampled answers; with your own "
-                "preference_pairs add the pairs against the empty answer to them yourself "
-                "(peft_pblora.data.non_answer_pairs)"
-            )
-        if self.sentence_edit_pairs and self.preference_pairs is not None:
-            raise ValueError(
-                "sentence_edit_pairs adds to the pairs the run makes from sampled answers; with your own "
-                "preference_pairs add the sentence-edit pairs to them yourself (peft_pblora.data.sentence_edit_pairs)"
-            )
+        for option, added in PAIRS_ADDED_BY.items():
+            if getattr(self, option) and self.preference_pairs is not None:
+                raise ValueError(
+                    f"{option} adds to the pairs the run makes from sampled answers; with your own preference_pairs "
+                    f"add {added} to them yourself (peft_pblora.data.{option})"
+                )
         if self.device is None:
             self.device = "cuda" if torch.cuda.is_available() else "cpu"
         # the objectives' scorers, resolved once (a reward model loads here); named by their scorers
@@ -574,10 +574,9 @@ class RunSettings:
             raise ValueError(f"unknown loss_type {self.loss_type!r}; choose one of {LOSS_TYPES}")
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; choose one of {METHODS}")
-        if self.sweep_decoding not in SWEEP_DECODINGS:
-            raise ValueError(f"unknown sweep_decoding {self.sweep_decoding!r}; choose one of {SWEEP_DECODINGS}")
-        if self.probe_decoding not in SWEEP_DECODINGS:
-            raise ValueError(f"unknown probe_decoding {self.probe_decoding!r}; choose one of {SWEEP_DECODINGS}")
+        for decoding in ("sweep_decoding", "probe_decoding"):
+            if getattr(self, decoding) not in SWEEP_DECODINGS:
+                raise ValueError(f"unknown {decoding} {getattr(self, decoding)!r}; choose one of {SWEEP_DECODINGS}")
         if self.parm_model and self.parm_layers:
             raise ValueError("give parm_model or parm_layers, not both")
         if self.core not in parm_cores():
