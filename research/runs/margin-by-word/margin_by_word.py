@@ -8,8 +8,9 @@ them; a margin carried by other tokens tells the pairs apart without favouring t
     PYTHONPATH=<the steering benchmark's objective folders> \
 python research/runs/margin-by-word/margin_by_word.py RUN_FOLDER OBJECTIVE
 
-The run folder needs its adapter (`parm_adapter/`), its pairs (`preference_data/`) and its sweep. Output: one JSON
-line; `margins.jsonl` here holds the lines research log section 68 cites.
+With `--first N`, only the first N pairs (a run's made pairs come before any it added); with `--after N`, the
+others. The run folder needs its adapter (`parm_adapter/`), its pairs (`preference_data/`) and its sweep. Output:
+one JSON line; `margins.jsonl` here holds the lines research log sections 68 and 69 cite.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def split(ratios: torch.Tensor, mask: torch.Tensor) -> tuple[float, float, int]:
     return float(ratios[mask].sum()), float(ratios[~mask].sum()), int(mask.sum())
 
 
-def measure(folder: Path, objective: str) -> dict:
+def measure(folder: Path, objective: str, first: int | None = None, after: int | None = None) -> dict:
     settings = RunSettings(**{**json.loads((folder / "settings.json").read_text()), "output_dir": str(folder)})
     run = Run(settings)
     _, tokenizer = run.base()
@@ -83,6 +84,8 @@ def measure(folder: Path, objective: str) -> dict:
     }
     pattern = PATTERNS[objective]
     pairs = load_from_disk(str(folder / "preference_data"))[objective]
+    pairs = pairs.select(range(min(first, len(pairs)))) if first else pairs
+    pairs = pairs.select(range(after, len(pairs))) if after else pairs
     rendering = PreferenceTokenizer(tokenizer, None, None)
     result: dict = {"run": folder.name, "objective": objective, "pairs": len(pairs)}
     for label, alpha in vertices.items():
@@ -133,9 +136,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", type=Path)
     parser.add_argument("objective", choices=sorted(PATTERNS))
+    parser.add_argument(
+        "--first", type=int, help="only the first pairs: the best-against-worst ones, added pairs left out"
+    )
+    parser.add_argument("--after", type=int, help="only the pairs after the first N: the added ones")
     arguments = parser.parse_args()
     warnings.filterwarnings("ignore", message=".*found no transformers generate call.*")
-    print(json.dumps(measure(arguments.folder, arguments.objective)))
+    print(json.dumps(measure(arguments.folder, arguments.objective, arguments.first, arguments.after)))
 
 
 if __name__ == "__main__":
