@@ -50,21 +50,24 @@ def word_mask(tokenizer, answer: str, pattern: re.Pattern, length: int) -> torch
     return torch.tensor((mask + [False] * length)[:length])
 
 
-def token_log_ratios(parm, prompt: list[int], answer: list[int], alpha: list[float] | None) -> torch.Tensor:
-    """Per answer token: log pi_PARM(alpha) minus log pi_base (the adapter disabled)."""
+def answer_log_probs(model, prompt: list[int], answer: list[int]) -> torch.Tensor:
+    """Per answer token, its log-probability under `model` after the prompt and the answer's tokens before it."""
     ids = torch.tensor([prompt + answer])
-    targets = ids[0, len(prompt) :]
+    with torch.no_grad():
+        logits = model(input_ids=ids).logits[0, len(prompt) - 1 : -1].float()
+    return torch.log_softmax(logits, dim=-1).gather(1, ids[0, len(prompt) :, None])[:, 0]
 
-    def answer_log_probs() -> torch.Tensor:
-        with torch.no_grad():
-            logits = parm(input_ids=ids).logits[0, len(prompt) - 1 : -1].float()
-        return torch.log_softmax(logits, dim=-1).gather(1, targets[:, None])[:, 0]
 
+def parm_log_probs(parm, prompt: list[int], answer: list[int], alpha: list[float]) -> torch.Tensor:
+    """`answer_log_probs` under the PARM at preference `alpha`."""
     parm.base_model.set_preference(alpha)
-    guided = answer_log_probs()
+    return answer_log_probs(parm, prompt, answer)
+
+
+def base_log_probs(parm, prompt: list[int], answer: list[int]) -> torch.Tensor:
+    """`answer_log_probs` under the frozen base (the PARM with its adapter disabled)."""
     with parm.disable_adapter():
-        base = answer_log_probs()
-    return guided - base
+        return answer_log_probs(parm, prompt, answer)
 
 
 def split(ratios: torch.Tensor, mask: torch.Tensor) -> tuple[float, float, int]:
@@ -87,19 +90,22 @@ def measure(folder: Path, objective: str, first: int | None = None, after: int |
     pairs = pairs.select(range(min(first, len(pairs)))) if first else pairs
     pairs = pairs.select(range(after, len(pairs))) if after else pairs
     rendering = PreferenceTokenizer(tokenizer, None, None)
+    answers = []  # (side, prompt ids, answer ids, word mask, the base's log-probabilities): tokenized and scored once
+    for row in pairs:
+        prompt, chosen, rejected = rendering.pair_ids(row, ("prompt", "chosen", "rejected"), "pairs")
+        for side, answer_ids in (("chosen", chosen), ("rejected", rejected)):
+            mask = word_mask(tokenizer, row[side], pattern, len(answer_ids))
+            answers.append((side, prompt, answer_ids, mask, base_log_probs(parm, prompt, answer_ids)))
     result: dict = {"run": folder.name, "objective": objective, "pairs": len(pairs)}
     for label, alpha in vertices.items():
         totals = {"chosen_words": 0.0, "chosen_rest": 0.0, "rejected_words": 0.0, "rejected_rest": 0.0}
         word_tokens = other_tokens = 0
-        for row in pairs:
-            prompt, chosen, rejected = rendering.pair_ids(row, ("prompt", "chosen", "rejected"), "pairs")
-            for side, answer_ids, text in (("chosen", chosen, row["chosen"]), ("rejected", rejected, row["rejected"])):
-                ratios = token_log_ratios(parm, prompt, answer_ids, alpha)
-                words, rest, count = split(ratios, word_mask(tokenizer, text, pattern, len(answer_ids)))
-                totals[f"{side}_words"] += words
-                totals[f"{side}_rest"] += rest
-                word_tokens += count
-                other_tokens += len(answer_ids) - count
+        for side, prompt, answer_ids, mask, base in answers:
+            words, rest, count = split(parm_log_probs(parm, prompt, answer_ids, alpha) - base, mask)
+            totals[f"{side}_words"] += words
+            totals[f"{side}_rest"] += rest
+            word_tokens += count
+            other_tokens += len(answer_ids) - count
         margin_words = (totals["chosen_words"] - totals["rejected_words"]) / len(pairs)
         margin_rest = (totals["chosen_rest"] - totals["rejected_rest"]) / len(pairs)
         result[label] = {
@@ -117,7 +123,7 @@ def measure(folder: Path, objective: str, first: int | None = None, after: int |
             continue
         row = {"prompt": prompt_text, "chosen": answer, "rejected": answer + " ."}
         prompt, answer_ids, _ = rendering.pair_ids(row, ("prompt", "chosen", "rejected"), "held-out")
-        ratios = token_log_ratios(parm, prompt, answer_ids, vertices["own"])
+        ratios = parm_log_probs(parm, prompt, answer_ids, vertices["own"]) - base_log_probs(parm, prompt, answer_ids)
         mask = word_mask(tokenizer, answer, pattern, len(answer_ids))
         words, rest, count = split(ratios, mask)
         held_out["words"] += words

@@ -18,11 +18,13 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 from pathlib import Path
 
 import torch
-from datasets import Dataset, DatasetDict, concatenate_datasets, load_from_disk
+from datasets import Dataset, load_from_disk
 
+from peft_pblora.data.added_pairs import with_added_pairs
 from peft_pblora.pipeline import Run, RunSettings
 from peft_pblora.trainer.preference_data import PreferenceTokenizer
 
@@ -94,26 +96,23 @@ def main() -> None:
     data = load_from_disk(str(folder / "preference_data"))
     pairing = json.loads((folder / "preference_data" / "pairing.json").read_text())
     matched = set(settings.length_matched or []) | set(pairing.get("score_matched") or [])
-    extended, added = {}, {}
-    for scorer in settings.make_scorers():
-        pairs = data[scorer.name]
-        rows = word_choice_rows(pairs, scorer, model, tokenizer) if scorer.name not in matched else {"prompt": []}
-        added[scorer.name] = len(rows["prompt"])
-        if rows["prompt"]:
-            extra = Dataset.from_dict({c: rows[c] for c in pairs.column_names}, features=pairs.features)
-            pairs = concatenate_datasets([pairs, extra])
-        extended[scorer.name] = pairs
+    extended = with_added_pairs(
+        data,
+        settings.make_scorers(),
+        lambda pairs, scorer: word_choice_rows(pairs, scorer, model, tokenizer),
+        "the word-choice pairs",
+        matched,
+    )
+    added = {name: len(extended[name]) - len(data[name]) for name in data}
     target = folder / "preference_data.with_word_choices"
-    DatasetDict(extended).save_to_disk(str(target))
+    extended.save_to_disk(str(target))  # not over the folder its pairs are read from
     for name in extended:  # swap each objective's folder in, keeping the candidates and the pairing record
         old = folder / "preference_data" / name
         for path in old.iterdir():
             path.unlink()
         for path in (target / name).iterdir():
             path.rename(old / path.name)
-    for path in sorted(target.rglob("*"), reverse=True):
-        path.unlink() if path.is_file() else path.rmdir()
-    target.rmdir()
+    shutil.rmtree(target)
     pairing["word_choice_pairs_added"] = added
     (folder / "preference_data" / "pairing.json").write_text(json.dumps(pairing, indent=2))
     print(json.dumps({"folder": str(folder), "word_choice_pairs_added": added}))
