@@ -190,3 +190,16 @@ def test_the_tokenizer_of_the_data_refuses_bad_lengths_too():
 
     with pytest.raises(ValueError, match="max_length must be >= 1, got 0"):
         PreferenceTokenizer(tiny_tokenizer(), None, 0)
+
+
+@pytest.mark.parametrize(
+    ("weights", "row"),
+    [([1.0, -1.0], 1), ([1.0, float("nan")], 1), ([float("inf"), 1.0], 0), (["heavy", "light"], 0)],
+)
+def test_a_pair_weight_that_is_no_finite_number_at_least_zero_is_refused_naming_the_row(tmp_path, weights, row):
+    data = disagreeing_datasets(rows=2)
+    data["first_word"] = data["first_word"].add_column("weight", weights)
+    with pytest.raises(
+        ValueError, match=rf"train_dataset\['first_word'\] row {row}: column 'weight' must hold a finite"
+    ):
+        make_trainer(tmp_path, datasets=data)

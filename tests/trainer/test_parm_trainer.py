@@ -162,6 +162,77 @@ def test_multi_label_pairs_cost_one_forward_for_all_objectives(tmp_path):
     torch.testing.assert_close(loss.detach(), 0.6 * helpful + 0.4 * harmless, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("sampling", ["batch", "importance"])
+def test_a_weight_column_counts_each_pair_as_that_many_pairs(tmp_path, sampling):
+    data = uneven_datasets()
+    pair_weights = {"first_word": [2.0, 0.5], "second_word": [1.0, 1.0]}  # second_word has no weight column
+    data["first_word"] = data["first_word"].add_column("weight", pair_weights["first_word"])
+    trainer = make_trainer(tmp_path, datasets=data, beta_r=[0.5, 0.2], preference_sampling=sampling)
+    batch = trainer.data_collator([trainer.train_dataset[0], trainer.train_dataset[1]])
+    labels, pair_rows = batch["preference_labels"], batch["pair_rows"]
+    alpha = torch.tensor([0.3, 0.7])
+    alphas = alpha.expand(len(pair_rows), -1)
+    draw_weights = torch.tensor([[0.5, 0.7], [0.3, 0.2], [0.25, 0.9], [0.6, 0.45]])[: len(pair_rows)]
+    if sampling == "importance":
+        trainer._draw_pair_preferences = lambda labels: (alphas, draw_weights)
+    else:
+        trainer._draw_preference = lambda rows: alpha
+    model = trainer.model.eval()
+    loss = trainer.compute_loss(model, batch)
+
+    tokenizer = tiny_tokenizer()
+    eos = [tokenizer.eos_token_id]
+    beta_r = torch.tensor([0.5, 0.2])
+    expected = torch.tensor(0.0)
+    with torch.no_grad():
+        for objective, name in enumerate(OBJECTIVES):
+            losses = []
+            for row in range(2):
+                (pair,) = [p for p in range(len(pair_rows)) if pair_rows[p] == row and labels[p, objective] != 0]
+                example = data[name][row]
+                prompt = tokenizer(example["prompt"])["input_ids"]
+                chosen = tokenizer(example["chosen"], add_special_tokens=False)["input_ids"] + eos
+                rejected = tokenizer(example["rejected"], add_special_tokens=False)["input_ids"] + eos
+                margin = hand_reward(model, prompt, chosen, alpha) - hand_reward(model, prompt, rejected, alpha)
+                draw_weight = draw_weights[pair, objective] if sampling == "importance" else alpha[objective]
+                losses.append(pair_weights[name][row] * draw_weight * -F.logsigmoid(beta_r[objective] * margin))
+            expected = expected + torch.stack(losses).mean()
+    torch.testing.assert_close(loss.detach(), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_a_weight_column_of_multi_label_pairs_weights_every_objective_of_the_pair(tmp_path):
+    weights = [3.0, 0.5]
+    data = Dataset.from_dict(
+        {"prompt": ["w10 w11", "w12 w13 w14"], "response_0": ["w5 w5", "w6"], "response_1": ["w6 w6", "w5 w7"],
+         "better": [0, 1], "safer": [1, 1], "weight": weights}
+    )  # fmt: skip
+    trainer = make_trainer(tmp_path, datasets=data, label_columns={"helpful": "better", "harmless": "safer"})
+    batch = trainer.data_collator([trainer.train_dataset[0], trainer.train_dataset[1]])
+    torch.testing.assert_close(batch["pair_weights"], torch.tensor(weights))
+    alpha = torch.tensor([0.6, 0.4])
+    trainer._draw_preference = lambda rows: alpha
+    model = trainer.model.eval()
+    loss, statistics = trainer.compute_loss(model, batch, return_outputs=True)
+
+    tokenizer = tiny_tokenizer()
+    eos = [tokenizer.eos_token_id]
+    with torch.no_grad():
+        margins = []
+        for row in range(2):
+            prompt = tokenizer(data[row]["prompt"])["input_ids"]
+            first = tokenizer(data[row]["response_0"], add_special_tokens=False)["input_ids"] + eos
+            second = tokenizer(data[row]["response_1"], add_special_tokens=False)["input_ids"] + eos
+            margins.append(hand_reward(model, prompt, first, alpha) - hand_reward(model, prompt, second, alpha))
+        margins = torch.stack(margins)
+        helpful = -F.logsigmoid(0.5 * torch.tensor([1.0, -1.0]) * margins)
+        harmless = -F.logsigmoid(0.5 * torch.tensor([-1.0, -1.0]) * margins)
+    pair_weights = torch.tensor(weights)
+    expected = 0.6 * (pair_weights * helpful).mean() + 0.4 * (pair_weights * harmless).mean()
+    torch.testing.assert_close(loss.detach(), expected, rtol=1e-4, atol=1e-5)
+    # the logged per-objective losses stay the plain means, what the pairs themselves say
+    torch.testing.assert_close(statistics.losses, torch.stack([helpful.mean(), harmless.mean()]), rtol=1e-4, atol=1e-5)
+
+
 def test_tchebycheff_takes_the_largest_weighted_loss(tmp_path):
     trainer = make_trainer(tmp_path, scalarization="tchebycheff")
     batch = trainer.data_collator([trainer.train_dataset[0], trainer.train_dataset[1]])

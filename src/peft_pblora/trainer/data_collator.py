@@ -10,6 +10,7 @@ import torch
 from ..data.chat import position_ids_from_mask
 from .preference_data import (  # noqa: F401  (kept importable from here, where they used to live)
     MULTI_LABEL_COLUMNS,
+    PAIR_WEIGHTS_COLUMN,
     PREFERENCE_COLUMNS,
     PreferenceTokenizer,
     build_grouped_dataset,
@@ -26,7 +27,8 @@ class PARMDataCollator:
 
     Left padding puts every completion at the end, so the trainer only computes logits for the last
     (longest completion + 1) positions. Position ids follow the mask. Precomputed reference rewards, where the rows
-    hold them, come out in the same order as `reference_rewards` (2P, k).
+    hold them, come out in the same order as `reference_rewards` (2P, k); each pair's loss weight, where the rows
+    hold them, as `pair_weights` (P,).
     """
 
     pad_token_id: int
@@ -42,6 +44,7 @@ class PARMDataCollator:
                         pair_rows.append(row_index)
         for row in rows:
             labels.extend(row["preference_labels"])
+        weights = [weight for row in rows for weight in row.get(PAIR_WEIGHTS_COLUMN, ())]
         reference_rewards = [
             rewards for side in REFERENCE_REWARD_COLUMNS if side in rows[0] for row in rows for rewards in row[side]
         ]
@@ -64,6 +67,8 @@ class PARMDataCollator:
             "num_rows": torch.tensor(len(rows)),
             "completion_length": torch.tensor(max(len(completion) for completion in completions)),
         }
+        if weights:
+            batch[PAIR_WEIGHTS_COLUMN] = torch.tensor(weights, dtype=torch.float32)
         if reference_rewards:
             batch["reference_rewards"] = torch.tensor(reference_rewards, dtype=torch.float32)
         return batch

@@ -27,7 +27,13 @@ from .frozen_directions import RestoreFrozenDirections
 from .loss import ObjectiveStatistics, objective_statistics, rewards_from_log_probs, scalarize
 from .model_card import PARM_PAPER, parm_model_card
 from .parm_config import PARMConfig
-from .preference_data import PreferenceTokenizer, build_grouped_dataset, is_prepared, resolve_objectives
+from .preference_data import (
+    PAIR_WEIGHTS_COLUMN,
+    PreferenceTokenizer,
+    build_grouped_dataset,
+    is_prepared,
+    resolve_objectives,
+)
 from .preference_draws import MicroBatchPreferenceDraws, preference_label, simplex_vertices_and_centre
 from .reference_rewards import with_reference_rewards
 from .sequence_log_probs import full_logits_requested, sequence_log_probs
@@ -330,7 +336,8 @@ class PARMTrainer(_BaseTrainer):
         """Score both responses of every pair at `preference` and compare them.
 
         `preference` is (k,) or one row per batch row, and each loss is weighted by its alpha; with `loss_weights`
-        (P, k), `preference` holds one row per pair and the losses are weighted by `loss_weights` instead.
+        (P, k), `preference` holds one row per pair and the losses are weighted by `loss_weights` instead. Either is
+        multiplied by the pair's own weight where the data gives one (`inputs["pair_weights"]`, the `weight` column).
         """
         pair_rows = inputs["pair_rows"]
         pairs = pair_rows.shape[0]
@@ -357,12 +364,15 @@ class PARMTrainer(_BaseTrainer):
                 with torch.no_grad(), self.accelerator.unwrap_model(model).disable_adapter():
                     reference_rewards = self._rewards(model, inputs)
             rewards = rewards - reference_rewards * self.reference_relative.to(rewards.device, rewards.dtype)
+        weights = pair_preferences if loss_weights is None else loss_weights.to(pair_preferences.device)
+        if PAIR_WEIGHTS_COLUMN in inputs:
+            weights = weights * inputs[PAIR_WEIGHTS_COLUMN].to(weights.device, weights.dtype).unsqueeze(1)
         return objective_statistics(
             rewards[:pairs],
             rewards[pairs:],
             inputs["preference_labels"],
             self.beta_r.to(rewards.device),
-            pair_preferences if loss_weights is None else loss_weights.to(pair_preferences.device),
+            weights,
             self.args.loss_type,
         )
 

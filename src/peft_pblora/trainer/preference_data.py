@@ -21,6 +21,7 @@ same tokens wherever the response starts at a token boundary).
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -33,7 +34,10 @@ from ..tuners.pblora.checks import check_optional_length
 PREFERENCE_COLUMNS = ("prompt", "chosen", "rejected")
 MULTI_LABEL_COLUMNS = ("prompt", "response_0", "response_1")
 GROUPED_COLUMNS = ("prompt_input_ids", "first_input_ids", "second_input_ids", "preference_labels")
-_PAIR_COLUMNS = ("prompt_ids", "first_ids", "second_ids")
+WEIGHT_COLUMN = "weight"  # optional: a pair's loss weight, 1 where the column is absent
+PAIR_WEIGHTS_COLUMN = "pair_weights"  # in a prepared row: one loss weight per pair
+_PAIR_COLUMNS = ("prompt_ids", "first_ids", "second_ids", "pair_weight")
+_GROUPED_FROM_PAIR = dict(zip(_PAIR_COLUMNS, (*GROUPED_COLUMNS[:3], PAIR_WEIGHTS_COLUMN), strict=True))
 
 
 def _check_columns(dataset: Any, required: tuple[str, ...], what: str) -> None:
@@ -192,6 +196,19 @@ class PreferenceTokenizer:
         return prompt, first, second
 
 
+def pair_weight(example: Mapping[str, Any], row: str) -> float:
+    """The pair's loss weight: its `weight` column (a pair of weight w counts as w pairs), 1 where there is none.
+    Anything but a finite number >= 0 is a ValueError naming the row."""
+    if WEIGHT_COLUMN not in example:
+        return 1.0
+    value = example[WEIGHT_COLUMN]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+        raise ValueError(
+            f"{row}: column {WEIGHT_COLUMN!r} must hold a finite number >= 0 (the pair's loss weight), got {value!r}"
+        )
+    return float(value)
+
+
 def _tokenize_pair(
     example: dict[str, Any],
     index: int,
@@ -203,7 +220,8 @@ def _tokenize_pair(
     """One row's ids (and, for the multi-label form, its labels +1 / -1 per objective); refusals name the row."""
     row = f"{where} row {index}"
     prompt, first, second = tokenizer.pair_ids(example, columns, row)
-    output = dict(zip(_PAIR_COLUMNS, (prompt, first, second), strict=True))
+    weight = pair_weight(example, row)
+    output = dict(zip(_PAIR_COLUMNS, (prompt, first, second, weight), strict=True))
     if label_columns is not None:
         labels = []
         for column in label_columns:
@@ -216,6 +234,7 @@ def _tokenize_pair(
             "first_input_ids": [first],
             "second_input_ids": [second],
             "preference_labels": [labels],
+            PAIR_WEIGHTS_COLUMN: [weight],
         }
     return output
 
@@ -225,7 +244,7 @@ def _group_objectives(batch: dict[str, list], k: int) -> dict[str, list]:
     rows = len(batch[f"{_PAIR_COLUMNS[0]}_0"])
     grouped = {
         target: [[batch[f"{source}_{objective}"][row] for objective in range(k)] for row in range(rows)]
-        for source, target in zip(_PAIR_COLUMNS, GROUPED_COLUMNS, strict=False)
+        for source, target in _GROUPED_FROM_PAIR.items()
     }
     identity = [[1 if other == objective else 0 for other in range(k)] for objective in range(k)]
     grouped["preference_labels"] = [identity] * rows
@@ -240,7 +259,8 @@ def build_grouped_dataset(
     what: str = "train_dataset",
     num_proc: int | None = None,
 ) -> Dataset:
-    """Tokenize into rows of pairs: prompt_input_ids, first_input_ids, second_input_ids and preference_labels.
+    """Tokenize into rows of pairs: prompt_input_ids, first_input_ids, second_input_ids, preference_labels and
+    pair_weights (each pair's `weight` column, 1 where the dataset has none).
 
     Runs `datasets.map` (with `num_proc` processes, cached where the data is file-backed) under TRL's
     `global_then_local_main_first`, so in a multi-process run the main process tokenizes first and the others read
