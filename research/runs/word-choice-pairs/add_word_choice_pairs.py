@@ -8,6 +8,9 @@ margin cannot be won by lowering a token the base never writes.
     PYTHONPATH=<the steering benchmark's objective folders> \
 python research/runs/word-choice-pairs/add_word_choice_pairs.py RUN_FOLDER
 
+`--weight W` gives each added pair the loss weight W and every other pair 1 (the trainer's `weight` column: a pair
+of weight W counts as W pairs; research log section 70); without it no weight column is written (section 69).
+
 Adds the pairs to every objective of the run folder's cached pairs (`preference_data/`) but the length- and
 score-matched ones, in place: the training stage's fingerprint holds the pairs, so the next benchmark run on the
 folder trains again on them. A prototype, written to test the idea before the library builds it.
@@ -22,7 +25,7 @@ import shutil
 from pathlib import Path
 
 import torch
-from datasets import Dataset, load_from_disk
+from datasets import Dataset, DatasetDict, load_from_disk
 
 from peft_pblora.data.added_pairs import with_added_pairs
 from peft_pblora.pipeline import Run, RunSettings
@@ -52,12 +55,14 @@ def next_token_ranking(model, tokenizer, rendering: PreferenceTokenizer, prompt:
     return logits.topk(ALTERNATIVES).indices.tolist()
 
 
-def word_choice_rows(pairs: Dataset, scorer, model, tokenizer) -> dict[str, list]:
+def word_choice_rows(pairs: Dataset, scorer, model, tokenizer, weight: float | None) -> dict[str, list]:
     rendering = PreferenceTokenizer(tokenizer, None, None)
     answers: dict[tuple[str, str], None] = {}
     for prompt, chosen, rejected in zip(pairs["prompt"], pairs["chosen"], pairs["rejected"], strict=True):
         answers.update(dict.fromkeys(((prompt, chosen), (prompt, rejected))))
     rows: dict[str, list] = {"prompt": [], "chosen": [], "rejected": [], "score_gap": []}
+    if weight is not None:
+        rows["weight"] = []
     for prompt, answer in answers:
         cuts = removals(answer)
         if not cuts:
@@ -81,6 +86,8 @@ def word_choice_rows(pairs: Dataset, scorer, model, tokenizer) -> dict[str, list
             rows["chosen"].append(with_word)
             rows["rejected"].append(alternative)
             rows["score_gap"].append(float(drop))
+            if weight is not None:
+                rows["weight"].append(weight)
             break
     return rows
 
@@ -88,18 +95,21 @@ def word_choice_rows(pairs: Dataset, scorer, model, tokenizer) -> dict[str, list
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", type=Path)
+    parser.add_argument("--weight", type=float, default=None, help="each added pair's loss weight (others: 1)")
     arguments = parser.parse_args()
     folder = arguments.folder
     settings = RunSettings(**{**json.loads((folder / "settings.json").read_text()), "output_dir": str(folder)})
     run = Run(settings)
     model, tokenizer = run.base()
     data = load_from_disk(str(folder / "preference_data"))
+    if arguments.weight is not None:
+        data = DatasetDict({name: pairs.add_column("weight", [1.0] * len(pairs)) for name, pairs in data.items()})
     pairing = json.loads((folder / "preference_data" / "pairing.json").read_text())
     matched = set(settings.length_matched or []) | set(pairing.get("score_matched") or [])
     extended = with_added_pairs(
         data,
         settings.make_scorers(),
-        lambda pairs, scorer: word_choice_rows(pairs, scorer, model, tokenizer),
+        lambda pairs, scorer: word_choice_rows(pairs, scorer, model, tokenizer, arguments.weight),
         "the word-choice pairs",
         matched,
     )
@@ -114,6 +124,8 @@ def main() -> None:
             path.rename(old / path.name)
     shutil.rmtree(target)
     pairing["word_choice_pairs_added"] = added
+    if arguments.weight is not None:
+        pairing["word_choice_pair_weight"] = arguments.weight
     (folder / "preference_data" / "pairing.json").write_text(json.dumps(pairing, indent=2))
     print(json.dumps({"folder": str(folder), "word_choice_pairs_added": added}))
 
