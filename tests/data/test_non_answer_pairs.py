@@ -51,6 +51,13 @@ def test_with_non_answer_pairs_appends_them_per_objective_and_needs_every_scorer
         with_non_answer_pairs(data, [CountWord("w5")])
 
 
+def test_added_pairs_weigh_1_where_the_pairs_have_a_weight_column():
+    weighted = pairs(["p1", "p2"], ["w5", "w5 w5"], ["w6", "w6"]).add_column("weight", [2.0, 0.5])
+    extended = with_non_answer_pairs(DatasetDict({"count_w5": weighted}), [CountWord("w5")])
+    assert extended["count_w5"]["weight"] == [2.0, 0.5, 1.0, 1.0]
+    assert extended["count_w5"]["rejected"] == ["w6", "w6", "", ""]
+
+
 def test_the_length_sign_leaves_pairs_with_an_empty_answer_out():
     assert length_sign(["w5", "w5 w5", "w5"], ["w5 w6", "w5 w6 w6", ""]) == -1.0
     with pytest.raises(ValueError, match="no pairs of two non-empty answers"):

@@ -329,6 +329,23 @@ def test_own_pairs_from_csv_json_and_conversations(tmp_path):
     assert pairs["positivity"][1] == {"prompt": prompts[1], "chosen": "w7", "rejected": "w8"}
 
 
+def test_own_pairs_keep_a_weight_column_as_numbers(tmp_path):
+    prompts = word_prompts(3, start=60)
+    csv_path = tmp_path / "pairs.csv"
+    csv_path.write_text(
+        "prompt,chosen,rejected,weight\n" + "".join(f"{p},w5,w6,{w}\n" for p, w in zip(prompts, "213", strict=True))
+    )
+    unweighted = pairs_file(tmp_path / "unweighted.jsonl", prompts, "w7", "w8")
+    settings = RunSettings(
+        **small_run(tmp_path, test_prompts=2),
+        objectives=["own_scorers:characters", "positivity"],
+        preference_pairs=[f"characters={csv_path}", f"positivity={unweighted}"],
+    )
+    pairs = settings.own_preference_pairs
+    assert pairs["characters"]["weight"] == [2.0, 1.0, 3.0]
+    assert pairs["positivity"].column_names == ["prompt", "chosen", "rejected"]  # no weight column: none made up
+
+
 def test_own_pairs_errors(tmp_path):
     prompts = word_prompts(3, start=60)
     good = pairs_file(tmp_path / "good.jsonl", prompts, "w5", "w6")
@@ -350,6 +367,12 @@ def test_own_pairs_errors(tmp_path):
         settings([f"characters={good}", f"positivity={tmp_path / 'missing.jsonl'}"])
     with pytest.raises(ValueError, match="not a .jsonl, .json or .csv file"):
         settings([f"characters={good}", f"positivity={tmp_path / 'pairs.parquet'}"])
+    records = [
+        {"prompt": p, "chosen": "w5", "rejected": "w6", "weight": w} for p, w in zip(prompts, [1, -2, 1], strict=True)
+    ]
+    negative = write_jsonl(tmp_path / "negative.jsonl", records)
+    with pytest.raises(ValueError, match=r"negative.jsonl\) pair 1: column 'weight' must hold a finite number >= 0"):
+        settings([f"characters={good}", f"positivity={negative}"])
     few = tmp_path / "few.txt"
     few.write_text("\n".join(prompts + ["w90"]))  # one prompt no pair uses
     with pytest.raises(ValueError, match=r"hold 1 prompts that no preference pair uses, fewer than test_prompts"):

@@ -3,8 +3,8 @@
 Prompts: a .txt file (one prompt a line), a .jsonl / .json file (records with a `prompt` field), a folder saved by
 `datasets`' `save_to_disk`, or a Hugging Face dataset name (`load_dataset(name, split=...)`), each with a `prompt`
 column. Pairs: TRL's preference format, `prompt` / `chosen` / `rejected`, in a .jsonl, .json or .csv file or a
-saved dataset folder; a conversational pair (lists of messages) is read as its one user turn and the assistant's
-answers.
+saved dataset folder, with an optional `weight` column (a pair of weight w counts as w pairs); a conversational pair
+(lists of messages) is read as its one user turn and the assistant's answers.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from datasets import Dataset, DatasetDict, load_from_disk
+
+from ..trainer.preference_data import WEIGHT_COLUMN, pair_weight
 
 PAIR_COLUMNS = ("prompt", "chosen", "rejected")
 FILE_SUFFIXES = (".txt", ".jsonl", ".json", ".csv")
@@ -139,8 +141,9 @@ def parse_pair_sources(entries: Sequence[str]) -> dict[str, str]:
 
 
 def load_pairs(source: str, objective: str) -> Dataset:
-    """One objective's preference pairs (prompt, chosen, rejected, all texts) from a .jsonl, .json or .csv file or a
-    saved dataset folder (its `train` split, or its only one); other columns are dropped.
+    """One objective's preference pairs (prompt, chosen, rejected, all texts, and a `weight` where the source has
+    one: each pair's loss weight) from a .jsonl, .json or .csv file or a saved dataset folder (its `train` split, or
+    its only one); other columns are dropped.
 
     Raises:
         ValueError: If the source cannot be read, lacks one of the columns, holds no pair or a value that is no text.
@@ -155,8 +158,10 @@ def load_pairs(source: str, objective: str) -> Dataset:
         )
     if len(table) == 0:
         raise ValueError(f"{what} ({source}) hold no pair")
-    columns: dict[str, list[str]] = {column: [] for column in PAIR_COLUMNS}
-    for index, row in enumerate(table.select_columns(list(PAIR_COLUMNS))):
+    weighted = WEIGHT_COLUMN in table.column_names
+    kept = [*PAIR_COLUMNS, WEIGHT_COLUMN] if weighted else list(PAIR_COLUMNS)
+    columns: dict[str, list] = {column: [] for column in kept}
+    for index, row in enumerate(table.select_columns(kept)):
         for column in PAIR_COLUMNS:
             text = message_text(row[column], "user" if column == "prompt" else "assistant")
             if text is None:
@@ -165,7 +170,19 @@ def load_pairs(source: str, objective: str) -> Dataset:
                     "turn as prompt and assistant messages as answers)"
                 )
             columns[column].append(text)
+        if weighted:
+            columns[WEIGHT_COLUMN].append(read_weight(row[WEIGHT_COLUMN], f"{what} ({source}) pair {index}"))
     return Dataset.from_dict(columns)
+
+
+def read_weight(value: Any, where: str) -> float:
+    """A pair's `weight` as a number: a .csv file's text read as one; refused as `pair_weight` refuses it."""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    return pair_weight({WEIGHT_COLUMN: value}, where)
 
 
 def user_preference_data(pairs: dict[str, Dataset], cache_dir: str | Path) -> DatasetDict:
