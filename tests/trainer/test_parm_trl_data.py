@@ -135,6 +135,16 @@ def test_standard_text_keeps_an_eos_the_response_already_ends_with():
     assert parm_rendering(dataset, tokenizer) == {"prompt": [10], "first": [5, 1], "second": [6, 1]}
 
 
+def test_one_answer_tokenizes_as_the_same_answer_in_a_pair(smollm2_tokenizer):
+    plain = PreferenceTokenizer(tiny_tokenizer(), None, None)
+    assert plain.answer_ids("w10 w11", "w5 w6") == ([10, 11], [5, 6, 1])
+    chat = PreferenceTokenizer(smollm2_tokenizer, None, 40)
+    prompt = [{"role": "user", "content": "Name a colour."}]
+    row = {"prompt": prompt, "chosen": "Blue, like the sea on a clear day.", "rejected": "No."}
+    prompt_ids, first, _ = chat.pair_ids(row, ("prompt", "chosen", "rejected"), "row")
+    assert chat.answer_ids(prompt, row["chosen"]) == (prompt_ids, first)
+
+
 def test_an_implicit_prompt_with_no_shared_prefix_is_refused_naming_the_row():
     dataset = Dataset.from_dict(
         {"chosen": [[{"role": "user", "content": "w10"}]], "rejected": [[{"role": "user", "content": "w11"}]]}

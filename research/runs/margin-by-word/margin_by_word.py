@@ -121,8 +121,7 @@ def measure(folder: Path, objective: str, first: int | None = None, after: int |
     for prompt_text, answer in zip(sweep["prompts"], sweep["base"]["texts"], strict=True):
         if not answer.strip():
             continue
-        row = {"prompt": prompt_text, "chosen": answer, "rejected": answer + " ."}
-        prompt, answer_ids, _ = rendering.pair_ids(row, ("prompt", "chosen", "rejected"), "held-out")
+        prompt, answer_ids = rendering.answer_ids(prompt_text, answer, "held-out")
         ratios = parm_log_probs(parm, prompt, answer_ids, vertices["own"]) - base_log_probs(parm, prompt, answer_ids)
         mask = word_mask(tokenizer, answer, pattern, len(answer_ids))
         words, rest, count = split(ratios, mask)

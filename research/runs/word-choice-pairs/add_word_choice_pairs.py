@@ -47,8 +47,7 @@ def removals(answer: str) -> list[tuple[int, int, str]]:
 
 def next_token_ranking(model, tokenizer, rendering: PreferenceTokenizer, prompt: str, prefix: str) -> list[int]:
     """The base's most likely next tokens after `prompt` and `prefix`, rendered as training renders a pair."""
-    row = {"prompt": prompt, "chosen": prefix, "rejected": prefix + " ."}
-    prompt_ids, answer_ids, _ = rendering.pair_ids(row, ("prompt", "chosen", "rejected"), "word choice")
+    prompt_ids, answer_ids = rendering.answer_ids(prompt, prefix, "word choice")
     ids = torch.tensor([prompt_ids + answer_ids[:-1]])  # the EOS training appends left out
     with torch.no_grad():
         logits = model(input_ids=ids).logits[0, -1]

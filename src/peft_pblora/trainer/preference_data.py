@@ -195,6 +195,13 @@ class PreferenceTokenizer:
             )
         return prompt, first, second
 
+    def answer_ids(self, prompt: Any, answer: Any, where: str = "answer") -> tuple[list[int], list[int]]:
+        """(prompt, answer) ids of one answer, as `pair_ids` renders it in a pair: to score or extend a single answer
+        the way training scores it."""
+        prompt_ids, answer_ids, _ = self.pair_ids({"prompt": prompt, "chosen": answer, "rejected": answer},
+                                                  PREFERENCE_COLUMNS, where)  # fmt: skip
+        return prompt_ids, answer_ids
+
 
 def pair_weight(example: Mapping[str, Any], row: str) -> float:
     """The pair's loss weight: its `weight` column (a pair of weight w counts as w pairs), 1 where there is none.
