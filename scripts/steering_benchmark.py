@@ -79,7 +79,8 @@ PRESETS = {
 # "log-ratio-forms-from-pairs-non-answers" adds, per prompt and objective, a pair against the empty answer;
 # "log-ratio-forms-from-pairs-train-again" trains one epoch, and again for three where one leaves an objective
 # not_learned (on either preset); "log-ratio-forms-from-pairs-train-own-directions" instead trains on from the first
-# training, only the not-learned objective's own directions, for the two extra epochs
+# training, only the not-learned objective's own directions, for the two extra epochs;
+# "log-ratio-forms-from-pairs-word-choices" is "log-ratio-forms-from-pairs-train-again" with the word-choice pairs
 RECIPES = {
     "default": {},
     "log-ratio": {
@@ -110,6 +111,10 @@ RECIPES["log-ratio-forms-from-pairs-train-again"] = {
 RECIPES["log-ratio-forms-from-pairs-sentence-edits"] = {
     **RECIPES["log-ratio-forms-from-pairs-train-again"],
     "sentence_edit_pairs": True,
+}
+RECIPES["log-ratio-forms-from-pairs-word-choices"] = {
+    **RECIPES["log-ratio-forms-from-pairs-train-again"],
+    "word_choice_pairs": True,
 }
 RECIPES["log-ratio-forms-from-pairs-train-own-directions"] = {
     **RECIPES["log-ratio-forms-from-pairs-train-again"],

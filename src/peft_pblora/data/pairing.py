@@ -14,6 +14,7 @@ from dataclasses import dataclass, fields, replace
 from datasets import Dataset, DatasetDict
 
 from .length_following import follows_length, length_sign, word_count
+from .word_choice_pairs import WORD_CHOICE_PAIR_WEIGHT
 
 OBJECTIVE_LISTS = ("length_matched", "whole_samples_only", "score_matched", "system_prompted_objectives")
 MAX_SIDE_SHARE = 0.2
@@ -63,6 +64,13 @@ class PairingOptions:
     """Whether each objective also gets, per prompt, an answer of its pairs against itself without the sentence whose
     removal lowers its score most (`data.sentence_edit_pairs`), but for the length- and score-matched objectives;
     `build_preference_data` adds them after the pairs against the empty answer."""
+    word_choice_pairs: bool = False
+    """Whether each objective also gets, per distinct answer of its pairs, the answer up to the word whose removal
+    lowers its score most against the same beginning followed by the base's likeliest alternative that scores lower
+    (`data.word_choice_pairs`), at loss weight `word_choice_pair_weight`, but for the length- and score-matched
+    objectives; `build_preference_data` adds them last, as they need the base model."""
+    word_choice_pair_weight: float = WORD_CHOICE_PAIR_WEIGHT
+    """Each word-choice pair's loss weight (every other pair weighs 1): a finite number >= 0."""
 
     def __post_init__(self) -> None:
         for name in OBJECTIVE_LISTS:
@@ -76,9 +84,12 @@ class PairingOptions:
             raise ValueError(f"max_length_ratio must be >= 1, got {self.max_length_ratio}")
         if not self.max_score_difference >= 0:
             raise ValueError(f"max_score_difference must be >= 0, got {self.max_score_difference}")
-        for name in ("non_answer_pairs", "sentence_edit_pairs"):
+        for name in ("non_answer_pairs", "sentence_edit_pairs", "word_choice_pairs"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        weight = self.word_choice_pair_weight
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 <= weight < float("inf"):
+            raise ValueError(f"word_choice_pair_weight must be a finite number >= 0, got {weight!r}")
         pairs = self.pairs_per_prompt
         if isinstance(pairs, bool) or not isinstance(pairs, int) or pairs < 1:
             raise ValueError(f"pairs_per_prompt must be an integer >= 1, got {pairs!r}")

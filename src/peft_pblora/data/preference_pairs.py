@@ -35,6 +35,7 @@ from .more_samples import (
 from .non_answer_pairs import with_non_answer_pairs
 from .pairing import PairingOptions
 from .sentence_edit_pairs import with_sentence_edit_pairs
+from .word_choice_pairs import with_word_choice_pairs
 
 PAIRING_RECORD = "pairing.json"
 """Beside the cached pairs: the objectives paired on whole samples only and the score-matched ones, whether the
@@ -291,6 +292,7 @@ def build_preference_data(
     more_samples_if_few_pairs: int = 0,
     prompts_held_out: Collection[str] = (),
     load_model: Callable[[], tuple[Any, Any]] | None = None,
+    chat_prompts: bool = False,
 ) -> DatasetDict:
     """Sample, score and pair, or load the pairs a previous run cached in `cache_dir`.
 
@@ -302,6 +304,8 @@ def build_preference_data(
     were. The share counts the prompts that train: all but `prompts_held_out` where every objective has a pair among
     them (a run passes those its `held_out_pair_share` keeps out), else all (`objectives_with_few_pairs`). Where
     `model` is None, `load_model` gives (model, tokenizer) once sampling needs them: cached candidates load no model.
+    `chat_prompts`: whether training renders each prompt as a user turn, as the word-choice pairs' alternatives are
+    proposed.
     """
     pairing = pairing or PairingOptions()
     cache_dir = Path(cache_dir)
@@ -354,6 +358,13 @@ def build_preference_data(
         data = with_non_answer_pairs(data, scorers, matched=matched)
     if pairing.sentence_edit_pairs:
         data = with_sentence_edit_pairs(data, scorers, matched=matched)
+    if pairing.word_choice_pairs:
+        if model is None and load_model is not None:
+            model, tokenizer = load_model()
+        if model is None:
+            raise ValueError("word-choice pairs need the base model, to propose each word's alternative")
+        data = with_word_choice_pairs(data, scorers, model, tokenizer, chat_prompts, pairing.word_choice_pair_weight,
+                                      matched)  # fmt: skip
     data.save_to_disk(str(cache_dir))
     record = {
         "whole_samples_only": list(pairing.whole_samples_only),
@@ -363,6 +374,8 @@ def build_preference_data(
         "side_shares": shares,
         "non_answer_pairs": pairing.non_answer_pairs,
         "sentence_edit_pairs": pairing.sentence_edit_pairs,
+        "word_choice_pairs": pairing.word_choice_pairs,
+        "word_choice_pair_weight": pairing.word_choice_pair_weight if pairing.word_choice_pairs else None,
         "more_samples_for": more_for,
         "more_samples_per_prompt": more_samples_per_prompt(candidates) if more_for else 0,
         "more_samples_pair_share": share,

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..data.word_choice_pairs import WORD_CHOICE_PAIR_WEIGHT
 from .run_folder import write_json_atomic
 
 SAMPLING_SETTINGS = (
@@ -29,7 +30,8 @@ SAMPLING_SETTINGS = (
 PAIRING_SETTINGS = (
     "objectives", "preference_pairs", "system_prompted_objectives", "length_matched", "max_length_ratio",
     "score_matched", "max_score_difference", "pairs_per_prompt", "whole_samples_only", "non_answer_pairs",
-    "sentence_edit_pairs", "more_samples_if_few_pairs", "held_out_pair_share",
+    "sentence_edit_pairs", "word_choice_pairs", "word_choice_pair_weight", "more_samples_if_few_pairs",
+    "held_out_pair_share", "train_in_chat_format",
 )  # fmt: skip
 TRAINING_SETTINGS = (
     "base_model", "parm_model", "parm_layers", "objectives", "prompts", "prompts_split", "train_prompts",
@@ -80,6 +82,9 @@ def stage_settings(stage: str, values: Mapping[str, Any]) -> dict[str, Any]:
     samples_more = values.get("more_samples_if_few_pairs") and values.get("preference_pairs") is None
     if stage == "make-data" and not samples_more:
         chosen["held_out_pair_share"] = 0.0  # make-data reads it only to count pairs for the extra answers
+    if stage == "make-data" and not values.get("word_choice_pairs"):  # read only to make the word-choice pairs
+        chosen["train_in_chat_format"] = False
+        chosen["word_choice_pair_weight"] = canonical(WORD_CHOICE_PAIR_WEIGHT)
     if stage == "train":
         chosen["method"] = TRAINED_BY_METHOD.get(values.get("method"), values.get("method"))
         chosen[CONTINUED_TRAINING] = canonical(values.get(CONTINUED_TRAINING))

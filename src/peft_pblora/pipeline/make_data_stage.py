@@ -93,6 +93,7 @@ class MakeDataStage(StageRecords):
             more_samples_if_few_pairs=settings.more_samples_if_few_pairs,
             prompts_held_out=self._held_out_prompts(),
             load_model=self.base,
+            chat_prompts=settings.train_in_chat_format,
         )
 
     def _held_out_prompts(self) -> list[str]:

@@ -39,6 +39,12 @@ def pairing_section(metrics: dict) -> list[str]:
             "Sentence-edit pairs: per prompt, each objective's answer against itself without the sentence whose "
             "removal lowers its score most, where one does."
         )
+    if pairing.get("word_choice_pairs"):
+        lines.append(
+            "Word-choice pairs: per answer, its beginning up to the word whose removal lowers the objective's score "
+            "most, against the same beginning followed by the base's likeliest token that scores lower; each at loss "
+            f"weight {pairing['word_choice_pair_weight']:g}."
+        )
     return lines
 
 

@@ -12,6 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from ..data.word_choice_pairs import WORD_CHOICE_PAIR_WEIGHT
 from .settings import RunSettings
 
 RESULT_NEUTRAL_SETTINGS = ("show_progress", "device", "sample_batch_size", "sweep_batch_size", "stop_on_flags")
@@ -32,6 +33,8 @@ LEGACY_SETTINGS = {
     "fixed_objective_strengths": [],
     "non_answer_pairs": False,
     "sentence_edit_pairs": False,
+    "word_choice_pairs": False,
+    "word_choice_pair_weight": WORD_CHOICE_PAIR_WEIGHT,
     "empty_answer_check_prompts": 0,
     "min_train_steps": None,
     "more_samples_if_few_pairs": 0,

@@ -262,6 +262,7 @@ def check_values(settings: Any) -> None:
     check_range("grid_step", settings.grid_step, 0, above=True, high=1)
     check_range("max_length_ratio", settings.max_length_ratio, 1)
     check_range("max_score_difference", settings.max_score_difference, 0)
+    check_range("word_choice_pair_weight", settings.word_choice_pair_weight, 0)
     for value in settings.beta_r or []:
         check_range("beta_r", value, 0, above=True)
     if settings.preference_sampling is not None and settings.preference_sampling not in PREFERENCE_SAMPLING:

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from ..data import PairingOptions
+from ..data.word_choice_pairs import WORD_CHOICE_PAIR_WEIGHT
 from ..evaluation import Conciseness, PromptRelevance, Scorer, Thoroughness, VaderPositivity
 from ..evaluation.benchmark_objectives import ListFormat, PlainWords, SecondPerson
 from ..trainer.loss import LOSS_TYPES, SCALARIZATIONS
@@ -38,6 +39,7 @@ SWEEP_DECODINGS = ("greedy", "sample")
 PAIRS_ADDED_BY = {
     "non_answer_pairs": "the pairs against the empty answer",
     "sentence_edit_pairs": "the sentence-edit pairs",
+    "word_choice_pairs": "the word-choice pairs",
 }
 METHOD_LABELS = {
     "parm": "PARM guided",
@@ -234,6 +236,24 @@ class RunSettings:
             "sentence (not the last) whose removal lowers its score most, where one does (not length- or "
             "score-matched objectives): the two answers differ in that sentence alone, so a feature written in a "
             "few scattered words is the pair's one difference. docs/results.md has what it changed."
+        },
+    )
+    word_choice_pairs: bool = field(
+        default=False,
+        metadata={
+            "help": "Add to each objective's pairs, per distinct answer, the answer up to the word whose removal "
+            "lowers its score most against the same beginning followed by the base's likeliest next token that "
+            "scores lower (not length- or score-matched objectives), each at the loss weight "
+            "--word_choice_pair_weight: the pair's one difference is the word, where a feature written in a few "
+            "scattered words is one difference among many in a pair of whole answers. docs/results.md has what it "
+            "changed."
+        },
+    )
+    word_choice_pair_weight: float = field(
+        default=WORD_CHOICE_PAIR_WEIGHT,
+        metadata={
+            "help": "Each word-choice pair's loss weight (--word_choice_pairs; every other pair weighs 1): such a "
+            "pair differs in a token or two and is learned to about a tenth of a whole-answer pair's margin."
         },
     )
     whole_samples_only: list[str] | None = field(
@@ -687,5 +707,7 @@ class RunSettings:
             pairs_per_prompt=self.pairs_per_prompt,
             non_answer_pairs=self.non_answer_pairs,
             sentence_edit_pairs=self.sentence_edit_pairs,
+            word_choice_pairs=self.word_choice_pairs,
+            word_choice_pair_weight=self.word_choice_pair_weight,
             system_prompted_objectives=self.system_prompted_objectives if self.sampling_system_prompts else [],
         )

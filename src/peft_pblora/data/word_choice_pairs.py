@@ -1,0 +1,127 @@
+"""Pairs that differ by one word: an answer's beginning up to the word that earns its score, against the same
+beginning followed by what the frozen base would have written there instead.
+
+A pair of two whole answers differs in a hundred tokens, so a feature written in a few scattered words (the senses)
+is one difference among many, and the reward learns whatever else tells the answers apart. Per distinct answer of
+an objective's pairs, the word (not the first) whose removal lowers the objective's score most; the pair is the answer
+up to and including that word, against the same beginning followed by the base's most likely next token, among its
+`ALTERNATIVES` most likely, whose text scores lower. The two share every token but the last, so the margin can only
+come from the word, and the alternative is fluent, so the margin cannot be won by lowering a token the base never
+writes. Each such pair differs in a token or two where a whole-answer pair differs in a hundred, so it is learned to
+about a tenth of their margin; `WORD_CHOICE_PAIR_WEIGHT` gives it the loss weight of ten pairs (the `weight` column).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Sequence
+from typing import Any
+
+import torch
+from datasets import Dataset, DatasetDict
+
+from ..evaluation.scorers import Scorer
+from ..trainer.preference_data import WEIGHT_COLUMN, PreferenceTokenizer
+from .added_pairs import with_added_pairs
+
+WORD = re.compile(r"\S+")
+ALTERNATIVES = 10  # the base's most likely next tokens an alternative is chosen from
+WORD_CHOICE_PAIR_WEIGHT = 10.0  # each pair's loss weight: its margin reaches a tenth of a whole-answer pair's
+
+
+def word_removals(answer: str) -> list[tuple[int, int, str]]:
+    """(start, end, the answer without that word and the white space before it) for each word but the first.
+
+    Example:
+        >>> word_removals("We see it")
+        [(3, 6, 'We it'), (7, 9, 'We see')]
+    """
+    spans = [match.span() for match in WORD.finditer(answer)]
+    return [
+        (start, end, answer[: spans[index - 1][1]] + answer[end:])
+        for index, (start, end) in enumerate(spans)
+        if index > 0
+    ]
+
+
+class NextTokens:
+    """The frozen base's most likely next tokens after a prompt and an answer's beginning, rendered as training
+    renders a pair (`PreferenceTokenizer`; the prompt as a user turn where training uses the chat template)."""
+
+    def __init__(self, model: Any, tokenizer: Any, chat_prompts: bool) -> None:
+        self.model, self.tokenizer, self.chat_prompts = model, tokenizer, chat_prompts
+        self.rendering = PreferenceTokenizer(tokenizer, None, None)
+
+    def ranking(self, prompt: str, beginning: str) -> list[int]:
+        """The `ALTERNATIVES` most likely next token ids, most likely first."""
+        shown = [{"role": "user", "content": prompt}] if self.chat_prompts else prompt
+        prompt_ids, answer_ids = self.rendering.answer_ids(shown, beginning, "word choice")
+        device = next(self.model.parameters()).device
+        ids = torch.tensor([prompt_ids + answer_ids[:-1]], device=device)  # the EOS training appends left out
+        with torch.no_grad():
+            logits = self.model(input_ids=ids).logits[0, -1]
+        return logits.topk(ALTERNATIVES).indices.tolist()
+
+
+def word_choice_rows(pairs: Dataset, scorer: Scorer, next_tokens: NextTokens, weight: float) -> dict[str, list]:
+    """One objective's word-choice pairs for its `pairs` (see the module docstring), each of loss weight `weight`;
+    the score drop of the word's removal is the gap."""
+    answers: dict[tuple[str, str], None] = {}  # each prompt's distinct answers, in order
+    for prompt, chosen, rejected in zip(pairs["prompt"], pairs["chosen"], pairs["rejected"], strict=True):
+        answers.update(dict.fromkeys(((prompt, chosen), (prompt, rejected))))
+    rows: dict[str, list] = {"prompt": [], "chosen": [], "rejected": [], "score_gap": [], WEIGHT_COLUMN: []}
+    tokenizer = next_tokens.tokenizer
+    for prompt, answer in answers:
+        removals = word_removals(answer)
+        if not removals:
+            continue
+        whole = scorer([prompt], [answer])[0]
+        scores = scorer([prompt] * len(removals), [removal for _, _, removal in removals])
+        drops = [whole - score for score in scores]
+        drop, (start, end, _) = max(zip(drops, removals, strict=True), key=lambda item: item[0])
+        if drop <= 0:
+            continue
+        beginning, with_word = answer[:start].rstrip(), answer[:end]
+        word_ids = tokenizer(with_word[len(beginning) :], add_special_tokens=False)["input_ids"]
+        target = scorer([prompt], [with_word])[0]
+        for token in next_tokens.ranking(prompt, beginning):
+            if word_ids and token == word_ids[0]:
+                continue
+            alternative = beginning + tokenizer.decode([token])
+            if not alternative.strip() or scorer([prompt], [alternative])[0] >= target:
+                continue
+            for column, value in zip(rows, (prompt, with_word, alternative, float(drop), weight), strict=True):
+                rows[column].append(value)
+            break
+    return rows
+
+
+def with_word_choice_pairs(
+    data: DatasetDict,
+    scorers: Sequence[Scorer],
+    model: Any,
+    tokenizer: Any,
+    chat_prompts: bool = False,
+    weight: float = WORD_CHOICE_PAIR_WEIGHT,
+    matched: Collection[str] = (),
+) -> DatasetDict:
+    """`data` (objective -> pairs with `prompt`, `chosen`, `rejected`, `score_gap`) with each objective's word-choice
+    pairs (`word_choice_rows`) appended at loss weight `weight`, every other pair at weight 1 (the `weight` column);
+    `model` is the frozen base that proposes the alternatives, `chat_prompts` whether training renders the prompt as a
+    user turn. The `matched` objectives (length- or score-matched) get none."""
+    if not weight >= 0 or weight == float("inf"):
+        raise ValueError(f"the word-choice pairs' weight must be a finite number >= 0, got {weight}")
+    weighted = DatasetDict(
+        {
+            name: pairs if WEIGHT_COLUMN in pairs.column_names else pairs.add_column(WEIGHT_COLUMN, [1.0] * len(pairs))
+            for name, pairs in data.items()
+        }
+    )
+    next_tokens = NextTokens(model, tokenizer, chat_prompts)
+    return with_added_pairs(
+        weighted,
+        scorers,
+        lambda pairs, scorer: word_choice_rows(pairs, scorer, next_tokens, weight),
+        "the word-choice pairs",
+        matched,
+    )

@@ -1,0 +1,151 @@
+"""Pairs that differ by one word: the answer up to the word that earns its score against the base's alternative."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from datasets import Dataset, DatasetDict
+
+from peft_pblora.data import PairingOptions, build_preference_data, preference_pairs
+from peft_pblora.data.word_choice_pairs import (
+    ALTERNATIVES,
+    WORD_CHOICE_PAIR_WEIGHT,
+    NextTokens,
+    with_word_choice_pairs,
+    word_choice_rows,
+)
+from peft_pblora.pipeline import RunSettings
+from peft_pblora.pipeline.cli import parse_settings
+from peft_pblora.pipeline.pairing_lines import pairing_section
+
+from ..conftest import CountWord, tiny_chat_tokenizer, tiny_llama, tiny_tokenizer
+
+
+class FixedRanking:
+    """Stands in for the base: the same next-token ranking after any beginning, and the beginnings it was asked."""
+
+    def __init__(self, ranking: list[int]) -> None:
+        self.ranking_ids, self.tokenizer, self.asked = ranking, tiny_tokenizer(), []
+
+    def ranking(self, prompt: str, beginning: str) -> list[int]:
+        self.asked.append((prompt, beginning))
+        return self.ranking_ids
+
+
+def pairs(prompts, chosen, rejected) -> Dataset:
+    return Dataset.from_dict(
+        {"prompt": prompts, "chosen": chosen, "rejected": rejected, "score_gap": [1.0] * len(prompts)}
+    )
+
+
+def test_the_word_whose_removal_lowers_the_score_most_against_the_first_alternative_that_scores_lower():
+    made = pairs(["p1", "p2"], ["w7 w5 w5 w8", "w9 w8"], ["w7 w8", "w9 w5"])
+    # the base's likeliest token is the word itself (id 5), skipped; the next, w6, after the beginning scores 0 < 1
+    base = FixedRanking([5, 6, 10])
+    rows = word_choice_rows(made, CountWord("w5"), base, weight=3.0)
+    # "w7 w5 w5 w8": removing either w5 lowers the count by 1; the first of them is the word
+    assert rows == {
+        "prompt": ["p1", "p2"],
+        "chosen": ["w7 w5", "w9 w5"],
+        "rejected": ["w7w6", "w9w6"],
+        "score_gap": [1.0, 1.0],
+        "weight": [3.0, 3.0],
+    }
+    # answers with no word whose removal lowers the count ("w7 w8", "w9 w8") ask the base nothing
+    assert base.asked == [("p1", "w7"), ("p2", "w9")]
+
+
+def test_an_answer_gets_no_pair_without_a_word_that_earns_its_score_or_an_alternative_to_it():
+    made = pairs(["p1"], ["w7 w5"], ["w7 w8"])
+    rows = word_choice_rows(made, CountWord("w5"), FixedRanking([5]), weight=1.0)  # the only alternative: the word
+    assert rows["prompt"] == []
+    rows = word_choice_rows(made, ConstantScore(), FixedRanking([6]), weight=1.0)  # no word earns the score
+    assert rows["prompt"] == []
+
+
+class ConstantScore:
+    """A scorer no removal changes: no word earns the score."""
+
+    name = "constant"
+
+    def __call__(self, prompts, responses):
+        return [1.0] * len(responses)
+
+
+@pytest.mark.parametrize("chat", [False, True])
+def test_the_ranking_is_the_base_models_on_the_prompt_and_beginning_as_training_renders_them(chat):
+    model = tiny_llama(seed=3).eval()
+    tokenizer = tiny_chat_tokenizer() if chat else tiny_tokenizer()
+    ranking = NextTokens(model, tokenizer, chat_prompts=chat).ranking("w10 w11", "w7 w8")
+    prompt_ids = [10, 11, 4] if chat else [10, 11]  # the chat template: the user's words, then w4
+    with torch.no_grad():
+        logits = model(input_ids=torch.tensor([prompt_ids + [7, 8]])).logits[0, -1]
+    assert ranking == logits.topk(ALTERNATIVES).indices.tolist()
+
+
+def test_added_pairs_carry_their_weight_and_the_others_weigh_1_and_matched_objectives_get_none():
+    data = DatasetDict(
+        {
+            "count_w5": pairs(["p1"], ["w7 w5"], ["w7 w8"]),
+            "count_w6": pairs(["p1"], ["w7 w6"], ["w7 w8"]),
+        }
+    )
+    model, tokenizer = tiny_llama(seed=1).eval(), tiny_tokenizer()
+    extended = with_word_choice_pairs(
+        data, [CountWord("w5"), CountWord("w6")], model, tokenizer, weight=4.0, matched=["count_w6"]
+    )
+    assert extended["count_w6"].to_dict() == {**data["count_w6"].to_dict(), "weight": [1.0]}
+    assert extended["count_w5"]["chosen"][:1] == ["w7 w5"] and extended["count_w5"]["weight"][0] == 1.0
+    added = extended["count_w5"][1:]
+    assert added["chosen"] == ["w7 w5"] and added["weight"] == [4.0]
+    assert added["rejected"][0].startswith("w7") and added["rejected"][0] != "w7w5"
+    with pytest.raises(ValueError, match="weight must be a finite number >= 0, got -1"):
+        with_word_choice_pairs(data, [CountWord("w5"), CountWord("w6")], model, tokenizer, weight=-1.0)
+
+
+def test_build_preference_data_adds_them_last_with_the_base_and_records_it(tmp_path, monkeypatch):
+    samples = [["w7 w5 w5", "w7 w6", "w7"], ["w8 w5", "w8 w6 w6", "w8"]]
+    monkeypatch.setattr(preference_pairs, "sample_responses", lambda *args, **kwargs: samples)
+    scorers = [CountWord("w5"), CountWord("w6")]
+    options = PairingOptions(word_choice_pairs=True, word_choice_pair_weight=2.0)
+    model, tokenizer = tiny_llama(seed=2).eval(), tiny_tokenizer()
+    with pytest.raises(ValueError, match="word-choice pairs need the base model"):
+        build_preference_data(None, None, ["p1", "p2"], scorers, tmp_path / "none", show_progress=False,
+                              pairing=options, load_model=lambda: (None, None))  # fmt: skip
+    loaded = []
+
+    def load_model():
+        loaded.append(1)
+        return model, tokenizer
+
+    data = build_preference_data(None, None, ["p1", "p2"], scorers, tmp_path / "made", show_progress=False,
+                                 pairing=options, load_model=load_model)  # fmt: skip
+    plain = build_preference_data(model, tokenizer, ["p1", "p2"], scorers, tmp_path / "plain", show_progress=False)
+    for name in ("count_w5", "count_w6"):
+        made = len(plain[name])
+        assert data[name][:made]["chosen"] == plain[name]["chosen"] and data[name][:made]["weight"] == [1.0] * made
+        assert len(data[name]) > made and set(data[name][made:]["weight"]) == {2.0}
+    assert loaded, "the model loads for the word-choice pairs"
+    record = json.loads((tmp_path / "made" / preference_pairs.PAIRING_RECORD).read_text())
+    assert (record["word_choice_pairs"], record["word_choice_pair_weight"]) == (True, 2.0)
+    assert pairing_section({"pairing": record})[-1].startswith("Word-choice pairs: per answer")
+    assert "loss weight 2." in pairing_section({"pairing": record})[-1]
+
+
+def test_the_run_option_and_its_refusals(tmp_path):
+    cli = parse_settings(
+        ["--output_dir", str(tmp_path / "cli"), "--word_choice_pairs", "--word_choice_pair_weight", "5"]
+    )
+    assert cli.pairing().word_choice_pairs and cli.pairing().word_choice_pair_weight == 5.0
+    assert (
+        RunSettings(output_dir=str(tmp_path / "default")).pairing().word_choice_pair_weight == WORD_CHOICE_PAIR_WEIGHT
+    )
+    with pytest.raises(ValueError, match="word_choice_pairs adds to the pairs the run makes"):
+        RunSettings(output_dir=str(tmp_path / "own"), word_choice_pairs=True, preference_pairs=["pairs.jsonl"])
+    for weight in (-1.0, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="word_choice_pair_weight must be a finite number >= 0"):
+            RunSettings(output_dir=str(tmp_path / "weight"), word_choice_pairs=True, word_choice_pair_weight=weight)
+    with pytest.raises(ValueError, match="word_choice_pair_weight must be a finite number >= 0"):
+        PairingOptions(word_choice_pairs=True, word_choice_pair_weight=-2.0)
