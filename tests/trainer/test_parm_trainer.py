@@ -45,6 +45,15 @@ def hand_reward(
     return per_token.mean() if length_normalized else per_token.sum()
 
 
+def hand_margin(model, prompt: str, first: str, second: str, alpha: torch.Tensor) -> torch.Tensor:
+    """hand_reward of the first response minus the second's, the texts tokenized as the trainer renders plain text."""
+    tokenizer = tiny_tokenizer()
+    eos = [tokenizer.eos_token_id]
+    prompt_ids = tokenizer(prompt)["input_ids"]
+    first_ids, second_ids = (tokenizer(text, add_special_tokens=False)["input_ids"] + eos for text in (first, second))
+    return hand_reward(model, prompt_ids, first_ids, alpha) - hand_reward(model, prompt_ids, second_ids, alpha)
+
+
 def uneven_datasets() -> dict[str, Dataset]:
     """Pairs whose responses differ in length, so summed and length-normalised rewards disagree."""
     prompts = ["w11 w12 w13", "w21 w22"]
@@ -53,6 +62,24 @@ def uneven_datasets() -> dict[str, Dataset]:
         "first_word": Dataset.from_dict({"prompt": prompts, "chosen": short, "rejected": long}),
         "second_word": Dataset.from_dict({"prompt": prompts, "chosen": long, "rejected": short}),
     }
+
+
+def expected_uneven_loss(model, batch, alpha_of, weight_of) -> torch.Tensor:
+    """The scalarised loss of uneven_datasets' two rows (beta_r 0.5 and 0.2) by hand: per objective the mean over its
+    pairs of weight_of(pair, objective, row) * -log sigmoid(beta_r * margin at alpha_of(pair))."""
+    data, beta_r = uneven_datasets(), torch.tensor([0.5, 0.2])
+    labels, pair_rows = batch["preference_labels"], batch["pair_rows"]
+    expected = torch.tensor(0.0)
+    with torch.no_grad():
+        for objective, name in enumerate(OBJECTIVES):
+            losses = []
+            for row in range(2):
+                (pair,) = [p for p in range(len(pair_rows)) if pair_rows[p] == row and labels[p, objective] != 0]
+                example = data[name][row]
+                margin = hand_margin(model, example["prompt"], example["chosen"], example["rejected"], alpha_of(pair))
+                losses.append(weight_of(pair, objective, row) * -F.logsigmoid(beta_r[objective] * margin))
+            expected = expected + torch.stack(losses).mean()
+    return expected
 
 
 @pytest.mark.parametrize(
@@ -147,16 +174,10 @@ def test_multi_label_pairs_cost_one_forward_for_all_objectives(tmp_path):
     loss = trainer.compute_loss(model, batch)
     handle.remove()
     assert len(calls) == 1
-    tokenizer = tiny_tokenizer()
-    eos = [tokenizer.eos_token_id]
     with torch.no_grad():
-        margins = []
-        for row in range(2):
-            prompt = tokenizer(data[row]["prompt"])["input_ids"]
-            first = tokenizer(data[row]["response_0"], add_special_tokens=False)["input_ids"] + eos
-            second = tokenizer(data[row]["response_1"], add_special_tokens=False)["input_ids"] + eos
-            margins.append(hand_reward(model, prompt, first, alpha) - hand_reward(model, prompt, second, alpha))
-        margins = torch.stack(margins)
+        margins = torch.stack(
+            [hand_margin(model, row["prompt"], row["response_0"], row["response_1"], alpha) for row in data]
+        )
         helpful = -F.logsigmoid(0.5 * torch.tensor([1.0, -1.0]) * margins).mean()
         harmless = -F.logsigmoid(0.5 * torch.tensor([-1.0, -1.0]) * margins).mean()
     torch.testing.assert_close(loss.detach(), 0.6 * helpful + 0.4 * harmless, rtol=1e-4, atol=1e-5)
@@ -169,7 +190,7 @@ def test_a_weight_column_counts_each_pair_as_that_many_pairs(tmp_path, sampling)
     data["first_word"] = data["first_word"].add_column("weight", pair_weights["first_word"])
     trainer = make_trainer(tmp_path, datasets=data, beta_r=[0.5, 0.2], preference_sampling=sampling)
     batch = trainer.data_collator([trainer.train_dataset[0], trainer.train_dataset[1]])
-    labels, pair_rows = batch["preference_labels"], batch["pair_rows"]
+    pair_rows = batch["pair_rows"]
     alpha = torch.tensor([0.3, 0.7])
     alphas = alpha.expand(len(pair_rows), -1)
     draw_weights = torch.tensor([[0.5, 0.7], [0.3, 0.2], [0.25, 0.9], [0.6, 0.45]])[: len(pair_rows)]
@@ -180,23 +201,11 @@ def test_a_weight_column_counts_each_pair_as_that_many_pairs(tmp_path, sampling)
     model = trainer.model.eval()
     loss = trainer.compute_loss(model, batch)
 
-    tokenizer = tiny_tokenizer()
-    eos = [tokenizer.eos_token_id]
-    beta_r = torch.tensor([0.5, 0.2])
-    expected = torch.tensor(0.0)
-    with torch.no_grad():
-        for objective, name in enumerate(OBJECTIVES):
-            losses = []
-            for row in range(2):
-                (pair,) = [p for p in range(len(pair_rows)) if pair_rows[p] == row and labels[p, objective] != 0]
-                example = data[name][row]
-                prompt = tokenizer(example["prompt"])["input_ids"]
-                chosen = tokenizer(example["chosen"], add_special_tokens=False)["input_ids"] + eos
-                rejected = tokenizer(example["rejected"], add_special_tokens=False)["input_ids"] + eos
-                margin = hand_reward(model, prompt, chosen, alpha) - hand_reward(model, prompt, rejected, alpha)
-                draw_weight = draw_weights[pair, objective] if sampling == "importance" else alpha[objective]
-                losses.append(pair_weights[name][row] * draw_weight * -F.logsigmoid(beta_r[objective] * margin))
-            expected = expected + torch.stack(losses).mean()
+    def weight_of(pair, objective, row):
+        draw_weight = draw_weights[pair, objective] if sampling == "importance" else alpha[objective]
+        return pair_weights[OBJECTIVES[objective]][row] * draw_weight
+
+    expected = expected_uneven_loss(model, batch, lambda pair: alpha, weight_of)
     torch.testing.assert_close(loss.detach(), expected, rtol=1e-4, atol=1e-5)
 
 
@@ -214,16 +223,10 @@ def test_a_weight_column_of_multi_label_pairs_weights_every_objective_of_the_pai
     model = trainer.model.eval()
     loss, statistics = trainer.compute_loss(model, batch, return_outputs=True)
 
-    tokenizer = tiny_tokenizer()
-    eos = [tokenizer.eos_token_id]
     with torch.no_grad():
-        margins = []
-        for row in range(2):
-            prompt = tokenizer(data[row]["prompt"])["input_ids"]
-            first = tokenizer(data[row]["response_0"], add_special_tokens=False)["input_ids"] + eos
-            second = tokenizer(data[row]["response_1"], add_special_tokens=False)["input_ids"] + eos
-            margins.append(hand_reward(model, prompt, first, alpha) - hand_reward(model, prompt, second, alpha))
-        margins = torch.stack(margins)
+        margins = torch.stack(
+            [hand_margin(model, row["prompt"], row["response_0"], row["response_1"], alpha) for row in data]
+        )
         helpful = -F.logsigmoid(0.5 * torch.tensor([1.0, -1.0]) * margins)
         harmless = -F.logsigmoid(0.5 * torch.tensor([-1.0, -1.0]) * margins)
     pair_weights = torch.tensor(weights)
@@ -307,8 +310,7 @@ def test_objective_tilted_draws_keep_the_expected_parm_loss():
 def test_importance_sampling_scores_each_pair_at_its_own_alpha(tmp_path):
     trainer = make_trainer(tmp_path, datasets=uneven_datasets(), beta_r=[0.5, 0.2], preference_sampling="importance")
     batch = trainer.data_collator([trainer.train_dataset[0], trainer.train_dataset[1]])
-    labels, pair_rows = batch["preference_labels"], batch["pair_rows"]
-    pairs = len(pair_rows)
+    pairs = len(batch["pair_rows"])
     alphas = torch.stack([torch.tensor([0.9, 0.1]), torch.tensor([0.2, 0.8]), torch.tensor([0.6, 0.4]),
                           torch.tensor([0.35, 0.65])])[:pairs]  # fmt: skip
     weights = torch.tensor([[0.5, 0.7], [0.3, 0.2], [0.25, 0.9], [0.6, 0.45]])[:pairs]
@@ -316,24 +318,7 @@ def test_importance_sampling_scores_each_pair_at_its_own_alpha(tmp_path):
     model = trainer.model.eval()
     loss = trainer.compute_loss(model, batch)
 
-    data, tokenizer = uneven_datasets(), tiny_tokenizer()
-    eos = [tokenizer.eos_token_id]
-    beta_r = torch.tensor([0.5, 0.2])
-    expected = torch.tensor(0.0)
-    with torch.no_grad():
-        for objective, name in enumerate(OBJECTIVES):
-            losses = []
-            for row in range(2):
-                (pair,) = [p for p in range(pairs) if pair_rows[p] == row and labels[p, objective] != 0]
-                example = data[name][row]
-                prompt = tokenizer(example["prompt"])["input_ids"]
-                chosen = tokenizer(example["chosen"], add_special_tokens=False)["input_ids"] + eos
-                rejected = tokenizer(example["rejected"], add_special_tokens=False)["input_ids"] + eos
-                margin = hand_reward(model, prompt, chosen, alphas[pair]) - hand_reward(
-                    model, prompt, rejected, alphas[pair]
-                )
-                losses.append(weights[pair, objective] * -F.logsigmoid(beta_r[objective] * margin))
-            expected = expected + torch.stack(losses).mean()
+    expected = expected_uneven_loss(model, batch, lambda pair: alphas[pair], lambda pair, i, row: weights[pair, i])
     torch.testing.assert_close(loss.detach(), expected, rtol=1e-4, atol=1e-5)
 
 
