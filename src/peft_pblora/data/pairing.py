@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields, replace
 from datasets import Dataset, DatasetDict
 
 from .length_following import follows_length, length_sign, word_count
-from .word_choice_pairs import WORD_CHOICE_PAIR_WEIGHT
+from .word_choice_pairs import WORD_CHOICE_PAIR_WEIGHT, check_word_choice_pair_weight
 
 OBJECTIVE_LISTS = ("length_matched", "whole_samples_only", "score_matched", "system_prompted_objectives")
 MAX_SIDE_SHARE = 0.2
@@ -87,9 +87,7 @@ class PairingOptions:
         for name in ("non_answer_pairs", "sentence_edit_pairs", "word_choice_pairs"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
-        weight = self.word_choice_pair_weight
-        if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 <= weight < float("inf"):
-            raise ValueError(f"word_choice_pair_weight must be a finite number >= 0, got {weight!r}")
+        check_word_choice_pair_weight(self.word_choice_pair_weight)
         pairs = self.pairs_per_prompt
         if isinstance(pairs, bool) or not isinstance(pairs, int) or pairs < 1:
             raise ValueError(f"pairs_per_prompt must be an integer >= 1, got {pairs!r}")

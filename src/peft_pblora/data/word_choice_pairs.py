@@ -21,12 +21,18 @@ import torch
 from datasets import Dataset, DatasetDict
 
 from ..evaluation.scorers import Scorer
-from ..trainer.preference_data import WEIGHT_COLUMN, PreferenceTokenizer
+from ..trainer.preference_data import WEIGHT_COLUMN, PreferenceTokenizer, is_loss_weight
 from .added_pairs import with_added_pairs
 
 WORD = re.compile(r"\S+")
 ALTERNATIVES = 10  # the base's most likely next tokens an alternative is chosen from
 WORD_CHOICE_PAIR_WEIGHT = 10.0  # each pair's loss weight: its margin reaches a tenth of a whole-answer pair's
+
+
+def check_word_choice_pair_weight(weight: Any) -> None:
+    """Raises ValueError unless `weight` can weigh the word-choice pairs' loss (a finite number >= 0)."""
+    if not is_loss_weight(weight):
+        raise ValueError(f"word_choice_pair_weight must be a finite number >= 0, got {weight!r}")
 
 
 def word_removals(answer: str) -> list[tuple[int, int, str]]:
@@ -51,13 +57,13 @@ class NextTokens:
     def __init__(self, model: Any, tokenizer: Any, chat_prompts: bool) -> None:
         self.model, self.tokenizer, self.chat_prompts = model, tokenizer, chat_prompts
         self.rendering = PreferenceTokenizer(tokenizer, None, None)
+        self.device = next(model.parameters()).device
 
     def ranking(self, prompt: str, beginning: str) -> list[int]:
         """The `ALTERNATIVES` most likely next token ids, most likely first."""
         shown = [{"role": "user", "content": prompt}] if self.chat_prompts else prompt
         prompt_ids, answer_ids = self.rendering.answer_ids(shown, beginning, "word choice")
-        device = next(self.model.parameters()).device
-        ids = torch.tensor([prompt_ids + answer_ids[:-1]], device=device)  # the EOS training appends left out
+        ids = torch.tensor([prompt_ids + answer_ids[:-1]], device=self.device)  # the EOS training appends left out
         with torch.no_grad():
             logits = self.model(input_ids=ids).logits[0, -1]
         return logits.topk(ALTERNATIVES).indices.tolist()
@@ -109,8 +115,7 @@ def with_word_choice_pairs(
     pairs (`word_choice_rows`) appended at loss weight `weight`, every other pair at weight 1 (the `weight` column);
     `model` is the frozen base that proposes the alternatives, `chat_prompts` whether training renders the prompt as a
     user turn. The `matched` objectives (length- or score-matched) get none."""
-    if not weight >= 0 or weight == float("inf"):
-        raise ValueError(f"the word-choice pairs' weight must be a finite number >= 0, got {weight}")
+    check_word_choice_pair_weight(weight)
     weighted = DatasetDict(
         {
             name: pairs if WEIGHT_COLUMN in pairs.column_names else pairs.add_column(WEIGHT_COLUMN, [1.0] * len(pairs))

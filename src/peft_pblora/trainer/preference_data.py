@@ -203,13 +203,29 @@ class PreferenceTokenizer:
         return prompt_ids, answer_ids
 
 
+def is_loss_weight(value: Any) -> bool:
+    """Whether `value` can weigh a pair's loss: a finite number >= 0 (not a bool)."""
+    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value) and value >= 0
+
+
 def pair_weight(example: Mapping[str, Any], row: str) -> float:
     """The pair's loss weight: its `weight` column (a pair of weight w counts as w pairs), 1 where there is none.
-    Anything but a finite number >= 0 is a ValueError naming the row."""
+
+    Args:
+        example (Mapping): one row of preference data.
+        row (str): where the row is, named in the error.
+
+    Raises:
+        ValueError: If the weight is anything but a finite number >= 0.
+
+    Example:
+        >>> pair_weight({"chosen": "Yes.", "weight": 2}, "row 0"), pair_weight({"chosen": "Yes."}, "row 1")
+        (2.0, 1.0)
+    """
     if WEIGHT_COLUMN not in example:
         return 1.0
     value = example[WEIGHT_COLUMN]
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+    if not is_loss_weight(value):
         raise ValueError(
             f"{row}: column {WEIGHT_COLUMN!r} must hold a finite number >= 0 (the pair's loss weight), got {value!r}"
         )
