@@ -33,6 +33,8 @@ MODULES_WITH_EXAMPLES = [
     "peft_pblora.evaluation.probe_scores",
     "peft_pblora.data.length_following",
     "peft_pblora.data.pairing",
+    "peft_pblora.data.word_choice_pairs",
+    "peft_pblora.trainer.preference_data",
     "peft_pblora.pipeline.reward_forms",
 ]
 

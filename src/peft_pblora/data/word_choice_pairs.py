@@ -111,10 +111,41 @@ def with_word_choice_pairs(
     weight: float = WORD_CHOICE_PAIR_WEIGHT,
     matched: Collection[str] = (),
 ) -> DatasetDict:
-    """`data` (objective -> pairs with `prompt`, `chosen`, `rejected`, `score_gap`) with each objective's word-choice
-    pairs (`word_choice_rows`) appended at loss weight `weight`, every other pair at weight 1 (the `weight` column);
-    `model` is the frozen base that proposes the alternatives, `chat_prompts` whether training renders the prompt as a
-    user turn. The `matched` objectives (length- or score-matched) get none."""
+    """`data` with each objective's word-choice pairs (`word_choice_rows`) appended at loss weight `weight`, every
+    other pair at weight 1 (the `weight` column).
+
+    Args:
+        data (DatasetDict): objective -> its pairs, with `prompt`, `chosen`, `rejected` and `score_gap` columns.
+        scorers (Sequence[Scorer]): one scorer per objective, found by its `name`.
+        model: the frozen base, which proposes each word's alternative.
+        tokenizer: the base's tokenizer.
+        chat_prompts (bool): whether training renders each prompt as a user turn (`train_in_chat_format`).
+        weight (float): each added pair's loss weight, a finite number >= 0.
+        matched (Collection[str]): the length- or score-matched objectives, which get none.
+
+    Example:
+        >>> import torch
+        >>> from datasets import Dataset, DatasetDict
+        >>> from tokenizers import Tokenizer, models, pre_tokenizers
+        >>> from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+        >>> _ = torch.manual_seed(0)
+        >>> model = LlamaForCausalLM(LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32,
+        ...                                      num_hidden_layers=1, num_attention_heads=2)).eval()
+        >>> backend = Tokenizer(models.WordLevel({"<pad>": 0, "</s>": 1, **{f"w{i}": i for i in range(2, 64)}},
+        ...                                      unk_token="<pad>"))
+        >>> backend.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+        >>> tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, pad_token="<pad>", eos_token="</s>")
+        >>> class CountW5:  # the objective: how often the answer says w5
+        ...     name = "w5"
+        ...     def __call__(self, prompts, responses):
+        ...         return [float(response.split().count("w5")) for response in responses]
+        >>> pairs = Dataset.from_dict({"prompt": ["w3 w4"], "chosen": ["w7 w5 w8"], "rejected": ["w7 w8"],
+        ...                            "score_gap": [1.0]})
+        >>> extended = with_word_choice_pairs(DatasetDict({"w5": pairs}), [CountW5()], model, tokenizer)
+        >>> added = extended["w5"][:]  # the made pair, then the answer up to w5 against the base's alternative
+        >>> added["chosen"], added["weight"]
+        (['w7 w5 w8', 'w7 w5'], [1.0, 10.0])
+    """
     check_word_choice_pair_weight(weight)
     weighted = DatasetDict(
         {
