@@ -130,8 +130,35 @@ def test_build_preference_data_adds_them_last_with_the_base_and_records_it(tmp_p
     assert loaded, "the model loads for the word-choice pairs"
     record = json.loads((tmp_path / "made" / preference_pairs.PAIRING_RECORD).read_text())
     assert (record["word_choice_pairs"], record["word_choice_pair_weight"]) == (True, 2.0)
-    assert pairing_section({"pairing": record})[-1].startswith("Word-choice pairs: per answer")
-    assert "loss weight 2." in pairing_section({"pairing": record})[-1]
+    counts = {name: len(data[name]) - len(plain[name]) for name in ("count_w5", "count_w6")}
+    assert record["pairs_added"] == {"word_choice_pairs": counts} and record["matched"] == []
+    line = pairing_section({"pairing": record})[-1]
+    assert line.startswith("Word-choice pairs: per answer") and "loss weight 2." in line
+    assert line.endswith(f"Added: count_w5 {counts['count_w5']}, count_w6 {counts['count_w6']}.")
+
+
+def test_a_matched_objective_gets_none_and_the_run_says_so(tmp_path, monkeypatch, caplog):
+    samples = [["w7 w5 w5", "w7 w6", "w8 w5"], ["w8 w5", "w8 w6", "w8"]]
+    monkeypatch.setattr(preference_pairs, "sample_responses", lambda *args, **kwargs: samples)
+    options = PairingOptions(word_choice_pairs=True, length_matched=["count_w6"])
+    model, tokenizer = tiny_llama(seed=2).eval(), tiny_tokenizer()
+    with caplog.at_level("WARNING", logger=preference_pairs.__name__):
+        data = build_preference_data(model, tokenizer, ["p1", "p2"], [CountWord("w5"), CountWord("w6")],
+                                     tmp_path / "made", show_progress=False, pairing=options)  # fmt: skip
+    assert set(data["count_w6"]["weight"]) == {1.0}, "a length-matched objective gets no word-choice pair"
+    record = json.loads((tmp_path / "made" / preference_pairs.PAIRING_RECORD).read_text())
+    assert record["pairs_added"]["word_choice_pairs"]["count_w6"] == 0 and record["matched"] == ["count_w6"]
+    added = record["pairs_added"]["word_choice_pairs"]["count_w5"]
+    assert added == data["count_w5"]["weight"].count(WORD_CHOICE_PAIR_WEIGHT) > 0
+    assert pairing_section({"pairing": record})[-1].endswith(
+        f"Added: count_w5 {added}, count_w6 none (length- or score-matched)."
+    )
+    assert "word_choice_pairs: none for ['count_w6'], length- or score-matched" in caplog.text
+    assert "count_w5" not in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger=preference_pairs.__name__):
+        preference_pairs.warn_of_objectives_without_added_pairs({"word_choice_pairs": {"a": 0, "b": 3}}, matched=[])
+    assert caplog.messages == ["word_choice_pairs: none found for ['a']; their pairs are the sampled ones only"]
 
 
 def test_the_run_option_and_its_refusals(tmp_path):

@@ -8,6 +8,7 @@ The result is one prompt/chosen/rejected dataset per objective, the first form P
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
@@ -36,6 +37,8 @@ from .non_answer_pairs import with_non_answer_pairs
 from .pairing import PairingOptions
 from .sentence_edit_pairs import with_sentence_edit_pairs
 from .word_choice_pairs import with_word_choice_pairs
+
+logger = logging.getLogger(__name__)
 
 PAIRING_RECORD = "pairing.json"
 """Beside the cached pairs: the objectives paired on whole samples only and the score-matched ones, whether the
@@ -274,6 +277,23 @@ def add_more_samples(
     return responses, scores
 
 
+def counted(before: DatasetDict, after: DatasetDict) -> tuple[DatasetDict, dict[str, int]]:
+    """`after`, with how many pairs a rule appended to each objective's pairs in `before`."""
+    return after, {name: len(after[name]) - len(before[name]) for name in after}
+
+
+def warn_of_objectives_without_added_pairs(added: dict[str, dict[str, int]], matched: Collection[str]) -> None:
+    """Log, per rule that was asked for (`added`: rule -> objective -> pairs added), the objectives it added no pair
+    to and why: a length- or score-matched objective gets none by design, any other had none to give."""
+    for rule, counts in added.items():
+        skipped = [name for name in counts if name in matched]
+        empty = [name for name, count in counts.items() if count == 0 and name not in matched]
+        if skipped:
+            logger.warning("%s: none for %s, length- or score-matched (no rule adds pairs to those)", rule, skipped)
+        if empty:
+            logger.warning("%s: none found for %s; their pairs are the sampled ones only", rule, empty)
+
+
 def build_preference_data(
     model: Any,
     tokenizer: Any,
@@ -354,17 +374,20 @@ def build_preference_data(
     score_matching_read = pairing.score_matched is None
     data, pairing, shares = pairs_with_extras_for(prompts, responses, scores, pairing, usable, extra, more_for)
     matched = [*pairing.length_matched, *pairing.score_matched]
+    added: dict[str, dict[str, int]] = {}
     if pairing.non_answer_pairs:
-        data = with_non_answer_pairs(data, scorers, matched=matched)
+        data, added["non_answer_pairs"] = counted(data, with_non_answer_pairs(data, scorers, matched=matched))
     if pairing.sentence_edit_pairs:
-        data = with_sentence_edit_pairs(data, scorers, matched=matched)
+        data, added["sentence_edit_pairs"] = counted(data, with_sentence_edit_pairs(data, scorers, matched=matched))
     if pairing.word_choice_pairs:
         if model is None and load_model is not None:
             model, tokenizer = load_model()
         if model is None:
             raise ValueError("word-choice pairs need the base model, to propose each word's alternative")
-        data = with_word_choice_pairs(data, scorers, model, tokenizer, chat_prompts, pairing.word_choice_pair_weight,
-                                      matched)  # fmt: skip
+        extended = with_word_choice_pairs(data, scorers, model, tokenizer, chat_prompts,
+                                          pairing.word_choice_pair_weight, matched)  # fmt: skip
+        data, added["word_choice_pairs"] = counted(data, extended)
+    warn_of_objectives_without_added_pairs(added, matched)
     data.save_to_disk(str(cache_dir))
     record = {
         "whole_samples_only": list(pairing.whole_samples_only),
@@ -376,6 +399,8 @@ def build_preference_data(
         "sentence_edit_pairs": pairing.sentence_edit_pairs,
         "word_choice_pairs": pairing.word_choice_pairs,
         "word_choice_pair_weight": pairing.word_choice_pair_weight if pairing.word_choice_pairs else None,
+        "pairs_added": added,
+        "matched": matched,
         "more_samples_for": more_for,
         "more_samples_per_prompt": more_samples_per_prompt(candidates) if more_for else 0,
         "more_samples_pair_share": share,

@@ -32,20 +32,34 @@ def pairing_section(metrics: dict) -> list[str]:
     if pairing.get("non_answer_pairs"):
         lines.append(
             "Pairs against the empty answer: per prompt, each objective's chosen answer against an empty one, where "
-            "its scorer scores the empty answer lower."
+            "its scorer scores the empty answer lower." + pairs_added_text(pairing, "non_answer_pairs")
         )
     if pairing.get("sentence_edit_pairs"):
         lines.append(
             "Sentence-edit pairs: per prompt, each objective's answer against itself without the sentence whose "
-            "removal lowers its score most, where one does."
+            "removal lowers its score most, where one does." + pairs_added_text(pairing, "sentence_edit_pairs")
         )
     if pairing.get("word_choice_pairs"):
         lines.append(
             "Word-choice pairs: per answer, its beginning up to the word whose removal lowers the objective's score "
             "most, against the same beginning followed by the base's likeliest token that scores lower; each at loss "
-            f"weight {pairing['word_choice_pair_weight']:g}."
+            f"weight {pairing['word_choice_pair_weight']:g}." + pairs_added_text(pairing, "word_choice_pairs")
         )
     return lines
+
+
+def pairs_added_text(pairing: dict, rule: str) -> str:
+    """' Added: <objective> <count>, ...', naming the length- or score-matched objectives the rule skips, so that a
+    rule that added nothing to an objective says so; empty for folders made before the counts were recorded."""
+    counts = pairing.get("pairs_added", {}).get(rule)
+    if counts is None:
+        return ""
+    matched = set(pairing.get("matched", ()))
+    added = ", ".join(
+        f"{name} none (length- or score-matched)" if name in matched else f"{name} {count or 'none'}"
+        for name, count in counts.items()
+    )
+    return f" Added: {added}."
 
 
 def score_matching_line(pairing: dict) -> str:
