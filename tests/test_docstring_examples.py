@@ -31,6 +31,7 @@ MODULES_WITH_EXAMPLES = [
     "peft_pblora.evaluation.sweep_metrics",
     "peft_pblora.evaluation.weight_curves",
     "peft_pblora.evaluation.probe_scores",
+    "peft_pblora.evaluation.base_likelihood",
     "peft_pblora.data.length_following",
     "peft_pblora.data.pairing",
     "peft_pblora.data.word_choice_pairs",
@@ -66,6 +67,7 @@ PUBLIC_NAMES_WITH_EXAMPLES = [
     "Thoroughness",
     "PromptRelevance",
     "SequenceClassifierScorer",
+    "answer_nll",
 ]
 
 

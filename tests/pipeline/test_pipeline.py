@@ -37,6 +37,7 @@ from peft_pblora.pipeline.steering_verdict_lines import (
     little_room_lines,
     metrics_verdicts,
     no_gain_lines,
+    off_language_vertex_lines,
     token_limit_lines,
     verdict_lines,
 )
@@ -216,6 +217,21 @@ def test_the_report_warns_where_a_quarter_or_more_of_an_objectives_vertex_answer
     assert [line.split(":")[0] for line in degenerate_vertex_lines(metrics)] == ["- tone", "- length"]
     assert "(the unguided model's" not in degenerate_vertex_lines(metrics)[0]
     assert degenerate_vertex_lines({}) == []  # a metrics.json from before the shares were measured
+
+
+def test_the_report_warns_where_an_objectives_vertex_answers_are_far_less_likely_to_the_base_than_its_own():
+    metrics = {"base_nll_at_vertex": {"caution": 7.72, "contractions": 3.73, "questions": 3.72}}
+    metrics |= {"base_nll_unguided": 0.73, "objectives": ["caution", "contractions"], "objective_strengths": [1, 0.5]}
+    assert off_language_vertex_lines(metrics) == [
+        "- caution: its vertex's answers are off the base's language: 7.72 nats per token under the base, against "
+        "0.73 for the unguided answers; its score there may come from word salad. Read a few (sweep.json), and try "
+        "it at half its strength (--fixed_objective_strengths caution=0.5)",
+        "- contractions: its vertex's answers are off the base's language: 3.73 nats per token under the base, "
+        "against 0.73 for the unguided answers; its score there may come from word salad. Read a few (sweep.json), "
+        "and try it at half its strength (--fixed_objective_strengths contractions=0.25)",
+    ]  # questions is 2.99 nats above the unguided answers, under the 3 that flag
+    assert off_language_vertex_lines({**metrics, "base_nll_unguided": None}) == []  # an older sweep: not measured
+    assert off_language_vertex_lines({}) == []
 
 
 def test_the_report_says_when_the_other_objectives_guidance_already_raises_one_that_does_not_steer():

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from peft_pblora.evaluation import answer_nll
 from peft_pblora.pipeline import Run, RunSettings, run_all
 from peft_pblora.pipeline.decoding import decoded_answers
 from peft_pblora.pipeline.report import options_other_than_defaults
@@ -103,3 +104,25 @@ def test_an_unknown_decoding_is_refused_before_any_work(tiny_run, setting):
     with pytest.raises(ValueError, match=f"unknown {setting} 'beam'; choose one of"):
         RunSettings(**tiny_run, **{setting: "beam"})
     assert not Path(tiny_run["output_dir"]).exists()
+
+
+def test_the_sweep_measures_each_points_answers_under_the_base_and_the_report_shows_it(tiny_run, trainings):
+    run_all(RunSettings(**tiny_run))
+    folder = Path(tiny_run["output_dir"])
+    sweep = json.loads((folder / "sweep.json").read_text())
+    base = tiny_llama(seed=2).eval()  # the run's base model (tiny_run saved this one)
+    tokenizer = tiny_chat_tokenizer()
+    for point in [*sweep["points"], sweep["base"]]:
+        values = [
+            nll for nll in answer_nll(base, tokenizer, sweep["prompts"], point["texts"], batch_size=1) if nll == nll
+        ]
+        expected = sum(values) / len(values) if values else None
+        assert point["quality"]["base_nll"] == pytest.approx(expected, abs=1e-4)
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["base_nll_unguided"] == sweep["base"]["quality"]["base_nll"]
+    assert metrics["base_nll_at_vertex"]["count_w5"] == sweep["points"][0]["quality"]["base_nll"]  # alpha (1, 0)
+    report = (folder / "report.md").read_text()
+    assert "| empty | unfinished | repetitive | base NLL / token |" in report
+    assert f"| {sweep['base']['quality']['base_nll']:.2f} |" in report.split("base, unguided")[1].splitlines()[0]
+    assert sweep["decoding"]["base_likelihood_seconds"] > 0
+    assert (folder / "scores.csv").read_text().splitlines()[0].endswith(",empty,unfinished,repetitive,base_nll")

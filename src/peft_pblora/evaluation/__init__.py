@@ -1,6 +1,7 @@
-"""Evaluation of a preference sweep: scorers, Pareto metrics (hypervolume, MIP, Spearman), a sweep's summary and
-plots."""
+"""Evaluation of a preference sweep: scorers, Pareto metrics (hypervolume, MIP, Spearman), a sweep's summary, the
+answers' likelihood under the base, and plots."""
 
+from .base_likelihood import answer_nll, mean_nll
 from .metrics import (
     hypervolume,
     linearly_supported,
@@ -48,6 +49,7 @@ __all__ = [
     "SequenceClassifierScorer",
     "Thoroughness",
     "VaderPositivity",
+    "answer_nll",
     "base_at_highest_score",
     "front_alphas_no_linear_weighting_picks",
     "hypervolume",
@@ -63,6 +65,7 @@ __all__ = [
     "is_wordless",
     "leaves_little_room",
     "levels_off",
+    "mean_nll",
     "response_quality",
     "rises_late",
     "spearman_over_resampled_prompts",

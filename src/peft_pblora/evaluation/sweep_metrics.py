@@ -111,6 +111,26 @@ def degenerate_shares_at_vertices(sweep: dict) -> dict[str, float]:
     return shares
 
 
+def base_nll_at_vertices(sweep: dict) -> dict[str, float]:
+    """Per objective, the base's mean negative log-likelihood per token of the answers at its own vertex
+    (`quality["base_nll"]`, `base_likelihood.answer_nll`): word salad scores high on a word-counting objective without
+    being empty or repetitive. Objectives whose vertex was not swept or not measured (older sweeps) are left out.
+
+    Examples:
+        >>> from peft_pblora.evaluation.sweep_metrics import base_nll_at_vertices
+        >>> points = [{"alpha": [1.0, 0.0], "quality": {"base_nll": 6.5}}, {"alpha": [0.0, 1.0], "quality": {}}]
+        >>> base_nll_at_vertices({"objectives": ["caution", "length"], "points": points})
+        {'caution': 6.5}
+    """
+    values = {}
+    for index, name in enumerate(sweep["objectives"]):
+        vertex = vertex_point(sweep, index)
+        value = (vertex or {}).get("quality", {}).get("base_nll")
+        if value is not None:
+            values[name] = value
+    return values
+
+
 def steering_effects(sweep: dict) -> dict[str, dict[str, Any]]:
     """Per objective: mean over prompts of score(alpha = its vertex) - score(points giving it weight 0), with its
     paired standard error, and, when the sweep has the base's per-prompt scores, the same against the unguided base
@@ -402,6 +422,8 @@ def summarise_sweep(sweep: dict) -> dict:
         "steering_verdict": steering_verdicts(spearman, effects, falls, levels, late_rises),
         "degenerate_share_at_vertex": degenerate_shares_at_vertices(sweep),
         "degenerate_share_base": degenerate_share(sweep["base"]["quality"]) if sweep["base"].get("quality") else None,
+        "base_nll_at_vertex": base_nll_at_vertices(sweep),
+        "base_nll_unguided": sweep["base"].get("quality", {}).get("base_nll"),
         "base_at_highest_score": base_at_highest_score(sweep),
         "front_alphas_no_linear_weighting_picks": front_alphas_no_linear_weighting_picks(sweep["alphas"], raw),
     }

@@ -20,6 +20,7 @@ from .steering_verdict_lines import (
     lifted_lines,
     little_room_lines,
     no_gain_lines,
+    off_language_vertex_lines,
     token_limit_lines,
     verdict_lines,
 )
@@ -146,20 +147,28 @@ def mean_with_error(point: dict, name: str) -> str:
     return f"{point['scores'][name]:.3f}" + ("" if error is None else f" +/- {error:.3f}")
 
 
-def table_row(label: str, point: dict, objectives: list[str]) -> str:
+def table_row(label: str, point: dict, objectives: list[str], likelihood: bool = False) -> str:
     scores = [mean_with_error(point, name) for name in objectives]
     quality = [f"{point['quality'][share]:.2f}" for share in ("empty", "unfinished", "repetitive")]
+    if likelihood:
+        value = point["quality"].get("base_nll")
+        quality.append("n/a" if value is None else f"{value:.2f}")
     return "| " + " | ".join([label, *scores, *quality]) + " |"
 
 
 def scores_section(sweep: dict) -> list[str]:
-    """Per swept preference and for the unguided base: each objective's mean score and the answers' quality."""
+    """Per swept preference and for the unguided base: each objective's mean score and the answers' quality, with
+    the base's negative log-likelihood per answer token where the sweep measured it."""
     objectives = sweep["objectives"]
+    likelihood = "base_nll" in sweep["base"].get("quality", {})
     return [
-        "| alpha | " + " | ".join(objectives) + " | empty | unfinished | repetitive |",
-        "|---|" + "---|" * (len(objectives) + 3),
-        *(table_row(str(point["alpha"]), point, objectives) for point in sweep["points"]),
-        table_row("base, unguided", sweep["base"], objectives),
+        "| alpha | "
+        + " | ".join(objectives)
+        + " | empty | unfinished | repetitive |"
+        + (" base NLL / token |" if likelihood else ""),
+        "|---|" + "---|" * (len(objectives) + 3 + likelihood),
+        *(table_row(str(point["alpha"]), point, objectives, likelihood) for point in sweep["points"]),
+        table_row("base, unguided", sweep["base"], objectives, likelihood),
     ]
 
 
@@ -323,6 +332,7 @@ def markdown_report(settings: RunSettings, sweep: dict, metrics: dict, path: Pat
         verdict_lines(metrics),
         token_limit_lines(metrics, sweep, settings.sweep_tokens),
         degenerate_vertex_lines(metrics),
+        off_language_vertex_lines(metrics),
         no_gain_lines(metrics),
         lifted_lines(metrics),
         little_room_lines(metrics),
@@ -338,16 +348,19 @@ def markdown_report(settings: RunSettings, sweep: dict, metrics: dict, path: Pat
 
 
 def write_scores_csv(sweep: dict, path: Path) -> None:
-    """One row per swept preference: alpha, each objective's mean score and the answers' quality."""
+    """One row per swept preference: alpha, each objective's mean score and the answers' quality (with the base's
+    negative log-likelihood per token where the sweep measured it)."""
     objectives = sweep["objectives"]
+    shares = ["empty", "unfinished", "repetitive"]
+    if "base_nll" in sweep["base"].get("quality", {}):
+        shares.append("base_nll")
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["alpha", *objectives, "empty", "unfinished", "repetitive"])
+        writer.writerow(["alpha", *objectives, *shares])
         for point in sweep["points"]:
-            quality = point["quality"]
             writer.writerow(
                 [json.dumps(point["alpha"]), *(point["scores"][name] for name in objectives)]
-                + [quality["empty"], quality["unfinished"], quality["repetitive"]]
+                + [point["quality"].get(share) for share in shares]
             )
 
 

@@ -23,6 +23,7 @@ from peft import PeftModel
 
 from ..data.preference_pairs import pairing_record
 from ..evaluation import preference_grid, summarise_sweep
+from ..evaluation.base_likelihood import answer_nll, mean_nll
 from .baselines import ARM_CORE, arm_rank, svd_lora_rank
 from .decoding import peak_resident_memory_gib
 from .diagnose_stage import DiagnoseStage
@@ -343,6 +344,12 @@ class Run(MakeDataStage, DiagnoseStage):
             texts = [response for (row_alpha, _), response in zip(rows, responses, strict=True) if row_alpha == alpha]
             result["points"].append({"alpha": alpha, **self._score(self.test_prompts, texts)})
         result["base"] = self._score(self.test_prompts, unguided)
+        start = time.perf_counter()
+        for point in [*result["points"], result["base"]]:
+            point["quality"]["base_nll"] = mean_nll(
+                answer_nll(base, tokenizer, self.test_prompts, point["texts"], settings.sweep_batch_size)
+            )
+        decoding["base_likelihood_seconds"] = time.perf_counter() - start
         return result
 
     def _rescored_sweep(self, sweep: dict) -> dict:

@@ -148,6 +148,28 @@ def degenerate_vertex_lines(metrics: dict) -> list[str]:
     ]
 
 
+OFF_LANGUAGE_NLL_GAP = 3.0  # nats per token above the unguided answers' mean, under the base
+
+
+def off_language_vertex_lines(metrics: dict) -> list[str]:
+    """A warning for each objective whose answers at its own vertex the base finds far less likely than its own
+    answers (`base_nll_at_vertex` at least `OFF_LANGUAGE_NLL_GAP` nats per token above `base_nll_unguided`): word
+    salad that a word-counting objective scores high, which neither its verdict nor the empty and repetitive shares
+    show."""
+    unguided = metrics.get("base_nll_unguided")
+    if unguided is None:
+        return []
+    strengths = strengths_by_objective(metrics)
+    return [
+        f"- {name}: its vertex's answers are off the base's language: {value:.2f} nats per token under the base, "
+        f"against {unguided:.2f} for the unguided answers; its score there may come from word salad. Read a few "
+        f"(sweep.json), and try it at half its strength (--fixed_objective_strengths "
+        f"{name}={strengths.get(name, 1.0) * 0.5:g})"
+        for name, value in metrics.get("base_nll_at_vertex", {}).items()
+        if value - unguided >= OFF_LANGUAGE_NLL_GAP
+    ]
+
+
 def token_limit_lines(metrics: dict, sweep: dict, sweep_tokens: int) -> list[str]:
     """A warning for each objective that alpha does not steer, whose pairs prefer the longer answer and most of whose
     answers at its own vertex stop at the sweep's token limit: longer answers cannot show in such a sweep."""
