@@ -246,7 +246,7 @@ class RunSettings:
             "scores lower (not length- or score-matched objectives), each at the loss weight "
             "--word_choice_pair_weight: the pair's one difference is the word, where a feature written in a few "
             "scattered words is one difference among many in a pair of whole answers. They can turn a vertex's "
-            "answers to word salad (4 of 18 benchmark runs): read the report's base NLL column. docs/results.md has "
+            "answers to word salad (4 of 19 benchmark runs): read the report's base NLL column. docs/results.md has "
             "what they changed."
         },
     )
