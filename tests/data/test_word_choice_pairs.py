@@ -8,7 +8,7 @@ import pytest
 import torch
 from datasets import Dataset, DatasetDict
 
-from peft_pblora.data import PairingOptions, build_preference_data, preference_pairs
+from peft_pblora.data import PairingOptions, added_pairs, build_preference_data, preference_pairs
 from peft_pblora.data.word_choice_pairs import (
     ALTERNATIVES,
     WORD_CHOICE_PAIR_WEIGHT,
@@ -142,7 +142,7 @@ def test_a_matched_objective_gets_none_and_the_run_says_so(tmp_path, monkeypatch
     monkeypatch.setattr(preference_pairs, "sample_responses", lambda *args, **kwargs: samples)
     options = PairingOptions(word_choice_pairs=True, length_matched=["count_w6"])
     model, tokenizer = tiny_llama(seed=2).eval(), tiny_tokenizer()
-    with caplog.at_level("WARNING", logger=preference_pairs.__name__):
+    with caplog.at_level("WARNING", logger=added_pairs.__name__):
         data = build_preference_data(model, tokenizer, ["p1", "p2"], [CountWord("w5"), CountWord("w6")],
                                      tmp_path / "made", show_progress=False, pairing=options)  # fmt: skip
     assert set(data["count_w6"]["weight"]) == {1.0}, "a length-matched objective gets no word-choice pair"
@@ -156,8 +156,8 @@ def test_a_matched_objective_gets_none_and_the_run_says_so(tmp_path, monkeypatch
     assert "word_choice_pairs: none for ['count_w6'], length- or score-matched" in caplog.text
     assert "count_w5" not in caplog.text
     caplog.clear()
-    with caplog.at_level("WARNING", logger=preference_pairs.__name__):
-        preference_pairs.warn_of_objectives_without_added_pairs({"word_choice_pairs": {"a": 0, "b": 3}}, matched=[])
+    with caplog.at_level("WARNING", logger=added_pairs.__name__):
+        added_pairs.warn_of_objectives_without_added_pairs({"word_choice_pairs": {"a": 0, "b": 3}}, matched=[])
     assert caplog.messages == ["word_choice_pairs: none found for ['a']; their pairs are the sampled ones only"]
 
 

@@ -1,14 +1,18 @@
 """Pairs a rule adds to each objective's made pairs with the objective's own scorer: against the empty answer
-(`non_answer_pairs`), or an answer against itself less one sentence (`sentence_edit_pairs`)."""
+(`non_answer_pairs`), or an answer against itself less one sentence (`sentence_edit_pairs`); and how many each rule
+added, with a warning for the objectives it added none to."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Collection, Sequence
 
 from datasets import Dataset, DatasetDict, concatenate_datasets
 
 from ..evaluation.scorers import Scorer
 from ..trainer.preference_data import WEIGHT_COLUMN
+
+logger = logging.getLogger(__name__)
 
 
 def with_added_pairs(
@@ -37,3 +41,20 @@ def with_added_pairs(
         extra = Dataset.from_dict({column: added[column] for column in pairs.column_names}, features=pairs.features)
         extended[name] = concatenate_datasets([pairs, extra])
     return DatasetDict(extended)
+
+
+def counted(before: DatasetDict, after: DatasetDict) -> tuple[DatasetDict, dict[str, int]]:
+    """`after`, with how many pairs a rule appended to each objective's pairs in `before`."""
+    return after, {name: len(after[name]) - len(before[name]) for name in after}
+
+
+def warn_of_objectives_without_added_pairs(added: dict[str, dict[str, int]], matched: Collection[str]) -> None:
+    """Log, per rule that was asked for (`added`: rule -> objective -> pairs added), the objectives it added no pair
+    to and why: a length- or score-matched objective gets none by design, any other had none to give."""
+    for rule, counts in added.items():
+        skipped = [name for name in counts if name in matched]
+        empty = [name for name, count in counts.items() if count == 0 and name not in matched]
+        if skipped:
+            logger.warning("%s: none for %s, length- or score-matched (no rule adds pairs to those)", rule, skipped)
+        if empty:
+            logger.warning("%s: none found for %s; their pairs are the sampled ones only", rule, empty)

@@ -8,7 +8,6 @@ The result is one prompt/chosen/rejected dataset per objective, the first form P
 from __future__ import annotations
 
 import json
-import logging
 import shutil
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
@@ -20,6 +19,7 @@ from tqdm.auto import tqdm
 
 from ..evaluation.scorers import SENTENCE_END, Scorer
 from . import more_samples
+from .added_pairs import counted, warn_of_objectives_without_added_pairs
 from .chat import chat_texts, left_padding
 from .more_samples import (
     MORE_SAMPLES_COLUMN,
@@ -37,8 +37,6 @@ from .non_answer_pairs import with_non_answer_pairs
 from .pairing import PairingOptions
 from .sentence_edit_pairs import with_sentence_edit_pairs
 from .word_choice_pairs import with_word_choice_pairs
-
-logger = logging.getLogger(__name__)
 
 PAIRING_RECORD = "pairing.json"
 """Beside the cached pairs: the objectives paired on whole samples only and the score-matched ones, whether the
@@ -275,23 +273,6 @@ def add_more_samples(
     rewritten.rename(cache_dir)
     shutil.rmtree(previous)
     return responses, scores
-
-
-def counted(before: DatasetDict, after: DatasetDict) -> tuple[DatasetDict, dict[str, int]]:
-    """`after`, with how many pairs a rule appended to each objective's pairs in `before`."""
-    return after, {name: len(after[name]) - len(before[name]) for name in after}
-
-
-def warn_of_objectives_without_added_pairs(added: dict[str, dict[str, int]], matched: Collection[str]) -> None:
-    """Log, per rule that was asked for (`added`: rule -> objective -> pairs added), the objectives it added no pair
-    to and why: a length- or score-matched objective gets none by design, any other had none to give."""
-    for rule, counts in added.items():
-        skipped = [name for name in counts if name in matched]
-        empty = [name for name, count in counts.items() if count == 0 and name not in matched]
-        if skipped:
-            logger.warning("%s: none for %s, length- or score-matched (no rule adds pairs to those)", rule, skipped)
-        if empty:
-            logger.warning("%s: none found for %s; their pairs are the sampled ones only", rule, empty)
 
 
 def build_preference_data(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -103,12 +103,7 @@ def degenerate_shares_at_vertices(sweep: dict) -> dict[str, float]:
         >>> degenerate_shares_at_vertices({"objectives": ["tone", "length"], "points": points})
         {'tone': 0.75, 'length': 0.0}
     """
-    shares = {}
-    for index, name in enumerate(sweep["objectives"]):
-        vertex = vertex_point(sweep, index)
-        if vertex is not None and vertex.get("quality"):
-            shares[name] = degenerate_share(vertex["quality"])
-    return shares
+    return quality_at_vertices(sweep, lambda quality: degenerate_share(quality) if quality else None)
 
 
 def base_nll_at_vertices(sweep: dict) -> dict[str, float]:
@@ -122,10 +117,16 @@ def base_nll_at_vertices(sweep: dict) -> dict[str, float]:
         >>> base_nll_at_vertices({"objectives": ["caution", "length"], "points": points})
         {'caution': 6.5}
     """
+    return quality_at_vertices(sweep, lambda quality: quality.get("base_nll"))
+
+
+def quality_at_vertices(sweep: dict, value_of: Callable[[dict], float | None]) -> dict[str, float]:
+    """Per objective, `value_of` the quality of the sweep's answers at its own vertex (`{}` where none is recorded);
+    objectives whose vertex was not swept, or whose value is None, are left out."""
     values = {}
     for index, name in enumerate(sweep["objectives"]):
         vertex = vertex_point(sweep, index)
-        value = (vertex or {}).get("quality", {}).get("base_nll")
+        value = value_of(vertex.get("quality") or {}) if vertex is not None else None
         if value is not None:
             values[name] = value
     return values
