@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from peft_pblora.evaluation import answer_nll, mean_nll
+from peft_pblora.evaluation.base_likelihood import off_language_share
 
 from ..conftest import tiny_chat_tokenizer, tiny_llama
 
@@ -40,3 +41,11 @@ def test_each_answers_nll_is_the_formula_by_hand_whatever_the_batching(batch_siz
             assert math.isnan(value), "an answer with no token has no likelihood"
     assert mean_nll(values) == pytest.approx(sum(values[index] for index in (0, 1, 3)) / 3)
     assert mean_nll([math.nan]) is None
+
+
+def test_the_off_language_share_counts_answers_at_least_the_gap_above_the_reference():
+    """By hand, reference 0.7 and gap 3: 3.7 and 9.0 count, 3.6 does not, an empty answer (NaN) counts as in the
+    language but among the answers: 2 of 4."""
+    assert off_language_share([3.7, 3.6, math.nan, 9.0], 0.7, gap=3.0) == pytest.approx(0.5)
+    assert off_language_share([0.8, 1.2], 0.7) == 0.0
+    assert off_language_share([], 0.7) == 0.0

@@ -10,12 +10,14 @@ import pytest
 from peft_pblora.evaluation.benchmark_objectives import ListFormat, PlainWords, SecondPerson
 from peft_pblora.evaluation.probe_scores import objectives_scored_alike, shares_at_top_where_weight_is_zero
 from peft_pblora.evaluation.steering_diagnosis import (
+    base_nll_gaps,
     degenerate_share_of,
     degenerate_shares,
     diagnose,
     empty_answer_shares,
     few_pair_objectives,
     largest_t_statistic,
+    off_language_shares,
     pair_accuracy_at_vertices,
     probe_can_tell,
     probe_effects,
@@ -300,6 +302,35 @@ def test_the_empty_answer_share_is_read_at_each_objectives_own_vertex_and_adds_t
     }
     assert items["a"]["flags"] == ["degenerate_at_vertex", "wordless_at_vertex"] and items["b"]["flags"] == []
     assert degenerate_share_of(items["a"]) == pytest.approx(0.75 + 0.125) and degenerate_share_of(items["b"]) == 0.0
+
+
+def test_a_vertex_the_base_finds_three_nats_a_token_less_likely_than_its_own_answers_is_off_language():
+    """The gap is the vertex's mean likelihood (`quality["base_nll"]`) over the base's own answers' (0.7 here): a at
+    0.7 + 3 is flagged and does not steer though its probe passes; b at 0.7 + 2.9 is not; c, whose vertex has no
+    likelihood recorded (all its answers empty), is not; nothing is flagged without the reference."""
+    points = [
+        {"alpha": [1.0, 0.0, 0.0], "quality": {"base_nll": 3.7, "off_language": 0.75}},
+        {"alpha": [0.0, 1.0, 0.0], "quality": {"base_nll": 3.6, "off_language": 0.5}},
+        {"alpha": [0.0, 0.0, 1.0], "quality": {"base_nll": None}},
+    ]
+    objectives = ["a", "b", "c"]
+    gaps = base_nll_gaps(points, objectives, 0.7)
+    assert gaps == {"a": pytest.approx(3.0), "b": pytest.approx(2.9)}
+    assert base_nll_gaps(points, objectives, None) == {}
+    assert off_language_shares(points, objectives) == {"a": 0.75, "b": 0.5}
+    probe = dict.fromkeys(objectives, {"effect": 0.3, "standard_error": 0.05})
+    shares = off_language_shares(points, objectives)
+    verdicts = {
+        item.objective: item
+        for item in diagnose(objectives, {}, {}, probe, base_nll_gap=gaps, off_language_share=shares)
+    }
+    assert verdicts["a"].flags == ["off_language_at_vertex"] and not verdicts["a"].steers
+    assert "--weaker_objective_strengths" in verdicts["a"].advice[0]
+    assert degenerate_share_of(verdicts["a"].to_dict()) == 0.75
+    assert verdicts["b"].flags == [] and verdicts["b"].steers and degenerate_share_of(verdicts["b"].to_dict()) == 0.0
+    assert verdicts["c"].flags == [] and verdicts["c"].base_nll_gap_at_vertex is None
+    unflagged = diagnose(objectives, {}, {}, probe, base_nll_gap=base_nll_gaps(points, objectives, None))
+    assert all(item.flags == [] for item in unflagged)
 
 
 def test_an_objective_already_at_its_top_where_its_weight_is_0_is_flagged_as_advice():

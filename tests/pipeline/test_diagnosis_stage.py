@@ -14,10 +14,10 @@ from peft_pblora import PARMTrainer, PBLoraConfig
 from peft_pblora.data.more_samples import more_samples_mask
 from peft_pblora.data.pairing import cut_from_another
 from peft_pblora.data.preference_pairs import pairing_record
-from peft_pblora.evaluation import Conciseness
+from peft_pblora.evaluation import Conciseness, answer_nll
 from peft_pblora.evaluation.steering_diagnosis import diagnose, pair_accuracy_at_vertices
 from peft_pblora.evaluation.steering_flags import ADVICE
-from peft_pblora.pipeline import Run, RunSettings, run_all, training
+from peft_pblora.pipeline import Run, RunSettings, diagnose_stage, run_all, training
 from peft_pblora.pipeline.cli import parse_settings, settings_of_existing_run
 from peft_pblora.pipeline.diagnosis import choose_probe_prompts, held_out_prompts, split_pairs
 from peft_pblora.pipeline.pairing_lines import pairing_section
@@ -333,6 +333,107 @@ def test_an_objective_the_probe_cannot_judge_is_guided_at_a_stronger_strength(ti
     assert decoded_at[:-1] == [[level, level] for level in levels] and decoded_at[-1] == [1.0, 2.0]
     assert metrics["objective_strengths"] == [1.0, 2.0]
     assert "(frozen x2: the strengths the probe found steer best)" in (settings.path / "report.md").read_text()
+
+
+def greedy_answer_by_hand(model, tokenizer, prompt: str, new_tokens: int) -> str:
+    """One prompt's greedy answer, unpadded (every token attended, the tiny vocabulary's unknown words too, whose id is
+    the pad token's), rendered as a user turn."""
+    rendered = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
+                                             add_generation_prompt=True)  # fmt: skip
+    ids = torch.tensor([tokenizer(rendered, add_special_tokens=False)["input_ids"]])
+    with torch.no_grad():
+        generated = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False,
+                                   max_new_tokens=new_tokens, pad_token_id=tokenizer.pad_token_id)  # fmt: skip
+    tokens = generated[0, ids.shape[1] :]
+    return tokenizer.decode(tokens, skip_special_tokens=True).strip()
+
+
+def mean_of_answers_with_tokens(values: list[float]) -> float | None:
+    kept = [value for value in values if value == value]
+    return sum(kept) / len(kept) if kept else None
+
+
+def test_the_probe_reads_its_vertices_likelihood_under_the_base_against_the_bases_own_answers(tiny_settings):
+    """The diagnosis keeps the base's own greedy answers to the probe prompts (each decoded again here alone,
+    unpadded) and its likelihood of them; each vertex's `base_nll` is the base's likelihood of that vertex's answers,
+    recomputed one answer at a time, and its off-language share counts those 3 nats a token above the reference."""
+    settings = RunSettings(**tiny_settings)
+    record = Run(settings).diagnose()
+    base = tiny_llama(seed=2).eval()  # the run's base model (tiny_settings saved this one)
+    tokenizer = tiny_chat_tokenizer()
+    prompts = record["probe"]["prompts"]
+    unguided = record["probe"]["unguided"]
+    assert unguided["texts"] == [greedy_answer_by_hand(base, tokenizer, prompt, 5) for prompt in prompts]
+    reference = mean_of_answers_with_tokens(answer_nll(base, tokenizer, prompts, unguided["texts"], batch_size=1))
+    assert unguided["base_nll"] == pytest.approx(reference, abs=1e-4)
+    for vertex in record["probe"]["vertices"]:
+        values = answer_nll(base, tokenizer, prompts, vertex["texts"], batch_size=1)
+        assert vertex["quality"]["base_nll"] == pytest.approx(mean_of_answers_with_tokens(values), abs=1e-4)
+        off = sum(value >= reference + 3.0 for value in values if value == value) / len(values)
+        assert vertex["quality"]["off_language"] == pytest.approx(off)
+    gaps = {item["objective"]: item["base_nll_gap_at_vertex"] for item in record["objectives"]}
+    for name, vertex in zip(settings.objective_names, record["probe"]["vertices"], strict=True):
+        if vertex["quality"]["base_nll"] is not None:
+            assert gaps[name] == pytest.approx(vertex["quality"]["base_nll"] - unguided["base_nll"])
+
+
+def test_an_objective_whose_probe_answers_leave_the_bases_language_is_weakened(tiny_settings, monkeypatch):
+    """Stand-in likelihoods: the base finds an answer with "w14" 6 nats a token unlikely, every other 0.7. The frozen
+    objective's vertex writes it above strength 0.25 (its probe rises there, repeating nothing): flagged
+    off_language_at_vertex at full strength, it is guided at 0.25, the strongest strength where its vertex stays in
+    the base's language; conciseness keeps full strength."""
+    pairs_then_frozen(tiny_settings)
+    settings = RunSettings(**tiny_settings, weaker_objective_strengths=[0.5, 0.25])
+    run = Run(settings)
+    run.train()
+
+    def answers(rows, objective_strengths=None, sample=False):
+        strengths = run.objective_strengths if objective_strengths is None else objective_strengths
+        frozen_answer = "w2 w4 w6 w8 w10 w12" if strengths[1] <= 0.25 else "w2 w4 w6 w8 w10 w12 w14"
+        return [
+            {"text": "w6" if alpha[0] == 1.0 else frozen_answer, "finished": True, "new_tokens": 6}
+            for alpha, _ in rows
+        ]
+
+    def likelihoods(model, tokenizer, prompts, texts, batch_size=8):
+        return [6.0 if "w14" in text.split() else 0.7 for text in texts]
+
+    monkeypatch.setattr(run, "_answers", answers)
+    monkeypatch.setattr(diagnose_stage, "answer_nll", likelihoods)
+    record = run.diagnose()
+    tried = {tuple(entry["objective_strengths"].values()): entry for entry in record["strengths_tried"]}
+    assert tried[(1.0, 1.0)]["degenerate_at_vertex"] == ["frozen"] and tried[(1.0, 0.25)]["degenerate_at_vertex"] == []
+    assert record["objective_strengths"] == {"conciseness": 1.0, "frozen": 0.25}
+    at_full = next(probed for probed in record["probe_at_strength"] if probed["strength"] == 1.0)
+    frozen_vertex = at_full["vertices"][1]["quality"]
+    assert frozen_vertex["base_nll"] == 6.0 and frozen_vertex["off_language"] == 1.0
+    frozen = next(item for item in record["objectives"] if item["objective"] == "frozen")
+    assert frozen["base_nll_gap_at_vertex"] == pytest.approx(0.0) and "off_language_at_vertex" not in frozen["flags"]
+    flagged = {**frozen, "base_nll_gap_at_vertex": 5.3, "flags": ["off_language_at_vertex"],
+               "advice": [ADVICE["off_language_at_vertex"]]}  # fmt: skip
+    section = diagnosis_section({"steering_diagnosis": [flagged]})
+    assert "| base NLL / token above its own | flags |" in section[2]
+    assert "| +5.30 | off_language_at_vertex |" in section[4]
+
+
+def test_a_diagnosis_made_before_the_probe_read_its_answers_likelihood_is_redone(tiny_settings, monkeypatch):
+    """A folder diagnosed before the probe measured its answers' likelihood under the base (its fingerprint without
+    the probe's measures) is diagnosed again, the record then with the base's own answers; a current one is kept."""
+    settings = RunSettings(**tiny_settings)
+    Run(settings).diagnose()
+    fingerprint_path = settings.path / "fingerprints" / "diagnose.json"
+    recorded = json.loads(fingerprint_path.read_text())
+    del recorded["inputs"]["probe_measures"]
+    fingerprint_path.write_text(json.dumps(recorded))
+    decoded = []
+    run = Run(settings)
+    answers = run._answers
+    monkeypatch.setattr(run, "_answers", lambda *args, **kwargs: decoded.append(args) or answers(*args, **kwargs))
+    record = run.diagnose()
+    assert len(decoded) == 1 and "base_nll" in record["probe"]["unguided"]
+    kept = Run(settings)
+    monkeypatch.setattr(kept, "_answers", lambda *args, **kwargs: pytest.fail("a current diagnosis decoded again"))
+    assert kept.diagnose()["objectives"] == record["objectives"]
 
 
 def test_an_objective_degenerate_at_every_strength_stays_at_full_strength_with_its_flag(tiny_settings, monkeypatch):

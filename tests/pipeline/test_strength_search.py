@@ -489,3 +489,33 @@ def test_an_inconclusive_objective_no_stronger_strength_helps_keeps_full_strengt
     assert probed == [1.0, 0.5, 2.0]
     assert record["objective_strengths"] == {"a": 1.0, "b": 1.0}
     assert record["objectives"][0]["flags"] == ["probe_inconclusive"]
+
+
+def test_an_objective_whose_vertex_leaves_the_bases_language_is_weakened_to_where_it_stays():
+    """a steers at full strength, but its vertex's answers are 4.3 nats a token less likely to the base than the
+    base's own (0.7): word salad, flagged `off_language_at_vertex`, so the search probes 0.5 too, where a's vertex is
+    fluent (1.2) and still rises; b keeps full strength. Without the base's reference nothing is flagged and the
+    adapter stays as trained."""
+
+    def points(a_nll: float, a_share: float) -> list[dict]:
+        a_vertex = vertex_point(0, {"a": [1.0, 0.9, 1.1, 1.0], "b": [0.0, 0.1, 0.0, 0.1]})
+        a_vertex["quality"].update(base_nll=a_nll, off_language=a_share)
+        b_vertex = vertex_point(1, {"a": [0.0, 0.1, 0.2, 0.0], "b": [1.0, 1.2, 0.9, 1.0]})
+        b_vertex["quality"].update(base_nll=0.9, off_language=0.0)
+        return [a_vertex, b_vertex]
+
+    points_at = {1.0: points(5.0, 0.75), 0.5: points(1.2, 0.0)}
+
+    def with_reference(vertices: list[dict]) -> dict:
+        return diagnosis_record(OBJECTIVES, PROMPTS, vertices, ({}, {}), unguided={"texts": [], "base_nll": 0.7})
+
+    record, probed = search(points_at, [0.5], record=with_reference)
+    assert probed == [1.0, 0.5]
+    assert record["objective_strengths"] == {"a": 0.5, "b": 1.0}
+    tried = {tuple(entry["objective_strengths"].values()): entry for entry in record["strengths_tried"]}
+    assert tried[(1.0, 1.0)]["degenerate_at_vertex"] == ["a"] and tried[(0.5, 1.0)]["degenerate_at_vertex"] == []
+    assert record["probe"]["unguided"]["base_nll"] == 0.7
+    a = next(item for item in record["objectives"] if item["objective"] == "a")
+    assert a["base_nll_gap_at_vertex"] == pytest.approx(0.5) and a["steers"]
+    unreferenced, probed = search(points_at, [0.5])
+    assert probed == [1.0] and unreferenced["objective_strengths"] == {"a": 1.0, "b": 1.0}

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from ..data.chat import chat_texts
+from .steering_flags import OFF_LANGUAGE_NLL_GAP
 
 
 @torch.no_grad()
@@ -70,3 +71,9 @@ def mean_nll(values: Sequence[float]) -> float | None:
     """The mean of `answer_nll`'s values over the answers that have tokens; None where none has."""
     kept = [value for value in values if not math.isnan(value)]
     return sum(kept) / len(kept) if kept else None
+
+
+def off_language_share(values: Sequence[float], reference: float, gap: float = OFF_LANGUAGE_NLL_GAP) -> float:
+    """The share of the answers (`answer_nll`'s values, an empty one counted as in the language) at least `gap` nats
+    per token less likely than `reference`, the base's own answers' mean: the word salad among them."""
+    return sum(value >= reference + gap for value in values if not math.isnan(value)) / len(values) if values else 0.0

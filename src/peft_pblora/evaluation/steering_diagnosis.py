@@ -8,8 +8,9 @@ Three measurements per objective, each cheap next to the sweep:
   it learned "better" but not "better for this objective";
 - a guided probe: a few prompts outside the train and test split decoded at every vertex and scored by the run's
   own scorers: the objective's score at its own vertex minus its mean at the other vertices, paired over prompts;
-  and how many of the answers at its own vertex are empty or repeat themselves (guidance strong enough to push the
-  answers off the base's text there does not give a usable trade-off);
+  how many of the answers at its own vertex are empty or repeat themselves, and how much less likely the frozen base
+  finds them than its own answers to the same prompts (guidance strong enough to push the answers off the base's
+  text or language there does not give a usable trade-off);
 - an empty-answer check: many more prompts outside the split (the probe's among them) decoded at every vertex for a
   few tokens only, to count the answers that end at once with no word, which a few probe prompts miss when a sixth
   of the prompts get one.
@@ -32,6 +33,7 @@ from .steering_flags import (
     EMPTY_ANSWER_SHARE,
     FEW_PAIRS_SHARE,
     LEARNED_MARGIN,
+    OFF_LANGUAGE_NLL_GAP,
     PROBE_FLAGS,
 )
 from .sweep_metrics import degenerate_share
@@ -60,6 +62,8 @@ class ObjectiveDiagnosis:
     prompts_with_pairs: int | None = None
     pair_prompts: int | None = None
     share_at_top_where_weight_is_zero: float | None = None
+    base_nll_gap_at_vertex: float | None = None
+    off_language_share_at_vertex: float | None = None
 
     @property
     def steers(self) -> bool:
@@ -250,15 +254,41 @@ def empty_answer_shares(probe_points: Sequence[Mapping], objectives: Sequence[st
     return values_at_own_vertex(probe_points, objectives, empty)
 
 
+def base_nll_gaps(
+    probe_points: Sequence[Mapping], objectives: Sequence[str], unguided_base_nll: float | None
+) -> dict[str, float]:
+    """Per objective, how many nats per token the frozen base's mean negative log-likelihood of the probe's answers at
+    its own vertex (each vertex's `quality["base_nll"]`) exceeds `unguided_base_nll`, the base's own answers' to the
+    same prompts; empty without the reference, and objectives whose vertex has no likelihood (all answers empty, or
+    recorded before it was measured) are left out."""
+    if unguided_base_nll is None:
+        return {}
+
+    def gap(point: Mapping) -> float | None:
+        value = point.get("quality", {}).get("base_nll")
+        return value - unguided_base_nll if value is not None else None
+
+    return values_at_own_vertex(probe_points, objectives, gap)
+
+
+def off_language_shares(probe_points: Sequence[Mapping], objectives: Sequence[str]) -> dict[str, float]:
+    """Per objective, the share of the probe's answers at its own vertex off the base's language (each vertex's
+    `quality["off_language"]`: more than `OFF_LANGUAGE_NLL_GAP` nats per token above the base's own answers)."""
+    return values_at_own_vertex(probe_points, objectives, lambda point: point.get("quality", {}).get("off_language"))
+
+
 def degenerate_share_of(item: Mapping) -> float:
     """An objective diagnosis's (`ObjectiveDiagnosis.to_dict`) degenerate share over its degenerate flags: the
     probe's empty or repetitive share where it is flagged `degenerate_at_vertex`, plus the empty-answer check's share
-    where it is flagged `wordless_at_vertex`; 0 without either flag."""
+    where it is flagged `wordless_at_vertex`, plus the probe's off-language share where it is flagged
+    `off_language_at_vertex`; 0 without any of them."""
     share = 0.0
     if "degenerate_at_vertex" in item["flags"]:
         share += item["degenerate_share_at_vertex"]
     if "wordless_at_vertex" in item["flags"]:
         share += item["empty_answer_share_at_vertex"]
+    if "off_language_at_vertex" in item["flags"]:
+        share += item.get("off_language_share_at_vertex") or 0.0
     return share
 
 
@@ -275,6 +305,8 @@ def diagnose(
     pair_prompts: int | None = None,
     share_at_top_where_weight_is_zero: Mapping[str, float] | None = None,
     scored_alike: Sequence[str] = (),
+    base_nll_gap: Mapping[str, float] | None = None,
+    off_language_share: Mapping[str, float] | None = None,
 ) -> list[ObjectiveDiagnosis]:
     """Flags per objective: "probe_cannot_tell" (its probe answers differ on some prompts, but too few for any effect
     to pass `significance` standard errors, `probe_can_tell`: advice, the probe has no reading of it), else
@@ -286,7 +318,10 @@ def diagnose(
     (below `LEARNED_MARGIN`, unless the probe rises beyond `significance` standard errors); with the share of the
     probe's answers at its own vertex that are empty or repetitive (`degenerate_share`), "degenerate_at_vertex" (at
     least `DEGENERATE_SHARE`); with the share of the empty-answer check's answers at its own vertex with no word
-    (`empty_answer_share`), "wordless_at_vertex" (at least `EMPTY_ANSWER_SHARE`); with the prompts its training pairs
+    (`empty_answer_share`), "wordless_at_vertex" (at least `EMPTY_ANSWER_SHARE`); with how far the base finds the
+    probe's answers at its own vertex less likely than its own answers (`base_nll_gap`, nats per token;
+    `off_language_share` is recorded beside it), "off_language_at_vertex" (at least `OFF_LANGUAGE_NLL_GAP`: word
+    salad); with the prompts its training pairs
     are on (`prompts_with_pairs`), "few_pairs" (`few_pair_objectives` of the `pair_prompts` they are made from,
     whatever the probe says); with the share of the probe's answers where its weight is 0 that reach its highest
     probe score (`shares_at_top_where_weight_is_zero`), "already_at_top" (at least `ALREADY_AT_TOP_SHARE`: advice,
@@ -330,6 +365,9 @@ def diagnose(
         empty = (empty_answer_share or {}).get(name)
         if empty is not None and empty >= EMPTY_ANSWER_SHARE:
             flags.append("wordless_at_vertex")
+        gap = (base_nll_gap or {}).get(name)
+        if gap is not None and gap >= OFF_LANGUAGE_NLL_GAP:
+            flags.append("off_language_at_vertex")
         at_top = (share_at_top_where_weight_is_zero or {}).get(name)
         if at_top is not None and at_top >= ALREADY_AT_TOP_SHARE:
             flags.append("already_at_top")
@@ -355,6 +393,8 @@ def diagnose(
                 prompts_with_pairs=covered,
                 pair_prompts=pair_prompts,
                 share_at_top_where_weight_is_zero=at_top,
+                base_nll_gap_at_vertex=gap,
+                off_language_share_at_vertex=(off_language_share or {}).get(name),
             )
         )
     return diagnoses

@@ -11,8 +11,10 @@ from __future__ import annotations
 # the 71 at or above it (48%) and 221 of the 1,081 below (20%); 4 of 15 and 80 of 742 among those with no other flag
 ALREADY_AT_TOP_SHARE = 0.5
 
-PROBE_FLAGS = ("steers_backwards", "does_not_steer", "degenerate_at_vertex", "wordless_at_vertex")
-DEGENERATE_FLAGS = ("degenerate_at_vertex", "wordless_at_vertex")
+PROBE_FLAGS = (
+    "steers_backwards", "does_not_steer", "degenerate_at_vertex", "wordless_at_vertex", "off_language_at_vertex"
+)  # fmt: skip
+DEGENERATE_FLAGS = ("degenerate_at_vertex", "wordless_at_vertex", "off_language_at_vertex")
 # a mean reward margin of 1 is the PARM giving the chosen answer 73% (sigmoid(1)) where chance is 50%; on the steering
 # benchmark at learning rate 1e-3 (summed log-ratio rewards, beta_r 0.1) every objective trained to less did not
 # steer, while most trained to more did; at 3e-3 ten objective-runs trained to less and all ten steered. So the flag
@@ -30,10 +32,19 @@ EMPTY_ANSWER_CHECK_TOKENS = 8
 # what the empty-answer check counts, in the diagnose stage's fingerprint: a diagnosis made when it counted only the
 # answers that ended with no word is redone
 EMPTY_ANSWER_CHECK_COUNTS = "answers with no word in their first tokens, ended or not"
+# what the probe measures of its answers beyond their scores, in the diagnose stage's fingerprint: a diagnosis made
+# before the base's likelihood of the probe's answers was measured is redone
+PROBE_MEASURES = "scores, empty and repetitive shares, the base's likelihood against its own answers"
 # the share of the empty-answer check's answers at an objective's own vertex with no word from which it is flagged:
 # one answer in ten with nothing in it is no trade-off a user asked for, and each empty answer scores the lowest any
 # built-in scorer gives
 EMPTY_ANSWER_SHARE = 0.1
+# nats per answer token, under the frozen base, by which the guided answers at an objective's own vertex may exceed
+# the base's own answers to the same prompts before they count as off its language (`off_language_at_vertex`, and
+# the report's warning after the sweep): word salad ("safety professional safety risks") that a word-counting scorer
+# rewards, which the empty and repetitive shares miss. The base's greedy answers score about 0.7; on the steering
+# benchmark's fluent vertices the gap stayed under 2, its word salad lay 3.2 to 8.8 above
+OFF_LANGUAGE_NLL_GAP = 3.0
 # an objective with training pairs on fewer than this share of the prompts they are made from is flagged `few_pairs`
 # before training: on the steering benchmark's runs at 96 prompts, the two objectives with fewer than 12 pairs
 # (parentheses, 6; quotes, 11) steered in 20 of 32 objective-runs, the others in 363 of 423
@@ -99,6 +110,14 @@ ADVICE = {
         "add 0.125: in the four runs measured, list format against long words and bold emphasis in three runs "
         "against two other objectives, it steered at 0.125 with under a quarter of its vertex degenerate, at about "
         "half the effect), or the whole guidance (a larger --guidance_beta)."
+    ),
+    "off_language_at_vertex": (
+        f"the guided probe's answers at this objective's own vertex are at least {OFF_LANGUAGE_NLL_GAP:g} nats per "
+        "token less likely under the frozen base than the base's own answers to the same prompts: word salad (its "
+        "words strung together) that a word-counting scorer still rewards, which no user asked for. Weaken this "
+        "objective alone (--weaker_objective_strengths 0.5 0.25 lets the probe choose the strongest strength whose "
+        "vertex stays in the base's language), or the whole guidance (a larger --guidance_beta); with word-choice "
+        "pairs (--word_choice_pairs) a smaller --word_choice_pair_weight, or none."
     ),
     "probe_cannot_tell": (
         "the guided probe's answers score this objective differently at its own vertex than at the others on a few "

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..evaluation import text_quality
+from ..evaluation.base_likelihood import answer_nll, mean_nll, off_language_share
 from ..evaluation.steering_flags import EMPTY_ANSWER_CHECK_TOKENS
 from ..evaluation.sweep_metrics import is_wordless
 from ..trainer.preference_draws import simplex_vertices
@@ -101,7 +102,7 @@ class DiagnoseStage(GuidedAnswers, StageRecords):
         probed several strengths, the strengths chosen again from the rescored answers (the sweep, whose fingerprint
         holds them, is then redone if they changed)."""
         prompts = record["probe"]["prompts"]
-        record_of = self._diagnosis_record_of(prompts)
+        record_of = self._diagnosis_record_of(prompts, record["probe"].get("unguided"))
         if "probe_at_strength" in record:
             points_at = {
                 probed["strength"]: [self._rescored(prompts, point) for point in probed["vertices"]]
@@ -137,29 +138,48 @@ class DiagnoseStage(GuidedAnswers, StageRecords):
             )  # fmt: skip
 
         fixed = settings.fixed_strengths_by_objective()
+        probes = len(self.probe_prompts) >= 2
+        unguided = self._unguided_probe_answers() if probes else None
 
         def probe_at(strength: float) -> list[dict]:
             strengths = [strength * fixed.get(name, 1.0) for name in objectives]
-            return self._probe(strengths) if len(self.probe_prompts) >= 2 else []
+            return self._probe(strengths, unguided["base_nll"]) if unguided else []
 
-        record_of = self._diagnosis_record_of(self.probe_prompts)
+        record_of = self._diagnosis_record_of(self.probe_prompts, unguided)
         record = diagnosis_with_strength_search(
             objectives, settings.weaker_objective_strengths, settings.stronger_objective_strengths, probe_at, record_of
         )
         return record_at_fixed_strengths(record, fixed) if fixed else record
 
-    def _diagnosis_record_of(self, probe_prompts: Sequence[str]) -> Callable[[list[dict]], dict]:
+    def _diagnosis_record_of(
+        self, probe_prompts: Sequence[str], unguided: dict | None
+    ) -> Callable[[list[dict]], dict]:
         """The diagnosis record of the probe's points at the vertices (answers to `probe_prompts`), with the run's
-        held-out pair accuracy, training margins and the prompts the training pairs are on, read once."""
+        held-out pair accuracy, training margins and the prompts the training pairs are on, read once, and the base's
+        own answers to the probe prompts with its likelihood of them (`unguided`)."""
         objectives = self.settings.objective_names
         held_out, margins = self._held_out_evaluation(), self._training_margins()
         prompts_with_pairs, pair_prompts = self._pair_coverage()
         return lambda points: diagnosis_record(
-            objectives, probe_prompts, points, held_out, margins, prompts_with_pairs, pair_prompts
+            objectives, probe_prompts, points, held_out, margins, prompts_with_pairs, pair_prompts, unguided
         )
 
-    def _probe(self, objective_strengths: list[float]) -> list[dict]:
-        """The probe prompts' guided answers at every vertex (objective order), scored."""
+    def _unguided_probe_answers(self) -> dict:
+        """The frozen base's own answers to the probe prompts, decoded as the probe decodes (`texts`), and its mean
+        negative log-likelihood per token of them (`base_nll`): what the probe's answers at the vertices are read
+        against for word salad."""
+        base, tokenizer = self.base()
+        answers = self._generate(
+            base, tokenizer, [(None, prompt) for prompt in self.probe_prompts], None, sample=self.samples_probe
+        )
+        texts = [answer["text"] for answer in answers]
+        values = answer_nll(base, tokenizer, self.probe_prompts, texts, self.settings.sweep_batch_size)
+        return {"texts": texts, "base_nll": mean_nll(values)}
+
+    def _probe(self, objective_strengths: list[float], unguided_base_nll: float | None = None) -> list[dict]:
+        """The probe prompts' guided answers at every vertex (objective order), scored, each vertex's quality with the
+        base's mean negative log-likelihood per token of its answers (`base_nll`) and, against `unguided_base_nll`,
+        the share of them off the base's language (`off_language`)."""
         vertices = simplex_vertices(len(self.settings.objective_names))
         rows = [(vertex, prompt) for vertex in vertices for prompt in self.probe_prompts]
         responses = self._answers(rows, objective_strengths, sample=self.samples_probe)
@@ -168,6 +188,12 @@ class DiagnoseStage(GuidedAnswers, StageRecords):
             {"alpha": vertex, **self._score(self.probe_prompts, responses[index * size : (index + 1) * size])}
             for index, vertex in enumerate(vertices)
         ]
+        base, tokenizer = self.base()
+        for point in points:
+            values = answer_nll(base, tokenizer, self.probe_prompts, point["texts"], self.settings.sweep_batch_size)
+            point["quality"]["base_nll"] = mean_nll(values)
+            if unguided_base_nll is not None:
+                point["quality"]["off_language"] = off_language_share(values, unguided_base_nll)
         if self.empty_check_prompts:
             for point, shares in zip(points, self._empty_answer_shares(vertices, objective_strengths), strict=True):
                 point["empty_answer_check"] = {

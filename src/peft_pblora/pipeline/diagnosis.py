@@ -16,11 +16,13 @@ from datasets import DatasetDict
 
 from ..evaluation.probe_scores import objectives_scored_alike, shares_at_top_where_weight_is_zero
 from ..evaluation.steering_diagnosis import (
+    base_nll_gaps,
     degenerate_share_of,
     degenerate_shares,
     diagnose,
     empty_answer_shares,
     few_pair_objectives,
+    off_language_shares,
     pair_accuracy_at_vertices,
     probe_can_tell,
     probe_effects,
@@ -151,10 +153,13 @@ def diagnosis_record(
     margins: dict[str, float] | None = None,
     prompts_with_pairs: dict[str, int] | None = None,
     pair_prompts: int | None = None,
+    unguided: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """diagnosis.json: the probe's answers and effects, the held-out pair accuracy, the training margins, the prompts
-    each objective's training pairs are on (of `pair_prompts`) and each objective's flags (the probe's vertices are
-    in objective order, as `Run._diagnose` decodes them)."""
+    each objective's training pairs are on (of `pair_prompts`), the frozen base's own answers to the probe prompts
+    (`unguided`: their `texts` and `base_nll`, the base's likelihood of them, which the vertices' `quality["base_nll"]`
+    is read against) and each
+    objective's flags (the probe's vertices are in objective order, as `Run._diagnose` decodes them)."""
     accuracy, pairs = held_out
     effects = probe_effects(vertex_scores(objectives, probe_points), objectives) if probe_points else {}
     degenerate = degenerate_shares(probe_points, objectives) if probe_points else {}
@@ -164,10 +169,15 @@ def diagnosis_record(
         empty_answer_share=empty, prompts_with_pairs=prompts_with_pairs, pair_prompts=pair_prompts,
         share_at_top_where_weight_is_zero=shares_at_top_where_weight_is_zero(probe_points, objectives),
         scored_alike=objectives_scored_alike(probe_points, objectives),
+        base_nll_gap=base_nll_gaps(probe_points, objectives, (unguided or {}).get("base_nll")),
+        off_language_share=off_language_shares(probe_points, objectives),
     )  # fmt: skip
+    probe = {"prompts": list(probe_prompts), "effects": effects, "vertices": list(probe_points)}
+    if unguided is not None:
+        probe["unguided"] = dict(unguided)
     return {
         "objectives": [item.to_dict() for item in diagnoses],
-        "probe": {"prompts": list(probe_prompts), "effects": effects, "vertices": list(probe_points)},
+        "probe": probe,
         "pair_accuracy": accuracy,
         "held_out_pairs": pairs,
         "training_margins": margins or {},

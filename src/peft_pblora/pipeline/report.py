@@ -239,8 +239,9 @@ def steering_lines(metrics: dict) -> list[str]:
 
 def diagnosis_section(metrics: dict) -> list[str]:
     """The diagnosis made before the sweep: per objective the prompts its training pairs are on, its training margin,
-    its held-out pair accuracy at its own vertex and at the others, the guided probe's effect, and the flags with
-    what to try."""
+    its held-out pair accuracy at its own vertex and at the others, the guided probe's effect, how much less likely
+    the base finds the probe's answers at its vertex than its own (nats per token), and the flags with what to
+    try."""
     diagnoses = metrics.get("steering_diagnosis")
     if not diagnoses:
         return []
@@ -259,8 +260,8 @@ def diagnosis_section(metrics: dict) -> list[str]:
         "probe at the vertices on prompts outside the split):",
         "",
         "| objective | prompts with training pairs | training margin | held-out pairs | pair accuracy at its vertex / "
-        "at the others | probe effect | flags |",
-        "|---|---|---|---|---|---|---|",
+        "at the others | probe effect | base NLL / token above its own | flags |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for item in diagnoses:
         probe = (
@@ -269,11 +270,13 @@ def diagnosis_section(metrics: dict) -> list[str]:
             else f"{item['probe_effect']:+.3f} +/- {item['probe_standard_error']:.3f}"
         )
         accuracy = f"{number(item['pair_accuracy_at_own_vertex'])} / {number(item['pair_accuracy_at_other_vertices'])}"
+        gap = item.get("base_nll_gap_at_vertex")
         lines.append(
             f"| {item['objective']} | {covered(item)} | "
             f"{number(item.get('training_margin'))} | "
             f"{item['held_out_pairs']} | {accuracy} | "
             f"{probe} | "
+            f"{'' if gap is None else f'{gap:+.2f}'} | "
             f"{', '.join(item['flags']) or 'none: steers'} |"
         )
     advice = [f"- {item['objective']}: {text}" for item in diagnoses for text in item["advice"]]

@@ -403,9 +403,10 @@ class RunSettings:
         default_factory=list,
         metadata={
             "help": "Strengths below 1, decreasing, that the diagnosis tries when an objective does not steer in the "
-            "probe at full strength (a probe flag, or a rise within two standard errors): the probe is repeated with "
-            "every objective's part of the PARM scaled by each (scale_objective_strengths), and the sweep guides with "
-            "the combination that has fewest degenerate vertices (then degenerate answers), then most objectives "
+            "probe at full strength (a probe flag, or a rise within two standard errors) or its vertex degenerates "
+            "(empty, repetitive or wordless answers, or word salad: off_language_at_vertex): the probe is repeated "
+            "with every objective's part of the PARM scaled by each (scale_objective_strengths), and the sweep guides "
+            "with the combination that has fewest degenerate vertices (then degenerate answers), then most objectives "
             "steering in the probe, "
             "then whose least-steering objective steers most (where that ties, the next-least). PARM with the "
             "bilinear or per_objective core. Empty: every objective at full strength."
@@ -497,7 +498,8 @@ class RunSettings:
         metadata={
             "help": "Prompts outside the train and test split that a guided probe answers at every vertex before the "
             "sweep, scored by the run's scorers: an objective that does not score higher at its own vertex is "
-            "flagged (0: no probe)."
+            "flagged, and one whose answers there the frozen base finds 3 nats a token less likely than its own "
+            "answers to the same prompts (word salad) is flagged off_language_at_vertex (0: no probe)."
         },
     )
     empty_answer_check_prompts: int = field(

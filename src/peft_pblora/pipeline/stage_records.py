@@ -13,7 +13,7 @@ from typing import Any
 from datasets import load_from_disk
 
 from ..data.preference_pairs import candidates_cached, candidates_dir, pairs_cached
-from ..evaluation.steering_flags import EMPTY_ANSWER_CHECK_COUNTS
+from ..evaluation.steering_flags import EMPTY_ANSWER_CHECK_COUNTS, PROBE_MEASURES
 from .fingerprints import (
     Fingerprints,
     data_hash,
@@ -105,6 +105,8 @@ class StageRecords:
         inputs = {"adapters": files_hash(self.adapter_dirs()), "prompts": texts_hash(prompts)}
         if stage == "sweep" and self.settings.searches_objective_strengths():  # the strengths the diagnosis chose
             inputs["objective_strengths"] = repr(self.objective_strengths)
+        if stage == "diagnose":
+            inputs["probe_measures"] = PROBE_MEASURES
         if stage == "diagnose" and self.settings.empty_answer_check_prompts:
             inputs["empty_answer_check"] = EMPTY_ANSWER_CHECK_COUNTS
         return inputs

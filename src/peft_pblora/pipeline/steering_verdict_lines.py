@@ -7,6 +7,7 @@ would likely turn over."""
 from __future__ import annotations
 
 from ..data.length_following import LENGTH_FOLLOWING_SIGN
+from ..evaluation.steering_flags import OFF_LANGUAGE_NLL_GAP
 from ..evaluation.sweep_metrics import (
     STEERING_SPEARMAN_TARGET,
     STEERING_VERDICT_ADVICE,
@@ -146,9 +147,6 @@ def degenerate_vertex_lines(metrics: dict) -> list[str]:
         for name, share in metrics.get("degenerate_share_at_vertex", {}).items()
         if degenerate_at_vertex(share, base)
     ]
-
-
-OFF_LANGUAGE_NLL_GAP = 3.0  # nats per token above the unguided answers' mean, under the base
 
 
 def off_language_vertex_lines(metrics: dict) -> list[str]:
