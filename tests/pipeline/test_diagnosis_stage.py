@@ -365,7 +365,7 @@ def test_the_probe_reads_its_vertices_likelihood_under_the_base_against_the_base
     unguided = record["probe"]["unguided"]
     assert unguided["texts"] == [greedy_answer_by_hand(base, tokenizer, prompt, 5) for prompt in prompts]
     reference = mean_of_answers_with_tokens(answer_nll(base, tokenizer, prompts, unguided["texts"], batch_size=1))
-    assert unguided["base_nll"] == pytest.approx(reference, abs=1e-4)
+    assert unguided["base_nll"] == pytest.approx(reference, abs=1e-4) and unguided["seconds"] > 0
     for vertex in record["probe"]["vertices"]:
         values = answer_nll(base, tokenizer, prompts, vertex["texts"], batch_size=1)
         assert vertex["quality"]["base_nll"] == pytest.approx(mean_of_answers_with_tokens(values), abs=1e-4)

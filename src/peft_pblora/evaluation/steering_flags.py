@@ -42,8 +42,9 @@ EMPTY_ANSWER_SHARE = 0.1
 # nats per answer token, under the frozen base, by which the guided answers at an objective's own vertex may exceed
 # the base's own answers to the same prompts before they count as off its language (`off_language_at_vertex`, and
 # the report's warning after the sweep): word salad ("safety professional safety risks") that a word-counting scorer
-# rewards, which the empty and repetitive shares miss. The base's greedy answers score about 0.7; on the steering
-# benchmark's fluent vertices the gap stayed under 2, its word salad lay 3.2 to 8.8 above
+# rewards, which the empty and repetitive shares miss. The base's greedy answers score about 0.7; over 38 recorded
+# steering-benchmark runs the sweep's fluent vertices stayed under 2.7 above them and its word salad lay 3.2 to 8.8
+# above, and the probe at the same strengths crossed 3 at 7 of those 8 vertices and at none of the 68 fluent ones
 OFF_LANGUAGE_NLL_GAP = 3.0
 # an objective with training pairs on fewer than this share of the prompts they are made from is flagged `few_pairs`
 # before training: on the steering benchmark's runs at 96 prompts, the two objectives with fewer than 12 pairs

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -143,12 +144,14 @@ class DiagnoseStage(GuidedAnswers, StageRecords):
 
         def probe_at(strength: float) -> list[dict]:
             strengths = [strength * fixed.get(name, 1.0) for name in objectives]
-            return self._probe(strengths, unguided["base_nll"]) if unguided else []
+            return self._probe(strengths, unguided) if unguided else []
 
         record_of = self._diagnosis_record_of(self.probe_prompts, unguided)
         record = diagnosis_with_strength_search(
             objectives, settings.weaker_objective_strengths, settings.stronger_objective_strengths, probe_at, record_of
         )
+        if unguided:  # every probe has added its likelihood's seconds by now
+            record["probe"]["unguided"]["seconds"] = unguided["seconds"]
         return record_at_fixed_strengths(record, fixed) if fixed else record
 
     def _diagnosis_record_of(
@@ -167,19 +170,21 @@ class DiagnoseStage(GuidedAnswers, StageRecords):
     def _unguided_probe_answers(self) -> dict:
         """The frozen base's own answers to the probe prompts, decoded as the probe decodes (`texts`), and its mean
         negative log-likelihood per token of them (`base_nll`): what the probe's answers at the vertices are read
-        against for word salad."""
+        against for word salad; `seconds` counts the time spent on them, and each probe adds its likelihood's."""
+        start = time.perf_counter()
         base, tokenizer = self.base()
         answers = self._generate(
             base, tokenizer, [(None, prompt) for prompt in self.probe_prompts], None, sample=self.samples_probe
         )
         texts = [answer["text"] for answer in answers]
         values = answer_nll(base, tokenizer, self.probe_prompts, texts, self.settings.sweep_batch_size)
-        return {"texts": texts, "base_nll": mean_nll(values)}
+        return {"texts": texts, "base_nll": mean_nll(values), "seconds": time.perf_counter() - start}
 
-    def _probe(self, objective_strengths: list[float], unguided_base_nll: float | None = None) -> list[dict]:
+    def _probe(self, objective_strengths: list[float], unguided: dict | None = None) -> list[dict]:
         """The probe prompts' guided answers at every vertex (objective order), scored, each vertex's quality with the
-        base's mean negative log-likelihood per token of its answers (`base_nll`) and, against `unguided_base_nll`,
-        the share of them off the base's language (`off_language`)."""
+        base's mean negative log-likelihood per token of its answers (`base_nll`) and, against the base's own
+        answers (`unguided`, whose `seconds` the measure's time is added to), the share of them off the base's
+        language (`off_language`)."""
         vertices = simplex_vertices(len(self.settings.objective_names))
         rows = [(vertex, prompt) for vertex in vertices for prompt in self.probe_prompts]
         responses = self._answers(rows, objective_strengths, sample=self.samples_probe)
@@ -188,12 +193,15 @@ class DiagnoseStage(GuidedAnswers, StageRecords):
             {"alpha": vertex, **self._score(self.probe_prompts, responses[index * size : (index + 1) * size])}
             for index, vertex in enumerate(vertices)
         ]
+        start = time.perf_counter()
         base, tokenizer = self.base()
         for point in points:
             values = answer_nll(base, tokenizer, self.probe_prompts, point["texts"], self.settings.sweep_batch_size)
             point["quality"]["base_nll"] = mean_nll(values)
-            if unguided_base_nll is not None:
-                point["quality"]["off_language"] = off_language_share(values, unguided_base_nll)
+            if unguided and unguided["base_nll"] is not None:
+                point["quality"]["off_language"] = off_language_share(values, unguided["base_nll"])
+        if unguided:
+            unguided["seconds"] += time.perf_counter() - start
         if self.empty_check_prompts:
             for point, shares in zip(points, self._empty_answer_shares(vertices, objective_strengths), strict=True):
                 point["empty_answer_check"] = {
