@@ -419,21 +419,28 @@ def test_an_objective_whose_probe_answers_leave_the_bases_language_is_weakened(t
 def test_a_diagnosis_made_before_the_probe_read_its_answers_likelihood_is_redone(tiny_settings, monkeypatch):
     """A folder diagnosed before the probe measured its answers' likelihood under the base (its fingerprint without
     the probe's measures) is diagnosed again, the record then with the base's own answers; a current one is kept."""
-    settings = RunSettings(**tiny_settings)
+    record, decoded = diagnosed_again_without(RunSettings(**tiny_settings), monkeypatch, "probe_measures")
+    assert len(decoded) == 1 and "base_nll" in record["probe"]["unguided"]
+
+
+def diagnosed_again_without(settings: RunSettings, monkeypatch, fingerprint_input: str) -> tuple[dict, list]:
+    """A diagnosed folder whose diagnose fingerprint lacks `fingerprint_input` (made before it was an input),
+    diagnosed again: the new record and the decoding calls it made. A diagnosis current after that is kept without
+    decoding."""
     Run(settings).diagnose()
     fingerprint_path = settings.path / "fingerprints" / "diagnose.json"
     recorded = json.loads(fingerprint_path.read_text())
-    del recorded["inputs"]["probe_measures"]
+    del recorded["inputs"][fingerprint_input]
     fingerprint_path.write_text(json.dumps(recorded))
     decoded = []
     run = Run(settings)
     answers = run._answers
     monkeypatch.setattr(run, "_answers", lambda *args, **kwargs: decoded.append(args) or answers(*args, **kwargs))
     record = run.diagnose()
-    assert len(decoded) == 1 and "base_nll" in record["probe"]["unguided"]
     kept = Run(settings)
     monkeypatch.setattr(kept, "_answers", lambda *args, **kwargs: pytest.fail("a current diagnosis decoded again"))
     assert kept.diagnose()["objectives"] == record["objectives"]
+    return record, decoded
 
 
 def test_an_objective_degenerate_at_every_strength_stays_at_full_strength_with_its_flag(tiny_settings, monkeypatch):
@@ -531,21 +538,9 @@ def test_a_diagnosis_whose_check_counted_only_answers_that_ended_is_redone(tiny_
     fingerprint without the check's count) is diagnosed again: the probe and the check decoded anew, the check's
     record now with its wordless share. A current diagnosis is kept without decoding."""
     settings = RunSettings(**{**tiny_settings, "empty_answer_check_prompts": 4})
-    Run(settings).diagnose()
-    fingerprint_path = settings.path / "fingerprints" / "diagnose.json"
-    recorded = json.loads(fingerprint_path.read_text())
-    del recorded["inputs"]["empty_answer_check"]
-    fingerprint_path.write_text(json.dumps(recorded))
-    decoded = []
-    run = Run(settings)
-    answers = run._answers
-    monkeypatch.setattr(run, "_answers", lambda *args, **kwargs: decoded.append(args) or answers(*args, **kwargs))
-    record = run.diagnose()
+    record, decoded = diagnosed_again_without(settings, monkeypatch, "empty_answer_check")
     assert len(decoded) == 2  # the probe, then the check
     assert all("wordless" in vertex["empty_answer_check"] for vertex in record["probe"]["vertices"])
-    kept = Run(settings)
-    monkeypatch.setattr(kept, "_answers", lambda *args, **kwargs: pytest.fail("a current diagnosis decoded again"))
-    assert kept.diagnose()["objectives"] == record["objectives"]
 
 
 def test_objective_strengths_reach_the_guiding_parm(tiny_settings):
