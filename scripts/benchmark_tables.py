@@ -235,8 +235,9 @@ PROBE_VERDICTS = ("passes", "inconclusive", "cannot tell", "flags degenerate ans
 
 def probe_verdict(flags: list[str]) -> str:
     """The guided probe's reading of one objective: "flags no steering" (it does not steer or steers backwards),
-    "flags degenerate answers" (it rises, but its answers at its own vertex are mostly empty or repetitive, or the
-    empty-answer check found empty answers there: a warning about the answers, which a scorer may still reward),
+    "flags degenerate answers" (it rises, but its answers at its own vertex are mostly empty or repetitive, or word
+    salad to the base, or the empty-answer check found empty answers there: a warning about the answers, which a
+    scorer may still reward),
     "cannot tell" (its answers show the objective on too few probe prompts to judge it), "inconclusive" (a rise
     within the probe's noise) or "passes"."""
     if any(flag in PROBE_FLAGS and flag not in DEGENERATE_FLAGS for flag in flags):
@@ -326,7 +327,7 @@ def summary_from_run_folders(root: Path) -> dict:
             probe = stored["probe"]
             record = diagnosis_record(
                 metrics["objectives"], probe["prompts"], probe["vertices"], held_out, margins,
-                stored.get("prompts_with_pairs"), stored.get("pair_prompts"),
+                stored.get("prompts_with_pairs"), stored.get("pair_prompts"), probe.get("unguided"),
             )  # fmt: skip
             metrics["steering_diagnosis"] = record["objectives"]
         summary[folder.relative_to(root).as_posix()] = {"metrics": metrics}

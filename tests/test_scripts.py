@@ -355,8 +355,9 @@ def test_the_steering_benchmark_table_is_rebuilt_from_run_folders_with_current_f
     }  # fmt: skip
     vertices = [
         {"alpha": [1.0, 0.0], "per_prompt": {"a": [0.9, 0.8], "b": [0.1, 0.2]}, "quality": {"empty": 0.5}},
-        {"alpha": [0.0, 1.0], "per_prompt": {"a": [0.1, 0.2], "b": [0.9, 0.7]}, "quality": {"empty": 0.0}},
-    ]
+        {"alpha": [0.0, 1.0], "per_prompt": {"a": [0.1, 0.2], "b": [0.9, 0.7]},
+         "quality": {"empty": 0.0, "base_nll": 4.0, "off_language": 1.0}},
+    ]  # fmt: skip
     trained, decoded = tmp_path / "pair" / "a__b_s0", tmp_path / "pair" / "a__b_s0_w2"
     collected = tmp_path / "collected" / "a__b_s1"  # records copied without the training log
     for folder in (trained, decoded, collected):
@@ -365,8 +366,9 @@ def test_the_steering_benchmark_table_is_rebuilt_from_run_folders_with_current_f
         stored = {"probe": {"prompts": ["p", "q"], "vertices": vertices}}
         if folder == decoded:  # held-out pairs at chance for b, recorded when the run was diagnosed
             stored.update(pair_accuracy={"b": {"own": 0.5, "others": 0.5}}, held_out_pairs={"b": 20})
-        if folder == collected:  # the margins the run read from its log when it was diagnosed
+        if folder == collected:  # the margins the run read from its log, and the base's own answers' likelihood
             stored["training_margins"] = {"a": 0.4, "b": 6.0}
+            stored["probe"]["unguided"] = {"texts": ["x", "y"], "base_nll": 0.7}  # b's vertex 3.3 above: word salad
         (folder / "diagnosis.json").write_text(json.dumps(stored))
     (trained / "train_log.json").write_text(json.dumps([{"objective/a/margin": 5.0, "objective/b/margin": 0.2}]))
     summary = module.summary_from_run_folders(tmp_path)
@@ -379,10 +381,10 @@ def test_the_steering_benchmark_table_is_rebuilt_from_run_folders_with_current_f
     assert flags["pair/a__b_s0"] == {"a": ["degenerate_at_vertex"], "b": []}
     # the decoding-only run keeps its own held-out pair accuracy
     assert flags["pair/a__b_s0_w2"] == {"a": ["degenerate_at_vertex"], "b": ["no_pair_signal"]}
-    assert flags["collected/a__b_s1"] == {"a": ["degenerate_at_vertex"], "b": []}
+    assert flags["collected/a__b_s1"] == {"a": ["degenerate_at_vertex"], "b": ["off_language_at_vertex"]}
     text = module.write_tables(module.benchmark_table(summary), tmp_path)
     assert (tmp_path / "table.json").is_file() and "6 of 6 objective-runs steer" in text
-    assert "probe flags degenerate answers: sweep steers 3, does not 0" in text  # a's vertex, though its sweep steered
+    assert "probe flags degenerate answers: sweep steers 4, does not 0" in text  # a's vertices and b's word salad
     # the margins read: b's from the log (and the sibling's log for the decoding-only run), a's as stored
     below, above = "margin below not_learned's threshold", "margin at or above it"
     assert f"{below}: sweep steers 3, does not 0; {above}: sweep steers 3" in text

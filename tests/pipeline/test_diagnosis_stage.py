@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from peft_pblora.data.preference_pairs import pairing_record
 from peft_pblora.evaluation import Conciseness, answer_nll
 from peft_pblora.evaluation.steering_diagnosis import diagnose, pair_accuracy_at_vertices
 from peft_pblora.evaluation.steering_flags import ADVICE
-from peft_pblora.pipeline import Run, RunSettings, diagnose_stage, run_all, training
+from peft_pblora.pipeline import Run, RunSettings, run_all, training
 from peft_pblora.pipeline.cli import parse_settings, settings_of_existing_run
 from peft_pblora.pipeline.diagnosis import choose_probe_prompts, held_out_prompts, split_pairs
 from peft_pblora.pipeline.pairing_lines import pairing_section
@@ -395,11 +396,11 @@ def test_an_objective_whose_probe_answers_leave_the_bases_language_is_weakened(t
             for alpha, _ in rows
         ]
 
-    def likelihoods(model, tokenizer, prompts, texts, batch_size=8):
+    def likelihoods(prompts, texts):
         return [6.0 if "w14" in text.split() else 0.7 for text in texts]
 
     monkeypatch.setattr(run, "_answers", answers)
-    monkeypatch.setattr(diagnose_stage, "answer_nll", likelihoods)
+    monkeypatch.setattr(run, "_answers_nll", likelihoods)
     record = run.diagnose()
     tried = {tuple(entry["objective_strengths"].values()): entry for entry in record["strengths_tried"]}
     assert tried[(1.0, 1.0)]["degenerate_at_vertex"] == ["frozen"] and tried[(1.0, 0.25)]["degenerate_at_vertex"] == []
@@ -416,18 +417,44 @@ def test_an_objective_whose_probe_answers_leave_the_bases_language_is_weakened(t
     assert "| +5.30 | off_language_at_vertex |" in section[4]
 
 
+def test_a_probe_whose_answers_have_no_token_reads_no_likelihood_and_flags_nothing(tiny_settings, monkeypatch):
+    """Every answer empty to the likelihood (NaN each, as `answer_nll` gives an answer with no token): the base's
+    reference and every vertex's mean are None, no off-language share is recorded and nothing is flagged."""
+    run = Run(RunSettings(**tiny_settings))
+    monkeypatch.setattr(run, "_answers_nll", lambda prompts, texts: [math.nan] * len(texts))
+    record = run.diagnose()
+    assert record["probe"]["unguided"]["base_nll"] is None
+    for vertex in record["probe"]["vertices"]:
+        assert vertex["quality"]["base_nll"] is None and "off_language" not in vertex["quality"]
+    for item in record["objectives"]:
+        assert item["base_nll_gap_at_vertex"] is None and "off_language_at_vertex" not in item["flags"]
+
+
 def test_a_diagnosis_made_before_the_probe_read_its_answers_likelihood_is_redone(tiny_settings, monkeypatch):
     """A folder diagnosed before the probe measured its answers' likelihood under the base (its fingerprint without
     the probe's measures) is diagnosed again, the record then with the base's own answers; a current one is kept."""
-    record, decoded = diagnosed_again_without(RunSettings(**tiny_settings), monkeypatch, "probe_measures")
+    settings = RunSettings(**tiny_settings)
+
+    def made_before(record: dict) -> dict:  # the diagnosis as it was written before the measure
+        del record["probe"]["unguided"]
+        for vertex in record["probe"]["vertices"]:
+            del vertex["quality"]["base_nll"], vertex["quality"]["off_language"]
+        return record
+
+    record, decoded = diagnosed_again_without(settings, monkeypatch, "probe_measures", made_before)
     assert len(decoded) == 1 and "base_nll" in record["probe"]["unguided"]
+    assert all("base_nll" in vertex["quality"] for vertex in record["probe"]["vertices"])
 
 
-def diagnosed_again_without(settings: RunSettings, monkeypatch, fingerprint_input: str) -> tuple[dict, list]:
-    """A diagnosed folder whose diagnose fingerprint lacks `fingerprint_input` (made before it was an input),
-    diagnosed again: the new record and the decoding calls it made. A diagnosis current after that is kept without
-    decoding."""
+def diagnosed_again_without(
+    settings: RunSettings, monkeypatch, fingerprint_input: str, as_written_then: Callable[[dict], dict] = lambda r: r
+) -> tuple[dict, list]:
+    """A diagnosed folder whose diagnose fingerprint lacks `fingerprint_input` (made before it was an input) and
+    whose diagnosis.json is `as_written_then` its current one, diagnosed again: the new record and the decoding calls
+    it made. A diagnosis current after that is kept without decoding."""
     Run(settings).diagnose()
+    diagnosis_path = settings.path / "diagnosis.json"
+    diagnosis_path.write_text(json.dumps(as_written_then(json.loads(diagnosis_path.read_text()))))
     fingerprint_path = settings.path / "fingerprints" / "diagnose.json"
     recorded = json.loads(fingerprint_path.read_text())
     del recorded["inputs"][fingerprint_input]

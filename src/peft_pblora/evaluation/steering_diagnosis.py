@@ -321,14 +321,13 @@ def diagnose(
     (`empty_answer_share`), "wordless_at_vertex" (at least `EMPTY_ANSWER_SHARE`); with how far the base finds the
     probe's answers at its own vertex less likely than its own answers (`base_nll_gap`, nats per token;
     `off_language_share` is recorded beside it), "off_language_at_vertex" (at least `OFF_LANGUAGE_NLL_GAP`: word
-    salad); with the prompts its training pairs
-    are on (`prompts_with_pairs`), "few_pairs" (`few_pair_objectives` of the `pair_prompts` they are made from,
-    whatever the probe says); with the share of the probe's answers where its weight is 0 that reach its highest
-    probe score (`shares_at_top_where_weight_is_zero`), "already_at_top" (at least `ALREADY_AT_TOP_SHARE`: advice,
-    its weight has little left to raise); where every probe answer scored alike on it (`scored_alike`,
-    `objectives_scored_alike`), "probe_scores_alike" (advice: the probe had nothing to read). Missing
-    measurements, too few held-out pairs and a probe of fewer than two prompts (no standard error) raise no probe
-    flag."""
+    salad); with the prompts its training pairs are on (`prompts_with_pairs`), "few_pairs" (`few_pair_objectives`
+    of the `pair_prompts` they are made from, whatever the probe says); with the share of the probe's answers where
+    its weight is 0 that reach its highest probe score (`shares_at_top_where_weight_is_zero`), "already_at_top" (at
+    least `ALREADY_AT_TOP_SHARE`: advice, its weight has little left to raise); where every probe answer scored alike
+    on it (`scored_alike`, `objectives_scored_alike`), "probe_scores_alike" (advice: the probe had nothing to read).
+    Missing measurements, too few held-out pairs and a probe of fewer than two prompts (no standard error) raise no
+    probe flag."""
     diagnoses = []
     for name in objectives:
         accuracy = pair_accuracy.get(name, {})

@@ -45,6 +45,7 @@ EMPTY_ANSWER_SHARE = 0.1
 # rewards, which the empty and repetitive shares miss. The base's greedy answers score about 0.7; over 38 recorded
 # steering-benchmark runs the sweep's fluent vertices stayed under 2.7 above them and its word salad lay 3.2 to 8.8
 # above, and the probe at the same strengths crossed 3 at 7 of those 8 vertices and at none of the 68 fluent ones
+# (greedy probes; a sampled probe's reference is the base's sampled answers, which the base finds less likely)
 OFF_LANGUAGE_NLL_GAP = 3.0
 # an objective with training pairs on fewer than this share of the prompts they are made from is flagged `few_pairs`
 # before training: on the steering benchmark's runs at 96 prompts, the two objectives with fewer than 12 pairs

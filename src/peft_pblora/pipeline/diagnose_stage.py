@@ -8,12 +8,12 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from ..evaluation import text_quality
-from ..evaluation.base_likelihood import answer_nll, mean_nll, off_language_share
+from ..evaluation.base_likelihood import mean_nll, off_language_share
 from ..evaluation.steering_flags import EMPTY_ANSWER_CHECK_TOKENS
 from ..evaluation.sweep_metrics import is_wordless
 from ..trainer.preference_draws import simplex_vertices
@@ -144,7 +144,7 @@ class DiagnoseStage(GuidedAnswers, StageRecords):
 
         def probe_at(strength: float) -> list[dict]:
             strengths = [strength * fixed.get(name, 1.0) for name in objectives]
-            return self._probe(strengths, unguided) if unguided else []
+            return self._probe(strengths, unguided) if probes else []
 
         record_of = self._diagnosis_record_of(self.probe_prompts, unguided)
         record = diagnosis_with_strength_search(
@@ -155,7 +155,7 @@ class DiagnoseStage(GuidedAnswers, StageRecords):
         return record_at_fixed_strengths(record, fixed) if fixed else record
 
     def _diagnosis_record_of(
-        self, probe_prompts: Sequence[str], unguided: dict | None
+        self, probe_prompts: Sequence[str], unguided: Mapping[str, Any] | None
     ) -> Callable[[list[dict]], dict]:
         """The diagnosis record of the probe's points at the vertices (answers to `probe_prompts`), with the run's
         held-out pair accuracy, training margins and the prompts the training pairs are on, read once, and the base's
@@ -170,14 +170,15 @@ class DiagnoseStage(GuidedAnswers, StageRecords):
     def _unguided_probe_answers(self) -> dict:
         """The frozen base's own answers to the probe prompts, decoded as the probe decodes (`texts`), and its mean
         negative log-likelihood per token of them (`base_nll`): what the probe's answers at the vertices are read
-        against for word salad; `seconds` counts the time spent on them, and each probe adds its likelihood's."""
-        start = time.perf_counter()
+        against for word salad; `seconds` counts the time spent decoding and measuring them (the base loaded), and
+        each probe adds its own measure's."""
         base, tokenizer = self.base()
+        start = time.perf_counter()
         answers = self._generate(
             base, tokenizer, [(None, prompt) for prompt in self.probe_prompts], None, sample=self.samples_probe
         )
         texts = [answer["text"] for answer in answers]
-        values = answer_nll(base, tokenizer, self.probe_prompts, texts, self.settings.sweep_batch_size)
+        values = self._answers_nll(self.probe_prompts, texts)
         return {"texts": texts, "base_nll": mean_nll(values), "seconds": time.perf_counter() - start}
 
     def _probe(self, objective_strengths: list[float], unguided: dict | None = None) -> list[dict]:
@@ -194,9 +195,8 @@ class DiagnoseStage(GuidedAnswers, StageRecords):
             for index, vertex in enumerate(vertices)
         ]
         start = time.perf_counter()
-        base, tokenizer = self.base()
         for point in points:
-            values = answer_nll(base, tokenizer, self.probe_prompts, point["texts"], self.settings.sweep_batch_size)
+            values = self._answers_nll(self.probe_prompts, point["texts"])
             point["quality"]["base_nll"] = mean_nll(values)
             if unguided and unguided["base_nll"] is not None:
                 point["quality"]["off_language"] = off_language_share(values, unguided["base_nll"])

@@ -158,8 +158,8 @@ def diagnosis_record(
     """diagnosis.json: the probe's answers and effects, the held-out pair accuracy, the training margins, the prompts
     each objective's training pairs are on (of `pair_prompts`), the frozen base's own answers to the probe prompts
     (`unguided`: their `texts` and `base_nll`, the base's likelihood of them, which the vertices' `quality["base_nll"]`
-    is read against) and each
-    objective's flags (the probe's vertices are in objective order, as `Run._diagnose` decodes them)."""
+    is read against) and each objective's flags (the probe's vertices are in objective order, as `Run._diagnose`
+    decodes them)."""
     accuracy, pairs = held_out
     effects = probe_effects(vertex_scores(objectives, probe_points), objectives) if probe_points else {}
     degenerate = degenerate_shares(probe_points, objectives) if probe_points else {}

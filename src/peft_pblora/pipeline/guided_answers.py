@@ -9,6 +9,7 @@ from typing import Any
 
 from peft import PeftModel
 
+from ..evaluation.base_likelihood import answer_nll
 from ..guidance.fused import PARMGuidedModel
 from ..guidance.processors import GenARMGuidance, PARMGuidance
 from ..tuners.pblora.strengths import scale_objective_strengths
@@ -125,3 +126,9 @@ class GuidedAnswers:
         return decoded_answers(
             self.settings, model, tokenizer, rows, processor, guided_model_for, max_new_tokens, sample
         )
+
+    def _answers_nll(self, prompts: Sequence[str], texts: Sequence[str]) -> list[float]:
+        """Per answer, the frozen base's mean negative log-likelihood per token of it after its prompt
+        (`base_likelihood.answer_nll`, in the sweep's batches): how far the answers leave the base's language."""
+        base, tokenizer = self.base()
+        return answer_nll(base, tokenizer, prompts, texts, self.settings.sweep_batch_size)

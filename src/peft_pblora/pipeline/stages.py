@@ -23,7 +23,7 @@ from peft import PeftModel
 
 from ..data.preference_pairs import pairing_record
 from ..evaluation import preference_grid, summarise_sweep
-from ..evaluation.base_likelihood import answer_nll, mean_nll
+from ..evaluation.base_likelihood import mean_nll
 from .baselines import ARM_CORE, arm_rank, svd_lora_rank
 from .decoding import peak_resident_memory_gib
 from .diagnose_stage import DiagnoseStage
@@ -346,9 +346,7 @@ class Run(MakeDataStage, DiagnoseStage):
         result["base"] = self._score(self.test_prompts, unguided)
         start = time.perf_counter()
         for point in [*result["points"], result["base"]]:
-            point["quality"]["base_nll"] = mean_nll(
-                answer_nll(base, tokenizer, self.test_prompts, point["texts"], settings.sweep_batch_size)
-            )
+            point["quality"]["base_nll"] = mean_nll(self._answers_nll(self.test_prompts, point["texts"]))
         decoding["base_likelihood_seconds"] = time.perf_counter() - start
         return result
 
