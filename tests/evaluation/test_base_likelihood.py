@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from peft_pblora.evaluation import answer_nll, mean_nll
-from peft_pblora.evaluation.base_likelihood import off_language_share
+from peft_pblora.evaluation.base_likelihood import is_off_language, off_language_share
 
 from ..conftest import tiny_chat_tokenizer, tiny_llama
 
@@ -49,3 +49,10 @@ def test_the_off_language_share_counts_answers_at_least_the_gap_above_the_refere
     assert off_language_share([3.7, 3.6, math.nan, 9.0], 0.7, gap=3.0) == pytest.approx(0.5)
     assert off_language_share([0.8, 1.2], 0.7) == 0.0
     assert off_language_share([], 0.7) == 0.0
+
+
+def test_word_salad_starts_at_the_gap_itself():
+    """The one threshold test: 3 nats above the reference is off the language, anything below is not."""
+    assert is_off_language(3.0) and is_off_language(7.2)
+    assert not is_off_language(2.999) and not is_off_language(-1.0)
+    assert is_off_language(1.0, gap=1.0) and not is_off_language(0.9, gap=1.0)

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from .base_likelihood import is_off_language
 from .steering_flags import (
     ADVICE,
     ALREADY_AT_TOP_SHARE,
@@ -33,7 +34,6 @@ from .steering_flags import (
     EMPTY_ANSWER_SHARE,
     FEW_PAIRS_SHARE,
     LEARNED_MARGIN,
-    OFF_LANGUAGE_NLL_GAP,
     PROBE_FLAGS,
 )
 from .sweep_metrics import degenerate_share
@@ -273,7 +273,7 @@ def base_nll_gaps(
 
 def off_language_shares(probe_points: Sequence[Mapping], objectives: Sequence[str]) -> dict[str, float]:
     """Per objective, the share of the probe's answers at its own vertex off the base's language (each vertex's
-    `quality["off_language"]`: more than `OFF_LANGUAGE_NLL_GAP` nats per token above the base's own answers)."""
+    `quality["off_language"]`: at least `OFF_LANGUAGE_NLL_GAP` nats per token above the base's own answers)."""
     return values_at_own_vertex(probe_points, objectives, lambda point: point.get("quality", {}).get("off_language"))
 
 
@@ -365,7 +365,7 @@ def diagnose(
         if empty is not None and empty >= EMPTY_ANSWER_SHARE:
             flags.append("wordless_at_vertex")
         gap = (base_nll_gap or {}).get(name)
-        if gap is not None and gap >= OFF_LANGUAGE_NLL_GAP:
+        if gap is not None and is_off_language(gap):
             flags.append("off_language_at_vertex")
         at_top = (share_at_top_where_weight_is_zero or {}).get(name)
         if at_top is not None and at_top >= ALREADY_AT_TOP_SHARE:

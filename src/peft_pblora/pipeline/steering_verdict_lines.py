@@ -7,7 +7,7 @@ would likely turn over."""
 from __future__ import annotations
 
 from ..data.length_following import LENGTH_FOLLOWING_SIGN
-from ..evaluation.steering_flags import OFF_LANGUAGE_NLL_GAP
+from ..evaluation.base_likelihood import is_off_language
 from ..evaluation.sweep_metrics import (
     STEERING_SPEARMAN_TARGET,
     STEERING_VERDICT_ADVICE,
@@ -164,7 +164,7 @@ def off_language_vertex_lines(metrics: dict) -> list[str]:
         f"(sweep.json), and try it at half its strength (--fixed_objective_strengths "
         f"{name}={strengths.get(name, 1.0) * 0.5:g})"
         for name, value in metrics.get("base_nll_at_vertex", {}).items()
-        if value - unguided >= OFF_LANGUAGE_NLL_GAP
+        if is_off_language(value - unguided)
     ]
 
 
