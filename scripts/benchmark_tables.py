@@ -12,10 +12,10 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from peft_pblora.evaluation.metrics import STEERING_SPEARMAN_TARGET
 from peft_pblora.evaluation.steering_flags import DEGENERATE_FLAGS, LEARNED_MARGIN, PROBE_FLAGS
-from peft_pblora.evaluation.sweep_metrics import (
+from peft_pblora.evaluation.steering_verdicts import (
     FRAGILE_RESAMPLE_SHARES,
-    STEERING_SPEARMAN_TARGET,
     is_fragile_verdict,
     lifted_by_other_objectives,
     rises_above_base,

@@ -29,6 +29,8 @@ MODULES_WITH_EXAMPLES = [
     "peft_pblora.evaluation.scorers",
     "peft_pblora.evaluation.steering_diagnosis",
     "peft_pblora.evaluation.sweep_metrics",
+    "peft_pblora.evaluation.answer_quality",
+    "peft_pblora.evaluation.steering_verdicts",
     "peft_pblora.evaluation.weight_curves",
     "peft_pblora.evaluation.probe_scores",
     "peft_pblora.evaluation.base_likelihood",

@@ -17,7 +17,7 @@ from peft_pblora.evaluation import (
     steering_verdict,
     summarise_sweep,
 )
-from peft_pblora.evaluation.sweep_metrics import lifted_by_other_objectives
+from peft_pblora.evaluation.steering_verdicts import lifted_by_other_objectives
 from peft_pblora.evaluation.weight_curves import base_at_highest_score, leaves_little_room
 
 

@@ -19,7 +19,7 @@ from peft_pblora.data import preference_pairs as preference_data
 from peft_pblora.data.pairing import MAX_SIDE_SHARE
 from peft_pblora.data.sentence_edit_pairs import is_sentence_edit
 from peft_pblora.evaluation import VaderPositivity
-from peft_pblora.evaluation.sweep_metrics import STEERING_VERDICT_ADVICE
+from peft_pblora.evaluation.steering_verdicts import STEERING_VERDICT_ADVICE
 from peft_pblora.pipeline import Run, RunSettings, make_data_stage, run_all, training
 from peft_pblora.pipeline.baselines import weight_soup
 from peft_pblora.pipeline.cli import main, parse_settings, settings_of_existing_run

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from peft_pblora.data.chat import chat_texts, left_padding
-from peft_pblora.evaluation.sweep_metrics import paired_difference
+from peft_pblora.evaluation.weight_curves import paired_difference
 from peft_pblora.pipeline.diagnosis import probe_t_statistic
 from peft_pblora.pipeline.model_loading import load_smollm2
 from peft_pblora.pipeline.objectives import resolve_objectives

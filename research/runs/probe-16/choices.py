@@ -18,7 +18,7 @@ import sys
 from functools import partial
 from pathlib import Path
 
-from peft_pblora.evaluation.sweep_metrics import text_quality
+from peft_pblora.evaluation.answer_quality import text_quality
 from peft_pblora.pipeline.diagnosis import (
     NOT_STEERING_FLAGS,
     STEERING_T_STATISTIC,

@@ -18,7 +18,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from peft_pblora.evaluation.sweep_metrics import degenerate_share, summarise_sweep
+from peft_pblora.evaluation.answer_quality import degenerate_share
+from peft_pblora.evaluation.sweep_metrics import summarise_sweep
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "verdicts-on-fresh-prompts"))
 from fresh_halves import cell, read_sweep  # noqa: E402

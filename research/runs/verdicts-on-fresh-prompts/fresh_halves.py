@@ -17,7 +17,9 @@ import json
 import sys
 from pathlib import Path
 
-from peft_pblora.evaluation.sweep_metrics import is_fragile_verdict, summarise_sweep, text_quality
+from peft_pblora.evaluation.answer_quality import text_quality
+from peft_pblora.evaluation.steering_verdicts import is_fragile_verdict
+from peft_pblora.evaluation.sweep_metrics import summarise_sweep
 from peft_pblora.evaluation.weight_curves import mean_scores
 
 

@@ -16,7 +16,7 @@ import argparse
 import json
 from pathlib import Path
 
-from peft_pblora.evaluation.sweep_metrics import is_wordless
+from peft_pblora.evaluation.answer_quality import is_wordless
 from peft_pblora.pipeline.cli import settings_of_existing_run
 from peft_pblora.pipeline.model_loading import load_model_and_tokenizer
 from peft_pblora.pipeline.settings import RunSettings

@@ -1,6 +1,7 @@
 """Evaluation of a preference sweep: scorers, Pareto metrics (hypervolume, MIP, Spearman), a sweep's summary, the
 answers' likelihood under the base, and plots."""
 
+from .answer_quality import content_words, is_repetitive, is_wordless, response_quality, text_quality
 from .base_likelihood import answer_nll, mean_nll
 from .metrics import (
     hypervolume,
@@ -20,18 +21,8 @@ from .scorers import (
     Thoroughness,
     VaderPositivity,
 )
-from .sweep_metrics import (
-    content_words,
-    front_alphas_no_linear_weighting_picks,
-    is_repetitive,
-    is_wordless,
-    response_quality,
-    steering_effects,
-    steering_verdict,
-    steering_verdicts,
-    summarise_sweep,
-    text_quality,
-)
+from .steering_verdicts import steering_effects, steering_verdict, steering_verdicts
+from .sweep_metrics import front_alphas_no_linear_weighting_picks, summarise_sweep
 from .weight_curves import (
     base_at_highest_score,
     leaves_little_room,

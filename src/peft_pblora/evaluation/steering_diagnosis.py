@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from .answer_quality import degenerate_share
 from .base_likelihood import is_off_language
 from .steering_flags import (
     ADVICE,
@@ -36,7 +37,6 @@ from .steering_flags import (
     LEARNED_MARGIN,
     PROBE_FLAGS,
 )
-from .sweep_metrics import degenerate_share
 
 CHANCE = 0.5
 MIN_HELD_OUT_PAIRS = 16  # fewer: two standard errors above chance exceed 0.75, and a pair-accuracy flag means little

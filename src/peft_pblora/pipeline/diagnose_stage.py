@@ -12,10 +12,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..evaluation import text_quality
+from ..evaluation.answer_quality import is_wordless, text_quality
 from ..evaluation.base_likelihood import mean_nll, off_language_share
 from ..evaluation.steering_flags import EMPTY_ANSWER_CHECK_TOKENS
-from ..evaluation.sweep_metrics import is_wordless
 from ..trainer.preference_draws import simplex_vertices
 from .decoding import scored_answers, scores_of
 from .diagnosis import (

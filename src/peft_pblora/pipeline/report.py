@@ -9,7 +9,7 @@ from dataclasses import asdict, fields
 from pathlib import Path
 
 from ..evaluation import pareto_plot
-from ..evaluation.sweep_metrics import STEERING_SPEARMAN_TARGET
+from ..evaluation.metrics import STEERING_SPEARMAN_TARGET
 from .baselines import arm_rank, svd_lora_rank
 from .pairing_lines import pairing_section
 from .run_folder import FOLDER_SETTINGS, RESULT_NEUTRAL_SETTINGS, atomic_path, write_text_atomic

@@ -7,15 +7,15 @@ would likely turn over."""
 from __future__ import annotations
 
 from ..data.length_following import LENGTH_FOLLOWING_SIGN
+from ..evaluation.answer_quality import vertex_point
 from ..evaluation.base_likelihood import is_off_language
-from ..evaluation.sweep_metrics import (
-    STEERING_SPEARMAN_TARGET,
+from ..evaluation.metrics import STEERING_SPEARMAN_TARGET
+from ..evaluation.steering_verdicts import (
     STEERING_VERDICT_ADVICE,
     is_fragile_verdict,
     lifted_by_other_objectives,
     rises_above_base,
     steering_verdicts,
-    vertex_point,
 )
 from ..evaluation.weight_curves import leaves_little_room
 
