@@ -7,10 +7,10 @@ import math
 import pytest
 
 from peft_pblora.evaluation.steering_flags import LEARNED_MARGIN
-from peft_pblora.pipeline.diagnosis import (
+from peft_pblora.pipeline.diagnosis import diagnosis_record
+from peft_pblora.pipeline.strength_search import (
     MIN_T_GAIN_FOR_WEAKER,
     choose_strengths,
-    diagnosis_record,
     diagnosis_with_strength_search,
     probe_t_statistic,
 )

@@ -18,8 +18,8 @@ from pathlib import Path
 from unittest import mock
 
 from peft_pblora.evaluation import steering_diagnosis
-from peft_pblora.pipeline.diagnosis import choose_strengths
 from peft_pblora.pipeline.steering_verdict_lines import degenerate_at_vertex
+from peft_pblora.pipeline.strength_search import choose_strengths
 
 RUNS = Path(__file__).parent.parent
 THRESHOLDS = (0.5, 0.375, 0.25)

@@ -13,8 +13,9 @@ from collections import Counter
 from pathlib import Path
 from unittest import mock
 
-from peft_pblora.pipeline import diagnosis
-from peft_pblora.pipeline.diagnosis import choose_strengths, diagnosis_record, objectives_allowed_stronger
+from peft_pblora.pipeline import strength_search
+from peft_pblora.pipeline.diagnosis import diagnosis_record
+from peft_pblora.pipeline.strength_search import choose_strengths, objectives_allowed_stronger
 
 RUNS = Path(__file__).parent.parent
 SETS = ["retrain-not-learned/new-pairs*", "late-objectives/seed-*"]
@@ -42,7 +43,7 @@ def main() -> None:
             inconclusive = [
                 name
                 for name in objectives_allowed_stronger(at_full)
-                if name not in diagnosis.unjudged_objectives(at_full)
+                if name not in strength_search.unjudged_objectives(at_full)
             ]
             run = f"{path.parent.parent.name}/{path.parent.name}"
             if not inconclusive:
@@ -53,7 +54,8 @@ def main() -> None:
                 print(f"{run}: {inconclusive} inconclusive; the stronger strength was not probed")
                 continue
             new = choose_strengths(objectives, points_at, record_of)["objective_strengths"]
-            with mock.patch.object(diagnosis, "objectives_allowed_stronger", diagnosis.unjudged_objectives):
+            only_unjudged = strength_search.unjudged_objectives
+            with mock.patch.object(strength_search, "objectives_allowed_stronger", only_unjudged):
                 old = choose_strengths(objectives, points_at, record_of)["objective_strengths"]
             changed = "changed" if new != old else "unchanged"
             counts[f"inconclusive, stronger probed: choice {changed}"] += 1

@@ -19,10 +19,10 @@ import torch
 
 from peft_pblora.data.chat import chat_texts, left_padding
 from peft_pblora.evaluation.weight_curves import paired_difference
-from peft_pblora.pipeline.diagnosis import probe_t_statistic
 from peft_pblora.pipeline.model_loading import load_smollm2
 from peft_pblora.pipeline.objectives import resolve_objectives
 from peft_pblora.pipeline.settings import SCORERS
+from peft_pblora.pipeline.strength_search import probe_t_statistic
 
 HERE = Path(__file__).resolve().parent
 RUNS = HERE.parent

@@ -19,12 +19,8 @@ from functools import partial
 from pathlib import Path
 
 from peft_pblora.evaluation.answer_quality import text_quality
-from peft_pblora.pipeline.diagnosis import (
-    NOT_STEERING_FLAGS,
-    STEERING_T_STATISTIC,
-    diagnosis_record,
-    probe_t_statistic,
-)
+from peft_pblora.pipeline.diagnosis import NOT_STEERING_FLAGS, diagnosis_record
+from peft_pblora.pipeline.strength_search import STEERING_T_STATISTIC, probe_t_statistic
 
 
 def first_prompts(point: dict, count: int) -> dict:

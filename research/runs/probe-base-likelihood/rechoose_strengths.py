@@ -20,8 +20,9 @@ from probe_nll import greedy_answers
 
 from peft_pblora.evaluation import answer_nll, mean_nll
 from peft_pblora.evaluation.base_likelihood import off_language_share
-from peft_pblora.pipeline.diagnosis import NOT_STEERING_FLAGS, choose_strengths, diagnosis_record, flagged_objectives
+from peft_pblora.pipeline.diagnosis import NOT_STEERING_FLAGS, diagnosis_record, flagged_objectives
 from peft_pblora.pipeline.model_loading import load_smollm2
+from peft_pblora.pipeline.strength_search import choose_strengths
 
 
 def record_maker(record: dict, objectives: list[str], prompts: list[str], unguided: dict) -> Callable:

@@ -12,13 +12,8 @@ import argparse
 import json
 from pathlib import Path
 
-from peft_pblora.pipeline.diagnosis import (
-    NOT_STEERING_FLAGS,
-    choose_strengths,
-    diagnosis_record,
-    flagged_objectives,
-    objectives_allowed_stronger,
-)
+from peft_pblora.pipeline.diagnosis import NOT_STEERING_FLAGS, diagnosis_record, flagged_objectives
+from peft_pblora.pipeline.strength_search import choose_strengths, objectives_allowed_stronger
 
 
 def main() -> None:

@@ -18,9 +18,7 @@ from ..evaluation.steering_flags import EMPTY_ANSWER_CHECK_TOKENS
 from ..trainer.preference_draws import simplex_vertices
 from .decoding import scored_answers, scores_of
 from .diagnosis import (
-    choose_strengths,
     diagnosis_record,
-    diagnosis_with_strength_search,
     read_held_out_evaluation,
     read_training_margins,
     summed_log_ratio_objectives,
@@ -31,6 +29,7 @@ from .reward_forms import RewardForms
 from .run_folder import write_json_atomic
 from .settings import ONE_REWARD_MODEL_METHODS
 from .stage_records import StageRecords
+from .strength_search import choose_strengths, diagnosis_with_strength_search
 
 logger = logging.getLogger("peft_pblora.pipeline")
 
