@@ -245,9 +245,9 @@ class RunSettings:
             "lowers its score most against the same beginning followed by the base's likeliest next token that "
             "scores lower (not length- or score-matched objectives), each at the loss weight "
             "--word_choice_pair_weight: the pair's one difference is the word, where a feature written in a few "
-            "scattered words is one difference among many in a pair of whole answers. They can turn a vertex's "
-            "answers to word salad (4 of 19 benchmark runs): read the report's base NLL column. docs/results.md has "
-            "what they changed."
+            "scattered words is one difference among many in a pair of whole answers. At full strength they can "
+            "turn a vertex's answers to word salad, which the probe flags (off_language_at_vertex) and the strength "
+            "search weakens; read the report's base NLL column. docs/results.md has what they changed."
         },
     )
     word_choice_pair_weight: float = field(
