@@ -80,7 +80,8 @@ PRESETS = {
 # "log-ratio-forms-from-pairs-train-again" trains one epoch, and again for three where one leaves an objective
 # not_learned (on either preset); "log-ratio-forms-from-pairs-train-own-directions" instead trains on from the first
 # training, only the not-learned objective's own directions, for the two extra epochs;
-# "log-ratio-forms-from-pairs-word-choices" is "log-ratio-forms-from-pairs-train-again" with the word-choice pairs
+# "log-ratio-forms-from-pairs-word-choices" is "log-ratio-forms-from-pairs-train-again" with the word-choice pairs;
+# "log-ratio-forms-from-pairs-unfinished-word-choices" makes those pairs unfinished (no EOS after the word)
 RECIPES = {
     "default": {},
     "log-ratio": {
@@ -115,6 +116,10 @@ RECIPES["log-ratio-forms-from-pairs-sentence-edits"] = {
 RECIPES["log-ratio-forms-from-pairs-word-choices"] = {
     **RECIPES["log-ratio-forms-from-pairs-train-again"],
     "word_choice_pairs": True,
+}
+RECIPES["log-ratio-forms-from-pairs-unfinished-word-choices"] = {
+    **RECIPES["log-ratio-forms-from-pairs-word-choices"],
+    "word_choice_pairs_unfinished": True,
 }
 RECIPES["log-ratio-forms-from-pairs-train-own-directions"] = {
     **RECIPES["log-ratio-forms-from-pairs-train-again"],

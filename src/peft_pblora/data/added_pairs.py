@@ -10,7 +10,7 @@ from collections.abc import Callable, Collection, Sequence
 from datasets import Dataset, DatasetDict, concatenate_datasets
 
 from ..evaluation.scorers import Scorer
-from ..trainer.preference_data import WEIGHT_COLUMN
+from ..trainer.preference_data import UNFINISHED_COLUMN, WEIGHT_COLUMN
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +24,8 @@ def with_added_pairs(
 ) -> DatasetDict:
     """`data` (objective -> pairs with `prompt`, `chosen`, `rejected`, `score_gap`) with the rows `rows_of(pairs,
     scorer)` gives each objective appended, its scorer taken from `scorers` by name; the `matched` objectives
-    (length- or score-matched) get none; where the pairs have a `weight` column, an added row without one weighs 1.
+    (length- or score-matched) get none; where the pairs have a `weight` column, an added row without one weighs 1,
+    and where they have an `unfinished` column, an added row without one is a whole answer.
     Raises ValueError naming `kind` where an objective has no scorer."""
     by_name = {scorer.name: scorer for scorer in scorers}
     missing = [name for name in data if name not in by_name]
@@ -36,8 +37,9 @@ def with_added_pairs(
         if not added["prompt"]:
             extended[name] = pairs
             continue
-        if WEIGHT_COLUMN in pairs.column_names and WEIGHT_COLUMN not in added:
-            added = {**added, WEIGHT_COLUMN: [1.0] * len(added["prompt"])}
+        for column, default in ((WEIGHT_COLUMN, 1.0), (UNFINISHED_COLUMN, False)):
+            if column in pairs.column_names and column not in added:
+                added = {**added, column: [default] * len(added["prompt"])}
         extra = Dataset.from_dict({column: added[column] for column in pairs.column_names}, features=pairs.features)
         extended[name] = concatenate_datasets([pairs, extra])
     return DatasetDict(extended)

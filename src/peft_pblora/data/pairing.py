@@ -71,6 +71,9 @@ class PairingOptions:
     objectives; `build_preference_data` adds them last, as they need the base model."""
     word_choice_pair_weight: float = WORD_CHOICE_PAIR_WEIGHT
     """Each word-choice pair's loss weight (every other pair weighs 1): a finite number >= 0."""
+    word_choice_pairs_unfinished: bool = False
+    """Whether each word-choice pair's two sides are an answer's beginning that no EOS follows, so that its margin
+    cannot be won by ending the answer after the word."""
 
     def __post_init__(self) -> None:
         for name in OBJECTIVE_LISTS:
@@ -84,7 +87,7 @@ class PairingOptions:
             raise ValueError(f"max_length_ratio must be >= 1, got {self.max_length_ratio}")
         if not self.max_score_difference >= 0:
             raise ValueError(f"max_score_difference must be >= 0, got {self.max_score_difference}")
-        for name in ("non_answer_pairs", "sentence_edit_pairs", "word_choice_pairs"):
+        for name in ("non_answer_pairs", "sentence_edit_pairs", "word_choice_pairs", "word_choice_pairs_unfinished"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
         check_word_choice_pair_weight(self.word_choice_pair_weight)

@@ -366,7 +366,8 @@ def build_preference_data(
         if model is None:
             raise ValueError("word-choice pairs need the base model, to propose each word's alternative")
         extended = with_word_choice_pairs(data, scorers, model, tokenizer, chat_prompts,
-                                          pairing.word_choice_pair_weight, matched)  # fmt: skip
+                                          pairing.word_choice_pair_weight, matched,
+                                          pairing.word_choice_pairs_unfinished)  # fmt: skip
         data, added["word_choice_pairs"] = counted(data, extended)
     warn_of_objectives_without_added_pairs(added, matched)
     data.save_to_disk(str(cache_dir))
@@ -380,6 +381,7 @@ def build_preference_data(
         "sentence_edit_pairs": pairing.sentence_edit_pairs,
         "word_choice_pairs": pairing.word_choice_pairs,
         "word_choice_pair_weight": pairing.word_choice_pair_weight if pairing.word_choice_pairs else None,
+        "word_choice_pairs_unfinished": pairing.word_choice_pairs_unfinished if pairing.word_choice_pairs else None,
         "pairs_added": added,
         "matched": matched,
         "more_samples_for": more_for,

@@ -9,6 +9,8 @@ up to and including that word, against the same beginning followed by the base's
 come from the word, and the alternative is fluent, so the margin cannot be won by lowering a token the base never
 writes. Each such pair differs in a token or two where a whole-answer pair differs in a hundred, so it is learned to
 about a tenth of their margin; `WORD_CHOICE_PAIR_WEIGHT` gives it the loss weight of ten pairs (the `weight` column).
+Made `unfinished`, the two sides are an answer's beginning that no end-of-answer token follows (the `unfinished`
+column): otherwise the margin can also be won by ending the answer right after the word.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import torch
 from datasets import Dataset, DatasetDict
 
 from ..evaluation.scorers import Scorer
-from ..trainer.preference_data import WEIGHT_COLUMN, PreferenceTokenizer, is_loss_weight
+from ..trainer.preference_data import UNFINISHED_COLUMN, WEIGHT_COLUMN, PreferenceTokenizer, is_loss_weight
 from .added_pairs import with_added_pairs
 
 WORD = re.compile(r"\S+")
@@ -69,9 +71,12 @@ class NextTokens:
         return logits.topk(ALTERNATIVES).indices.tolist()
 
 
-def word_choice_rows(pairs: Dataset, scorer: Scorer, next_tokens: NextTokens, weight: float) -> dict[str, list]:
-    """One objective's word-choice pairs for its `pairs` (see the module docstring), each of loss weight `weight`;
-    the score drop of the word's removal is the gap."""
+def word_choice_rows(
+    pairs: Dataset, scorer: Scorer, next_tokens: NextTokens, weight: float, unfinished: bool = False
+) -> dict[str, list]:
+    """One objective's word-choice pairs for its `pairs` (see the module docstring), each of loss weight `weight`
+    and, where `unfinished`, marked as an answer's beginning (no EOS after it); the score drop of the word's removal
+    is the gap."""
     answers: dict[tuple[str, str], None] = {}  # each prompt's distinct answers, in order
     for prompt, chosen, rejected in zip(pairs["prompt"], pairs["chosen"], pairs["rejected"], strict=True):
         answers.update(dict.fromkeys(((prompt, chosen), (prompt, rejected))))
@@ -99,7 +104,17 @@ def word_choice_rows(pairs: Dataset, scorer: Scorer, next_tokens: NextTokens, we
             for column, value in zip(rows, (prompt, with_word, alternative, float(drop), weight), strict=True):
                 rows[column].append(value)
             break
+    if unfinished:
+        rows[UNFINISHED_COLUMN] = [True] * len(rows["prompt"])
     return rows
+
+
+def with_default_columns(pairs: Dataset, defaults: dict[str, Any]) -> Dataset:
+    """`pairs` with each column of `defaults` it lacks, at that default value in every row."""
+    for column, value in defaults.items():
+        if column not in pairs.column_names:
+            pairs = pairs.add_column(column, [value] * len(pairs))
+    return pairs
 
 
 def with_word_choice_pairs(
@@ -110,9 +125,11 @@ def with_word_choice_pairs(
     chat_prompts: bool = False,
     weight: float = WORD_CHOICE_PAIR_WEIGHT,
     matched: Collection[str] = (),
+    unfinished: bool = False,
 ) -> DatasetDict:
     """`data` with each objective's word-choice pairs (`word_choice_rows`) appended at loss weight `weight`, every
-    other pair at weight 1 (the `weight` column).
+    other pair at weight 1 (the `weight` column); where `unfinished`, the added pairs end with no EOS and every other
+    pair as a whole answer (the `unfinished` column).
 
     Args:
         data (DatasetDict): objective -> its pairs, with `prompt`, `chosen`, `rejected` and `score_gap` columns.
@@ -122,6 +139,7 @@ def with_word_choice_pairs(
         chat_prompts (bool): whether training renders each prompt as a user turn (`train_in_chat_format`).
         weight (float): each added pair's loss weight, a finite number >= 0.
         matched (Collection[str]): the length- or score-matched objectives, which get none.
+        unfinished (bool): whether each added pair's two sides are an answer's beginning, followed by no EOS.
 
     Example:
         >>> import torch
@@ -147,17 +165,15 @@ def with_word_choice_pairs(
         (['w7 w5 w8', 'w7 w5'], [1.0, 10.0])
     """
     check_word_choice_pair_weight(weight)
-    weighted = DatasetDict(
-        {
-            name: pairs if WEIGHT_COLUMN in pairs.column_names else pairs.add_column(WEIGHT_COLUMN, [1.0] * len(pairs))
-            for name, pairs in data.items()
-        }
-    )
+    if not isinstance(unfinished, bool):
+        raise TypeError(f"unfinished must be True or False, got {unfinished!r}")
+    defaults = {WEIGHT_COLUMN: 1.0, **({UNFINISHED_COLUMN: False} if unfinished else {})}
+    weighted = DatasetDict({name: with_default_columns(pairs, defaults) for name, pairs in data.items()})
     next_tokens = NextTokens(model, tokenizer, chat_prompts)
     return with_added_pairs(
         weighted,
         scorers,
-        lambda pairs, scorer: word_choice_rows(pairs, scorer, next_tokens, weight),
+        lambda pairs, scorer: word_choice_rows(pairs, scorer, next_tokens, weight, unfinished),
         "the word-choice pairs",
         matched,
     )

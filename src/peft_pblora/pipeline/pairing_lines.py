@@ -43,7 +43,13 @@ def pairing_section(metrics: dict) -> list[str]:
         lines.append(
             "Word-choice pairs: per answer, its beginning up to the word whose removal lowers the objective's score "
             "most, against the same beginning followed by the base's likeliest token that scores lower; each at loss "
-            f"weight {pairing['word_choice_pair_weight']:g}." + pairs_added_text(pairing, "word_choice_pairs")
+            f"weight {pairing['word_choice_pair_weight']:g}"
+            + (
+                ", unfinished: no end-of-answer token after the word."
+                if pairing.get("word_choice_pairs_unfinished")
+                else "."
+            )
+            + pairs_added_text(pairing, "word_choice_pairs")
         )
     return lines
 

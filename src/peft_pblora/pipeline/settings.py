@@ -257,6 +257,14 @@ class RunSettings:
             "pair differs in a token or two and is learned to about a tenth of a whole-answer pair's margin."
         },
     )
+    word_choice_pairs_unfinished: bool = field(
+        default=False,
+        metadata={
+            "help": "Make each word-choice pair (--word_choice_pairs) an answer's beginning that no end-of-answer "
+            "token follows (the pairs' 'unfinished' column), so that its margin cannot be won by ending the answer "
+            "right after the word; otherwise both sides end with EOS, as whole answers do."
+        },
+    )
     whole_samples_only: list[str] | None = field(
         default=None,
         metadata={
@@ -712,5 +720,6 @@ class RunSettings:
             sentence_edit_pairs=self.sentence_edit_pairs,
             word_choice_pairs=self.word_choice_pairs,
             word_choice_pair_weight=self.word_choice_pair_weight,
+            word_choice_pairs_unfinished=self.word_choice_pairs_unfinished,
             system_prompted_objectives=self.system_prompted_objectives if self.sampling_system_prompts else [],
         )

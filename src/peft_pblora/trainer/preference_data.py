@@ -35,6 +35,7 @@ PREFERENCE_COLUMNS = ("prompt", "chosen", "rejected")
 MULTI_LABEL_COLUMNS = ("prompt", "response_0", "response_1")
 GROUPED_COLUMNS = ("prompt_input_ids", "first_input_ids", "second_input_ids", "preference_labels")
 WEIGHT_COLUMN = "weight"  # optional: a pair's loss weight, 1 where the column is absent
+UNFINISHED_COLUMN = "unfinished"  # optional: True where both responses are an answer's beginning, ended by no EOS
 PAIR_WEIGHTS_COLUMN = "pair_weights"  # in a prepared row: one loss weight per pair
 _PAIR_COLUMNS = ("prompt_ids", "first_ids", "second_ids", "pair_weight")
 _GROUPED_FROM_PAIR = dict(zip(_PAIR_COLUMNS, (*GROUPED_COLUMNS[:3], PAIR_WEIGHTS_COLUMN), strict=True))
@@ -178,9 +179,15 @@ class PreferenceTokenizer:
                 f"max_length={self.max_length} leaves no room for the responses; raise max_length or set a "
                 "max_prompt_length below it"
             )
+        unfinished = responses_unfinished(example, where)
+        if unfinished and not rendered.add_eos:
+            raise ValueError(
+                f"{where}: column {UNFINISHED_COLUMN!r} is True but the responses are chat messages, which the chat "
+                "template ends with its end-of-turn tokens; give an unfinished pair's responses as plain text"
+            )
         eos = self.tokenizer.eos_token_id
         first_full, second_full = self._ids(rendered.first, False), self._ids(rendered.second, False)
-        if rendered.add_eos:  # as TRL, plain-text responses end with EOS unless they already do
+        if rendered.add_eos and not unfinished:  # as TRL, plain-text responses end with EOS unless they already do
             first_full += [eos] if first_full[-1:] != [eos] else []
             second_full += [eos] if second_full[-1:] != [eos] else []
         if self.max_length is None:
@@ -230,6 +237,24 @@ def pair_weight(example: Mapping[str, Any], row: str) -> float:
             f"{row}: column {WEIGHT_COLUMN!r} must hold a finite number >= 0 (the pair's loss weight), got {value!r}"
         )
     return float(value)
+
+
+def responses_unfinished(example: Mapping[str, Any], row: str) -> bool:
+    """Whether the pair's responses are an answer's beginning (its `unfinished` column), so that neither ends with
+    EOS: a pair that differs in its last word then cannot win its margin by where the answer ends. False where there
+    is no such column.
+
+    Raises:
+        ValueError: If the value is anything but True or False.
+
+    Example:
+        >>> responses_unfinished({"chosen": "Yes, **bold**", "unfinished": True}, "row 0")
+        True
+    """
+    value = example.get(UNFINISHED_COLUMN, False)
+    if not isinstance(value, bool):
+        raise ValueError(f"{row}: column {UNFINISHED_COLUMN!r} must hold True or False, got {value!r}")
+    return value
 
 
 def _tokenize_pair(
