@@ -19,6 +19,7 @@ from peft_pblora.data.word_choice_pairs import (
 from peft_pblora.pipeline import RunSettings
 from peft_pblora.pipeline.cli import parse_settings
 from peft_pblora.pipeline.pairing_lines import pairing_section
+from peft_pblora.trainer.preference_data import PreferenceTokenizer, build_grouped_dataset
 
 from ..conftest import CountWord, tiny_chat_tokenizer, tiny_llama, tiny_tokenizer
 
@@ -105,6 +106,34 @@ def test_added_pairs_carry_their_weight_and_the_others_weigh_1_and_matched_objec
         with_word_choice_pairs(data, [CountWord("w5"), CountWord("w6")], model, tokenizer, weight=-1.0)
 
 
+def test_unfinished_pairs_are_marked_so_and_train_with_no_eos_after_the_word():
+    data = DatasetDict({"count_w5": pairs(["p1"], ["w7 w5"], ["w7 w8"])})
+    model, tokenizer = tiny_llama(seed=1).eval(), tiny_tokenizer()
+    ended = with_word_choice_pairs(data, [CountWord("w5")], model, tokenizer)
+    assert "unfinished" not in ended["count_w5"].column_names, "ended pairs keep the data as it was"
+    extended = with_word_choice_pairs(data, [CountWord("w5")], model, tokenizer, unfinished=True)
+    assert extended["count_w5"]["unfinished"] == [False, True]
+    assert extended["count_w5"][1]["chosen"] == "w7 w5"
+    rows = build_grouped_dataset(extended, ["count_w5"], None, PreferenceTokenizer(tokenizer, None, None))
+    eos = tokenizer.eos_token_id
+    assert rows[0]["first_input_ids"] == [[7, 5, eos]] and rows[0]["second_input_ids"] == [[7, 8, eos]]
+    assert rows[1]["first_input_ids"] == [[7, 5]], "the word is the chosen side's last token"
+    assert eos not in rows[1]["second_input_ids"][0]
+    with pytest.raises(TypeError, match="unfinished must be True or False, got 'yes'"):
+        with_word_choice_pairs(data, [CountWord("w5")], model, tokenizer, unfinished="yes")
+
+
+def test_a_rule_adding_pairs_after_unfinished_ones_adds_whole_answers():
+    made = pairs(["p1"], ["w7 w5"], ["w7 w8"]).add_column("unfinished", [True])
+    extended = added_pairs.with_added_pairs(
+        DatasetDict({"count_w5": made}),
+        [CountWord("w5")],
+        lambda pairs, scorer: {"prompt": ["p2"], "chosen": ["w5"], "rejected": [""], "score_gap": [1.0]},
+        "test pairs",
+    )
+    assert extended["count_w5"]["unfinished"] == [True, False]
+
+
 def test_build_preference_data_adds_them_last_with_the_base_and_records_it(tmp_path, monkeypatch):
     samples = [["w7 w5 w5", "w7 w6", "w7"], ["w8 w5", "w8 w6 w6", "w8"]]
     monkeypatch.setattr(preference_pairs, "sample_responses", lambda *args, **kwargs: samples)
@@ -130,6 +159,7 @@ def test_build_preference_data_adds_them_last_with_the_base_and_records_it(tmp_p
     assert loaded, "the model loads for the word-choice pairs"
     record = json.loads((tmp_path / "made" / preference_pairs.PAIRING_RECORD).read_text())
     assert (record["word_choice_pairs"], record["word_choice_pair_weight"]) == (True, 2.0)
+    assert record["word_choice_pairs_unfinished"] is False
     counts = {name: len(data[name]) - len(plain[name]) for name in ("count_w5", "count_w6")}
     assert record["pairs_added"] == {"word_choice_pairs": counts} and record["matched"] == []
     line = pairing_section({"pairing": record})[-1]
@@ -161,11 +191,32 @@ def test_a_matched_objective_gets_none_and_the_run_says_so(tmp_path, monkeypatch
     assert caplog.messages == ["word_choice_pairs: none found for ['a']; their pairs are the sampled ones only"]
 
 
+def test_an_unfinished_run_records_it_and_the_report_says_so(tmp_path, monkeypatch):
+    samples = [["w7 w5 w5", "w7 w6", "w7"], ["w8 w5", "w8 w6 w6", "w8"]]
+    monkeypatch.setattr(preference_pairs, "sample_responses", lambda *args, **kwargs: samples)
+    options = PairingOptions(word_choice_pairs=True, word_choice_pairs_unfinished=True)
+    model, tokenizer = tiny_llama(seed=2).eval(), tiny_tokenizer()
+    data = build_preference_data(model, tokenizer, ["p1", "p2"], [CountWord("w5"), CountWord("w6")],
+                                 tmp_path / "made", show_progress=False, pairing=options)  # fmt: skip
+    weights, unfinished = data["count_w5"]["weight"], data["count_w5"]["unfinished"]
+    assert unfinished == [weight == WORD_CHOICE_PAIR_WEIGHT for weight in weights] and any(unfinished)
+    record = json.loads((tmp_path / "made" / preference_pairs.PAIRING_RECORD).read_text())
+    assert record["word_choice_pairs_unfinished"] is True
+    assert "unfinished: no end-of-answer token after the word." in pairing_section({"pairing": record})[-1]
+
+
 def test_the_run_option_and_its_refusals(tmp_path):
     cli = parse_settings(
         ["--output_dir", str(tmp_path / "cli"), "--word_choice_pairs", "--word_choice_pair_weight", "5"]
     )
     assert cli.pairing().word_choice_pairs and cli.pairing().word_choice_pair_weight == 5.0
+    assert not cli.pairing().word_choice_pairs_unfinished
+    unfinished = parse_settings(
+        ["--output_dir", str(tmp_path / "unfinished"), "--word_choice_pairs", "--word_choice_pairs_unfinished"]
+    )
+    assert unfinished.pairing().word_choice_pairs_unfinished
+    with pytest.raises(TypeError, match="word_choice_pairs_unfinished must be True or False, got 1"):
+        PairingOptions(word_choice_pairs=True, word_choice_pairs_unfinished=1)
     assert (
         RunSettings(output_dir=str(tmp_path / "default")).pairing().word_choice_pair_weight == WORD_CHOICE_PAIR_WEIGHT
     )

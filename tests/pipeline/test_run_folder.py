@@ -244,3 +244,12 @@ def test_the_held_out_share_concerns_make_data_only_where_it_counts_pairs_for_ex
         # as folders made before the share was fingerprinted here: a changed share leaves their pairs current
         assert stage_settings("make-data", {**values, **off})["held_out_pair_share"] == 0.0
     assert stage_settings("train", {**values, "more_samples_if_few_pairs": 0})["held_out_pair_share"] == 0.1
+
+
+def test_the_word_choice_forms_concern_make_data_only_where_the_pairs_are_made():
+    values = {**asdict(RunSettings()), "word_choice_pairs": True, "word_choice_pairs_unfinished": True}
+    assert stage_settings("make-data", values)["word_choice_pairs_unfinished"] is True
+    # without the pairs an unfinished form changes nothing, so a folder made with either keeps its pairs
+    off = {**values, "word_choice_pairs": False}
+    ended = {**off, "word_choice_pairs_unfinished": False}
+    assert stage_settings("make-data", off) == stage_settings("make-data", ended)

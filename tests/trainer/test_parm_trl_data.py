@@ -145,6 +145,38 @@ def test_one_answer_tokenizes_as_the_same_answer_in_a_pair(smollm2_tokenizer):
     assert chat.answer_ids(prompt, row["chosen"]) == (prompt_ids, first)
 
 
+def test_unfinished_responses_end_with_no_eos_and_the_others_keep_theirs():
+    tokenizer = tiny_tokenizer()
+    dataset = Dataset.from_dict(
+        {"prompt": ["w10", "w10"], "chosen": ["w5 w7", "w5"], "rejected": ["w6", "w6"], "unfinished": [False, True]}
+    )
+    rows = build_grouped_dataset({"only": dataset}, ["only"], None, PreferenceTokenizer(tokenizer, None, None))
+    assert [(row["first_input_ids"], row["second_input_ids"]) for row in rows] == [
+        ([[5, 7, 1]], [[6, 1]]),
+        ([[5]], [[6]]),
+    ]
+
+
+@pytest.mark.parametrize("value", [1, "yes", None])
+def test_an_unfinished_value_other_than_true_or_false_is_refused_naming_the_row(value):
+    row = {"prompt": "w10", "chosen": "w5", "rejected": "w6", "unfinished": value}
+    with pytest.raises(ValueError, match=rf"row 2: column 'unfinished' must hold True or False, got {value!r}"):
+        PreferenceTokenizer(tiny_tokenizer(), None, None).pair_ids(row, ("prompt", "chosen", "rejected"), "row 2")
+
+
+def test_unfinished_chat_responses_are_refused_as_their_template_ends_them():
+    tokenizer = tiny_tokenizer()
+    tokenizer.chat_template = KWARG_TEMPLATE
+    row = {
+        "prompt": [{"role": "user", "content": "w10"}],
+        "chosen": [{"role": "assistant", "content": "w5"}],
+        "rejected": [{"role": "assistant", "content": "w6"}],
+        "unfinished": True,
+    }
+    with pytest.raises(ValueError, match="row 0: column 'unfinished' is True but the responses are chat messages"):
+        PreferenceTokenizer(tokenizer, None, None).pair_ids(row, ("prompt", "chosen", "rejected"), "row 0")
+
+
 def test_an_implicit_prompt_with_no_shared_prefix_is_refused_naming_the_row():
     dataset = Dataset.from_dict(
         {"chosen": [[{"role": "user", "content": "w10"}]], "rejected": [[{"role": "user", "content": "w11"}]]}
