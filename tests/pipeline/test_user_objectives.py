@@ -346,6 +346,31 @@ def test_own_pairs_keep_a_weight_column_as_numbers(tmp_path):
     assert pairs["positivity"].column_names == ["prompt", "chosen", "rejected"]  # no weight column: none made up
 
 
+def test_own_pairs_keep_an_unfinished_column_as_true_or_false(tmp_path):
+    prompts = word_prompts(3, start=60)
+    csv_path = tmp_path / "pairs.csv"
+    csv_path.write_text(
+        "prompt,chosen,rejected,unfinished\n"
+        + "".join(f"{p},w5,w6,{flag}\n" for p, flag in zip(prompts, ["True", "false", "TRUE"], strict=True))
+    )
+    records = [{"prompt": p, "chosen": "w7", "rejected": "w8", "unfinished": p == prompts[0]} for p in prompts]
+    settings = RunSettings(
+        **small_run(tmp_path, test_prompts=2),
+        objectives=["own_scorers:characters", "positivity"],
+        preference_pairs=[f"characters={csv_path}", f"positivity={write_jsonl(tmp_path / 'own.jsonl', records)}"],
+    )
+    pairs = settings.own_preference_pairs
+    assert pairs["characters"]["unfinished"] == [True, False, True]
+    assert pairs["positivity"]["unfinished"] == [True, False, False]
+    wrong = write_jsonl(tmp_path / "wrong.jsonl", [{**records[0], "unfinished": "maybe"}])
+    with pytest.raises(ValueError, match=r"wrong.jsonl\) pair 0: column 'unfinished' must hold True or False"):
+        RunSettings(
+            **small_run(tmp_path, test_prompts=2),
+            objectives=["own_scorers:characters", "positivity"],
+            preference_pairs=[f"characters={csv_path}", f"positivity={wrong}"],
+        )
+
+
 def test_own_pairs_errors(tmp_path):
     prompts = word_prompts(3, start=60)
     good = pairs_file(tmp_path / "good.jsonl", prompts, "w5", "w6")

@@ -3,7 +3,8 @@
 Prompts: a .txt file (one prompt a line), a .jsonl / .json file (records with a `prompt` field), a folder saved by
 `datasets`' `save_to_disk`, or a Hugging Face dataset name (`load_dataset(name, split=...)`), each with a `prompt`
 column. Pairs: TRL's preference format, `prompt` / `chosen` / `rejected`, in a .jsonl, .json or .csv file or a
-saved dataset folder, with an optional `weight` column (a pair of weight w counts as w pairs); a conversational pair
+saved dataset folder, with an optional `weight` column (a pair of weight w counts as w pairs) and an optional
+`unfinished` column (True where both answers are a beginning, ended by no EOS); a conversational pair
 (lists of messages) is read as its one user turn and the assistant's answers.
 """
 
@@ -17,7 +18,7 @@ from typing import Any
 
 from datasets import Dataset, DatasetDict, load_from_disk
 
-from ..trainer.preference_data import WEIGHT_COLUMN, pair_weight
+from ..trainer.preference_data import UNFINISHED_COLUMN, WEIGHT_COLUMN, pair_weight, responses_unfinished
 
 PAIR_COLUMNS = ("prompt", "chosen", "rejected")
 FILE_SUFFIXES = (".txt", ".jsonl", ".json", ".csv")
@@ -141,9 +142,9 @@ def parse_pair_sources(entries: Sequence[str]) -> dict[str, str]:
 
 
 def load_pairs(source: str, objective: str) -> Dataset:
-    """One objective's preference pairs (prompt, chosen, rejected, all texts, and a `weight` where the source has
-    one: each pair's loss weight) from a .jsonl, .json or .csv file or a saved dataset folder (its `train` split, or
-    its only one); other columns are dropped.
+    """One objective's preference pairs (prompt, chosen, rejected, all texts, and a `weight` and an `unfinished`
+    where the source has them: each pair's loss weight, whether its answers are a beginning) from a .jsonl, .json or
+    .csv file or a saved dataset folder (its `train` split, or its only one); other columns are dropped.
 
     Raises:
         ValueError: If the source cannot be read, lacks one of the columns, holds no pair or a value that is no text.
@@ -158,8 +159,9 @@ def load_pairs(source: str, objective: str) -> Dataset:
         )
     if len(table) == 0:
         raise ValueError(f"{what} ({source}) hold no pair")
-    weighted = WEIGHT_COLUMN in table.column_names
-    kept = [*PAIR_COLUMNS, WEIGHT_COLUMN] if weighted else list(PAIR_COLUMNS)
+    readers = {WEIGHT_COLUMN: read_weight, UNFINISHED_COLUMN: read_unfinished}
+    optional = [column for column in readers if column in table.column_names]
+    kept = [*PAIR_COLUMNS, *optional]
     columns: dict[str, list] = {column: [] for column in kept}
     for index, row in enumerate(table.select_columns(kept)):
         for column in PAIR_COLUMNS:
@@ -170,8 +172,8 @@ def load_pairs(source: str, objective: str) -> Dataset:
                     "turn as prompt and assistant messages as answers)"
                 )
             columns[column].append(text)
-        if weighted:
-            columns[WEIGHT_COLUMN].append(read_weight(row[WEIGHT_COLUMN], f"{what} ({source}) pair {index}"))
+        for column in optional:
+            columns[column].append(readers[column](row[column], f"{what} ({source}) pair {index}"))
     return Dataset.from_dict(columns)
 
 
@@ -183,6 +185,14 @@ def read_weight(value: Any, where: str) -> float:
         except ValueError:
             pass
     return pair_weight({WEIGHT_COLUMN: value}, where)
+
+
+def read_unfinished(value: Any, where: str) -> bool:
+    """A pair's `unfinished` as True or False: a .csv file's "true" / "false" (any case) read as one; refused as
+    `responses_unfinished` refuses it."""
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        value = value.strip().lower() == "true"
+    return responses_unfinished({UNFINISHED_COLUMN: value}, where)
 
 
 def user_preference_data(pairs: dict[str, Dataset], cache_dir: str | Path) -> DatasetDict:
