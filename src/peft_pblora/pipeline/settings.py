@@ -262,7 +262,8 @@ class RunSettings:
         metadata={
             "help": "Make each word-choice pair (--word_choice_pairs) an answer's beginning that no end-of-answer "
             "token follows (the pairs' 'unfinished' column), so that its margin cannot be won by ending the answer "
-            "right after the word; otherwise both sides end with EOS, as whole answers do."
+            "right after the word; otherwise both sides end with EOS, as whole answers do. On the steering "
+            "benchmark it changed no verdict and added a vertex of word salad (docs/results.md)."
         },
     )
     whole_samples_only: list[str] | None = field(
