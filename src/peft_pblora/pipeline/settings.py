@@ -247,7 +247,8 @@ class RunSettings:
             "--word_choice_pair_weight: the pair's one difference is the word, where a feature written in a few "
             "scattered words is one difference among many in a pair of whole answers. At full strength they can "
             "turn a vertex's answers to word salad, which the probe flags (off_language_at_vertex) and the strength "
-            "search weakens; read the report's base NLL column. docs/results.md has what they changed."
+            "search weakens; read the report's base NLL column. Beside conciseness (which gets none) they stopped it "
+            "in 3 of 3 runs. docs/results.md has what they changed."
         },
     )
     word_choice_pair_weight: float = field(
