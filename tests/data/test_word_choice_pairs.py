@@ -13,12 +13,14 @@ from peft_pblora.data.word_choice_pairs import (
     ALTERNATIVES,
     WORD_CHOICE_PAIR_WEIGHT,
     NextTokens,
+    left_without_advice,
+    objectives_left_without,
     with_word_choice_pairs,
     word_choice_rows,
 )
 from peft_pblora.pipeline import RunSettings
 from peft_pblora.pipeline.cli import parse_settings
-from peft_pblora.pipeline.pairing_lines import pairing_section
+from peft_pblora.pipeline.pairing_lines import pairing_section, word_choice_imbalance_text
 from peft_pblora.trainer.preference_data import PreferenceTokenizer, build_grouped_dataset
 
 from ..conftest import CountWord, tiny_chat_tokenizer, tiny_llama, tiny_tokenizer
@@ -180,10 +182,12 @@ def test_a_matched_objective_gets_none_and_the_run_says_so(tmp_path, monkeypatch
     assert record["pairs_added"]["word_choice_pairs"]["count_w6"] == 0 and record["matched"] == ["count_w6"]
     added = record["pairs_added"]["word_choice_pairs"]["count_w5"]
     assert added == data["count_w5"]["weight"].count(WORD_CHOICE_PAIR_WEIGHT) > 0
-    assert pairing_section({"pairing": record})[-1].endswith(
-        f"Added: count_w5 {added}, count_w6 none (length- or score-matched)."
-    )
+    line = pairing_section({"pairing": record})[-1]
+    advice = left_without_advice(["count_w6"])
+    assert line.endswith(f"Added: count_w5 {added}, count_w6 none (length- or score-matched). {advice}.")
+    assert advice.startswith("count_w6 got no word-choice pair while the other objectives did")
     assert "word_choice_pairs: none for ['count_w6'], length- or score-matched" in caplog.text
+    assert f"{advice}." in caplog.messages, "make-data warns of an objective left without them"
     assert "count_w5" not in caplog.text
     caplog.clear()
     with caplog.at_level("WARNING", logger=added_pairs.__name__):
@@ -203,6 +207,14 @@ def test_an_unfinished_run_records_it_and_the_report_says_so(tmp_path, monkeypat
     record = json.loads((tmp_path / "made" / preference_pairs.PAIRING_RECORD).read_text())
     assert record["word_choice_pairs_unfinished"] is True
     assert "unfinished: no end-of-answer token after the word." in pairing_section({"pairing": record})[-1]
+
+
+def test_objectives_left_without_are_named_only_where_another_got_some():
+    assert objectives_left_without({"conciseness": 0, "emphasis": 5, "positivity": 0}) == ["conciseness", "positivity"]
+    assert objectives_left_without({"conciseness": 0, "positivity": 0}) == []  # none got any: nothing is uneven
+    assert objectives_left_without({"emphasis": 5, "relevance": 141}) == []
+    assert word_choice_imbalance_text({"pairs_added": {"word_choice_pairs": {"a": 3, "b": 3}}}) == ""
+    assert word_choice_imbalance_text({}) == ""  # folders made before the counts were recorded
 
 
 def test_the_run_option_and_its_refusals(tmp_path):

@@ -36,7 +36,7 @@ from .more_samples import (
 from .non_answer_pairs import with_non_answer_pairs
 from .pairing import PairingOptions
 from .sentence_edit_pairs import with_sentence_edit_pairs
-from .word_choice_pairs import with_word_choice_pairs
+from .word_choice_pairs import warn_of_objectives_left_without, with_word_choice_pairs
 
 PAIRING_RECORD = "pairing.json"
 """Beside the cached pairs: the objectives paired on whole samples only and the score-matched ones, whether the
@@ -370,6 +370,7 @@ def build_preference_data(
                                           pairing.word_choice_pairs_unfinished)  # fmt: skip
         data, added["word_choice_pairs"] = counted(data, extended)
     warn_of_objectives_without_added_pairs(added, matched)
+    warn_of_objectives_left_without(added.get("word_choice_pairs", {}))
     data.save_to_disk(str(cache_dir))
     record = {
         "whole_samples_only": list(pairing.whole_samples_only),

@@ -15,6 +15,7 @@ column): otherwise the margin can also be won by ending the answer right after t
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Collection, Sequence
 from typing import Any
@@ -26,9 +27,33 @@ from ..evaluation.scorers import Scorer
 from ..trainer.preference_data import UNFINISHED_COLUMN, WEIGHT_COLUMN, PreferenceTokenizer, is_loss_weight
 from .added_pairs import with_added_pairs
 
+logger = logging.getLogger(__name__)
 WORD = re.compile(r"\S+")
 ALTERNATIVES = 10  # the base's most likely next tokens an alternative is chosen from
 WORD_CHOICE_PAIR_WEIGHT = 10.0  # each pair's loss weight: its margin reaches a tenth of a whole-answer pair's
+
+
+def objectives_left_without(counts: dict[str, int]) -> list[str]:
+    """The objectives that got no word-choice pair where another got some (`counts`: objective -> pairs added). On
+    the steering benchmark such an objective stopped steering against one with them in 3 of 3 runs (conciseness
+    against emphasis and against relevance), so the run warns of them."""
+    return [name for name, count in counts.items() if not count] if any(counts.values()) else []
+
+
+def left_without_advice(names: Sequence[str]) -> str:
+    """What to do about objectives `objectives_left_without` names."""
+    return (
+        f"{', '.join(names)} got no word-choice pair while the other objectives did; on the steering benchmark an "
+        "objective without them stopped steering against one with them in 3 of 3 runs (docs/results.md): if it does "
+        "not steer, run again without --word_choice_pairs"
+    )
+
+
+def warn_of_objectives_left_without(counts: dict[str, int]) -> None:
+    """Log `left_without_advice` where some objectives got word-choice pairs and others none."""
+    left_without = objectives_left_without(counts)
+    if left_without:
+        logger.warning("%s.", left_without_advice(left_without))
 
 
 def check_word_choice_pair_weight(weight: Any) -> None:

@@ -4,6 +4,7 @@ for objectives with few pairs and the pairs against the empty answer (from `pref
 from __future__ import annotations
 
 from ..data.pairing import MAX_SIDE_SHARE, MIN_MATCHED_SHARE
+from ..data.word_choice_pairs import left_without_advice, objectives_left_without
 
 
 def pairing_section(metrics: dict) -> list[str]:
@@ -50,8 +51,15 @@ def pairing_section(metrics: dict) -> list[str]:
                 else "."
             )
             + pairs_added_text(pairing, "word_choice_pairs")
+            + word_choice_imbalance_text(pairing)
         )
     return lines
+
+
+def word_choice_imbalance_text(pairing: dict) -> str:
+    """' <advice>.' where some objectives got word-choice pairs and others none (`objectives_left_without`)."""
+    left_without = objectives_left_without(pairing.get("pairs_added", {}).get("word_choice_pairs", {}))
+    return f" {left_without_advice(left_without)}." if left_without else ""
 
 
 def pairs_added_text(pairing: dict, rule: str) -> str:
