@@ -60,6 +60,14 @@ def test_the_word_whose_removal_lowers_the_score_most_against_the_first_alternat
     assert base.asked == [("p1", "w7"), ("p2", "w9")]
 
 
+def test_the_end_of_the_answer_is_no_alternative_to_the_word():
+    made = pairs(["p1"], ["w7 w5"], ["w7 w8"])
+    eos, pad = tiny_tokenizer().eos_token_id, tiny_tokenizer().pad_token_id
+    rows = word_choice_rows(made, CountWord("w5"), FixedRanking([eos, pad, 6]), weight=1.0)
+    assert rows["rejected"] == ["w7w6"], "EOS and the other special tokens are skipped"
+    assert word_choice_rows(made, CountWord("w5"), FixedRanking([eos]), weight=1.0)["prompt"] == []
+
+
 def test_an_answer_gets_no_pair_without_a_word_that_earns_its_score_or_an_alternative_to_it():
     made = pairs(["p1"], ["w7 w5"], ["w7 w8"])
     rows = word_choice_rows(made, CountWord("w5"), FixedRanking([5]), weight=1.0)  # the only alternative: the word
@@ -227,6 +235,8 @@ def test_the_run_option_and_its_refusals(tmp_path):
         ["--output_dir", str(tmp_path / "unfinished"), "--word_choice_pairs", "--word_choice_pairs_unfinished"]
     )
     assert unfinished.pairing().word_choice_pairs_unfinished
+    with pytest.raises(ValueError, match="word_choice_pairs_unfinished says how the word-choice pairs end: set"):
+        RunSettings(output_dir=str(tmp_path / "alone"), word_choice_pairs_unfinished=True)
     with pytest.raises(TypeError, match="word_choice_pairs_unfinished must be True or False, got 1"):
         PairingOptions(word_choice_pairs=True, word_choice_pairs_unfinished=1)
     assert (

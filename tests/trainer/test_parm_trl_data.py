@@ -164,6 +164,15 @@ def test_an_unfinished_value_other_than_true_or_false_is_refused_naming_the_row(
         PreferenceTokenizer(tiny_tokenizer(), None, None).pair_ids(row, ("prompt", "chosen", "rejected"), "row 2")
 
 
+@pytest.mark.parametrize(
+    ("rejected", "what"), [("", "tokenizes to no tokens"), ("w6 </s>", "ends with the EOS token")]
+)
+def test_an_unfinished_response_that_is_empty_or_ends_the_answer_is_refused_naming_the_row(rejected, what):
+    row = {"prompt": "w10", "chosen": "w5", "rejected": rejected, "unfinished": True}
+    with pytest.raises(ValueError, match=f"row 4: column 'unfinished' is True but column 'rejected' {what}"):
+        PreferenceTokenizer(tiny_tokenizer(), None, None).pair_ids(row, ("prompt", "chosen", "rejected"), "row 4")
+
+
 def test_unfinished_chat_responses_are_refused_as_their_template_ends_them():
     tokenizer = tiny_tokenizer()
     tokenizer.chat_template = KWARG_TEMPLATE

@@ -121,8 +121,8 @@ def word_choice_rows(
         word_ids = tokenizer(with_word[len(beginning) :], add_special_tokens=False)["input_ids"]
         target = scorer([prompt], [with_word])[0]
         for token in next_tokens.ranking(prompt, beginning):
-            if word_ids and token == word_ids[0]:
-                continue
+            if (word_ids and token == word_ids[0]) or token in tokenizer.all_special_ids:
+                continue  # the word itself, or an end of the answer (EOS), which is no word to choose instead
             alternative = beginning + tokenizer.decode([token])
             if not alternative.strip() or scorer([prompt], [alternative])[0] >= target:
                 continue

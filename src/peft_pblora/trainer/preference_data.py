@@ -190,6 +190,13 @@ class PreferenceTokenizer:
         if rendered.add_eos and not unfinished:  # as TRL, plain-text responses end with EOS unless they already do
             first_full += [eos] if first_full[-1:] != [eos] else []
             second_full += [eos] if second_full[-1:] != [eos] else []
+        for column, ids in ((first_column, first_full), (second_column, second_full)):
+            if unfinished and (not ids or ids[-1] == eos):
+                raise ValueError(
+                    f"{where}: column {UNFINISHED_COLUMN!r} is True but column {column!r} "
+                    + ("tokenizes to no tokens" if not ids else "ends with the EOS token")
+                    + "; an unfinished response is an answer's beginning: non-empty, with no end of answer"
+                )
         if self.max_length is None:
             return prompt, first_full, second_full
         room = self.max_length - len(prompt)
