@@ -10,7 +10,7 @@ from collections.abc import Callable, Collection, Sequence
 from datasets import Dataset, DatasetDict, concatenate_datasets
 
 from ..evaluation.scorers import Scorer
-from ..trainer.preference_data import UNFINISHED_COLUMN, WEIGHT_COLUMN
+from ..trainer.preference_data import OPTIONAL_PAIR_COLUMNS
 
 logger = logging.getLogger(__name__)
 
@@ -37,12 +37,20 @@ def with_added_pairs(
         if not added["prompt"]:
             extended[name] = pairs
             continue
-        for column, default in ((WEIGHT_COLUMN, 1.0), (UNFINISHED_COLUMN, False)):
+        for column, default in OPTIONAL_PAIR_COLUMNS.items():
             if column in pairs.column_names and column not in added:
                 added = {**added, column: [default] * len(added["prompt"])}
         extra = Dataset.from_dict({column: added[column] for column in pairs.column_names}, features=pairs.features)
         extended[name] = concatenate_datasets([pairs, extra])
     return DatasetDict(extended)
+
+
+def with_default_columns(pairs: Dataset, columns: Collection[str]) -> Dataset:
+    """`pairs` with each of the optional `columns` (`OPTIONAL_PAIR_COLUMNS`) it lacks, at its default in every row."""
+    for column in columns:
+        if column not in pairs.column_names:
+            pairs = pairs.add_column(column, [OPTIONAL_PAIR_COLUMNS[column]] * len(pairs))
+    return pairs
 
 
 def counted(before: DatasetDict, after: DatasetDict) -> tuple[DatasetDict, dict[str, int]]:

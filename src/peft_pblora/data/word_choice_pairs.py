@@ -25,7 +25,7 @@ from datasets import Dataset, DatasetDict
 
 from ..evaluation.scorers import Scorer
 from ..trainer.preference_data import UNFINISHED_COLUMN, WEIGHT_COLUMN, PreferenceTokenizer, is_loss_weight
-from .added_pairs import with_added_pairs
+from .added_pairs import with_added_pairs, with_default_columns
 
 logger = logging.getLogger(__name__)
 WORD = re.compile(r"\S+")
@@ -107,6 +107,7 @@ def word_choice_rows(
         answers.update(dict.fromkeys(((prompt, chosen), (prompt, rejected))))
     rows: dict[str, list] = {"prompt": [], "chosen": [], "rejected": [], "score_gap": [], WEIGHT_COLUMN: []}
     tokenizer = next_tokens.tokenizer
+    special_ids = set(tokenizer.all_special_ids)  # EOS and the like: an end of the answer, no word
     for prompt, answer in answers:
         removals = word_removals(answer)
         if not removals:
@@ -121,7 +122,7 @@ def word_choice_rows(
         word_ids = tokenizer(with_word[len(beginning) :], add_special_tokens=False)["input_ids"]
         target = scorer([prompt], [with_word])[0]
         for token in next_tokens.ranking(prompt, beginning):
-            if (word_ids and token == word_ids[0]) or token in tokenizer.all_special_ids:
+            if (word_ids and token == word_ids[0]) or token in special_ids:
                 continue  # the word itself, or an end of the answer (EOS), which is no word to choose instead
             alternative = beginning + tokenizer.decode([token])
             if not alternative.strip() or scorer([prompt], [alternative])[0] >= target:
@@ -132,14 +133,6 @@ def word_choice_rows(
     if unfinished:
         rows[UNFINISHED_COLUMN] = [True] * len(rows["prompt"])
     return rows
-
-
-def with_default_columns(pairs: Dataset, defaults: dict[str, Any]) -> Dataset:
-    """`pairs` with each column of `defaults` it lacks, at that default value in every row."""
-    for column, value in defaults.items():
-        if column not in pairs.column_names:
-            pairs = pairs.add_column(column, [value] * len(pairs))
-    return pairs
 
 
 def with_word_choice_pairs(
@@ -192,8 +185,8 @@ def with_word_choice_pairs(
     check_word_choice_pair_weight(weight)
     if not isinstance(unfinished, bool):
         raise TypeError(f"unfinished must be True or False, got {unfinished!r}")
-    defaults = {WEIGHT_COLUMN: 1.0, **({UNFINISHED_COLUMN: False} if unfinished else {})}
-    weighted = DatasetDict({name: with_default_columns(pairs, defaults) for name, pairs in data.items()})
+    columns = [WEIGHT_COLUMN, UNFINISHED_COLUMN] if unfinished else [WEIGHT_COLUMN]
+    weighted = DatasetDict({name: with_default_columns(pairs, columns) for name, pairs in data.items()})
     next_tokens = NextTokens(model, tokenizer, chat_prompts)
     return with_added_pairs(
         weighted,

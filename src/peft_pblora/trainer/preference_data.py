@@ -36,6 +36,7 @@ MULTI_LABEL_COLUMNS = ("prompt", "response_0", "response_1")
 GROUPED_COLUMNS = ("prompt_input_ids", "first_input_ids", "second_input_ids", "preference_labels")
 WEIGHT_COLUMN = "weight"  # optional: a pair's loss weight, 1 where the column is absent
 UNFINISHED_COLUMN = "unfinished"  # optional: True where both responses are an answer's beginning, ended by no EOS
+OPTIONAL_PAIR_COLUMNS = {WEIGHT_COLUMN: 1.0, UNFINISHED_COLUMN: False}  # each optional column's value where absent
 PAIR_WEIGHTS_COLUMN = "pair_weights"  # in a prepared row: one loss weight per pair
 _PAIR_COLUMNS = ("prompt_ids", "first_ids", "second_ids", "pair_weight")
 _GROUPED_FROM_PAIR = dict(zip(_PAIR_COLUMNS, (*GROUPED_COLUMNS[:3], PAIR_WEIGHTS_COLUMN), strict=True))
@@ -190,8 +191,9 @@ class PreferenceTokenizer:
         if rendered.add_eos and not unfinished:  # as TRL, plain-text responses end with EOS unless they already do
             first_full += [eos] if first_full[-1:] != [eos] else []
             second_full += [eos] if second_full[-1:] != [eos] else []
-        for column, ids in ((first_column, first_full), (second_column, second_full)):
-            if unfinished and (not ids or ids[-1] == eos):
+        unfinished_sides = ((first_column, first_full), (second_column, second_full)) if unfinished else ()
+        for column, ids in unfinished_sides:
+            if not ids or ids[-1] == eos:
                 raise ValueError(
                     f"{where}: column {UNFINISHED_COLUMN!r} is True but column {column!r} "
                     + ("tokenizes to no tokens" if not ids else "ends with the EOS token")
@@ -258,7 +260,7 @@ def responses_unfinished(example: Mapping[str, Any], row: str) -> bool:
         >>> responses_unfinished({"chosen": "Yes, **bold**", "unfinished": True}, "row 0")
         True
     """
-    value = example.get(UNFINISHED_COLUMN, False)
+    value = example.get(UNFINISHED_COLUMN, OPTIONAL_PAIR_COLUMNS[UNFINISHED_COLUMN])
     if not isinstance(value, bool):
         raise ValueError(f"{row}: column {UNFINISHED_COLUMN!r} must hold True or False, got {value!r}")
     return value
