@@ -68,6 +68,31 @@ def test_the_end_of_the_answer_is_no_alternative_to_the_word():
     assert word_choice_rows(made, CountWord("w5"), FixedRanking([eos]), weight=1.0)["prompt"] == []
 
 
+class SpacedTokens:
+    """Stands in for a byte-level tokenizer: tokens that carry their spaces, one of them only spaces."""
+
+    texts = {3: "\n\n", 4: " w", 5: " w5", 6: " w6", 7: " w7"}
+    all_special_ids = [1]
+
+    def __call__(self, text: str, add_special_tokens: bool = False) -> dict[str, list[int]]:
+        by_text = {value: key for key, value in self.texts.items()}
+        return {"input_ids": [by_text[" " + word] for word in text.split()]}
+
+    def decode(self, ids: list[int]) -> str:
+        return "".join(self.texts[index] for index in ids)
+
+
+def test_an_alternative_of_only_spaces_or_the_words_own_beginning_is_skipped():
+    made = pairs(["p1"], ["w7 w5"], ["w7"])
+    base = FixedRanking([3, 4, 6])  # a blank line, then " w" (the beginning of " w5"), then another word
+    base.tokenizer = SpacedTokens()
+    rows = word_choice_rows(made, CountWord("w5"), base, weight=1.0)
+    assert rows["chosen"] == ["w7 w5"]
+    assert rows["rejected"] == ["w7 w6"], "after a blank line or ' w' the base could still write ' w5'"
+    base.ranking_ids = [3, 4]
+    assert word_choice_rows(made, CountWord("w5"), base, weight=1.0)["prompt"] == []
+
+
 def test_an_answer_gets_no_pair_without_a_word_that_earns_its_score_or_an_alternative_to_it():
     made = pairs(["p1"], ["w7 w5"], ["w7 w8"])
     rows = word_choice_rows(made, CountWord("w5"), FixedRanking([5]), weight=1.0)  # the only alternative: the word

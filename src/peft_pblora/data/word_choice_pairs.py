@@ -5,10 +5,12 @@ A pair of two whole answers differs in a hundred tokens, so a feature written in
 is one difference among many, and the reward learns whatever else tells the answers apart. Per distinct answer of
 an objective's pairs, the word (not the first) whose removal lowers the objective's score most; the pair is the answer
 up to and including that word, against the same beginning followed by the base's most likely next token, among its
-`ALTERNATIVES` most likely, whose text scores lower. The two share every token but the last, so the margin can only
-come from the word, and the alternative is fluent, so the margin cannot be won by lowering a token the base never
-writes. Each such pair differs in a token or two where a whole-answer pair differs in a hundred, so it is learned to
-about a tenth of their margin; `WORD_CHOICE_PAIR_WEIGHT` gives it the loss weight of ten pairs (the `weight` column).
+`ALTERNATIVES` most likely, whose text scores lower and is another word: not only spaces, nor the word's own
+beginning (a space before "**bold**", "do" before "don't"), after which the base could still write the word. The two
+share every token but the last, so the margin can only come from the word, and the alternative is fluent, so the
+margin cannot be won by lowering a token the base never writes. Each such pair differs in a token or two where a
+whole-answer pair differs in a hundred, so it is learned to about a tenth of their margin; `WORD_CHOICE_PAIR_WEIGHT`
+gives it the loss weight of ten pairs (the `weight` column).
 Made `unfinished`, the two sides are an answer's beginning that no end-of-answer token follows (the `unfinished`
 column): otherwise the margin can also be won by ending the answer right after the word.
 """
@@ -127,13 +129,17 @@ def word_choice_rows(
         if drop <= 0:
             continue
         beginning, with_word = answer[:start].rstrip(), answer[:end]
-        word_ids = tokenizer(with_word[len(beginning) :], add_special_tokens=False)["input_ids"]
+        word_text = with_word[len(beginning) :]
+        word_ids = tokenizer(word_text, add_special_tokens=False)["input_ids"]
         target = scorer([prompt], [with_word])[0]
         for token in next_tokens.ranking(prompt, beginning):
             if (word_ids and token == word_ids[0]) or token in special_ids:
                 continue  # the word itself, or an end of the answer (EOS), which is no word to choose instead
-            alternative = beginning + tokenizer.decode([token])
-            if not alternative.strip() or scorer([prompt], [alternative])[0] >= target:
+            token_text = tokenizer.decode([token])
+            if not token_text.strip() or word_text.startswith(token_text):
+                continue  # no word (only spaces), or the word's own beginning: the base could still write the word
+            alternative = beginning + token_text
+            if scorer([prompt], [alternative])[0] >= target:
                 continue
             for column, value in zip(rows, (prompt, with_word, alternative, float(drop), weight), strict=True):
                 rows[column].append(value)
