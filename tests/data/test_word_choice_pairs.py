@@ -82,6 +82,14 @@ class SpacedTokens:
         return "".join(self.texts[index] for index in ids)
 
 
+def test_a_line_break_before_the_word_stays_in_the_beginning_the_base_continues():
+    made = pairs(["p1"], ["w7\n\nw5"], ["w7"])
+    base = FixedRanking([6])
+    rows = word_choice_rows(made, CountWord("w5"), base, weight=1.0)
+    assert base.asked == [("p1", "w7\n\n")], "the base proposes what follows the blank line, not the colon before it"
+    assert rows["rejected"] == ["w7\n\nw6"]
+
+
 def test_an_alternative_of_only_spaces_or_the_words_own_beginning_is_skipped():
     made = pairs(["p1"], ["w7 w5"], ["w7"])
     base = FixedRanking([3, 4, 6])  # a blank line, then " w" (the beginning of " w5"), then another word

@@ -4,7 +4,8 @@ beginning followed by what the frozen base would have written there instead.
 A pair of two whole answers differs in a hundred tokens, so a feature written in a few scattered words (the senses)
 is one difference among many, and the reward learns whatever else tells the answers apart. Per distinct answer of
 an objective's pairs, the word (not the first) whose removal lowers the objective's score most; the pair is the answer
-up to and including that word, against the same beginning followed by the base's most likely next token, among its
+up to and including that word, against the same beginning (its line breaks kept, the spaces before the word left to
+the word, as a byte-level tokenizer writes " word") followed by the base's most likely next token, among its
 `ALTERNATIVES` most likely, whose text scores lower and is another word: not only spaces, nor the word's own
 beginning (a space before "**bold**", "do" before "don't"), after which the base could still write the word. The two
 share every token but the last, so the margin can only come from the word, and the alternative is fluent, so the
@@ -128,7 +129,8 @@ def word_choice_rows(
         drop, (start, end, _) = max(zip(drops, removals, strict=True), key=lambda item: item[0])
         if drop <= 0:
             continue
-        beginning, with_word = answer[:start].rstrip(), answer[:end]
+        # the spaces before the word go with it, as a byte-level tokenizer writes " word"; line breaks stay before
+        beginning, with_word = answer[:start].rstrip(" "), answer[:end]
         word_text = with_word[len(beginning) :]
         word_ids = tokenizer(word_text, add_special_tokens=False)["input_ids"]
         target = scorer([prompt], [with_word])[0]
