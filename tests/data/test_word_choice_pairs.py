@@ -13,9 +13,11 @@ from peft_pblora.data.word_choice_pairs import (
     ALTERNATIVES,
     WORD_CHOICE_PAIR_WEIGHT,
     NextTokens,
+    bounded_pair_weight,
     left_without_advice,
     objectives_left_without,
     with_word_choice_pairs,
+    word_choice_pair_weights,
     word_choice_rows,
 )
 from peft_pblora.pipeline import RunSettings
@@ -282,3 +284,61 @@ def test_the_run_option_and_its_refusals(tmp_path):
             RunSettings(output_dir=str(tmp_path / "weight"), word_choice_pairs=True, word_choice_pair_weight=weight)
     with pytest.raises(ValueError, match="word_choice_pair_weight must be a finite number >= 0"):
         PairingOptions(word_choice_pairs=True, word_choice_pair_weight=-2.0)
+
+
+def test_a_weight_share_lowers_the_weight_only_where_the_pairs_would_outweigh_it():
+    assert bounded_pair_weight(10.0, 95.0, 141, 10.0) == pytest.approx(10.0 * 95 / 141)  # 141 x 6.74 = 10 x 95
+    assert bounded_pair_weight(10.0, 44.0, 40, 10.0) == 10.0, "40 pairs x 10 stay under 10 x 44"
+    assert bounded_pair_weight(10.0, 95.0, 141, None) == 10.0 and bounded_pair_weight(10.0, 5.0, 0, 1.0) == 10.0
+    # one objective with many answers, one with a single made pair: only the first's pairs are lowered
+    data = DatasetDict(
+        {
+            "count_w5": pairs(["p1", "p2"], ["w7 w5", "w9 w5"], ["w7 w8", "w9 w8"]),
+            "count_w6": pairs(["p1"], ["w7 w6"], ["w7 w8"]),
+        }
+    )
+    model, tokenizer = tiny_llama(seed=1).eval(), tiny_tokenizer()
+    scorers = [CountWord("w5"), CountWord("w6")]
+    extended = with_word_choice_pairs(data, scorers, model, tokenizer, weight=4.0, weight_share=1.5)
+    assert extended["count_w5"]["weight"] == [1.0, 1.0, 1.5, 1.5], "two pairs at 4 would weigh 8 > 1.5 x 2"
+    assert extended["count_w6"]["weight"] == [1.0, 1.5], "one pair at 4 would weigh 4 > 1.5 x 1"
+    assert word_choice_pair_weights(extended, {"count_w5": 2, "count_w6": 1}) == {"count_w5": 1.5, "count_w6": 1.5}
+    roomy = with_word_choice_pairs(data, scorers, model, tokenizer, weight=4.0, weight_share=3.0)
+    assert roomy["count_w5"]["weight"] == [1.0, 1.0, 3.0, 3.0] and roomy["count_w6"]["weight"] == [1.0, 3.0]
+    for share in (0.0, -1.0, float("nan"), "2"):
+        with pytest.raises(ValueError, match="word_choice_weight_share must be None or a finite number > 0"):
+            with_word_choice_pairs(data, scorers, model, tokenizer, weight_share=share)
+
+
+def test_a_weight_share_run_records_the_weights_and_the_report_names_the_lowered(tmp_path, monkeypatch):
+    samples = [["w7 w5 w5", "w7 w6", "w7"], ["w8 w5", "w8 w6 w6", "w8"]]
+    monkeypatch.setattr(preference_pairs, "sample_responses", lambda *args, **kwargs: samples)
+    options = PairingOptions(word_choice_pairs=True, word_choice_weight_share=0.5)
+    model, tokenizer = tiny_llama(seed=2).eval(), tiny_tokenizer()
+    data = build_preference_data(model, tokenizer, ["p1", "p2"], [CountWord("w5"), CountWord("w6")],
+                                 tmp_path / "made", show_progress=False, pairing=options)  # fmt: skip
+    record = json.loads((tmp_path / "made" / preference_pairs.PAIRING_RECORD).read_text())
+    assert record["word_choice_weight_share"] == 0.5
+    weights = record["word_choice_pair_weights"]
+    for name, added in record["pairs_added"]["word_choice_pairs"].items():
+        made = len(data[name]) - added
+        assert weights[name] == pytest.approx(min(WORD_CHOICE_PAIR_WEIGHT, 0.5 * made / added))
+        assert data[name]["weight"] == [1.0] * made + [weights[name]] * added
+    line = pairing_section({"pairing": record})[-1]
+    lowered = ", ".join(f"{name} {weight:.3g}" for name, weight in weights.items())
+    assert f"loss weight 10 ({lowered}: together at most 0.5 times its other pairs)." in line
+    unbounded = {**record, "word_choice_weight_share": None}
+    assert "together at most" not in pairing_section({"pairing": unbounded})[-1]
+
+
+def test_the_weight_share_option_and_its_refusals(tmp_path):
+    cli = parse_settings(
+        ["--output_dir", str(tmp_path / "cli"), "--word_choice_pairs", "--word_choice_weight_share", "10"]
+    )
+    assert cli.pairing().word_choice_weight_share == 10.0
+    assert RunSettings(output_dir=str(tmp_path / "default")).pairing().word_choice_weight_share is None
+    with pytest.raises(ValueError, match="word_choice_weight_share bounds the word-choice pairs: set word_choice_"):
+        RunSettings(output_dir=str(tmp_path / "alone"), word_choice_weight_share=10.0)
+    for share in (0.0, -1.0, float("inf")):
+        with pytest.raises(ValueError, match="word_choice_weight_share must be a finite number > 0"):
+            RunSettings(output_dir=str(tmp_path / "share"), word_choice_pairs=True, word_choice_weight_share=share)

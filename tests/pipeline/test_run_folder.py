@@ -253,3 +253,6 @@ def test_the_word_choice_forms_concern_make_data_only_where_the_pairs_are_made()
     off = {**values, "word_choice_pairs": False}
     ended = {**off, "word_choice_pairs_unfinished": False}
     assert stage_settings("make-data", off) == stage_settings("make-data", ended)
+    bounded = {**values, "word_choice_weight_share": 10.0}
+    assert stage_settings("make-data", bounded) != stage_settings("make-data", values), "a bound remakes the pairs"
+    assert stage_settings("make-data", {**bounded, "word_choice_pairs": False}) == stage_settings("make-data", off)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields, replace
 from datasets import Dataset, DatasetDict
 
 from .length_following import follows_length, length_sign, word_count
-from .word_choice_pairs import WORD_CHOICE_PAIR_WEIGHT, check_word_choice_pair_weight
+from .word_choice_pairs import WORD_CHOICE_PAIR_WEIGHT, check_word_choice_pair_weight, check_word_choice_weight_share
 
 OBJECTIVE_LISTS = ("length_matched", "whole_samples_only", "score_matched", "system_prompted_objectives")
 MAX_SIDE_SHARE = 0.2
@@ -74,6 +74,9 @@ class PairingOptions:
     word_choice_pairs_unfinished: bool = False
     """Whether each word-choice pair's two sides are an answer's beginning that no EOS follows, so that its margin
     cannot be won by ending the answer after the word."""
+    word_choice_weight_share: float | None = None
+    """Where given, an objective's word-choice pairs weigh together at most this many times its other pairs, each
+    pair's weight lowered to fit (`data.word_choice_pairs.bounded_pair_weight`); None bounds nothing."""
 
     def __post_init__(self) -> None:
         for name in OBJECTIVE_LISTS:
@@ -91,6 +94,7 @@ class PairingOptions:
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
         check_word_choice_pair_weight(self.word_choice_pair_weight)
+        check_word_choice_weight_share(self.word_choice_weight_share)
         pairs = self.pairs_per_prompt
         if isinstance(pairs, bool) or not isinstance(pairs, int) or pairs < 1:
             raise ValueError(f"pairs_per_prompt must be an integer >= 1, got {pairs!r}")

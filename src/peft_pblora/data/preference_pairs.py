@@ -36,7 +36,7 @@ from .more_samples import (
 from .non_answer_pairs import with_non_answer_pairs
 from .pairing import PairingOptions
 from .sentence_edit_pairs import with_sentence_edit_pairs
-from .word_choice_pairs import warn_of_objectives_left_without, with_word_choice_pairs
+from .word_choice_pairs import warn_of_objectives_left_without, with_word_choice_pairs, word_choice_pair_weights
 
 PAIRING_RECORD = "pairing.json"
 """Beside the cached pairs: the objectives paired on whole samples only and the score-matched ones, whether the
@@ -367,7 +367,8 @@ def build_preference_data(
             raise ValueError("word-choice pairs need the base model, to propose each word's alternative")
         extended = with_word_choice_pairs(data, scorers, model, tokenizer, chat_prompts,
                                           pairing.word_choice_pair_weight, matched,
-                                          pairing.word_choice_pairs_unfinished)  # fmt: skip
+                                          pairing.word_choice_pairs_unfinished,
+                                          pairing.word_choice_weight_share)  # fmt: skip
         data, added["word_choice_pairs"] = counted(data, extended)
     warn_of_objectives_without_added_pairs(added, matched)
     warn_of_objectives_left_without(added.get("word_choice_pairs", {}))
@@ -383,6 +384,8 @@ def build_preference_data(
         "word_choice_pairs": pairing.word_choice_pairs,
         "word_choice_pair_weight": pairing.word_choice_pair_weight if pairing.word_choice_pairs else None,
         "word_choice_pairs_unfinished": pairing.word_choice_pairs_unfinished if pairing.word_choice_pairs else None,
+        "word_choice_weight_share": pairing.word_choice_weight_share if pairing.word_choice_pairs else None,
+        "word_choice_pair_weights": word_choice_pair_weights(data, added.get("word_choice_pairs", {})),
         "pairs_added": added,
         "matched": matched,
         "more_samples_for": more_for,

@@ -67,6 +67,33 @@ def warn_of_objectives_left_without(counts: dict[str, int]) -> None:
         logger.warning("%s.", left_without_advice(left_without))
 
 
+def check_word_choice_weight_share(share: Any) -> None:
+    """Raises ValueError unless `share` can bound the word-choice pairs' loss weight (None, or a finite number > 0)."""
+    if share is not None and not (is_loss_weight(share) and share > 0):
+        raise ValueError(f"word_choice_weight_share must be None or a finite number > 0, got {share!r}")
+
+
+def bounded_pair_weight(weight: float, other_weight: float, added: int, share: float | None) -> float:
+    """Each of an objective's `added` word-choice pairs' loss weight: `weight`, lowered where together they would
+    weigh more than `share` times its other pairs' loss weight (`other_weight`); None bounds nothing. One objective
+    can get far more such pairs than another (1 to 141 on the steering benchmark), and at weight 10 the most of them
+    stopped both objectives of their run.
+
+    Example:
+        >>> bounded_pair_weight(10.0, 95.0, 141, 5.0), bounded_pair_weight(10.0, 44.0, 10, 5.0)
+        (3.368794326241135, 10.0)
+    """
+    if share is None or not added:
+        return weight
+    return min(weight, share * other_weight / added)
+
+
+def word_choice_pair_weights(data: DatasetDict, counts: dict[str, int]) -> dict[str, float]:
+    """The loss weight of each objective's word-choice pairs in `data` (its last rows), where `counts` says it got
+    some."""
+    return {name: data[name][WEIGHT_COLUMN][-1] for name, count in counts.items() if count}
+
+
 def check_word_choice_pair_weight(weight: Any) -> None:
     """Raises ValueError unless `weight` can weigh the word-choice pairs' loss (a finite number >= 0)."""
     if not is_loss_weight(weight):
@@ -160,6 +187,7 @@ def with_word_choice_pairs(
     weight: float = WORD_CHOICE_PAIR_WEIGHT,
     matched: Collection[str] = (),
     unfinished: bool = False,
+    weight_share: float | None = None,
 ) -> DatasetDict:
     """`data` with each objective's word-choice pairs (`word_choice_rows`) appended at loss weight `weight`, every
     other pair at weight 1 (the `weight` column); where `unfinished`, the added pairs end with no EOS and every other
@@ -174,6 +202,8 @@ def with_word_choice_pairs(
         weight (float): each added pair's loss weight, a finite number >= 0.
         matched (Collection[str]): the length- or score-matched objectives, which get none.
         unfinished (bool): whether each added pair's two sides are an answer's beginning, followed by no EOS.
+        weight_share (float | None): where given, an objective's added pairs weigh together at most this many times
+            its other pairs (`bounded_pair_weight`).
 
     Example:
         >>> import torch
@@ -199,15 +229,17 @@ def with_word_choice_pairs(
         (['w7 w5 w8', 'w7 w5'], [1.0, 10.0])
     """
     check_word_choice_pair_weight(weight)
+    check_word_choice_weight_share(weight_share)
     if not isinstance(unfinished, bool):
         raise TypeError(f"unfinished must be True or False, got {unfinished!r}")
     columns = [WEIGHT_COLUMN, UNFINISHED_COLUMN] if unfinished else [WEIGHT_COLUMN]
     weighted = DatasetDict({name: with_default_columns(pairs, columns) for name, pairs in data.items()})
     next_tokens = NextTokens(model, tokenizer, chat_prompts)
-    return with_added_pairs(
-        weighted,
-        scorers,
-        lambda pairs, scorer: word_choice_rows(pairs, scorer, next_tokens, weight, unfinished),
-        "the word-choice pairs",
-        matched,
-    )
+
+    def rows_of(pairs: Dataset, scorer: Scorer) -> dict[str, list]:
+        rows = word_choice_rows(pairs, scorer, next_tokens, weight, unfinished)
+        added = len(rows["prompt"])
+        rows[WEIGHT_COLUMN] = [bounded_pair_weight(weight, sum(pairs[WEIGHT_COLUMN]), added, weight_share)] * added
+        return rows
+
+    return with_added_pairs(weighted, scorers, rows_of, "the word-choice pairs", matched)

@@ -31,6 +31,7 @@ PAIRING_SETTINGS = (
     "objectives", "preference_pairs", "system_prompted_objectives", "length_matched", "max_length_ratio",
     "score_matched", "max_score_difference", "pairs_per_prompt", "whole_samples_only", "non_answer_pairs",
     "sentence_edit_pairs", "word_choice_pairs", "word_choice_pair_weight", "word_choice_pairs_unfinished",
+    "word_choice_weight_share",
     "more_samples_if_few_pairs", "held_out_pair_share", "train_in_chat_format",
 )  # fmt: skip
 TRAINING_SETTINGS = (
@@ -86,6 +87,7 @@ def stage_settings(stage: str, values: Mapping[str, Any]) -> dict[str, Any]:
         chosen["train_in_chat_format"] = False
         chosen["word_choice_pair_weight"] = canonical(WORD_CHOICE_PAIR_WEIGHT)
         chosen["word_choice_pairs_unfinished"] = False
+        chosen["word_choice_weight_share"] = canonical(None)
     if stage == "train":
         chosen["method"] = TRAINED_BY_METHOD.get(values.get("method"), values.get("method"))
         chosen[CONTINUED_TRAINING] = canonical(values.get(CONTINUED_TRAINING))

@@ -45,6 +45,7 @@ def pairing_section(metrics: dict) -> list[str]:
             "Word-choice pairs: per answer, its beginning up to the word whose removal lowers the objective's score "
             "most, against the same beginning followed by the base's likeliest token that scores lower; each at loss "
             f"weight {pairing['word_choice_pair_weight']:g}"
+            + word_choice_share_text(pairing)
             + (
                 ", unfinished: no end-of-answer token after the word."
                 if pairing.get("word_choice_pairs_unfinished")
@@ -54,6 +55,21 @@ def pairing_section(metrics: dict) -> list[str]:
             + word_choice_imbalance_text(pairing)
         )
     return lines
+
+
+def word_choice_share_text(pairing: dict) -> str:
+    """' (<objective> <weight>, ...: at most S times its other pairs)' for the objectives whose word-choice pairs
+    `--word_choice_weight_share` weighed less; empty where it bounded none."""
+    share = pairing.get("word_choice_weight_share")
+    lowered = {
+        name: weight
+        for name, weight in pairing.get("word_choice_pair_weights", {}).items()
+        if weight < pairing["word_choice_pair_weight"]
+    }
+    if share is None or not lowered:
+        return ""
+    weights = ", ".join(f"{name} {weight:.3g}" for name, weight in lowered.items())
+    return f" ({weights}: together at most {share:g} times its other pairs)"
 
 
 def word_choice_imbalance_text(pairing: dict) -> str:

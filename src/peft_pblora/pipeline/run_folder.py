@@ -36,6 +36,7 @@ LEGACY_SETTINGS = {
     "word_choice_pairs": False,
     "word_choice_pair_weight": WORD_CHOICE_PAIR_WEIGHT,
     "word_choice_pairs_unfinished": False,
+    "word_choice_weight_share": None,
     "empty_answer_check_prompts": 0,
     "min_train_steps": None,
     "more_samples_if_few_pairs": 0,

@@ -256,6 +256,10 @@ def check_values(settings: Any) -> None:
         check_own_direction_retraining(settings)
     if settings.word_choice_pairs_unfinished and settings.word_choice_pairs is not True:
         raise ValueError("word_choice_pairs_unfinished says how the word-choice pairs end: set word_choice_pairs too")
+    if settings.word_choice_weight_share is not None:
+        if settings.word_choice_pairs is not True:
+            raise ValueError("word_choice_weight_share bounds the word-choice pairs: set word_choice_pairs too")
+        check_range("word_choice_weight_share", settings.word_choice_weight_share, 0, above=True)
     check_range("guidance_beta", settings.guidance_beta, MIN_BETA)  # guided decoding's own lower bound on beta
     check_strengths_beside_full("weaker_objective_strengths", settings.weaker_objective_strengths, weaker=True)
     check_strengths_beside_full("stronger_objective_strengths", settings.stronger_objective_strengths, weaker=False)

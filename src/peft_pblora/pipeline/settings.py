@@ -267,6 +267,15 @@ class RunSettings:
             "benchmark it changed no verdict and added a vertex of word salad (docs/results.md)."
         },
     )
+    word_choice_weight_share: float | None = field(
+        default=None,
+        metadata={
+            "help": "Bound each objective's word-choice pairs (--word_choice_pairs) to this many times the loss "
+            "weight of its other pairs together, lowering each pair's weight to fit; by default nothing is bounded. "
+            "One objective can get far more of them than another (1 to 141 on the steering benchmark), and the most "
+            "of them at weight 10 stopped both objectives of their run."
+        },
+    )
     whole_samples_only: list[str] | None = field(
         default=None,
         metadata={
@@ -723,5 +732,6 @@ class RunSettings:
             word_choice_pairs=self.word_choice_pairs,
             word_choice_pair_weight=self.word_choice_pair_weight,
             word_choice_pairs_unfinished=self.word_choice_pairs_unfinished,
+            word_choice_weight_share=self.word_choice_weight_share,
             system_prompted_objectives=self.system_prompted_objectives if self.sampling_system_prompts else [],
         )
