@@ -28,15 +28,35 @@ from peft_pblora.trainer.preference_data import PreferenceTokenizer, build_group
 from ..conftest import CountWord, tiny_chat_tokenizer, tiny_llama, tiny_tokenizer
 
 
-class FixedRanking:
+class FixedRanking(NextTokens):
     """Stands in for the base: the same next-token ranking after any beginning, and the beginnings it was asked."""
 
-    def __init__(self, ranking: list[int]) -> None:
-        self.ranking_ids, self.tokenizer, self.asked = ranking, tiny_tokenizer(), []
+    def __init__(self, ranking: list[int], tokenizer=None) -> None:
+        self.tokenizer = tokenizer or tiny_tokenizer()
+        self.rendering, self.chat_prompts = PreferenceTokenizer(self.tokenizer, None, None), False
+        self.ranking_ids, self.asked = ranking, []
 
-    def ranking(self, prompt: str, beginning: str) -> list[int]:
-        self.asked.append((prompt, beginning))
+    def ranking(self, before) -> list[int]:
+        self.asked.append(before.text)
         return self.ranking_ids
+
+
+def sentencepiece_tokenizer():
+    """A SentencePiece-style BPE built locally ('▁' marks a space; a lone token decodes without it): 'We don't know'
+    is '▁We', '▁don', "'t", '▁know'."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    merges = [("▁", "W"), ("▁W", "e"), ("▁", "d"), ("▁d", "o"), ("▁do", "n"), ("'", "t"), ("▁", "k"), ("n", "o"),
+              ("▁k", "no"), ("▁kno", "w")]  # fmt: skip
+    vocab = {text: index for index, text in enumerate(["<pad>", "</s>", "▁", "W", "e", "d", "o", "n", "'", "t", "k",
+                                                       "w", "\n"])}  # fmt: skip
+    for first, second in merges:
+        vocab[first + second] = len(vocab)
+    backend = Tokenizer(models.BPE(vocab=vocab, merges=merges))
+    backend.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
+    backend.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
+    return PreTrainedTokenizerFast(tokenizer_object=backend, pad_token="<pad>", eos_token="</s>")
 
 
 def pairs(prompts, chosen, rejected) -> Dataset:
@@ -54,19 +74,19 @@ def test_the_word_whose_removal_lowers_the_score_most_against_the_first_alternat
     assert rows == {
         "prompt": ["p1", "p2"],
         "chosen": ["w7 w5", "w9 w5"],
-        "rejected": ["w7w6", "w9w6"],
+        "rejected": ["w7 w6", "w9 w6"],
         "score_gap": [1.0, 1.0],
         "weight": [3.0, 3.0],
     }
     # answers with no word whose removal lowers the count ("w7 w8", "w9 w8") ask the base nothing
-    assert base.asked == [("p1", "w7"), ("p2", "w9")]
+    assert base.asked == ["w7", "w9"]
 
 
 def test_the_end_of_the_answer_is_no_alternative_to_the_word():
     made = pairs(["p1"], ["w7 w5"], ["w7 w8"])
     eos, pad = tiny_tokenizer().eos_token_id, tiny_tokenizer().pad_token_id
     rows = word_choice_rows(made, CountWord("w5"), FixedRanking([eos, pad, 6]), weight=1.0)
-    assert rows["rejected"] == ["w7w6"], "EOS and the other special tokens are skipped"
+    assert rows["rejected"] == ["w7 w6"], "EOS and the other special tokens are skipped"
     assert word_choice_rows(made, CountWord("w5"), FixedRanking([eos]), weight=1.0)["prompt"] == []
 
 
@@ -84,23 +104,26 @@ class SpacedTokens:
         return "".join(self.texts[index] for index in ids)
 
 
-def test_a_line_break_before_the_word_stays_in_the_beginning_the_base_continues():
-    made = pairs(["p1"], ["w7\n\nw5"], ["w7"])
-    base = FixedRanking([6])
-    rows = word_choice_rows(made, CountWord("w5"), base, weight=1.0)
-    assert base.asked == [("p1", "w7\n\n")], "the base proposes what follows the blank line, not the colon before it"
-    assert rows["rejected"] == ["w7\n\nw6"]
+def test_alternatives_are_decoded_in_context_and_are_other_words():
+    tokenizer = sentencepiece_tokenizer()
+    ids = tokenizer.convert_tokens_to_ids
+    made = pairs(["p1"], ["We don't know"], ["We know"])
+    # the word's own first token, then its beginning (" do", a space only in context), then another word
+    base = FixedRanking([ids("▁don"), ids("▁do"), ids("▁know")], tokenizer)
+    rows = word_choice_rows(made, CountWord("don't"), base, weight=1.0)
+    assert base.asked == ["We"]
+    assert rows["chosen"] == ["We don't"] and rows["rejected"] == ["We know"], "not 'Wedon' nor 'We do'"
+    base.ranking_ids = [ids("▁do")]
+    assert word_choice_rows(made, CountWord("don't"), base, weight=1.0)["prompt"] == []
 
 
-def test_an_alternative_of_only_spaces_or_the_words_own_beginning_is_skipped():
-    made = pairs(["p1"], ["w7 w5"], ["w7"])
-    base = FixedRanking([3, 4, 6])  # a blank line, then " w" (the beginning of " w5"), then another word
-    base.tokenizer = SpacedTokens()
-    rows = word_choice_rows(made, CountWord("w5"), base, weight=1.0)
-    assert rows["chosen"] == ["w7 w5"]
-    assert rows["rejected"] == ["w7 w6"], "after a blank line or ' w' the base could still write ' w5'"
-    base.ranking_ids = [3, 4]
-    assert word_choice_rows(made, CountWord("w5"), base, weight=1.0)["prompt"] == []
+def test_the_base_is_asked_after_the_line_breaks_before_the_word_as_training_tokenizes_them():
+    tokenizer = sentencepiece_tokenizer()
+    made = pairs(["p1"], ["We\n\ndon't"], ["We"])
+    base = FixedRanking([tokenizer.convert_tokens_to_ids("d"), tokenizer.convert_tokens_to_ids("▁know")], tokenizer)
+    rows = word_choice_rows(made, CountWord("don't"), base, weight=1.0)
+    assert base.asked == ["We\n\n"], "the answer's own tokens up to the word: '▁We', '\\n', '\\n'"
+    assert rows["rejected"] == ["We\n\n know"]
 
 
 def test_an_answer_gets_no_pair_without_a_word_that_earns_its_score_or_an_alternative_to_it():
@@ -124,7 +147,10 @@ class ConstantScore:
 def test_the_ranking_is_the_base_models_on_the_prompt_and_beginning_as_training_renders_them(chat):
     model = tiny_llama(seed=3).eval()
     tokenizer = tiny_chat_tokenizer() if chat else tiny_tokenizer()
-    ranking = NextTokens(model, tokenizer, chat_prompts=chat).ranking("w10 w11", "w7 w8")
+    next_tokens = NextTokens(model, tokenizer, chat_prompts=chat)
+    before = next_tokens.before_word("w10 w11", "w7 w8 w9", start=6)
+    assert (before.answer_ids, before.text, before.word_first_id) == ([7, 8], "w7 w8", 9)
+    ranking = next_tokens.ranking(before)
     prompt_ids = [10, 11, 4] if chat else [10, 11]  # the chat template: the user's words, then w4
     with torch.no_grad():
         logits = model(input_ids=torch.tensor([prompt_ids + [7, 8]])).logits[0, -1]
@@ -308,6 +334,11 @@ def test_a_weight_share_lowers_the_weight_only_where_the_pairs_would_outweigh_it
     for share in (0.0, -1.0, float("nan"), "2"):
         with pytest.raises(ValueError, match="word_choice_weight_share must be None or a finite number > 0"):
             with_word_choice_pairs(data, scorers, model, tokenizer, weight_share=share)
+    # whole-number weights of the user's own (an int column) keep a fractional bound
+    whole = DatasetDict({name: pairs.add_column("weight", [1] * len(pairs)) for name, pairs in data.items()})
+    assert whole["count_w5"].features["weight"].dtype == "int64"
+    kept = with_word_choice_pairs(whole, scorers, model, tokenizer, weight=4.0, weight_share=0.75)
+    assert kept["count_w5"]["weight"] == [1.0, 1.0, 0.75, 0.75]
 
 
 def test_a_weight_share_run_records_the_weights_and_the_report_names_the_lowered(tmp_path, monkeypatch):
@@ -325,10 +356,20 @@ def test_a_weight_share_run_records_the_weights_and_the_report_names_the_lowered
         assert weights[name] == pytest.approx(min(WORD_CHOICE_PAIR_WEIGHT, 0.5 * made / added))
         assert data[name]["weight"] == [1.0] * made + [weights[name]] * added
     line = pairing_section({"pairing": record})[-1]
-    lowered = ", ".join(f"{name} {weight:.3g}" for name, weight in weights.items())
-    assert f"loss weight 10 ({lowered}: together at most 0.5 times its other pairs)." in line
+    lowered = ", ".join(f"{name} lowered to {weight:.3g}" for name, weight in weights.items())
+    assert f"loss weight 10 (together at most 0.5 times an objective's other pairs: {lowered})." in line
     unbounded = {**record, "word_choice_weight_share": None}
     assert "together at most" not in pairing_section({"pairing": unbounded})[-1]
+    roomy = {**record, "word_choice_weight_share": 1000.0, "word_choice_pair_weights": dict.fromkeys(weights, 10.0)}
+    assert (
+        "(together at most 1000 times an objective's other pairs: none lowered)."
+        in pairing_section({"pairing": roomy})[-1]
+    ), "a share that lowers nothing is still named"
+    off = build_preference_data(model, tokenizer, ["p1", "p2"], [CountWord("w5"), CountWord("w6")],
+                                tmp_path / "off", show_progress=False)  # fmt: skip
+    assert "weight" not in off["count_w5"].column_names
+    record_off = json.loads((tmp_path / "off" / preference_pairs.PAIRING_RECORD).read_text())
+    assert record_off["word_choice_weight_share"] is None and record_off["word_choice_pair_weights"] is None
 
 
 def test_the_weight_share_option_and_its_refusals(tmp_path):

@@ -66,7 +66,7 @@ class PairingOptions:
     `build_preference_data` adds them after the pairs against the empty answer."""
     word_choice_pairs: bool = False
     """Whether each objective also gets, per distinct answer of its pairs, the answer up to the word whose removal
-    lowers its score most against the same beginning followed by the base's likeliest alternative that scores lower
+    lowers its score most against the same beginning followed by the base's likeliest other word that scores lower
     (`data.word_choice_pairs`), at loss weight `word_choice_pair_weight`, but for the length- and score-matched
     objectives; `build_preference_data` adds them last, as they need the base model."""
     word_choice_pair_weight: float = WORD_CHOICE_PAIR_WEIGHT

@@ -385,7 +385,9 @@ def build_preference_data(
         "word_choice_pair_weight": pairing.word_choice_pair_weight if pairing.word_choice_pairs else None,
         "word_choice_pairs_unfinished": pairing.word_choice_pairs_unfinished if pairing.word_choice_pairs else None,
         "word_choice_weight_share": pairing.word_choice_weight_share if pairing.word_choice_pairs else None,
-        "word_choice_pair_weights": word_choice_pair_weights(data, added.get("word_choice_pairs", {})),
+        "word_choice_pair_weights": (
+            word_choice_pair_weights(data, added["word_choice_pairs"]) if pairing.word_choice_pairs else None
+        ),
         "pairs_added": added,
         "matched": matched,
         "more_samples_for": more_for,

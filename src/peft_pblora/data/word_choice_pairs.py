@@ -4,14 +4,13 @@ beginning followed by what the frozen base would have written there instead.
 A pair of two whole answers differs in a hundred tokens, so a feature written in a few scattered words (the senses)
 is one difference among many, and the reward learns whatever else tells the answers apart. Per distinct answer of
 an objective's pairs, the word (not the first) whose removal lowers the objective's score most; the pair is the answer
-up to and including that word, against the same beginning (its line breaks kept, the spaces before the word left to
-the word, as a byte-level tokenizer writes " word") followed by the base's most likely next token, among its
-`ALTERNATIVES` most likely, whose text scores lower and is another word: not only spaces, nor the word's own
-beginning (a space before "**bold**", "do" before "don't"), after which the base could still write the word. The two
-share every token but the last, so the margin can only come from the word, and the alternative is fluent, so the
-margin cannot be won by lowering a token the base never writes. Each such pair differs in a token or two where a
-whole-answer pair differs in a hundred, so it is learned to about a tenth of their margin; `WORD_CHOICE_PAIR_WEIGHT`
-gives it the loss weight of ten pairs (the `weight` column).
+up to and including that word, against the same beginning, cut at the last token boundary before the word, followed
+by the base's most likely next token, among its `ALTERNATIVES` most likely, whose text scores lower and is another
+word (`is_another_word`: not only spaces, nor the word's own beginning, after which the base could still write the
+word). The two share every token but the last, so the margin can only come from the word, and the alternative is
+fluent, so the margin cannot be won by lowering a token the base never writes. Each such pair differs in a token or
+two where a whole-answer pair differs in a hundred, so it is learned to about a tenth of their margin;
+`WORD_CHOICE_PAIR_WEIGHT` gives it the loss weight of ten pairs (the `weight` column).
 Made `unfinished`, the two sides are an answer's beginning that no end-of-answer token follows (the `unfinished`
 column): otherwise the margin can also be won by ending the answer right after the word.
 """
@@ -21,10 +20,11 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
-from datasets import Dataset, DatasetDict
+from datasets import Dataset, DatasetDict, Value
 
 from ..evaluation.scorers import Scorer
 from ..trainer.preference_data import UNFINISHED_COLUMN, WEIGHT_COLUMN, PreferenceTokenizer, is_loss_weight
@@ -101,18 +101,26 @@ def check_word_choice_pair_weight(weight: Any) -> None:
 
 
 def word_removals(answer: str) -> list[tuple[int, int, str]]:
-    """(start, end, the answer without that word and the white space before it) for each word but the first.
+    """(start, end, the answer without that word and the spaces before it) for each word but the first; the line
+    breaks before a word stay, as they stay in the pair's beginning.
 
     Example:
-        >>> word_removals("We see it")
-        [(3, 6, 'We it'), (7, 9, 'We see')]
+        >>> word_removals("We see it"), word_removals("Tips:\\n\\n**Rest**")
+        ([(3, 6, 'We it'), (7, 9, 'We see')], [(7, 15, 'Tips:\\n\\n')])
     """
     spans = [match.span() for match in WORD.finditer(answer)]
-    return [
-        (start, end, answer[: spans[index - 1][1]] + answer[end:])
-        for index, (start, end) in enumerate(spans)
-        if index > 0
-    ]
+    return [(start, end, answer[:start].rstrip(" ") + answer[end:]) for start, end in spans[1:]]
+
+
+@dataclass(frozen=True)
+class BeforeWord:
+    """What the base reads just before an answer's word: the prompt's ids as training renders them, the answer's
+    tokens that lie wholly before the word, their text, and the token the answer goes on with (the word's first)."""
+
+    prompt_ids: list[int]
+    answer_ids: list[int]
+    text: str
+    word_first_id: int
 
 
 class NextTokens:
@@ -124,14 +132,50 @@ class NextTokens:
         self.rendering = PreferenceTokenizer(tokenizer, None, None)
         self.device = next(model.parameters()).device
 
-    def ranking(self, prompt: str, beginning: str) -> list[int]:
-        """The `ALTERNATIVES` most likely next token ids, most likely first."""
+    def before_word(self, prompt: str, with_word: str, start: int) -> BeforeWord | None:
+        """The answer `with_word` (up to and including the word at `start`) cut at the last token boundary before
+        the word, so that the base is asked from the tokens it reads there in training (a blank line may be two
+        tokens there and one alone); None where no token lies wholly before the word."""
         shown = [{"role": "user", "content": prompt}] if self.chat_prompts else prompt
-        prompt_ids, answer_ids = self.rendering.answer_ids(shown, beginning, "word choice")
-        ids = torch.tensor([prompt_ids + answer_ids[:-1]], device=self.device)  # the EOS training appends left out
+        prompt_ids, answer_ids = self.rendering.answer_ids(shown, with_word, "word choice")
+        for count in range(len(answer_ids) - 1, 0, -1):
+            text = self.tokenizer.decode(answer_ids[:count])
+            if with_word[:start].startswith(text) and text.strip():
+                return BeforeWord(prompt_ids, answer_ids[:count], text, answer_ids[count])
+        return None
+
+    def ranking(self, before: BeforeWord) -> list[int]:
+        """The `ALTERNATIVES` most likely next token ids after `before`, most likely first."""
+        ids = torch.tensor([before.prompt_ids + before.answer_ids], device=self.device)
         with torch.no_grad():
             logits = self.model(input_ids=ids).logits[0, -1]
         return logits.topk(ALTERNATIVES).indices.tolist()
+
+    def alternatives(self, before: BeforeWord) -> list[str]:
+        """The texts the base's likeliest next tokens add after `before`, decoded in context (a SentencePiece token
+        decodes its leading space only there), most likely first; the word's own first token and the special tokens
+        (EOS: an end of the answer, no word) left out."""
+        special_ids = set(self.tokenizer.all_special_ids)
+        texts = []
+        for token in self.ranking(before):
+            if token == before.word_first_id or token in special_ids:
+                continue
+            continued = self.tokenizer.decode(before.answer_ids + [token])
+            if continued.startswith(before.text):
+                texts.append(continued[len(before.text) :])
+        return texts
+
+
+def is_another_word(text: str, word_text: str) -> bool:
+    """Whether an alternative's `text` is a word other than `word_text`: not only spaces, nor the word's own
+    beginning (a space or "**" before "**bold**", " can" before " cannot"), after which the base could still write
+    the word.
+
+    Example:
+        >>> is_another_word(" Know", " **Research**:"), is_another_word(" **", "**Research**:")
+        (True, False)
+    """
+    return bool(text.strip()) and not word_text.lstrip().startswith(text.lstrip())
 
 
 def word_choice_rows(
@@ -144,8 +188,6 @@ def word_choice_rows(
     for prompt, chosen, rejected in zip(pairs["prompt"], pairs["chosen"], pairs["rejected"], strict=True):
         answers.update(dict.fromkeys(((prompt, chosen), (prompt, rejected))))
     rows: dict[str, list] = {"prompt": [], "chosen": [], "rejected": [], "score_gap": [], WEIGHT_COLUMN: []}
-    tokenizer = next_tokens.tokenizer
-    special_ids = set(tokenizer.all_special_ids)  # EOS and the like: an end of the answer, no word
     for prompt, answer in answers:
         removals = word_removals(answer)
         if not removals:
@@ -154,20 +196,15 @@ def word_choice_rows(
         scores = scorer([prompt] * len(removals), [removal for _, _, removal in removals])
         drops = [whole - score for score in scores]
         drop, (start, end, _) = max(zip(drops, removals, strict=True), key=lambda item: item[0])
-        if drop <= 0:
+        with_word = answer[:end]
+        before = next_tokens.before_word(prompt, with_word, start) if drop > 0 else None
+        if before is None:
             continue
-        # the spaces before the word go with it, as a byte-level tokenizer writes " word"; line breaks stay before
-        beginning, with_word = answer[:start].rstrip(" "), answer[:end]
-        word_text = with_word[len(beginning) :]
-        word_ids = tokenizer(word_text, add_special_tokens=False)["input_ids"]
         target = scorer([prompt], [with_word])[0]
-        for token in next_tokens.ranking(prompt, beginning):
-            if (word_ids and token == word_ids[0]) or token in special_ids:
-                continue  # the word itself, or an end of the answer (EOS), which is no word to choose instead
-            token_text = tokenizer.decode([token])
-            if not token_text.strip() or word_text.startswith(token_text):
-                continue  # no word (only spaces), or the word's own beginning: the base could still write the word
-            alternative = beginning + token_text
+        for text in next_tokens.alternatives(before):
+            alternative = before.text + text
+            if not is_another_word(text, with_word[len(before.text) :]):
+                continue
             if scorer([prompt], [alternative])[0] >= target:
                 continue
             for column, value in zip(rows, (prompt, with_word, alternative, float(drop), weight), strict=True):
@@ -176,6 +213,13 @@ def word_choice_rows(
     if unfinished:
         rows[UNFINISHED_COLUMN] = [True] * len(rows["prompt"])
     return rows
+
+
+def with_float_weights(pairs: Dataset) -> Dataset:
+    """`pairs` with its `weight` column as floats, so that a fractional weight added after whole ones is kept."""
+    if pairs.features[WEIGHT_COLUMN] == Value("float64"):
+        return pairs
+    return pairs.cast_column(WEIGHT_COLUMN, Value("float64"))
 
 
 def with_word_choice_pairs(
@@ -233,7 +277,9 @@ def with_word_choice_pairs(
     if not isinstance(unfinished, bool):
         raise TypeError(f"unfinished must be True or False, got {unfinished!r}")
     columns = [WEIGHT_COLUMN, UNFINISHED_COLUMN] if unfinished else [WEIGHT_COLUMN]
-    weighted = DatasetDict({name: with_default_columns(pairs, columns) for name, pairs in data.items()})
+    weighted = DatasetDict(
+        {name: with_float_weights(with_default_columns(pairs, columns)) for name, pairs in data.items()}
+    )
     next_tokens = NextTokens(model, tokenizer, chat_prompts)
 
     def rows_of(pairs: Dataset, scorer: Scorer) -> dict[str, list]:

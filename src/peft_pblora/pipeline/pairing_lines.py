@@ -43,8 +43,8 @@ def pairing_section(metrics: dict) -> list[str]:
     if pairing.get("word_choice_pairs"):
         lines.append(
             "Word-choice pairs: per answer, its beginning up to the word whose removal lowers the objective's score "
-            "most, against the same beginning followed by the base's likeliest token that scores lower; each at loss "
-            f"weight {pairing['word_choice_pair_weight']:g}"
+            "most, against the same beginning followed by the base's likeliest other word that scores lower; each at "
+            f"loss weight {pairing['word_choice_pair_weight']:g}"
             + word_choice_share_text(pairing)
             + (
                 ", unfinished: no end-of-answer token after the word."
@@ -58,18 +58,18 @@ def pairing_section(metrics: dict) -> list[str]:
 
 
 def word_choice_share_text(pairing: dict) -> str:
-    """' (<objective> <weight>, ...: at most S times its other pairs)' for the objectives whose word-choice pairs
-    `--word_choice_weight_share` weighed less; empty where it bounded none."""
+    """' (together at most S times an objective's other pairs: <objective> lowered to <weight>, ...)' where
+    `--word_choice_weight_share` was set, naming the objectives whose pairs it weighed less; empty where unset."""
     share = pairing.get("word_choice_weight_share")
+    if share is None:
+        return ""
     lowered = {
         name: weight
-        for name, weight in pairing.get("word_choice_pair_weights", {}).items()
+        for name, weight in (pairing.get("word_choice_pair_weights") or {}).items()
         if weight < pairing["word_choice_pair_weight"]
     }
-    if share is None or not lowered:
-        return ""
-    weights = ", ".join(f"{name} {weight:.3g}" for name, weight in lowered.items())
-    return f" ({weights}: together at most {share:g} times its other pairs)"
+    named = ", ".join(f"{name} lowered to {weight:.3g}" for name, weight in lowered.items()) or "none lowered"
+    return f" (together at most {share:g} times an objective's other pairs: {named})"
 
 
 def word_choice_imbalance_text(pairing: dict) -> str:

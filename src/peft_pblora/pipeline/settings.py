@@ -242,7 +242,7 @@ class RunSettings:
         default=False,
         metadata={
             "help": "Add to each objective's pairs, per distinct answer, the answer up to the word whose removal "
-            "lowers its score most against the same beginning followed by the base's likeliest next token that "
+            "lowers its score most against the same beginning followed by the base's likeliest other word that "
             "scores lower (not length- or score-matched objectives), each at the loss weight "
             "--word_choice_pair_weight: the pair's one difference is the word, where a feature written in a few "
             "scattered words is one difference among many in a pair of whole answers. At full strength they can "
