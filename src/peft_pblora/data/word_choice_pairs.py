@@ -39,7 +39,8 @@ WORD_CHOICE_PAIR_WEIGHT = 10.0  # each pair's loss weight: its margin reaches a 
 def objectives_left_without(counts: dict[str, int]) -> list[str]:
     """The objectives that got no word-choice pair where another got some (`counts`: objective -> pairs added). On
     the steering benchmark such an objective stopped steering against one with them in 3 of 3 runs (conciseness
-    against emphasis and against relevance), so the run warns of them.
+    against emphasis and against relevance: the other objective's pairs lifted it at its own vertex), so the run
+    warns of them.
 
     Args:
         counts (dict[str, int]): objective -> how many word-choice pairs it got.
@@ -55,8 +56,9 @@ def left_without_advice(names: Sequence[str]) -> str:
     """What to do about objectives `objectives_left_without` names."""
     return (
         f"{', '.join(names)} got no word-choice pair while the other objectives did; on the steering benchmark an "
-        "objective without them stopped steering against one with them in 3 of 3 runs (docs/results.md): if it does "
-        "not steer, run again without --word_choice_pairs"
+        "objective without them stopped steering against one with them in 3 of 3 runs, the others' pairs making "
+        "their objective score well at its vertex too (docs/results.md): if it does not steer, run again without "
+        "--word_choice_pairs"
     )
 
 

@@ -248,7 +248,8 @@ class RunSettings:
             "scattered words is one difference among many in a pair of whole answers. At full strength they can "
             "turn a vertex's answers to word salad, which the probe flags (off_language_at_vertex) and the strength "
             "search weakens; read the report's base NLL column. Beside conciseness (which gets none) they stopped it "
-            "in 3 of 3 runs. docs/results.md has what they changed."
+            "in 3 of 3 runs, the other objective's pairs lifting that objective's score at conciseness's vertex. "
+            "docs/results.md has what they changed."
         },
     )
     word_choice_pair_weight: float = field(
@@ -272,8 +273,8 @@ class RunSettings:
         metadata={
             "help": "Bound each objective's word-choice pairs (--word_choice_pairs) to this many times the loss "
             "weight of its other pairs together, lowering each pair's weight to fit; by default nothing is bounded. "
-            "One objective can get far more of them than another (1 to 141 on the steering benchmark), and the most "
-            "of them at weight 10 stopped both objectives of their run."
+            "One objective can get far more of them than another (1 to 141 on the steering benchmark); on the run "
+            "where the most of them stopped both objectives, a bound of 10 or 5 did not make both steer."
         },
     )
     whole_samples_only: list[str] | None = field(
