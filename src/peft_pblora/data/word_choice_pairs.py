@@ -21,6 +21,7 @@ import logging
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import torch
@@ -81,6 +82,12 @@ def bounded_pair_weight(weight: float, other_weight: float, added: int, share: f
     can get far more such pairs than another (1 to 141 on the steering benchmark), and at weight 10 the most of them
     stopped both objectives of their run.
 
+    Args:
+        weight (float): each word-choice pair's loss weight before the bound.
+        other_weight (float): the objective's other pairs' loss weights, summed.
+        added (int): how many word-choice pairs the objective got.
+        share (float | None): the most the word-choice pairs may weigh together, in multiples of `other_weight`.
+
     Example:
         >>> bounded_pair_weight(10.0, 95.0, 141, 5.0), bounded_pair_weight(10.0, 44.0, 10, 5.0)
         (3.368794326241135, 10.0)
@@ -92,7 +99,19 @@ def bounded_pair_weight(weight: float, other_weight: float, added: int, share: f
 
 def word_choice_pair_weights(data: DatasetDict, counts: dict[str, int]) -> dict[str, float]:
     """The loss weight of each objective's word-choice pairs in `data` (its last rows), where `counts` says it got
-    some."""
+    some: what `pairing.json` records after `bounded_pair_weight`.
+
+    Args:
+        data (DatasetDict): objective -> its pairs, the word-choice pairs last, with a `weight` column.
+        counts (dict[str, int]): objective -> how many word-choice pairs were appended.
+
+    Example:
+        >>> from datasets import Dataset, DatasetDict
+        >>> data = DatasetDict({"a": Dataset.from_dict({"weight": [1.0, 6.5]}),
+        ...                     "b": Dataset.from_dict({"weight": [1.0]})})
+        >>> word_choice_pair_weights(data, {"a": 1, "b": 0})
+        {'a': 6.5}
+    """
     return {name: data[name][WEIGHT_COLUMN][-1] for name, count in counts.items() if count}
 
 
@@ -134,6 +153,11 @@ class NextTokens:
         self.rendering = PreferenceTokenizer(tokenizer, None, None)
         self.device = next(model.parameters()).device
 
+    @cached_property
+    def special_ids(self) -> set[int]:
+        """The tokenizer's special token ids (EOS and the like), read once."""
+        return set(self.tokenizer.all_special_ids)
+
     def before_word(self, prompt: str, with_word: str, start: int) -> BeforeWord | None:
         """The answer `with_word` (up to and including the word at `start`) cut at the last token boundary before
         the word, so that the base is asked from the tokens it reads there in training (a blank line may be two
@@ -157,10 +181,9 @@ class NextTokens:
         """The texts the base's likeliest next tokens add after `before`, decoded in context (a SentencePiece token
         decodes its leading space only there), most likely first; the word's own first token and the special tokens
         (EOS: an end of the answer, no word) left out."""
-        special_ids = set(self.tokenizer.all_special_ids)
         texts = []
         for token in self.ranking(before):
-            if token == before.word_first_id or token in special_ids:
+            if token == before.word_first_id or token in self.special_ids:
                 continue
             continued = self.tokenizer.decode(before.answer_ids + [token])
             if continued.startswith(before.text):
@@ -172,6 +195,10 @@ def is_another_word(text: str, word_text: str) -> bool:
     """Whether an alternative's `text` is a word other than `word_text`: not only spaces, nor the word's own
     beginning (a space or "**" before "**bold**", " can" before " cannot"), after which the base could still write
     the word.
+
+    Args:
+        text (str): what the alternative adds after the shared beginning.
+        word_text (str): what the word adds there, its spaces or line breaks included.
 
     Example:
         >>> is_another_word(" Know", " **Research**:"), is_another_word(" **", "**Research**:")
@@ -204,9 +231,9 @@ def word_choice_rows(
             continue
         target = scorer([prompt], [with_word])[0]
         for text in next_tokens.alternatives(before):
-            alternative = before.text + text
             if not is_another_word(text, with_word[len(before.text) :]):
                 continue
+            alternative = before.text + text
             if scorer([prompt], [alternative])[0] >= target:
                 continue
             for column, value in zip(rows, (prompt, with_word, alternative, float(drop), weight), strict=True):
