@@ -8,7 +8,7 @@ import pytest
 import torch
 from datasets import Dataset, DatasetDict
 
-from peft_pblora.data import PairingOptions, added_pairs, build_preference_data, preference_pairs
+from peft_pblora.data import PairingOptions, added_pairs, build_preference_data, preference_pairs, word_choice_pairs
 from peft_pblora.data.word_choice_pairs import (
     ALTERNATIVES,
     WORD_CHOICE_PAIR_WEIGHT,
@@ -69,14 +69,13 @@ def test_the_word_whose_removal_lowers_the_score_most_against_the_first_alternat
     made = pairs(["p1", "p2"], ["w7 w5 w5 w8", "w9 w8"], ["w7 w8", "w9 w5"])
     # the base's likeliest token is the word itself (id 5), skipped; the next, w6, after the beginning scores 0 < 1
     base = FixedRanking([5, 6, 10])
-    rows = word_choice_rows(made, CountWord("w5"), base, weight=3.0)
+    rows = word_choice_rows(made, CountWord("w5"), base)
     # "w7 w5 w5 w8": removing either w5 lowers the count by 1; the first of them is the word
     assert rows == {
         "prompt": ["p1", "p2"],
         "chosen": ["w7 w5", "w9 w5"],
         "rejected": ["w7 w6", "w9 w6"],
         "score_gap": [1.0, 1.0],
-        "weight": [3.0, 3.0],
     }
     # answers with no word whose removal lowers the count ("w7 w8", "w9 w8") ask the base nothing
     assert base.asked == ["w7", "w9"]
@@ -85,9 +84,9 @@ def test_the_word_whose_removal_lowers_the_score_most_against_the_first_alternat
 def test_the_end_of_the_answer_is_no_alternative_to_the_word():
     made = pairs(["p1"], ["w7 w5"], ["w7 w8"])
     eos, pad = tiny_tokenizer().eos_token_id, tiny_tokenizer().pad_token_id
-    rows = word_choice_rows(made, CountWord("w5"), FixedRanking([eos, pad, 6]), weight=1.0)
+    rows = word_choice_rows(made, CountWord("w5"), FixedRanking([eos, pad, 6]))
     assert rows["rejected"] == ["w7 w6"], "EOS and the other special tokens are skipped"
-    assert word_choice_rows(made, CountWord("w5"), FixedRanking([eos]), weight=1.0)["prompt"] == []
+    assert word_choice_rows(made, CountWord("w5"), FixedRanking([eos]))["prompt"] == []
 
 
 class SpacedTokens:
@@ -110,27 +109,27 @@ def test_alternatives_are_decoded_in_context_and_are_other_words():
     made = pairs(["p1"], ["We don't know"], ["We know"])
     # the word's own first token, then its beginning (" do", a space only in context), then another word
     base = FixedRanking([ids("▁don"), ids("▁do"), ids("▁know")], tokenizer)
-    rows = word_choice_rows(made, CountWord("don't"), base, weight=1.0)
+    rows = word_choice_rows(made, CountWord("don't"), base)
     assert base.asked == ["We"]
     assert rows["chosen"] == ["We don't"] and rows["rejected"] == ["We know"], "not 'Wedon' nor 'We do'"
     base.ranking_ids = [ids("▁do")]
-    assert word_choice_rows(made, CountWord("don't"), base, weight=1.0)["prompt"] == []
+    assert word_choice_rows(made, CountWord("don't"), base)["prompt"] == []
 
 
 def test_the_base_is_asked_after_the_line_breaks_before_the_word_as_training_tokenizes_them():
     tokenizer = sentencepiece_tokenizer()
     made = pairs(["p1"], ["We\n\ndon't"], ["We"])
     base = FixedRanking([tokenizer.convert_tokens_to_ids("d"), tokenizer.convert_tokens_to_ids("▁know")], tokenizer)
-    rows = word_choice_rows(made, CountWord("don't"), base, weight=1.0)
+    rows = word_choice_rows(made, CountWord("don't"), base)
     assert base.asked == ["We\n\n"], "the answer's own tokens up to the word: '▁We', '\\n', '\\n'"
     assert rows["rejected"] == ["We\n\n know"]
 
 
 def test_an_answer_gets_no_pair_without_a_word_that_earns_its_score_or_an_alternative_to_it():
     made = pairs(["p1"], ["w7 w5"], ["w7 w8"])
-    rows = word_choice_rows(made, CountWord("w5"), FixedRanking([5]), weight=1.0)  # the only alternative: the word
+    rows = word_choice_rows(made, CountWord("w5"), FixedRanking([5]))  # the only alternative: the word
     assert rows["prompt"] == []
-    rows = word_choice_rows(made, ConstantScore(), FixedRanking([6]), weight=1.0)  # no word earns the score
+    rows = word_choice_rows(made, ConstantScore(), FixedRanking([6]))  # no word earns the score
     assert rows["prompt"] == []
 
 
@@ -339,6 +338,25 @@ def test_a_weight_share_lowers_the_weight_only_where_the_pairs_would_outweigh_it
     assert whole["count_w5"].features["weight"].dtype == "int64"
     kept = with_word_choice_pairs(whole, scorers, model, tokenizer, weight=4.0, weight_share=0.75)
     assert kept["count_w5"]["weight"] == [1.0, 1.0, 0.75, 0.75]
+
+
+def test_a_weight_share_over_pairs_that_weigh_nothing_warns_that_the_word_choice_pairs_train_nothing(caplog):
+    made = pairs(["p1"], ["w7 w5"], ["w7 w8"])
+    data = DatasetDict({"count_w5": made.add_column("weight", [0.0]), "count_w6": pairs(["p1"], ["w7 w6"], ["w7"])})
+    model, tokenizer = tiny_llama(seed=1).eval(), tiny_tokenizer()
+    with caplog.at_level("WARNING", logger=word_choice_pairs.__name__):
+        extended = with_word_choice_pairs(
+            data, [CountWord("w5"), CountWord("w6")], model, tokenizer, weight=4.0, weight_share=2.0
+        )
+    assert extended["count_w5"]["weight"] == [0.0, 0.0] and extended["count_w6"]["weight"] == [1.0, 2.0]
+    assert caplog.messages == [
+        "word_choice_weight_share: count_w5's other pairs weigh 0.0 in total, so its 1 word-choice pairs weigh 0 "
+        "and train nothing"
+    ]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger=word_choice_pairs.__name__):
+        unbounded = with_word_choice_pairs(data, [CountWord("w5"), CountWord("w6")], model, tokenizer, weight=4.0)
+    assert unbounded["count_w5"]["weight"] == [0.0, 4.0] and caplog.messages == [], "no share: nothing is lowered"
 
 
 def test_a_weight_share_run_records_the_weights_and_the_report_names_the_lowered(tmp_path, monkeypatch):

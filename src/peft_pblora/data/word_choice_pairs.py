@@ -208,15 +208,15 @@ def is_another_word(text: str, word_text: str) -> bool:
 
 
 def word_choice_rows(
-    pairs: Dataset, scorer: Scorer, next_tokens: NextTokens, weight: float, unfinished: bool = False
+    pairs: Dataset, scorer: Scorer, next_tokens: NextTokens, unfinished: bool = False
 ) -> dict[str, list]:
-    """One objective's word-choice pairs for its `pairs` (see the module docstring), each of loss weight `weight`
-    and, where `unfinished`, marked as an answer's beginning (no EOS after it); the score drop of the word's removal
-    is the gap."""
+    """One objective's word-choice pairs for its `pairs` (see the module docstring), where `unfinished` marked as an
+    answer's beginning (no EOS after it); the score drop of the word's removal is the gap. Their loss weight is
+    `with_word_choice_pairs`'s to set, once it knows how many there are."""
     answers: dict[tuple[str, str], None] = {}  # each prompt's distinct answers, in order
     for prompt, chosen, rejected in zip(pairs["prompt"], pairs["chosen"], pairs["rejected"], strict=True):
         answers.update(dict.fromkeys(((prompt, chosen), (prompt, rejected))))
-    rows: dict[str, list] = {"prompt": [], "chosen": [], "rejected": [], "score_gap": [], WEIGHT_COLUMN: []}
+    rows: dict[str, list] = {"prompt": [], "chosen": [], "rejected": [], "score_gap": []}
     for prompt, answer in answers:
         removals = word_removals(answer)
         if not removals:
@@ -236,7 +236,7 @@ def word_choice_rows(
             alternative = before.text + text
             if scorer([prompt], [alternative])[0] >= target:
                 continue
-            for column, value in zip(rows, (prompt, with_word, alternative, float(drop), weight), strict=True):
+            for column, value in zip(rows, (prompt, with_word, alternative, float(drop)), strict=True):
                 rows[column].append(value)
             break
     if unfinished:
@@ -312,9 +312,18 @@ def with_word_choice_pairs(
     next_tokens = NextTokens(model, tokenizer, chat_prompts)
 
     def rows_of(pairs: Dataset, scorer: Scorer) -> dict[str, list]:
-        rows = word_choice_rows(pairs, scorer, next_tokens, weight, unfinished)
+        rows = word_choice_rows(pairs, scorer, next_tokens, unfinished)
         added = len(rows["prompt"])
-        rows[WEIGHT_COLUMN] = [bounded_pair_weight(weight, sum(pairs[WEIGHT_COLUMN]), added, weight_share)] * added
-        return rows
+        other_weight = sum(pairs[WEIGHT_COLUMN])
+        bounded = bounded_pair_weight(weight, other_weight, added, weight_share)
+        if added and weight > 0 and bounded == 0:
+            logger.warning(
+                "word_choice_weight_share: %s's other pairs weigh %s in total, so its %d word-choice pairs weigh 0 "
+                "and train nothing",
+                scorer.name,
+                other_weight,
+                added,
+            )
+        return {**rows, WEIGHT_COLUMN: [bounded] * added}
 
     return with_added_pairs(weighted, scorers, rows_of, "the word-choice pairs", matched)
