@@ -25,7 +25,7 @@ from ..tuners.pblora.model import preference_per_layer
 from ..tuners.pblora.preference import PreferenceLike, expand_preference_rows, validate_preference
 from .arguments import REFERENCE_BASE, validate_beta, validate_plausibility
 from .guide_state import looks_left_padded
-from .processors import _GuidedDecodingProcessor
+from .guided_decoding import GuidedDecodingProcessor
 
 # generate's keyword arguments the fused path cannot honour: it owns the cache and the model's forward
 _REFUSED_GENERATE_KWARGS = {
@@ -86,7 +86,7 @@ class _FusedRows:
         return logits
 
 
-class _FusedPARMGuidance(_GuidedDecodingProcessor):
+class _FusedPARMGuidance(GuidedDecodingProcessor):
     """PARMGuidance's rule on the PARM rows of the fused forward (no second model, no second cache)."""
 
     guides_argument = "parm"

@@ -12,7 +12,8 @@ from ..data.chat import chat_texts, left_padding
 from ..tuners.pblora.preference import PreferenceLike
 from .arguments import validate_plausibility
 from .guide_state import pblora_layer_ids, shares_pblora_layers
-from .processors import PARMGuidance, _bare_model, _vocab_size
+from .guided_decoding import bare_model, config_vocab_size
+from .processors import PARMGuidance
 from .vocabulary import shared_vocabulary_size
 
 
@@ -98,7 +99,7 @@ def guided_generate(
     if isinstance(prompts, str) or len(prompts) == 0:
         raise ValueError("prompts must be a non-empty list of strings")
     validate_plausibility(plausibility)
-    same_model = shares_pblora_layers(_bare_model(base), pblora_layer_ids(_bare_model(parm)))
+    same_model = shares_pblora_layers(bare_model(base), pblora_layer_ids(bare_model(parm)))
     if fused is None:
         fused = same_model
     if fused and not same_model:
@@ -140,7 +141,7 @@ def guided_generate(
         reference=reference,
         plausibility=plausibility,
     )
-    base_vocab = _vocab_size(base)
+    base_vocab = config_vocab_size(base)
     if base_vocab is not None:
         processor.check_base_vocabulary(base_vocab)
     output = base.generate(**encoded, logits_processor=LogitsProcessorList([processor]), **generate_kwargs)
