@@ -350,7 +350,7 @@ def test_a_weight_share_over_pairs_that_weigh_nothing_warns_that_the_word_choice
         )
     assert extended["count_w5"]["weight"] == [0.0, 0.0] and extended["count_w6"]["weight"] == [1.0, 2.0]
     assert caplog.messages == [
-        "word_choice_weight_share: count_w5's other pairs weigh 0.0 in total, so its 1 word-choice pairs weigh 0 "
+        "word_choice_weight_share: count_w5's other pairs weigh 0.0 in total, so its word-choice pairs (1) weigh 0 "
         "and train nothing"
     ]
     caplog.clear()

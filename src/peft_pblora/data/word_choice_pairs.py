@@ -210,8 +210,8 @@ def is_another_word(text: str, word_text: str) -> bool:
 def word_choice_rows(
     pairs: Dataset, scorer: Scorer, next_tokens: NextTokens, unfinished: bool = False
 ) -> dict[str, list]:
-    """One objective's word-choice pairs for its `pairs` (see the module docstring), where `unfinished` marked as an
-    answer's beginning (no EOS after it); the score drop of the word's removal is the gap. Their loss weight is
+    """One objective's word-choice pairs for its `pairs` (see the module docstring), each, where `unfinished`, marked
+    as an answer's beginning (no EOS after it); the score drop of the word's removal is the gap. Their loss weight is
     `with_word_choice_pairs`'s to set, once it knows how many there are."""
     answers: dict[tuple[str, str], None] = {}  # each prompt's distinct answers, in order
     for prompt, chosen, rejected in zip(pairs["prompt"], pairs["chosen"], pairs["rejected"], strict=True):
@@ -262,9 +262,10 @@ def with_word_choice_pairs(
     unfinished: bool = False,
     weight_share: float | None = None,
 ) -> DatasetDict:
-    """`data` with each objective's word-choice pairs (`word_choice_rows`) appended at loss weight `weight`, every
-    other pair at weight 1 (the `weight` column); where `unfinished`, the added pairs end with no EOS and every other
-    pair as a whole answer (the `unfinished` column).
+    """`data` with each objective's word-choice pairs (`word_choice_rows`) appended at loss weight `weight` (lowered
+    to fit `weight_share`, with a warning where that leaves 0), every other pair at weight 1 (the `weight` column);
+    where `unfinished`, the added pairs end with no EOS and every other pair as a whole answer (the `unfinished`
+    column).
 
     Args:
         data (DatasetDict): objective -> its pairs, with `prompt`, `chosen`, `rejected` and `score_gap` columns.
@@ -318,7 +319,7 @@ def with_word_choice_pairs(
         bounded = bounded_pair_weight(weight, other_weight, added, weight_share)
         if added and weight > 0 and bounded == 0:
             logger.warning(
-                "word_choice_weight_share: %s's other pairs weigh %s in total, so its %d word-choice pairs weigh 0 "
+                "word_choice_weight_share: %s's other pairs weigh %s in total, so its word-choice pairs (%d) weigh 0 "
                 "and train nothing",
                 scorer.name,
                 other_weight,
