@@ -21,7 +21,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from peft_pblora.data.preference_pairs import candidates_dir
+from peft_pblora.data.candidates import candidates_dir
 from peft_pblora.pipeline import Run, RunSettings
 from peft_pblora.pipeline.fingerprints import SAMPLING_SETTINGS
 from peft_pblora.pipeline.stages import run_stages

@@ -9,9 +9,9 @@ from importlib.resources import files
 import pytest
 from datasets import load_from_disk
 
+from peft_pblora.data.candidates import score_responses
 from peft_pblora.data.length_following import LENGTH_FOLLOWING_SIGN, follows_length, length_sign, length_signs
 from peft_pblora.data.pairing import PairingOptions, best_and_worst_pairs
-from peft_pblora.data.preference_pairs import score_responses
 from peft_pblora.pipeline.objectives import resolve_objectives
 from peft_pblora.pipeline.settings import SCORERS
 

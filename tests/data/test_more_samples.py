@@ -8,7 +8,7 @@ import shutil
 import pytest
 from datasets import load_from_disk
 
-from peft_pblora.data import PairingOptions, build_preference_data, preference_pairs
+from peft_pblora.data import PairingOptions, build_preference_data, candidates
 from peft_pblora.data.more_samples import MORE_SAMPLES_COLUMN, more_samples_mask, more_samples_per_prompt
 
 from ..conftest import CountWord
@@ -33,7 +33,7 @@ class FakeSampler:
 @pytest.fixture
 def sampler(monkeypatch) -> FakeSampler:
     fake = FakeSampler()
-    monkeypatch.setattr(preference_pairs, "sample_responses", fake)
+    monkeypatch.setattr(candidates, "sample_responses", fake)
     return fake
 
 
@@ -96,7 +96,7 @@ def test_extras_are_sampled_only_where_an_objective_has_pairs_on_under_an_eighth
     tmp_path, monkeypatch, first, sampled
 ):
     sampler = FakeSampler(first)
-    monkeypatch.setattr(preference_pairs, "sample_responses", sampler)
+    monkeypatch.setattr(candidates, "sample_responses", sampler)
     build(tmp_path / "run", more=3)
     assert (sampler.calls == [(2, 0), (3, 1)]) is sampled
     assert json.loads((tmp_path / "run" / "pairing.json").read_text())["more_samples_for"] == (
@@ -110,7 +110,7 @@ def test_the_share_of_prompts_with_pairs_leaves_out_the_held_out_prompts_where_t
     tmp_path, monkeypatch, held_out, sampled
 ):
     sampler = FakeSampler(TWO)  # count_w5 pairs on p0 and p1, count_w6 on p1 to p15
-    monkeypatch.setattr(preference_pairs, "sample_responses", sampler)
+    monkeypatch.setattr(candidates, "sample_responses", sampler)
     build_preference_data(
         MODEL, None, PROMPTS, SCORERS, tmp_path, num_samples=2, show_progress=False, more_samples_if_few_pairs=3,
         prompts_held_out=held_out,
@@ -130,7 +130,7 @@ def test_sampling_more_without_the_model_names_the_objectives_before_any_pairing
 
     build(tmp_path / "first", more=0)
     shutil.copytree(tmp_path / "first" / "candidates", tmp_path / "cached" / "candidates")
-    monkeypatch.setattr(preference_pairs, "sample_responses", first_only)
+    monkeypatch.setattr(candidates, "sample_responses", first_only)
     with pytest.raises(ValueError, match=r"\['count_w5'\] have pairs on fewer than 12\.5% of the prompts.*the model"):
         build(tmp_path / "cached", more=3, model=None)
     assert not (tmp_path / "cached" / "dataset_dict.json").exists()
@@ -138,7 +138,7 @@ def test_sampling_more_without_the_model_names_the_objectives_before_any_pairing
 
 def test_the_other_objectives_are_paired_as_if_the_extras_did_not_exist(tmp_path, monkeypatch):
     first = [["w5 w6", "w7 w6"]] + [["w6 w6", "w7 w6"] for _ in PROMPTS[1:]]  # no answer begins another
-    monkeypatch.setattr(preference_pairs, "sample_responses", FakeSampler(first))
+    monkeypatch.setattr(candidates, "sample_responses", FakeSampler(first))
     whole = PairingOptions(whole_samples_only=["count_w6"])  # an answer another begins with is left out of its pairs
     without = build(tmp_path / "without", more=0, pairing=whole)
     data = build(tmp_path / "with", more=3, pairing=whole)

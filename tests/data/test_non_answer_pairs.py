@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from datasets import Dataset, DatasetDict
 
-from peft_pblora.data import PairingOptions, build_preference_data, preference_pairs
+from peft_pblora.data import PairingOptions, build_preference_data, candidates, preference_pairs
 from peft_pblora.data.length_following import length_sign
 from peft_pblora.data.non_answer_pairs import non_answer_rows, with_non_answer_pairs
 
@@ -66,7 +66,7 @@ def test_the_length_sign_leaves_pairs_with_an_empty_answer_out():
 
 def test_build_preference_data_adds_them_after_the_made_pairs_and_records_it(tmp_path, monkeypatch):
     samples = [["w5 w5 w6", "w6", "w5"], ["w5", "w6 w6", "w5 w5"]]
-    monkeypatch.setattr(preference_pairs, "sample_responses", lambda *args, **kwargs: samples)
+    monkeypatch.setattr(candidates, "sample_responses", lambda *args, **kwargs: samples)
     scorers = [CountWord("w5"), PrefersSilence()]
     options = PairingOptions(non_answer_pairs=True)
     data = build_preference_data(None, None, ["p1", "p2"], scorers, tmp_path, show_progress=False, pairing=options)

@@ -11,12 +11,12 @@ from peft_pblora.data import (
     PairingOptions,
     best_and_worst_pairs,
     build_preference_data,
+    candidates,
     objectives_needing_whole_samples,
-    preference_pairs,
 )
 from peft_pblora.data import pairing as pairing_module
+from peft_pblora.data.candidates import sample_responses, score_responses
 from peft_pblora.data.pairing import objectives_carrying_others, side_shares
-from peft_pblora.data.preference_pairs import sample_responses, score_responses
 
 from ..conftest import CountWord, tiny_chat_tokenizer, tiny_llama
 
@@ -58,7 +58,7 @@ def test_preference_data_is_cached_on_disk(tmp_path, monkeypatch):
     def no_sampling(*args, **kwargs):
         raise AssertionError("a cached run must not sample again")
 
-    monkeypatch.setattr(preference_pairs, "sample_responses", no_sampling)
+    monkeypatch.setattr(candidates, "sample_responses", no_sampling)
     again = build_preference_data(
         tiny_llama(), tiny_chat_tokenizer(), ["w5 w6", "w7 w8"], scorers, tmp_path, **settings
     )
@@ -68,7 +68,7 @@ def test_preference_data_is_cached_on_disk(tmp_path, monkeypatch):
 
 
 def test_sentence_helpers():
-    from peft_pblora.data.preference_pairs import first_sentence, trim_to_last_sentence, with_first_sentence_variants
+    from peft_pblora.data.candidates import first_sentence, trim_to_last_sentence, with_first_sentence_variants
 
     assert trim_to_last_sentence("One. Two! Three is cut") == "One. Two!"
     assert trim_to_last_sentence("no sentence end") == "no sentence end"
@@ -81,7 +81,7 @@ def test_sentence_helpers():
 
 def test_sentence_variants_become_candidates(tmp_path, monkeypatch):
     samples = [["Long answer first. And more words follow here.", "Another long one. With detail."]]
-    monkeypatch.setattr(preference_pairs, "sample_responses", lambda *args, **kwargs: samples)
+    monkeypatch.setattr(candidates, "sample_responses", lambda *args, **kwargs: samples)
 
     class Shortness:
         name = "shortness"
@@ -162,13 +162,13 @@ def test_several_pairs_per_prompt_share_no_answer_and_come_largest_gap_first():
 def test_scored_candidates_are_cached_so_pairs_can_be_remade_without_sampling(tmp_path, monkeypatch):
     scorers = [CountWord("w5"), CountWord("w6")]
     samples = [["w5 w5 w5 w6 w6 w6", "w6", "w5 w6 w6 w6 w6 w6", "w5"]]
-    monkeypatch.setattr(preference_pairs, "sample_responses", lambda *args, **kwargs: samples)
+    monkeypatch.setattr(candidates, "sample_responses", lambda *args, **kwargs: samples)
     free = build_preference_data(None, None, ["p"], scorers, tmp_path / "free", show_progress=False)
 
     def no_sampling(*args, **kwargs):
         raise AssertionError("cached candidates must not be sampled again")
 
-    monkeypatch.setattr(preference_pairs, "sample_responses", no_sampling)
+    monkeypatch.setattr(candidates, "sample_responses", no_sampling)
     (tmp_path / "matched").mkdir()
     (tmp_path / "free" / "candidates").rename(tmp_path / "matched" / "candidates")
     matched = build_preference_data(
@@ -184,8 +184,8 @@ def test_scored_candidates_are_cached_so_pairs_can_be_remade_without_sampling(tm
     )  # fmt: skip
     assert (alike["count_w5"]["chosen"], alike["count_w5"]["rejected"]) == (["w5"], ["w6"])  # w6 counts 0 and 1
     with pytest.raises(ValueError, match="other prompts"):
-        preference_pairs.sample_and_score(None, None, ["q"], scorers, tmp_path / "matched" / "candidates")
-    responses, rescored = preference_pairs.sample_and_score(
+        candidates.sample_and_score(None, None, ["q"], scorers, tmp_path / "matched" / "candidates")
+    responses, rescored = candidates.sample_and_score(
         None, None, ["p"], [CountWord("w5"), CountWord("w7")], tmp_path / "matched" / "candidates"
     )  # cached answers, scored by the scorers given: a new objective needs no sampling
     assert responses == samples and rescored == {"count_w5": [[3.0, 0.0, 1.0, 1.0]], "count_w7": [[0.0] * 4]}
@@ -198,21 +198,21 @@ def test_system_prompts_add_candidates_sampled_after_that_system_turn(tmp_path, 
         calls.append((system_prompt, seed))
         return [["plain answer.", "shared answer."]] if system_prompt is None else [["shared answer.", "warm answer!"]]
 
-    monkeypatch.setattr(preference_pairs, "sample_responses", fake_sampling)
-    responses, scores = preference_pairs.sample_and_score(
+    monkeypatch.setattr(candidates, "sample_responses", fake_sampling)
+    responses, scores = candidates.sample_and_score(
         None, None, ["p"], [CountWord("answer!")], tmp_path, num_samples=2, seed=3, system_prompts=["Be warm."]
     )
     assert calls == [(None, 3), ("Be warm.", 4)]
     assert responses == [["plain answer.", "shared answer.", "warm answer!"]]  # each distinct answer once
     assert scores == {"count_answer!": [[0.0, 0.0, 1.0]]}
-    assert preference_pairs.system_prompts_of_candidates(tmp_path) == [["", "", "Be warm."]]
+    assert candidates.system_prompts_of_candidates(tmp_path) == [["", "", "Be warm."]]
 
 
 def test_only_the_system_prompted_objectives_pair_system_prompted_candidates(tmp_path, monkeypatch):
     def fake_sampling(model, tokenizer, prompts, num_samples, *args, system_prompt=None, **kwargs):
         return [["plain answer.", "plain plain answer."]] if system_prompt is None else [["warm answer!", "warm."]]
 
-    monkeypatch.setattr(preference_pairs, "sample_responses", fake_sampling)
+    monkeypatch.setattr(candidates, "sample_responses", fake_sampling)
     scorers = [CountWord("answer!"), CountWord("plain")]
     settings = dict(show_progress=False, system_prompts=["Be warm."])
     everyone = build_preference_data(

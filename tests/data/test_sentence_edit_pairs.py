@@ -8,7 +8,7 @@ import re
 import pytest
 from datasets import Dataset, DatasetDict
 
-from peft_pblora.data import PairingOptions, build_preference_data, preference_pairs
+from peft_pblora.data import PairingOptions, build_preference_data, candidates, preference_pairs
 from peft_pblora.data.length_following import length_sign
 from peft_pblora.data.sentence_edit_pairs import (
     is_sentence_edit,
@@ -130,7 +130,7 @@ def test_each_answer_and_each_removal_is_scored_once():
 
 def test_build_preference_data_adds_them_after_the_made_pairs_and_records_it(tmp_path, monkeypatch):
     samples = [["It is warm. It rains. Go.", "Go on. Stay."], ["Warm. Cold. Yes.", "No."]]
-    monkeypatch.setattr(preference_pairs, "sample_responses", lambda *args, **kwargs: samples)
+    monkeypatch.setattr(candidates, "sample_responses", lambda *args, **kwargs: samples)
     scorers = [SentenceShare("warm"), FewerSentences()]
     options = PairingOptions(sentence_edit_pairs=True)
     data = build_preference_data(None, None, ["p1", "p2"], scorers, tmp_path, show_progress=False, pairing=options)

@@ -8,7 +8,14 @@ import pytest
 import torch
 from datasets import Dataset, DatasetDict
 
-from peft_pblora.data import PairingOptions, added_pairs, build_preference_data, preference_pairs, word_choice_pairs
+from peft_pblora.data import (
+    PairingOptions,
+    added_pairs,
+    build_preference_data,
+    candidates,
+    preference_pairs,
+    word_choice_pairs,
+)
 from peft_pblora.data.word_choice_pairs import (
     ALTERNATIVES,
     WORD_CHOICE_PAIR_WEIGHT,
@@ -206,7 +213,7 @@ def test_a_rule_adding_pairs_after_unfinished_ones_adds_whole_answers():
 
 def test_build_preference_data_adds_them_last_with_the_base_and_records_it(tmp_path, monkeypatch):
     samples = [["w7 w5 w5", "w7 w6", "w7"], ["w8 w5", "w8 w6 w6", "w8"]]
-    monkeypatch.setattr(preference_pairs, "sample_responses", lambda *args, **kwargs: samples)
+    monkeypatch.setattr(candidates, "sample_responses", lambda *args, **kwargs: samples)
     scorers = [CountWord("w5"), CountWord("w6")]
     options = PairingOptions(word_choice_pairs=True, word_choice_pair_weight=2.0)
     model, tokenizer = tiny_llama(seed=2).eval(), tiny_tokenizer()
@@ -239,7 +246,7 @@ def test_build_preference_data_adds_them_last_with_the_base_and_records_it(tmp_p
 
 def test_a_matched_objective_gets_none_and_the_run_says_so(tmp_path, monkeypatch, caplog):
     samples = [["w7 w5 w5", "w7 w6", "w8 w5"], ["w8 w5", "w8 w6", "w8"]]
-    monkeypatch.setattr(preference_pairs, "sample_responses", lambda *args, **kwargs: samples)
+    monkeypatch.setattr(candidates, "sample_responses", lambda *args, **kwargs: samples)
     options = PairingOptions(word_choice_pairs=True, length_matched=["count_w6"])
     model, tokenizer = tiny_llama(seed=2).eval(), tiny_tokenizer()
     with caplog.at_level("WARNING", logger=added_pairs.__name__):
@@ -265,7 +272,7 @@ def test_a_matched_objective_gets_none_and_the_run_says_so(tmp_path, monkeypatch
 
 def test_an_unfinished_run_records_it_and_the_report_says_so(tmp_path, monkeypatch):
     samples = [["w7 w5 w5", "w7 w6", "w7"], ["w8 w5", "w8 w6 w6", "w8"]]
-    monkeypatch.setattr(preference_pairs, "sample_responses", lambda *args, **kwargs: samples)
+    monkeypatch.setattr(candidates, "sample_responses", lambda *args, **kwargs: samples)
     options = PairingOptions(word_choice_pairs=True, word_choice_pairs_unfinished=True)
     model, tokenizer = tiny_llama(seed=2).eval(), tiny_tokenizer()
     data = build_preference_data(model, tokenizer, ["p1", "p2"], [CountWord("w5"), CountWord("w6")],
@@ -361,7 +368,7 @@ def test_a_weight_share_over_pairs_that_weigh_nothing_warns_that_the_word_choice
 
 def test_a_weight_share_run_records_the_weights_and_the_report_names_the_lowered(tmp_path, monkeypatch):
     samples = [["w7 w5 w5", "w7 w6", "w7"], ["w8 w5", "w8 w6 w6", "w8"]]
-    monkeypatch.setattr(preference_pairs, "sample_responses", lambda *args, **kwargs: samples)
+    monkeypatch.setattr(candidates, "sample_responses", lambda *args, **kwargs: samples)
     options = PairingOptions(word_choice_pairs=True, word_choice_weight_share=0.5)
     model, tokenizer = tiny_llama(seed=2).eval(), tiny_tokenizer()
     data = build_preference_data(model, tokenizer, ["p1", "p2"], [CountWord("w5"), CountWord("w6")],

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from datasets import load_from_disk
 
-from peft_pblora.data import more_samples, pairing
-from peft_pblora.data import preference_pairs as preference_data
+from peft_pblora.data import candidates, more_samples, pairing
 from peft_pblora.data.pairing import MAX_SIDE_SHARE
 from peft_pblora.data.sentence_edit_pairs import is_sentence_edit
 from peft_pblora.evaluation import VaderPositivity
@@ -375,7 +375,7 @@ def test_the_whole_pipeline_writes_every_artefact(tiny_run, monkeypatch, capsys)
     def no_sampling(*args, **kwargs):
         raise AssertionError("a finished run must not sample again")
 
-    monkeypatch.setattr(preference_data, "sample_responses", no_sampling)
+    monkeypatch.setattr(candidates, "sample_responses", no_sampling)
     assert run_all(RunSettings(**tiny_run, parm_layers=1)) == metrics
 
 
@@ -467,7 +467,7 @@ def test_training_settings_reach_the_data_and_the_adapter(tiny_run):
     )
     adapter_dir = Run(settings).train()
     assert json.loads((adapter_dir / "adapter_config.json").read_text())["beta_r"] == [0.5, 0.2]
-    pairs = preference_data.load_from_disk(str(settings.path / "preference_data"))["count_w5"]
+    pairs = load_from_disk(str(settings.path / "preference_data"))["count_w5"]
     for chosen, rejected in zip(pairs["chosen"], pairs["rejected"], strict=True):
         assert pairing.lengths_match(chosen, rejected, settings.max_length_ratio)
 
@@ -763,9 +763,9 @@ def test_a_grid_of_runs_shares_the_base_candidates_and_adapters(tiny_run, tmp_pa
     # a share under which count_w5's pairs in this tiny run call for the extras, so the later runs must reuse them too
     monkeypatch.setattr(more_samples, "MORE_SAMPLES_PAIR_SHARE", 1 / 2)
     sampled = []
-    sample_responses = preference_data.sample_responses
+    sample_responses = candidates.sample_responses
     monkeypatch.setattr(
-        preference_data,
+        candidates,
         "sample_responses",
         lambda *args, **kwargs: sampled.append(1) or sample_responses(*args, **kwargs),
     )
@@ -798,9 +798,7 @@ def test_a_grid_of_runs_shares_the_base_candidates_and_adapters(tiny_run, tmp_pa
     record = json.loads((output_dir / "first" / "preference_data" / "pairing.json").read_text())
     assert record["more_samples_for"] == ["count_w5"] and len(sampled) == 2
     assert record["more_samples_pair_share"] == 1 / 2  # the share that chose the extras, not the module's default
-    assert preference_data.candidates_cached(
-        preference_data.candidates_dir(output_dir / "more_epochs" / "preference_data")
-    )
+    assert candidates.candidates_cached(candidates.candidates_dir(output_dir / "more_epochs" / "preference_data"))
     for run in summary.values():
         assert math.isfinite(run["metrics"]["hypervolume_sweep"])
         assert list(run["timings"]) == ["make-data", "train", "diagnose", "sweep", "report"]  # each stage apart

@@ -12,7 +12,7 @@ import torch
 from datasets import Dataset, DatasetDict
 from transformers import LlamaConfig, LlamaForSequenceClassification
 
-from peft_pblora.data import preference_pairs
+from peft_pblora.data import candidates
 from peft_pblora.pipeline import Run, RunSettings, run_all
 from peft_pblora.pipeline.cli import main, settings_of_existing_run
 from peft_pblora.pipeline.objectives import BUILTIN, IMPORT_PATH, REWARD_MODEL, UserObjective, parse_spec
@@ -286,7 +286,7 @@ def test_own_pairs_and_reward_model_through_the_whole_run(tmp_path, monkeypatch)
     def no_sampling(*args, **kwargs):
         raise AssertionError("the user's pairs need no sampling")
 
-    monkeypatch.setattr(preference_pairs, "sample_responses", no_sampling)
+    monkeypatch.setattr(candidates, "sample_responses", no_sampling)
     whole = {**settings, "base_model": tiny_base(tmp_path), "output_dir": str(tmp_path / "whole")}
     metrics = run_all(RunSettings(**whole))
     folder = Path(whole["output_dir"])

@@ -12,9 +12,9 @@ import numpy as np
 from datasets import load_from_disk
 from scipy.stats import spearmanr
 
+from peft_pblora.data.candidates import score_responses
 from peft_pblora.data.length_following import follows_length, length_sign
 from peft_pblora.data.pairing import PairingOptions, best_and_worst_pairs, word_count
-from peft_pblora.data.preference_pairs import score_responses
 from peft_pblora.pipeline.objectives import resolve_objectives
 from peft_pblora.pipeline.settings import SCORERS
 

@@ -13,7 +13,7 @@ import shutil
 
 from datasets import load_from_disk
 
-from peft_pblora.data.preference_pairs import add_more_samples
+from peft_pblora.data.candidates import add_more_samples
 from peft_pblora.pipeline.model_loading import load_smollm2
 from peft_pblora.pipeline.prompts import shipped_candidates_dir
 

@@ -3,9 +3,10 @@
 The folder also holds the package's data files: the built-in prompts and the shipped SmolLM2 candidates.
 """
 
+from .candidates import sample_and_score
 from .loaders import load_hh_rlhf, load_pku_saferlhf
 from .pairing import PairingOptions, best_and_worst_pairs, objectives_needing_whole_samples
-from .preference_pairs import build_preference_data, sample_and_score
+from .preference_pairs import build_preference_data
 
 __all__ = [
     "PairingOptions",

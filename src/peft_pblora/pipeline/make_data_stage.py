@@ -9,7 +9,8 @@ import shutil
 from dataclasses import asdict
 from typing import Any
 
-from ..data.preference_pairs import build_preference_data, candidates_dir
+from ..data.candidates import candidates_dir
+from ..data.preference_pairs import build_preference_data
 from .diagnosis import held_out_prompts
 from .fingerprints import fingerprint
 from .prompts import shipped_candidates_dir, shipped_candidates_fit

@@ -12,7 +12,8 @@ from typing import Any
 
 from datasets import load_from_disk
 
-from ..data.preference_pairs import candidates_cached, candidates_dir, pairs_cached
+from ..data.candidates import candidates_cached, candidates_dir
+from ..data.preference_pairs import pairs_cached
 from ..evaluation.steering_flags import EMPTY_ANSWER_CHECK_COUNTS, PROBE_MEASURES
 from .fingerprints import (
     Fingerprints,
