@@ -1,7 +1,7 @@
 """Section 80's two arms side by side: per pair and objective, the strength the probe chose, Spearman, steering effect
 and verdict, the share of the answers at its vertex that are empty or repetitive, and the base's mean negative
 log-likelihood per token there above the unguided answers' (word salad from 3 nats, research log section 72); with the
-counts per arm. Reads each run's `metrics.json` in `<arm>/<pair>_s0/`.
+counts per arm. Reads each run's `metrics.json` in `<arm>/<pair>_s<seed>/` (seeds 0 and 1).
 
     cd research/runs/objectives-after-word-choices && python arms.py > arms.md
 """
@@ -14,6 +14,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ARMS = {"without": "without word-choice pairs", "with": "with word-choice pairs"}
 PAIRS = ["future__conciseness", "health__list_format", "inclusive_voice__second_person", "commas__short_sentences"]
+SEEDS = (0, 1)
 WORD_SALAD_GAP = 3.0
 
 
@@ -30,30 +31,36 @@ def cells(metrics: dict, index: int, name: str) -> str:
 
 
 def main() -> None:
-    print("| pair | objective | " + " | ".join(ARMS.values()) + " |")
+    print("| run | objective | " + " | ".join(ARMS.values()) + " |")
     print("|---|---|---|---|")
     counts = dict.fromkeys(ARMS, 0)
     totals = dict.fromkeys(ARMS, 0)
-    for pair in PAIRS:
-        runs = {arm: HERE / arm / f"{pair}_s0" / "metrics.json" for arm in ARMS}
-        loaded = {arm: json.loads(path.read_text()) for arm, path in runs.items() if path.is_file()}
-        names = next(iter(loaded.values()))["objectives"] if loaded else []
-        for index, name in enumerate(names):
-            row = []
-            for arm in ARMS:
-                if arm not in loaded:
-                    row.append("not run")
-                    continue
-                row.append(cells(loaded[arm], index, name))
-                totals[arm] += 1
-                counts[arm] += loaded[arm]["steering_verdict"][name] == "steers"
-            print(f"| {pair.replace('__', ' vs ')} | {name} | " + " | ".join(row) + " |")
+    for seed in SEEDS:
+        for pair in PAIRS:
+            table_rows(pair, seed, counts, totals)
     print()
     print("Each cell: strength; Spearman; effect +/- se; verdict; empty or repetitive at its vertex; base NLL per")
     print("token at its vertex above the unguided answers' (nats).")
     print()
     for arm, label in ARMS.items():
         print(f"- {label}: {counts[arm]} of {totals[arm]} objective-runs steer")
+
+
+def table_rows(pair: str, seed: int, counts: dict[str, int], totals: dict[str, int]) -> None:
+    """The table's rows for one run of `pair` at `seed` (none where neither arm ran it), adding to the counts."""
+    runs = {arm: HERE / arm / f"{pair}_s{seed}" / "metrics.json" for arm in ARMS}
+    loaded = {arm: json.loads(path.read_text()) for arm, path in runs.items() if path.is_file()}
+    names = next(iter(loaded.values()))["objectives"] if loaded else []
+    for index, name in enumerate(names):
+        row = []
+        for arm in ARMS:
+            if arm not in loaded:
+                row.append("not run")
+                continue
+            row.append(cells(loaded[arm], index, name))
+            totals[arm] += 1
+            counts[arm] += loaded[arm]["steering_verdict"][name] == "steers"
+        print(f"| {pair.replace('__', ' vs ')} s{seed} | {name} | " + " | ".join(row) + " |")
 
 
 if __name__ == "__main__":
