@@ -571,8 +571,6 @@ def test_default_settings_start_from_the_shipped_candidates_without_loading_a_mo
 
 def pairs_from_shipped_candidates(settings: RunSettings, monkeypatch) -> tuple:
     """The run, its pairs made from the shipped candidates (no model may load) and those candidates."""
-    from datasets import load_from_disk
-
     run = Run(settings)
     monkeypatch.setattr(run, "base", lambda: pytest.fail("the shipped candidates need no model"))
     return run, run.make_data(), load_from_disk(str(shipped_candidates_dir()))
