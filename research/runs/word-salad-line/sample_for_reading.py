@@ -1,0 +1,56 @@
+"""Draws the answers the blind readers label: 8 per objective vertex (numpy seed 0) and 4 unguided per run, shuffled,
+with 40 of them given to two readers. Writes reading/batch_K.jsonl (id, text) for each reader and key.jsonl (id, run,
+vertex or "unguided", prompt index), which the readers never see.
+
+    python sample_for_reading.py --readers 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+from runs import load_sweep, run_folders, run_name, vertices
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--readers", type=int, default=4)
+    parser.add_argument("--per_vertex", type=int, default=8)
+    parser.add_argument("--unguided_per_run", type=int, default=4)
+    parser.add_argument("--overlap", type=int, default=40)
+    args = parser.parse_args()
+    generator = np.random.default_rng(0)
+    rows = []
+    for section, folder in run_folders():
+        sweep = load_sweep(folder)
+        run = run_name(section, folder)
+        for name, point in vertices(sweep):
+            for index in generator.choice(len(point["texts"]), args.per_vertex, replace=False):
+                rows.append({"run": run, "vertex": name, "prompt": int(index), "text": point["texts"][index]})
+        unguided = sweep["base"]["texts"]
+        for index in generator.choice(len(unguided), args.unguided_per_run, replace=False):
+            rows.append({"run": run, "vertex": "unguided", "prompt": int(index), "text": unguided[index]})
+    order = generator.permutation(len(rows))
+    for number, index in enumerate(order):
+        rows[index]["id"] = f"a{number:04d}"
+    shuffled = [rows[index] for index in order]
+    batches = [shuffled[reader :: args.readers] for reader in range(args.readers)]
+    doubled = set(order[: args.overlap].tolist())  # each also goes to the next reader
+    for reader in range(args.readers):
+        seconds = [shuffled[i] for i in range(reader, len(shuffled), args.readers) if int(order[i]) in doubled]
+        batches[(reader + 1) % args.readers] = batches[(reader + 1) % args.readers] + seconds
+    folder = Path("reading")
+    folder.mkdir(exist_ok=True)
+    for reader, batch in enumerate(batches):
+        batch = sorted(batch, key=lambda row: row["id"])
+        lines = [json.dumps({"id": row["id"], "text": row["text"]}) for row in batch]
+        (folder / f"batch_{reader}.jsonl").write_text("\n".join(lines) + "\n")
+    Path("key.jsonl").write_text("\n".join(json.dumps({k: v for k, v in row.items() if k != "text"}) for row in rows) + "\n")
+    print(len(rows), "answers;", [len(batch) for batch in batches], "per reader")
+
+
+if __name__ == "__main__":
+    main()
