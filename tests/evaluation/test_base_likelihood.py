@@ -48,11 +48,13 @@ def test_the_off_language_share_counts_answers_at_least_the_gap_above_the_refere
     language but among the answers: 2 of 4."""
     assert off_language_share([3.7, 3.6, math.nan, 9.0], 0.7, gap=3.0) == pytest.approx(0.5)
     assert off_language_share([0.8, 1.2], 0.7) == 0.0
+    one_answer_counts_from_3_nats = off_language_share([3.7, 3.0], 0.7)  # not from the vertex's line, 2.25
+    assert one_answer_counts_from_3_nats == pytest.approx(0.5)
     assert off_language_share([], 0.7) == 0.0
 
 
 def test_word_salad_starts_at_the_gap_itself():
-    """The one threshold test: 3 nats above the reference is off the language, anything below is not."""
-    assert is_off_language(3.0) and is_off_language(7.2)
-    assert not is_off_language(2.999) and not is_off_language(-1.0)
+    """The one threshold test: a vertex 2.25 nats above the reference is off the language, anything below is not."""
+    assert is_off_language(2.25) and is_off_language(7.2)
+    assert not is_off_language(2.249) and not is_off_language(-1.0)
     assert is_off_language(1.0, gap=1.0) and not is_off_language(0.9, gap=1.0)

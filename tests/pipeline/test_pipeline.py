@@ -220,7 +220,7 @@ def test_the_report_warns_where_a_quarter_or_more_of_an_objectives_vertex_answer
 
 
 def test_the_report_warns_where_an_objectives_vertex_answers_are_far_less_likely_to_the_base_than_its_own():
-    metrics = {"base_nll_at_vertex": {"caution": 7.72, "contractions": 3.73, "questions": 3.72}}
+    metrics = {"base_nll_at_vertex": {"caution": 7.72, "contractions": 3.73, "questions": 2.97}}
     metrics |= {"base_nll_unguided": 0.73, "objectives": ["caution", "contractions"], "objective_strengths": [1, 0.5]}
     assert off_language_vertex_lines(metrics) == [
         "- caution: its vertex's answers are off the base's language: 7.72 nats per token under the base, against "
@@ -229,7 +229,7 @@ def test_the_report_warns_where_an_objectives_vertex_answers_are_far_less_likely
         "- contractions: its vertex's answers are off the base's language: 3.73 nats per token under the base, "
         "against 0.73 for the unguided answers; its score there may come from word salad. Read a few (sweep.json), "
         "and try it at half its strength (--fixed_objective_strengths contractions=0.25)",
-    ]  # questions is 2.99 nats above the unguided answers, under the 3 that flag
+    ]  # questions is 2.24 nats above the unguided answers, under the 2.25 that flag
     assert off_language_vertex_lines({**metrics, "base_nll_unguided": None}) == []  # an older sweep: not measured
     assert off_language_vertex_lines({}) == []
 

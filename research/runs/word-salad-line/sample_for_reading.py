@@ -48,7 +48,9 @@ def main() -> None:
         batch = sorted(batch, key=lambda row: row["id"])
         lines = [json.dumps({"id": row["id"], "text": row["text"]}) for row in batch]
         (folder / f"batch_{reader}.jsonl").write_text("\n".join(lines) + "\n")
-    Path("key.jsonl").write_text("\n".join(json.dumps({k: v for k, v in row.items() if k != "text"}) for row in rows) + "\n")
+    Path("key.jsonl").write_text(
+        "\n".join(json.dumps({k: v for k, v in row.items() if k != "text"}) for row in rows) + "\n"
+    )
     print(len(rows), "answers;", [len(batch) for batch in batches], "per reader")
 
 

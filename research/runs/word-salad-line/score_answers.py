@@ -25,7 +25,10 @@ def token_nll(model, tokenizer, prompts: list[str], answers: list[str], batch_si
     """Per answer, each answer token's negative log-likelihood under the base after its prompt as a user turn."""
     rendered = chat_texts(tokenizer, prompts)
     rows = [
-        (tokenizer(prompt, add_special_tokens=False)["input_ids"], tokenizer(answer, add_special_tokens=False)["input_ids"])
+        (
+            tokenizer(prompt, add_special_tokens=False)["input_ids"],
+            tokenizer(answer, add_special_tokens=False)["input_ids"],
+        )
         for prompt, answer in zip(rendered, answers, strict=True)
     ]
     values: list[list[float]] = [[] for _ in rows]
@@ -59,7 +62,9 @@ def group(model, tokenizer, prompts, answers, **where) -> dict:
     return {
         **where,
         "nll": [sum(values) / len(values) if values else None for values in nll],
-        "rare": [sum(value >= RARE_TOKEN_NATS for value in values) / len(values) if values else None for values in nll],
+        "rare": [
+            sum(value >= RARE_TOKEN_NATS for value in values) / len(values) if values else None for values in nll
+        ],
         "repeated": [repeated_word_share(text) for text in answers],
         "tokens": [len(values) for values in nll],
     }
@@ -80,15 +85,25 @@ def main() -> None:
         probe_prompts = diagnosis["probe"]["prompts"]
         unguided = diagnosis["probe"].get("unguided")
         if unguided:
-            out.append(group(model, tokenizer, probe_prompts, unguided["texts"], run=run, source="probe", vertex="unguided"))
+            out.append(
+                group(model, tokenizer, probe_prompts, unguided["texts"], run=run, source="probe", vertex="unguided")
+            )
         probed = diagnosis.get("probe_at_strength") or [{"strength": 1.0, "vertices": diagnosis["probe"]["vertices"]}]
         names = [item["objective"] for item in diagnosis["objectives"]]
         for entry in probed:
             for point in entry["vertices"]:
                 name = names[point["alpha"].index(1.0)]
                 out.append(
-                    group(model, tokenizer, probe_prompts, point["texts"], run=run, source="probe", vertex=name,
-                          strength=entry["strength"])
+                    group(
+                        model,
+                        tokenizer,
+                        probe_prompts,
+                        point["texts"],
+                        run=run,
+                        source="probe",
+                        vertex=name,
+                        strength=entry["strength"],
+                    )
                 )
         for row in out:
             print(json.dumps(row), flush=True)

@@ -273,7 +273,7 @@ def base_nll_gaps(
 
 def off_language_shares(probe_points: Sequence[Mapping], objectives: Sequence[str]) -> dict[str, float]:
     """Per objective, the share of the probe's answers at its own vertex off the base's language (each vertex's
-    `quality["off_language"]`: at least `OFF_LANGUAGE_NLL_GAP` nats per token above the base's own answers)."""
+    `quality["off_language"]`: at least `OFF_LANGUAGE_ANSWER_NLL_GAP` nats per token above the base's own answers)."""
     return values_at_own_vertex(probe_points, objectives, lambda point: point.get("quality", {}).get("off_language"))
 
 

@@ -39,14 +39,20 @@ PROBE_MEASURES = "scores, empty and repetitive shares, the base's likelihood aga
 # one answer in ten with nothing in it is no trade-off a user asked for, and each empty answer scores the lowest any
 # built-in scorer gives
 EMPTY_ANSWER_SHARE = 0.1
-# nats per answer token, under the frozen base, by which the guided answers at an objective's own vertex may exceed
-# the base's own answers to the same prompts before they count as off its language (`off_language_at_vertex`, and
-# the report's warning after the sweep): word salad ("safety professional safety risks") that a word-counting scorer
-# rewards, which the empty and repetitive shares miss. The base's greedy answers score about 0.7; over 38 recorded
-# steering-benchmark runs the sweep's fluent vertices stayed under 2.7 above them and its word salad lay 3.2 to 8.8
-# above, and the probe at the same strengths crossed 3 at 7 of those 8 vertices and at none of the 68 fluent ones
-# (greedy probes; a sampled probe's reference is the base's sampled answers, which the base finds less likely)
-OFF_LANGUAGE_NLL_GAP = 3.0
+# nats per answer token, under the frozen base, by which the guided answers at an objective's own vertex may exceed,
+# on average, the base's own answers to the same prompts before they count as off its language
+# (`off_language_at_vertex`, and the report's warning after the sweep): word salad ("safety professional safety
+# risks", "will will you'll will") that a word-counting scorer rewards, which the empty and repetitive shares miss.
+# The base's greedy answers score about 0.7. Chosen against readers' labels, blind to every measure, of 8 answers at
+# each of 94 vertices of 47 recorded steering-benchmark runs: at 2.25 the sweep's mean catches 13 of the 18 vertices
+# with word salad in at least 2 of their 8 answers and none of the 61 with none (3 nats caught 5; the closest fluent
+# vertex sits at 2.248, so lower lines flag fluent ones); on 12 runs held out it caught 3 of 6 (3 nats: 0), again
+# flagging no fluent vertex. Mild salad (stilted "Don't you've ...") often stays under it
+OFF_LANGUAGE_NLL_GAP = 2.25
+# nats per token by which one answer must exceed the base's own answers' mean to count in a vertex's share of word
+# salad (`quality["off_language"]`): single answers vary more than a vertex's mean, and at 3 the share stays at 0 on
+# the base's own answers
+OFF_LANGUAGE_ANSWER_NLL_GAP = 3.0
 # an objective with training pairs on fewer than this share of the prompts they are made from is flagged `few_pairs`
 # before training: on the steering benchmark's runs at 96 prompts, the two objectives with fewer than 12 pairs
 # (parentheses, 6; quotes, 11) steered in 20 of 32 objective-runs, the others in 363 of 423

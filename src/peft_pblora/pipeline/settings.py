@@ -14,6 +14,7 @@ from ..data import PairingOptions
 from ..data.word_choice_pairs import WORD_CHOICE_PAIR_WEIGHT
 from ..evaluation import Conciseness, PromptRelevance, Scorer, Thoroughness, VaderPositivity
 from ..evaluation.benchmark_objectives import ListFormat, PlainWords, SecondPerson
+from ..evaluation.steering_flags import OFF_LANGUAGE_NLL_GAP
 from ..trainer.loss import LOSS_TYPES, SCALARIZATIONS
 from ..trainer.parm_config import objectives_named
 from ..tuners.pblora.config import PREFERENCE_CORES
@@ -518,8 +519,9 @@ class RunSettings:
         metadata={
             "help": "Prompts outside the train and test split that a guided probe answers at every vertex before the "
             "sweep, scored by the run's scorers: an objective that does not score higher at its own vertex is "
-            "flagged, and one whose answers there the frozen base finds 3 nats a token less likely than its own "
-            "answers to the same prompts (word salad) is flagged off_language_at_vertex (0: no probe)."
+            f"flagged, and one whose answers there the frozen base finds {OFF_LANGUAGE_NLL_GAP:g} nats a token less "
+            "likely than its own answers to the same prompts (word salad) is flagged off_language_at_vertex (0: no "
+            "probe)."
         },
     )
     empty_answer_check_prompts: int = field(
