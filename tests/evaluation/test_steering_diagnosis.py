@@ -305,17 +305,18 @@ def test_the_empty_answer_share_is_read_at_each_objectives_own_vertex_and_adds_t
 
 
 def test_a_vertex_the_base_finds_2_25_nats_a_token_less_likely_than_its_own_answers_is_off_language():
-    """The gap is the vertex's mean likelihood (`quality["base_nll"]`) over the base's own answers' (0.7 here): a at
-    0.7 + 2.25 is flagged and does not steer though its probe passes; b at 0.7 + 2.2 is not; c, whose vertex has no
-    likelihood recorded (all its answers empty), is not; nothing is flagged without the reference."""
+    """The gap is the vertex's mean likelihood (`quality["base_nll"]`) over the base's own answers' (0.75 here, values
+    exact in binary): a at 0.75 + 2.25 is flagged and does not steer though its probe passes; b at 0.75 + 2.125 is not;
+    c, whose vertex has no likelihood recorded (all its answers empty), is not; nothing is flagged without the
+    reference."""
     points = [
-        {"alpha": [1.0, 0.0, 0.0], "quality": {"base_nll": 2.95, "off_language": 0.75}},
-        {"alpha": [0.0, 1.0, 0.0], "quality": {"base_nll": 2.9, "off_language": 0.5}},
+        {"alpha": [1.0, 0.0, 0.0], "quality": {"base_nll": 3.0, "off_language": 0.75}},
+        {"alpha": [0.0, 1.0, 0.0], "quality": {"base_nll": 2.875, "off_language": 0.5}},
         {"alpha": [0.0, 0.0, 1.0], "quality": {"base_nll": None}},
     ]
     objectives = ["a", "b", "c"]
-    gaps = base_nll_gaps(points, objectives, 0.7)
-    assert gaps == {"a": pytest.approx(2.25), "b": pytest.approx(2.2)}
+    gaps = base_nll_gaps(points, objectives, 0.75)
+    assert gaps == {"a": 2.25, "b": 2.125}
     assert base_nll_gaps(points, objectives, None) == {}
     assert off_language_shares(points, objectives) == {"a": 0.75, "b": 0.5}
     probe = dict.fromkeys(objectives, {"effect": 0.3, "standard_error": 0.05})

@@ -220,16 +220,16 @@ def test_the_report_warns_where_a_quarter_or_more_of_an_objectives_vertex_answer
 
 
 def test_the_report_warns_where_an_objectives_vertex_answers_are_far_less_likely_to_the_base_than_its_own():
-    metrics = {"base_nll_at_vertex": {"caution": 7.72, "contractions": 3.73, "questions": 2.97}}
-    metrics |= {"base_nll_unguided": 0.73, "objectives": ["caution", "contractions"], "objective_strengths": [1, 0.5]}
+    metrics = {"base_nll_at_vertex": {"caution": 7.75, "contractions": 3.25, "questions": 2.875}}
+    metrics |= {"base_nll_unguided": 0.75, "objectives": ["caution", "contractions"], "objective_strengths": [1, 0.5]}
     assert off_language_vertex_lines(metrics) == [
-        "- caution: its vertex's answers are off the base's language: 7.72 nats per token under the base, against "
-        "0.73 for the unguided answers; its score there may come from word salad. Read a few (sweep.json), and try "
+        "- caution: its vertex's answers are off the base's language: 7.75 nats per token under the base, against "
+        "0.75 for the unguided answers; its score there may come from word salad. Read a few (sweep.json), and try "
         "it at half its strength (--fixed_objective_strengths caution=0.5)",
-        "- contractions: its vertex's answers are off the base's language: 3.73 nats per token under the base, "
-        "against 0.73 for the unguided answers; its score there may come from word salad. Read a few (sweep.json), "
+        "- contractions: its vertex's answers are off the base's language: 3.25 nats per token under the base, "
+        "against 0.75 for the unguided answers; its score there may come from word salad. Read a few (sweep.json), "
         "and try it at half its strength (--fixed_objective_strengths contractions=0.25)",
-    ]  # questions is 2.24 nats above the unguided answers, under the 2.25 that flag
+    ]  # contractions is 2.5 nats above the unguided answers, flagged from 2.25, not 3; questions, 2.125, is not
     assert off_language_vertex_lines({**metrics, "base_nll_unguided": None}) == []  # an older sweep: not measured
     assert off_language_vertex_lines({}) == []
 

@@ -47,11 +47,12 @@ EMPTY_ANSWER_SHARE = 0.1
 # each of 94 vertices of 47 recorded steering-benchmark runs: at 2.25 the sweep's mean catches 13 of the 18 vertices
 # with word salad in at least 2 of their 8 answers and none of the 61 with none (3 nats caught 5; the closest fluent
 # vertex sits at 2.248, so lower lines flag fluent ones); on 12 runs held out it caught 3 of 6 (3 nats: 0), again
-# flagging no fluent vertex. Mild salad (stilted "Don't you've ...") often stays under it
+# flagging no fluent vertex. Mild salad (stilted "Don't you've ...") often stays under it.
 OFF_LANGUAGE_NLL_GAP = 2.25
 # nats per token by which one answer must exceed the base's own answers' mean to count in a vertex's share of word
-# salad (`quality["off_language"]`): single answers vary more than a vertex's mean, and at 3 the share stays at 0 on
-# the base's own answers
+# salad (`quality["off_language"]`, which the strength search adds to a flagged vertex's degenerate share): kept at
+# the line that share was measured with when the vertex line was lowered; a lower line for single answers is not
+# measured.
 OFF_LANGUAGE_ANSWER_NLL_GAP = 3.0
 # an objective with training pairs on fewer than this share of the prompts they are made from is flagged `few_pairs`
 # before training: on the steering benchmark's runs at 96 prompts, the two objectives with fewer than 12 pairs
