@@ -1,5 +1,6 @@
 """The second blind reading tallied: per weakened objective, how many of 8 answers the readers called salad at its
-vertex in the recorded sweep (3-nat strengths) and in the sweep again (2.25-nat strengths). Writes reading_again.md.
+vertex in the recorded sweep (3-nat strengths) and in the sweep again (2.25-nat strengths), over both rounds of
+reading. Writes reading_again.md.
 
     python reading_again.py
 """
@@ -13,13 +14,14 @@ from pathlib import Path
 
 def main() -> None:
     labels = {}
-    for path in sorted(Path("reading_again").glob("labels_*.jsonl")):
+    for path in sorted(Path(".").glob("reading_again*/labels_*.jsonl")):
         for line in path.read_text().splitlines():
             row = json.loads(line)
             labels[row["id"]] = row["label"]
     salad: Counter = Counter()
     read: Counter = Counter()
-    for line in Path("key_again.jsonl").read_text().splitlines():
+    keys = [line for path in sorted(Path(".").glob("key_again*.jsonl")) for line in path.read_text().splitlines()]
+    for line in keys:
         row = json.loads(line)
         key = (row["run"], row["vertex"], row["when"])
         read[key] += 1
