@@ -26,6 +26,12 @@ def cells(metrics: dict, name: str) -> str:
     )
 
 
+def finished_resweeps() -> set[str]:
+    """The re-sweeps whose report ended cleanly: until then a copy still holds its recorded metrics and sweep."""
+    log = (RESWEEPS / "progress.log").read_text().splitlines()
+    return {line.split()[1] for line in log if line.startswith("end ") and " rc 0 " in line}
+
+
 def main() -> None:
     rows = [
         "| run | objective | at 3 nats: strength; Spearman; effect; verdict; base NLL gap | at 2.25 nats |",
@@ -33,8 +39,7 @@ def main() -> None:
     ]
     tally: Counter = Counter()
     fronts = []
-    log = (RESWEEPS / "progress.log").read_text().splitlines()
-    finished = {line.split()[1] for line in log if line.startswith("end ") and " rc 0 " in line}
+    finished = finished_resweeps()
     for line in (RESWEEPS / "queue.txt").read_text().splitlines():
         section, source, name = line.split()[:3]
         again = RESWEEPS / name / Path(source).name / "metrics.json"

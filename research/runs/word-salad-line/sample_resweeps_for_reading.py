@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-from compare_resweeps import RESWEEPS
+from compare_resweeps import RESWEEPS, finished_resweeps
 from runs import load_sweep, vertices
 
 
@@ -28,8 +28,7 @@ def main() -> None:
         key = Path("key_again.jsonl" if earlier == 1 else f"key_again_{earlier}.jsonl")
         already |= {json.loads(line)["run"] for line in key.read_text().splitlines()}
     generator = np.random.default_rng(args.round)
-    log = (RESWEEPS / "progress.log").read_text().splitlines()
-    finished = {line.split()[1] for line in log if line.startswith("end ") and " rc 0 " in line}
+    finished = finished_resweeps()
     rows = []
     for line in (RESWEEPS / "queue.txt").read_text().splitlines():
         section, source, name, *strengths = line.split()

@@ -75,13 +75,13 @@ def mean_nll(values: Sequence[float]) -> float | None:
 
 def is_off_language(excess: float, gap: float = OFF_LANGUAGE_NLL_GAP) -> bool:
     """Whether a vertex's mean negative log-likelihood per token `excess` nats above the base's own answers' mean is
-    word salad to the base: at least `gap`. The one test the probe's flag and the report's warning after the sweep
-    apply; one answer is held to `OFF_LANGUAGE_ANSWER_NLL_GAP` instead (`off_language_share`)."""
+    word salad to the base: at least `gap`. The one test the probe's flag, the report's warning after the sweep and
+    `off_language_share` apply; the share passes `OFF_LANGUAGE_ANSWER_NLL_GAP`, the line for one answer."""
     return excess >= gap
 
 
 def off_language_share(values: Sequence[float], reference: float, gap: float = OFF_LANGUAGE_ANSWER_NLL_GAP) -> float:
     """The share of the answers (`answer_nll`'s values, an empty one counted as in the language) at least `gap` nats
     per token less likely than `reference`, the base's own answers' mean: the word salad among them."""
-    off = sum(value - reference >= gap for value in values if not math.isnan(value))
+    off = sum(is_off_language(value - reference, gap) for value in values if not math.isnan(value))
     return off / len(values) if values else 0.0
