@@ -642,6 +642,7 @@ def test_fixed_objective_strengths_guide_the_probe_and_the_sweep_without_a_searc
     assert Run(settings)._is_current("sweep")
     changed = Run(RunSettings(**tiny_settings, fixed_objective_strengths=["frozen=0.125"]))
     assert not changed._is_current("diagnose") and not changed._is_current("sweep")
+    assert changed._is_current("train")  # the report's trial on the same folder keeps the trained adapter
 
 
 def test_fixed_objective_strengths_are_checked_before_any_work(tiny_settings, tmp_path):

@@ -204,13 +204,18 @@ def test_the_report_warns_where_a_quarter_or_more_of_an_objectives_vertex_answer
     assert degenerate_vertex_lines(metrics) == [
         "- tone: 81% of the answers at its vertex are empty or repeat a phrase (the unguided model's: 6%): its score "
         "there comes partly from degenerate text, which its verdict does not show; read a few (sweep.json), and try "
-        "it at half its strength (--fixed_objective_strengths tone=0.5) or with less training",
+        "it at half its strength (peft-pblora report --output_dir <run folder> --fixed_objective_strengths tone=0.5) "
+        "or with less training",
         "- length: 25% of the answers at its vertex are empty or repeat a phrase (the unguided model's: 6%): its "
         "score there comes partly from degenerate text, which its verdict does not show; read a few (sweep.json), "
-        "and try it at half its strength (--fixed_objective_strengths length=0.5) or with less training",
+        "and try it at half its strength (peft-pblora report --output_dir <run folder> --fixed_objective_strengths "
+        "length=0.5) or with less training",
     ]  # format's 24% is under a quarter; no strengths recorded: the adapter as trained, each at 1
     metrics |= {"objectives": ["tone", "length", "format"], "objective_strengths": [1.0, 0.25, 1.0]}
-    assert "(--fixed_objective_strengths length=0.125)" in degenerate_vertex_lines(metrics)[1]  # half the 0.25 swept
+    tone_line, length_line = degenerate_vertex_lines(metrics, "runs/x")
+    assert "(peft-pblora report --output_dir runs/x --fixed_objective_strengths length=0.125)" in length_line
+    # tone's trial keeps length at the 0.25 it was swept at: the option puts an objective it does not name at 1
+    assert "--fixed_objective_strengths tone=0.5 length=0.25)" in tone_line
     metrics["degenerate_share_base"] = 0.25  # the unguided model's answers as degenerate as length's
     assert [line.split(":")[0] for line in degenerate_vertex_lines(metrics)] == ["- tone"]
     del metrics["degenerate_share_base"]  # a base point without its answers' quality
@@ -225,11 +230,14 @@ def test_the_report_warns_where_an_objectives_vertex_answers_are_far_less_likely
     assert off_language_vertex_lines(metrics) == [
         "- caution: its vertex's answers are off the base's language: 7.75 nats per token under the base, against "
         "0.75 for the unguided answers; its score there may come from word salad. Read a few (sweep.json), and try "
-        "it at half its strength (--fixed_objective_strengths caution=0.5)",
+        "it at half its strength (peft-pblora report --output_dir <run folder> --fixed_objective_strengths "
+        "caution=0.5 contractions=0.5)",
         "- contractions: its vertex's answers are off the base's language: 3.25 nats per token under the base, "
         "against 0.75 for the unguided answers; its score there may come from word salad. Read a few (sweep.json), "
-        "and try it at half its strength (--fixed_objective_strengths contractions=0.25)",
-    ]  # contractions is 2.5 nats above the unguided answers, flagged from 2.25, not 3; questions, 2.125, is not
+        "and try it at half its strength (peft-pblora report --output_dir <run folder> --fixed_objective_strengths "
+        "contractions=0.25)",
+    ]  # contractions is 2.5 nats above the unguided answers, flagged from 2.25, not 3; questions, 2.125, is not;
+    # caution's trial names contractions at the 0.5 it was swept at, which the option would otherwise put at 1
     assert off_language_vertex_lines({**metrics, "base_nll_unguided": None}) == []  # an older sweep: not measured
     assert off_language_vertex_lines({}) == []
 

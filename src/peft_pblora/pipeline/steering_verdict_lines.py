@@ -46,23 +46,31 @@ def late_rise_note(late_rise: dict) -> str:
     )
 
 
+RUN_FOLDER_PLACEHOLDER = "<run folder>"  # where a trial's command is written without the run's folder
+
+
 def strengths_by_objective(metrics: dict) -> dict[str, float]:
     """The strength each objective was guided at (`objective_strengths`, in objective order), by name; {} for a run
     that kept the adapter as trained."""
     return dict(zip(metrics.get("objectives", []), metrics.get("objective_strengths") or [], strict=False))
 
 
+def strengths_option(metrics: dict, changed: dict[str, float]) -> str:
+    """The `--fixed_objective_strengths` option of a trial that guides the `changed` objectives at their strengths
+    and every other objective as the run guided it (`objective_strengths`): the option puts an objective it does not
+    name at 1, so one the run weakened must be named to stay weakened. Those at 1 and unchanged go unnamed."""
+    strengths = strengths_by_objective(metrics)
+    trial = {objective: strengths.get(objective, 1.0) for objective in metrics.get("objectives", [])} | changed
+    named = " ".join(
+        f"{objective}={strength:g}" for objective, strength in trial.items() if objective in changed or strength != 1.0
+    )
+    return f"--fixed_objective_strengths {named}"
+
+
 def late_rise_trial(name: str, metrics: dict) -> str:
     """The strengths to try for an objective that rises late, as PARM options: its own doubled, every other
-    objective's as the run guided it (`objective_strengths`; 1 where the run kept the adapter as trained, which the
-    option leaves unnamed)."""
-    strengths = strengths_by_objective(metrics)
-    trial = {objective: strengths.get(objective, 1.0) for objective in metrics.get("objectives", [])}
-    trial[name] = 2 * strengths.get(name, 1.0)
-    named = " ".join(
-        f"{objective}={strength:g}" for objective, strength in trial.items() if objective == name or strength != 1.0
-    )
-    return f"; to try: --fixed_objective_strengths {named}"
+    objective's as the run guided it."""
+    return f"; to try: {strengths_option(metrics, {name: 2 * strengths_by_objective(metrics).get(name, 1.0)})}"
 
 
 def metrics_verdicts(metrics: dict) -> dict[str, str]:
@@ -131,38 +139,42 @@ def degenerate_at_vertex(share: float, base_share: float | None) -> bool:
     return share >= DEGENERATE_VERTEX_SHARE and (base_share is None or share > base_share)
 
 
-def degenerate_vertex_lines(metrics: dict) -> list[str]:
+def halved_strength_trial(name: str, metrics: dict, output_dir: str = RUN_FOLDER_PLACEHOLDER) -> str:
+    """How to sweep the run in `output_dir` again with `name` at half the strength it was guided at and the others
+    as they were: on the same run folder `peft-pblora report` redoes only the probe and the sweep, on the adapter
+    already trained."""
+    half = strengths_by_objective(metrics).get(name, 1.0) * 0.5
+    return f"peft-pblora report --output_dir {output_dir} {strengths_option(metrics, {name: half})}"
+
+
+def degenerate_vertex_lines(metrics: dict, output_dir: str = RUN_FOLDER_PLACEHOLDER) -> list[str]:
     """A warning for each objective whose answers at its own vertex are degenerate (`degenerate_at_vertex`, from
     `degenerate_share_at_vertex`): its score there comes partly from empty or looping text, which its verdict, read
     from the scores alone, does not show. The strength it names for a trial halves the run's own
-    (`objective_strengths`)."""
+    (`objective_strengths`), the others' kept (`halved_strength_trial`)."""
     base = metrics.get("degenerate_share_base")
     base_note = "" if base is None else f" (the unguided model's: {base:.0%})"
-    strengths = strengths_by_objective(metrics)
     return [
         f"- {name}: {share:.0%} of the answers at its vertex are empty or repeat a phrase{base_note}: its score there "
         "comes partly from degenerate text, which its verdict does not show; read a few (sweep.json), and try it at "
-        f"half its strength (--fixed_objective_strengths {name}={strengths.get(name, 1.0) * 0.5:g}) or with less "
-        "training"
+        f"half its strength ({halved_strength_trial(name, metrics, output_dir)}) or with less training"
         for name, share in metrics.get("degenerate_share_at_vertex", {}).items()
         if degenerate_at_vertex(share, base)
     ]
 
 
-def off_language_vertex_lines(metrics: dict) -> list[str]:
+def off_language_vertex_lines(metrics: dict, output_dir: str = RUN_FOLDER_PLACEHOLDER) -> list[str]:
     """A warning for each objective whose answers at its own vertex the base finds far less likely than its own
     answers (`base_nll_at_vertex` at least `OFF_LANGUAGE_NLL_GAP` nats per token above `base_nll_unguided`): word
     salad that a word-counting objective scores high, which neither its verdict nor the empty and repetitive shares
-    show."""
+    show. The trial it names is `halved_strength_trial`'s."""
     unguided = metrics.get("base_nll_unguided")
     if unguided is None:
         return []
-    strengths = strengths_by_objective(metrics)
     return [
         f"- {name}: its vertex's answers are off the base's language: {value:.2f} nats per token under the base, "
         f"against {unguided:.2f} for the unguided answers; its score there may come from word salad. Read a few "
-        f"(sweep.json), and try it at half its strength (--fixed_objective_strengths "
-        f"{name}={strengths.get(name, 1.0) * 0.5:g})"
+        f"(sweep.json), and try it at half its strength ({halved_strength_trial(name, metrics, output_dir)})"
         for name, value in metrics.get("base_nll_at_vertex", {}).items()
         if is_off_language(value - unguided)
     ]
@@ -220,16 +232,15 @@ def lifted_lines(metrics: dict) -> list[str]:
         if verdicts.get(name) != "within_noise" or not lifted_by_other_objectives(effect):
             continue
         lifted, gain = effect["gain_over_base_at_weight_zero"], effect["gain_over_base"]
-        suggested = {other: strengths.get(other, 1.0) * (1.0 if other == name else 0.5) for other in effects}
-        weaker_others = " ".join(
-            f"{other}={value:g}" for other, value in suggested.items() if other != name or value != 1.0
+        weaker_others = strengths_option(
+            metrics, {other: strengths.get(other, 1.0) * 0.5 for other in effects if other != name}
         )
         lines.append(
             f"- {name}: the other objectives' guidance already raises it above the unguided model where its own "
             f"weight is 0 ({lifted['effect']:+.3f} +/- {lifted['standard_error']:.3f}; at its own vertex "
             f"{gain['effect']:+.3f} +/- {gain['standard_error']:.3f}): the objectives do not conflict on it here, "
             "so its weight has little of it left to trade: read alpha as steering the others while this one stays "
-            f"raised. Weakening the others' guidance (PARM --fixed_objective_strengths {weaker_others}) lowers the "
+            f"raised. Weakening the others' guidance (PARM {weaker_others}) lowers the "
             "lift but can cost the others their steering: measure before relying on it"
         )
     return lines
