@@ -42,6 +42,12 @@ def main() -> None:
     for reader in range(args.readers):
         seconds = [shuffled[i] for i in range(reader, len(shuffled), args.readers) if int(order[i]) in doubled]
         batches[(reader + 1) % args.readers] = batches[(reader + 1) % args.readers] + seconds
+    write_reading(batches, rows)
+
+
+def write_reading(batches: list[list[dict]], rows: list[dict]) -> None:
+    """Each reader's batch as reading/batch_K.jsonl (id and text, by id) and the key (every row but its text) as
+    key.jsonl."""
     folder = Path("reading")
     folder.mkdir(exist_ok=True)
     for reader, batch in enumerate(batches):

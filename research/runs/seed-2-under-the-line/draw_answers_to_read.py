@@ -1,0 +1,57 @@
+"""Draws the answers the blind readers label for section 82: 8 per objective vertex (numpy seed 0) and 4 unguided
+per run, from the seed-2 runs of both arms kept in ../objectives-after-word-choices, shuffled, with 16 of them given
+to both readers. Writes reading/batch_K.jsonl (id, text) per reader and key.jsonl (id, run, vertex or "unguided",
+prompt index), which the readers never see.
+
+    python draw_answers_to_read.py
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "word-salad-line"))
+from sample_for_reading import write_reading  # noqa: E402  (section 81's writer: the same files, the same shape)
+
+RECORDS = Path(__file__).resolve().parent.parent / "objectives-after-word-choices"
+READERS = 2
+PER_VERTEX = 8
+UNGUIDED_PER_RUN = 4
+READ_TWICE = 16
+
+
+def runs() -> list[Path]:
+    """The seed-2 run records of both arms, in a fixed order."""
+    return sorted(RECORDS.glob("with*/*_s2/sweep.json.gz"))
+
+
+def main() -> None:
+    generator = np.random.default_rng(0)
+    rows = []
+    for path in runs():
+        sweep = json.load(gzip.open(path))
+        run = f"{path.parent.parent.name}/{path.parent.name}"
+        for index, name in enumerate(sweep["objectives"]):
+            point = next(point for point in sweep["points"] if point["alpha"][index] == 1.0)
+            for prompt in generator.choice(len(point["texts"]), PER_VERTEX, replace=False):
+                rows.append({"run": run, "vertex": name, "prompt": int(prompt), "text": point["texts"][prompt]})
+        unguided = sweep["base"]["texts"]
+        for prompt in generator.choice(len(unguided), UNGUIDED_PER_RUN, replace=False):
+            rows.append({"run": run, "vertex": "unguided", "prompt": int(prompt), "text": unguided[prompt]})
+    order = generator.permutation(len(rows))
+    for number, index in enumerate(order):
+        rows[index]["id"] = f"b{number:04d}"
+    shuffled = [rows[index] for index in order]
+    batches = [shuffled[reader::READERS] for reader in range(READERS)]
+    for reader in range(READERS):  # the first READ_TWICE answers of each batch also go to the other reader
+        batches[(reader + 1) % READERS] += shuffled[reader::READERS][: READ_TWICE // READERS]
+    write_reading(batches, rows)
+
+
+if __name__ == "__main__":
+    main()
