@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import shlex
 import shutil
 import tarfile
 from dataclasses import fields
@@ -204,20 +205,22 @@ def test_the_report_warns_where_a_quarter_or_more_of_an_objectives_vertex_answer
     assert degenerate_vertex_lines(metrics) == [
         "- tone: 81% of the answers at its vertex are empty or repeat a phrase (the unguided model's: 6%): its score "
         "there comes partly from degenerate text, which its verdict does not show; read a few (sweep.json), and try "
-        "it at half its strength (peft-pblora report --output_dir <run folder> --fixed_objective_strengths tone=0.5) "
-        "or with less training",
+        "half its strength (peft-pblora report --output_dir RUN_FOLDER --fixed_objective_strengths tone=0.5) or less "
+        "training",
         "- length: 25% of the answers at its vertex are empty or repeat a phrase (the unguided model's: 6%): its "
         "score there comes partly from degenerate text, which its verdict does not show; read a few (sweep.json), "
-        "and try it at half its strength (peft-pblora report --output_dir <run folder> --fixed_objective_strengths "
-        "length=0.5) or with less training",
+        "and try half its strength (peft-pblora report --output_dir RUN_FOLDER --fixed_objective_strengths "
+        "length=0.5) or less training",
     ]  # format's 24% is under a quarter; no strengths recorded: the adapter as trained, each at 1
     metrics |= {"objectives": ["tone", "length", "format"], "objective_strengths": [1.0, 0.25, 1.0]}
-    tone_line, length_line = degenerate_vertex_lines(metrics, "runs/x")
-    assert "(peft-pblora report --output_dir runs/x --fixed_objective_strengths length=0.125)" in length_line
+    tone_line, length_line = degenerate_vertex_lines(metrics, "runs/my run")
+    assert "(peft-pblora report --output_dir 'runs/my run' --fixed_objective_strengths length=0.125)" in length_line
     # tone's trial keeps length at the 0.25 it was swept at: the option puts an objective it does not name at 1
     assert "--fixed_objective_strengths tone=0.5 length=0.25)" in tone_line
     metrics["degenerate_share_base"] = 0.25  # the unguided model's answers as degenerate as length's
     assert [line.split(":")[0] for line in degenerate_vertex_lines(metrics)] == ["- tone"]
+    genarm = {**metrics, "method": "genarm"}  # no per-objective strengths to halve
+    assert degenerate_vertex_lines(genarm)[0].endswith("and try less training")
     del metrics["degenerate_share_base"]  # a base point without its answers' quality
     assert [line.split(":")[0] for line in degenerate_vertex_lines(metrics)] == ["- tone", "- length"]
     assert "(the unguided model's" not in degenerate_vertex_lines(metrics)[0]
@@ -230,12 +233,12 @@ def test_the_report_warns_where_an_objectives_vertex_answers_are_far_less_likely
     assert off_language_vertex_lines(metrics) == [
         "- caution: its vertex's answers are off the base's language: 7.75 nats per token under the base, against "
         "0.75 for the unguided answers; its score there may come from word salad. Read a few (sweep.json), and try "
-        "it at half its strength (peft-pblora report --output_dir <run folder> --fixed_objective_strengths "
-        "caution=0.5 contractions=0.5)",
+        "half its strength (peft-pblora report --output_dir RUN_FOLDER --fixed_objective_strengths caution=0.5 "
+        "contractions=0.5) or less training",
         "- contractions: its vertex's answers are off the base's language: 3.25 nats per token under the base, "
         "against 0.75 for the unguided answers; its score there may come from word salad. Read a few (sweep.json), "
-        "and try it at half its strength (peft-pblora report --output_dir <run folder> --fixed_objective_strengths "
-        "contractions=0.25)",
+        "and try half its strength (peft-pblora report --output_dir RUN_FOLDER --fixed_objective_strengths "
+        "contractions=0.25) or less training",
     ]  # contractions is 2.5 nats above the unguided answers, flagged from 2.25, not 3; questions, 2.125, is not;
     # caution's trial names contractions at the 0.5 it was swept at, which the option would otherwise put at 1
     assert off_language_vertex_lines({**metrics, "base_nll_unguided": None}) == []  # an older sweep: not measured
@@ -365,6 +368,11 @@ def test_the_whole_pipeline_writes_every_artefact(tiny_run, monkeypatch, capsys)
     assert len(lifted_lines(lifted)) == 1 and lifted_lines(lifted)[0] in markdown_report(
         RunSettings(**tiny_run), sweep, lifted, run
     )
+    looping = {**metrics, "degenerate_share_at_vertex": {"count_w5": 0.0, "conciseness": 0.5}}
+    looping |= {"degenerate_share_base": 0.0, "base_nll_at_vertex": {"count_w5": 5.0, "conciseness": 1.0}}
+    looping |= {"base_nll_unguided": 1.0}  # count_w5's vertex is word salad, conciseness's loops
+    written = markdown_report(RunSettings(**tiny_run), sweep, looping, run)
+    assert written.count(f"(peft-pblora report --output_dir {shlex.quote(str(run))} --fixed_objective_strengths ") == 2
     assert all(len(point["per_prompt"]["conciseness"]) == 3 for point in sweep["points"])
     for name in metrics["objectives"]:  # the unguided model at the sweep's top, recounted from sweep.json
         every = sweep["base"]["per_prompt"][name] + [x for point in sweep["points"] for x in point["per_prompt"][name]]

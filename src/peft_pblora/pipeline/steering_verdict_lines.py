@@ -6,6 +6,8 @@ would likely turn over."""
 
 from __future__ import annotations
 
+import shlex
+
 from ..data.length_following import LENGTH_FOLLOWING_SIGN
 from ..evaluation.answer_quality import vertex_point
 from ..evaluation.base_likelihood import is_off_language
@@ -46,7 +48,7 @@ def late_rise_note(late_rise: dict) -> str:
     )
 
 
-RUN_FOLDER_PLACEHOLDER = "<run folder>"  # where a trial's command is written without the run's folder
+RUN_FOLDER_PLACEHOLDER = "RUN_FOLDER"  # where a trial's command is written without the run's folder
 
 
 def strengths_by_objective(metrics: dict) -> dict[str, float]:
@@ -140,11 +142,16 @@ def degenerate_at_vertex(share: float, base_share: float | None) -> bool:
 
 
 def halved_strength_trial(name: str, metrics: dict, output_dir: str = RUN_FOLDER_PLACEHOLDER) -> str:
-    """How to sweep the run in `output_dir` again with `name` at half the strength it was guided at and the others
-    as they were: on the same run folder `peft-pblora report` redoes only the probe and the sweep, on the adapter
-    already trained."""
+    """What to try for an objective whose vertex degenerates or leaves the base's language: for a PARM, the command
+    that sweeps the run in `output_dir` again with `name` at half the strength it was guided at and the others as
+    they were (on the same run folder `peft-pblora report` redoes the probe and the sweep, keeping the training,
+    unless the weaker probe then finds an objective not learned where `--epochs_if_not_learned` asks to train again);
+    for a method with no per-objective strengths, less training."""
+    if metrics.get("method", "parm") != "parm":
+        return "less training"
     half = strengths_by_objective(metrics).get(name, 1.0) * 0.5
-    return f"peft-pblora report --output_dir {output_dir} {strengths_option(metrics, {name: half})}"
+    command = f"peft-pblora report --output_dir {shlex.quote(output_dir)} {strengths_option(metrics, {name: half})}"
+    return f"half its strength ({command}) or less training"
 
 
 def degenerate_vertex_lines(metrics: dict, output_dir: str = RUN_FOLDER_PLACEHOLDER) -> list[str]:
@@ -156,8 +163,8 @@ def degenerate_vertex_lines(metrics: dict, output_dir: str = RUN_FOLDER_PLACEHOL
     base_note = "" if base is None else f" (the unguided model's: {base:.0%})"
     return [
         f"- {name}: {share:.0%} of the answers at its vertex are empty or repeat a phrase{base_note}: its score there "
-        "comes partly from degenerate text, which its verdict does not show; read a few (sweep.json), and try it at "
-        f"half its strength ({halved_strength_trial(name, metrics, output_dir)}) or with less training"
+        "comes partly from degenerate text, which its verdict does not show; read a few (sweep.json), and try "
+        f"{halved_strength_trial(name, metrics, output_dir)}"
         for name, share in metrics.get("degenerate_share_at_vertex", {}).items()
         if degenerate_at_vertex(share, base)
     ]
@@ -174,7 +181,7 @@ def off_language_vertex_lines(metrics: dict, output_dir: str = RUN_FOLDER_PLACEH
     return [
         f"- {name}: its vertex's answers are off the base's language: {value:.2f} nats per token under the base, "
         f"against {unguided:.2f} for the unguided answers; its score there may come from word salad. Read a few "
-        f"(sweep.json), and try it at half its strength ({halved_strength_trial(name, metrics, output_dir)})"
+        f"(sweep.json), and try {halved_strength_trial(name, metrics, output_dir)}"
         for name, value in metrics.get("base_nll_at_vertex", {}).items()
         if is_off_language(value - unguided)
     ]
