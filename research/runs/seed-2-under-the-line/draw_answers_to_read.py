@@ -1,5 +1,6 @@
 """Draws the answers the blind readers label for section 82: 8 per objective vertex (numpy seed 0) and 4 unguided
-per run, from the seed-2 runs of both arms kept in ../objectives-after-word-choices, shuffled, with 16 of them given
+per run, from the seed-2 runs of both arms kept in ../objectives-after-word-choices and the four seed-1 runs there
+that section 81 did not read, shuffled, with 16 of them given
 to both readers. Writes reading/batch_K.jsonl (id, text) per reader and key.jsonl (id, run, vertex or "unguided",
 prompt index), which the readers never see.
 
@@ -25,9 +26,14 @@ UNGUIDED_PER_RUN = 4
 READ_TWICE = 16
 
 
+UNREAD_IN_SECTION_81 = ("health__list_format_s1", "inclusive_voice__second_person_s1")
+
+
 def runs() -> list[Path]:
-    """The seed-2 run records of both arms, in a fixed order."""
-    return sorted(RECORDS.glob("with*/*_s2/sweep.json.gz"))
+    """The seed-2 run records of both arms, then section 80's seed-1 runs that ended after section 81's draw, in a
+    fixed order."""
+    unread = [path for name in UNREAD_IN_SECTION_81 for path in sorted(RECORDS.glob(f"with*/{name}/sweep.json.gz"))]
+    return sorted(RECORDS.glob("with*/*_s2/sweep.json.gz")) + unread
 
 
 def main() -> None:

@@ -12,7 +12,9 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from draw_answers_to_read import RECORDS
+from draw_answers_to_read import RECORDS, UNREAD_IN_SECTION_81
+
+from peft_pblora.evaluation.base_likelihood import is_off_language
 
 ARMS = {"with": "with the word-choice pairs", "without": "without them"}
 
@@ -46,9 +48,11 @@ def main() -> None:
     total: Counter = Counter()
     vertices: Counter = Counter()
     for arm in ARMS:
-        for path in sorted((RECORDS / arm).glob("*_s2/metrics.json")):
+        seed_1 = [RECORDS / arm / name / "metrics.json" for name in UNREAD_IN_SECTION_81]
+        for path in sorted((RECORDS / arm).glob("*_s2/metrics.json")) + seed_1:
             metrics = json.loads(path.read_text())
             run = f"{arm}/{path.parent.name}"
+            group = (arm, "seed 2" if path.parent.name.endswith("_s2") else "section 80's seed 1")
             for index, name in enumerate(metrics["objectives"]):
                 effect = metrics["steering_effect"][name]
                 gap = metrics["base_nll_at_vertex"][name] - metrics["base_nll_unguided"]
@@ -59,20 +63,21 @@ def main() -> None:
                     f"{metrics['spearman_score_vs_weight'][name]:.2f}; {effect['effect']:+.3f} +/- "
                     f"{effect['standard_error']:.3f}; {verdict}; {gap:+.2f} | {read} |"
                 )
-                total[arm] += 1
-                steer[arm] += verdict == "steers"
-                vertices[(arm, "salad" if read >= 2 else "borderline" if read == 1 else "fluent")] += 1
+                total[group] += 1
+                steer[group] += verdict == "steers"
+                kind = "salad" if read >= 2 else "borderline" if read == 1 else "fluent"
+                vertices[(group, kind)] += 1
+                vertices[(group, f"{kind} flagged")] += is_off_language(gap)
     unguided = sum(count for (_, vertex), count in salad.items() if vertex == "unguided")
-    summary = [
-        f"Read twice: {agree} of {twice} agree. Unguided answers read salad: {unguided}.",
-        *(
-            f"- {label_}: {steer[arm]} of {total[arm]} objective-runs steer; vertices salad "
-            f"{vertices[(arm, 'salad')]}, borderline {vertices[(arm, 'borderline')]}, "
-            f"fluent {vertices[(arm, 'fluent')]}"
-            for arm, label_ in ARMS.items()
-        ),
-        "",
-    ]
+    summary = [f"Read twice: {agree} of {twice} agree. Unguided answers read salad: {unguided}.", ""]
+    for group in total:
+        summary.append(
+            f"- {ARMS[group[0]]}, {group[1]}: {steer[group]} of {total[group]} objective-runs steer; vertices salad "
+            f"{vertices[(group, 'salad')]} ({vertices[(group, 'salad flagged')]} at or above the 2.25-nat line), "
+            f"borderline {vertices[(group, 'borderline')]}, fluent {vertices[(group, 'fluent')]} "
+            f"({vertices[(group, 'fluent flagged')]} at or above the line)"
+        )
+    summary.append("")
     Path("tally.md").write_text("\n".join(summary + out) + "\n")
     print(Path("tally.md").read_text())
 
