@@ -1,7 +1,8 @@
 """Section 80's two arms side by side: per pair and objective, the strength the probe chose, Spearman, steering effect
 and verdict, the share of the answers at its vertex that are empty or repetitive, and the base's mean negative
-log-likelihood per token there above the unguided answers' (word salad from 3 nats, research log section 72); with the
-counts per arm. Reads each run's `metrics.json` in `<arm>/<pair>_s<seed>/` (seeds 0 and 1).
+log-likelihood per token there above the unguided answers' (marked as word salad from the library's line, 2.25 nats
+since research log section 81; the runs of seeds 0 and 1 were made at 3); with the counts per arm. Reads each run's
+`metrics.json` in `<arm>/<pair>_s<seed>/` (seeds 0 and 1, and 2 from section 82).
 
     cd research/runs/objectives-after-word-choices && python arms.py > arms.md
 """
@@ -11,18 +12,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from peft_pblora.evaluation.base_likelihood import is_off_language
+
 HERE = Path(__file__).resolve().parent
 ARMS = {"without": "without word-choice pairs", "with": "with word-choice pairs"}
 PAIRS = ["future__conciseness", "health__list_format", "inclusive_voice__second_person", "commas__short_sentences"]
-SEEDS = (0, 1)
-WORD_SALAD_GAP = 3.0
+SEEDS = (0, 1, 2)
 
 
 def cells(metrics: dict, index: int, name: str) -> str:
     """One objective-run: strength, Spearman, effect, verdict, degenerate share and base-NLL gap at its vertex."""
     effect = metrics["steering_effect"][name]
     gap = metrics["base_nll_at_vertex"][name] - metrics["base_nll_unguided"]
-    salad = " **word salad**" if gap >= WORD_SALAD_GAP else ""
+    salad = " **word salad**" if is_off_language(gap) else ""
     return (
         f"x{metrics['objective_strengths'][index]:g}; {metrics['spearman_score_vs_weight'][name]:.2f}; "
         f"{effect['effect']:+.3f} +/- {effect['standard_error']:.3f}; {metrics['steering_verdict'][name]}; "
