@@ -1,14 +1,15 @@
 """Draws the answers the blind readers label for section 82: 8 per objective vertex (numpy seed 0) and 4 unguided
-per run, from the seed-2 runs of both arms kept in ../objectives-after-word-choices and the four seed-1 runs there
-that section 81 did not read, shuffled, with 16 of them given
-to both readers. Writes reading/batch_K.jsonl (id, text) per reader and key.jsonl (id, run, vertex or "unguided",
-prompt index), which the readers never see.
+per run, from one arm's seed-2 runs kept in ../objectives-after-word-choices and its two seed-1 runs there that
+section 81 did not read, shuffled, with 16 of them given to both readers (an arm at a time: one arm's runs end before
+the other's). Writes reading_<arm>/batch_K.jsonl (id, text) per reader and key_<arm>.jsonl (id, run, vertex or
+"unguided", prompt index), which the readers never see.
 
-    python draw_answers_to_read.py
+    python draw_answers_to_read.py --arm with; python draw_answers_to_read.py --arm without
 """
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import json
 import sys
@@ -29,17 +30,19 @@ READ_TWICE = 16
 UNREAD_IN_SECTION_81 = ("health__list_format_s1", "inclusive_voice__second_person_s1")
 
 
-def runs() -> list[Path]:
-    """The seed-2 run records of both arms, then section 80's seed-1 runs that ended after section 81's draw, in a
-    fixed order."""
-    unread = [path for name in UNREAD_IN_SECTION_81 for path in sorted(RECORDS.glob(f"with*/{name}/sweep.json.gz"))]
-    return sorted(RECORDS.glob("with*/*_s2/sweep.json.gz")) + unread
+def runs(arm: str) -> list[Path]:
+    """The arm's seed-2 run records, then its seed-1 runs of section 80 that ended after section 81's draw."""
+    unread = [RECORDS / arm / name / "sweep.json.gz" for name in UNREAD_IN_SECTION_81]
+    return sorted((RECORDS / arm).glob("*_s2/sweep.json.gz")) + unread
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--arm", choices=["with", "without"], required=True)
+    arm = parser.parse_args().arm
     generator = np.random.default_rng(0)
     rows = []
-    for path in runs():
+    for path in runs(arm):
         sweep = json.load(gzip.open(path))
         run = f"{path.parent.parent.name}/{path.parent.name}"
         for index, name in enumerate(sweep["objectives"]):
@@ -51,12 +54,12 @@ def main() -> None:
             rows.append({"run": run, "vertex": "unguided", "prompt": int(prompt), "text": unguided[prompt]})
     order = generator.permutation(len(rows))
     for number, index in enumerate(order):
-        rows[index]["id"] = f"b{number:04d}"
+        rows[index]["id"] = f"{arm}{number:04d}"
     shuffled = [rows[index] for index in order]
     batches = [shuffled[reader::READERS] for reader in range(READERS)]
     for reader in range(READERS):  # the first READ_TWICE answers of each batch also go to the other reader
         batches[(reader + 1) % READERS] += shuffled[reader::READERS][: READ_TWICE // READERS]
-    write_reading(batches, rows)
+    write_reading(batches, rows, Path(f"reading_{arm}"), Path(f"key_{arm}.jsonl"))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ def labels() -> tuple[dict[str, str], int, int]:
     """Each answer's label (the first reader's where two read it), and the agreements and answers read twice."""
     first: dict[str, str] = {}
     agree = twice = 0
-    for path in sorted(Path("reading").glob("labels_*.jsonl")):
+    for path in sorted(Path(".").glob("reading_with*/labels_*.jsonl")):
         for line in path.read_text().splitlines():
             row = json.loads(line)
             if row["id"] in first:
@@ -37,7 +37,7 @@ def labels() -> tuple[dict[str, str], int, int]:
 def main() -> None:
     label, agree, twice = labels()
     salad: Counter = Counter()
-    for line in Path("key.jsonl").read_text().splitlines():
+    for line in [line for path in sorted(Path(".").glob("key_with*.jsonl")) for line in path.read_text().splitlines()]:
         row = json.loads(line)
         salad[(row["run"], row["vertex"])] += label[row["id"]] == "salad"
     out = [

@@ -45,18 +45,17 @@ def main() -> None:
     write_reading(batches, rows)
 
 
-def write_reading(batches: list[list[dict]], rows: list[dict]) -> None:
-    """Each reader's batch as reading/batch_K.jsonl (id and text, by id) and the key (every row but its text) as
-    key.jsonl."""
-    folder = Path("reading")
+def write_reading(
+    batches: list[list[dict]], rows: list[dict], folder: Path = Path("reading"), key: Path = Path("key.jsonl")
+) -> None:
+    """Each reader's batch as `folder`/batch_K.jsonl (id and text, by id) and the key (every row but its text) as
+    `key`."""
     folder.mkdir(exist_ok=True)
     for reader, batch in enumerate(batches):
         batch = sorted(batch, key=lambda row: row["id"])
         lines = [json.dumps({"id": row["id"], "text": row["text"]}) for row in batch]
         (folder / f"batch_{reader}.jsonl").write_text("\n".join(lines) + "\n")
-    Path("key.jsonl").write_text(
-        "\n".join(json.dumps({k: v for k, v in row.items() if k != "text"}) for row in rows) + "\n"
-    )
+    key.write_text("\n".join(json.dumps({k: v for k, v in row.items() if k != "text"}) for row in rows) + "\n")
     print(len(rows), "answers;", [len(batch) for batch in batches], "per reader")
 
 
