@@ -25,6 +25,7 @@ READERS = 2
 PER_VERTEX = 8
 UNGUIDED_PER_RUN = 4
 READ_TWICE = 16
+ID_LETTER = {"with": "d", "without": "e"}  # ids that do not name the arm to the readers
 
 
 UNREAD_IN_SECTION_81 = ("health__list_format_s1", "inclusive_voice__second_person_s1")
@@ -54,7 +55,7 @@ def main() -> None:
             rows.append({"run": run, "vertex": "unguided", "prompt": int(prompt), "text": unguided[prompt]})
     order = generator.permutation(len(rows))
     for number, index in enumerate(order):
-        rows[index]["id"] = f"{arm}{number:04d}"
+        rows[index]["id"] = f"{ID_LETTER[arm]}{number:04d}"
     shuffled = [rows[index] for index in order]
     batches = [shuffled[reader::READERS] for reader in range(READERS)]
     for reader in range(READERS):  # the first READ_TWICE answers of each batch also go to the other reader
