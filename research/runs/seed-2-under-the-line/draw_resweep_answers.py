@@ -16,7 +16,7 @@ import numpy as np
 from draw_answers_to_read import RECORDS
 
 HERE = Path(__file__).resolve().parent
-RESWEEPS = Path("/work/runs/s82/resweeps")
+RESWEEPS = HERE / "resweeps"  # collected from the re-swept copies (resweep.sh)
 # (run as the first reading's key names it, that key, the objective, the recorded folder, the re-swept folder)
 HALVED = [
     (
@@ -24,14 +24,14 @@ HALVED = [
         HERE / "key_with.jsonl",
         "second_person",
         RECORDS / "with/inclusive_voice__second_person_s2",
-        RESWEEPS / "is_with_s2_half/inclusive_voice__second_person_s2",
+        RESWEEPS / "is_with_s2_half",
     ),
     (
         "s80/is_with/inclusive_voice__second_person_s0",
         HERE.parent / "word-salad-line/key.jsonl",
         "inclusive_voice",
         RECORDS / "with/inclusive_voice__second_person_s0",
-        RESWEEPS / "is_with_s0_half/inclusive_voice__second_person_s0",
+        RESWEEPS / "is_with_s0_half",
     ),
 ]
 
