@@ -1,7 +1,7 @@
 """Section 82 tallied: per seed-2 run and objective, the strength the probe chose, Spearman, effect, verdict, the base
 NLL gap at its vertex and how many of its 8 answers the blind readers called salad (a vertex is salad at 2 or more,
-borderline at 1); the readers' agreement on the answers both read, and the counts the rule (chosen.txt) reads. Writes
-tally.md.
+borderline at 1); the readers' agreement on the answers both read, and the counts the rule (chosen.txt) reads; then
+the second reading, of the report's half-strength trial. Writes tally.md.
 
     python tally.py
 """
@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 from draw_answers_to_read import RECORDS, UNREAD_IN_SECTION_81
+from draw_resweep_answers import HALVED
 
 from peft_pblora.evaluation.base_likelihood import is_off_language
 
@@ -78,8 +79,39 @@ def main() -> None:
             f"({vertices[(group, 'fluent flagged')]} at or above the line)"
         )
     summary.append("")
-    Path("tally.md").write_text("\n".join(summary + out) + "\n")
+    Path("tally.md").write_text("\n".join(summary + out + ["", *trial_lines()]) + "\n")
     print(Path("tally.md").read_text())
+
+
+def trial_lines() -> list[str]:
+    """The second reading: at each vertex left above the line at the weakest strength, how many of the same 8 prompts'
+    answers read as salad at that strength and at half of it, beside each sweep's verdict and gap there."""
+    label = {}
+    for line in Path("reading_again/labels_0.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        label[row["id"]] = row["label"]
+    salad: Counter = Counter()
+    for line in Path("key_again.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        salad[(row["run"], row["vertex"], row["strength"])] += label[row["id"]] == "salad"
+    lines = [
+        "The report's trial at half the weakest strength (same adapter; the same 8 prompts read at both strengths):",
+        "",
+        "| run | objective | strength; Spearman; effect +/- se; verdict; base NLL gap | salad of 8 |",
+        "|---|---|---|---|---|",
+    ]
+    for run, _, objective, recorded, reswept in HALVED:
+        for folder in (recorded, reswept):
+            metrics = json.loads((folder / "metrics.json").read_text())
+            strength = metrics["objective_strengths"][metrics["objectives"].index(objective)]
+            effect = metrics["steering_effect"][objective]
+            gap = metrics["base_nll_at_vertex"][objective] - metrics["base_nll_unguided"]
+            lines.append(
+                f"| {run} | {objective} | x{strength:g}; {metrics['spearman_score_vs_weight'][objective]:.2f}; "
+                f"{effect['effect']:+.3f} +/- {effect['standard_error']:.3f}; "
+                f"{metrics['steering_verdict'][objective]}; {gap:+.2f} | {salad[(run, objective, strength)]} |"
+            )
+    return lines
 
 
 if __name__ == "__main__":
