@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 from draw_answers_to_read import RECORDS, UNREAD_IN_SECTION_81
-from draw_resweep_answers import HALVED
+from draw_resweep_answers import HALVED, HERE
 
 from peft_pblora.evaluation.base_likelihood import is_off_language
 
@@ -79,7 +79,8 @@ def main() -> None:
             f"({vertices[(group, 'fluent flagged')]} at or above the line)"
         )
     summary.append("")
-    Path("tally.md").write_text("\n".join(summary + out + ["", *trial_lines()]) + "\n")
+    lines = summary + out + ["", *trial_lines(), "", *wordless_trial_lines()]
+    Path("tally.md").write_text("\n".join(lines) + "\n")
     print(Path("tally.md").read_text())
 
 
@@ -111,6 +112,40 @@ def trial_lines() -> list[str]:
                 f"{effect['effect']:+.3f} +/- {effect['standard_error']:.3f}; "
                 f"{metrics['steering_verdict'][objective]}; {gap:+.2f} | {salad[(run, objective, strength)]} |"
             )
+    return lines
+
+
+WORDLESS_TRIALS = {  # list format's wordless vertex at x0.25, and the report's trial at half (resweep.sh)
+    f"{arm}/health__list_format_s{seed}": f"hl_{'with' if arm == 'with' else 'none'}_s{seed}_half"
+    for seed in (1, 2)
+    for arm in ARMS
+}
+
+
+def wordless_trial_lines() -> list[str]:
+    """The fifth rule: list format's vertex at x0.25 and at x0.125, health as swept, per run: each objective's verdict
+    and list format's empty-or-repetitive share at its vertex."""
+    lines = [
+        "The report's trial on list format's wordless vertex (same adapter, health as swept):",
+        "",
+        "| run | list format at x0.25: Spearman; effect +/- se; verdict; empty or repetitive | at x0.125 | health at "
+        "x0.25 / x0.125 |",
+        "|---|---|---|---|",
+    ]
+    for run, trial in WORDLESS_TRIALS.items():
+        cells, health = [], []
+        for folder in (RECORDS / run, HERE / "resweeps" / trial):
+            metrics = json.loads((folder / "metrics.json").read_text())
+            effect = metrics["steering_effect"]["list_format"]
+            cells.append(
+                f"{metrics['spearman_score_vs_weight']['list_format']:.2f}; {effect['effect']:+.3f} +/- "
+                f"{effect['standard_error']:.3f}; {metrics['steering_verdict']['list_format']}; "
+                f"{metrics['degenerate_share_at_vertex']['list_format']:.2f}"
+            )
+            health.append(
+                f"{metrics['steering_effect']['health']['effect']:+.3f} {metrics['steering_verdict']['health']}"
+            )
+        lines.append(f"| {run} | {cells[0]} | {cells[1]} | {' / '.join(health)} |")
     return lines
 
 
