@@ -148,13 +148,14 @@ def test_an_objective_that_steers_is_not_weakened_for_one_that_no_strength_makes
 
 def a_degenerate_at_every_strength(b_at_a_quarter: list[float]) -> dict[float, list[dict]]:
     """The probe's points where a's vertex loops at every strength (all its answers at 1, three quarters at 0.5, half
-    at 0.25) and steers at each; b's scores at a's vertex at a quarter strength are `b_at_a_quarter`."""
+    at 0.25 and 0.125) and steers at each; b's scores at a's vertex at a quarter strength are `b_at_a_quarter`."""
     at_b = vertex_point(1, {"a": [0.0, 0.0, 0.0, 0.0], "b": [1.0, 1.2, 0.9, 1.0]})
     return {
         1.0: [vertex_point(0, {"a": [1, 1, 1, 1], "b": [0, 0, 0, 0]}, repetitive=1.0), at_b],
         0.5: [vertex_point(0, {"a": [1.0, 0.8, 1.2, 1.0], "b": [0, 0, 0, 0]}, repetitive=0.75), at_b],
         0.25: [vertex_point(0, {"a": [0.6, 0.4, 0.8, 0.6], "b": b_at_a_quarter}, repetitive=0.5), at_b],
-    }
+        0.125: [vertex_point(0, {"a": [0.6, 0.4, 0.8, 0.6], "b": b_at_a_quarter}, repetitive=0.5), at_b],
+    }  # at half the weakest strength, which the search probes too (a still degenerate), as at 0.25
 
 
 def tried_with_b_at_full_strength(record: dict) -> dict[float, dict]:
@@ -519,3 +520,25 @@ def test_an_objective_whose_vertex_leaves_the_bases_language_is_weakened_to_wher
     assert a["base_nll_gap_at_vertex"] == pytest.approx(0.5) and a["steers"]
     unreferenced, probed = search(points_at, [0.5])
     assert probed == [1.0] and unreferenced["objective_strengths"] == {"a": 1.0, "b": 1.0}
+
+
+def test_a_vertex_still_degenerate_at_the_weakest_strength_is_probed_once_more_at_half_of_it():
+    """a's vertex repeats itself alike at 1, 0.5 and 0.25 and steers cleanly at 0.125: with a's vertex flagged at the
+    strengths chosen among those given, the search probes every vertex once more at 0.125, half the weakest, and
+    chooses it there; b, clean at full strength, stays there. Where a's vertex is clean at 0.25 the search stops at
+    the strengths it was given; where it is degenerate at 0.125 too, a gets the least degenerate strength probed."""
+    b_steers = vertex_point(1, {"a": [0.0, 0.1, 0.0, 0.1], "b": [1.0, 1.1, 0.9, 1.0]})
+    looping = {"a": [1.0, 0.9, 1.1, 1.0], "b": [0.0, 0.1, 0.0, 0.0]}
+    points_at = {level: [vertex_point(0, looping, repetitive=0.75), b_steers] for level in (1.0, 0.5, 0.25)}
+    points_at[0.125] = [vertex_point(0, looping), b_steers]
+    record, probed = search(points_at, [0.5, 0.25])
+    assert probed == [1.0, 0.5, 0.25, 0.125]
+    assert record["objective_strengths"] == {"a": 0.125, "b": 1.0}
+    assert all(item["flags"] == [] for item in record["objectives"])
+    points_at[0.25] = points_at[0.125]  # clean at the weakest strength given: nothing more to probe
+    record, probed = search(points_at, [0.5, 0.25])
+    assert probed == [1.0, 0.5, 0.25] and record["objective_strengths"] == {"a": 0.25, "b": 1.0}
+    points_at[0.25] = points_at[0.5]
+    points_at[0.125] = points_at[0.5]  # degenerate at half the weakest too: the least degenerate of what was probed
+    record, probed = search(points_at, [0.5, 0.25])
+    assert probed == [1.0, 0.5, 0.25, 0.125] and record["objective_strengths"]["a"] == 1.0

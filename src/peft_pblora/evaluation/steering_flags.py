@@ -107,25 +107,27 @@ ADVICE = {
     "degenerate_at_vertex": (
         f"at least {DEGENERATE_SHARE:.0%} of the guided probe's answers at this objective's own vertex are empty or "
         "repeat a phrase: guidance this strong pushes the answers off the base's text. Weaken this objective alone "
-        "(--weaker_objective_strengths 0.5 0.25 lets the probe choose its strength), or the whole guidance (a "
-        "larger --guidance_beta; `peft-pblora diagnose` redoes only the probe)."
+        "(--weaker_objective_strengths 0.5 0.25 lets the probe choose its strength, and half the weakest where its "
+        "vertex stays degenerate at all of them), or the whole guidance (a larger --guidance_beta; `peft-pblora "
+        "diagnose` redoes only the probe)."
     ),
     "wordless_at_vertex": (
         f"at least {EMPTY_ANSWER_SHARE:.0%} of the empty-answer check's answers at this objective's own vertex have "
         f"no word in their first {EMPTY_ANSWER_CHECK_TOKENS} tokens (they end at once, or run on in bare markup such "
         "as '1. **1.1.1'): guidance this strong answers some prompts with nothing, which a few probe prompts can "
         "miss and the sweep then scores as the objective falling at its top weight. Weaken this objective alone "
-        "(--weaker_objective_strengths 0.5 0.25 lets the probe choose its strength; where 0.25 is still wordless, "
-        "add 0.125: in the four runs measured, list format against long words and bold emphasis in three runs "
-        "against two other objectives, it steered at 0.125 with under a quarter of its vertex degenerate, at about "
-        "half the effect), or the whole guidance (a larger --guidance_beta)."
+        "(--weaker_objective_strengths 0.5 0.25 lets the probe choose its strength, and where 0.25 is still "
+        "wordless it tries 0.125: on the eight list format and emphasis runs measured there, it steered at 0.125 "
+        "with under a quarter of its vertex degenerate, at about half the effect), or the whole guidance (a larger "
+        "--guidance_beta)."
     ),
     "off_language_at_vertex": (
         f"the guided probe's answers at this objective's own vertex are at least {OFF_LANGUAGE_NLL_GAP:g} nats per "
         "token less likely under the frozen base than the base's own answers to the same prompts: word salad (its "
         "words strung together) that a word-counting scorer still rewards, which no user asked for. Weaken this "
         "objective alone (--weaker_objective_strengths 0.5 0.25 lets the probe choose the strongest strength whose "
-        "vertex stays in the base's language), or the whole guidance (a larger --guidance_beta); with word-choice "
+        "vertex stays in the base's language, trying half the weakest where none does), or the whole guidance (a "
+        "larger --guidance_beta); with word-choice "
         "pairs (--word_choice_pairs) a smaller --word_choice_pair_weight, or none."
     ),
     "probe_cannot_tell": (

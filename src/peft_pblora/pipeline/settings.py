@@ -429,8 +429,10 @@ class RunSettings:
             "with every objective's part of the PARM scaled by each (scale_objective_strengths), and the sweep guides "
             "with the combination that has fewest degenerate vertices (then degenerate answers), then most objectives "
             "steering in the probe, "
-            "then whose least-steering objective steers most (where that ties, the next-least). PARM with the "
-            "bilinear or per_objective core. Empty: every objective at full strength."
+            "then whose least-steering objective steers most (where that ties, the next-least). Where a vertex is "
+            "still degenerate at the combination chosen, the probe runs once more at half the weakest strength and "
+            "the choice is made again. PARM with the bilinear or per_objective core. Empty: every objective at full "
+            "strength."
         },
     )
     stronger_objective_strengths: list[float] = field(

@@ -68,7 +68,11 @@ def diagnosis_with_strength_search(
     else the probe runs at each of `weaker_strengths` too, and where it cannot judge an objective at full strength
     (`probe_can_tell` false: its answers rarely show it) or finds one inconclusive, at each of `stronger_strengths`
     as well (`objectives_allowed_stronger`);
-    `choose_strengths` then picks a strength per objective. The record keeps every strength's probe points
+    `choose_strengths` then picks a strength per objective. Where an objective's vertex is still degenerate at the
+    strengths chosen (a flag in `DEGENERATE_FLAGS`: empty, looping, wordless or word salad), the probe runs once more
+    at half the weakest of `weaker_strengths` and the choice is made again: on the steering benchmark half the
+    weakest strength, swept on the same adapters, cleaned 10 of 10 vertices still flagged at the weakest, every one
+    still steering (research log sections 48 and 82). The record keeps every strength's probe points
     (`probe_at_strength`), so a changed scorer can choose again without decoding."""
     points_at = {1.0: probe_at(1.0)}
     record = record_of(points_at[1.0])
@@ -81,7 +85,17 @@ def diagnosis_with_strength_search(
             ", ".join(not_steering), ", ".join(f"{level:g}" for level in tried),
         )  # fmt: skip
         points_at.update({level: probe_at(level) for level in tried})
-    return choose_strengths(objectives, points_at, record_of)
+    chosen = choose_strengths(objectives, points_at, record_of)
+    weakest = min(weaker_strengths, default=None) if points_at[1.0] and not_steering else None
+    still_degenerate = degenerate_objectives(chosen) if weakest is not None else []
+    if still_degenerate:
+        logger.warning(
+            "%s still degenerate at every strength tried: probing every vertex at %g, half the weakest",
+            ", ".join(still_degenerate), weakest / 2,
+        )  # fmt: skip
+        points_at[weakest / 2] = probe_at(weakest / 2)
+        chosen = choose_strengths(objectives, points_at, record_of)
+    return chosen
 
 
 def choose_strengths(
