@@ -446,6 +446,19 @@ def test_a_diagnosis_made_before_the_probe_read_its_answers_likelihood_is_redone
     assert all("base_nll" in vertex["quality"] for vertex in record["probe"]["vertices"])
 
 
+def test_a_diagnosis_made_by_an_earlier_strength_search_is_redone(tiny_settings, monkeypatch):
+    """A folder whose strengths were searched before the search probed half the weakest strength (its fingerprint
+    without `strength_search`) is probed again, not only re-ranked from its stored probe points; a folder with no
+    search does not record it."""
+    settings = RunSettings(**tiny_settings, weaker_objective_strengths=[0.5])
+    record, decoded = diagnosed_again_without(settings, monkeypatch, "strength_search")
+    assert decoded and "objective_strengths" in record
+    unsearched = RunSettings(**{**tiny_settings, "output_dir": str(settings.path.parent / "unsearched")})
+    Run(unsearched).diagnose()
+    inputs = json.loads((unsearched.path / "fingerprints" / "diagnose.json").read_text())["inputs"]
+    assert "strength_search" not in inputs and "probe_measures" in inputs
+
+
 def diagnosed_again_without(
     settings: RunSettings, monkeypatch, fingerprint_input: str, as_written_then: Callable[[dict], dict] = lambda r: r
 ) -> tuple[dict, list]:
@@ -593,8 +606,9 @@ def test_weaker_objective_strengths_must_decrease_below_one_and_need_a_parm(tiny
     with pytest.raises(ValueError, match="--method parm only, got 'genarm'"):
         RunSettings(**tiny_settings, method="genarm", weaker_objective_strengths=[0.5])
     six = ["conciseness", "positivity", "relevance", "list_format", "second_person", "plain_words"]
-    RunSettings(**{**tiny_settings, "objectives": six}, weaker_objective_strengths=[0.5, 0.25, 0.125])  # 4^6 = 4096
-    with pytest.raises(ValueError, match="5 strengths for 6 objectives give 46656 combinations"):
+    # 1, the three given and half the weakest where a vertex stays degenerate: 5^6 = 15625, under 16384
+    RunSettings(**{**tiny_settings, "objectives": six}, weaker_objective_strengths=[0.5, 0.25, 0.125])
+    with pytest.raises(ValueError, match="5 strengths for 6 objectives give up to 117649 combinations"):
         RunSettings(**{**tiny_settings, "objectives": six}, weaker_objective_strengths=[0.5, 0.4, 0.3, 0.2, 0.1])
 
 
@@ -610,7 +624,7 @@ def test_stronger_objective_strengths_must_increase_above_one_and_need_a_parm(ti
         weaker_objective_strengths=[0.5, 0.25],
         stronger_objective_strengths=[2.0],
     )
-    with pytest.raises(ValueError, match="4 strengths for 6 objectives give 15625 combinations"):
+    with pytest.raises(ValueError, match="4 strengths for 6 objectives give up to 46656 combinations"):
         RunSettings(
             **{**tiny_settings, "objectives": six},
             weaker_objective_strengths=[0.5, 0.25],

@@ -526,7 +526,8 @@ def test_a_vertex_still_degenerate_at_the_weakest_strength_is_probed_once_more_a
     """a's vertex repeats itself alike at 1, 0.5 and 0.25 and steers cleanly at 0.125: with a's vertex flagged at the
     strengths chosen among those given, the search probes every vertex once more at 0.125, half the weakest, and
     chooses it there; b, clean at full strength, stays there. Where a's vertex is clean at 0.25 the search stops at
-    the strengths it was given; where it is degenerate at 0.125 too, a gets the least degenerate strength probed."""
+    the strengths it was given; where it is degenerate at 0.125 too, a gets the least degenerate strength probed (the
+    strongest where they tie)."""
     b_steers = vertex_point(1, {"a": [0.0, 0.1, 0.0, 0.1], "b": [1.0, 1.1, 0.9, 1.0]})
     looping = {"a": [1.0, 0.9, 1.1, 1.0], "b": [0.0, 0.1, 0.0, 0.0]}
     points_at = {level: [vertex_point(0, looping, repetitive=0.75), b_steers] for level in (1.0, 0.5, 0.25)}
@@ -539,6 +540,10 @@ def test_a_vertex_still_degenerate_at_the_weakest_strength_is_probed_once_more_a
     record, probed = search(points_at, [0.5, 0.25])
     assert probed == [1.0, 0.5, 0.25] and record["objective_strengths"] == {"a": 0.25, "b": 1.0}
     points_at[0.25] = points_at[0.5]
-    points_at[0.125] = points_at[0.5]  # degenerate at half the weakest too: the least degenerate of what was probed
+    points_at[0.125] = [vertex_point(0, looping, repetitive=0.6), b_steers]  # still degenerate, but less
+    record, probed = search(points_at, [0.5, 0.25])
+    assert probed == [1.0, 0.5, 0.25, 0.125] and record["objective_strengths"]["a"] == 0.125
+    assert [item["flags"] for item in record["objectives"]] == [["degenerate_at_vertex"], []]
+    points_at[0.125] = points_at[0.5]  # as degenerate as at every other strength: the strongest of them
     record, probed = search(points_at, [0.5, 0.25])
     assert probed == [1.0, 0.5, 0.25, 0.125] and record["objective_strengths"]["a"] == 1.0

@@ -120,8 +120,8 @@ class DiagnoseStage(GuidedAnswers, StageRecords):
         """diagnose's work: the probe's answers at the vertices, scored, and the flags; with
         weaker_objective_strengths and an objective that does not steer at full strength, the probe repeated at each
         weaker strength (and at each of stronger_objective_strengths where the probe cannot judge an objective or
-        finds one inconclusive) and the strengths that steer best chosen for the sweep
-        (`diagnosis_with_strength_search`)."""
+        finds one inconclusive), at half the weakest where a vertex stays degenerate at all of them, and the strengths
+        that steer best chosen for the sweep (`diagnosis_with_strength_search`)."""
         settings = self.settings
         objectives = settings.objective_names
         if len(self.probe_prompts) < settings.probe_prompts:

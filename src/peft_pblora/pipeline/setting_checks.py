@@ -19,7 +19,7 @@ from ..guidance.arguments import MIN_BETA
 from ..trainer.parm_config import PREFERENCE_SAMPLING
 
 MAX_GRID_PREFERENCES = 10_000  # a sweep decodes every test prompt at each: more is a typo, not a plan
-MAX_STRENGTH_COMBINATIONS = 4096  # the diagnosis scores each combination of per-objective strengths
+MAX_STRENGTH_COMBINATIONS = 16384  # the diagnosis scores each combination of per-objective strengths (~8 s)
 MAX_SEED = 2**32 - 1  # numpy's seeds, which the trainer sets
 
 
@@ -157,14 +157,18 @@ def check_strengths_beside_full(name: str, strengths: list[float], *, weaker: bo
         raise ValueError(f"{name} must {trend} from 1, each {side} the one before; got {strengths}")
 
 
-def check_strength_combinations(strengths: list[float], num_objectives: int) -> None:
-    """The diagnosis's combinations of per-objective strengths, (1 + len(strengths)) ** num_objectives for the
-    `strengths` tried besides full strength (weaker and stronger), are few enough to score."""
-    combinations = (1 + len(strengths)) ** num_objectives
+def check_strength_combinations(weaker: list[float], stronger: list[float], num_objectives: int) -> None:
+    """The diagnosis's combinations of per-objective strengths are few enough to score: (2 + len(weaker) +
+    len(stronger)) ** num_objectives where weaker strengths are given (full strength, each strength given, and half
+    the weakest, which the search adds where a vertex stays degenerate), (1 + len(stronger)) ** num_objectives where
+    only stronger ones are."""
+    strengths = [*weaker, *stronger]
+    combinations = (1 + len(strengths) + (1 if weaker else 0)) ** num_objectives
     if strengths and combinations > MAX_STRENGTH_COMBINATIONS:
         raise ValueError(
             f"weaker_objective_strengths and stronger_objective_strengths: {len(strengths)} strengths for "
-            f"{num_objectives} objectives give {combinations} combinations for the diagnosis to score, more than "
+            f"{num_objectives} objectives give up to {combinations} combinations for the diagnosis to score (with "
+            f"half the weakest, which the search adds where a vertex stays degenerate), more than "
             f"{MAX_STRENGTH_COMBINATIONS}; give fewer strengths"
         )
 

@@ -614,7 +614,7 @@ class RunSettings:
                 f"beta_r takes one value for all objectives or one per objective ({len(names)}), got {self.beta_r}"
             )
         check_grid(self.grid_step, len(names))
-        check_strength_combinations(self.weaker_objective_strengths + self.stronger_objective_strengths, len(names))
+        check_strength_combinations(self.weaker_objective_strengths, self.stronger_objective_strengths, len(names))
         if self.scalarization not in SCALARIZATIONS:
             raise ValueError(f"unknown scalarization {self.scalarization!r}; choose one of {SCALARIZATIONS}")
         if self.loss_type not in LOSS_TYPES:

@@ -27,6 +27,7 @@ from .fingerprints import (
 from .reward_forms import with_reward_forms
 from .run_folder import LEGACY_SETTINGS, remove_path
 from .settings import RunSettings
+from .strength_search import STRENGTH_SEARCH
 
 logger = logging.getLogger("peft_pblora.pipeline")
 
@@ -108,6 +109,8 @@ class StageRecords:
             inputs["objective_strengths"] = repr(self.objective_strengths)
         if stage == "diagnose":
             inputs["probe_measures"] = PROBE_MEASURES
+        if stage == "diagnose" and self.settings.searches_objective_strengths():
+            inputs["strength_search"] = STRENGTH_SEARCH
         if stage == "diagnose" and self.settings.empty_answer_check_prompts:
             inputs["empty_answer_check"] = EMPTY_ANSWER_CHECK_COUNTS
         return inputs
