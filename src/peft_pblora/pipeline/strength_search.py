@@ -18,12 +18,12 @@ logger = logging.getLogger("peft_pblora.pipeline")
 
 STEERING_T_STATISTIC = 2.0  # a probe rise beyond two standard errors, as `diagnose` passes it
 MIN_T_GAIN_FOR_WEAKER = 1.0
-# what the search does beyond the strengths given, recorded in the diagnosis's fingerprint so that a run folder
-# diagnosed by an earlier search is probed again, not only re-ranked
-STRENGTH_SEARCH = "the strengths given, then half the weakest where a vertex stays degenerate"
 """How much a weaker combination of strengths must raise the least-steering objective's probe t statistic to be
 chosen over a stronger one that passes as many objectives: a t statistic has a standard error of about one, so a
 smaller gain is the probe's noise, no reason to give up the stronger guidance."""
+# what the search does beyond the strengths given, recorded in the diagnosis's fingerprint so that a run folder
+# diagnosed by an earlier search is probed again, not only re-ranked
+STRENGTH_SEARCH = "the strengths given, then half the weakest where a vertex stays degenerate"
 
 
 class _RankedCombination(NamedTuple):
@@ -76,9 +76,8 @@ def diagnosis_with_strength_search(
     at half the weakest of `weaker_strengths` and the choice is made again, every objective free to take it as any
     strength given: on the steering benchmark half the weakest strength, swept on the same adapters with the other
     objective kept, brought all 10 vertices measured that were still flagged at the weakest under a quarter of their
-    answers degenerate (the word salad ones to none read as salad), every objective still steering (research log
-    sections 48 and 82). The record keeps every strength's probe points
-    (`probe_at_strength`), so a changed scorer can choose again without decoding."""
+    answers degenerate (the word salad ones to none read as salad), every objective still steering. The record keeps
+    every strength's probe points (`probe_at_strength`), so a changed scorer can choose again without decoding."""
     points_at = {1.0: probe_at(1.0)}
     record = record_of(points_at[1.0])
     not_steering = flagged_objectives(record, NOT_STEERING_FLAGS)
@@ -91,7 +90,7 @@ def diagnosis_with_strength_search(
         )  # fmt: skip
         points_at.update({level: probe_at(level) for level in tried})
     chosen = choose_strengths(objectives, points_at, record_of)
-    weakest = min(weaker_strengths, default=None) if points_at[1.0] and not_steering else None
+    weakest = min((level for level in points_at if level < 1.0), default=None)  # the weakest probed, if any
     still_degenerate = degenerate_objectives(chosen) if weakest is not None else []
     if still_degenerate:
         logger.warning(
