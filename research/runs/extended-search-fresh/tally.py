@@ -1,0 +1,107 @@
+"""Section 83 tallied: per seed-3 run and objective, the strength the search chose and whether it probed half the
+weakest, Spearman, effect, verdict, the base NLL gap and the empty-or-repetitive share at its vertex, and how many of
+its 8 answers the blind readers called salad (salad at 2 or more, borderline at 1); the readers' agreement on the
+answers both read, and the counts the rule (chosen.txt) reads. Writes tally.md.
+
+    python tally.py
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+from draw_answers_to_read import HERE, run_folders
+
+from peft_pblora.evaluation.base_likelihood import is_off_language
+
+ARMS = {"without": "without the word-choice pairs", "with": "with them"}
+DEGENERATE_LINE = 0.25  # the report's line for a vertex's empty-or-repetitive share
+
+
+def labels(arm: str) -> tuple[dict[str, str], int, int]:
+    """Each answer's label (the first reader's where two read it), and the agreements and answers read twice."""
+    first: dict[str, str] = {}
+    agree = twice = 0
+    for path in sorted((HERE / f"reading_{arm}").glob("labels_*.jsonl")):
+        for line in path.read_text().splitlines():
+            row = json.loads(line)
+            if row["id"] in first:
+                twice += 1
+                agree += first[row["id"]] == row["label"]
+            else:
+                first[row["id"]] = row["label"]
+    return first, agree, twice
+
+
+def probed_strengths(folder: Path) -> list[float]:
+    """The strengths the diagnosis probed (full strength included), from its record."""
+    diagnosis = json.loads((folder / "diagnosis.json").read_text())
+    return sorted({float(point["strength"]) for point in diagnosis.get("probe_at_strength", [])} | {1.0})
+
+
+def arm_lines(arm: str) -> tuple[list[str], list[str]]:
+    """The arm's table rows and its summary line (empty where its runs are not read yet)."""
+    key = HERE / f"key_{arm}.jsonl"
+    label, agree, twice = labels(arm) if key.exists() else ({}, 0, 0)
+    salad: Counter = Counter()
+    read: Counter = Counter()
+    for line in key.read_text().splitlines() if key.exists() else []:
+        row = json.loads(line)
+        if row["id"] in label:
+            read[(row["run"], row["vertex"])] += 1
+            salad[(row["run"], row["vertex"])] += label[row["id"]] == "salad"
+    rows, counts = [], Counter()
+    for folder in run_folders(arm):
+        metrics = json.loads((folder / "metrics.json").read_text())
+        run = f"{arm}/{folder.name}"
+        probed = probed_strengths(folder)
+        for index, name in enumerate(metrics["objectives"]):
+            effect = metrics["steering_effect"][name]
+            gap = metrics["base_nll_at_vertex"][name] - metrics["base_nll_unguided"]
+            degenerate = metrics["degenerate_share_at_vertex"][name]
+            verdict = metrics["steering_verdict"][name]
+            reading = f"{salad[(run, name)]} of {read[(run, name)]}" if read[(run, name)] else "not read"
+            rows.append(
+                f"| {arm} | {folder.name} | {name} | {', '.join(f'{level:g}' for level in probed)} | "
+                f"x{metrics['objective_strengths'][index]:g}; {metrics['spearman_score_vs_weight'][name]:.2f}; "
+                f"{effect['effect']:+.3f} +/- {effect['standard_error']:.3f}; {verdict} | {gap:+.2f} | "
+                f"{degenerate:.2f} | {reading} |"
+            )
+            counts["objective-runs"] += 1
+            counts["steer"] += verdict == "steers"
+            counts["a quarter or more degenerate"] += degenerate >= DEGENERATE_LINE
+            counts["at or above the 2.25-nat line"] += is_off_language(gap)
+            if read[(run, name)]:
+                kind = "salad" if salad[(run, name)] >= 2 else "borderline" if salad[(run, name)] == 1 else "fluent"
+                counts[f"read {kind}"] += 1
+    unguided = sum(count for (run, vertex), count in salad.items() if vertex == "unguided")
+    summary = (
+        f"- {ARMS[arm]}: {counts['steer']} of {counts['objective-runs']} objective-runs steer; vertices a quarter or "
+        f"more degenerate {counts['a quarter or more degenerate']}, at or above the 2.25-nat line "
+        f"{counts['at or above the 2.25-nat line']}; read salad {counts['read salad']}, borderline "
+        f"{counts['read borderline']}, fluent {counts['read fluent']}; unguided answers read salad {unguided}; read "
+        f"twice {agree} of {twice} agree"
+    )
+    return rows, [summary]
+
+
+def main() -> None:
+    rows, summary = [], []
+    for arm in ARMS:
+        if (HERE / arm).exists():
+            arm_rows, arm_summary = arm_lines(arm)
+            rows += arm_rows
+            summary += arm_summary
+    header = [
+        "| arm | run | objective | strengths probed | chosen; Spearman; effect +/- se; verdict | base NLL gap | "
+        "empty or repetitive | salad |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    (HERE / "tally.md").write_text("\n".join([*summary, "", *header, *rows]) + "\n")
+    print((HERE / "tally.md").read_text())
+
+
+if __name__ == "__main__":
+    main()
