@@ -137,12 +137,17 @@ def test_the_report_names_the_weight_up_to_which_an_objective_stays_at_its_lowes
     advice = STEERING_VERDICT_ADVICE["rises_late"]
     assert lines[0] == (
         f"- connectives: {advice} (0.021 up to weight 0.5, then +0.150 +/- 0.030 to its top weight); to try: "
-        "--fixed_objective_strengths connectives=2 caution=2"
+        "peft-pblora report --output_dir RUN_FOLDER --fixed_objective_strengths connectives=2 caution=2"
     )
+    assert verdict_lines(metrics, "runs/my run")[2].endswith(
+        "; to try: peft-pblora report --output_dir 'runs/my run' --fixed_objective_strengths connectives=2 caution=2"
+    )  # the run's own folder, quoted for the shell
     metrics["objective_strengths"] = [0.5, 1.0]  # doubled back to full strength: still named, to stop the search
-    assert verdict_lines(metrics)[2].endswith("; to try: --fixed_objective_strengths connectives=1")
+    assert verdict_lines(metrics)[2].endswith(" --fixed_objective_strengths connectives=1")
     metrics["objective_strengths"] = None  # the adapter as trained
-    assert verdict_lines(metrics)[2].endswith("; to try: --fixed_objective_strengths connectives=2")
+    assert verdict_lines(metrics)[2].endswith(" --fixed_objective_strengths connectives=2")
+    genarm = {**metrics, "method": "genarm"}  # no per-objective strengths to try: the verdict's advice alone
+    assert verdict_lines(genarm)[2].endswith("(0.021 up to weight 0.5, then +0.150 +/- 0.030 to its top weight)")
     del metrics["rises_late"]  # a metrics file written before the late rise was measured
     assert verdict_lines(metrics)[2].startswith("- connectives: rises at its vertex but not steadily")
 
@@ -272,9 +277,13 @@ def test_the_report_says_when_the_other_objectives_guidance_already_raises_one_t
         "- short: the other objectives' guidance already raises it above the unguided model where its own weight is 0 "
         "(+0.210 +/- 0.050; at its own vertex +0.250 +/- 0.030): the objectives do not conflict on it here, so its "
         "weight has little of it left to trade: read alpha as steering the others while this one stays raised. "
-        "Weakening the others' guidance (PARM --fixed_objective_strengths short=0.5 tone=0.25 format=0.5 aside=1 "
-        "falls=0.5) lowers the lift but can cost the others their steering: measure before relying on it"
+        "Weakening the others' guidance (peft-pblora report --output_dir RUN_FOLDER --fixed_objective_strengths "
+        "short=0.5 tone=0.25 format=0.5 aside=1 falls=0.5) lowers the lift but can cost the others their steering: "
+        "measure before relying on it"
     ]  # lifted all but format, but only short is within noise
+    assert "(peft-pblora report --output_dir 'my run' --fixed" in lifted_lines(metrics, "my run")[0]
+    genarm = lifted_lines({**metrics, "method": "genarm"})  # no per-objective strengths: the note without a trial
+    assert genarm[0].endswith("read alpha as steering the others while this one stays raised.")
     metrics["objective_strengths"] = None  # the adapter as trained: every other objective at half
     assert "--fixed_objective_strengths tone=0.5 format=0.5 aside=0.5 falls=0.5)" in lifted_lines(metrics)[0]
     del metrics["steering_effect"]["short"]["gain_over_base_at_weight_zero"]  # a sweep made before it was measured
@@ -365,9 +374,9 @@ def test_the_whole_pipeline_writes_every_artefact(tiny_run, monkeypatch, capsys)
     lifted = {**metrics, "spearman_score_vs_weight": {**metrics["spearman_score_vs_weight"], "conciseness": 0.3}}
     lifted["steering_effect"] = {**metrics["steering_effect"], "conciseness": steering_effect_record(0.0, 0.3, 0.3)}
     lifted.pop("steepest_fall", None)  # conciseness now within noise and raised where its weight is 0
-    assert len(lifted_lines(lifted)) == 1 and lifted_lines(lifted)[0] in markdown_report(
+    assert len(lifted_lines(lifted, str(run))) == 1 and lifted_lines(lifted, str(run))[0] in markdown_report(
         RunSettings(**tiny_run), sweep, lifted, run
-    )
+    )  # its trial on the run's own folder
     looping = {**metrics, "degenerate_share_at_vertex": {"count_w5": 0.0, "conciseness": 0.5}}
     looping |= {"degenerate_share_base": 0.0, "base_nll_at_vertex": {"count_w5": 5.0, "conciseness": 1.0}}
     looping |= {"base_nll_unguided": 1.0}  # count_w5's vertex is word salad, conciseness's loops

@@ -69,10 +69,27 @@ def strengths_option(metrics: dict, changed: dict[str, float]) -> str:
     return f"--fixed_objective_strengths {named}"
 
 
-def late_rise_trial(name: str, metrics: dict) -> str:
-    """The strengths to try for an objective that rises late, as PARM options: its own doubled, every other
-    objective's as the run guided it."""
-    return f"; to try: {strengths_option(metrics, {name: 2 * strengths_by_objective(metrics).get(name, 1.0)})}"
+def strengths_trial_command(metrics: dict, changed: dict[str, float], output_dir: str) -> str | None:
+    """The command that sweeps the run in `output_dir` again with the `changed` objectives at their strengths and the
+    others as the run guided them (`strengths_option`): on the same folder `peft-pblora report` redoes the probe and
+    the sweep, keeping the training unless the new probe finds an objective not learned where
+    `--epochs_if_not_learned` asks to train again. None for a method with no per-objective strengths (PARM only)."""
+    if metrics.get("method", "parm") != "parm":
+        return None
+    return f"peft-pblora report --output_dir {shlex.quote(output_dir)} {strengths_option(metrics, changed)}"
+
+
+def late_rise_trial(name: str, metrics: dict, output_dir: str = RUN_FOLDER_PLACEHOLDER) -> str:
+    """What to try for an objective that rises late: for a PARM, the command that sweeps the run again with its
+    strength doubled and every other objective's as the run guided it; nothing for another method."""
+    doubled = {name: 2 * strengths_by_objective(metrics).get(name, 1.0)}
+    command = strengths_trial_command(metrics, doubled, output_dir)
+    return "" if command is None else f"; to try: {command}"
+
+
+def late_rise_words(name: str, late_rise: dict, metrics: dict, output_dir: str) -> str:
+    """The words after a late rise's verdict: where it starts to rise (`late_rise_note`) and what to try."""
+    return late_rise_note(late_rise) + late_rise_trial(name, metrics, output_dir)
 
 
 def metrics_verdicts(metrics: dict) -> dict[str, str]:
@@ -105,8 +122,9 @@ def sampled_sweep_trial(verdict: str, metrics: dict) -> str:
     return SAMPLED_SWEEP_TRIAL if greedy and verdict in SAMPLED_SWEEP_VERDICTS else ""
 
 
-def verdict_lines(metrics: dict) -> list[str]:
-    """Whether alpha steers each objective, said in words: HV and MIP can be high while it does not."""
+def verdict_lines(metrics: dict, output_dir: str = RUN_FOLDER_PLACEHOLDER) -> list[str]:
+    """Whether alpha steers each objective, said in words: HV and MIP can be high while it does not. A trial it names
+    is written as a command on the run in `output_dir`."""
     falls, levels, late_rises = (
         metrics.get("steepest_fall", {}),
         metrics.get("levels_off", {}),
@@ -117,7 +135,7 @@ def verdict_lines(metrics: dict) -> list[str]:
         f"- {name}: {STEERING_VERDICT_ADVICE[verdict]}"
         + (fall_note(falls[name]) if verdict == "falls_with_more_weight" else "")
         + (level_note(levels[name]) if verdict == "levels_off" else "")
-        + (late_rise_note(late_rises[name]) + late_rise_trial(name, metrics) if verdict == "rises_late" else "")
+        + (late_rise_words(name, late_rises[name], metrics, output_dir) if verdict == "rises_late" else "")
         + sampled_sweep_trial(verdict, metrics)
         for name, verdict in verdicts.items()
     ]
@@ -144,14 +162,10 @@ def degenerate_at_vertex(share: float, base_share: float | None) -> bool:
 def halved_strength_trial(name: str, metrics: dict, output_dir: str = RUN_FOLDER_PLACEHOLDER) -> str:
     """What to try for an objective whose vertex degenerates or leaves the base's language: for a PARM, the command
     that sweeps the run in `output_dir` again with `name` at half the strength it was guided at and the others as
-    they were (on the same run folder `peft-pblora report` redoes the probe and the sweep, keeping the training,
-    unless the weaker probe then finds an objective not learned where `--epochs_if_not_learned` asks to train again);
-    for a method with no per-objective strengths, less training."""
-    if metrics.get("method", "parm") != "parm":
-        return "less training"
-    half = strengths_by_objective(metrics).get(name, 1.0) * 0.5
-    command = f"peft-pblora report --output_dir {shlex.quote(output_dir)} {strengths_option(metrics, {name: half})}"
-    return f"half its strength ({command}) or less training"
+    they were (`strengths_trial_command`); for a method with no per-objective strengths, less training."""
+    half = {name: strengths_by_objective(metrics).get(name, 1.0) * 0.5}
+    command = strengths_trial_command(metrics, half, output_dir)
+    return "less training" if command is None else f"half its strength ({command}) or less training"
 
 
 def degenerate_vertex_lines(metrics: dict, output_dir: str = RUN_FOLDER_PLACEHOLDER) -> list[str]:
@@ -225,12 +239,13 @@ def no_gain_lines(metrics: dict) -> list[str]:
     return lines
 
 
-def lifted_lines(metrics: dict) -> list[str]:
+def lifted_lines(metrics: dict, output_dir: str = RUN_FOLDER_PLACEHOLDER) -> list[str]:
     """A note for each objective whose change with its weight is within noise and that the other objectives' guidance
     already raises above the unguided model where its own weight is 0 (`lifted_by_other_objectives`): the objectives
-    do not conflict on it, so its weight has little of it left to trade. The strengths it names for a trial halve the
-    others' (from the run's `objective_strengths`) and keep this one's. An objective that falls or is not monotone
-    gets its verdict's advice alone: its own guidance moves it, so the note would not explain it."""
+    do not conflict on it, so its weight has little of it left to trade. For a PARM, the trial it names sweeps the run
+    in `output_dir` again with the others' strengths halved (from the run's `objective_strengths`) and this one's
+    kept. An objective that falls or is not monotone gets its verdict's advice alone: its own guidance moves it, so
+    the note would not explain it."""
     verdicts = metrics_verdicts(metrics)
     effects = metrics.get("steering_effect", {})
     strengths = strengths_by_objective(metrics)
@@ -239,16 +254,20 @@ def lifted_lines(metrics: dict) -> list[str]:
         if verdicts.get(name) != "within_noise" or not lifted_by_other_objectives(effect):
             continue
         lifted, gain = effect["gain_over_base_at_weight_zero"], effect["gain_over_base"]
-        weaker_others = strengths_option(
-            metrics, {other: strengths.get(other, 1.0) * 0.5 for other in effects if other != name}
+        halved_others = {other: strengths.get(other, 1.0) * 0.5 for other in effects if other != name}
+        command = strengths_trial_command(metrics, halved_others, output_dir)
+        trial = (
+            ""
+            if command is None
+            else f" Weakening the others' guidance ({command}) lowers the lift but can cost the others their "
+            "steering: measure before relying on it"
         )
         lines.append(
             f"- {name}: the other objectives' guidance already raises it above the unguided model where its own "
             f"weight is 0 ({lifted['effect']:+.3f} +/- {lifted['standard_error']:.3f}; at its own vertex "
             f"{gain['effect']:+.3f} +/- {gain['standard_error']:.3f}): the objectives do not conflict on it here, "
             "so its weight has little of it left to trade: read alpha as steering the others while this one stays "
-            f"raised. Weakening the others' guidance (PARM {weaker_others}) lowers the "
-            "lift but can cost the others their steering: measure before relying on it"
+            f"raised.{trial}"
         )
     return lines
 
