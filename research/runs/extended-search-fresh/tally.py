@@ -16,7 +16,12 @@ from draw_answers_to_read import HERE, run_folders
 
 from peft_pblora.evaluation.base_likelihood import is_off_language
 
-ARMS = {"without": "without the word-choice pairs", "with": "with them"}
+FIXED_PAIRS = "fixed-pairs"  # the second rule's runs: seed 0 of the fixed benchmark pairs with list format, without
+ARMS = {
+    "without": "without the word-choice pairs",
+    "with": "with them",
+    FIXED_PAIRS: "the fixed pairs with list format, seed 0, without the word-choice pairs",
+}
 DEGENERATE_LINE = 0.25  # the report's line for a vertex's empty-or-repetitive share
 
 
@@ -42,7 +47,7 @@ def probed_strengths(folder: Path) -> list[float]:
 
 
 def arm_lines(arm: str) -> tuple[list[str], list[str]]:
-    """The arm's table rows and its summary line (empty where its runs are not read yet)."""
+    """The arm's table rows and its summary line (its runs' salad counts where they were read)."""
     key = HERE / f"key_{arm}.jsonl"
     label, agree, twice = labels(arm) if key.exists() else ({}, 0, 0)
     salad: Counter = Counter()
@@ -53,7 +58,8 @@ def arm_lines(arm: str) -> tuple[list[str], list[str]]:
             read[(row["run"], row["vertex"])] += 1
             salad[(row["run"], row["vertex"])] += label[row["id"]] == "salad"
     rows, counts = [], Counter()
-    for folder in run_folders(arm):
+    folders = sorted((HERE / FIXED_PAIRS).glob("*_s0")) if arm == FIXED_PAIRS else run_folders(arm)
+    for folder in folders:
         metrics = json.loads((folder / "metrics.json").read_text())
         run = f"{arm}/{folder.name}"
         probed = probed_strengths(folder)
