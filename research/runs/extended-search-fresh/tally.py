@@ -12,7 +12,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from draw_answers_to_read import HERE, run_folders
+from draw_answers_to_read import HERE, SECTION_82_SEED_3, run_folders
 
 from peft_pblora.evaluation.base_likelihood import is_off_language
 
@@ -93,6 +93,41 @@ def arm_lines(arm: str) -> tuple[list[str], list[str]]:
     return rows, [summary]
 
 
+TRIALS = {  # the report's half-strength trial (resweep.sh): the vertex's objective, the run swept, the trial's folder
+    "lp_none_s0_half": ("positivity", HERE / FIXED_PAIRS / "list_format__positivity_s0"),
+    "cs_none_s3_half": ("short_sentences", HERE / "without" / "commas__short_sentences_s3"),
+    "hl_with_s3_half": ("list_format", SECTION_82_SEED_3 / "health__list_format_s3"),
+    "ls_none_s0_half": ("list_format", HERE / FIXED_PAIRS / "list_format__second_person_s0"),
+}
+
+
+def trial_lines() -> list[str]:
+    """The third and fourth rules: each vertex left a quarter or more degenerate, as swept and at the report's trial
+    (half its strength, the others as swept): every objective's strength, verdict and effect, and the vertex's
+    empty-or-repetitive share."""
+    lines = [
+        "The report's half-strength trial (same adapter):",
+        "",
+        "| run | vertex | as swept: strengths; verdicts (effect); its empty or repetitive share | the trial |",
+        "|---|---|---|---|",
+    ]
+    for trial, (objective, swept) in TRIALS.items():
+        folder = HERE / "resweeps" / trial
+        if not (folder / "metrics.json").exists():
+            continue
+        cells = []
+        for run in (swept, folder):
+            metrics = json.loads((run / "metrics.json").read_text())
+            verdicts = ", ".join(
+                f"{name} x{strength:g} {metrics['steering_verdict'][name]} "
+                f"({metrics['steering_effect'][name]['effect']:+.3f})"
+                for name, strength in zip(metrics["objectives"], metrics["objective_strengths"], strict=True)
+            )
+            cells.append(f"{verdicts}; {metrics['degenerate_share_at_vertex'][objective]:.2f}")
+        lines.append(f"| {swept.name} | {objective} | {cells[0]} | {cells[1]} |")
+    return lines
+
+
 def main() -> None:
     rows, summary = [], []
     for arm in ARMS:
@@ -105,7 +140,7 @@ def main() -> None:
         "empty or repetitive | salad |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    (HERE / "tally.md").write_text("\n".join([*summary, "", *header, *rows]) + "\n")
+    (HERE / "tally.md").write_text("\n".join([*summary, "", *header, *rows, "", *trial_lines()]) + "\n")
     print((HERE / "tally.md").read_text())
 
 
