@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 from draw_answers_to_read import HERE, SECTION_82_SEED_3, run_folders
+from sample_for_reading import read_labels
 
 from peft_pblora.evaluation.base_likelihood import is_off_language
 
@@ -25,21 +26,6 @@ ARMS = {
 DEGENERATE_LINE = 0.25  # the report's line for a vertex's empty-or-repetitive share
 
 
-def labels(arm: str) -> tuple[dict[str, str], int, int]:
-    """Each answer's label (the first reader's where two read it), and the agreements and answers read twice."""
-    first: dict[str, str] = {}
-    agree = twice = 0
-    for path in sorted((HERE / f"reading_{arm}").glob("labels_*.jsonl")):
-        for line in path.read_text().splitlines():
-            row = json.loads(line)
-            if row["id"] in first:
-                twice += 1
-                agree += first[row["id"]] == row["label"]
-            else:
-                first[row["id"]] = row["label"]
-    return first, agree, twice
-
-
 def probed_strengths(folder: Path) -> list[float]:
     """The strengths the diagnosis probed (full strength included), from its record."""
     diagnosis = json.loads((folder / "diagnosis.json").read_text())
@@ -49,7 +35,7 @@ def probed_strengths(folder: Path) -> list[float]:
 def arm_lines(arm: str) -> tuple[list[str], list[str]]:
     """The arm's table rows and its summary line (its runs' salad counts where they were read)."""
     key = HERE / f"key_{arm}.jsonl"
-    label, agree, twice = labels(arm) if key.exists() else ({}, 0, 0)
+    label, agree, twice = read_labels(sorted((HERE / f"reading_{arm}").glob("labels_*.jsonl")))
     salad: Counter = Counter()
     read: Counter = Counter()
     for line in key.read_text().splitlines() if key.exists() else []:

@@ -15,13 +15,10 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "word-salad-line"))
-from sample_for_reading import write_reading  # noqa: E402  (section 81's writer: the same files, the same shape)
+from sample_for_reading import draw_for_two_readers  # noqa: E402  (section 81's writer: the same files and shape)
 
 RECORDS = Path(__file__).resolve().parent.parent / "objectives-after-word-choices"
-READERS = 2
 PER_VERTEX = 8
 UNGUIDED_PER_RUN = 4
 READ_TWICE = 16
@@ -41,26 +38,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--arm", choices=["with", "without"], required=True)
     arm = parser.parse_args().arm
-    generator = np.random.default_rng(0)
-    rows = []
-    for path in runs(arm):
-        sweep = json.load(gzip.open(path))
-        run = f"{path.parent.parent.name}/{path.parent.name}"
-        for index, name in enumerate(sweep["objectives"]):
-            point = next(point for point in sweep["points"] if point["alpha"][index] == 1.0)
-            for prompt in generator.choice(len(point["texts"]), PER_VERTEX, replace=False):
-                rows.append({"run": run, "vertex": name, "prompt": int(prompt), "text": point["texts"][prompt]})
-        unguided = sweep["base"]["texts"]
-        for prompt in generator.choice(len(unguided), UNGUIDED_PER_RUN, replace=False):
-            rows.append({"run": run, "vertex": "unguided", "prompt": int(prompt), "text": unguided[prompt]})
-    order = generator.permutation(len(rows))
-    for number, index in enumerate(order):
-        rows[index]["id"] = f"{ID_LETTER[arm]}{number:04d}"
-    shuffled = [rows[index] for index in order]
-    batches = [shuffled[reader::READERS] for reader in range(READERS)]
-    for reader in range(READERS):  # the first READ_TWICE answers of each batch also go to the other reader
-        batches[(reader + 1) % READERS] += shuffled[reader::READERS][: READ_TWICE // READERS]
-    write_reading(batches, rows, Path(f"reading_{arm}"), Path(f"key_{arm}.jsonl"))
+    sweeps = [(f"{path.parent.parent.name}/{path.parent.name}", json.load(gzip.open(path))) for path in runs(arm)]
+    draw_for_two_readers(
+        sweeps,
+        ID_LETTER[arm],
+        Path(f"reading_{arm}"),
+        Path(f"key_{arm}.jsonl"),
+        PER_VERTEX,
+        UNGUIDED_PER_RUN,
+        READ_TWICE,
+    )
 
 
 if __name__ == "__main__":

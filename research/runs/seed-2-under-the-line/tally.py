@@ -14,29 +14,15 @@ from pathlib import Path
 
 from draw_answers_to_read import RECORDS, UNREAD_IN_SECTION_81
 from draw_resweep_answers import HALVED, HERE
+from sample_for_reading import read_labels
 
 from peft_pblora.evaluation.base_likelihood import is_off_language
 
 ARMS = {"with": "with the word-choice pairs", "without": "without them"}
 
 
-def labels() -> tuple[dict[str, str], int, int]:
-    """Each answer's label (the first reader's where two read it), and the agreements and answers read twice."""
-    first: dict[str, str] = {}
-    agree = twice = 0
-    for path in sorted(Path(".").glob("reading_with*/labels_*.jsonl")):
-        for line in path.read_text().splitlines():
-            row = json.loads(line)
-            if row["id"] in first:
-                twice += 1
-                agree += first[row["id"]] == row["label"]
-            else:
-                first[row["id"]] = row["label"]
-    return first, agree, twice
-
-
 def main() -> None:
-    label, agree, twice = labels()
+    label, agree, twice = read_labels(sorted(Path(".").glob("reading_with*/labels_*.jsonl")))
     salad: Counter = Counter()
     for line in [line for path in sorted(Path(".").glob("key_with*.jsonl")) for line in path.read_text().splitlines()]:
         row = json.loads(line)

@@ -45,6 +45,53 @@ def main() -> None:
     write_reading(batches, rows)
 
 
+def draw_for_two_readers(
+    sweeps: list[tuple[str, dict]],
+    id_letter: str,
+    folder: Path,
+    key: Path,
+    per_vertex: int = 8,
+    unguided_per_run: int = 4,
+    read_twice: int = 16,
+) -> None:
+    """Sections 82 and 83's draw: from each (run name, sweep), `per_vertex` answers at each objective's vertex and
+    `unguided_per_run` unguided ones (numpy seed 0), shuffled, ids `id_letter` + number, split between two readers,
+    the first `read_twice` // 2 of each reader's also given to the other; written by `write_reading`."""
+    generator = np.random.default_rng(0)
+    rows = []
+    for run, sweep in sweeps:
+        for index, name in enumerate(sweep["objectives"]):
+            point = next(point for point in sweep["points"] if point["alpha"][index] == 1.0)
+            for prompt in generator.choice(len(point["texts"]), per_vertex, replace=False):
+                rows.append({"run": run, "vertex": name, "prompt": int(prompt), "text": point["texts"][prompt]})
+        unguided = sweep["base"]["texts"]
+        for prompt in generator.choice(len(unguided), unguided_per_run, replace=False):
+            rows.append({"run": run, "vertex": "unguided", "prompt": int(prompt), "text": unguided[prompt]})
+    order = generator.permutation(len(rows))
+    for number, index in enumerate(order):
+        rows[index]["id"] = f"{id_letter}{number:04d}"
+    shuffled = [rows[index] for index in order]
+    batches = [shuffled[reader::2] for reader in range(2)]
+    for reader in range(2):  # the first read_twice // 2 answers of each batch also go to the other reader
+        batches[1 - reader] += shuffled[reader::2][: read_twice // 2]
+    write_reading(batches, rows, folder, key)
+
+
+def read_labels(paths: list[Path]) -> tuple[dict[str, str], int, int]:
+    """Each answer's label (the first reader's where two read it), and the agreements and answers read twice."""
+    first: dict[str, str] = {}
+    agree = twice = 0
+    for path in paths:
+        for line in path.read_text().splitlines():
+            row = json.loads(line)
+            if row["id"] in first:
+                twice += 1
+                agree += first[row["id"]] == row["label"]
+            else:
+                first[row["id"]] = row["label"]
+    return first, agree, twice
+
+
 def write_reading(
     batches: list[list[dict]], rows: list[dict], folder: Path = Path("reading"), key: Path = Path("key.jsonl")
 ) -> None:
