@@ -1,12 +1,4 @@
 #!/bin/bash
-# resweep.sh FROZEN_SRC RUN_FOLDER NAME STRENGTHS...: a copy of a run folder swept again at fixed strengths (the
-# report's trial) by the given frozen copy of the library, same adapter, one thread
-frozen=$1; src=$2; name=$3; shift 3
-export PYTHONPATH=$frozen:/work/main/research/runs/unseen-objectives:/work/main/research/runs/objectives-after-word-choices
-export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
-mkdir -p /work/runs/s83/resweeps/$name
-dest=/work/runs/s83/resweeps/$name/$(basename $src)
-cp -r "$src" "$dest"
-echo "start $name $(date +%T)" >> /work/runs/s83/progress.log
-python -m peft_pblora report --output_dir "$dest" --fixed_objective_strengths "$@" > /work/runs/s83/resweeps/$name.log 2>&1
-echo "end $name rc $? $(date +%T)" >> /work/runs/s83/progress.log
+# resweep.sh FROZEN_SRC RUN_FOLDER NAME STRENGTHS...: section 82's resweep.sh, its copies and logs under this section's
+# runs folder
+RUNS=/work/runs/s83 exec bash "$(dirname "$0")/../seed-2-under-the-line/resweep.sh" "$@"
